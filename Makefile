@@ -1,0 +1,37 @@
+# Entry points. Each target installs missing Debian packages, configures and
+# builds into build/ (build-asan/ with SANITIZE=1), then runs.
+#   make test              every test through ctest
+#   make test SANITIZE=1   the same under AddressSanitizer + UBSan
+#   make demo              a first local demonstration of the node core
+#   make bench             the benchmarks (not tests; prints figures)
+SHELL := /bin/bash
+JOBS ?= 2
+ifeq ($(SANITIZE),1)
+BUILD_DIR ?= build-asan
+CMAKE_FLAGS += -DTB_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+else
+BUILD_DIR ?= build
+CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
+endif
+
+.PHONY: deps configure build test demo bench clean
+deps:
+	@bash tools/install-deps.sh
+
+configure: deps
+	@cmake -S . -B $(BUILD_DIR) $(CMAKE_FLAGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD_DIR) -j$(JOBS)
+
+test: build
+	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
+
+demo: build
+	@bash tools/demo-core.sh $(BUILD_DIR)
+
+bench: build
+	@$(BUILD_DIR)/bench/tongban_bench
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,36 @@
+// Key files on disk.
+//
+// A private key file is PEM (PKCS#8). A storage key file (encryption at rest)
+// is one line of lower-case hex: 64 characters for AES-256, 32 for SM4.
+// Both are secrets: reading one that is readable or writable by group or
+// others is refused with kPermissionDenied and a message that names the file,
+// its mode and the fix ("chmod 600 PATH"). Writing creates the file with mode
+// 0600 and refuses to overwrite an existing file (kAlreadyExists).
+//
+// Errors name the file: a missing file is kNotFound, a malformed one
+// kInvalidArgument ("PATH: not a PEM private key"), never a crash.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "common/crypto/suite.h"
+
+namespace tongban::crypto {
+
+absl::StatusOr<std::unique_ptr<PrivateKey>> ReadPrivateKeyFile(
+    const Suite& suite, const std::string& path);
+absl::Status WritePrivateKeyFile(const PrivateKey& key, const std::string& path);
+
+absl::StatusOr<std::unique_ptr<PublicKey>> ReadPublicKeyFile(
+    const Suite& suite, const std::string& path);
+absl::Status WritePublicKeyFile(const PublicKey& key, const std::string& path);
+
+// Returns the raw key bytes (suite.symmetric_key_size() of them).
+absl::StatusOr<std::string> ReadStorageKeyFile(const Suite& suite,
+                                               const std::string& path);
+// Generates a fresh random key and writes it to `path`.
+absl::Status GenerateStorageKeyFile(const Suite& suite, const std::string& path);
+
+}  // namespace tongban::crypto
