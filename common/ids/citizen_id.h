@@ -38,6 +38,15 @@ enum class IdFinding {
 // "bad_check_character", "unknown_region", ... (stable, for metrics and CSV).
 absl::string_view IdFindingName(IdFinding f);
 
+// Placeholders, recognised in the 18-character form only (legacy 15-digit
+// IDs predate them); a placeholder carries only kPlaceholder, plus
+// kImpossibleBirthDate if its date is impossible:
+//   "000000000000000000"           unknown person: no birth date, no sex.
+//   "000000" YYYYMMDD "000" "0"    a child without an ID: region 000000,
+//                                  sequence 000, check character '0'.
+//                                  birth_date is set if the date is
+//                                  possible; sex stays kUnspecified.
+// Neither is checked for check character, region or sex.
 struct CitizenId {
   std::string normalized;  // 18 characters, final 'x' upper-cased
   std::vector<IdFinding> findings;  // empty for a clean ID, sorted, unique
@@ -49,8 +58,14 @@ struct CitizenId {
 // by inserting "19" before the year and computing the check character).
 // Leading and trailing ASCII spaces are trimmed. `recorded_sex`, when given,
 // is compared with the sequence digit. `today` bounds the birth date.
+// Findings (see IdFinding): the region is looked up with FindRegion() (any
+// level): current -> none, only in a past revision -> kRetiredRegion, absent
+// -> kUnknownRegion. The birth date must be a calendar date in
+// [1890-01-01, today].
 // Errors: kInvalidArgument "citizen ID <masked>: <problem>" for a malformed
-// value (length, characters).
+// value: after trimming, a length other than 15 or 18, or a character that is
+// not a digit (a final 'X' or 'x' is allowed in 18-character values). The
+// message never holds the whole value (MaskId).
 absl::StatusOr<CitizenId> CheckCitizenId(absl::string_view raw,
                                          Sex recorded_sex,
                                          absl::CivilDay today);
@@ -61,7 +76,9 @@ char CheckCharacter(absl::string_view first17);
 
 // "110105********002X": the first six and the last four characters kept.
 // Anything that is not 18 characters long is masked whole except its first
-// two characters, so a malformed value never leaks either.
+// two characters, so a malformed value never leaks either; those two are kept
+// only if the value is longer than four characters and they are printable
+// ASCII. Masks bytes, so the result has the length of `id`.
 std::string MaskId(absl::string_view id);
 
 }  // namespace tongban::ids

@@ -26,10 +26,11 @@ struct Region {
   int last_year = 0;     // last revision that lists it (0: only current)
 };
 
-// The region with this code, or nullopt.
+// The region with this code (any level, current or retired), or nullopt.
 std::optional<Region> FindRegion(absl::string_view code);
 
-// Counts for tests and status output.
+// Counts for tests and status output. A county is a code with level kCounty;
+// retired means listed by a 2002-2016 revision but not current.
 size_t RegionCount();
 size_t CurrentCountyCount();
 size_t RetiredCountyCount();
@@ -38,10 +39,18 @@ size_t RetiredCountyCount();
 // county-level code. Errors are kInvalidArgument naming the value and the
 // problem (not six digits, unknown, retired since YEAR, a statistical
 // development zone 71-80).
+// A current prefecture-level city without any county-level unit under it
+// (441900 Dongguan, 442000 Zhongshan, 460400 Danzhou) runs the county's
+// functions itself, so its code counts as county-level here and below
+// (CurrentCountyCount() does not count it: its level is kPrefecture).
+// Codes with 71-80 in positions 5-6 are statistical development zones of the
+// NBS, not GB/T 2260 codes: FindRegion() never finds them, and they are
+// rejected as such whatever follows.
 absl::Status ValidateNodeCode(absl::string_view code);
 
 // A region code as it appears in a record (addresses, a county of residence):
-// must be a current county-level code. Same errors as above.
+// must be a current county-level code. Same errors as above; "000000" and
+// province codes are rejected (only a node may be national or provincial).
 absl::Status ValidateCurrentCountyCode(absl::string_view code);
 
 }  // namespace tongban::ids

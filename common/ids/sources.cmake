@@ -1,0 +1,1 @@
+target_sources(tongban_common PRIVATE ids/citizen_id.cc ids/region.cc)
