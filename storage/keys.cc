@@ -1,0 +1,80 @@
+#include "storage/keys.h"
+
+#include <cassert>
+
+namespace tongban::storage {
+
+void AppendBe64(std::string* out, uint64_t v) {
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+uint64_t DecodeBe64(absl::string_view in) {
+  assert(in.size() >= 8);
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = v << 8 | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+std::string LogIdKey(const LogId& log) {
+  assert(log.origin.size() == kNodeCodeSize);
+  std::string key = log.origin;
+  AppendBe64(&key, log.epoch);
+  return key;
+}
+
+std::string EventKey(const LogId& log, uint64_t seq) {
+  std::string key = LogIdKey(log);
+  AppendBe64(&key, seq);
+  return key;
+}
+
+std::string NodeKey(const LogId& log, merkle::NodeId node) {
+  std::string key = LogIdKey(log);
+  key.push_back(static_cast<char>(node.level));
+  AppendBe64(&key, node.index);
+  return key;
+}
+
+std::string CheckpointKey(const LogId& log, uint64_t tree_size) {
+  std::string key = LogIdKey(log);
+  AppendBe64(&key, tree_size);
+  return key;
+}
+
+std::string RecordPrefix(absl::string_view person) {
+  assert(person.size() == kPersonSize);
+  return std::string(person);
+}
+
+std::string RecordKey(absl::string_view person, int kind,
+                      absl::string_view record_id) {
+  std::string key = RecordPrefix(person);
+  key.push_back(static_cast<char>(kind));
+  key.append(record_id.data(), record_id.size());
+  return key;
+}
+
+std::string LinkKey(absl::string_view person, absl::string_view node) {
+  std::string key = RecordPrefix(person);
+  key.append(node.data(), node.size());
+  return key;
+}
+
+std::string RoutePrefix(absl::string_view peer, const LogId& log) {
+  assert(peer.size() == kNodeCodeSize);
+  return std::string(peer) + LogIdKey(log);
+}
+
+std::string RouteKey(absl::string_view peer, const LogId& log, uint64_t seq) {
+  std::string key = RoutePrefix(peer, log);
+  AppendBe64(&key, seq);
+  return key;
+}
+
+std::string CursorKey(absl::string_view peer, const LogId& log) {
+  return RoutePrefix(peer, log);
+}
+
+}  // namespace tongban::storage

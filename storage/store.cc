@@ -1,0 +1,421 @@
+#include "storage/store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <filesystem>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "storage/encryption.h"
+#include "storage/rocksdb_status.h"
+
+namespace tongban::storage {
+namespace {
+
+constexpr const char* kCfNames[] = {
+    "default", "log", "tree", "checkpoints",
+    "records", "links", "routes", "cursors", "counters"};
+static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) ==
+              static_cast<size_t>(Cf::kCount));
+
+rocksdb::Slice ToSlice(absl::string_view s) { return {s.data(), s.size()}; }
+absl::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
+
+std::string Be64(uint64_t v) {
+  std::string out;
+  AppendBe64(&out, v);
+  return out;
+}
+
+bool HasPrefix(const rocksdb::Slice& key, absl::string_view prefix) {
+  return key.size() >= prefix.size() &&
+         std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
+}
+
+}  // namespace
+
+// --- Batch ---
+
+Batch::Batch(const Store& store)
+    : store_(&store), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+Batch::~Batch() = default;
+
+size_t Batch::count() const { return batch_->Count(); }
+size_t Batch::bytes() const { return batch_->GetDataSize(); }
+
+void Batch::Put(Cf cf, absl::string_view key, absl::string_view value) {
+  const rocksdb::Status s = batch_->Put(store_->cf(cf), ToSlice(key), ToSlice(value));
+  assert(s.ok());  // Only fails past 4 GiB, which no batch of ours reaches.
+  (void)s;
+}
+
+void Batch::Delete(Cf cf, absl::string_view key) {
+  const rocksdb::Status s = batch_->Delete(store_->cf(cf), ToSlice(key));
+  assert(s.ok());
+  (void)s;
+}
+
+void Batch::PutEvent(const LogId& log, uint64_t seq, absl::string_view body) {
+  Put(Cf::kLog, EventKey(log, seq), body);
+}
+
+void Batch::PutNode(const LogId& log, merkle::NodeId node,
+                    const crypto::Digest& d) {
+  Put(Cf::kTree, NodeKey(log, node), crypto::AsStringView(d));
+}
+
+void Batch::PutCheckpoint(const LogId& log, uint64_t tree_size,
+                          const v1::SignedCheckpoint& checkpoint) {
+  checkpoint.SerializeToString(&scratch_);
+  Put(Cf::kCheckpoints, CheckpointKey(log, tree_size), scratch_);
+}
+
+void Batch::PutRecord(absl::string_view record_key, const v1::RecordState& state) {
+  state.SerializeToString(&scratch_);
+  Put(Cf::kRecords, record_key, scratch_);
+}
+
+void Batch::PutLink(absl::string_view person, absl::string_view node,
+                    const v1::PersonLink& link) {
+  link.SerializeToString(&scratch_);
+  Put(Cf::kLinks, LinkKey(person, node), scratch_);
+}
+
+void Batch::PutRoute(absl::string_view peer, const LogId& log, uint64_t seq) {
+  Put(Cf::kRoutes, RouteKey(peer, log, seq), "");
+}
+
+void Batch::PutCounter(absl::string_view name, uint64_t value) {
+  Put(Cf::kCounters, name, Be64(value));
+}
+
+// --- Store ---
+
+Store::Store(std::string path, crypto::SuiteId suite)
+    : path_(std::move(path)), suite_(suite) {}
+
+Store::~Store() {
+  if (db_ != nullptr) {
+    for (rocksdb::ColumnFamilyHandle* h : handles_) {
+      if (h != nullptr) db_->DestroyColumnFamilyHandle(h).PermitUncheckedError();
+    }
+    db_->Close().PermitUncheckedError();
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
+  if (options.path.empty()) {
+    return absl::InvalidArgumentError("storage path: empty");
+  }
+  std::error_code ec;
+  std::filesystem::create_directories(options.path, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("storage path ", options.path, ": ", ec.message()));
+  }
+  const crypto::Suite& suite = crypto::GetSuite(options.suite);
+  std::unique_ptr<Store> store(new Store(options.path, options.suite));
+  TB_ASSIGN_OR_RETURN(store->env_, NewEncryptedEnv(suite, options.storage_key));
+
+  rocksdb::DBOptions db_options;
+  db_options.env = store->env_.get();
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 5;
+
+  rocksdb::BlockBasedTableOptions table;
+  table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  cf_options.write_buffer_size = 32 << 20;
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const char* name : kCfNames) descriptors.emplace_back(name, cf_options);
+  rocksdb::DB* raw = nullptr;
+  const rocksdb::Status s = rocksdb::DB::Open(db_options, options.path,
+                                              descriptors, &store->handles_, &raw);
+  if (!s.ok()) {
+    return Prefixed(absl::StrCat("open storage ", options.path),
+                    FromRocksStatus(s));
+  }
+  store->db_.reset(raw);
+  // Batches address column families by id; they must match our order.
+  for (size_t i = 0; i < store->handles_.size(); ++i) {
+    if (store->handles_[i]->GetID() != i) {
+      return absl::DataLossError(absl::StrCat(
+          "storage ", options.path, ": column family ", kCfNames[i],
+          " has id ", store->handles_[i]->GetID(), ", expected ", i));
+    }
+  }
+  TB_RETURN_IF_ERROR(store->CheckFormat());
+  TB_LOG(INFO) << "storage opened path=" << options.path
+               << " suite=" << suite.name();
+  return store;
+}
+
+absl::Status Store::CheckFormat() {
+  const std::string want_format = absl::StrCat(kFormatVersion);
+  const std::string want_suite(crypto::SuiteName(suite_));
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> format,
+                      Get(Cf::kDefault, "meta/format"));
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> suite,
+                      Get(Cf::kDefault, "meta/suite"));
+  if (!format.has_value()) {
+    Batch batch(*this);
+    batch.Put(Cf::kDefault, "meta/format", want_format);
+    batch.Put(Cf::kDefault, "meta/suite", want_suite);
+    return Commit(batch, /*sync=*/true);
+  }
+  if (*format != want_format) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("storage ", path_, ": disk format ", *format,
+                     ", this build reads format ", want_format));
+  }
+  if (suite != want_suite) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("storage ", path_, ": written under suite '",
+                     suite.value_or(""), "', configured suite is '",
+                     want_suite, "'"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Store::Commit(Batch& batch, bool sync) {
+  assert(batch.store_ == this);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!failed_.ok()) return failed_;
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  const rocksdb::Status s = db_->Write(wo, batch.batch_.get());
+  absl::MutexLock lock(&mu_);
+  if (!s.ok()) {
+    const absl::Status err = Prefixed("storage write", FromRocksStatus(s));
+    if (failed_.ok()) {
+      failed_ = absl::Status(err.code(),
+                             absl::StrCat(err.message(),
+                                          " (storage stopped; reopen to recover)"));
+      TB_LOG(ERROR) << "storage write failed, refusing further writes: " << err;
+    }
+    return err;
+  }
+  if (sync) ++synced_commits_;
+  return absl::OkStatus();
+}
+
+uint64_t Store::synced_commits() const {
+  absl::MutexLock lock(&mu_);
+  return synced_commits_;
+}
+
+absl::StatusOr<std::optional<std::string>> Store::Get(Cf c,
+                                                      absl::string_view key) const {
+  std::string value;
+  const rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf(c), ToSlice(key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocksStatus(s);
+  return value;
+}
+
+absl::StatusOr<uint64_t> Store::LastSeq(const LogId& log) const {
+  const std::string prefix = LogIdKey(log);
+  std::string upper = prefix;
+  AppendBe64(&upper, ~uint64_t{0});
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kLog)));
+  it->SeekForPrev(ToSlice(upper));
+  if (!it->status().ok()) return FromRocksStatus(it->status());
+  if (!it->Valid() || !HasPrefix(it->key(), prefix)) return 0;
+  return DecodeBe64(ToView(it->key()).substr(prefix.size()));
+}
+
+absl::StatusOr<std::string> Store::GetEvent(const LogId& log, uint64_t seq) const {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v, Get(Cf::kLog, EventKey(log, seq)));
+  if (!v.has_value()) {
+    return absl::NotFoundError(
+        absl::StrCat("event ", log.origin, "/", log.epoch, "/", seq, " not stored"));
+  }
+  return *std::move(v);
+}
+
+absl::Status Store::ScanEvents(
+    const LogId& log, uint64_t first, uint64_t last,
+    const std::function<absl::Status(uint64_t, absl::string_view)>& fn) const {
+  if (first > last) return absl::OkStatus();
+  const std::string prefix = LogIdKey(log);
+  const std::string upper = EventKey(log, last == ~uint64_t{0} ? last : last + 1);
+  rocksdb::ReadOptions ro;
+  const rocksdb::Slice upper_slice = ToSlice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, cf(Cf::kLog)));
+  for (it->Seek(ToSlice(EventKey(log, first))); it->Valid(); it->Next()) {
+    const uint64_t seq = DecodeBe64(ToView(it->key()).substr(prefix.size()));
+    TB_RETURN_IF_ERROR(fn(seq, ToView(it->value())));
+  }
+  return FromRocksStatus(it->status());
+}
+
+absl::StatusOr<crypto::Digest> Store::GetNode(const LogId& log,
+                                              merkle::NodeId node) const {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                      Get(Cf::kTree, NodeKey(log, node)));
+  if (!v.has_value() || v->size() != crypto::kDigestSize) {
+    return absl::DataLossError(absl::StrCat(
+        "tree node ", log.origin, "/", log.epoch, " level ", node.level,
+        " index ", node.index, v.has_value() ? " has a bad size" : " missing"));
+  }
+  crypto::Digest d;
+  std::memcpy(d.data(), v->data(), d.size());
+  return d;
+}
+
+merkle::NodeReader Store::NodeReaderFor(const LogId& log) const {
+  return [this, log](merkle::NodeId node) { return GetNode(log, node); };
+}
+
+absl::StatusOr<std::optional<v1::SignedCheckpoint>> Store::LatestCheckpoint(
+    const LogId& log) const {
+  const std::string prefix = LogIdKey(log);
+  std::string upper = prefix;
+  AppendBe64(&upper, ~uint64_t{0});
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCheckpoints)));
+  it->SeekForPrev(ToSlice(upper));
+  if (!it->status().ok()) return FromRocksStatus(it->status());
+  if (!it->Valid() || !HasPrefix(it->key(), prefix)) return std::nullopt;
+  v1::SignedCheckpoint cp;
+  if (!cp.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    return absl::DataLossError("stored checkpoint does not parse");
+  }
+  return cp;
+}
+
+absl::StatusOr<std::optional<v1::SignedCheckpoint>> Store::GetCheckpoint(
+    const LogId& log, uint64_t tree_size) const {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                      Get(Cf::kCheckpoints, CheckpointKey(log, tree_size)));
+  if (!v.has_value()) return std::nullopt;
+  v1::SignedCheckpoint cp;
+  if (!cp.ParseFromString(*v)) {
+    return absl::DataLossError("stored checkpoint does not parse");
+  }
+  return cp;
+}
+
+absl::StatusOr<std::optional<v1::RecordState>> Store::GetRecord(
+    absl::string_view record_key) const {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v, Get(Cf::kRecords, record_key));
+  if (!v.has_value()) return std::nullopt;
+  v1::RecordState state;
+  if (!state.ParseFromString(*v)) {
+    return absl::DataLossError("stored record state does not parse");
+  }
+  return state;
+}
+
+absl::StatusOr<std::vector<std::pair<std::pair<int, std::string>, v1::RecordState>>>
+Store::ListRecords(absl::string_view person) const {
+  const std::string prefix = RecordPrefix(person);
+  std::vector<std::pair<std::pair<int, std::string>, v1::RecordState>> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kRecords)));
+  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix);
+       it->Next()) {
+    const absl::string_view rest = ToView(it->key()).substr(prefix.size());
+    if (rest.empty()) return absl::DataLossError("record key without kind");
+    v1::RecordState state;
+    if (!state.ParseFromArray(it->value().data(),
+                              static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("stored record state does not parse");
+    }
+    out.push_back({{static_cast<uint8_t>(rest[0]), std::string(rest.substr(1))},
+                   std::move(state)});
+  }
+  TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, v1::PersonLink>> Store::GetLinks(
+    absl::string_view person) const {
+  const std::string prefix = RecordPrefix(person);
+  std::map<std::string, v1::PersonLink> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kLinks)));
+  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix);
+       it->Next()) {
+    v1::PersonLink link;
+    if (!link.ParseFromArray(it->value().data(),
+                             static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("stored person link does not parse");
+    }
+    out.emplace(std::string(ToView(it->key()).substr(prefix.size())),
+                std::move(link));
+  }
+  TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
+  return out;
+}
+
+absl::StatusOr<std::vector<uint64_t>> Store::ScanRoute(absl::string_view peer,
+                                                       const LogId& log,
+                                                       uint64_t after,
+                                                       size_t limit) const {
+  const std::string prefix = RoutePrefix(peer, log);
+  std::vector<uint64_t> out;
+  if (after == ~uint64_t{0}) return out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kRoutes)));
+  for (it->Seek(ToSlice(RouteKey(peer, log, after + 1)));
+       it->Valid() && HasPrefix(it->key(), prefix) && out.size() < limit;
+       it->Next()) {
+    out.push_back(DecodeBe64(ToView(it->key()).substr(prefix.size())));
+  }
+  TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
+  return out;
+}
+
+absl::StatusOr<uint64_t> Store::GetCounter(absl::string_view name) const {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v, Get(Cf::kCounters, name));
+  if (!v.has_value()) return 0;
+  if (v->size() != 8) return absl::DataLossError("counter of bad size");
+  return DecodeBe64(*v);
+}
+
+absl::StatusOr<std::map<std::string, uint64_t>> Store::ListCounters(
+    absl::string_view prefix) const {
+  std::map<std::string, uint64_t> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCounters)));
+  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix);
+       it->Next()) {
+    if (it->value().size() != 8) return absl::DataLossError("counter of bad size");
+    out[it->key().ToString()] = DecodeBe64(ToView(it->value()));
+  }
+  TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
+  return out;
+}
+
+absl::Status Store::Flush() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  return Prefixed("storage flush", FromRocksStatus(db_->Flush(fo, handles_)));
+}
+
+uint64_t Store::DiskBytes() const {
+  uint64_t total = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(path_, ec)) {
+    if (entry.is_regular_file(ec)) total += entry.file_size(ec);
+  }
+  return total;
+}
+
+}  // namespace tongban::storage

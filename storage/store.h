@@ -1,0 +1,188 @@
+// Store is the node's RocksDB: every origin's log (exact body bytes), Merkle
+// tree nodes, checkpoints, records, person links, the routing index, cursors
+// and counters, in the column families of storage/keys.h, encrypted at rest.
+//
+// Every change is one Batch committed atomically. Commit() with sync writes
+// the WAL and fsyncs before returning. After a failed commit the store is
+// fail-stop: every later Commit() returns the first error (kDataLoss /
+// kUnavailable / kResourceExhausted as it was), because the caller's in-memory
+// state (the Merkle frontier) no longer matches the disk; reopening recovers.
+//
+// Thread safety: all methods may be called concurrently; a Batch belongs to
+// one thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "common/crypto/suite.h"
+#include "common/merkle/tree.h"
+#include "storage/keys.h"
+#include "tongban/v1/event.pb.h"
+#include "tongban/v1/store.pb.h"
+
+namespace rocksdb {
+class DB;
+class Env;
+class WriteBatch;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace tongban::storage {
+
+struct StoreOptions {
+  // Folder for the RocksDB files. Created if missing. Required.
+  std::string path;
+  // The suite whose cipher encrypts the files at rest.
+  crypto::SuiteId suite = crypto::SuiteId::kIntl;
+  // Raw storage key (crypto::ReadStorageKeyFile). Required: there is no
+  // unencrypted mode.
+  std::string storage_key;
+  // Block cache for reads.
+  size_t block_cache_bytes = 64 << 20;
+};
+
+enum class Cf : int {
+  kDefault = 0,
+  kLog,
+  kTree,
+  kCheckpoints,
+  kRecords,
+  kLinks,
+  kRoutes,
+  kCursors,
+  kCounters,
+  kCount,
+};
+
+class Store;
+
+// A set of writes applied atomically by Store::Commit on the store it was
+// made for.
+class Batch {
+ public:
+  explicit Batch(const Store& store);
+  ~Batch();
+  Batch(const Batch&) = delete;
+  Batch& operator=(const Batch&) = delete;
+
+  void Put(Cf cf, absl::string_view key, absl::string_view value);
+  void Delete(Cf cf, absl::string_view key);
+  void PutEvent(const LogId& log, uint64_t seq, absl::string_view body);
+  void PutNode(const LogId& log, merkle::NodeId node, const crypto::Digest& d);
+  void PutCheckpoint(const LogId& log, uint64_t tree_size,
+                     const v1::SignedCheckpoint& checkpoint);
+  void PutRecord(absl::string_view record_key, const v1::RecordState& state);
+  void PutLink(absl::string_view person, absl::string_view node,
+               const v1::PersonLink& link);
+  void PutRoute(absl::string_view peer, const LogId& log, uint64_t seq);
+  void PutCounter(absl::string_view name, uint64_t value);
+
+  size_t count() const;
+  size_t bytes() const;
+
+ private:
+  friend class Store;
+  const Store* const store_;  // Not owned; outlives this.
+  std::unique_ptr<rocksdb::WriteBatch> batch_;
+  std::string scratch_;
+};
+
+struct RouteEntry {
+  LogId log;
+  uint64_t seq = 0;
+};
+
+class Store {
+ public:
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const StoreOptions& options);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  crypto::SuiteId suite() const { return suite_; }
+  const std::string& path() const { return path_; }
+
+  // Applies `batch` atomically. With `sync`, returns after the WAL is on disk.
+  absl::Status Commit(Batch& batch, bool sync);
+  // Number of Commit calls that reached RocksDB with sync (one fsync each).
+  uint64_t synced_commits() const;
+
+  // --- Logs ---
+  // The highest seq stored for `log`, 0 if none.
+  absl::StatusOr<uint64_t> LastSeq(const LogId& log) const;
+  // The body of (log, seq), or kNotFound.
+  absl::StatusOr<std::string> GetEvent(const LogId& log, uint64_t seq) const;
+  // Calls fn(seq, body) for every stored seq in [first, last], in order, and
+  // stops at the first error fn returns.
+  absl::Status ScanEvents(
+      const LogId& log, uint64_t first, uint64_t last,
+      const std::function<absl::Status(uint64_t, absl::string_view)>& fn) const;
+  absl::StatusOr<crypto::Digest> GetNode(const LogId& log, merkle::NodeId node) const;
+  // A NodeReader for merkle:: proofs over `log`. Borrows this store.
+  merkle::NodeReader NodeReaderFor(const LogId& log) const;
+
+  // --- Checkpoints ---
+  // The checkpoint with the largest tree size, or nullopt.
+  absl::StatusOr<std::optional<v1::SignedCheckpoint>> LatestCheckpoint(
+      const LogId& log) const;
+  absl::StatusOr<std::optional<v1::SignedCheckpoint>> GetCheckpoint(
+      const LogId& log, uint64_t tree_size) const;
+
+  // --- Records and links ---
+  absl::StatusOr<std::optional<v1::RecordState>> GetRecord(
+      absl::string_view record_key) const;
+  // Every record of `person`: (kind, record_id) -> state.
+  absl::StatusOr<std::vector<std::pair<std::pair<int, std::string>, v1::RecordState>>>
+  ListRecords(absl::string_view person) const;
+  // node code -> link.
+  absl::StatusOr<std::map<std::string, v1::PersonLink>> GetLinks(
+      absl::string_view person) const;
+
+  // --- Routing ---
+  // Up to `limit` entries of `peer`'s route for `log` with seq > after.
+  absl::StatusOr<std::vector<uint64_t>> ScanRoute(absl::string_view peer,
+                                                  const LogId& log,
+                                                  uint64_t after,
+                                                  size_t limit) const;
+
+  // --- Counters and metadata ---
+  absl::StatusOr<uint64_t> GetCounter(absl::string_view name) const;
+  // name -> value for every counter whose name starts with `prefix`.
+  absl::StatusOr<std::map<std::string, uint64_t>> ListCounters(
+      absl::string_view prefix) const;
+  absl::StatusOr<std::optional<std::string>> Get(Cf cf, absl::string_view key) const;
+
+  // Writes every memtable to SST files (before a backup, and in tests that
+  // inspect the files).
+  absl::Status Flush();
+
+  // Bytes of all files in the folder (SST, WAL, ...), for status and metrics.
+  uint64_t DiskBytes() const;
+
+ private:
+  friend class Batch;
+  Store(std::string path, crypto::SuiteId suite);
+  rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[static_cast<int>(c)]; }
+  absl::Status CheckFormat();
+
+  const std::string path_;
+  const crypto::SuiteId suite_;
+  std::unique_ptr<rocksdb::Env> env_;  // Outlives db_ (declared first).
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // Owned; freed before db_.
+
+  mutable absl::Mutex mu_;
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  uint64_t synced_commits_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace tongban::storage

@@ -1,0 +1,33 @@
+#include "storage/keys.h"
+
+#include "gtest/gtest.h"
+
+namespace tongban::storage {
+namespace {
+
+// Bytewise order of keys must be numeric order of seqs, or scans break.
+TEST(KeysTest, EventKeysSortBySeq) {
+  const LogId log{"620102", 1};
+  EXPECT_LT(EventKey(log, 255), EventKey(log, 256));
+  EXPECT_LT(EventKey(log, 1), EventKey(log, uint64_t{1} << 40));
+  EXPECT_LT(EventKey(log, ~uint64_t{0} - 1), EventKey(log, ~uint64_t{0}));
+  EXPECT_EQ(EventKey(log, 7).size(), kLogIdSize + 8);
+  EXPECT_EQ(DecodeBe64(EventKey(log, 0x0102030405060708).substr(kLogIdSize)),
+            0x0102030405060708u);
+}
+
+TEST(KeysTest, LogsOfDifferentEpochsDoNotInterleave) {
+  const LogId e1{"620102", 1};
+  const LogId e2{"620102", 2};
+  EXPECT_LT(EventKey(e1, ~uint64_t{0}), EventKey(e2, 1));
+}
+
+TEST(KeysTest, RoutePrefixSeparatesPeersAndLogs) {
+  const LogId log{"620102", 1};
+  const std::string key = RouteKey("440305", log, 9);
+  EXPECT_EQ(key.rfind(RoutePrefix("440305", log), 0), 0u);
+  EXPECT_NE(key.rfind(RoutePrefix("440306", log), 0), 0u);
+}
+
+}  // namespace
+}  // namespace tongban::storage

@@ -1,0 +1,90 @@
+#include "storage/links.h"
+
+#include "gtest/gtest.h"
+
+namespace tongban::storage {
+namespace {
+
+v1::EventBody Body(const std::string& writer, uint64_t seq) {
+  v1::EventBody b;
+  b.set_origin(writer);
+  b.set_epoch(1);
+  b.set_seq(seq);
+  b.set_operation(v1::OPERATION_UPSERT);
+  return b;
+}
+
+Links Apply(const Links& links, const LinkEffect& e) {
+  Links out = links;
+  for (const auto& [node, link] : e.changed) out[node] = link;
+  return out;
+}
+
+constexpr absl::Duration kRetention = absl::Hours(24 * 180);
+constexpr int64_t kDay = 86'400'000'000;
+
+// The story of DOMAIN.md: origin A, residence B, then C, then home.
+TEST(LinksTest, MovesLinkAndEndResidences) {
+  Links links;
+  v1::RecordValue basics;
+  basics.mutable_person_basics();
+  links = Apply(links, DeriveLinks(Body("620102", 1), basics, links, 0));
+  ASSERT_EQ(links.size(), 1u);
+  EXPECT_EQ(links["620102"].role(), v1::LINK_ROLE_ORIGIN);
+
+  v1::RecordValue in_b;
+  in_b.mutable_inflow()->set_origin_county("620102");
+  links = Apply(links, DeriveLinks(Body("440305", 1), in_b, links, 10 * kDay));
+  EXPECT_EQ(links["440305"].role(), v1::LINK_ROLE_RESIDENCE);
+  EXPECT_EQ(links["440305"].ended_at_micros(), 0);
+  EXPECT_EQ(links["620102"].role(), v1::LINK_ROLE_ORIGIN);  // unchanged
+
+  v1::RecordValue in_c;
+  in_c.mutable_inflow()->set_origin_county("620102");
+  links = Apply(links, DeriveLinks(Body("330106", 1), in_c, links, 20 * kDay));
+  EXPECT_EQ(links["440305"].ended_at_micros(), 20 * kDay);  // B's case ended
+  EXPECT_EQ(links["330106"].ended_at_micros(), 0);
+
+  // Within the retention window B still receives; after it, not.
+  EXPECT_EQ(DeriveAudience("620102", "000000", links, {}, 21 * kDay, kRetention),
+            (std::vector<std::string>{"000000", "330106", "440305"}));
+  EXPECT_EQ(DeriveAudience("620102", "000000", links, {}, 200 * kDay + 1, kRetention),
+            (std::vector<std::string>{"000000", "330106"}));
+
+  v1::RecordValue home;
+  home.mutable_return_registration()->set_type(v1::RETURN_TYPE_RETURNED_HOME);
+  links = Apply(links, DeriveLinks(Body("620102", 2), home, links, 300 * kDay));
+  EXPECT_EQ(links["330106"].ended_at_micros(), 300 * kDay);
+  EXPECT_EQ(DeriveAudience("620102", "000000", links, {}, 500 * kDay, kRetention),
+            (std::vector<std::string>{"000000"}));
+}
+
+TEST(LinksTest, RetractionChangesNoLink) {
+  v1::EventBody b = Body("440305", 3);
+  b.set_operation(v1::OPERATION_RETRACT);
+  v1::RecordValue none;
+  EXPECT_TRUE(DeriveLinks(b, none, {}, 0).changed.empty());
+}
+
+TEST(LinksTest, InquiryReachesCounterpartAndLinksSender) {
+  Links links;
+  v1::RecordValue q;
+  q.mutable_inquiry()->set_to_county("620102");
+  const LinkEffect e = DeriveLinks(Body("440305", 1), q, links, 0);
+  EXPECT_EQ(e.counterparts, std::vector<std::string>{"620102"});
+  ASSERT_EQ(e.changed.count("440305"), 1u);
+  EXPECT_EQ(e.changed.at("440305").role(), v1::LINK_ROLE_COUNTERPART);
+  EXPECT_EQ(DeriveAudience("440305", "000000", Apply(links, e), e.counterparts, 0,
+                           kRetention),
+            (std::vector<std::string>{"000000", "620102"}));
+}
+
+TEST(LinksTest, NationalNodeWritesToLinkedNodesOnly) {
+  Links links;
+  links["620102"].set_role(v1::LINK_ROLE_ORIGIN);
+  EXPECT_EQ(DeriveAudience("000000", "000000", links, {}, 0, kRetention),
+            std::vector<std::string>{"620102"});
+}
+
+}  // namespace
+}  // namespace tongban::storage

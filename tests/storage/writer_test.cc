@@ -1,0 +1,401 @@
+#include "storage/writer.h"
+
+#include <set>
+#include <thread>
+
+#include "common/merkle/checkpoint.h"
+#include "common/merkle/tree.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/records.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tongban::storage {
+namespace {
+
+using crypto::SuiteId;
+using testutil::kOrigin;
+using testutil::kResidence;
+
+constexpr absl::Duration kWait = absl::Seconds(30);
+
+class WriterTest : public testing::TestWithParam<SuiteId> {
+ protected:
+  void SetUp() override {
+    const crypto::Suite& suite = crypto::GetSuite(GetParam());
+    TB_ASSERT_OK_AND_ASSIGN(key_, suite.GenerateKey());
+    StoreOptions so;
+    so.path = dir_.File("db");
+    so.suite = GetParam();
+    TB_ASSERT_OK_AND_ASSIGN(so.storage_key,
+                            crypto::RandomBytes(suite.symmetric_key_size()));
+    store_options_ = so;
+    TB_ASSERT_OK_AND_ASSIGN(store_, Store::Open(so));
+    OpenWriter(kOrigin);
+  }
+
+  void OpenWriter(const std::string& node) {
+    writer_.reset();
+    WriterOptions wo;
+    wo.node = node;
+    TB_ASSERT_OK_AND_ASSIGN(writer_, Writer::Open(store_.get(), key_.get(), wo, &clock_));
+  }
+
+  const crypto::Suite& suite() const { return crypto::GetSuite(GetParam()); }
+
+  // Verifies the latest checkpoint's signature and that its root is the MTH
+  // of the leaves as stored.
+  merkle::Checkpoint VerifyLatestCheckpoint() {
+    auto latest = store_->LatestCheckpoint(writer_->log());
+    EXPECT_TRUE(latest.ok() && latest->has_value());
+    auto cp = merkle::VerifyCheckpoint({(*latest)->body(), (*latest)->signature()},
+                                       suite(), key_->public_key());
+    EXPECT_TRUE(cp.ok()) << cp.status();
+    std::unique_ptr<crypto::Hasher> h = suite().NewHasher();
+    std::vector<crypto::Digest> leaves;
+    EXPECT_TRUE(store_->ScanEvents(writer_->log(), 1, cp->tree_size,
+                                   [&](uint64_t, absl::string_view body) {
+                                     leaves.push_back(merkle::LeafHash(*h, body));
+                                     return absl::OkStatus();
+                                   }).ok());
+    EXPECT_EQ(leaves.size(), cp->tree_size);
+    EXPECT_EQ(merkle::RootOfLeaves(*h, leaves), cp->root);
+    return *cp;
+  }
+
+  testutil::ScopedTempDir dir_;
+  FakeClock clock_;
+  std::unique_ptr<crypto::PrivateKey> key_;
+  StoreOptions store_options_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Writer> writer_;
+};
+
+TEST_P(WriterTest, AppendWritesEventStateLinkAndRouteInOneBatch) {
+  const uint64_t commits_before = store_->synced_commits();
+  TB_ASSERT_OK_AND_ASSIGN(Appended a,
+                          writer_->Append(testutil::Basics("11010519491231002X", "Li")));
+  EXPECT_EQ(a.id.seq(), 1u);
+  EXPECT_EQ(a.audience, std::vector<std::string>{"000000"});
+  EXPECT_TRUE(a.findings.empty());
+  // One batch for the append; the checkpoint is a separate, later commit.
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(1, kWait));
+  EXPECT_EQ(store_->synced_commits() - commits_before, 2u);
+
+  TB_ASSERT_OK_AND_ASSIGN(std::string bytes, store_->GetEvent(writer_->log(), 1));
+  v1::EventBody body;
+  ASSERT_TRUE(body.ParseFromString(bytes));
+  EXPECT_EQ(body.person(), "11010519491231002X");
+  EXPECT_EQ(body.origin(), kOrigin);
+  EXPECT_EQ(body.purpose(), v1::PURPOSE_CASE_MANAGEMENT);
+  TB_ASSERT_OK_AND_ASSIGN(
+      auto state, store_->GetRecord(RecordKey(a.person, v1::RECORD_KIND_PERSON_BASICS,
+                                              "basics")));
+  ASSERT_TRUE(state.has_value());
+  EXPECT_EQ(state->custodian(), kOrigin);
+  EXPECT_EQ(state->heads(0).payload(), body.payload());
+  TB_ASSERT_OK_AND_ASSIGN(auto links, store_->GetLinks(a.person));
+  ASSERT_EQ(links.count(kOrigin), 1u);
+  EXPECT_EQ(links[kOrigin].role(), v1::LINK_ROLE_ORIGIN);
+  TB_ASSERT_OK_AND_ASSIGN(auto route, store_->ScanRoute("000000", writer_->log(), 0, 10));
+  EXPECT_EQ(route, std::vector<uint64_t>{1});
+}
+
+// Light load: every event gets a checkpoint of its own, and every checkpoint
+// matches the stored leaves; inclusion proofs come from stored nodes.
+TEST_P(WriterTest, EachEventIsCoveredByASignedCheckpoint) {
+  const std::string id = testutil::MakeId(kOrigin, "19850607", 11);
+  for (int i = 1; i <= 6; ++i) {
+    auto change = testutil::Basics(id, "Wang");
+    change.record_id = "basics-" + std::to_string(i);
+    TB_ASSERT_OK_AND_ASSIGN(Appended a, writer_->Append(change));
+    EXPECT_EQ(a.id.seq(), static_cast<uint64_t>(i));
+    TB_ASSERT_OK(writer_->WaitForCheckpoint(a.id.seq(), kWait));
+    const merkle::Checkpoint cp = VerifyLatestCheckpoint();
+    EXPECT_EQ(cp.tree_size, static_cast<uint64_t>(i));
+    EXPECT_EQ(cp.origin, kOrigin);
+    EXPECT_EQ(cp.key_id, key_->public_key().KeyId());
+  }
+  std::unique_ptr<crypto::Hasher> h = suite().NewHasher();
+  const merkle::Checkpoint cp = VerifyLatestCheckpoint();
+  for (uint64_t seq = 1; seq <= 6; ++seq) {
+    TB_ASSERT_OK_AND_ASSIGN(std::string body, store_->GetEvent(writer_->log(), seq));
+    TB_ASSERT_OK_AND_ASSIGN(
+        auto proof, merkle::InclusionProof(*h, seq - 1, cp.tree_size,
+                                           store_->NodeReaderFor(writer_->log())));
+    TB_EXPECT_OK(merkle::VerifyInclusion(*h, seq - 1, cp.tree_size,
+                                         merkle::LeafHash(*h, body), proof, cp.root));
+  }
+  EXPECT_EQ(writer_->stats().checkpoints, 6u);
+}
+
+TEST_P(WriterTest, BadInputIsRejectedAndNothingIsStored) {
+  struct Case {
+    storage::RecordChange change;
+    absl::StatusCode code;
+    std::string expect;
+  };
+  std::vector<Case> cases;
+  auto malformed = testutil::Basics("1101051949123100XX", "Li");
+  cases.push_back({malformed, absl::StatusCode::kInvalidArgument, "person: citizen ID"});
+  auto bad_date = testutil::Basics("11010519491231002X", "Li");
+  *bad_date.value.mutable_person_basics()->mutable_birth_date() = testutil::Day(1990, 2, 29);
+  cases.push_back({bad_date, absl::StatusCode::kInvalidArgument,
+                   "person_basics.birth_date: 1990-02-29 is not a calendar date"});
+  auto bad_region = testutil::Basics("11010519491231002X", "Li");
+  bad_region.value.mutable_person_basics()->set_hukou_region("123456");
+  cases.push_back({bad_region, absl::StatusCode::kInvalidArgument,
+                   "person_basics.hukou_region"});
+  auto bad_kind = testutil::Basics("11010519491231002X", "Li");
+  bad_kind.kind = v1::RECORD_KIND_OUTFLOW;
+  cases.push_back({bad_kind, absl::StatusCode::kInvalidArgument, "payload"});
+  auto bad_id = testutil::Basics("11010519491231002X", "Li");
+  bad_id.record_id = "has space";
+  cases.push_back({bad_id, absl::StatusCode::kInvalidArgument, "record_id"});
+  storage::RecordChange retract_missing;
+  retract_missing.person = "11010519491231002X";
+  retract_missing.kind = v1::RECORD_KIND_SERVICE;
+  retract_missing.record_id = "nope";
+  retract_missing.operation = v1::OPERATION_RETRACT;
+  retract_missing.reason = "entered twice";
+  cases.push_back({retract_missing, absl::StatusCode::kNotFound, "no record service nope"});
+  auto no_reason = retract_missing;
+  no_reason.reason.clear();
+  cases.push_back({no_reason, absl::StatusCode::kInvalidArgument, "reason"});
+
+  for (const Case& c : cases) {
+    const absl::Status s = writer_->Append(c.change).status();
+    EXPECT_EQ(s.code(), c.code) << s;
+    EXPECT_NE(s.message().find(c.expect), absl::string_view::npos) << s;
+    // No error message carries a whole ID.
+    EXPECT_EQ(s.message().find("11010519491231002X"), absl::string_view::npos) << s;
+    EXPECT_EQ(s.message().find("1101051949123100XX"), absl::string_view::npos) << s;
+  }
+  TB_ASSERT_OK_AND_ASSIGN(uint64_t last, store_->LastSeq(writer_->log()));
+  EXPECT_EQ(last, 0u);
+  TB_ASSERT_OK_AND_ASSIGN(auto records, store_->ListRecords("11010519491231002X"));
+  EXPECT_TRUE(records.empty());
+}
+
+// A bad change in a batch fails alone; the others commit with dense seqs.
+TEST_P(WriterTest, OneBadChangeDoesNotSpoilItsBatch) {
+  std::vector<storage::RecordChange> changes;
+  changes.push_back(testutil::Basics(testutil::MakeId(kOrigin, "19800101", 1), "A"));
+  changes.push_back(testutil::Basics("not-an-id", "B"));
+  changes.push_back(testutil::Basics(testutil::MakeId(kOrigin, "19800101", 3), "C"));
+  auto results = writer_->AppendAll(changes);
+  ASSERT_EQ(results.size(), 3u);
+  ASSERT_TRUE(results[0].ok());
+  EXPECT_FALSE(results[1].ok());
+  ASSERT_TRUE(results[2].ok());
+  EXPECT_EQ(results[0]->id.seq(), 1u);
+  EXPECT_EQ(results[2]->id.seq(), 2u);
+}
+
+TEST_P(WriterTest, IdFindingsNeedConfirmationAndAreStoredAndCounted) {
+  // Check character wrong (correct is X).
+  auto change = testutil::Basics("110105194912310021", "Zhao");
+  const absl::Status refused = writer_->Append(change).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_NE(refused.message().find("bad_check_character"), absl::string_view::npos);
+  EXPECT_NE(refused.message().find("110105********0021"), absl::string_view::npos);
+
+  change.confirm_findings = true;
+  TB_ASSERT_OK_AND_ASSIGN(Appended a, writer_->Append(change));
+  EXPECT_EQ(a.findings, std::vector<ids::IdFinding>{ids::IdFinding::kBadCheckCharacter});
+  TB_ASSERT_OK_AND_ASSIGN(
+      auto state, store_->GetRecord(RecordKey(a.person, v1::RECORD_KIND_PERSON_BASICS,
+                                              "basics")));
+  ASSERT_TRUE(state.has_value());
+  ASSERT_EQ(state->id_findings_size(), 1);
+  EXPECT_EQ(state->id_findings(0), v1::ID_FINDING_BAD_CHECK_CHARACTER);
+  TB_ASSERT_OK_AND_ASSIGN(uint64_t count,
+                          store_->GetCounter("id_finding/bad_check_character"));
+  EXPECT_EQ(count, 1u);
+  // An update of the same record does not count the same finding again; a
+  // second record does.
+  TB_ASSERT_OK(writer_->Append(change));
+  auto other = change;
+  other.record_id = "basics-2";
+  TB_ASSERT_OK(writer_->Append(other));
+  TB_ASSERT_OK_AND_ASSIGN(count, store_->GetCounter("id_finding/bad_check_character"));
+  EXPECT_EQ(count, 2u);
+}
+
+TEST_P(WriterTest, UpdatesAndRetractionsSupersedeHeads) {
+  auto change = testutil::Basics("11010519491231002X", "Li");
+  TB_ASSERT_OK_AND_ASSIGN(Appended first, writer_->Append(change));
+  change.value.mutable_person_basics()->set_name("Li (corrected)");
+  TB_ASSERT_OK_AND_ASSIGN(Appended second, writer_->Append(change));
+  storage::RecordChange retract;
+  retract.person = change.person;
+  retract.kind = change.kind;
+  retract.record_id = change.record_id;
+  retract.operation = v1::OPERATION_RETRACT;
+  retract.reason = "registered in error";
+  TB_ASSERT_OK_AND_ASSIGN(Appended third, writer_->Append(retract));
+
+  TB_ASSERT_OK_AND_ASSIGN(std::string bytes, store_->GetEvent(writer_->log(), 3));
+  v1::EventBody body;
+  ASSERT_TRUE(body.ParseFromString(bytes));
+  ASSERT_EQ(body.parents_size(), 1);
+  EXPECT_EQ(body.parents(0).seq(), second.id.seq());
+  EXPECT_EQ(body.operation(), v1::OPERATION_RETRACT);
+  EXPECT_EQ(body.reason(), "registered in error");
+  TB_ASSERT_OK_AND_ASSIGN(
+      auto state, store_->GetRecord(RecordKey(first.person, change.kind, "basics")));
+  EXPECT_EQ(state->versions(), 3u);
+  EXPECT_EQ(state->heads(0).operation(), v1::OPERATION_RETRACT);
+  EXPECT_EQ(writer_->Append(retract).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+// Custody: a record another node keeps is never written here.
+TEST_P(WriterTest, RecordsKeptByAnotherNodeAreRefused) {
+  const std::string id = "11010519491231002X";
+  Batch batch(*store_);
+  v1::RecordState foreign;
+  foreign.set_custodian(kResidence);
+  batch.PutRecord(RecordKey(id, v1::RECORD_KIND_SERVICE, "svc-1"), foreign);
+  TB_ASSERT_OK(store_->Commit(batch, true));
+  const absl::Status s = writer_->Append(testutil::Service(id, kOrigin, "svc-1")).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
+  EXPECT_NE(s.message().find("kept by node 440305"), absl::string_view::npos) << s;
+}
+
+// The residence's events reach the origin named in its inflow registration.
+TEST_P(WriterTest, AudienceFollowsThePersonsLinks) {
+  OpenWriter(kResidence);
+  const std::string id = testutil::MakeId(kOrigin, "19920304", 21);
+  const std::string stranger = testutil::MakeId(kOrigin, "19920304", 23);
+  TB_ASSERT_OK_AND_ASSIGN(Appended in, writer_->Append(testutil::Inflow(id, kOrigin)));
+  EXPECT_EQ(in.audience, (std::vector<std::string>{"000000", kOrigin}));
+  TB_ASSERT_OK_AND_ASSIGN(Appended svc,
+                          writer_->Append(testutil::Service(id, kResidence, "svc-1")));
+  EXPECT_EQ(svc.audience, (std::vector<std::string>{"000000", kOrigin}));
+  // A person with no links here goes to the national node only.
+  TB_ASSERT_OK_AND_ASSIGN(Appended other,
+                          writer_->Append(testutil::Service(stranger, kResidence, "s")));
+  EXPECT_EQ(other.audience, std::vector<std::string>{"000000"});
+  TB_ASSERT_OK_AND_ASSIGN(auto to_origin, store_->ScanRoute(kOrigin, writer_->log(), 0, 10));
+  EXPECT_EQ(to_origin, (std::vector<uint64_t>{1, 2}));
+  TB_ASSERT_OK_AND_ASSIGN(auto to_national, store_->ScanRoute("000000", writer_->log(), 0, 10));
+  EXPECT_EQ(to_national, (std::vector<uint64_t>{1, 2, 3}));
+}
+
+// Concurrent writers share fsyncs: far fewer commits than events, and seqs
+// stay dense and unique.
+TEST_P(WriterTest, ConcurrentAppendsShareGroupCommits) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 40;
+  const uint64_t commits_before = writer_->stats().commits;
+  std::vector<std::thread> threads;
+  std::vector<std::vector<uint64_t>> seqs(kThreads);
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto c = testutil::Basics(testutil::MakeId(kOrigin, "19700101", t * 100 + i), "N");
+        auto r = writer_->Append(c);
+        ASSERT_TRUE(r.ok()) << r.status();
+        seqs[t].push_back(r->id.seq());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  std::set<uint64_t> all;
+  for (const auto& v : seqs) all.insert(v.begin(), v.end());
+  ASSERT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(*all.begin(), 1u);
+  EXPECT_EQ(*all.rbegin(), static_cast<uint64_t>(kThreads * kPerThread));
+  const uint64_t commits = writer_->stats().commits - commits_before;
+  EXPECT_LE(commits, static_cast<uint64_t>(kThreads * kPerThread));
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(kThreads * kPerThread, kWait));
+  VerifyLatestCheckpoint();
+}
+
+// Under load one checkpoint covers many events, at most the configured cap.
+TEST_P(WriterTest, BatchesAreCoveredByFewCheckpoints) {
+  std::vector<storage::RecordChange> changes;
+  for (int i = 0; i < 3000; ++i) {
+    changes.push_back(testutil::Basics(testutil::MakeId(kOrigin, "19700101", i % 1000),
+                                       "N"));
+    changes.back().record_id = "b" + std::to_string(i);
+  }
+  for (const auto& r : writer_->AppendAll(changes)) ASSERT_TRUE(r.ok()) << r.status();
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(3000, kWait));
+  const WriterStats stats = writer_->stats();
+  EXPECT_EQ(stats.last_seq, 3000u);
+  EXPECT_LE(stats.checkpoints, 3000u / 1024 + 3);  // capped at 1,024 events each
+  EXPECT_LE(stats.commits, 4u);                    // max_group 1,024
+  EXPECT_EQ(VerifyLatestCheckpoint().tree_size, 3000u);
+}
+
+TEST_P(WriterTest, RestartResumesTheLog) {
+  for (int i = 0; i < 10; ++i) {
+    auto c = testutil::Basics(testutil::MakeId(kOrigin, "19700101", i), "N");
+    TB_ASSERT_OK(writer_->Append(c));
+  }
+  writer_.reset();  // signs what it appended before it stops
+  store_.reset();
+  TB_ASSERT_OK_AND_ASSIGN(store_, Store::Open(store_options_));
+  OpenWriter(kOrigin);
+  EXPECT_EQ(writer_->stats().signed_size, 10u);
+  TB_ASSERT_OK_AND_ASSIGN(Appended a, writer_->Append(testutil::Basics(
+                                          testutil::MakeId(kOrigin, "19700101", 99), "N")));
+  EXPECT_EQ(a.id.seq(), 11u);
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(11, kWait));
+  EXPECT_EQ(VerifyLatestCheckpoint().tree_size, 11u);
+}
+
+// A stored leaf that no longer matches the tree is never signed, and the
+// writer then refuses to extend the log.
+TEST_P(WriterTest, TamperedLeafIsNeverSigned) {
+  for (int i = 0; i < 4; ++i) {
+    auto c = testutil::Basics(testutil::MakeId(kOrigin, "19700101", i), "N");
+    TB_ASSERT_OK(writer_->Append(c));
+  }
+  writer_.reset();
+  // Forget the checkpoints after size 2, and flip a byte of leaf 4.
+  {
+    Batch batch(*store_);
+    const LogId log{kOrigin, 1};
+    batch.Delete(Cf::kCheckpoints, CheckpointKey(log, 3));
+    batch.Delete(Cf::kCheckpoints, CheckpointKey(log, 4));
+    TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::SignedCheckpoint> two,
+                            store_->GetCheckpoint(log, 2));
+    if (!two.has_value()) {
+      // The signer may have covered 1-4 in one checkpoint; then keep none
+      // after size 0 and re-sign from scratch.
+      for (uint64_t n = 1; n <= 4; ++n) batch.Delete(Cf::kCheckpoints, CheckpointKey(log, n));
+    }
+    TB_ASSERT_OK_AND_ASSIGN(std::string body, store_->GetEvent(log, 4));
+    // One letter of the address: the body still parses, only the hash changes.
+    const size_t at = body.find("Lanzhou test address");
+    ASSERT_NE(at, std::string::npos);
+    body[at] = 'l';
+    batch.PutEvent(log, 4, body);
+    TB_ASSERT_OK(store_->Commit(batch, true));
+  }
+  OpenWriter(kOrigin);
+  const absl::Status s = writer_->WaitForCheckpoint(4, kWait);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  const absl::Status append =
+      writer_->Append(testutil::Basics(testutil::MakeId(kOrigin, "19700101", 9), "N"))
+          .status();
+  EXPECT_EQ(append.code(), absl::StatusCode::kDataLoss) << append;
+  TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::SignedCheckpoint> latest,
+                          store_->LatestCheckpoint(LogId{kOrigin, 1}));
+  if (latest.has_value()) {
+    TB_ASSERT_OK_AND_ASSIGN(merkle::Checkpoint cp,
+                            merkle::ParseCheckpoint(latest->body()));
+    EXPECT_LT(cp.tree_size, 4u);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BothSuites, WriterTest,
+                         testing::Values(SuiteId::kIntl, SuiteId::kGm),
+                         [](const auto& info) {
+                           return std::string(crypto::SuiteName(info.param));
+                         });
+
+}  // namespace
+}  // namespace tongban::storage

@@ -1,0 +1,79 @@
+// Builders of valid test records and citizen IDs.
+#pragma once
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids/citizen_id.h"
+#include "storage/writer.h"
+#include "tongban/v1/records.pb.h"
+
+namespace tongban::testutil {
+
+// Node codes used across tests: real current county codes.
+inline constexpr char kOrigin[] = "620102";     // Lanzhou, Chengguan district
+inline constexpr char kResidence[] = "440305";  // Shenzhen, Nanshan district
+inline constexpr char kThird[] = "330106";      // Hangzhou, Xihu district
+
+// A valid 18-character ID: region, birth date "YYYYMMDD", 3-digit sequence.
+inline std::string MakeId(absl::string_view region, absl::string_view birth,
+                          int sequence) {
+  std::string first17 = absl::StrCat(region, birth);
+  const std::string seq = absl::StrCat(1000 + sequence % 1000).substr(1);
+  first17 += seq;
+  return first17 + ids::CheckCharacter(first17);
+}
+
+inline v1::Date Day(int y, int m, int d) {
+  v1::Date date;
+  date.set_year(y);
+  date.set_month(m);
+  date.set_day(d);
+  return date;
+}
+
+// Person basics whose recorded sex agrees with the ID's sequence digit.
+inline storage::RecordChange Basics(const std::string& id, const std::string& name) {
+  const v1::Sex sex = id.size() == 18 && (id[16] - '0') % 2 == 1 ? v1::SEX_MALE
+                                                                 : v1::SEX_FEMALE;
+  storage::RecordChange c;
+  c.person = id;
+  c.kind = v1::RECORD_KIND_PERSON_BASICS;
+  c.record_id = "basics";
+  v1::PersonBasics* p = c.value.mutable_person_basics();
+  p->set_name(name);
+  p->set_sex(sex);
+  *p->mutable_birth_date() = Day(1990, 1, 1);
+  p->set_hukou_region(kOrigin);
+  p->set_hukou_address("Lanzhou test address");
+  return c;
+}
+
+inline storage::RecordChange Inflow(const std::string& id, const std::string& origin,
+                                    const std::string& record_id = "inflow-1") {
+  storage::RecordChange c;
+  c.person = id;
+  c.kind = v1::RECORD_KIND_INFLOW;
+  c.record_id = record_id;
+  v1::InflowRegistration* in = c.value.mutable_inflow();
+  in->set_origin_county(origin);
+  *in->mutable_arrived_on() = Day(2026, 3, 1);
+  *in->mutable_registered_on() = Day(2026, 3, 10);
+  in->set_address("Shenzhen test address");
+  return c;
+}
+
+inline storage::RecordChange Service(const std::string& id, const std::string& provider,
+                                     const std::string& record_id) {
+  storage::RecordChange c;
+  c.person = id;
+  c.kind = v1::RECORD_KIND_SERVICE;
+  c.record_id = record_id;
+  v1::ServiceRecord* s = c.value.mutable_service();
+  s->set_type(v1::SERVICE_TYPE_HEALTH_CHECK);
+  *s->mutable_delivered_on() = Day(2026, 4, 1);
+  s->set_provider_county(provider);
+  return c;
+}
+
+}  // namespace tongban::testutil
