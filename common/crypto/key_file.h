@@ -5,7 +5,9 @@
 // Both are secrets: reading one that is readable or writable by group or
 // others is refused with kPermissionDenied and a message that names the file,
 // its mode and the fix ("chmod 600 PATH"). Writing creates the file with mode
-// 0600 and refuses to overwrite an existing file (kAlreadyExists).
+// 0600 and refuses to overwrite an existing file (kAlreadyExists). A public
+// key file is not a secret: it is written with mode 0644 (also never
+// overwriting) and read without a permission check.
 //
 // Errors name the file: a missing file is kNotFound, a malformed one
 // kInvalidArgument ("PATH: not a PEM private key"), never a crash.
