@@ -1,0 +1,5 @@
+# RFC 9162 Merkle tree math and signed checkpoints. Paths relative to common/.
+target_sources(tongban_common PRIVATE
+  merkle/tree.cc
+  merkle/checkpoint.cc
+)

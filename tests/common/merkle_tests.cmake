@@ -1,0 +1,5 @@
+# Merkle tree and checkpoint tests (paths relative to tests/).
+list(APPEND COMMON_TEST_SRCS
+  common/merkle/tree_test.cc
+  common/merkle/checkpoint_test.cc
+)
