@@ -7,10 +7,12 @@
 //   - light-load latency from Append() to a signed checkpoint covering it.
 // Each figure is the median of several trials; ratios use medians of the
 // same run. Flags: --events=N (per append trial, default 200000),
-// --trials=N (default 3), --producers=N (default 4), --batch=N (default 256).
+// --trials=N (default 3), --producers=N (default 4), --batch=N (default 256),
+// --suites=intl,gm (default both).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -20,6 +22,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/crypto/suite.h"
 #include "common/ids/citizen_id.h"
 #include "common/log.h"
@@ -31,6 +34,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 struct Flags {
+  std::vector<crypto::SuiteId> suites = {crypto::SuiteId::kIntl, crypto::SuiteId::kGm};
   size_t events = 200000;
   int trials = 3;
   int producers = 4;
@@ -165,6 +169,12 @@ AppendResult AppendRate(crypto::SuiteId suite, const Flags& flags, const std::st
     std::exit(1);
   }
   const storage::WriterStats stats = writer->stats();
+  if (std::getenv("TB_BENCH_STAGES") != nullptr) {
+    std::fprintf(stderr, "  stages over %.2f s: build %.2f s, commit %.2f s, sign %.2f s\n",
+                 elapsed, absl::ToDoubleSeconds(stats.build_time),
+                 absl::ToDoubleSeconds(stats.commit_time),
+                 absl::ToDoubleSeconds(stats.sign_time));
+  }
   return {flags.events / elapsed, stats.commits, stats.checkpoints};
 }
 
@@ -211,7 +221,20 @@ int main(int argc, char** argv) {
     if (ParseFlag(argv[i], "trials", &v)) { flags.trials = static_cast<int>(v); continue; }
     if (ParseFlag(argv[i], "producers", &v)) { flags.producers = static_cast<int>(v); continue; }
     if (ParseFlag(argv[i], "batch", &flags.batch)) continue;
-    std::fprintf(stderr, "unknown flag %s\nflags: --events=N --trials=N --producers=N --batch=N\n",
+    if (std::string(argv[i]).rfind("--suites=", 0) == 0) {
+      flags.suites.clear();
+      for (absl::string_view name : absl::StrSplit(argv[i] + 9, ',')) {
+        absl::StatusOr<crypto::SuiteId> id = crypto::ParseSuiteId(name);
+        if (!id.ok()) {
+          std::fprintf(stderr, "--suites: %s\n", id.status().ToString().c_str());
+          return 2;
+        }
+        flags.suites.push_back(*id);
+      }
+      continue;
+    }
+    std::fprintf(stderr, "unknown flag %s\nflags: --events=N --trials=N --producers=N --batch=N "
+                 "--suites=intl,gm\n",
                  argv[i]);
     return 2;
   }
@@ -224,7 +247,7 @@ int main(int argc, char** argv) {
   std::printf("%-6s %14s %14s %16s %10s %12s %12s %14s\n", "suite", "sign/s",
               "verify/s", "append ev/s", "x sign", "fsyncs", "checkpoints",
               "p50/p99 ms");
-  for (crypto::SuiteId id : {crypto::SuiteId::kIntl, crypto::SuiteId::kGm}) {
+  for (crypto::SuiteId id : flags.suites) {
     const crypto::Suite& suite = crypto::GetSuite(id);
     std::vector<double> sign, verify, append;
     AppendResult last{};

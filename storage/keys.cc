@@ -56,11 +56,7 @@ std::string RecordKey(absl::string_view person, int kind,
   return key;
 }
 
-std::string LinkKey(absl::string_view person, absl::string_view node) {
-  std::string key = RecordPrefix(person);
-  key.append(node.data(), node.size());
-  return key;
-}
+std::string LinkKey(absl::string_view person) { return RecordPrefix(person); }
 
 std::string RoutePrefix(absl::string_view peer, const LogId& log) {
   assert(peer.size() == kNodeCodeSize);

@@ -3,16 +3,21 @@
 //   column family  key                                   value
 //   "default"      "meta/" name                          bytes (format, suite, node)
 //   "log"          log_id | seq                          EventBody bytes, exactly as signed
-//   "tree"         log_id | level:u8 | index:be64        32-byte Merkle node (perfect subtree)
+//   "tree"         log_id | level:u8 | index:be64        32-byte Merkle node, levels 4, 8, 12, ...
 //   "checkpoints"  log_id | tree_size:be64               SignedCheckpoint
 //   "records"      person:18 | kind:u8 | record_id       RecordState
-//   "links"        person:18 | node:6                    PersonLink
+//   "links"        person:18                             PersonLinks (every node linked)
 //   "routes"       peer:6 | log_id | seq                 "" (the event is for that peer)
 //   "cursors"      peer:6 | log_id                       cursor bytes (sync layer)
 //   "counters"     name                                  u64, big-endian
 //
 //   log_id := origin:6 ASCII digits | epoch:be64
 //   seq    := be64, so bytewise order is numeric order
+// Only every kStoredLevelStride-th level of each Merkle tree is stored: a node
+// at another level is recomputed from at most 2^(stride-1) stored nodes
+// below it, or from at most 8 leaves (the event bodies) below level 4. Proofs
+// still need O(log n) reads, and appending writes 1/15 tree keys per event
+// instead of two.
 // Changing any of this changes the disk format: bump kFormatVersion.
 //
 // Thread safety: free functions.
@@ -27,6 +32,11 @@
 namespace tongban::storage {
 
 inline constexpr int kFormatVersion = 1;
+
+inline constexpr uint32_t kStoredLevelStride = 4;
+inline bool IsStoredLevel(uint32_t level) {
+  return level > 0 && level % kStoredLevelStride == 0;
+}
 
 // An origin's log within one epoch.
 struct LogId {
@@ -49,7 +59,7 @@ std::string CheckpointKey(const LogId& log, uint64_t tree_size);
 std::string RecordPrefix(absl::string_view person);
 std::string RecordKey(absl::string_view person, int kind,
                       absl::string_view record_id);
-std::string LinkKey(absl::string_view person, absl::string_view node);
+std::string LinkKey(absl::string_view person);
 std::string RoutePrefix(absl::string_view peer, const LogId& log);
 std::string RouteKey(absl::string_view peer, const LogId& log, uint64_t seq);
 std::string CursorKey(absl::string_view peer, const LogId& log);

@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
@@ -80,10 +81,12 @@ void Batch::PutRecord(absl::string_view record_key, const v1::RecordState& state
   Put(Cf::kRecords, record_key, scratch_);
 }
 
-void Batch::PutLink(absl::string_view person, absl::string_view node,
-                    const v1::PersonLink& link) {
-  link.SerializeToString(&scratch_);
-  Put(Cf::kLinks, LinkKey(person, node), scratch_);
+void Batch::PutLinks(absl::string_view person,
+                     const std::map<std::string, v1::PersonLink>& links) {
+  v1::PersonLinks all;
+  for (const auto& [node, link] : links) (*all.mutable_links())[node] = link;
+  all.SerializeToString(&scratch_);
+  Put(Cf::kLinks, LinkKey(person), scratch_);
 }
 
 void Batch::PutRoute(absl::string_view peer, const LogId& log, uint64_t seq) {
@@ -135,9 +138,25 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   cf_options.write_buffer_size = 32 << 20;
+  // Most point lookups on the write path miss (a new record, a person with
+  // no links yet): a memtable bloom filter answers those without a skiplist
+  // search.
+  cf_options.memtable_whole_key_filtering = true;
+  cf_options.memtable_prefix_bloom_size_ratio = 0.05;
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kCfNames) descriptors.emplace_back(name, cf_options);
+  // Keys appended in order under a common prefix (one origin's log, one
+  // peer's route) insert with a per-prefix hint instead of a search from
+  // the top of the memtable's skiplist.
+  auto hint = [&](Cf c, size_t prefix) {
+    descriptors[static_cast<int>(c)].options.memtable_insert_with_hint_prefix_extractor
+        .reset(rocksdb::NewFixedPrefixTransform(prefix));
+  };
+  hint(Cf::kLog, kLogIdSize);
+  hint(Cf::kTree, kLogIdSize + 1);
+  hint(Cf::kCheckpoints, kLogIdSize);
+  hint(Cf::kRoutes, kNodeCodeSize + kLogIdSize);
   rocksdb::DB* raw = nullptr;
   const rocksdb::Status s = rocksdb::DB::Open(db_options, options.path,
                                               descriptors, &store->handles_, &raw);
@@ -278,8 +297,40 @@ absl::StatusOr<crypto::Digest> Store::GetNode(const LogId& log,
   return d;
 }
 
+absl::StatusOr<crypto::Digest> Store::ReadNode(const LogId& log, merkle::NodeId node,
+                                               crypto::Hasher& hasher) const {
+  if (IsStoredLevel(node.level)) return GetNode(log, node);
+  // The perfect subtree is `width` nodes of level `base`, combined.
+  const uint32_t base = node.level - node.level % kStoredLevelStride;
+  const uint64_t width = uint64_t{1} << (node.level - base);
+  std::vector<crypto::Digest> parts;
+  parts.reserve(width);
+  const uint64_t first = node.index * width;
+  if (base == 0) {
+    TB_RETURN_IF_ERROR(ScanEvents(log, first + 1, first + width,
+                                  [&](uint64_t, absl::string_view body) {
+                                    parts.push_back(merkle::LeafHash(hasher, body));
+                                    return absl::OkStatus();
+                                  }));
+    if (parts.size() != width) {
+      return absl::DataLossError(absl::StrCat(
+          "log ", log.origin, "/", log.epoch, ": leaves ", first + 1, " to ",
+          first + width, " are not all stored"));
+    }
+  } else {
+    for (uint64_t k = 0; k < width; ++k) {
+      TB_ASSIGN_OR_RETURN(crypto::Digest d, GetNode(log, {base, first + k}));
+      parts.push_back(d);
+    }
+  }
+  return merkle::RootOfLeaves(hasher, parts);
+}
+
 merkle::NodeReader Store::NodeReaderFor(const LogId& log) const {
-  return [this, log](merkle::NodeId node) { return GetNode(log, node); };
+  std::shared_ptr<crypto::Hasher> hasher = crypto::GetSuite(suite_).NewHasher();
+  return [this, log, hasher](merkle::NodeId node) {
+    return ReadNode(log, node, *hasher);
+  };
 }
 
 absl::StatusOr<std::optional<v1::SignedCheckpoint>> Store::LatestCheckpoint(
@@ -346,21 +397,14 @@ Store::ListRecords(absl::string_view person) const {
 
 absl::StatusOr<std::map<std::string, v1::PersonLink>> Store::GetLinks(
     absl::string_view person) const {
-  const std::string prefix = RecordPrefix(person);
   std::map<std::string, v1::PersonLink> out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kLinks)));
-  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix);
-       it->Next()) {
-    v1::PersonLink link;
-    if (!link.ParseFromArray(it->value().data(),
-                             static_cast<int>(it->value().size()))) {
-      return absl::DataLossError("stored person link does not parse");
-    }
-    out.emplace(std::string(ToView(it->key()).substr(prefix.size())),
-                std::move(link));
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v, Get(Cf::kLinks, LinkKey(person)));
+  if (!v.has_value()) return out;
+  v1::PersonLinks all;
+  if (!all.ParseFromString(*v)) {
+    return absl::DataLossError("stored person links do not parse");
   }
-  TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
+  for (auto& [node, link] : *all.mutable_links()) out.emplace(node, std::move(link));
   return out;
 }
 

@@ -81,8 +81,9 @@ class Batch {
   void PutCheckpoint(const LogId& log, uint64_t tree_size,
                      const v1::SignedCheckpoint& checkpoint);
   void PutRecord(absl::string_view record_key, const v1::RecordState& state);
-  void PutLink(absl::string_view person, absl::string_view node,
-               const v1::PersonLink& link);
+  // Replaces every link of `person`.
+  void PutLinks(absl::string_view person,
+                const std::map<std::string, v1::PersonLink>& links);
   void PutRoute(absl::string_view peer, const LogId& log, uint64_t seq);
   void PutCounter(absl::string_view name, uint64_t value);
 
@@ -126,8 +127,14 @@ class Store {
   absl::Status ScanEvents(
       const LogId& log, uint64_t first, uint64_t last,
       const std::function<absl::Status(uint64_t, absl::string_view)>& fn) const;
+  // A stored tree node (IsStoredLevel(node.level)), or kDataLoss.
   absl::StatusOr<crypto::Digest> GetNode(const LogId& log, merkle::NodeId node) const;
-  // A NodeReader for merkle:: proofs over `log`. Borrows this store.
+  // Any node of `log`'s tree: read if stored, else recomputed from the
+  // stored nodes or leaves below it. kDataLoss if something is missing.
+  absl::StatusOr<crypto::Digest> ReadNode(const LogId& log, merkle::NodeId node,
+                                          crypto::Hasher& hasher) const;
+  // A NodeReader for merkle:: proofs over `log` (ReadNode with its own
+  // hasher). Borrows this store; use it from one thread at a time.
   merkle::NodeReader NodeReaderFor(const LogId& log) const;
 
   // --- Checkpoints ---

@@ -1,5 +1,7 @@
 #include "storage/writer.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -27,14 +29,30 @@ struct Writer::Prepared {
   std::vector<ids::IdFinding> findings;
 };
 
-// One caller's changes, committed in one group. `results` is written by the
-// appender thread before `done` is set under mu_, and read by the caller
-// after it sees `done`.
+// Up to max_group of one caller's changes, committed in one group. Results
+// are written by the appender and committer threads before `done` is set
+// under mu_, and read by the caller after it sees every ticket done.
 struct Writer::Ticket {
   std::vector<Prepared> changes;
-  std::vector<size_t> slots;  // results index of each change
-  std::vector<absl::StatusOr<Appended>> results;
+  std::vector<size_t> slots;  // index in *results of each change
+  std::vector<absl::StatusOr<Appended>>* results = nullptr;  // the caller's
   bool done = false;
+};
+
+// A group built by the appender and waiting for the committer.
+struct Writer::InFlight {
+  uint64_t group = 0;
+  std::vector<Ticket*> tickets;
+  std::unique_ptr<Batch> batch;  // null when nothing is to be written
+  uint64_t last_seq = 0;         // the last seq the batch writes
+  std::vector<uint64_t> sums;    // BodyChecksum of each body written
+};
+
+// A signed checkpoint and the tree nodes it completes, waiting for the
+// committer. It counts as signed once it is durable.
+struct Writer::PendingCheckpoint {
+  std::unique_ptr<Batch> batch;
+  uint64_t tree_size = 0;
 };
 
 namespace {
@@ -69,6 +87,12 @@ std::string FindingCounter(ids::IdFinding f) {
   return absl::StrCat("id_finding/", ids::IdFindingName(f));
 }
 
+// Detects a body that changed between append and signing (a storage fault).
+// Not cryptographic: the signer hashes the bytes it signs.
+uint64_t BodyChecksum(absl::string_view body) {
+  return std::hash<std::string_view>{}(std::string_view(body.data(), body.size()));
+}
+
 bool AllHeadsRetracted(const v1::RecordState& state) {
   return std::all_of(state.heads().begin(), state.heads().end(),
                      [](const v1::RecordState::Head& h) {
@@ -87,7 +111,6 @@ Writer::Writer(Store* store, const crypto::PrivateKey* key, WriterOptions option
       suite_(crypto::GetSuite(key->suite())),
       log_{options_.node, options_.epoch},
       hlc_(clock),
-      append_hasher_(suite_.NewHasher()),
       sign_hasher_(suite_.NewHasher()),
       signer_(key->NewSigner()) {}
 
@@ -108,17 +131,31 @@ absl::StatusOr<std::unique_ptr<Writer>> Writer::Open(Store* store,
     return absl::InvalidArgumentError(
         "writer options: epoch, max_group and max_events_per_checkpoint must be positive");
   }
+  if (options.max_group > options.max_events_per_checkpoint) {
+    // Checkpoints end on group boundaries, so a group must fit in one.
+    return absl::InvalidArgumentError(
+        "writer options: max_group must not exceed max_events_per_checkpoint");
+  }
   std::unique_ptr<Writer> w(new Writer(store, key, std::move(options), clock));
   TB_RETURN_IF_ERROR(Prefixed(absl::StrCat("log ", w->log_.origin), w->Recover()));
-  w->signer_thread_ = std::thread([p = w.get()] { p->SignerLoop(); });
-  w->appender_ = std::thread([p = w.get()] { p->AppenderLoop(); });
+  w->signer_thread_ = std::thread([p = w.get()] {
+    pthread_setname_np(pthread_self(), "tb-signer");
+    p->SignerLoop();
+  });
+  w->committer_ = std::thread([p = w.get()] {
+    pthread_setname_np(pthread_self(), "tb-committer");
+    p->CommitterLoop();
+  });
+  w->appender_ = std::thread([p = w.get()] {
+    pthread_setname_np(pthread_self(), "tb-appender");
+    p->AppenderLoop();
+  });
   return w;
 }
 
 absl::Status Writer::Recover() {
   TB_ASSIGN_OR_RETURN(const uint64_t last, store_->LastSeq(log_));
   const merkle::NodeReader reader = store_->NodeReaderFor(log_);
-  TB_ASSIGN_OR_RETURN(frontier_, merkle::Frontier::Load(last, reader));
   if (last > 0) {
     TB_ASSIGN_OR_RETURN(const std::string body, store_->GetEvent(log_, last));
     v1::EventBody parsed;
@@ -159,8 +196,11 @@ absl::Status Writer::Recover() {
   }
   TB_ASSIGN_OR_RETURN(finding_counts_, store_->ListCounters("id_finding/"));
 
+  appended_seq_ = last;
   absl::MutexLock lock(&mu_);
+  recovered_seq_ = last;
   last_seq_ = last;
+  signing_size_ = signed_size;
   signed_size_ = signed_size;
   TB_LOG(INFO) << "log resumed origin=" << log_.origin << " epoch=" << log_.epoch
                << " last_seq=" << last << " signed_size=" << signed_size;
@@ -168,13 +208,17 @@ absl::Status Writer::Recover() {
 }
 
 Writer::~Writer() {
+  // Each stage finishes what the one before handed it: the appender builds
+  // what is queued, the committer makes it durable, the signer covers it and
+  // the committer makes the checkpoints durable. Each thread marks itself
+  // done as it exits.
   {
     absl::MutexLock lock(&mu_);
     stopping_ = true;
   }
-  // The appender finishes what is queued; the signer then covers it.
   if (appender_.joinable()) appender_.join();
   if (signer_thread_.joinable()) signer_thread_.join();
+  if (committer_.joinable()) committer_.join();
 }
 
 absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
@@ -243,30 +287,37 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
 std::vector<absl::StatusOr<Appended>> Writer::AppendAll(
     absl::Span<const RecordChange> changes) {
   const absl::CivilDay today = absl::ToCivilDay(clock_->Now(), options_.time_zone);
-  Ticket ticket;
-  ticket.results.reserve(changes.size());
+  std::vector<absl::StatusOr<Appended>> results;
+  results.reserve(changes.size());
+  std::deque<Ticket> tickets;  // stable addresses
   for (size_t i = 0; i < changes.size(); ++i) {
     absl::StatusOr<Prepared> p = Prepare(changes[i], today);
     if (!p.ok()) {
-      ticket.results.emplace_back(p.status());
+      results.emplace_back(p.status());
       continue;
     }
-    ticket.results.emplace_back(absl::InternalError("not committed"));
-    ticket.slots.push_back(i);
-    ticket.changes.push_back(*std::move(p));
+    results.emplace_back(absl::InternalError("not committed"));
+    if (tickets.empty() || tickets.back().changes.size() == options_.max_group) {
+      tickets.emplace_back().results = &results;
+    }
+    tickets.back().slots.push_back(i);
+    tickets.back().changes.push_back(*std::move(p));
   }
-  if (ticket.changes.empty()) return std::move(ticket.results);
+  if (tickets.empty()) return results;
 
   absl::MutexLock lock(&mu_);
   if (stopping_) {
-    for (size_t slot : ticket.slots) {
-      ticket.results[slot] = absl::UnavailableError("writer is shutting down");
+    for (Ticket& t : tickets) {
+      for (size_t slot : t.slots) {
+        results[slot] = absl::UnavailableError("writer is shutting down");
+      }
     }
-    return std::move(ticket.results);
+    return results;
   }
-  queue_.push_back(&ticket);
-  mu_.Await(absl::Condition(&ticket.done));
-  return std::move(ticket.results);
+  for (Ticket& t : tickets) queue_.push_back(&t);
+  // Tickets complete in queue order, so the last one done means all are.
+  mu_.Await(absl::Condition(&tickets.back().done));
+  return results;
 }
 
 absl::StatusOr<Appended> Writer::Append(const RecordChange& change) {
@@ -284,7 +335,10 @@ void Writer::AppenderLoop() {
             return !w->queue_.empty() || w->stopping_;
           },
           this));
-      if (queue_.empty()) return;  // stopping, nothing left
+      if (queue_.empty()) {  // stopping, nothing left
+        appender_done_ = true;
+        return;
+      }
       size_t n = 0;
       while (!queue_.empty() &&
              (group.empty() ||
@@ -294,49 +348,74 @@ void Writer::AppenderLoop() {
         queue_.pop_front();
       }
     }
-    CommitGroup(group);
+    BuildGroup(std::move(group));
   }
 }
 
-void Writer::CommitGroup(std::vector<Ticket*>& group) {
-  uint64_t seq;
-  absl::Status signer_error;
+void Writer::BuildGroup(std::vector<Ticket*> group) {
+  absl::Status failed;
+  uint64_t committed_groups;
   {
     absl::MutexLock lock(&mu_);
-    seq = last_seq_;
-    signer_error = signer_error_;
+    failed = failed_;
+    committed_groups = committed_groups_;
   }
-  if (!signer_error.ok()) {
-    // The log failed verification before signing: writing more would extend
-    // a history that cannot be signed.
-    for (Ticket* t : group) {
-      for (size_t slot : t->slots) t->results[slot] = signer_error;
-    }
-    absl::MutexLock lock(&mu_);
-    for (Ticket* t : group) t->done = true;
-    return;
-  }
-  const uint64_t first_seq = seq + 1;
-  const merkle::Frontier frontier_before = frontier_;
-  const std::map<std::string, uint64_t> counts_before = finding_counts_;
+  // What committed groups wrote is in the store now; only the in-flight
+  // groups' writes need the overlay.
+  absl::erase_if(pending_records_, [&](const auto& e) {
+    return e.second.group <= committed_groups;
+  });
+  absl::erase_if(pending_links_, [&](const auto& e) {
+    return e.second.group <= committed_groups;
+  });
 
-  Batch batch(*store_);
-  // Later changes in the group must see earlier ones, which are not in the
-  // store yet.
-  std::map<std::string, std::optional<v1::RecordState>> records;
-  std::map<std::string, Links> links_by_person;
+  auto in = std::make_unique<InFlight>();
+  in->group = ++built_groups_;
+  in->tickets = std::move(group);
+  if (!failed.ok()) {
+    // A commit failed or the log failed verification before signing:
+    // writing more would extend a history that cannot be stored or signed.
+    for (Ticket* t : in->tickets) {
+      for (size_t slot : t->slots) (*t->results)[slot] = failed;
+    }
+  } else {
+    const absl::Time start = absl::Now();
+    in->batch = std::make_unique<Batch>(*store_);
+    BuildBatch(in.get());
+    const absl::Duration took = absl::Now() - start;
+    absl::MutexLock lock(&mu_);
+    build_time_ += took;
+  }
+  absl::MutexLock lock(&mu_);
+  // At most kMaxInFlight groups wait for their fsync: enough to overlap
+  // building with syncing, few enough to bound memory.
+  mu_.Await(absl::Condition(
+      +[](Writer* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
+        return w->commit_queue_.size() < kMaxInFlight;
+      },
+      this));
+  commit_queue_.push_back(std::move(in));
+}
+
+void Writer::BuildBatch(InFlight* in) {
+  const uint64_t group = in->group;
+  Batch& batch = *in->batch;
+  uint64_t& seq = appended_seq_;
+  const uint64_t first_seq = seq + 1;
   std::map<std::string, uint64_t> counters_touched;
   const int64_t now_micros = absl::ToUnixMicros(clock_->Now());
 
   auto append_one = [&](Prepared& c) -> absl::StatusOr<Appended> {
     const std::string record_key = RecordKey(c.person, c.kind, c.record_id);
-    auto rit = records.find(record_key);
-    if (rit == records.end()) {
+    auto rit = pending_records_.find(record_key);
+    if (rit == pending_records_.end()) {
       TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> stored,
                           store_->GetRecord(record_key));
-      rit = records.emplace(record_key, std::move(stored)).first;
+      rit = pending_records_.emplace(record_key, Pending<std::optional<v1::RecordState>>{
+                                                     std::move(stored), 0})
+                .first;
     }
-    const std::optional<v1::RecordState>& state = rit->second;
+    const std::optional<v1::RecordState>& state = rit->second.value;
     const std::string where = absl::StrCat(KindName(c.kind), " ", c.record_id,
                                            " of person ", ids::MaskId(c.person));
     if (state.has_value() && state->custodian() != options_.node) {
@@ -353,12 +432,12 @@ void Writer::CommitGroup(std::vector<Ticket*>& group) {
             absl::StrCat("retract: ", where, " is already retracted"));
       }
     }
-    auto lit = links_by_person.find(c.person);
-    if (lit == links_by_person.end()) {
+    auto lit = pending_links_.find(c.person);
+    if (lit == pending_links_.end()) {
       TB_ASSIGN_OR_RETURN(Links stored, store_->GetLinks(c.person));
-      lit = links_by_person.emplace(c.person, std::move(stored)).first;
+      lit = pending_links_.emplace(c.person, Pending<Links>{std::move(stored), 0}).first;
     }
-    Links& links = lit->second;
+    Links& links = lit->second.value;
 
     ++seq;
     v1::EventBody body;
@@ -386,6 +465,7 @@ void Writer::CommitGroup(std::vector<Ticket*>& group) {
 
     const LinkEffect effect = DeriveLinks(body, c.value, links, now_micros);
     for (const auto& [node, link] : effect.changed) links[node] = link;
+    if (!effect.changed.empty()) lit->second.group = group;
     std::vector<std::string> audience =
         DeriveAudience(options_.node, options_.national, links,
                        effect.counterparts, now_micros, options_.retention);
@@ -396,11 +476,7 @@ void Writer::CommitGroup(std::vector<Ticket*>& group) {
       --seq;
       return absl::InternalError("event body did not serialize");
     }
-    const crypto::Digest leaf = merkle::LeafHash(*append_hasher_, bytes);
-    frontier_.Append(*append_hasher_, leaf,
-                     [&](merkle::NodeId id, const crypto::Digest& d) {
-                       batch.PutNode(log_, id, d);
-                     });
+    in->sums.push_back(BodyChecksum(bytes));
     batch.PutEvent(log_, seq, bytes);
 
     v1::RecordState next;
@@ -426,10 +502,8 @@ void Writer::CommitGroup(std::vector<Ticket*>& group) {
       }
     }
     batch.PutRecord(record_key, next);
-    rit->second = std::move(next);
-    for (const auto& [node, link] : effect.changed) {
-      batch.PutLink(c.person, node, link);
-    }
+    rit->second = {std::move(next), group};
+    if (!effect.changed.empty()) batch.PutLinks(c.person, links);
     for (const std::string& peer : audience) batch.PutRoute(peer, log_, seq);
 
     Appended out;
@@ -442,88 +516,178 @@ void Writer::CommitGroup(std::vector<Ticket*>& group) {
     return out;
   };
 
-  for (Ticket* t : group) {
+  for (Ticket* t : in->tickets) {
     for (size_t i = 0; i < t->changes.size(); ++i) {
-      t->results[t->slots[i]] = append_one(t->changes[i]);
+      (*t->results)[t->slots[i]] = append_one(t->changes[i]);
     }
   }
   for (const auto& [name, value] : counters_touched) batch.PutCounter(name, value);
-
-  absl::Status committed = absl::OkStatus();
-  if (seq >= first_seq) committed = store_->Commit(batch, /*sync=*/true);
-  if (!committed.ok()) {
-    // Nothing of the group is stored: undo the in-memory state too.
-    frontier_ = frontier_before;
-    finding_counts_ = counts_before;
-    seq = first_seq - 1;
-    for (Ticket* t : group) {
-      for (size_t slot : t->slots) {
-        if (t->results[slot].ok()) t->results[slot] = committed;
-      }
-    }
-  }
-  absl::MutexLock lock(&mu_);
-  last_seq_ = seq;
-  if (committed.ok() && seq >= first_seq) ++commits_;
-  for (Ticket* t : group) t->done = true;
+  in->last_seq = seq;
+  if (seq < first_seq) in->batch.reset();  // every change failed validation
 }
 
-void Writer::SignerLoop() {
+void Writer::CommitterLoop() {
   for (;;) {
-    uint64_t target;
+    std::unique_ptr<InFlight> in;
+    std::vector<std::unique_ptr<PendingCheckpoint>> checkpoints;
+    absl::Status failed;
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
           +[](Writer* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
-            return w->last_seq_ > w->signed_size_ || w->stopping_;
+            return !w->commit_queue_.empty() || !w->checkpoint_queue_.empty() ||
+                   (w->appender_done_ && w->signer_done_);
           },
           this));
-      if (last_seq_ <= signed_size_) return;  // stopping and fully signed
-      target = std::min<uint64_t>(
-          last_seq_, signed_size_ + options_.max_events_per_checkpoint);
+      if (commit_queue_.empty() && checkpoint_queue_.empty()) return;
+      if (!commit_queue_.empty()) {
+        in = std::move(commit_queue_.front());
+        commit_queue_.pop_front();
+        committing_ = true;
+      }
+      while (!checkpoint_queue_.empty()) {
+        checkpoints.push_back(std::move(checkpoint_queue_.front()));
+        checkpoint_queue_.pop_front();
+      }
+      failed = failed_;
     }
-    const absl::Status s = SignUpTo(target);
-    if (!s.ok()) {
-      TB_LOG(ERROR) << "checkpoint signing stopped origin=" << log_.origin
-                    << " tree_size=" << target << ": " << s;
-      absl::MutexLock lock(&mu_);
-      signer_error_ = s;
-      return;
+    // A failed earlier write fails everything after it.
+    absl::Status committed = failed;
+    const absl::Time start = absl::Now();
+    const bool group_follows = in != nullptr && in->batch != nullptr;
+    for (size_t i = 0; i < checkpoints.size() && committed.ok(); ++i) {
+      // Checkpoints ride on the group's fsync when one follows: the WAL is
+      // one file, so a later synced write makes every earlier one durable.
+      const bool sync = !group_follows && i + 1 == checkpoints.size();
+      committed = store_->Commit(*checkpoints[i]->batch, sync);
+    }
+    if (group_follows && committed.ok()) {
+      committed = store_->Commit(*in->batch, /*sync=*/true);
+    }
+    const absl::Duration took = absl::Now() - start;
+    if (!committed.ok() && in != nullptr) {
+      for (Ticket* t : in->tickets) {
+        for (size_t slot : t->slots) {
+          if ((*t->results)[slot].ok()) (*t->results)[slot] = committed;
+        }
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    commit_time_ += took;
+    if (!committed.ok() && failed_.ok()) {
+      failed_ = committed;
+      TB_LOG(ERROR) << "log " << log_.origin << " stopped after a failed write: "
+                    << committed;
+    }
+    if (committed.ok()) {
+      for (const auto& cp : checkpoints) {
+        signed_size_ = std::max(signed_size_, cp->tree_size);
+        ++checkpoints_;
+      }
+      if (group_follows) {
+        last_seq_ = in->last_seq;
+        group_sums_.push_back({in->last_seq, std::move(in->sums)});
+        ++commits_;
+      }
+    }
+    if (in != nullptr) {
+      committed_groups_ = in->group;
+      for (Ticket* t : in->tickets) t->done = true;
+      committing_ = false;
     }
   }
 }
 
-absl::Status Writer::SignUpTo(uint64_t target) {
+void Writer::SignerLoop() {
+  for (;;) {
+    uint64_t target = 0;
+    std::vector<uint64_t> sums;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](Writer* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
+            return w->last_seq_ > w->signing_size_ || !w->failed_.ok() ||
+                   (w->appender_done_ && w->commit_queue_.empty() && !w->committing_);
+          },
+          this));
+      // Done when writing failed, or when nothing more will be committed
+      // and everything committed is signed.
+      if (!failed_.ok() || last_seq_ <= signing_size_) {
+        signer_done_ = true;
+        return;
+      }
+      const uint64_t limit = signing_size_ + options_.max_events_per_checkpoint;
+      if (signing_size_ < recovered_seq_) {
+        // Found unsigned after a restart: no checksums in memory.
+        target = std::min(recovered_seq_, limit);
+      } else {
+        // Whole committed groups up to the limit. A group never exceeds it,
+        // so this takes at least one.
+        while (!group_sums_.empty() && group_sums_.front().last_seq <= limit) {
+          target = group_sums_.front().last_seq;
+          sums.insert(sums.end(), group_sums_.front().sums.begin(),
+                      group_sums_.front().sums.end());
+          group_sums_.pop_front();
+        }
+      }
+    }
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::unique_ptr<PendingCheckpoint>> cp = SignUpTo(target, sums);
+    absl::MutexLock lock(&mu_);
+    sign_time_ += absl::Now() - start;
+    if (!cp.ok()) {
+      TB_LOG(ERROR) << "checkpoint signing stopped origin=" << log_.origin
+                    << " tree_size=" << target << ": " << cp.status();
+      if (failed_.ok()) failed_ = cp.status();
+      signer_done_ = true;
+      return;
+    }
+    checkpoint_queue_.push_back(*std::move(cp));
+    signing_size_ = target;
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Writer::PendingCheckpoint>> Writer::SignUpTo(
+    uint64_t target, const std::vector<uint64_t>& sums) {
+  if (options_.before_sign_for_test) options_.before_sign_for_test(target);
   merkle::Frontier next = signed_frontier_;
-  uint64_t expect = next.size() + 1;
+  const uint64_t first = next.size() + 1;
+  if (!sums.empty() && sums.size() != target - first + 1) {
+    return absl::InternalError(absl::StrCat("signer got ", sums.size(),
+                                            " checksums for ", target - first + 1,
+                                            " events"));
+  }
+  auto pending = std::make_unique<PendingCheckpoint>();
+  pending->batch = std::make_unique<Batch>(*store_);
+  pending->tree_size = target;
+  Batch& batch = *pending->batch;
+  uint64_t expect = first;
   TB_RETURN_IF_ERROR(store_->ScanEvents(
-      log_, expect, target, [&](uint64_t seq, absl::string_view body) {
+      log_, first, target, [&](uint64_t seq, absl::string_view body) {
         if (seq != expect) {
           return absl::DataLossError(absl::StrCat("log has a gap at seq ", expect));
         }
+        if (!sums.empty() && BodyChecksum(body) != sums[seq - first]) {
+          return absl::DataLossError(absl::StrCat(
+              "event ", seq, " changed on disk between append and signing; "
+              "refusing to sign"));
+        }
         next.Append(*sign_hasher_, merkle::LeafHash(*sign_hasher_, body),
-                    [](merkle::NodeId, const crypto::Digest&) {});
+                    [&](merkle::NodeId id, const crypto::Digest& d) {
+                      if (IsStoredLevel(id.level)) batch.PutNode(log_, id, d);
+                    });
         ++expect;
         return absl::OkStatus();
       }));
   if (expect != target + 1) {
     return absl::DataLossError(absl::StrCat("log has a gap at seq ", expect));
   }
-  const crypto::Digest root = next.Root(*sign_hasher_);
-  TB_ASSIGN_OR_RETURN(const crypto::Digest stored_root,
-                      merkle::RangeHash(*sign_hasher_, 0, target,
-                                        store_->NodeReaderFor(log_)));
-  if (root != stored_root) {
-    return absl::DataLossError(absl::StrCat(
-        "root recomputed from the stored leaves differs from the stored tree "
-        "at size ", target, "; refusing to sign"));
-  }
   merkle::Checkpoint cp;
   cp.suite = suite_.id();
   cp.origin = log_.origin;
   cp.epoch = log_.epoch;
   cp.tree_size = target;
-  cp.root = root;
+  cp.root = next.Root(*sign_hasher_);
   cp.time_micros = absl::ToUnixMicros(clock_->Now());
   cp.key_id = key_->public_key().KeyId();
   TB_ASSIGN_OR_RETURN(merkle::SignedCheckpoint signed_cp,
@@ -531,14 +695,9 @@ absl::Status Writer::SignUpTo(uint64_t target) {
   v1::SignedCheckpoint msg;
   msg.set_body(signed_cp.body);
   msg.set_signature(signed_cp.signature);
-  Batch batch(*store_);
   batch.PutCheckpoint(log_, target, msg);
-  TB_RETURN_IF_ERROR(store_->Commit(batch, /*sync=*/true));
   signed_frontier_ = std::move(next);
-  absl::MutexLock lock(&mu_);
-  signed_size_ = target;
-  ++checkpoints_;
-  return absl::OkStatus();
+  return pending;
 }
 
 absl::Status Writer::WaitForCheckpoint(uint64_t seq, absl::Duration timeout) {
@@ -550,11 +709,12 @@ absl::Status Writer::WaitForCheckpoint(uint64_t seq, absl::Duration timeout) {
   const bool met = mu_.AwaitWithTimeout(
       absl::Condition(
           +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return a->w->signed_size_ >= a->seq || !a->w->signer_error_.ok();
+            return a->w->signed_size_ >= a->seq || !a->w->failed_.ok();
           },
           &args),
       timeout);
-  if (!signer_error_.ok()) return signer_error_;
+  if (signed_size_ >= seq) return absl::OkStatus();
+  if (!failed_.ok()) return failed_;
   if (!met) {
     return absl::DeadlineExceededError(absl::StrCat(
         "no checkpoint covers seq ", seq, " yet (signed size ", signed_size_, ")"));
@@ -564,7 +724,8 @@ absl::Status Writer::WaitForCheckpoint(uint64_t seq, absl::Duration timeout) {
 
 WriterStats Writer::stats() const {
   absl::MutexLock lock(&mu_);
-  return WriterStats{last_seq_, signed_size_, commits_, checkpoints_};
+  return WriterStats{last_seq_,    signed_size_, commits_,  checkpoints_,
+                     build_time_, commit_time_, sign_time_};
 }
 
 }  // namespace tongban::storage

@@ -5,17 +5,26 @@
 // Group commit: callers' changes are validated on the callers' threads, then
 // queued; one appender thread takes everything queued (up to max_group
 // changes), assigns dense seqs, hashes the leaves into the Merkle frontier and
-// commits one RocksDB batch with one fsync. A call returns only after its
-// batch is durable, so an acknowledged append survives a crash.
+// builds one RocksDB batch (no cryptographic hashing: that is the signer's
+// work); a committer thread writes it with one fsync while
+// the appender builds the next group (at most two groups wait for their
+// fsync). A call returns only after its batch is durable, so an acknowledged
+// append survives a crash. After a failed commit the writer refuses every
+// later append (the in-memory frontier is ahead of the disk) until reopened.
 //
 // Checkpoints: a signer thread signs (origin, epoch, tree_size, root, time,
 // key_id) for every event appended since the last checkpoint, at most
-// max_events_per_checkpoint at a time. Under light load each event gets its
-// own checkpoint as soon as it is durable; under load one signature covers up
-// to about a thousand. Before signing, the root is recomputed from the leaf
-// bytes read back from storage and compared with the stored tree nodes; a
-// mismatch stops signing with kDataLoss (a flipped bit is never signed into
-// history).
+// max_events_per_checkpoint at a time, ending on a group boundary. Under light
+// load each event gets its own checkpoint as soon as it is durable; under load
+// one signature covers up to about a thousand. The signer reads the leaves
+// back from storage, checks each against a checksum the appender took of the
+// bytes it wrote, extends the Merkle tree from them and signs that root; the
+// tree's stored nodes and the checkpoint go to the committer as one batch and
+// ride on the next group's fsync (or get their own when the log is idle); a
+// checkpoint counts as signed once durable. A changed
+// leaf stops signing and writing with kDataLoss (a flipped bit is never
+// signed into history). Events found unsigned after a restart have no
+// checksums in memory; their root is computed from the stored leaves alone.
 //
 // Thread safety: Append, AppendAll and the accessors may be called
 // concurrently from any thread.
@@ -23,12 +32,15 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
+#include <optional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -38,6 +50,7 @@
 #include "common/ids/citizen_id.h"
 #include "common/merkle/tree.h"
 #include "storage/keys.h"
+#include "storage/links.h"
 #include "storage/store.h"
 #include "tongban/v1/event.pb.h"
 #include "tongban/v1/records.pb.h"
@@ -60,6 +73,9 @@ struct WriterOptions {
   size_t max_events_per_checkpoint = 1024;
   // Time zone of legal dates ("today" for birth dates): China Standard Time.
   absl::TimeZone time_zone = absl::FixedTimeZone(8 * 3600);
+  // Fault injection: called on the signer thread before it reads the leaves
+  // up to `tree_size` back from storage.
+  std::function<void(uint64_t tree_size)> before_sign_for_test;
 };
 
 // One change to a record, as an operator or an import submits it.
@@ -87,6 +103,10 @@ struct WriterStats {
   uint64_t signed_size = 0;
   uint64_t commits = 0;      // batches committed (one fsync each)
   uint64_t checkpoints = 0;  // checkpoints signed by this process
+  // Time each pipeline stage spent working, for metrics and benchmarks.
+  absl::Duration build_time;   // appender: building batches
+  absl::Duration commit_time;  // committer: RocksDB write + fsync
+  absl::Duration sign_time;    // signer: re-reading, hashing, signing, storing
 };
 
 class Writer {
@@ -124,6 +144,14 @@ class Writer {
  private:
   struct Prepared;
   struct Ticket;
+  struct InFlight;
+  struct PendingCheckpoint;
+  template <typename V>
+  struct Pending {
+    V value;
+    uint64_t group;  // the in-flight group that wrote it; 0 if read from the store
+  };
+  static constexpr size_t kMaxInFlight = 2;
 
   Writer(Store* store, const crypto::PrivateKey* key, WriterOptions options,
          const Clock* clock);
@@ -131,9 +159,16 @@ class Writer {
   absl::StatusOr<Prepared> Prepare(const RecordChange& change,
                                    absl::CivilDay today) const;
   void AppenderLoop();
-  void CommitGroup(std::vector<Ticket*>& group);
+  void BuildGroup(std::vector<Ticket*> group);
+  void BuildBatch(InFlight* in);
+  void CommitterLoop();
   void SignerLoop();
-  absl::Status SignUpTo(uint64_t target);
+  // Signs the log up to `target` and returns the checkpoint with the tree
+  // nodes it completes, for the committer. `sums` holds the appender's
+  // checksums of the bodies after the signed size, or is empty after a
+  // restart.
+  absl::StatusOr<std::unique_ptr<PendingCheckpoint>> SignUpTo(
+      uint64_t target, const std::vector<uint64_t>& sums);
 
   Store* const store_;                  // Not owned.
   const crypto::PrivateKey* const key_;  // Not owned.
@@ -144,9 +179,14 @@ class Writer {
   HybridClock hlc_;
 
   // Appender thread state (only the appender touches these after Open).
-  merkle::Frontier frontier_;
-  std::unique_ptr<crypto::Hasher> append_hasher_;
+  uint64_t appended_seq_ = 0;  // last seq assigned, durable or in flight
+  uint64_t built_groups_ = 0;
   std::map<std::string, uint64_t> finding_counts_;
+  // Record states and links written by groups that are built but maybe not
+  // yet committed; later groups must see them. Pruned once committed.
+  absl::flat_hash_map<std::string, Pending<std::optional<v1::RecordState>>>
+      pending_records_;
+  absl::flat_hash_map<std::string, Pending<Links>> pending_links_;
 
   // Signer thread state.
   merkle::Frontier signed_frontier_;
@@ -155,14 +195,39 @@ class Writer {
 
   mutable absl::Mutex mu_;
   std::deque<Ticket*> queue_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::deque<std::unique_ptr<InFlight>> commit_queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<std::unique_ptr<PendingCheckpoint>> checkpoint_queue_
+      ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;       // no new appends
+  bool appender_done_ ABSL_GUARDED_BY(mu_) = false;  // no more groups
+  bool signer_done_ ABSL_GUARDED_BY(mu_) = false;    // no more checkpoints
+  bool committing_ ABSL_GUARDED_BY(mu_) = false;     // a group is being written
+  uint64_t committed_groups_ ABSL_GUARDED_BY(mu_) = 0;
+  // For each committed group not yet signed: its last seq and the checksums
+  // of the bodies it wrote, in seq order.
+  struct GroupSums {
+    uint64_t last_seq;
+    std::vector<uint64_t> sums;
+  };
+  std::deque<GroupSums> group_sums_ ABSL_GUARDED_BY(mu_);
+  uint64_t recovered_seq_ ABSL_GUARDED_BY(mu_) = 0;  // last seq found at Open
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;     // durable
-  uint64_t signed_size_ ABSL_GUARDED_BY(mu_) = 0;  // covered by a checkpoint
-  absl::Status signer_error_ ABSL_GUARDED_BY(mu_);
+  uint64_t signing_size_ ABSL_GUARDED_BY(mu_) = 0;  // signed, maybe not durable
+  uint64_t signed_size_ ABSL_GUARDED_BY(mu_) = 0;   // covered by a durable checkpoint
+  // The first failure of a commit or of verification before signing; the
+  // writer then refuses every append until reopened.
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t checkpoints_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Duration build_time_ ABSL_GUARDED_BY(mu_);
+  absl::Duration commit_time_ ABSL_GUARDED_BY(mu_);
+  absl::Duration sign_time_ ABSL_GUARDED_BY(mu_);
 
-  std::thread appender_;  // Started last in Open, joined first in ~Writer.
+  // Pipeline: appender (builds a group's batch) -> committer (one fsync per
+  // group) -> signer -> committer (checkpoints ride on the next fsync).
+  // ~Writer joins the appender, the signer, then the committer.
+  std::thread appender_;
+  std::thread committer_;
   std::thread signer_thread_;
 };
 

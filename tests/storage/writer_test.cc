@@ -346,49 +346,61 @@ TEST_P(WriterTest, RestartResumesTheLog) {
   EXPECT_EQ(VerifyLatestCheckpoint().tree_size, 11u);
 }
 
-// A stored leaf that no longer matches the tree is never signed, and the
-// writer then refuses to extend the log.
-TEST_P(WriterTest, TamperedLeafIsNeverSigned) {
-  for (int i = 0; i < 4; ++i) {
-    auto c = testutil::Basics(testutil::MakeId(kOrigin, "19700101", i), "N");
-    TB_ASSERT_OK(writer_->Append(c));
-  }
+// A leaf whose stored bytes change between append and signing is never
+// signed, and the writer then refuses to extend the log.
+TEST_P(WriterTest, LeafChangedBeforeSigningIsNeverSigned) {
   writer_.reset();
-  // Forget the checkpoints after size 2, and flip a byte of leaf 4.
-  {
-    Batch batch(*store_);
-    const LogId log{kOrigin, 1};
-    batch.Delete(Cf::kCheckpoints, CheckpointKey(log, 3));
-    batch.Delete(Cf::kCheckpoints, CheckpointKey(log, 4));
-    TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::SignedCheckpoint> two,
-                            store_->GetCheckpoint(log, 2));
-    if (!two.has_value()) {
-      // The signer may have covered 1-4 in one checkpoint; then keep none
-      // after size 0 and re-sign from scratch.
-      for (uint64_t n = 1; n <= 4; ++n) batch.Delete(Cf::kCheckpoints, CheckpointKey(log, n));
-    }
-    TB_ASSERT_OK_AND_ASSIGN(std::string body, store_->GetEvent(log, 4));
-    // One letter of the address: the body still parses, only the hash changes.
+  WriterOptions wo;
+  wo.node = kOrigin;
+  bool tampered = false;
+  wo.before_sign_for_test = [&](uint64_t tree_size) {
+    if (tampered || tree_size < 1) return;
+    // One letter of the address: the body still parses, only its hash changes.
+    std::string body = *store_->GetEvent(LogId{kOrigin, 1}, tree_size);
     const size_t at = body.find("Lanzhou test address");
     ASSERT_NE(at, std::string::npos);
     body[at] = 'l';
-    batch.PutEvent(log, 4, body);
-    TB_ASSERT_OK(store_->Commit(batch, true));
-  }
-  OpenWriter(kOrigin);
-  const absl::Status s = writer_->WaitForCheckpoint(4, kWait);
+    Batch batch(*store_);
+    batch.PutEvent(LogId{kOrigin, 1}, tree_size, body);
+    ASSERT_TRUE(store_->Commit(batch, true).ok());
+    tampered = true;
+  };
+  TB_ASSERT_OK_AND_ASSIGN(writer_, Writer::Open(store_.get(), key_.get(), wo, &clock_));
+  TB_ASSERT_OK(writer_->Append(testutil::Basics("11010519491231002X", "Li")));
+  const absl::Status s = writer_->WaitForCheckpoint(1, kWait);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("refusing to sign"), absl::string_view::npos) << s;
   const absl::Status append =
       writer_->Append(testutil::Basics(testutil::MakeId(kOrigin, "19700101", 9), "N"))
           .status();
   EXPECT_EQ(append.code(), absl::StatusCode::kDataLoss) << append;
-  TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::SignedCheckpoint> latest,
-                          store_->LatestCheckpoint(LogId{kOrigin, 1}));
-  if (latest.has_value()) {
-    TB_ASSERT_OK_AND_ASSIGN(merkle::Checkpoint cp,
-                            merkle::ParseCheckpoint(latest->body()));
-    EXPECT_LT(cp.tree_size, 4u);
+  TB_ASSERT_OK_AND_ASSIGN(auto latest, store_->LatestCheckpoint(LogId{kOrigin, 1}));
+  EXPECT_FALSE(latest.has_value());
+}
+
+// A signed leaf changed on disk while the node was down stops the next start.
+TEST_P(WriterTest, SignedLeafChangedOnDiskStopsTheNextStart) {
+  for (int i = 0; i < 4; ++i) {
+    TB_ASSERT_OK(writer_->Append(
+        testutil::Basics(testutil::MakeId(kOrigin, "19700101", i), "N")));
   }
+  writer_.reset();  // signs all four before it stops
+  {
+    const LogId log{kOrigin, 1};
+    TB_ASSERT_OK_AND_ASSIGN(std::string body, store_->GetEvent(log, 3));
+    const size_t at = body.find("Lanzhou test address");
+    ASSERT_NE(at, std::string::npos);
+    body[at] = 'l';
+    Batch batch(*store_);
+    batch.PutEvent(log, 3, body);
+    TB_ASSERT_OK(store_->Commit(batch, true));
+  }
+  WriterOptions wo;
+  wo.node = kOrigin;
+  const absl::Status s = Writer::Open(store_.get(), key_.get(), wo, &clock_).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_NE(s.message().find("does not match the signed checkpoint"),
+            absl::string_view::npos) << s;
 }
 
 INSTANTIATE_TEST_SUITE_P(BothSuites, WriterTest,
