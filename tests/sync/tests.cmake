@@ -1,0 +1,1 @@
+tongban_test(sync_test LABEL unit SRCS sync/backoff_test.cc DEPS tongban_sync)
