@@ -14,6 +14,7 @@
 #include "common/status_macros.h"
 #include "storage/links.h"
 #include "storage/validate.h"
+#include "tongban/v1/exchange.pb.h"
 
 namespace tongban::storage {
 
@@ -36,6 +37,9 @@ struct Writer::Ticket {
   std::vector<Prepared> changes;
   std::vector<size_t> slots;  // index in *results of each change
   std::vector<absl::StatusOr<Appended>>* results = nullptr;  // the caller's
+  // Or: verified events of another origin (ApplyRemote), and their outcome.
+  const RemoteBatch* remote = nullptr;
+  absl::Status remote_status;
   bool done = false;
 };
 
@@ -46,6 +50,7 @@ struct Writer::InFlight {
   std::unique_ptr<Batch> batch;  // null when nothing is to be written
   uint64_t last_seq = 0;         // the last seq the batch writes
   std::vector<uint64_t> sums;    // BodyChecksum of each body written
+  absl::Status poisoned;         // building failed on a storage read
 };
 
 // A signed checkpoint and the tree nodes it completes, waiting for the
@@ -325,6 +330,20 @@ absl::StatusOr<Appended> Writer::Append(const RecordChange& change) {
   return std::move(results[0]);
 }
 
+absl::Status Writer::ApplyRemote(const RemoteBatch& batch) {
+  if (batch.log.origin == options_.node) {
+    return absl::InvalidArgumentError(
+        "events of this node's own log are never applied from a peer");
+  }
+  Ticket ticket;
+  ticket.remote = &batch;
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("writer is shutting down");
+  queue_.push_back(&ticket);
+  mu_.Await(absl::Condition(&ticket.done));
+  return ticket.remote_status;
+}
+
 void Writer::AppenderLoop() {
   for (;;) {
     std::vector<Ticket*> group;
@@ -339,11 +358,13 @@ void Writer::AppenderLoop() {
         appender_done_ = true;
         return;
       }
+      auto size = [](const Ticket* t) {
+        return t->changes.size() + (t->remote != nullptr ? t->remote->events.size() : 0);
+      };
       size_t n = 0;
       while (!queue_.empty() &&
-             (group.empty() ||
-              n + queue_.front()->changes.size() <= options_.max_group)) {
-        n += queue_.front()->changes.size();
+             (group.empty() || n + size(queue_.front()) <= options_.max_group)) {
+        n += size(queue_.front());
         group.push_back(queue_.front());
         queue_.pop_front();
       }
@@ -404,6 +425,7 @@ void Writer::BuildBatch(InFlight* in) {
   const uint64_t first_seq = seq + 1;
   std::map<std::string, uint64_t> counters_touched;
   const int64_t now_micros = absl::ToUnixMicros(clock_->Now());
+  bool remote_written = false;
 
   auto append_one = [&](Prepared& c) -> absl::StatusOr<Appended> {
     const std::string record_key = RecordKey(c.person, c.kind, c.record_id);
@@ -463,7 +485,10 @@ void Writer::BuildBatch(InFlight* in) {
     }
     body.set_reason(c.reason);
 
-    const LinkEffect effect = DeriveLinks(body, c.value, links, now_micros);
+    // Links are stamped with the event's own time, so that every node that
+    // applies this event derives the same links.
+    const LinkEffect effect =
+        DeriveLinks(body, c.value, links, body.hlc().physical_micros());
     for (const auto& [node, link] : effect.changed) links[node] = link;
     if (!effect.changed.empty()) lit->second.group = group;
     std::vector<std::string> audience =
@@ -516,14 +541,166 @@ void Writer::BuildBatch(InFlight* in) {
     return out;
   };
 
+  // Verified events of another origin: stored as received, and their
+  // effect on record states and links derived exactly as the origin did.
+  // Pass 1 makes every check that the batch itself can fail, so that a
+  // refused batch leaves nothing behind; pass 2 only reads and writes.
+  absl::flat_hash_map<std::string, std::string> applied_in_group;  // key -> body
+  absl::Status poisoned;  // a storage read failed mid-way: the group fails
+  auto apply_remote = [&](const RemoteBatch& rb) -> absl::Status {
+    std::vector<const RemoteEvent*> fresh;
+    std::vector<v1::RecordValue> values;
+    for (const RemoteEvent& e : rb.events) {
+      const std::string event_key = EventKey(rb.log, e.seq);
+      absl::StatusOr<std::string> stored = store_->GetEvent(rb.log, e.seq);
+      if (!stored.ok() && !absl::IsNotFound(stored.status())) return stored.status();
+      auto in_group = applied_in_group.find(event_key);
+      const std::string* existing = stored.ok()                      ? &*stored
+                                    : in_group != applied_in_group.end() ? &in_group->second
+                                                                         : nullptr;
+      if (existing != nullptr) {
+        if (*existing == e.body) continue;  // applied already, through another peer
+        return absl::DataLossError(absl::StrCat("event ", rb.log.origin, "/", rb.log.epoch,
+                                                "/", e.seq, " is stored with other bytes"));
+      }
+      v1::RecordValue value;
+      if (e.parsed.operation() == v1::OPERATION_UPSERT &&
+          !value.ParseFromString(e.parsed.payload())) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "event ", rb.log.origin, "/", rb.log.epoch, "/", e.seq,
+            ": payload does not parse"));
+      }
+      fresh.push_back(&e);
+      values.push_back(std::move(value));
+    }
+
+    auto fail = [&](const absl::Status& s) {
+      poisoned = s;
+      return s;
+    };
+    for (size_t i = 0; i < fresh.size(); ++i) {
+      const RemoteEvent& e = *fresh[i];
+      const v1::EventBody& body = e.parsed;
+      const v1::RecordValue& value = values[i];
+      applied_in_group[EventKey(rb.log, e.seq)] = e.body;
+      batch.PutEvent(rb.log, e.seq, e.body);
+      hlc_.Observe(HlcStamp{body.hlc().physical_micros(), body.hlc().logical()});
+
+      const std::string record_key =
+          RecordKey(body.person(), body.kind(), body.record_id());
+      auto rit = pending_records_.find(record_key);
+      if (rit == pending_records_.end()) {
+        absl::StatusOr<std::optional<v1::RecordState>> loaded = store_->GetRecord(record_key);
+        if (!loaded.ok()) return fail(loaded.status());
+        rit = pending_records_
+                  .emplace(record_key, Pending<std::optional<v1::RecordState>>{
+                                           *std::move(loaded), 0})
+                  .first;
+      }
+      std::optional<v1::RecordState>& state = rit->second.value;
+      if (state.has_value() && state->custodian() != body.origin()) {
+        // Signed history is kept as it is, but a record is never changed by
+        // a node that is not its custodian.
+        const std::string name = "custody_violation";
+        counters_touched[name] = ++finding_counts_[name];
+        TB_LOG(WARNING) << "event " << body.origin() << "/" << body.epoch() << "/"
+                        << body.seq() << " writes a record kept by "
+                        << state->custodian() << "; stored, not applied to the record";
+      } else {
+        v1::RecordState next;
+        next.set_custodian(body.origin());
+        // New heads: the old ones this event does not supersede, plus it.
+        // Two heads remain when an event was written without seeing the
+        // other (a conflict an operator resolves).
+        if (state.has_value()) {
+          for (const v1::RecordState::Head& h : state->heads()) {
+            const bool superseded = std::any_of(
+                body.parents().begin(), body.parents().end(), [&](const v1::EventId& p) {
+                  return p.origin() == h.event().origin() &&
+                         p.epoch() == h.event().epoch() && p.seq() == h.event().seq();
+                });
+            if (!superseded) *next.add_heads() = h;
+          }
+          if (body.operation() == v1::OPERATION_RETRACT) {
+            *next.mutable_id_findings() = state->id_findings();
+          }
+        }
+        v1::RecordState::Head* head = next.add_heads();
+        head->mutable_event()->set_origin(body.origin());
+        head->mutable_event()->set_epoch(body.epoch());
+        head->mutable_event()->set_seq(body.seq());
+        *head->mutable_hlc() = body.hlc();
+        head->set_operation(body.operation());
+        head->set_payload(body.payload());
+        if (body.operation() == v1::OPERATION_UPSERT) {
+          for (int f : body.id_findings()) next.add_id_findings(static_cast<v1::IdFinding>(f));
+        }
+        next.set_versions(state.has_value() ? state->versions() + 1 : 1);
+        batch.PutRecord(record_key, next);
+        rit->second = {std::move(next), group};
+      }
+
+      auto lit = pending_links_.find(body.person());
+      if (lit == pending_links_.end()) {
+        absl::StatusOr<Links> loaded = store_->GetLinks(body.person());
+        if (!loaded.ok()) return fail(loaded.status());
+        lit = pending_links_.emplace(body.person(), Pending<Links>{*std::move(loaded), 0})
+                  .first;
+      }
+      Links& links = lit->second.value;
+      const LinkEffect effect =
+          DeriveLinks(body, value, links, body.hlc().physical_micros());
+      if (!effect.changed.empty()) {
+        for (const auto& [node, link] : effect.changed) links[node] = link;
+        lit->second.group = group;
+        batch.PutLinks(body.person(), links);
+      }
+      if (options_.relay) {
+        // The national node passes events on to their audience with the
+        // origin's proofs (it holds every log whole), for counties that
+        // cannot reach the origin.
+        for (const std::string& peer : body.audience()) {
+          if (peer != options_.node && peer != body.origin()) {
+            batch.PutRoute(peer, rb.log, e.seq);
+          }
+        }
+      }
+    }
+    for (const auto& [node, digest] : rb.tree_nodes) batch.PutNode(rb.log, node, digest);
+    if (rb.checkpoint.has_value()) {
+      batch.PutCheckpoint(rb.log, rb.checkpoint_size, *rb.checkpoint);
+    }
+    if (!rb.from_peer.empty()) {
+      v1::Position position;
+      position.set_origin(rb.log.origin);
+      position.set_epoch(rb.log.epoch);
+      position.set_seq(rb.cursor);
+      position.set_checkpoint_size(rb.checkpoint_size);
+      batch.Put(Cf::kCursors, CursorKey(rb.from_peer, rb.log), position.SerializeAsString());
+    }
+    remote_written = true;
+    return absl::OkStatus();
+  };
+
   for (Ticket* t : in->tickets) {
+    if (t->remote != nullptr) {
+      t->remote_status = apply_remote(*t->remote);
+      continue;
+    }
     for (size_t i = 0; i < t->changes.size(); ++i) {
       (*t->results)[t->slots[i]] = append_one(t->changes[i]);
     }
   }
   for (const auto& [name, value] : counters_touched) batch.PutCounter(name, value);
   in->last_seq = seq;
-  if (seq < first_seq) in->batch.reset();  // every change failed validation
+  if (!poisoned.ok()) {
+    // The overlay may hold half of a remote batch: nothing of this group is
+    // written, and the writer stops like after a failed commit.
+    in->batch.reset();
+    in->poisoned = poisoned;
+    return;
+  }
+  if (seq < first_seq && !remote_written) in->batch.reset();  // nothing to write
 }
 
 void Writer::CommitterLoop() {
@@ -553,6 +730,7 @@ void Writer::CommitterLoop() {
     }
     // A failed earlier write fails everything after it.
     absl::Status committed = failed;
+    if (committed.ok() && in != nullptr && !in->poisoned.ok()) committed = in->poisoned;
     const absl::Time start = absl::Now();
     const bool group_follows = in != nullptr && in->batch != nullptr;
     for (size_t i = 0; i < checkpoints.size() && committed.ok(); ++i) {
@@ -567,6 +745,7 @@ void Writer::CommitterLoop() {
     const absl::Duration took = absl::Now() - start;
     if (!committed.ok() && in != nullptr) {
       for (Ticket* t : in->tickets) {
+        if (t->remote != nullptr && t->remote_status.ok()) t->remote_status = committed;
         for (size_t slot : t->slots) {
           if ((*t->results)[slot].ok()) (*t->results)[slot] = committed;
         }
@@ -585,8 +764,10 @@ void Writer::CommitterLoop() {
         ++checkpoints_;
       }
       if (group_follows) {
-        last_seq_ = in->last_seq;
-        group_sums_.push_back({in->last_seq, std::move(in->sums)});
+        if (in->last_seq > last_seq_) {
+          last_seq_ = in->last_seq;
+          group_sums_.push_back({in->last_seq, std::move(in->sums)});
+        }
         ++commits_;
       }
     }

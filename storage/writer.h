@@ -51,6 +51,7 @@
 #include "common/merkle/tree.h"
 #include "storage/keys.h"
 #include "storage/links.h"
+#include "storage/remote.h"
 #include "storage/store.h"
 #include "tongban/v1/event.pb.h"
 #include "tongban/v1/records.pb.h"
@@ -73,6 +74,9 @@ struct WriterOptions {
   size_t max_events_per_checkpoint = 1024;
   // Time zone of legal dates ("today" for birth dates): China Standard Time.
   absl::TimeZone time_zone = absl::FixedTimeZone(8 * 3600);
+  // The national node: events applied from one origin are routed on to
+  // their audience (relay for counties that cannot reach each other).
+  bool relay = false;
   // Fault injection: called on the signer thread before it reads the leaves
   // up to `tree_size` back from storage.
   std::function<void(uint64_t tree_size)> before_sign_for_test;
@@ -133,6 +137,17 @@ class Writer {
   // The same for many changes, committed together; one result per change.
   std::vector<absl::StatusOr<Appended>> AppendAll(
       absl::Span<const RecordChange> changes);
+
+  // Applies events of another origin that the sync layer verified: the
+  // events as received, the record states and links they imply (custody is
+  // kept: an event changing a record another node keeps is stored but does
+  // not change the record, and is counted), the origin's checkpoint and tree
+  // nodes, and the cursor for `batch.from_peer`, in one durable batch; all
+  // or nothing. Events already stored with the same bytes are skipped.
+  // Errors: kDataLoss if a seq is stored with other bytes; kInvalidArgument
+  // for a payload that does not parse or this node's own log; storage
+  // errors as for Append.
+  absl::Status ApplyRemote(const RemoteBatch& batch);
 
   // Waits until a signed checkpoint covers `seq`. kDeadlineExceeded after
   // `timeout`; the signer's error if it stopped.

@@ -1,0 +1,196 @@
+// Applying another origin's verified events: the residence receives the
+// origin's history, derives the same links, keeps custody, and its own
+// events then reach the origin.
+#include "gtest/gtest.h"
+#include "storage/writer.h"
+#include "tongban/v1/exchange.pb.h"
+#include "tests/testutil/records.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tongban::storage {
+namespace {
+
+using crypto::SuiteId;
+using testutil::kOrigin;
+using testutil::kResidence;
+
+// One node: its key, store and writer, in a folder of the test's temp dir.
+struct TestNode {
+  TestNode(const testutil::ScopedTempDir& dir, SuiteId suite, const std::string& code,
+           const Clock* clock, bool relay = false) {
+    const crypto::Suite& s = crypto::GetSuite(suite);
+    key = *s.GenerateKey();
+    StoreOptions so;
+    so.path = dir.File(code);
+    so.suite = suite;
+    so.storage_key = *crypto::RandomBytes(s.symmetric_key_size());
+    store = *Store::Open(so);
+    WriterOptions wo;
+    wo.node = code;
+    wo.relay = relay;
+    writer = *Writer::Open(store.get(), key.get(), wo, clock);
+  }
+  // Events first..last of this node's log, as the sync layer hands them over
+  // after verifying them.
+  RemoteBatch Export(uint64_t first, uint64_t last) {
+    EXPECT_TRUE(writer->WaitForCheckpoint(last, absl::Seconds(30)).ok());
+    RemoteBatch rb;
+    rb.log = writer->log();
+    EXPECT_TRUE(store->ScanEvents(rb.log, first, last, [&](uint64_t seq, absl::string_view b) {
+      RemoteEvent e;
+      e.seq = seq;
+      e.body = std::string(b);
+      EXPECT_TRUE(e.parsed.ParseFromString(e.body));
+      rb.events.push_back(std::move(e));
+      return absl::OkStatus();
+    }).ok());
+    auto cp = store->LatestCheckpoint(rb.log);
+    rb.checkpoint = **cp;
+    rb.checkpoint_size = last;
+    rb.from_peer = rb.log.origin;
+    rb.cursor = last;
+    return rb;
+  }
+
+  std::unique_ptr<crypto::PrivateKey> key;
+  std::unique_ptr<Store> store;
+  std::unique_ptr<Writer> writer;
+};
+
+class ApplyRemoteTest : public testing::TestWithParam<SuiteId> {
+ protected:
+  testutil::ScopedTempDir dir_;
+  FakeClock clock_;
+};
+
+TEST_P(ApplyRemoteTest, ResidenceReceivesHistoryAndItsEventsReachTheOrigin) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode residence(dir_, GetParam(), kResidence, &clock_);
+  const std::string person = testutil::MakeId(kOrigin, "19900101", 2);
+  TB_ASSERT_OK(origin.writer->Append(testutil::Basics(person, "Li")));
+  storage::RecordChange outflow;
+  outflow.person = person;
+  outflow.kind = v1::RECORD_KIND_OUTFLOW;
+  outflow.record_id = "out-1";
+  outflow.value.mutable_outflow()->set_destination_county(kResidence);
+  *outflow.value.mutable_outflow()->mutable_left_on() = testutil::Day(2026, 3, 1);
+  TB_ASSERT_OK_AND_ASSIGN(Appended out, origin.writer->Append(outflow));
+  EXPECT_EQ(out.audience, (std::vector<std::string>{"000000", kResidence}));
+
+  const RemoteBatch batch = origin.Export(1, 2);
+  TB_ASSERT_OK(residence.writer->ApplyRemote(batch));
+
+  // The history is there, byte for byte, with the record kept by the origin.
+  TB_ASSERT_OK_AND_ASSIGN(std::string body, residence.store->GetEvent(batch.log, 2));
+  EXPECT_EQ(body, batch.events[1].body);
+  TB_ASSERT_OK_AND_ASSIGN(auto basics, residence.store->GetRecord(RecordKey(
+                                           person, v1::RECORD_KIND_PERSON_BASICS, "basics")));
+  ASSERT_TRUE(basics.has_value());
+  EXPECT_EQ(basics->custodian(), kOrigin);
+  TB_ASSERT_OK_AND_ASSIGN(auto links, residence.store->GetLinks(person));
+  EXPECT_EQ(links.at(kOrigin).role(), v1::LINK_ROLE_ORIGIN);
+  TB_ASSERT_OK_AND_ASSIGN(auto cursor,
+                          residence.store->Get(Cf::kCursors, CursorKey(kOrigin, batch.log)));
+  ASSERT_TRUE(cursor.has_value());
+  v1::Position position;
+  ASSERT_TRUE(position.ParseFromString(*cursor));
+  EXPECT_EQ(position.seq(), 2u);
+  TB_ASSERT_OK_AND_ASSIGN(auto cp, residence.store->LatestCheckpoint(batch.log));
+  EXPECT_TRUE(cp.has_value());
+
+  // The residence may not change the origin's record ...
+  auto edit = testutil::Basics(person, "Changed");
+  EXPECT_EQ(residence.writer->Append(edit).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  // ... and its own events about the person go to the origin.
+  TB_ASSERT_OK_AND_ASSIGN(Appended in,
+                          residence.writer->Append(testutil::Inflow(person, kOrigin)));
+  EXPECT_EQ(in.audience, (std::vector<std::string>{"000000", kOrigin}));
+  TB_ASSERT_OK_AND_ASSIGN(
+      Appended svc, residence.writer->Append(testutil::Service(person, kResidence, "s1")));
+  EXPECT_EQ(svc.audience, (std::vector<std::string>{"000000", kOrigin}));
+
+  // The origin applies them and derives the same links as the residence.
+  const RemoteBatch back = residence.Export(1, 2);
+  TB_ASSERT_OK(origin.writer->ApplyRemote(back));
+  TB_ASSERT_OK_AND_ASSIGN(auto origin_links, origin.store->GetLinks(person));
+  TB_ASSERT_OK_AND_ASSIGN(auto residence_links, residence.store->GetLinks(person));
+  ASSERT_EQ(origin_links.size(), residence_links.size());
+  for (const auto& [node, link] : residence_links) {
+    EXPECT_EQ(origin_links.at(node).SerializeAsString(), link.SerializeAsString()) << node;
+  }
+}
+
+// Peers resend after reconnects: the same events again change nothing.
+TEST_P(ApplyRemoteTest, DuplicatesAreNoOps) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode residence(dir_, GetParam(), kResidence, &clock_);
+  const std::string person = testutil::MakeId(kOrigin, "19900101", 2);
+  TB_ASSERT_OK(origin.writer->Append(testutil::Basics(person, "Li")));
+  const RemoteBatch batch = origin.Export(1, 1);
+  TB_ASSERT_OK(residence.writer->ApplyRemote(batch));
+  TB_ASSERT_OK(residence.writer->ApplyRemote(batch));
+  TB_ASSERT_OK_AND_ASSIGN(auto basics, residence.store->GetRecord(RecordKey(
+                                           person, v1::RECORD_KIND_PERSON_BASICS, "basics")));
+  EXPECT_EQ(basics->versions(), 1u);
+}
+
+// The same position with other bytes is evidence of a fork: refused whole.
+TEST_P(ApplyRemoteTest, OtherBytesAtAStoredSeqAreRefusedWhole) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode residence(dir_, GetParam(), kResidence, &clock_);
+  for (int i = 0; i < 3; ++i) {
+    TB_ASSERT_OK(origin.writer->Append(
+        testutil::Basics(testutil::MakeId(kOrigin, "19900101", i), "N")));
+  }
+  TB_ASSERT_OK(residence.writer->ApplyRemote(origin.Export(1, 1)));
+  RemoteBatch forked = origin.Export(1, 3);
+  forked.events[0].body += "x";
+  const absl::Status s = residence.writer->ApplyRemote(forked);
+  EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  // Nothing of the refused batch was written: not its new events, not its cursor.
+  EXPECT_EQ(residence.store->GetEvent(forked.log, 2).status().code(),
+            absl::StatusCode::kNotFound);
+  TB_ASSERT_OK_AND_ASSIGN(auto cursor,
+                          residence.store->Get(Cf::kCursors, CursorKey(kOrigin, forked.log)));
+  v1::Position position;
+  ASSERT_TRUE(position.ParseFromString(*cursor));
+  EXPECT_EQ(position.seq(), 1u);
+  // The writer keeps working.
+  TB_ASSERT_OK(residence.writer->ApplyRemote(origin.Export(2, 3)));
+}
+
+TEST_P(ApplyRemoteTest, NationalNodeRoutesEventsOnToTheirAudience) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode national(dir_, GetParam(), "000000", &clock_, /*relay=*/true);
+  const std::string person = testutil::MakeId(kOrigin, "19900101", 2);
+  storage::RecordChange outflow;
+  outflow.person = person;
+  outflow.kind = v1::RECORD_KIND_OUTFLOW;
+  outflow.record_id = "out-1";
+  outflow.value.mutable_outflow()->set_destination_county(kResidence);
+  *outflow.value.mutable_outflow()->mutable_left_on() = testutil::Day(2026, 3, 1);
+  TB_ASSERT_OK(origin.writer->Append(testutil::Basics(person, "Li")));  // national only
+  TB_ASSERT_OK(origin.writer->Append(outflow));                         // + 440305
+  const RemoteBatch batch = origin.Export(1, 2);
+  TB_ASSERT_OK(national.writer->ApplyRemote(batch));
+  TB_ASSERT_OK_AND_ASSIGN(auto to_residence,
+                          national.store->ScanRoute(kResidence, batch.log, 0, 10));
+  EXPECT_EQ(to_residence, std::vector<uint64_t>{2});
+}
+
+TEST_P(ApplyRemoteTest, OwnLogIsNeverAppliedFromAPeer) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TB_ASSERT_OK(origin.writer->Append(testutil::Basics(testutil::MakeId(kOrigin, "19900101", 2), "N")));
+  EXPECT_EQ(origin.writer->ApplyRemote(origin.Export(1, 1)).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+INSTANTIATE_TEST_SUITE_P(BothSuites, ApplyRemoteTest,
+                         testing::Values(SuiteId::kIntl, SuiteId::kGm),
+                         [](const auto& info) {
+                           return std::string(crypto::SuiteName(info.param));
+                         });
+
+}  // namespace
+}  // namespace tongban::storage
