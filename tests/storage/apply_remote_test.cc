@@ -5,6 +5,7 @@
 #include "storage/writer.h"
 #include "tongban/v1/exchange.pb.h"
 #include "tests/testutil/records.h"
+#include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tongban::storage {
@@ -186,11 +187,7 @@ TEST_P(ApplyRemoteTest, OwnLogIsNeverAppliedFromAPeer) {
             absl::StatusCode::kInvalidArgument);
 }
 
-INSTANTIATE_TEST_SUITE_P(BothSuites, ApplyRemoteTest,
-                         testing::Values(SuiteId::kIntl, SuiteId::kGm),
-                         [](const auto& info) {
-                           return std::string(crypto::SuiteName(info.param));
-                         });
+TB_INSTANTIATE_FOR_BOTH_SUITES(ApplyRemoteTest);
 
 }  // namespace
 }  // namespace tongban::storage

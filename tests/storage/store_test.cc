@@ -6,6 +6,7 @@
 
 #include "common/crypto/suite.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tongban::storage {
@@ -134,11 +135,7 @@ TEST_P(StoreTest, ScansAndLastSeqFollowKeyOrder) {
   EXPECT_EQ(store->synced_commits(), 2u);  // the format marker, then ours
 }
 
-INSTANTIATE_TEST_SUITE_P(BothSuites, StoreTest,
-                         testing::Values(SuiteId::kIntl, SuiteId::kGm),
-                         [](const auto& info) {
-                           return std::string(crypto::SuiteName(info.param));
-                         });
+TB_INSTANTIATE_FOR_BOTH_SUITES(StoreTest);
 
 }  // namespace
 }  // namespace tongban::storage

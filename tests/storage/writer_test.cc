@@ -7,6 +7,7 @@
 #include "common/merkle/tree.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/records.h"
+#include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tongban::storage {
@@ -403,11 +404,7 @@ TEST_P(WriterTest, SignedLeafChangedOnDiskStopsTheNextStart) {
             absl::string_view::npos) << s;
 }
 
-INSTANTIATE_TEST_SUITE_P(BothSuites, WriterTest,
-                         testing::Values(SuiteId::kIntl, SuiteId::kGm),
-                         [](const auto& info) {
-                           return std::string(crypto::SuiteName(info.param));
-                         });
+TB_INSTANTIATE_FOR_BOTH_SUITES(WriterTest);
 
 }  // namespace
 }  // namespace tongban::storage

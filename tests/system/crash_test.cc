@@ -18,6 +18,7 @@
 #include "gtest/gtest.h"
 #include "storage/store.h"
 #include "tests/testutil/records.h"
+#include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 
 extern char** environ;
@@ -157,11 +158,7 @@ TEST_P(CrashTest, AcknowledgedAppendsSurviveKillNine) {
   EXPECT_GT(last_checkpoint, 0u);
 }
 
-INSTANTIATE_TEST_SUITE_P(BothSuites, CrashTest,
-                         testing::Values(SuiteId::kIntl, SuiteId::kGm),
-                         [](const auto& info) {
-                           return std::string(crypto::SuiteName(info.param));
-                         });
+TB_INSTANTIATE_FOR_BOTH_SUITES(CrashTest);
 
 }  // namespace
 }  // namespace tongban
