@@ -335,19 +335,41 @@ merkle::NodeReader Store::NodeReaderFor(const LogId& log) const {
 
 absl::StatusOr<std::optional<v1::SignedCheckpoint>> Store::LatestCheckpoint(
     const LogId& log) const {
+  TB_ASSIGN_OR_RETURN(auto found, CheckpointAtOrBelow(log, ~uint64_t{0}));
+  if (!found.has_value()) return std::nullopt;
+  return std::move(found->second);
+}
+
+absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
+Store::CheckpointAtOrBelow(const LogId& log, uint64_t max_size) const {
   const std::string prefix = LogIdKey(log);
-  std::string upper = prefix;
-  AppendBe64(&upper, ~uint64_t{0});
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCheckpoints)));
-  it->SeekForPrev(ToSlice(upper));
+  it->SeekForPrev(ToSlice(CheckpointKey(log, max_size)));
   if (!it->status().ok()) return FromRocksStatus(it->status());
   if (!it->Valid() || !HasPrefix(it->key(), prefix)) return std::nullopt;
   v1::SignedCheckpoint cp;
   if (!cp.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
     return absl::DataLossError("stored checkpoint does not parse");
   }
-  return cp;
+  return std::make_pair(DecodeBe64(ToView(it->key()).substr(prefix.size())),
+                        std::move(cp));
+}
+
+absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
+Store::CheckpointAtOrAbove(const LogId& log, uint64_t min_size) const {
+  const std::string prefix = LogIdKey(log);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCheckpoints)));
+  it->Seek(ToSlice(CheckpointKey(log, min_size)));
+  if (!it->status().ok()) return FromRocksStatus(it->status());
+  if (!it->Valid() || !HasPrefix(it->key(), prefix)) return std::nullopt;
+  v1::SignedCheckpoint cp;
+  if (!cp.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    return absl::DataLossError("stored checkpoint does not parse");
+  }
+  return std::make_pair(DecodeBe64(ToView(it->key()).substr(prefix.size())),
+                        std::move(cp));
 }
 
 absl::StatusOr<std::optional<v1::SignedCheckpoint>> Store::GetCheckpoint(

@@ -143,6 +143,13 @@ class Store {
       const LogId& log) const;
   absl::StatusOr<std::optional<v1::SignedCheckpoint>> GetCheckpoint(
       const LogId& log, uint64_t tree_size) const;
+  // The checkpoint with the largest tree size <= `max_size`, with that
+  // size; nullopt if there is none.
+  absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
+  CheckpointAtOrBelow(const LogId& log, uint64_t max_size) const;
+  // The checkpoint with the smallest tree size >= `min_size`, or nullopt.
+  absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
+  CheckpointAtOrAbove(const LogId& log, uint64_t min_size) const;
 
   // --- Records and links ---
   absl::StatusOr<std::optional<v1::RecordState>> GetRecord(

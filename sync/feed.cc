@@ -1,0 +1,128 @@
+#include "sync/feed.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto/suite.h"
+#include "common/merkle/tree.h"
+#include "common/status_macros.h"
+
+namespace tongban::sync {
+namespace {
+
+v1::Batch NewBatch(const storage::LogId& log, bool contiguous, uint64_t size,
+                   v1::SignedCheckpoint checkpoint) {
+  v1::Batch batch;
+  batch.set_origin(log.origin);
+  batch.set_epoch(log.epoch);
+  batch.set_contiguous(contiguous);
+  *batch.mutable_checkpoint() = std::move(checkpoint);
+  batch.set_watermark(size);
+  return batch;
+}
+
+// Adds the consistency proof between the peer's checkpoint and ours.
+absl::Status AddConsistency(const storage::Store& store, const storage::LogId& log,
+                            crypto::Hasher& hasher, uint64_t peer_size, uint64_t size,
+                            v1::Batch* batch) {
+  batch->set_consistency_from(peer_size);
+  if (peer_size == 0 || peer_size == size) return absl::OkStatus();
+  TB_ASSIGN_OR_RETURN(
+      std::vector<crypto::Digest> proof,
+      merkle::ConsistencyProof(hasher, std::min(peer_size, size),
+                               std::max(peer_size, size), store.NodeReaderFor(log)));
+  for (const crypto::Digest& d : proof) batch->add_consistency(d.data(), d.size());
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<v1::Batch>> ReadContiguous(const storage::Store& store,
+                                                        const storage::LogId& log,
+                                                        const PeerPosition& peer,
+                                                        const FeedLimits& limits) {
+  // How far the limits let this batch reach, then back to a checkpoint.
+  uint64_t reach = peer.cursor;
+  size_t bytes = 0;
+  const absl::Status scanned = store.ScanEvents(
+      log, peer.cursor + 1, peer.cursor + limits.max_events,
+      [&](uint64_t seq, absl::string_view body) {
+        bytes += body.size();
+        if (bytes > limits.max_bytes && reach > peer.cursor) {
+          return absl::CancelledError("batch full");  // stops the scan
+        }
+        reach = seq;
+        return absl::OkStatus();
+      });
+  if (!scanned.ok() && !absl::IsCancelled(scanned)) return scanned;
+  TB_ASSIGN_OR_RETURN(auto found, store.CheckpointAtOrBelow(log, reach));
+  if (!found.has_value() || found->first <= peer.cursor) {
+    // No checkpoint ends within the limits: send the first one past the
+    // cursor whole (a checkpoint covers at most 1,024 events).
+    TB_ASSIGN_OR_RETURN(found, store.CheckpointAtOrAbove(log, peer.cursor + 1));
+    if (!found.has_value()) return std::nullopt;
+  }
+  const uint64_t size = found->first;
+  v1::Batch batch = NewBatch(log, /*contiguous=*/true, size, std::move(found->second));
+  uint64_t expect = peer.cursor + 1;
+  TB_RETURN_IF_ERROR(store.ScanEvents(log, expect, size,
+                                      [&](uint64_t seq, absl::string_view body) {
+                                        if (seq != expect) {
+                                          return absl::DataLossError(absl::StrCat(
+                                              "log ", log.origin, " misses seq ", expect));
+                                        }
+                                        ++expect;
+                                        v1::Event* e = batch.add_events();
+                                        e->set_seq(seq);
+                                        e->set_body(body.data(), body.size());
+                                        return absl::OkStatus();
+                                      }));
+  if (expect != size + 1) {
+    return absl::DataLossError(
+        absl::StrCat("log ", log.origin, " misses seq ", expect, " of ", size));
+  }
+  std::unique_ptr<crypto::Hasher> hasher = crypto::GetSuite(store.suite()).NewHasher();
+  TB_RETURN_IF_ERROR(AddConsistency(store, log, *hasher, peer.checkpoint_size, size, &batch));
+  return batch;
+}
+
+absl::StatusOr<std::optional<v1::Batch>> ReadRouted(const storage::Store& store,
+                                                    absl::string_view peer_code,
+                                                    const storage::LogId& log,
+                                                    const PeerPosition& peer,
+                                                    const FeedLimits& limits) {
+  TB_ASSIGN_OR_RETURN(auto latest, store.CheckpointAtOrBelow(log, ~uint64_t{0}));
+  if (!latest.has_value() || latest->first <= peer.cursor) return std::nullopt;
+  const uint64_t size = latest->first;
+  v1::Batch batch = NewBatch(log, /*contiguous=*/false, size, std::move(latest->second));
+
+  TB_ASSIGN_OR_RETURN(std::vector<uint64_t> seqs,
+                      store.ScanRoute(peer_code, log, peer.cursor, limits.max_events + 1));
+  std::unique_ptr<crypto::Hasher> hasher = crypto::GetSuite(store.suite()).NewHasher();
+  const merkle::NodeReader reader = store.NodeReaderFor(log);
+  size_t bytes = 0;
+  for (size_t i = 0; i < seqs.size() && seqs[i] <= size; ++i) {
+    TB_ASSIGN_OR_RETURN(std::string body, store.GetEvent(log, seqs[i]));
+    if (batch.events_size() > 0 &&
+        (static_cast<size_t>(batch.events_size()) == limits.max_events ||
+         bytes + body.size() > limits.max_bytes)) {
+      // More is routed to the peer below the checkpoint: its cursor may
+      // advance only to the last event sent.
+      batch.set_watermark(batch.events().rbegin()->seq());
+      break;
+    }
+    bytes += body.size();
+    TB_ASSIGN_OR_RETURN(std::vector<crypto::Digest> path,
+                        merkle::InclusionProof(*hasher, seqs[i] - 1, size, reader));
+    v1::InclusionProof* proof = batch.add_inclusion();
+    proof->set_seq(seqs[i]);
+    for (const crypto::Digest& d : path) proof->add_hashes(d.data(), d.size());
+    v1::Event* e = batch.add_events();
+    e->set_seq(seqs[i]);
+    e->set_body(std::move(body));
+  }
+  TB_RETURN_IF_ERROR(AddConsistency(store, log, *hasher, peer.checkpoint_size, size, &batch));
+  return batch;
+}
+
+}  // namespace tongban::sync
