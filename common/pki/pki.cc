@@ -1,0 +1,645 @@
+// The federation PKI on OpenSSL 3 (X509, EVP). Formats: see pki.h.
+//
+// The small file helpers below repeat the rules of common/crypto/key_file.cc
+// (whose helpers are private to that file): secrets are checked with fstat()
+// on the opened descriptor, and new files are created with O_EXCL, synced,
+// and removed again if anything fails.
+#include "common/pki/pki.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <openssl/asn1.h>
+#include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/status/status.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/hex.h"
+#include "common/ids/region.h"
+#include "common/status_macros.h"
+
+namespace tongban::pki {
+
+// Builds TlsKey and Certificate from OpenSSL objects, which their public
+// API does not allow.
+struct PkiAccess {
+  static TlsKey Key(EVP_PKEY* owned) {
+    return TlsKey(std::shared_ptr<evp_pkey_st>(owned, EVP_PKEY_free));
+  }
+  static Certificate Cert(X509* owned) {
+    return Certificate(std::shared_ptr<x509_st>(owned, X509_free));
+  }
+};
+
+namespace {
+
+template <typename T, void (*Free)(T*)>
+struct Deleter {
+  void operator()(T* p) const { Free(p); }
+};
+template <typename T, void (*Free)(T*)>
+using Ptr = std::unique_ptr<T, Deleter<T, Free>>;
+
+using BioPtr = Ptr<BIO, BIO_free_all>;
+using X509Ptr = Ptr<X509, X509_free>;
+using PkeyPtr = Ptr<EVP_PKEY, EVP_PKEY_free>;
+using BignumPtr = Ptr<BIGNUM, BN_free>;
+using ExtPtr = Ptr<X509_EXTENSION, X509_EXTENSION_free>;
+using NamePtr = Ptr<X509_NAME, X509_NAME_free>;
+using StorePtr = Ptr<X509_STORE, X509_STORE_free>;
+using StoreCtxPtr = Ptr<X509_STORE_CTX, X509_STORE_CTX_free>;
+
+void FreeGeneralNames(GENERAL_NAMES* names) { GENERAL_NAMES_free(names); }
+using GeneralNamesPtr = Ptr<GENERAL_NAMES, FreeGeneralNames>;
+
+constexpr int kMaxDays = 36500;
+constexpr off_t kMaxFileSize = 1 << 20;
+constexpr mode_t kSecretMode = 0600;
+constexpr mode_t kPublicMode = 0644;
+
+// Drains this thread's OpenSSL error queue into "<what>: <errors>".
+absl::Status OpenSslError(absl::StatusCode code, absl::string_view what) {
+  std::string detail;
+  unsigned long err;
+  while ((err = ERR_get_error()) != 0) {
+    char buf[256];
+    ERR_error_string_n(err, buf, sizeof(buf));
+    if (!detail.empty()) detail += "; ";
+    detail += buf;
+  }
+  if (detail.empty()) detail = "no OpenSSL error detail";
+  return absl::Status(code, absl::StrCat(what, ": ", detail));
+}
+absl::Status Internal(absl::string_view what) {
+  return OpenSslError(absl::StatusCode::kInternal, what);
+}
+
+// Refuses to prompt for a passphrase: our keys are never encrypted.
+int NoPassphrase(char*, int, int, void*) { return 0; }
+
+BioPtr MemBio(absl::string_view data) {
+  return BioPtr(BIO_new_mem_buf(data.data(), static_cast<int>(data.size())));
+}
+
+std::string BioContents(BIO* bio) {
+  char* data = nullptr;
+  const long n = BIO_get_mem_data(bio, &data);
+  return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
+}
+
+std::string PubkeyDer(EVP_PKEY* key) {
+  unsigned char* der = nullptr;
+  const int n = i2d_PUBKEY(key, &der);
+  if (n <= 0) return std::string();
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
+absl::Status CheckP256(EVP_PKEY* key, absl::string_view what) {
+  char group[64] = {0};
+  size_t len = 0;
+  if (!EVP_PKEY_is_a(key, "EC") ||
+      EVP_PKEY_get_group_name(key, group, sizeof(group), &len) != 1 ||
+      (std::strcmp(group, "prime256v1") != 0 && std::strcmp(group, "P-256") != 0)) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(absl::StrCat(
+        what, " is not an ECDSA P-256 key (TLS keys are P-256 under both suites)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Time FromAsn1Time(const ASN1_TIME* t) {
+  struct tm tm;
+  std::memset(&tm, 0, sizeof(tm));
+  if (t == nullptr || ASN1_TIME_to_tm(t, &tm) != 1) return absl::InfinitePast();
+  return absl::FromTimeT(::timegm(&tm));
+}
+
+std::string NameString(const X509_NAME* name) {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr) return std::string();
+  // RFC 2253, but keep UTF-8 (Chinese names) readable instead of escaped.
+  X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253 & ~ASN1_STRFLGS_ESC_MSB);
+  return BioContents(bio.get());
+}
+
+std::string Asn1StringText(const ASN1_STRING* s) {
+  return std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                     static_cast<size_t>(ASN1_STRING_length(s)));
+}
+
+// The SAN entries of `type` (GEN_URI, GEN_DNS, GEN_IPADD) as text.
+std::vector<std::string> SanEntries(X509* cert, int type) {
+  std::vector<std::string> out;
+  int crit = 0;
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
+  if (names == nullptr) {
+    ERR_clear_error();
+    return out;
+  }
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gen = sk_GENERAL_NAME_value(names.get(), i);
+    if (gen->type != type) continue;
+    if (type == GEN_URI) {
+      out.push_back(Asn1StringText(gen->d.uniformResourceIdentifier));
+    } else if (type == GEN_DNS) {
+      out.push_back(Asn1StringText(gen->d.dNSName));
+    } else if (type == GEN_IPADD) {
+      const ASN1_OCTET_STRING* ip = gen->d.iPAddress;
+      char buf[INET6_ADDRSTRLEN] = {0};
+      const int family = ASN1_STRING_length(ip) == 4 ? AF_INET : AF_INET6;
+      if ((ASN1_STRING_length(ip) == 4 || ASN1_STRING_length(ip) == 16) &&
+          ::inet_ntop(family, ASN1_STRING_get0_data(ip), buf, sizeof(buf)) != nullptr) {
+        out.push_back(buf);
+      } else {
+        out.push_back(absl::StrCat("<malformed IP of ", ASN1_STRING_length(ip), " bytes>"));
+      }
+    }
+  }
+  return out;
+}
+
+absl::Status ValidateDays(int days) {
+  if (days < 1 || days > kMaxDays) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("validity of ", days, " days is out of range 1..", kMaxDays));
+  }
+  return absl::OkStatus();
+}
+
+// A DNS name for a SAN: labels of letters, digits and '-', an optional
+// leading "*." wildcard.
+absl::Status ValidateDnsName(absl::string_view name) {
+  absl::string_view rest = name;
+  if (absl::StartsWith(rest, "*.")) rest.remove_prefix(2);
+  bool ok = !rest.empty() && name.size() <= 253;
+  size_t label = 0;
+  for (size_t i = 0; ok && i < rest.size(); ++i) {
+    const char c = rest[i];
+    if (c == '.') {
+      ok = label > 0 && i + 1 < rest.size();
+      label = 0;
+    } else {
+      ok = (absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '-') && ++label <= 63;
+    }
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "DNS name \"", name, "\" is not a host name (letters, digits, '-' and '.')"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AddExtension(X509* cert, X509* issuer, int nid, const char* value) {
+  X509V3_CTX ctx;
+  X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
+  ExtPtr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value));
+  if (ext == nullptr || X509_add_ext(cert, ext.get(), -1) != 1) {
+    return Internal(absl::StrCat("adding extension ", OBJ_nid2sn(nid)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PushName(GENERAL_NAMES* names, int type, ASN1_STRING* value) {
+  GENERAL_NAME* gen = GENERAL_NAME_new();
+  if (gen == nullptr || value == nullptr) {
+    GENERAL_NAME_free(gen);
+    ASN1_STRING_free(value);
+    return Internal("building subjectAltName");
+  }
+  GENERAL_NAME_set0_value(gen, type, value);
+  if (sk_GENERAL_NAME_push(names, gen) <= 0) {
+    GENERAL_NAME_free(gen);
+    return Internal("building subjectAltName");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ASN1_STRING*> Ia5(absl::string_view text) {
+  ASN1_IA5STRING* s = ASN1_IA5STRING_new();
+  if (s == nullptr || ASN1_STRING_set(s, text.data(), static_cast<int>(text.size())) != 1) {
+    ASN1_IA5STRING_free(s);
+    return Internal("building subjectAltName");
+  }
+  return s;
+}
+
+// A new certificate with a random serial, subject CN=`cn`, validity from
+// one hour before `now` to `now` + `days`, and `key`'s public half.
+absl::StatusOr<X509Ptr> NewCertificate(absl::string_view cn, int days, absl::Time now,
+                                       EVP_PKEY* key) {
+  X509Ptr cert(X509_new());
+  if (cert == nullptr || X509_set_version(cert.get(), X509_VERSION_3) != 1) {
+    return Internal("X509_new");
+  }
+  BignumPtr serial(BN_new());
+  // 128 random bits with the top bit set: positive, and always 128 bits long.
+  if (serial == nullptr || BN_rand(serial.get(), 128, BN_RAND_TOP_ONE, BN_RAND_BOTTOM_ANY) != 1 ||
+      BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())) == nullptr) {
+    return Internal("generating the serial number");
+  }
+  NamePtr name(X509_NAME_new());
+  if (name == nullptr ||
+      X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.data()),
+                                 static_cast<int>(cn.size()), -1, 0) != 1 ||
+      X509_set_subject_name(cert.get(), name.get()) != 1) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument,
+                        absl::StrCat("subject name \"", cn, "\""));
+  }
+  time_t t = absl::ToTimeT(now);
+  // Backdated an hour: a peer whose clock lags a little still accepts it.
+  if (X509_time_adj_ex(X509_getm_notBefore(cert.get()), 0, -3600, &t) == nullptr ||
+      X509_time_adj_ex(X509_getm_notAfter(cert.get()), days, 0, &t) == nullptr ||
+      X509_set_pubkey(cert.get(), key) != 1) {
+    return Internal("setting validity and key");
+  }
+  return cert;
+}
+
+// --- files ---
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int Close() {
+    const int rc = ::close(fd_);
+    fd_ = -1;
+    return rc;
+  }
+
+ private:
+  int fd_;
+};
+
+absl::Status ErrnoError(int error, const std::string& path, absl::string_view what) {
+  return absl::ErrnoToStatus(error, absl::StrCat(path, ": ", what));
+}
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, bool secret) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0) return ErrnoError(errno, path, "cannot open");
+  Fd closer(fd);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return ErrnoError(errno, path, "cannot stat");
+  if (!S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
+  }
+  if (secret && (st.st_mode & 077) != 0) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "%s: mode %04o lets group or others access this secret key; refusing to use "
+        "it; run \"chmod 600 %s\"",
+        path, st.st_mode & 07777, path));
+  }
+  if (st.st_size > kMaxFileSize) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": too large for a key or certificate"));
+  }
+  std::string content;
+  char buf[4096];
+  while (true) {
+    const ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      OPENSSL_cleanse(content.data(), content.size());
+      return ErrnoError(error, path, "cannot read");
+    }
+    if (n == 0) break;
+    content.append(buf, static_cast<size_t>(n));
+    if (content.size() > static_cast<size_t>(kMaxFileSize)) {
+      OPENSSL_cleanse(content.data(), content.size());
+      return absl::InvalidArgumentError(absl::StrCat(path, ": too large for a key or certificate"));
+    }
+  }
+  OPENSSL_cleanse(buf, sizeof(buf));
+  return content;
+}
+
+absl::Status WriteNewFile(const std::string& path, absl::string_view content, mode_t mode) {
+  const int fd =
+      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(path, ": already exists; refusing to overwrite it"));
+    }
+    return ErrnoError(errno, path, "cannot create");
+  }
+  Fd closer(fd);
+  auto fail = [&path](int error, absl::string_view what) {
+    ::unlink(path.c_str());
+    return ErrnoError(error, path, what);
+  };
+  if (::fchmod(fd, mode) != 0) return fail(errno, "cannot chmod");
+  while (!content.empty()) {
+    const ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno, "cannot write");
+    }
+    content.remove_prefix(static_cast<size_t>(n));
+  }
+  if (::fsync(fd) != 0) return fail(errno, "cannot sync");
+  if (closer.Close() != 0) return fail(errno, "cannot close");
+  const size_t slash = path.rfind('/');
+  const std::string dir =
+      slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// --- TlsKey ---
+
+absl::StatusOr<TlsKey> TlsKey::Generate() {
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  if (key == nullptr) return Internal("generating a P-256 key");
+  return PkiAccess::Key(key);
+}
+
+absl::StatusOr<TlsKey> TlsKey::FromPem(absl::string_view pem) {
+  BioPtr bio = MemBio(pem);
+  if (bio == nullptr) return Internal("BIO_new_mem_buf");
+  EVP_PKEY* key = PEM_read_bio_PrivateKey(bio.get(), nullptr, NoPassphrase, nullptr);
+  if (key == nullptr) {
+    ERR_clear_error();  // OpenSSL's detail adds nothing, and never the key.
+    return absl::InvalidArgumentError("not a PEM private key (unencrypted PKCS#8)");
+  }
+  TlsKey result = PkiAccess::Key(key);
+  TB_RETURN_IF_ERROR(CheckP256(key, "the private key"));
+  return result;
+}
+
+absl::StatusOr<std::string> TlsKey::PrivatePem() const {
+  BioPtr bio(BIO_new(BIO_s_secmem()));
+  if (bio == nullptr) bio.reset(BIO_new(BIO_s_mem()));
+  if (bio == nullptr ||
+      PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
+    return Internal("encoding the private key");
+  }
+  return BioContents(bio.get());
+}
+
+std::string TlsKey::SpkiDer() const { return PubkeyDer(key_.get()); }
+
+// --- Certificate ---
+
+absl::StatusOr<Certificate> Certificate::FromPem(absl::string_view pem) {
+  size_t blocks = 0;
+  for (size_t pos = pem.find("-----BEGIN "); pos != absl::string_view::npos;
+       pos = pem.find("-----BEGIN ", pos + 1)) {
+    ++blocks;
+  }
+  if (blocks != 1 || !absl::StrContains(pem, "-----BEGIN CERTIFICATE-----")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "not one PEM certificate (found ", blocks, " PEM blocks; want exactly one CERTIFICATE)"));
+  }
+  BioPtr bio = MemBio(pem);
+  if (bio == nullptr) return Internal("BIO_new_mem_buf");
+  X509* cert = PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr);
+  if (cert == nullptr) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument, "malformed PEM certificate");
+  }
+  return PkiAccess::Cert(cert);
+}
+
+std::string Certificate::Pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || PEM_write_bio_X509(bio.get(), cert_.get()) != 1) return std::string();
+  return BioContents(bio.get());
+}
+
+std::string Certificate::Der() const {
+  unsigned char* der = nullptr;
+  const int n = i2d_X509(cert_.get(), &der);
+  if (n <= 0) return std::string();
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string Certificate::Subject() const { return NameString(X509_get_subject_name(cert_.get())); }
+std::string Certificate::Issuer() const { return NameString(X509_get_issuer_name(cert_.get())); }
+absl::Time Certificate::not_before() const { return FromAsn1Time(X509_get0_notBefore(cert_.get())); }
+absl::Time Certificate::not_after() const { return FromAsn1Time(X509_get0_notAfter(cert_.get())); }
+
+std::string Certificate::SerialHex() const {
+  BignumPtr bn(ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert_.get()), nullptr));
+  if (bn == nullptr) return std::string();
+  char* hex = BN_bn2hex(bn.get());
+  if (hex == nullptr) return std::string();
+  std::string out = absl::AsciiStrToLower(hex);
+  OPENSSL_free(hex);
+  return out;
+}
+
+std::string Certificate::Sha256Fingerprint() const {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_digest(cert_.get(), EVP_sha256(), md, &n) != 1) return std::string();
+  std::vector<std::string> pairs;
+  for (unsigned int i = 0; i < n; ++i) pairs.push_back(absl::StrFormat("%02X", md[i]));
+  return absl::StrJoin(pairs, ":");
+}
+
+bool Certificate::IsCa() const { return X509_check_ca(cert_.get()) > 0; }
+std::vector<std::string> Certificate::SanUris() const { return SanEntries(cert_.get(), GEN_URI); }
+std::vector<std::string> Certificate::SanDnsNames() const { return SanEntries(cert_.get(), GEN_DNS); }
+std::vector<std::string> Certificate::SanIpAddresses() const {
+  return SanEntries(cert_.get(), GEN_IPADD);
+}
+std::string Certificate::SpkiDer() const { return PubkeyDer(X509_get0_pubkey(cert_.get())); }
+
+// --- CA and issuing ---
+
+absl::StatusOr<KeyAndCertificate> CreateCa(const CaOptions& options) {
+  if (options.name.empty()) return absl::InvalidArgumentError("the CA name is empty");
+  TB_RETURN_IF_ERROR(ValidateDays(options.days));
+  TB_ASSIGN_OR_RETURN(TlsKey key, TlsKey::Generate());
+  TB_ASSIGN_OR_RETURN(X509Ptr cert,
+                      NewCertificate(options.name, options.days, options.now, key.get()));
+  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(cert.get())) != 1) {
+    return Internal("setting the issuer");
+  }
+  TB_RETURN_IF_ERROR(
+      AddExtension(cert.get(), cert.get(), NID_basic_constraints, "critical,CA:TRUE"));
+  TB_RETURN_IF_ERROR(
+      AddExtension(cert.get(), cert.get(), NID_key_usage, "critical,keyCertSign,cRLSign"));
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), cert.get(), NID_subject_key_identifier, "hash"));
+  if (X509_sign(cert.get(), key.get(), EVP_sha256()) <= 0) return Internal("signing the CA");
+  return KeyAndCertificate{std::move(key), PkiAccess::Cert(cert.release())};
+}
+
+absl::StatusOr<KeyAndCertificate> IssueNodeCertificate(const TlsKey& ca_key,
+                                                       const Certificate& ca_cert,
+                                                       const NodeCertOptions& options) {
+  TB_RETURN_IF_ERROR(ids::ValidateNodeCode(options.node_code));
+  TB_RETURN_IF_ERROR(ValidateDays(options.days));
+  for (const std::string& dns : options.dns_names) TB_RETURN_IF_ERROR(ValidateDnsName(dns));
+  if (!ca_cert.IsCa()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the issuer certificate (", ca_cert.Subject(), ") is not a CA"));
+  }
+  if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("the CA key does not belong to the CA certificate");
+  }
+  TB_ASSIGN_OR_RETURN(TlsKey key, TlsKey::Generate());
+  TB_ASSIGN_OR_RETURN(X509Ptr cert, NewCertificate(absl::StrCat("tongban node ", options.node_code),
+                                                   options.days, options.now, key.get()));
+  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get())) != 1) {
+    return Internal("setting the issuer");
+  }
+  X509* issuer = ca_cert.get();
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE"));
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_key_usage, "critical,digitalSignature"));
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_ext_key_usage, "serverAuth,clientAuth"));
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_subject_key_identifier, "hash"));
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always"));
+
+  GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
+  if (names == nullptr) return Internal("building subjectAltName");
+  TB_ASSIGN_OR_RETURN(ASN1_STRING * uri, Ia5(absl::StrCat(kNodeUriPrefix, options.node_code)));
+  TB_RETURN_IF_ERROR(PushName(names.get(), GEN_URI, uri));
+  for (const std::string& dns : options.dns_names) {
+    TB_ASSIGN_OR_RETURN(ASN1_STRING * s, Ia5(dns));
+    TB_RETURN_IF_ERROR(PushName(names.get(), GEN_DNS, s));
+  }
+  for (const std::string& ip : options.ip_addresses) {
+    ASN1_OCTET_STRING* bytes = a2i_IPADDRESS(ip.c_str());
+    if (bytes == nullptr) {
+      ERR_clear_error();
+      return absl::InvalidArgumentError(
+          absl::StrCat("IP address \"", ip, "\" is not IPv4 or IPv6 text"));
+    }
+    TB_RETURN_IF_ERROR(PushName(names.get(), GEN_IPADD, bytes));
+  }
+  if (X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+    return Internal("adding subjectAltName");
+  }
+  if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) <= 0) {
+    return Internal("signing the node certificate");
+  }
+  return KeyAndCertificate{std::move(key), PkiAccess::Cert(cert.release())};
+}
+
+absl::StatusOr<std::string> NodeCodeFromCertificate(const Certificate& cert) {
+  int crit = 0;
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
+      X509_get_ext_d2i(cert.get(), NID_subject_alt_name, &crit, nullptr)));
+  ERR_clear_error();
+  if (names == nullptr && crit == -2) {
+    return absl::InvalidArgumentError(
+        "certificate has more than one subjectAltName extension; refusing it");
+  }
+  std::vector<std::string> codes;
+  for (const std::string& uri : cert.SanUris()) {
+    if (absl::StartsWith(uri, kNodeUriPrefix)) codes.push_back(uri.substr(kNodeUriPrefix.size()));
+  }
+  if (codes.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "certificate ", cert.Subject(), " has ", codes.size(), " \"", kNodeUriPrefix,
+        "<code>\" subjectAltName URIs; a node certificate has exactly one"));
+  }
+  absl::Status valid = ids::ValidateNodeCode(codes[0]);
+  if (!valid.ok()) return Prefixed("certificate's node URI", valid);
+  return codes[0];
+}
+
+absl::Status VerifyCertificate(const Certificate& cert, const Certificate& ca, absl::Time at) {
+  StorePtr store(X509_STORE_new());
+  StoreCtxPtr ctx(X509_STORE_CTX_new());
+  if (store == nullptr || ctx == nullptr || X509_STORE_add_cert(store.get(), ca.get()) != 1 ||
+      X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr) != 1) {
+    return Internal("setting up certificate verification");
+  }
+  X509_VERIFY_PARAM* param = X509_STORE_CTX_get0_param(ctx.get());
+  X509_VERIFY_PARAM_set_time(param, absl::ToTimeT(at));
+  X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_X509_STRICT);
+  if (X509_verify_cert(ctx.get()) == 1) return absl::OkStatus();
+  const int err = X509_STORE_CTX_get_error(ctx.get());
+  ERR_clear_error();
+  return absl::PermissionDeniedError(
+      absl::StrCat("certificate ", cert.Subject(), " does not verify against CA ", ca.Subject(),
+                   " at ", absl::FormatTime(absl::RFC3339_sec, at, absl::UTCTimeZone()), ": ",
+                   X509_verify_cert_error_string(err)));
+}
+
+absl::StatusOr<std::string> VerifyNodeCertificate(const Certificate& cert, const Certificate& ca,
+                                                  absl::Time at) {
+  TB_RETURN_IF_ERROR(VerifyCertificate(cert, ca, at));
+  if (cert.IsCa()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate ", cert.Subject(), " is a CA, not a node certificate"));
+  }
+  const uint32_t xku = X509_get_extended_key_usage(cert.get());
+  if ((X509_get_extension_flags(cert.get()) & EXFLAG_XKUSAGE) == 0 ||
+      (xku & XKU_SSL_SERVER) == 0 || (xku & XKU_SSL_CLIENT) == 0) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "certificate ", cert.Subject(), " lacks extendedKeyUsage serverAuth and clientAuth"));
+  }
+  absl::StatusOr<std::string> code = NodeCodeFromCertificate(cert);
+  if (!code.ok()) return absl::PermissionDeniedError(code.status().message());
+  return code;
+}
+
+// --- files ---
+
+absl::StatusOr<TlsKey> ReadTlsKeyFile(const std::string& path) {
+  TB_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path, /*secret=*/true));
+  absl::StatusOr<TlsKey> key = TlsKey::FromPem(pem);
+  OPENSSL_cleanse(pem.data(), pem.size());
+  if (!key.ok()) return Prefixed(path, key.status());
+  return key;
+}
+
+absl::Status WriteTlsKeyFile(const TlsKey& key, const std::string& path) {
+  TB_ASSIGN_OR_RETURN(std::string pem, key.PrivatePem());
+  absl::Status s = WriteNewFile(path, pem, kSecretMode);
+  OPENSSL_cleanse(pem.data(), pem.size());
+  return s;
+}
+
+absl::StatusOr<Certificate> ReadCertificateFile(const std::string& path) {
+  TB_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path, /*secret=*/false));
+  absl::StatusOr<Certificate> cert = Certificate::FromPem(pem);
+  if (!cert.ok()) return Prefixed(path, cert.status());
+  return cert;
+}
+
+absl::Status WriteCertificateFile(const Certificate& cert, const std::string& path) {
+  const std::string pem = cert.Pem();
+  if (pem.empty()) return Internal(absl::StrCat(path, ": encoding the certificate"));
+  return WriteNewFile(path, pem, kPublicMode);
+}
+
+}  // namespace tongban::pki

@@ -1,0 +1,174 @@
+// The federation PKI: a federation CA and the TLS certificates it issues to
+// nodes (DESIGN.md section 3, "Transport"). `tongbanctl pki` is the tool
+// around it; the sync layer's mTLS handshake uses the verification half.
+//
+//   federation CA   ECDSA P-256 key, self-signed certificate, subject
+//                   "CN=<name>", basicConstraints CA:TRUE (critical),
+//                   keyUsage keyCertSign|cRLSign (critical)
+//   node cert       ECDSA P-256 key, issued by the CA, subject
+//                   "CN=tongban node <code>", subjectAltName
+//                   URI:urn:tongban:node:<code> plus DNS names and IP
+//                   addresses, extendedKeyUsage serverAuth+clientAuth,
+//                   keyUsage digitalSignature (critical), CA:FALSE
+//
+// Both get a random positive 128-bit serial and are signed with
+// ECDSA-with-SHA256. notBefore is one hour before `now`, so a peer whose
+// clock is a little behind still accepts a certificate issued minutes ago.
+//
+// Why ECDSA P-256 whatever the crypto suite: the peers talk gRPC over TLS
+// 1.3 with OpenSSL 3.0, and TLS 1.3 in OpenSSL 3.0 has no SM2 certificates
+// (RFC 8998's SM2 signature scheme is not implemented there), nor does gRPC
+// offer a way to configure them. P-256 is what every TLS stack can verify.
+// The crypto suites (intl, gm) govern the application's own signatures,
+// hashes and encryption at rest, which is where the evidence lives: events,
+// checkpoints and the roster are signed under the suite, and a node's TLS
+// certificate only binds a connection to a node code that the signed roster
+// then vouches for. A node's identity is read from the certificate's SAN URI
+// alone, never from its subject or from a field in a message.
+//
+// Files: a TLS private key is unencrypted PKCS#8 PEM with mode 0600, and
+// reading one that group or others may access is refused with
+// kPermissionDenied naming the file, its mode and the fix; a certificate is
+// PEM with mode 0644. Writing never overwrites (kAlreadyExists). These are
+// the conventions of common/crypto/key_file.h, applied to EC keys.
+//
+// Errors: malformed input (a PEM that does not parse, a key that is not
+// P-256, a certificate without the node URI) is kInvalidArgument; a
+// certificate that does not chain to the CA or is outside its validity is
+// kPermissionDenied (the peer is refused); OpenSSL failures that are not the
+// input's fault are kInternal. File errors name the file.
+//
+// Thread safety: TlsKey and Certificate are immutable and safe to share;
+// the free functions may be called concurrently.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+
+// OpenSSL's types, declared here so that this header does not include
+// OpenSSL (callers above common/ need not see it).
+struct evp_pkey_st;
+struct x509_st;
+
+namespace tongban::pki {
+
+// The SAN URI prefix that names a node: "urn:tongban:node:" + 6 digits.
+inline constexpr absl::string_view kNodeUriPrefix = "urn:tongban:node:";
+
+// An ECDSA P-256 private key for TLS. Immutable; copies share the key.
+class TlsKey {
+ public:
+  static absl::StatusOr<TlsKey> Generate();
+  // Unencrypted PKCS#8 PEM. kInvalidArgument if it does not parse or is not
+  // an EC key on P-256. Never echoes the input in an error.
+  static absl::StatusOr<TlsKey> FromPem(absl::string_view pem);
+
+  // PKCS#8 PEM: a secret. Callers wipe it after use (OPENSSL_cleanse).
+  absl::StatusOr<std::string> PrivatePem() const;
+  // SubjectPublicKeyInfo DER of the public half.
+  std::string SpkiDer() const;
+
+  evp_pkey_st* get() const { return key_.get(); }
+
+ private:
+  explicit TlsKey(std::shared_ptr<evp_pkey_st> key) : key_(std::move(key)) {}
+  std::shared_ptr<evp_pkey_st> key_;
+  friend struct PkiAccess;
+};
+
+// An X.509 certificate. Immutable; copies share it.
+class Certificate {
+ public:
+  // Exactly one PEM "CERTIFICATE" block; kInvalidArgument otherwise.
+  static absl::StatusOr<Certificate> FromPem(absl::string_view pem);
+
+  std::string Pem() const;
+  std::string Der() const;
+  // RFC 2253 form, UTF-8 kept: "CN=tongban node 440305".
+  std::string Subject() const;
+  std::string Issuer() const;
+  absl::Time not_before() const;
+  absl::Time not_after() const;
+  // Lower-case hex of the serial number.
+  std::string SerialHex() const;
+  // SHA-256 of the DER, upper-case hex pairs joined by ':' (as `openssl x509
+  // -fingerprint -sha256` prints it).
+  std::string Sha256Fingerprint() const;
+  bool IsCa() const;
+  // The subjectAltName entries of each kind, in certificate order.
+  std::vector<std::string> SanUris() const;
+  std::vector<std::string> SanDnsNames() const;
+  std::vector<std::string> SanIpAddresses() const;
+  // SubjectPublicKeyInfo DER of the certified key.
+  std::string SpkiDer() const;
+
+  x509_st* get() const { return cert_.get(); }
+
+ private:
+  explicit Certificate(std::shared_ptr<x509_st> cert) : cert_(std::move(cert)) {}
+  std::shared_ptr<x509_st> cert_;
+  friend struct PkiAccess;
+};
+
+struct CaOptions {
+  // Subject common name of the CA. Required; UTF-8 allowed.
+  std::string name = "Tongban federation CA";
+  // Validity from `now`, in days; 1 to 36500.
+  int days = 3650;
+  absl::Time now = absl::UnixEpoch();  // The caller's clock; required.
+};
+
+struct NodeCertOptions {
+  // The node's 6-digit code (ids::ValidateNodeCode). Required.
+  std::string node_code;
+  // Extra subjectAltNames, so that peers dialling by host name or address
+  // can also check the name. Each DNS name is letters, digits, '-', '.' (and
+  // a leading "*." wildcard); each IP is IPv4 or IPv6 text.
+  std::vector<std::string> dns_names;
+  std::vector<std::string> ip_addresses;
+  int days = 1095;  // 1 to 36500
+  absl::Time now = absl::UnixEpoch();  // Required.
+};
+
+struct KeyAndCertificate {
+  TlsKey key;
+  Certificate cert;
+};
+
+// A new federation CA: a fresh key and its self-signed certificate.
+absl::StatusOr<KeyAndCertificate> CreateCa(const CaOptions& options);
+
+// A new node key and certificate signed by the CA. kInvalidArgument if the
+// options are invalid, `ca_cert` is not a CA certificate or `ca_key` is not
+// its key.
+absl::StatusOr<KeyAndCertificate> IssueNodeCertificate(const TlsKey& ca_key,
+                                                       const Certificate& ca_cert,
+                                                       const NodeCertOptions& options);
+
+// The node code named by the certificate's one "urn:tongban:node:<code>" SAN
+// URI. kInvalidArgument if there is no such URI, more than one, or the code
+// is not a valid node code. The subject is never consulted.
+absl::StatusOr<std::string> NodeCodeFromCertificate(const Certificate& cert);
+
+// OK iff `cert` is signed by `ca`, and both are within their validity at
+// `at`. Otherwise kPermissionDenied with OpenSSL's reason ("certificate has
+// expired", "unable to get local issuer certificate", ...).
+absl::Status VerifyCertificate(const Certificate& cert, const Certificate& ca, absl::Time at);
+
+// VerifyCertificate(), then checks that `cert` is a node certificate (not a
+// CA, EKU serverAuth and clientAuth) and returns its node code.
+absl::StatusOr<std::string> VerifyNodeCertificate(const Certificate& cert,
+                                                  const Certificate& ca, absl::Time at);
+
+// Files (see the header comment for modes and refusals).
+absl::StatusOr<TlsKey> ReadTlsKeyFile(const std::string& path);
+absl::Status WriteTlsKeyFile(const TlsKey& key, const std::string& path);
+absl::StatusOr<Certificate> ReadCertificateFile(const std::string& path);
+absl::Status WriteCertificateFile(const Certificate& cert, const std::string& path);
+
+}  // namespace tongban::pki

@@ -1,0 +1,2 @@
+# Federation PKI tests (paths relative to tests/).
+list(APPEND COMMON_TEST_SRCS common/pki_test.cc)
