@@ -69,6 +69,10 @@ LinkEffect DeriveLinks(const v1::EventBody& body, const v1::RecordValue& value,
         Link(links, value.inflow().origin_county(), v1::LINK_ROLE_ORIGIN, body,
              &effect);
       }
+      // The previous residence learns that the case moved on (DOMAIN.md).
+      if (!value.inflow().previous_residence().empty()) {
+        effect.counterparts.push_back(value.inflow().previous_residence());
+      }
       break;
     case v1::RecordValue::kReturnRegistration:
       if (value.return_registration().type() == v1::RETURN_TYPE_RETURNED_HOME) {

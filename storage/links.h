@@ -11,7 +11,8 @@
 //   inflow by W             W is the current residence; the inflow's origin is
 //                           linked as origin; every other active residence
 //                           ends (it keeps receiving within the retention
-//                           window, then stops)
+//                           window, then stops); the previous residence
+//                           named in it receives the event
 //   return, returned home   every residence ends
 //   return, departed (by W) W's residence ends
 //   inquiry / notice W->X   W is linked as counterpart unless already linked;

@@ -448,11 +448,57 @@ absl::StatusOr<std::vector<uint64_t>> Store::ScanRoute(absl::string_view peer,
   return out;
 }
 
+namespace {
+LogId DecodeLogId(absl::string_view key) {
+  return LogId{std::string(key.substr(0, kNodeCodeSize)),
+               DecodeBe64(key.substr(kNodeCodeSize, 8))};
+}
+}  // namespace
+
+absl::StatusOr<std::vector<LogId>> Store::RouteLogs(absl::string_view peer) const {
+  std::vector<LogId> out;
+  const std::string prefix(peer);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kRoutes)));
+  // One seek per log: after finding a log, jump past all of its seqs.
+  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix);) {
+    const absl::string_view key = ToView(it->key());
+    if (key.size() < prefix.size() + kLogIdSize) return absl::DataLossError("bad route key");
+    out.push_back(DecodeLogId(key.substr(prefix.size())));
+    it->Seek(ToSlice(RouteKey(peer, out.back(), ~uint64_t{0}) + '\xff'));
+  }
+  TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
+  return out;
+}
+
+absl::StatusOr<std::vector<std::pair<LogId, std::string>>> Store::Cursors(
+    absl::string_view peer) const {
+  std::vector<std::pair<LogId, std::string>> out;
+  const std::string prefix(peer);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCursors)));
+  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
+    const absl::string_view key = ToView(it->key());
+    if (key.size() != prefix.size() + kLogIdSize) return absl::DataLossError("bad cursor key");
+    out.emplace_back(DecodeLogId(key.substr(prefix.size())), it->value().ToString());
+  }
+  TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
+  return out;
+}
+
 absl::StatusOr<uint64_t> Store::GetCounter(absl::string_view name) const {
   TB_ASSIGN_OR_RETURN(std::optional<std::string> v, Get(Cf::kCounters, name));
   if (!v.has_value()) return 0;
   if (v->size() != 8) return absl::DataLossError("counter of bad size");
   return DecodeBe64(*v);
+}
+
+absl::Status Store::Increment(absl::string_view name, uint64_t delta) {
+  absl::MutexLock lock(&counter_mu_);
+  TB_ASSIGN_OR_RETURN(uint64_t value, GetCounter(name));
+  Batch batch(*this);
+  batch.PutCounter(name, value + delta);
+  return Commit(batch, /*sync=*/false);
 }
 
 absl::StatusOr<std::map<std::string, uint64_t>> Store::ListCounters(

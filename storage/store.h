@@ -168,8 +168,19 @@ class Store {
                                                   uint64_t after,
                                                   size_t limit) const;
 
+  // Every log with events routed to `peer` (the logs a sender feeds it).
+  absl::StatusOr<std::vector<LogId>> RouteLogs(absl::string_view peer) const;
+  // Every cursor kept for events received from `peer`: log -> stored value
+  // (the sync layer's Position bytes).
+  absl::StatusOr<std::vector<std::pair<LogId, std::string>>> Cursors(
+      absl::string_view peer) const;
+
   // --- Counters and metadata ---
   absl::StatusOr<uint64_t> GetCounter(absl::string_view name) const;
+  // Adds `delta` to counter `name` (durable with the next synced write).
+  // Counters the Writer keeps (id_finding/*, custody_violation) must not be
+  // changed here: it caches them.
+  absl::Status Increment(absl::string_view name, uint64_t delta);
   // name -> value for every counter whose name starts with `prefix`.
   absl::StatusOr<std::map<std::string, uint64_t>> ListCounters(
       absl::string_view prefix) const;
@@ -196,6 +207,7 @@ class Store {
 
   mutable absl::Mutex mu_;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  absl::Mutex counter_mu_;  // serialises Increment's read-modify-write
   uint64_t synced_commits_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
