@@ -243,6 +243,10 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
                   absl::StrCat("origin ", batch.origin(), " epoch ", batch.epoch(),
                                " showed two histories: ", why));
   };
+  // Set when a consistency proof failed at a receiver that can settle the
+  // question itself in step 10: a corrupt proof from a buggy or hostile
+  // sender must not get an honest origin frozen.
+  std::string unsettled_equivocation;
   if (held.has_value() && held->tree_size != 0) {
     if (cp.tree_size == held->tree_size) {
       if (cp.root != held->root) {
@@ -266,10 +270,11 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
         const absl::Status s = merkle::VerifyConsistency(
             hasher, small.tree_size, large.tree_size, small.root, large.root, proof);
         if (!s.ok()) {
-          return equivocation(/*conclusive=*/false,
-                              absl::StrCat("tree sizes ", small.tree_size, " and ",
-                                           large.tree_size, " are not consistent: ",
-                                           s.message()));
+          std::string why = absl::StrCat("tree sizes ", small.tree_size, " and ",
+                                         large.tree_size, " are not consistent: ",
+                                         s.message());
+          if (!extends_own_tree) return equivocation(/*conclusive=*/false, why);
+          unsettled_equivocation = std::move(why);
         }
       } else if (!extends_own_tree) {
         // Usually a race (another peer advanced our checkpoint after the
@@ -374,7 +379,16 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
                           }
                         });
       }
-      if (frontier.Root(hasher) != cp.root) {
+      const bool root_matches = frontier.Root(hasher) == cp.root;
+      if (!unsettled_equivocation.empty()) {
+        if (!root_matches) return equivocation(/*conclusive=*/false, unsettled_equivocation);
+        return Reject(v1::REJECT_REASON_MALFORMED,
+                      absl::StrCat("consistency proof of log ", name, " from tree size ",
+                                   held->tree_size, " to ", cp.tree_size,
+                                   " fails, yet the events extend this receiver's tree "
+                                   "to the signed root: the proof is corrupt"));
+      }
+      if (!root_matches) {
         return Reject(v1::REJECT_REASON_TAMPERED_BODY,
                       absl::StrCat("events ", log.applied + 1, " to ", cp.tree_size,
                                    " of log ", name,

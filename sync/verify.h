@@ -44,7 +44,10 @@
 //                         batch was built for another position (MALFORMED,
 //                         kFailedPrecondition) -- except at a contiguous
 //                         receiver whose tree is the held checkpoint's and
-//                         that grows: step 10 checks that extension itself
+//                         that grows: step 10 checks that extension itself,
+//                         and also settles a failed proof there (events that
+//                         extend its tree to the signed root mean a corrupt
+//                         proof, MALFORMED; otherwise EQUIVOCATION)
 //   8. GAP                contiguous: the events above the cursor are not
 //                         exactly cursor+1 .. tree_size
 //   9. REPLAY_MISMATCH    an event already stored here with other bytes
@@ -124,8 +127,10 @@ struct Equivocation {
   uint64_t consistency_from = 0;
   std::vector<std::string> consistency;
   // True when the two checkpoints alone prove it (same tree size, different
-  // roots). Otherwise a consistency proof failed, which a relay could also
-  // cause by corrupting the proof; confirm with the witness or the origin.
+  // roots). Otherwise a consistency proof failed, which a buggy or hostile
+  // sender could also cause by corrupting the proof (a contiguous receiver
+  // rules that out when the batch grows its own tree; a routed one cannot):
+  // confirm with the witness or the origin before blaming the origin.
   bool conclusive = false;
   std::string relayed_by;
 };

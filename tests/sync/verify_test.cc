@@ -594,6 +594,33 @@ TEST_P(VerifyTest, InconsistentCheckpointsAreEquivocation) {
                  absl::StatusCode::kFailedPrecondition);
 }
 
+// A corrupt consistency proof of an honest history: a receiver of the whole
+// log sees that the events extend its tree and blames the proof; a routed
+// receiver cannot tell, and says so in the evidence.
+TEST_P(VerifyTest, CorruptConsistencyProofOfAnHonestHistory) {
+  Append(a_, 3);
+  Receiver national;
+  national.contiguous = true;
+  Accept(Contiguous(a_, 1, 3), national);
+  Receiver county;
+  Accept(Routed(a_, {2}, 3), county);
+  Append(a_, 2);
+
+  v1::Batch contiguous = Contiguous(a_, 4, 5);
+  AddConsistency(a_, 3, 5, &contiguous);
+  (*contiguous.mutable_consistency(0))[0] ^= 0x01;
+  Equivocation none;
+  ExpectRejected(Verify(contiguous, national, &none), v1::REJECT_REASON_MALFORMED);
+  EXPECT_TRUE(none.received.body().empty());
+
+  v1::Batch routed = Routed(a_, {4}, 5);
+  AddConsistency(a_, 3, 5, &routed);
+  (*routed.mutable_consistency(0))[0] ^= 0x01;
+  Equivocation unsure;
+  ExpectRejected(Verify(routed, county, &unsure), v1::REJECT_REASON_EQUIVOCATION);
+  EXPECT_FALSE(unsure.conclusive);
+}
+
 TEST_P(VerifyTest, UnknownKeyIsRejected) {
   Append(a_, 2);
   Receiver county;
