@@ -1,0 +1,132 @@
+#include "node/cli/tongbanctl.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "node/cli/commands_offline.h"
+
+namespace tongban::cli {
+namespace {
+
+constexpr absl::string_view kExitCodesHelp =
+    "Exit codes:\n"
+    "  0  success\n"
+    "  1  other failure (I/O, internal error)\n"
+    "  2  bad input: usage, malformed file, invalid node code, existing output file\n"
+    "  3  refused: verification failed, or a key file readable by group or others\n";
+
+std::vector<Command> AllCommands() {
+  std::vector<Command> commands;
+  AddOfflineCommands(&commands);
+  return commands;
+}
+
+void PrintTopHelp(const std::vector<Command>& commands, std::ostream& out) {
+  out << "tongbanctl: the operator's tool for a Tongban (通办) node and its federation.\n\n"
+         "Usage: tongbanctl <group> <command> [flags]\n"
+         "       tongbanctl <group> <command> --help\n\n"
+         "Offline commands (files only; no running node needed):\n";
+  size_t width = 0;
+  for (const Command& c : commands) width = std::max(width, c.group.size() + 1 + c.name.size());
+  for (const Command& c : commands) {
+    const std::string name = absl::StrCat(c.group, " ", c.name);
+    out << "  " << name << std::string(width + 2 - name.size(), ' ') << c.summary << "\n";
+  }
+  out << "\n" << kExitCodesHelp
+      << "\nErrors are one line on stderr: \"tongbanctl: <command>: <what and where>\".\n"
+         "Commands that show data print a table or text by default and JSON with --json.\n\n"
+         "Example:\n"
+         "  tongbanctl keys generate --suite gm --out root\n"
+         "  tongbanctl roster sign --help\n";
+}
+
+void PrintGroupHelp(const std::vector<Command>& commands, absl::string_view group,
+                    std::ostream& out) {
+  out << "Usage: tongbanctl " << group << " <command> [flags]\n\nCommands:\n";
+  for (const Command& c : commands) {
+    if (c.group == group) out << "  " << c.name << "  " << c.summary << "\n";
+  }
+  out << "\nRun \"tongbanctl " << group << " <command> --help\" for a command's flags.\n";
+}
+
+void PrintCommandHelp(const Command& c, std::ostream& out) {
+  out << "Usage: " << c.usage << "\n\n" << c.summary << ".\n\n" << c.details;
+  if (!c.details.empty() && c.details.back() != '\n') out << "\n";
+}
+
+}  // namespace
+
+int ExitCodeFor(const absl::Status& status) {
+  switch (status.code()) {
+    case absl::StatusCode::kOk:
+      return kExitOk;
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kAlreadyExists:
+    case absl::StatusCode::kOutOfRange:
+    case absl::StatusCode::kFailedPrecondition:
+      return kExitBadInput;
+    case absl::StatusCode::kPermissionDenied:
+    case absl::StatusCode::kUnauthenticated:
+      return kExitRefused;
+    default:
+      return kExitFailure;
+  }
+}
+
+int RunTongbanctl(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  const std::vector<Command> commands = AllCommands();
+  if (args.empty()) {
+    err << "tongbanctl: no command given: see tongbanctl --help\n";
+    return kExitBadInput;
+  }
+  if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    PrintTopHelp(commands, out);
+    return kExitOk;
+  }
+  const std::string& group = args[0];
+  const bool known_group = std::any_of(commands.begin(), commands.end(),
+                                       [&](const Command& c) { return c.group == group; });
+  if (!known_group) {
+    err << "tongbanctl: unknown command group \"" << group << "\": see tongbanctl --help\n";
+    return kExitBadInput;
+  }
+  if (args.size() < 2 || args[1] == "--help" || args[1] == "-h") {
+    if (args.size() < 2) {
+      err << "tongbanctl: " << group << ": no command given: see tongbanctl " << group
+          << " --help\n";
+      return kExitBadInput;
+    }
+    PrintGroupHelp(commands, group, out);
+    return kExitOk;
+  }
+  const Command* command = nullptr;
+  for (const Command& c : commands) {
+    if (c.group == group && c.name == args[1]) command = &c;
+  }
+  if (command == nullptr) {
+    err << "tongbanctl: unknown command \"" << group << " " << args[1]
+        << "\": see tongbanctl " << group << " --help\n";
+    return kExitBadInput;
+  }
+  const std::string what = absl::StrCat(command->group, " ", command->name);
+  const std::vector<std::string> rest(args.begin() + 2, args.end());
+  absl::StatusOr<Args> parsed =
+      Args::Parse(rest, command->flags, command->min_positional, command->max_positional);
+  if (!parsed.ok()) {
+    err << "tongbanctl: " << what << ": " << parsed.status().message() << " (usage: "
+        << command->usage << "; see --help)\n";
+    return kExitBadInput;
+  }
+  if (parsed->Has("help")) {
+    PrintCommandHelp(*command, out);
+    return kExitOk;
+  }
+  Io io{out, err};
+  const absl::Status status = command->run(*parsed, io);
+  out.flush();
+  if (!status.ok()) err << "tongbanctl: " << what << ": " << status.message() << "\n";
+  return ExitCodeFor(status);
+}
+
+}  // namespace tongban::cli

@@ -1,0 +1,381 @@
+// Runs the built tongbanctl binary (TB_TONGBANCTL) through the offline
+// flow an operator follows, under both suites, and through bad input: the
+// exit codes, the one-line errors, and that no private key is ever printed.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/crypto/key_file.h"
+#include "common/crypto/suite.h"
+#include "gtest/gtest.h"
+#include "sync/roster.h"
+#include "tests/testutil/suites.h"
+#include "tests/testutil/temp_dir.h"
+
+extern char** environ;
+
+namespace tongban {
+namespace {
+
+using crypto::SuiteId;
+
+std::string Contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+mode_t ModeOf(const std::string& path) {
+  struct stat st;
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_mode & 07777;
+}
+
+struct Result {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+std::ostream& operator<<(std::ostream& os, const Result& r) {
+  return os << "exit " << r.exit_code << "\nstdout:\n" << r.out << "stderr:\n" << r.err;
+}
+
+class TongbanctlTest : public testing::Test {
+ protected:
+  // Runs tongbanctl with `args` in the temp dir, capturing stdout and stderr.
+  Result Run(const std::vector<std::string>& args) {
+    const std::string out_path = dir_.File("stdout.txt");
+    const std::string err_path = dir_.File("stderr.txt");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addchdir_np(&actions, dir_.path().c_str());
+    std::vector<std::string> argv_storage = {TB_TONGBANCTL};
+    argv_storage.insert(argv_storage.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid = 0;
+    Result result;
+    const int rc = posix_spawn(&pid, TB_TONGBANCTL, &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
+      ADD_FAILURE() << "posix_spawn " << TB_TONGBANCTL << ": " << rc;
+      return result;
+    }
+    int status = 0;
+    if (::waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+      ADD_FAILURE() << "tongbanctl did not exit normally";
+      return result;
+    }
+    result.exit_code = WEXITSTATUS(status);
+    result.out = Contents(out_path);
+    result.err = Contents(err_path);
+    transcript_ += result.out + result.err;
+    return result;
+  }
+
+  // Runs and expects exit 0 and an empty stderr.
+  Result Ok(const std::vector<std::string>& args) {
+    Result r = Run(args);
+    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << "\n" << r;
+    EXPECT_EQ(r.err, "") << absl::StrJoin(args, " ");
+    return r;
+  }
+
+  // Runs and expects `code` with exactly one "tongbanctl: ..." line on stderr.
+  Result Fails(int code, const std::vector<std::string>& args) {
+    Result r = Run(args);
+    EXPECT_EQ(r.exit_code, code) << absl::StrJoin(args, " ") << "\n" << r;
+    EXPECT_TRUE(absl::StartsWith(r.err, "tongbanctl: ")) << r;
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r;
+    return r;
+  }
+
+  // Every base64 line of every private key file in the temp dir and below.
+  std::vector<std::string> PrivateKeyLines(const std::vector<std::string>& key_files) {
+    std::vector<std::string> lines;
+    for (const std::string& file : key_files) {
+      const std::string pem = Contents(dir_.File(file));
+      EXPECT_TRUE(absl::StrContains(pem, "PRIVATE KEY")) << file;
+      for (absl::string_view line : absl::StrSplit(pem, '\n')) {
+        if (!line.empty() && !absl::StartsWith(line, "-----")) lines.emplace_back(line);
+      }
+    }
+    return lines;
+  }
+
+  void ExpectNoKeyMaterialPrinted(const std::vector<std::string>& key_files) {
+    for (const std::string& line : PrivateKeyLines(key_files)) {
+      EXPECT_FALSE(absl::StrContains(transcript_, line)) << "private key printed: " << line;
+    }
+    EXPECT_FALSE(absl::StrContains(transcript_, "PRIVATE KEY"));
+  }
+
+  testutil::ScopedTempDir dir_;
+  std::string transcript_;  // Everything tongbanctl printed in this test.
+};
+
+class TongbanctlFlowTest : public TongbanctlTest,
+                           public testing::WithParamInterface<SuiteId> {
+ protected:
+  std::string suite() const { return std::string(crypto::SuiteName(GetParam())); }
+};
+
+TB_INSTANTIATE_FOR_BOTH_SUITES(TongbanctlFlowTest);
+
+TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
+  // Keys: the federation root and three nodes' signing keys.
+  for (const char* name : {"root", "n000000", "n440305", "n620102"}) {
+    const Result r = Ok({"keys", "generate", "--suite", suite(), "--out", name});
+    EXPECT_TRUE(absl::StrContains(r.out, "key id ")) << r;
+    EXPECT_EQ(ModeOf(dir_.File(absl::StrCat(name, ".key"))), 0600u);
+  }
+  TB_ASSERT_OK_AND_ASSIGN(
+      std::unique_ptr<crypto::PublicKey> root,
+      crypto::ReadPublicKeyFile(crypto::GetSuite(GetParam()), dir_.File("root.pub")));
+  const Result json = Ok({"keys", "generate", "--suite", suite(), "--out", "extra", "--json"});
+  EXPECT_TRUE(absl::StartsWith(json.out, "{\"suite\":\"" + suite() + "\",\"key_id\":\""))
+      << json;
+
+  // PKI: the CA, a node certificate, show and verify.
+  Ok({"pki", "init", "--out", "ca", "--name", "粤甘通办 CA", "--days", "30"});
+  EXPECT_EQ(ModeOf(dir_.File("ca/ca.key")), 0600u);
+  Ok({"pki", "issue", "--ca", "ca", "--node", "440305", "--out", "tls", "--dns",
+      "tongban.nanshan.example", "--ip", "10.1.2.3"});
+  EXPECT_EQ(ModeOf(dir_.File("tls/node.key")), 0600u);
+  EXPECT_EQ(Contents(dir_.File("tls/ca.crt")), Contents(dir_.File("ca/ca.crt")));
+  const Result shown = Ok({"pki", "show", "tls/node.crt"});
+  EXPECT_TRUE(absl::StrContains(shown.out, "node code       440305")) << shown;
+  EXPECT_TRUE(absl::StrContains(shown.out, "CN=tongban node 440305")) << shown;
+  EXPECT_TRUE(absl::StrContains(shown.out, "issuer          CN=粤甘通办 CA")) << shown;
+  EXPECT_TRUE(absl::StrContains(shown.out, "DNS:tongban.nanshan.example, IP:10.1.2.3")) << shown;
+  const Result shown_json = Ok({"pki", "show", "tls/node.crt", "--json"});
+  EXPECT_TRUE(absl::StrContains(shown_json.out, "\"node_code\":\"440305\"")) << shown_json;
+  const Result ca_json = Ok({"pki", "show", "ca/ca.crt", "--json"});
+  EXPECT_TRUE(absl::StrContains(ca_json.out, "\"node_code\":null,")) << ca_json;
+  EXPECT_TRUE(absl::StrContains(ca_json.out, "\"is_ca\":true")) << ca_json;
+  Ok({"pki", "verify", "tls/node.crt", "--ca", "ca/ca.crt"});
+  // Issuing again into the same folder never overwrites.
+  Fails(2, {"pki", "issue", "--ca", "ca", "--node", "440305", "--out", "tls"});
+
+  // Roster: create, fill in the national node, add two counties, sign.
+  Ok({"roster", "create", "--out", "roster.txt", "--federation", "粤甘通办"});
+  const Result filled = Ok({"roster", "add-node", "--in", "roster.txt", "--code", "000000",
+                            "--name", "国家平台", "--role", "national", "--endpoint",
+                            "national.example:7443", "--signing-pub", "n000000.pub", "--suite",
+                            suite()});
+  EXPECT_TRUE(absl::StartsWith(filled.out, "filled in node 000000")) << filled;
+  Ok({"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "深圳市南山区",
+      "--role", "county", "--endpoint", "tongban.nanshan.example:7443", "--endpoint",
+      "10.1.2.3:7443", "--signing-pub", "n440305.pub", "--suite", suite()});
+  Ok({"roster", "add-node", "--in", "roster.txt", "--code", "620102", "--name", "兰州市城关区",
+      "--role", "county", "--signing-pub", "n620102.pub", "--suite", suite()});
+  // Adding a node twice needs --replace.
+  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "620102", "--name", "x",
+            "--role", "county", "--signing-pub", "n620102.pub", "--suite", suite()});
+
+  const Result signed_v1 = Ok({"roster", "sign", "--in", "roster.txt", "--root-key",
+                               "root.key", "--suite", suite(), "--out", "v1.signed"});
+  EXPECT_TRUE(absl::StartsWith(signed_v1.out, "signed roster v1 ")) << signed_v1;
+  const Result verified = Ok({"roster", "verify", "--in", "v1.signed", "--root-pub",
+                              "root.pub", "--suite", suite()});
+  EXPECT_TRUE(absl::StartsWith(verified.out, "ok: roster v1 of federation \"粤甘通办\", 3 nodes"))
+      << verified;
+  const Result table = Ok({"roster", "show", "--in", "v1.signed"});
+  const std::vector<std::string> lines = absl::StrSplit(table.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 5u) << table;  // header line, column names, three nodes
+  EXPECT_TRUE(absl::StartsWith(lines[1], "CODE    NAME")) << table;
+  EXPECT_TRUE(absl::StartsWith(lines[3], "440305  深圳市南山区  county    active")) << table;
+  EXPECT_TRUE(absl::StrContains(lines[3], "tongban.nanshan.example:7443,10.1.2.3:7443"))
+      << table;
+
+  // Revoke a county and publish v2.
+  Ok({"roster", "set-status", "--in", "roster.txt", "--code", "620102", "--status", "revoked",
+      "--reason", "signing key lost"});
+  const Result signed_v2 = Ok({"roster", "sign", "--in", "roster.txt", "--root-key", "root.key",
+                               "--suite", suite(), "--out", "v2.signed", "--json"});
+  EXPECT_TRUE(absl::StartsWith(signed_v2.out, "{\"version\":2,")) << signed_v2;
+  Ok({"roster", "verify", "--in", "v2.signed", "--root-pub", "root.pub", "--suite", suite()});
+  const Result shown_v2 = Ok({"roster", "show", "--in", "v2.signed", "--root-pub", "root.pub",
+                              "--suite", suite(), "--json"});
+  EXPECT_TRUE(absl::StrContains(shown_v2.out, "\"signature_verified\":true")) << shown_v2;
+  EXPECT_TRUE(absl::StrContains(
+      shown_v2.out, "\"code\":\"620102\",\"name\":\"兰州市城关区\",\"role\":\"county\","
+                    "\"status\":\"revoked\",\"status_reason\":\"signing key lost\""))
+      << shown_v2;
+
+  // What a node does with the files: v2 replaces v1, and 620102 is refused.
+  v1::SignedRoster file_v1;
+  v1::SignedRoster file_v2;
+  ASSERT_TRUE(file_v1.ParseFromString(Contents(dir_.File("v1.signed"))));
+  ASSERT_TRUE(file_v2.ParseFromString(Contents(dir_.File("v2.signed"))));
+  TB_ASSERT_OK_AND_ASSIGN(sync::Roster current, sync::Roster::Verify(file_v1, *root));
+  TB_EXPECT_OK(current.CheckPeer("620102"));
+  TB_ASSERT_OK_AND_ASSIGN(sync::Roster next, sync::Roster::AcceptNewer(current, file_v2, *root));
+  EXPECT_EQ(next.CheckPeer("620102").message(),
+            "node 620102 is revoked in roster v2: signing key lost");
+  EXPECT_EQ(sync::Roster::AcceptNewer(next, file_v1, *root).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+
+  // An explicit --version.
+  const Result v9 = Ok({"roster", "sign", "--in", "roster.txt", "--root-key", "root.key",
+                        "--suite", suite(), "--out", "v9.signed", "--version", "9"});
+  EXPECT_TRUE(absl::StartsWith(v9.out, "signed roster v9 ")) << v9;
+
+  ExpectNoKeyMaterialPrinted(
+      {"root.key", "n000000.key", "n440305.key", "n620102.key", "ca/ca.key", "tls/node.key"});
+}
+
+TEST_P(TongbanctlFlowTest, TamperedSignedRosterIsRefused) {
+  Ok({"keys", "generate", "--suite", suite(), "--out", "root"});
+  Ok({"keys", "generate", "--suite", suite(), "--out", "national"});
+  Ok({"roster", "create", "--out", "roster.txt", "--federation", "test"});
+  Ok({"roster", "add-node", "--in", "roster.txt", "--code", "000000", "--name", "国家平台",
+      "--role", "national", "--endpoint", "national.example:7443", "--signing-pub",
+      "national.pub", "--suite", suite()});
+  Ok({"roster", "sign", "--in", "roster.txt", "--root-key", "root.key", "--suite", suite(),
+      "--out", "roster.signed"});
+  std::string bytes = Contents(dir_.File("roster.signed"));
+  const size_t at = bytes.find("national.example");
+  ASSERT_NE(at, std::string::npos);
+  bytes[at] = 'N';  // Still a well-formed roster; no longer the signed one.
+  std::ofstream(dir_.File("tampered.signed"), std::ios::binary) << bytes;
+  const Result r = Fails(3, {"roster", "verify", "--in", "tampered.signed", "--root-pub",
+                             "root.pub", "--suite", suite()});
+  EXPECT_TRUE(absl::StrContains(r.err, "refused")) << r;
+  EXPECT_TRUE(absl::StrContains(r.err, "tampered.signed")) << r;
+  Fails(3, {"roster", "show", "--in", "tampered.signed", "--root-pub", "root.pub", "--suite",
+            suite()});
+  // Another root key is refused too.
+  Ok({"keys", "generate", "--suite", suite(), "--out", "other"});
+  Fails(3, {"roster", "verify", "--in", "roster.signed", "--root-pub", "other.pub", "--suite",
+            suite()});
+  ExpectNoKeyMaterialPrinted({"root.key", "national.key", "other.key"});
+}
+
+TEST_P(TongbanctlFlowTest, WorldReadableKeyFileIsRefused) {
+  Ok({"keys", "generate", "--suite", suite(), "--out", "root"});
+  Ok({"roster", "create", "--out", "roster.txt", "--federation", "test"});
+  ASSERT_EQ(::chmod(dir_.File("root.key").c_str(), 0644), 0);
+  const Result r = Fails(3, {"roster", "sign", "--in", "roster.txt", "--root-key", "root.key",
+                             "--suite", suite(), "--out", "roster.signed"});
+  EXPECT_TRUE(absl::StrContains(r.err, "root.key: mode 0644")) << r;
+  EXPECT_TRUE(absl::StrContains(r.err, "chmod 600 root.key")) << r;
+
+  Ok({"pki", "init", "--out", "ca"});
+  ASSERT_EQ(::chmod(dir_.File("ca/ca.key").c_str(), 0640), 0);
+  Fails(3, {"pki", "issue", "--ca", "ca", "--node", "440305", "--out", "tls"});
+  ExpectNoKeyMaterialPrinted({"root.key", "ca/ca.key"});
+}
+
+// Private key files handed where something else is expected are refused
+// without echoing them.
+TEST_P(TongbanctlFlowTest, PrivateKeyIsNeverPrinted) {
+  Ok({"keys", "generate", "--suite", suite(), "--out", "root"});
+  Ok({"pki", "init", "--out", "ca"});
+  Ok({"roster", "create", "--out", "roster.txt", "--federation", "test"});
+  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "x",
+            "--role", "county", "--signing-pub", "root.key", "--suite", suite()});
+  Fails(2, {"pki", "show", "root.key"});
+  Fails(2, {"pki", "show", "ca/ca.key"});
+  Fails(2, {"roster", "show", "--in", "root.key"});
+  Fails(2, {"roster", "sign", "--in", "root.key", "--root-key", "root.key", "--suite", suite(),
+            "--out", "x.signed"});
+  Fails(2, {"roster", "verify", "--in", "root.key", "--root-pub", "root.key", "--suite",
+            suite()});
+  ExpectNoKeyMaterialPrinted({"root.key", "ca/ca.key"});
+}
+
+TEST_F(TongbanctlTest, BadInputIsExitTwoWithOneLine) {
+  Ok({"keys", "generate", "--suite", "intl", "--out", "k"});
+  Ok({"roster", "create", "--out", "roster.txt", "--federation", "test"});
+
+  const Result flag = Fails(2, {"roster", "sign", "--in", "roster.txt", "--bogus", "1"});
+  EXPECT_TRUE(absl::StrContains(flag.err, "unknown flag --bogus")) << flag;
+  Fails(2, {"keys", "generate", "--suite", "rsa", "--out", "x"});
+  Fails(2, {"keys", "generate", "--suite", "intl"});
+  Fails(2, {"keys", "generate", "--suite", "intl", "--out", "k"});  // exists
+  Fails(2, {"keys", "frobnicate"});
+  Fails(2, {"frobnicate"});
+  Fails(2, {});
+  Fails(2, {"pki"});
+  Fails(2, {"pki", "show"});
+  Fails(2, {"pki", "show", "a.crt", "b.crt"});
+  Fails(2, {"pki", "init", "--out", "ca", "--days", "0"});
+  Fails(2, {"pki", "show", "missing.crt"});
+
+  for (const char* code : {"44030X", "4403051", "12345", "447100"}) {
+    const Result r = Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", code,
+                               "--name", "x", "--role", "county", "--signing-pub", "k.pub",
+                               "--suite", "intl"});
+    EXPECT_TRUE(absl::StrContains(r.err, code)) << r;
+  }
+  Fails(2, {"pki", "issue", "--ca", "ca", "--node", "44030X", "--out", "tls"});
+  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "x",
+            "--role", "national", "--signing-pub", "k.pub", "--suite", "intl"});
+  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "x",
+            "--role", "county", "--endpoint", "nanshan", "--signing-pub", "k.pub", "--suite",
+            "intl"});
+  Fails(2, {"roster", "set-status", "--in", "roster.txt", "--code", "440305", "--status",
+            "revoked"});  // not in the roster
+  Fails(2, {"roster", "set-status", "--in", "roster.txt", "--code", "000000", "--status",
+            "gone"});
+
+  // A malformed text file is reported with its line and column.
+  std::ofstream(dir_.File("bad.txt")) << "version: 1\nfederation: \"x\"\nnodes { code: 1 }\n";
+  const Result bad = Fails(2, {"roster", "sign", "--in", "bad.txt", "--root-key", "k.key",
+                               "--suite", "intl", "--out", "x.signed"});
+  EXPECT_TRUE(absl::StrContains(bad.err, "bad.txt:3:15: ")) << bad;
+  std::ofstream(dir_.File("unknown.txt")) << "version: 1\nsurprise: 2\n";
+  const Result unknown = Fails(2, {"roster", "sign", "--in", "unknown.txt", "--root-key",
+                                   "k.key", "--suite", "intl", "--out", "x.signed"});
+  EXPECT_TRUE(absl::StrContains(unknown.err, "unknown.txt:2:")) << unknown;
+  EXPECT_TRUE(absl::StrContains(unknown.err, "surprise")) << unknown;
+
+  // The placeholder national node has no key yet: signing names the problem.
+  const Result incomplete = Fails(2, {"roster", "sign", "--in", "roster.txt", "--root-key",
+                                      "k.key", "--suite", "intl", "--out", "x.signed"});
+  EXPECT_TRUE(absl::StrContains(incomplete.err, "roster.txt: node 000000: ")) << incomplete;
+}
+
+TEST_F(TongbanctlTest, EveryCommandHasHelpWithAnExample) {
+  const Result top = Ok({"--help"});
+  EXPECT_TRUE(absl::StrContains(top.out, "Exit codes:")) << top;
+  for (const char* code : {"  0  success", "  1  other failure", "  2  bad input",
+                           "  3  refused"}) {
+    EXPECT_TRUE(absl::StrContains(top.out, code)) << code;
+  }
+  const std::vector<std::vector<std::string>> commands = {
+      {"keys", "generate"}, {"pki", "init"},       {"pki", "issue"},
+      {"pki", "show"},      {"pki", "verify"},     {"roster", "create"},
+      {"roster", "add-node"}, {"roster", "set-status"}, {"roster", "sign"},
+      {"roster", "verify"}, {"roster", "show"}};
+  for (const auto& command : commands) {
+    const Result r = Ok({command[0], command[1], "--help"});
+    const std::string name = absl::StrCat(command[0], " ", command[1]);
+    EXPECT_TRUE(absl::StartsWith(r.out, "Usage: tongbanctl " + name)) << r;
+    EXPECT_TRUE(absl::StrContains(r.out, "Examples:\n  tongbanctl " + name)) << r;
+    EXPECT_TRUE(absl::StrContains(top.out, name)) << name;
+  }
+  EXPECT_TRUE(absl::StrContains(Ok({"roster", "--help"}).out, "set-status"));
+}
+
+}  // namespace
+}  // namespace tongban
