@@ -89,7 +89,10 @@ v1::RejectReason RejectReasonOf(const absl::Status& status);
 // fills it from its store before each batch of that log.
 struct ReceiverLog {
   // Cursor: every event of this log up to here that was meant for this
-  // receiver is applied. For a contiguous receiver, every event 1..applied.
+  // receiver is applied. For a contiguous receiver it must be the size of
+  // its stored copy (every event 1..applied, none above), whichever peer
+  // delivered them -- not a per-peer cursor, or its held checkpoint and
+  // frontier would not match it.
   uint64_t applied = 0;
   // The latest checkpoint held for this log (verified when it was stored),
   // or nullopt if none.
