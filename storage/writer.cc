@@ -751,7 +751,7 @@ void Writer::CommitterLoop() {
         }
       }
     }
-    absl::MutexLock lock(&mu_);
+    absl::ReleasableMutexLock lock(&mu_);
     commit_time_ += took;
     if (!committed.ok() && failed_.ok()) {
       failed_ = committed;
@@ -776,7 +776,31 @@ void Writer::CommitterLoop() {
       for (Ticket* t : in->tickets) t->done = true;
       committing_ = false;
     }
+    const bool remote_applied =
+        in != nullptr && committed.ok() &&
+        std::any_of(in->tickets.begin(), in->tickets.end(),
+                    [](const Ticket* t) { return t->remote != nullptr; });
+    if (committed.ok() && (!checkpoints.empty() || remote_applied)) {
+      lock.Release();
+      NotifyListeners();
+    }
   }
+}
+
+int Writer::AddListener(std::function<void()> listener) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_[next_listener_] = std::move(listener);
+  return next_listener_++;
+}
+
+void Writer::RemoveListener(int id) {
+  absl::MutexLock lock(&listeners_mu_);
+  listeners_.erase(id);
+}
+
+void Writer::NotifyListeners() {
+  absl::MutexLock lock(&listeners_mu_);
+  for (const auto& [id, listener] : listeners_) listener();
 }
 
 void Writer::SignerLoop() {

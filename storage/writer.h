@@ -153,6 +153,13 @@ class Writer {
   // `timeout`; the signer's error if it stopped.
   absl::Status WaitForCheckpoint(uint64_t seq, absl::Duration timeout);
 
+  // Called (on the committer thread, without locks held) after anything a
+  // peer could be sent became durable: a checkpoint of our log, or applied
+  // events (which the national node relays). Returns an id for
+  // RemoveListener. Listeners must be quick and must not call the Writer.
+  int AddListener(std::function<void()> listener);
+  void RemoveListener(int id);
+
   const LogId& log() const { return log_; }
   WriterStats stats() const;
 
@@ -237,6 +244,11 @@ class Writer {
   absl::Duration build_time_ ABSL_GUARDED_BY(mu_);
   absl::Duration commit_time_ ABSL_GUARDED_BY(mu_);
   absl::Duration sign_time_ ABSL_GUARDED_BY(mu_);
+
+  absl::Mutex listeners_mu_;
+  std::map<int, std::function<void()>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
+  void NotifyListeners();
 
   // Pipeline: appender (builds a group's batch) -> committer (one fsync per
   // group) -> signer -> committer (checkpoints ride on the next fsync).

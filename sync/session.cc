@@ -1,0 +1,214 @@
+#include "sync/session.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/merkle/checkpoint.h"
+#include "common/status_macros.h"
+#include "tongban/v1/store.pb.h"
+
+namespace tongban::sync {
+namespace {
+
+constexpr uint32_t kMaxCredit = 64;  // a peer cannot grant itself unbounded room
+
+std::pair<std::string, uint64_t> Key(const storage::LogId& log) {
+  return {log.origin, log.epoch};
+}
+
+}  // namespace
+
+std::string FrozenKey(const storage::LogId& log) {
+  return absl::StrCat("frozen/", log.origin, "/", log.epoch);
+}
+
+Session::Session(storage::Store* store, storage::Writer* writer, BatchVerifier* verifier,
+                 const Clock* clock, SessionOptions options, std::string peer)
+    : store_(store),
+      writer_(writer),
+      verifier_(verifier),
+      clock_(clock),
+      options_(std::move(options)),
+      peer_(std::move(peer)),
+      peer_keeps_whole_logs_(peer_ == options_.national),
+      we_keep_whole_logs_(options_.self == options_.national) {}
+
+absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
+  std::vector<v1::SyncMessage> out(2);
+  v1::Hello* hello = out[0].mutable_hello();
+  hello->set_node(options_.self);
+  TB_ASSIGN_OR_RETURN(auto cursors, store_->Cursors(peer_));
+  for (const auto& [log, bytes] : cursors) {
+    v1::Position stored;
+    if (!stored.ParseFromString(bytes)) {
+      return absl::DataLossError(absl::StrCat("cursor of peer ", peer_, " does not parse"));
+    }
+    TB_ASSIGN_OR_RETURN(auto held, store_->CheckpointAtOrBelow(log, ~uint64_t{0}));
+    v1::Position* p = hello->add_positions();
+    p->set_origin(log.origin);
+    p->set_epoch(log.epoch);
+    p->set_seq(stored.seq());
+    p->set_checkpoint_size(held.has_value() ? held->first : 0);
+  }
+  out[1].mutable_credit()->set_batches(options_.credit);
+  return out;
+}
+
+absl::Status Session::OnMessage(const v1::SyncMessage& in,
+                                std::vector<v1::SyncMessage>* out) {
+  switch (in.msg_case()) {
+    case v1::SyncMessage::kHello:
+      if (hello_received_) {
+        return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, ": second Hello"));
+      }
+      hello_received_ = true;
+      for (const v1::Position& p : in.hello().positions()) {
+        peer_positions_[{p.origin(), p.epoch()}] = {p.seq(), p.checkpoint_size()};
+      }
+      return absl::OkStatus();
+    case v1::SyncMessage::kCredit:
+      credit_ = std::min(kMaxCredit, credit_ + in.credit().batches());
+      return absl::OkStatus();
+    case v1::SyncMessage::kAck:
+      ++stats_.acks_received;
+      return absl::OkStatus();
+    case v1::SyncMessage::kBatch:
+      if (!hello_received_) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("peer ", peer_, ": batch before Hello"));
+      }
+      return OnBatch(in.batch(), out);
+    case v1::SyncMessage::MSG_NOT_SET:
+      break;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, ": empty message"));
+}
+
+absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
+  ReceiverLog view;
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> cursor,
+                      store_->Get(storage::Cf::kCursors, storage::CursorKey(peer_, log)));
+  if (cursor.has_value()) {
+    v1::Position p;
+    if (!p.ParseFromString(*cursor)) {
+      return absl::DataLossError(absl::StrCat("cursor of peer ", peer_, " does not parse"));
+    }
+    view.applied = p.seq();
+  }
+  TB_ASSIGN_OR_RETURN(view.checkpoint, store_->LatestCheckpoint(log));
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> frozen,
+                      store_->Get(storage::Cf::kDefault, FrozenKey(log)));
+  view.frozen = frozen.has_value();
+  view.contiguous = we_keep_whole_logs_;
+  if (view.contiguous) view.tree = store_->NodeReaderFor(log);
+  storage::Store* store = store_;
+  view.stored_body = [store, log](uint64_t seq) { return store->GetEvent(log, seq); };
+  return view;
+}
+
+absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessage>* out) {
+  const storage::LogId log{batch.origin(), batch.epoch()};
+  if (log.origin == options_.self) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("peer ", peer_, " sent events of our own log"));
+  }
+  TB_ASSIGN_OR_RETURN(ReceiverLog view, ViewOf(log));
+  Equivocation evidence;
+  absl::StatusOr<VerifiedBatch> verified = verifier_->Verify(batch, view, peer_, &evidence);
+  if (!verified.ok()) {
+    const v1::RejectReason reason = RejectReasonOf(verified.status());
+    if (reason != v1::REJECT_REASON_UNSPECIFIED) {
+      TB_LOG(WARNING) << "rejected batch peer=" << peer_ << " origin=" << log.origin
+                      << " epoch=" << log.epoch << " reason="
+                      << v1::RejectReason_Name(reason) << ": " << verified.status().message();
+      TB_RETURN_IF_ERROR(
+          store_->Increment(absl::StrCat("rejected/", v1::RejectReason_Name(reason)), 1));
+      if (reason == v1::REJECT_REASON_EQUIVOCATION) {
+        TB_RETURN_IF_ERROR(KeepEvidence(evidence, log));
+      }
+    }
+    return verified.status();
+  }
+  TB_RETURN_IF_ERROR(writer_->ApplyRemote(verified->batch));
+  ++stats_.batches_applied;
+  stats_.events_applied += verified->batch.events.size();
+  v1::Ack* ack = out->emplace_back().mutable_ack();
+  ack->set_origin(log.origin);
+  ack->set_epoch(log.epoch);
+  ack->set_seq(verified->batch.cursor);
+  out->emplace_back().mutable_credit()->set_batches(1);
+  return absl::OkStatus();
+}
+
+absl::Status Session::KeepEvidence(const Equivocation& evidence,
+                                   const storage::LogId& log) {
+  v1::EquivocationEvidence kept;
+  *kept.mutable_held() = evidence.held;
+  *kept.mutable_received() = evidence.received;
+  kept.set_consistency_from(evidence.consistency_from);
+  for (const std::string& h : evidence.consistency) kept.add_consistency(h);
+  kept.set_conclusive(evidence.conclusive);
+  kept.set_from_peer(peer_);
+  kept.set_relayed_by(evidence.relayed_by);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  kept.set_detected_at_micros(now);
+  storage::Batch batch(*store_);
+  batch.Put(storage::Cf::kDefault,
+            absl::StrCat("evidence/", log.origin, "/", log.epoch, "/", now),
+            kept.SerializeAsString());
+  batch.Put(storage::Cf::kDefault, FrozenKey(log),
+            absl::StrCat("equivocation reported by peer ", peer_));
+  TB_RETURN_IF_ERROR(store_->Commit(batch, /*sync=*/true));
+  TB_LOG(ERROR) << "origin " << log.origin << " epoch " << log.epoch
+                << " showed two histories; evidence kept, origin frozen for apply"
+                << " (peer " << peer_ << ")";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<storage::LogId>> Session::LogsToSend() {
+  std::vector<storage::LogId> logs = {writer_->log()};
+  if (we_keep_whole_logs_) {
+    // The national node relays every log routed on to this peer.
+    TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> routed, store_->RouteLogs(peer_));
+    for (storage::LogId& log : routed) {
+      if (!(log == writer_->log()) && log.origin != peer_) logs.push_back(std::move(log));
+    }
+  }
+  return logs;
+}
+
+absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBatch() {
+  if (!hello_received_ || credit_ == 0) return std::nullopt;
+  TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> logs, LogsToSend());
+  for (size_t i = 0; i < logs.size(); ++i) {
+    const size_t index = (next_log_ + i) % logs.size();
+    const storage::LogId& log = logs[index];
+    PeerPosition& position = peer_positions_[Key(log)];
+    const bool whole = peer_keeps_whole_logs_ && log == writer_->log();
+    absl::StatusOr<std::optional<v1::Batch>> read =
+        whole ? ReadContiguous(*store_, log, position, options_.limits)
+              : ReadRouted(*store_, peer_, log, position, options_.limits);
+    if (!read.ok()) return read.status();
+    if (!read->has_value()) continue;
+    v1::Batch& batch = **read;
+    TB_ASSIGN_OR_RETURN(merkle::Checkpoint cp, merkle::ParseCheckpoint(batch.checkpoint().body()));
+    // Sent is as good as applied for what to send next; a refusal ends the
+    // session and the next one starts from the peer's Hello again.
+    position.cursor = std::max(position.cursor, batch.watermark());
+    position.checkpoint_size = std::max(position.checkpoint_size, cp.tree_size);
+    if (log.origin != options_.self) batch.set_relayed_by(options_.self);
+    --credit_;
+    next_log_ = index + 1;
+    caught_up_ = false;
+    ++stats_.batches_sent;
+    stats_.events_sent += batch.events_size();
+    v1::SyncMessage msg;
+    *msg.mutable_batch() = std::move(batch);
+    return msg;
+  }
+  caught_up_ = true;
+  return std::nullopt;
+}
+
+}  // namespace tongban::sync

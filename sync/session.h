@@ -1,0 +1,109 @@
+// Session is one peer session's logic, independent of the transport: the
+// gRPC stream (or a test) moves its messages. Both ends of a session run
+// one, and each is at once a sender and a receiver (DESIGN.md section 7):
+//
+//   start       Hello (where we stand in every log we receive from the
+//               peer) and a Credit (how many batches we accept at once)
+//   sending     NextBatch() reads from the durable log and routing index
+//               (sync/feed.h) within the credit the peer granted: our own
+//               log (whole to the national node, routed to counties) and, at
+//               the national node, every log routed on to the peer (relay)
+//   receiving   OnMessage(batch) verifies it (sync/verify.h), applies it with
+//               its cursor in one durable batch (Writer::ApplyRemote), and
+//               answers with an Ack and one more Credit
+//
+// A batch that fails verification ends the session with the rejection
+// (kInvalidArgument carrying a RejectReason); on equivocation both
+// checkpoints are stored as evidence and the origin is frozen for apply.
+// Nothing is reset silently.
+//
+// Thread safety: none; one Session belongs to one stream's worker. The
+// Store and Writer it borrows are shared and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/clock.h"
+#include "storage/store.h"
+#include "storage/writer.h"
+#include "sync/feed.h"
+#include "sync/verify.h"
+#include "tongban/v1/exchange.pb.h"
+
+namespace tongban::sync {
+
+struct SessionOptions {
+  std::string self;                // this node's code
+  std::string national = "000000";
+  FeedLimits limits;
+  // Batches the receiver lets the sender have in flight. With batches of at
+  // most 1 MiB this bounds the receiver's memory per session.
+  uint32_t credit = 4;
+};
+
+struct SessionStats {
+  uint64_t batches_sent = 0;
+  uint64_t events_sent = 0;
+  uint64_t batches_applied = 0;
+  uint64_t events_applied = 0;
+  uint64_t acks_received = 0;
+};
+
+class Session {
+ public:
+  // `peer` is the peer's node code from its verified certificate. Borrowed
+  // objects must outlive the Session.
+  Session(storage::Store* store, storage::Writer* writer, BatchVerifier* verifier,
+          const Clock* clock, SessionOptions options, std::string peer);
+
+  // The first messages to send: Hello, then Credit.
+  absl::StatusOr<std::vector<v1::SyncMessage>> Start();
+
+  // Handles one message from the peer and appends any answer (Ack, Credit)
+  // to `out`. Errors end the session: a rejection of the peer's data
+  // (kInvalidArgument, RejectReasonOf() tells which) or a local failure.
+  absl::Status OnMessage(const v1::SyncMessage& in, std::vector<v1::SyncMessage>* out);
+
+  // The next batch to send, or nullopt when the peer has everything we hold
+  // for it or has no credit left. Never blocks.
+  absl::StatusOr<std::optional<v1::SyncMessage>> NextBatch();
+
+  // The peer has said Hello and we have nothing it lacks, as far as we know.
+  bool caught_up() const { return caught_up_; }
+  const std::string& peer() const { return peer_; }
+  const SessionStats& stats() const { return stats_; }
+
+ private:
+  absl::Status OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessage>* out);
+  absl::StatusOr<ReceiverLog> ViewOf(const storage::LogId& log);
+  absl::Status KeepEvidence(const Equivocation& evidence, const storage::LogId& log);
+  absl::StatusOr<std::vector<storage::LogId>> LogsToSend();
+
+  storage::Store* const store_;      // Not owned.
+  storage::Writer* const writer_;    // Not owned.
+  BatchVerifier* const verifier_;    // Not owned.
+  const Clock* const clock_;         // Not owned.
+  const SessionOptions options_;
+  const std::string peer_;
+  const bool peer_keeps_whole_logs_;  // the peer is the national node
+  const bool we_keep_whole_logs_;     // we are the national node
+
+  bool hello_received_ = false;
+  uint32_t credit_ = 0;  // batches the peer still accepts
+  // Where the peer stands in each log we send it (from its Hello, then
+  // advanced as we send).
+  std::map<std::pair<std::string, uint64_t>, PeerPosition> peer_positions_;
+  size_t next_log_ = 0;  // round robin over the logs we send
+  bool caught_up_ = false;
+  SessionStats stats_;
+};
+
+// Key of a frozen origin's log in the store's default column family.
+std::string FrozenKey(const storage::LogId& log);
+
+}  // namespace tongban::sync

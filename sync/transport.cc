@@ -1,0 +1,314 @@
+#include "sync/transport.h"
+
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/security/credentials.h>
+#include <grpcpp/security/server_credentials.h>
+
+#include <atomic>
+#include <deque>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "sync/grpc_status.h"
+#include "tongban/v1/exchange.grpc.pb.h"
+
+namespace tongban::sync {
+namespace {
+
+constexpr char kNodeUriPrefix[] = "urn:tongban:node:";
+// How often a waiting session looks at its stop flag.
+constexpr absl::Duration kStopPoll = absl::Milliseconds(100);
+// How long a closing client waits for the server to end the stream.
+constexpr absl::Duration kCloseWait = absl::Seconds(5);
+
+// The node code in the verified peer certificate's URI SAN.
+absl::StatusOr<std::string> PeerCode(const grpc::AuthContext& auth) {
+  std::string code;
+  int found = 0;
+  for (const grpc::string_ref& uri : auth.FindPropertyValues("peer_uri")) {
+    const absl::string_view v(uri.data(), uri.size());
+    if (absl::StartsWith(v, kNodeUriPrefix)) {
+      code = std::string(v.substr(sizeof(kNodeUriPrefix) - 1));
+      ++found;
+    }
+  }
+  if (found != 1) {
+    return absl::UnauthenticatedError(
+        "peer certificate does not name exactly one tongban node");
+  }
+  return code;
+}
+
+// What a session loop needs from a gRPC stream, server or client side.
+template <typename Stream>
+class StreamPump {
+ public:
+  StreamPump(Stream* stream, storage::Writer* writer) : stream_(stream), writer_(writer) {
+    listener_ = writer_->AddListener([this] {
+      absl::MutexLock lock(&mu_);
+      changed_ = true;
+    });
+    reader_ = std::thread([this] {
+      v1::SyncMessage msg;
+      while (stream_->Read(&msg)) {
+        absl::MutexLock lock(&mu_);
+        inbox_.push_back(std::move(msg));
+        msg.Clear();
+      }
+      absl::MutexLock lock(&mu_);
+      reader_done_ = true;
+    });
+  }
+
+  // REQUIRES: the reader has ended (CancelAndJoin or WaitReaderDone first).
+  ~StreamPump() {
+    writer_->RemoveListener(listener_);
+    if (reader_.joinable()) reader_.join();
+  }
+
+  // Runs `session` until the peer ends the stream, `stop` is set, or an
+  // error; returns the error or OK.
+  absl::Status Run(Session& session, const std::atomic<bool>& stop) {
+    TB_ASSIGN_OR_RETURN(std::vector<v1::SyncMessage> start, session.Start());
+    for (const v1::SyncMessage& m : start) {
+      if (!stream_->Write(m)) return Broken();
+    }
+    std::vector<v1::SyncMessage> out;
+    for (;;) {
+      // Send what the peer's credit allows.
+      for (;;) {
+        TB_ASSIGN_OR_RETURN(std::optional<v1::SyncMessage> batch, session.NextBatch());
+        if (!batch.has_value()) break;
+        if (!stream_->Write(*batch)) return Broken();
+      }
+      std::deque<v1::SyncMessage> inbox;
+      bool done;
+      {
+        absl::MutexLock lock(&mu_);
+        mu_.AwaitWithTimeout(
+            absl::Condition(
+                +[](StreamPump* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+                  return !p->inbox_.empty() || p->reader_done_ || p->changed_;
+                },
+                this),
+            kStopPoll);
+        inbox.swap(inbox_);
+        changed_ = false;
+        done = reader_done_;
+      }
+      for (const v1::SyncMessage& m : inbox) {
+        out.clear();
+        TB_RETURN_IF_ERROR(session.OnMessage(m, &out));
+        for (const v1::SyncMessage& o : out) {
+          if (!stream_->Write(o)) return Broken();
+        }
+      }
+      if (done && inbox.empty()) return absl::OkStatus();
+      if (stop.load()) return absl::OkStatus();
+    }
+  }
+
+  // A write failed: the peer ended the call (its status says why).
+  bool broken() const { return broken_; }
+
+  // Waits up to `timeout` for the peer to end the stream.
+  bool WaitReaderDone(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&reader_done_), timeout);
+  }
+
+ private:
+  absl::Status Broken() {
+    broken_ = true;
+    return absl::UnavailableError("stream closed while writing");
+  }
+
+  Stream* const stream_;
+  storage::Writer* const writer_;
+  int listener_ = -1;
+  bool broken_ = false;  // only the session thread writes
+  std::thread reader_;
+  absl::Mutex mu_;
+  std::deque<v1::SyncMessage> inbox_ ABSL_GUARDED_BY(mu_);
+  bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool changed_ ABSL_GUARDED_BY(mu_) = true;
+};
+
+class ExchangeService final : public v1::Exchange::Service {
+ public:
+  ExchangeService(PeerCheck check, SessionFactory sessions, storage::Writer* writer)
+      : check_(std::move(check)), sessions_(std::move(sessions)), writer_(writer) {}
+
+  grpc::Status Sync(grpc::ServerContext* ctx,
+                    grpc::ServerReaderWriter<v1::SyncMessage, v1::SyncMessage>* stream)
+      override {
+    absl::StatusOr<std::string> peer = PeerCode(*ctx->auth_context());
+    if (!peer.ok()) return ToGrpcStatus(peer.status());
+    // Refused before anything is read: the status says why.
+    if (absl::Status admitted = check_(*peer); !admitted.ok()) {
+      TB_LOG(WARNING) << "refused peer " << *peer << ": " << admitted.message();
+      return ToGrpcStatus(admitted);
+    }
+    std::unique_ptr<Session> session = sessions_(*peer);
+    stream->SendInitialMetadata();
+    TB_LOG(INFO) << "peer " << *peer << " connected";
+    absl::Status result;
+    {
+      StreamPump pump(stream, writer_);
+      result = pump.Run(*session, stopping_);
+      if (!pump.WaitReaderDone(absl::ZeroDuration())) {
+        ctx->TryCancel();  // unblocks the reader
+        pump.WaitReaderDone(absl::InfiniteDuration());
+      }
+    }
+    TB_LOG(INFO) << "peer " << *peer << " session ended: " << result;
+    return ToGrpcStatus(result);
+  }
+
+  void Stop() { stopping_ = true; }
+
+ private:
+  const PeerCheck check_;
+  const SessionFactory sessions_;
+  storage::Writer* const writer_;
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace
+
+// --- ExchangeServer ---
+
+struct ExchangeServer::Impl {
+  std::unique_ptr<ExchangeService> service;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  bool stopped = false;
+};
+
+ExchangeServer::ExchangeServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ExchangeServer::~ExchangeServer() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(Options options) {
+  if (options.writer == nullptr || !options.check || !options.sessions) {
+    return absl::InvalidArgumentError("exchange server: writer, check and sessions are required");
+  }
+  grpc::SslServerCredentialsOptions ssl(
+      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  ssl.pem_root_certs = options.tls.ca_pem;
+  ssl.pem_key_cert_pairs.push_back({options.tls.key_pem, options.tls.cert_pem});
+  auto impl = std::make_unique<Impl>();
+  impl->service = std::make_unique<ExchangeService>(
+      std::move(options.check), std::move(options.sessions), options.writer);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.address, grpc::SslServerCredentials(ssl), &impl->port);
+  builder.RegisterService(impl->service.get());
+  impl->server = builder.BuildAndStart();
+  if (impl->server == nullptr || impl->port == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("exchange server: cannot listen on ", options.address));
+  }
+  return std::unique_ptr<ExchangeServer>(new ExchangeServer(std::move(impl)));
+}
+
+int ExchangeServer::port() const { return impl_->port; }
+
+void ExchangeServer::Stop() {
+  if (impl_ == nullptr || impl_->stopped) return;
+  impl_->stopped = true;
+  impl_->service->Stop();
+  impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
+// --- PeerConnection ---
+
+struct PeerConnection::Impl {
+  Options options;
+  std::atomic<bool> stop{false};
+  std::thread thread;
+  mutable absl::Mutex mu;
+  std::optional<absl::Status> result ABSL_GUARDED_BY(mu);
+
+  void Run() {
+    absl::Status s = RunSession();
+    if (!s.ok()) {
+      TB_LOG(WARNING) << "session with peer " << options.peer << " ended: " << s;
+    }
+    absl::MutexLock lock(&mu);
+    result = s;
+  }
+
+  absl::Status RunSession() {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = options.tls.ca_pem;
+    ssl.pem_private_key = options.tls.key_pem;
+    ssl.pem_cert_chain = options.tls.cert_pem;
+    std::shared_ptr<grpc::Channel> channel =
+        grpc::CreateChannel(options.target, grpc::SslCredentials(ssl));
+    std::unique_ptr<v1::Exchange::Stub> stub = v1::Exchange::NewStub(channel);
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReaderWriter<v1::SyncMessage, v1::SyncMessage>> stream =
+        stub->Sync(&ctx);
+    // Returns once the server admitted us (it sends metadata first) or
+    // ended the call (a refusal, a failed handshake).
+    stream->WaitForInitialMetadata();
+    absl::StatusOr<std::string> who = PeerCode(*ctx.auth_context());
+    if (!who.ok() || *who != options.peer) {
+      ctx.TryCancel();
+      const absl::Status finished = FromGrpcStatus(stream->Finish());
+      // The server's own refusal says more than our view of its identity.
+      if (!finished.ok() && !absl::IsCancelled(finished)) {
+        return Prefixed(absl::StrCat("peer ", options.peer), finished);
+      }
+      return absl::PermissionDeniedError(absl::StrCat(
+          options.target, " presented node ", who.ok() ? *who : "(none)",
+          ", expected ", options.peer));
+    }
+    absl::Status result;
+    bool broken = false;
+    {
+      StreamPump pump(stream.get(), options.writer);
+      result = pump.Run(*options.session, stop);
+      broken = pump.broken();
+      stream->WritesDone();
+      if (!pump.WaitReaderDone(kCloseWait)) {
+        ctx.TryCancel();
+        pump.WaitReaderDone(absl::InfiniteDuration());
+      }
+    }
+    const absl::Status finished =
+        Prefixed(absl::StrCat("peer ", options.peer), FromGrpcStatus(stream->Finish()));
+    // When the server ended the call, its status says why our write failed.
+    if (broken && !finished.ok()) return finished;
+    if (!result.ok()) return result;
+    return finished;
+  }
+};
+
+PeerConnection::PeerConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PeerConnection::~PeerConnection() { Stop().ok(); }
+
+std::unique_ptr<PeerConnection> PeerConnection::Start(Options options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = std::move(options);
+  Impl* raw = impl.get();
+  impl->thread = std::thread([raw] { raw->Run(); });
+  return std::unique_ptr<PeerConnection>(new PeerConnection(std::move(impl)));
+}
+
+absl::Status PeerConnection::Stop() {
+  impl_->stop = true;
+  if (impl_->thread.joinable()) impl_->thread.join();
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->result.value_or(absl::OkStatus());
+}
+
+std::optional<absl::Status> PeerConnection::result() const {
+  absl::MutexLock lock(&impl_->mu);
+  return impl_->result;
+}
+
+}  // namespace tongban::sync

@@ -1,0 +1,96 @@
+// The Exchange service over gRPC with mutual TLS: a server for peers that
+// dial us, and a connection to a peer we dial. Each stream runs one Session
+// (sync/session.h); this file only moves its messages.
+//
+// Identity: a peer's node code is read from the URI SAN
+// ("urn:tongban:node:<code>") of its certificate, which TLS verified against
+// the federation CA; never from a message. The server refuses a peer that
+// the PeerCheck refuses (not in the roster, suspended, revoked) before it
+// reads anything, with the check's status (PERMISSION_DENIED and why). The
+// client checks that the server is the node it meant to reach.
+//
+// Threads: this version uses gRPC's synchronous API, with one thread that
+// drives the session and one that reads, per stream. That suits a county's
+// handful of peers; the national node's thousands of streams are meant to
+// move to the callback API with a shared executor (the Session needs no
+// change for that).
+//
+// This header does not include gRPC (it costs seconds per includer).
+//
+// Thread safety: ExchangeServer and PeerConnection may be stopped from any
+// thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "storage/writer.h"
+#include "sync/session.h"
+
+namespace tongban::sync {
+
+// PEM texts: the federation CA certificate, this node's certificate and its
+// TLS private key (pki::IssueNodeCertificate).
+struct TlsIdentity {
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+// OK to hold a session with `peer`, or the refusal to send it.
+using PeerCheck = std::function<absl::Status(const std::string& peer)>;
+// The Session for an authenticated, admitted peer.
+using SessionFactory = std::function<std::unique_ptr<Session>(const std::string& peer)>;
+
+class ExchangeServer {
+ public:
+  struct Options {
+    std::string address = "127.0.0.1:0";  // port 0: the system picks one
+    TlsIdentity tls;
+    PeerCheck check;
+    SessionFactory sessions;
+    storage::Writer* writer = nullptr;  // wakes sessions on new data; not owned
+  };
+  static absl::StatusOr<std::unique_ptr<ExchangeServer>> Start(Options options);
+  ~ExchangeServer();  // Stop()
+
+  int port() const;
+  // Ends every session and stops listening. Idempotent.
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit ExchangeServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+class PeerConnection {
+ public:
+  struct Options {
+    std::string peer;    // the node we mean to reach
+    std::string target;  // host:port from the roster
+    TlsIdentity tls;
+    std::unique_ptr<Session> session;
+    storage::Writer* writer = nullptr;  // not owned
+  };
+  // Dials and runs the session on a thread of its own until Stop(), the
+  // stream ends or an error.
+  static std::unique_ptr<PeerConnection> Start(Options options);
+  ~PeerConnection();  // Stop()
+
+  // Half-closes the session, waits for it to end and returns how it ended:
+  // OK after a clean close, or the first error (the server's refusal, a
+  // rejected batch, a broken connection).
+  absl::Status Stop();
+  // The same, without waiting: nullopt while the session runs.
+  std::optional<absl::Status> result() const;
+
+ private:
+  struct Impl;
+  explicit PeerConnection(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tongban::sync

@@ -1,0 +1,148 @@
+// Sessions between a national node and three counties, wired back to back
+// in one process (no transport): a person's records follow them, nobody
+// receives what they are not linked to, and a county that cannot reach the
+// origin still gets its events, verified, through the national node.
+#include "sync/session.h"
+
+#include <map>
+
+#include "gtest/gtest.h"
+#include "storage/writer.h"
+#include "tests/testutil/records.h"
+#include "tests/testutil/suites.h"
+#include "tests/sync/test_federation.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tongban::sync {
+namespace {
+
+using crypto::SuiteId;
+using testutil::kOrigin;     // A
+using testutil::kResidence;  // B
+using testutil::kThird;      // C
+using testutil::kNational;
+
+class SessionTest : public testing::TestWithParam<SuiteId> {
+ protected:
+  void SetUp() override {
+    for (const char* code : {kNational, kOrigin, kResidence, kThird}) fed_.Add(code);
+  }
+
+  // Runs one session between a and b until neither has anything to send.
+  void Sync(const std::string& a, const std::string& b) {
+    for (const std::string& n : {a, b}) {
+      testutil::FederationNode& node = fed_.at(n);
+      ASSERT_TRUE(node.writer->WaitForCheckpoint(node.writer->stats().last_seq,
+                                                 absl::Seconds(30)).ok());
+    }
+    std::unique_ptr<Session> sa = fed_.OpenSession(a, b);
+    std::unique_ptr<Session> sb = fed_.OpenSession(b, a);
+    std::vector<v1::SyncMessage> to_b = *sa->Start();
+    std::vector<v1::SyncMessage> to_a = *sb->Start();
+    for (int round = 0; round < 10000; ++round) {
+      for (const auto& m : to_b) TB_ASSERT_OK(sb->OnMessage(m, &to_a_next_));
+      for (const auto& m : to_a) TB_ASSERT_OK(sa->OnMessage(m, &to_b_next_));
+      to_b = std::move(to_b_next_);
+      to_a = std::move(to_a_next_);
+      to_b_next_.clear();
+      to_a_next_.clear();
+      TB_ASSERT_OK_AND_ASSIGN(auto from_a, sa->NextBatch());
+      TB_ASSERT_OK_AND_ASSIGN(auto from_b, sb->NextBatch());
+      if (from_a.has_value()) to_b.push_back(*from_a);
+      if (from_b.has_value()) to_a.push_back(*from_b);
+      if (to_a.empty() && to_b.empty()) return;
+    }
+    FAIL() << "session " << a << "-" << b << " did not settle";
+  }
+
+  std::set<int> Kinds(const std::string& node, const std::string& person) {
+    return fed_.Kinds(node, person);
+  }
+
+  storage::Appended Write(const std::string& node, const storage::RecordChange& c) {
+    auto r = fed_.at(node).writer->Append(c);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return *r;
+  }
+
+  FakeClock clock_;
+  testutil::TestFederation fed_{GetParam(), &clock_};
+  std::vector<v1::SyncMessage> to_a_next_, to_b_next_;
+};
+
+storage::RecordChange Outflow(const std::string& person, const std::string& to) {
+  storage::RecordChange c;
+  c.person = person;
+  c.kind = v1::RECORD_KIND_OUTFLOW;
+  c.record_id = "out-" + to;
+  c.value.mutable_outflow()->set_destination_county(to);
+  *c.value.mutable_outflow()->mutable_left_on() = testutil::Day(2026, 3, 1);
+  return c;
+}
+
+TEST_P(SessionTest, RecordsFollowThePersonAndNoOneElse) {
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  const std::string q = testutil::MakeId(kOrigin, "19910101", 4);  // stays home
+  Write(kOrigin, testutil::Basics(p, "P"));
+  Write(kOrigin, testutil::Basics(q, "Q"));
+  Write(kOrigin, Outflow(p, kResidence));
+
+  Sync(kOrigin, kNational);
+  Sync(kOrigin, kResidence);
+  // The national node holds A's whole log; B only what was routed to it.
+  EXPECT_EQ(Kinds(kNational, p).size(), 2u);
+  EXPECT_EQ(Kinds(kResidence, p), std::set<int>{v1::RECORD_KIND_OUTFLOW});
+  EXPECT_TRUE(Kinds(kResidence, q).empty());
+
+  // B registers the arrival and a service; A sees them.
+  auto inflow = testutil::Inflow(p, kOrigin);
+  Write(kResidence, inflow);
+  Write(kResidence, testutil::Service(p, kResidence, "svc-b"));
+  Sync(kResidence, kOrigin);
+  Sync(kResidence, kNational);
+  EXPECT_TRUE(Kinds(kOrigin, p).count(v1::RECORD_KIND_SERVICE));
+  EXPECT_TRUE(Kinds(kOrigin, p).count(v1::RECORD_KIND_INFLOW));
+  EXPECT_TRUE(Kinds(kNational, p).count(v1::RECORD_KIND_SERVICE));
+  EXPECT_TRUE(Kinds(kThird, p).empty());
+  EXPECT_TRUE(Kinds(kThird, q).empty());
+
+  // Syncing again sends nothing new and changes nothing.
+  const uint64_t before = *fed_.at(kOrigin).store->LastSeq({kResidence, 1});
+  Sync(kResidence, kOrigin);
+  EXPECT_EQ(*fed_.at(kOrigin).store->LastSeq({kResidence, 1}), before);
+}
+
+// A and C never talk directly: C's arrival reaches A, and A's later events
+// reach C, through the national node, verified with A's own checkpoints.
+TEST_P(SessionTest, RelayThroughTheNationalNode) {
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  Write(kOrigin, testutil::Basics(p, "P"));
+  Sync(kOrigin, kNational);
+
+  Write(kThird, testutil::Inflow(p, kOrigin));  // routed to A and the national node
+  Sync(kThird, kNational);
+  Sync(kNational, kOrigin);  // relays C's inflow to A
+  EXPECT_TRUE(Kinds(kOrigin, p).count(v1::RECORD_KIND_INFLOW));
+  auto links = *fed_.at(kOrigin).store->GetLinks(p);
+  ASSERT_EQ(links.count(kThird), 1u);  // A now knows C holds the case
+
+  storage::RecordChange ent;
+  ent.person = p;
+  ent.kind = v1::RECORD_KIND_ENTITLEMENT;
+  ent.record_id = "ent-1";
+  ent.value.mutable_entitlement()->set_programme("reward and assistance");
+  ent.value.mutable_entitlement()->set_status(v1::ENTITLEMENT_STATUS_ACTIVE);
+  const storage::Appended a = Write(kOrigin, ent);
+  EXPECT_EQ(a.audience, (std::vector<std::string>{kNational, kThird}));
+  Sync(kOrigin, kNational);
+  Sync(kNational, kThird);  // relays A's entitlement to C
+  EXPECT_TRUE(Kinds(kThird, p).count(v1::RECORD_KIND_ENTITLEMENT));
+  // C verified it against A's checkpoint, which it now holds.
+  auto held = fed_.at(kThird).store->LatestCheckpoint({kOrigin, 1});
+  ASSERT_TRUE(held.ok() && held->has_value());
+}
+
+TB_INSTANTIATE_FOR_BOTH_SUITES(SessionTest);
+
+}  // namespace
+}  // namespace tongban::sync

@@ -1,0 +1,109 @@
+// A federation of nodes in one process for sync tests: each node has its
+// signing key, encrypted store, writer and batch verifier; the verifiers
+// look keys up among the federation's nodes (the roster's role). Optional
+// TLS identities come from a federation CA made for the test.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "common/clock.h"
+#include "common/pki/pki.h"
+#include "gtest/gtest.h"
+#include "storage/store.h"
+#include "storage/writer.h"
+#include "sync/session.h"
+#include "sync/verify.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tongban::testutil {
+
+inline constexpr char kNational[] = "000000";
+
+struct FederationNode {
+  std::unique_ptr<crypto::PrivateKey> key;
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<storage::Writer> writer;
+  std::unique_ptr<sync::BatchVerifier> verifier;
+  std::string tls_cert_pem;  // set by IssueTls
+  std::string tls_key_pem;
+};
+
+class TestFederation {
+ public:
+  TestFederation(crypto::SuiteId suite, const Clock* clock) : suite_(suite), clock_(clock) {}
+
+  FederationNode& Add(const std::string& code) {
+    const crypto::Suite& suite = crypto::GetSuite(suite_);
+    FederationNode& n = nodes_[code];
+    n.key = *suite.GenerateKey();
+    storage::StoreOptions so;
+    so.path = dir_.File(code);
+    so.suite = suite_;
+    so.storage_key = *crypto::RandomBytes(suite.symmetric_key_size());
+    n.store = *storage::Store::Open(so);
+    storage::WriterOptions wo;
+    wo.node = code;
+    wo.relay = code == kNational;
+    n.writer = *storage::Writer::Open(n.store.get(), n.key.get(), wo, clock_);
+    n.verifier = std::make_unique<sync::BatchVerifier>(
+        suite, [this](absl::string_view origin, absl::string_view key_id) {
+          auto it = nodes_.find(std::string(origin));
+          if (it == nodes_.end()) return static_cast<const crypto::PublicKey*>(nullptr);
+          const crypto::PublicKey& pub = it->second.key->public_key();
+          return pub.KeyId() == key_id ? &pub : nullptr;
+        });
+    return n;
+  }
+
+  FederationNode& at(const std::string& code) { return nodes_.at(code); }
+
+  std::unique_ptr<sync::Session> OpenSession(const std::string& self,
+                                             const std::string& peer) {
+    FederationNode& n = nodes_.at(self);
+    sync::SessionOptions options;
+    options.self = self;
+    return std::make_unique<sync::Session>(n.store.get(), n.writer.get(), n.verifier.get(),
+                                           clock_, options, peer);
+  }
+
+  // A federation CA, made on first use, and a certificate for `code` (with
+  // IP SAN 127.0.0.1 so that tests can dial loopback). Dated by the real
+  // clock: TLS checks validity against it, whatever clock the nodes use.
+  void IssueTls(const std::string& code) {
+    if (!ca_.has_value()) {
+      pki::CaOptions ca;
+      ca.now = absl::Now();
+      ca_ = *pki::CreateCa(ca);
+    }
+    FederationNode& n = nodes_.at(code);
+    pki::NodeCertOptions o;
+    o.node_code = code;
+    o.ip_addresses = {"127.0.0.1"};
+    o.now = absl::Now();
+    auto issued = pki::IssueNodeCertificate(ca_->key, ca_->cert, o);
+    ASSERT_TRUE(issued.ok()) << issued.status();
+    n.tls_cert_pem = issued->cert.Pem();
+    n.tls_key_pem = *issued->key.PrivatePem();
+  }
+  std::string ca_pem() const { return ca_->cert.Pem(); }
+
+  // The record kinds `node` holds about `person`.
+  std::set<int> Kinds(const std::string& node, const std::string& person) {
+    std::set<int> kinds;
+    auto records = nodes_.at(node).store->ListRecords(person);
+    EXPECT_TRUE(records.ok()) << records.status();
+    for (const auto& [key, state] : *records) kinds.insert(key.first);
+    return kinds;
+  }
+
+ private:
+  const crypto::SuiteId suite_;
+  const Clock* const clock_;
+  ScopedTempDir dir_;
+  std::map<std::string, FederationNode> nodes_;
+  std::optional<pki::KeyAndCertificate> ca_;
+};
+
+}  // namespace tongban::testutil
