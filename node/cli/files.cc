@@ -145,8 +145,9 @@ absl::StatusOr<v1::Roster> ParseRosterText(absl::string_view text, const std::st
   parser.RecordErrorsTo(&errors);
   v1::Roster roster;
   if (!parser.ParseFromString(std::string(text), &roster)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ":", errors.first().empty() ? "not a text-format roster" : errors.first()));
+    return absl::InvalidArgumentError(
+        errors.first().empty() ? absl::StrCat(path, ": not a text-format roster")
+                               : absl::StrCat(path, ":", errors.first()));
   }
   return roster;
 }
