@@ -2,6 +2,8 @@
 
 #include <cassert>
 
+#include "absl/strings/str_cat.h"
+
 namespace tongban::storage {
 
 void AppendBe64(std::string* out, uint64_t v) {
@@ -71,6 +73,14 @@ std::string RouteKey(absl::string_view peer, const LogId& log, uint64_t seq) {
 
 std::string CursorKey(absl::string_view peer, const LogId& log) {
   return RoutePrefix(peer, log);
+}
+
+std::string BackfillPrefix(absl::string_view peer) {
+  return absl::StrCat("backfill/", peer, "/");
+}
+
+std::string BackfillKey(absl::string_view peer, absl::string_view person) {
+  return absl::StrCat(BackfillPrefix(peer), person);
 }
 
 }  // namespace tongban::storage

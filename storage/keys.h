@@ -10,6 +10,7 @@
 //   "routes"       peer:6 | log_id | seq                 "" (the event is for that peer)
 //   "cursors"      peer:6 | log_id                       cursor bytes (sync layer)
 //   "counters"     name                                  u64, big-endian
+//   "default"      "backfill/" peer:6 "/" person:18      "" (history to fetch from peer)
 //
 //   log_id := origin:6 ASCII digits | epoch:be64
 //   seq    := be64, so bytewise order is numeric order
@@ -63,5 +64,9 @@ std::string LinkKey(absl::string_view person);
 std::string RoutePrefix(absl::string_view peer, const LogId& log);
 std::string RouteKey(absl::string_view peer, const LogId& log, uint64_t seq);
 std::string CursorKey(absl::string_view peer, const LogId& log);
+// "default" column family: a person whose history is still to be fetched
+// from `peer` (written with the inflow registration that linked us).
+std::string BackfillPrefix(absl::string_view peer);
+std::string BackfillKey(absl::string_view peer, absl::string_view person);
 
 }  // namespace tongban::storage

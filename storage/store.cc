@@ -471,6 +471,21 @@ absl::StatusOr<std::vector<LogId>> Store::RouteLogs(absl::string_view peer) cons
   return out;
 }
 
+absl::StatusOr<std::vector<LogId>> Store::CheckpointLogs() const {
+  std::vector<LogId> out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCheckpoints)));
+  // One seek per log: after finding a log, jump past all of its sizes.
+  for (it->SeekToFirst(); it->Valid();) {
+    const absl::string_view key = ToView(it->key());
+    if (key.size() < kLogIdSize) return absl::DataLossError("bad checkpoint key");
+    out.push_back(DecodeLogId(key));
+    it->Seek(ToSlice(CheckpointKey(out.back(), ~uint64_t{0}) + '\xff'));
+  }
+  TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
+  return out;
+}
+
 absl::StatusOr<std::vector<std::pair<LogId, std::string>>> Store::Cursors(
     absl::string_view peer) const {
   std::vector<std::pair<LogId, std::string>> out;
@@ -491,6 +506,17 @@ absl::StatusOr<uint64_t> Store::GetCounter(absl::string_view name) const {
   if (!v.has_value()) return 0;
   if (v->size() != 8) return absl::DataLossError("counter of bad size");
   return DecodeBe64(*v);
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::Scan(
+    Cf c, absl::string_view prefix) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
+  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
+    out.emplace_back(it->key().ToString(), it->value().ToString());
+  }
+  TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
+  return out;
 }
 
 absl::Status Store::Increment(absl::string_view name, uint64_t delta) {

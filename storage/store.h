@@ -170,10 +170,16 @@ class Store {
 
   // Every log with events routed to `peer` (the logs a sender feeds it).
   absl::StatusOr<std::vector<LogId>> RouteLogs(absl::string_view peer) const;
+  // Every log this node holds a checkpoint of.
+  absl::StatusOr<std::vector<LogId>> CheckpointLogs() const;
   // Every cursor kept for events received from `peer`: log -> stored value
   // (the sync layer's Position bytes).
   absl::StatusOr<std::vector<std::pair<LogId, std::string>>> Cursors(
       absl::string_view peer) const;
+
+  // Every key in `cf` that starts with `prefix`, with its value.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
+      Cf cf, absl::string_view prefix) const;
 
   // --- Counters and metadata ---
   absl::StatusOr<uint64_t> GetCounter(absl::string_view name) const;

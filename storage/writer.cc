@@ -514,6 +514,8 @@ void Writer::BuildBatch(InFlight* in) {
     head->set_operation(c.operation);
     head->set_payload(c.payload);
     next.set_versions(state.has_value() ? state->versions() + 1 : 1);
+    if (state.has_value()) *next.mutable_history() = state->history();
+    *next.add_history() = head->event();
     for (ids::IdFinding f : c.findings) {
       const auto pf = static_cast<v1::IdFinding>(f);
       next.add_id_findings(pf);
@@ -530,6 +532,19 @@ void Writer::BuildBatch(InFlight* in) {
     rit->second = {std::move(next), group};
     if (!effect.changed.empty()) batch.PutLinks(c.person, links);
     for (const std::string& peer : audience) batch.PutRoute(peer, log_, seq);
+    if (c.operation == v1::OPERATION_UPSERT && c.kind == v1::RECORD_KIND_INFLOW) {
+      // Linked to the person now: fetch its history from the origin, the
+      // previous residence and the national node (which holds every log
+      // whole, for a county that cannot reach the others). The marker is
+      // durable with the registration, so a restart cannot lose the request.
+      for (const std::string& from : {c.value.inflow().origin_county(),
+                                      c.value.inflow().previous_residence(),
+                                      options_.national}) {
+        if (!from.empty() && from != options_.node) {
+          batch.Put(Cf::kDefault, BackfillKey(from, c.person), "");
+        }
+      }
+    }
 
     Appended out;
     out.id.set_origin(log_.origin);
@@ -636,6 +651,8 @@ void Writer::BuildBatch(InFlight* in) {
           for (int f : body.id_findings()) next.add_id_findings(static_cast<v1::IdFinding>(f));
         }
         next.set_versions(state.has_value() ? state->versions() + 1 : 1);
+        if (state.has_value()) *next.mutable_history() = state->history();
+        *next.add_history() = head->event();
         batch.PutRecord(record_key, next);
         rit->second = {std::move(next), group};
       }

@@ -35,6 +35,37 @@ absl::Status AddConsistency(const storage::Store& store, const storage::LogId& l
   return absl::OkStatus();
 }
 
+// Adds the events `seqs` (ascending) that are covered by the checkpoint of
+// `size` and fit the limits, each with its inclusion proof. Returns how many
+// of `seqs` it took.
+absl::StatusOr<size_t> AddProvenEvents(const storage::Store& store,
+                                       const storage::LogId& log, uint64_t size,
+                                       const std::vector<uint64_t>& seqs,
+                                       const FeedLimits& limits, crypto::Hasher& hasher,
+                                       v1::Batch* batch) {
+  const merkle::NodeReader reader = store.NodeReaderFor(log);
+  size_t bytes = 0;
+  size_t taken = 0;
+  for (; taken < seqs.size() && seqs[taken] <= size; ++taken) {
+    TB_ASSIGN_OR_RETURN(std::string body, store.GetEvent(log, seqs[taken]));
+    if (batch->events_size() > 0 &&
+        (static_cast<size_t>(batch->events_size()) == limits.max_events ||
+         bytes + body.size() > limits.max_bytes)) {
+      break;
+    }
+    bytes += body.size();
+    TB_ASSIGN_OR_RETURN(std::vector<crypto::Digest> path,
+                        merkle::InclusionProof(hasher, seqs[taken] - 1, size, reader));
+    v1::InclusionProof* proof = batch->add_inclusion();
+    proof->set_seq(seqs[taken]);
+    for (const crypto::Digest& d : path) proof->add_hashes(d.data(), d.size());
+    v1::Event* e = batch->add_events();
+    e->set_seq(seqs[taken]);
+    e->set_body(std::move(body));
+  }
+  return taken;
+}
+
 }  // namespace
 
 absl::StatusOr<std::optional<v1::Batch>> ReadContiguous(const storage::Store& store,
@@ -99,28 +130,33 @@ absl::StatusOr<std::optional<v1::Batch>> ReadRouted(const storage::Store& store,
   TB_ASSIGN_OR_RETURN(std::vector<uint64_t> seqs,
                       store.ScanRoute(peer_code, log, peer.cursor, limits.max_events + 1));
   std::unique_ptr<crypto::Hasher> hasher = crypto::GetSuite(store.suite()).NewHasher();
-  const merkle::NodeReader reader = store.NodeReaderFor(log);
-  size_t bytes = 0;
-  for (size_t i = 0; i < seqs.size() && seqs[i] <= size; ++i) {
-    TB_ASSIGN_OR_RETURN(std::string body, store.GetEvent(log, seqs[i]));
-    if (batch.events_size() > 0 &&
-        (static_cast<size_t>(batch.events_size()) == limits.max_events ||
-         bytes + body.size() > limits.max_bytes)) {
-      // More is routed to the peer below the checkpoint: its cursor may
-      // advance only to the last event sent.
-      batch.set_watermark(batch.events().rbegin()->seq());
-      break;
-    }
-    bytes += body.size();
-    TB_ASSIGN_OR_RETURN(std::vector<crypto::Digest> path,
-                        merkle::InclusionProof(*hasher, seqs[i] - 1, size, reader));
-    v1::InclusionProof* proof = batch.add_inclusion();
-    proof->set_seq(seqs[i]);
-    for (const crypto::Digest& d : path) proof->add_hashes(d.data(), d.size());
-    v1::Event* e = batch.add_events();
-    e->set_seq(seqs[i]);
-    e->set_body(std::move(body));
+  TB_ASSIGN_OR_RETURN(const size_t taken,
+                      AddProvenEvents(store, log, size, seqs, limits, *hasher, &batch));
+  if (taken < seqs.size() && seqs[taken] <= size) {
+    // More is routed to the peer below the checkpoint: its cursor may
+    // advance only to the last event sent.
+    batch.set_watermark(batch.events().rbegin()->seq());
   }
+  TB_RETURN_IF_ERROR(AddConsistency(store, log, *hasher, peer.checkpoint_size, size, &batch));
+  return batch;
+}
+
+absl::StatusOr<std::optional<v1::Batch>> ReadSelected(const storage::Store& store,
+                                                      const storage::LogId& log,
+                                                      const PeerPosition& peer,
+                                                      std::vector<uint64_t>* seqs,
+                                                      const FeedLimits& limits) {
+  if (seqs->empty()) return std::nullopt;
+  TB_ASSIGN_OR_RETURN(auto latest, store.CheckpointAtOrBelow(log, ~uint64_t{0}));
+  if (!latest.has_value() || latest->first < seqs->front()) return std::nullopt;
+  const uint64_t size = latest->first;
+  v1::Batch batch = NewBatch(log, /*contiguous=*/false, size, std::move(latest->second));
+  batch.set_backfill(true);
+  batch.set_watermark(0);
+  std::unique_ptr<crypto::Hasher> hasher = crypto::GetSuite(store.suite()).NewHasher();
+  TB_ASSIGN_OR_RETURN(const size_t taken,
+                      AddProvenEvents(store, log, size, *seqs, limits, *hasher, &batch));
+  seqs->erase(seqs->begin(), seqs->begin() + static_cast<std::ptrdiff_t>(taken));
   TB_RETURN_IF_ERROR(AddConsistency(store, log, *hasher, peer.checkpoint_size, size, &batch));
   return batch;
 }

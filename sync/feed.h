@@ -18,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -48,5 +49,16 @@ absl::StatusOr<std::optional<v1::Batch>> ReadRouted(const storage::Store& store,
                                                     const storage::LogId& log,
                                                     const PeerPosition& peer,
                                                     const FeedLimits& limits);
+
+// The given events of `log` (ascending seqs), each with its inclusion proof
+// against the latest checkpoint, as a backfill batch, with a consistency
+// proof from the checkpoint the peer holds. Takes as many from the front of
+// `seqs` as the checkpoint covers and the limits allow, and removes them.
+// nullopt if `seqs` is empty or no checkpoint covers its first yet.
+absl::StatusOr<std::optional<v1::Batch>> ReadSelected(const storage::Store& store,
+                                                      const storage::LogId& log,
+                                                      const PeerPosition& peer,
+                                                      std::vector<uint64_t>* seqs,
+                                                      const FeedLimits& limits);
 
 }  // namespace tongban::sync

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/ids/citizen_id.h"
 #include "common/log.h"
 #include "common/merkle/checkpoint.h"
 #include "common/status_macros.h"
@@ -38,20 +39,35 @@ absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
   std::vector<v1::SyncMessage> out(2);
   v1::Hello* hello = out[0].mutable_hello();
   hello->set_node(options_.self);
+  // Where we stand in every log we hold a checkpoint of (so that the peer
+  // can prove consistency from it), and our cursor in the logs it sends us.
+  std::map<std::pair<std::string, uint64_t>, v1::Position> positions;
   TB_ASSIGN_OR_RETURN(auto cursors, store_->Cursors(peer_));
   for (const auto& [log, bytes] : cursors) {
     v1::Position stored;
     if (!stored.ParseFromString(bytes)) {
       return absl::DataLossError(absl::StrCat("cursor of peer ", peer_, " does not parse"));
     }
-    TB_ASSIGN_OR_RETURN(auto held, store_->CheckpointAtOrBelow(log, ~uint64_t{0}));
-    v1::Position* p = hello->add_positions();
-    p->set_origin(log.origin);
-    p->set_epoch(log.epoch);
-    p->set_seq(stored.seq());
-    p->set_checkpoint_size(held.has_value() ? held->first : 0);
+    positions[Key(log)].set_seq(stored.seq());
+  }
+  TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> held, store_->CheckpointLogs());
+  for (const storage::LogId& log : held) {
+    if (log == writer_->log()) continue;
+    TB_ASSIGN_OR_RETURN(auto latest, store_->CheckpointAtOrBelow(log, ~uint64_t{0}));
+    if (latest.has_value()) positions[Key(log)].set_checkpoint_size(latest->first);
+  }
+  for (auto& [key, p] : positions) {
+    p.set_origin(key.first);
+    p.set_epoch(key.second);
+    *hello->add_positions() = std::move(p);
   }
   out[1].mutable_credit()->set_batches(options_.credit);
+  // Histories still to fetch from this peer.
+  TB_ASSIGN_OR_RETURN(auto pending, store_->Scan(storage::Cf::kDefault,
+                                                 storage::BackfillPrefix(peer_)));
+  for (const auto& [key, unused] : pending) {
+    to_fetch_.push_back(key.substr(storage::BackfillPrefix(peer_).size()));
+  }
   return out;
 }
 
@@ -72,6 +88,7 @@ absl::Status Session::OnMessage(const v1::SyncMessage& in,
       return absl::OkStatus();
     case v1::SyncMessage::kAck:
       ++stats_.acks_received;
+      if (unacked_ > 0) --unacked_;
       return absl::OkStatus();
     case v1::SyncMessage::kBatch:
       if (!hello_received_) {
@@ -79,6 +96,10 @@ absl::Status Session::OnMessage(const v1::SyncMessage& in,
             absl::StrCat("peer ", peer_, ": batch before Hello"));
       }
       return OnBatch(in.batch(), out);
+    case v1::SyncMessage::kFetchPerson:
+      return OnFetchPerson(in.fetch_person().person(), out);
+    case v1::SyncMessage::kFetchDone:
+      return OnFetchDone(in.fetch_done());
     case v1::SyncMessage::MSG_NOT_SET:
       break;
   }
@@ -101,7 +122,12 @@ absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
                       store_->Get(storage::Cf::kDefault, FrozenKey(log)));
   view.frozen = frozen.has_value();
   view.contiguous = we_keep_whole_logs_;
-  if (view.contiguous) view.tree = store_->NodeReaderFor(log);
+  if (view.contiguous) {
+    // A whole copy may have come from the origin or through a relay: what
+    // counts is how much of it is stored, not this peer's cursor.
+    TB_ASSIGN_OR_RETURN(view.applied, store_->LastSeq(log));
+    view.tree = store_->NodeReaderFor(log);
+  }
   storage::Store* store = store_;
   view.stored_body = [store, log](uint64_t seq) { return store->GetEvent(log, seq); };
   return view;
@@ -130,15 +156,105 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
     }
     return verified.status();
   }
+  if (batch.backfill()) {
+    // Events from anywhere in the log: they must not move the cursor.
+    verified->batch.from_peer.clear();
+  }
   TB_RETURN_IF_ERROR(writer_->ApplyRemote(verified->batch));
   ++stats_.batches_applied;
   stats_.events_applied += verified->batch.events.size();
-  v1::Ack* ack = out->emplace_back().mutable_ack();
-  ack->set_origin(log.origin);
-  ack->set_epoch(log.epoch);
-  ack->set_seq(verified->batch.cursor);
+  if (!batch.backfill()) {
+    v1::Ack* ack = out->emplace_back().mutable_ack();
+    ack->set_origin(log.origin);
+    ack->set_epoch(log.epoch);
+    ack->set_seq(verified->batch.cursor);
+  }
   out->emplace_back().mutable_credit()->set_batches(1);
   return absl::OkStatus();
+}
+
+absl::Status Session::OnFetchPerson(const std::string& person,
+                                    std::vector<v1::SyncMessage>* out) {
+  TB_ASSIGN_OR_RETURN(storage::Links links, store_->GetLinks(person));
+  auto link = links.find(peer_);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  const bool linked =
+      link != links.end() &&
+      (link->second.ended_at_micros() == 0 ||
+       now - link->second.ended_at_micros() < absl::ToInt64Microseconds(options_.retention));
+  if (!linked) {
+    TB_LOG(WARNING) << "refused history of person " << ids::MaskId(person) << " to peer "
+                    << peer_ << ": not linked to the person here";
+    TB_RETURN_IF_ERROR(store_->Increment("refused/fetch_person", 1));
+    v1::FetchDone* done = out->emplace_back().mutable_fetch_done();
+    done->set_person(person);
+    done->set_code(static_cast<int>(absl::StatusCode::kPermissionDenied));
+    done->set_message(absl::StrCat("node ", options_.self,
+                                   " holds no link of node ", peer_, " to this person"));
+    return absl::OkStatus();
+  }
+  // Every event of the person's records that we can prove: events of our
+  // own log, and at the national node of every log (it keeps them whole).
+  std::map<std::pair<std::string, uint64_t>, std::vector<uint64_t>> by_log;
+  TB_ASSIGN_OR_RETURN(auto records, store_->ListRecords(person));
+  for (const auto& [key, state] : records) {
+    for (const v1::EventId& e : state.history()) {
+      if (e.origin() == peer_) continue;  // its own events
+      if (!we_keep_whole_logs_ && e.origin() != options_.self) continue;
+      by_log[{e.origin(), e.epoch()}].push_back(e.seq());
+    }
+  }
+  Backfill backfill;
+  backfill.person = person;
+  for (auto& [key, seqs] : by_log) {
+    std::sort(seqs.begin(), seqs.end());
+    seqs.erase(std::unique(seqs.begin(), seqs.end()), seqs.end());
+    backfill.logs.emplace_back(storage::LogId{key.first, key.second}, std::move(seqs));
+  }
+  backfills_.push_back(std::move(backfill));
+  return absl::OkStatus();
+}
+
+absl::Status Session::OnFetchDone(const v1::FetchDone& done) {
+  if (done.code() != 0) {
+    TB_LOG(WARNING) << "peer " << peer_ << " refused the history of person "
+                    << ids::MaskId(done.person()) << ": " << done.message();
+  }
+  // Asked and answered: the marker goes either way. A refusal is not
+  // retried; the next linking act writes a new marker.
+  storage::Batch batch(*store_);
+  batch.Delete(storage::Cf::kDefault, storage::BackfillKey(peer_, done.person()));
+  return store_->Commit(batch, /*sync=*/false);
+}
+
+absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBackfill() {
+  while (!backfills_.empty()) {
+    Backfill& b = backfills_.front();
+    while (!b.logs.empty() && b.logs.front().second.empty()) b.logs.erase(b.logs.begin());
+    if (b.logs.empty()) {
+      v1::SyncMessage msg;
+      msg.mutable_fetch_done()->set_person(b.person);
+      backfills_.pop_front();
+      return msg;
+    }
+    if (credit_ == 0) return std::nullopt;
+    auto& [log, seqs] = b.logs.front();
+    PeerPosition& position = peer_positions_[Key(log)];
+    TB_ASSIGN_OR_RETURN(std::optional<v1::Batch> batch,
+                        ReadSelected(*store_, log, position, &seqs, options_.limits));
+    // Not yet covered by a checkpoint: wait for the signer.
+    if (!batch.has_value()) return std::nullopt;
+    TB_ASSIGN_OR_RETURN(merkle::Checkpoint cp, merkle::ParseCheckpoint(batch->checkpoint().body()));
+    position.checkpoint_size = std::max(position.checkpoint_size, cp.tree_size);
+    if (log.origin != options_.self) batch->set_relayed_by(options_.self);
+    --credit_;
+    ++stats_.batches_sent;
+    stats_.events_sent += batch->events_size();
+    v1::SyncMessage msg;
+    *msg.mutable_batch() = *std::move(batch);
+    return msg;
+  }
+  return std::nullopt;
 }
 
 absl::Status Session::KeepEvidence(const Equivocation& evidence,
@@ -157,6 +273,15 @@ absl::Status Session::KeepEvidence(const Equivocation& evidence,
   batch.Put(storage::Cf::kDefault,
             absl::StrCat("evidence/", log.origin, "/", log.epoch, "/", now),
             kept.SerializeAsString());
+  if (!evidence.conclusive) {
+    // A failed consistency proof can also be a relay's corruption: keep it,
+    // but freeze only on proof the origin itself signed two histories.
+    TB_RETURN_IF_ERROR(store_->Commit(batch, /*sync=*/true));
+    TB_LOG(ERROR) << "origin " << log.origin << " epoch " << log.epoch
+                  << ": a consistency proof from peer " << peer_
+                  << " failed; evidence kept, confirm with the witness";
+    return absl::OkStatus();
+  }
   batch.Put(storage::Cf::kDefault, FrozenKey(log),
             absl::StrCat("equivocation reported by peer ", peer_));
   TB_RETURN_IF_ERROR(store_->Commit(batch, /*sync=*/true));
@@ -179,7 +304,18 @@ absl::StatusOr<std::vector<storage::LogId>> Session::LogsToSend() {
 }
 
 absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBatch() {
-  if (!hello_received_ || credit_ == 0) return std::nullopt;
+  if (!hello_received_) return std::nullopt;
+  // Histories asked for come first: a county that just linked a person
+  // needs them to serve the person.
+  TB_ASSIGN_OR_RETURN(std::optional<v1::SyncMessage> backfill, NextBackfill());
+  if (backfill.has_value()) return backfill;
+  if (!to_fetch_.empty() && caught_up_ && unacked_ == 0) {
+    v1::SyncMessage msg;
+    msg.mutable_fetch_person()->set_person(to_fetch_.back());
+    to_fetch_.pop_back();
+    return msg;
+  }
+  if (credit_ == 0) return std::nullopt;
   TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> logs, LogsToSend());
   for (size_t i = 0; i < logs.size(); ++i) {
     const size_t index = (next_log_ + i) % logs.size();
@@ -199,6 +335,7 @@ absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBatch() {
     position.checkpoint_size = std::max(position.checkpoint_size, cp.tree_size);
     if (log.origin != options_.self) batch.set_relayed_by(options_.self);
     --credit_;
+    ++unacked_;
     next_log_ = index + 1;
     caught_up_ = false;
     ++stats_.batches_sent;

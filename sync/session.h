@@ -11,6 +11,13 @@
 //   receiving   OnMessage(batch) verifies it (sync/verify.h), applies it with
 //               its cursor in one durable batch (Writer::ApplyRemote), and
 //               answers with an Ack and one more Credit
+//   backfill    after an inflow registration linked us to a person, the
+//               writer left a durable marker per county to ask; the session
+//               sends FetchPerson for each, and the peer answers with every
+//               event it can prove about the person (its own log; at the
+//               national node every log), then FetchDone. A peer that is not
+//               linked to the person is refused, and the refusal counted and
+//               logged (ID masked).
 //
 // A batch that fails verification ends the session with the rejection
 // (kInvalidArgument carrying a RejectReason); on equivocation both
@@ -22,6 +29,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -40,6 +48,9 @@ namespace tongban::sync {
 struct SessionOptions {
   std::string self;                // this node's code
   std::string national = "000000";
+  // How long a county whose link to a person ended may still fetch the
+  // person's history (the writer's retention window).
+  absl::Duration retention = absl::Hours(24 * 180);
   FeedLimits limits;
   // Batches the receiver lets the sender have in flight. With batches of at
   // most 1 MiB this bounds the receiver's memory per session.
@@ -69,8 +80,9 @@ class Session {
   // (kInvalidArgument, RejectReasonOf() tells which) or a local failure.
   absl::Status OnMessage(const v1::SyncMessage& in, std::vector<v1::SyncMessage>* out);
 
-  // The next batch to send, or nullopt when the peer has everything we hold
-  // for it or has no credit left. Never blocks.
+  // The next message to send (a batch, or the end of a backfill answer), or
+  // nullopt when the peer has everything we hold for it or has no credit
+  // left. Never blocks.
   absl::StatusOr<std::optional<v1::SyncMessage>> NextBatch();
 
   // The peer has said Hello and we have nothing it lacks, as far as we know.
@@ -80,6 +92,9 @@ class Session {
 
  private:
   absl::Status OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessage>* out);
+  absl::Status OnFetchPerson(const std::string& person, std::vector<v1::SyncMessage>* out);
+  absl::Status OnFetchDone(const v1::FetchDone& done);
+  absl::StatusOr<std::optional<v1::SyncMessage>> NextBackfill();
   absl::StatusOr<ReceiverLog> ViewOf(const storage::LogId& log);
   absl::Status KeepEvidence(const Equivocation& evidence, const storage::LogId& log);
   absl::StatusOr<std::vector<storage::LogId>> LogsToSend();
@@ -99,6 +114,17 @@ class Session {
   // advanced as we send).
   std::map<std::pair<std::string, uint64_t>, PeerPosition> peer_positions_;
   size_t next_log_ = 0;  // round robin over the logs we send
+  // Backfill answers being sent: the person and, per log, the seqs left.
+  struct Backfill {
+    std::string person;
+    std::vector<std::pair<storage::LogId, std::vector<uint64_t>>> logs;
+  };
+  std::deque<Backfill> backfills_;
+  // Histories to ask this peer for, sent once the peer has acknowledged
+  // everything we sent it (so it has applied the registration that linked
+  // us, and knows the link).
+  std::vector<std::string> to_fetch_;
+  uint64_t unacked_ = 0;  // batches sent and not yet acknowledged
   bool caught_up_ = false;
   SessionStats stats_;
 };

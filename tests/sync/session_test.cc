@@ -102,6 +102,15 @@ TEST_P(SessionTest, RecordsFollowThePersonAndNoOneElse) {
   Sync(kResidence, kNational);
   EXPECT_TRUE(Kinds(kOrigin, p).count(v1::RECORD_KIND_SERVICE));
   EXPECT_TRUE(Kinds(kOrigin, p).count(v1::RECORD_KIND_INFLOW));
+  // Linked by its inflow registration, B fetched P's history from A, with
+  // proofs: the basics that were routed to the national node only.
+  EXPECT_TRUE(Kinds(kResidence, p).count(v1::RECORD_KIND_PERSON_BASICS));
+  EXPECT_TRUE(Kinds(kResidence, q).empty());
+  // Asked and answered: no backfill is left pending towards A.
+  auto pending = fed_.at(kResidence).store->Scan(storage::Cf::kDefault,
+                                                 storage::BackfillPrefix(kOrigin));
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->empty());
   EXPECT_TRUE(Kinds(kNational, p).count(v1::RECORD_KIND_SERVICE));
   EXPECT_TRUE(Kinds(kThird, p).empty());
   EXPECT_TRUE(Kinds(kThird, q).empty());
@@ -140,6 +149,33 @@ TEST_P(SessionTest, RelayThroughTheNationalNode) {
   // C verified it against A's checkpoint, which it now holds.
   auto held = fed_.at(kThird).store->LatestCheckpoint({kOrigin, 1});
   ASSERT_TRUE(held.ok() && held->has_value());
+}
+
+// A county that is not linked to a person asks for the person's history:
+// refused, counted, and nothing about the person is sent.
+TEST_P(SessionTest, HistoryIsRefusedToACountyThatIsNotLinked) {
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  Write(kOrigin, testutil::Basics(p, "P"));
+  {
+    storage::Batch ask(*fed_.at(kThird).store);
+    ask.Put(storage::Cf::kDefault, storage::BackfillKey(kOrigin, p), "");
+    TB_ASSERT_OK(fed_.at(kThird).store->Commit(ask, true));
+  }
+  Sync(kThird, kOrigin);
+  EXPECT_TRUE(Kinds(kThird, p).empty());
+  TB_ASSERT_OK_AND_ASSIGN(uint64_t refused,
+                          fed_.at(kOrigin).store->GetCounter("refused/fetch_person"));
+  EXPECT_EQ(refused, 1u);
+}
+
+// C, which never talks to A, gets P's history from the national node.
+TEST_P(SessionTest, HistoryComesFromTheNationalNodeWhenTheOriginIsOutOfReach) {
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  Write(kOrigin, testutil::Basics(p, "P"));
+  Sync(kOrigin, kNational);
+  Write(kThird, testutil::Inflow(p, kOrigin));
+  Sync(kThird, kNational);
+  EXPECT_TRUE(Kinds(kThird, p).count(v1::RECORD_KIND_PERSON_BASICS));
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(SessionTest);
