@@ -62,12 +62,29 @@ v1::NodeEntry::Role RoleForCode(absl::string_view code) {
   return v1::NodeEntry::ROLE_COUNTY;
 }
 
+// How node codes are checked. The region table compiled into this build is
+// the authority when a roster is signed; a node that receives a roster only
+// checks the codes' form, so that a county created after this build was
+// made never makes an older node reject the whole roster (DESIGN.md section
+// 3: configuration must never stop the network).
+enum class CodeCheck { kRegionTable, kFormatOnly };
+
+absl::Status CheckCode(const std::string& code, CodeCheck check) {
+  if (check == CodeCheck::kRegionTable) return ids::ValidateNodeCode(code);
+  if (code.size() != 6 || !absl::c_all_of(code, [](char c) {
+        return absl::ascii_isdigit(static_cast<unsigned char>(c));
+      })) {
+    return absl::InvalidArgumentError("not six digits");
+  }
+  return absl::OkStatus();
+}
+
 // Validates one entry; with `keys`, also keeps its parsed signing keys.
 absl::Status ValidateEntry(
-    const v1::NodeEntry& node,
+    const v1::NodeEntry& node, CodeCheck check,
     absl::flat_hash_map<std::string, std::unique_ptr<crypto::PublicKey>>* keys) {
   const std::string& code = node.code();
-  absl::Status valid = ids::ValidateNodeCode(code);
+  absl::Status valid = CheckCode(code, check);
   if (!valid.ok()) return Prefixed(absl::StrCat("node \"", code, "\""), valid);
   if (node.name().empty()) return Invalid(code, "name is empty");
   const v1::NodeEntry::Role want = RoleForCode(code);
@@ -121,7 +138,8 @@ absl::Status ValidateEntry(
 }
 
 // Validates the whole roster; fills `index` and `keys` when they are given.
-absl::Status ValidateInto(const v1::Roster& roster, absl::flat_hash_map<std::string, int>* index,
+absl::Status ValidateInto(const v1::Roster& roster, CodeCheck check,
+                          absl::flat_hash_map<std::string, int>* index,
                           absl::flat_hash_map<std::string, std::unique_ptr<crypto::PublicKey>>* keys) {
   if (roster.version() < 1) {
     return absl::InvalidArgumentError("roster version is 0; versions start at 1");
@@ -134,7 +152,7 @@ absl::Status ValidateInto(const v1::Roster& roster, absl::flat_hash_map<std::str
   int national = 0;
   for (int i = 0; i < roster.nodes_size(); ++i) {
     const v1::NodeEntry& node = roster.nodes(i);
-    TB_RETURN_IF_ERROR(ValidateEntry(node, keys));
+    TB_RETURN_IF_ERROR(ValidateEntry(node, check, keys));
     if (!index->emplace(node.code(), i).second) {
       return Invalid(node.code(), "is listed twice");
     }
@@ -187,11 +205,11 @@ absl::Status ValidateEndpoint(absl::string_view endpoint) {
 }
 
 absl::Status ValidateNodeEntry(const v1::NodeEntry& node) {
-  return ValidateEntry(node, nullptr);
+  return ValidateEntry(node, CodeCheck::kRegionTable, nullptr);
 }
 
 absl::Status ValidateRosterContent(const v1::Roster& roster) {
-  return ValidateInto(roster, nullptr, nullptr);
+  return ValidateInto(roster, CodeCheck::kRegionTable, nullptr, nullptr);
 }
 
 absl::StatusOr<v1::SignedRoster> SignRoster(const v1::Roster& roster,
@@ -235,7 +253,7 @@ absl::StatusOr<Roster> Roster::Verify(const v1::SignedRoster& signed_roster,
   if (!data->roster.ParseFromString(signed_roster.roster())) {
     return absl::InvalidArgumentError("signed roster: the signed bytes are not a Roster");
   }
-  absl::Status valid = ValidateInto(data->roster, &data->index, &data->keys);
+  absl::Status valid = ValidateInto(data->roster, CodeCheck::kFormatOnly, &data->index, &data->keys);
   if (!valid.ok()) return Prefixed(absl::StrCat("roster v", data->roster.version()), valid);
   data->signed_roster = signed_roster;
   return Roster(std::move(data));

@@ -11,7 +11,10 @@
 //
 // Content rules (ValidateRosterContent):
 //   - version >= 1; federation non-empty;
-//   - every node code passes ids::ValidateNodeCode and appears once;
+//   - every node code appears once and, when a roster is signed, passes
+//     ids::ValidateNodeCode against this build's region table; a node that
+//     receives a roster only checks that codes are six digits, so a county
+//     created after its build never makes it reject the whole roster;
 //   - the role follows from the code: "000000" is ROLE_NATIONAL (exactly one
 //     per roster), "XX0000" ROLE_PROVINCE, any other code ROLE_COUNTY;
 //   - name non-empty, status set (ACTIVE, SUSPENDED or REVOKED);

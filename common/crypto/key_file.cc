@@ -55,9 +55,9 @@ absl::Status ErrnoError(int error, const std::string& path, absl::string_view wh
   return absl::ErrnoToStatus(error, absl::StrCat(path, ": ", what));
 }
 
-// Reads the whole file. With `secret`, refuses a file that group or others
-// may read or write.
-absl::StatusOr<std::string> ReadKeyFile(const std::string& path, bool secret) {
+}  // namespace
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, bool secret) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
   if (fd < 0) return ErrnoError(errno, path, "cannot open key file");
   FdCloser closer(fd);
@@ -98,12 +98,17 @@ absl::StatusOr<std::string> ReadKeyFile(const std::string& path, bool secret) {
   return content;
 }
 
-// Creates `path` with `mode`, never replacing an existing file, writes
-// `content` and syncs it and its directory. On failure no partial file stays.
-absl::Status WriteNewFile(const std::string& path, absl::string_view content, mode_t mode) {
+absl::Status WriteNewFile(const std::string& path, absl::string_view content,
+                          unsigned int mode) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
                         mode);
-  if (fd < 0) return ErrnoError(errno, path, "cannot create key file");
+  if (fd < 0) {
+    if (errno == EEXIST) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(path, ": already exists; refusing to overwrite it"));
+    }
+    return ErrnoError(errno, path, "cannot create key file");
+  }
   FdCloser closer(fd);
   auto fail = [&path](int error, absl::string_view what) {
     ::unlink(path.c_str());
@@ -132,11 +137,10 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view content, mo
   return absl::OkStatus();
 }
 
-}  // namespace
 
 absl::StatusOr<std::unique_ptr<PrivateKey>> ReadPrivateKeyFile(const Suite& suite,
                                                                const std::string& path) {
-  TB_ASSIGN_OR_RETURN(std::string pem_value, ReadKeyFile(path, /*secret=*/true));
+  TB_ASSIGN_OR_RETURN(std::string pem_value, ReadSmallFile(path, /*secret=*/true));
   const SecretString pem(std::move(pem_value));
   absl::StatusOr<std::unique_ptr<PrivateKey>> key = suite.PrivateKeyFromPem(pem.value());
   if (!key.ok()) return Prefixed(path, key.status());
@@ -150,7 +154,7 @@ absl::Status WritePrivateKeyFile(const PrivateKey& key, const std::string& path)
 
 absl::StatusOr<std::unique_ptr<PublicKey>> ReadPublicKeyFile(const Suite& suite,
                                                              const std::string& path) {
-  TB_ASSIGN_OR_RETURN(std::string pem, ReadKeyFile(path, /*secret=*/false));
+  TB_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path, /*secret=*/false));
   absl::StatusOr<std::unique_ptr<PublicKey>> key = suite.PublicKeyFromPem(pem);
   if (!key.ok()) return Prefixed(path, key.status());
   return key;
@@ -162,7 +166,7 @@ absl::Status WritePublicKeyFile(const PublicKey& key, const std::string& path) {
 
 absl::StatusOr<std::string> ReadStorageKeyFile(const Suite& suite,
                                                const std::string& path) {
-  TB_ASSIGN_OR_RETURN(std::string content_value, ReadKeyFile(path, /*secret=*/true));
+  TB_ASSIGN_OR_RETURN(std::string content_value, ReadSmallFile(path, /*secret=*/true));
   const SecretString content(std::move(content_value));
   absl::string_view hex = content.value();
   if (!hex.empty() && hex.back() == '\n') hex.remove_suffix(1);

@@ -35,4 +35,14 @@ absl::StatusOr<std::string> ReadStorageKeyFile(const Suite& suite,
 // Generates a fresh random key and writes it to `path`.
 absl::Status GenerateStorageKeyFile(const Suite& suite, const std::string& path);
 
+// The file primitives behind the functions above, shared with the other key
+// and certificate files (common/pki). ReadSmallFile reads a file of at most
+// 1 MiB whole; with `secret` it refuses, as above, a file that group or
+// others may access. WriteNewFile creates `path` with exactly `mode`, never
+// replacing a file (kAlreadyExists), and syncs it and its directory; on
+// failure no partial file stays.
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path, bool secret);
+absl::Status WriteNewFile(const std::string& path, absl::string_view content,
+                          unsigned int mode);
+
 }  // namespace tongban::crypto

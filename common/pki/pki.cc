@@ -6,8 +6,9 @@
 // and removed again if anything fails.
 #include "common/pki/pki.h"
 
+#include "common/crypto/key_file.h"
+
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
 #include <openssl/bn.h>
@@ -20,7 +21,6 @@
 #include <openssl/x509v3.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -70,7 +70,6 @@ void FreeGeneralNames(GENERAL_NAMES* names) { GENERAL_NAMES_free(names); }
 using GeneralNamesPtr = Ptr<GENERAL_NAMES, FreeGeneralNames>;
 
 constexpr int kMaxDays = 36500;
-constexpr off_t kMaxFileSize = 1 << 20;
 constexpr mode_t kSecretMode = 0600;
 constexpr mode_t kPublicMode = 0644;
 
@@ -277,104 +276,6 @@ absl::StatusOr<X509Ptr> NewCertificate(absl::string_view cn, int days, absl::Tim
 }
 
 // --- files ---
-
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int Close() {
-    const int rc = ::close(fd_);
-    fd_ = -1;
-    return rc;
-  }
-
- private:
-  int fd_;
-};
-
-absl::Status ErrnoError(int error, const std::string& path, absl::string_view what) {
-  return absl::ErrnoToStatus(error, absl::StrCat(path, ": ", what));
-}
-
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path, bool secret) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) return ErrnoError(errno, path, "cannot open");
-  Fd closer(fd);
-  struct stat st;
-  if (::fstat(fd, &st) != 0) return ErrnoError(errno, path, "cannot stat");
-  if (!S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": not a regular file"));
-  }
-  if (secret && (st.st_mode & 077) != 0) {
-    return absl::PermissionDeniedError(absl::StrFormat(
-        "%s: mode %04o lets group or others access this secret key; refusing to use "
-        "it; run \"chmod 600 %s\"",
-        path, st.st_mode & 07777, path));
-  }
-  if (st.st_size > kMaxFileSize) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": too large for a key or certificate"));
-  }
-  std::string content;
-  char buf[4096];
-  while (true) {
-    const ssize_t n = ::read(fd, buf, sizeof(buf));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int error = errno;
-      OPENSSL_cleanse(content.data(), content.size());
-      return ErrnoError(error, path, "cannot read");
-    }
-    if (n == 0) break;
-    content.append(buf, static_cast<size_t>(n));
-    if (content.size() > static_cast<size_t>(kMaxFileSize)) {
-      OPENSSL_cleanse(content.data(), content.size());
-      return absl::InvalidArgumentError(absl::StrCat(path, ": too large for a key or certificate"));
-    }
-  }
-  OPENSSL_cleanse(buf, sizeof(buf));
-  return content;
-}
-
-absl::Status WriteNewFile(const std::string& path, absl::string_view content, mode_t mode) {
-  const int fd =
-      ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-  if (fd < 0) {
-    if (errno == EEXIST) {
-      return absl::AlreadyExistsError(
-          absl::StrCat(path, ": already exists; refusing to overwrite it"));
-    }
-    return ErrnoError(errno, path, "cannot create");
-  }
-  Fd closer(fd);
-  auto fail = [&path](int error, absl::string_view what) {
-    ::unlink(path.c_str());
-    return ErrnoError(error, path, what);
-  };
-  if (::fchmod(fd, mode) != 0) return fail(errno, "cannot chmod");
-  while (!content.empty()) {
-    const ssize_t n = ::write(fd, content.data(), content.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno, "cannot write");
-    }
-    content.remove_prefix(static_cast<size_t>(n));
-  }
-  if (::fsync(fd) != 0) return fail(errno, "cannot sync");
-  if (closer.Close() != 0) return fail(errno, "cannot close");
-  const size_t slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  return absl::OkStatus();
-}
 
 }  // namespace
 
@@ -615,7 +516,7 @@ absl::StatusOr<std::string> VerifyNodeCertificate(const Certificate& cert, const
 // --- files ---
 
 absl::StatusOr<TlsKey> ReadTlsKeyFile(const std::string& path) {
-  TB_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path, /*secret=*/true));
+  TB_ASSIGN_OR_RETURN(std::string pem, crypto::ReadSmallFile(path, /*secret=*/true));
   absl::StatusOr<TlsKey> key = TlsKey::FromPem(pem);
   OPENSSL_cleanse(pem.data(), pem.size());
   if (!key.ok()) return Prefixed(path, key.status());
@@ -624,13 +525,13 @@ absl::StatusOr<TlsKey> ReadTlsKeyFile(const std::string& path) {
 
 absl::Status WriteTlsKeyFile(const TlsKey& key, const std::string& path) {
   TB_ASSIGN_OR_RETURN(std::string pem, key.PrivatePem());
-  absl::Status s = WriteNewFile(path, pem, kSecretMode);
+  absl::Status s = crypto::WriteNewFile(path, pem, kSecretMode);
   OPENSSL_cleanse(pem.data(), pem.size());
   return s;
 }
 
 absl::StatusOr<Certificate> ReadCertificateFile(const std::string& path) {
-  TB_ASSIGN_OR_RETURN(std::string pem, ReadSmallFile(path, /*secret=*/false));
+  TB_ASSIGN_OR_RETURN(std::string pem, crypto::ReadSmallFile(path, /*secret=*/false));
   absl::StatusOr<Certificate> cert = Certificate::FromPem(pem);
   if (!cert.ok()) return Prefixed(path, cert.status());
   return cert;
@@ -639,7 +540,7 @@ absl::StatusOr<Certificate> ReadCertificateFile(const std::string& path) {
 absl::Status WriteCertificateFile(const Certificate& cert, const std::string& path) {
   const std::string pem = cert.Pem();
   if (pem.empty()) return Internal(absl::StrCat(path, ": encoding the certificate"));
-  return WriteNewFile(path, pem, kPublicMode);
+  return crypto::WriteNewFile(path, pem, kPublicMode);
 }
 
 }  // namespace tongban::pki

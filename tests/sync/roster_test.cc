@@ -264,6 +264,10 @@ struct ContentCase {
   std::string what;
   std::function<void(v1::Roster&, const crypto::Suite&)> change;
   std::string message;  // part of the expected kInvalidArgument message
+  // Refused by a node that receives the roster too. A code that is not in
+  // this build's region table is refused only when signing: a county created
+  // after the build must not make a node reject the whole roster.
+  bool refused_on_receipt = true;
 };
 
 TEST_P(RosterTest, InvalidContentIsRefusedBeforeSigningAndAfterVerifying) {
@@ -274,7 +278,7 @@ TEST_P(RosterTest, InvalidContentIsRefusedBeforeSigningAndAfterVerifying) {
       {"bad code", [](v1::Roster& r, const crypto::Suite&) { r.mutable_nodes(3)->set_code("62010X"); },
        "62010X"},
       {"unknown code", [](v1::Roster& r, const crypto::Suite&) { r.mutable_nodes(3)->set_code("629999"); },
-       "629999"},
+       "629999", /*refused_on_receipt=*/false},
       {"duplicate code",
        [](v1::Roster& r, const crypto::Suite&) { *r.add_nodes() = r.nodes(2); },
        "node 440305: is listed twice"},
@@ -359,6 +363,10 @@ TEST_P(RosterTest, InvalidContentIsRefusedBeforeSigningAndAfterVerifying) {
     signed_roster.set_suite(std::string(suite().name()));
     signed_roster.set_key_id(root_->public_key().KeyId());
     const absl::Status verified = Roster::Verify(signed_roster, root_->public_key()).status();
+    if (!c.refused_on_receipt) {
+      TB_EXPECT_OK(verified);
+      continue;
+    }
     EXPECT_EQ(verified.code(), absl::StatusCode::kInvalidArgument) << c.what << ": " << verified;
     EXPECT_TRUE(Contains(verified, c.message)) << c.what << ": " << verified;
   }
