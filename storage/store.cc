@@ -342,26 +342,24 @@ absl::StatusOr<std::optional<v1::SignedCheckpoint>> Store::LatestCheckpoint(
 
 absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
 Store::CheckpointAtOrBelow(const LogId& log, uint64_t max_size) const {
-  const std::string prefix = LogIdKey(log);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCheckpoints)));
-  it->SeekForPrev(ToSlice(CheckpointKey(log, max_size)));
-  if (!it->status().ok()) return FromRocksStatus(it->status());
-  if (!it->Valid() || !HasPrefix(it->key(), prefix)) return std::nullopt;
-  v1::SignedCheckpoint cp;
-  if (!cp.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
-    return absl::DataLossError("stored checkpoint does not parse");
-  }
-  return std::make_pair(DecodeBe64(ToView(it->key()).substr(prefix.size())),
-                        std::move(cp));
+  return SeekCheckpoint(log, max_size, /*forward=*/false);
 }
 
 absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
 Store::CheckpointAtOrAbove(const LogId& log, uint64_t min_size) const {
+  return SeekCheckpoint(log, min_size, /*forward=*/true);
+}
+
+absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
+Store::SeekCheckpoint(const LogId& log, uint64_t size, bool forward) const {
   const std::string prefix = LogIdKey(log);
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCheckpoints)));
-  it->Seek(ToSlice(CheckpointKey(log, min_size)));
+  if (forward) {
+    it->Seek(ToSlice(CheckpointKey(log, size)));
+  } else {
+    it->SeekForPrev(ToSlice(CheckpointKey(log, size)));
+  }
   if (!it->status().ok()) return FromRocksStatus(it->status());
   if (!it->Valid() || !HasPrefix(it->key(), prefix)) return std::nullopt;
   v1::SignedCheckpoint cp;

@@ -204,6 +204,9 @@ class Store {
   Store(std::string path, crypto::SuiteId suite);
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[static_cast<int>(c)]; }
   absl::Status CheckFormat();
+  // The first checkpoint at or after `size` (forward) or at or before it.
+  absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
+  SeekCheckpoint(const LogId& log, uint64_t size, bool forward) const;
 
   const std::string path_;
   const crypto::SuiteId suite_;

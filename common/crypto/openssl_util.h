@@ -1,6 +1,7 @@
 // Small helpers shared by the OpenSSL-backed crypto code: owning pointers for
 // OpenSSL objects and the one place where OpenSSL errors become absl::Status.
-// Internal to common/crypto; nothing outside this folder includes it.
+// Internal to common/: the crypto suites and the PKI use it; nothing above
+// common/ includes it.
 //
 // Thread safety: free functions; the error queue they drain is per thread.
 #pragma once

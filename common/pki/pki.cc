@@ -7,6 +7,7 @@
 #include "common/pki/pki.h"
 
 #include "common/crypto/key_file.h"
+#include "common/crypto/openssl_util.h"
 
 #include <arpa/inet.h>
 #include <openssl/asn1.h>
@@ -51,11 +52,7 @@ struct PkiAccess {
 namespace {
 
 template <typename T, void (*Free)(T*)>
-struct Deleter {
-  void operator()(T* p) const { Free(p); }
-};
-template <typename T, void (*Free)(T*)>
-using Ptr = std::unique_ptr<T, Deleter<T, Free>>;
+using Ptr = crypto::internal::OpenSslPtr<T, Free>;
 
 using BioPtr = Ptr<BIO, BIO_free_all>;
 using X509Ptr = Ptr<X509, X509_free>;
