@@ -18,6 +18,18 @@ std::pair<std::string, uint64_t> Key(const storage::LogId& log) {
   return {log.origin, log.epoch};
 }
 
+// The rejection as the peer will read it: only code and message cross the
+// wire, so the reason goes into the message. Code and payloads are kept.
+absl::Status Explained(const absl::Status& rejection, v1::RejectReason reason) {
+  absl::Status out(rejection.code(), absl::StrCat("batch rejected, ",
+                                                  v1::RejectReason_Name(reason), ": ",
+                                                  rejection.message()));
+  rejection.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
+    out.SetPayload(url, payload);
+  });
+  return out;
+}
+
 }  // namespace
 
 std::string FrozenKey(const storage::LogId& log) {
@@ -153,6 +165,7 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
       if (reason == v1::REJECT_REASON_EQUIVOCATION) {
         TB_RETURN_IF_ERROR(KeepEvidence(evidence, log));
       }
+      return Explained(verified.status(), reason);
     }
     return verified.status();
   }
