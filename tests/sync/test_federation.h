@@ -28,6 +28,7 @@ struct FederationNode {
   std::unique_ptr<sync::BatchVerifier> verifier;
   std::string tls_cert_pem;  // set by IssueTls
   std::string tls_key_pem;
+  storage::StoreOptions store_options;  // to reopen the same store
 };
 
 class TestFederation {
@@ -42,11 +43,8 @@ class TestFederation {
     so.path = dir_.File(code);
     so.suite = suite_;
     so.storage_key = *crypto::RandomBytes(suite.symmetric_key_size());
-    n.store = *storage::Store::Open(so);
-    storage::WriterOptions wo;
-    wo.node = code;
-    wo.relay = code == kNational;
-    n.writer = *storage::Writer::Open(n.store.get(), n.key.get(), wo, clock_);
+    n.store_options = so;
+    Open(code, n);
     n.verifier = std::make_unique<sync::BatchVerifier>(
         suite, [this](absl::string_view origin, absl::string_view key_id) {
           auto it = nodes_.find(std::string(origin));
@@ -58,6 +56,15 @@ class TestFederation {
   }
 
   FederationNode& at(const std::string& code) { return nodes_.at(code); }
+
+  // Stops the node (its writer finishes and signs what it has) and starts it
+  // again on the same folder and keys.
+  void Restart(const std::string& code) {
+    FederationNode& n = nodes_.at(code);
+    n.writer.reset();
+    n.store.reset();
+    Open(code, n);
+  }
 
   std::unique_ptr<sync::Session> OpenSession(const std::string& self,
                                              const std::string& peer) {
@@ -99,6 +106,18 @@ class TestFederation {
   }
 
  private:
+  void Open(const std::string& code, FederationNode& n) {
+    auto store = storage::Store::Open(n.store_options);
+    ASSERT_TRUE(store.ok()) << store.status();
+    n.store = *std::move(store);
+    storage::WriterOptions wo;
+    wo.node = code;
+    wo.relay = code == kNational;
+    auto writer = storage::Writer::Open(n.store.get(), n.key.get(), wo, clock_);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    n.writer = *std::move(writer);
+  }
+
   const crypto::SuiteId suite_;
   const Clock* const clock_;
   ScopedTempDir dir_;

@@ -161,6 +161,44 @@ TEST_P(TransportTest, ClientNoticesItReachedAnotherNode) {
       << s;
 }
 
+// B is down while A writes 10,000 events for it; after B restarts, one
+// session catches it up from A's durable log and then carries new events
+// live.
+TEST_P(TransportTest, StoppedCountyCatchesUpAfterRestartThenContinuesLive) {
+  constexpr int kEvents = 10000;
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  fed_.at(kResidence).writer.reset();
+  fed_.at(kResidence).store.reset();  // B is down
+  std::vector<storage::RecordChange> changes;
+  for (int i = 0; i < kEvents; ++i) changes.push_back(Outflow(p, absl::StrCat("out-", i)));
+  for (const auto& r : fed_.at(kOrigin).writer->AppendAll(changes)) {
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+  const storage::LogId a_log = fed_.at(kOrigin).writer->log();
+  ASSERT_EQ(fed_.at(kOrigin).writer->stats().last_seq, static_cast<uint64_t>(kEvents));
+
+  fed_.Restart(kResidence);
+  auto server = Serve(kResidence, {kOrigin});
+  auto conn = Dial(kOrigin, kResidence, server->port(), Tls(kOrigin));
+  auto cursor_at = [&](uint64_t seq) {
+    return [&, seq] {
+      auto c = fed_.at(kResidence).store->Get(storage::Cf::kCursors,
+                                              storage::CursorKey(kOrigin, a_log));
+      v1::Position position;
+      return c.ok() && c->has_value() && position.ParseFromString(**c) &&
+             position.seq() >= seq;
+    };
+  };
+  ASSERT_TRUE(WaitFor(fed_.at(kResidence), cursor_at(kEvents)));
+  auto records = fed_.at(kResidence).store->ListRecords(p);
+  ASSERT_TRUE(records.ok());
+  EXPECT_EQ(records->size(), static_cast<size_t>(kEvents));
+
+  ASSERT_TRUE(fed_.at(kOrigin).writer->Append(Outflow(p, "out-live")).ok());
+  EXPECT_TRUE(WaitFor(fed_.at(kResidence), cursor_at(kEvents + 1)));
+  TB_EXPECT_OK(conn->Stop());
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(TransportTest);
 
 }  // namespace
