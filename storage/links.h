@@ -8,13 +8,20 @@
 //   person_basics by W      W is linked as origin
 //   outflow by W to X       W is origin; X receives the event (X links itself
 //                           by its own inflow registration)
-//   inflow by W             W is the current residence; the inflow's origin is
-//                           linked as origin; every other active residence
-//                           ends (it keeps receiving within the retention
-//                           window, then stops); the previous residence
-//                           named in it receives the event
-//   return, returned home   every residence ends
-//   return, departed (by W) W's residence ends
+//   inflow by W             W is a residence; the inflow's origin is linked as
+//                           origin; the previous residence named in it
+//                           receives the event. Residences are ordered by
+//                           their registrations' stamps (hybrid clock, then
+//                           node code), never by arrival: an inflow ends every
+//                           residence registered before it, and is itself
+//                           ended by any registered after it, so every node
+//                           derives the same links in any order. An ended
+//                           residence keeps receiving within the retention
+//                           window, then stops.
+//   return, returned home   every residence registered before it ends; the
+//                           return is kept on the origin's link for
+//                           registrations that arrive later
+//   return, departed (by W) W's residence registered before it ends
 //   inquiry / notice W->X   W is linked as counterpart unless already linked;
 //                           X receives the event
 //   inquiry_reply/receipt   the inquiry's / notice's county receives it
@@ -41,9 +48,9 @@ struct LinkEffect {
 };
 
 // The effect of `body` (whose payload is `value`) on the person's `links`.
-// `now_micros` stamps ended links.
+// Links end at the physical time of the event that ends them.
 LinkEffect DeriveLinks(const v1::EventBody& body, const v1::RecordValue& value,
-                       const Links& links, int64_t now_micros);
+                       const Links& links);
 
 // The audience of an event written by `writer`: every node linked to the
 // person whose link is active or ended less than `retention` ago, the

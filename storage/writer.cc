@@ -487,8 +487,7 @@ void Writer::BuildBatch(InFlight* in) {
 
     // Links are stamped with the event's own time, so that every node that
     // applies this event derives the same links.
-    const LinkEffect effect =
-        DeriveLinks(body, c.value, links, body.hlc().physical_micros());
+    const LinkEffect effect = DeriveLinks(body, c.value, links);
     for (const auto& [node, link] : effect.changed) links[node] = link;
     if (!effect.changed.empty()) lit->second.group = group;
     std::vector<std::string> audience =
@@ -665,8 +664,7 @@ void Writer::BuildBatch(InFlight* in) {
                   .first;
       }
       Links& links = lit->second.value;
-      const LinkEffect effect =
-          DeriveLinks(body, value, links, body.hlc().physical_micros());
+      const LinkEffect effect = DeriveLinks(body, value, links);
       if (!effect.changed.empty()) {
         for (const auto& [node, link] : effect.changed) links[node] = link;
         lit->second.group = group;
