@@ -112,6 +112,11 @@ absl::Status Session::OnMessage(const v1::SyncMessage& in,
       return OnFetchPerson(in.fetch_person().person(), out);
     case v1::SyncMessage::kFetchDone:
       return OnFetchDone(in.fetch_done());
+    case v1::SyncMessage::kGoodbye:
+      return absl::Status(
+          in.goodbye().code() == 0 ? absl::StatusCode::kUnknown
+                                   : static_cast<absl::StatusCode>(in.goodbye().code()),
+          absl::StrCat("peer ", peer_, " ended the session: ", in.goodbye().message()));
     case v1::SyncMessage::MSG_NOT_SET:
       break;
   }

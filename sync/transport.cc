@@ -160,7 +160,17 @@ class ExchangeService final : public v1::Exchange::Service {
     {
       StreamPump pump(stream, writer_);
       result = pump.Run(*session, stopping_);
-      if (!pump.WaitReaderDone(absl::ZeroDuration())) {
+      absl::Duration grace = absl::ZeroDuration();
+      if (!result.ok()) {
+        // Say why in-band, then give the peer time to close its side, so
+        // that it also gets the status below rather than a cancellation.
+        v1::SyncMessage bye;
+        bye.mutable_goodbye()->set_code(static_cast<int>(result.code()));
+        bye.mutable_goodbye()->set_message(std::string(result.message()));
+        stream->Write(bye);
+        grace = kCloseWait;
+      }
+      if (!pump.WaitReaderDone(grace)) {
         ctx->TryCancel();  // unblocks the reader
         pump.WaitReaderDone(absl::InfiniteDuration());
       }

@@ -100,10 +100,18 @@ class HostilePeerTest : public testing::TestWithParam<SuiteId> {
     }
     stream->WritesDone();
     v1::SyncMessage in;
+    std::optional<v1::Goodbye> goodbye;
     while (stream->Read(&in)) {
+      if (in.has_goodbye()) goodbye = in.goodbye();
     }
     const grpc::Status s = stream->Finish();
-    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    const absl::Status finished(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+    // The in-band reason and the call's status must agree.
+    if (goodbye.has_value()) {
+      EXPECT_EQ(goodbye->code(), static_cast<int>(finished.code())) << finished;
+      EXPECT_EQ(goodbye->message(), finished.message());
+    }
+    return finished;
   }
 
   // A's log as the national node would be sent it, from `peer` onwards.
