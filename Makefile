@@ -33,5 +33,8 @@ demo: build
 bench: build
 	@$(BUILD_DIR)/bench/tongban_bench
 
+bench-sync: build
+	@$(BUILD_DIR)/bench/tongban_sync_bench
+
 clean:
 	rm -rf build build-asan
