@@ -10,7 +10,9 @@
 //   "routes"       peer:6 | log_id | seq                 "" (the event is for that peer)
 //   "cursors"      peer:6 | log_id                       cursor bytes (sync layer)
 //   "counters"     name                                  u64, big-endian
-//   "default"      "backfill/" peer:6 "/" person:18      "" (history to fetch from peer)
+//   "default"      "backfill/" peer:6 "/" person:18      seq (decimal) of the registration
+//                                                        that linked us; fetch the history
+//                                                        once the peer has it
 //
 //   log_id := origin:6 ASCII digits | epoch:be64
 //   seq    := be64, so bytewise order is numeric order

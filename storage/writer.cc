@@ -540,7 +540,9 @@ void Writer::BuildBatch(InFlight* in) {
                                       c.value.inflow().previous_residence(),
                                       options_.national}) {
         if (!from.empty() && from != options_.node) {
-          batch.Put(Cf::kDefault, BackfillKey(from, c.person), "");
+          // The value is the registration's seq: the peer must have it
+          // before it can see the link and answer.
+          batch.Put(Cf::kDefault, BackfillKey(from, c.person), absl::StrCat(seq));
         }
       }
     }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids/citizen_id.h"
 #include "common/log.h"
@@ -74,12 +75,6 @@ absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
     *hello->add_positions() = std::move(p);
   }
   out[1].mutable_credit()->set_batches(options_.credit);
-  // Histories still to fetch from this peer.
-  TB_ASSIGN_OR_RETURN(auto pending, store_->Scan(storage::Cf::kDefault,
-                                                 storage::BackfillPrefix(peer_)));
-  for (const auto& [key, unused] : pending) {
-    to_fetch_.push_back(key.substr(storage::BackfillPrefix(peer_).size()));
-  }
   return out;
 }
 
@@ -100,7 +95,9 @@ absl::Status Session::OnMessage(const v1::SyncMessage& in,
       return absl::OkStatus();
     case v1::SyncMessage::kAck:
       ++stats_.acks_received;
-      if (unacked_ > 0) --unacked_;
+      if (in.ack().origin() == options_.self && in.ack().epoch() == writer_->log().epoch) {
+        acked_own_ = std::max(acked_own_, in.ack().seq());
+      }
       return absl::OkStatus();
     case v1::SyncMessage::kBatch:
       if (!hello_received_) {
@@ -112,6 +109,11 @@ absl::Status Session::OnMessage(const v1::SyncMessage& in,
       return OnFetchPerson(in.fetch_person().person(), out);
     case v1::SyncMessage::kFetchDone:
       return OnFetchDone(in.fetch_done());
+    case v1::SyncMessage::kResync: {
+      const v1::Position& p = in.resync();
+      peer_positions_[{p.origin(), p.epoch()}] = {p.seq(), p.checkpoint_size()};
+      return absl::OkStatus();
+    }
     case v1::SyncMessage::kGoodbye:
       return absl::Status(
           in.goodbye().code() == 0 ? absl::StatusCode::kUnknown
@@ -159,6 +161,20 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
   TB_ASSIGN_OR_RETURN(ReceiverLog view, ViewOf(log));
   Equivocation evidence;
   absl::StatusOr<VerifiedBatch> verified = verifier_->Verify(batch, view, peer_, &evidence);
+  if (!verified.ok() && absl::IsFailedPrecondition(verified.status()) &&
+      RejectReasonOf(verified.status()) == v1::REJECT_REASON_MALFORMED) {
+    // Built for a position we no longer hold (our checkpoint of this log
+    // moved on through another peer): nothing applied; tell the sender
+    // where we stand and give back the credit.
+    v1::Position* p = out->emplace_back().mutable_resync();
+    p->set_origin(log.origin);
+    p->set_epoch(log.epoch);
+    p->set_seq(view.applied);
+    TB_ASSIGN_OR_RETURN(auto held, store_->CheckpointAtOrBelow(log, ~uint64_t{0}));
+    p->set_checkpoint_size(held.has_value() ? held->first : 0);
+    out->emplace_back().mutable_credit()->set_batches(1);
+    return absl::OkStatus();
+  }
   if (!verified.ok()) {
     const v1::RejectReason reason = RejectReasonOf(verified.status());
     if (reason != v1::REJECT_REASON_UNSPECIFIED) {
@@ -240,6 +256,7 @@ absl::Status Session::OnFetchDone(const v1::FetchDone& done) {
   }
   // Asked and answered: the marker goes either way. A refusal is not
   // retried; the next linking act writes a new marker.
+  requested_.erase(done.person());
   storage::Batch batch(*store_);
   batch.Delete(storage::Cf::kDefault, storage::BackfillKey(peer_, done.person()));
   return store_->Commit(batch, /*sync=*/false);
@@ -327,11 +344,24 @@ absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBatch() {
   // needs them to serve the person.
   TB_ASSIGN_OR_RETURN(std::optional<v1::SyncMessage> backfill, NextBackfill());
   if (backfill.has_value()) return backfill;
-  if (!to_fetch_.empty() && caught_up_ && unacked_ == 0) {
-    v1::SyncMessage msg;
-    msg.mutable_fetch_person()->set_person(to_fetch_.back());
-    to_fetch_.pop_back();
-    return msg;
+  // Histories to fetch from this peer: markers written with inflow
+  // registrations, before or during this session, each asked once the peer
+  // holds the registration.
+  {
+    const std::string prefix = storage::BackfillPrefix(peer_);
+    TB_ASSIGN_OR_RETURN(auto pending, store_->Scan(storage::Cf::kDefault, prefix));
+    for (const auto& [key, value] : pending) {
+      std::string person = key.substr(prefix.size());
+      uint64_t registered = 0;
+      if (!value.empty() && !absl::SimpleAtoi(value, &registered)) {
+        return absl::DataLossError("backfill marker does not parse");
+      }
+      if (registered > acked_own_ || requested_.count(person)) continue;
+      v1::SyncMessage msg;
+      msg.mutable_fetch_person()->set_person(person);
+      requested_.insert(std::move(person));
+      return msg;
+    }
   }
   if (credit_ == 0) return std::nullopt;
   TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> logs, LogsToSend());
@@ -353,7 +383,6 @@ absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBatch() {
     position.checkpoint_size = std::max(position.checkpoint_size, cp.tree_size);
     if (log.origin != options_.self) batch.set_relayed_by(options_.self);
     --credit_;
-    ++unacked_;
     next_log_ = index + 1;
     caught_up_ = false;
     ++stats_.batches_sent;

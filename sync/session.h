@@ -31,6 +31,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -120,11 +121,10 @@ class Session {
     std::vector<std::pair<storage::LogId, std::vector<uint64_t>>> logs;
   };
   std::deque<Backfill> backfills_;
-  // Histories to ask this peer for, sent once the peer has acknowledged
-  // everything we sent it (so it has applied the registration that linked
-  // us, and knows the link).
-  std::vector<std::string> to_fetch_;
-  uint64_t unacked_ = 0;  // batches sent and not yet acknowledged
+  // Histories are asked for once the peer has acknowledged our log up to
+  // the registration that linked us (so it knows the link).
+  uint64_t acked_own_ = 0;  // the peer's acknowledged position in our log
+  std::set<std::string> requested_;  // asked in this session, answer pending
   bool caught_up_ = false;
   SessionStats stats_;
 };

@@ -4,6 +4,7 @@
 // TLS identities come from a federation CA made for the test.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,6 +31,30 @@ struct FederationNode {
   std::string tls_key_pem;
   storage::StoreOptions store_options;  // to reopen the same store
 };
+
+// Waits until `predicate` holds, woken by every durable change at `node`;
+// false after `timeout`.
+inline bool WaitFor(FederationNode& node, const std::function<bool()>& predicate,
+                    absl::Duration timeout = absl::Seconds(30)) {
+  absl::Mutex mu;
+  bool changed = false;
+  const int id = node.writer->AddListener([&] {
+    absl::MutexLock lock(&mu);
+    changed = true;
+  });
+  const absl::Time deadline = absl::Now() + timeout;
+  bool met = predicate();
+  while (!met && absl::Now() < deadline) {
+    {
+      absl::MutexLock lock(&mu);
+      mu.AwaitWithDeadline(absl::Condition(&changed), deadline);
+      changed = false;
+    }
+    met = predicate();
+  }
+  node.writer->RemoveListener(id);
+  return met;
+}
 
 class TestFederation {
  public:

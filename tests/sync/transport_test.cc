@@ -17,29 +17,7 @@ using testutil::kOrigin;
 using testutil::kResidence;
 using testutil::kThird;
 
-constexpr absl::Duration kWait = absl::Seconds(20);
-
-// Waits until `predicate` holds, woken by every durable change at `node`.
-bool WaitFor(testutil::FederationNode& node, const std::function<bool()>& predicate) {
-  absl::Mutex mu;
-  bool changed = false;
-  const int id = node.writer->AddListener([&] {
-    absl::MutexLock lock(&mu);
-    changed = true;
-  });
-  const absl::Time deadline = absl::Now() + kWait;
-  bool met = predicate();
-  while (!met && absl::Now() < deadline) {
-    {
-      absl::MutexLock lock(&mu);
-      mu.AwaitWithDeadline(absl::Condition(&changed), deadline);
-      changed = false;
-    }
-    met = predicate();
-  }
-  node.writer->RemoveListener(id);
-  return met;
-}
+using testutil::WaitFor;
 
 class TransportTest : public testing::TestWithParam<SuiteId> {
  protected:
