@@ -14,7 +14,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test demo bench clean
+.PHONY: deps configure build test demo bench bench-sync clean
 deps:
 	@bash tools/install-deps.sh
 

@@ -131,6 +131,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 5;
+  // One budget for every column family's memtables, so memory stays
+  // bounded whatever the backlog (nine families of 32 MiB each would not).
+  db_options.db_write_buffer_size = 128 << 20;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);

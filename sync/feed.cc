@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/suite.h"
 #include "common/merkle/tree.h"
@@ -43,7 +44,17 @@ absl::StatusOr<size_t> AddProvenEvents(const storage::Store& store,
                                        const std::vector<uint64_t>& seqs,
                                        const FeedLimits& limits, crypto::Hasher& hasher,
                                        v1::Batch* batch) {
-  const merkle::NodeReader reader = store.NodeReaderFor(log);
+  // The proofs of one batch share most of their nodes, and nodes below the
+  // stored levels are recomputed from leaves: read each node once per batch.
+  const merkle::NodeReader stored = store.NodeReaderFor(log);
+  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, crypto::Digest> seen;
+  const merkle::NodeReader reader = [&](merkle::NodeId id) -> absl::StatusOr<crypto::Digest> {
+    auto it = seen.find({id.level, id.index});
+    if (it != seen.end()) return it->second;
+    TB_ASSIGN_OR_RETURN(crypto::Digest d, stored(id));
+    seen.emplace(std::make_pair(id.level, id.index), d);
+    return d;
+  };
   size_t bytes = 0;
   size_t taken = 0;
   for (; taken < seqs.size() && seqs[taken] <= size; ++taken) {
