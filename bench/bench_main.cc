@@ -26,12 +26,18 @@
 #include "common/crypto/suite.h"
 #include "common/ids/citizen_id.h"
 #include "common/log.h"
+#include "bench/bench_util.h"
 #include "node/local_node.h"
 
 namespace tongban {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = bench::SteadyClock;
+using bench::Median;
+using bench::Percentile;
+using bench::Seconds;
+using bench::SignRate;
+using bench::VerifyRate;
 
 struct Flags {
   std::vector<crypto::SuiteId> suites = {crypto::SuiteId::kIntl, crypto::SuiteId::kGm};
@@ -40,54 +46,6 @@ struct Flags {
   int producers = 4;
   size_t batch = 256;
 };
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
-
-// Signatures per second over 200-byte messages, for about `seconds`.
-double SignRate(const crypto::Suite& suite, double seconds) {
-  auto key = suite.GenerateKey();
-  auto signer = (*key)->NewSigner();
-  std::string msg(200, 'e');
-  size_t n = 0;
-  const auto start = Clock::now();
-  while (Seconds(Clock::now() - start) < seconds) {
-    for (int i = 0; i < 50; ++i) {
-      msg[n % 200] = static_cast<char>(n);
-      auto sig = signer->Sign(msg);
-      if (!sig.ok()) std::abort();
-      ++n;
-    }
-  }
-  return n / Seconds(Clock::now() - start);
-}
-
-double VerifyRate(const crypto::Suite& suite, double seconds) {
-  auto key = suite.GenerateKey();
-  auto signer = (*key)->NewSigner();
-  auto verifier = suite.NewVerifier((*key)->public_key());
-  const std::string msg(200, 'v');
-  const std::string sig = *signer->Sign(msg);
-  size_t n = 0;
-  const auto start = Clock::now();
-  while (Seconds(Clock::now() - start) < seconds) {
-    for (int i = 0; i < 50; ++i) {
-      if (!verifier->Verify(msg, sig).ok()) std::abort();
-      ++n;
-    }
-  }
-  return n / Seconds(Clock::now() - start);
-}
 
 std::string PersonId(size_t i) {
   // 100,000 distinct persons in current county 620102, born 1970-1999.

@@ -62,6 +62,7 @@
 #include "common/ids/citizen_id.h"
 #include "common/log.h"
 #include "common/pki/pki.h"
+#include "bench/bench_util.h"
 #include "node/local_node.h"
 #include "storage/keys.h"
 #include "sync/session.h"
@@ -74,7 +75,11 @@ extern char** environ;
 namespace tongban {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
+using bench::Median;
+using bench::Percentile;
+using bench::Seconds;
+using bench::SteadyClock;
+using bench::VerifyRate;
 
 constexpr char kSender[] = "620102";    // Lanzhou, Chengguan district
 constexpr char kNational[] = "000000";
@@ -105,21 +110,6 @@ int64_t NowNs() {
       .count();
 }
 
-double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
-}
-
 // Peak resident set of this process, in KiB (VmHWM of /proc/self/status).
 uint64_t VmHwmKb() {
   std::ifstream in("/proc/self/status");
@@ -136,23 +126,6 @@ uint64_t VmHwmKb() {
   return 0;
 }
 
-// Verifications per second over a 200-byte message, for about `seconds`.
-double VerifyRate(const crypto::Suite& suite, double seconds) {
-  auto key = suite.GenerateKey();
-  auto signer = (*key)->NewSigner();
-  auto verifier = suite.NewVerifier((*key)->public_key());
-  const std::string msg(200, 'v');
-  const std::string sig = *signer->Sign(msg);
-  size_t n = 0;
-  const auto start = SteadyClock::now();
-  while (Seconds(SteadyClock::now() - start) < seconds) {
-    for (int i = 0; i < 50; ++i) {
-      if (!verifier->Verify(msg, sig).ok()) std::abort();
-      ++n;
-    }
-  }
-  return n / Seconds(SteadyClock::now() - start);
-}
 
 // Person `p` (0 .. 18 million): registered in the sender's county, born
 // 1950-01-01 + p % 18000 days, sequence 1 + p / 18000. All distinct and valid.

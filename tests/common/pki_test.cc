@@ -20,6 +20,7 @@
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/files.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tongban::pki {
@@ -32,23 +33,9 @@ bool Contains(const absl::Status& s, absl::string_view text) {
   return absl::StrContains(s.message(), text);
 }
 
-mode_t ModeOf(const std::string& path) {
-  struct stat st;
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 07777;
-}
-
-std::string Contents(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-void WriteFile(const std::string& path, const std::string& content, mode_t mode) {
-  std::ofstream(path, std::ios::binary) << content;
-  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
-}
+using testutil::Contents;
+using testutil::ModeOf;
+using testutil::WriteFile;
 
 class PkiTest : public testing::Test {
  protected:

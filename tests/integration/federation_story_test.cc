@@ -103,15 +103,7 @@ storage::RecordChange Certificate(const std::string& person) {
   return c;
 }
 
-storage::RecordChange Outflow(const std::string& person, const std::string& to) {
-  storage::RecordChange c;
-  c.person = person;
-  c.kind = v1::RECORD_KIND_OUTFLOW;
-  c.record_id = "out-" + to;
-  c.value.mutable_outflow()->set_destination_county(to);
-  *c.value.mutable_outflow()->mutable_left_on() = testutil::Day(2026, 3, 1);
-  return c;
-}
+using testutil::Outflow;
 
 storage::RecordChange ReturnHome(const std::string& person) {
   storage::RecordChange c;

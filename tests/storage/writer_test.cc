@@ -107,7 +107,7 @@ TEST_P(WriterTest, EachEventIsCoveredByASignedCheckpoint) {
   const std::string id = testutil::MakeId(kOrigin, "19850607", 11);
   for (int i = 1; i <= 6; ++i) {
     auto change = testutil::Basics(id, "Wang");
-    change.record_id = "basics-" + std::to_string(i);
+    change.record_id = absl::StrCat("basics-", i);
     TB_ASSERT_OK_AND_ASSIGN(Appended a, writer_->Append(change));
     EXPECT_EQ(a.id.seq(), static_cast<uint64_t>(i));
     TB_ASSERT_OK(writer_->WaitForCheckpoint(a.id.seq(), kWait));
@@ -319,7 +319,7 @@ TEST_P(WriterTest, BatchesAreCoveredByFewCheckpoints) {
   for (int i = 0; i < 3000; ++i) {
     changes.push_back(testutil::Basics(testutil::MakeId(kOrigin, "19700101", i % 1000),
                                        "N"));
-    changes.back().record_id = "b" + std::to_string(i);
+    changes.back().record_id = absl::StrCat("b", i);
   }
   for (const auto& r : writer_->AppendAll(changes)) ASSERT_TRUE(r.ok()) << r.status();
   TB_ASSERT_OK(writer_->WaitForCheckpoint(3000, kWait));

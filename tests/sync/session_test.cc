@@ -70,15 +70,7 @@ class SessionTest : public testing::TestWithParam<SuiteId> {
   std::vector<v1::SyncMessage> to_a_next_, to_b_next_;
 };
 
-storage::RecordChange Outflow(const std::string& person, const std::string& to) {
-  storage::RecordChange c;
-  c.person = person;
-  c.kind = v1::RECORD_KIND_OUTFLOW;
-  c.record_id = "out-" + to;
-  c.value.mutable_outflow()->set_destination_county(to);
-  *c.value.mutable_outflow()->mutable_left_on() = testutil::Day(2026, 3, 1);
-  return c;
-}
+using testutil::Outflow;
 
 TEST_P(SessionTest, RecordsFollowThePersonAndNoOneElse) {
   const std::string p = testutil::MakeId(kOrigin, "19900101", 2);

@@ -62,14 +62,8 @@ class TransportTest : public testing::TestWithParam<SuiteId> {
     return PeerConnection::Start(std::move(o));
   }
 
-  storage::RecordChange Outflow(const std::string& person, const std::string& id) {
-    storage::RecordChange c;
-    c.person = person;
-    c.kind = v1::RECORD_KIND_OUTFLOW;
-    c.record_id = id;
-    c.value.mutable_outflow()->set_destination_county(kResidence);
-    *c.value.mutable_outflow()->mutable_left_on() = testutil::Day(2026, 3, 1);
-    return c;
+  static storage::RecordChange Outflow(const std::string& person, const std::string& id) {
+    return testutil::Outflow(person, kResidence, id);
   }
 
   FakeClock clock_;

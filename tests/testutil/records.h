@@ -76,4 +76,16 @@ inline storage::RecordChange Service(const std::string& id, const std::string& p
   return c;
 }
 
+// An outflow registration (流出登记) of `person` to county `to`.
+inline storage::RecordChange Outflow(const std::string& person, const std::string& to,
+                                     const std::string& record_id = "") {
+  storage::RecordChange c;
+  c.person = person;
+  c.kind = v1::RECORD_KIND_OUTFLOW;
+  c.record_id = record_id.empty() ? absl::StrCat("out-", to) : record_id;
+  c.value.mutable_outflow()->set_destination_county(to);
+  *c.value.mutable_outflow()->mutable_left_on() = Day(2026, 3, 1);
+  return c;
+}
+
 }  // namespace tongban::testutil

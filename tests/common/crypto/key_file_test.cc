@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/files.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tongban::crypto {
@@ -18,24 +19,9 @@ namespace {
 
 SuiteId Other(SuiteId id) { return id == SuiteId::kIntl ? SuiteId::kGm : SuiteId::kIntl; }
 
-mode_t ModeOf(const std::string& path) {
-  struct stat st;
-  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
-  return st.st_mode & 07777;
-}
-
-std::string Contents(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// Writes `content` to a new file with `mode` (exactly, whatever the umask).
-void WriteFile(const std::string& path, const std::string& content, mode_t mode) {
-  std::ofstream(path, std::ios::binary) << content;
-  ASSERT_EQ(::chmod(path.c_str(), mode), 0);
-}
+using testutil::Contents;
+using testutil::ModeOf;
+using testutil::WriteFile;
 
 bool Contains(const absl::Status& s, absl::string_view text) {
   return s.message().find(text) != absl::string_view::npos;

@@ -1,0 +1,72 @@
+// What both benchmarks measure the same way: medians and percentiles of
+// trials, and the per-event signing and verification rates the node's
+// designs are compared against.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "common/crypto/suite.h"
+
+namespace tongban::bench {
+
+using SteadyClock = std::chrono::steady_clock;
+
+inline double Seconds(SteadyClock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
+
+inline double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+inline double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * v.size()))];
+}
+
+// Signatures per second over 200-byte messages, one thread, for about
+// `seconds`.
+inline double SignRate(const crypto::Suite& suite, double seconds) {
+  auto key = suite.GenerateKey();
+  auto signer = (*key)->NewSigner();
+  std::string msg(200, 'e');
+  size_t n = 0;
+  const auto start = SteadyClock::now();
+  while (Seconds(SteadyClock::now() - start) < seconds) {
+    for (int i = 0; i < 50; ++i) {
+      msg[n % 200] = static_cast<char>(n);
+      if (!signer->Sign(msg).ok()) std::abort();
+      ++n;
+    }
+  }
+  return n / Seconds(SteadyClock::now() - start);
+}
+
+// Verifications per second of a 200-byte message, one thread, for about
+// `seconds`.
+inline double VerifyRate(const crypto::Suite& suite, double seconds) {
+  auto key = suite.GenerateKey();
+  auto signer = (*key)->NewSigner();
+  auto verifier = suite.NewVerifier((*key)->public_key());
+  const std::string msg(200, 'v');
+  const std::string sig = *signer->Sign(msg);
+  size_t n = 0;
+  const auto start = SteadyClock::now();
+  while (Seconds(SteadyClock::now() - start) < seconds) {
+    for (int i = 0; i < 50; ++i) {
+      if (!verifier->Verify(msg, sig).ok()) std::abort();
+      ++n;
+    }
+  }
+  return n / Seconds(SteadyClock::now() - start);
+}
+
+}  // namespace tongban::bench
