@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/merkle/checkpoint.h"
 #include "common/status_macros.h"
+#include "sync/where.h"
 #include "tongban/v1/store.pb.h"
 
 namespace tongban::sync {
@@ -210,13 +211,7 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
 absl::Status Session::OnFetchPerson(const std::string& person,
                                     std::vector<v1::SyncMessage>* out) {
   TB_ASSIGN_OR_RETURN(storage::Links links, store_->GetLinks(person));
-  auto link = links.find(peer_);
-  const int64_t now = absl::ToUnixMicros(clock_->Now());
-  const bool linked =
-      link != links.end() &&
-      (link->second.ended_at_micros() == 0 ||
-       now - link->second.ended_at_micros() < absl::ToInt64Microseconds(options_.retention));
-  if (!linked) {
+  if (!IsLinked(links, peer_, clock_->Now(), options_.retention)) {
     TB_LOG(WARNING) << "refused history of person " << ids::MaskId(person) << " to peer "
                     << peer_ << ": not linked to the person here";
     TB_RETURN_IF_ERROR(store_->Increment("refused/fetch_person", 1));

@@ -140,8 +140,27 @@ class StreamPump {
 
 class ExchangeService final : public v1::Exchange::Service {
  public:
-  ExchangeService(PeerCheck check, SessionFactory sessions, storage::Writer* writer)
-      : check_(std::move(check)), sessions_(std::move(sessions)), writer_(writer) {}
+  ExchangeService(PeerCheck check, SessionFactory sessions, storage::Writer* writer,
+                  WhereAnswer where)
+      : check_(std::move(check)),
+        sessions_(std::move(sessions)),
+        writer_(writer),
+        where_(std::move(where)) {}
+
+  grpc::Status Where(grpc::ServerContext* ctx, const v1::WhereRequest* request,
+                     v1::WhereReply* reply) override {
+    absl::StatusOr<std::string> peer = PeerCode(*ctx->auth_context());
+    if (!peer.ok()) return ToGrpcStatus(peer.status());
+    if (absl::Status admitted = check_(*peer); !admitted.ok()) return ToGrpcStatus(admitted);
+    if (!where_) {
+      return ToGrpcStatus(absl::FailedPreconditionError(
+          "only the national node answers where a person's records are held"));
+    }
+    absl::StatusOr<v1::WhereReply> answer = where_(*peer, request->person());
+    if (!answer.ok()) return ToGrpcStatus(answer.status());
+    *reply = *std::move(answer);
+    return grpc::Status::OK;
+  }
 
   grpc::Status Sync(grpc::ServerContext* ctx,
                     grpc::ServerReaderWriter<v1::SyncMessage, v1::SyncMessage>* stream)
@@ -185,6 +204,7 @@ class ExchangeService final : public v1::Exchange::Service {
   const PeerCheck check_;
   const SessionFactory sessions_;
   storage::Writer* const writer_;
+  const WhereAnswer where_;
   std::atomic<bool> stopping_{false};
 };
 
@@ -212,7 +232,8 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(Options op
   ssl.pem_key_cert_pairs.push_back({options.tls.key_pem, options.tls.cert_pem});
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<ExchangeService>(
-      std::move(options.check), std::move(options.sessions), options.writer);
+      std::move(options.check), std::move(options.sessions), options.writer,
+      std::move(options.where));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.address, grpc::SslServerCredentials(ssl), &impl->port);
   builder.RegisterService(impl->service.get());
@@ -231,6 +252,36 @@ void ExchangeServer::Stop() {
   impl_->stopped = true;
   impl_->service->Stop();
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+}
+
+// --- Client side ---
+
+namespace {
+std::shared_ptr<grpc::Channel> Dial(const std::string& target, const TlsIdentity& tls) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls.ca_pem;
+  ssl.pem_private_key = tls.key_pem;
+  ssl.pem_cert_chain = tls.cert_pem;
+  return grpc::CreateChannel(target, grpc::SslCredentials(ssl));
+}
+}  // namespace
+
+absl::StatusOr<v1::WhereReply> AskWhere(const std::string& peer, const std::string& target,
+                                        const TlsIdentity& tls, const std::string& person) {
+  std::unique_ptr<v1::Exchange::Stub> stub = v1::Exchange::NewStub(Dial(target, tls));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  v1::WhereRequest request;
+  request.set_person(person);
+  v1::WhereReply reply;
+  const grpc::Status s = stub->Where(&ctx, request, &reply);
+  if (!s.ok()) return Prefixed(absl::StrCat("node ", peer), FromGrpcStatus(s));
+  absl::StatusOr<std::string> who = PeerCode(*ctx.auth_context());
+  if (!who.ok() || *who != peer) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        target, " presented node ", who.ok() ? *who : "(none)", ", expected ", peer));
+  }
+  return reply;
 }
 
 // --- PeerConnection ---
@@ -252,13 +303,8 @@ struct PeerConnection::Impl {
   }
 
   absl::Status RunSession() {
-    grpc::SslCredentialsOptions ssl;
-    ssl.pem_root_certs = options.tls.ca_pem;
-    ssl.pem_private_key = options.tls.key_pem;
-    ssl.pem_cert_chain = options.tls.cert_pem;
-    std::shared_ptr<grpc::Channel> channel =
-        grpc::CreateChannel(options.target, grpc::SslCredentials(ssl));
-    std::unique_ptr<v1::Exchange::Stub> stub = v1::Exchange::NewStub(channel);
+    std::unique_ptr<v1::Exchange::Stub> stub =
+        v1::Exchange::NewStub(Dial(options.target, options.tls));
     grpc::ClientContext ctx;
     std::unique_ptr<grpc::ClientReaderWriter<v1::SyncMessage, v1::SyncMessage>> stream =
         stub->Sync(&ctx);

@@ -43,6 +43,9 @@ struct TlsIdentity {
 using PeerCheck = std::function<absl::Status(const std::string& peer)>;
 // The Session for an authenticated, admitted peer.
 using SessionFactory = std::function<std::unique_ptr<Session>(const std::string& peer)>;
+// Answers a where-query from an admitted peer (sync/where.h).
+using WhereAnswer = std::function<absl::StatusOr<v1::WhereReply>(
+    const std::string& asker, const std::string& person)>;
 
 class ExchangeServer {
  public:
@@ -52,6 +55,9 @@ class ExchangeServer {
     PeerCheck check;
     SessionFactory sessions;
     storage::Writer* writer = nullptr;  // wakes sessions on new data; not owned
+    // The national node's answer to where-queries; unset elsewhere (the
+    // query is then refused with FAILED_PRECONDITION).
+    WhereAnswer where;
   };
   static absl::StatusOr<std::unique_ptr<ExchangeServer>> Start(Options options);
   ~ExchangeServer();  // Stop()
@@ -92,5 +98,10 @@ class PeerConnection {
   explicit PeerConnection(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
+
+// Asks the node at `target` (which must present `peer`'s certificate) which
+// nodes hold records about `person`.
+absl::StatusOr<v1::WhereReply> AskWhere(const std::string& peer, const std::string& target,
+                                        const TlsIdentity& tls, const std::string& person);
 
 }  // namespace tongban::sync

@@ -6,6 +6,7 @@
 // anything about a second person it is not linked to.
 #include "gtest/gtest.h"
 #include "sync/transport.h"
+#include "sync/where.h"
 #include "tests/sync/test_federation.h"
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
@@ -37,6 +38,12 @@ class FederationStoryTest : public testing::TestWithParam<SuiteId> {
       o.sessions = [this, code](const std::string& peer) {
         return fed_.OpenSession(code, peer);
       };
+      if (std::string(code) == kNational) {
+        o.where = [this](const std::string& asker, const std::string& person) {
+          return AnswerWhere(*fed_.at(kNational).store, asker, person, clock_.Now(),
+                             absl::Hours(24 * 180));
+        };
+      }
       auto server = ExchangeServer::Start(std::move(o));
       ASSERT_TRUE(server.ok()) << server.status();
       ports_[code] = (*server)->port();
@@ -181,6 +188,25 @@ TEST_P(FederationStoryTest, RecordsFollowThePersonThroughThreeCountiesAndHome) {
   EXPECT_TRUE(Holds(kNational, q, v1::RECORD_KIND_PERSON_BASICS, "basics"));
   EXPECT_TRUE(fed_.Kinds(kResidence, q).empty());
   EXPECT_TRUE(fed_.Kinds(kThird, q).empty());
+
+  // B, linked to P, asks the national node where P's records are held.
+  const std::string national = absl::StrCat("127.0.0.1:", ports_.at(kNational));
+  auto where = AskWhere(kNational, national, Tls(kResidence), p);
+  ASSERT_TRUE(where.ok()) << where.status();
+  std::map<std::string, std::pair<std::string, bool>> holders;
+  for (const auto& h : where->holders()) holders[h.node()] = {h.role(), h.ended()};
+  EXPECT_EQ(holders[kOrigin], std::make_pair(std::string("origin"), false));
+  EXPECT_EQ(holders[kResidence], std::make_pair(std::string("residence"), true));
+  EXPECT_EQ(holders[kThird], std::make_pair(std::string("residence"), true));
+  // About Q, to which B is not linked, it is refused and the refusal counted.
+  auto refused = AskWhere(kNational, national, Tls(kResidence), q);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kPermissionDenied) << refused.status();
+  EXPECT_EQ(refused.status().message().find(q), absl::string_view::npos);
+  EXPECT_EQ(*fed_.at(kNational).store->GetCounter("refused/where"), 1u);
+  // A county does not answer such queries.
+  auto county = AskWhere(kOrigin, absl::StrCat("127.0.0.1:", ports_.at(kOrigin)),
+                         Tls(kResidence), p);
+  EXPECT_EQ(county.status().code(), absl::StatusCode::kFailedPrecondition) << county.status();
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(FederationStoryTest);
