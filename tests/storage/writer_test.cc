@@ -283,12 +283,14 @@ TEST_P(WriterTest, AudienceFollowsThePersonsLinks) {
   EXPECT_EQ(to_national, (std::vector<uint64_t>{1, 2, 3}));
 }
 
-// Concurrent writers share fsyncs: far fewer commits than events, and seqs
-// stay dense and unique.
-TEST_P(WriterTest, ConcurrentAppendsShareGroupCommits) {
+// Concurrent writers each get an acknowledged seq; together the seqs are
+// dense and unique, and the log they form verifies against its checkpoint.
+// (Whether concurrent callers share an fsync depends on timing; that one
+// batch of changes is one commit is tested deterministically below, and the
+// benchmark reports fsyncs per run.)
+TEST_P(WriterTest, ConcurrentAppendsGetDenseUniqueSeqs) {
   constexpr int kThreads = 8;
   constexpr int kPerThread = 40;
-  const uint64_t commits_before = writer_->stats().commits;
   std::vector<std::thread> threads;
   std::vector<std::vector<uint64_t>> seqs(kThreads);
   for (int t = 0; t < kThreads; ++t) {
@@ -307,8 +309,6 @@ TEST_P(WriterTest, ConcurrentAppendsShareGroupCommits) {
   ASSERT_EQ(all.size(), static_cast<size_t>(kThreads * kPerThread));
   EXPECT_EQ(*all.begin(), 1u);
   EXPECT_EQ(*all.rbegin(), static_cast<uint64_t>(kThreads * kPerThread));
-  const uint64_t commits = writer_->stats().commits - commits_before;
-  EXPECT_LE(commits, static_cast<uint64_t>(kThreads * kPerThread));
   TB_ASSERT_OK(writer_->WaitForCheckpoint(kThreads * kPerThread, kWait));
   VerifyLatestCheckpoint();
 }
