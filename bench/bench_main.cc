@@ -34,6 +34,7 @@ namespace {
 
 using Clock = bench::SteadyClock;
 using bench::Median;
+using bench::ParseFlag;
 using bench::Percentile;
 using bench::Seconds;
 using bench::SignRate;
@@ -154,16 +155,6 @@ std::vector<double> LightLoadLatency(crypto::SuiteId suite, const std::string& d
     std::this_thread::sleep_until(start + std::chrono::milliseconds(10));
   }
   return ms;
-}
-
-bool ParseFlag(const char* arg, const char* name, size_t* out) {
-  const std::string prefix = absl::StrCat("--", name, "=");
-  if (std::string(arg).rfind(prefix, 0) != 0) return false;
-  if (!absl::SimpleAtoi(arg + prefix.size(), out) || *out == 0) {
-    std::fprintf(stderr, "bad value for --%s\n", name);
-    std::exit(2);
-  }
-  return true;
 }
 
 }  // namespace

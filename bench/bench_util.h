@@ -5,10 +5,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "common/crypto/suite.h"
 
 namespace tongban::bench {
@@ -67,6 +70,18 @@ inline double VerifyRate(const crypto::Suite& suite, double seconds) {
     }
   }
   return n / Seconds(SteadyClock::now() - start);
+}
+
+// Reads "--NAME=N" (N a positive integer) into `out`. False if `arg` is
+// another flag; exits with status 2 on a bad value.
+inline bool ParseFlag(const char* arg, const char* name, size_t* out) {
+  const std::string prefix = absl::StrCat("--", name, "=");
+  if (std::string(arg).rfind(prefix, 0) != 0) return false;
+  if (!absl::SimpleAtoi(arg + prefix.size(), out) || *out == 0) {
+    std::fprintf(stderr, "bad value for --%s\n", name);
+    std::exit(2);
+  }
+  return true;
 }
 
 }  // namespace tongban::bench

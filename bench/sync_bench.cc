@@ -76,6 +76,7 @@ namespace tongban {
 namespace {
 
 using bench::Median;
+using bench::ParseFlag;
 using bench::Percentile;
 using bench::Seconds;
 using bench::SteadyClock;
@@ -593,16 +594,6 @@ void RunOnce(SuiteContext& ctx, const std::string& mode, const std::string& dir,
   result->hwm_after_kb = std::max(result->hwm_after_kb, U64(final[1]));
   const int status = child.Wait();
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) Die("receiver failed");
-}
-
-bool ParseFlag(const char* arg, const char* name, size_t* out) {
-  const std::string prefix = absl::StrCat("--", name, "=");
-  if (std::string(arg).rfind(prefix, 0) != 0) return false;
-  if (!absl::SimpleAtoi(arg + prefix.size(), out) || *out == 0) {
-    std::fprintf(stderr, "bad value for --%s\n", name);
-    std::exit(2);
-  }
-  return true;
 }
 
 bool ParseString(const char* arg, const char* name, std::string* out) {
