@@ -3,3 +3,4 @@
 tongban_test(tongbanctl_test LABEL unit SRCS node/tongbanctl_test.cc DEPS tongban_node)
 target_compile_definitions(tongbanctl_test PRIVATE TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>")
 add_dependencies(tongbanctl_test tongbanctl)
+tongban_test(config_test LABEL unit SRCS node/config_test.cc DEPS tongban_node)

@@ -1,0 +1,376 @@
+#include "node/config.h"
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <variant>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/crypto/key_file.h"
+#include "common/ids/region.h"
+#include "common/status_macros.h"
+
+namespace tongban::node {
+namespace {
+
+// A parsed right-hand side.
+struct Value {
+  enum Kind { kString, kInteger, kBool } kind = kString;
+  std::string text;  // the string, or the literal as written
+  int64_t integer = 0;
+  bool boolean = false;
+};
+
+absl::string_view KindName(Value::Kind kind) {
+  switch (kind) {
+    case Value::kString: return "a string";
+    case Value::kInteger: return "an integer";
+    case Value::kBool: return "true or false";
+  }
+  return "?";
+}
+
+// What a setter needs to resolve paths.
+struct Context {
+  std::filesystem::path folder;
+};
+
+using Setter = std::function<absl::Status(const Value&, const Context&, Config&)>;
+
+absl::Status Expect(const Value& v, Value::Kind kind) {
+  if (v.kind == kind) return absl::OkStatus();
+  const std::string shown = v.kind == Value::kString ? absl::StrCat("\"", v.text, "\"") : v.text;
+  return absl::InvalidArgumentError(
+      absl::StrCat(shown, " is ", KindName(v.kind), ", expected ", KindName(kind)));
+}
+
+// A file path; relative ones are taken from the config file's folder.
+Setter Path(std::string Config::*field) {
+  return [field](const Value& v, const Context& ctx, Config& c) -> absl::Status {
+    TB_RETURN_IF_ERROR(Expect(v, Value::kString));
+    if (v.text.empty()) {
+      c.*field = "";
+      return absl::OkStatus();
+    }
+    std::filesystem::path p(v.text);
+    c.*field = p.is_absolute() ? p.string() : (ctx.folder / p).lexically_normal().string();
+    return absl::OkStatus();
+  };
+}
+
+Setter Endpoint(std::string Config::*field, bool may_be_empty) {
+  return [field, may_be_empty](const Value& v, const Context&, Config& c) -> absl::Status {
+    TB_RETURN_IF_ERROR(Expect(v, Value::kString));
+    if (v.text.empty() && may_be_empty) {
+      c.*field = "";
+      return absl::OkStatus();
+    }
+    const size_t colon = v.text.rfind(':');
+    int port = 0;
+    if (colon == std::string::npos || colon == 0 ||
+        !absl::SimpleAtoi(v.text.substr(colon + 1), &port) || port < 0 || port > 65535) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", v.text, "\" is not host:port (e.g. \"0.0.0.0:7443\")"));
+    }
+    c.*field = v.text;
+    return absl::OkStatus();
+  };
+}
+
+template <typename T>
+Setter Integer(T Config::*field, int64_t min, int64_t max) {
+  return [field, min, max](const Value& v, const Context&, Config& c) -> absl::Status {
+    TB_RETURN_IF_ERROR(Expect(v, Value::kInteger));
+    if (v.integer < min || v.integer > max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(v.integer, " is out of range [", min, ", ", max, "]"));
+    }
+    c.*field = static_cast<T>(v.integer);
+    return absl::OkStatus();
+  };
+}
+
+Setter Duration(absl::Duration Config::*field, absl::Duration min, absl::Duration max) {
+  return [field, min, max](const Value& v, const Context&, Config& c) -> absl::Status {
+    TB_RETURN_IF_ERROR(Expect(v, Value::kString));
+    TB_ASSIGN_OR_RETURN(absl::Duration d, ParseConfigDuration(v.text));
+    if (d < min || d > max) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "\"", v.text, "\" is out of range [", absl::FormatDuration(min), ", ",
+          absl::FormatDuration(max), "]"));
+    }
+    c.*field = d;
+    return absl::OkStatus();
+  };
+}
+
+template <typename T>
+Setter Choice(T Config::*field, std::vector<std::pair<std::string, T>> choices) {
+  return [field, choices](const Value& v, const Context&, Config& c) -> absl::Status {
+    TB_RETURN_IF_ERROR(Expect(v, Value::kString));
+    std::string names;
+    for (const auto& [name, value] : choices) {
+      if (v.text == name) {
+        c.*field = value;
+        return absl::OkStatus();
+      }
+      absl::StrAppend(&names, names.empty() ? "" : ", ", name);
+    }
+    return absl::InvalidArgumentError(
+        absl::StrCat("\"", v.text, "\" is not one of: ", names));
+  };
+}
+
+Setter NodeCode(std::string Config::*field) {
+  return [field](const Value& v, const Context&, Config& c) -> absl::Status {
+    TB_RETURN_IF_ERROR(Expect(v, Value::kString));
+    TB_RETURN_IF_ERROR(ids::ValidateNodeCode(v.text));
+    c.*field = v.text;
+    return absl::OkStatus();
+  };
+}
+
+struct Key {
+  Setter set;
+  bool required = false;
+};
+
+const std::map<std::string, Key>& Schema() {
+  static const auto* schema = new std::map<std::string, Key>{
+      {"node.code", {NodeCode(&Config::code), true}},
+      {"node.role", {Choice<Role>(&Config::role, {{"county", Role::kCounty},
+                                                  {"province", Role::kProvince},
+                                                  {"national", Role::kNational}})}},
+      {"node.suite", {Choice<crypto::SuiteId>(&Config::suite, {{"intl", crypto::SuiteId::kIntl},
+                                                               {"gm", crypto::SuiteId::kGm}})}},
+      {"node.data_dir", {Path(&Config::data_dir)}},
+      {"node.national", {NodeCode(&Config::national)}},
+      {"federation.roster", {Path(&Config::roster), true}},
+      {"federation.root_public_key", {Path(&Config::root_public_key), true}},
+      {"federation.ca", {Path(&Config::ca), true}},
+      {"federation.certificate", {Path(&Config::certificate), true}},
+      {"federation.private_key", {Path(&Config::private_key), true}},
+      {"peer.listen", {Endpoint(&Config::peer_listen, false)}},
+      {"admin.listen", {Endpoint(&Config::admin_listen, false)}},
+      {"admin.operator_ca", {Path(&Config::operator_ca)}},
+      {"metrics.listen", {Endpoint(&Config::metrics_listen, true)}},
+      {"sync.credit", {Integer(&Config::credit, 1, 64)}},
+      {"sync.batch_events", {Integer(&Config::batch_events, 1, 1024)}},
+      {"sync.batch_bytes", {Integer(&Config::batch_bytes, 64 << 10, 1 << 20)}},
+      {"sync.retry_initial",
+       {Duration(&Config::retry_initial, absl::Milliseconds(10), absl::Hours(1))}},
+      {"sync.retry_max", {Duration(&Config::retry_max, absl::Milliseconds(10), absl::Hours(24))}},
+      {"sync.idle_close", {Duration(&Config::idle_close, absl::Seconds(1), absl::Hours(24))}},
+      {"sync.retention",
+       {Duration(&Config::retention, absl::Hours(24), absl::Hours(24 * 365 * 10))}},
+      {"log.level", {Choice<std::string>(&Config::log_level, {{"debug", "debug"},
+                                                             {"info", "info"},
+                                                             {"warning", "warning"},
+                                                             {"error", "error"}})}},
+  };
+  return *schema;
+}
+
+// Parses the right-hand side of `key = ...` (comment already allowed after).
+absl::StatusOr<Value> ParseValue(absl::string_view rest) {
+  Value v;
+  rest = absl::StripLeadingAsciiWhitespace(rest);
+  if (rest.empty()) return absl::InvalidArgumentError("missing value after '='");
+  if (rest.front() == '"') {
+    std::string out;
+    size_t i = 1;
+    for (; i < rest.size() && rest[i] != '"'; ++i) {
+      char ch = rest[i];
+      if (ch == '\\') {
+        if (++i == rest.size()) break;
+        switch (rest[i]) {
+          case '"': ch = '"'; break;
+          case '\\': ch = '\\'; break;
+          case 'n': ch = '\n'; break;
+          case 't': ch = '\t'; break;
+          default:
+            return absl::InvalidArgumentError(
+                absl::StrCat("unknown escape \\", std::string(1, rest[i]), " in string"));
+        }
+      }
+      out.push_back(ch);
+    }
+    if (i >= rest.size()) return absl::InvalidArgumentError("string has no closing quote");
+    absl::string_view after = absl::StripLeadingAsciiWhitespace(rest.substr(i + 1));
+    if (!after.empty() && after.front() != '#') {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unexpected text after the string: ", after));
+    }
+    v.kind = Value::kString;
+    v.text = std::move(out);
+    return v;
+  }
+  const size_t hash = rest.find('#');
+  absl::string_view literal = absl::StripTrailingAsciiWhitespace(rest.substr(0, hash));
+  v.text = std::string(literal);
+  if (literal == "true" || literal == "false") {
+    v.kind = Value::kBool;
+    v.boolean = literal == "true";
+    return v;
+  }
+  if (absl::SimpleAtoi(literal, &v.integer)) {
+    v.kind = Value::kInteger;
+    return v;
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      literal, " is not a value (strings are double-quoted: \"", literal, "\")"));
+}
+
+bool IsBareKey(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '-') return false;
+  }
+  return true;
+}
+
+absl::Status At(const std::string& path, int line, absl::string_view key,
+                absl::string_view what) {
+  return absl::InvalidArgumentError(
+      key.empty() ? absl::StrCat(path, ":", line, ": ", what)
+                  : absl::StrCat(path, ":", line, ": ", key, ": ", what));
+}
+
+}  // namespace
+
+absl::string_view RoleName(Role role) {
+  switch (role) {
+    case Role::kCounty: return "county";
+    case Role::kProvince: return "province";
+    case Role::kNational: return "national";
+  }
+  return "?";
+}
+
+absl::StatusOr<absl::Duration> ParseConfigDuration(absl::string_view text) {
+  const auto bad = [&] {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "\"", text, "\" is not a duration (a whole number and s, m, h or d: \"30s\", \"5m\")"));
+  };
+  if (text.size() < 2) return bad();
+  for (char c : text) {
+    if (!absl::ascii_isalnum(c)) return bad();
+  }
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) || n < 0) {
+    // "100ms" is the one two-letter unit.
+    if (absl::EndsWith(text, "ms") && absl::SimpleAtoi(text.substr(0, text.size() - 2), &n) &&
+        n >= 0) {
+      return absl::Milliseconds(n);
+    }
+    return bad();
+  }
+  switch (text.back()) {
+    case 's': return absl::Seconds(n);
+    case 'm': return absl::Minutes(n);
+    case 'h': return absl::Hours(n);
+    case 'd': return absl::Hours(24 * n);
+  }
+  return bad();
+}
+
+absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& path) {
+  Config config;
+  Context ctx;
+  ctx.folder = std::filesystem::path(path).parent_path();
+  if (ctx.folder.empty()) ctx.folder = ".";
+  std::string section;
+  std::set<std::string> seen_sections;
+  std::map<std::string, int> seen;  // key -> line
+  int line_no = 0;
+  for (absl::string_view raw : absl::StrSplit(text, '\n')) {
+    ++line_no;
+    absl::string_view line = absl::StripAsciiWhitespace(raw);
+    if (line.empty() || line.front() == '#') continue;
+    if (line.front() == '[') {
+      const size_t close = line.find(']');
+      absl::string_view after =
+          close == absl::string_view::npos ? "" : absl::StripAsciiWhitespace(line.substr(close + 1));
+      if (close == absl::string_view::npos || (!after.empty() && after.front() != '#')) {
+        return At(path, line_no, "", "a section header is [name]");
+      }
+      section = std::string(absl::StripAsciiWhitespace(line.substr(1, close - 1)));
+      bool known = false;
+      for (const auto& [key, unused] : Schema()) {
+        if (absl::StartsWith(key, section + ".")) known = true;
+      }
+      if (!known) {
+        return At(path, line_no, "",
+                  absl::StrCat("unknown section [", section,
+                               "] (known: node, federation, peer, admin, metrics, sync, log)"));
+      }
+      if (!seen_sections.insert(section).second) {
+        return At(path, line_no, "", absl::StrCat("section [", section, "] appears twice"));
+      }
+      continue;
+    }
+    const size_t eq = line.find('=');
+    if (eq == absl::string_view::npos) {
+      return At(path, line_no, "", "expected key = value, [section] or # comment");
+    }
+    const std::string name(absl::StripAsciiWhitespace(line.substr(0, eq)));
+    if (!IsBareKey(name)) {
+      return At(path, line_no, "", absl::StrCat("\"", name, "\" is not a key name"));
+    }
+    if (section.empty()) {
+      return At(path, line_no, name, "key outside any [section]");
+    }
+    const std::string key = absl::StrCat(section, ".", name);
+    auto it = Schema().find(key);
+    if (it == Schema().end()) {
+      std::string known;
+      for (const auto& [k, unused] : Schema()) {
+        if (absl::StartsWith(k, section + ".")) {
+          absl::StrAppend(&known, known.empty() ? "" : ", ", k.substr(section.size() + 1));
+        }
+      }
+      return At(path, line_no, key, absl::StrCat("unknown key (known in [", section, "]: ",
+                                                 known, ")"));
+    }
+    auto [prev, inserted] = seen.emplace(key, line_no);
+    if (!inserted) {
+      return At(path, line_no, key, absl::StrCat("given twice (first on line ", prev->second, ")"));
+    }
+    absl::StatusOr<Value> value = ParseValue(line.substr(eq + 1));
+    if (!value.ok()) return At(path, line_no, key, value.status().message());
+    absl::Status set = it->second.set(*value, ctx, config);
+    if (!set.ok()) return At(path, line_no, key, set.message());
+  }
+  for (const auto& [key, spec] : Schema()) {
+    if (spec.required && !seen.count(key)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(path, ": ", key, ": required, and missing"));
+    }
+  }
+  // Cross-key rules, reported at the line of the key that breaks them.
+  const Role expected = config.code == config.national   ? Role::kNational
+                        : absl::EndsWith(config.code, "0000") ? Role::kProvince
+                                                              : Role::kCounty;
+  if (config.role != expected) {
+    const int line = seen.count("node.role") ? seen["node.role"] : seen["node.code"];
+    return At(path, line, "node.role",
+              absl::StrCat("node ", config.code, " is a ", RoleName(expected),
+                           " node, not a ", RoleName(config.role), " node"));
+  }
+  if (config.retry_max < config.retry_initial) {
+    return At(path, seen.count("sync.retry_max") ? seen["sync.retry_max"] : seen["sync.retry_initial"],
+              "sync.retry_max", "is shorter than sync.retry_initial");
+  }
+  return config;
+}
+
+absl::StatusOr<Config> LoadConfig(const std::string& path) {
+  TB_ASSIGN_OR_RETURN(std::string text, crypto::ReadSmallFile(path, /*secret=*/false));
+  return ParseConfig(text, path);
+}
+
+}  // namespace tongban::node

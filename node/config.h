@@ -1,0 +1,88 @@
+// The tongband configuration file: a small subset of TOML that people edit
+// by hand, read into a typed Config.
+//
+//   # comment                     (also after a value)
+//   [section]
+//   key = "string"                strings are double-quoted, with \" \\ \n \t
+//   key = 42                      integers
+//   key = true                    booleans
+//   key = "30s"                   durations: an integer and s, m, h or d
+//
+// Every key belongs to a section and has one type (kSchema in config.cc, and
+// deploy/tongband.*.conf documents each). Unknown sections and keys, a key
+// given twice, a value of the wrong type or out of range, and a missing
+// required key are errors of the form
+//
+//   /etc/tongban/tongband.conf:12: sync.retry_max: "5x" is not a duration (e.g. "30s", "5m")
+//
+// (file, line, key, what is wrong), kInvalidArgument; nothing is applied
+// from a file with an error. Relative paths in the file are taken relative
+// to the file's folder, so a federation folder can be moved as a whole.
+//
+// Thread safety: free functions; Config is a plain value.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "common/crypto/suite.h"
+
+namespace tongban::node {
+
+enum class Role { kCounty, kProvince, kNational };
+
+// "county", "province", "national".
+absl::string_view RoleName(Role role);
+
+struct Config {
+  // [node]
+  std::string code;                            // required: 6-digit node code
+  Role role = Role::kCounty;                   // must fit the code
+  crypto::SuiteId suite = crypto::SuiteId::kIntl;
+  std::string data_dir = "/var/lib/tongban";   // keys and database
+  std::string national = "000000";
+
+  // [federation]: the files of tongbanctl pki and roster.
+  std::string roster;           // required: signed roster (tongbanctl roster sign)
+  std::string root_public_key;  // required: federation root public key
+  std::string ca;               // required: federation CA certificate (PEM)
+  std::string certificate;      // required: this node's certificate (PEM)
+  std::string private_key;      // required: its TLS key (PEM, mode 0600)
+
+  // [peer]
+  std::string peer_listen = "0.0.0.0:7443";
+
+  // [admin]
+  std::string admin_listen = "127.0.0.1:7444";
+  std::string operator_ca;  // operators' CA certificate; empty: Admin is off
+
+  // [metrics]
+  std::string metrics_listen;  // empty: no metrics endpoint
+
+  // [sync]
+  uint32_t credit = 4;                // batches a peer may have in flight to us
+  uint32_t batch_events = 1024;       // 1..1024
+  uint32_t batch_bytes = 1 << 20;     // 64 KiB..1 MiB
+  absl::Duration retry_initial = absl::Seconds(1);
+  absl::Duration retry_max = absl::Minutes(5);
+  absl::Duration idle_close = absl::Seconds(60);
+  absl::Duration retention = absl::Hours(24 * 180);
+
+  // [log]
+  std::string log_level = "info";  // debug, info, warning, error
+};
+
+// Parses `text`, read from `path` (used in messages and to resolve relative
+// paths).
+absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& path);
+
+// Reads and parses the file at `path`.
+absl::StatusOr<Config> LoadConfig(const std::string& path);
+
+// "30s", "5m", "2h", "180d" -> duration; nullopt-like error otherwise.
+absl::StatusOr<absl::Duration> ParseConfigDuration(absl::string_view text);
+
+}  // namespace tongban::node

@@ -1,0 +1,187 @@
+// The configuration file: a full file parses into the typed Config, relative
+// paths resolve against the file's folder, and every kind of mistake is one
+// error naming file, line and key.
+#include "node/config.h"
+
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tongban::node {
+namespace {
+
+constexpr char kMinimal[] = R"(# a county node
+[node]
+code = "440305"   # 南山区
+
+[federation]
+roster = "roster.bin"
+root_public_key = "root.pub"
+ca = "/etc/tongban/ca.pem"
+certificate = "node.pem"
+private_key = "node.key"
+)";
+
+TEST(ConfigTest, MinimalFileGetsDefaults) {
+  TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(kMinimal, "/etc/tongban/tongband.conf"));
+  EXPECT_EQ(c.code, "440305");
+  EXPECT_EQ(c.role, Role::kCounty);
+  EXPECT_EQ(c.suite, crypto::SuiteId::kIntl);
+  EXPECT_EQ(c.roster, "/etc/tongban/roster.bin");
+  EXPECT_EQ(c.ca, "/etc/tongban/ca.pem");
+  EXPECT_EQ(c.data_dir, "/var/lib/tongban");
+  EXPECT_EQ(c.peer_listen, "0.0.0.0:7443");
+  EXPECT_EQ(c.retry_max, absl::Minutes(5));
+  EXPECT_EQ(c.batch_events, 1024u);
+}
+
+TEST(ConfigTest, EveryKeyIsRead) {
+  const std::string text = absl::StrCat(kMinimal, R"(
+[peer]
+listen = "127.0.0.1:9000"
+[admin]
+listen = "127.0.0.1:9001"
+operator_ca = "ops/ca.pem"
+[metrics]
+listen = "127.0.0.1:9002"
+[sync]
+credit = 8
+batch_events = 512
+batch_bytes = 65536
+retry_initial = "100ms"
+retry_max = "2m"
+idle_close = "30s"
+retention = "90d"
+[log]
+level = "debug"
+)");
+  TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "conf/t.conf"));
+  EXPECT_EQ(c.peer_listen, "127.0.0.1:9000");
+  EXPECT_EQ(c.admin_listen, "127.0.0.1:9001");
+  EXPECT_EQ(c.operator_ca, "conf/ops/ca.pem");
+  EXPECT_EQ(c.metrics_listen, "127.0.0.1:9002");
+  EXPECT_EQ(c.credit, 8u);
+  EXPECT_EQ(c.batch_events, 512u);
+  EXPECT_EQ(c.batch_bytes, 65536u);
+  EXPECT_EQ(c.retry_initial, absl::Milliseconds(100));
+  EXPECT_EQ(c.retry_max, absl::Minutes(2));
+  EXPECT_EQ(c.idle_close, absl::Seconds(30));
+  EXPECT_EQ(c.retention, absl::Hours(24 * 90));
+  EXPECT_EQ(c.log_level, "debug");
+}
+
+TEST(ConfigTest, NationalAndGm) {
+  const std::string text = R"([node]
+code = "000000"
+role = "national"
+suite = "gm"
+[federation]
+roster = "r"
+root_public_key = "k"
+ca = "c"
+certificate = "n"
+private_key = "p"
+)";
+  TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "x.conf"));
+  EXPECT_EQ(c.role, Role::kNational);
+  EXPECT_EQ(c.suite, crypto::SuiteId::kGm);
+}
+
+struct BadCase {
+  const char* name;
+  std::string append;      // added to kMinimal
+  std::string expected;    // the error must contain this
+};
+
+class ConfigErrorTest : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigErrorTest, OneErrorNamingFileLineAndKey) {
+  const std::string text = absl::StrCat(kMinimal, GetParam().append);
+  absl::StatusOr<Config> c = ParseConfig(text, "/etc/tongban/tongband.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(c.status().message(), GetParam().expected))
+      << c.status().message();
+  EXPECT_TRUE(absl::StartsWith(c.status().message(), "/etc/tongban/tongband.conf:"))
+      << c.status().message();
+}
+
+// kMinimal has 10 lines, so appended text starts on line 11.
+INSTANTIATE_TEST_SUITE_P(
+    Mistakes, ConfigErrorTest,
+    ::testing::Values(
+        BadCase{"UnknownKey", "[sync]\nretries = 3\n", ":12: sync.retries: unknown key"},
+        BadCase{"UnknownSection", "[syncing]\n", ":11: unknown section [syncing]"},
+        BadCase{"BadDuration", "[sync]\nretry_max = \"5x\"\n",
+                ":12: sync.retry_max: \"5x\" is not a duration"},
+        BadCase{"WrongType", "[sync]\ncredit = \"4\"\n",
+                ":12: sync.credit: \"4\" is a string, expected an integer"},
+        BadCase{"OutOfRange", "[sync]\nbatch_events = 5000\n",
+                ":12: sync.batch_events: 5000 is out of range [1, 1024]"},
+        BadCase{"BadChoice", "[log]\nlevel = \"loud\"\n",
+                ":12: log.level: \"loud\" is not one of: debug, info, warning, error"},
+        BadCase{"Unquoted", "[peer]\nlisten = 0.0.0.0:1\n",
+                ":12: peer.listen: 0.0.0.0:1 is not a value"},
+        BadCase{"BadEndpoint", "[peer]\nlisten = \"localhost\"\n",
+                ":12: peer.listen: \"localhost\" is not host:port"},
+        BadCase{"Twice", "[sync]\ncredit = 4\ncredit = 5\n",
+                ":13: sync.credit: given twice (first on line 12)"},
+        BadCase{"SectionTwice", "[node]\n", ":11: section [node] appears twice"},
+        BadCase{"NoEquals", "[sync]\ncredit\n", ":12: expected key = value"},
+        BadCase{"Unterminated", "[log]\nlevel = \"info\n",
+                ":12: log.level: string has no closing quote"},
+        BadCase{"TrailingJunk", "[log]\nlevel = \"info\" x\n",
+                ":12: log.level: unexpected text after the string"},
+        BadCase{"RetryOrder", "[sync]\nretry_initial = \"10m\"\nretry_max = \"1m\"\n",
+                ":13: sync.retry_max: is shorter than sync.retry_initial"}),
+    [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
+
+TEST(ConfigTest, RoleMustFitTheCode) {
+  const std::string text = absl::StrCat(kMinimal, "");
+  std::string national_county = text;
+  national_county.replace(national_county.find("[node]\n") + 7, 0, "role = \"national\"\n");
+  absl::StatusOr<Config> c = ParseConfig(national_county, "t.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(),
+            "t.conf:3: node.role: node 440305 is a county node, not a national node");
+}
+
+TEST(ConfigTest, BadNodeCodeNamesTheLine) {
+  std::string text = kMinimal;
+  text.replace(text.find("440305"), 6, "449999");
+  absl::StatusOr<Config> c = ParseConfig(text, "t.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(absl::StartsWith(c.status().message(), "t.conf:3: node.code: "))
+      << c.status().message();
+}
+
+TEST(ConfigTest, MissingRequiredKey) {
+  std::string text = kMinimal;
+  text.erase(text.find("ca = "), text.find('\n', text.find("ca = ")) - text.find("ca = ") + 1);
+  absl::StatusOr<Config> c = ParseConfig(text, "t.conf");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().message(), "t.conf: federation.ca: required, and missing");
+}
+
+TEST(ConfigTest, MissingFileIsAnError) {
+  testutil::ScopedTempDir dir;
+  absl::StatusOr<Config> c = LoadConfig(dir.File("absent.conf"));
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(absl::StrContains(c.status().message(), "absent.conf")) << c.status();
+}
+
+TEST(ConfigTest, Durations) {
+  EXPECT_EQ(*ParseConfigDuration("30s"), absl::Seconds(30));
+  EXPECT_EQ(*ParseConfigDuration("250ms"), absl::Milliseconds(250));
+  EXPECT_EQ(*ParseConfigDuration("2h"), absl::Hours(2));
+  EXPECT_EQ(*ParseConfigDuration("180d"), absl::Hours(24 * 180));
+  for (const char* bad : {"", "s", "5", "-5s", "5 s", "1.5h", "5w"}) {
+    EXPECT_FALSE(ParseConfigDuration(bad).ok()) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace tongban::node
