@@ -83,4 +83,17 @@ std::string BackfillKey(absl::string_view peer, absl::string_view person) {
   return absl::StrCat(BackfillPrefix(peer), person);
 }
 
+LogId DecodeLogId(absl::string_view key) {
+  return LogId{std::string(key.substr(0, kNodeCodeSize)),
+               DecodeBe64(key.substr(kNodeCodeSize, 8))};
+}
+
+std::string AckedPrefix(absl::string_view peer) { return absl::StrCat("acked/", peer, "/"); }
+
+std::string AckedKey(absl::string_view peer, const LogId& log) {
+  return absl::StrCat(AckedPrefix(peer), LogIdKey(log));
+}
+
+std::string HoldKey(absl::string_view peer) { return absl::StrCat("hold/", peer); }
+
 }  // namespace tongban::storage

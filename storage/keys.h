@@ -13,6 +13,10 @@
 //   "default"      "backfill/" peer:6 "/" person:18      seq (decimal) of the registration
 //                                                        that linked us; fetch the history
 //                                                        once the peer has it
+//   "default"      "acked/" peer:6 "/" log_id               seq:be64 the peer acknowledged
+//                                                        in that log (sender side)
+//   "default"      "hold/" peer:6                        why sessions with the peer are
+//                                                        held (it sent invalid data)
 //
 //   log_id := origin:6 ASCII digits | epoch:be64
 //   seq    := be64, so bytewise order is numeric order
@@ -56,6 +60,8 @@ void AppendBe64(std::string* out, uint64_t v);
 uint64_t DecodeBe64(absl::string_view in);  // REQUIRES: in.size() >= 8
 
 std::string LogIdKey(const LogId& log);
+// The LogId at the front of `key`. REQUIRES: key.size() >= kLogIdSize.
+LogId DecodeLogId(absl::string_view key);
 std::string EventKey(const LogId& log, uint64_t seq);
 std::string NodeKey(const LogId& log, merkle::NodeId node);
 std::string CheckpointKey(const LogId& log, uint64_t tree_size);
@@ -70,5 +76,11 @@ std::string CursorKey(absl::string_view peer, const LogId& log);
 // from `peer` (written with the inflow registration that linked us).
 std::string BackfillPrefix(absl::string_view peer);
 std::string BackfillKey(absl::string_view peer, absl::string_view person);
+// "default" column family: what `peer` acknowledged of `log` (the sender's
+// record, for retention and for knowing what the peer still lacks).
+std::string AckedPrefix(absl::string_view peer);
+std::string AckedKey(absl::string_view peer, const LogId& log);
+// "default" column family: the peer is held after sending invalid data.
+std::string HoldKey(absl::string_view peer);
 
 }  // namespace tongban::storage

@@ -449,12 +449,6 @@ absl::StatusOr<std::vector<uint64_t>> Store::ScanRoute(absl::string_view peer,
   return out;
 }
 
-namespace {
-LogId DecodeLogId(absl::string_view key) {
-  return LogId{std::string(key.substr(0, kNodeCodeSize)),
-               DecodeBe64(key.substr(kNodeCodeSize, 8))};
-}
-}  // namespace
 
 absl::StatusOr<std::vector<LogId>> Store::RouteLogs(absl::string_view peer) const {
   std::vector<LogId> out;

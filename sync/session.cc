@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/ids/citizen_id.h"
@@ -15,6 +16,10 @@ namespace tongban::sync {
 namespace {
 
 constexpr uint32_t kMaxCredit = 64;  // a peer cannot grant itself unbounded room
+
+bool IsSixDigits(absl::string_view s) {
+  return s.size() == 6 && std::all_of(s.begin(), s.end(), absl::ascii_isdigit);
+}
 
 std::pair<std::string, uint64_t> Key(const storage::LogId& log) {
   return {log.origin, log.epoch};
@@ -49,7 +54,19 @@ Session::Session(storage::Store* store, storage::Writer* writer, BatchVerifier* 
       peer_keeps_whole_logs_(peer_ == options_.national),
       we_keep_whole_logs_(options_.self == options_.national) {}
 
+Session::Session(storage::Store* store, storage::Writer* writer,
+                 std::unique_ptr<BatchVerifier> verifier, const Clock* clock,
+                 SessionOptions options, std::string peer)
+    : Session(store, writer, verifier.get(), clock, std::move(options), std::move(peer)) {
+  owned_verifier_ = std::move(verifier);
+}
+
+void Session::Ended(const absl::Status& result) {
+  if (options_.peers != nullptr) options_.peers->SessionEnded(peer_, result, clock_->Now());
+}
+
 absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
+  if (options_.peers != nullptr) options_.peers->SessionStarted(peer_, clock_->Now());
   std::vector<v1::SyncMessage> out(2);
   v1::Hello* hello = out[0].mutable_hello();
   hello->set_node(options_.self);
@@ -95,11 +112,16 @@ absl::Status Session::OnMessage(const v1::SyncMessage& in,
       credit_ = std::min(kMaxCredit, credit_ + in.credit().batches());
       return absl::OkStatus();
     case v1::SyncMessage::kAck:
+      if (!IsSixDigits(in.ack().origin())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("peer ", peer_, ": Ack names no node code"));
+      }
       ++stats_.acks_received;
+      if (options_.peers != nullptr) options_.peers->AckReceived(peer_);
       if (in.ack().origin() == options_.self && in.ack().epoch() == writer_->log().epoch) {
         acked_own_ = std::max(acked_own_, in.ack().seq());
       }
-      return absl::OkStatus();
+      return StoreAck(*store_, peer_, {in.ack().origin(), in.ack().epoch()}, in.ack().seq());
     case v1::SyncMessage::kBatch:
       if (!hello_received_) {
         return absl::InvalidArgumentError(
@@ -187,6 +209,16 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
       if (reason == v1::REJECT_REASON_EQUIVOCATION) {
         TB_RETURN_IF_ERROR(KeepEvidence(evidence, log));
       }
+      if (absl::IsInvalidArgument(verified.status()) &&
+          reason != v1::REJECT_REASON_EQUIVOCATION) {
+        // The peer sent bad data: no more sessions with it until an
+        // operator clears the hold (sync/peers.h). Equivocation is the
+        // origin's doing, which the peer may only have passed on: the
+        // origin is frozen instead.
+        TB_RETURN_IF_ERROR(HoldPeer(*store_, peer_,
+                                    absl::StrCat(v1::RejectReason_Name(reason), " in a batch of origin ",
+                                                 log.origin, " epoch ", log.epoch)));
+      }
       return Explained(verified.status(), reason);
     }
     return verified.status();
@@ -198,6 +230,9 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
   TB_RETURN_IF_ERROR(writer_->ApplyRemote(verified->batch));
   ++stats_.batches_applied;
   stats_.events_applied += verified->batch.events.size();
+  if (options_.peers != nullptr) {
+    options_.peers->BatchApplied(peer_, verified->batch.events.size(), clock_->Now());
+  }
   if (!batch.backfill()) {
     v1::Ack* ack = out->emplace_back().mutable_ack();
     ack->set_origin(log.origin);
@@ -278,13 +313,18 @@ absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBackfill() {
     position.checkpoint_size = std::max(position.checkpoint_size, cp.tree_size);
     if (log.origin != options_.self) batch->set_relayed_by(options_.self);
     --credit_;
-    ++stats_.batches_sent;
-    stats_.events_sent += batch->events_size();
+    CountSent(batch->events_size());
     v1::SyncMessage msg;
     *msg.mutable_batch() = *std::move(batch);
     return msg;
   }
   return std::nullopt;
+}
+
+void Session::CountSent(uint64_t events) {
+  ++stats_.batches_sent;
+  stats_.events_sent += events;
+  if (options_.peers != nullptr) options_.peers->BatchSent(peer_, events, clock_->Now());
 }
 
 absl::Status Session::KeepEvidence(const Equivocation& evidence,
@@ -380,8 +420,7 @@ absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBatch() {
     --credit_;
     next_log_ = index + 1;
     caught_up_ = false;
-    ++stats_.batches_sent;
-    stats_.events_sent += batch.events_size();
+    CountSent(batch.events_size());
     v1::SyncMessage msg;
     *msg.mutable_batch() = std::move(batch);
     return msg;

@@ -41,6 +41,7 @@
 #include "storage/store.h"
 #include "storage/writer.h"
 #include "sync/feed.h"
+#include "sync/peers.h"
 #include "sync/verify.h"
 #include "tongban/v1/exchange.pb.h"
 
@@ -56,6 +57,9 @@ struct SessionOptions {
   // Batches the receiver lets the sender have in flight. With batches of at
   // most 1 MiB this bounds the receiver's memory per session.
   uint32_t credit = 4;
+  // Where the session reports its state (connected, batches, acks, how it
+  // ended); may be null. Not owned.
+  PeerTable* peers = nullptr;
 };
 
 struct SessionStats {
@@ -72,6 +76,11 @@ class Session {
   // objects must outlive the Session.
   Session(storage::Store* store, storage::Writer* writer, BatchVerifier* verifier,
           const Clock* clock, SessionOptions options, std::string peer);
+  // The same, owning its verifier (a verifier serves one thread at a time;
+  // each stream runs on its own).
+  Session(storage::Store* store, storage::Writer* writer,
+          std::unique_ptr<BatchVerifier> verifier, const Clock* clock,
+          SessionOptions options, std::string peer);
 
   // The first messages to send: Hello, then Credit.
   absl::StatusOr<std::vector<v1::SyncMessage>> Start();
@@ -86,6 +95,9 @@ class Session {
   // left. Never blocks.
   absl::StatusOr<std::optional<v1::SyncMessage>> NextBatch();
 
+  // The transport reports how the session ended (OK after a clean close).
+  void Ended(const absl::Status& result);
+
   // The peer has said Hello and we have nothing it lacks, as far as we know.
   bool caught_up() const { return caught_up_; }
   const std::string& peer() const { return peer_; }
@@ -99,7 +111,9 @@ class Session {
   absl::StatusOr<ReceiverLog> ViewOf(const storage::LogId& log);
   absl::Status KeepEvidence(const Equivocation& evidence, const storage::LogId& log);
   absl::StatusOr<std::vector<storage::LogId>> LogsToSend();
+  void CountSent(uint64_t events);
 
+  std::unique_ptr<BatchVerifier> owned_verifier_;  // may be null
   storage::Store* const store_;      // Not owned.
   storage::Writer* const writer_;    // Not owned.
   BatchVerifier* const verifier_;    // Not owned.

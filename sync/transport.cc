@@ -71,8 +71,24 @@ class StreamPump {
   }
 
   // Runs `session` until the peer ends the stream, `stop` is set, or an
-  // error; returns the error or OK.
+  // error; returns the error or OK, and tells the session.
   absl::Status Run(Session& session, const std::atomic<bool>& stop) {
+    absl::Status result = RunUntilEnd(session, stop);
+    session.Ended(result);
+    return result;
+  }
+
+  // A write failed: the peer ended the call (its status says why).
+  bool broken() const { return broken_; }
+
+  // Waits up to `timeout` for the peer to end the stream.
+  bool WaitReaderDone(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    return mu_.AwaitWithTimeout(absl::Condition(&reader_done_), timeout);
+  }
+
+ private:
+  absl::Status RunUntilEnd(Session& session, const std::atomic<bool>& stop) {
     TB_ASSIGN_OR_RETURN(std::vector<v1::SyncMessage> start, session.Start());
     for (const v1::SyncMessage& m : start) {
       if (!stream_->Write(m)) return Broken();
@@ -112,16 +128,6 @@ class StreamPump {
     }
   }
 
-  // A write failed: the peer ended the call (its status says why).
-  bool broken() const { return broken_; }
-
-  // Waits up to `timeout` for the peer to end the stream.
-  bool WaitReaderDone(absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
-    return mu_.AwaitWithTimeout(absl::Condition(&reader_done_), timeout);
-  }
-
- private:
   absl::Status Broken() {
     broken_ = true;
     return absl::UnavailableError("stream closed while writing");

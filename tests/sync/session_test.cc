@@ -107,6 +107,21 @@ TEST_P(SessionTest, RecordsFollowThePersonAndNoOneElse) {
   EXPECT_TRUE(Kinds(kThird, p).empty());
   EXPECT_TRUE(Kinds(kThird, q).empty());
 
+  // The senders keep what their peers acknowledged: nothing of A's log is
+  // pending for the national node or for B any more.
+  const storage::LogId a_log = fed_.at(kOrigin).writer->log();
+  EXPECT_EQ(*AckedBy(*fed_.at(kOrigin).store, kNational, a_log),
+            *fed_.at(kOrigin).store->LastSeq(a_log));
+  EXPECT_FALSE(*HasPendingFor(*fed_.at(kOrigin).store, a_log, kNational, kNational));
+  EXPECT_FALSE(*HasPendingFor(*fed_.at(kOrigin).store, a_log, kResidence, kNational));
+  Write(kOrigin, testutil::Service(p, kOrigin, "svc-a"));
+  EXPECT_TRUE(*HasPendingFor(*fed_.at(kOrigin).store, a_log, kResidence, kNational))
+      << "B is linked: A's new event is routed to it";
+  EXPECT_TRUE(*HasPendingFor(*fed_.at(kOrigin).store, a_log, kNational, kNational));
+  EXPECT_FALSE(*HasPendingFor(*fed_.at(kOrigin).store, a_log, kThird, kNational));
+  Sync(kOrigin, kResidence);
+  EXPECT_FALSE(*HasPendingFor(*fed_.at(kOrigin).store, a_log, kResidence, kNational));
+
   // Syncing again sends nothing new and changes nothing.
   const uint64_t before = *fed_.at(kOrigin).store->LastSeq({kResidence, 1});
   Sync(kResidence, kOrigin);

@@ -1,0 +1,117 @@
+#include "sync/peers.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace tongban::sync {
+
+void PeerTable::SessionStarted(const std::string& peer, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  PeerStatus& p = peers_[peer];
+  if (p.sessions++ == 0) p.connected_since = now;
+}
+
+void PeerTable::SessionEnded(const std::string& peer, const absl::Status& result,
+                             absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  PeerStatus& p = peers_[peer];
+  if (p.sessions > 0) --p.sessions;
+  if (!result.ok()) {
+    p.last_error = result.ToString();
+    p.last_error_at = now;
+  }
+}
+
+void PeerTable::AckReceived(const std::string& peer) {
+  absl::MutexLock lock(&mu_);
+  ++peers_[peer].acks;
+}
+
+void PeerTable::BatchSent(const std::string& peer, uint64_t events, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  PeerStatus& p = peers_[peer];
+  p.events_sent += events;
+  p.last_batch = now;
+}
+
+void PeerTable::BatchApplied(const std::string& peer, uint64_t events, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  PeerStatus& p = peers_[peer];
+  p.events_applied += events;
+  p.last_batch = now;
+}
+
+PeerStatus PeerTable::Get(const std::string& peer) const {
+  absl::MutexLock lock(&mu_);
+  auto it = peers_.find(peer);
+  return it == peers_.end() ? PeerStatus{} : it->second;
+}
+
+std::map<std::string, PeerStatus> PeerTable::All() const {
+  absl::MutexLock lock(&mu_);
+  return peers_;
+}
+
+absl::Status StoreAck(storage::Store& store, const std::string& peer,
+                      const storage::LogId& log, uint64_t seq) {
+  TB_ASSIGN_OR_RETURN(uint64_t held, AckedBy(store, peer, log));
+  if (seq <= held) return absl::OkStatus();
+  std::string value;
+  storage::AppendBe64(&value, seq);
+  storage::Batch batch(store);
+  batch.Put(storage::Cf::kDefault, storage::AckedKey(peer, log), value);
+  // Not synced: a lost ack only means the peer is sent the events again,
+  // which it drops as duplicates.
+  return store.Commit(batch, /*sync=*/false);
+}
+
+absl::StatusOr<uint64_t> AckedBy(const storage::Store& store, const std::string& peer,
+                                 const storage::LogId& log) {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                      store.Get(storage::Cf::kDefault, storage::AckedKey(peer, log)));
+  if (!v.has_value()) return 0;
+  if (v->size() != 8) {
+    return absl::DataLossError(absl::StrCat("acknowledgement of peer ", peer, " is corrupt"));
+  }
+  return storage::DecodeBe64(*v);
+}
+
+absl::StatusOr<bool> HasPendingFor(const storage::Store& store, const storage::LogId& own,
+                                   const std::string& peer, const std::string& national) {
+  TB_ASSIGN_OR_RETURN(auto backfill,
+                      store.Scan(storage::Cf::kDefault, storage::BackfillPrefix(peer)));
+  if (!backfill.empty()) return true;
+  TB_ASSIGN_OR_RETURN(uint64_t acked, AckedBy(store, peer, own));
+  if (peer == national) {
+    TB_ASSIGN_OR_RETURN(uint64_t last, store.LastSeq(own));
+    return last > acked;
+  }
+  TB_ASSIGN_OR_RETURN(std::vector<uint64_t> routed, store.ScanRoute(peer, own, acked, 1));
+  return !routed.empty();
+}
+
+absl::Status HoldPeer(storage::Store& store, const std::string& peer,
+                      const std::string& reason) {
+  storage::Batch batch(store);
+  batch.Put(storage::Cf::kDefault, storage::HoldKey(peer), reason);
+  return store.Commit(batch, /*sync=*/true);
+}
+
+absl::StatusOr<std::optional<std::string>> HoldOf(const storage::Store& store,
+                                                  const std::string& peer) {
+  return store.Get(storage::Cf::kDefault, storage::HoldKey(peer));
+}
+
+absl::Status ClearHold(storage::Store& store, const std::string& peer) {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> held, HoldOf(store, peer));
+  if (!held.has_value()) {
+    return absl::NotFoundError(absl::StrCat("peer ", peer, " is not held"));
+  }
+  storage::Batch batch(store);
+  batch.Delete(storage::Cf::kDefault, storage::HoldKey(peer));
+  return store.Commit(batch, /*sync=*/true);
+}
+
+}  // namespace tongban::sync
