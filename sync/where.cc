@@ -26,6 +26,10 @@ absl::StatusOr<v1::WhereReply> AnswerWhere(storage::Store& store, const std::str
     return absl::PermissionDeniedError(
         absl::StrCat("node ", asker, " is not linked to this person"));
   }
+  return HoldersOf(links);
+}
+
+v1::WhereReply HoldersOf(const storage::Links& links) {
   v1::WhereReply reply;
   for (const auto& [node, link] : links) {
     v1::WhereReply::Holder* h = reply.add_holders();

@@ -28,4 +28,8 @@ absl::StatusOr<v1::WhereReply> AnswerWhere(storage::Store& store, const std::str
                                            const std::string& person, absl::Time now,
                                            absl::Duration retention);
 
+// Every node linked to the person, with its role, unconditionally (the
+// national node's answer to its own operators).
+v1::WhereReply HoldersOf(const storage::Links& links);
+
 }  // namespace tongban::sync

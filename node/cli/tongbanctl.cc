@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "node/cli/commands_offline.h"
+#include "node/cli/commands_online.h"
 
 namespace tongban::cli {
 namespace {
@@ -13,23 +14,34 @@ constexpr absl::string_view kExitCodesHelp =
     "  0  success\n"
     "  1  other failure (I/O, internal error)\n"
     "  2  bad input: usage, malformed file, invalid node code, existing output file\n"
-    "  3  refused: verification failed, or a key file readable by group or others\n";
+    "  3  refused: verification failed, a key file readable by group or others, the\n"
+    "     node refused the operator (authentication, role, lock-out)\n";
+
+std::string FullName(const Command& c) {
+  return c.name.empty() ? c.group : absl::StrCat(c.group, " ", c.name);
+}
 
 std::vector<Command> AllCommands() {
   std::vector<Command> commands;
+  AddOnlineCommands(&commands);
   AddOfflineCommands(&commands);
   return commands;
 }
 
 void PrintTopHelp(const std::vector<Command>& commands, std::ostream& out) {
   out << "tongbanctl: the operator's tool for a Tongban (通办) node and its federation.\n\n"
-         "Usage: tongbanctl <group> <command> [flags]\n"
-         "       tongbanctl <group> <command> --help\n\n"
-         "Offline commands (files only; no running node needed):\n";
+         "Usage: tongbanctl <group> [<command>] [flags]\n"
+         "       tongbanctl <group> [<command>] --help\n";
   size_t width = 0;
-  for (const Command& c : commands) width = std::max(width, c.group.size() + 1 + c.name.size());
+  for (const Command& c : commands) width = std::max(width, FullName(c).size());
+  bool online = true;
+  out << "\nOnline commands (the Admin service of your node; see any one's --help):\n";
   for (const Command& c : commands) {
-    const std::string name = absl::StrCat(c.group, " ", c.name);
+    if (online && c.group == "keys") {
+      online = false;
+      out << "\nOffline commands (files only; no running node needed):\n";
+    }
+    const std::string name = FullName(c);
     out << "  " << name << std::string(width + 2 - name.size(), ' ') << c.summary << "\n";
   }
   out << "\n" << kExitCodesHelp
@@ -37,6 +49,8 @@ void PrintTopHelp(const std::vector<Command>& commands, std::ostream& out) {
          "Commands that show data print a table or text by default and JSON with --json.\n\n"
          "Example:\n"
          "  tongbanctl keys generate --suite gm --out root\n"
+         "  tongbanctl status --node 127.0.0.1:7444 --ca ca.crt --cert me.crt --key me.key "
+         "--password-file pw\n"
          "  tongbanctl roster sign --help\n";
 }
 
@@ -44,7 +58,7 @@ void PrintGroupHelp(const std::vector<Command>& commands, absl::string_view grou
                     std::ostream& out) {
   out << "Usage: tongbanctl " << group << " <command> [flags]\n\nCommands:\n";
   for (const Command& c : commands) {
-    if (c.group == group) out << "  " << c.name << "  " << c.summary << "\n";
+    if (c.group == group) out << "  " << FullName(c) << "  " << c.summary << "\n";
   }
   out << "\nRun \"tongbanctl " << group << " <command> --help\" for a command's flags.\n";
 }
@@ -68,6 +82,7 @@ int ExitCodeFor(const absl::Status& status) {
       return kExitBadInput;
     case absl::StatusCode::kPermissionDenied:
     case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kResourceExhausted:  // locked out
       return kExitRefused;
     default:
       return kExitFailure;
@@ -91,7 +106,19 @@ int RunTongbanctl(const std::vector<std::string>& args, std::ostream& out, std::
     err << "tongbanctl: unknown command group \"" << group << "\": see tongbanctl --help\n";
     return kExitBadInput;
   }
-  if (args.size() < 2 || args[1] == "--help" || args[1] == "-h") {
+  const Command* command = nullptr;
+  const Command* group_command = nullptr;  // "tongbanctl status": no command word
+  for (const Command& c : commands) {
+    if (c.group != group) continue;
+    if (c.name.empty()) group_command = &c;
+    if (args.size() >= 2 && c.name == args[1] && !c.name.empty()) command = &c;
+  }
+  size_t first_flag = 2;
+  if (command == nullptr && group_command != nullptr) {
+    command = group_command;
+    first_flag = 1;
+  }
+  if (command == nullptr && (args.size() < 2 || args[1] == "--help" || args[1] == "-h")) {
     if (args.size() < 2) {
       err << "tongbanctl: " << group << ": no command given: see tongbanctl " << group
           << " --help\n";
@@ -100,17 +127,13 @@ int RunTongbanctl(const std::vector<std::string>& args, std::ostream& out, std::
     PrintGroupHelp(commands, group, out);
     return kExitOk;
   }
-  const Command* command = nullptr;
-  for (const Command& c : commands) {
-    if (c.group == group && c.name == args[1]) command = &c;
-  }
   if (command == nullptr) {
     err << "tongbanctl: unknown command \"" << group << " " << args[1]
         << "\": see tongbanctl " << group << " --help\n";
     return kExitBadInput;
   }
-  const std::string what = absl::StrCat(command->group, " ", command->name);
-  const std::vector<std::string> rest(args.begin() + 2, args.end());
+  const std::string what = FullName(*command);
+  const std::vector<std::string> rest(args.begin() + first_flag, args.end());
   absl::StatusOr<Args> parsed =
       Args::Parse(rest, command->flags, command->min_positional, command->max_positional);
   if (!parsed.ok()) {

@@ -1,0 +1,303 @@
+#include "node/admin.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids/citizen_id.h"
+#include "common/status_macros.h"
+#include "sync/session.h"
+#include "sync/where.h"
+
+namespace tongban::node {
+namespace {
+
+// Who may call what (DOMAIN.md "Law and security duties": separated
+// duties). Clerks do the casework; administrators run the node but read no
+// personal data; auditors read the audit trail and nothing else.
+bool Allowed(const std::string& role, const std::string& action) {
+  static const auto* const kRights = new std::map<std::string, std::set<std::string>>{
+      {"clerk", {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where"}},
+      {"administrator", {"Status", "Peers", "ClearHold"}},
+      {"auditor", {"Status", "Audit"}},
+  };
+  auto it = kRights->find(role);
+  return it != kRights->end() && it->second.count(action) > 0;
+}
+
+absl::Status Authorize(const Operator& op, const std::string& action) {
+  if (Allowed(op.role, action)) return absl::OkStatus();
+  return absl::PermissionDeniedError(
+      absl::StrCat("operator ", op.name, " (", op.role, ") may not call ", action));
+}
+
+std::string Outcome(const absl::Status& s) {
+  return s.ok() ? "ok" : absl::StrCat(absl::StatusCodeToString(s.code()), ": ", s.message());
+}
+
+int64_t Micros(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t); }
+
+}  // namespace
+
+AdminApi::AdminApi(Node* node, AuditSink audit, AuditQuery audit_query, AskWhere ask_where)
+    : node_(node),
+      audit_(std::move(audit)),
+      audit_query_(std::move(audit_query)),
+      ask_where_(std::move(ask_where)),
+      started_(absl::Now()) {}
+
+absl::StatusOr<std::string> AdminApi::Person(absl::string_view raw) const {
+  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  absl::StatusOr<ids::CitizenId> id = ids::CheckCitizenId(raw, ids::Sex::kUnspecified, today);
+  if (!id.ok()) return Prefixed("person", id.status());
+  return id->normalized;
+}
+
+template <typename T>
+absl::StatusOr<T> AdminApi::Audited(const Operator& op, const std::string& action,
+                                    const std::string& person, const std::string& reason,
+                                    const std::function<absl::StatusOr<T>()>& body) {
+  absl::Status allowed = Authorize(op, action);
+  absl::StatusOr<T> result = allowed.ok() ? body() : absl::StatusOr<T>(allowed);
+  AuditRecord record{op, action, person, reason, Outcome(result.status())};
+  if (absl::Status logged = audit_(record); !logged.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("the audit log cannot be written, so ", action, " is refused: ",
+                     logged.message()));
+  }
+  return result;
+}
+
+absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::StatusRequest&) {
+  TB_RETURN_IF_ERROR(Authorize(op, "Status"));
+  v1::StatusReply reply;
+  const Config& config = node_->config();
+  reply.set_node(config.code);
+  reply.set_role(std::string(RoleName(config.role)));
+  reply.set_suite(std::string(crypto::SuiteName(config.suite)));
+  reply.set_roster_version(node_->roster().version());
+  const storage::WriterStats stats = node_->writer()->stats();
+  reply.set_log_size(stats.last_seq);
+  reply.set_signed_size(stats.signed_size);
+  reply.set_disk_bytes(node_->store()->DiskBytes());
+  reply.set_started_at_micros(absl::ToUnixMicros(started_));
+  reply.set_operator_(op.name);
+  reply.set_operator_role(op.role);
+  for (const v1::NodeEntry& n : node_->roster().roster().nodes()) {
+    if (n.code() == config.code) continue;
+    TB_ASSIGN_OR_RETURN(bool pending, sync::HasPendingFor(*node_->store(), node_->writer()->log(),
+                                                          n.code(), config.national));
+    if (pending) reply.add_pending_peers(n.code());
+  }
+  TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> logs, node_->store()->CheckpointLogs());
+  uint32_t frozen = 0;
+  for (const storage::LogId& log : logs) {
+    if (log == node_->writer()->log()) continue;
+    reply.set_logs_held(reply.logs_held() + 1);
+    TB_ASSIGN_OR_RETURN(auto f, node_->store()->Get(storage::Cf::kDefault, sync::FrozenKey(log)));
+    if (f.has_value()) ++frozen;
+  }
+  reply.set_frozen_origins(frozen);
+  return reply;
+}
+
+absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::PeersRequest&) {
+  TB_RETURN_IF_ERROR(Authorize(op, "Peers"));
+  v1::PeersReply reply;
+  const Config& config = node_->config();
+  const storage::LogId own = node_->writer()->log();
+  const std::map<std::string, sync::PeerStatus> live = node_->peers().All();
+  const std::map<std::string, sync::DriverPeer> driver = node_->driver_state();
+  TB_ASSIGN_OR_RETURN(uint64_t own_size, node_->store()->LastSeq(own));
+  for (const v1::NodeEntry& n : node_->roster().roster().nodes()) {
+    if (n.code() == config.code) continue;
+    v1::PeerInfo* p = reply.add_peers();
+    p->set_code(n.code());
+    p->set_name(n.name());
+    p->set_status(n.status() == v1::NodeEntry::NODE_STATUS_ACTIVE      ? "active"
+                  : n.status() == v1::NodeEntry::NODE_STATUS_SUSPENDED ? "suspended"
+                                                                       : "revoked");
+    if (auto it = live.find(n.code()); it != live.end()) {
+      const sync::PeerStatus& s = it->second;
+      p->set_connected(s.sessions > 0);
+      if (s.sessions > 0) p->set_connected_since_micros(Micros(s.connected_since));
+      p->set_last_batch_micros(Micros(s.last_batch));
+      p->set_last_error(s.last_error);
+      p->set_last_error_micros(Micros(s.last_error_at));
+    }
+    if (auto it = driver.find(n.code()); it != driver.end()) {
+      p->set_next_attempt_micros(Micros(it->second.next_attempt));
+    }
+    // Outbound: the whole log for the national node; routed events for
+    // a county (counted up to a bound, to keep the call cheap).
+    TB_ASSIGN_OR_RETURN(uint64_t acked, sync::AckedBy(*node_->store(), n.code(), own));
+    if (n.code() == config.national) {
+      p->set_behind_outbound(own_size > acked ? own_size - acked : 0);
+    } else {
+      TB_ASSIGN_OR_RETURN(std::vector<uint64_t> routed,
+                          node_->store()->ScanRoute(n.code(), own, acked, 100000));
+      p->set_behind_outbound(routed.size());
+    }
+    // Inbound: what we know exists of the peer's log beyond what we hold.
+    const storage::LogId theirs{n.code(), 1};
+    TB_ASSIGN_OR_RETURN(auto latest, node_->store()->CheckpointAtOrBelow(theirs, ~uint64_t{0}));
+    TB_ASSIGN_OR_RETURN(uint64_t held, node_->store()->LastSeq(theirs));
+    if (latest.has_value() && config.role == Role::kNational && latest->first > held) {
+      p->set_behind_inbound(latest->first - held);
+    }
+    TB_ASSIGN_OR_RETURN(std::optional<std::string> hold, sync::HoldOf(*node_->store(), n.code()));
+    if (hold.has_value()) p->set_held(*hold);
+    TB_ASSIGN_OR_RETURN(auto frozen,
+                        node_->store()->Get(storage::Cf::kDefault, sync::FrozenKey(theirs)));
+    p->set_frozen(frozen.has_value());
+  }
+  return reply;
+}
+
+absl::StatusOr<v1::ClearHoldReply> AdminApi::ClearHold(const Operator& op,
+                                                       const v1::ClearHoldRequest& r) {
+  return Audited<v1::ClearHoldReply>(op, "ClearHold", "", absl::StrCat("peer ", r.peer()),
+                                     [&]() -> absl::StatusOr<v1::ClearHoldReply> {
+                                       TB_RETURN_IF_ERROR(sync::ClearHold(*node_->store(), r.peer()));
+                                       return v1::ClearHoldReply();
+                                     });
+}
+
+absl::StatusOr<v1::WriteReply> AdminApi::Write(const Operator& op, const v1::WriteRequest& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::WriteReply>(
+      op, "Write", person.value_or(""),
+      absl::StrCat(v1::RecordKind_Name(r.kind()), " ", r.record_id(),
+                   r.reason().empty() ? "" : ": ", r.reason()),
+      [&]() -> absl::StatusOr<v1::WriteReply> {
+        if (!person.ok()) return person.status();
+        storage::RecordChange change;
+        change.person = *person;
+        change.kind = r.kind();
+        change.record_id = r.record_id();
+        change.operation = r.operation();
+        change.value = r.value();
+        change.purpose = r.purpose();
+        change.reason = r.reason();
+        change.confirm_findings = r.confirm_findings();
+        TB_ASSIGN_OR_RETURN(storage::Appended appended, node_->writer()->Append(change));
+        v1::WriteReply reply;
+        *reply.mutable_event() = appended.id;
+        reply.set_person_masked(ids::MaskId(appended.person));
+        for (ids::IdFinding f : appended.findings) {
+          reply.add_findings(static_cast<v1::IdFinding>(static_cast<int>(f)));
+        }
+        for (const std::string& a : appended.audience) reply.add_audience(a);
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::PersonReply> AdminApi::GetPerson(const Operator& op,
+                                                    const v1::PersonRequest& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::PersonReply>(
+      op, "GetPerson", person.value_or(""), r.reason(),
+      [&]() -> absl::StatusOr<v1::PersonReply> {
+        if (!person.ok()) return person.status();
+        if (r.reason().empty()) {
+          return absl::InvalidArgumentError("reason: say why you read this person's records");
+        }
+        v1::PersonReply reply;
+        reply.set_person(*person);
+        TB_ASSIGN_OR_RETURN(auto records, node_->store()->ListRecords(*person));
+        for (auto& [key, state] : records) {
+          v1::Record* rec = reply.add_records();
+          rec->set_kind(static_cast<v1::RecordKind>(key.first));
+          rec->set_record_id(key.second);
+          for (const auto& head : state.heads()) {
+            v1::RecordValue* value = rec->add_values();
+            if (!value->ParseFromString(head.payload())) {
+              return absl::DataLossError(absl::StrCat("record ", key.second, ": stored value does not parse"));
+            }
+          }
+          *rec->mutable_state() = std::move(state);
+        }
+        TB_ASSIGN_OR_RETURN(storage::Links links, node_->store()->GetLinks(*person));
+        for (auto& [node, link] : links) (*reply.mutable_links())[node] = link;
+        if (reply.records().empty()) {
+          return absl::NotFoundError(
+              absl::StrCat("node ", node_->config().code, " holds no records of person ",
+                           ids::MaskId(*person)));
+        }
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::HistoryReply> AdminApi::PersonHistory(const Operator& op,
+                                                         const v1::PersonRequest& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::HistoryReply>(
+      op, "PersonHistory", person.value_or(""), r.reason(),
+      [&]() -> absl::StatusOr<v1::HistoryReply> {
+        if (!person.ok()) return person.status();
+        if (r.reason().empty()) {
+          return absl::InvalidArgumentError("reason: say why you read this person's records");
+        }
+        v1::HistoryReply reply;
+        reply.set_person(*person);
+        TB_ASSIGN_OR_RETURN(auto records, node_->store()->ListRecords(*person));
+        std::vector<std::pair<std::pair<int64_t, std::string>, v1::HistoryEntry>> entries;
+        for (const auto& [key, state] : records) {
+          for (const v1::EventId& id : state.history()) {
+            TB_ASSIGN_OR_RETURN(std::string bytes,
+                                node_->store()->GetEvent({id.origin(), id.epoch()}, id.seq()));
+            v1::HistoryEntry e;
+            *e.mutable_event() = id;
+            if (!e.mutable_body()->ParseFromString(bytes) ||
+                !e.mutable_value()->ParseFromString(e.body().payload())) {
+              return absl::DataLossError("a stored event does not parse");
+            }
+            const int64_t at = e.body().hlc().physical_micros();
+            entries.push_back({{at, absl::StrCat(id.origin(), "/", id.seq())}, std::move(e)});
+          }
+        }
+        std::sort(entries.begin(), entries.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (auto& [unused, e] : entries) *reply.add_entries() = std::move(e);
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::WhereReplyAdmin> AdminApi::Where(const Operator& op,
+                                                    const v1::WhereRequestAdmin& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::WhereReplyAdmin>(
+      op, "Where", person.value_or(""), r.reason(),
+      [&]() -> absl::StatusOr<v1::WhereReplyAdmin> {
+        if (!person.ok()) return person.status();
+        if (r.reason().empty()) {
+          return absl::InvalidArgumentError("reason: say why you ask where this person's records are");
+        }
+        absl::StatusOr<v1::WhereReply> answer;
+        if (node_->config().role == Role::kNational) {
+          // The national node answers its own operators from every link.
+          TB_ASSIGN_OR_RETURN(storage::Links links, node_->store()->GetLinks(*person));
+          answer = sync::HoldersOf(links);
+        } else {
+          answer = ask_where_(*person);
+        }
+        if (!answer.ok()) return answer.status();
+        v1::WhereReplyAdmin reply;
+        for (const auto& h : answer->holders()) {
+          v1::WhereHolder* out = reply.add_holders();
+          out->set_node(h.node());
+          out->set_role(h.role());
+          out->set_ended(h.ended());
+        }
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::AuditReply> AdminApi::Audit(const Operator& op, const v1::AuditRequest& r) {
+  // The trail names persons: reading it is itself audited.
+  return Audited<v1::AuditReply>(op, "Audit", r.person(), "audit trail query",
+                                 [&] { return audit_query_(r); });
+}
+
+}  // namespace tongban::node

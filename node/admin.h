@@ -1,0 +1,77 @@
+// AdminApi is the logic of the Admin service (proto/tongban/v1/admin.proto)
+// on one Node, without the transport: node/admin_server.h moves its calls
+// over gRPC, after authenticating the operator. Each call
+//   1. checks the operator's role may make it (node/roles.h), refusing with
+//      kPermissionDenied otherwise;
+//   2. validates its input (kInvalidArgument naming the field; IDs masked);
+//   3. does the work;
+//   4. for every call that reads or writes personal data, appends an audit
+//      entry (who, role, what, which person, why, outcome), refused and
+//      failed calls included. If the audit entry cannot be written, the
+//      call fails: nothing is read or written unaudited.
+//
+// Thread safety: every method may be called concurrently.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "node/node.h"
+#include "tongban/v1/admin.pb.h"
+
+namespace tongban::node {
+
+// The authenticated caller.
+struct Operator {
+  std::string name;
+  std::string role;  // "clerk", "administrator", "auditor"
+};
+
+// What an audit entry records (storage/audit_log.h keeps them).
+struct AuditRecord {
+  Operator op;
+  std::string action;   // the Admin method, e.g. "Write"
+  std::string person;   // normalized ID, or empty
+  std::string reason;   // why the operator did it
+  std::string outcome;  // "ok" or the error code and message
+};
+
+class AdminApi {
+ public:
+  // Writes one audit entry durably.
+  using AuditSink = std::function<absl::Status(const AuditRecord&)>;
+  // Reads audit entries (the auditor's view).
+  using AuditQuery = std::function<absl::StatusOr<v1::AuditReply>(const v1::AuditRequest&)>;
+  // Asks the national node where a person's records are held (counties).
+  using AskWhere = std::function<absl::StatusOr<v1::WhereReply>(const std::string& person)>;
+
+  // `node` must outlive this object.
+  AdminApi(Node* node, AuditSink audit, AuditQuery audit_query, AskWhere ask_where);
+
+  absl::StatusOr<v1::StatusReply> Status(const Operator& op, const v1::StatusRequest& r);
+  absl::StatusOr<v1::PeersReply> Peers(const Operator& op, const v1::PeersRequest& r);
+  absl::StatusOr<v1::ClearHoldReply> ClearHold(const Operator& op, const v1::ClearHoldRequest& r);
+  absl::StatusOr<v1::WriteReply> Write(const Operator& op, const v1::WriteRequest& r);
+  absl::StatusOr<v1::PersonReply> GetPerson(const Operator& op, const v1::PersonRequest& r);
+  absl::StatusOr<v1::HistoryReply> PersonHistory(const Operator& op, const v1::PersonRequest& r);
+  absl::StatusOr<v1::WhereReplyAdmin> Where(const Operator& op, const v1::WhereRequestAdmin& r);
+  absl::StatusOr<v1::AuditReply> Audit(const Operator& op, const v1::AuditRequest& r);
+
+ private:
+  // The normalized form of `raw`, or kInvalidArgument naming the field.
+  absl::StatusOr<std::string> Person(absl::string_view raw) const;
+  // Runs `body` and audits it with its outcome.
+  template <typename T>
+  absl::StatusOr<T> Audited(const Operator& op, const std::string& action,
+                            const std::string& person, const std::string& reason,
+                            const std::function<absl::StatusOr<T>()>& body);
+
+  Node* const node_;  // Not owned.
+  const AuditSink audit_;
+  const AuditQuery audit_query_;
+  const AskWhere ask_where_;
+  const absl::Time started_;
+};
+
+}  // namespace tongban::node

@@ -1,0 +1,59 @@
+// The Admin service over gRPC (proto/tongban/v1/admin.proto), on a port of
+// its own. TLS requires a client certificate issued by the county's operator
+// CA; the operator is named by the certificate's URI SAN
+// ("urn:tongban:operator:<county>:<name>"). Every call also carries the
+// second factor in its metadata ("x-tongban-password" or "x-tongban-totp"),
+// which `authenticate` checks (with lock-out after repeated failures). A
+// refusal is UNAUTHENTICATED "operator authentication failed" whichever
+// factor failed. The authenticated operator's calls go to AdminApi, which
+// checks the role and audits.
+//
+// The server also answers the standard gRPC health check
+// (grpc.health.v1.Health) and server reflection, so that grpcurl and
+// grpc_health_probe work against it.
+//
+// This header does not include gRPC.
+//
+// Thread safety: Stop may be called from any thread.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "node/admin.h"
+
+namespace tongban::node {
+
+inline constexpr char kOperatorUriPrefix[] = "urn:tongban:operator:";
+
+class AdminServer {
+ public:
+  // Checks the second factor of the operator named `identity` (the URI SAN
+  // without its prefix); returns the operator with its role, or an error.
+  using Authenticate = std::function<absl::StatusOr<Operator>(
+      const std::string& identity, const std::string& password, const std::string& totp)>;
+
+  struct Options {
+    std::string address = "127.0.0.1:0";
+    std::string cert_pem;         // this node's certificate and key
+    std::string key_pem;
+    std::string operator_ca_pem;  // verifies operators' client certificates
+    Authenticate authenticate;
+    AdminApi* api = nullptr;      // not owned
+  };
+
+  static absl::StatusOr<std::unique_ptr<AdminServer>> Start(Options options);
+  ~AdminServer();  // Stop()
+
+  int port() const;
+  void Stop();
+
+ private:
+  struct Impl;
+  explicit AdminServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tongban::node
