@@ -74,7 +74,7 @@ absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::S
   v1::StatusReply reply;
   const Config& config = node_->config();
   reply.set_node(config.code);
-  reply.set_role(std::string(RoleName(config.role)));
+  reply.set_role(std::string(NodeRoleName(config.role)));
   reply.set_suite(std::string(crypto::SuiteName(config.suite)));
   reply.set_roster_version(node_->roster().version());
   const storage::WriterStats stats = node_->writer()->stats();
@@ -143,7 +143,7 @@ absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::Pee
     const storage::LogId theirs{n.code(), 1};
     TB_ASSIGN_OR_RETURN(auto latest, node_->store()->CheckpointAtOrBelow(theirs, ~uint64_t{0}));
     TB_ASSIGN_OR_RETURN(uint64_t held, node_->store()->LastSeq(theirs));
-    if (latest.has_value() && config.role == Role::kNational && latest->first > held) {
+    if (latest.has_value() && config.role == NodeRole::kNational && latest->first > held) {
       p->set_behind_inbound(latest->first - held);
     }
     TB_ASSIGN_OR_RETURN(std::optional<std::string> hold, sync::HoldOf(*node_->store(), n.code()));
@@ -275,7 +275,7 @@ absl::StatusOr<v1::WhereReplyAdmin> AdminApi::Where(const Operator& op,
           return absl::InvalidArgumentError("reason: say why you ask where this person's records are");
         }
         absl::StatusOr<v1::WhereReply> answer;
-        if (node_->config().role == Role::kNational) {
+        if (node_->config().role == NodeRole::kNational) {
           // The national node answers its own operators from every link.
           TB_ASSIGN_OR_RETURN(storage::Links links, node_->store()->GetLinks(*person));
           answer = sync::HoldersOf(links);

@@ -142,9 +142,9 @@ struct Key {
 const std::map<std::string, Key>& Schema() {
   static const auto* schema = new std::map<std::string, Key>{
       {"node.code", {NodeCode(&Config::code), true}},
-      {"node.role", {Choice<Role>(&Config::role, {{"county", Role::kCounty},
-                                                  {"province", Role::kProvince},
-                                                  {"national", Role::kNational}})}},
+      {"node.role", {Choice<NodeRole>(&Config::role, {{"county", NodeRole::kCounty},
+                                                  {"province", NodeRole::kProvince},
+                                                  {"national", NodeRole::kNational}})}},
       {"node.suite", {Choice<crypto::SuiteId>(&Config::suite, {{"intl", crypto::SuiteId::kIntl},
                                                                {"gm", crypto::SuiteId::kGm}})}},
       {"node.data_dir", {Path(&Config::data_dir)}},
@@ -242,11 +242,11 @@ absl::Status At(const std::string& path, int line, absl::string_view key,
 
 }  // namespace
 
-absl::string_view RoleName(Role role) {
+absl::string_view NodeRoleName(NodeRole role) {
   switch (role) {
-    case Role::kCounty: return "county";
-    case Role::kProvince: return "province";
-    case Role::kNational: return "national";
+    case NodeRole::kCounty: return "county";
+    case NodeRole::kProvince: return "province";
+    case NodeRole::kNational: return "national";
   }
   return "?";
 }
@@ -352,14 +352,14 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
     }
   }
   // Cross-key rules, reported at the line of the key that breaks them.
-  const Role expected = config.code == config.national   ? Role::kNational
-                        : absl::EndsWith(config.code, "0000") ? Role::kProvince
-                                                              : Role::kCounty;
+  const NodeRole expected = config.code == config.national   ? NodeRole::kNational
+                        : absl::EndsWith(config.code, "0000") ? NodeRole::kProvince
+                                                              : NodeRole::kCounty;
   if (config.role != expected) {
     const int line = seen.count("node.role") ? seen["node.role"] : seen["node.code"];
     return At(path, line, "node.role",
-              absl::StrCat("node ", config.code, " is a ", RoleName(expected),
-                           " node, not a ", RoleName(config.role), " node"));
+              absl::StrCat("node ", config.code, " is a ", NodeRoleName(expected),
+                           " node, not a ", NodeRoleName(config.role), " node"));
   }
   if (config.retry_max < config.retry_initial) {
     return At(path, seen.count("sync.retry_max") ? seen["sync.retry_max"] : seen["sync.retry_initial"],

@@ -32,15 +32,15 @@
 
 namespace tongban::node {
 
-enum class Role { kCounty, kProvince, kNational };
+enum class NodeRole { kCounty, kProvince, kNational };
 
 // "county", "province", "national".
-absl::string_view RoleName(Role role);
+absl::string_view NodeRoleName(NodeRole role);
 
 struct Config {
   // [node]
   std::string code;                            // required: 6-digit node code
-  Role role = Role::kCounty;                   // must fit the code
+  NodeRole role = NodeRole::kCounty;                   // must fit the code
   crypto::SuiteId suite = crypto::SuiteId::kIntl;
   std::string data_dir = "/var/lib/tongban";   // keys and database
   std::string national = "000000";

@@ -90,7 +90,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Cl
   local.writer.node = config.code;
   local.writer.national = config.national;
   local.writer.retention = config.retention;
-  local.writer.relay = config.role == Role::kNational;
+  local.writer.relay = config.role == NodeRole::kNational;
   TB_ASSIGN_OR_RETURN(node->local_, LocalNode::Open(local, clock));
   TB_RETURN_IF_ERROR(CheckOwnEntry(node->roster_, config, node->local_->signing_key()));
 
@@ -101,7 +101,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Cl
   server.writer = node->writer();
   server.check = [raw](const std::string& peer) { return raw->Admit(peer); };
   server.sessions = [raw](const std::string& peer) { return raw->NewSession(peer); };
-  if (config.role == Role::kNational) {
+  if (config.role == NodeRole::kNational) {
     server.where = [raw](const std::string& asker, const std::string& person) {
       return sync::AnswerWhere(*raw->store(), asker, person, raw->clock_->Now(),
                                raw->config_.retention);
@@ -139,7 +139,7 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Cl
         return std::make_unique<ConnectionLink>(sync::PeerConnection::Start(std::move(o)));
       });
   node->driver_->Start();
-  TB_LOG(INFO) << "node started code=" << config.code << " role=" << RoleName(config.role)
+  TB_LOG(INFO) << "node started code=" << config.code << " role=" << NodeRoleName(config.role)
                << " suite=" << crypto::SuiteName(config.suite) << " roster=v"
                << node->roster_.version() << " peer_port=" << node->server_->port();
   return node;

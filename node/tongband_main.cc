@@ -94,7 +94,7 @@ int main(int argc, char** argv) {
   }
   if (check_only) {
     std::cout << config_path << ": OK (node " << config->code << ", "
-              << tongban::node::RoleName(config->role) << ")\n";
+              << tongban::node::NodeRoleName(config->role) << ")\n";
     return 0;
   }
   tongban::SetMinLogLevel(ParseLevel(config->log_level));

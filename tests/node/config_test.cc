@@ -28,7 +28,7 @@ private_key = "node.key"
 TEST(ConfigTest, MinimalFileGetsDefaults) {
   TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(kMinimal, "/etc/tongban/tongband.conf"));
   EXPECT_EQ(c.code, "440305");
-  EXPECT_EQ(c.role, Role::kCounty);
+  EXPECT_EQ(c.role, NodeRole::kCounty);
   EXPECT_EQ(c.suite, crypto::SuiteId::kIntl);
   EXPECT_EQ(c.roster, "/etc/tongban/roster.bin");
   EXPECT_EQ(c.ca, "/etc/tongban/ca.pem");
@@ -86,7 +86,7 @@ certificate = "n"
 private_key = "p"
 )";
   TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "x.conf"));
-  EXPECT_EQ(c.role, Role::kNational);
+  EXPECT_EQ(c.role, NodeRole::kNational);
   EXPECT_EQ(c.suite, crypto::SuiteId::kGm);
 }
 
