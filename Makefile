@@ -4,6 +4,7 @@
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan
 #   make demo              a first local demonstration of the node core
 #   make bench             the benchmarks (not tests; prints figures)
+#   make deb               the Debian package, and its contents
 SHELL := /bin/bash
 JOBS ?= 2
 ifeq ($(SANITIZE),1)
@@ -14,7 +15,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test demo bench bench-sync clean
+.PHONY: deps configure build test demo bench bench-sync deb clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -35,6 +36,11 @@ bench: build
 
 bench-sync: build
 	@$(BUILD_DIR)/bench/tongban_sync_bench
+
+# The Debian package (tongban_VERSION_ARCH.deb in build/); its contents are
+# listed in the README.
+deb: build
+	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && dpkg-deb --contents tongban_*.deb
 
 clean:
 	rm -rf build build-asan

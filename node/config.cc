@@ -157,6 +157,10 @@ const std::map<std::string, Key>& Schema() {
       {"peer.listen", {Endpoint(&Config::peer_listen, false)}},
       {"admin.listen", {Endpoint(&Config::admin_listen, false)}},
       {"admin.operator_ca", {Path(&Config::operator_ca)}},
+      {"admin.operators", {Path(&Config::operators)}},
+      {"admin.lockout_failures", {Integer(&Config::lockout_failures, 1, 100)}},
+      {"admin.lockout_period",
+       {Duration(&Config::lockout_period, absl::Minutes(1), absl::Hours(24))}},
       {"metrics.listen", {Endpoint(&Config::metrics_listen, true)}},
       {"sync.credit", {Integer(&Config::credit, 1, 64)}},
       {"sync.batch_events", {Integer(&Config::batch_events, 1, 1024)}},
@@ -360,6 +364,10 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
     return At(path, line, "node.role",
               absl::StrCat("node ", config.code, " is a ", NodeRoleName(expected),
                            " node, not a ", NodeRoleName(config.role), " node"));
+  }
+  if (config.operator_ca.empty() != config.operators.empty()) {
+    return At(path, seen.count("admin.operator_ca") ? seen["admin.operator_ca"] : seen["admin.operators"],
+              "admin.operators", "admin.operator_ca and admin.operators go together (both or neither)");
   }
   if (config.retry_max < config.retry_initial) {
     return At(path, seen.count("sync.retry_max") ? seen["sync.retry_max"] : seen["sync.retry_initial"],

@@ -58,6 +58,9 @@ struct Config {
   // [admin]
   std::string admin_listen = "127.0.0.1:7444";
   std::string operator_ca;  // operators' CA certificate; empty: Admin is off
+  std::string operators;    // the operator accounts file (node/operators.h)
+  uint32_t lockout_failures = 5;                    // failed logins before lock-out
+  absl::Duration lockout_period = absl::Minutes(15);
 
   // [metrics]
   std::string metrics_listen;  // empty: no metrics endpoint

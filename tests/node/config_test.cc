@@ -45,6 +45,9 @@ listen = "127.0.0.1:9000"
 [admin]
 listen = "127.0.0.1:9001"
 operator_ca = "ops/ca.pem"
+operators = "ops/accounts"
+lockout_failures = 3
+lockout_period = "10m"
 [metrics]
 listen = "127.0.0.1:9002"
 [sync]
@@ -62,6 +65,9 @@ level = "debug"
   EXPECT_EQ(c.peer_listen, "127.0.0.1:9000");
   EXPECT_EQ(c.admin_listen, "127.0.0.1:9001");
   EXPECT_EQ(c.operator_ca, "conf/ops/ca.pem");
+  EXPECT_EQ(c.operators, "conf/ops/accounts");
+  EXPECT_EQ(c.lockout_failures, 3u);
+  EXPECT_EQ(c.lockout_period, absl::Minutes(10));
   EXPECT_EQ(c.metrics_listen, "127.0.0.1:9002");
   EXPECT_EQ(c.credit, 8u);
   EXPECT_EQ(c.batch_events, 512u);
@@ -135,6 +141,8 @@ INSTANTIATE_TEST_SUITE_P(
                 ":12: log.level: string has no closing quote"},
         BadCase{"TrailingJunk", "[log]\nlevel = \"info\" x\n",
                 ":12: log.level: unexpected text after the string"},
+        BadCase{"OperatorsAlone", "[admin]\noperators = \"accounts\"\n",
+                ":12: admin.operators: admin.operator_ca and admin.operators go together"},
         BadCase{"RetryOrder", "[sync]\nretry_initial = \"10m\"\nretry_max = \"1m\"\n",
                 ":13: sync.retry_max: is shorter than sync.retry_initial"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
