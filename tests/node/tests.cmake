@@ -3,3 +3,5 @@
 tongban_test(tongbanctl_test LABEL unit SRCS node/tongbanctl_test.cc DEPS tongban_node)
 target_compile_definitions(tongbanctl_test PRIVATE TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>")
 add_dependencies(tongbanctl_test tongbanctl)
+# Metrics over HTTP: a real loopback server (127.0.0.1:0).
+tongban_test(metrics_http_test LABEL unit SRCS node/metrics_http_test.cc DEPS tongban_node)
