@@ -39,6 +39,7 @@
 #include "common/crypto/suite.h"
 #include "common/pki/pki.h"
 #include "node/operators.h"
+#include "storage/audit_log.h"
 
 namespace tongban::node {
 
@@ -61,6 +62,17 @@ struct AuthenticatedOperator {
   std::string name;
   Role role = Role::kClerk;
 };
+
+// The audit entry of an access by `op` (storage/audit_log.h): `person` is
+// the full ID or empty, `purpose` the operator's stated reason, `outcome`
+// the call's result.
+storage::AuditEntry OperatorAuditEntry(const AuthenticatedOperator& op, absl::string_view action,
+                                       absl::string_view person, absl::string_view purpose,
+                                       const absl::Status& outcome);
+// The same for a peer node's access (operator "node:<code>", role "peer").
+storage::AuditEntry PeerAuditEntry(absl::string_view node_code, absl::string_view action,
+                                   absl::string_view person, absl::string_view purpose,
+                                   const absl::Status& outcome);
 
 class Authenticator {
  public:

@@ -202,6 +202,23 @@ TEST_P(AuthTest, RequireTotpRefusesAccountsWithoutIt) {
   EXPECT_EQ(reason, "totp");
 }
 
+TEST(AuditEntryTest, OperatorAndPeerEntries) {
+  const storage::AuditEntry op =
+      OperatorAuditEntry({kCounty, "li.wei", Role::kClerk}, "person.read", "11010519491231002X",
+                         "answer an inquiry", absl::OkStatus());
+  EXPECT_EQ(op.operator_name, "li.wei");
+  EXPECT_EQ(op.role, "clerk");
+  EXPECT_EQ(op.action, "person.read");
+  EXPECT_EQ(op.person, "11010519491231002X");
+  EXPECT_EQ(op.outcome, "OK");
+  const storage::AuditEntry peer = PeerAuditEntry(
+      "440305", "person.fetch", "11010519491231002X", "backfill",
+      absl::PermissionDeniedError("not linked"));
+  EXPECT_EQ(peer.operator_name, "node:440305");
+  EXPECT_EQ(peer.role, "peer");
+  EXPECT_EQ(peer.outcome, "PERMISSION_DENIED: not linked");
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(AuthTest);
 
 }  // namespace
