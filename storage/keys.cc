@@ -96,4 +96,37 @@ std::string AckedKey(absl::string_view peer, const LogId& log) {
 
 std::string HoldKey(absl::string_view peer) { return absl::StrCat("hold/", peer); }
 
+std::string AuditEntryKey(uint64_t seq) {
+  std::string key = absl::StrCat(kAuditPrefix, "e/");
+  AppendBe64(&key, seq);
+  return key;
+}
+
+std::string AuditNodeKey(merkle::NodeId node) {
+  std::string key = absl::StrCat(kAuditPrefix, "n/");
+  key.push_back(static_cast<char>(node.level));
+  AppendBe64(&key, node.index);
+  return key;
+}
+
+std::string AuditCheckpointKey(uint64_t size) {
+  std::string key = absl::StrCat(kAuditPrefix, "c/");
+  AppendBe64(&key, size);
+  return key;
+}
+
+std::string AuditIndexPrefix(char index, absl::string_view value) {
+  assert(value.size() <= 255);
+  std::string key = absl::StrCat(kAuditPrefix, absl::string_view(&index, 1), "/");
+  key.push_back(static_cast<char>(value.size()));
+  key.append(value.data(), value.size());
+  return key;
+}
+
+std::string AuditIndexKey(char index, absl::string_view value, uint64_t seq) {
+  std::string key = AuditIndexPrefix(index, value);
+  AppendBe64(&key, seq);
+  return key;
+}
+
 }  // namespace tongban::storage

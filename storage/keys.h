@@ -17,6 +17,16 @@
 //                                                        in that log (sender side)
 //   "default"      "hold/" peer:6                        why sessions with the peer are
 //                                                        held (it sent invalid data)
+//   "default"      "audit/e/" seq:be64                   audit entry bytes, exactly as hashed
+//                                                        (grammar in storage/audit_log.h)
+//   "default"      "audit/n/" level:u8 index:be64        32-byte Merkle node of the audit
+//                                                        log, every level (leaves included)
+//   "default"      "audit/c/" size:be64                  SignedCheckpoint of the audit log
+//   "default"      "audit/h"                             head: size:be64 | chain head:32 |
+//                                                        last entry time:be64 | checkpointed
+//                                                        size:be64
+//   "default"      "audit/o/" len:u8 operator seq:be64   "" (entries by operator)
+//   "default"      "audit/p/" len:u8 person seq:be64     "" (entries by person)
 //
 //   log_id := origin:6 ASCII digits | epoch:be64
 //   seq    := be64, so bytewise order is numeric order
@@ -82,5 +92,18 @@ std::string AckedPrefix(absl::string_view peer);
 std::string AckedKey(absl::string_view peer, const LogId& log);
 // "default" column family: the peer is held after sending invalid data.
 std::string HoldKey(absl::string_view peer);
+
+// "default" column family: the operator audit log (storage/audit_log.h).
+// The audit log is small next to the event logs (one entry per operator or
+// peer access to personal data), so it shares "default" under a prefix
+// instead of costing a column family (a memtable) of its own.
+inline constexpr absl::string_view kAuditPrefix = "audit/";
+inline constexpr absl::string_view kAuditHeadKey = "audit/h";
+std::string AuditEntryKey(uint64_t seq);
+std::string AuditNodeKey(merkle::NodeId node);
+std::string AuditCheckpointKey(uint64_t size);
+// `value` is at most 255 bytes (an operator name or a person's ID).
+std::string AuditIndexPrefix(char index, absl::string_view value);
+std::string AuditIndexKey(char index, absl::string_view value, uint64_t seq);
 
 }  // namespace tongban::storage

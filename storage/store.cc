@@ -506,12 +506,32 @@ absl::StatusOr<uint64_t> Store::GetCounter(absl::string_view name) const {
 absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::Scan(
     Cf c, absl::string_view prefix) const {
   std::vector<std::pair<std::string, std::string>> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
-  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
-    out.emplace_back(it->key().ToString(), it->value().ToString());
-  }
-  TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
+  TB_RETURN_IF_ERROR(ScanFrom(c, prefix, prefix, /*reverse=*/false,
+                              [&](absl::string_view key, absl::string_view value) {
+                                out.emplace_back(key, value);
+                                return true;
+                              }));
   return out;
+}
+
+absl::Status Store::ScanFrom(
+    Cf c, absl::string_view prefix, absl::string_view start, bool reverse,
+    const std::function<bool(absl::string_view, absl::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(c)));
+  if (reverse) {
+    it->SeekForPrev(ToSlice(start));
+  } else {
+    it->Seek(ToSlice(start));
+  }
+  while (it->Valid() && HasPrefix(it->key(), prefix) &&
+         fn(ToView(it->key()), ToView(it->value()))) {
+    if (reverse) {
+      it->Prev();
+    } else {
+      it->Next();
+    }
+  }
+  return FromRocksStatus(it->status());
 }
 
 absl::Status Store::Increment(absl::string_view name, uint64_t delta) {

@@ -180,6 +180,13 @@ class Store {
   // Every key in `cf` that starts with `prefix`, with its value.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
       Cf cf, absl::string_view prefix) const;
+  // Calls fn(key, value) for the keys of `cf` that start with `prefix`, in
+  // key order from the first key >= `start` (or, with `reverse`, in reverse
+  // order from the last key <= `start`), until fn returns false. Bounded
+  // scans and paging without loading the whole prefix.
+  absl::Status ScanFrom(
+      Cf cf, absl::string_view prefix, absl::string_view start, bool reverse,
+      const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
 
   // --- Counters and metadata ---
   absl::StatusOr<uint64_t> GetCounter(absl::string_view name) const;

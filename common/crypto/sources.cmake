@@ -4,4 +4,5 @@ target_sources(tongban_common PRIVATE
   crypto/key_file.cc
   crypto/ghash.cc
   crypto/openssl_util.cc
+  crypto/kdf.cc
 )

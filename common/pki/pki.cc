@@ -397,12 +397,16 @@ absl::StatusOr<KeyAndCertificate> CreateCa(const CaOptions& options) {
   return KeyAndCertificate{std::move(key), PkiAccess::Cert(cert.release())};
 }
 
-absl::StatusOr<KeyAndCertificate> IssueNodeCertificate(const TlsKey& ca_key,
-                                                       const Certificate& ca_cert,
-                                                       const NodeCertOptions& options) {
-  TB_RETURN_IF_ERROR(ids::ValidateNodeCode(options.node_code));
-  TB_RETURN_IF_ERROR(ValidateDays(options.days));
-  for (const std::string& dns : options.dns_names) TB_RETURN_IF_ERROR(ValidateDnsName(dns));
+namespace {
+
+// A fresh key and a leaf certificate for it issued by the CA: CA:FALSE,
+// keyUsage digitalSignature, extendedKeyUsage `eku`, and subjectAltNames
+// `uris`, `dns_names`, `ip_addresses` (each already validated but the IPs).
+absl::StatusOr<KeyAndCertificate> IssueLeaf(const TlsKey& ca_key, const Certificate& ca_cert,
+                                            absl::string_view cn, int days, absl::Time now,
+                                            const char* eku, const std::vector<std::string>& uris,
+                                            const std::vector<std::string>& dns_names,
+                                            const std::vector<std::string>& ip_addresses) {
   if (!ca_cert.IsCa()) {
     return absl::InvalidArgumentError(
         absl::StrCat("the issuer certificate (", ca_cert.Subject(), ") is not a CA"));
@@ -412,27 +416,28 @@ absl::StatusOr<KeyAndCertificate> IssueNodeCertificate(const TlsKey& ca_key,
     return absl::InvalidArgumentError("the CA key does not belong to the CA certificate");
   }
   TB_ASSIGN_OR_RETURN(TlsKey key, TlsKey::Generate());
-  TB_ASSIGN_OR_RETURN(X509Ptr cert, NewCertificate(absl::StrCat("tongban node ", options.node_code),
-                                                   options.days, options.now, key.get()));
+  TB_ASSIGN_OR_RETURN(X509Ptr cert, NewCertificate(cn, days, now, key.get()));
   if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get())) != 1) {
     return Internal("setting the issuer");
   }
   X509* issuer = ca_cert.get();
   TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE"));
   TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_key_usage, "critical,digitalSignature"));
-  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_ext_key_usage, "serverAuth,clientAuth"));
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_ext_key_usage, eku));
   TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_subject_key_identifier, "hash"));
   TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always"));
 
   GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   if (names == nullptr) return Internal("building subjectAltName");
-  TB_ASSIGN_OR_RETURN(ASN1_STRING * uri, Ia5(absl::StrCat(kNodeUriPrefix, options.node_code)));
-  TB_RETURN_IF_ERROR(PushName(names.get(), GEN_URI, uri));
-  for (const std::string& dns : options.dns_names) {
+  for (const std::string& uri : uris) {
+    TB_ASSIGN_OR_RETURN(ASN1_STRING * s, Ia5(uri));
+    TB_RETURN_IF_ERROR(PushName(names.get(), GEN_URI, s));
+  }
+  for (const std::string& dns : dns_names) {
     TB_ASSIGN_OR_RETURN(ASN1_STRING * s, Ia5(dns));
     TB_RETURN_IF_ERROR(PushName(names.get(), GEN_DNS, s));
   }
-  for (const std::string& ip : options.ip_addresses) {
+  for (const std::string& ip : ip_addresses) {
     ASN1_OCTET_STRING* bytes = a2i_IPADDRESS(ip.c_str());
     if (bytes == nullptr) {
       ERR_clear_error();
@@ -445,12 +450,16 @@ absl::StatusOr<KeyAndCertificate> IssueNodeCertificate(const TlsKey& ca_key,
     return Internal("adding subjectAltName");
   }
   if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) <= 0) {
-    return Internal("signing the node certificate");
+    return Internal(absl::StrCat("signing the certificate of ", cn));
   }
   return KeyAndCertificate{std::move(key), PkiAccess::Cert(cert.release())};
 }
 
-absl::StatusOr<std::string> NodeCodeFromCertificate(const Certificate& cert) {
+// The rest of the one SAN URI of `cert` that starts with `prefix`.
+// kInvalidArgument if there is none or more than one (`what` names the
+// kind of certificate), or the certificate has two SAN extensions.
+absl::StatusOr<std::string> OneUriAfter(const Certificate& cert, absl::string_view prefix,
+                                        absl::string_view what) {
   int crit = 0;
   GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
       X509_get_ext_d2i(cert.get(), NID_subject_alt_name, &crit, nullptr)));
@@ -459,18 +468,128 @@ absl::StatusOr<std::string> NodeCodeFromCertificate(const Certificate& cert) {
     return absl::InvalidArgumentError(
         "certificate has more than one subjectAltName extension; refusing it");
   }
-  std::vector<std::string> codes;
+  std::vector<std::string> found;
   for (const std::string& uri : cert.SanUris()) {
-    if (absl::StartsWith(uri, kNodeUriPrefix)) codes.push_back(uri.substr(kNodeUriPrefix.size()));
+    if (absl::StartsWith(uri, prefix)) found.push_back(uri.substr(prefix.size()));
   }
-  if (codes.size() != 1) {
+  if (found.size() != 1) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "certificate ", cert.Subject(), " has ", codes.size(), " \"", kNodeUriPrefix,
-        "<code>\" subjectAltName URIs; a node certificate has exactly one"));
+        "certificate ", cert.Subject(), " has ", found.size(), " \"", prefix,
+        "...\" subjectAltName URIs; ", what, " has exactly one"));
   }
-  absl::Status valid = ids::ValidateNodeCode(codes[0]);
+  return found[0];
+}
+
+// After VerifyCertificate: `cert` is a leaf (not a CA) with extendedKeyUsage
+// clientAuth, and serverAuth too if `server`. kPermissionDenied otherwise.
+absl::Status CheckLeafUsage(const Certificate& cert, bool server, absl::string_view what) {
+  if (cert.IsCa()) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate ", cert.Subject(), " is a CA, not ", what));
+  }
+  const uint32_t xku = X509_get_extended_key_usage(cert.get());
+  if ((X509_get_extension_flags(cert.get()) & EXFLAG_XKUSAGE) == 0 ||
+      (server && (xku & XKU_SSL_SERVER) == 0) || (xku & XKU_SSL_CLIENT) == 0) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("certificate ", cert.Subject(), " lacks extendedKeyUsage ",
+                     server ? "serverAuth and clientAuth" : "clientAuth"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<KeyAndCertificate> IssueNodeCertificate(const TlsKey& ca_key,
+                                                       const Certificate& ca_cert,
+                                                       const NodeCertOptions& options) {
+  TB_RETURN_IF_ERROR(ids::ValidateNodeCode(options.node_code));
+  TB_RETURN_IF_ERROR(ValidateDays(options.days));
+  for (const std::string& dns : options.dns_names) TB_RETURN_IF_ERROR(ValidateDnsName(dns));
+  return IssueLeaf(ca_key, ca_cert, absl::StrCat("tongban node ", options.node_code),
+                   options.days, options.now, "serverAuth,clientAuth",
+                   {absl::StrCat(kNodeUriPrefix, options.node_code)}, options.dns_names,
+                   options.ip_addresses);
+}
+
+absl::StatusOr<std::string> NodeCodeFromCertificate(const Certificate& cert) {
+  TB_ASSIGN_OR_RETURN(std::string code, OneUriAfter(cert, kNodeUriPrefix, "a node certificate"));
+  absl::Status valid = ids::ValidateNodeCode(code);
   if (!valid.ok()) return Prefixed("certificate's node URI", valid);
-  return codes[0];
+  return code;
+}
+
+bool IsOperatorRole(absl::string_view role) {
+  for (absl::string_view r : kOperatorRoles) {
+    if (r == role) return true;
+  }
+  return false;
+}
+
+absl::Status ValidateOperatorName(absl::string_view name) {
+  bool ok = !name.empty() && name.size() <= 64 && absl::ascii_isalnum(name[0]);
+  for (char c : name) {
+    ok = ok && ((c >= 'a' && c <= 'z') || absl::ascii_isdigit(c) || c == '.' || c == '_' ||
+                c == '-');
+  }
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "operator name \"", name,
+        "\" must be 1-64 of a-z, 0-9, '.', '_', '-', starting with a letter or digit"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<KeyAndCertificate> IssueOperatorCertificate(const TlsKey& ca_key,
+                                                           const Certificate& ca_cert,
+                                                           const OperatorCertOptions& options) {
+  TB_RETURN_IF_ERROR(ids::ValidateNodeCode(options.county));
+  TB_RETURN_IF_ERROR(ValidateOperatorName(options.name));
+  if (!IsOperatorRole(options.role)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("operator role \"", options.role, "\" is not one of ",
+                     absl::StrJoin(kOperatorRoles, ", ")));
+  }
+  TB_RETURN_IF_ERROR(ValidateDays(options.days));
+  return IssueLeaf(ca_key, ca_cert,
+                   absl::StrCat("tongban operator ", options.name, " of ", options.county),
+                   options.days, options.now, "clientAuth",
+                   {absl::StrCat(kOperatorUriPrefix, options.county, ":", options.name),
+                    absl::StrCat(kOperatorRoleUriPrefix, options.role)},
+                   {}, {});
+}
+
+absl::StatusOr<OperatorIdentity> OperatorFromCertificate(const Certificate& cert) {
+  TB_ASSIGN_OR_RETURN(std::string who,
+                      OneUriAfter(cert, kOperatorUriPrefix, "an operator certificate"));
+  TB_ASSIGN_OR_RETURN(std::string role,
+                      OneUriAfter(cert, kOperatorRoleUriPrefix, "an operator certificate"));
+  OperatorIdentity id;
+  const size_t colon = who.find(':');
+  id.county = who.substr(0, colon);
+  id.name = colon == std::string::npos ? "" : who.substr(colon + 1);
+  id.role = std::move(role);
+  absl::Status valid = ids::ValidateNodeCode(id.county);
+  if (valid.ok()) valid = ValidateOperatorName(id.name);
+  if (valid.ok() && !IsOperatorRole(id.role)) {
+    valid = absl::InvalidArgumentError(absl::StrCat("unknown role \"", id.role, "\""));
+  }
+  if (!valid.ok()) return Prefixed("certificate's operator URIs", valid);
+  if (!cert.SanDnsNames().empty() || !cert.SanIpAddresses().empty() ||
+      OneUriAfter(cert, kNodeUriPrefix, "").ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "certificate ", cert.Subject(), " names a host or a node as well as an operator"));
+  }
+  return id;
+}
+
+absl::StatusOr<OperatorIdentity> VerifyOperatorCertificate(const Certificate& cert,
+                                                           const Certificate& operator_ca,
+                                                           absl::Time at) {
+  TB_RETURN_IF_ERROR(VerifyCertificate(cert, operator_ca, at));
+  TB_RETURN_IF_ERROR(CheckLeafUsage(cert, /*server=*/false, "an operator certificate"));
+  absl::StatusOr<OperatorIdentity> id = OperatorFromCertificate(cert);
+  if (!id.ok()) return absl::PermissionDeniedError(id.status().message());
+  return id;
 }
 
 absl::Status VerifyCertificate(const Certificate& cert, const Certificate& ca, absl::Time at) {
@@ -495,16 +614,7 @@ absl::Status VerifyCertificate(const Certificate& cert, const Certificate& ca, a
 absl::StatusOr<std::string> VerifyNodeCertificate(const Certificate& cert, const Certificate& ca,
                                                   absl::Time at) {
   TB_RETURN_IF_ERROR(VerifyCertificate(cert, ca, at));
-  if (cert.IsCa()) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("certificate ", cert.Subject(), " is a CA, not a node certificate"));
-  }
-  const uint32_t xku = X509_get_extended_key_usage(cert.get());
-  if ((X509_get_extension_flags(cert.get()) & EXFLAG_XKUSAGE) == 0 ||
-      (xku & XKU_SSL_SERVER) == 0 || (xku & XKU_SSL_CLIENT) == 0) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "certificate ", cert.Subject(), " lacks extendedKeyUsage serverAuth and clientAuth"));
-  }
+  TB_RETURN_IF_ERROR(CheckLeafUsage(cert, /*server=*/true, "a node certificate"));
   absl::StatusOr<std::string> code = NodeCodeFromCertificate(cert);
   if (!code.ok()) return absl::PermissionDeniedError(code.status().message());
   return code;

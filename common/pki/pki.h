@@ -11,7 +11,15 @@
 //                   addresses, extendedKeyUsage serverAuth+clientAuth,
 //                   keyUsage digitalSignature (critical), CA:FALSE
 //
-// Both get a random positive 128-bit serial and are signed with
+//   operator cert   ECDSA P-256 key, issued by the county's operator CA (a
+//                   CA of its own, made with CreateCa, never the federation
+//                   CA), subject "CN=tongban operator <name> of <county>",
+//                   subjectAltName URI:urn:tongban:operator:<county>:<name>
+//                   and URI:urn:tongban:role:<role>, extendedKeyUsage
+//                   clientAuth only (it cannot serve TLS or pass for a node),
+//                   keyUsage digitalSignature (critical), CA:FALSE
+//
+// All get a random positive 128-bit serial and are signed with
 // ECDSA-with-SHA256. notBefore is one hour before `now`, so a peer whose
 // clock is a little behind still accepts a certificate issued minutes ago.
 //
@@ -59,6 +67,13 @@ namespace tongban::pki {
 
 // The SAN URI prefix that names a node: "urn:tongban:node:" + 6 digits.
 inline constexpr absl::string_view kNodeUriPrefix = "urn:tongban:node:";
+// The SAN URI prefixes of an operator certificate:
+// "urn:tongban:operator:" <county> ":" <name>, and "urn:tongban:role:" <role>.
+inline constexpr absl::string_view kOperatorUriPrefix = "urn:tongban:operator:";
+inline constexpr absl::string_view kOperatorRoleUriPrefix = "urn:tongban:role:";
+// The operator roles (DOMAIN.md "Actors"; node/operators.h gives each its
+// permissions).
+inline constexpr absl::string_view kOperatorRoles[] = {"clerk", "administrator", "auditor"};
 
 // An ECDSA P-256 private key for TLS. Immutable; copies share the key.
 class TlsKey {
@@ -164,6 +179,48 @@ absl::Status VerifyCertificate(const Certificate& cert, const Certificate& ca, a
 // CA, EKU serverAuth and clientAuth) and returns its node code.
 absl::StatusOr<std::string> VerifyNodeCertificate(const Certificate& cert,
                                                   const Certificate& ca, absl::Time at);
+
+struct OperatorCertOptions {
+  // The county's 6-digit node code (ids::ValidateNodeCode). Required.
+  std::string county;
+  // The operator's account name: 1-64 of a-z, 0-9, '.', '_', '-', starting
+  // with a letter or digit. Required.
+  std::string name;
+  // One of kOperatorRoles. Required.
+  std::string role;
+  int days = 365;  // 1 to 36500
+  absl::Time now = absl::UnixEpoch();  // Required.
+};
+
+struct OperatorIdentity {
+  std::string county;
+  std::string name;
+  std::string role;
+  friend bool operator==(const OperatorIdentity&, const OperatorIdentity&) = default;
+};
+
+bool IsOperatorRole(absl::string_view role);
+// OK or kInvalidArgument saying what an operator name must be.
+absl::Status ValidateOperatorName(absl::string_view name);
+
+// A new operator key and certificate signed by the operator CA.
+// kInvalidArgument for invalid options, a CA certificate that is not a CA or
+// a key that is not its key.
+absl::StatusOr<KeyAndCertificate> IssueOperatorCertificate(const TlsKey& ca_key,
+                                                           const Certificate& ca_cert,
+                                                           const OperatorCertOptions& options);
+
+// The identity named by the certificate's SAN URIs: exactly one operator URI
+// and one role URI, a valid county, name and role, and no node URI, DNS name
+// or IP address. kInvalidArgument otherwise. The subject is never consulted.
+absl::StatusOr<OperatorIdentity> OperatorFromCertificate(const Certificate& cert);
+
+// VerifyCertificate() against the operator CA, then checks that `cert` is an
+// operator certificate (not a CA, EKU clientAuth) and returns its identity;
+// kPermissionDenied saying why otherwise.
+absl::StatusOr<OperatorIdentity> VerifyOperatorCertificate(const Certificate& cert,
+                                                           const Certificate& operator_ca,
+                                                           absl::Time at);
 
 // Files (see the header comment for modes and refusals).
 absl::StatusOr<TlsKey> ReadTlsKeyFile(const std::string& path);

@@ -3,4 +3,5 @@ list(APPEND COMMON_TEST_SRCS
   common/crypto/kat_test.cc
   common/crypto/suite_test.cc
   common/crypto/key_file_test.cc
+  common/crypto/kdf_test.cc
 )

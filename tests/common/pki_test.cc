@@ -236,6 +236,102 @@ TEST_F(PkiTest, NodeCodeNeedsExactlyOneNodeUri) {
   EXPECT_TRUE(Contains(bad, "44030X")) << bad;
 }
 
+// --- operator certificates ---
+
+class OperatorPkiTest : public PkiTest {
+ protected:
+  void SetUp() override {
+    PkiTest::SetUp();
+    CaOptions ca;
+    ca.name = "Tongban operator CA 620102";
+    ca.now = kNow;
+    TB_ASSERT_OK_AND_ASSIGN(operator_ca_, CreateCa(ca));
+  }
+
+  static OperatorCertOptions Options(const std::string& name, const std::string& role) {
+    OperatorCertOptions o;
+    o.county = "620102";
+    o.name = name;
+    o.role = role;
+    o.now = kNow;
+    return o;
+  }
+
+  std::optional<KeyAndCertificate> operator_ca_;
+};
+
+TEST_F(OperatorPkiTest, OperatorCertificateCarriesIdentityAndClientAuthOnly) {
+  TB_ASSERT_OK_AND_ASSIGN(KeyAndCertificate op,
+                          IssueOperatorCertificate(operator_ca_->key, operator_ca_->cert,
+                                                   Options("li.wei", "auditor")));
+  EXPECT_EQ(op.cert.SanUris(), (std::vector<std::string>{"urn:tongban:operator:620102:li.wei",
+                                                         "urn:tongban:role:auditor"}));
+  EXPECT_FALSE(op.cert.IsCa());
+  TB_ASSERT_OK_AND_ASSIGN(OperatorIdentity id,
+                          VerifyOperatorCertificate(op.cert, operator_ca_->cert, kNow));
+  EXPECT_EQ(id, (OperatorIdentity{"620102", "li.wei", "auditor"}));
+  // Not a node certificate, whatever CA is asked.
+  EXPECT_EQ(VerifyNodeCertificate(op.cert, operator_ca_->cert, kNow).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // Expired after its year.
+  EXPECT_EQ(VerifyOperatorCertificate(op.cert, operator_ca_->cert, kNow + absl::Hours(24 * 400))
+                .status()
+                .code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(OperatorPkiTest, OnlyTheOperatorCaVouchesForOperators) {
+  // Issued by the federation CA: refused against the operator CA.
+  TB_ASSERT_OK_AND_ASSIGN(KeyAndCertificate stray,
+                          IssueOperatorCertificate(ca_->key, ca_->cert, Options("li.wei", "clerk")));
+  EXPECT_EQ(VerifyOperatorCertificate(stray.cert, operator_ca_->cert, kNow).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // A node certificate is not an operator certificate.
+  TB_ASSERT_OK_AND_ASSIGN(KeyAndCertificate node,
+                          IssueNodeCertificate(ca_->key, ca_->cert, NodeOptions("620102")));
+  const absl::Status s = VerifyOperatorCertificate(node.cert, ca_->cert, kNow).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
+  EXPECT_TRUE(Contains(s, "urn:tongban:operator:")) << s;
+}
+
+TEST_F(OperatorPkiTest, OperatorIdentityNeedsExactlyOneOperatorAndOneRole) {
+  TB_ASSERT_OK_AND_ASSIGN(
+      OperatorIdentity id,
+      OperatorFromCertificate(CertWithSan(
+          "URI:urn:tongban:operator:620102:wang-1,URI:urn:tongban:role:administrator")));
+  EXPECT_EQ(id, (OperatorIdentity{"620102", "wang-1", "administrator"}));
+  for (const char* san : {
+           "URI:urn:tongban:operator:620102:wang",  // no role
+           "URI:urn:tongban:operator:620102:a,URI:urn:tongban:operator:620102:b,"
+           "URI:urn:tongban:role:clerk",                                      // two operators
+           "URI:urn:tongban:operator:620102:wang,URI:urn:tongban:role:root",  // unknown role
+           "URI:urn:tongban:operator:620102:Wang,URI:urn:tongban:role:clerk", // bad name
+           "URI:urn:tongban:operator:62010:wang,URI:urn:tongban:role:clerk",  // bad county
+           "URI:urn:tongban:operator:620102,URI:urn:tongban:role:clerk",      // no name
+           "URI:urn:tongban:operator:620102:wang,URI:urn:tongban:role:clerk,"
+           "URI:urn:tongban:node:620102",  // also a node
+           "URI:urn:tongban:operator:620102:wang,URI:urn:tongban:role:clerk,"
+           "DNS:ops.example",  // also a host
+       }) {
+    EXPECT_EQ(OperatorFromCertificate(CertWithSan(san)).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << san;
+  }
+}
+
+TEST_F(OperatorPkiTest, InvalidOperatorOptionsAreRefused) {
+  for (const OperatorCertOptions& o :
+       {Options("li wei", "clerk"), Options("", "clerk"), Options("li", "admin"),
+        Options(std::string(65, 'a'), "clerk")}) {
+    EXPECT_EQ(IssueOperatorCertificate(operator_ca_->key, operator_ca_->cert, o).status().code(),
+              absl::StatusCode::kInvalidArgument)
+        << o.name << " " << o.role;
+  }
+  OperatorCertOptions bad_county = Options("li", "clerk");
+  bad_county.county = "12345";
+  EXPECT_FALSE(IssueOperatorCertificate(operator_ca_->key, operator_ca_->cert, bad_county).ok());
+}
+
 TEST_F(PkiTest, SubjectIsNeverTheIdentity) {
   // CN says 440305 (it is "odd" here anyway); only the URI counts.
   const Certificate cert = CertWithSan("DNS:tongban-node-440305.example");

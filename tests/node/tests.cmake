@@ -4,3 +4,8 @@ tongban_test(tongbanctl_test LABEL unit SRCS node/tongbanctl_test.cc DEPS tongba
 target_compile_definitions(tongbanctl_test PRIVATE TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>")
 add_dependencies(tongbanctl_test tongbanctl)
 tongban_test(config_test LABEL unit SRCS node/config_test.cc DEPS tongban_node)
+# Metrics over HTTP: a real loopback server (127.0.0.1:0).
+tongban_test(metrics_http_test LABEL unit SRCS node/metrics_http_test.cc DEPS tongban_node)
+# Operator access: TOTP, roles and accounts, authentication.
+tongban_test(operator_auth_test LABEL unit
+  SRCS node/totp_test.cc node/operators_test.cc node/auth_test.cc DEPS tongban_node)

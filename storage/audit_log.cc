@@ -1,0 +1,571 @@
+#include "storage/audit_log.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/ids/region.h"
+#include "common/status_macros.h"
+#include "storage/keys.h"
+
+namespace tongban::storage {
+namespace {
+
+constexpr uint8_t kEntryVersion = 1;
+constexpr size_t kFixedSize = 1 + 8 + 8 + crypto::kDigestSize;
+constexpr absl::string_view kCheckpointHeader = "tongban-audit/v1\n";
+constexpr uint64_t kAuditEpoch = 1;
+constexpr size_t kHeadSize = 8 + crypto::kDigestSize + 8 + 8;
+constexpr size_t kMaxQueryLimit = 10000;
+constexpr char kByOperator = 'o';
+constexpr char kByPerson = 'p';
+
+constexpr const char* kFieldNames[] = {"operator", "role",    "action",
+                                       "person",   "purpose", "outcome"};
+
+struct FieldRule {
+  size_t max;
+  bool required;
+};
+constexpr FieldRule kFieldRules[] = {{kAuditMaxShortField, true}, {32, true},
+                                     {kAuditMaxShortField, true}, {32, false},
+                                     {kAuditMaxLongField, false}, {kAuditMaxLongField, true}};
+
+std::vector<const std::string*> Fields(const AuditEntry& e) {
+  return {&e.operator_name, &e.role, &e.action, &e.person, &e.purpose, &e.outcome};
+}
+
+absl::Status ValidateEntry(const AuditEntry& e) {
+  const std::vector<const std::string*> fields = Fields(e);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (kFieldRules[i].required && fields[i]->empty()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("audit entry: ", kFieldNames[i], " is empty"));
+    }
+    if (fields[i]->size() > kFieldRules[i].max) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("audit entry: ", kFieldNames[i], " is ", fields[i]->size(),
+                       " bytes, at most ", kFieldRules[i].max, " allowed"));
+    }
+  }
+  if (!e.person.empty() && e.purpose.empty()) {
+    return absl::InvalidArgumentError(
+        "audit entry: purpose is empty; an access to a person's data must say why");
+  }
+  return absl::OkStatus();
+}
+
+void AppendBe(std::string* out, uint64_t v, int bytes) {
+  for (int shift = 8 * (bytes - 1); shift >= 0; shift -= 8) {
+    out->push_back(static_cast<char>((v >> shift) & 0xff));
+  }
+}
+
+uint64_t DecodeBe(absl::string_view in, int bytes) {
+  uint64_t v = 0;
+  for (int i = 0; i < bytes; ++i) v = v << 8 | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+crypto::Digest DigestFrom(absl::string_view bytes) {
+  crypto::Digest d;
+  std::memcpy(d.data(), bytes.data(), d.size());
+  return d;
+}
+
+std::string EncodeHead(uint64_t size, const crypto::Digest& chain, int64_t last_time,
+                       uint64_t signed_size) {
+  std::string out;
+  AppendBe64(&out, size);
+  const absl::string_view c = crypto::AsStringView(chain);
+  out.append(c.data(), c.size());
+  AppendBe64(&out, static_cast<uint64_t>(last_time));
+  AppendBe64(&out, signed_size);
+  return out;
+}
+
+absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
+
+}  // namespace
+
+std::string AuditOutcome(const absl::Status& status) {
+  if (status.ok()) return "OK";
+  std::string out = absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
+                                 status.message());
+  if (out.size() > kAuditMaxLongField) out.resize(kAuditMaxLongField);
+  return out;
+}
+
+std::string EncodeAuditEntry(const AuditEntry& entry, const crypto::Digest& prev) {
+  std::string out;
+  out.push_back(static_cast<char>(kEntryVersion));
+  AppendBe64(&out, entry.seq);
+  AppendBe64(&out, static_cast<uint64_t>(absl::ToUnixMicros(entry.time)));
+  const absl::string_view p = crypto::AsStringView(prev);
+  out.append(p.data(), p.size());
+  for (const std::string* field : Fields(entry)) {
+    assert(field->size() <= 0xffff);
+    AppendBe(&out, field->size(), 2);
+    out.append(*field);
+  }
+  return out;
+}
+
+absl::StatusOr<DecodedAuditEntry> DecodeAuditEntry(absl::string_view bytes) {
+  if (bytes.size() < kFixedSize || static_cast<uint8_t>(bytes[0]) != kEntryVersion) {
+    return absl::DataLossError(
+        bytes.empty() ? "empty" : absl::StrCat("not a version ", kEntryVersion, " entry"));
+  }
+  DecodedAuditEntry out;
+  out.entry.seq = DecodeBe64(bytes.substr(1));
+  out.entry.time = FromMicros(static_cast<int64_t>(DecodeBe64(bytes.substr(9))));
+  out.prev = DigestFrom(bytes.substr(17));
+  absl::string_view rest = bytes.substr(kFixedSize);
+  AuditEntry& e = out.entry;
+  std::string* fields[] = {&e.operator_name, &e.role,    &e.action,
+                           &e.person,        &e.purpose, &e.outcome};
+  for (size_t i = 0; i < 6; ++i) {
+    if (rest.size() < 2 || rest.size() - 2 < DecodeBe(rest, 2)) {
+      return absl::DataLossError(absl::StrCat("field ", kFieldNames[i], " is cut short"));
+    }
+    const size_t len = DecodeBe(rest, 2);
+    fields[i]->assign(rest.data() + 2, len);
+    rest.remove_prefix(2 + len);
+  }
+  if (!rest.empty()) {
+    return absl::DataLossError(absl::StrCat(rest.size(), " bytes after the last field"));
+  }
+  return out;
+}
+
+std::string EncodeAuditCheckpoint(const merkle::Checkpoint& c) {
+  return absl::StrCat(kCheckpointHeader, merkle::EncodeCheckpoint(c));
+}
+
+absl::StatusOr<merkle::Checkpoint> VerifyAuditCheckpoint(const v1::SignedCheckpoint& sc,
+                                                         const crypto::Suite& suite,
+                                                         const crypto::PublicKey& key) {
+  const absl::string_view body = sc.body();
+  if (!absl::StartsWith(body, kCheckpointHeader)) {
+    return absl::InvalidArgumentError(
+        "audit checkpoint: the first line is not \"tongban-audit/v1\"");
+  }
+  absl::StatusOr<merkle::Checkpoint> c =
+      merkle::ParseCheckpoint(body.substr(kCheckpointHeader.size()));
+  if (!c.ok()) return Prefixed("audit checkpoint", c.status());
+  if (c->suite != suite.id() || key.suite() != suite.id()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audit checkpoint: signed under suite ", crypto::SuiteName(c->suite), ", key is ",
+        crypto::SuiteName(key.suite()), ", verifying with ", suite.name()));
+  }
+  if (c->key_id != key.KeyId()) {
+    return absl::InvalidArgumentError(absl::StrCat("audit checkpoint: signed by key ",
+                                                   c->key_id, ", not by ", key.KeyId()));
+  }
+  absl::Status sig = suite.NewVerifier(key)->Verify(body, sc.signature());
+  if (!sig.ok()) return Prefixed("audit checkpoint", sig);
+  return c;
+}
+
+// --- AuditLog ---
+
+AuditLog::AuditLog(Store* store, const crypto::PrivateKey* key, const Clock* clock,
+                   AuditLogOptions options)
+    : store_(store),
+      key_(key),
+      clock_(clock),
+      options_(std::move(options)),
+      suite_(crypto::GetSuite(store->suite())),
+      signer_(key->NewSigner()),
+      hasher_(suite_.NewHasher()) {}
+
+AuditLog::~AuditLog() = default;
+
+absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Store* store,
+                                                         const crypto::PrivateKey* key,
+                                                         const Clock* clock,
+                                                         AuditLogOptions options) {
+  TB_RETURN_IF_ERROR(Prefixed("audit log node code", ids::ValidateNodeCode(options.node_code)));
+  if (options.checkpoint_every == 0) {
+    return absl::InvalidArgumentError("audit log: checkpoint_every must be at least 1");
+  }
+  if (key->suite() != store->suite()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audit log: the signing key is for suite ", crypto::SuiteName(key->suite()),
+        ", the store is under ", crypto::SuiteName(store->suite())));
+  }
+  std::unique_ptr<AuditLog> log(new AuditLog(store, key, clock, std::move(options)));
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> head,
+                      store->Get(Cf::kDefault, kAuditHeadKey));
+  absl::MutexLock lock(&log->mu_);
+  if (head.has_value()) {
+    if (head->size() != kHeadSize) {
+      return absl::DataLossError(
+          absl::StrCat("audit log head is ", head->size(), " bytes, expected ", kHeadSize));
+    }
+    Head& h = log->head_;
+    h.size = DecodeBe64(*head);
+    h.chain = DigestFrom(absl::string_view(*head).substr(8));
+    h.last_time_micros = static_cast<int64_t>(DecodeBe64(absl::string_view(*head).substr(40)));
+    h.signed_size = DecodeBe64(absl::string_view(*head).substr(48));
+  }
+  absl::StatusOr<merkle::Frontier> frontier =
+      merkle::Frontier::Load(log->head_.size, log->Reader());
+  if (!frontier.ok()) return Prefixed("audit log tree", frontier.status());
+  log->frontier_ = *std::move(frontier);
+  return log;
+}
+
+merkle::NodeReader AuditLog::Reader() const {
+  return [this](merkle::NodeId node) -> absl::StatusOr<crypto::Digest> {
+    TB_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                        store_->Get(Cf::kDefault, AuditNodeKey(node)));
+    if (!v.has_value() || v->size() != crypto::kDigestSize) {
+      return absl::DataLossError(absl::StrCat("audit tree node level ", node.level, " index ",
+                                              node.index,
+                                              v.has_value() ? " has a bad size" : " missing"));
+    }
+    return DigestFrom(*v);
+  };
+}
+
+AuditLog::Head AuditLog::head() const {
+  absl::MutexLock lock(&mu_);
+  return head_;
+}
+
+uint64_t AuditLog::size() const { return head().size; }
+
+absl::Status AuditLog::AddCheckpoint(Batch& batch, const merkle::Frontier& frontier,
+                                     int64_t now_micros) {
+  merkle::Checkpoint c;
+  c.suite = suite_.id();
+  c.origin = options_.node_code;
+  c.epoch = kAuditEpoch;
+  c.tree_size = frontier.size();
+  c.root = frontier.Root(*hasher_);
+  c.time_micros = now_micros;
+  c.key_id = key_->public_key().KeyId();
+  v1::SignedCheckpoint sc;
+  sc.set_body(EncodeAuditCheckpoint(c));
+  TB_ASSIGN_OR_RETURN(*sc.mutable_signature(), signer_->Sign(sc.body()));
+  batch.Put(Cf::kDefault, AuditCheckpointKey(c.tree_size), sc.SerializeAsString());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<AuditEntry> AuditLog::Append(AuditEntry entry) {
+  TB_RETURN_IF_ERROR(ValidateEntry(entry));
+  absl::MutexLock lock(&mu_);
+  entry.seq = head_.size + 1;
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  const int64_t time = std::max(now, head_.last_time_micros);
+  entry.time = FromMicros(time);
+  const std::string bytes = EncodeAuditEntry(entry, head_.chain);
+  const crypto::Digest leaf = merkle::LeafHash(*hasher_, bytes);
+
+  Batch batch(*store_);
+  batch.Put(Cf::kDefault, AuditEntryKey(entry.seq), bytes);
+  batch.Put(Cf::kDefault, AuditIndexKey(kByOperator, entry.operator_name, entry.seq), "");
+  if (!entry.person.empty()) {
+    batch.Put(Cf::kDefault, AuditIndexKey(kByPerson, entry.person, entry.seq), "");
+  }
+  // Work on a copy: a failed commit leaves the in-memory tree as on disk.
+  merkle::Frontier frontier = frontier_;
+  frontier.Append(*hasher_, leaf, [&](merkle::NodeId node, const crypto::Digest& d) {
+    batch.Put(Cf::kDefault, AuditNodeKey(node), crypto::AsStringView(d));
+  });
+  uint64_t signed_size = head_.signed_size;
+  if (entry.seq - signed_size >= options_.checkpoint_every) {
+    TB_RETURN_IF_ERROR(AddCheckpoint(batch, frontier, now));
+    signed_size = entry.seq;
+  }
+  batch.Put(Cf::kDefault, kAuditHeadKey, EncodeHead(entry.seq, leaf, time, signed_size));
+  TB_RETURN_IF_ERROR(Prefixed("audit log append", store_->Commit(batch, /*sync=*/true)));
+  frontier_ = std::move(frontier);
+  head_ = Head{entry.seq, leaf, time, signed_size};
+  return entry;
+}
+
+absl::StatusOr<std::optional<v1::SignedCheckpoint>> AuditLog::Checkpoint() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (head_.size > head_.signed_size) {
+      Batch batch(*store_);
+      TB_RETURN_IF_ERROR(AddCheckpoint(batch, frontier_, absl::ToUnixMicros(clock_->Now())));
+      batch.Put(Cf::kDefault, kAuditHeadKey,
+                EncodeHead(head_.size, head_.chain, head_.last_time_micros, head_.size));
+      TB_RETURN_IF_ERROR(
+          Prefixed("audit log checkpoint", store_->Commit(batch, /*sync=*/true)));
+      head_.signed_size = head_.size;
+    }
+  }
+  return LatestCheckpoint();
+}
+
+absl::StatusOr<std::optional<v1::SignedCheckpoint>> AuditLog::LatestCheckpoint() const {
+  const uint64_t signed_size = head().signed_size;
+  if (signed_size == 0) return std::nullopt;
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                      store_->Get(Cf::kDefault, AuditCheckpointKey(signed_size)));
+  v1::SignedCheckpoint sc;
+  if (!v.has_value() || !sc.ParseFromString(*v)) {
+    return absl::DataLossError(absl::StrCat("audit checkpoint at size ", signed_size,
+                                            v.has_value() ? " does not parse" : " is missing"));
+  }
+  return sc;
+}
+
+absl::StatusOr<AuditEntry> AuditLog::GetEntry(uint64_t seq, crypto::Digest* prev) const {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v,
+                      store_->Get(Cf::kDefault, AuditEntryKey(seq)));
+  if (!v.has_value()) {
+    return absl::DataLossError(absl::StrCat("audit entry ", seq, " is missing"));
+  }
+  absl::StatusOr<DecodedAuditEntry> d = DecodeAuditEntry(*v);
+  if (!d.ok()) return Prefixed(absl::StrCat("audit entry ", seq), d.status());
+  if (d->entry.seq != seq) {
+    return absl::DataLossError(
+        absl::StrCat("audit entry ", seq, ": stored bytes are entry ", d->entry.seq));
+  }
+  if (prev != nullptr) *prev = d->prev;
+  return std::move(d->entry);
+}
+
+absl::StatusOr<AuditEntry> AuditLog::Get(uint64_t seq) const {
+  const uint64_t n = size();
+  if (seq == 0 || seq > n) {
+    return absl::NotFoundError(
+        absl::StrCat("audit entry ", seq, ": the log holds entries 1 to ", n));
+  }
+  return GetEntry(seq, nullptr);
+}
+
+absl::StatusOr<uint64_t> AuditLog::FirstSeqAtOrAfter(absl::Time t, uint64_t size) const {
+  if (t == absl::InfinitePast()) return 1;
+  if (t == absl::InfiniteFuture()) return size + 1;
+  // Times are non-decreasing in seq, so binary search.
+  uint64_t lo = 1, hi = size + 1;
+  while (lo < hi) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    TB_ASSIGN_OR_RETURN(AuditEntry e, GetEntry(mid, nullptr));
+    if (e.time >= t) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  return lo;
+}
+
+absl::StatusOr<std::vector<AuditEntry>> AuditLog::Query(const AuditQuery& q) const {
+  if (q.limit == 0 || q.limit > kMaxQueryLimit) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit query: limit ", q.limit, " is not in 1 to ", kMaxQueryLimit));
+  }
+  for (const auto* value : {&q.operator_name, &q.person}) {
+    if (value->has_value() && (*value)->size() > 255) {
+      return absl::InvalidArgumentError("audit query: operator or person longer than 255 bytes");
+    }
+  }
+  std::vector<AuditEntry> out;
+  const uint64_t size = this->size();
+  // The seq range [first, last] the time range and the cursor allow.
+  TB_ASSIGN_OR_RETURN(const uint64_t first_in_time, FirstSeqAtOrAfter(q.from, size));
+  TB_ASSIGN_OR_RETURN(const uint64_t after_time, FirstSeqAtOrAfter(q.to, size));
+  uint64_t first = first_in_time;
+  uint64_t last = after_time - 1;
+  if (q.cursor != 0) {
+    if (q.newest_first) {
+      last = std::min(last, q.cursor - 1);
+    } else {
+      first = std::max(first, q.cursor + 1);
+    }
+  }
+  if (first > last) return out;
+
+  auto matches = [&](const AuditEntry& e) {
+    return (!q.operator_name.has_value() || e.operator_name == *q.operator_name) &&
+           (!q.person.has_value() || e.person == *q.person);
+  };
+  if (!q.operator_name.has_value() && !q.person.has_value()) {
+    for (uint64_t i = 0; i <= last - first && out.size() < q.limit; ++i) {
+      TB_ASSIGN_OR_RETURN(AuditEntry e,
+                          GetEntry(q.newest_first ? last - i : first + i, nullptr));
+      out.push_back(std::move(e));
+    }
+    return out;
+  }
+  // Walk the more selective index (a person's entries are fewer than an
+  // operator's) and filter on the other field.
+  const char index = q.person.has_value() ? kByPerson : kByOperator;
+  const std::string& value = q.person.has_value() ? *q.person : *q.operator_name;
+  const std::string prefix = AuditIndexPrefix(index, value);
+  absl::Status status;
+  TB_RETURN_IF_ERROR(store_->ScanFrom(
+      Cf::kDefault, prefix, AuditIndexKey(index, value, q.newest_first ? last : first),
+      q.newest_first, [&](absl::string_view key, absl::string_view) {
+        if (key.size() != prefix.size() + 8) {
+          status = absl::DataLossError("audit index key of bad size");
+          return false;
+        }
+        const uint64_t seq = DecodeBe64(key.substr(prefix.size()));
+        if (seq < first || seq > last) return false;
+        absl::StatusOr<AuditEntry> e = GetEntry(seq, nullptr);
+        if (!e.ok()) {
+          status = e.status();
+          return false;
+        }
+        if (matches(*e)) out.push_back(*std::move(e));
+        return out.size() < q.limit;
+      }));
+  TB_RETURN_IF_ERROR(status);
+  return out;
+}
+
+absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key) const {
+  const Head head = this->head();
+  AuditVerifyReport report;
+  // Checkpoints, in size order.
+  std::vector<std::pair<uint64_t, v1::SignedCheckpoint>> checkpoints;
+  TB_ASSIGN_OR_RETURN(auto stored, store_->Scan(Cf::kDefault, AuditCheckpointKey(0).substr(
+                                                                  0, kAuditPrefix.size() + 2)));
+  for (auto& [k, v] : stored) {
+    const uint64_t cp_size = DecodeBe64(absl::string_view(k).substr(kAuditPrefix.size() + 2));
+    if (cp_size > head.size) break;  // appended after the snapshot
+    v1::SignedCheckpoint sc;
+    if (!sc.ParseFromString(v)) {
+      return absl::DataLossError(
+          absl::StrCat("audit checkpoint at size ", cp_size, " does not parse"));
+    }
+    checkpoints.emplace_back(cp_size, std::move(sc));
+  }
+  if (head.signed_size > 0 &&
+      (checkpoints.empty() || checkpoints.back().first != head.signed_size)) {
+    return absl::DataLossError(absl::StrCat("audit checkpoint at size ", head.signed_size,
+                                            " (the latest, per the head) is missing"));
+  }
+
+  std::unique_ptr<crypto::Hasher> hasher = suite_.NewHasher();
+  const merkle::NodeReader read = Reader();
+  merkle::Frontier frontier;
+  crypto::Digest chain{};
+  int64_t last_time = std::numeric_limits<int64_t>::min();
+  size_t next_checkpoint = 0;
+  absl::Status status;
+  auto fail = [&](uint64_t seq, absl::string_view what) {
+    status = absl::DataLossError(absl::StrCat("audit entry ", seq, ": ", what));
+    return false;
+  };
+  const std::string entry_prefix = AuditEntryKey(0).substr(0, kAuditPrefix.size() + 2);
+  TB_RETURN_IF_ERROR(store_->ScanFrom(
+      Cf::kDefault, entry_prefix, AuditEntryKey(1), /*reverse=*/false,
+      [&](absl::string_view entry_key, absl::string_view bytes) {
+        const uint64_t expect = report.entries + 1;
+        if (expect > head.size) return false;
+        const uint64_t seq = DecodeBe64(entry_key.substr(entry_prefix.size()));
+        if (seq != expect) {
+          return fail(expect, seq > expect ? absl::StrCat("missing (deleted); the next stored "
+                                                          "entry is ", seq)
+                                           : "stored under a bad key");
+        }
+        absl::StatusOr<DecodedAuditEntry> d = DecodeAuditEntry(bytes);
+        if (!d.ok()) return fail(seq, absl::StrCat("does not decode: ", d.status().message()));
+        if (d->entry.seq != seq) {
+          return fail(seq, absl::StrCat("holds the bytes of entry ", d->entry.seq,
+                                        " (entries moved or reordered)"));
+        }
+        const crypto::Digest leaf = merkle::LeafHash(*hasher, bytes);
+        absl::StatusOr<crypto::Digest> recorded = read({0, seq - 1});
+        if (!recorded.ok()) return fail(seq, recorded.status().message());
+        if (*recorded != leaf) {
+          return fail(seq, "changed since it was appended: its hash differs from the one "
+                           "recorded in the tree");
+        }
+        if (d->prev != chain) {
+          return fail(seq, seq == 1 ? "the first entry does not start the chain"
+                                    : "does not link to the hash of entry " +
+                                          std::to_string(seq - 1) +
+                                          " (that entry or this one was changed)");
+        }
+        const int64_t time = absl::ToUnixMicros(d->entry.time);
+        if (time < last_time) return fail(seq, "earlier than the entry before it");
+        last_time = time;
+        chain = leaf;
+        // The stored interior nodes (which proofs read) must be the ones
+        // the entries give.
+        bool tree_ok = true;
+        frontier.Append(*hasher, leaf, [&](merkle::NodeId node, const crypto::Digest& d) {
+          if (node.level == 0 || !tree_ok) return;
+          absl::StatusOr<crypto::Digest> stored_node = read(node);
+          if (!stored_node.ok() || *stored_node != d) {
+            tree_ok = fail(seq, absl::StrCat("the stored tree node level ", node.level,
+                                             " index ", node.index,
+                                             " above it differs from the entries"));
+          }
+        });
+        if (!tree_ok) return false;
+        ++report.entries;
+        while (next_checkpoint < checkpoints.size() &&
+               checkpoints[next_checkpoint].first == seq) {
+          absl::StatusOr<merkle::Checkpoint> c =
+              VerifyAuditCheckpoint(checkpoints[next_checkpoint].second, suite_, key);
+          if (!c.ok()) {
+            status = Prefixed(absl::StrCat("audit checkpoint at size ", seq), c.status());
+            return false;
+          }
+          if (c->tree_size != seq || c->origin != options_.node_code ||
+              c->root != frontier.Root(*hasher)) {
+            status = absl::DataLossError(absl::StrCat(
+                "audit checkpoint at size ", seq,
+                ": does not match the entries (size, node or root differs)"));
+            return false;
+          }
+          ++report.checkpoints;
+          report.signed_size = seq;
+          ++next_checkpoint;
+        }
+        return true;
+      }));
+  TB_RETURN_IF_ERROR(status);
+  if (report.entries < head.size) {
+    return absl::DataLossError(absl::StrCat("audit entries ", report.entries + 1, " to ",
+                                            head.size, " are missing (deleted)"));
+  }
+  if (next_checkpoint < checkpoints.size()) {
+    return absl::DataLossError(absl::StrCat("audit checkpoint at size ",
+                                            checkpoints[next_checkpoint].first,
+                                            " covers no stored entry"));
+  }
+  if (chain != head.chain) {
+    return absl::DataLossError(
+        absl::StrCat("audit entry ", head.size, ": does not hash to the log's head"));
+  }
+  return report;
+}
+
+absl::StatusOr<std::vector<crypto::Digest>> AuditLog::InclusionProof(uint64_t seq,
+                                                                     uint64_t size) const {
+  const uint64_t n = this->size();
+  if (seq == 0 || seq > size || size > n) {
+    return absl::InvalidArgumentError(absl::StrCat("audit inclusion proof of entry ", seq,
+                                                   " in size ", size, ": the log holds ", n));
+  }
+  std::unique_ptr<crypto::Hasher> hasher = suite_.NewHasher();
+  return merkle::InclusionProof(*hasher, seq - 1, size, Reader());
+}
+
+absl::StatusOr<std::vector<crypto::Digest>> AuditLog::ConsistencyProof(
+    uint64_t old_size, uint64_t new_size) const {
+  const uint64_t n = size();
+  if (old_size > new_size || new_size > n) {
+    return absl::InvalidArgumentError(absl::StrCat("audit consistency proof from size ",
+                                                   old_size, " to ", new_size,
+                                                   ": the log holds ", n));
+  }
+  std::unique_ptr<crypto::Hasher> hasher = suite_.NewHasher();
+  return merkle::ConsistencyProof(*hasher, old_size, new_size, Reader());
+}
+
+}  // namespace tongban::storage

@@ -1,0 +1,188 @@
+#include "common/metrics.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "tests/testutil/prometheus_text.h"
+#include "tests/testutil/temp_dir.h"
+
+namespace tongban::metrics {
+namespace {
+
+using testutil::ParseExposition;
+using testutil::ParsedFamily;
+
+// The sample of `family` named `name` with exactly these labels.
+const testutil::ParsedSample* Find(const ParsedFamily& family, absl::string_view name,
+                                   const std::map<std::string, std::string>& labels) {
+  for (const testutil::ParsedSample& s : family.samples) {
+    if (s.name == name && s.labels == labels) return &s;
+  }
+  return nullptr;
+}
+
+TEST(MetricsTest, RendersTheExactTextFormat) {
+  Registry r;
+  TB_ASSERT_OK_AND_ASSIGN(CounterFamily * c,
+                          r.AddCounter("tb_events_total", "Events.\nAll of them \\ each.",
+                                       {"peer", "reason"}));
+  c->WithLabels({"440305", "bad \"sig\"\\\n"})->Increment(3);
+  TB_ASSERT_OK_AND_ASSIGN(HistogramFamily * h,
+                          r.AddHistogram("tb_latency_seconds", "Latency.", {}, {0.001, 0.25}));
+  h->WithLabels({})->Observe(0.001);
+  h->WithLabels({})->Observe(0.5);
+  TB_ASSERT_OK_AND_ASSIGN(GaugeFamily * g, r.AddGauge("tb_peers", "Peers up."));
+  g->WithLabels({})->Set(2);
+  EXPECT_EQ(r.Render(),
+            "# HELP tb_events_total Events.\\nAll of them \\\\ each.\n"
+            "# TYPE tb_events_total counter\n"
+            "tb_events_total{peer=\"440305\",reason=\"bad \\\"sig\\\"\\\\\\n\"} 3\n"
+            "# HELP tb_latency_seconds Latency.\n"
+            "# TYPE tb_latency_seconds histogram\n"
+            "tb_latency_seconds_bucket{le=\"0.001\"} 1\n"
+            "tb_latency_seconds_bucket{le=\"0.25\"} 1\n"
+            "tb_latency_seconds_bucket{le=\"+Inf\"} 2\n"
+            "tb_latency_seconds_sum 0.501\n"
+            "tb_latency_seconds_count 2\n"
+            "# HELP tb_peers Peers up.\n"
+            "# TYPE tb_peers gauge\n"
+            "tb_peers 2\n");
+}
+
+TEST(MetricsTest, RenderedTextParsesStrictlyAndRoundTrips) {
+  Registry r;
+  TB_ASSERT_OK_AND_ASSIGN(CounterFamily * c,
+                          r.AddCounter("tb_rejected_total", "Rejected.", {"peer", "reason"}));
+  const std::string odd = "quote\" backslash\\ newline\n 通办";
+  c->WithLabels({"440305", odd})->Increment(7);
+  c->WithLabels({"110105", "gap"})->Increment();
+  TB_ASSERT_OK_AND_ASSIGN(HistogramFamily * h,
+                          r.AddHistogram("tb_apply_seconds", "Apply time.", {"suite"},
+                                         ExponentialBuckets(0.001, 4, 5)));
+  for (double v : {0.0005, 0.003, 0.003, 0.2, 9.0}) h->WithLabels({"gm"})->Observe(v);
+  h->WithLabels({"intl"});  // present, empty
+  TB_ASSERT_OK_AND_ASSIGN(GaugeFamily * g, r.AddGauge("tb_skew_seconds", "Skew.", {"peer"}));
+  g->WithLabels({"440305"})->Set(-0.125);
+  TB_ASSERT_OK(r.AddGaugeCallback("tb_disk_bytes", "Disk.", [] { return 12345.0; }));
+  TB_ASSERT_OK(r.AddGauge("tb_unused", "Never set.", {"x"}).status());
+
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<ParsedFamily> families, ParseExposition(r.Render()));
+  ASSERT_EQ(families.size(), 5u);
+  std::map<std::string, const ParsedFamily*> by_name;
+  for (const ParsedFamily& f : families) by_name[f.name] = &f;
+
+  const ParsedFamily& rejected = *by_name.at("tb_rejected_total");
+  EXPECT_EQ(rejected.type, "counter");
+  const auto* s = Find(rejected, "tb_rejected_total", {{"peer", "440305"}, {"reason", odd}});
+  ASSERT_NE(s, nullptr);
+  EXPECT_EQ(s->value, 7);
+
+  const ParsedFamily& apply = *by_name.at("tb_apply_seconds");
+  EXPECT_EQ(apply.type, "histogram");
+  // Buckets 0.001, 0.004, 0.016, 0.064, 0.256, +Inf.
+  EXPECT_EQ(Find(apply, "tb_apply_seconds_bucket", {{"suite", "gm"}, {"le", "0.001"}})->value, 1);
+  EXPECT_EQ(Find(apply, "tb_apply_seconds_bucket", {{"suite", "gm"}, {"le", "0.004"}})->value, 3);
+  EXPECT_EQ(Find(apply, "tb_apply_seconds_bucket", {{"suite", "gm"}, {"le", "0.256"}})->value, 4);
+  EXPECT_EQ(Find(apply, "tb_apply_seconds_bucket", {{"suite", "gm"}, {"le", "+Inf"}})->value, 5);
+  EXPECT_EQ(Find(apply, "tb_apply_seconds_count", {{"suite", "intl"}})->value, 0);
+  EXPECT_NEAR(Find(apply, "tb_apply_seconds_sum", {{"suite", "gm"}})->value, 9.2065, 1e-9);
+
+  EXPECT_EQ(Find(*by_name.at("tb_skew_seconds"), "tb_skew_seconds", {{"peer", "440305"}})->value,
+            -0.125);
+  EXPECT_EQ(Find(*by_name.at("tb_disk_bytes"), "tb_disk_bytes", {})->value, 12345);
+  EXPECT_TRUE(by_name.at("tb_unused")->samples.empty());
+}
+
+// The parser the tests rely on must itself refuse what the format forbids.
+TEST(MetricsTest, StrictParserRefusesBadText) {
+  const char* bad[] = {
+      "tb_x 1\n",                                                   // no TYPE
+      "# TYPE tb_x counter\ntb_x 1",                                // no final newline
+      "# TYPE tb_x counter\ntb_x{a=\"b} 1\n",                       // open quote
+      "# TYPE tb_x counter\ntb_x{a=\"\\q\"} 1\n",                   // bad escape
+      "# TYPE tb_x counter\ntb_x one\n",                            // bad value
+      "# TYPE tb_x counter\n# TYPE tb_x counter\ntb_x 1\n",         // TYPE twice
+      "# TYPE tb_x counter\ntb_x 1\ntb_x 2\n",                      // duplicate sample
+      "# TYPE tb_h histogram\ntb_h_bucket{le=\"1\"} 2\n"
+      "tb_h_bucket{le=\"+Inf\"} 1\ntb_h_sum 1\ntb_h_count 1\n",    // not cumulative
+      "# TYPE tb_h histogram\ntb_h_bucket{le=\"1\"} 1\ntb_h_sum 1\ntb_h_count 1\n",  // no +Inf
+      "# TYPE 1tb counter\n1tb 1\n",                                // bad name
+  };
+  for (const char* text : bad) {
+    EXPECT_FALSE(ParseExposition(text).ok()) << text;
+  }
+}
+
+TEST(MetricsTest, NumbersAreShortestRoundTrip) {
+  EXPECT_EQ(FormatValue(0.1), "0.1");
+  EXPECT_EQ(FormatValue(3), "3");
+  EXPECT_EQ(FormatValue(-2.5e-9), "-2.5e-09");
+  EXPECT_EQ(FormatValue(INFINITY), "+Inf");
+  EXPECT_EQ(FormatValue(-INFINITY), "-Inf");
+  EXPECT_EQ(FormatValue(NAN), "NaN");
+  EXPECT_EQ(std::strtod(FormatValue(1.0 / 3).c_str(), nullptr), 1.0 / 3);
+}
+
+TEST(MetricsTest, RegistrationErrorsNameTheMetric) {
+  Registry r;
+  EXPECT_EQ(r.AddCounter("1bad", "").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.AddCounter("tb_a", "", {"__reserved"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.AddCounter("tb_a", "", {"x", "x"}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.AddHistogram("tb_h", "", {"le"}, {1}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.AddHistogram("tb_h", "", {}, {}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.AddHistogram("tb_h", "", {}, {2, 1}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  TB_ASSERT_OK(r.AddCounter("tb_a", "").status());
+  absl::Status dup = r.AddGauge("tb_a", "").status();
+  EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_TRUE(absl::StrContains(dup.message(), "tb_a")) << dup;
+  // A histogram's _count would clash with an existing metric.
+  TB_ASSERT_OK(r.AddCounter("tb_b_count", "").status());
+  EXPECT_EQ(r.AddHistogram("tb_b", "", {}, {1}).status().code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST(MetricsDeathTest, WrongLabelCountIsABug) {
+  Registry r;
+  auto family = r.AddCounter("tb_c", "", {"peer"});
+  ASSERT_TRUE(family.ok());
+  EXPECT_DEATH((*family)->WithLabels({"a", "b"}), "tb_c has 1 labels, WithLabels got 2");
+}
+
+TEST(MetricsTest, ConcurrentUpdatesAreAllCounted) {
+  Registry r;
+  TB_ASSERT_OK_AND_ASSIGN(CounterFamily * c, r.AddCounter("tb_n_total", "", {"t"}));
+  TB_ASSERT_OK_AND_ASSIGN(HistogramFamily * h, r.AddHistogram("tb_v", "", {}, {0.5}));
+  constexpr int kThreads = 4, kEach = 50000;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      Counter* mine = c->WithLabels({t % 2 == 0 ? "even" : "odd"});
+      Histogram* hist = h->WithLabels({});
+      for (int i = 0; i < kEach; ++i) {
+        mine->Increment();
+        hist->Observe(1);
+      }
+    });
+  }
+  for (int i = 0; i < 20; ++i) EXPECT_TRUE(ParseExposition(r.Render()).ok());
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(c->WithLabels({"even"})->value() + c->WithLabels({"odd"})->value(),
+            uint64_t{kThreads * kEach});
+  const Histogram::Snapshot s = h->WithLabels({})->Read();
+  EXPECT_EQ(s.count, uint64_t{kThreads * kEach});
+  EXPECT_EQ(s.sum, double{kThreads * kEach});
+}
+
+}  // namespace
+}  // namespace tongban::metrics
