@@ -82,6 +82,11 @@ class Roster {
                                             const v1::SignedRoster& candidate,
                                             const crypto::PublicKey& root_key);
 
+  // The version and federation checks of AcceptNewer, for a `next` that is
+  // already verified: kInvalidArgument for another federation,
+  // kFailedPrecondition for a version not greater than `current`'s.
+  static absl::Status CheckSuccessor(const Roster& current, const Roster& next);
+
   uint64_t version() const;
   const std::string& federation() const;
   absl::Time issued_at() const;
