@@ -7,7 +7,8 @@
 // before those bytes are parsed; then the content is validated (below). A
 // roster is accepted only when it is correctly signed and newer than the one
 // held. A roster that has grown old is only reported (IsStale): expiring
-// configuration must never stop the network.
+// configuration must never stop the network. A node holds its current
+// roster in a RosterHolder (sync/roster_holder.h).
 //
 // Content rules (ValidateRosterContent):
 //   - version >= 1; federation non-empty;

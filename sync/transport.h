@@ -1,6 +1,9 @@
 // The Exchange service over gRPC with mutual TLS: a server for peers that
 // dial us, and a connection to a peer we dial. Each stream runs one Session
-// (sync/session.h); this file only moves its messages.
+// (sync/session.h); this file only moves its messages. The unary calls
+// (Where, Witness, GetRoster) pass the request to the answer the server was
+// given (sync/where.h, sync/witness.h, sync/roster_holder.h) after the same
+// admission as sessions.
 //
 // Identity: a peer's node code is read from the URI SAN
 // ("urn:tongban:node:<code>") of its certificate, which TLS verified against
