@@ -270,10 +270,13 @@ absl::StatusOr<std::vector<WitnessFinding>> WitnessChecker::Check(
   std::vector<WitnessFinding> findings(verified.size());
   for (size_t i = 0; i < verified.size(); ++i) {
     TB_RETURN_IF_ERROR(Compare(verified[i], &findings[i]));
-    if (findings[i].verdict != WitnessVerdict::kConsistent) {
-      TB_LOG(WARNING) << "witness " << options_.witness << ", log " << LogName(findings[i].log)
-                      << ": " << WitnessVerdictName(findings[i].verdict) << ": "
-                      << findings[i].detail;
+    const WitnessVerdict verdict = findings[i].verdict;
+    if (verdict == WitnessVerdict::kConsistent) continue;
+    TB_LOG(WARNING) << "witness " << options_.witness << ", log " << LogName(findings[i].log)
+                    << ": " << WitnessVerdictName(verdict) << ": " << findings[i].detail;
+    if (verdict != WitnessVerdict::kNotHeld && verdict != WitnessVerdict::kWitnessBehind) {
+      TB_RETURN_IF_ERROR(
+          store_->Increment(absl::StrCat("witness/", WitnessVerdictName(verdict)), 1));
     }
   }
   return findings;

@@ -150,7 +150,10 @@ class WitnessChecker {
   // origin key not in the roster, a forged cosignature or origin signature, or
   // a malformed proof is kInvalidArgument naming the log, and nothing is kept
   // or frozen. Storage errors pass through. Evidence is kept (and a log
-  // frozen) only for kEquivocation and kUnproven.
+  // frozen) only for kEquivocation and kUnproven. Every finding that is not
+  // kConsistent is logged at WARNING; the four that call for an operator are
+  // counted ("witness/equivocation", "witness/unproven",
+  // "witness/own_log_behind", "witness/own_log_forked").
   absl::StatusOr<std::vector<WitnessFinding>> Check(const v1::WitnessRequest& request,
                                                     const v1::WitnessReply& reply);
 

@@ -259,6 +259,7 @@ TEST_P(WitnessTest, OriginThatShowedAnotherHistoryIsFrozenWithEvidence) {
     v1::EquivocationEvidence evidence;
     ASSERT_TRUE(evidence.ParseFromString(kept->front().second));
     EXPECT_TRUE(evidence.conclusive());
+    EXPECT_EQ(*fed_.at(county).store->GetCounter("witness/equivocation"), 1u);
     EXPECT_EQ(evidence.from_peer(), kNational);
     EXPECT_EQ(evidence.received().body(), found[0].witnessed->checkpoint().body());
     EXPECT_EQ(evidence.held().body(), (*fed_.at(county).store->LatestCheckpoint(a))->body());
@@ -298,6 +299,7 @@ TEST_P(WitnessTest, RestoredNodeLearnsTheWitnessHoldsMoreOfItsOwnLog) {
   EXPECT_EQ(found[0].witnessed_size, 6u);
   EXPECT_TRUE(absl::StrContains(found[0].detail, "events 4..6 were lost")) << found[0].detail;
   EXPECT_TRUE(WitnessChecker::MustStopAppending(found));
+  EXPECT_EQ(*fed_.at(kOrigin).store->GetCounter("witness/own_log_behind"), 1u);
   // Its own log is never frozen: the node itself must act.
   EXPECT_FALSE(Frozen(kOrigin, a));
 
@@ -364,6 +366,7 @@ TEST_P(WitnessTest, ForgedCosignatureIsRejectedAndNothingIsKept) {
   (*corrupted.mutable_entries(0)->mutable_consistency(0))[0] ^= 1;
   TB_ASSERT_OK_AND_ASSIGN(std::vector<WitnessFinding> found, checker.Check(request, corrupted));
   EXPECT_EQ(found[0].verdict, WitnessVerdict::kUnproven) << found[0].detail;
+  EXPECT_EQ(*fed_.at(kResidence).store->GetCounter("witness/unproven"), 1u);
   EXPECT_EQ(EvidenceCount(kResidence, a), 1u);
   EXPECT_FALSE(Frozen(kResidence, a));
 
