@@ -5,9 +5,6 @@
 // one, which accepts it, while a node the roster suspends is refused.
 #include "sync/roster_holder.h"
 
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/key_file.h"
