@@ -263,6 +263,11 @@ absl::StatusOr<Roster> Roster::AcceptNewer(const Roster& current,
                                            const v1::SignedRoster& candidate,
                                            const crypto::PublicKey& root_key) {
   TB_ASSIGN_OR_RETURN(Roster next, Verify(candidate, root_key));
+  TB_RETURN_IF_ERROR(CheckSuccessor(current, next));
+  return next;
+}
+
+absl::Status Roster::CheckSuccessor(const Roster& current, const Roster& next) {
   if (next.federation() != current.federation()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "roster v", next.version(), " is for federation \"", next.federation(),
@@ -273,7 +278,7 @@ absl::StatusOr<Roster> Roster::AcceptNewer(const Roster& current,
         "roster v", next.version(), " is not newer than the current roster v",
         current.version()));
   }
-  return next;
+  return absl::OkStatus();
 }
 
 uint64_t Roster::version() const { return data_->roster.version(); }

@@ -7,7 +7,8 @@
 // before those bytes are parsed; then the content is validated (below). A
 // roster is accepted only when it is correctly signed and newer than the one
 // held. A roster that has grown old is only reported (IsStale): expiring
-// configuration must never stop the network.
+// configuration must never stop the network. A node holds its current
+// roster in a RosterHolder (sync/roster_holder.h).
 //
 // Content rules (ValidateRosterContent):
 //   - version >= 1; federation non-empty;
@@ -81,6 +82,11 @@ class Roster {
   static absl::StatusOr<Roster> AcceptNewer(const Roster& current,
                                             const v1::SignedRoster& candidate,
                                             const crypto::PublicKey& root_key);
+
+  // The version and federation checks of AcceptNewer, for a `next` that is
+  // already verified: kInvalidArgument for another federation,
+  // kFailedPrecondition for a version not greater than `current`'s.
+  static absl::Status CheckSuccessor(const Roster& current, const Roster& next);
 
   uint64_t version() const;
   const std::string& federation() const;

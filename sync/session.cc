@@ -39,10 +39,6 @@ absl::Status Explained(const absl::Status& rejection, v1::RejectReason reason) {
 
 }  // namespace
 
-std::string FrozenKey(const storage::LogId& log) {
-  return absl::StrCat("frozen/", log.origin, "/", log.epoch);
-}
-
 Session::Session(storage::Store* store, storage::Writer* writer, BatchVerifier* verifier,
                  const Clock* clock, SessionOptions options, std::string peer)
     : store_(store),
@@ -329,36 +325,7 @@ void Session::CountSent(uint64_t events) {
 
 absl::Status Session::KeepEvidence(const Equivocation& evidence,
                                    const storage::LogId& log) {
-  v1::EquivocationEvidence kept;
-  *kept.mutable_held() = evidence.held;
-  *kept.mutable_received() = evidence.received;
-  kept.set_consistency_from(evidence.consistency_from);
-  for (const std::string& h : evidence.consistency) kept.add_consistency(h);
-  kept.set_conclusive(evidence.conclusive);
-  kept.set_from_peer(peer_);
-  kept.set_relayed_by(evidence.relayed_by);
-  const int64_t now = absl::ToUnixMicros(clock_->Now());
-  kept.set_detected_at_micros(now);
-  storage::Batch batch(*store_);
-  batch.Put(storage::Cf::kDefault,
-            absl::StrCat("evidence/", log.origin, "/", log.epoch, "/", now),
-            kept.SerializeAsString());
-  if (!evidence.conclusive) {
-    // A failed consistency proof can also be a relay's corruption: keep it,
-    // but freeze only on proof the origin itself signed two histories.
-    TB_RETURN_IF_ERROR(store_->Commit(batch, /*sync=*/true));
-    TB_LOG(ERROR) << "origin " << log.origin << " epoch " << log.epoch
-                  << ": a consistency proof from peer " << peer_
-                  << " failed; evidence kept, confirm with the witness";
-    return absl::OkStatus();
-  }
-  batch.Put(storage::Cf::kDefault, FrozenKey(log),
-            absl::StrCat("equivocation reported by peer ", peer_));
-  TB_RETURN_IF_ERROR(store_->Commit(batch, /*sync=*/true));
-  TB_LOG(ERROR) << "origin " << log.origin << " epoch " << log.epoch
-                << " showed two histories; evidence kept, origin frozen for apply"
-                << " (peer " << peer_ << ")";
-  return absl::OkStatus();
+  return sync::KeepEvidence(*store_, log, evidence, peer_, clock_->Now());
 }
 
 absl::StatusOr<std::vector<storage::LogId>> Session::LogsToSend() {

@@ -40,6 +40,7 @@
 #include "common/clock.h"
 #include "storage/store.h"
 #include "storage/writer.h"
+#include "sync/evidence.h"
 #include "sync/feed.h"
 #include "sync/peers.h"
 #include "sync/verify.h"
@@ -142,8 +143,5 @@ class Session {
   bool caught_up_ = false;
   SessionStats stats_;
 };
-
-// Key of a frozen origin's log in the store's default column family.
-std::string FrozenKey(const storage::LogId& log);
 
 }  // namespace tongban::sync

@@ -146,26 +146,46 @@ class StreamPump {
 
 class ExchangeService final : public v1::Exchange::Service {
  public:
-  ExchangeService(PeerCheck check, SessionFactory sessions, storage::Writer* writer,
-                  WhereAnswer where)
-      : check_(std::move(check)),
-        sessions_(std::move(sessions)),
-        writer_(writer),
-        where_(std::move(where)) {}
+  explicit ExchangeService(ExchangeServer::Options& options)
+      : check_(std::move(options.check)),
+        sessions_(std::move(options.sessions)),
+        writer_(options.writer),
+        where_(std::move(options.where)),
+        witness_(std::move(options.witness)),
+        roster_(std::move(options.roster)) {}
 
   grpc::Status Where(grpc::ServerContext* ctx, const v1::WhereRequest* request,
                      v1::WhereReply* reply) override {
-    absl::StatusOr<std::string> peer = PeerCode(*ctx->auth_context());
-    if (!peer.ok()) return ToGrpcStatus(peer.status());
-    if (absl::Status admitted = check_(*peer); !admitted.ok()) return ToGrpcStatus(admitted);
-    if (!where_) {
-      return ToGrpcStatus(absl::FailedPreconditionError(
-          "only the national node answers where a person's records are held"));
-    }
-    absl::StatusOr<v1::WhereReply> answer = where_(*peer, request->person());
-    if (!answer.ok()) return ToGrpcStatus(answer.status());
-    *reply = *std::move(answer);
-    return grpc::Status::OK;
+    return Unary(ctx, reply, [&](const std::string& peer) -> absl::StatusOr<v1::WhereReply> {
+      if (!where_) {
+        return absl::FailedPreconditionError(
+            "only the national node answers where a person's records are held");
+      }
+      return where_(peer, request->person());
+    });
+  }
+
+  grpc::Status Witness(grpc::ServerContext* ctx, const v1::WitnessRequest* request,
+                       v1::WitnessReply* reply) override {
+    return Unary(ctx, reply, [&](const std::string& peer) -> absl::StatusOr<v1::WitnessReply> {
+      if (!witness_) {
+        return absl::FailedPreconditionError("this node is not the witness (the national node is)");
+      }
+      return witness_(peer, *request);
+    });
+  }
+
+  grpc::Status GetRoster(grpc::ServerContext* ctx, const v1::RosterRequest* request,
+                         v1::RosterReply* reply) override {
+    return Unary(ctx, reply, [&](const std::string&) -> absl::StatusOr<v1::RosterReply> {
+      if (!roster_) {
+        return absl::FailedPreconditionError("this node does not serve the roster (the national node does)");
+      }
+      v1::RosterReply answer;
+      std::optional<v1::SignedRoster> newer = roster_(request->have_version());
+      if (newer.has_value()) *answer.mutable_roster() = *std::move(newer);
+      return answer;
+    });
   }
 
   grpc::Status Sync(grpc::ServerContext* ctx,
@@ -207,10 +227,25 @@ class ExchangeService final : public v1::Exchange::Service {
   void Stop() { stopping_ = true; }
 
  private:
+  // A unary call: the caller is admitted (certificate, then PeerCheck) before
+  // `answer(peer)` runs, as for sessions.
+  template <typename Reply, typename Answer>
+  grpc::Status Unary(grpc::ServerContext* ctx, Reply* reply, const Answer& answer) {
+    absl::StatusOr<std::string> peer = PeerCode(*ctx->auth_context());
+    if (!peer.ok()) return ToGrpcStatus(peer.status());
+    if (absl::Status admitted = check_(*peer); !admitted.ok()) return ToGrpcStatus(admitted);
+    absl::StatusOr<Reply> answered = answer(*peer);
+    if (!answered.ok()) return ToGrpcStatus(answered.status());
+    *reply = *std::move(answered);
+    return grpc::Status::OK;
+  }
+
   const PeerCheck check_;
   const SessionFactory sessions_;
   storage::Writer* const writer_;
   const WhereAnswer where_;
+  const WitnessAnswer witness_;
+  const RosterAnswer roster_;
   std::atomic<bool> stopping_{false};
 };
 
@@ -237,9 +272,7 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(Options op
   ssl.pem_root_certs = options.tls.ca_pem;
   ssl.pem_key_cert_pairs.push_back({options.tls.key_pem, options.tls.cert_pem});
   auto impl = std::make_unique<Impl>();
-  impl->service = std::make_unique<ExchangeService>(
-      std::move(options.check), std::move(options.sessions), options.writer,
-      std::move(options.where));
+  impl->service = std::make_unique<ExchangeService>(options);
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.address, grpc::SslServerCredentials(ssl), &impl->port);
   builder.RegisterService(impl->service.get());
@@ -270,17 +303,20 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& target, const TlsIdentity
   ssl.pem_cert_chain = tls.cert_pem;
   return grpc::CreateChannel(target, grpc::SslCredentials(ssl));
 }
-}  // namespace
 
-absl::StatusOr<v1::WhereReply> AskWhere(const std::string& peer, const std::string& target,
-                                        const TlsIdentity& tls, const std::string& person) {
+
+// A unary call to the node at `target`, which must present `peer`'s
+// certificate.
+template <typename Request, typename Reply>
+absl::StatusOr<Reply> CallUnary(
+    const std::string& peer, const std::string& target, const TlsIdentity& tls,
+    const Request& request,
+    grpc::Status (v1::Exchange::Stub::*method)(grpc::ClientContext*, const Request&, Reply*)) {
   std::unique_ptr<v1::Exchange::Stub> stub = v1::Exchange::NewStub(Dial(target, tls));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
-  v1::WhereRequest request;
-  request.set_person(person);
-  v1::WhereReply reply;
-  const grpc::Status s = stub->Where(&ctx, request, &reply);
+  Reply reply;
+  const grpc::Status s = (stub.get()->*method)(&ctx, request, &reply);
   if (!s.ok()) return Prefixed(absl::StrCat("node ", peer), FromGrpcStatus(s));
   absl::StatusOr<std::string> who = PeerCode(*ctx.auth_context());
   if (!who.ok() || *who != peer) {
@@ -288,6 +324,33 @@ absl::StatusOr<v1::WhereReply> AskWhere(const std::string& peer, const std::stri
         target, " presented node ", who.ok() ? *who : "(none)", ", expected ", peer));
   }
   return reply;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::WhereReply> AskWhere(const std::string& peer, const std::string& target,
+                                        const TlsIdentity& tls, const std::string& person) {
+  v1::WhereRequest request;
+  request.set_person(person);
+  return CallUnary(peer, target, tls, request, &v1::Exchange::Stub::Where);
+}
+
+absl::StatusOr<v1::WitnessReply> AskWitness(const std::string& peer, const std::string& target,
+                                            const TlsIdentity& tls,
+                                            const v1::WitnessRequest& request) {
+  return CallUnary(peer, target, tls, request, &v1::Exchange::Stub::Witness);
+}
+
+absl::StatusOr<std::optional<v1::SignedRoster>> FetchRoster(const std::string& peer,
+                                                            const std::string& target,
+                                                            const TlsIdentity& tls,
+                                                            uint64_t have_version) {
+  v1::RosterRequest request;
+  request.set_have_version(have_version);
+  TB_ASSIGN_OR_RETURN(v1::RosterReply reply,
+                      CallUnary(peer, target, tls, request, &v1::Exchange::Stub::GetRoster));
+  if (!reply.has_roster()) return std::nullopt;
+  return reply.roster();
 }
 
 // --- PeerConnection ---

@@ -1,6 +1,9 @@
 // The Exchange service over gRPC with mutual TLS: a server for peers that
 // dial us, and a connection to a peer we dial. Each stream runs one Session
-// (sync/session.h); this file only moves its messages.
+// (sync/session.h); this file only moves its messages. The unary calls
+// (Where, Witness, GetRoster) pass the request to the answer the server was
+// given (sync/where.h, sync/witness.h, sync/roster_holder.h) after the same
+// admission as sessions.
 //
 // Identity: a peer's node code is read from the URI SAN
 // ("urn:tongban:node:<code>") of its certificate, which TLS verified against
@@ -46,6 +49,14 @@ using SessionFactory = std::function<std::unique_ptr<Session>(const std::string&
 // Answers a where-query from an admitted peer (sync/where.h).
 using WhereAnswer = std::function<absl::StatusOr<v1::WhereReply>(
     const std::string& asker, const std::string& person)>;
+// Answers a witness request from an admitted peer (sync/witness.h:
+// Witness::Answer).
+using WitnessAnswer = std::function<absl::StatusOr<v1::WitnessReply>(
+    const std::string& asker, const v1::WitnessRequest& request)>;
+// The current signed roster if its version is greater than `have_version`,
+// else nullopt (sync/roster_holder.h: RosterHolder::SignedIfNewer).
+using RosterAnswer =
+    std::function<std::optional<v1::SignedRoster>(uint64_t have_version)>;
 
 class ExchangeServer {
  public:
@@ -58,6 +69,12 @@ class ExchangeServer {
     // The national node's answer to where-queries; unset elsewhere (the
     // query is then refused with FAILED_PRECONDITION).
     WhereAnswer where;
+    // The national node's witness; unset elsewhere (Witness is then refused
+    // with FAILED_PRECONDITION).
+    WitnessAnswer witness;
+    // Serves the current roster (the national node); unset: GetRoster is
+    // refused with FAILED_PRECONDITION.
+    RosterAnswer roster;
   };
   static absl::StatusOr<std::unique_ptr<ExchangeServer>> Start(Options options);
   ~ExchangeServer();  // Stop()
@@ -103,5 +120,20 @@ class PeerConnection {
 // nodes hold records about `person`.
 absl::StatusOr<v1::WhereReply> AskWhere(const std::string& peer, const std::string& target,
                                         const TlsIdentity& tls, const std::string& person);
+
+// Asks the witness at `target` (which must present `peer`'s certificate) for
+// its cosigned checkpoints of the logs in `request`
+// (WitnessChecker::Request); check the reply with WitnessChecker::Check.
+absl::StatusOr<v1::WitnessReply> AskWitness(const std::string& peer, const std::string& target,
+                                            const TlsIdentity& tls,
+                                            const v1::WitnessRequest& request);
+
+// Asks the node at `target` (which must present `peer`'s certificate) for
+// the current roster: nullopt when it holds none newer than `have_version`.
+// The result is unverified: hand it to RosterHolder::Offer.
+absl::StatusOr<std::optional<v1::SignedRoster>> FetchRoster(const std::string& peer,
+                                                            const std::string& target,
+                                                            const TlsIdentity& tls,
+                                                            uint64_t have_version);
 
 }  // namespace tongban::sync

@@ -55,6 +55,30 @@ absl::Status ErrnoError(int error, const std::string& path, absl::string_view wh
   return absl::ErrnoToStatus(error, absl::StrCat(path, ": ", what));
 }
 
+// Writes all of `content` to `fd` and syncs it; errno on failure, 0 on success.
+int WriteAndSync(int fd, absl::string_view content) {
+  while (!content.empty()) {
+    const ssize_t n = ::write(fd, content.data(), content.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errno;
+    }
+    content.remove_prefix(static_cast<size_t>(n));
+  }
+  return ::fsync(fd) != 0 ? errno : 0;
+}
+
+// Makes a new or renamed directory entry of `path` durable (best effort).
+void SyncParentDir(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd >= 0) {
+    ::fsync(dir_fd);
+    ::close(dir_fd);
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, bool secret) {
@@ -116,24 +140,29 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view content,
   };
   // The umask may have cleared bits of `mode`; the file gets exactly `mode`.
   if (::fchmod(fd, mode) != 0) return fail(errno, "cannot chmod key file");
-  while (!content.empty()) {
-    const ssize_t n = ::write(fd, content.data(), content.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno, "cannot write key file");
-    }
-    content.remove_prefix(static_cast<size_t>(n));
+  if (const int error = WriteAndSync(fd, content); error != 0) {
+    return fail(error, "cannot write key file");
   }
-  if (::fsync(fd) != 0) return fail(errno, "cannot sync key file");
   if (closer.Close() != 0) return fail(errno, "cannot close key file");
-  // Make the new directory entry durable too.
-  const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
-  const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
+  SyncParentDir(path);  // the new directory entry too
+  return absl::OkStatus();
+}
+
+absl::Status ReplaceFileAtomically(const std::string& path, absl::string_view content,
+                                   unsigned int mode) {
+  std::string tmp = path + ".tmp-XXXXXX";
+  const int fd = ::mkstemp(tmp.data());
+  if (fd < 0) return ErrnoError(errno, tmp, "cannot create temporary file");
+  FdCloser closer(fd);
+  auto fail = [&path, &tmp](int error, absl::string_view what) {
+    ::unlink(tmp.c_str());
+    return ErrnoError(error, path, what);
+  };
+  if (::fchmod(fd, mode) != 0) return fail(errno, "chmod");
+  if (const int error = WriteAndSync(fd, content); error != 0) return fail(error, "write");
+  if (closer.Close() != 0) return fail(errno, "close");
+  if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(errno, "cannot replace");
+  SyncParentDir(path);
   return absl::OkStatus();
 }
 

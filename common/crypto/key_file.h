@@ -44,5 +44,10 @@ absl::Status GenerateStorageKeyFile(const Suite& suite, const std::string& path)
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, bool secret);
 absl::Status WriteNewFile(const std::string& path, absl::string_view content,
                           unsigned int mode);
+// Replaces `path` with `content` atomically: a temporary file in the same
+// folder with exactly `mode`, written and synced, renamed over `path`, then
+// the folder synced. A crash leaves the old file or the new one, never a mix.
+absl::Status ReplaceFileAtomically(const std::string& path, absl::string_view content,
+                                   unsigned int mode);
 
 }  // namespace tongban::crypto

@@ -2,4 +2,5 @@
 target_sources(tongban_common PRIVATE
   merkle/tree.cc
   merkle/checkpoint.cc
+  merkle/cosignature.cc
 )

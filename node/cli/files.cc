@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/time/time.h"
+#include "common/crypto/key_file.h"
 #include "common/status_macros.h"
 
 namespace tongban::cli {
@@ -94,30 +95,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view content,
                                  unsigned mode) {
-  std::string tmp = path + ".tmp-XXXXXX";
-  const int fd = ::mkstemp(tmp.data());
-  if (fd < 0) return ErrnoError(errno, tmp, "cannot create temporary file");
-  auto fail = [&](const absl::Status& s) {
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return Prefixed(path, s);
-  };
-  if (::fchmod(fd, mode) != 0) return fail(absl::ErrnoToStatus(errno, "chmod"));
-  absl::Status written = WriteAll(fd, content);
-  if (!written.ok()) return fail(written);
-  if (::fsync(fd) != 0) return fail(absl::ErrnoToStatus(errno, "fsync"));
-  if (::close(fd) != 0) {
-    const int error = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoError(error, path, "close");
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int error = errno;
-    ::unlink(tmp.c_str());
-    return ErrnoError(error, path, "cannot replace");
-  }
-  SyncDir(path);
-  return absl::OkStatus();
+  return crypto::ReplaceFileAtomically(path, content, mode);
 }
 
 absl::Status WriteNewFile(const std::string& path, absl::string_view content, unsigned mode) {

@@ -2,3 +2,5 @@ tongban_test(sync_test LABEL unit SRCS sync/backoff_test.cc sync/driver_test.cc 
 tongban_test(transport_test LABEL integration SRCS sync/transport_test.cc DEPS tongban_transport)
 tongban_test(hostile_peer_test LABEL integration SRCS sync/hostile_peer_test.cc
              DEPS tongban_transport tongban_proto_grpc)
+tongban_test(witness_test LABEL integration SRCS sync/witness_test.cc sync/roster_holder_test.cc
+             DEPS tongban_transport)
