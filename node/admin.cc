@@ -13,39 +13,16 @@
 namespace tongban::node {
 namespace {
 
-// Who may call what (DOMAIN.md "Law and security duties": separated
-// duties). Clerks do the casework; administrators run the node but read no
-// personal data; auditors read the audit trail and nothing else.
-bool Allowed(const std::string& role, const std::string& action) {
-  static const auto* const kRights = new std::map<std::string, std::set<std::string>>{
-      {"clerk", {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where"}},
-      {"administrator", {"Status", "Peers", "ClearHold"}},
-      {"auditor", {"Status", "Audit"}},
-  };
-  auto it = kRights->find(role);
-  return it != kRights->end() && it->second.count(action) > 0;
-}
-
-absl::Status Authorize(const Operator& op, const std::string& action) {
-  if (Allowed(op.role, action)) return absl::OkStatus();
-  return absl::PermissionDeniedError(
-      absl::StrCat("operator ", op.name, " (", op.role, ") may not call ", action));
-}
-
-std::string Outcome(const absl::Status& s) {
-  return s.ok() ? "ok" : absl::StrCat(absl::StatusCodeToString(s.code()), ": ", s.message());
+absl::Status Authorize(const Operator& op, Permission permission) {
+  return node::Authorize(op.name, op.role, permission);
 }
 
 int64_t Micros(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t); }
 
 }  // namespace
 
-AdminApi::AdminApi(Node* node, AuditSink audit, AuditQuery audit_query, AskWhere ask_where)
-    : node_(node),
-      audit_(std::move(audit)),
-      audit_query_(std::move(audit_query)),
-      ask_where_(std::move(ask_where)),
-      started_(absl::Now()) {}
+AdminApi::AdminApi(Node* node, AskWhere ask_where)
+    : node_(node), ask_where_(std::move(ask_where)), started_(absl::Now()) {}
 
 absl::StatusOr<std::string> AdminApi::Person(absl::string_view raw) const {
   const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
@@ -55,36 +32,41 @@ absl::StatusOr<std::string> AdminApi::Person(absl::string_view raw) const {
 }
 
 template <typename T>
-absl::StatusOr<T> AdminApi::Audited(const Operator& op, const std::string& action,
-                                    const std::string& person, const std::string& reason,
+absl::StatusOr<T> AdminApi::Audited(const Operator& op, Permission permission,
+                                    const std::string& action, const std::string& person,
+                                    const std::string& reason,
                                     const std::function<absl::StatusOr<T>()>& body) {
-  absl::Status allowed = Authorize(op, action);
+  absl::Status allowed = Authorize(op, permission);
   absl::StatusOr<T> result = allowed.ok() ? body() : absl::StatusOr<T>(allowed);
-  AuditRecord record{op, action, person, reason, Outcome(result.status())};
-  if (absl::Status logged = audit_(record); !logged.ok()) {
+  // The audit log wants a purpose whenever a person is named.
+  const std::string purpose = reason.empty() && !person.empty() ? "(none given)" : reason;
+  absl::StatusOr<storage::AuditEntry> logged = node_->audit_log()->Append(
+      OperatorAuditEntry(op, action, person, purpose, result.status()));
+  if (!logged.ok()) {
     return absl::UnavailableError(
         absl::StrCat("the audit log cannot be written, so ", action, " is refused: ",
-                     logged.message()));
+                     logged.status().message()));
   }
   return result;
 }
 
 absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::StatusRequest&) {
-  TB_RETURN_IF_ERROR(Authorize(op, "Status"));
+  TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadStatistics));
   v1::StatusReply reply;
   const Config& config = node_->config();
   reply.set_node(config.code);
   reply.set_role(std::string(NodeRoleName(config.role)));
   reply.set_suite(std::string(crypto::SuiteName(config.suite)));
-  reply.set_roster_version(node_->roster().version());
+  const sync::Roster roster = node_->roster();  // copies share the parsed roster
+  reply.set_roster_version(roster.version());
   const storage::WriterStats stats = node_->writer()->stats();
   reply.set_log_size(stats.last_seq);
   reply.set_signed_size(stats.signed_size);
   reply.set_disk_bytes(node_->store()->DiskBytes());
   reply.set_started_at_micros(absl::ToUnixMicros(started_));
   reply.set_operator_(op.name);
-  reply.set_operator_role(op.role);
-  for (const v1::NodeEntry& n : node_->roster().roster().nodes()) {
+  reply.set_operator_role(std::string(RoleName(op.role)));
+  for (const v1::NodeEntry& n : roster.roster().nodes()) {
     if (n.code() == config.code) continue;
     TB_ASSIGN_OR_RETURN(bool pending, sync::HasPendingFor(*node_->store(), node_->writer()->log(),
                                                           n.code(), config.national));
@@ -103,14 +85,15 @@ absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::S
 }
 
 absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::PeersRequest&) {
-  TB_RETURN_IF_ERROR(Authorize(op, "Peers"));
+  TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadPeers));
   v1::PeersReply reply;
   const Config& config = node_->config();
   const storage::LogId own = node_->writer()->log();
   const std::map<std::string, sync::PeerStatus> live = node_->peers().All();
   const std::map<std::string, sync::DriverPeer> driver = node_->driver_state();
   TB_ASSIGN_OR_RETURN(uint64_t own_size, node_->store()->LastSeq(own));
-  for (const v1::NodeEntry& n : node_->roster().roster().nodes()) {
+  const sync::Roster roster = node_->roster();
+  for (const v1::NodeEntry& n : roster.roster().nodes()) {
     if (n.code() == config.code) continue;
     v1::PeerInfo* p = reply.add_peers();
     p->set_code(n.code());
@@ -157,7 +140,7 @@ absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::Pee
 
 absl::StatusOr<v1::ClearHoldReply> AdminApi::ClearHold(const Operator& op,
                                                        const v1::ClearHoldRequest& r) {
-  return Audited<v1::ClearHoldReply>(op, "ClearHold", "", absl::StrCat("peer ", r.peer()),
+  return Audited<v1::ClearHoldReply>(op, Permission::kManagePeers, "peer.clear_hold", "", absl::StrCat("peer ", r.peer()),
                                      [&]() -> absl::StatusOr<v1::ClearHoldReply> {
                                        TB_RETURN_IF_ERROR(sync::ClearHold(*node_->store(), r.peer()));
                                        return v1::ClearHoldReply();
@@ -167,7 +150,7 @@ absl::StatusOr<v1::ClearHoldReply> AdminApi::ClearHold(const Operator& op,
 absl::StatusOr<v1::WriteReply> AdminApi::Write(const Operator& op, const v1::WriteRequest& r) {
   absl::StatusOr<std::string> person = Person(r.person());
   return Audited<v1::WriteReply>(
-      op, "Write", person.value_or(""),
+      op, Permission::kWriteRecords, "record.write", person.value_or(""),
       absl::StrCat(v1::RecordKind_Name(r.kind()), " ", r.record_id(),
                    r.reason().empty() ? "" : ": ", r.reason()),
       [&]() -> absl::StatusOr<v1::WriteReply> {
@@ -176,11 +159,17 @@ absl::StatusOr<v1::WriteReply> AdminApi::Write(const Operator& op, const v1::Wri
         change.person = *person;
         change.kind = r.kind();
         change.record_id = r.record_id();
-        change.operation = r.operation();
+        // Proto3 leaves an unset operation at 0: an upsert, the common case.
+        change.operation = r.operation() == v1::OPERATION_UNSPECIFIED ? v1::OPERATION_UPSERT
+                                                                      : r.operation();
         change.value = r.value();
         change.purpose = r.purpose();
         change.reason = r.reason();
         change.confirm_findings = r.confirm_findings();
+        if (std::optional<std::string> blocked = node_->appends_blocked(); blocked.has_value()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("appends are blocked until an operator acts: ", *blocked));
+        }
         TB_ASSIGN_OR_RETURN(storage::Appended appended, node_->writer()->Append(change));
         v1::WriteReply reply;
         *reply.mutable_event() = appended.id;
@@ -197,7 +186,7 @@ absl::StatusOr<v1::PersonReply> AdminApi::GetPerson(const Operator& op,
                                                     const v1::PersonRequest& r) {
   absl::StatusOr<std::string> person = Person(r.person());
   return Audited<v1::PersonReply>(
-      op, "GetPerson", person.value_or(""), r.reason(),
+      op, Permission::kReadPersons, "person.read", person.value_or(""), r.reason(),
       [&]() -> absl::StatusOr<v1::PersonReply> {
         if (!person.ok()) return person.status();
         if (r.reason().empty()) {
@@ -233,7 +222,7 @@ absl::StatusOr<v1::HistoryReply> AdminApi::PersonHistory(const Operator& op,
                                                          const v1::PersonRequest& r) {
   absl::StatusOr<std::string> person = Person(r.person());
   return Audited<v1::HistoryReply>(
-      op, "PersonHistory", person.value_or(""), r.reason(),
+      op, Permission::kReadPersons, "person.history", person.value_or(""), r.reason(),
       [&]() -> absl::StatusOr<v1::HistoryReply> {
         if (!person.ok()) return person.status();
         if (r.reason().empty()) {
@@ -268,7 +257,7 @@ absl::StatusOr<v1::WhereReplyAdmin> AdminApi::Where(const Operator& op,
                                                     const v1::WhereRequestAdmin& r) {
   absl::StatusOr<std::string> person = Person(r.person());
   return Audited<v1::WhereReplyAdmin>(
-      op, "Where", person.value_or(""), r.reason(),
+      op, Permission::kReadPersons, "person.where", person.value_or(""), r.reason(),
       [&]() -> absl::StatusOr<v1::WhereReplyAdmin> {
         if (!person.ok()) return person.status();
         if (r.reason().empty()) {
@@ -296,8 +285,40 @@ absl::StatusOr<v1::WhereReplyAdmin> AdminApi::Where(const Operator& op,
 
 absl::StatusOr<v1::AuditReply> AdminApi::Audit(const Operator& op, const v1::AuditRequest& r) {
   // The trail names persons: reading it is itself audited.
-  return Audited<v1::AuditReply>(op, "Audit", r.person(), "audit trail query",
-                                 [&] { return audit_query_(r); });
+  return Audited<v1::AuditReply>(
+      op, Permission::kReadAuditTrail, "audit.query", "", "audit trail query",
+      [&]() -> absl::StatusOr<v1::AuditReply> {
+        storage::AuditLog* log = node_->audit_log();
+        v1::AuditReply reply;
+        // The whole chain is verified before anything of it is shown.
+        TB_ASSIGN_OR_RETURN(storage::AuditVerifyReport report,
+                            log->Verify(node_->signing_key().public_key()));
+        reply.set_chain_verified(true);
+        reply.set_size(report.entries);
+        storage::AuditQuery q;
+        if (r.from_micros() != 0) q.from = absl::FromUnixMicros(r.from_micros());
+        if (r.to_micros() != 0) q.to = absl::FromUnixMicros(r.to_micros());
+        if (!r.operator_().empty()) q.operator_name = r.operator_();
+        if (!r.person().empty()) {
+          TB_ASSIGN_OR_RETURN(std::string person, Person(r.person()));
+          q.person = person;
+        }
+        q.newest_first = true;
+        q.limit = r.limit() == 0 ? 100 : std::min<uint32_t>(r.limit(), 10000);
+        TB_ASSIGN_OR_RETURN(std::vector<storage::AuditEntry> entries, log->Query(q));
+        for (const storage::AuditEntry& e : entries) {
+          v1::AuditEntry* out = reply.add_entries();
+          out->set_seq(e.seq);
+          out->set_at_micros(absl::ToUnixMicros(e.time));
+          out->set_operator_(e.operator_name);
+          out->set_role(e.role);
+          out->set_action(e.action);
+          out->set_person(e.person);
+          out->set_reason(e.purpose);
+          out->set_outcome(e.outcome);
+        }
+        return reply;
+      });
 }
 
 }  // namespace tongban::node

@@ -1,8 +1,8 @@
 // AdminApi is the logic of the Admin service (proto/tongban/v1/admin.proto)
 // on one Node, without the transport: node/admin_server.h moves its calls
 // over gRPC, after authenticating the operator. Each call
-//   1. checks the operator's role may make it (node/roles.h), refusing with
-//      kPermissionDenied otherwise;
+//   1. checks the operator's role may make it (the permission matrix of
+//      node/operators.h), refusing with kPermissionDenied otherwise;
 //   2. validates its input (kInvalidArgument naming the field; IDs masked);
 //   3. does the work;
 //   4. for every call that reads or writes personal data, appends an audit
@@ -17,37 +17,24 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "node/auth.h"
 #include "node/node.h"
+#include "node/operators.h"
+#include "storage/audit_log.h"
 #include "tongban/v1/admin.pb.h"
 
 namespace tongban::node {
 
-// The authenticated caller.
-struct Operator {
-  std::string name;
-  std::string role;  // "clerk", "administrator", "auditor"
-};
-
-// What an audit entry records (storage/audit_log.h keeps them).
-struct AuditRecord {
-  Operator op;
-  std::string action;   // the Admin method, e.g. "Write"
-  std::string person;   // normalized ID, or empty
-  std::string reason;   // why the operator did it
-  std::string outcome;  // "ok" or the error code and message
-};
+// The authenticated caller (node/auth.h).
+using Operator = AuthenticatedOperator;
 
 class AdminApi {
  public:
-  // Writes one audit entry durably.
-  using AuditSink = std::function<absl::Status(const AuditRecord&)>;
-  // Reads audit entries (the auditor's view).
-  using AuditQuery = std::function<absl::StatusOr<v1::AuditReply>(const v1::AuditRequest&)>;
   // Asks the national node where a person's records are held (counties).
   using AskWhere = std::function<absl::StatusOr<v1::WhereReply>(const std::string& person)>;
 
-  // `node` must outlive this object.
-  AdminApi(Node* node, AuditSink audit, AuditQuery audit_query, AskWhere ask_where);
+  // `node` must outlive this object; its audit log keeps the entries.
+  AdminApi(Node* node, AskWhere ask_where);
 
   absl::StatusOr<v1::StatusReply> Status(const Operator& op, const v1::StatusRequest& r);
   absl::StatusOr<v1::PeersReply> Peers(const Operator& op, const v1::PeersRequest& r);
@@ -63,13 +50,11 @@ class AdminApi {
   absl::StatusOr<std::string> Person(absl::string_view raw) const;
   // Runs `body` and audits it with its outcome.
   template <typename T>
-  absl::StatusOr<T> Audited(const Operator& op, const std::string& action,
+  absl::StatusOr<T> Audited(const Operator& op, Permission permission, const std::string& action,
                             const std::string& person, const std::string& reason,
                             const std::function<absl::StatusOr<T>()>& body);
 
   Node* const node_;  // Not owned.
-  const AuditSink audit_;
-  const AuditQuery audit_query_;
   const AskWhere ask_where_;
   const absl::Time started_;
 };

@@ -1,11 +1,11 @@
 // The Admin service over gRPC (proto/tongban/v1/admin.proto), on a port of
 // its own. TLS requires a client certificate issued by the county's operator
-// CA; the operator is named by the certificate's URI SAN
-// ("urn:tongban:operator:<county>:<name>"). Every call also carries the
-// second factor in its metadata ("x-tongban-password" or "x-tongban-totp"),
-// which `authenticate` checks (with lock-out after repeated failures). A
-// refusal is UNAUTHENTICATED "operator authentication failed" whichever
-// factor failed. The authenticated operator's calls go to AdminApi, which
+// CA; the operator is named by the certificate's URI SANs
+// ("urn:tongban:operator:<county>:<name>", "urn:tongban:role:<role>").
+// Every call also carries the second factor in its metadata
+// ("x-tongban-password", and "x-tongban-totp" for accounts with TOTP), which
+// `authenticate` checks with the certificate (node/auth.h: lock-out after
+// repeated failures). A refusal is UNAUTHENTICATED whichever factor failed. The authenticated operator's calls go to AdminApi, which
 // checks the role and audits.
 //
 // The server also answers the standard gRPC health check
@@ -22,18 +22,18 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/pki/pki.h"
 #include "node/admin.h"
 
 namespace tongban::node {
 
-inline constexpr char kOperatorUriPrefix[] = "urn:tongban:operator:";
-
 class AdminServer {
  public:
-  // Checks the second factor of the operator named `identity` (the URI SAN
-  // without its prefix); returns the operator with its role, or an error.
+  // Checks the operator's certificate (verified by TLS against the operator
+  // CA) and second factor; returns the operator with its role, or the
+  // refusal to send.
   using Authenticate = std::function<absl::StatusOr<Operator>(
-      const std::string& identity, const std::string& password, const std::string& totp)>;
+      const pki::Certificate& cert, const std::string& password, const std::string& totp)>;
 
   struct Options {
     std::string address = "127.0.0.1:0";

@@ -6,6 +6,7 @@
 #include "common/crypto/key_file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "sync/evidence.h"
 #include "sync/where.h"
 
 namespace tongban::node {
@@ -21,21 +22,6 @@ class ConnectionLink : public sync::DriverLink {
  private:
   std::unique_ptr<sync::PeerConnection> connection_;
 };
-
-absl::StatusOr<sync::Roster> LoadRoster(const Config& config) {
-  const crypto::Suite& suite = crypto::GetSuite(config.suite);
-  TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> root,
-                      crypto::ReadPublicKeyFile(suite, config.root_public_key));
-  TB_ASSIGN_OR_RETURN(std::string bytes, crypto::ReadSmallFile(config.roster, /*secret=*/false));
-  v1::SignedRoster signed_roster;
-  if (!signed_roster.ParseFromString(bytes)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(config.roster, ": not a signed roster (make one with tongbanctl roster sign)"));
-  }
-  absl::StatusOr<sync::Roster> roster = sync::Roster::Verify(signed_roster, *root);
-  if (!roster.ok()) return Prefixed(config.roster, roster.status());
-  return roster;
-}
 
 // The roster must list this node with the key it signs with.
 absl::Status CheckOwnEntry(const sync::Roster& roster, const Config& config,
@@ -62,15 +48,33 @@ absl::Status CheckOwnEntry(const sync::Roster& roster, const Config& config,
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Clock* clock) {
-  TB_ASSIGN_OR_RETURN(sync::Roster roster, LoadRoster(config));
-  std::unique_ptr<Node> node(new Node(config, clock, std::move(roster)));
-  TB_ASSIGN_OR_RETURN(node->tls_.ca_pem, crypto::ReadSmallFile(config.ca, /*secret=*/false));
-  TB_ASSIGN_OR_RETURN(node->tls_.cert_pem,
-                      crypto::ReadSmallFile(config.certificate, /*secret=*/false));
-  TB_ASSIGN_OR_RETURN(node->tls_.key_pem, crypto::ReadSmallFile(config.private_key, /*secret=*/true));
+absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Clock* clock,
+                                                  NodeOptions options) {
+  std::unique_ptr<Node> node(new Node(config, clock, options));
+  node->started_ = clock->Now();
+  absl::Status started = node->StartParts();
+  if (!started.ok()) {
+    node->Stop();
+    return started;
+  }
+  TB_LOG(INFO) << "node started code=" << config.code << " role=" << NodeRoleName(config.role)
+               << " suite=" << crypto::SuiteName(config.suite) << " roster=v"
+               << node->roster_->version() << " peer_port=" << node->server_->port();
+  return node;
+}
 
+absl::Status Node::StartParts() {
+  const Config& config = config_;
   const crypto::Suite& suite = crypto::GetSuite(config.suite);
+  {
+    TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> root,
+                        crypto::ReadPublicKeyFile(suite, config.root_public_key));
+    TB_ASSIGN_OR_RETURN(roster_, sync::RosterHolder::Open(config.roster, std::move(root)));
+  }
+  TB_ASSIGN_OR_RETURN(tls_.ca_pem, crypto::ReadSmallFile(config.ca, /*secret=*/false));
+  TB_ASSIGN_OR_RETURN(tls_.cert_pem, crypto::ReadSmallFile(config.certificate, /*secret=*/false));
+  TB_ASSIGN_OR_RETURN(tls_.key_pem, crypto::ReadSmallFile(config.private_key, /*secret=*/true));
+
   const std::string signing_path = config.data_dir + "/signing.key";
   std::error_code ec;
   if (!std::filesystem::exists(signing_path, ec)) {
@@ -91,23 +95,42 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Cl
   local.writer.national = config.national;
   local.writer.retention = config.retention;
   local.writer.relay = config.role == NodeRole::kNational;
-  TB_ASSIGN_OR_RETURN(node->local_, LocalNode::Open(local, clock));
-  TB_RETURN_IF_ERROR(CheckOwnEntry(node->roster_, config, node->local_->signing_key()));
+  TB_ASSIGN_OR_RETURN(local_, LocalNode::Open(local, clock_));
+  TB_RETURN_IF_ERROR(CheckOwnEntry(roster_->current(), config, local_->signing_key()));
+  storage::AuditLogOptions audit;
+  audit.node_code = config.code;
+  TB_ASSIGN_OR_RETURN(audit_, storage::AuditLog::Open(local_->store(), &local_->signing_key(),
+                                                      clock_, audit));
+  TB_RETURN_IF_ERROR(RegisterMetrics());
 
-  Node* raw = node.get();
   sync::ExchangeServer::Options server;
   server.address = config.peer_listen;
-  server.tls = node->tls_;
-  server.writer = node->writer();
-  server.check = [raw](const std::string& peer) { return raw->Admit(peer); };
-  server.sessions = [raw](const std::string& peer) { return raw->NewSession(peer); };
+  server.tls = tls_;
+  server.writer = writer();
+  server.check = [this](const std::string& peer) { return Admit(peer); };
+  server.sessions = [this](const std::string& peer) { return NewSession(peer); };
   if (config.role == NodeRole::kNational) {
-    server.where = [raw](const std::string& asker, const std::string& person) {
-      return sync::AnswerWhere(*raw->store(), asker, person, raw->clock_->Now(),
-                               raw->config_.retention);
+    server.where = [this](const std::string& asker, const std::string& person) {
+      return sync::AnswerWhere(*store(), asker, person, clock_->Now(), config_.retention);
     };
+    witness_ = std::make_unique<sync::Witness>(store(), &local_->signing_key(), clock_,
+                                               config.code);
+    server.witness = [this](const std::string&, const v1::WitnessRequest& r) {
+      return witness_->Answer(r);
+    };
+    server.roster = [this](uint64_t have) { return roster_->SignedIfNewer(have); };
   }
-  TB_ASSIGN_OR_RETURN(node->server_, sync::ExchangeServer::Start(std::move(server)));
+  TB_ASSIGN_OR_RETURN(server_, sync::ExchangeServer::Start(std::move(server)));
+
+  if (config.role != NodeRole::kNational) {
+    // Before the first append of this run: does the witness hold more of
+    // our own log than we do (restored from an old backup)?
+    absl::Status own = CompareWithWitness({writer()->log()});
+    if (!own.ok()) {
+      TB_LOG(WARNING) << "witness not reached at start (" << own.message()
+                      << "); going on, it is asked again later";
+    }
+  }
 
   sync::DriverOptions driver;
   driver.self = config.code;
@@ -115,34 +138,34 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Cl
   driver.retry_initial = config.retry_initial;
   driver.retry_max = config.retry_max;
   driver.idle_close = config.idle_close;
-  driver.seed = absl::ToUnixNanos(absl::Now());
-  node->driver_ = std::make_unique<sync::PeerDriver>(
-      node->store(), node->writer(), &node->peers_, clock, driver,
-      [raw] {
+  driver.seed = static_cast<uint64_t>(absl::ToUnixNanos(absl::Now()));
+  driver_ = std::make_unique<sync::PeerDriver>(
+      store(), writer(), &peers_, clock_, driver,
+      [this] {
         std::vector<std::string> out;
-        for (const v1::NodeEntry& n : raw->roster_.roster().nodes()) {
-          if (n.code() == raw->config_.code || n.endpoints().empty()) continue;
+        const sync::Roster roster = roster_->current();
+        for (const v1::NodeEntry& n : roster.roster().nodes()) {
+          if (n.code() == config_.code || n.endpoints().empty()) continue;
           if (n.status() != v1::NodeEntry::NODE_STATUS_ACTIVE) continue;
           out.push_back(n.code());
         }
         return out;
       },
-      [raw](const std::string& peer) -> std::unique_ptr<sync::DriverLink> {
-        const v1::NodeEntry* entry = raw->roster_.Find(peer);
+      [this](const std::string& peer) -> std::unique_ptr<sync::DriverLink> {
+        const sync::Roster roster = roster_->current();
+        const v1::NodeEntry* entry = roster.Find(peer);
         if (entry == nullptr || entry->endpoints().empty()) return nullptr;
         sync::PeerConnection::Options o;
         o.peer = peer;
         o.target = entry->endpoints(0);
-        o.tls = raw->tls_;
-        o.session = raw->NewSession(peer);
-        o.writer = raw->writer();
+        o.tls = tls_;
+        o.session = NewSession(peer);
+        o.writer = writer();
         return std::make_unique<ConnectionLink>(sync::PeerConnection::Start(std::move(o)));
       });
-  node->driver_->Start();
-  TB_LOG(INFO) << "node started code=" << config.code << " role=" << NodeRoleName(config.role)
-               << " suite=" << crypto::SuiteName(config.suite) << " roster=v"
-               << node->roster_.version() << " peer_port=" << node->server_->port();
-  return node;
+  driver_->Start();
+  housekeeping_ = std::thread([this] { Housekeeping(); });
+  return absl::OkStatus();
 }
 
 Node::~Node() { Stop(); }
@@ -150,16 +173,43 @@ Node::~Node() { Stop(); }
 void Node::Stop() {
   if (stopped_) return;
   stopped_ = true;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+  }
+  if (housekeeping_.joinable()) housekeeping_.join();
   if (driver_ != nullptr) driver_->Stop();
   if (server_ != nullptr) server_->Stop();
   driver_.reset();
   server_.reset();
+  witness_.reset();
+  audit_.reset();
   local_.reset();  // the writer finishes and signs what is queued
   TB_LOG(INFO) << "node stopped code=" << config_.code;
 }
 
+std::optional<std::string> Node::appends_blocked() const {
+  absl::MutexLock lock(&mu_);
+  return blocked_;
+}
+
+std::optional<std::string> Node::NationalTarget() const {
+  const sync::Roster roster = roster_->current();
+  const v1::NodeEntry* national = roster.Find(config_.national);
+  if (national == nullptr || national->endpoints().empty()) return std::nullopt;
+  return national->endpoints(0);
+}
+
+absl::StatusOr<v1::WhereReply> Node::AskNationalWhere(const std::string& person) const {
+  std::optional<std::string> target = NationalTarget();
+  if (!target.has_value()) {
+    return absl::FailedPreconditionError("the roster lists no endpoint of the national node");
+  }
+  return sync::AskWhere(config_.national, *target, tls_, person);
+}
+
 absl::Status Node::Admit(const std::string& peer) const {
-  TB_RETURN_IF_ERROR(roster_.CheckPeer(peer));
+  TB_RETURN_IF_ERROR(roster_->CheckPeer(peer));
   absl::StatusOr<std::optional<std::string>> held = sync::HoldOf(*local_->store(), peer);
   if (!held.ok()) return held.status();
   if (held->has_value()) {
@@ -171,10 +221,10 @@ absl::Status Node::Admit(const std::string& peer) const {
 }
 
 std::unique_ptr<sync::Session> Node::NewSession(const std::string& peer) {
-  const sync::Roster roster = roster_;  // copies share the parsed roster
+  sync::RosterHolder* roster = roster_.get();
   auto verifier = std::make_unique<sync::BatchVerifier>(
       local_->suite(), [roster](absl::string_view origin, absl::string_view key_id) {
-        return roster.FindSigningKey(origin, key_id);
+        return roster->FindSigningKey(origin, key_id);
       });
   sync::SessionOptions options;
   options.self = config_.code;
@@ -186,6 +236,171 @@ std::unique_ptr<sync::Session> Node::NewSession(const std::string& peer) {
   options.peers = &peers_;
   return std::make_unique<sync::Session>(local_->store(), local_->writer(), std::move(verifier),
                                          clock_, options, peer);
+}
+
+absl::Status Node::RefreshRoster() {
+  std::optional<std::string> target = NationalTarget();
+  if (!target.has_value()) return absl::OkStatus();
+  TB_ASSIGN_OR_RETURN(std::optional<v1::SignedRoster> newer,
+                      sync::FetchRoster(config_.national, *target, tls_, roster_->version()));
+  if (!newer.has_value()) return absl::OkStatus();
+  absl::StatusOr<sync::Roster> accepted = roster_->Offer(*newer);
+  if (!accepted.ok()) return accepted.status();
+  TB_LOG(INFO) << "accepted roster v" << accepted->version() << " from the national node";
+  return absl::OkStatus();
+}
+
+absl::Status Node::CompareWithWitness(std::vector<storage::LogId> logs) {
+  std::optional<std::string> target = NationalTarget();
+  if (!target.has_value()) return absl::OkStatus();
+  sync::RosterHolder* roster = roster_.get();
+  sync::WitnessCheckerOptions o;
+  o.self = config_.code;
+  o.witness = config_.national;
+  sync::WitnessChecker checker(
+      store(), suite(),
+      [roster](absl::string_view origin, absl::string_view key_id) {
+        return roster->FindSigningKey(origin, key_id);
+      },
+      clock_, o);
+  TB_ASSIGN_OR_RETURN(v1::WitnessRequest request, checker.Request(std::move(logs)));
+  TB_ASSIGN_OR_RETURN(v1::WitnessReply reply,
+                      sync::AskWitness(config_.national, *target, tls_, request));
+  TB_ASSIGN_OR_RETURN(std::vector<sync::WitnessFinding> findings, checker.Check(request, reply));
+  if (sync::WitnessChecker::MustStopAppending(findings)) {
+    std::string why;
+    for (const sync::WitnessFinding& f : findings) {
+      if (f.verdict == sync::WitnessVerdict::kOwnLogBehind ||
+          f.verdict == sync::WitnessVerdict::kOwnLogForked) {
+        why = f.detail;
+      }
+    }
+    TB_LOG(ERROR) << "appends blocked: " << why;
+    absl::MutexLock lock(&mu_);
+    blocked_ = why;
+  }
+  return absl::OkStatus();
+}
+
+void Node::Housekeeping() {
+  absl::Time next_roster = clock_->Now() + options_.roster_every;
+  absl::Time next_witness = clock_->Now() + options_.witness_every;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Seconds(2));
+      if (stopping_) return;
+    }
+    RefreshMetrics();
+    if (config_.role == NodeRole::kNational) continue;
+    const absl::Time now = clock_->Now();
+    if (now >= next_roster) {
+      next_roster = now + options_.roster_every;
+      if (absl::Status s = RefreshRoster(); !s.ok()) {
+        TB_LOG(WARNING) << "roster refresh from the national node failed: " << s;
+      }
+      roster_->WarnIfStale(now, absl::Hours(24 * 90));
+    }
+    if (now >= next_witness) {
+      next_witness = now + options_.witness_every;
+      if (absl::Status s = CompareWithWitness({}); !s.ok()) {
+        TB_LOG(WARNING) << "comparison with the witness failed: " << s;
+      }
+    }
+  }
+}
+
+absl::Status Node::RegisterMetrics() {
+  metrics::Registry& r = metrics_;
+  storage::Writer* w = writer();
+  storage::Store* s = store();
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_log_events", "Events in this node's own log.",
+                                        [w] { return static_cast<double>(w->stats().last_seq); }));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_log_signed_events", "Events of the own log covered by a signed checkpoint.",
+      [w] { return static_cast<double>(w->stats().signed_size); }));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_checkpoints_signed", "Checkpoints signed by this process.",
+      [w] { return static_cast<double>(w->stats().checkpoints); }));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_checkpoint_sign_seconds", "Time the signer spent re-reading, hashing and signing.",
+      [w] { return absl::ToDoubleSeconds(w->stats().sign_time); }));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_rocksdb_bytes", "Bytes of the database files.",
+                                        [s] { return static_cast<double>(s->DiskBytes()); }));
+  storage::AuditLog* audit = audit_.get();
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_audit_entries", "Entries in the audit log.",
+                                        [audit] { return static_cast<double>(audit->size()); }));
+  sync::RosterHolder* roster = roster_.get();
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_roster_version", "Version of the roster in use.",
+                                        [roster] { return static_cast<double>(roster->version()); }));
+  TB_ASSIGN_OR_RETURN(peer_connected_, r.AddGauge("tongban_peer_connected",
+                                                  "Open sessions with the peer.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(peer_behind_,
+                      r.AddGauge("tongban_peer_lag_events",
+                                 "Events of our log the peer should have and has not "
+                                 "acknowledged.",
+                                 {"peer"}));
+  TB_ASSIGN_OR_RETURN(peer_lag_seconds_,
+                      r.AddGauge("tongban_peer_lag_seconds",
+                                 "Seconds since the last batch with a peer that is behind.",
+                                 {"peer"}));
+  TB_ASSIGN_OR_RETURN(events_applied_, r.AddGauge("tongban_sync_events_applied",
+                                                  "Events applied from the peer.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(events_sent_, r.AddGauge("tongban_sync_events_sent",
+                                               "Events sent to the peer.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(rejected_, r.AddGauge("tongban_sync_batches_rejected",
+                                            "Batches rejected, by reason.", {"reason"}));
+  TB_ASSIGN_OR_RETURN(witness_findings_,
+                      r.AddGauge("tongban_witness_findings",
+                                 "Witness comparisons that call for an operator, by verdict.",
+                                 {"verdict"}));
+  TB_ASSIGN_OR_RETURN(
+      metrics::HistogramFamily * apply,
+      r.AddHistogram("tongban_sync_apply_seconds",
+                     "Time to verify and durably apply one received batch.", {},
+                     metrics::ExponentialBuckets(0.0005, 2, 14)));
+  peers_.SetApplyLatency(apply->WithLabels(absl::Span<const std::string>()));
+  return absl::OkStatus();
+}
+
+void Node::RefreshMetrics() {
+  const absl::Time now = clock_->Now();
+  const storage::LogId own = writer()->log();
+  const uint64_t own_size = writer()->stats().last_seq;
+  const std::map<std::string, sync::PeerStatus> live = peers_.All();
+  const sync::Roster roster = roster_->current();
+  for (const v1::NodeEntry& n : roster.roster().nodes()) {
+    if (n.code() == config_.code) continue;
+    const std::string& peer = n.code();
+    const auto it = live.find(peer);
+    const sync::PeerStatus status = it == live.end() ? sync::PeerStatus{} : it->second;
+    peer_connected_->WithLabels({peer})->Set(status.sessions);
+    events_applied_->WithLabels({peer})->Set(static_cast<double>(status.events_applied));
+    events_sent_->WithLabels({peer})->Set(static_cast<double>(status.events_sent));
+    absl::StatusOr<uint64_t> acked = sync::AckedBy(*store(), peer, own);
+    double behind = 0;
+    if (acked.ok() && peer == config_.national) {
+      behind = own_size > *acked ? static_cast<double>(own_size - *acked) : 0;
+    } else if (acked.ok()) {
+      absl::StatusOr<std::vector<uint64_t>> routed = store()->ScanRoute(peer, own, *acked, 10000);
+      if (routed.ok()) behind = static_cast<double>(routed->size());
+    }
+    peer_behind_->WithLabels({peer})->Set(behind);
+    const absl::Time since = std::max(status.last_batch, started_);
+    peer_lag_seconds_->WithLabels({peer})->Set(behind > 0 ? absl::ToDoubleSeconds(now - since)
+                                                          : 0);
+  }
+  if (auto counts = store()->ListCounters("rejected/"); counts.ok()) {
+    for (const auto& [name, value] : *counts) {
+      rejected_->WithLabels({name.substr(9)})->Set(static_cast<double>(value));
+    }
+  }
+  if (auto counts = store()->ListCounters("witness/"); counts.ok()) {
+    for (const auto& [name, value] : *counts) {
+      witness_findings_->WithLabels({name.substr(8)})->Set(static_cast<double>(value));
+    }
+  }
 }
 
 }  // namespace tongban::node

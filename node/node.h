@@ -1,7 +1,8 @@
 // Node is one running tongband: the node core (LocalNode), the federation's
-// roster and TLS identity, the Exchange server for peers, the peer driver
-// that dials them, and the table of peer states that operators read. The
-// daemon's main, the system test and the demo all run this class.
+// roster (RosterHolder) and TLS identity, the Exchange server for peers, the
+// peer driver that dials them, the audit log, the table of peer states that
+// operators read, and the node's metrics. The daemon (node/daemon.h), the
+// system test and the demo all run this class.
 //
 // Start checks, before anything listens:
 //   - the roster verifies against the federation root key and lists this
@@ -10,6 +11,15 @@
 //   - the TLS certificate and key files are readable (the key 0600);
 //   - the storage key is created on first start (data_dir/storage.key).
 // Each failure is one error naming the file or the roster entry to fix.
+//
+// Roles: the national node serves the roster (Exchange.GetRoster), acts as
+// witness (Exchange.Witness) and answers where-queries; it dials nobody. A
+// county or province node keeps a session with the national node, fetches
+// newer rosters from it and compares what it holds with the witness
+// (sync/witness.h) at start and then every `witness_every`. If the witness
+// shows that this node lost events of its own log (restored from an old
+// backup) or that its log forked, appends are blocked (appends_blocked())
+// until an operator acts: a new epoch is not started automatically.
 //
 // Stop is graceful: the driver closes the sessions it dialled, the server
 // ends the sessions peers dialled (a batch being applied finishes; one not
@@ -21,24 +31,44 @@
 // Thread safety: the accessors are safe from any thread; Stop too.
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "common/clock.h"
+#include "common/metrics.h"
 #include "node/config.h"
 #include "node/local_node.h"
+#include "storage/audit_log.h"
 #include "sync/driver.h"
 #include "sync/peers.h"
-#include "sync/roster.h"
+#include "sync/roster_holder.h"
 #include "sync/transport.h"
+#include "sync/witness.h"
 
 namespace tongban::node {
+
+struct NodeOptions {
+  // How often a county refreshes the roster from the national node and
+  // compares with the witness.
+  absl::Duration roster_every = absl::Minutes(5);
+  absl::Duration witness_every = absl::Minutes(10);
+  // How long start waits for the witness's answer about our own log before
+  // going on without it (a county that cannot reach the national node keeps
+  // working).
+  absl::Duration witness_at_start = absl::Seconds(5);
+};
 
 class Node {
  public:
   // `clock` is not owned and must outlive the node.
-  static absl::StatusOr<std::unique_ptr<Node>> Start(const Config& config, const Clock* clock);
+  static absl::StatusOr<std::unique_ptr<Node>> Start(const Config& config, const Clock* clock,
+                                                     NodeOptions options = {});
   ~Node();  // Stop()
 
   // Graceful stop; idempotent.
@@ -49,27 +79,65 @@ class Node {
   storage::Store* store() { return local_->store(); }
   storage::Writer* writer() { return local_->writer(); }
   const crypto::Suite& suite() const { return local_->suite(); }
-  const sync::Roster& roster() const { return roster_; }
+  const crypto::PrivateKey& signing_key() const { return local_->signing_key(); }
+  sync::Roster roster() const { return roster_->current(); }
+  const sync::TlsIdentity& tls() const { return tls_; }
+  storage::AuditLog* audit_log() { return audit_.get(); }
   const sync::PeerTable& peers() const { return peers_; }
   std::map<std::string, sync::DriverPeer> driver_state() const { return driver_->Snapshot(); }
+  metrics::Registry& metrics() { return metrics_; }
+
+  // Why appends are blocked (the witness found our own log behind or
+  // forked), or nullopt.
+  std::optional<std::string> appends_blocked() const ABSL_LOCKS_EXCLUDED(mu_);
+
+  // Asks the national node which nodes hold records of `person` (counties).
+  absl::StatusOr<v1::WhereReply> AskNationalWhere(const std::string& person) const;
 
  private:
-  Node(Config config, const Clock* clock, sync::Roster roster)
-      : config_(std::move(config)), clock_(clock), roster_(std::move(roster)) {}
+  Node(Config config, const Clock* clock, NodeOptions options)
+      : config_(std::move(config)), clock_(clock), options_(options) {}
+  absl::Status StartParts();
+  absl::Status RegisterMetrics();
   std::unique_ptr<sync::Session> NewSession(const std::string& peer);
   absl::Status Admit(const std::string& peer) const;
+  std::optional<std::string> NationalTarget() const;
+  // County housekeeping: roster refresh, witness comparison, metrics.
+  void Housekeeping();
+  absl::Status RefreshRoster();
+  absl::Status CompareWithWitness(std::vector<storage::LogId> logs);
+  void RefreshMetrics();
 
   const Config config_;
   const Clock* const clock_;
-  const sync::Roster roster_;
+  const NodeOptions options_;
+  absl::Time started_;
   sync::TlsIdentity tls_;
   sync::PeerTable peers_;
-  // Declaration order is construction order; the destructor stops them in
-  // reverse after Stop().
+  metrics::Registry metrics_;
+  // Declaration order is construction order; Stop() tears them down in
+  // reverse.
+  std::unique_ptr<sync::RosterHolder> roster_;
   std::unique_ptr<LocalNode> local_;
+  std::unique_ptr<storage::AuditLog> audit_;
+  std::unique_ptr<sync::Witness> witness_;  // national node only
   std::unique_ptr<sync::ExchangeServer> server_;
   std::unique_ptr<sync::PeerDriver> driver_;
+  std::thread housekeeping_;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<std::string> blocked_ ABSL_GUARDED_BY(mu_);
   bool stopped_ = false;
+
+  // Per-peer and per-reason metric families, refreshed by housekeeping.
+  metrics::GaugeFamily* peer_connected_ = nullptr;
+  metrics::GaugeFamily* peer_behind_ = nullptr;
+  metrics::GaugeFamily* peer_lag_seconds_ = nullptr;
+  metrics::GaugeFamily* events_applied_ = nullptr;
+  metrics::GaugeFamily* events_sent_ = nullptr;
+  metrics::GaugeFamily* rejected_ = nullptr;
+  metrics::GaugeFamily* witness_findings_ = nullptr;
 };
 
 }  // namespace tongban::node

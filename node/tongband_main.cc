@@ -22,7 +22,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "node/config.h"
-#include "node/node.h"
+#include "node/daemon.h"
 
 namespace {
 
@@ -109,8 +109,8 @@ int main(int argc, char** argv) {
   // A peer closing its socket must not kill the process.
   signal(SIGPIPE, SIG_IGN);
 
-  absl::StatusOr<std::unique_ptr<tongban::node::Node>> node =
-      tongban::node::Node::Start(*config, tongban::RealClock());
+  absl::StatusOr<std::unique_ptr<tongban::node::Daemon>> node =
+      tongban::node::Daemon::Start(*config, tongban::RealClock());
   if (!node.ok()) {
     TB_LOG(ERROR) << "cannot start: " << node.status();
     std::cerr << "tongband: " << node.status().message() << "\n";

@@ -389,6 +389,9 @@ void Writer::BuildGroup(std::vector<Ticket*> group) {
   absl::erase_if(pending_links_, [&](const auto& e) {
     return e.second.group <= committed_groups;
   });
+  absl::erase_if(pending_events_, [&](const auto& e) {
+    return e.second.group <= committed_groups;
+  });
 
   auto in = std::make_unique<InFlight>();
   in->group = ++built_groups_;
@@ -561,7 +564,6 @@ void Writer::BuildBatch(InFlight* in) {
   // effect on record states and links derived exactly as the origin did.
   // Pass 1 makes every check that the batch itself can fail, so that a
   // refused batch leaves nothing behind; pass 2 only reads and writes.
-  absl::flat_hash_map<std::string, std::string> applied_in_group;  // key -> body
   absl::Status poisoned;  // a storage read failed mid-way: the group fails
   auto apply_remote = [&](const RemoteBatch& rb) -> absl::Status {
     std::vector<const RemoteEvent*> fresh;
@@ -570,9 +572,11 @@ void Writer::BuildBatch(InFlight* in) {
       const std::string event_key = EventKey(rb.log, e.seq);
       absl::StatusOr<std::string> stored = store_->GetEvent(rb.log, e.seq);
       if (!stored.ok() && !absl::IsNotFound(stored.status())) return stored.status();
-      auto in_group = applied_in_group.find(event_key);
-      const std::string* existing = stored.ok()                      ? &*stored
-                                    : in_group != applied_in_group.end() ? &in_group->second
+      // Not yet committed, by this group or one still in flight: the same
+      // event can arrive through two peers at once (the origin and a relay).
+      auto in_flight = pending_events_.find(event_key);
+      const std::string* existing = stored.ok()                          ? &*stored
+                                    : in_flight != pending_events_.end() ? &in_flight->second.value
                                                                          : nullptr;
       if (existing != nullptr) {
         if (*existing == e.body) continue;  // applied already, through another peer
@@ -598,7 +602,7 @@ void Writer::BuildBatch(InFlight* in) {
       const RemoteEvent& e = *fresh[i];
       const v1::EventBody& body = e.parsed;
       const v1::RecordValue& value = values[i];
-      applied_in_group[EventKey(rb.log, e.seq)] = e.body;
+      pending_events_[EventKey(rb.log, e.seq)] = {e.body, group};
       batch.PutEvent(rb.log, e.seq, e.body);
       hlc_.Observe(HlcStamp{body.hlc().physical_micros(), body.hlc().logical()});
 
@@ -673,10 +677,21 @@ void Writer::BuildBatch(InFlight* in) {
         batch.PutLinks(body.person(), links);
       }
       if (options_.relay) {
-        // The national node passes events on to their audience with the
-        // origin's proofs (it holds every log whole), for counties that
-        // cannot reach the origin.
-        for (const std::string& peer : body.audience()) {
+        // The national node passes events on, with the origin's proofs (it
+        // holds every log whole), for counties that cannot reach the origin:
+        // to the audience the origin named, and to every node linked to the
+        // person in its own view, which is complete. The origin may not yet
+        // have known a link when it wrote (a new residence writing before
+        // its backfill brought the previous residence's registration).
+        std::vector<std::string> to(body.audience().begin(), body.audience().end());
+        for (std::string& n : DeriveAudience(body.origin(), options_.national, links,
+                                             effect.counterparts, body.hlc().physical_micros(),
+                                             options_.retention)) {
+          to.push_back(std::move(n));
+        }
+        std::sort(to.begin(), to.end());
+        to.erase(std::unique(to.begin(), to.end()), to.end());
+        for (const std::string& peer : to) {
           if (peer != options_.node && peer != body.origin()) {
             batch.PutRoute(peer, rb.log, e.seq);
           }

@@ -209,6 +209,9 @@ class Writer {
   absl::flat_hash_map<std::string, Pending<std::optional<v1::RecordState>>>
       pending_records_;
   absl::flat_hash_map<std::string, Pending<Links>> pending_links_;
+  // Remote events written by in-flight groups (event key -> body), so that
+  // an event arriving through two peers is applied once.
+  absl::flat_hash_map<std::string, Pending<std::string>> pending_events_;
 
   // Signer thread state.
   merkle::Frontier signed_frontier_;

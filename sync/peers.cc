@@ -36,7 +36,9 @@ void PeerTable::BatchSent(const std::string& peer, uint64_t events, absl::Time n
   p.last_batch = now;
 }
 
-void PeerTable::BatchApplied(const std::string& peer, uint64_t events, absl::Time now) {
+void PeerTable::BatchApplied(const std::string& peer, uint64_t events, absl::Time now,
+                             absl::Duration took) {
+  if (apply_latency_ != nullptr) apply_latency_->Observe(absl::ToDoubleSeconds(took));
   absl::MutexLock lock(&mu_);
   PeerStatus& p = peers_[peer];
   p.events_applied += events;

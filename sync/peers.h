@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/metrics.h"
 #include "storage/store.h"
 
 namespace tongban::sync {
@@ -50,7 +51,12 @@ class PeerTable {
   void SessionEnded(const std::string& peer, const absl::Status& result, absl::Time now);
   void AckReceived(const std::string& peer);
   void BatchSent(const std::string& peer, uint64_t events, absl::Time now);
-  void BatchApplied(const std::string& peer, uint64_t events, absl::Time now);
+  // `took`: verification and durable apply of the batch.
+  void BatchApplied(const std::string& peer, uint64_t events, absl::Time now,
+                    absl::Duration took = absl::ZeroDuration());
+  // Where BatchApplied records how long applies take (seconds); may be null.
+  // Set before sessions start.
+  void SetApplyLatency(metrics::Histogram* histogram) { apply_latency_ = histogram; }
 
   PeerStatus Get(const std::string& peer) const;
   std::map<std::string, PeerStatus> All() const;
@@ -58,6 +64,7 @@ class PeerTable {
  private:
   mutable absl::Mutex mu_;
   std::map<std::string, PeerStatus> peers_ ABSL_GUARDED_BY(mu_);
+  metrics::Histogram* apply_latency_ = nullptr;
 };
 
 // --- Acknowledgements (sender side) ---

@@ -177,6 +177,7 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
     return absl::InvalidArgumentError(
         absl::StrCat("peer ", peer_, " sent events of our own log"));
   }
+  const absl::Time began = absl::Now();
   TB_ASSIGN_OR_RETURN(ReceiverLog view, ViewOf(log));
   Equivocation evidence;
   absl::StatusOr<VerifiedBatch> verified = verifier_->Verify(batch, view, peer_, &evidence);
@@ -227,7 +228,8 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
   ++stats_.batches_applied;
   stats_.events_applied += verified->batch.events.size();
   if (options_.peers != nullptr) {
-    options_.peers->BatchApplied(peer_, verified->batch.events.size(), clock_->Now());
+    options_.peers->BatchApplied(peer_, verified->batch.events.size(), clock_->Now(),
+                                 absl::Now() - began);
   }
   if (!batch.backfill()) {
     v1::Ack* ack = out->emplace_back().mutable_ack();

@@ -126,31 +126,6 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows, std::ostream&
   }
 }
 
-bool Exists(const std::string& path) {
-  struct stat st;
-  return ::lstat(path.c_str(), &st) == 0;
-}
-
-absl::Status RefuseExisting(const std::vector<std::string>& paths) {
-  for (const std::string& path : paths) {
-    if (Exists(path)) {
-      return absl::AlreadyExistsError(
-          absl::StrCat(path, ": already exists; refusing to overwrite it"));
-    }
-  }
-  return absl::OkStatus();
-}
-
-absl::Status EnsureDir(const std::string& dir) {
-  if (::mkdir(dir.c_str(), 0755) == 0) return absl::OkStatus();
-  const int error = errno;
-  struct stat st;
-  if (error == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    return absl::OkStatus();
-  }
-  return absl::ErrnoToStatus(error, absl::StrCat(dir, ": cannot create folder"));
-}
-
 absl::StatusOr<crypto::SuiteId> SuiteFlag(const Args& args) {
   TB_ASSIGN_OR_RETURN(std::string name, args.Required("suite"));
   absl::StatusOr<crypto::SuiteId> id = crypto::ParseSuiteId(name);

@@ -14,5 +14,7 @@ namespace tongban::cli {
 
 // Appends the offline commands to `commands`.
 void AddOfflineCommands(std::vector<Command>* commands);
+// The operator CA and accounts (commands_operator.cc).
+void AddOperatorCommands(std::vector<Command>* commands);
 
 }  // namespace tongban::cli

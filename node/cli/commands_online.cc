@@ -328,8 +328,8 @@ absl::Status OutflowCmd(const Args& args, Io& io) {
   v.mutable_outflow()->set_destination_county(to);
   TB_ASSIGN_OR_RETURN(*v.mutable_outflow()->mutable_left_on(), DateFlag(args, "left-on"));
   v.mutable_outflow()->set_reason(args.Get("why"));
-  return WriteRecord(args, io, v1::RECORD_KIND_OUTFLOW,
-                     absl::StrCat("out-", to, "-", DateText(v.outflow().left_on())), std::move(v));
+  const std::string id = absl::StrCat("out-", to, "-", DateText(v.outflow().left_on()));
+  return WriteRecord(args, io, v1::RECORD_KIND_OUTFLOW, id, std::move(v));
 }
 
 absl::Status InflowCmd(const Args& args, Io& io) {
@@ -343,8 +343,8 @@ absl::Status InflowCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string address, args.Required("address"));
   in->set_address(address);
   in->set_employer(args.Get("employer"));
-  return WriteRecord(args, io, v1::RECORD_KIND_INFLOW,
-                     absl::StrCat("in-", DateText(in->arrived_on())), std::move(v));
+  const std::string id = absl::StrCat("in-", DateText(in->arrived_on()));
+  return WriteRecord(args, io, v1::RECORD_KIND_INFLOW, id, std::move(v));
 }
 
 absl::Status ReturnCmd(const Args& args, Io& io) {
@@ -359,8 +359,8 @@ absl::Status ReturnCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string from, args.Required("from"));
   r->set_from_county(from);
   r->set_to_county(args.Get("to"));
-  return WriteRecord(args, io, v1::RECORD_KIND_RETURN,
-                     absl::StrCat("return-", DateText(r->effective_on())), std::move(v));
+  const std::string id = absl::StrCat("return-", DateText(r->effective_on()));
+  return WriteRecord(args, io, v1::RECORD_KIND_RETURN, id, std::move(v));
 }
 
 absl::Status ServiceCmd(const Args& args, Io& io) {
@@ -382,9 +382,8 @@ absl::Status ServiceCmd(const Args& args, Io& io) {
   s->set_provider_county(provider);
   s->set_period(args.Get("period"));
   s->set_notes(args.Get("notes"));
-  return WriteRecord(args, io, v1::RECORD_KIND_SERVICE,
-                     absl::StrCat("svc-", args.Get("type"), "-", DateText(s->delivered_on())),
-                     std::move(v));
+  const std::string id = absl::StrCat("svc-", args.Get("type"), "-", DateText(s->delivered_on()));
+  return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, id, std::move(v));
 }
 
 absl::Status EntitlementCmd(const Args& args, Io& io) {

@@ -183,4 +183,29 @@ absl::StatusOr<v1::SignedRoster> ReadSignedRoster(const std::string& path) {
   return signed_roster;
 }
 
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+absl::Status RefuseExisting(const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    if (Exists(path)) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(path, ": already exists; refusing to overwrite it"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EnsureDir(const std::string& dir) {
+  if (::mkdir(dir.c_str(), 0755) == 0) return absl::OkStatus();
+  const int error = errno;
+  struct stat st;
+  if (error == EEXIST && ::stat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return absl::OkStatus();
+  }
+  return absl::ErrnoToStatus(error, absl::StrCat(dir, ": cannot create folder"));
+}
+
 }  // namespace tongban::cli

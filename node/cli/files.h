@@ -9,6 +9,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -37,6 +38,13 @@ absl::StatusOr<v1::Roster> ReadRosterText(const std::string& path);
 // not kept by a rewrite.
 std::string FormatRosterText(const v1::Roster& roster);
 absl::Status WriteRosterText(const std::string& path, const v1::Roster& roster);
+
+// Whether anything (even a dangling link) is at `path`.
+bool Exists(const std::string& path);
+// kAlreadyExists naming the first of `paths` that exists.
+absl::Status RefuseExisting(const std::vector<std::string>& paths);
+// Creates the folder `dir` (mode 0755) unless it exists.
+absl::Status EnsureDir(const std::string& dir);
 
 // A binary SignedRoster file; kInvalidArgument if it does not parse.
 absl::StatusOr<v1::SignedRoster> ReadSignedRoster(const std::string& path);

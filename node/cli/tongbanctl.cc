@@ -25,6 +25,7 @@ std::vector<Command> AllCommands() {
   std::vector<Command> commands;
   AddOnlineCommands(&commands);
   AddOfflineCommands(&commands);
+  AddOperatorCommands(&commands);
   return commands;
 }
 

@@ -1,6 +1,9 @@
 // Applying another origin's verified events: the residence receives the
 // origin's history, derives the same links, keeps custody, and its own
 // events then reach the origin.
+#include <algorithm>
+#include <thread>
+
 #include "gtest/gtest.h"
 #include "storage/writer.h"
 #include "tongban/v1/exchange.pb.h"
@@ -137,6 +140,34 @@ TEST_P(ApplyRemoteTest, DuplicatesAreNoOps) {
 }
 
 // The same position with other bytes is evidence of a fork: refused whole.
+// The same events arriving through two peers at once (the origin and the
+// national node's relay) are applied once, even while the first copy is
+// still in a group that is not yet committed.
+TEST_P(ApplyRemoteTest, SameEventsFromTwoPeersAtOnceAreAppliedOnce) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode residence(dir_, GetParam(), kResidence, &clock_);
+  constexpr int kPersons = 200;
+  std::vector<std::string> persons;
+  for (int i = 0; i < kPersons; ++i) {
+    persons.push_back(testutil::MakeId(kOrigin, "19900101", i));
+    TB_ASSERT_OK(origin.writer->Append(testutil::Basics(persons.back(), "P")).status());
+  }
+  std::vector<RemoteBatch> batches;
+  for (uint64_t seq = 1; seq <= kPersons; ++seq) batches.push_back(origin.Export(seq, seq));
+  auto apply_all = [&] {
+    for (const RemoteBatch& b : batches) EXPECT_TRUE(residence.writer->ApplyRemote(b).ok());
+  };
+  std::thread first(apply_all), second(apply_all);
+  first.join();
+  second.join();
+  for (const std::string& p : persons) {
+    auto state = residence.store->GetRecord(RecordKey(p, v1::RECORD_KIND_PERSON_BASICS, "basics"));
+    ASSERT_TRUE(state.ok() && state->has_value());
+    EXPECT_EQ((*state)->versions(), 1u);
+    EXPECT_EQ((*state)->heads_size(), 1);
+  }
+}
+
 TEST_P(ApplyRemoteTest, OtherBytesAtAStoredSeqAreRefusedWhole) {
   TestNode origin(dir_, GetParam(), kOrigin, &clock_);
   TestNode residence(dir_, GetParam(), kResidence, &clock_);
@@ -178,6 +209,38 @@ TEST_P(ApplyRemoteTest, NationalNodeRoutesEventsOnToTheirAudience) {
   TB_ASSERT_OK_AND_ASSIGN(auto to_residence,
                           national.store->ScanRoute(kResidence, batch.log, 0, 10));
   EXPECT_EQ(to_residence, std::vector<uint64_t>{2});
+}
+
+// A new residence C writes before it knows the previous residence B (its
+// backfill has not brought B's registration yet), so B is not in the
+// audience C names. The national node knows B's link and routes C's event
+// to B as well: B stays linked within the retention window.
+TEST_P(ApplyRemoteTest, NationalNodeAlsoRoutesToNodesLinkedInItsOwnView) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode residence(dir_, GetParam(), kResidence, &clock_);
+  TestNode third(dir_, GetParam(), testutil::kThird, &clock_);
+  TestNode national(dir_, GetParam(), "000000", &clock_, /*relay=*/true);
+  const std::string person = testutil::MakeId(kOrigin, "19900101", 2);
+  TB_ASSERT_OK(origin.writer->Append(testutil::Basics(person, "Li")));
+  TB_ASSERT_OK(residence.writer->Append(testutil::Inflow(person, kOrigin)));
+  storage::RecordChange moved = testutil::Inflow(person, kOrigin, "inflow-c");
+  moved.value.mutable_inflow()->set_previous_residence(kResidence);
+  *moved.value.mutable_inflow()->mutable_arrived_on() = testutil::Day(2026, 6, 1);
+  *moved.value.mutable_inflow()->mutable_registered_on() = testutil::Day(2026, 6, 2);
+  TB_ASSERT_OK(third.writer->Append(moved));
+  TB_ASSERT_OK_AND_ASSIGN(Appended service, third.writer->Append(
+                                                testutil::Service(person, testutil::kThird, "s")));
+  EXPECT_TRUE(std::find(service.audience.begin(), service.audience.end(), kResidence) ==
+              service.audience.end())
+      << "C did not know B when it wrote";
+  TB_ASSERT_OK(national.writer->ApplyRemote(origin.Export(1, 1)));
+  TB_ASSERT_OK(national.writer->ApplyRemote(residence.Export(1, 1)));
+  const RemoteBatch from_c = third.Export(1, 2);
+  TB_ASSERT_OK(national.writer->ApplyRemote(from_c));
+  TB_ASSERT_OK_AND_ASSIGN(auto to_residence,
+                          national.store->ScanRoute(kResidence, from_c.log, 0, 10));
+  EXPECT_EQ(to_residence, (std::vector<uint64_t>{1, 2}))
+      << "the inflow names B; the service reaches B through the national node's view";
 }
 
 TEST_P(ApplyRemoteTest, OwnLogIsNeverAppliedFromAPeer) {

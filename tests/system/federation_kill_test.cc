@@ -1,0 +1,306 @@
+// Separate tongband processes (a national node and three counties, set up
+// by tools/federation-setup.sh) sync while clerks work through the Admin
+// service, and one county is killed with SIGKILL at random moments, at
+// least 20 times, and restarted. Afterwards every node converges: for every
+// person, every node that holds the person shows the same records, state
+// for state, and a county that was never linked to the person holds
+// nothing of it.
+//
+// The workload: persons registered at the origin A (620102) leave for B
+// (440305), which registers their arrival and a service; some move on to C
+// (330106), whose arrival names B as the previous residence; others return
+// home to A. B is the node killed: it writes, receives and answers
+// histories, so kills land in every part of the sync path.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <map>
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "node/cli/admin_client.h"
+#include "node/cli/args.h"
+#include "tests/testutil/records.h"
+#include "tests/testutil/suites.h"
+#include "tests/testutil/temp_dir.h"
+
+extern char** environ;
+
+namespace tongban {
+namespace {
+
+using testutil::kOrigin;     // A
+using testutil::kResidence;  // B
+using testutil::kThird;      // C
+constexpr char kNational[] = "000000";
+const std::vector<std::string> kNodes = {kNational, kOrigin, kResidence, kThird};
+
+constexpr int kPersons = 24;
+constexpr int kKills = 20;
+
+pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  std::vector<char*> args;
+  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  args.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  return rc == 0 ? pid : -1;
+}
+
+// A free block of 2 * n loopback ports, probed by binding each.
+int FreePortBase(int n) {
+  std::mt19937 rng(static_cast<uint32_t>(getpid() * 7919 + absl::ToUnixNanos(absl::Now())));
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    const int base = 20000 + static_cast<int>(rng() % 20000) * 2;
+    bool free = true;
+    for (int p = base; p < base + 2 * n && free; ++p) {
+      const int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in addr{};
+      addr.sin_family = AF_INET;
+      addr.sin_port = htons(static_cast<uint16_t>(p));
+      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+      close(fd);
+    }
+    if (free) return base;
+  }
+  return -1;
+}
+
+class FederationKillTest : public ::testing::TestWithParam<crypto::SuiteId> {
+ protected:
+  void SetUp() override {
+    base_port_ = FreePortBase(static_cast<int>(kNodes.size()));
+    ASSERT_GT(base_port_, 0);
+    std::vector<std::string> setup = {"/bin/bash", TB_SETUP_SCRIPT, TB_BUILD_DIR, dir_.path(),
+                                      std::string(crypto::SuiteName(GetParam())),
+                                      absl::StrCat(base_port_)};
+    for (const std::string& n : kNodes) setup.push_back(n);
+    const pid_t pid = Spawn(setup, dir_.File("setup.log"));
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "federation setup failed; see " << dir_.File("setup.log");
+    for (const std::string& n : kNodes) Start(n);
+    for (const std::string& n : kNodes) {
+      ASSERT_TRUE(WaitReady(n)) << "node " << n << " did not start; see its log";
+    }
+  }
+
+  void TearDown() override {
+    for (auto& [code, pid] : pids_) {
+      if (pid <= 0) continue;
+      kill(pid, SIGTERM);
+      int status = 0;
+      waitpid(pid, &status, 0);
+      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+          << "node " << code << " did not stop cleanly on SIGTERM";
+    }
+  }
+
+  std::string NodeDir(const std::string& code) { return dir_.File(code); }
+
+  void Start(const std::string& code) {
+    pids_[code] = Spawn({TB_TONGBAND, "--config", NodeDir(code) + "/tongband.conf"},
+                      NodeDir(code) + "/tongband.log");
+    ASSERT_GT(pids_[code], 0);
+  }
+
+  void Kill(const std::string& code) {
+    kill(pids_[code], SIGKILL);
+    int status = 0;
+    waitpid(pids_[code], &status, 0);
+    pids_[code] = -1;
+  }
+
+  // An Admin client of `code` as its clerk.
+  std::unique_ptr<cli::AdminClient> Clerk(const std::string& code) {
+    const int index = static_cast<int>(
+        std::find(kNodes.begin(), kNodes.end(), code) - kNodes.begin());
+    const std::string ops = NodeDir(code) + "/operators/";
+    auto args = cli::Args::Parse(
+        {"--node", absl::StrCat("127.0.0.1:", base_port_ + 2 * index + 1), "--ca",
+         NodeDir(code) + "/tls/ca.crt", "--cert", ops + "clerk.crt", "--key", ops + "clerk.key",
+         "--password-file", ops + "clerk.password"},
+        cli::ConnectionFlags(), 0, 0);
+    EXPECT_TRUE(args.ok()) << args.status();
+    auto client = cli::AdminClient::FromArgs(*args);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return client.ok() ? *std::move(client) : nullptr;
+  }
+
+  bool WaitReady(const std::string& code, absl::Duration timeout = absl::Seconds(60)) {
+    auto clerk = Clerk(code);
+    const absl::Time deadline = absl::Now() + timeout;
+    while (absl::Now() < deadline) {
+      if (clerk != nullptr && clerk->Status(v1::StatusRequest()).ok()) return true;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    return false;
+  }
+
+  // Writes through `code`'s Admin service, retrying while the node is down
+  // (the killed one); a refusal of the write itself fails the test.
+  void Write(const std::string& code, const storage::RecordChange& c) {
+    v1::WriteRequest r;
+    r.set_person(c.person);
+    r.set_kind(c.kind);
+    r.set_record_id(c.record_id);
+    r.set_operation(c.operation);
+    *r.mutable_value() = c.value;
+    const absl::Time deadline = absl::Now() + absl::Seconds(60);
+    absl::Status last;
+    while (absl::Now() < deadline) {
+      auto clerk = Clerk(code);
+      absl::StatusOr<v1::WriteReply> reply = clerk->Write(r);
+      if (reply.ok()) return;
+      last = reply.status();
+      ASSERT_TRUE(absl::IsUnavailable(last) || absl::IsDeadlineExceeded(last) ||
+                  absl::IsCancelled(last))
+          << "write refused at " << code << ": " << last;
+      absl::SleepFor(absl::Milliseconds(100));
+    }
+    FAIL() << "write at " << code << " kept failing: " << last;
+  }
+
+  // The person's records at `code` as one comparable string, or "" if the
+  // node holds nothing of the person.
+  absl::StatusOr<std::string> Digest(const std::string& code, const std::string& person) {
+    v1::PersonRequest r;
+    r.set_person(person);
+    r.set_reason("system test convergence check");
+    absl::StatusOr<v1::PersonReply> reply = Clerk(code)->GetPerson(r);
+    if (absl::IsNotFound(reply.status())) return std::string();
+    if (!reply.ok()) return reply.status();
+    std::string digest;
+    for (const v1::Record& rec : reply->records()) {
+      absl::StrAppend(&digest, rec.kind(), "/", rec.record_id(), " by ", rec.state().custodian(),
+                      " v", rec.state().versions(), " heads");
+      for (const auto& h : rec.state().heads()) {
+        absl::StrAppend(&digest, " ", h.event().origin(), ":", h.event().seq(), ":",
+                        h.payload().size());
+      }
+      absl::StrAppend(&digest, " history");
+      for (const auto& e : rec.state().history()) {
+        absl::StrAppend(&digest, " ", e.origin(), ":", e.seq());
+      }
+      absl::StrAppend(&digest, "\n");
+    }
+    return digest;
+  }
+
+  testutil::ScopedTempDir dir_;
+  int base_port_ = 0;
+  std::map<std::string, pid_t> pids_;
+};
+
+TEST_P(FederationKillTest, NodesConvergeAfterTwentyKillsDuringSync) {
+  std::vector<std::string> persons;
+  for (int i = 0; i < kPersons; ++i) {
+    persons.push_back(testutil::MakeId(kOrigin, "19900101", 100 + i));
+  }
+  auto movers = [&](int i) { return i % 3 == 0; };    // B, then C
+  auto returners = [&](int i) { return i % 3 == 1; }; // B, then home
+
+  std::atomic<bool> work_done{false};
+  std::atomic<int> kills{0};
+  std::thread killer([&] {
+    std::mt19937 rng(static_cast<uint32_t>(absl::ToUnixNanos(absl::Now())));
+    while (kills < kKills || !work_done) {
+      absl::SleepFor(absl::Milliseconds(200 + static_cast<int>(rng() % 1300)));
+      Kill(kResidence);
+      ++kills;
+      absl::SleepFor(absl::Milliseconds(50 + static_cast<int>(rng() % 300)));
+      Start(kResidence);
+      if (kills >= kKills && work_done) break;
+    }
+  });
+
+  for (int i = 0; i < kPersons; ++i) {
+    const std::string& p = persons[i];
+    Write(kOrigin, testutil::Basics(p, absl::StrCat("Person ", i)));
+    Write(kOrigin, testutil::Outflow(p, kResidence));
+    Write(kResidence, testutil::Inflow(p, kOrigin));
+    Write(kResidence, testutil::Service(p, kResidence, absl::StrCat("svc-", i)));
+  }
+  for (int i = 0; i < kPersons; ++i) {
+    const std::string& p = persons[i];
+    if (movers(i)) {
+      storage::RecordChange in = testutil::Inflow(p, kOrigin, "inflow-c");
+      in.value.mutable_inflow()->set_previous_residence(kResidence);
+      *in.value.mutable_inflow()->mutable_arrived_on() = testutil::Day(2026, 6, 1);
+      *in.value.mutable_inflow()->mutable_registered_on() = testutil::Day(2026, 6, 5);
+      Write(kThird, in);
+      Write(kThird, testutil::Service(p, kThird, absl::StrCat("svc-c-", i)));
+    } else if (returners(i)) {
+      storage::RecordChange back;
+      back.person = p;
+      back.kind = v1::RECORD_KIND_RETURN;
+      back.record_id = "return-1";
+      v1::ReturnRegistration* r = back.value.mutable_return_registration();
+      r->set_type(v1::RETURN_TYPE_RETURNED_HOME);
+      *r->mutable_effective_on() = testutil::Day(2026, 9, 1);
+      r->set_from_county(kResidence);
+      Write(kOrigin, back);
+    }
+  }
+  work_done = true;
+  killer.join();
+  ASSERT_GE(kills.load(), kKills);
+  ASSERT_TRUE(WaitReady(kResidence));
+
+  // Convergence: every holder of a person shows the same records.
+  const absl::Time deadline = absl::Now() + absl::Seconds(180);
+  std::string mismatch;
+  for (;;) {
+    mismatch.clear();
+    for (int i = 0; i < kPersons && mismatch.empty(); ++i) {
+      std::vector<std::string> holders = {kNational, kOrigin, kResidence};
+      if (movers(i)) holders.push_back(kThird);
+      std::map<std::string, std::string> digests;
+      for (const std::string& n : holders) {
+        absl::StatusOr<std::string> d = Digest(n, persons[i]);
+        digests[n] = d.ok() ? *d : absl::StrCat("error: ", d.status().ToString());
+      }
+      for (const std::string& n : holders) {
+        if (digests[n] != digests[kOrigin] || digests[n].empty()) {
+          mismatch = absl::StrCat("person ", i, ": node ", n, " shows\n", digests[n],
+                                  "origin shows\n", digests[kOrigin]);
+          break;
+        }
+      }
+      if (mismatch.empty() && !movers(i)) {
+        absl::StatusOr<std::string> c = Digest(kThird, persons[i]);
+        ASSERT_TRUE(c.ok()) << c.status();
+        ASSERT_EQ(*c, "") << "C was never linked to person " << i << " yet holds records";
+      }
+    }
+    if (mismatch.empty() || absl::Now() > deadline) break;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  EXPECT_EQ(mismatch, "") << "no convergence after " << kills << " kills";
+}
+
+TB_INSTANTIATE_FOR_BOTH_SUITES(FederationKillTest);
+
+}  // namespace
+}  // namespace tongban
