@@ -1,6 +1,8 @@
 #include "sync/transport.h"
 
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 
@@ -273,6 +275,10 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(Options op
   ssl.pem_key_cert_pairs.push_back({options.tls.key_pem, options.tls.cert_pem});
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<ExchangeService>(options);
+  // Standard probes: grpc.health.v1.Health and server reflection, so that
+  // grpc_health_probe and grpcurl work against the peer port too.
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.address, grpc::SslServerCredentials(ssl), &impl->port);
   builder.RegisterService(impl->service.get());

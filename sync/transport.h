@@ -18,6 +18,9 @@
 // move to the callback API with a shared executor (the Session needs no
 // change for that).
 //
+// Both servers also answer the standard gRPC health check and server
+// reflection.
+//
 // This header does not include gRPC (it costs seconds per includer).
 //
 // Thread safety: ExchangeServer and PeerConnection may be stopped from any

@@ -9,3 +9,11 @@ tongban_test(metrics_http_test LABEL unit SRCS node/metrics_http_test.cc DEPS to
 # Operator access: TOTP, roles and accounts, authentication.
 tongban_test(operator_auth_test LABEL unit
   SRCS node/totp_test.cc node/operators_test.cc node/auth_test.cc DEPS tongban_node)
+# The daemon end to end: operator roles, audit, lock-out, health,
+# reflection and metrics, on a federation made by the setup script.
+tongban_test(daemon_test LABEL integration SRCS node/daemon_test.cc
+             DEPS tongban_daemon tongban_admin_client tongban_proto_grpc)
+target_compile_definitions(daemon_test PRIVATE
+  TB_BUILD_DIR="${CMAKE_BINARY_DIR}"
+  TB_SETUP_SCRIPT="${CMAKE_SOURCE_DIR}/tools/federation-setup.sh")
+add_dependencies(daemon_test tongbanctl)

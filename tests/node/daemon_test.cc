@@ -1,0 +1,296 @@
+// The daemon's operator surfaces, end to end over mutual TLS on loopback: a
+// federation made by tools/federation-setup.sh (a national node and one
+// county), both daemons in this process, and tongbanctl's Admin client.
+//   - every role's allowed and refused calls;
+//   - reads and writes of personal data become audit entries, which only
+//     the auditor reads, with the chain verified;
+//   - a wrong password is refused without saying which factor failed, and
+//     repeated failures lock the operator out even with the right password;
+//   - gRPC health checking and server reflection answer on the Admin and
+//     the peer port; /metrics parses as the Prometheus text format.
+#include "node/daemon.h"
+
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "node/cli/admin_client.h"
+#include "tests/testutil/files.h"
+#include "tests/testutil/http.h"
+#include "tests/testutil/prometheus_text.h"
+#include "tests/testutil/records.h"
+#include "tests/testutil/suites.h"
+#include "tests/testutil/temp_dir.h"
+
+extern char** environ;
+
+namespace tongban::node {
+namespace {
+
+constexpr char kCounty[] = "620102";
+
+class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
+ protected:
+  void SetUp() override {
+    const std::string base = absl::StrCat(30000 + (getpid() * 4 + static_cast<int>(GetParam())) %
+                                                      8000 * 4);
+    std::vector<std::string> argv = {"/bin/bash", TB_SETUP_SCRIPT, TB_BUILD_DIR, dir_.path(),
+                                     std::string(crypto::SuiteName(GetParam())), base,
+                                     "000000", kCounty};
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    pid_t pid;
+    ASSERT_EQ(posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ), 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "federation setup failed";
+    for (const char* code : {"000000", kCounty}) {
+      // Loopback ports chosen by the system, and metrics on.
+      const std::string path = dir_.File(code) + "/tongband.conf";
+      std::string text = testutil::Contents(path);
+      for (const char* section : {"[peer]\nlisten = ", "[admin]\nlisten = "}) {
+        const size_t at = text.find(section) + std::string(section).size();
+        text.replace(at, text.find('\n', at) - at, "\"127.0.0.1:0\"");
+      }
+      text += "\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
+      std::ofstream(path) << text;
+    }
+    // The county dials the national node at the roster's endpoint, which
+    // the setup chose; start the national node on it.
+    TB_ASSERT_OK_AND_ASSIGN(Config national, LoadConfig(dir_.File("000000") + "/tongband.conf"));
+    national.peer_listen = absl::StrCat("127.0.0.1:", base);
+    TB_ASSERT_OK_AND_ASSIGN(national_, Daemon::Start(national, RealClock()));
+    TB_ASSERT_OK_AND_ASSIGN(Config county, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
+    TB_ASSERT_OK_AND_ASSIGN(county_, Daemon::Start(county, RealClock()));
+  }
+
+  // An Admin client of the county as `who` (clerk, admin, auditor), with
+  // `password` or the operator's own.
+  std::unique_ptr<cli::AdminClient> As(const std::string& who,
+                                       const std::string& password_file = "") {
+    const std::string ops = dir_.File(kCounty) + "/operators/";
+    auto args = cli::Args::Parse(
+        {"--node", absl::StrCat("127.0.0.1:", county_->admin_port()), "--ca",
+         dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
+         ops + who + ".key", "--password-file",
+         password_file.empty() ? ops + who + ".password" : password_file},
+        cli::ConnectionFlags(), 0, 0);
+    EXPECT_TRUE(args.ok()) << args.status();
+    auto client = cli::AdminClient::FromArgs(*args);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return *std::move(client);
+  }
+
+  v1::WriteRequest BasicsWrite(const std::string& person) {
+    storage::RecordChange c = testutil::Basics(person, "Li");
+    v1::WriteRequest w;
+    w.set_person(person);
+    w.set_kind(c.kind);
+    w.set_record_id(c.record_id);
+    *w.mutable_value() = c.value;
+    return w;
+  }
+
+  testutil::ScopedTempDir dir_;
+  std::unique_ptr<Daemon> national_;
+  std::unique_ptr<Daemon> county_;
+};
+
+TEST_P(DaemonTest, EachRoleMayDoItsWorkOnlyAndEveryAccessIsAudited) {
+  const std::string person = testutil::MakeId(kCounty, "19900101", 7);
+  v1::PersonRequest read;
+  read.set_person(person);
+  read.set_reason("arrival check");
+
+  // The clerk writes and reads records; the audit trail is not theirs.
+  auto clerk = As("clerk");
+  TB_ASSERT_OK(clerk->Write(BasicsWrite(person)).status());
+  TB_ASSERT_OK_AND_ASSIGN(v1::PersonReply shown, clerk->GetPerson(read));
+  EXPECT_EQ(shown.records_size(), 1);
+  EXPECT_EQ(clerk->Audit(v1::AuditRequest()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::PersonRequest unexplained = read;
+  unexplained.clear_reason();
+  EXPECT_EQ(clerk->GetPerson(unexplained).status().code(), absl::StatusCode::kInvalidArgument)
+      << "a read of personal data must say why";
+  TB_ASSERT_OK(clerk->Status(v1::StatusRequest()).status());
+
+  // The administrator runs the node and sees no personal data.
+  auto admin = As("admin");
+  TB_ASSERT_OK(admin->Status(v1::StatusRequest()).status());
+  TB_ASSERT_OK_AND_ASSIGN(v1::PeersReply peers, admin->Peers(v1::PeersRequest()));
+  ASSERT_EQ(peers.peers_size(), 1);
+  EXPECT_EQ(peers.peers(0).code(), "000000");
+  EXPECT_EQ(admin->GetPerson(read).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(admin->Write(BasicsWrite(person)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(admin->Audit(v1::AuditRequest()).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::ClearHoldRequest clear;
+  clear.set_peer("000000");
+  EXPECT_EQ(admin->ClearHold(clear).status().code(), absl::StatusCode::kNotFound)
+      << "allowed, and says the peer is not held";
+
+  // The auditor reads the trail and nothing else.
+  auto auditor = As("auditor");
+  EXPECT_EQ(auditor->GetPerson(read).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(auditor->Write(BasicsWrite(person)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::AuditRequest about;
+  about.set_person(person);
+  TB_ASSERT_OK_AND_ASSIGN(v1::AuditReply trail, auditor->Audit(about));
+  EXPECT_TRUE(trail.chain_verified());
+  std::map<std::string, std::vector<std::string>> by_action;  // action -> "operator outcome"
+  for (const v1::AuditEntry& e : trail.entries()) {
+    EXPECT_EQ(e.person(), person);
+    by_action[e.action()].push_back(
+        absl::StrCat(e.operator_(), " ", e.outcome().substr(0, e.outcome().find(':'))));
+  }
+  EXPECT_EQ(by_action["record.write"],
+            (std::vector<std::string>{"auditor PERMISSION_DENIED", "admin PERMISSION_DENIED",
+                                      "clerk OK"}))
+      << "newest first; refusals are audited too";
+  ASSERT_EQ(by_action["person.read"].size(), 4u);  // clerk ok, clerk no reason, admin, auditor
+  EXPECT_TRUE(absl::StartsWith(by_action["person.read"].back(), "clerk OK"));
+  // Reading the trail was itself audited.
+  TB_ASSERT_OK_AND_ASSIGN(v1::AuditReply all, auditor->Audit(v1::AuditRequest()));
+  EXPECT_EQ(all.entries(0).action(), "audit.query");
+}
+
+TEST_P(DaemonTest, WrongPasswordIsRefusedWithoutSayingWhyAndRepeatedFailuresLockOut) {
+  const std::string wrong = dir_.File("wrong.password");
+  testutil::WriteFile(wrong, "not-the-password-at-all\n", 0600);
+  for (int i = 0; i < 5; ++i) {
+    absl::Status refused = As("clerk", wrong)->Status(v1::StatusRequest()).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kUnauthenticated) << refused;
+    EXPECT_FALSE(absl::StrContains(refused.message(), "password")) << refused;
+  }
+  // Locked now, even with the right password.
+  absl::Status locked = As("clerk")->Status(v1::StatusRequest()).status();
+  EXPECT_EQ(locked.code(), absl::StatusCode::kUnauthenticated) << locked;
+  EXPECT_TRUE(absl::StrContains(locked.message(), "locked")) << locked;
+  // Another operator is not affected.
+  TB_EXPECT_OK(As("admin")->Status(v1::StatusRequest()).status());
+  // The refusals are in the audit trail, with the factor that failed.
+  TB_ASSERT_OK_AND_ASSIGN(v1::AuditReply trail, As("auditor")->Audit(v1::AuditRequest()));
+  int logins = 0;
+  for (const v1::AuditEntry& e : trail.entries()) {
+    if (e.action() == "operator.login" && e.operator_() == "clerk") ++logins;
+  }
+  EXPECT_EQ(logins, 6);
+}
+
+// A unary call by method name with raw bytes, so that the test needs no
+// generated health or reflection stubs.
+absl::StatusOr<std::string> RawCall(int port, const std::string& ca, const std::string& cert,
+                                    const std::string& key, const std::string& method,
+                                    const std::string& request) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca;
+  ssl.pem_cert_chain = cert;
+  ssl.pem_private_key = key;
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(ssl));
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer in(&slice, 1), out;
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareUnaryCall(&ctx, method, in, &cq);
+  call->StartCall();
+  grpc::Status status;
+  call->Finish(&out, &status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  cq.Next(&tag, &ok);
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  std::vector<grpc::Slice> slices;
+  (void)out.Dump(&slices);
+  std::string bytes;
+  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return bytes;
+}
+
+TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
+  const std::string ops = dir_.File(kCounty) + "/operators/";
+  const std::string ca = testutil::Contents(dir_.File(kCounty) + "/tls/ca.crt");
+  const std::string cert = testutil::Contents(ops + "clerk.crt");
+  const std::string key = testutil::Contents(ops + "clerk.key");
+  // grpc.health.v1.Health/Check with an empty request: status SERVING (1).
+  TB_ASSERT_OK_AND_ASSIGN(std::string health,
+                          RawCall(county_->admin_port(), ca, cert, key,
+                                  "/grpc.health.v1.Health/Check", ""));
+  EXPECT_EQ(health, std::string("\x08\x01", 2));
+  // The peer port, as a node.
+  const std::string node_cert = testutil::Contents(dir_.File(kCounty) + "/tls/node.crt");
+  const std::string node_key = testutil::Contents(dir_.File(kCounty) + "/tls/node.key");
+  TB_ASSERT_OK_AND_ASSIGN(std::string peer_health,
+                          RawCall(national_->node().peer_port(), ca, node_cert, node_key,
+                                  "/grpc.health.v1.Health/Check", ""));
+  EXPECT_EQ(peer_health, std::string("\x08\x01", 2));
+
+  // Reflection: list_services (field 7) over the bidirectional stream.
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca;
+  ssl.pem_cert_chain = cert;
+  ssl.pem_private_key = key;
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", county_->admin_port()),
+                                     grpc::SslCredentials(ssl));
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  grpc::CompletionQueue cq;
+  auto stream = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag;
+  bool ok;
+  stream->StartCall(reinterpret_cast<void*>(1));
+  cq.Next(&tag, &ok);
+  ASSERT_TRUE(ok);
+  grpc::Slice request(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer in(&request, 1), out;
+  stream->Write(in, reinterpret_cast<void*>(2));
+  cq.Next(&tag, &ok);
+  ASSERT_TRUE(ok);
+  stream->Read(&out, reinterpret_cast<void*>(3));
+  cq.Next(&tag, &ok);
+  ASSERT_TRUE(ok);
+  std::vector<grpc::Slice> slices;
+  (void)out.Dump(&slices);
+  std::string listed;
+  for (const grpc::Slice& s : slices) listed.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_TRUE(absl::StrContains(listed, "tongban.v1.Admin")) << listed;
+  EXPECT_TRUE(absl::StrContains(listed, "grpc.health.v1.Health")) << listed;
+  ctx.TryCancel();
+  grpc::Status finished;
+  stream->Finish(&finished, reinterpret_cast<void*>(4));
+  while (cq.Next(&tag, &ok)) {
+    if (tag == reinterpret_cast<void*>(4)) break;
+  }
+
+  // Metrics: the county's text parses and has the families operators watch.
+  const std::string response = testutil::Get(county_->metrics_port(), "/metrics");
+  EXPECT_EQ(testutil::StatusLine(response), "HTTP/1.1 200 OK");
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<testutil::ParsedFamily> families,
+                          testutil::ParseExposition(testutil::Body(response)));
+  std::set<std::string> names;
+  for (const auto& f : families) names.insert(f.name);
+  for (const char* expected :
+       {"tongban_log_events", "tongban_peer_connected", "tongban_peer_lag_events",
+        "tongban_sync_apply_seconds", "tongban_rocksdb_bytes", "tongban_audit_entries",
+        "tongban_checkpoints_signed"}) {
+    EXPECT_TRUE(names.count(expected)) << expected;
+  }
+  EXPECT_EQ(testutil::StatusLine(testutil::Get(county_->metrics_port(), "/healthz")),
+            "HTTP/1.1 200 OK");
+}
+
+TB_INSTANTIATE_FOR_BOTH_SUITES(DaemonTest);
+
+}  // namespace
+}  // namespace tongban::node
