@@ -2,7 +2,9 @@
 # builds into build/ (build-asan/ with SANITIZE=1), then runs.
 #   make test              every test through ctest
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan
-#   make demo              a first local demonstration of the node core
+#   make demo              a local federation (national + three counties) and one
+#                          person's story through it, as operators see it
+#   make demo-core         the node core alone: appends, checkpoints, verification
 #   make bench             the benchmarks (not tests; prints figures)
 #   make deb               the Debian package, and its contents
 SHELL := /bin/bash
@@ -15,7 +17,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test demo bench bench-sync deb clean
+.PHONY: deps configure build test demo demo-core bench bench-sync deb clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -29,6 +31,9 @@ test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
 
 demo: build
+	@bash tools/demo-federation.sh $(BUILD_DIR)
+
+demo-core: build
 	@bash tools/demo-core.sh $(BUILD_DIR)
 
 bench: build
