@@ -321,4 +321,109 @@ absl::StatusOr<v1::AuditReply> AdminApi::Audit(const Operator& op, const v1::Aud
       });
 }
 
+namespace {
+
+// The end of the due day, China Standard Time.
+absl::Time EndOfDay(const v1::Date& d) {
+  return absl::FromCivil(absl::CivilDay(d.year(), d.month(), d.day()) + 1,
+                         absl::FixedTimeZone(8 * 3600));
+}
+
+}  // namespace
+
+absl::StatusOr<v1::InquiryListReply> AdminApi::ListInquiries(const Operator& op,
+                                                             const v1::InquiryListRequest& r) {
+  return Audited<v1::InquiryListReply>(
+      op, Permission::kListInquiries, "inquiry.list", "",
+      r.overdue() ? "inquiries overdue" : r.due() ? "inquiries due" : "inquiries",
+      [&]() -> absl::StatusOr<v1::InquiryListReply> {
+        const std::string self = node_->config().code;
+        const bool national = node_->config().role == NodeRole::kNational;
+        TB_ASSIGN_OR_RETURN(auto rows, node_->store()->Scan(storage::Cf::kRecords, ""));
+        // Replies by (inquiry county, inquiry record id): the earliest reply time.
+        std::map<std::pair<std::string, std::string>, int64_t> replies;
+        struct Found {
+          std::string person, record_id, custodian;
+          v1::Inquiry inquiry;
+          bool retracted = false;
+        };
+        std::vector<Found> inquiries;
+        for (const auto& [key, bytes] : rows) {
+          if (key.size() <= storage::kPersonSize) continue;
+          const int kind = static_cast<unsigned char>(key[storage::kPersonSize]);
+          if (kind != v1::RECORD_KIND_INQUIRY && kind != v1::RECORD_KIND_INQUIRY_REPLY) continue;
+          v1::RecordState state;
+          if (!state.ParseFromString(bytes) || state.heads().empty()) {
+            return absl::DataLossError("a stored record state does not parse");
+          }
+          const v1::RecordState::Head& head = state.heads(state.heads_size() - 1);
+          v1::RecordValue value;
+          if (head.operation() == v1::OPERATION_UPSERT && !value.ParseFromString(head.payload())) {
+            return absl::DataLossError("a stored record value does not parse");
+          }
+          if (kind == v1::RECORD_KIND_INQUIRY_REPLY) {
+            if (head.operation() != v1::OPERATION_UPSERT) continue;
+            const auto& reply = value.inquiry_reply();
+            auto k = std::make_pair(reply.inquiry_county(), reply.inquiry_record_id());
+            auto it = replies.find(k);
+            if (it == replies.end() || reply.replied_at_micros() < it->second) {
+              replies[k] = reply.replied_at_micros();
+            }
+            continue;
+          }
+          Found f;
+          f.person = key.substr(0, storage::kPersonSize);
+          f.record_id = key.substr(storage::kPersonSize + 1);
+          f.custodian = state.custodian();
+          f.retracted = head.operation() == v1::OPERATION_RETRACT;
+          if (!f.retracted) {
+            f.inquiry = value.inquiry();
+          } else {
+            // The last upsert says where it went and when it was due.
+            for (int i = state.heads_size() - 1; i >= 0; --i) {
+              v1::RecordValue v;
+              if (state.heads(i).operation() == v1::OPERATION_UPSERT &&
+                  v.ParseFromString(state.heads(i).payload())) {
+                f.inquiry = v.inquiry();
+              }
+            }
+          }
+          if (!national && f.custodian != self && f.inquiry.to_county() != self) continue;
+          inquiries.push_back(std::move(f));
+        }
+        const absl::Time now = absl::Now();
+        const absl::Duration soon =
+            absl::Hours(24 * (r.due_within_days() == 0 ? 3 : r.due_within_days()));
+        v1::InquiryListReply reply;
+        for (Found& f : inquiries) {
+          const absl::Time deadline = EndOfDay(f.inquiry.due_on());
+          auto replied = replies.find({f.custodian, f.record_id});
+          std::string state;
+          if (f.retracted) {
+            state = "withdrawn";
+          } else if (replied != replies.end()) {
+            state = absl::FromUnixMicros(replied->second) <= deadline ? "answered" : "answered late";
+          } else if (now > deadline) {
+            state = "overdue";
+          } else {
+            state = f.custodian == self ? "sent" : "received";
+          }
+          const bool open = state == "sent" || state == "received";
+          if (r.overdue() && state != "overdue") continue;
+          if (r.due() && !(open && deadline - now <= soon)) continue;
+          v1::InquiryItem* item = reply.add_items();
+          item->set_person(f.person);
+          item->set_record_id(f.record_id);
+          item->set_from_county(f.custodian);
+          item->set_to_county(f.inquiry.to_county());
+          item->set_type(f.inquiry.type());
+          item->set_sent_at_micros(f.inquiry.sent_at_micros());
+          *item->mutable_due_on() = f.inquiry.due_on();
+          item->set_state(state);
+          if (replied != replies.end()) item->set_replied_at_micros(replied->second);
+        }
+        return reply;
+      });
+}
+
 }  // namespace tongban::node

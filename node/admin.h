@@ -44,6 +44,8 @@ class AdminApi {
   absl::StatusOr<v1::HistoryReply> PersonHistory(const Operator& op, const v1::PersonRequest& r);
   absl::StatusOr<v1::WhereReplyAdmin> Where(const Operator& op, const v1::WhereRequestAdmin& r);
   absl::StatusOr<v1::AuditReply> Audit(const Operator& op, const v1::AuditRequest& r);
+  absl::StatusOr<v1::InquiryListReply> ListInquiries(const Operator& op,
+                                                     const v1::InquiryListRequest& r);
 
  private:
   // The normalized form of `raw`, or kInvalidArgument naming the field.

@@ -47,6 +47,7 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(PersonHistory, PersonRequest, HistoryReply)
   TB_ADMIN_METHOD(Where, WhereRequestAdmin, WhereReplyAdmin)
   TB_ADMIN_METHOD(Audit, AuditRequest, AuditReply)
+  TB_ADMIN_METHOD(ListInquiries, InquiryListRequest, InquiryListReply)
 #undef TB_ADMIN_METHOD
 
  private:

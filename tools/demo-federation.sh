@@ -99,7 +99,8 @@ say "2. The residence registers the arrival and receives the person's history"
 run 440305 clerk register inflow $person --origin 620102 --arrived-on 2026-03-02 \
   --registered-on 2026-03-10 --address "Nanshan, Shenzhen"
 wait_for 440305 $person CERTIFICATE
-run 440305 clerk person show $person --reason "arrival: check the certificate"
+run 440305 clerk person show $person --reason "arrival: check the history"
+run 440305 clerk certificate show $person --reason "arrival: check the certificate"
 
 say "3. The residence records a service; the origin sees it"
 run 440305 clerk service record $person --type prenatal-check --delivered-on 2026-04-01 \
@@ -113,10 +114,12 @@ inquiry_out=$(as 440305 clerk inquiry send $person --to 620102 --type normal \
 printf '\n[%s, clerk] $ tongbanctl inquiry send %s --to 620102 --type normal --question "..." --id inq-0001\n%s\n' \
   "${name[440305]}" $person "$inquiry_out"
 wait_for 620102 $person "INQUIRY "
+run 620102 clerk inquiry list --due --within-days 31
 run 620102 clerk inquiry reply $person --inquiry inq-0001 --inquiry-county 440305 \
   --answer "Current; valid until 2027-02-28" --matched
 wait_for 440305 $person INQUIRY_REPLY
-run 440305 clerk person show $person --reason "inquiry: read the reply"
+run 440305 clerk inquiry list | tee "$dir/inquiries"
+grep -q " answered " "$dir/inquiries" || { echo "demo: the inquiry is not answered" >&2; exit 1; }
 
 say "5. The person moves on to a third county, which receives the history"
 run 330106 clerk register inflow $person --origin 620102 --previous 440305 \

@@ -101,6 +101,7 @@ TB_CLIENT_METHOD(GetPerson, PersonRequest, PersonReply)
 TB_CLIENT_METHOD(PersonHistory, PersonRequest, HistoryReply)
 TB_CLIENT_METHOD(Where, WhereRequestAdmin, WhereReplyAdmin)
 TB_CLIENT_METHOD(Audit, AuditRequest, AuditReply)
+TB_CLIENT_METHOD(ListInquiries, InquiryListRequest, InquiryListReply)
 #undef TB_CLIENT_METHOD
 
 }  // namespace tongban::cli

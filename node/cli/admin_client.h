@@ -44,6 +44,7 @@ class AdminClient {
   absl::StatusOr<v1::HistoryReply> PersonHistory(const v1::PersonRequest& r);
   absl::StatusOr<v1::WhereReplyAdmin> Where(const v1::WhereRequestAdmin& r);
   absl::StatusOr<v1::AuditReply> Audit(const v1::AuditRequest& r);
+  absl::StatusOr<v1::InquiryListReply> ListInquiries(const v1::InquiryListRequest& r);
 
  private:
   struct Impl;

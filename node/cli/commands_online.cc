@@ -499,6 +499,96 @@ absl::Status InquiryReplyCmd(const Args& args, Io& io) {
                      std::move(v));
 }
 
+absl::Status InquiryListCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::InquiryListRequest r;
+  r.set_due(args.Has("due"));
+  r.set_overdue(args.Has("overdue"));
+  TB_ASSIGN_OR_RETURN(long long days, args.GetInt("within-days", 3, 1, 365));
+  r.set_due_within_days(static_cast<uint32_t>(days));
+  TB_ASSIGN_OR_RETURN(v1::InquiryListReply reply, client->ListInquiries(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  std::vector<std::vector<std::string>> rows = {
+      {"PERSON", "INQUIRY", "FROM", "TO", "TYPE", "SENT", "DUE", "STATE", "REPLIED"}};
+  for (const v1::InquiryItem& i : reply.items()) {
+    rows.push_back({ids::MaskId(i.person()), i.record_id(), i.from_county(), i.to_county(),
+                    v1::InquiryType_Name(i.type()).substr(13), When(i.sent_at_micros()),
+                    DateText(i.due_on()), i.state(), When(i.replied_at_micros())});
+  }
+  PrintTable(rows, io);
+  if (reply.items().empty()) io.out << "(none)\n";
+  return absl::OkStatus();
+}
+
+// The person's certificates, from the records the node holds.
+absl::StatusOr<std::vector<v1::Record>> Certificates(AdminClient& client, const Args& args) {
+  v1::PersonRequest r;
+  r.set_person(PersonArg(args));
+  TB_ASSIGN_OR_RETURN(std::string reason, args.Required("reason"));
+  r.set_reason(reason);
+  TB_ASSIGN_OR_RETURN(v1::PersonReply reply, client.GetPerson(r));
+  std::vector<v1::Record> out;
+  for (const v1::Record& rec : reply.records()) {
+    if (rec.kind() == v1::RECORD_KIND_CERTIFICATE) out.push_back(rec);
+  }
+  return out;
+}
+
+absl::Status CertificateShowCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(std::vector<v1::Record> certs, Certificates(*client, args));
+  if (args.Has("json")) {
+    v1::PersonReply only;
+    only.set_person(PersonArg(args));
+    for (v1::Record& c : certs) *only.add_records() = std::move(c);
+    return PrintJson(only, io);
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"RECORD", "TYPE", "NUMBER", "ISSUER", "VALID FROM", "VALID TO", "STATE", "FACTS"}};
+  for (const v1::Record& rec : certs) {
+    for (const v1::RecordValue& v : rec.values()) {
+      const v1::Certificate& c = v.certificate();
+      std::vector<std::string> facts;
+      for (const auto& [k, val] : c.attested_facts()) facts.push_back(absl::StrCat(k, "=", val));
+      std::sort(facts.begin(), facts.end());
+      rows.push_back({rec.record_id(), v1::CertificateType_Name(c.type()).substr(17), c.number(),
+                      c.issuer(), DateText(c.valid_from()), DateText(c.valid_to()),
+                      c.revoked() ? "REVOKED" : "valid", absl::StrJoin(facts, ", ")});
+    }
+  }
+  PrintTable(rows, io);
+  if (certs.empty()) io.out << "(no certificates held here)\n";
+  return absl::OkStatus();
+}
+
+absl::Status CertificateRevokeCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(std::string number, args.Required("number"));
+  TB_ASSIGN_OR_RETURN(std::vector<v1::Record> certs, Certificates(*client, args));
+  for (const v1::Record& rec : certs) {
+    if (rec.values().empty() || rec.values(0).certificate().number() != number) continue;
+    if (rec.values(0).certificate().revoked()) {
+      return absl::FailedPreconditionError(absl::StrCat("certificate ", number, " is already revoked"));
+    }
+    v1::RecordValue v = rec.values(0);
+    v.mutable_certificate()->set_revoked(true);
+    v1::WriteRequest w;
+    w.set_person(PersonArg(args));
+    w.set_kind(v1::RECORD_KIND_CERTIFICATE);
+    w.set_record_id(rec.record_id());
+    w.set_operation(v1::OPERATION_UPSERT);
+    *w.mutable_value() = std::move(v);
+    w.set_reason(args.Get("reason"));
+    TB_ASSIGN_OR_RETURN(v1::WriteReply reply, client->Write(w));
+    if (args.Has("json")) return PrintJson(reply, io);
+    io.out << "revoked certificate " << number << " of person " << reply.person_masked()
+           << " as event " << EventName(reply.event()) << "\n"
+           << "routed to: " << absl::StrJoin(reply.audience(), ", ") << "\n";
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("no certificate ", number, " of this person is held here"));
+}
+
 absl::Status NoticeSendCmd(const Args& args, Io& io) {
   v1::RecordValue v;
   v1::Notice* n = v.mutable_notice();
@@ -697,6 +787,26 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       "--inquiry-county 440305 --answer \"current\" --matched\n",
                       {{"inquiry"}, {"inquiry-county"}, {"answer"}, {"matched", false}},
                       InquiryReplyCmd));
+  c->push_back(Online("inquiry", "list", "inquiries sent or received here, with their state",
+                      "tongbanctl inquiry list [--due [--within-days N]] [--overdue]",
+                      "  --due                  only open ones due within --within-days (default 3)\n"
+                      "  --overdue              only those past their deadline without a reply\n"
+                      "States: sent, received, answered, answered late, overdue, withdrawn.\n",
+                      "  tongbanctl inquiry list --overdue\n",
+                      WithConnection({{"due", false}, {"overdue", false}, {"within-days"}}), 0,
+                      InquiryListCmd));
+  c->push_back(Online("certificate", "show", "a person's certificates held here (audited)",
+                      "tongbanctl certificate show ID --reason TEXT",
+                      "  --reason TEXT          why you read them (required, audited)\n",
+                      "  tongbanctl certificate show 620102199001010012 --reason \"check\"\n",
+                      WithConnection(reason), 1, CertificateShowCmd));
+  c->push_back(Online("certificate", "revoke", "revoke a certificate this node issued",
+                      "tongbanctl certificate revoke ID --number N --reason TEXT",
+                      "  --number N             the certificate number\n"
+                      "  --reason TEXT          why (required, audited)\n",
+                      "  tongbanctl certificate revoke 620102199001010012 --number HY-1 "
+                      "--reason \"issued in error\"\n",
+                      WithConnection({{"number"}, {"reason"}}), 1, CertificateRevokeCmd));
   c->push_back(Record("notice", "send", "send a notice (通报) to another county",
                       "tongbanctl notice send ID --to COUNTY --subject TEXT [--body TEXT] "
                       "[--needs-receipt] [--needs-feedback]",
