@@ -10,33 +10,10 @@
 
 namespace tongban::node {
 
-namespace {
-
-storage::AuditEntry Entry(std::string who, absl::string_view role, absl::string_view action,
-                          absl::string_view person, absl::string_view purpose,
-                          const absl::Status& outcome) {
-  storage::AuditEntry e;
-  e.operator_name = std::move(who);
-  e.role = std::string(role);
-  e.action = std::string(action);
-  e.person = std::string(person);
-  e.purpose = std::string(purpose);
-  e.outcome = storage::AuditOutcome(outcome);
-  return e;
-}
-
-}  // namespace
-
 storage::AuditEntry OperatorAuditEntry(const AuthenticatedOperator& op, absl::string_view action,
                                        absl::string_view person, absl::string_view purpose,
                                        const absl::Status& outcome) {
-  return Entry(op.name, RoleName(op.role), action, person, purpose, outcome);
-}
-
-storage::AuditEntry PeerAuditEntry(absl::string_view node_code, absl::string_view action,
-                                   absl::string_view person, absl::string_view purpose,
-                                   const absl::Status& outcome) {
-  return Entry(absl::StrCat("node:", node_code), "peer", action, person, purpose, outcome);
+  return storage::MakeAuditEntry(op.name, RoleName(op.role), action, person, purpose, outcome);
 }
 
 Authenticator::Authenticator(const OperatorAccounts* accounts, pki::Certificate operator_ca,

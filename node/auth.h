@@ -69,10 +69,6 @@ struct AuthenticatedOperator {
 storage::AuditEntry OperatorAuditEntry(const AuthenticatedOperator& op, absl::string_view action,
                                        absl::string_view person, absl::string_view purpose,
                                        const absl::Status& outcome);
-// The same for a peer node's access (operator "node:<code>", role "peer").
-storage::AuditEntry PeerAuditEntry(absl::string_view node_code, absl::string_view action,
-                                   absl::string_view person, absl::string_view purpose,
-                                   const absl::Status& outcome);
 
 class Authenticator {
  public:

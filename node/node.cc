@@ -110,8 +110,16 @@ absl::Status Node::StartParts() {
   server.check = [this](const std::string& peer) { return Admit(peer); };
   server.sessions = [this](const std::string& peer) { return NewSession(peer); };
   if (config.role == NodeRole::kNational) {
-    server.where = [this](const std::string& asker, const std::string& person) {
-      return sync::AnswerWhere(*store(), asker, person, clock_->Now(), config_.retention);
+    server.where = [this](const std::string& asker,
+                          const std::string& person) -> absl::StatusOr<v1::WhereReply> {
+      absl::StatusOr<v1::WhereReply> answer =
+          sync::AnswerWhere(*store(), asker, person, clock_->Now(), config_.retention);
+      absl::Status audited =
+          audit_->Append(storage::PeerAuditEntry(asker, "person.where", person,
+                                                 "where-query", answer.status()))
+              .status();
+      if (!audited.ok()) return audited;
+      return answer;
     };
     witness_ = std::make_unique<sync::Witness>(store(), &local_->signing_key(), clock_,
                                                config.code);
@@ -234,6 +242,7 @@ std::unique_ptr<sync::Session> Node::NewSession(const std::string& peer) {
   options.limits.max_bytes = config_.batch_bytes;
   options.credit = config_.credit;
   options.peers = &peers_;
+  options.audit = audit_.get();
   return std::make_unique<sync::Session>(local_->store(), local_->writer(), std::move(verifier),
                                          clock_, options, peer);
 }

@@ -98,6 +98,26 @@ std::string AuditOutcome(const absl::Status& status) {
   return out;
 }
 
+AuditEntry MakeAuditEntry(std::string who, absl::string_view role, absl::string_view action,
+                          absl::string_view person, absl::string_view purpose,
+                          const absl::Status& outcome) {
+  AuditEntry e;
+  e.operator_name = std::move(who);
+  e.role = std::string(role);
+  e.action = std::string(action);
+  e.person = std::string(person);
+  e.purpose = std::string(purpose);
+  e.outcome = AuditOutcome(outcome);
+  return e;
+}
+
+AuditEntry PeerAuditEntry(absl::string_view node_code, absl::string_view action,
+                          absl::string_view person, absl::string_view purpose,
+                          const absl::Status& outcome) {
+  return MakeAuditEntry(absl::StrCat("node:", node_code), "peer", action, person, purpose,
+                        outcome);
+}
+
 std::string EncodeAuditEntry(const AuditEntry& entry, const crypto::Digest& prev) {
   std::string out;
   out.push_back(static_cast<char>(kEntryVersion));

@@ -97,6 +97,16 @@ struct AuditEntry {
 // to 1024 bytes. The message must already be free of personal data.
 std::string AuditOutcome(const absl::Status& status);
 
+// An entry with the given fields (seq and time are assigned by Append).
+AuditEntry MakeAuditEntry(std::string who, absl::string_view role, absl::string_view action,
+                          absl::string_view person, absl::string_view purpose,
+                          const absl::Status& outcome);
+// A peer node's access (operator "node:<code>", role "peer"): a person's
+// history fetched, a where-query answered, or their refusal.
+AuditEntry PeerAuditEntry(absl::string_view node_code, absl::string_view action,
+                          absl::string_view person, absl::string_view purpose,
+                          const absl::Status& outcome);
+
 inline constexpr size_t kAuditMaxShortField = 64;
 inline constexpr size_t kAuditMaxLongField = 1024;
 

@@ -248,6 +248,7 @@ absl::Status Session::OnFetchPerson(const std::string& person,
     TB_LOG(WARNING) << "refused history of person " << ids::MaskId(person) << " to peer "
                     << peer_ << ": not linked to the person here";
     TB_RETURN_IF_ERROR(store_->Increment("refused/fetch_person", 1));
+    TB_RETURN_IF_ERROR(Audit(person, absl::PermissionDeniedError("not linked to the person")));
     v1::FetchDone* done = out->emplace_back().mutable_fetch_done();
     done->set_person(person);
     done->set_code(static_cast<int>(absl::StatusCode::kPermissionDenied));
@@ -266,6 +267,7 @@ absl::Status Session::OnFetchPerson(const std::string& person,
       by_log[{e.origin(), e.epoch()}].push_back(e.seq());
     }
   }
+  TB_RETURN_IF_ERROR(Audit(person, absl::OkStatus()));
   Backfill backfill;
   backfill.person = person;
   for (auto& [key, seqs] : by_log) {
@@ -317,6 +319,16 @@ absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBackfill() {
     return msg;
   }
   return std::nullopt;
+}
+
+absl::Status Session::Audit(const std::string& person, const absl::Status& outcome) {
+  if (options_.audit == nullptr) return absl::OkStatus();
+  // Only a person's ID, never more, goes into the entry; the peer's purpose
+  // is backfill after its own linking act.
+  return options_.audit
+      ->Append(storage::PeerAuditEntry(peer_, "person.fetch", person, "backfill after linking",
+                                       outcome))
+      .status();
 }
 
 void Session::CountSent(uint64_t events) {

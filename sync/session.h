@@ -38,6 +38,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/clock.h"
+#include "storage/audit_log.h"
 #include "storage/store.h"
 #include "storage/writer.h"
 #include "sync/evidence.h"
@@ -61,6 +62,9 @@ struct SessionOptions {
   // Where the session reports its state (connected, batches, acks, how it
   // ended); may be null. Not owned.
   PeerTable* peers = nullptr;
+  // Where a peer's request for a person's history is audited, answered or
+  // refused (storage/audit_log.h); may be null. Not owned.
+  storage::AuditLog* audit = nullptr;
 };
 
 struct SessionStats {
@@ -113,6 +117,7 @@ class Session {
   absl::Status KeepEvidence(const Equivocation& evidence, const storage::LogId& log);
   absl::StatusOr<std::vector<storage::LogId>> LogsToSend();
   void CountSent(uint64_t events);
+  absl::Status Audit(const std::string& person, const absl::Status& outcome);
 
   std::unique_ptr<BatchVerifier> owned_verifier_;  // may be null
   storage::Store* const store_;      // Not owned.

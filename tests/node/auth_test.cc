@@ -211,7 +211,7 @@ TEST(AuditEntryTest, OperatorAndPeerEntries) {
   EXPECT_EQ(op.action, "person.read");
   EXPECT_EQ(op.person, "11010519491231002X");
   EXPECT_EQ(op.outcome, "OK");
-  const storage::AuditEntry peer = PeerAuditEntry(
+  const storage::AuditEntry peer = storage::PeerAuditEntry(
       "440305", "person.fetch", "11010519491231002X", "backfill",
       absl::PermissionDeniedError("not linked"));
   EXPECT_EQ(peer.operator_name, "node:440305");

@@ -6,6 +6,7 @@
 
 #include <map>
 
+#include "absl/strings/match.h"
 #include "gtest/gtest.h"
 #include "storage/writer.h"
 #include "tests/testutil/records.h"
@@ -98,6 +99,13 @@ TEST_P(SessionTest, RecordsFollowThePersonAndNoOneElse) {
   // proofs: the basics that were routed to the national node only.
   EXPECT_TRUE(Kinds(kResidence, p).count(v1::RECORD_KIND_PERSON_BASICS));
   EXPECT_TRUE(Kinds(kResidence, q).empty());
+  // A audited the history it disclosed to B.
+  storage::AuditQuery disclosed;
+  disclosed.person = p;
+  TB_ASSERT_OK_AND_ASSIGN(auto at_a, fed_.at(kOrigin).audit->Query(disclosed));
+  ASSERT_FALSE(at_a.empty());
+  EXPECT_EQ(at_a[0].operator_name, "node:440305");
+  EXPECT_EQ(at_a[0].outcome, "OK");
   // Asked and answered: no backfill is left pending towards A.
   auto pending = fed_.at(kResidence).store->Scan(storage::Cf::kDefault,
                                                  storage::BackfillPrefix(kOrigin));
@@ -173,6 +181,14 @@ TEST_P(SessionTest, HistoryIsRefusedToACountyThatIsNotLinked) {
   TB_ASSERT_OK_AND_ASSIGN(uint64_t refused,
                           fed_.at(kOrigin).store->GetCounter("refused/fetch_person"));
   EXPECT_EQ(refused, 1u);
+  // The refusal is in the origin's audit log, with whom and which person.
+  storage::AuditQuery q;
+  q.person = p;
+  TB_ASSERT_OK_AND_ASSIGN(auto entries, fed_.at(kOrigin).audit->Query(q));
+  ASSERT_EQ(entries.size(), 1u);
+  EXPECT_EQ(entries[0].operator_name, "node:330106");
+  EXPECT_EQ(entries[0].action, "person.fetch");
+  EXPECT_TRUE(absl::StartsWith(entries[0].outcome, "PERMISSION_DENIED")) << entries[0].outcome;
 }
 
 // C, which never talks to A, gets P's history from the national node.

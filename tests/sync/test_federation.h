@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/pki/pki.h"
 #include "gtest/gtest.h"
+#include "storage/audit_log.h"
 #include "storage/store.h"
 #include "storage/writer.h"
 #include "sync/session.h"
@@ -27,6 +28,7 @@ struct FederationNode {
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<storage::Writer> writer;
   std::unique_ptr<sync::BatchVerifier> verifier;
+  std::unique_ptr<storage::AuditLog> audit;  // peers' reads of personal data
   std::string tls_cert_pem;  // set by IssueTls
   std::string tls_key_pem;
   storage::StoreOptions store_options;  // to reopen the same store
@@ -86,6 +88,7 @@ class TestFederation {
   // again on the same folder and keys.
   void Restart(const std::string& code) {
     FederationNode& n = nodes_.at(code);
+    n.audit.reset();
     n.writer.reset();
     n.store.reset();
     Open(code, n);
@@ -96,6 +99,7 @@ class TestFederation {
     FederationNode& n = nodes_.at(self);
     sync::SessionOptions options;
     options.self = self;
+    options.audit = n.audit.get();
     return std::make_unique<sync::Session>(n.store.get(), n.writer.get(), n.verifier.get(),
                                            clock_, options, peer);
   }
@@ -141,6 +145,11 @@ class TestFederation {
     auto writer = storage::Writer::Open(n.store.get(), n.key.get(), wo, clock_);
     ASSERT_TRUE(writer.ok()) << writer.status();
     n.writer = *std::move(writer);
+    storage::AuditLogOptions ao;
+    ao.node_code = code;
+    auto audit = storage::AuditLog::Open(n.store.get(), n.key.get(), clock_, ao);
+    ASSERT_TRUE(audit.ok()) << audit.status();
+    n.audit = *std::move(audit);
   }
 
   const crypto::SuiteId suite_;
