@@ -11,6 +11,7 @@
 #include "common/merkle/tree.h"
 #include "gtest/gtest.h"
 #include "storage/keys.h"
+#include "tests/testutil/files.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -124,6 +125,19 @@ TEST_P(AuditLogTest, AppendAssignsSeqAndTimeAndReadsBack) {
   EXPECT_EQ(back.person, kAlice);  // the full ID: the store encrypts it at rest
   EXPECT_EQ(log_->size(), 1u);
   EXPECT_EQ(log_->Get(2).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The trail names whose data was touched, so it is personal data itself:
+// like everything in the store, it never reaches the disk in the clear.
+TEST_P(AuditLogTest, EntriesNeverReachDiskInTheClear) {
+  AuditEntry e = Entry("li", "person.read", kAlice);
+  e.purpose = "PURPOSE-TEXT-FOR-TEST";
+  TB_ASSERT_OK(log_->Append(e));
+  TB_ASSERT_OK(store_->Flush());
+  const std::string all = testutil::AllFileBytes(store_options_.path);
+  EXPECT_EQ(all.find(kAlice), std::string::npos);
+  EXPECT_EQ(all.find("PURPOSE-TEXT-FOR-TEST"), std::string::npos);
+  EXPECT_EQ(all.find("person.read"), std::string::npos);
 }
 
 TEST_P(AuditLogTest, InvalidEntriesNameTheFieldAndStoreNothing) {
