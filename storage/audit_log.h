@@ -18,7 +18,8 @@
 //   * signed checkpoints by the node key: every `checkpoint_every` entries
 //     in the same write batch as the entry that reaches that count, and
 //     whenever Checkpoint() is called (the daemon calls it on a timer, so an
-//     idle log's tail is signed within that period).
+//     idle log's tail is signed within that period). An AppendAll batch
+//     that crosses the count is signed at its end.
 //
 // Entry bytes (exactly what is hashed and stored; decoding is strict):
 //   entry   := version:u8 (=1) | seq:be64 | time:be64 | prev:32 | field{6}
@@ -171,6 +172,10 @@ class AuditLog {
   // kInvalidArgument naming the field for a missing or oversized field, or a
   // person without a purpose.
   absl::StatusOr<AuditEntry> Append(AuditEntry entry);
+  // The same for several entries, in order, in one synced write batch (one
+  // fsync for a whole batch of peer accesses). All are appended or none:
+  // an invalid entry fails the call naming it ("entry 3: ...").
+  absl::StatusOr<std::vector<AuditEntry>> AppendAll(std::vector<AuditEntry> entries);
 
   // Signs a checkpoint of the current head if it is newer than the latest
   // checkpoint, and returns the latest checkpoint (nullopt for an empty

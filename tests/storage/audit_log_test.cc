@@ -3,6 +3,7 @@
 #include <atomic>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 #include "common/clock.h"
@@ -153,6 +154,28 @@ TEST_P(AuditLogTest, InvalidEntriesNameTheFieldAndStoreNothing) {
   s = log_->Append(e).status();
   EXPECT_NE(s.message().find("operator is 65 bytes"), absl::string_view::npos) << s;
   EXPECT_EQ(log_->size(), 0u);
+}
+
+TEST_P(AuditLogTest, AppendAllIsOneAtomicBatch) {
+  std::vector<AuditEntry> batch;
+  for (int i = 0; i < 6; ++i) batch.push_back(Entry("node:440305", "person.fetch", kBob));
+  const uint64_t commits = store_->synced_commits();
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<AuditEntry> stored, log_->AppendAll(batch));
+  EXPECT_EQ(store_->synced_commits(), commits + 1);
+  ASSERT_EQ(stored.size(), 6u);
+  EXPECT_EQ(stored.front().seq, 1u);
+  EXPECT_EQ(stored.back().seq, 6u);
+  TB_ASSERT_OK_AND_ASSIGN(auto cp, log_->LatestCheckpoint());
+  TB_ASSERT_OK_AND_ASSIGN(merkle::Checkpoint c,
+                          VerifyAuditCheckpoint(*cp, suite(), key_->public_key()));
+  EXPECT_EQ(c.tree_size, 6u);  // crossed 4: signed at the batch's end
+
+  batch[2].action = "";
+  const absl::Status s = log_->AppendAll(batch).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "entry 3: audit entry: action is empty")) << s;
+  EXPECT_EQ(log_->size(), 6u);
+  TB_EXPECT_OK(log_->Verify(key_->public_key()));
 }
 
 TEST_P(AuditLogTest, OutcomeNamesTheCode) {
