@@ -169,6 +169,28 @@ absl::StatusOr<merkle::Checkpoint> VerifyAuditCheckpoint(const v1::SignedCheckpo
   return c;
 }
 
+absl::StatusOr<merkle::Checkpoint> VerifyAuditGrowth(const v1::SignedCheckpoint& older,
+                                                     const v1::SignedCheckpoint& newer,
+                                                     absl::Span<const crypto::Digest> proof,
+                                                     const crypto::Suite& suite,
+                                                     const crypto::PublicKey& key) {
+  TB_ASSIGN_OR_RETURN(merkle::Checkpoint old_c, VerifyAuditCheckpoint(older, suite, key));
+  TB_ASSIGN_OR_RETURN(merkle::Checkpoint new_c, VerifyAuditCheckpoint(newer, suite, key));
+  if (old_c.origin != new_c.origin) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audit checkpoints of two nodes: ", old_c.origin, " and ", new_c.origin));
+  }
+  std::unique_ptr<crypto::Hasher> hasher = suite.NewHasher();
+  absl::Status consistent = merkle::VerifyConsistency(
+      *hasher, old_c.tree_size, new_c.tree_size, old_c.root, new_c.root, proof);
+  if (!consistent.ok()) {
+    return Prefixed(absl::StrCat("audit log of ", new_c.origin, " from size ", old_c.tree_size,
+                                 " to ", new_c.tree_size, " did not only grow"),
+                    consistent);
+  }
+  return new_c;
+}
+
 // --- AuditLog ---
 
 AuditLog::AuditLog(Store* store, const crypto::PrivateKey* key, const Clock* clock,

@@ -63,6 +63,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/clock.h"
 #include "common/crypto/suite.h"
 #include "common/merkle/checkpoint.h"
@@ -119,6 +120,18 @@ std::string EncodeAuditCheckpoint(const merkle::Checkpoint& c);
 absl::StatusOr<merkle::Checkpoint> VerifyAuditCheckpoint(const v1::SignedCheckpoint& sc,
                                                          const crypto::Suite& suite,
                                                          const crypto::PublicKey& key);
+
+// For a witness (the national node), from hashes alone: both checkpoints
+// verify under `key` (VerifyAuditCheckpoint) and name the same node, and
+// `proof` (AuditLog::ConsistencyProof) shows that the log `older` signed is
+// a prefix of the log `newer` signs: nothing was edited, removed or
+// reordered in between. Returns `newer`'s checkpoint; kInvalidArgument
+// saying what failed otherwise.
+absl::StatusOr<merkle::Checkpoint> VerifyAuditGrowth(const v1::SignedCheckpoint& older,
+                                                     const v1::SignedCheckpoint& newer,
+                                                     absl::Span<const crypto::Digest> proof,
+                                                     const crypto::Suite& suite,
+                                                     const crypto::PublicKey& key);
 
 struct AuditLogOptions {
   // This node's 6-digit code: the origin named in checkpoints. Required.

@@ -390,10 +390,40 @@ TEST_P(AuditLogTest, ProofsVerifyAgainstSignedCheckpoints) {
   std::unique_ptr<crypto::Hasher> h = suite().NewHasher();
   TB_ASSERT_OK_AND_ASSIGN(auto consistency, log_->ConsistencyProof(4, 7));
   TB_EXPECT_OK(merkle::VerifyConsistency(*h, 4, 7, old_c.root, new_c.root, consistency));
+  TB_ASSERT_OK_AND_ASSIGN(merkle::Checkpoint grown,
+                          VerifyAuditGrowth(*old_sc, *new_sc, consistency, suite(),
+                                            key_->public_key()));
+  EXPECT_EQ(grown.tree_size, 7u);
   TB_ASSERT_OK_AND_ASSIGN(auto inclusion, log_->InclusionProof(6, 7));
   TB_EXPECT_OK(merkle::VerifyInclusion(*h, 5, 7, merkle::LeafHash(*h, StoredBytes(6)),
                                        inclusion, new_c.root));
   EXPECT_EQ(log_->ConsistencyProof(4, 8).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A node that rewrites its trail and signs the new version with its own
+// key is caught by a witness holding an older checkpoint.
+TEST_P(AuditLogTest, WitnessCatchesARewrittenTrail) {
+  AppendMany(4);
+  TB_ASSERT_OK_AND_ASSIGN(auto witnessed, log_->LatestCheckpoint());
+  // The same node and key, a history whose entry 2 differs.
+  testutil::ScopedTempDir other_dir;
+  StoreOptions other_options = store_options_;
+  other_options.path = other_dir.File("db");
+  TB_ASSERT_OK_AND_ASSIGN(auto other_store, Store::Open(other_options));
+  AuditLogOptions options;
+  options.node_code = kNode;
+  TB_ASSERT_OK_AND_ASSIGN(auto rewritten,
+                          AuditLog::Open(other_store.get(), key_.get(), &clock_, options));
+  for (int i = 0; i < 7; ++i) {
+    TB_ASSERT_OK(rewritten->Append(Entry("li", i == 1 ? "nothing.here" : "person.read", kAlice)));
+  }
+  TB_ASSERT_OK_AND_ASSIGN(auto forged, rewritten->Checkpoint());
+  TB_ASSERT_OK(VerifyAuditCheckpoint(*forged, suite(), key_->public_key()).status());
+  TB_ASSERT_OK_AND_ASSIGN(auto proof, rewritten->ConsistencyProof(4, 7));
+  const absl::Status s =
+      VerifyAuditGrowth(*witnessed, *forged, proof, suite(), key_->public_key()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "did not only grow")) << s;
 }
 
 TEST_P(AuditLogTest, EntryBytesDecodeStrictly) {
