@@ -20,7 +20,8 @@
 // and a histogram's samples are <name>_bucket{...,le="<bound>"} (cumulative,
 // ending with le="+Inf"), <name>_sum and <name>_count. Numbers are the
 // shortest text that reads back as the same double; +Inf, -Inf, NaN.
-// Label values are never personal data (peer codes, reasons, suites).
+// Label values are UTF-8 and never personal data (peer codes, reasons,
+// suites).
 //
 // Errors: registering an invalid metric or label name, a duplicate name or
 // bad histogram buckets is kInvalidArgument / kAlreadyExists naming it.

@@ -1,13 +1,5 @@
 #include "node/operators.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
-#include <filesystem>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -62,18 +54,6 @@ absl::StatusOr<PasswordHash> ParsePasswordHash(absl::string_view stored) {
   out.salt = *std::move(salt);
   out.hash = *std::move(hash);
   return out;
-}
-
-absl::Status SyncDirectoryOf(const std::string& path) {
-  const std::string dir = std::filesystem::path(path).parent_path().string();
-  const int fd = open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0 || fsync(fd) != 0) {
-    const std::string err = std::strerror(errno);
-    if (fd >= 0) close(fd);
-    return absl::UnavailableError(absl::StrCat(dir, ": syncing the folder: ", err));
-  }
-  close(fd);
-  return absl::OkStatus();
 }
 
 }  // namespace
@@ -300,18 +280,7 @@ absl::Status OperatorAccounts::Remove(absl::string_view name) {
 absl::Status OperatorAccounts::Save() {
   std::vector<OperatorAccount> list;
   for (const auto& [name, a] : accounts_) list.push_back(a);
-  const std::string tmp = path_ + ".tmp";
-  // A leftover from a crash mid-save; the real file is intact.
-  if (std::remove(tmp.c_str()) != 0 && errno != ENOENT) {
-    return absl::UnavailableError(absl::StrCat(tmp, ": ", std::strerror(errno)));
-  }
-  TB_RETURN_IF_ERROR(crypto::WriteNewFile(tmp, EncodeAccountsFile(list), 0600));
-  if (std::rename(tmp.c_str(), path_.c_str()) != 0) {
-    const std::string err = std::strerror(errno);
-    std::remove(tmp.c_str());
-    return absl::UnavailableError(absl::StrCat(path_, ": replacing it: ", err));
-  }
-  return SyncDirectoryOf(path_);
+  return crypto::ReplaceFileAtomically(path_, EncodeAccountsFile(list), 0600);
 }
 
 }  // namespace tongban::node

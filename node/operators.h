@@ -44,7 +44,8 @@
 //   tongban-operators/v1
 //   <name> <role> <enabled|disabled> <password hash> <TOTP secret: base32, or ->
 // Names as in pki::ValidateOperatorName, each once. It is replaced whole on
-// every change (written beside it, synced, renamed over it).
+// every change (crypto::ReplaceFileAtomically: written beside it, synced,
+// renamed over it).
 //
 // Errors: a malformed file is kInvalidArgument naming the file and line;
 // refusals of permission are kPermissionDenied naming the operator, role and

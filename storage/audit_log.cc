@@ -189,6 +189,28 @@ absl::StatusOr<merkle::Checkpoint> VerifyAuditCheckpoint(const v1::SignedCheckpo
   return c;
 }
 
+absl::StatusOr<merkle::Checkpoint> VerifyAuditGrowth(const v1::SignedCheckpoint& older,
+                                                     const v1::SignedCheckpoint& newer,
+                                                     absl::Span<const crypto::Digest> proof,
+                                                     const crypto::Suite& suite,
+                                                     const crypto::PublicKey& key) {
+  TB_ASSIGN_OR_RETURN(merkle::Checkpoint old_c, VerifyAuditCheckpoint(older, suite, key));
+  TB_ASSIGN_OR_RETURN(merkle::Checkpoint new_c, VerifyAuditCheckpoint(newer, suite, key));
+  if (old_c.origin != new_c.origin) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "audit checkpoints of two nodes: ", old_c.origin, " and ", new_c.origin));
+  }
+  std::unique_ptr<crypto::Hasher> hasher = suite.NewHasher();
+  absl::Status consistent = merkle::VerifyConsistency(
+      *hasher, old_c.tree_size, new_c.tree_size, old_c.root, new_c.root, proof);
+  if (!consistent.ok()) {
+    return Prefixed(absl::StrCat("audit log of ", new_c.origin, " from size ", old_c.tree_size,
+                                 " to ", new_c.tree_size, " did not only grow"),
+                    consistent);
+  }
+  return new_c;
+}
+
 // --- AuditLog ---
 
 AuditLog::AuditLog(Store* store, const crypto::PrivateKey* key, const Clock* clock,
@@ -276,36 +298,52 @@ absl::Status AuditLog::AddCheckpoint(Batch& batch, const merkle::Frontier& front
 }
 
 absl::StatusOr<AuditEntry> AuditLog::Append(AuditEntry entry) {
-  TB_RETURN_IF_ERROR(ValidateEntry(entry));
-  absl::MutexLock lock(&mu_);
-  entry.seq = head_.size + 1;
-  const int64_t now = absl::ToUnixMicros(clock_->Now());
-  const int64_t time = std::max(now, head_.last_time_micros);
-  entry.time = FromMicros(time);
-  const std::string bytes = EncodeAuditEntry(entry, head_.chain);
-  const crypto::Digest leaf = merkle::LeafHash(*hasher_, bytes);
+  std::vector<AuditEntry> one;
+  one.push_back(std::move(entry));
+  TB_ASSIGN_OR_RETURN(std::vector<AuditEntry> stored, AppendAll(std::move(one)));
+  return std::move(stored.front());
+}
 
-  Batch batch(*store_);
-  batch.Put(Cf::kDefault, AuditEntryKey(entry.seq), bytes);
-  batch.Put(Cf::kDefault, AuditIndexKey(kByOperator, entry.operator_name, entry.seq), "");
-  if (!entry.person.empty()) {
-    batch.Put(Cf::kDefault, AuditIndexKey(kByPerson, entry.person, entry.seq), "");
+absl::StatusOr<std::vector<AuditEntry>> AuditLog::AppendAll(std::vector<AuditEntry> entries) {
+  for (size_t i = 0; i < entries.size(); ++i) {
+    absl::Status valid = ValidateEntry(entries[i]);
+    if (!valid.ok()) {
+      return entries.size() == 1 ? valid : Prefixed(absl::StrCat("entry ", i + 1), valid);
+    }
   }
-  // Work on a copy: a failed commit leaves the in-memory tree as on disk.
+  if (entries.empty()) return entries;
+  absl::MutexLock lock(&mu_);
+  const int64_t now = absl::ToUnixMicros(clock_->Now());
+  // Work on copies: a failed commit leaves memory as the disk is.
+  Head head = head_;
   merkle::Frontier frontier = frontier_;
-  frontier.Append(*hasher_, leaf, [&](merkle::NodeId node, const crypto::Digest& d) {
-    batch.Put(Cf::kDefault, AuditNodeKey(node), crypto::AsStringView(d));
-  });
-  uint64_t signed_size = head_.signed_size;
-  if (entry.seq - signed_size >= options_.checkpoint_every) {
-    TB_RETURN_IF_ERROR(AddCheckpoint(batch, frontier, now));
-    signed_size = entry.seq;
+  Batch batch(*store_);
+  for (AuditEntry& entry : entries) {
+    entry.seq = head.size + 1;
+    head.last_time_micros = std::max(now, head.last_time_micros);
+    entry.time = FromMicros(head.last_time_micros);
+    const std::string bytes = EncodeAuditEntry(entry, head.chain);
+    head.chain = merkle::LeafHash(*hasher_, bytes);
+    head.size = entry.seq;
+    batch.Put(Cf::kDefault, AuditEntryKey(entry.seq), bytes);
+    batch.Put(Cf::kDefault, AuditIndexKey(kByOperator, entry.operator_name, entry.seq), "");
+    if (!entry.person.empty()) {
+      batch.Put(Cf::kDefault, AuditIndexKey(kByPerson, entry.person, entry.seq), "");
+    }
+    frontier.Append(*hasher_, head.chain, [&](merkle::NodeId node, const crypto::Digest& d) {
+      batch.Put(Cf::kDefault, AuditNodeKey(node), crypto::AsStringView(d));
+    });
   }
-  batch.Put(Cf::kDefault, kAuditHeadKey, EncodeHead(entry.seq, leaf, time, signed_size));
+  if (head.size - head.signed_size >= options_.checkpoint_every) {
+    TB_RETURN_IF_ERROR(AddCheckpoint(batch, frontier, now));
+    head.signed_size = head.size;
+  }
+  batch.Put(Cf::kDefault, kAuditHeadKey,
+            EncodeHead(head.size, head.chain, head.last_time_micros, head.signed_size));
   TB_RETURN_IF_ERROR(Prefixed("audit log append", store_->Commit(batch, /*sync=*/true)));
   frontier_ = std::move(frontier);
-  head_ = Head{entry.seq, leaf, time, signed_size};
-  return entry;
+  head_ = head;
+  return entries;
 }
 
 absl::StatusOr<std::optional<v1::SignedCheckpoint>> AuditLog::Checkpoint() {

@@ -18,7 +18,8 @@
 //   * signed checkpoints by the node key: every `checkpoint_every` entries
 //     in the same write batch as the entry that reaches that count, and
 //     whenever Checkpoint() is called (the daemon calls it on a timer, so an
-//     idle log's tail is signed within that period).
+//     idle log's tail is signed within that period). An AppendAll batch
+//     that crosses the count is signed at its end.
 //
 // Entry bytes (exactly what is hashed and stored; decoding is strict):
 //   entry   := version:u8 (=1) | seq:be64 | time:be64 | prev:32 | field{6}
@@ -62,6 +63,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/clock.h"
 #include "common/crypto/suite.h"
 #include "common/merkle/checkpoint.h"
@@ -129,6 +131,18 @@ absl::StatusOr<merkle::Checkpoint> VerifyAuditCheckpoint(const v1::SignedCheckpo
                                                          const crypto::Suite& suite,
                                                          const crypto::PublicKey& key);
 
+// For a witness (the national node), from hashes alone: both checkpoints
+// verify under `key` (VerifyAuditCheckpoint) and name the same node, and
+// `proof` (AuditLog::ConsistencyProof) shows that the log `older` signed is
+// a prefix of the log `newer` signs: nothing was edited, removed or
+// reordered in between. Returns `newer`'s checkpoint; kInvalidArgument
+// saying what failed otherwise.
+absl::StatusOr<merkle::Checkpoint> VerifyAuditGrowth(const v1::SignedCheckpoint& older,
+                                                     const v1::SignedCheckpoint& newer,
+                                                     absl::Span<const crypto::Digest> proof,
+                                                     const crypto::Suite& suite,
+                                                     const crypto::PublicKey& key);
+
 struct AuditLogOptions {
   // This node's 6-digit code: the origin named in checkpoints. Required.
   std::string node_code;
@@ -181,6 +195,10 @@ class AuditLog {
   // kInvalidArgument naming the field for a missing or oversized field, or a
   // person without a purpose.
   absl::StatusOr<AuditEntry> Append(AuditEntry entry);
+  // The same for several entries, in order, in one synced write batch (one
+  // fsync for a whole batch of peer accesses). All are appended or none:
+  // an invalid entry fails the call naming it ("entry 3: ...").
+  absl::StatusOr<std::vector<AuditEntry>> AppendAll(std::vector<AuditEntry> entries);
 
   // Signs a checkpoint of the current head if it is newer than the latest
   // checkpoint, and returns the latest checkpoint (nullopt for an empty

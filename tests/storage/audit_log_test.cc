@@ -1,11 +1,18 @@
 #include "storage/audit_log.h"
 
+#include <atomic>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
 #include "common/clock.h"
 #include "common/crypto/suite.h"
 #include "common/merkle/checkpoint.h"
 #include "common/merkle/tree.h"
 #include "gtest/gtest.h"
 #include "storage/keys.h"
+#include "tests/testutil/files.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -121,6 +128,19 @@ TEST_P(AuditLogTest, AppendAssignsSeqAndTimeAndReadsBack) {
   EXPECT_EQ(log_->Get(2).status().code(), absl::StatusCode::kNotFound);
 }
 
+// The trail names whose data was touched, so it is personal data itself:
+// like everything in the store, it never reaches the disk in the clear.
+TEST_P(AuditLogTest, EntriesNeverReachDiskInTheClear) {
+  AuditEntry e = Entry("li", "person.read", kAlice);
+  e.purpose = "PURPOSE-TEXT-FOR-TEST";
+  TB_ASSERT_OK(log_->Append(e));
+  TB_ASSERT_OK(store_->Flush());
+  const std::string all = testutil::AllFileBytes(store_options_.path);
+  EXPECT_EQ(all.find(kAlice), std::string::npos);
+  EXPECT_EQ(all.find("PURPOSE-TEXT-FOR-TEST"), std::string::npos);
+  EXPECT_EQ(all.find("person.read"), std::string::npos);
+}
+
 TEST_P(AuditLogTest, InvalidEntriesNameTheFieldAndStoreNothing) {
   AuditEntry e = Entry("li", "person.read", kAlice);
   e.purpose = "";
@@ -134,6 +154,28 @@ TEST_P(AuditLogTest, InvalidEntriesNameTheFieldAndStoreNothing) {
   s = log_->Append(e).status();
   EXPECT_NE(s.message().find("operator is 65 bytes"), absl::string_view::npos) << s;
   EXPECT_EQ(log_->size(), 0u);
+}
+
+TEST_P(AuditLogTest, AppendAllIsOneAtomicBatch) {
+  std::vector<AuditEntry> batch;
+  for (int i = 0; i < 6; ++i) batch.push_back(Entry("node:440305", "person.fetch", kBob));
+  const uint64_t commits = store_->synced_commits();
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<AuditEntry> stored, log_->AppendAll(batch));
+  EXPECT_EQ(store_->synced_commits(), commits + 1);
+  ASSERT_EQ(stored.size(), 6u);
+  EXPECT_EQ(stored.front().seq, 1u);
+  EXPECT_EQ(stored.back().seq, 6u);
+  TB_ASSERT_OK_AND_ASSIGN(auto cp, log_->LatestCheckpoint());
+  TB_ASSERT_OK_AND_ASSIGN(merkle::Checkpoint c,
+                          VerifyAuditCheckpoint(*cp, suite(), key_->public_key()));
+  EXPECT_EQ(c.tree_size, 6u);  // crossed 4: signed at the batch's end
+
+  batch[2].action = "";
+  const absl::Status s = log_->AppendAll(batch).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "entry 3: audit entry: action is empty")) << s;
+  EXPECT_EQ(log_->size(), 6u);
+  TB_EXPECT_OK(log_->Verify(key_->public_key()));
 }
 
 TEST_P(AuditLogTest, OutcomeNamesTheCode) {
@@ -239,6 +281,31 @@ TEST_P(AuditLogTest, QueryByTimeOperatorPersonWithLimitAndPaging) {
   EXPECT_EQ(log_->Query(bad).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Concurrent callers (several Admin calls at once) get dense seqs and one
+// unbroken chain.
+TEST_P(AuditLogTest, ConcurrentAppendsKeepOneChain) {
+  Reopen(/*checkpoint_every=*/7);
+  std::vector<std::thread> threads;
+  std::atomic<int> failures{0};
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 20; ++i) {
+        if (!log_->Append(Entry(absl::StrCat("op", t), "record.write", kAlice)).ok()) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  TB_ASSERT_OK_AND_ASSIGN(AuditVerifyReport r, log_->Verify(key_->public_key()));
+  EXPECT_EQ(r.entries, 80u);
+  EXPECT_EQ(r.signed_size, 77u);
+  AuditQuery q;
+  q.operator_name = "op2";
+  EXPECT_EQ(SeqsOf(q).size(), 20u);
+}
+
 TEST_P(AuditLogTest, VerifyPassesAnIntactLog) {
   AppendMany(9);
   TB_ASSERT_OK_AND_ASSIGN(AuditVerifyReport r, log_->Verify(key_->public_key()));
@@ -323,10 +390,40 @@ TEST_P(AuditLogTest, ProofsVerifyAgainstSignedCheckpoints) {
   std::unique_ptr<crypto::Hasher> h = suite().NewHasher();
   TB_ASSERT_OK_AND_ASSIGN(auto consistency, log_->ConsistencyProof(4, 7));
   TB_EXPECT_OK(merkle::VerifyConsistency(*h, 4, 7, old_c.root, new_c.root, consistency));
+  TB_ASSERT_OK_AND_ASSIGN(merkle::Checkpoint grown,
+                          VerifyAuditGrowth(*old_sc, *new_sc, consistency, suite(),
+                                            key_->public_key()));
+  EXPECT_EQ(grown.tree_size, 7u);
   TB_ASSERT_OK_AND_ASSIGN(auto inclusion, log_->InclusionProof(6, 7));
   TB_EXPECT_OK(merkle::VerifyInclusion(*h, 5, 7, merkle::LeafHash(*h, StoredBytes(6)),
                                        inclusion, new_c.root));
   EXPECT_EQ(log_->ConsistencyProof(4, 8).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// A node that rewrites its trail and signs the new version with its own
+// key is caught by a witness holding an older checkpoint.
+TEST_P(AuditLogTest, WitnessCatchesARewrittenTrail) {
+  AppendMany(4);
+  TB_ASSERT_OK_AND_ASSIGN(auto witnessed, log_->LatestCheckpoint());
+  // The same node and key, a history whose entry 2 differs.
+  testutil::ScopedTempDir other_dir;
+  StoreOptions other_options = store_options_;
+  other_options.path = other_dir.File("db");
+  TB_ASSERT_OK_AND_ASSIGN(auto other_store, Store::Open(other_options));
+  AuditLogOptions options;
+  options.node_code = kNode;
+  TB_ASSERT_OK_AND_ASSIGN(auto rewritten,
+                          AuditLog::Open(other_store.get(), key_.get(), &clock_, options));
+  for (int i = 0; i < 7; ++i) {
+    TB_ASSERT_OK(rewritten->Append(Entry("li", i == 1 ? "nothing.here" : "person.read", kAlice)));
+  }
+  TB_ASSERT_OK_AND_ASSIGN(auto forged, rewritten->Checkpoint());
+  TB_ASSERT_OK(VerifyAuditCheckpoint(*forged, suite(), key_->public_key()).status());
+  TB_ASSERT_OK_AND_ASSIGN(auto proof, rewritten->ConsistencyProof(4, 7));
+  const absl::Status s =
+      VerifyAuditGrowth(*witnessed, *forged, proof, suite(), key_->public_key()).status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  EXPECT_TRUE(absl::StrContains(s.message(), "did not only grow")) << s;
 }
 
 TEST_P(AuditLogTest, EntryBytesDecodeStrictly) {

@@ -6,6 +6,7 @@
 
 #include "common/crypto/suite.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/files.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -29,16 +30,7 @@ class StoreTest : public testing::TestWithParam<SuiteId> {
   StoreOptions options_;
 };
 
-// Every file of the database folder, WAL, SST and MANIFEST alike.
-std::string AllFileBytes(const std::string& folder) {
-  std::string all;
-  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-  }
-  return all;
-}
+using testutil::AllFileBytes;
 
 TEST_P(StoreTest, PersonalDataNeverReachesDiskInTheClear) {
   const std::string id = "11010519491231002X";

@@ -3,7 +3,9 @@
 
 #include <sys/stat.h>
 
+#include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 
@@ -22,6 +24,19 @@ inline std::string Contents(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+// Every byte of every file under `folder` (a database's WAL, SST and
+// MANIFEST alike), concatenated: for checking that something never reaches
+// the disk in the clear.
+inline std::string AllFileBytes(const std::string& folder) {
+  std::string all;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(folder)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  return all;
 }
 
 // Writes `content` to `path` with exactly `mode`, whatever the umask.
