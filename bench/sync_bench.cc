@@ -9,8 +9,8 @@
 //     verified, applied and durably stored all of them:
 //       national  the national node (000000) keeps the sender's whole log:
 //                 contiguous batches, verified by recomputing the root;
-//       routed    county 440305 receives the events routed to it: each with
-//                 an inclusion proof against the latest checkpoint;
+//       routed    county 440305 receives the events routed to it, with a
+//                 batch inclusion proof against the latest checkpoint;
 //   - light-load delivery latency on the open, caught-up session: the sender
 //     appends one event every 10 ms; from Append() returning at the sender
 //     to the event being stored at the receiver;
@@ -763,7 +763,7 @@ int main(int argc, char** argv) {
       "timed from the sender's dial\n(mutual TLS) until the receiver has verified, applied "
       "and durably stored them all.\n  national: 000000 keeps the sender's whole log "
       "(contiguous batches, root recomputed);\n  routed:   440305 gets the events routed "
-      "to it (one per person, each with an inclusion proof).\nx verify: catch-up rate / "
+      "to it (one per person, with a batch inclusion proof).\nx verify: catch-up rate / "
       "per-event verification rate; floor: the issue's (3.5x Ed25519,\n12x SM2), and at "
       "least 40,000 events/s for both suites.\nrecv MB: peak resident memory (VmHWM) of "
       "the\nreceiver's own process (a child) when it has caught up, max over trials; floor "
