@@ -28,7 +28,8 @@
 // Each figure is the median of --trials trials; ratios use medians of the
 // same run. Flags: --events=N (backlog, default 1000000), --trials=N
 // (default 3), --latency-events=N (default 500), --suites=intl,gm,
-// --modes=national,routed.
+// --modes=national,routed. With TB_BENCH_STAGES set, the receiver also prints
+// the time its writer's stages were busy during catch-up.
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -242,6 +243,13 @@ int RunReceiver(const ReceiverArgs& a) {
             caught_up_stored = stored;
           }
           Tell(absl::StrCat("caught_up ", now, " ", VmHwmKb()));
+          if (std::getenv("TB_BENCH_STAGES") != nullptr) {
+            const storage::WriterStats stats = node->writer()->stats();
+            std::fprintf(stderr, "  receiver stages: build %.2f s, commit %.2f s, %lu commits\n",
+                         absl::ToDoubleSeconds(stats.build_time),
+                         absl::ToDoubleSeconds(stats.commit_time),
+                         static_cast<unsigned long>(stats.commits));
+          }
         }
         continue;
       }
