@@ -9,8 +9,8 @@
 //     verified, applied and durably stored all of them:
 //       national  the national node (000000) keeps the sender's whole log:
 //                 contiguous batches, verified by recomputing the root;
-//       routed    county 440305 receives the events routed to it: each with
-//                 an inclusion proof against the latest checkpoint;
+//       routed    county 440305 receives the events routed to it, with a
+//                 batch inclusion proof against the latest checkpoint;
 //   - light-load delivery latency on the open, caught-up session: the sender
 //     appends one event every 10 ms; from Append() returning at the sender
 //     to the event being stored at the receiver;
@@ -28,7 +28,8 @@
 // Each figure is the median of --trials trials; ratios use medians of the
 // same run. Flags: --events=N (backlog, default 1000000), --trials=N
 // (default 3), --latency-events=N (default 500), --suites=intl,gm,
-// --modes=national,routed.
+// --modes=national,routed. With TB_BENCH_STAGES set, the receiver also prints
+// the time its writer's stages were busy during catch-up.
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
@@ -242,6 +243,13 @@ int RunReceiver(const ReceiverArgs& a) {
             caught_up_stored = stored;
           }
           Tell(absl::StrCat("caught_up ", now, " ", VmHwmKb()));
+          if (std::getenv("TB_BENCH_STAGES") != nullptr) {
+            const storage::WriterStats stats = node->writer()->stats();
+            std::fprintf(stderr, "  receiver stages: build %.2f s, commit %.2f s, %lu commits\n",
+                         absl::ToDoubleSeconds(stats.build_time),
+                         absl::ToDoubleSeconds(stats.commit_time),
+                         static_cast<unsigned long>(stats.commits));
+          }
         }
         continue;
       }
@@ -763,7 +771,7 @@ int main(int argc, char** argv) {
       "timed from the sender's dial\n(mutual TLS) until the receiver has verified, applied "
       "and durably stored them all.\n  national: 000000 keeps the sender's whole log "
       "(contiguous batches, root recomputed);\n  routed:   440305 gets the events routed "
-      "to it (one per person, each with an inclusion proof).\nx verify: catch-up rate / "
+      "to it (one per person, with a batch inclusion proof).\nx verify: catch-up rate / "
       "per-event verification rate; floor: the issue's (3.5x Ed25519,\n12x SM2), and at "
       "least 40,000 events/s for both suites.\nrecv MB: peak resident memory (VmHWM) of "
       "the\nreceiver's own process (a child) when it has caught up, max over trials; floor "

@@ -40,6 +40,10 @@ struct Writer::Ticket {
   // Or: verified events of another origin (ApplyRemote), and their outcome.
   const RemoteBatch* remote = nullptr;
   absl::Status remote_status;
+  // Set by the appender under mu_ once the group is built: the remote
+  // batch's outcome so far (RemoteApply::WaitBuilt).
+  bool built = false;
+  absl::Status built_status;
   bool done = false;
 };
 
@@ -331,17 +335,51 @@ absl::StatusOr<Appended> Writer::Append(const RecordChange& change) {
 }
 
 absl::Status Writer::ApplyRemote(const RemoteBatch& batch) {
-  if (batch.log.origin == options_.node) {
-    return absl::InvalidArgumentError(
-        "events of this node's own log are never applied from a peer");
-  }
-  Ticket ticket;
+  return StartApplyRemote(batch)->Wait();
+}
+
+Writer::RemoteApply::RemoteApply(Writer* writer)
+    : writer_(writer), ticket_(std::make_unique<Ticket>()) {}
+
+Writer::RemoteApply::~RemoteApply() {
+  absl::MutexLock lock(&writer_->mu_);
+  writer_->mu_.Await(absl::Condition(&ticket_->done));
+}
+
+absl::Status Writer::RemoteApply::WaitBuilt() {
+  absl::MutexLock lock(&writer_->mu_);
+  writer_->mu_.Await(absl::Condition(&ticket_->built));
+  return ticket_->built_status;
+}
+
+absl::Status Writer::RemoteApply::Wait() {
+  absl::MutexLock lock(&writer_->mu_);
+  writer_->mu_.Await(absl::Condition(&ticket_->done));
+  return ticket_->remote_status;
+}
+
+bool Writer::RemoteApply::done() const {
+  absl::MutexLock lock(&writer_->mu_);
+  return ticket_->done;
+}
+
+std::unique_ptr<Writer::RemoteApply> Writer::StartApplyRemote(const RemoteBatch& batch) {
+  std::unique_ptr<RemoteApply> apply(new RemoteApply(this));
+  Ticket& ticket = *apply->ticket_;
   ticket.remote = &batch;
   absl::MutexLock lock(&mu_);
-  if (stopping_) return absl::UnavailableError("writer is shutting down");
-  queue_.push_back(&ticket);
-  mu_.Await(absl::Condition(&ticket.done));
-  return ticket.remote_status;
+  if (batch.log.origin == options_.node) {
+    ticket.remote_status = absl::InvalidArgumentError(
+        "events of this node's own log are never applied from a peer");
+  } else if (stopping_) {
+    ticket.remote_status = absl::UnavailableError("writer is shutting down");
+  } else {
+    queue_.push_back(&ticket);
+    return apply;
+  }
+  ticket.built_status = ticket.remote_status;
+  ticket.built = ticket.done = true;
+  return apply;
 }
 
 void Writer::AppenderLoop() {
@@ -411,6 +449,13 @@ void Writer::BuildGroup(std::vector<Ticket*> group) {
     build_time_ += took;
   }
   absl::MutexLock lock(&mu_);
+  for (Ticket* t : in->tickets) {
+    if (t->remote == nullptr) continue;
+    t->built_status = !failed.ok()         ? failed
+                      : !in->poisoned.ok() ? in->poisoned
+                                           : t->remote_status;
+    t->built = true;
+  }
   // At most kMaxInFlight groups wait for their fsync: enough to overlap
   // building with syncing, few enough to bound memory.
   mu_.Await(absl::Condition(

@@ -149,6 +149,14 @@ class Writer {
   // errors as for Append.
   absl::Status ApplyRemote(const RemoteBatch& batch);
 
+  // A batch queued by StartApplyRemote (defined below).
+  class RemoteApply;
+  // ApplyRemote without waiting, so that a receiver can verify its next
+  // batch while this one is built and written: queues `batch`, which must
+  // outlive the returned handle, and returns at once. Batches are applied in
+  // the order they are queued.
+  std::unique_ptr<RemoteApply> StartApplyRemote(const RemoteBatch& batch);
+
   // Waits until a signed checkpoint covers `seq`. kDeadlineExceeded after
   // `timeout`; the signer's error if it stopped.
   absl::Status WaitForCheckpoint(uint64_t seq, absl::Duration timeout);
@@ -259,6 +267,33 @@ class Writer {
   std::thread appender_;
   std::thread committer_;
   std::thread signer_thread_;
+};
+
+// A batch queued by Writer::StartApplyRemote. Its methods may be called from
+// any thread; destroying it waits until the writer is done with the batch.
+class Writer::RemoteApply {
+ public:
+  ~RemoteApply();
+  RemoteApply(const RemoteApply&) = delete;
+  RemoteApply& operator=(const RemoteApply&) = delete;
+
+  // Waits until the writer has made its own checks of the batch and built
+  // its write. OK: it will be written, unless its commit fails (which
+  // stops the writer, so every batch queued after it fails too).
+  // Otherwise ApplyRemote's error, with nothing written. A caller whose
+  // next batch builds on this one queues it only after OK.
+  absl::Status WaitBuilt();
+  // Waits until the batch is durable, or failed: ApplyRemote's result.
+  absl::Status Wait();
+  // True when Wait() would not block.
+  bool done() const;
+
+ private:
+  friend class Writer;
+  explicit RemoteApply(Writer* writer);
+
+  Writer* const writer_;  // Not owned.
+  std::unique_ptr<Ticket> ticket_;
 };
 
 }  // namespace tongban::storage

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "common/crypto/suite.h"
 #include "common/merkle/tree.h"
@@ -37,44 +36,34 @@ absl::Status AddConsistency(const storage::Store& store, const storage::LogId& l
 }
 
 // Adds the events `seqs` (ascending) that are covered by the checkpoint of
-// `size` and fit the limits, each with its inclusion proof. Returns how many
-// of `seqs` it took.
+// `size` and fit the limits, and one batch inclusion proof for all of them.
+// Returns how many of `seqs` it took.
 absl::StatusOr<size_t> AddProvenEvents(const storage::Store& store,
                                        const storage::LogId& log, uint64_t size,
                                        const std::vector<uint64_t>& seqs,
                                        const FeedLimits& limits, crypto::Hasher& hasher,
                                        v1::Batch* batch) {
-  // The proofs of one batch share most of their nodes, and nodes below the
-  // stored levels are recomputed from leaves: read each node once per batch.
-  const merkle::NodeReader stored = store.NodeReaderFor(log);
-  absl::flat_hash_map<std::pair<uint32_t, uint64_t>, crypto::Digest> seen;
-  const merkle::NodeReader reader = [&](merkle::NodeId id) -> absl::StatusOr<crypto::Digest> {
-    auto it = seen.find({id.level, id.index});
-    if (it != seen.end()) return it->second;
-    TB_ASSIGN_OR_RETURN(crypto::Digest d, stored(id));
-    seen.emplace(std::make_pair(id.level, id.index), d);
-    return d;
-  };
   size_t bytes = 0;
-  size_t taken = 0;
-  for (; taken < seqs.size() && seqs[taken] <= size; ++taken) {
-    TB_ASSIGN_OR_RETURN(std::string body, store.GetEvent(log, seqs[taken]));
-    if (batch->events_size() > 0 &&
-        (static_cast<size_t>(batch->events_size()) == limits.max_events ||
-         bytes + body.size() > limits.max_bytes)) {
+  std::vector<uint64_t> leaves;  // leaf index = seq - 1
+  while (leaves.size() < seqs.size() && seqs[leaves.size()] <= size) {
+    const uint64_t seq = seqs[leaves.size()];
+    TB_ASSIGN_OR_RETURN(std::string body, store.GetEvent(log, seq));
+    if (!leaves.empty() &&
+        (leaves.size() == limits.max_events || bytes + body.size() > limits.max_bytes)) {
       break;
     }
     bytes += body.size();
-    TB_ASSIGN_OR_RETURN(std::vector<crypto::Digest> path,
-                        merkle::InclusionProof(hasher, seqs[taken] - 1, size, reader));
-    v1::InclusionProof* proof = batch->add_inclusion();
-    proof->set_seq(seqs[taken]);
-    for (const crypto::Digest& d : path) proof->add_hashes(d.data(), d.size());
+    leaves.push_back(seq - 1);
     v1::Event* e = batch->add_events();
-    e->set_seq(seqs[taken]);
+    e->set_seq(seq);
     e->set_body(std::move(body));
   }
-  return taken;
+  if (leaves.empty()) return 0;
+  TB_ASSIGN_OR_RETURN(
+      std::vector<crypto::Digest> proof,
+      merkle::BatchInclusionProof(hasher, leaves, size, store.NodeReaderFor(log)));
+  for (const crypto::Digest& d : proof) batch->add_inclusion(d.data(), d.size());
+  return leaves.size();
 }
 
 }  // namespace

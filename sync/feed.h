@@ -7,9 +7,10 @@
 //                   checkpoint: for a receiver of the whole log (the national
 //                   node), which verifies by recomputing the root.
 //   ReadRouted      the events routed to the peer (storage's routing index),
-//                   each with an inclusion proof against the latest
-//                   checkpoint, and a watermark so the peer's cursor advances
-//                   past events that were not for it, even when none were.
+//                   with one batch inclusion proof for all of them against
+//                   the latest checkpoint (exchange.proto), and a watermark so
+//                   the peer's cursor advances past events that were not for
+//                   it, even when none were.
 // Both add a consistency proof from the checkpoint the peer holds.
 //
 // Thread safety: free functions over a Store that is safe to share.
@@ -50,8 +51,8 @@ absl::StatusOr<std::optional<v1::Batch>> ReadRouted(const storage::Store& store,
                                                     const PeerPosition& peer,
                                                     const FeedLimits& limits);
 
-// The given events of `log` (ascending seqs), each with its inclusion proof
-// against the latest checkpoint, as a backfill batch, with a consistency
+// The given events of `log` (ascending seqs), with their batch inclusion
+// proof against the latest checkpoint, as a backfill batch, with a consistency
 // proof from the checkpoint the peer holds. Takes as many from the front of
 // `seqs` as the checkpoint covers and the limits allow, and removes them.
 // nullopt if `seqs` is empty or no checkpoint covers its first yet.

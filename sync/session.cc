@@ -155,7 +155,12 @@ absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
     }
     view.applied = p.seq();
   }
-  TB_ASSIGN_OR_RETURN(view.checkpoint, store_->LatestCheckpoint(log));
+  TB_ASSIGN_OR_RETURN(auto held, store_->CheckpointAtOrBelow(log, ~uint64_t{0}));
+  uint64_t held_size = 0;
+  if (held.has_value()) {
+    held_size = held->first;
+    view.checkpoint = std::move(held->second);
+  }
   TB_ASSIGN_OR_RETURN(std::optional<std::string> frozen,
                       store_->Get(storage::Cf::kDefault, FrozenKey(log)));
   view.frozen = frozen.has_value();
@@ -166,8 +171,31 @@ absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
     TB_ASSIGN_OR_RETURN(view.applied, store_->LastSeq(log));
     view.tree = store_->NodeReaderFor(log);
   }
-  storage::Store* store = store_;
-  view.stored_body = [store, log](uint64_t seq) { return store->GetEvent(log, seq); };
+  // Batches still being written count as applied: they were verified and
+  // are written in order, unless one fails, which ends the session.
+  for (const std::unique_ptr<Applying>& a : applying_) {
+    const storage::RemoteBatch& rb = a->verified.batch;
+    if (!(rb.log == log)) continue;
+    if (rb.checkpoint.has_value() && rb.checkpoint_size > held_size) {
+      view.checkpoint = *rb.checkpoint;
+      held_size = rb.checkpoint_size;
+    }
+    if (!rb.from_peer.empty() && rb.cursor > view.applied) {  // a backfill moves no cursor
+      view.applied = rb.cursor;
+      if (a->verified.frontier.has_value()) view.frontier = *a->verified.frontier;
+    }
+  }
+  view.stored_body = [this, log](uint64_t seq) -> absl::StatusOr<std::string> {
+    for (auto a = applying_.rbegin(); a != applying_.rend(); ++a) {
+      const storage::RemoteBatch& rb = (*a)->verified.batch;
+      if (!(rb.log == log)) continue;
+      auto e = std::lower_bound(
+          rb.events.begin(), rb.events.end(), seq,
+          [](const storage::RemoteEvent& e, uint64_t s) { return e.seq < s; });
+      if (e != rb.events.end() && e->seq == seq) return e->body;
+    }
+    return store_->GetEvent(log, seq);
+  };
   return view;
 }
 
@@ -190,8 +218,13 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
     p->set_origin(log.origin);
     p->set_epoch(log.epoch);
     p->set_seq(view.applied);
-    TB_ASSIGN_OR_RETURN(auto held, store_->CheckpointAtOrBelow(log, ~uint64_t{0}));
-    p->set_checkpoint_size(held.has_value() ? held->first : 0);
+    uint64_t held_size = 0;
+    if (view.checkpoint.has_value()) {
+      TB_ASSIGN_OR_RETURN(merkle::Checkpoint held,
+                          merkle::ParseCheckpoint(view.checkpoint->body()));
+      held_size = held.tree_size;
+    }
+    p->set_checkpoint_size(held_size);
     out->emplace_back().mutable_credit()->set_batches(1);
     return absl::OkStatus();
   }
@@ -224,20 +257,50 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
     // Events from anywhere in the log: they must not move the cursor.
     verified->batch.from_peer.clear();
   }
-  TB_RETURN_IF_ERROR(writer_->ApplyRemote(verified->batch));
+  // It was verified as if the batches before it were applied: if one of
+  // them fails the writer's own checks, it must not be applied either.
+  if (!applying_.empty()) TB_RETURN_IF_ERROR(applying_.back()->apply->WaitBuilt());
+  auto applying = std::make_unique<Applying>();
+  applying->verified = *std::move(verified);
+  applying->backfill = batch.backfill();
+  applying->began = began;
+  applying->apply = writer_->StartApplyRemote(applying->verified.batch);
+  applying_.push_back(std::move(applying));
+  // Acks go out from NextBatch, which the transport calls once it has
+  // handed the session what it received.
+  while (applying_.size() > kMaxApplying) TB_RETURN_IF_ERROR(FinishOldest(out));
+  return absl::OkStatus();
+}
+
+absl::Status Session::FinishOldest(std::vector<v1::SyncMessage>* out) {
+  const Applying& a = *applying_.front();
+  TB_RETURN_IF_ERROR(a.apply->Wait());
+  const storage::RemoteBatch& rb = a.verified.batch;
   ++stats_.batches_applied;
-  stats_.events_applied += verified->batch.events.size();
+  stats_.events_applied += rb.events.size();
   if (options_.peers != nullptr) {
-    options_.peers->BatchApplied(peer_, verified->batch.events.size(), clock_->Now(),
-                                 absl::Now() - began);
+    options_.peers->BatchApplied(peer_, rb.events.size(), clock_->Now(), absl::Now() - a.began);
   }
-  if (!batch.backfill()) {
+  if (!a.backfill) {
     v1::Ack* ack = out->emplace_back().mutable_ack();
-    ack->set_origin(log.origin);
-    ack->set_epoch(log.epoch);
-    ack->set_seq(verified->batch.cursor);
+    ack->set_origin(rb.log.origin);
+    ack->set_epoch(rb.log.epoch);
+    ack->set_seq(rb.cursor);
   }
   out->emplace_back().mutable_credit()->set_batches(1);
+  applying_.pop_front();
+  return absl::OkStatus();
+}
+
+absl::Status Session::FinishDurable(std::vector<v1::SyncMessage>* out) {
+  while (!applying_.empty() && applying_.front()->apply->done()) {
+    TB_RETURN_IF_ERROR(FinishOldest(out));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Session::FinishApplying(std::vector<v1::SyncMessage>* out) {
+  while (!applying_.empty()) TB_RETURN_IF_ERROR(FinishOldest(out));
   return absl::OkStatus();
 }
 
@@ -355,6 +418,17 @@ absl::StatusOr<std::vector<storage::LogId>> Session::LogsToSend() {
 }
 
 absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBatch() {
+  // The peer waits for these to send more.
+  if (replies_.empty()) {
+    std::vector<v1::SyncMessage> durable;
+    TB_RETURN_IF_ERROR(FinishDurable(&durable));
+    for (v1::SyncMessage& m : durable) replies_.push_back(std::move(m));
+  }
+  if (!replies_.empty()) {
+    v1::SyncMessage msg = std::move(replies_.front());
+    replies_.pop_front();
+    return msg;
+  }
   if (!hello_received_) return std::nullopt;
   // Histories asked for come first: a county that just linked a person
   // needs them to serve the person.

@@ -8,9 +8,14 @@
 //               (sync/feed.h) within the credit the peer granted: our own
 //               log (whole to the national node, routed to counties) and, at
 //               the national node, every log routed on to the peer (relay)
-//   receiving   OnMessage(batch) verifies it (sync/verify.h), applies it with
-//               its cursor in one durable batch (Writer::ApplyRemote), and
-//               answers with an Ack and one more Credit
+//   receiving   OnMessage(batch) verifies it (sync/verify.h) and hands it
+//               to the writer to apply with its cursor in one durable batch
+//               (Writer::StartApplyRemote); once that is durable, NextBatch
+//               answers with an Ack and one more Credit. The next batch is
+//               verified while this one is written: against what is stored
+//               plus the batches still being written, and queued only after
+//               the one before it passed the writer's own checks (at most
+//               kMaxApplying batches are in the writer)
 //   backfill    after an inflow registration linked us to a person, the
 //               writer left a durable marker per county to ask; the session
 //               sends FetchPerson for each, and the peer answers with every
@@ -31,6 +36,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <optional>
 #include <string>
@@ -95,13 +101,20 @@ class Session {
   // (kInvalidArgument, RejectReasonOf() tells which) or a local failure.
   absl::Status OnMessage(const v1::SyncMessage& in, std::vector<v1::SyncMessage>* out);
 
-  // The next message to send (a batch, or the end of a backfill answer), or
-  // nullopt when the peer has everything we hold for it or has no credit
-  // left. Never blocks.
+  // The next message to send (the Ack and Credit of a received batch that
+  // became durable, a batch, or the end of a backfill answer), or nullopt
+  // when there is none yet, the peer has everything we hold for it or has no
+  // credit left. Never blocks. The writer's listeners are called when
+  // received batches become durable: call it then.
   absl::StatusOr<std::optional<v1::SyncMessage>> NextBatch();
 
   // The transport reports how the session ended (OK after a clean close).
   void Ended(const absl::Status& result);
+
+  // Waits until every received batch is durable and appends its Ack and
+  // Credit to `out`: for a driver that has no writer listener to wake it
+  // (tests), when it has nothing else to send.
+  absl::Status FinishApplying(std::vector<v1::SyncMessage>* out);
 
   // The peer has said Hello and we have nothing it lacks, as far as we know.
   bool caught_up() const { return caught_up_; }
@@ -113,7 +126,22 @@ class Session {
   absl::Status OnFetchPerson(const std::string& person, std::vector<v1::SyncMessage>* out);
   absl::Status OnFetchDone(const v1::FetchDone& done);
   absl::StatusOr<std::optional<v1::SyncMessage>> NextBackfill();
+  // A verified batch handed to the writer, until it is durable.
+  struct Applying {
+    VerifiedBatch verified;  // the writer reads verified.batch
+    bool backfill = false;
+    absl::Time began;  // when verification started, for the apply latency
+    std::unique_ptr<storage::Writer::RemoteApply> apply;  // destroyed first
+  };
+  static constexpr size_t kMaxApplying = 2;
+
+  // What is applied of `log`: stored, or in a batch still being written.
   absl::StatusOr<ReceiverLog> ViewOf(const storage::LogId& log);
+  // Waits until the oldest batch being applied is durable and appends its
+  // Ack (not for a backfill) and Credit to `out`.
+  absl::Status FinishOldest(std::vector<v1::SyncMessage>* out);
+  // FinishOldest for every batch that is durable already, without waiting.
+  absl::Status FinishDurable(std::vector<v1::SyncMessage>* out);
   absl::Status KeepEvidence(const Equivocation& evidence, const storage::LogId& log);
   absl::StatusOr<std::vector<storage::LogId>> LogsToSend();
   void CountSent(uint64_t events);
@@ -147,6 +175,10 @@ class Session {
   std::set<std::string> requested_;  // asked in this session, answer pending
   bool caught_up_ = false;
   SessionStats stats_;
+  std::deque<v1::SyncMessage> replies_;  // Acks and Credits for NextBatch
+  // Received batches being written, oldest first. Last member: destroying
+  // one waits for the writer, which reads it.
+  std::deque<std::unique_ptr<Applying>> applying_;
 };
 
 }  // namespace tongban::sync

@@ -93,31 +93,12 @@ absl::Status CheckShape(const v1::Batch& batch, const ReceiverLog& log,
     }
     prev = e.seq();
   }
-  if (batch.contiguous()) {
-    if (batch.inclusion_size() != 0) {
-      return Reject(v1::REJECT_REASON_MALFORMED,
-                    absl::StrCat("contiguous batch of log ", name, " carries ",
-                                 batch.inclusion_size(), " inclusion proofs"));
-    }
-  } else {
-    if (batch.inclusion_size() != batch.events_size()) {
-      return Reject(v1::REJECT_REASON_MALFORMED,
-                    absl::StrCat("routed batch of log ", name, " has ",
-                                 batch.inclusion_size(), " inclusion proofs for ",
-                                 batch.events_size(), " events"));
-    }
-    for (int i = 0; i < batch.inclusion_size(); ++i) {
-      const v1::InclusionProof& p = batch.inclusion(i);
-      if (p.seq() != batch.events(i).seq()) {
-        return Reject(v1::REJECT_REASON_MALFORMED,
-                      absl::StrCat("routed batch of log ", name, ": inclusion proof ", i,
-                                   " is for seq ", p.seq(), ", event ", i, " is seq ",
-                                   batch.events(i).seq()));
-      }
-      TB_RETURN_IF_ERROR(
-          CheckHashes(p.hashes(), absl::StrCat("inclusion proof of seq ", p.seq(), ":")));
-    }
+  if (batch.contiguous() && batch.inclusion_size() != 0) {
+    return Reject(v1::REJECT_REASON_MALFORMED,
+                  absl::StrCat("contiguous batch of log ", name,
+                               " carries a batch inclusion proof"));
   }
+  TB_RETURN_IF_ERROR(CheckHashes(batch.inclusion(), "batch inclusion proof:"));
   return CheckHashes(batch.consistency(), "consistency proof:");
 }
 
@@ -207,12 +188,32 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
   }
   const merkle::Checkpoint& cp = *verified;
 
-  // 6. Every event must be in the signed tree.
+  // 6. Every event must be in the signed tree, and a routed batch's proof
+  // must have the shape its seqs and the signed tree size give (counted
+  // without hashing), so that step 10 can only find other bytes.
   if (!batch.events().empty() && batch.events().rbegin()->seq() > cp.tree_size) {
     return Reject(v1::REJECT_REASON_MALFORMED,
                   absl::StrCat("batch of log ", name, " has event seq ",
                                batch.events().rbegin()->seq(),
                                " beyond its checkpoint's tree size ", cp.tree_size));
+  }
+  std::vector<uint64_t> leaves;  // routed: the events' leaf indexes
+  if (!log.contiguous) {
+    leaves.reserve(batch.events_size());
+    for (const v1::Event& e : batch.events()) leaves.push_back(e.seq() - 1);
+    uint64_t want = 0;
+    if (!leaves.empty()) {
+      absl::StatusOr<uint64_t> size = merkle::BatchInclusionProofSize(leaves, cp.tree_size);
+      if (!size.ok()) return absl::InternalError(size.status().message());  // see step 2
+      want = *size;
+    }
+    if (static_cast<uint64_t>(batch.inclusion_size()) != want) {
+      return Reject(v1::REJECT_REASON_MALFORMED,
+                    absl::StrCat("routed batch of log ", name, " has ",
+                                 batch.inclusion_size(), " batch inclusion proof hashes; its ",
+                                 leaves.size(), " events in tree size ", cp.tree_size,
+                                 " need ", want));
+    }
   }
 
   // 7. Consistency with the checkpoint held. The held one was verified when
@@ -397,17 +398,19 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
       }
     }
     out.frontier = std::move(frontier);
-  } else {
-    for (int i : fresh) {
-      const v1::Event& e = batch.events(i);
-      const std::vector<crypto::Digest> proof = ToDigests(batch.inclusion(i).hashes());
-      const absl::Status s =
-          merkle::VerifyInclusion(hasher, e.seq() - 1, cp.tree_size,
-                                  merkle::LeafHash(hasher, e.body()), proof, cp.root);
-      if (!s.ok()) {
-        return Reject(v1::REJECT_REASON_TAMPERED_BODY,
-                      absl::StrCat("event ", name, "/", e.seq(), ": ", s.message()));
-      }
+  } else if (!leaves.empty()) {
+    // One proof covers every event of the batch, the ones already held too
+    // (their bytes were matched in step 9, so they hash as signed).
+    std::vector<crypto::Digest> leaf_hashes;
+    leaf_hashes.reserve(leaves.size());
+    for (const v1::Event& e : batch.events()) {
+      leaf_hashes.push_back(merkle::LeafHash(hasher, e.body()));
+    }
+    const absl::Status s = merkle::VerifyBatchInclusion(
+        hasher, leaves, cp.tree_size, leaf_hashes, ToDigests(batch.inclusion()), cp.root);
+    if (!s.ok()) {
+      return Reject(v1::REJECT_REASON_TAMPERED_BODY,
+                    absl::StrCat("events of log ", name, ": ", s.message()));
     }
   }
 

@@ -27,15 +27,18 @@
 //                         matches the receiver's (contiguous or routed);
 //                         event seqs >= 1 and strictly ascending (a
 //                         contiguous batch that repeats or reorders a seq is
-//                         GAP, as exchange.proto documents); routed: one
-//                         inclusion proof per event, for the same seq; every
-//                         hash 32 bytes
+//                         GAP, as exchange.proto documents); a batch
+//                         inclusion proof in routed batches only; every hash
+//                         32 bytes
 //   3. MALFORMED          the checkpoint text parses and names this suite, the
 //                         batch's origin and epoch
 //   4. UNKNOWN_KEY        the roster has no key `key_id` for the origin
 //   5. FORGED_SIGNATURE   merkle::VerifyCheckpoint fails
 //   --- the checkpoint is now the origin's word ---
-//   6. MALFORMED          an event seq beyond the checkpoint's tree size
+//   6. MALFORMED          an event seq beyond the checkpoint's tree size;
+//                         routed: a batch inclusion proof with another number
+//                         of hashes than the events' seqs and the tree size
+//                         need (counted, not hashed)
 //   7. EQUIVOCATION       against the held checkpoint: same size and another
 //                         root, or the consistency proof between the smaller
 //                         and the larger size fails (evidence returned). The
@@ -53,8 +56,9 @@
 //   9. REPLAY_MISMATCH    an event already stored here with other bytes
 //                         (identical ones are dropped as harmless no-ops)
 //  10. TAMPERED_BODY      contiguous: the stored tree extended by the new
-//                         leaves does not hash to the signed root; routed: an
-//                         inclusion proof of a new event fails
+//                         leaves does not hash to the signed root; routed: the
+//                         batch inclusion proof (exchange.proto) does not lead
+//                         from the leaves of all its events to the signed root
 //  11. MALFORMED          a new event's body does not parse, or its origin,
 //                         epoch or seq differs from the envelope (bodies are
 //                         parsed only once the signed root covers them)

@@ -62,6 +62,54 @@ PathShape ShapeOf(uint64_t index, uint64_t size) {
   return {inner, border};
 }
 
+// The set of leaves of a batch inclusion proof.
+absl::Status CheckLeafSet(absl::Span<const uint64_t> indexes, uint64_t size) {
+  if (indexes.empty()) return absl::InvalidArgumentError("batch inclusion proof of no leaves");
+  for (size_t i = 1; i < indexes.size(); ++i) {
+    if (indexes[i] <= indexes[i - 1]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("batch inclusion proof: leaf index ", indexes[i], " follows leaf index ",
+                       indexes[i - 1], "; indexes must ascend"));
+    }
+  }
+  if (indexes.back() >= size) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch inclusion proof: leaf index ", indexes.back(),
+                     " is not below tree size ", size));
+  }
+  return absl::OkStatus();
+}
+
+// RFC 9162's recursive MTH(D[begin:end]), descending only into subtrees that
+// hold a leaf of `indexes` (REQUIRES: ascending, within [begin, end); `first`
+// is the position of indexes[0] in the whole set). Visits left to right:
+// visit.Empty(b, e) is the value of a maximal subtree without leaves,
+// visit.Leaf(i) of the i-th leaf of the set, visit.Node(left, right)
+// combines two. Recursion depth is at most 64.
+template <typename Visitor>
+absl::StatusOr<typename Visitor::Value> WalkLeafPaths(uint64_t begin, uint64_t end,
+                                                      absl::Span<const uint64_t> indexes,
+                                                      size_t first, Visitor& visit) {
+  if (indexes.empty()) return visit.Empty(begin, end);
+  if (end - begin == 1) return visit.Leaf(first);
+  const uint64_t k = SplitPoint(end - begin);
+  const size_t left = static_cast<size_t>(
+      std::lower_bound(indexes.begin(), indexes.end(), begin + k) - indexes.begin());
+  TB_ASSIGN_OR_RETURN(typename Visitor::Value l,
+                      WalkLeafPaths(begin, begin + k, indexes.first(left), first, visit));
+  TB_ASSIGN_OR_RETURN(typename Visitor::Value r,
+                      WalkLeafPaths(begin + k, end, indexes.subspan(left), first + left, visit));
+  return visit.Node(l, r);
+}
+
+// Counts the hashes of a batch inclusion proof.
+struct ProofCounter {
+  using Value = uint64_t;
+  absl::StatusOr<Value> Empty(uint64_t, uint64_t) { return 1; }
+  absl::StatusOr<Value> Leaf(size_t) { return 0; }
+  Value Node(Value l, Value r) { return l + r; }
+};
+
 }  // namespace
 
 Digest LeafHash(Hasher& hasher, absl::string_view leaf) {
@@ -162,6 +210,36 @@ absl::StatusOr<std::vector<Digest>> InclusionProof(Hasher& hasher, uint64_t inde
   return HashRanges(hasher, siblings, read);
 }
 
+absl::StatusOr<uint64_t> BatchInclusionProofSize(absl::Span<const uint64_t> indexes,
+                                                 uint64_t size) {
+  TB_RETURN_IF_ERROR(CheckLeafSet(indexes, size));
+  ProofCounter count;
+  return WalkLeafPaths(0, size, indexes, 0, count);
+}
+
+absl::StatusOr<std::vector<Digest>> BatchInclusionProof(Hasher& hasher,
+                                                        absl::Span<const uint64_t> indexes,
+                                                        uint64_t size,
+                                                        const NodeReader& read) {
+  TB_RETURN_IF_ERROR(CheckLeafSet(indexes, size));
+  // Only the subtrees without leaves are read; nothing is combined.
+  struct Prover {
+    using Value = bool;
+    Hasher& hasher;
+    const NodeReader& read;
+    std::vector<Digest> out;
+    absl::StatusOr<Value> Empty(uint64_t b, uint64_t e) {
+      TB_ASSIGN_OR_RETURN(Digest d, RangeHashImpl(hasher, b, e, read));
+      out.push_back(d);
+      return true;
+    }
+    absl::StatusOr<Value> Leaf(size_t) { return true; }
+    Value Node(Value, Value) { return true; }
+  } prover{hasher, read, {}};
+  TB_RETURN_IF_ERROR(WalkLeafPaths(0, size, indexes, 0, prover).status());
+  return std::move(prover.out);
+}
+
 absl::StatusOr<std::vector<Digest>> ConsistencyProof(Hasher& hasher, uint64_t old_size,
                                                      uint64_t new_size,
                                                      const NodeReader& read) {
@@ -230,6 +308,43 @@ absl::Status VerifyInclusion(Hasher& hasher, uint64_t index, uint64_t size,
   if (r != root) {
     return absl::InvalidArgumentError(absl::StrCat(
         "inclusion proof of leaf ", index, " does not lead to the root of tree size ", size));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status VerifyBatchInclusion(Hasher& hasher, absl::Span<const uint64_t> indexes,
+                                  uint64_t size, absl::Span<const Digest> leaf_hashes,
+                                  absl::Span<const Digest> proof, const Digest& root) {
+  TB_ASSIGN_OR_RETURN(const uint64_t want, BatchInclusionProofSize(indexes, size));
+  if (leaf_hashes.size() != indexes.size()) {
+    return absl::InvalidArgumentError(absl::StrCat("batch inclusion proof: ",
+                                                   leaf_hashes.size(), " leaf hashes for ",
+                                                   indexes.size(), " leaf indexes"));
+  }
+  if (proof.size() != want) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch inclusion proof has ", proof.size(), " hashes; ", indexes.size(),
+        " leaves of a tree of ", size, " need ", want));
+  }
+  struct Verifier {
+    using Value = Digest;
+    Hasher& hasher;
+    absl::Span<const Digest> leaves;
+    absl::Span<const Digest> proof;
+    size_t used = 0;
+    absl::StatusOr<Value> Empty(uint64_t, uint64_t) {
+      // Cannot run out: the length was checked against the same walk.
+      if (used == proof.size()) return absl::InternalError("batch inclusion proof ran out");
+      return proof[used++];
+    }
+    absl::StatusOr<Value> Leaf(size_t i) { return leaves[i]; }
+    Value Node(const Value& l, const Value& r) { return NodeHash(hasher, l, r); }
+  } verifier{hasher, leaf_hashes, proof};
+  TB_ASSIGN_OR_RETURN(const Digest computed, WalkLeafPaths(0, size, indexes, 0, verifier));
+  if (computed != root) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch inclusion proof of ", indexes.size(), " leaves (", indexes.front(), " to ",
+        indexes.back(), ") does not lead to the root of tree size ", size));
   }
   return absl::OkStatus();
 }

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "common/crypto/suite.h"
 
 namespace tongban::merkle {
@@ -73,6 +74,28 @@ absl::StatusOr<Digest> RangeHash(Hasher& hasher, uint64_t begin, uint64_t end,
 absl::StatusOr<std::vector<Digest>> InclusionProof(Hasher& hasher, uint64_t index,
                                                    uint64_t size,
                                                    const NodeReader& read);
+// Batch inclusion proof (a multiproof): one proof that each leaf of
+// `indexes` is in the tree of `size`, for a set of leaves sent together.
+// REQUIRES of `indexes` (else kInvalidArgument): at least one, strictly
+// ascending, each below `size`.
+//
+// Its hashes are those of the maximal subtrees of the RFC 9162 tree (the
+// nodes MTH(D[b:e]) of section 2.1.1, ragged right edges included) that hold
+// none of the leaves, ordered left to right by the leaves they cover: exactly
+// the siblings on the leaves' audit paths that cannot be computed from the
+// leaves themselves. The verifier recomputes every subtree that holds a leaf
+// bottom-up from the leaf hashes and these. For one leaf they are its
+// section 2.1.3 audit path (in left-to-right order); for k leaves about
+// k * log2(size / k) hashes instead of k * log2(size).
+absl::StatusOr<std::vector<Digest>> BatchInclusionProof(Hasher& hasher,
+                                                        absl::Span<const uint64_t> indexes,
+                                                        uint64_t size,
+                                                        const NodeReader& read);
+// How many hashes BatchInclusionProof gives for `indexes` and `size`
+// (nothing is hashed or read), or kInvalidArgument as it would.
+absl::StatusOr<uint64_t> BatchInclusionProofSize(absl::Span<const uint64_t> indexes,
+                                                 uint64_t size);
+
 // RFC 9162 section 2.1.4 consistency proof from `old_size` to `new_size`.
 absl::StatusOr<std::vector<Digest>> ConsistencyProof(Hasher& hasher,
                                                      uint64_t old_size,
@@ -83,6 +106,13 @@ absl::StatusOr<std::vector<Digest>> ConsistencyProof(Hasher& hasher,
 absl::Status VerifyInclusion(Hasher& hasher, uint64_t index, uint64_t size,
                              const Digest& leaf_hash,
                              absl::Span<const Digest> proof, const Digest& root);
+// Recomputes the root of the tree of `size` from `leaf_hashes` (one per
+// index of `indexes`, same order) and a BatchInclusionProof. OK, or
+// kInvalidArgument saying what did not match: invalid `indexes`, a count of
+// leaf hashes or proof hashes other than they need, or another root.
+absl::Status VerifyBatchInclusion(Hasher& hasher, absl::Span<const uint64_t> indexes,
+                                  uint64_t size, absl::Span<const Digest> leaf_hashes,
+                                  absl::Span<const Digest> proof, const Digest& root);
 // RFC 9162 section 2.1.4.2.
 absl::Status VerifyConsistency(Hasher& hasher, uint64_t old_size,
                                uint64_t new_size, const Digest& old_root,

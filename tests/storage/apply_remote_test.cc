@@ -1,6 +1,6 @@
 // Applying another origin's verified events: the residence receives the
 // origin's history, derives the same links, keeps custody, and its own
-// events then reach the origin.
+// events then reach the origin; batches queued without waiting.
 #include <algorithm>
 #include <thread>
 
@@ -33,6 +33,13 @@ struct TestNode {
     wo.node = code;
     wo.relay = relay;
     writer = *Writer::Open(store.get(), key.get(), wo, clock);
+  }
+  // Appends the basics of `n` persons registered in kOrigin.
+  void AppendPersons(int n) {
+    for (int i = 0; i < n; ++i) {
+      auto r = writer->Append(testutil::Basics(testutil::MakeId(kOrigin, "19900101", i), "N"));
+      EXPECT_TRUE(r.ok()) << r.status();
+    }
   }
   // Events first..last of this node's log, as the sync layer hands them over
   // after verifying them.
@@ -171,10 +178,7 @@ TEST_P(ApplyRemoteTest, SameEventsFromTwoPeersAtOnceAreAppliedOnce) {
 TEST_P(ApplyRemoteTest, OtherBytesAtAStoredSeqAreRefusedWhole) {
   TestNode origin(dir_, GetParam(), kOrigin, &clock_);
   TestNode residence(dir_, GetParam(), kResidence, &clock_);
-  for (int i = 0; i < 3; ++i) {
-    TB_ASSERT_OK(origin.writer->Append(
-        testutil::Basics(testutil::MakeId(kOrigin, "19900101", i), "N")));
-  }
+  origin.AppendPersons(3);
   TB_ASSERT_OK(residence.writer->ApplyRemote(origin.Export(1, 1)));
   RemoteBatch forked = origin.Export(1, 3);
   forked.events[0].body += "x";
@@ -248,6 +252,44 @@ TEST_P(ApplyRemoteTest, OwnLogIsNeverAppliedFromAPeer) {
   TB_ASSERT_OK(origin.writer->Append(testutil::Basics(testutil::MakeId(kOrigin, "19900101", 2), "N")));
   EXPECT_EQ(origin.writer->ApplyRemote(origin.Export(1, 1)).code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+// Batches queued without waiting are applied in order; each reports the
+// outcome of the writer's own checks before it is durable, and a refused one
+// writes nothing.
+TEST_P(ApplyRemoteTest, QueuedBatchesApplyInOrderAndReportTheirChecksFirst) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode residence(dir_, GetParam(), kResidence, &clock_);
+  origin.AppendPersons(4);
+  const RemoteBatch first = origin.Export(1, 1);
+  const RemoteBatch second = origin.Export(2, 3);
+  std::unique_ptr<Writer::RemoteApply> a = residence.writer->StartApplyRemote(first);
+  std::unique_ptr<Writer::RemoteApply> b = residence.writer->StartApplyRemote(second);
+  TB_ASSERT_OK(a->WaitBuilt());
+  TB_ASSERT_OK(b->WaitBuilt());
+  TB_ASSERT_OK(b->Wait());
+  EXPECT_TRUE(a->done());
+  TB_ASSERT_OK(a->Wait());
+  TB_ASSERT_OK_AND_ASSIGN(auto cursor,
+                          residence.store->Get(Cf::kCursors, CursorKey(kOrigin, first.log)));
+  v1::Position position;
+  ASSERT_TRUE(position.ParseFromString(*cursor));
+  EXPECT_EQ(position.seq(), 3u);
+
+  // An event the origin signed whose payload does not parse.
+  RemoteBatch bad = origin.Export(4, 4);
+  bad.events[0].parsed.set_payload(std::string("\xff\xff\xff", 3));
+  bad.events[0].body = bad.events[0].parsed.SerializeAsString();
+  std::unique_ptr<Writer::RemoteApply> c = residence.writer->StartApplyRemote(bad);
+  const absl::Status checked = c->WaitBuilt();
+  EXPECT_EQ(checked.code(), absl::StatusCode::kInvalidArgument) << checked;
+  EXPECT_EQ(c->Wait(), checked);
+  EXPECT_EQ(residence.store->GetEvent(bad.log, 4).status().code(), absl::StatusCode::kNotFound);
+
+  // This node's own log is refused at once.
+  std::unique_ptr<Writer::RemoteApply> own = origin.writer->StartApplyRemote(first);
+  EXPECT_TRUE(own->done());
+  EXPECT_EQ(own->WaitBuilt().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(ApplyRemoteTest);

@@ -4,9 +4,13 @@
 // origin still gets its events, verified, through the national node.
 #include "sync/session.h"
 
+#include <algorithm>
+#include <functional>
 #include <map>
 
 #include "absl/strings/match.h"
+#include "common/merkle/checkpoint.h"
+#include "common/merkle/tree.h"
 #include "gtest/gtest.h"
 #include "storage/writer.h"
 #include "tests/testutil/records.h"
@@ -29,15 +33,17 @@ class SessionTest : public testing::TestWithParam<SuiteId> {
     for (const char* code : {kNational, kOrigin, kResidence, kThird}) fed_.Add(code);
   }
 
-  // Runs one session between a and b until neither has anything to send.
-  void Sync(const std::string& a, const std::string& b) {
+  // Runs one session between a and b until neither has anything to send;
+  // `adjust` changes both sessions' options. Counts the Resyncs sent.
+  void Sync(const std::string& a, const std::string& b,
+            const std::function<void(SessionOptions&)>& adjust = nullptr) {
     for (const std::string& n : {a, b}) {
       testutil::FederationNode& node = fed_.at(n);
       ASSERT_TRUE(node.writer->WaitForCheckpoint(node.writer->stats().last_seq,
                                                  absl::Seconds(30)).ok());
     }
-    std::unique_ptr<Session> sa = fed_.OpenSession(a, b);
-    std::unique_ptr<Session> sb = fed_.OpenSession(b, a);
+    std::unique_ptr<Session> sa = fed_.OpenSession(a, b, adjust);
+    std::unique_ptr<Session> sb = fed_.OpenSession(b, a, adjust);
     std::vector<v1::SyncMessage> to_b = *sa->Start();
     std::vector<v1::SyncMessage> to_a = *sb->Start();
     for (int round = 0; round < 10000; ++round) {
@@ -45,12 +51,21 @@ class SessionTest : public testing::TestWithParam<SuiteId> {
       for (const auto& m : to_a) TB_ASSERT_OK(sa->OnMessage(m, &to_b_next_));
       to_b = std::move(to_b_next_);
       to_a = std::move(to_a_next_);
+      for (const auto* sent : {&to_a, &to_b}) {
+        resyncs_ += std::count_if(sent->begin(), sent->end(),
+                                  [](const v1::SyncMessage& m) { return m.has_resync(); });
+      }
       to_b_next_.clear();
       to_a_next_.clear();
       TB_ASSERT_OK_AND_ASSIGN(auto from_a, sa->NextBatch());
       TB_ASSERT_OK_AND_ASSIGN(auto from_b, sb->NextBatch());
       if (from_a.has_value()) to_b.push_back(*from_a);
       if (from_b.has_value()) to_a.push_back(*from_b);
+      if (to_a.empty() && to_b.empty()) {
+        // Nothing to send until what they received is durable.
+        TB_ASSERT_OK(sa->FinishApplying(&to_b));
+        TB_ASSERT_OK(sb->FinishApplying(&to_a));
+      }
       if (to_a.empty() && to_b.empty()) return;
     }
     FAIL() << "session " << a << "-" << b << " did not settle";
@@ -69,6 +84,7 @@ class SessionTest : public testing::TestWithParam<SuiteId> {
   FakeClock clock_;
   testutil::TestFederation fed_{GetParam(), &clock_};
   std::vector<v1::SyncMessage> to_a_next_, to_b_next_;
+  int resyncs_ = 0;
 };
 
 using testutil::Outflow;
@@ -199,6 +215,88 @@ TEST_P(SessionTest, HistoryComesFromTheNationalNodeWhenTheOriginIsOutOfReach) {
   Write(kThird, testutil::Inflow(p, kOrigin));
   Sync(kThird, kNational);
   EXPECT_TRUE(Kinds(kThird, p).count(v1::RECORD_KIND_PERSON_BASICS));
+}
+
+// Batches of one event each: every batch is verified while the one before
+// may still be written, against that one's cursor and checkpoint (no
+// Resync), and all of them arrive, to the whole-log and the routed receiver.
+TEST_P(SessionTest, BatchesVerifiedWhileTheOnesBeforeAreWrittenAllArrive) {
+  std::vector<std::string> persons;
+  for (int i = 0; i < 12; ++i) {
+    persons.push_back(testutil::MakeId(kOrigin, "19900101", 10 + i));
+    Write(kOrigin, Outflow(persons.back(), kResidence));
+  }
+  auto one_event = [](SessionOptions& o) { o.limits.max_events = 1; };
+  Sync(kOrigin, kNational, one_event);
+  Sync(kOrigin, kResidence, one_event);
+  EXPECT_EQ(resyncs_, 0);
+  EXPECT_EQ(*fed_.at(kNational).store->LastSeq({kOrigin, 1}), 12u);
+  for (const std::string& p : persons) {
+    EXPECT_EQ(Kinds(kResidence, p), std::set<int>{v1::RECORD_KIND_OUTFLOW});
+  }
+}
+
+// A batch that passes verification but that the writer refuses (the origin
+// signed an event whose payload does not parse) ends the session, and the
+// batch verified after it, built on it, is not applied either.
+TEST_P(SessionTest, NothingAfterABatchTheWriterRefusesIsApplied) {
+  const crypto::Suite& suite = crypto::GetSuite(GetParam());
+  std::unique_ptr<crypto::Hasher> h = suite.NewHasher();
+  Write(kOrigin, testutil::Basics(testutil::MakeId(kOrigin, "19900101", 2), "P"));
+  Write(kOrigin, testutil::Basics(testutil::MakeId(kOrigin, "19900101", 3), "Q"));
+  testutil::FederationNode& a = fed_.at(kOrigin);
+  TB_ASSERT_OK(a.writer->WaitForCheckpoint(2, absl::Seconds(30)));
+  std::vector<std::string> bodies = {*a.store->GetEvent(a.writer->log(), 1),
+                                     *a.store->GetEvent(a.writer->log(), 2)};
+  v1::EventBody bad;
+  ASSERT_TRUE(bad.ParseFromString(bodies[0]));
+  bad.set_payload(std::string("\xff\xff\xff", 3));  // wire type 7: never parses
+  bodies[0] = bad.SerializeAsString();
+  // A's key signs checkpoints of sizes 1 and 2 over these bodies.
+  std::vector<crypto::Digest> leaves;
+  std::vector<v1::SyncMessage> batches;
+  std::unique_ptr<crypto::Signer> signer = a.key->NewSigner();
+  for (uint64_t seq = 1; seq <= 2; ++seq) {
+    leaves.push_back(merkle::LeafHash(*h, bodies[seq - 1]));
+    merkle::Checkpoint c;
+    c.suite = GetParam();
+    c.origin = kOrigin;
+    c.epoch = 1;
+    c.tree_size = seq;
+    c.root = merkle::RootOfLeaves(*h, leaves);
+    c.time_micros = 1796083200000000;
+    c.key_id = a.key->public_key().KeyId();
+    TB_ASSERT_OK_AND_ASSIGN(merkle::SignedCheckpoint sc, merkle::SignCheckpoint(c, *signer));
+    v1::Batch* b = batches.emplace_back().mutable_batch();
+    b->set_origin(kOrigin);
+    b->set_epoch(1);
+    b->set_contiguous(true);
+    b->set_watermark(seq);
+    b->set_consistency_from(seq - 1);
+    v1::Event* e = b->add_events();
+    e->set_seq(seq);
+    e->set_body(bodies[seq - 1]);
+    b->mutable_checkpoint()->set_body(sc.body);
+    b->mutable_checkpoint()->set_signature(sc.signature);
+  }
+
+  std::unique_ptr<Session> national = fed_.OpenSession(kNational, kOrigin);
+  TB_ASSERT_OK(national->Start().status());
+  v1::SyncMessage hello;
+  hello.mutable_hello()->set_node(kOrigin);
+  std::vector<v1::SyncMessage> out;
+  TB_ASSERT_OK(national->OnMessage(hello, &out));
+  TB_ASSERT_OK(national->OnMessage(batches[0], &out));  // verified; the writer refuses it
+  const absl::Status second = national->OnMessage(batches[1], &out);
+  EXPECT_EQ(second.code(), absl::StatusCode::kInvalidArgument) << second;
+  EXPECT_NE(second.message().find("payload does not parse"), absl::string_view::npos)
+      << second;
+  national.reset();
+  EXPECT_EQ(*fed_.at(kNational).store->LastSeq({kOrigin, 1}), 0u);
+  TB_ASSERT_OK_AND_ASSIGN(auto cursor, fed_.at(kNational).store->Get(
+                                           storage::Cf::kCursors,
+                                           storage::CursorKey(kOrigin, {kOrigin, 1})));
+  EXPECT_FALSE(cursor.has_value());
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(SessionTest);

@@ -94,12 +94,15 @@ class TestFederation {
     Open(code, n);
   }
 
-  std::unique_ptr<sync::Session> OpenSession(const std::string& self,
-                                             const std::string& peer) {
+  // `adjust`, if set, changes the options (self is set first).
+  std::unique_ptr<sync::Session> OpenSession(
+      const std::string& self, const std::string& peer,
+      const std::function<void(sync::SessionOptions&)>& adjust = nullptr) {
     FederationNode& n = nodes_.at(self);
     sync::SessionOptions options;
     options.self = self;
     options.audit = n.audit.get();
+    if (adjust) adjust(options);
     return std::make_unique<sync::Session>(n.store.get(), n.writer.get(), n.verifier.get(),
                                            clock_, options, peer);
   }

@@ -166,23 +166,25 @@ class VerifyTest : public testing::TestWithParam<SuiteId> {
     return b;
   }
 
-  // Events `seqs` of `o`, each with its inclusion proof against the
+  // Events `seqs` of `o` with their batch inclusion proof against the
   // checkpoint at `size`.
   v1::Batch Routed(OriginLog& o, const std::vector<uint64_t>& seqs, uint64_t size) {
     std::unique_ptr<crypto::Hasher> h = suite().NewHasher();
     v1::Batch b;
     b.set_origin(kOrigin);
     b.set_epoch(1);
+    std::vector<uint64_t> leaves;
     for (uint64_t seq : seqs) {
       v1::Event* e = b.add_events();
       e->set_seq(seq);
       e->set_body(Body(o, seq));
-      v1::InclusionProof* p = b.add_inclusion();
-      p->set_seq(seq);
+      leaves.push_back(seq - 1);
+    }
+    if (!leaves.empty()) {
       const auto proof = ValueOr(
-          merkle::InclusionProof(*h, seq - 1, size, o.store->NodeReaderFor(o.log())),
-          "inclusion proof");
-      for (const crypto::Digest& d : proof) p->add_hashes(std::string(crypto::AsStringView(d)));
+          merkle::BatchInclusionProof(*h, leaves, size, o.store->NodeReaderFor(o.log())),
+          "batch inclusion proof");
+      for (const crypto::Digest& d : proof) b.add_inclusion(std::string(crypto::AsStringView(d)));
     }
     *b.mutable_checkpoint() = CheckpointAt(o, size);
     return b;
@@ -488,9 +490,25 @@ TEST_P(VerifyTest, TamperedEventBodyIsRejected) {
   swapped.mutable_events(0)->set_body(Body(a_, 3));
   ExpectRejected(Verify(swapped, county), v1::REJECT_REASON_TAMPERED_BODY);
 
-  v1::Batch bad_proof = Routed(a_, {1}, 3);
-  (*bad_proof.mutable_inclusion(0)->mutable_hashes(0))[0] ^= 0x01;
-  ExpectRejected(Verify(bad_proof, county), v1::REJECT_REASON_TAMPERED_BODY);
+  // Two bodies swapped: each is then claimed at the other's seq.
+  Append(a_, 5);
+  v1::Batch exchanged = Routed(a_, {2, 3, 7}, 8);
+  exchanged.mutable_events(0)->set_body(Body(a_, 3));
+  exchanged.mutable_events(1)->set_body(Body(a_, 2));
+  ExpectRejected(Verify(exchanged, county), v1::REJECT_REASON_TAMPERED_BODY);
+
+  // A proof hash flipped, at either end of a sparse batch's proof.
+  for (const int which : {0, -1}) {
+    v1::Batch bad_proof = Routed(a_, {2, 6}, 8);
+    ASSERT_GE(bad_proof.inclusion_size(), 2);
+    const int i = which < 0 ? bad_proof.inclusion_size() - 1 : which;
+    (*bad_proof.mutable_inclusion(i))[0] ^= 0x01;
+    ExpectRejected(Verify(bad_proof, county), v1::REJECT_REASON_TAMPERED_BODY);
+  }
+  // The same proof under another signed tree size: same shape, other root.
+  v1::Batch other_size = Routed(a_, {1}, 3);
+  *other_size.mutable_checkpoint() = CheckpointAt(a_, 4);
+  ExpectRejected(Verify(other_size, county), v1::REJECT_REASON_TAMPERED_BODY);
 }
 
 TEST_P(VerifyTest, GapIsRejected) {
@@ -680,30 +698,29 @@ TEST_P(VerifyTest, MalformedBatchIsRejected) {
   add("envelope of another epoch", contiguous, national, [](v1::Batch* b) { b->set_epoch(2); });
   add("contiguous batch at a routed receiver", contiguous, county, [](v1::Batch*) {});
   add("routed batch at a contiguous receiver", routed, national, [](v1::Batch*) {});
-  add("routed batch without proofs", routed, county,
+  const std::string a_hash(crypto::kDigestSize, 'h');
+  add("routed batch without its proof", routed, county,
       [](v1::Batch* b) { b->clear_inclusion(); });
-  add("proof for another seq", routed, county,
-      [](v1::Batch* b) { b->mutable_inclusion(1)->set_seq(3); });
+  add("proof one hash too long", routed, county,
+      [&](v1::Batch* b) { b->add_inclusion(a_hash); });
+  add("proof of events the batch does not carry", routed, county,
+      [](v1::Batch* b) { b->clear_events(); });
+  add("proof of another set of events", routed, county,
+      [](v1::Batch* b) { b->mutable_events()->RemoveLast(); });
   add("short hash", routed, county,
-      [](v1::Batch* b) { b->mutable_inclusion(0)->mutable_hashes(0)->pop_back(); });
+      [](v1::Batch* b) { b->mutable_inclusion(0)->pop_back(); });
   add("short consistency hash", routed, county,
       [](v1::Batch* b) { b->add_consistency("0123"); });
-  add("descending seqs", routed, county, [](v1::Batch* b) {
-    b->mutable_events()->SwapElements(0, 1);
-    b->mutable_inclusion()->SwapElements(0, 1);
-  });
-  add("seq 0", routed, county, [](v1::Batch* b) {
-    b->mutable_events(0)->set_seq(0);
-    b->mutable_inclusion(0)->set_seq(0);
-  });
+  add("descending seqs", routed, county,
+      [](v1::Batch* b) { b->mutable_events()->SwapElements(0, 1); });
+  add("seq 0", routed, county, [](v1::Batch* b) { b->mutable_events(0)->set_seq(0); });
   add("event beyond the tree size", routed, county, [&](v1::Batch* b) {
     v1::Event* e = b->add_events();
     e->set_seq(4);
     e->set_body(Body(a_, 3));
-    b->add_inclusion()->set_seq(4);
   });
-  add("contiguous batch with inclusion proofs", contiguous, national,
-      [](v1::Batch* b) { b->add_inclusion()->set_seq(1); });
+  add("contiguous batch with an inclusion proof", contiguous, national,
+      [&](v1::Batch* b) { b->add_inclusion(a_hash); });
   add("checkpoint of another suite", routed, county, [&](v1::Batch* b) {
     merkle::Checkpoint c = Parsed(b->checkpoint());
     c.suite = GetParam() == SuiteId::kIntl ? SuiteId::kGm : SuiteId::kIntl;

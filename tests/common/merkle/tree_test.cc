@@ -2,6 +2,7 @@
 // vectors, seeded property tests under both suite hashes, and read counts.
 #include "common/merkle/tree.h"
 
+#include <algorithm>
 #include <bit>
 #include <map>
 #include <random>
@@ -421,7 +422,44 @@ std::string ConsistencyTrace(uint64_t m, uint64_t n) {
   return trace;
 }
 
-class MerklePropertyTest : public testing::TestWithParam<SuiteId> {};
+// Random trees under both hashes, seeded from gtest's seed (shown in every
+// failure; replay with --gtest_random_seed).
+class MerklePropertyTest : public testing::TestWithParam<SuiteId> {
+ protected:
+  // Leaf hashes and the root of every prefix (roots[n]: of the first n).
+  struct GrownTree {
+    std::vector<Digest> leaves;
+    std::vector<Digest> roots;
+  };
+
+  // Appends `size` random leaves to store_. Distinct leaves: two equal
+  // neighbours would make "the wrong index" verify (their hashes are
+  // interchangeable), which is not a fault.
+  GrownTree GrowRandomTree(uint64_t size) {
+    GrownTree t;
+    t.roots.push_back(EmptyRoot(*hasher_));
+    for (uint64_t n = 1; n <= size; ++n) {
+      std::string leaf = absl::StrCat(n, ":");
+      leaf.resize(leaf.size() + rng_() % 40);
+      for (size_t i = leaf.find(':') + 1; i < leaf.size(); ++i) {
+        leaf[i] = static_cast<char>(rng_());
+      }
+      t.leaves.push_back(LeafHash(*hasher_, leaf));
+      store_.Append(t.leaves.back());
+      t.roots.push_back(RootOfLeaves(*hasher_, t.leaves));
+      EXPECT_EQ(store_.frontier().Root(*hasher_), t.roots[n]) << n;
+    }
+    return t;
+  }
+
+  const uint32_t seed_ = testing::UnitTest::GetInstance()->random_seed();
+  const testing::ScopedTrace trace_{__FILE__, __LINE__,
+                                    absl::StrCat("seed ", seed_,
+                                                 " (replay with --gtest_random_seed)")};
+  std::mt19937_64 rng_{seed_};
+  std::unique_ptr<Hasher> hasher_ = GetSuite(GetParam()).NewHasher();
+  NodeStore store_{*hasher_};
+};
 
 INSTANTIATE_TEST_SUITE_P(BothHashes, MerklePropertyTest,
                          testing::Values(SuiteId::kIntl, SuiteId::kGm),
@@ -432,57 +470,39 @@ INSTANTIATE_TEST_SUITE_P(BothHashes, MerklePropertyTest,
 // For every tree size n <= 64 and every m <= n: roots agree, and every
 // inclusion and consistency proof verifies while every corruption fails.
 TEST_P(MerklePropertyTest, AllProofsOfSmallTrees) {
-  const uint32_t seed = testing::UnitTest::GetInstance()->random_seed();
-  SCOPED_TRACE(absl::StrCat("seed ", seed, " (replay with --gtest_random_seed)"));
-  std::mt19937_64 rng(seed);
-  std::unique_ptr<Hasher> hasher = GetSuite(GetParam()).NewHasher();
   constexpr uint64_t kMaxSize = 64;
-  NodeStore store(*hasher);
-  std::vector<Digest> leaves;
-  std::vector<Digest> roots;  // roots[n] = root of the first n leaves
-  roots.push_back(EmptyRoot(*hasher));
-  for (uint64_t n = 1; n <= kMaxSize; ++n) {
-    // Distinct leaves: two equal neighbours would make "the wrong index"
-    // verify (their hashes are interchangeable), which is not a fault.
-    std::string leaf = absl::StrCat(n, ":");
-    leaf.resize(leaf.size() + rng() % 40);
-    for (size_t i = leaf.find(':') + 1; i < leaf.size(); ++i) leaf[i] = static_cast<char>(rng());
-    leaves.push_back(LeafHash(*hasher, leaf));
-    store.Append(leaves.back());
-    roots.push_back(RootOfLeaves(*hasher, leaves));
-    ASSERT_EQ(store.frontier().Root(*hasher), roots[n]) << n;
-  }
-  const NodeReader read = store.Reader();
+  const auto [leaves, roots] = GrowRandomTree(kMaxSize);
+  const NodeReader read = store_.Reader();
   const auto invalid = absl::StatusCode::kInvalidArgument;
 
   for (uint64_t n = 0; n <= kMaxSize; ++n) {
     SCOPED_TRACE(absl::StrCat("size ", n));
     TB_ASSERT_OK_AND_ASSIGN(Frontier loaded, Frontier::Load(n, read));
-    ASSERT_EQ(loaded.Root(*hasher), roots[n]);
-    TB_ASSERT_OK_AND_ASSIGN(Digest range, RangeHash(*hasher, 0, n, read));
+    ASSERT_EQ(loaded.Root(*hasher_), roots[n]);
+    TB_ASSERT_OK_AND_ASSIGN(Digest range, RangeHash(*hasher_, 0, n, read));
     ASSERT_EQ(range, roots[n]);
 
     for (uint64_t m = 0; m < n; ++m) {
       SCOPED_TRACE(absl::StrCat("leaf ", m));
-      TB_ASSERT_OK_AND_ASSIGN(std::vector<Digest> proof, InclusionProof(*hasher, m, n, read));
-      TB_ASSERT_OK(VerifyInclusion(*hasher, m, n, leaves[m], proof, roots[n]));
+      TB_ASSERT_OK_AND_ASSIGN(std::vector<Digest> proof, InclusionProof(*hasher_, m, n, read));
+      TB_ASSERT_OK(VerifyInclusion(*hasher_, m, n, leaves[m], proof, roots[n]));
       for (size_t i = 0; i < proof.size(); ++i) {
         std::vector<Digest> bad = proof;
-        bad[i][rng() % 32] ^= static_cast<uint8_t>(1u << (rng() % 8));
-        EXPECT_EQ(VerifyInclusion(*hasher, m, n, leaves[m], bad, roots[n]).code(), invalid);
+        bad[i][rng_() % 32] ^= static_cast<uint8_t>(1u << (rng_() % 8));
+        EXPECT_EQ(VerifyInclusion(*hasher_, m, n, leaves[m], bad, roots[n]).code(), invalid);
       }
       Digest bad_leaf = leaves[m];
-      bad_leaf[rng() % 32] ^= 1;
-      EXPECT_EQ(VerifyInclusion(*hasher, m, n, bad_leaf, proof, roots[n]).code(), invalid);
+      bad_leaf[rng_() % 32] ^= 1;
+      EXPECT_EQ(VerifyInclusion(*hasher_, m, n, bad_leaf, proof, roots[n]).code(), invalid);
       for (uint64_t wrong_index : {m + 1, m - 1, m ^ 1, m ^ 2, n}) {
         if (wrong_index == m || wrong_index > n) continue;
-        EXPECT_EQ(VerifyInclusion(*hasher, wrong_index, n, leaves[m], proof, roots[n]).code(),
+        EXPECT_EQ(VerifyInclusion(*hasher_, wrong_index, n, leaves[m], proof, roots[n]).code(),
                   invalid)
             << "wrong index " << wrong_index;
       }
       for (uint64_t wrong_size : {n + 1, n - 1, 2 * n, n / 2, uint64_t{0}}) {
         if (wrong_size == n || InclusionTrace(m, wrong_size) == InclusionTrace(m, n)) continue;
-        EXPECT_EQ(VerifyInclusion(*hasher, m, wrong_size, leaves[m], proof, roots[n]).code(),
+        EXPECT_EQ(VerifyInclusion(*hasher_, m, wrong_size, leaves[m], proof, roots[n]).code(),
                   invalid)
             << "wrong size " << wrong_size;
       }
@@ -490,24 +510,24 @@ TEST_P(MerklePropertyTest, AllProofsOfSmallTrees) {
 
     for (uint64_t m = 0; m <= n; ++m) {
       SCOPED_TRACE(absl::StrCat("old size ", m));
-      TB_ASSERT_OK_AND_ASSIGN(std::vector<Digest> proof, ConsistencyProof(*hasher, m, n, read));
-      TB_ASSERT_OK(VerifyConsistency(*hasher, m, n, roots[m], roots[n], proof));
+      TB_ASSERT_OK_AND_ASSIGN(std::vector<Digest> proof, ConsistencyProof(*hasher_, m, n, read));
+      TB_ASSERT_OK(VerifyConsistency(*hasher_, m, n, roots[m], roots[n], proof));
       for (size_t i = 0; i < proof.size(); ++i) {
         std::vector<Digest> bad = proof;
-        bad[i][rng() % 32] ^= static_cast<uint8_t>(1u << (rng() % 8));
-        EXPECT_EQ(VerifyConsistency(*hasher, m, n, roots[m], roots[n], bad).code(), invalid);
+        bad[i][rng_() % 32] ^= static_cast<uint8_t>(1u << (rng_() % 8));
+        EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m], roots[n], bad).code(), invalid);
       }
       if (m < n) {
-        EXPECT_EQ(VerifyConsistency(*hasher, m, n, roots[m + 1], roots[n], proof).code(),
+        EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m + 1], roots[n], proof).code(),
                   invalid);
       }
       if (m > 0) {
-        EXPECT_EQ(VerifyConsistency(*hasher, m, n, roots[m - 1], roots[n], proof).code(),
+        EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m - 1], roots[n], proof).code(),
                   invalid);
       }
       // (From the empty tree every new root is consistent, so m = 0 is skipped.)
       if (m > 0 && m < n) {
-        EXPECT_EQ(VerifyConsistency(*hasher, m, n, roots[m], roots[n - 1], proof).code(),
+        EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m], roots[n - 1], proof).code(),
                   invalid);
       }
       for (uint64_t wrong_old : {m + 1, m - 1, m ^ 1, m ^ 2}) {
@@ -515,13 +535,13 @@ TEST_P(MerklePropertyTest, AllProofsOfSmallTrees) {
             ConsistencyTrace(wrong_old, n) == ConsistencyTrace(m, n)) {
           continue;
         }
-        EXPECT_EQ(VerifyConsistency(*hasher, wrong_old, n, roots[m], roots[n], proof).code(),
+        EXPECT_EQ(VerifyConsistency(*hasher_, wrong_old, n, roots[m], roots[n], proof).code(),
                   invalid)
             << "wrong old size " << wrong_old;
       }
       for (uint64_t wrong_new : {n + 1, n - 1, 2 * n}) {
         if (m == 0 || wrong_new == n || ConsistencyTrace(m, wrong_new) == ConsistencyTrace(m, n)) continue;
-        EXPECT_EQ(VerifyConsistency(*hasher, m, wrong_new, roots[m], roots[n], proof).code(),
+        EXPECT_EQ(VerifyConsistency(*hasher_, m, wrong_new, roots[m], roots[n], proof).code(),
                   invalid)
             << "wrong new size " << wrong_new;
       }
@@ -529,7 +549,135 @@ TEST_P(MerklePropertyTest, AllProofsOfSmallTrees) {
   }
 }
 
-// Proofs read O(log n) stored nodes, never the whole tree.
+// The leaf ranges [b, e) of the nodes of leaf m's RFC 9162 audit path in a
+// tree of n, from the leaf up (the order of InclusionProof), walking PATH
+// of section 2.1.3.1 down from the root.
+std::vector<std::pair<uint64_t, uint64_t>> AuditPathRanges(uint64_t m, uint64_t n) {
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  uint64_t b = 0, e = n;
+  while (e - b > 1) {
+    const uint64_t k = uint64_t{1} << (std::bit_width(e - b - 1) - 1);
+    if (m < b + k) {
+      ranges.emplace_back(b + k, e);
+      e = b + k;
+    } else {
+      ranges.emplace_back(b, b + k);
+      b += k;
+    }
+  }
+  return {ranges.rbegin(), ranges.rend()};
+}
+
+// A batch proof for random sets of leaves (sparse, dense, runs, single)
+// is what the single-leaf proofs imply: the audit-path nodes of its leaves
+// that cover none of them, once each, left to right. It verifies, and every
+// corruption of a hash, a leaf, an index, or the length fails.
+TEST_P(MerklePropertyTest, BatchProofsAgreeWithSingleProofs) {
+  constexpr uint64_t kMaxSize = 300;
+  const auto [leaves, roots] = GrowRandomTree(kMaxSize);
+  const NodeReader read = store_.Reader();
+  const auto invalid = absl::StatusCode::kInvalidArgument;
+
+  for (int trial = 0; trial < 400; ++trial) {
+    const uint64_t n = 1 + rng_() % kMaxSize;
+    std::vector<uint64_t> set;
+    switch (trial % 4) {
+      case 0:  // one leaf
+        set = {rng_() % n};
+        break;
+      case 1: {  // a run, as a routed feed sends when most events are for the peer
+        const uint64_t first = rng_() % n;
+        const uint64_t last = first + rng_() % (n - first);
+        for (uint64_t i = first; i <= last; ++i) set.push_back(i);
+        break;
+      }
+      default: {  // each leaf with a probability of 1/2 (dense) or 1/16 (sparse)
+        const uint64_t one_in = trial % 4 == 2 ? 2 : 16;
+        for (uint64_t i = 0; i < n; ++i) {
+          if (rng_() % one_in == 0) set.push_back(i);
+        }
+        if (set.empty()) set.push_back(rng_() % n);
+      }
+    }
+    SCOPED_TRACE(absl::StrCat("trial ", trial, ": ", set.size(), " leaves of ", n));
+    std::vector<Digest> set_leaves;
+    for (uint64_t i : set) set_leaves.push_back(leaves[i]);
+
+    // The reference: single proofs, their nodes named by their leaf ranges.
+    std::map<std::pair<uint64_t, uint64_t>, Digest> needed;  // ordered by first leaf
+    for (uint64_t m : set) {
+      TB_ASSERT_OK_AND_ASSIGN(std::vector<Digest> single, InclusionProof(*hasher_, m, n, read));
+      TB_ASSERT_OK(VerifyInclusion(*hasher_, m, n, leaves[m], single, roots[n]));
+      const auto ranges = AuditPathRanges(m, n);
+      ASSERT_EQ(ranges.size(), single.size());
+      for (size_t j = 0; j < ranges.size(); ++j) {
+        const auto [b, e] = ranges[j];
+        TB_ASSERT_OK_AND_ASSIGN(Digest range_hash, RangeHash(*hasher_, b, e, read));
+        ASSERT_EQ(range_hash, single[j]) << "node [" << b << ", " << e << ") of leaf " << m;
+        const bool holds_a_leaf = std::lower_bound(set.begin(), set.end(), b) !=
+                                  std::lower_bound(set.begin(), set.end(), e);
+        if (!holds_a_leaf) needed.emplace(ranges[j], single[j]);
+      }
+    }
+    std::vector<Digest> expected;
+    for (const auto& [range, d] : needed) expected.push_back(d);
+
+    TB_ASSERT_OK_AND_ASSIGN(std::vector<Digest> proof, BatchInclusionProof(*hasher_, set, n, read));
+    ASSERT_EQ(proof, expected);
+    TB_ASSERT_OK_AND_ASSIGN(uint64_t count, BatchInclusionProofSize(set, n));
+    EXPECT_EQ(count, proof.size());
+    TB_ASSERT_OK(VerifyBatchInclusion(*hasher_, set, n, set_leaves, proof, roots[n]));
+
+    if (!proof.empty()) {
+      std::vector<Digest> bad = proof;
+      bad[rng_() % bad.size()][rng_() % 32] ^= static_cast<uint8_t>(1u << (rng_() % 8));
+      EXPECT_EQ(VerifyBatchInclusion(*hasher_, set, n, set_leaves, bad, roots[n]).code(), invalid);
+      bad = proof;
+      bad.pop_back();
+      EXPECT_EQ(VerifyBatchInclusion(*hasher_, set, n, set_leaves, bad, roots[n]).code(), invalid);
+    }
+    std::vector<Digest> longer = proof;
+    longer.push_back(roots[n]);
+    EXPECT_EQ(VerifyBatchInclusion(*hasher_, set, n, set_leaves, longer, roots[n]).code(), invalid);
+    std::vector<Digest> bad_leaves = set_leaves;
+    bad_leaves[rng_() % bad_leaves.size()][rng_() % 32] ^= 1;
+    EXPECT_EQ(VerifyBatchInclusion(*hasher_, set, n, bad_leaves, proof, roots[n]).code(), invalid);
+    if (set.size() >= 2) {  // two leaves swapped: each is then at the other's index
+      bad_leaves = set_leaves;
+      std::swap(bad_leaves[0], bad_leaves[1]);
+      EXPECT_EQ(VerifyBatchInclusion(*hasher_, set, n, bad_leaves, proof, roots[n]).code(),
+                invalid);
+    }
+    // A leaf claimed at a neighbouring index not in the set.
+    std::vector<uint64_t> moved = set;
+    if (moved.back() + 1 < n) {
+      ++moved.back();
+      EXPECT_EQ(VerifyBatchInclusion(*hasher_, moved, n, set_leaves, proof, roots[n]).code(),
+                invalid);
+    }
+    if (n > 1 && n < kMaxSize) {
+      EXPECT_EQ(VerifyBatchInclusion(*hasher_, set, n, set_leaves, proof, roots[n + 1]).code(),
+                invalid);
+    }
+  }
+
+  // Sets that are not sets of leaves of the tree.
+  const std::vector<std::vector<uint64_t>> not_sets = {{}, {3, 2}, {2, 2}, {0, 10}};
+  for (const std::vector<uint64_t>& set : not_sets) {
+    EXPECT_EQ(BatchInclusionProof(*hasher_, set, 10, read).status().code(), invalid);
+    EXPECT_EQ(BatchInclusionProofSize(set, 10).status().code(), invalid);
+    const std::vector<Digest> some(set.size(), leaves[0]);
+    EXPECT_EQ(VerifyBatchInclusion(*hasher_, set, 10, some, {}, roots[10]).code(), invalid);
+  }
+  // One leaf hash too few.
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<Digest> proof,
+                          BatchInclusionProof(*hasher_, {1, 4}, 10, read));
+  EXPECT_EQ(VerifyBatchInclusion(*hasher_, {1, 4}, 10, {leaves[1]}, proof, roots[10]).code(),
+            invalid);
+}
+
+// Proofs read O(log n) stored nodes, never the whole tree; a batch proof
+// O(k log(n/k)).
 TEST_P(MerklePropertyTest, ProofsReadLogarithmicallyManyNodes) {
   std::unique_ptr<Hasher> hasher = GetSuite(GetParam()).NewHasher();
   constexpr uint64_t kLeaves = 100000;
@@ -575,6 +723,22 @@ TEST_P(MerklePropertyTest, ProofsReadLogarithmicallyManyNodes) {
   store.ResetReads();
   TB_ASSERT_OK(RangeHash(*hasher, 65536, kLeaves, read));
   EXPECT_LE(store.reads(), log_n);
+
+  // A batch proof of k leaves reads O(k log(n/k)) nodes: a run of a
+  // thousand leaves needs hardly more than one leaf.
+  std::vector<uint64_t> run;
+  std::vector<Digest> run_leaves;
+  for (uint64_t i = 40000; i < 41024; ++i) {
+    run.push_back(i);
+    run_leaves.push_back(store.Get({0, i}));
+  }
+  store.ResetReads();
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<Digest> batch,
+                          BatchInclusionProof(*hasher, run, kLeaves, read));
+  EXPECT_LE(batch.size(), 2u * log_n);
+  EXPECT_LE(store.reads(), 4 * log_n);
+  TB_ASSERT_OK(VerifyBatchInclusion(*hasher, run, kLeaves, run_leaves, batch,
+                                    store.frontier().Root(*hasher)));
 }
 
 }  // namespace
