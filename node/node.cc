@@ -358,6 +358,9 @@ absl::Status Node::RegisterMetrics() {
                                                   "Events applied from the peer.", {"peer"}));
   TB_ASSIGN_OR_RETURN(events_sent_, r.AddGauge("tongban_sync_events_sent",
                                                "Events sent to the peer.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(batches_, r.AddGauge("tongban_sync_batches",
+                                           "Batches exchanged with the peer, by direction.",
+                                           {"peer", "direction"}));
   TB_ASSIGN_OR_RETURN(rejected_, r.AddGauge("tongban_sync_batches_rejected",
                                             "Batches rejected, by reason.", {"reason"}));
   TB_ASSIGN_OR_RETURN(witness_findings_,
@@ -387,6 +390,8 @@ void Node::RefreshMetrics() {
     peer_connected_->WithLabels({peer})->Set(status.sessions);
     events_applied_->WithLabels({peer})->Set(static_cast<double>(status.events_applied));
     events_sent_->WithLabels({peer})->Set(static_cast<double>(status.events_sent));
+    batches_->WithLabels({peer, "sent"})->Set(static_cast<double>(status.batches_sent));
+    batches_->WithLabels({peer, "applied"})->Set(static_cast<double>(status.batches_applied));
     absl::StatusOr<uint64_t> acked = sync::AckedBy(*store(), peer, own);
     double behind = 0;
     if (acked.ok() && peer == config_.national) {

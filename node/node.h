@@ -136,6 +136,7 @@ class Node {
   metrics::GaugeFamily* peer_lag_seconds_ = nullptr;
   metrics::GaugeFamily* events_applied_ = nullptr;
   metrics::GaugeFamily* events_sent_ = nullptr;
+  metrics::GaugeFamily* batches_ = nullptr;
   metrics::GaugeFamily* rejected_ = nullptr;
   metrics::GaugeFamily* witness_findings_ = nullptr;
 };

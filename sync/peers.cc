@@ -32,6 +32,7 @@ void PeerTable::AckReceived(const std::string& peer) {
 void PeerTable::BatchSent(const std::string& peer, uint64_t events, absl::Time now) {
   absl::MutexLock lock(&mu_);
   PeerStatus& p = peers_[peer];
+  ++p.batches_sent;
   p.events_sent += events;
   p.last_batch = now;
 }
@@ -41,6 +42,7 @@ void PeerTable::BatchApplied(const std::string& peer, uint64_t events, absl::Tim
   if (apply_latency_ != nullptr) apply_latency_->Observe(absl::ToDoubleSeconds(took));
   absl::MutexLock lock(&mu_);
   PeerStatus& p = peers_[peer];
+  ++p.batches_applied;
   p.events_applied += events;
   p.last_batch = now;
 }

@@ -38,6 +38,8 @@ struct PeerStatus {
   absl::Time connected_since;    // when the first of them opened
   absl::Time last_batch;         // last batch sent or applied
   uint64_t acks = 0;             // acknowledgements received, all sessions
+  uint64_t batches_sent = 0;
+  uint64_t batches_applied = 0;
   uint64_t events_sent = 0;
   uint64_t events_applied = 0;
   std::string last_error;        // how the last failed session ended

@@ -8,6 +8,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -101,13 +102,16 @@ std::string DateText(const v1::Date& d) {
 
 absl::StatusOr<v1::Date> DateFlag(const Args& args, const char* flag) {
   TB_ASSIGN_OR_RETURN(std::string text, args.Required(flag));
+  const bool shaped = text.size() == 10 && text[4] == '-' && text[7] == '-' &&
+                      std::all_of(text.begin(), text.end(),
+                                  [](char c) { return absl::ascii_isdigit(c) || c == '-'; });
   absl::CivilDay day;
-  if (!absl::ParseCivilTime(text, &day)) {
+  if (!shaped) {
     return absl::InvalidArgumentError(
         absl::StrCat("--", flag, " \"", text, "\" is not a date (YYYY-MM-DD)"));
   }
-  // ParseCivilTime normalises 2026-02-30 to 2026-03-02: refuse that.
-  if (absl::FormatCivilTime(day) != text) {
+  // 2026-02-30 has the shape but is no day (and must not become 03-02).
+  if (!absl::ParseCivilTime(text, &day) || absl::FormatCivilTime(day) != text) {
     return absl::InvalidArgumentError(
         absl::StrCat("--", flag, " \"", text, "\" is not a real calendar day"));
   }

@@ -15,10 +15,16 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <fcntl.h>
+
+#include <algorithm>
 #include <fstream>
+#include <functional>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "node/cli/admin_client.h"
 #include "tests/testutil/files.h"
@@ -187,6 +193,137 @@ TEST_P(DaemonTest, WrongPasswordIsRefusedWithoutSayingWhyAndRepeatedFailuresLock
   EXPECT_EQ(logins, 6);
 }
 
+// Every Admin call against every role: allowed calls are never refused for
+// the role (they may fail for other reasons, e.g. NOT_FOUND), refused ones
+// are PERMISSION_DENIED.
+TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
+  const std::string person = testutil::MakeId(kCounty, "19900101", 9);
+  TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(person)).status());
+  v1::PersonRequest read;
+  read.set_person(person);
+  read.set_reason("matrix");
+  v1::WhereRequestAdmin where;
+  where.set_person(person);
+  where.set_reason("matrix");
+  v1::ClearHoldRequest clear;
+  clear.set_peer("000000");
+  using Call = std::function<absl::Status(cli::AdminClient&)>;
+  const std::vector<std::pair<std::string, Call>> calls = {
+      {"Status", [](cli::AdminClient& c) { return c.Status({}).status(); }},
+      {"Peers", [](cli::AdminClient& c) { return c.Peers({}).status(); }},
+      {"ClearHold", [&](cli::AdminClient& c) { return c.ClearHold(clear).status(); }},
+      {"Write", [&](cli::AdminClient& c) { return c.Write(BasicsWrite(person)).status(); }},
+      {"GetPerson", [&](cli::AdminClient& c) { return c.GetPerson(read).status(); }},
+      {"PersonHistory", [&](cli::AdminClient& c) { return c.PersonHistory(read).status(); }},
+      {"Where", [&](cli::AdminClient& c) { return c.Where(where).status(); }},
+      {"Audit", [](cli::AdminClient& c) { return c.Audit({}).status(); }},
+      {"ListInquiries", [](cli::AdminClient& c) { return c.ListInquiries({}).status(); }},
+  };
+  // role -> calls it may make (node/operators.h).
+  const std::map<std::string, std::set<std::string>> allowed = {
+      {"clerk", {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where",
+                 "ListInquiries"}},
+      {"admin", {"Status", "Peers", "ClearHold"}},
+      {"auditor", {"Status", "Peers", "Audit"}},
+  };
+  for (const auto& [who, may] : allowed) {
+    auto client = As(who);
+    for (const auto& [name, call] : calls) {
+      const absl::Status s = call(*client);
+      if (may.count(name)) {
+        EXPECT_NE(s.code(), absl::StatusCode::kPermissionDenied) << who << " " << name << ": " << s;
+        EXPECT_NE(s.code(), absl::StatusCode::kUnauthenticated) << who << " " << name << ": " << s;
+      } else {
+        EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << who << " " << name << ": " << s;
+      }
+    }
+  }
+}
+
+// tongbanctl against the running county: bad input of every kind is one
+// line on stderr, exit 2, and nothing is written; a wrong role or password
+// is exit 3.
+TEST_P(DaemonTest, TongbanctlRefusesBadInputWithOneLineAndNothingWritten) {
+  const std::string ops = dir_.File(kCounty) + "/operators/";
+  auto run = [&](const std::string& who, std::vector<std::string> args,
+                 std::string* err) -> int {
+    args.insert(args.end(),
+                {"--node", absl::StrCat("127.0.0.1:", county_->admin_port()), "--ca",
+                 dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
+                 ops + who + ".key", "--password-file", ops + who + ".password"});
+    args.insert(args.begin(), TB_TONGBANCTL);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string err_path = dir_.File("stderr");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    pid_t pid;
+    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    *err = testutil::Contents(err_path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  const std::string good = testutil::MakeId(kCounty, "19900101", 11);
+  struct Case {
+    std::string who;
+    std::vector<std::string> args;
+    int exit;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"clerk", {"register", "outflow", "62010219900101", "--to", "440305", "--left-on", "2026-03-01"},
+       2, "citizen ID"},
+      {"clerk", {"register", "outflow", good, "--to", "449999", "--left-on", "2026-03-01"}, 2,
+       "449999"},
+      {"clerk", {"register", "outflow", good, "--to", "440305", "--left-on", "2026-02-30"}, 2,
+       "--left-on \"2026-02-30\" is not a real calendar day"},
+      {"clerk", {"register", "outflow", good, "--left-on", "2026-03-01"}, 2, "missing --to"},
+      {"clerk", {"person", "show", good}, 2, "missing --reason"},
+      {"auditor", {"register", "outflow", good, "--to", "440305", "--left-on", "2026-03-01"}, 3,
+       "may not write records"},
+  };
+  for (const Case& c : cases) {
+    std::string err;
+    EXPECT_EQ(run(c.who, c.args, &err), c.exit) << absl::StrJoin(c.args, " ") << "\n" << err;
+    EXPECT_TRUE(absl::StrContains(err, c.says)) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line: " << err;
+    EXPECT_TRUE(absl::StartsWith(err, "tongbanctl: ")) << err;
+  }
+  // Nothing of it was written.
+  TB_ASSERT_OK_AND_ASSIGN(auto stats, county_->node().store()->LastSeq(
+                                          county_->node().writer()->log()));
+  EXPECT_EQ(stats, 0u);
+  // A wrong password: exit 3, and the message does not say which factor.
+  const std::string wrong = dir_.File("wrong.password");
+  testutil::WriteFile(wrong, "not-the-password-at-all\n", 0600);
+  std::string err;
+  std::vector<std::string> argv = {TB_TONGBANCTL, "status", "--node",
+                                   absl::StrCat("127.0.0.1:", county_->admin_port()), "--ca",
+                                   dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + "clerk.crt",
+                                   "--key", ops + "clerk.key", "--password-file", wrong};
+  std::vector<char*> raw;
+  for (std::string& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  const std::string err_path = dir_.File("stderr2");
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  err = testutil::Contents(err_path);
+  EXPECT_FALSE(absl::StrContains(err, "password")) << err;
+}
+
 // A unary call by method name with raw bytes, so that the test needs no
 // generated health or reflection stubs.
 absl::StatusOr<std::string> RawCall(int port, const std::string& ca, const std::string& cert,
@@ -283,7 +420,7 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
   for (const char* expected :
        {"tongban_log_events", "tongban_peer_connected", "tongban_peer_lag_events",
         "tongban_sync_apply_seconds", "tongban_rocksdb_bytes", "tongban_audit_entries",
-        "tongban_checkpoints_signed"}) {
+        "tongban_checkpoints_signed", "tongban_sync_batches", "tongban_sync_batches_rejected"}) {
     EXPECT_TRUE(names.count(expected)) << expected;
   }
   EXPECT_EQ(testutil::StatusLine(testutil::Get(county_->metrics_port(), "/healthz")),

@@ -14,6 +14,7 @@ tongban_test(operator_auth_test LABEL unit
 tongban_test(daemon_test LABEL integration SRCS node/daemon_test.cc
              DEPS tongban_daemon tongban_admin_client tongban_proto_grpc)
 target_compile_definitions(daemon_test PRIVATE
+  TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>"
   TB_BUILD_DIR="${CMAKE_BINARY_DIR}"
   TB_SETUP_SCRIPT="${CMAKE_SOURCE_DIR}/tools/federation-setup.sh")
 add_dependencies(daemon_test tongbanctl)
