@@ -9,3 +9,5 @@ tongban_test(metrics_http_test LABEL unit SRCS node/metrics_http_test.cc DEPS to
 # Operator access: TOTP, roles and accounts, authentication.
 tongban_test(operator_auth_test LABEL unit
   SRCS node/totp_test.cc node/operators_test.cc node/auth_test.cc DEPS tongban_node)
+# Statistics: a hand-counted federation (sessions in one process, no network).
+tongban_test(stats_test LABEL unit SRCS node/stats_test.cc DEPS tongban_node)
