@@ -30,6 +30,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -429,6 +430,73 @@ TEST_F(StatsTest, ACountyNodeComputesItsOwnRowAsTheNationalNodeDoes) {
   ASSERT_EQ(gd.rows_size(), 3);
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(gd.rows(0),
                                                                  Row(national, "440000")));
+}
+
+// Records the write path would never produce, as a peer running older or
+// faulty software could leave them: a value missing a required field, a
+// payload that does not parse, a conflict (two heads) whose newer head is an
+// upsert or a retraction. Put straight into the national node's store.
+TEST_F(StatsTest, IncompleteRecordsAndConflictsAreCountedAsDocumented) {
+  storage::Store& store = *fed_.at(kNational).store;
+  const std::string p9 = testutil::MakeId(kOrigin, "19960606", 11);
+  uint64_t seq = 1000;
+  auto head = [&](absl::Time at, v1::Operation op, std::string payload) {
+    v1::RecordState::Head h;
+    h.mutable_event()->set_origin(kA);
+    h.mutable_event()->set_epoch(1);
+    h.mutable_event()->set_seq(++seq);
+    h.mutable_hlc()->set_physical_micros(Micros(at));
+    h.set_operation(op);
+    h.set_payload(std::move(payload));
+    return h;
+  };
+  v1::RecordValue complete;
+  complete.mutable_service()->set_type(v1::SERVICE_TYPE_HEALTH_CHECK);
+  *complete.mutable_service()->mutable_delivered_on() = Day(2026, 9, 1);
+  complete.mutable_service()->set_provider_county(kA);
+  v1::RecordValue no_provider = complete;
+  no_provider.mutable_service()->clear_provider_county();
+  const absl::Time t = Cst(2026, 9, 30);
+  auto put = [&](const std::string& id, std::vector<v1::RecordState::Head> heads,
+                 int findings = 0) {
+    v1::RecordState state;
+    state.set_custodian(kA);
+    for (auto& h : heads) {
+      *state.add_history() = h.event();
+      *state.add_heads() = std::move(h);
+    }
+    for (int i = 0; i < findings; ++i) state.add_id_findings(v1::ID_FINDING_PLACEHOLDER);
+    storage::Batch batch(store);
+    batch.PutRecord(storage::RecordKey(p9, v1::RECORD_KIND_SERVICE, id), state);
+    TB_ASSERT_OK(store.Commit(batch, /*sync=*/true));
+  };
+  put("svc-no-provider",
+      {head(t, v1::OPERATION_UPSERT, no_provider.SerializeAsString())}, /*findings=*/2);
+  put("svc-garbage", {head(t, v1::OPERATION_UPSERT, "\xff\xff\xff")});
+  put("svc-conflict", {head(t, v1::OPERATION_UPSERT, no_provider.SerializeAsString()),
+                       head(t + absl::Minutes(1), v1::OPERATION_UPSERT,
+                            complete.SerializeAsString())});
+  put("svc-conflict-retracted",
+      {head(t, v1::OPERATION_UPSERT, complete.SerializeAsString()),
+       head(t + absl::Minutes(1), v1::OPERATION_RETRACT, "")});
+
+  TB_ASSERT_OK_AND_ASSIGN(
+      v1::StatsReply reply,
+      Stats(kNational, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026", kA));
+  const v1::StatsRow& a = Row(reply, kA);
+  // A's 5 records, then: no provider (incomplete), garbage (incomplete), the
+  // conflict by its newer, complete head; the retracted conflict not at all.
+  ExpectRatio(a.completeness(), 6, 8, "A completeness");
+  ExpectRatio(a.id_findings(), 3, 8, "A findings");  // P2's one, two here
+  EXPECT_EQ(a.records_in_conflict(), 1u);
+
+  // A value that is no RecordState stops the computation.
+  storage::Batch batch(store);
+  batch.Put(storage::Cf::kRecords, storage::RecordKey(p9, v1::RECORD_KIND_SERVICE, "svc-bad"),
+            "\x0a\xff");
+  TB_ASSERT_OK(store.Commit(batch, /*sync=*/true));
+  EXPECT_EQ(Stats(kNational, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026").status().code(),
+            absl::StatusCode::kDataLoss);
 }
 
 TEST_F(StatsTest, BadQueriesAreRefusedNamingWhatIsWrong) {
