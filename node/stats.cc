@@ -4,16 +4,17 @@
 #include <array>
 #include <map>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "google/protobuf/arena.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ids/region.h"
 #include "common/status_macros.h"
+#include "google/protobuf/arena.h"
 #include "storage/keys.h"
 #include "storage/validate.h"
 #include "tongban/v1/store.pb.h"
@@ -348,32 +349,33 @@ bool ParseHead(absl::string_view bytes, HeadView* h) {
     absl::string_view sub;
     uint64_t v = 0;
     switch (field * 8 + type) {
-      case 1 * 8 + kDelimited:  // event: EventId
+      case v1::RecordState::Head::kEventFieldNumber * 8 + kDelimited:
         return in.Bytes(&sub) && ParseMessage(sub, [h](int f, int t, WireReader& e) {
                  switch (f * 8 + t) {
-                   case 1 * 8 + kDelimited: return e.Bytes(&h->origin);
-                   case 2 * 8 + kVarint: return e.Varint(&h->epoch);
-                   case 3 * 8 + kVarint: return e.Varint(&h->seq);
+                   case v1::EventId::kOriginFieldNumber * 8 + kDelimited:
+                     return e.Bytes(&h->origin);
+                   case v1::EventId::kEpochFieldNumber * 8 + kVarint: return e.Varint(&h->epoch);
+                   case v1::EventId::kSeqFieldNumber * 8 + kVarint: return e.Varint(&h->seq);
                    default: return e.Skip(t);
                  }
                });
-      case 2 * 8 + kDelimited:  // hlc: Hlc
+      case v1::RecordState::Head::kHlcFieldNumber * 8 + kDelimited:
         return in.Bytes(&sub) && ParseMessage(sub, [h](int f, int t, WireReader& c) {
                  uint64_t physical = 0;
                  switch (f * 8 + t) {
-                   case 1 * 8 + kVarint:
+                   case v1::Hlc::kPhysicalMicrosFieldNumber * 8 + kVarint:
                      if (!c.Varint(&physical)) return false;
                      h->physical_micros = static_cast<int64_t>(physical);
                      return true;
-                   case 2 * 8 + kVarint: return c.Varint(&h->logical);
+                   case v1::Hlc::kLogicalFieldNumber * 8 + kVarint: return c.Varint(&h->logical);
                    default: return c.Skip(t);
                  }
                });
-      case 3 * 8 + kVarint:  // operation
+      case v1::RecordState::Head::kOperationFieldNumber * 8 + kVarint:
         if (!in.Varint(&v)) return false;
         h->operation = static_cast<int>(v);
         return true;
-      case 4 * 8 + kDelimited:  // payload
+      case v1::RecordState::Head::kPayloadFieldNumber * 8 + kDelimited:
         return in.Bytes(&h->payload);
       default:
         return in.Skip(type);
