@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
+#include "node/stats.h"
 #include "sync/session.h"
 #include "sync/where.h"
 
@@ -424,6 +425,19 @@ absl::StatusOr<v1::InquiryListReply> AdminApi::ListInquiries(const Operator& op,
         }
         return reply;
       });
+}
+
+absl::StatusOr<v1::StatsReply> AdminApi::Stats(const Operator& op, const v1::StatsRequest& r) {
+  // Counts and region codes only: no personal data, so no audit entry.
+  TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadStatistics));
+  v1::StatsRequest request = r;
+  if (request.period().empty()) {
+    // The current month, China Standard Time.
+    request.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
+    request.set_period(absl::FormatTime("%Y-%m", absl::Now(), absl::FixedTimeZone(8 * 3600)));
+  }
+  return ComputeStats(*node_->store(),
+                      StatsQueryFromRequest(request, node_->config().code, absl::Now()));
 }
 
 }  // namespace tongban::node

@@ -21,6 +21,7 @@
 #include "node/node.h"
 #include "node/operators.h"
 #include "storage/audit_log.h"
+#include "tongban/v1/stats.pb.h"
 #include "tongban/v1/admin.pb.h"
 
 namespace tongban::node {
@@ -46,6 +47,7 @@ class AdminApi {
   absl::StatusOr<v1::AuditReply> Audit(const Operator& op, const v1::AuditRequest& r);
   absl::StatusOr<v1::InquiryListReply> ListInquiries(const Operator& op,
                                                      const v1::InquiryListRequest& r);
+  absl::StatusOr<v1::StatsReply> Stats(const Operator& op, const v1::StatsRequest& r);
 
  private:
   // The normalized form of `raw`, or kInvalidArgument naming the field.

@@ -48,6 +48,7 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(Where, WhereRequestAdmin, WhereReplyAdmin)
   TB_ADMIN_METHOD(Audit, AuditRequest, AuditReply)
   TB_ADMIN_METHOD(ListInquiries, InquiryListRequest, InquiryListReply)
+  TB_ADMIN_METHOD(Stats, StatsRequest, StatsReply)
 #undef TB_ADMIN_METHOD
 
  private:

@@ -6,7 +6,8 @@
 # registers the arrival and receives the history; it records a service and
 # sends an inquiry, which the origin answers; the person moves on to a third
 # county, then returns home. Each step prints the tongbanctl command an
-# operator would run and what it shows. Every process started is stopped.
+# operator would run and what it shows; it ends with every node's peers,
+# status and statistics. Every process started is stopped.
 #
 #   tools/demo-federation.sh [BUILD_DIR] [SUITE]
 set -euo pipefail
@@ -132,13 +133,19 @@ run 620102 clerk register return $person --type home --effective-on 2026-11-01 -
 wait_for 330106 $person RETURN
 run 620102 clerk person history $person --reason "case closed: review"
 
-say "7. Every node: peers and status"
+say "7. Every node: peers, status and statistics"
 for code in "${codes[@]}"; do
   run "$code" admin peers
 done
 for code in "${codes[@]}"; do
   run "$code" admin status
 done
+# The registrations fall in the statistical year 2026 (2025-10-01 to
+# 2026-09-30); the inquiry was sent this month.
+for code in "${codes[@]}"; do
+  run "$code" admin stats --year 2026
+done
+run 000000 admin stats
 say "8. The auditor of the residence reads who touched the person's data"
 run 440305 auditor audit --person $person --limit 8
 

@@ -102,6 +102,7 @@ TB_CLIENT_METHOD(PersonHistory, PersonRequest, HistoryReply)
 TB_CLIENT_METHOD(Where, WhereRequestAdmin, WhereReplyAdmin)
 TB_CLIENT_METHOD(Audit, AuditRequest, AuditReply)
 TB_CLIENT_METHOD(ListInquiries, InquiryListRequest, InquiryListReply)
+TB_CLIENT_METHOD(Stats, StatsRequest, StatsReply)
 #undef TB_CLIENT_METHOD
 
 }  // namespace tongban::cli

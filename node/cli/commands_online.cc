@@ -18,6 +18,7 @@
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
 #include "node/cli/admin_client.h"
+#include "node/stats.h"
 
 namespace tongban::cli {
 namespace {
@@ -622,6 +623,26 @@ absl::Status NoticeAckCmd(const Args& args, Io& io) {
                      std::move(v));
 }
 
+absl::Status StatsCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::StatsRequest r;
+  if (args.Has("month") && args.Has("year")) {
+    return absl::InvalidArgumentError("give --month or --year, not both");
+  }
+  if (args.Has("month")) {
+    r.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
+    r.set_period(args.Get("month"));
+  } else if (args.Has("year")) {
+    r.set_period_kind(v1::STATS_PERIOD_KIND_STATISTICAL_YEAR);
+    r.set_period(args.Get("year"));
+  }
+  r.set_scope(args.Get("scope"));
+  TB_ASSIGN_OR_RETURN(v1::StatsReply reply, client->Stats(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  io.out << node::FormatStatsTable(reply);
+  return absl::OkStatus();
+}
+
 absl::Status AuditCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
   v1::AuditRequest r;
@@ -825,6 +846,15 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       "", "  tongbanctl notice ack 620102199001010012 --notice notice-440305-1 "
                           "--notice-county 440305\n",
                       {{"notice"}, {"notice-county"}, {"feedback"}}, NoticeAckCmd));
+  c->push_back(Online("stats", "", "the measures: feedback, receipts, timeliness, coverage, flows",
+                      "tongbanctl stats [--month YYYY-MM | --year YYYY] [--scope CODE]",
+                      "  --month YYYY-MM        a calendar month (default: the current one)\n"
+                      "  --year YYYY            the statistical year ending in YYYY: 1 October\n"
+                      "                         YYYY-1 to 30 September YYYY\n"
+                      "  --scope CODE           a county, a province XX0000 or the nation 000000\n"
+                      "                         (default: the node's own; a county sees itself only)\n",
+                      "  tongbanctl stats --year 2026 --scope 440000\n",
+                      WithConnection({{"month"}, {"year"}, {"scope"}}), 0, StatsCmd));
   c->push_back(Online("audit", "", "the audit trail, its chain verified (auditors)",
                       "tongbanctl audit [--from DATE] [--to DATE] [--operator NAME] [--person ID] "
                       "[--limit N]",

@@ -218,13 +218,14 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
       {"Where", [&](cli::AdminClient& c) { return c.Where(where).status(); }},
       {"Audit", [](cli::AdminClient& c) { return c.Audit({}).status(); }},
       {"ListInquiries", [](cli::AdminClient& c) { return c.ListInquiries({}).status(); }},
+      {"Stats", [](cli::AdminClient& c) { return c.Stats({}).status(); }},
   };
   // role -> calls it may make (node/operators.h).
   const std::map<std::string, std::set<std::string>> allowed = {
       {"clerk", {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where",
-                 "ListInquiries"}},
-      {"admin", {"Status", "Peers", "ClearHold"}},
-      {"auditor", {"Status", "Peers", "Audit"}},
+                 "ListInquiries", "Stats"}},
+      {"admin", {"Status", "Peers", "ClearHold", "Stats"}},
+      {"auditor", {"Status", "Peers", "Audit", "Stats"}},
   };
   for (const auto& [who, may] : allowed) {
     auto client = As(who);
@@ -238,6 +239,12 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
       }
     }
   }
+  // A county sees its own statistics, not another scope's.
+  TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply own, As("admin")->Stats({}));
+  ASSERT_GE(own.rows_size(), 1);
+  v1::StatsRequest nation;
+  nation.set_scope("000000");
+  EXPECT_EQ(As("admin")->Stats(nation).status().code(), absl::StatusCode::kPermissionDenied);
 }
 
 // tongbanctl against the running county: bad input of every kind is one

@@ -18,3 +18,5 @@ target_compile_definitions(daemon_test PRIVATE
   TB_BUILD_DIR="${CMAKE_BINARY_DIR}"
   TB_SETUP_SCRIPT="${CMAKE_SOURCE_DIR}/tools/federation-setup.sh")
 add_dependencies(daemon_test tongbanctl)
+# Statistics: a hand-counted federation (sessions in one process, no network).
+tongban_test(stats_test LABEL unit SRCS node/stats_test.cc DEPS tongban_node)
