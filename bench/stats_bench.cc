@@ -44,13 +44,6 @@ const char* const kCounties[] = {"620102", "440305", "440106", "330106", "110105
 constexpr size_t kCountyCount = sizeof(kCounties) / sizeof(kCounties[0]);
 const absl::TimeZone kCst = absl::FixedTimeZone(8 * 3600);
 
-v1::Date ToDate(absl::CivilDay d) {
-  v1::Date out;
-  out.set_year(static_cast<int32_t>(d.year()));
-  out.set_month(d.month());
-  out.set_day(d.day());
-  return out;
-}
 
 // CPU time of the calling thread: the machine is shared, so wall time
 // alone mixes in other processes' load.
@@ -106,8 +99,8 @@ size_t Fill(storage::Store& store, size_t records) {
         c->set_type(v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY);
         c->set_number(absl::StrCat("C", i));
         c->set_issuer(origin);
-        *c->mutable_valid_from() = ToDate(left - 10);
-        *c->mutable_valid_to() = ToDate(left + 700);
+        *c->mutable_valid_from() = node::ToDate(left - 10);
+        *c->mutable_valid_to() = node::ToDate(left + 700);
         put(person, v1::RECORD_KIND_CERTIFICATE, absl::StrCat("cert-C", i), origin, left - 10, v);
         break;
       }
@@ -141,21 +134,21 @@ size_t Fill(storage::Store& store, size_t records) {
     v1::PersonBasics* p = v.mutable_person_basics();
     p->set_name("Benchmark Person");
     p->set_sex(v1::SEX_MALE);
-    *p->mutable_birth_date() = ToDate(birth);
+    *p->mutable_birth_date() = node::ToDate(birth);
     p->set_hukou_region(origin);
     p->set_hukou_address("hukou address");
     put(person, v1::RECORD_KIND_PERSON_BASICS, "basics", origin, left - 30, v);
     v.Clear();
     v.mutable_outflow()->set_destination_county(residence);
-    *v.mutable_outflow()->mutable_left_on() = ToDate(left);
+    *v.mutable_outflow()->mutable_left_on() = node::ToDate(left);
     if (i % 7 != 0) {  // one in seven origins never registers the outflow
       put(person, v1::RECORD_KIND_OUTFLOW, absl::StrCat("out-", residence), origin, left, v);
     }
     v.Clear();
     v1::InflowRegistration* in = v.mutable_inflow();
     in->set_origin_county(origin);
-    *in->mutable_arrived_on() = ToDate(left);
-    *in->mutable_registered_on() = ToDate(registered);
+    *in->mutable_arrived_on() = node::ToDate(left);
+    *in->mutable_registered_on() = node::ToDate(registered);
     in->set_address("residence address");
     put(person, v1::RECORD_KIND_INFLOW, "inflow-1", residence, registered, v);
     v.Clear();

@@ -141,13 +141,6 @@ v1::StatsScopeLevel LevelOf(int code) {
   return v1::STATS_SCOPE_LEVEL_COUNTY;
 }
 
-v1::Date ToDate(absl::CivilDay d) {
-  v1::Date out;
-  out.set_year(static_cast<int32_t>(d.year()));
-  out.set_month(d.month());
-  out.set_day(d.day());
-  return out;
-}
 
 // A record's date as a day, or nullopt if unset or not a calendar day.
 std::optional<DayNum> DayOf(const v1::Date& d) {
@@ -931,6 +924,14 @@ std::string FormatStatsTable(const v1::StatsReply& reply) {
   for (const v1::StatsNotComputable& nc : reply.not_computable()) {
     absl::StrAppend(&out, nc.measure(), ": not computable: ", nc.reason(), "\n");
   }
+  return out;
+}
+
+v1::Date ToDate(absl::CivilDay d) {
+  v1::Date out;
+  out.set_year(static_cast<int32_t>(d.year()));
+  out.set_month(d.month());
+  out.set_day(d.day());
   return out;
 }
 

@@ -147,4 +147,7 @@ absl::StatusOr<v1::StatsReply> ComputeStats(const storage::Store& store,
 // measures that are not computable. Counts and region codes only.
 std::string FormatStatsTable(const v1::StatsReply& reply);
 
+// A calendar day as a record's Date.
+v1::Date ToDate(absl::CivilDay d);
+
 }  // namespace tongban::node

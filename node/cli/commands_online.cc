@@ -116,11 +116,7 @@ absl::StatusOr<v1::Date> DateFlag(const Args& args, const char* flag) {
     return absl::InvalidArgumentError(
         absl::StrCat("--", flag, " \"", text, "\" is not a real calendar day"));
   }
-  v1::Date d;
-  d.set_year(static_cast<int32_t>(day.year()));
-  d.set_month(day.month());
-  d.set_day(day.day());
-  return d;
+  return node::ToDate(day);
 }
 
 template <typename E>
@@ -481,10 +477,7 @@ absl::Status InquirySendCmd(const Args& args, Io& io) {
   const int days = type == v1::INQUIRY_TYPE_URGENT ? 15
                    : type == v1::INQUIRY_TYPE_NORMAL ? 30
                                                      : 7;
-  const absl::CivilDay due = absl::ToCivilDay(now, absl::FixedTimeZone(8 * 3600)) + days;
-  q->mutable_due_on()->set_year(static_cast<int32_t>(due.year()));
-  q->mutable_due_on()->set_month(due.month());
-  q->mutable_due_on()->set_day(due.day());
+  *q->mutable_due_on() = node::ToDate(absl::ToCivilDay(now, absl::FixedTimeZone(8 * 3600)) + days);
   return WriteRecord(args, io, v1::RECORD_KIND_INQUIRY,
                      absl::StrCat("inq-", to, "-", absl::ToUnixSeconds(now)), std::move(v));
 }
