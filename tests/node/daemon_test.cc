@@ -13,11 +13,14 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include <fcntl.h>
 
 #include <algorithm>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -329,6 +332,52 @@ TEST_P(DaemonTest, TongbanctlRefusesBadInputWithOneLineAndNothingWritten) {
   EXPECT_EQ(WEXITSTATUS(status), 3);
   err = testutil::Contents(err_path);
   EXPECT_FALSE(absl::StrContains(err, "password")) << err;
+}
+
+// The tongband binary under a systemd-like supervisor: READY=1 on the
+// notify socket once it serves, STOPPING=1 and exit 0 on SIGTERM.
+TEST_P(DaemonTest, TongbandNotifiesReadinessAndStopsCleanly) {
+  county_->Stop();
+  county_.reset();  // frees the county's folder for the process
+  const std::string socket_path = dir_.File("notify.sock");
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.size(), sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+  std::vector<std::string> env_strings = {"NOTIFY_SOCKET=" + socket_path};
+  std::vector<char*> env;
+  for (std::string& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
+  std::vector<std::string> argv = {TB_TONGBAND, "--config", dir_.File(kCounty) + "/tongband.conf"};
+  std::vector<char*> raw;
+  for (std::string& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  const std::string log = dir_.File("tongband.log");
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), env.data()), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  char buf[256];
+  ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  ASSERT_GT(n, 0) << "no readiness notification; see " << testutil::Contents(log);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "READY=1");
+  kill(pid, SIGTERM);
+  n = recv(fd, buf, sizeof(buf), 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "STOPPING=1");
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testutil::Contents(log);
+  EXPECT_TRUE(absl::StrContains(testutil::Contents(log), "stopping on SIGTERM"));
+  close(fd);
 }
 
 // A unary call by method name with raw bytes, so that the test needs no

@@ -15,8 +15,9 @@ tongban_test(daemon_test LABEL integration SRCS node/daemon_test.cc
              DEPS tongban_daemon tongban_admin_client tongban_proto_grpc)
 target_compile_definitions(daemon_test PRIVATE
   TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>"
+  TB_TONGBAND="$<TARGET_FILE:tongband>"
   TB_BUILD_DIR="${CMAKE_BINARY_DIR}"
   TB_SETUP_SCRIPT="${CMAKE_SOURCE_DIR}/tools/federation-setup.sh")
-add_dependencies(daemon_test tongbanctl)
+add_dependencies(daemon_test tongbanctl tongband)
 # Statistics: a hand-counted federation (sessions in one process, no network).
 tongban_test(stats_test LABEL unit SRCS node/stats_test.cc DEPS tongban_node)
