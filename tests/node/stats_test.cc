@@ -203,31 +203,7 @@ class StatsTest : public testing::Test {
     Write(kA, Receipt(p1_, "n1", Cst(2026, 2, 12)));
   }
 
-  // One session between a and b until neither has anything to send.
-  void Sync(const std::string& a, const std::string& b) {
-    for (const std::string& n : {a, b}) {
-      testutil::FederationNode& node = fed_.at(n);
-      TB_ASSERT_OK(node.writer->WaitForCheckpoint(node.writer->stats().last_seq,
-                                                  absl::Seconds(30)));
-    }
-    std::unique_ptr<sync::Session> sa = fed_.OpenSession(a, b);
-    std::unique_ptr<sync::Session> sb = fed_.OpenSession(b, a);
-    TB_ASSERT_OK_AND_ASSIGN(std::vector<v1::SyncMessage> to_b, sa->Start());
-    TB_ASSERT_OK_AND_ASSIGN(std::vector<v1::SyncMessage> to_a, sb->Start());
-    for (int round = 0; round < 10000; ++round) {
-      std::vector<v1::SyncMessage> next_a, next_b;
-      for (const auto& m : to_b) TB_ASSERT_OK(sb->OnMessage(m, &next_a));
-      for (const auto& m : to_a) TB_ASSERT_OK(sa->OnMessage(m, &next_b));
-      TB_ASSERT_OK_AND_ASSIGN(auto from_a, sa->NextBatch());
-      TB_ASSERT_OK_AND_ASSIGN(auto from_b, sb->NextBatch());
-      if (from_a.has_value()) next_b.push_back(*from_a);
-      if (from_b.has_value()) next_a.push_back(*from_b);
-      if (next_a.empty() && next_b.empty()) return;
-      to_a = std::move(next_a);
-      to_b = std::move(next_b);
-    }
-    FAIL() << "session " << a << "-" << b << " did not settle";
-  }
+  void Sync(const std::string& a, const std::string& b) { fed_.Sync(a, b); }
 
   absl::StatusOr<v1::StatsReply> Stats(const std::string& node, v1::StatsPeriodKind kind,
                                        const std::string& period,

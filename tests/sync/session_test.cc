@@ -37,38 +37,9 @@ class SessionTest : public testing::TestWithParam<SuiteId> {
   // `adjust` changes both sessions' options. Counts the Resyncs sent.
   void Sync(const std::string& a, const std::string& b,
             const std::function<void(SessionOptions&)>& adjust = nullptr) {
-    for (const std::string& n : {a, b}) {
-      testutil::FederationNode& node = fed_.at(n);
-      ASSERT_TRUE(node.writer->WaitForCheckpoint(node.writer->stats().last_seq,
-                                                 absl::Seconds(30)).ok());
-    }
-    std::unique_ptr<Session> sa = fed_.OpenSession(a, b, adjust);
-    std::unique_ptr<Session> sb = fed_.OpenSession(b, a, adjust);
-    std::vector<v1::SyncMessage> to_b = *sa->Start();
-    std::vector<v1::SyncMessage> to_a = *sb->Start();
-    for (int round = 0; round < 10000; ++round) {
-      for (const auto& m : to_b) TB_ASSERT_OK(sb->OnMessage(m, &to_a_next_));
-      for (const auto& m : to_a) TB_ASSERT_OK(sa->OnMessage(m, &to_b_next_));
-      to_b = std::move(to_b_next_);
-      to_a = std::move(to_a_next_);
-      for (const auto* sent : {&to_a, &to_b}) {
-        resyncs_ += std::count_if(sent->begin(), sent->end(),
-                                  [](const v1::SyncMessage& m) { return m.has_resync(); });
-      }
-      to_b_next_.clear();
-      to_a_next_.clear();
-      TB_ASSERT_OK_AND_ASSIGN(auto from_a, sa->NextBatch());
-      TB_ASSERT_OK_AND_ASSIGN(auto from_b, sb->NextBatch());
-      if (from_a.has_value()) to_b.push_back(*from_a);
-      if (from_b.has_value()) to_a.push_back(*from_b);
-      if (to_a.empty() && to_b.empty()) {
-        // Nothing to send until what they received is durable.
-        TB_ASSERT_OK(sa->FinishApplying(&to_b));
-        TB_ASSERT_OK(sb->FinishApplying(&to_a));
-      }
-      if (to_a.empty() && to_b.empty()) return;
-    }
-    FAIL() << "session " << a << "-" << b << " did not settle";
+    int resyncs = 0;
+    fed_.Sync(a, b, adjust, &resyncs);
+    resyncs_ += resyncs;
   }
 
   std::set<int> Kinds(const std::string& node, const std::string& person) {
@@ -83,7 +54,6 @@ class SessionTest : public testing::TestWithParam<SuiteId> {
 
   FakeClock clock_;
   testutil::TestFederation fed_{GetParam(), &clock_};
-  std::vector<v1::SyncMessage> to_a_next_, to_b_next_;
   int resyncs_ = 0;
 };
 

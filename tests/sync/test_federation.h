@@ -107,6 +107,50 @@ class TestFederation {
                                            clock_, options, peer);
   }
 
+  // Runs one session between `a` and `b`, both ends in this thread, until
+  // neither has anything to send and everything received is durable.
+  // `resyncs`, if set, counts the Resync messages sent.
+  void Sync(const std::string& a, const std::string& b,
+            const std::function<void(sync::SessionOptions&)>& adjust = nullptr,
+            int* resyncs = nullptr) {
+    for (const std::string& n : {a, b}) {
+      FederationNode& node = nodes_.at(n);
+      ASSERT_TRUE(node.writer->WaitForCheckpoint(node.writer->stats().last_seq,
+                                                 absl::Seconds(30)).ok());
+    }
+    std::unique_ptr<sync::Session> sa = OpenSession(a, b, adjust);
+    std::unique_ptr<sync::Session> sb = OpenSession(b, a, adjust);
+    auto started_a = sa->Start();
+    auto started_b = sb->Start();
+    ASSERT_TRUE(started_a.ok() && started_b.ok());
+    std::vector<v1::SyncMessage> to_b = *std::move(started_a);
+    std::vector<v1::SyncMessage> to_a = *std::move(started_b);
+    for (int round = 0; round < 10000; ++round) {
+      std::vector<v1::SyncMessage> next_a, next_b;
+      for (const auto& m : to_b) ASSERT_TRUE(sb->OnMessage(m, &next_a).ok());
+      for (const auto& m : to_a) ASSERT_TRUE(sa->OnMessage(m, &next_b).ok());
+      if (resyncs != nullptr) {
+        for (const auto* sent : {&next_a, &next_b}) {
+          for (const v1::SyncMessage& m : *sent) *resyncs += m.has_resync() ? 1 : 0;
+        }
+      }
+      auto from_a = sa->NextBatch();
+      auto from_b = sb->NextBatch();
+      ASSERT_TRUE(from_a.ok() && from_b.ok());
+      if (from_a->has_value()) next_b.push_back(**from_a);
+      if (from_b->has_value()) next_a.push_back(**from_b);
+      if (next_a.empty() && next_b.empty()) {
+        // Nothing to send until what they received is durable.
+        ASSERT_TRUE(sa->FinishApplying(&next_b).ok());
+        ASSERT_TRUE(sb->FinishApplying(&next_a).ok());
+      }
+      if (next_a.empty() && next_b.empty()) return;
+      to_a = std::move(next_a);
+      to_b = std::move(next_b);
+    }
+    FAIL() << "session " << a << "-" << b << " did not settle";
+  }
+
   // A federation CA, made on first use, and a certificate for `code` (with
   // IP SAN 127.0.0.1 so that tests can dial loopback). Dated by the real
   // clock: TLS checks validity against it, whatever clock the nodes use.
