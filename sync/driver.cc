@@ -121,6 +121,7 @@ void PeerDriver::TickPeer(const std::string& peer, State& st, absl::Time now) {
       return;
     }
     st.link.reset();
+    peers_->DialFailed(peer, *result, now);
     // Any end we did not ask for waits before the next attempt, a clean
     // one too: a peer that accepts and drops sessions must not be hammered.
     const absl::Duration wait = st.backoff.Next();

@@ -24,6 +24,15 @@ void PeerTable::SessionEnded(const std::string& peer, const absl::Status& result
   }
 }
 
+void PeerTable::DialFailed(const std::string& peer, const absl::Status& result,
+                           absl::Time now) {
+  if (result.ok()) return;
+  absl::MutexLock lock(&mu_);
+  PeerStatus& p = peers_[peer];
+  p.last_error = result.ToString();
+  p.last_error_at = now;
+}
+
 void PeerTable::AckReceived(const std::string& peer) {
   absl::MutexLock lock(&mu_);
   ++peers_[peer].acks;

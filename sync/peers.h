@@ -51,6 +51,9 @@ class PeerTable {
   void SessionStarted(const std::string& peer, absl::Time now);
   // `result` is how the session ended; a failure becomes last_error.
   void SessionEnded(const std::string& peer, const absl::Status& result, absl::Time now);
+  // A dialled session failed, perhaps before it started (refused at the
+  // handshake, unreachable): `result` becomes last_error.
+  void DialFailed(const std::string& peer, const absl::Status& result, absl::Time now);
   void AckReceived(const std::string& peer);
   void BatchSent(const std::string& peer, uint64_t events, absl::Time now);
   // `took`: verification and durable apply of the batch.

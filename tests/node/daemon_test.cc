@@ -334,6 +334,33 @@ TEST_P(DaemonTest, TongbanctlRefusesBadInputWithOneLineAndNothingWritten) {
   EXPECT_FALSE(absl::StrContains(err, "password")) << err;
 }
 
+// A peer held after sending invalid data is refused at the handshake, and
+// told why, until an administrator clears the hold.
+TEST_P(DaemonTest, HeldPeerIsRefusedAtTheHandshakeUntilCleared) {
+  TB_ASSERT_OK(sync::HoldPeer(*national_->node().store(), kCounty,
+                              "REJECT_REASON_TAMPERED_BODY in a test"));
+  // The county's next session (after a restart) is refused.
+  county_->Stop();
+  county_.reset();
+  TB_ASSERT_OK_AND_ASSIGN(Config county, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
+  TB_ASSERT_OK_AND_ASSIGN(county_, Daemon::Start(county, RealClock()));
+  std::string error;
+  for (int i = 0; i < 100 && !absl::StrContains(error, "held"); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    error = county_->node().peers().Get("000000").last_error;
+  }
+  EXPECT_TRUE(absl::StrContains(error, "held after sending invalid data")) << error;
+  EXPECT_TRUE(absl::StrContains(error, "PERMISSION_DENIED")) << error;
+  // Cleared: the county's next attempt is admitted.
+  TB_ASSERT_OK(sync::ClearHold(*national_->node().store(), kCounty));
+  bool connected = false;
+  for (int i = 0; i < 200 && !connected; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    connected = county_->node().peers().Get("000000").sessions > 0;
+  }
+  EXPECT_TRUE(connected) << "the county reconnects once the hold is cleared";
+}
+
 // The tongband binary under a systemd-like supervisor: READY=1 on the
 // notify socket once it serves, STOPPING=1 and exit 0 on SIGTERM.
 TEST_P(DaemonTest, TongbandNotifiesReadinessAndStopsCleanly) {

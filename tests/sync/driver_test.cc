@@ -104,6 +104,8 @@ TEST_F(DriverTest, BackoffGrowsOnFailureAndResetsOnFirstAck) {
   for (int i = 0; i < 8; ++i) {
     Last(kNational)->ended = absl::UnavailableError("connection refused");
     Tick();  // notices the failure, schedules the retry
+    EXPECT_EQ(table_.Get(kNational).last_error, "UNAVAILABLE: connection refused")
+        << "operators see why, even when no session started";
     const DriverPeer p = driver_->Snapshot().at(kNational);
     EXPECT_EQ(p.failures, i + 1);
     last_wait = p.next_attempt - clock_.Now();
