@@ -21,3 +21,6 @@ target_compile_definitions(daemon_test PRIVATE
 add_dependencies(daemon_test tongbanctl tongband)
 # Statistics: a hand-counted federation (sessions in one process, no network).
 tongban_test(stats_test LABEL unit SRCS node/stats_test.cc DEPS tongban_node)
+# Offline certificates: payload, text form, revocation list, every verdict.
+tongban_test(certificate_payload_test LABEL unit SRCS node/certificate_payload_test.cc
+             DEPS tongban_node)
