@@ -282,7 +282,7 @@ absl::StatusOr<std::string> SignRevocationList(std::vector<RevokedCertificate> e
                                                absl::string_view national,
                                                absl::Time issued_at,
                                                const crypto::PrivateKey& key) {
-  std::sort(entries.begin(), entries.end());
+  std::stable_sort(entries.begin(), entries.end());
   entries.erase(std::unique(entries.begin(), entries.end(),
                             [](const auto& a, const auto& b) { return !(a < b) && !(b < a); }),
                 entries.end());

@@ -128,7 +128,7 @@ struct RevocationList {
   const RevokedCertificate* Find(absl::string_view issuer, absl::string_view number) const;
 };
 
-// Sorts and de-duplicates `entries` and signs the list with the national
+// Sorts and de-duplicates `entries` (the first of equal ones is kept) and signs the list with the national
 // node's key.
 absl::StatusOr<std::string> SignRevocationList(std::vector<RevokedCertificate> entries,
                                                absl::string_view national,
