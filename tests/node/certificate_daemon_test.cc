@@ -3,7 +3,8 @@
 // tongbanctl a text file and a PNG QR code), and it verifies offline with
 // nothing but the setup's roster.signed and root.pub; once revoked, the
 // national node's signed revocation list makes it "revoked", and the county
-// refuses to sign a payload for it.
+// refuses to sign a payload for it; a renewal puts the certificate it
+// supersedes on the list too.
 #include <cstdlib>
 
 #include "absl/strings/match.h"
@@ -19,14 +20,17 @@ namespace {
 
 class CertificateDaemonTest : public DaemonTest {
  protected:
-  v1::WriteRequest CertificateWrite(const std::string& person, bool revoked) {
+  v1::WriteRequest CertificateWrite(const std::string& person, bool revoked,
+                                    const std::string& number = "HY-620102-1",
+                                    const std::string& supersedes = "") {
     v1::WriteRequest w;
     w.set_person(person);
     w.set_kind(v1::RECORD_KIND_CERTIFICATE);
-    w.set_record_id("cert-hy-1");
+    w.set_record_id("cert-" + number);
     v1::Certificate* c = w.mutable_value()->mutable_certificate();
     c->set_type(v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY);
-    c->set_number("HY-620102-1");
+    c->set_number(number);
+    c->set_supersedes(supersedes);
     c->set_issuer(kCounty);
     const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
     *c->mutable_valid_from() = testutil::Day(2026, 1, 1);
@@ -122,15 +126,28 @@ TEST_P(CertificateDaemonTest, IssuedPayloadVerifiesOfflineAndRevocationReachesTh
   TB_ASSERT_OK(clerk->Write(CertificateWrite(person, true)).status());
   EXPECT_EQ(clerk->CertificatePayload(get).status().code(), absl::StatusCode::kFailedPrecondition)
       << "no payload for a revoked certificate";
+  // A renewal supersedes the old certificate: no payload for it, and listed.
+  TB_ASSERT_OK(clerk->Write(CertificateWrite(person, false, "HY-620102-A")).status());
+  TB_ASSERT_OK(
+      clerk->Write(CertificateWrite(person, false, "HY-620102-B", "cert-HY-620102-A")).status());
+  v1::CertificatePayloadRequest old = get;
+  old.set_number("HY-620102-A");
+  EXPECT_EQ(clerk->CertificatePayload(old).status().code(), absl::StatusCode::kFailedPrecondition)
+      << "no payload for a superseded certificate";
   auto national = As("admin", "", "000000");
   v1::RevocationListReply list_reply;
   for (const absl::Time deadline = absl::Now() + absl::Seconds(60); absl::Now() < deadline;) {
     TB_ASSERT_OK_AND_ASSIGN(list_reply, national->RevocationList({}));
-    if (list_reply.entries() > 0) break;
+    if (list_reply.entries() >= 2) break;
     absl::SleepFor(absl::Milliseconds(200));
   }
-  ASSERT_EQ(list_reply.entries(), 1u) << "the revocation did not reach the national node";
+  ASSERT_EQ(list_reply.entries(), 2u) << "the revocations did not reach the national node";
   TB_ASSERT_OK_AND_ASSIGN(RevocationList list, VerifyRevocationList(list_reply.list(), roster));
+  ASSERT_NE(list.Find(kCounty, "HY-620102-A"), nullptr);
+  EXPECT_EQ(list.Find(kCounty, "HY-620102-A")->reason, RevocationReason::kSuperseded);
+  ASSERT_NE(list.Find(kCounty, "HY-620102-1"), nullptr);
+  EXPECT_EQ(list.Find(kCounty, "HY-620102-1")->reason, RevocationReason::kRevoked);
+  EXPECT_EQ(list.Find(kCounty, "HY-620102-B"), nullptr);
   v = VerifyCertificate(reply.payload(), roster, &list, today, std::nullopt);
   EXPECT_EQ(v.verdict, Verdict::kRevoked) << v.detail;
 
