@@ -414,7 +414,7 @@ CertificateVerification VerifyCertificate(absl::string_view bytes, const sync::R
   if (today > c.valid_to) {
     return verdict(Verdict::kExpired, absl::StrCat("expired after ", absl::FormatCivilTime(c.valid_to)));
   }
-  return verdict(Verdict::kValid, absl::StrCat("valid ", absl::FormatCivilTime(c.valid_from), " to ",
+  return verdict(Verdict::kValid, absl::StrCat("from ", absl::FormatCivilTime(c.valid_from), " to ",
                                                absl::FormatCivilTime(c.valid_to)));
 }
 
