@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
+#include "node/certificate_payload.h"
 #include "node/stats.h"
 #include "sync/session.h"
 #include "sync/where.h"
@@ -438,6 +439,143 @@ absl::StatusOr<v1::StatsReply> AdminApi::Stats(const Operator& op, const v1::Sta
   }
   return ComputeStats(*node_->store(),
                       StatsQueryFromRequest(request, node_->config().code, absl::Now()));
+}
+
+namespace {
+
+// The certificate of the newest upsert of `state` (a retracted record keeps
+// its last value), or nullopt when none parses.
+std::optional<v1::Certificate> LastCertificate(const v1::RecordState& state) {
+  for (int i = state.heads_size() - 1; i >= 0; --i) {
+    v1::RecordValue v;
+    if (state.heads(i).operation() == v1::OPERATION_UPSERT &&
+        v.ParseFromString(state.heads(i).payload()) && v.has_certificate()) {
+      return v.certificate();
+    }
+  }
+  return std::nullopt;
+}
+
+bool Retracted(const v1::RecordState& state) {
+  return !state.heads().empty() &&
+         state.heads(state.heads_size() - 1).operation() == v1::OPERATION_RETRACT;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::CertificatePayloadReply> AdminApi::CertificatePayload(
+    const Operator& op, const v1::CertificatePayloadRequest& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::CertificatePayloadReply>(
+      op, Permission::kReadPersons, "certificate.payload", person.value_or(""),
+      absl::StrCat("certificate ", r.number(), r.reason().empty() ? "" : ": ", r.reason()),
+      [&]() -> absl::StatusOr<v1::CertificatePayloadReply> {
+        if (!person.ok()) return person.status();
+        if (r.number().empty()) return absl::InvalidArgumentError("number: give the certificate number");
+        const std::string self = node_->config().code;
+        TB_ASSIGN_OR_RETURN(auto records, node_->store()->ListRecords(*person));
+        std::optional<v1::Certificate> found;
+        std::string found_id;
+        std::set<std::string> superseded;  // record ids
+        for (const auto& [key, state] : records) {
+          if (key.first != v1::RECORD_KIND_CERTIFICATE) continue;
+          std::optional<v1::Certificate> c = LastCertificate(state);
+          if (!c.has_value()) continue;
+          if (!Retracted(state) && !c->supersedes().empty()) superseded.insert(c->supersedes());
+          if (c->number() != r.number()) continue;
+          if (Retracted(state)) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("certificate ", r.number(), " was retracted"));
+          }
+          found = std::move(c);
+          found_id = key.second;
+        }
+        const std::string where = absl::StrCat(" of person ", ids::MaskId(*person));
+        if (!found.has_value()) {
+          return absl::NotFoundError(absl::StrCat("node ", self, " holds no certificate ",
+                                                  r.number(), where));
+        }
+        if (found->issuer() != self) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "certificate ", r.number(), where, " was issued by ", found->issuer(),
+              ", not by this node (", self, "): only its issuer signs its payload"));
+        }
+        if (found->revoked()) {
+          return absl::FailedPreconditionError(absl::StrCat("certificate ", r.number(), " is revoked"));
+        }
+        if (superseded.count(found_id)) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("certificate ", r.number(), " is superseded by a newer one"));
+        }
+        TB_ASSIGN_OR_RETURN(std::string payload,
+                            SignCertificatePayload(*found, *person, absl::Now(),
+                                                   node_->signing_key()));
+        v1::CertificatePayloadReply reply;
+        reply.set_text(CertificateText(payload));
+        reply.set_payload(std::move(payload));
+        reply.set_person_masked(ids::MaskId(*person));
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(
+    const Operator& op, const v1::RevocationListRequest&) {
+  // Every role may read statistics; the list is for clerks and administrators.
+  return Audited<v1::RevocationListReply>(
+      op, Permission::kReadStatistics, "certificate.revocations", "", "revocation list export",
+      [&]() -> absl::StatusOr<v1::RevocationListReply> {
+        if (op.role != Role::kClerk && op.role != Role::kAdministrator) {
+          return absl::PermissionDeniedError(absl::StrCat(
+              "operator ", op.name, " (", RoleName(op.role),
+              ") may not export the revocation list: clerks and administrators may"));
+        }
+        const Config& config = node_->config();
+        if (config.role != NodeRole::kNational) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              "only the national node publishes the revocation list; this node is ",
+              NodeRoleName(config.role), " ", config.code));
+        }
+        TB_ASSIGN_OR_RETURN(auto rows, node_->store()->Scan(storage::Cf::kRecords, ""));
+        // (person, record id) -> certificate, to resolve what supersedes names.
+        std::map<std::pair<std::string, std::string>, v1::Certificate> certs;
+        std::vector<RevokedCertificate> entries;
+        std::vector<std::pair<std::string, std::string>> superseded;
+        for (const auto& [key, bytes] : rows) {
+          if (key.size() <= storage::kPersonSize ||
+              static_cast<unsigned char>(key[storage::kPersonSize]) != v1::RECORD_KIND_CERTIFICATE) {
+            continue;
+          }
+          v1::RecordState state;
+          if (!state.ParseFromString(bytes)) {
+            return absl::DataLossError("a stored certificate record state does not parse");
+          }
+          std::optional<v1::Certificate> c = LastCertificate(state);
+          if (!c.has_value()) continue;
+          const std::string person = key.substr(0, storage::kPersonSize);
+          if (Retracted(state) || c->revoked()) {
+            entries.push_back({c->issuer(), c->number(), RevocationReason::kRevoked});
+          } else if (!c->supersedes().empty()) {
+            superseded.emplace_back(person, c->supersedes());
+          }
+          certs[{person, key.substr(storage::kPersonSize + 1)}] = *std::move(c);
+        }
+        for (const auto& id : superseded) {
+          auto it = certs.find(id);
+          if (it == certs.end()) continue;
+          entries.push_back({it->second.issuer(), it->second.number(), RevocationReason::kSuperseded});
+        }
+        // A certificate both revoked and superseded is listed once, as
+        // revoked: the list keeps the first of equal entries.
+        const absl::Time now = absl::Now();
+        TB_ASSIGN_OR_RETURN(std::string list, SignRevocationList(std::move(entries), config.code,
+                                                                 now, node_->signing_key()));
+        v1::RevocationListReply reply;
+        TB_ASSIGN_OR_RETURN(node::RevocationList parsed, VerifyRevocationList(list, node_->roster()));
+        reply.set_entries(static_cast<uint32_t>(parsed.entries.size()));
+        reply.set_issued_at_micros(absl::ToUnixMicros(parsed.issued_at));
+        reply.set_list(std::move(list));
+        return reply;
+      });
 }
 
 }  // namespace tongban::node

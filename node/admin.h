@@ -48,6 +48,13 @@ class AdminApi {
   absl::StatusOr<v1::InquiryListReply> ListInquiries(const Operator& op,
                                                      const v1::InquiryListRequest& r);
   absl::StatusOr<v1::StatsReply> Stats(const Operator& op, const v1::StatsRequest& r);
+  // The offline payload of a certificate this node issued (clerk; audited).
+  absl::StatusOr<v1::CertificatePayloadReply> CertificatePayload(
+      const Operator& op, const v1::CertificatePayloadRequest& r);
+  // The signed revocation list; only the national node publishes it (clerk
+  // or administrator; audited, it names no person).
+  absl::StatusOr<v1::RevocationListReply> RevocationList(const Operator& op,
+                                                         const v1::RevocationListRequest& r);
 
  private:
   // The normalized form of `raw`, or kInvalidArgument naming the field.

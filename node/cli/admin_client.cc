@@ -103,6 +103,8 @@ TB_CLIENT_METHOD(Where, WhereRequestAdmin, WhereReplyAdmin)
 TB_CLIENT_METHOD(Audit, AuditRequest, AuditReply)
 TB_CLIENT_METHOD(ListInquiries, InquiryListRequest, InquiryListReply)
 TB_CLIENT_METHOD(Stats, StatsRequest, StatsReply)
+TB_CLIENT_METHOD(CertificatePayload, CertificatePayloadRequest, CertificatePayloadReply)
+TB_CLIENT_METHOD(RevocationList, RevocationListRequest, RevocationListReply)
 #undef TB_CLIENT_METHOD
 
 }  // namespace tongban::cli

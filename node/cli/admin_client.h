@@ -46,6 +46,9 @@ class AdminClient {
   absl::StatusOr<v1::AuditReply> Audit(const v1::AuditRequest& r);
   absl::StatusOr<v1::InquiryListReply> ListInquiries(const v1::InquiryListRequest& r);
   absl::StatusOr<v1::StatsReply> Stats(const v1::StatsRequest& r);
+  absl::StatusOr<v1::CertificatePayloadReply> CertificatePayload(
+      const v1::CertificatePayloadRequest& r);
+  absl::StatusOr<v1::RevocationListReply> RevocationList(const v1::RevocationListRequest& r);
 
  private:
   struct Impl;

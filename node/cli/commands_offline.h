@@ -17,4 +17,7 @@ void AddOfflineCommands(std::vector<Command>* commands);
 // The operator CA and accounts (commands_operator.cc).
 void AddOperatorCommands(std::vector<Command>* commands);
 
+// Offline certificates: qr, revocations, verify (commands_certificate.cc).
+void AddCertificateCommands(std::vector<Command>* commands);
+
 }  // namespace tongban::cli

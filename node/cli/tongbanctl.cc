@@ -26,6 +26,7 @@ std::vector<Command> AllCommands() {
   AddOnlineCommands(&commands);
   AddOfflineCommands(&commands);
   AddOperatorCommands(&commands);
+  AddCertificateCommands(&commands);
   return commands;
 }
 

@@ -30,6 +30,7 @@
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
 #include "node/cli/admin_client.h"
+#include "tests/node/daemon_fixture.h"
 #include "tests/testutil/files.h"
 #include "tests/testutil/http.h"
 #include "tests/testutil/prometheus_text.h"
@@ -41,76 +42,6 @@ extern char** environ;
 
 namespace tongban::node {
 namespace {
-
-constexpr char kCounty[] = "620102";
-
-class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
- protected:
-  void SetUp() override {
-    const std::string base = absl::StrCat(30000 + (getpid() * 4 + static_cast<int>(GetParam())) %
-                                                      8000 * 4);
-    std::vector<std::string> argv = {"/bin/bash", TB_SETUP_SCRIPT, TB_BUILD_DIR, dir_.path(),
-                                     std::string(crypto::SuiteName(GetParam())), base,
-                                     "000000", kCounty};
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    pid_t pid;
-    ASSERT_EQ(posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ), 0);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "federation setup failed";
-    for (const char* code : {"000000", kCounty}) {
-      // Loopback ports chosen by the system, and metrics on.
-      const std::string path = dir_.File(code) + "/tongband.conf";
-      std::string text = testutil::Contents(path);
-      for (const char* section : {"[peer]\nlisten = ", "[admin]\nlisten = "}) {
-        const size_t at = text.find(section) + std::string(section).size();
-        text.replace(at, text.find('\n', at) - at, "\"127.0.0.1:0\"");
-      }
-      text += "\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
-      std::ofstream(path) << text;
-    }
-    // The county dials the national node at the roster's endpoint, which
-    // the setup chose; start the national node on it.
-    TB_ASSERT_OK_AND_ASSIGN(Config national, LoadConfig(dir_.File("000000") + "/tongband.conf"));
-    national.peer_listen = absl::StrCat("127.0.0.1:", base);
-    TB_ASSERT_OK_AND_ASSIGN(national_, Daemon::Start(national, RealClock()));
-    TB_ASSERT_OK_AND_ASSIGN(Config county, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
-    TB_ASSERT_OK_AND_ASSIGN(county_, Daemon::Start(county, RealClock()));
-  }
-
-  // An Admin client of the county as `who` (clerk, admin, auditor), with
-  // `password` or the operator's own.
-  std::unique_ptr<cli::AdminClient> As(const std::string& who,
-                                       const std::string& password_file = "") {
-    const std::string ops = dir_.File(kCounty) + "/operators/";
-    auto args = cli::Args::Parse(
-        {"--node", absl::StrCat("127.0.0.1:", county_->admin_port()), "--ca",
-         dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
-         ops + who + ".key", "--password-file",
-         password_file.empty() ? ops + who + ".password" : password_file},
-        cli::ConnectionFlags(), 0, 0);
-    EXPECT_TRUE(args.ok()) << args.status();
-    auto client = cli::AdminClient::FromArgs(*args);
-    EXPECT_TRUE(client.ok()) << client.status();
-    return *std::move(client);
-  }
-
-  v1::WriteRequest BasicsWrite(const std::string& person) {
-    storage::RecordChange c = testutil::Basics(person, "Li");
-    v1::WriteRequest w;
-    w.set_person(person);
-    w.set_kind(c.kind);
-    w.set_record_id(c.record_id);
-    *w.mutable_value() = c.value;
-    return w;
-  }
-
-  testutil::ScopedTempDir dir_;
-  std::unique_ptr<Daemon> national_;
-  std::unique_ptr<Daemon> county_;
-};
 
 TEST_P(DaemonTest, EachRoleMayDoItsWorkOnlyAndEveryAccessIsAudited) {
   const std::string person = testutil::MakeId(kCounty, "19900101", 7);
@@ -222,12 +153,20 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
       {"Audit", [](cli::AdminClient& c) { return c.Audit({}).status(); }},
       {"ListInquiries", [](cli::AdminClient& c) { return c.ListInquiries({}).status(); }},
       {"Stats", [](cli::AdminClient& c) { return c.Stats({}).status(); }},
+      {"CertificatePayload",
+       [&](cli::AdminClient& c) {
+         v1::CertificatePayloadRequest r;
+         r.set_person(person);
+         r.set_number("HY-none");
+         return c.CertificatePayload(r).status();
+       }},
+      {"RevocationList", [](cli::AdminClient& c) { return c.RevocationList({}).status(); }},
   };
   // role -> calls it may make (node/operators.h).
   const std::map<std::string, std::set<std::string>> allowed = {
       {"clerk", {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where",
-                 "ListInquiries", "Stats"}},
-      {"admin", {"Status", "Peers", "ClearHold", "Stats"}},
+                 "ListInquiries", "Stats", "CertificatePayload", "RevocationList"}},
+      {"admin", {"Status", "Peers", "ClearHold", "Stats", "RevocationList"}},
       {"auditor", {"Status", "Peers", "Audit", "Stats"}},
   };
   for (const auto& [who, may] : allowed) {

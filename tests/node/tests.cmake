@@ -11,13 +11,23 @@ tongban_test(operator_auth_test LABEL unit
   SRCS node/totp_test.cc node/operators_test.cc node/auth_test.cc DEPS tongban_node)
 # The daemon end to end: operator roles, audit, lock-out, health,
 # reflection and metrics, on a federation made by the setup script.
-tongban_test(daemon_test LABEL integration SRCS node/daemon_test.cc
-             DEPS tongban_daemon tongban_admin_client tongban_proto_grpc)
-target_compile_definitions(daemon_test PRIVATE
-  TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>"
-  TB_TONGBAND="$<TARGET_FILE:tongband>"
-  TB_BUILD_DIR="${CMAKE_BINARY_DIR}"
-  TB_SETUP_SCRIPT="${CMAKE_SOURCE_DIR}/tools/federation-setup.sh")
-add_dependencies(daemon_test tongbanctl tongband)
+# The tests on that federation (tests/node/daemon_fixture.h).
+function(tongban_daemon_test name src)
+  tongban_test(${name} LABEL integration SRCS ${src}
+               DEPS tongban_daemon tongban_admin_client tongban_proto_grpc)
+  target_compile_definitions(${name} PRIVATE
+    TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>"
+    TB_TONGBAND="$<TARGET_FILE:tongband>"
+    TB_BUILD_DIR="${CMAKE_BINARY_DIR}"
+    TB_SETUP_SCRIPT="${CMAKE_SOURCE_DIR}/tools/federation-setup.sh")
+  add_dependencies(${name} tongbanctl tongband)
+endfunction()
+tongban_daemon_test(daemon_test node/daemon_test.cc)
 # Statistics: a hand-counted federation (sessions in one process, no network).
 tongban_test(stats_test LABEL unit SRCS node/stats_test.cc DEPS tongban_node)
+# Offline certificates: payload, text form, revocation list, every verdict.
+tongban_test(certificate_payload_test LABEL unit SRCS node/certificate_payload_test.cc
+             DEPS tongban_node)
+# Offline certificates end to end: issue, payload, QR, offline verify, the
+# national revocation list.
+tongban_daemon_test(certificate_daemon_test node/certificate_daemon_test.cc)

@@ -1,0 +1,99 @@
+// The fixture of the daemon tests: a federation made by
+// tools/federation-setup.sh (a national node and one county, under the
+// test's suite), both daemons started in this process on loopback, and
+// Admin clients as the setup's operators (clerk, admin, auditor).
+#pragma once
+
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "node/cli/admin_client.h"
+#include "node/daemon.h"
+#include "tests/testutil/files.h"
+#include "tests/testutil/records.h"
+#include "tests/testutil/temp_dir.h"
+
+extern char** environ;
+
+namespace tongban::node {
+
+constexpr char kCounty[] = "620102";
+
+class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
+ protected:
+  void SetUp() override {
+    const std::string base = absl::StrCat(30000 + (getpid() * 4 + static_cast<int>(GetParam())) %
+                                                      8000 * 4);
+    std::vector<std::string> argv = {"/bin/bash", TB_SETUP_SCRIPT, TB_BUILD_DIR, dir_.path(),
+                                     std::string(crypto::SuiteName(GetParam())), base,
+                                     "000000", kCounty};
+    std::vector<char*> args;
+    for (std::string& a : argv) args.push_back(a.data());
+    args.push_back(nullptr);
+    pid_t pid;
+    ASSERT_EQ(posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ), 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "federation setup failed";
+    for (const char* code : {"000000", kCounty}) {
+      // Loopback ports chosen by the system, and metrics on.
+      const std::string path = dir_.File(code) + "/tongband.conf";
+      std::string text = testutil::Contents(path);
+      for (const char* section : {"[peer]\nlisten = ", "[admin]\nlisten = "}) {
+        const size_t at = text.find(section) + std::string(section).size();
+        text.replace(at, text.find('\n', at) - at, "\"127.0.0.1:0\"");
+      }
+      text += "\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
+      std::ofstream(path) << text;
+    }
+    // The county dials the national node at the roster's endpoint, which
+    // the setup chose; start the national node on it.
+    TB_ASSERT_OK_AND_ASSIGN(Config national, LoadConfig(dir_.File("000000") + "/tongband.conf"));
+    national.peer_listen = absl::StrCat("127.0.0.1:", base);
+    TB_ASSERT_OK_AND_ASSIGN(national_, Daemon::Start(national, RealClock()));
+    TB_ASSERT_OK_AND_ASSIGN(Config county, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
+    TB_ASSERT_OK_AND_ASSIGN(county_, Daemon::Start(county, RealClock()));
+  }
+
+  // An Admin client of the county (or the node `code`) as `who` (clerk,
+  // admin, auditor), with `password` or the operator's own.
+  std::unique_ptr<cli::AdminClient> As(const std::string& who,
+                                       const std::string& password_file = "",
+                                       const std::string& code = kCounty) {
+    const std::string ops = dir_.File(code) + "/operators/";
+    const Daemon& daemon = code == kCounty ? *county_ : *national_;
+    auto args = cli::Args::Parse(
+        {"--node", absl::StrCat("127.0.0.1:", daemon.admin_port()), "--ca",
+         dir_.File(code) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
+         ops + who + ".key", "--password-file",
+         password_file.empty() ? ops + who + ".password" : password_file},
+        cli::ConnectionFlags(), 0, 0);
+    EXPECT_TRUE(args.ok()) << args.status();
+    auto client = cli::AdminClient::FromArgs(*args);
+    EXPECT_TRUE(client.ok()) << client.status();
+    return *std::move(client);
+  }
+
+  v1::WriteRequest BasicsWrite(const std::string& person) {
+    storage::RecordChange c = testutil::Basics(person, "Li");
+    v1::WriteRequest w;
+    w.set_person(person);
+    w.set_kind(c.kind);
+    w.set_record_id(c.record_id);
+    *w.mutable_value() = c.value;
+    return w;
+  }
+
+  testutil::ScopedTempDir dir_;
+  std::unique_ptr<Daemon> national_;
+  std::unique_ptr<Daemon> county_;
+};
+
+}  // namespace tongban::node
