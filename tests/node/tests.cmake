@@ -21,3 +21,5 @@ target_compile_definitions(daemon_test PRIVATE
 add_dependencies(daemon_test tongbanctl tongband)
 # Statistics: a hand-counted federation (sessions in one process, no network).
 tongban_test(stats_test LABEL unit SRCS node/stats_test.cc DEPS tongban_node)
+# Bulk import: the CSV parser and its findings (node/cli/import.h).
+tongban_test(import_test LABEL unit SRCS node/import_test.cc DEPS tongban_import)
