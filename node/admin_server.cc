@@ -49,6 +49,7 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(Audit, AuditRequest, AuditReply)
   TB_ADMIN_METHOD(ListInquiries, InquiryListRequest, InquiryListReply)
   TB_ADMIN_METHOD(Stats, StatsRequest, StatsReply)
+  TB_ADMIN_METHOD(Import, ImportRequest, ImportReply)
 #undef TB_ADMIN_METHOD
 
  private:

@@ -103,6 +103,7 @@ TB_CLIENT_METHOD(Where, WhereRequestAdmin, WhereReplyAdmin)
 TB_CLIENT_METHOD(Audit, AuditRequest, AuditReply)
 TB_CLIENT_METHOD(ListInquiries, InquiryListRequest, InquiryListReply)
 TB_CLIENT_METHOD(Stats, StatsRequest, StatsReply)
+TB_CLIENT_METHOD(Import, ImportRequest, ImportReply)
 #undef TB_CLIENT_METHOD
 
 }  // namespace tongban::cli

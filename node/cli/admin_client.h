@@ -46,6 +46,7 @@ class AdminClient {
   absl::StatusOr<v1::AuditReply> Audit(const v1::AuditRequest& r);
   absl::StatusOr<v1::InquiryListReply> ListInquiries(const v1::InquiryListRequest& r);
   absl::StatusOr<v1::StatsReply> Stats(const v1::StatsRequest& r);
+  absl::StatusOr<v1::ImportReply> Import(const v1::ImportRequest& r);
 
  private:
   struct Impl;

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "node/cli/commands_import.h"
 #include "node/cli/commands_offline.h"
 #include "node/cli/commands_online.h"
 
@@ -26,6 +27,7 @@ std::vector<Command> AllCommands() {
   AddOnlineCommands(&commands);
   AddOfflineCommands(&commands);
   AddOperatorCommands(&commands);
+  AddImportCommands(&commands);
   return commands;
 }
 

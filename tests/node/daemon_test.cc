@@ -36,81 +36,10 @@
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
-
-extern char** environ;
+#include "tests/node/daemon_fixture.h"
 
 namespace tongban::node {
 namespace {
-
-constexpr char kCounty[] = "620102";
-
-class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
- protected:
-  void SetUp() override {
-    const std::string base = absl::StrCat(30000 + (getpid() * 4 + static_cast<int>(GetParam())) %
-                                                      8000 * 4);
-    std::vector<std::string> argv = {"/bin/bash", TB_SETUP_SCRIPT, TB_BUILD_DIR, dir_.path(),
-                                     std::string(crypto::SuiteName(GetParam())), base,
-                                     "000000", kCounty};
-    std::vector<char*> args;
-    for (std::string& a : argv) args.push_back(a.data());
-    args.push_back(nullptr);
-    pid_t pid;
-    ASSERT_EQ(posix_spawn(&pid, args[0], nullptr, nullptr, args.data(), environ), 0);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "federation setup failed";
-    for (const char* code : {"000000", kCounty}) {
-      // Loopback ports chosen by the system, and metrics on.
-      const std::string path = dir_.File(code) + "/tongband.conf";
-      std::string text = testutil::Contents(path);
-      for (const char* section : {"[peer]\nlisten = ", "[admin]\nlisten = "}) {
-        const size_t at = text.find(section) + std::string(section).size();
-        text.replace(at, text.find('\n', at) - at, "\"127.0.0.1:0\"");
-      }
-      text += "\n[metrics]\nlisten = \"127.0.0.1:0\"\n";
-      std::ofstream(path) << text;
-    }
-    // The county dials the national node at the roster's endpoint, which
-    // the setup chose; start the national node on it.
-    TB_ASSERT_OK_AND_ASSIGN(Config national, LoadConfig(dir_.File("000000") + "/tongband.conf"));
-    national.peer_listen = absl::StrCat("127.0.0.1:", base);
-    TB_ASSERT_OK_AND_ASSIGN(national_, Daemon::Start(national, RealClock()));
-    TB_ASSERT_OK_AND_ASSIGN(Config county, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
-    TB_ASSERT_OK_AND_ASSIGN(county_, Daemon::Start(county, RealClock()));
-  }
-
-  // An Admin client of the county as `who` (clerk, admin, auditor), with
-  // `password` or the operator's own.
-  std::unique_ptr<cli::AdminClient> As(const std::string& who,
-                                       const std::string& password_file = "") {
-    const std::string ops = dir_.File(kCounty) + "/operators/";
-    auto args = cli::Args::Parse(
-        {"--node", absl::StrCat("127.0.0.1:", county_->admin_port()), "--ca",
-         dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
-         ops + who + ".key", "--password-file",
-         password_file.empty() ? ops + who + ".password" : password_file},
-        cli::ConnectionFlags(), 0, 0);
-    EXPECT_TRUE(args.ok()) << args.status();
-    auto client = cli::AdminClient::FromArgs(*args);
-    EXPECT_TRUE(client.ok()) << client.status();
-    return *std::move(client);
-  }
-
-  v1::WriteRequest BasicsWrite(const std::string& person) {
-    storage::RecordChange c = testutil::Basics(person, "Li");
-    v1::WriteRequest w;
-    w.set_person(person);
-    w.set_kind(c.kind);
-    w.set_record_id(c.record_id);
-    *w.mutable_value() = c.value;
-    return w;
-  }
-
-  testutil::ScopedTempDir dir_;
-  std::unique_ptr<Daemon> national_;
-  std::unique_ptr<Daemon> county_;
-};
 
 TEST_P(DaemonTest, EachRoleMayDoItsWorkOnlyAndEveryAccessIsAudited) {
   const std::string person = testutil::MakeId(kCounty, "19900101", 7);
@@ -210,6 +139,9 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
   where.set_reason("matrix");
   v1::ClearHoldRequest clear;
   clear.set_peer("000000");
+  v1::ImportRequest import;
+  import.set_file("matrix.csv");
+  *import.add_rows() = BasicsWrite(person);
   using Call = std::function<absl::Status(cli::AdminClient&)>;
   const std::vector<std::pair<std::string, Call>> calls = {
       {"Status", [](cli::AdminClient& c) { return c.Status({}).status(); }},
@@ -222,11 +154,12 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
       {"Audit", [](cli::AdminClient& c) { return c.Audit({}).status(); }},
       {"ListInquiries", [](cli::AdminClient& c) { return c.ListInquiries({}).status(); }},
       {"Stats", [](cli::AdminClient& c) { return c.Stats({}).status(); }},
+      {"Import", [&](cli::AdminClient& c) { return c.Import(import).status(); }},
   };
   // role -> calls it may make (node/operators.h).
   const std::map<std::string, std::set<std::string>> allowed = {
       {"clerk", {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where",
-                 "ListInquiries", "Stats"}},
+                 "ListInquiries", "Stats", "Import"}},
       {"admin", {"Status", "Peers", "ClearHold", "Stats"}},
       {"auditor", {"Status", "Peers", "Audit", "Stats"}},
   };
@@ -255,29 +188,8 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
 // is exit 3.
 TEST_P(DaemonTest, TongbanctlRefusesBadInputWithOneLineAndNothingWritten) {
   const std::string ops = dir_.File(kCounty) + "/operators/";
-  auto run = [&](const std::string& who, std::vector<std::string> args,
-                 std::string* err) -> int {
-    args.insert(args.end(),
-                {"--node", absl::StrCat("127.0.0.1:", county_->admin_port()), "--ca",
-                 dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
-                 ops + who + ".key", "--password-file", ops + who + ".password"});
-    args.insert(args.begin(), TB_TONGBANCTL);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string err_path = dir_.File("stderr");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
-    pid_t pid;
-    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    *err = testutil::Contents(err_path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto run = [&](const std::string& who, std::vector<std::string> args, std::string* err) {
+    return Ctl(who, std::move(args), err);
   };
   const std::string good = testutil::MakeId(kCounty, "19900101", 11);
   struct Case {

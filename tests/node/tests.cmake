@@ -9,16 +9,23 @@ tongban_test(metrics_http_test LABEL unit SRCS node/metrics_http_test.cc DEPS to
 # Operator access: TOTP, roles and accounts, authentication.
 tongban_test(operator_auth_test LABEL unit
   SRCS node/totp_test.cc node/operators_test.cc node/auth_test.cc DEPS tongban_node)
+# Tests of running daemons, on a federation made by the setup script, with
+# tongbanctl's Admin client and binary (tests/node/daemon_fixture.h).
+function(tongban_daemon_test name)
+  tongban_test(${name} LABEL integration SRCS ${ARGN}
+               DEPS tongban_daemon tongban_admin_client tongban_proto_grpc)
+  target_compile_definitions(${name} PRIVATE
+    TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>"
+    TB_TONGBAND="$<TARGET_FILE:tongband>"
+    TB_BUILD_DIR="${CMAKE_BINARY_DIR}"
+    TB_SETUP_SCRIPT="${CMAKE_SOURCE_DIR}/tools/federation-setup.sh")
+  add_dependencies(${name} tongbanctl tongband)
+endfunction()
 # The daemon end to end: operator roles, audit, lock-out, health,
-# reflection and metrics, on a federation made by the setup script.
-tongban_test(daemon_test LABEL integration SRCS node/daemon_test.cc
-             DEPS tongban_daemon tongban_admin_client tongban_proto_grpc)
-target_compile_definitions(daemon_test PRIVATE
-  TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>"
-  TB_TONGBAND="$<TARGET_FILE:tongband>"
-  TB_BUILD_DIR="${CMAKE_BINARY_DIR}"
-  TB_SETUP_SCRIPT="${CMAKE_SOURCE_DIR}/tools/federation-setup.sh")
-add_dependencies(daemon_test tongbanctl tongband)
+# reflection and metrics.
+tongban_daemon_test(daemon_test node/daemon_test.cc)
+# tongbanctl import against a running county.
+tongban_daemon_test(import_daemon_test node/import_daemon_test.cc)
 # Statistics: a hand-counted federation (sessions in one process, no network).
 tongban_test(stats_test LABEL unit SRCS node/stats_test.cc DEPS tongban_node)
 # Bulk import: the CSV parser and its findings (node/cli/import.h).
