@@ -5,11 +5,10 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
-#include "google/protobuf/util/message_differencer.h"
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
+#include "node/import_batch.h"
 #include "node/stats.h"
-#include "storage/keys.h"
 #include "sync/session.h"
 #include "sync/where.h"
 
@@ -21,35 +20,6 @@ absl::Status Authorize(const Operator& op, Permission permission) {
 }
 
 int64_t Micros(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t); }
-
-// The writer's change for a clerk's request on the normalized `person`.
-storage::RecordChange ChangeFrom(const v1::WriteRequest& r, const std::string& person) {
-  storage::RecordChange change;
-  change.person = person;
-  change.kind = r.kind();
-  change.record_id = r.record_id();
-  // Proto3 leaves an unset operation at 0: an upsert, the common case.
-  change.operation =
-      r.operation() == v1::OPERATION_UNSPECIFIED ? v1::OPERATION_UPSERT : r.operation();
-  change.value = r.value();
-  change.purpose = r.purpose();
-  change.reason = r.reason();
-  change.confirm_findings = r.confirm_findings();
-  return change;
-}
-
-void AddFindings(const storage::Appended& appended,
-                 google::protobuf::RepeatedField<int>* out) {
-  for (ids::IdFinding f : appended.findings) out->Add(static_cast<int>(f));
-}
-
-// True if `state` holds exactly `value` as its one current version.
-bool HoldsExactly(const v1::RecordState& state, const v1::RecordValue& value) {
-  if (state.heads_size() != 1 || state.heads(0).operation() != v1::OPERATION_UPSERT) return false;
-  v1::RecordValue stored;
-  return stored.ParseFromString(state.heads(0).payload()) &&
-         google::protobuf::util::MessageDifferencer::Equals(stored, value);
-}
 
 }  // namespace
 
@@ -467,11 +437,11 @@ absl::StatusOr<v1::StatsReply> AdminApi::Stats(const Operator& op, const v1::Sta
 absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op,
                                                  const v1::ImportRequest& r) {
   // The audit entry names the batch, not each person: it says how many.
-  std::vector<absl::StatusOr<std::string>> persons;
+  const std::vector<absl::StatusOr<std::string>> persons =
+      ImportPersons(r, absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600)));
   std::set<std::string> distinct;
-  for (const v1::WriteRequest& row : r.rows()) {
-    persons.push_back(Person(row.person()));
-    if (persons.back().ok()) distinct.insert(*persons.back());
+  for (const auto& p : persons) {
+    if (p.ok()) distinct.insert(*p);
   }
   const std::string purpose =
       absl::StrCat("import of ", r.file(), " lines ", r.first_line(), "-", r.last_line(), ": ",
@@ -484,60 +454,7 @@ absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op,
               "rows: ", r.rows_size(), " rows in one batch, at most ", kMaxImportBatch));
         }
         TB_RETURN_IF_ERROR(AppendsAllowed());
-        v1::ImportReply reply;
-        std::vector<storage::RecordChange> changes;
-        std::vector<int> row_of;  // changes[i] is row row_of[i]
-        // A record twice with the same value in one batch is written once.
-        std::set<std::string> in_batch;
-        for (int i = 0; i < r.rows_size(); ++i) {
-          const v1::WriteRequest& row = r.rows(i);
-          v1::ImportRowResult* result = reply.add_results();
-          result->set_outcome(v1::IMPORT_OUTCOME_REJECTED);
-          if (!persons[i].ok()) {
-            result->set_error(std::string(persons[i].status().message()));
-            continue;
-          }
-          if (row.operation() != v1::OPERATION_UNSPECIFIED &&
-              row.operation() != v1::OPERATION_UPSERT) {
-            result->set_error("an import writes upserts only");
-            continue;
-          }
-          const std::string key = storage::RecordKey(*persons[i], row.kind(), row.record_id());
-          TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> state,
-                              node_->store()->GetRecord(key));
-          if ((state.has_value() && HoldsExactly(*state, row.value())) ||
-              !in_batch.insert(absl::StrCat(key, "\n", row.value().SerializeAsString())).second) {
-            result->set_outcome(v1::IMPORT_OUTCOME_UNCHANGED);
-            continue;
-          }
-          changes.push_back(ChangeFrom(row, *persons[i]));
-          row_of.push_back(i);
-        }
-        std::vector<absl::StatusOr<storage::Appended>> appended =
-            node_->writer()->AppendAll(changes);
-        for (size_t k = 0; k < appended.size(); ++k) {
-          v1::ImportRowResult* result = reply.mutable_results(row_of[k]);
-          if (appended[k].ok()) {
-            result->set_outcome(v1::IMPORT_OUTCOME_WRITTEN);
-            AddFindings(*appended[k], result->mutable_findings());
-            continue;
-          }
-          const absl::StatusCode code = appended[k].status().code();
-          if (code != absl::StatusCode::kInvalidArgument &&
-              code != absl::StatusCode::kFailedPrecondition &&
-              code != absl::StatusCode::kNotFound) {
-            return appended[k].status();  // the store failed: the batch did
-          }
-          result->set_error(std::string(appended[k].status().message()));
-        }
-        for (const v1::ImportRowResult& result : reply.results()) {
-          switch (result.outcome()) {
-            case v1::IMPORT_OUTCOME_WRITTEN: reply.set_written(reply.written() + 1); break;
-            case v1::IMPORT_OUTCOME_UNCHANGED: reply.set_unchanged(reply.unchanged() + 1); break;
-            default: reply.set_rejected(reply.rejected() + 1); break;
-          }
-        }
-        return reply;
+        return WriteImportBatch(*node_->store(), node_->writer(), r, persons);
       });
 }
 
