@@ -66,7 +66,9 @@ class Importer {
         progress_(std::move(progress)), file_bytes_(file_bytes), io_(io),
         tty_(isatty(STDERR_FILENO) == 1), started_(absl::Now()) {}
 
-  void Report(const ImportFinding& f) { *report_ << FindingCsvLine(f) << "\n"; }
+  // Findings wait for the next Flush, so that a resumed run, which starts
+  // after the last flushed line, never reports a row twice.
+  void Report(const ImportFinding& f) { absl::StrAppend(&findings_, FindingCsvLine(f), "\n"); }
 
   void Add(ImportRow row) {
     if (request_.rows_size() == 0) request_.set_first_line(row.line);
@@ -100,6 +102,8 @@ class Importer {
       request_.Clear();
       lines_.clear();
     }
+    *report_ << findings_;
+    findings_.clear();
     report_->flush();
     if (!*report_) return absl::UnavailableError("the findings report cannot be written");
     TB_RETURN_IF_ERROR(WriteProgress(progress_, handled));
@@ -114,7 +118,7 @@ class Importer {
     if (!last && now - shown_ < absl::Milliseconds(200)) return;
     shown_ = now;
     const double secs = std::max(absl::ToDoubleSeconds(now - started_), 1e-3);
-    const double rate = static_cast<double>(totals.read - resumed_rows) / secs;
+    const double rate = static_cast<double>(totals.read) / secs;
     const double byte_rate = static_cast<double>(bytes_read - start_bytes) / secs;
     const double left =
         byte_rate > 0 ? static_cast<double>(file_bytes_ - std::min(bytes_read, file_bytes_)) /
@@ -128,7 +132,6 @@ class Importer {
   }
 
   Totals totals;
-  uint64_t resumed_rows = 0;  // rows skipped because a previous run handled them
   uint64_t start_bytes = 0;
 
  private:
@@ -143,6 +146,7 @@ class Importer {
   absl::Time shown_ = absl::InfinitePast();
   v1::ImportRequest request_;
   std::vector<uint64_t> lines_;
+  std::string findings_;  // report lines not yet written
   uint64_t done_ = 0;
 };
 
@@ -166,55 +170,61 @@ absl::Status ImportCmd(const Args& args, Io& io) {
 
   // A resumed import adds to the report of the run it continues.
   const bool resuming = resume_after > 0;
-  std::ofstream report(report_path, resuming ? std::ios::app : std::ios::trunc);
+  const bool continued = resuming && std::filesystem::file_size(report_path, ec) > 0 && !ec;
+  std::ofstream report(report_path, continued ? std::ios::app : std::ios::trunc);
   if (!report) return absl::UnavailableError(absl::StrCat(report_path, ": cannot write"));
-  if (!resuming) report << kFindingCsvHeader << "\n";
+  if (!continued) report << kFindingCsvHeader << "\n";
 
   Importer importer(client.get(), path, &report, progress_path, file_bytes, io);
-  std::optional<ImportRow> row;
-  std::vector<ImportFinding> findings;
-  while (reader->Next(&row, &findings)) {
-    if (reader->line() <= resume_after) {
+  uint64_t held_back = 0;  // flagged rows not sent without --confirm-findings
+  auto run = [&]() -> absl::Status {
+    std::optional<ImportRow> row;
+    std::vector<ImportFinding> findings;
+    while (reader->Next(&row, &findings)) {
+      if (reader->line() <= resume_after) {
+        findings.clear();
+        importer.start_bytes = reader->bytes_read();
+        continue;
+      }
+      ++importer.totals.read;
+      bool flagged = false;
+      for (ImportFinding& f : findings) {
+        if (!f.rejected) {
+          flagged = true;
+          if (!confirm) absl::StrAppend(&f.reason, "; not written without --confirm-findings");
+        }
+        importer.Report(f);
+      }
       findings.clear();
-      ++importer.resumed_rows;
-      importer.start_bytes = reader->bytes_read();
-      continue;
-    }
-    ++importer.totals.read;
-    bool flagged = false;
-    for (ImportFinding& f : findings) {
-      if (!f.rejected) {
-        flagged = true;
-        if (!confirm) absl::StrAppend(&f.reason, "; not written without --confirm-findings");
+      if (flagged) ++importer.totals.flagged;
+      if (!row.has_value()) {
+        ++importer.totals.rejected;
+      } else if (row->has_id_findings && !confirm) {
+        ++held_back;  // the node would refuse it
+      } else {
+        row->request.set_confirm_findings(confirm);
+        importer.Add(std::move(*row));
+        if (importer.pending() >= static_cast<size_t>(batch)) {
+          TB_RETURN_IF_ERROR(importer.Flush(reader->line()));
+        }
       }
-      importer.Report(f);
+      importer.ShowProgress(reader->bytes_read(), false);
     }
-    findings.clear();
-    if (flagged) ++importer.totals.flagged;
-    if (!row.has_value()) {
-      ++importer.totals.rejected;
-    } else if (row->has_id_findings && !confirm) {
-      // The node would refuse it: counted as flagged, not sent.
-    } else {
-      row->request.set_confirm_findings(confirm);
-      importer.Add(std::move(*row));
-      if (importer.pending() >= static_cast<size_t>(batch)) {
-        TB_RETURN_IF_ERROR(importer.Flush(reader->line()));
-      }
-    }
-    importer.ShowProgress(reader->bytes_read(), false);
-  }
-  TB_RETURN_IF_ERROR(importer.Flush(reader->line()));
-  importer.ShowProgress(reader->bytes_read(), true);
-  std::filesystem::remove(progress_path, ec);
+    TB_RETURN_IF_ERROR(importer.Flush(reader->line()));
+    importer.ShowProgress(reader->bytes_read(), true);
+    std::filesystem::remove(progress_path, ec);
+    return absl::OkStatus();
+  };
+  const absl::Status status = run();
 
+  // The summary line, also after a failure (the progress file then stays).
   const Totals& t = importer.totals;
-  const uint64_t not_written = t.rejected + (confirm ? 0 : t.flagged);
   io.out << "import " << path << ": " << t.read << " rows read"
          << (resuming ? absl::StrCat(" (resumed after line ", resume_after, ")") : "") << ", "
          << t.written << " written, " << t.unchanged << " unchanged, " << t.rejected
          << " rejected, " << t.flagged << " flagged; findings in " << report_path << "\n";
-  if (not_written > 0) {
+  TB_RETURN_IF_ERROR(status);
+  if (const uint64_t not_written = t.rejected + held_back; not_written > 0) {
     return absl::InvalidArgumentError(absl::StrCat(
         not_written, " rows not written; every one is in ", report_path));
   }

@@ -86,14 +86,25 @@ TEST_P(ImportDaemonTest, InterruptedImportResumesAfterTheProgressFile) {
     absl::StrAppend(&text, "person,", testutil::MakeId(kCounty, "19900101", n), ",Person ", n,
                     ",", n % 2 ? "male" : "female", ",1990-01-01,620102\n");
   }
+  // Line 7: an unknown hukou county.
+  absl::StrAppend(&text, "person,", testutil::MakeId(kCounty, "19900101", 17),
+                  ",Person 17,male,1990-01-01,449999\n");
   testutil::WriteFile(file, text, 0600);
-  // A previous run wrote lines 2-4, then stopped.
+  // A previous run wrote lines 2-4 and its findings, then stopped.
   testutil::WriteFile(file + ".progress", "4\n", 0600);
+  const std::string report = file + ".findings.csv";
+  testutil::WriteFile(report, "file,line,column,reason\n", 0600);
   std::string err, out;
-  EXPECT_EQ(Ctl("clerk", {"import", file, "--batch", "1"}, &err, &out), 0) << err;
-  EXPECT_THAT(out, HasSubstr("2 rows read (resumed after line 4), 2 written, 0 unchanged"));
+  EXPECT_EQ(Ctl("clerk", {"import", file, "--batch", "1"}, &err, &out), 2) << err;
+  EXPECT_THAT(out, HasSubstr("3 rows read (resumed after line 4), 2 written, 0 unchanged, "
+                             "1 rejected"));
   EXPECT_EQ(LogSize(), 2u);
   EXPECT_FALSE(std::filesystem::exists(file + ".progress"));
+  // The resumed run appends its findings to the report, each once.
+  const std::string findings = testutil::Contents(report);
+  EXPECT_EQ(findings.find("file,line,column,reason\n"), 0u);
+  ASSERT_NE(findings.find(",7,hukou_region,"), std::string::npos) << findings;
+  EXPECT_EQ(findings.find(",7,hukou_region,"), findings.rfind(",7,hukou_region,"));
   // The person of line 2 was left to the run that was interrupted.
   v1::PersonRequest read;
   read.set_person(testutil::MakeId(kCounty, "19900101", 11));
