@@ -2,7 +2,8 @@
 // service's Import call (README "Bulk import").
 //
 // Rows are parsed and validated here (node/cli/import.h), sent in batches
-// (one group commit each), and every rejected or flagged row goes to the
+// (one group commit each; two batches in flight, the second on a
+// std::async thread), and every rejected or flagged row goes to the
 // findings report. After each batch is durable, FILE.progress holds the last
 // line handled, so an interrupted import resumes after it; it is removed
 // when the import completes.
@@ -11,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <optional>
 
 #include "absl/strings/numbers.h"
@@ -77,37 +79,64 @@ class Importer {
   }
   size_t pending() const { return lines_.size(); }
 
-  // Sends the pending rows, reports their refusals, then records that every
-  // line up to `handled` is done.
+  // Sends the pending rows without waiting for them, then finishes the batch
+  // sent before (two batches in flight, so that the node builds one group
+  // while the other waits for its fsync). `handled`: every line up to it is
+  // in this batch or reported.
   absl::Status Flush(uint64_t handled) {
+    Sent sent;
+    sent.handled = handled;
+    sent.findings = std::move(findings_);
+    findings_.clear();
     if (!lines_.empty()) {
       request_.set_file(file_);
       request_.set_last_line(lines_.back());
-      absl::StatusOr<v1::ImportReply> reply = client_->Import(request_);
+      sent.lines = std::move(lines_);
+      lines_.clear();
+      sent.first_line = request_.first_line();
+      sent.reply = std::async(std::launch::async, [client = client_, r = std::move(request_)] {
+        return client->Import(r);
+      });
+      request_ = v1::ImportRequest();
+    }
+    absl::Status status = Drain();
+    in_flight_ = std::move(sent);
+    return status;
+  }
+
+  // Waits for the batch in flight, reports its refusals and findings, then
+  // records in the progress file that every line up to its end is done.
+  absl::Status Drain() {
+    if (!in_flight_.has_value()) return absl::OkStatus();
+    Sent sent = std::move(*in_flight_);
+    in_flight_.reset();
+    if (sent.reply.valid()) {
+      absl::StatusOr<v1::ImportReply> reply = sent.reply.get();
       if (!reply.ok()) {
-        return Prefixed(absl::StrCat(file_, " lines ", request_.first_line(), "-",
-                                     request_.last_line(), " (nothing after line ", done_,
-                                     " is written; run again to resume)"),
+        return Prefixed(absl::StrCat(file_, " lines ", sent.first_line, "-", sent.lines.back(),
+                                     " (lines after ", done_,
+                                     " may not be written; run again to resume)"),
                         reply.status());
       }
       for (int i = 0; i < reply->results_size(); ++i) {
         const v1::ImportRowResult& r = reply->results(i);
         if (r.outcome() == v1::IMPORT_OUTCOME_REJECTED) {
-          Report({file_, lines_[i], "", absl::StrCat("rejected by the node: ", r.error()), true});
+          absl::StrAppend(&sent.findings,
+                          FindingCsvLine({file_, sent.lines[i], "",
+                                          absl::StrCat("rejected by the node: ", r.error()),
+                                          true}),
+                          "\n");
         }
       }
       totals.written += reply->written();
       totals.unchanged += reply->unchanged();
       totals.rejected += reply->rejected();
-      request_.Clear();
-      lines_.clear();
     }
-    *report_ << findings_;
-    findings_.clear();
+    *report_ << sent.findings;
     report_->flush();
     if (!*report_) return absl::UnavailableError("the findings report cannot be written");
-    TB_RETURN_IF_ERROR(WriteProgress(progress_, handled));
-    done_ = handled;
+    TB_RETURN_IF_ERROR(WriteProgress(progress_, sent.handled));
+    done_ = sent.handled;
     return absl::OkStatus();
   }
 
@@ -148,6 +177,15 @@ class Importer {
   std::vector<uint64_t> lines_;
   std::string findings_;  // report lines not yet written
   uint64_t done_ = 0;
+  // A batch sent and not yet finished, with the findings reported up to it.
+  struct Sent {
+    std::future<absl::StatusOr<v1::ImportReply>> reply;  // invalid: no rows
+    std::vector<uint64_t> lines;
+    uint64_t first_line = 0;
+    uint64_t handled = 0;
+    std::string findings;
+  };
+  std::optional<Sent> in_flight_;
 };
 
 absl::Status ImportCmd(const Args& args, Io& io) {
@@ -211,6 +249,7 @@ absl::Status ImportCmd(const Args& args, Io& io) {
       importer.ShowProgress(reader->bytes_read(), false);
     }
     TB_RETURN_IF_ERROR(importer.Flush(reader->line()));
+    TB_RETURN_IF_ERROR(importer.Drain());
     importer.ShowProgress(reader->bytes_read(), true);
     std::filesystem::remove(progress_path, ec);
     return absl::OkStatus();
