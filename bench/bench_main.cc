@@ -83,21 +83,8 @@ struct AppendResult {
   uint64_t checkpoints = 0;
 };
 
-std::unique_ptr<node::LocalNode> OpenNode(crypto::SuiteId suite, const std::string& dir) {
-  node::LocalNodeOptions options;
-  options.data_dir = dir;
-  options.suite = suite;
-  options.writer.node = "620102";
-  auto node = node::LocalNode::Open(options, RealClock());
-  if (!node.ok()) {
-    std::fprintf(stderr, "open node: %s\n", node.status().ToString().c_str());
-    std::exit(1);
-  }
-  return *std::move(node);
-}
-
 AppendResult AppendRate(crypto::SuiteId suite, const Flags& flags, const std::string& dir) {
-  std::unique_ptr<node::LocalNode> node = OpenNode(suite, dir);
+  std::unique_ptr<node::LocalNode> node = bench::OpenNode(suite, dir);
   storage::Writer* writer = node->writer();
   // Prepare the inputs first: the benchmark times the node, not the
   // generator.
@@ -141,7 +128,7 @@ AppendResult AppendRate(crypto::SuiteId suite, const Flags& flags, const std::st
 // checkpoint covers the event, in milliseconds.
 std::vector<double> LightLoadLatency(crypto::SuiteId suite, const std::string& dir,
                                      int n) {
-  std::unique_ptr<node::LocalNode> node = OpenNode(suite, dir);
+  std::unique_ptr<node::LocalNode> node = bench::OpenNode(suite, dir);
   std::vector<double> ms;
   for (int i = 0; i < n; ++i) {
     const auto start = Clock::now();

@@ -12,7 +12,9 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/clock.h"
 #include "common/crypto/suite.h"
+#include "node/local_node.h"
 
 namespace tongban::bench {
 
@@ -82,6 +84,21 @@ inline bool ParseFlag(const char* arg, const char* name, size_t* out) {
     std::exit(2);
   }
   return true;
+}
+
+// A node of county 620102 in `dir` (created), for benchmarks of the write
+// path; exits with status 1 if it cannot open.
+inline std::unique_ptr<node::LocalNode> OpenNode(crypto::SuiteId suite, const std::string& dir) {
+  node::LocalNodeOptions options;
+  options.data_dir = dir;
+  options.suite = suite;
+  options.writer.node = "620102";
+  auto node = node::LocalNode::Open(options, RealClock());
+  if (!node.ok()) {
+    std::fprintf(stderr, "open node: %s\n", node.status().ToString().c_str());
+    std::exit(1);
+  }
+  return *std::move(node);
 }
 
 }  // namespace tongban::bench

@@ -8,6 +8,7 @@
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
 #include "node/certificate_payload.h"
+#include "node/import_batch.h"
 #include "node/stats.h"
 #include "sync/session.h"
 #include "sync/where.h"
@@ -149,6 +150,14 @@ absl::StatusOr<v1::ClearHoldReply> AdminApi::ClearHold(const Operator& op,
                                      });
 }
 
+absl::Status AdminApi::AppendsAllowed() const {
+  if (std::optional<std::string> blocked = node_->appends_blocked(); blocked.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("appends are blocked until an operator acts: ", *blocked));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<v1::WriteReply> AdminApi::Write(const Operator& op, const v1::WriteRequest& r) {
   absl::StatusOr<std::string> person = Person(r.person());
   return Audited<v1::WriteReply>(
@@ -157,28 +166,13 @@ absl::StatusOr<v1::WriteReply> AdminApi::Write(const Operator& op, const v1::Wri
                    r.reason().empty() ? "" : ": ", r.reason()),
       [&]() -> absl::StatusOr<v1::WriteReply> {
         if (!person.ok()) return person.status();
-        storage::RecordChange change;
-        change.person = *person;
-        change.kind = r.kind();
-        change.record_id = r.record_id();
-        // Proto3 leaves an unset operation at 0: an upsert, the common case.
-        change.operation = r.operation() == v1::OPERATION_UNSPECIFIED ? v1::OPERATION_UPSERT
-                                                                      : r.operation();
-        change.value = r.value();
-        change.purpose = r.purpose();
-        change.reason = r.reason();
-        change.confirm_findings = r.confirm_findings();
-        if (std::optional<std::string> blocked = node_->appends_blocked(); blocked.has_value()) {
-          return absl::FailedPreconditionError(
-              absl::StrCat("appends are blocked until an operator acts: ", *blocked));
-        }
-        TB_ASSIGN_OR_RETURN(storage::Appended appended, node_->writer()->Append(change));
+        TB_RETURN_IF_ERROR(AppendsAllowed());
+        TB_ASSIGN_OR_RETURN(storage::Appended appended,
+                            node_->writer()->Append(ChangeFrom(r, *person)));
         v1::WriteReply reply;
         *reply.mutable_event() = appended.id;
         reply.set_person_masked(ids::MaskId(appended.person));
-        for (ids::IdFinding f : appended.findings) {
-          reply.add_findings(static_cast<v1::IdFinding>(static_cast<int>(f)));
-        }
+        AddFindings(appended, reply.mutable_findings());
         for (const std::string& a : appended.audience) reply.add_audience(a);
         return reply;
       });
@@ -575,6 +569,30 @@ absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(
         reply.set_issued_at_micros(absl::ToUnixMicros(parsed.issued_at));
         reply.set_list(std::move(list));
         return reply;
+      });
+}
+
+absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op,
+                                                 const v1::ImportRequest& r) {
+  // The audit entry names the batch, not each person: it says how many.
+  const std::vector<absl::StatusOr<std::string>> persons =
+      ImportPersons(r, absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600)));
+  std::set<std::string> distinct;
+  for (const auto& p : persons) {
+    if (p.ok()) distinct.insert(*p);
+  }
+  const std::string purpose =
+      absl::StrCat("import of ", r.file(), " lines ", r.first_line(), "-", r.last_line(), ": ",
+                   r.rows_size(), " rows, ", distinct.size(), " persons");
+  return Audited<v1::ImportReply>(
+      op, Permission::kWriteRecords, "record.import", "", purpose,
+      [&]() -> absl::StatusOr<v1::ImportReply> {
+        if (r.rows_size() > kMaxImportBatch) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "rows: ", r.rows_size(), " rows in one batch, at most ", kMaxImportBatch));
+        }
+        TB_RETURN_IF_ERROR(AppendsAllowed());
+        return WriteImportBatch(*node_->store(), node_->writer(), r, persons);
       });
 }
 

@@ -31,6 +31,8 @@ using Operator = AuthenticatedOperator;
 
 class AdminApi {
  public:
+  // Most rows one Import call may carry.
+  static constexpr int kMaxImportBatch = 10000;
   // Asks the national node where a person's records are held (counties).
   using AskWhere = std::function<absl::StatusOr<v1::WhereReply>(const std::string& person)>;
 
@@ -55,8 +57,16 @@ class AdminApi {
   // or administrator; audited, it names no person).
   absl::StatusOr<v1::RevocationListReply> RevocationList(const Operator& op,
                                                          const v1::RevocationListRequest& r);
+  // Writes a batch of imported rows with one Writer::AppendAll (one fsync).
+  // Per-row refusals (kInvalidArgument, unconfirmed findings, custody) are
+  // per-row results, never a failed call; a row whose record already holds
+  // the same value is skipped as unchanged. Clerk only; one audit entry per
+  // batch (action "record.import", the file, line range and person count).
+  absl::StatusOr<v1::ImportReply> Import(const Operator& op, const v1::ImportRequest& r);
 
  private:
+  // OK unless appends are blocked (kFailedPrecondition saying why).
+  absl::Status AppendsAllowed() const;
   // The normalized form of `raw`, or kInvalidArgument naming the field.
   absl::StatusOr<std::string> Person(absl::string_view raw) const;
   // Runs `body` and audits it with its outcome.

@@ -51,6 +51,7 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(Stats, StatsRequest, StatsReply)
   TB_ADMIN_METHOD(CertificatePayload, CertificatePayloadRequest, CertificatePayloadReply)
   TB_ADMIN_METHOD(RevocationList, RevocationListRequest, RevocationListReply)
+  TB_ADMIN_METHOD(Import, ImportRequest, ImportReply)
 #undef TB_ADMIN_METHOD
 
  private:

@@ -105,6 +105,7 @@ TB_CLIENT_METHOD(ListInquiries, InquiryListRequest, InquiryListReply)
 TB_CLIENT_METHOD(Stats, StatsRequest, StatsReply)
 TB_CLIENT_METHOD(CertificatePayload, CertificatePayloadRequest, CertificatePayloadReply)
 TB_CLIENT_METHOD(RevocationList, RevocationListRequest, RevocationListReply)
+TB_CLIENT_METHOD(Import, ImportRequest, ImportReply)
 #undef TB_CLIENT_METHOD
 
 }  // namespace tongban::cli

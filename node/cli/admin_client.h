@@ -49,6 +49,7 @@ class AdminClient {
   absl::StatusOr<v1::CertificatePayloadReply> CertificatePayload(
       const v1::CertificatePayloadRequest& r);
   absl::StatusOr<v1::RevocationListReply> RevocationList(const v1::RevocationListRequest& r);
+  absl::StatusOr<v1::ImportReply> Import(const v1::ImportRequest& r);
 
  private:
   struct Impl;

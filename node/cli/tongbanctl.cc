@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "node/cli/commands_import.h"
 #include "node/cli/commands_offline.h"
 #include "node/cli/commands_online.h"
 
@@ -27,6 +28,7 @@ std::vector<Command> AllCommands() {
   AddOfflineCommands(&commands);
   AddOperatorCommands(&commands);
   AddCertificateCommands(&commands);
+  AddImportCommands(&commands);
   return commands;
 }
 

@@ -1,11 +1,17 @@
-// The fixture of the daemon tests: a federation made by
-// tools/federation-setup.sh (a national node and one county, under the
-// test's suite), both daemons started in this process on loopback, and
-// Admin clients as the setup's operators (clerk, admin, auditor).
+// DaemonTest: a federation made by tools/federation-setup.sh (a national
+// node and one county), both daemons in this process, with Admin clients of
+// the county's operators and a runner for the tongbanctl binary. Shared by
+// daemon_test.cc and import_daemon_test.cc (tongban_daemon_test in
+// tests/node/tests.cmake).
+//
+// REQUIRES: the including target defines TB_TONGBANCTL, TB_TONGBAND,
+// TB_BUILD_DIR and TB_SETUP_SCRIPT (tests/node/tests.cmake).
 #pragma once
 
+#include <fcntl.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <memory>
@@ -18,6 +24,7 @@
 #include "node/daemon.h"
 #include "tests/testutil/files.h"
 #include "tests/testutil/records.h"
+#include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 
 extern char** environ;
@@ -89,6 +96,37 @@ class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
     w.set_record_id(c.record_id);
     *w.mutable_value() = c.value;
     return w;
+  }
+
+  // Runs the tongbanctl binary as `who` against the county with `args`;
+  // returns its exit code, with its stderr in `err` (stdout in `out`).
+  int Ctl(const std::string& who, std::vector<std::string> args, std::string* err,
+          std::string* out = nullptr) {
+    const std::string ops = dir_.File(kCounty) + "/operators/";
+    args.insert(args.end(),
+                {"--node", absl::StrCat("127.0.0.1:", county_->admin_port()), "--ca",
+                 dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
+                 ops + who + ".key", "--password-file", ops + who + ".password"});
+    args.insert(args.begin(), TB_TONGBANCTL);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string err_path = dir_.File("stderr");
+    const std::string out_path = dir_.File("stdout");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    pid_t pid;
+    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    *err = testutil::Contents(err_path);
+    if (out != nullptr) *out = testutil::Contents(out_path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   }
 
   testutil::ScopedTempDir dir_;

@@ -37,8 +37,7 @@
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
-
-extern char** environ;
+#include "tests/node/daemon_fixture.h"
 
 namespace tongban::node {
 namespace {
@@ -141,6 +140,9 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
   where.set_reason("matrix");
   v1::ClearHoldRequest clear;
   clear.set_peer("000000");
+  v1::ImportRequest import;
+  import.set_file("matrix.csv");
+  *import.add_rows() = BasicsWrite(person);
   using Call = std::function<absl::Status(cli::AdminClient&)>;
   const std::vector<std::pair<std::string, Call>> calls = {
       {"Status", [](cli::AdminClient& c) { return c.Status({}).status(); }},
@@ -161,11 +163,12 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
          return c.CertificatePayload(r).status();
        }},
       {"RevocationList", [](cli::AdminClient& c) { return c.RevocationList({}).status(); }},
+      {"Import", [&](cli::AdminClient& c) { return c.Import(import).status(); }},
   };
   // role -> calls it may make (node/operators.h).
   const std::map<std::string, std::set<std::string>> allowed = {
       {"clerk", {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where",
-                 "ListInquiries", "Stats", "CertificatePayload", "RevocationList"}},
+                 "ListInquiries", "Stats", "CertificatePayload", "RevocationList", "Import"}},
       {"admin", {"Status", "Peers", "ClearHold", "Stats", "RevocationList"}},
       {"auditor", {"Status", "Peers", "Audit", "Stats"}},
   };
@@ -194,29 +197,8 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
 // is exit 3.
 TEST_P(DaemonTest, TongbanctlRefusesBadInputWithOneLineAndNothingWritten) {
   const std::string ops = dir_.File(kCounty) + "/operators/";
-  auto run = [&](const std::string& who, std::vector<std::string> args,
-                 std::string* err) -> int {
-    args.insert(args.end(),
-                {"--node", absl::StrCat("127.0.0.1:", county_->admin_port()), "--ca",
-                 dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
-                 ops + who + ".key", "--password-file", ops + who + ".password"});
-    args.insert(args.begin(), TB_TONGBANCTL);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string err_path = dir_.File("stderr");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
-    pid_t pid;
-    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    *err = testutil::Contents(err_path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  auto run = [&](const std::string& who, std::vector<std::string> args, std::string* err) {
+    return Ctl(who, std::move(args), err);
   };
   const std::string good = testutil::MakeId(kCounty, "19900101", 11);
   struct Case {

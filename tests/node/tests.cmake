@@ -9,11 +9,10 @@ tongban_test(metrics_http_test LABEL unit SRCS node/metrics_http_test.cc DEPS to
 # Operator access: TOTP, roles and accounts, authentication.
 tongban_test(operator_auth_test LABEL unit
   SRCS node/totp_test.cc node/operators_test.cc node/auth_test.cc DEPS tongban_node)
-# The daemon end to end: operator roles, audit, lock-out, health,
-# reflection and metrics, on a federation made by the setup script.
-# The tests on that federation (tests/node/daemon_fixture.h).
-function(tongban_daemon_test name src)
-  tongban_test(${name} LABEL integration SRCS ${src}
+# Tests of running daemons, on a federation made by the setup script, with
+# tongbanctl's Admin client and binary (tests/node/daemon_fixture.h).
+function(tongban_daemon_test name)
+  tongban_test(${name} LABEL integration SRCS ${ARGN}
                DEPS tongban_daemon tongban_admin_client tongban_proto_grpc)
   target_compile_definitions(${name} PRIVATE
     TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>"
@@ -22,6 +21,8 @@ function(tongban_daemon_test name src)
     TB_SETUP_SCRIPT="${CMAKE_SOURCE_DIR}/tools/federation-setup.sh")
   add_dependencies(${name} tongbanctl tongband)
 endfunction()
+# The daemon end to end: operator roles, audit, lock-out, health,
+# reflection and metrics.
 tongban_daemon_test(daemon_test node/daemon_test.cc)
 # Statistics: a hand-counted federation (sessions in one process, no network).
 tongban_test(stats_test LABEL unit SRCS node/stats_test.cc DEPS tongban_node)
@@ -31,3 +32,7 @@ tongban_test(certificate_payload_test LABEL unit SRCS node/certificate_payload_t
 # Offline certificates end to end: issue, payload, QR, offline verify, the
 # national revocation list.
 tongban_daemon_test(certificate_daemon_test node/certificate_daemon_test.cc)
+# tongbanctl import against a running county.
+tongban_daemon_test(import_daemon_test node/import_daemon_test.cc)
+# Bulk import: the CSV parser and its findings (node/cli/import.h).
+tongban_test(import_test LABEL unit SRCS node/import_test.cc DEPS tongban_import)

@@ -1,0 +1,496 @@
+#include "node/cli/import.h"
+
+#include <iconv.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <map>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/ids/citizen_id.h"
+#include "common/ids/region.h"
+#include "storage/validate.h"
+
+namespace tongban::cli {
+namespace {
+
+// Column indexes into ImportColumns(); keep both in the same order.
+enum Col {
+  kKind, kPerson, kRecordId,
+  kName, kSex, kBirthDate, kHukouRegion, kHukouAddress,            // person
+  kDestinationCounty, kLeftOn,                                      // outflow
+  kOriginCounty, kPreviousResidence, kArrivedOn, kRegisteredOn,     // inflow
+  kAddress, kEmployer,
+  kServiceType, kDeliveredOn, kProviderCounty, kPeriod, kNotes,     // service
+  kColumnCount
+};
+
+struct KindSpec {
+  const char* name;
+  v1::RecordKind kind;
+  std::vector<Col> required;
+  std::vector<Col> optional;
+};
+
+const std::vector<KindSpec>& Kinds() {
+  static const auto* kinds = new std::vector<KindSpec>{
+      {"person", v1::RECORD_KIND_PERSON_BASICS, {kName, kSex, kBirthDate, kHukouRegion},
+       {kHukouAddress}},
+      {"outflow", v1::RECORD_KIND_OUTFLOW, {kDestinationCounty, kLeftOn}, {}},
+      {"inflow", v1::RECORD_KIND_INFLOW, {kOriginCounty, kArrivedOn, kRegisteredOn, kAddress},
+       {kPreviousResidence, kEmployer}},
+      {"service", v1::RECORD_KIND_SERVICE, {kServiceType, kDeliveredOn, kProviderCounty},
+       {kPeriod, kNotes}},
+  };
+  return *kinds;
+}
+
+const std::vector<std::pair<std::string, v1::ServiceType>>& ServiceTypes() {
+  static const auto* types = new std::vector<std::pair<std::string, v1::ServiceType>>{
+      {"prenatal-check", v1::SERVICE_TYPE_PRENATAL_CHECK},
+      {"child-immunisation", v1::SERVICE_TYPE_CHILD_IMMUNISATION},
+      {"health-check", v1::SERVICE_TYPE_HEALTH_CHECK},
+      {"contraceptive-supplies", v1::SERVICE_TYPE_CONTRACEPTIVE_SUPPLIES},
+      {"health-education", v1::SERVICE_TYPE_HEALTH_EDUCATION},
+      {"birth-registration-help", v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP},
+  };
+  return *types;
+}
+
+// Offset of the first byte that is not part of a valid UTF-8 sequence
+// (overlong forms and surrogates included), or npos.
+size_t InvalidUtf8At(absl::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    size_t n = 0;
+    uint32_t cp = 0;
+    if (c < 0x80) { ++i; continue; }
+    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
+    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
+    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
+    else return i;
+    for (size_t k = 1; k <= n; ++k) {
+      if (i + k >= s.size()) return i;
+      const auto t = static_cast<unsigned char>(s[i + k]);
+      if ((t & 0xC0) != 0x80) return i;
+      cp = (cp << 6) | (t & 0x3F);
+    }
+    if ((n == 2 && cp < 0x800) || (n == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF)) {
+      return i;
+    }
+    i += n + 1;
+  }
+  return absl::string_view::npos;
+}
+
+std::string Quoted(absl::string_view field) {
+  if (field.find_first_of(",\"\r\n") == absl::string_view::npos) return std::string(field);
+  std::string out = "\"";
+  for (char c : field) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+// "2026-02-30" is shaped like a date but is no day; both are findings.
+std::optional<std::string> ParseDate(absl::string_view text, v1::Date* out) {
+  const bool shaped = text.size() == 10 && text[4] == '-' && text[7] == '-' &&
+                      std::all_of(text.begin(), text.end(),
+                                  [](char c) { return absl::ascii_isdigit(c) || c == '-'; });
+  if (!shaped) return absl::StrCat("\"", text, "\" is not a date (YYYY-MM-DD)");
+  absl::CivilDay day;
+  if (!absl::ParseCivilTime(text, &day) || absl::FormatCivilTime(day) != text) {
+    return absl::StrCat("\"", text, "\" is not a real calendar day");
+  }
+  out->set_year(static_cast<int32_t>(day.year()));
+  out->set_month(day.month());
+  out->set_day(day.day());
+  return std::nullopt;
+}
+
+std::string DateText(const v1::Date& d) {
+  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+}
+
+}  // namespace
+
+absl::StatusOr<Encoding> ParseEncoding(absl::string_view name) {
+  const std::string n = absl::AsciiStrToLower(name);
+  if (n == "utf-8" || n == "utf8") return Encoding::kUtf8;
+  if (n == "gb18030") return Encoding::kGb18030;
+  return absl::InvalidArgumentError(
+      absl::StrCat("--encoding \"", name, "\" is not one of: utf-8, gb18030"));
+}
+
+const std::vector<std::string>& ImportColumns() {
+  static const auto* columns = new std::vector<std::string>{
+      "kind", "person", "record_id",
+      "name", "sex", "birth_date", "hukou_region", "hukou_address",
+      "destination_county", "left_on",
+      "origin_county", "previous_residence", "arrived_on", "registered_on", "address", "employer",
+      "service_type", "delivered_on", "provider_county", "period", "notes"};
+  return *columns;
+}
+
+std::string FindingCsvLine(const ImportFinding& f) {
+  return absl::StrCat(Quoted(f.file), ",", f.line, ",", Quoted(f.column), ",", Quoted(f.reason));
+}
+
+std::string DerivedRecordId(const v1::WriteRequest& r) {
+  const v1::RecordValue& v = r.value();
+  switch (r.kind()) {
+    case v1::RECORD_KIND_PERSON_BASICS:
+      return "basics";
+    case v1::RECORD_KIND_OUTFLOW:
+      return absl::StrCat("out-", v.outflow().destination_county(), "-",
+                          DateText(v.outflow().left_on()));
+    case v1::RECORD_KIND_INFLOW:
+      return absl::StrCat("in-", DateText(v.inflow().arrived_on()));
+    case v1::RECORD_KIND_SERVICE:
+      for (const auto& [name, type] : ServiceTypes()) {
+        if (type == v.service().type()) {
+          return absl::StrCat("svc-", name, "-", DateText(v.service().delivered_on()));
+        }
+      }
+      return "";
+    default:
+      return "";
+  }
+}
+
+ImportReader::ImportReader(std::string file, std::istream* in, Encoding encoding,
+                           absl::CivilDay today)
+    : file_(std::move(file)), in_(in), encoding_(encoding), today_(today) {}
+
+ImportReader::~ImportReader() {
+  if (iconv_ != nullptr) iconv_close(static_cast<iconv_t>(iconv_));
+}
+
+absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(std::string file,
+                                                                 std::istream* in,
+                                                                 Encoding encoding,
+                                                                 absl::CivilDay today) {
+  std::unique_ptr<ImportReader> r(new ImportReader(std::move(file), in, encoding, today));
+  if (encoding == Encoding::kGb18030) {
+    iconv_t cd = iconv_open("UTF-8", "GB18030");
+    if (cd == reinterpret_cast<iconv_t>(-1)) {
+      return absl::InternalError("iconv cannot convert GB18030 to UTF-8 on this system");
+    }
+    r->iconv_ = cd;
+  }
+  std::vector<std::string> names;
+  uint64_t line = 0;
+  std::string encoding_error;
+  const std::string where = absl::StrCat(r->file_, " line 1: ");
+  if (!r->ReadRecord(&names, &line, &encoding_error)) {
+    return absl::InvalidArgumentError(absl::StrCat(where, "the file is empty (no header row)"));
+  }
+  if (!encoding_error.empty()) return absl::InvalidArgumentError(where + encoding_error);
+  const std::vector<std::string>& known = ImportColumns();
+  std::vector<bool> seen(known.size(), false);
+  for (std::string& name : names) {
+    name = std::string(absl::StripAsciiWhitespace(name));
+    auto it = std::find(known.begin(), known.end(), name);
+    if (it == known.end()) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "unknown column \"", name,
+                                                     "\" (known: ", absl::StrJoin(known, ", "),
+                                                     ")"));
+    }
+    const int col = static_cast<int>(it - known.begin());
+    if (seen[col]) {
+      return absl::InvalidArgumentError(absl::StrCat(where, "column \"", name, "\" appears twice"));
+    }
+    seen[col] = true;
+    r->column_of_.push_back(col);
+  }
+  for (Col required : {kKind, kPerson}) {
+    if (!seen[required]) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "required column \"", known[required], "\" is missing"));
+    }
+  }
+  return r;
+}
+
+bool ImportReader::ReadLine(std::string* line, std::string* encoding_error) {
+  std::string raw;
+  if (!std::getline(*in_, raw)) return false;
+  bytes_read_ += raw.size() + 1;
+  ++line_;
+  if (!raw.empty() && raw.back() == '\r') raw.pop_back();
+  if (line_ == 1 && encoding_ == Encoding::kUtf8 && raw.rfind("\xEF\xBB\xBF", 0) == 0) {
+    raw.erase(0, 3);
+  }
+  if (encoding_ == Encoding::kUtf8) {
+    const size_t bad = InvalidUtf8At(raw);
+    if (bad != absl::string_view::npos && encoding_error->empty()) {
+      *encoding_error = absl::StrCat("not valid UTF-8 at byte ", bad + 1, " of line ", line_);
+    }
+    *line = std::move(raw);
+    return true;
+  }
+  // GB18030 -> UTF-8, one physical line at a time.
+  auto cd = static_cast<iconv_t>(iconv_);
+  iconv(cd, nullptr, nullptr, nullptr, nullptr);
+  std::string out(raw.size() * 2 + 16, '\0');
+  char* src = raw.data();
+  size_t src_left = raw.size();
+  char* dst = out.data();
+  size_t dst_left = out.size();
+  while (src_left > 0) {
+    if (iconv(cd, &src, &src_left, &dst, &dst_left) != static_cast<size_t>(-1)) break;
+    if (errno == E2BIG) {
+      const size_t used = out.size() - dst_left;
+      out.resize(out.size() * 2);
+      dst = out.data() + used;
+      dst_left = out.size() - used;
+      continue;
+    }
+    // EILSEQ or EINVAL (a sequence cut off by the line end): keep the ASCII
+    // structure for splitting, and reject the row.
+    if (encoding_error->empty()) {
+      *encoding_error = absl::StrCat("not valid GB18030 at byte ", raw.size() - src_left + 1,
+                                     " of line ", line_);
+    }
+    *line = std::move(raw);
+    return true;
+  }
+  out.resize(out.size() - dst_left);
+  *line = std::move(out);
+  return true;
+}
+
+bool ImportReader::ReadRecord(std::vector<std::string>* fields, uint64_t* first_line,
+                              std::string* encoding_error) {
+  fields->clear();
+  std::string line;
+  // Skip blank lines between records.
+  do {
+    if (!ReadLine(&line, encoding_error)) return false;
+  } while (line.empty() && encoding_error->empty());
+  *first_line = line_;
+  std::string field;
+  bool quoted = false;
+  size_t i = 0;
+  while (true) {
+    if (i >= line.size()) {
+      if (quoted) {
+        // A quoted field goes on to the next physical line.
+        field += '\n';
+        if (!ReadLine(&line, encoding_error)) break;  // unterminated: ends at EOF
+        i = 0;
+        continue;
+      }
+      break;
+    }
+    const char c = line[i++];
+    if (quoted) {
+      if (c == '"') {
+        if (i < line.size() && line[i] == '"') {
+          field += '"';
+          ++i;
+        } else {
+          quoted = false;
+        }
+      } else {
+        field += c;
+      }
+    } else if (c == '"' && field.empty()) {
+      quoted = true;
+    } else if (c == ',') {
+      fields->push_back(std::move(field));
+      field.clear();
+    } else {
+      field += c;
+    }
+  }
+  fields->push_back(std::move(field));
+  return true;
+}
+
+bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding>* findings) {
+  row->reset();
+  std::vector<std::string> fields;
+  uint64_t line = 0;
+  std::string encoding_error;
+  if (!ReadRecord(&fields, &line, &encoding_error)) return false;
+  bool rejected = false;
+  auto reject = [&](const std::string& column, const std::string& reason) {
+    findings->push_back({file_, line, column, absl::StrCat("rejected: ", reason), true});
+    rejected = true;
+  };
+  if (!encoding_error.empty()) {
+    reject("", encoding_error);
+    return true;
+  }
+  if (fields.size() != column_of_.size()) {
+    reject("", absl::StrCat("the row has ", fields.size(), " fields, the header has ",
+                            column_of_.size()));
+    return true;
+  }
+  std::vector<std::string> value(kColumnCount);
+  std::vector<bool> present(kColumnCount, false);
+  for (size_t i = 0; i < fields.size(); ++i) {
+    value[column_of_[i]] = std::string(absl::StripAsciiWhitespace(fields[i]));
+    present[column_of_[i]] = true;
+  }
+  const std::vector<std::string>& names = ImportColumns();
+
+  const KindSpec* spec = nullptr;
+  for (const KindSpec& k : Kinds()) {
+    if (value[kKind] == k.name) spec = &k;
+  }
+  if (spec == nullptr) {
+    reject("kind", absl::StrCat("\"", value[kKind],
+                                "\" is not one of: person, outflow, inflow, service"));
+    return true;
+  }
+
+  ImportRow out;
+  out.line = line;
+  v1::WriteRequest& r = out.request;
+  r.set_kind(spec->kind);
+  r.set_operation(v1::OPERATION_UPSERT);
+  v1::RecordValue* v = r.mutable_value();
+
+  // Required and optional columns of this kind; anything else must be empty.
+  std::vector<bool> applies(kColumnCount, false);
+  applies[kKind] = applies[kPerson] = applies[kRecordId] = true;
+  for (Col c : spec->required) {
+    applies[c] = true;
+    if (value[c].empty()) {
+      reject(names[c], present[c] ? absl::StrCat("required for kind ", spec->name)
+                                  : absl::StrCat("required for kind ", spec->name,
+                                                 ", and the file has no such column"));
+    }
+  }
+  for (Col c : spec->optional) applies[c] = true;
+  for (int c = 0; c < kColumnCount; ++c) {
+    if (!applies[c] && !value[c].empty()) {
+      reject(names[c], absl::StrCat("does not apply to kind ", spec->name));
+    }
+  }
+
+  auto date = [&](Col c, v1::Date* out) {
+    if (value[c].empty()) return;
+    if (std::optional<std::string> bad = ParseDate(value[c], out); bad.has_value()) {
+      reject(names[c], *bad);
+    }
+  };
+  auto county = [&](Col c, std::string* out) {
+    if (value[c].empty()) return;
+    if (absl::Status s = ids::ValidateCurrentCountyCode(value[c]); !s.ok()) {
+      reject(names[c], std::string(s.message()));
+    }
+    *out = value[c];
+  };
+
+  ids::Sex recorded_sex = ids::Sex::kUnspecified;
+  switch (spec->kind) {
+    case v1::RECORD_KIND_PERSON_BASICS: {
+      v1::PersonBasics* p = v->mutable_person_basics();
+      p->set_name(value[kName]);
+      const std::string& sex = value[kSex];
+      if (sex == "male" || sex == "男") {
+        p->set_sex(v1::SEX_MALE);
+        recorded_sex = ids::Sex::kMale;
+      } else if (sex == "female" || sex == "女") {
+        p->set_sex(v1::SEX_FEMALE);
+        recorded_sex = ids::Sex::kFemale;
+      } else if (!sex.empty()) {
+        reject("sex", absl::StrCat("\"", sex, "\" is not one of: male, female, 男, 女"));
+      }
+      date(kBirthDate, p->mutable_birth_date());
+      county(kHukouRegion, p->mutable_hukou_region());
+      p->set_hukou_address(value[kHukouAddress]);
+      break;
+    }
+    case v1::RECORD_KIND_OUTFLOW: {
+      v1::OutflowRegistration* o = v->mutable_outflow();
+      county(kDestinationCounty, o->mutable_destination_county());
+      date(kLeftOn, o->mutable_left_on());
+      break;
+    }
+    case v1::RECORD_KIND_INFLOW: {
+      v1::InflowRegistration* in = v->mutable_inflow();
+      county(kOriginCounty, in->mutable_origin_county());
+      county(kPreviousResidence, in->mutable_previous_residence());
+      date(kArrivedOn, in->mutable_arrived_on());
+      date(kRegisteredOn, in->mutable_registered_on());
+      in->set_address(value[kAddress]);
+      in->set_employer(value[kEmployer]);
+      break;
+    }
+    case v1::RECORD_KIND_SERVICE: {
+      v1::ServiceRecord* s = v->mutable_service();
+      if (!value[kServiceType].empty()) {
+        auto& types = ServiceTypes();
+        auto it = std::find_if(types.begin(), types.end(),
+                               [&](const auto& t) { return t.first == value[kServiceType]; });
+        if (it == types.end()) {
+          std::vector<std::string> known;
+          for (const auto& t : types) known.push_back(t.first);
+          reject("service_type", absl::StrCat("\"", value[kServiceType], "\" is not one of: ",
+                                              absl::StrJoin(known, ", ")));
+        } else {
+          s->set_type(it->second);
+        }
+      }
+      date(kDeliveredOn, s->mutable_delivered_on());
+      county(kProviderCounty, s->mutable_provider_county());
+      s->set_period(value[kPeriod]);
+      s->set_notes(value[kNotes]);
+      break;
+    }
+    default:
+      break;
+  }
+
+  // The person's ID: malformed is rejected; graded findings are flagged.
+  if (!value[kPerson].empty()) {
+    absl::StatusOr<ids::CitizenId> id = ids::CheckCitizenId(value[kPerson], recorded_sex, today_);
+    if (!id.ok()) {
+      reject("person", std::string(id.status().message()));
+    } else {
+      r.set_person(id->normalized);
+      if (!id->findings.empty()) {
+        std::vector<std::string> names_of;
+        for (ids::IdFinding f : id->findings) names_of.emplace_back(ids::IdFindingName(f));
+        findings->push_back({file_, line, "person",
+                             absl::StrCat("flagged: citizen ID ", ids::MaskId(id->normalized),
+                                          " has findings: ", absl::StrJoin(names_of, ", ")),
+                             false});
+        out.has_id_findings = true;
+      }
+    }
+  } else {
+    reject("person", "required for every row");
+  }
+
+  if (rejected) return true;
+  // The node's own checks (dates not in the future, ...), as a backstop.
+  if (absl::Status s = storage::ValidateRecordValue(spec->kind, *v, today_); !s.ok()) {
+    // "inflow.arrived_on: ..." names the column after the dot.
+    std::string message(s.message());
+    std::string column;
+    const size_t colon = message.find(": ");
+    const size_t dot = message.find('.');
+    if (colon != std::string::npos && dot != std::string::npos && dot < colon) {
+      column = message.substr(dot + 1, colon - dot - 1);
+      if (std::find(names.begin(), names.end(), column) == names.end()) column.clear();
+    }
+    reject(column, message);
+    return true;
+  }
+  r.set_record_id(value[kRecordId].empty() ? DerivedRecordId(r) : value[kRecordId]);
+  *row = std::move(out);
+  return true;
+}
+
+}  // namespace tongban::cli
