@@ -1,5 +1,6 @@
 // A federation of nodes in one process for sync tests: each node has its
-// signing key, encrypted store, writer and batch verifier; the verifiers
+// signing key, encrypted store and writer; each session gets a batch
+// verifier of its own; the verifiers
 // look keys up among the federation's nodes (the roster's role). Optional
 // TLS identities come from a federation CA made for the test.
 #pragma once
@@ -27,7 +28,6 @@ struct FederationNode {
   std::unique_ptr<crypto::PrivateKey> key;
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<storage::Writer> writer;
-  std::unique_ptr<sync::BatchVerifier> verifier;
   std::unique_ptr<storage::AuditLog> audit;  // peers' reads of personal data
   std::string tls_cert_pem;  // set by IssueTls
   std::string tls_key_pem;
@@ -72,14 +72,19 @@ class TestFederation {
     so.storage_key = *crypto::RandomBytes(suite.symmetric_key_size());
     n.store_options = so;
     Open(code, n);
-    n.verifier = std::make_unique<sync::BatchVerifier>(
-        suite, [this](absl::string_view origin, absl::string_view key_id) {
+    return n;
+  }
+
+  // A batch verifier that looks keys up among the federation's nodes (the
+  // roster's role). A verifier holds a hasher: one per thread.
+  std::unique_ptr<sync::BatchVerifier> NewVerifier() {
+    return std::make_unique<sync::BatchVerifier>(
+        crypto::GetSuite(suite_), [this](absl::string_view origin, absl::string_view key_id) {
           auto it = nodes_.find(std::string(origin));
           if (it == nodes_.end()) return static_cast<const crypto::PublicKey*>(nullptr);
           const crypto::PublicKey& pub = it->second.key->public_key();
           return pub.KeyId() == key_id ? &pub : nullptr;
         });
-    return n;
   }
 
   FederationNode& at(const std::string& code) { return nodes_.at(code); }
@@ -103,7 +108,9 @@ class TestFederation {
     options.self = self;
     options.audit = n.audit.get();
     if (adjust) adjust(options);
-    return std::make_unique<sync::Session>(n.store.get(), n.writer.get(), n.verifier.get(),
+    // Each session its own verifier: sessions of one node run on several
+    // threads over gRPC, and a verifier is not thread-safe.
+    return std::make_unique<sync::Session>(n.store.get(), n.writer.get(), NewVerifier(),
                                            clock_, options, peer);
   }
 
