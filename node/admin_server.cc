@@ -1,12 +1,10 @@
 #include "node/admin_server.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-#include <grpcpp/security/server_credentials.h>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "sync/grpc_status.h"
 #include "tongban/v1/admin.grpc.pb.h"
 
@@ -97,20 +95,13 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(Options options)
   if (options.api == nullptr || !options.authenticate || options.operator_ca_pem.empty()) {
     return absl::InvalidArgumentError("admin server: api, authenticate and operator CA are required");
   }
-  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  ssl.pem_root_certs = options.operator_ca_pem;
-  ssl.pem_key_cert_pairs.push_back({options.key_pem, options.cert_pem});
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<AdminService>(std::move(options.authenticate), options.api);
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::SslServerCredentials(ssl), &impl->port);
-  builder.RegisterService(impl->service.get());
-  impl->server = builder.BuildAndStart();
-  if (impl->server == nullptr || impl->port == 0) {
-    return absl::UnavailableError(absl::StrCat("admin server: cannot listen on ", options.address));
-  }
+  TB_ASSIGN_OR_RETURN(impl->server,
+                      sync::StartMutualTlsServer("admin server", options.address,
+                                                 options.operator_ca_pem, options.cert_pem,
+                                                 options.key_pem, impl->service.get(),
+                                                 &impl->port));
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
 }
 

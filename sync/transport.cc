@@ -1,8 +1,6 @@
 #include "sync/transport.h"
 
-#include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
 
@@ -269,24 +267,12 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(Options op
   if (options.writer == nullptr || !options.check || !options.sessions) {
     return absl::InvalidArgumentError("exchange server: writer, check and sessions are required");
   }
-  grpc::SslServerCredentialsOptions ssl(
-      GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
-  ssl.pem_root_certs = options.tls.ca_pem;
-  ssl.pem_key_cert_pairs.push_back({options.tls.key_pem, options.tls.cert_pem});
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<ExchangeService>(options);
-  // Standard probes: grpc.health.v1.Health and server reflection, so that
-  // grpc_health_probe and grpcurl work against the peer port too.
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::SslServerCredentials(ssl), &impl->port);
-  builder.RegisterService(impl->service.get());
-  impl->server = builder.BuildAndStart();
-  if (impl->server == nullptr || impl->port == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("exchange server: cannot listen on ", options.address));
-  }
+  TB_ASSIGN_OR_RETURN(impl->server,
+                      StartMutualTlsServer("exchange server", options.address, options.tls.ca_pem,
+                                           options.tls.cert_pem, options.tls.key_pem,
+                                           impl->service.get(), &impl->port));
   return std::unique_ptr<ExchangeServer>(new ExchangeServer(std::move(impl)));
 }
 

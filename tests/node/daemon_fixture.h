@@ -23,6 +23,7 @@
 #include "node/cli/admin_client.h"
 #include "node/daemon.h"
 #include "tests/testutil/files.h"
+#include "tests/testutil/ports.h"
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
@@ -36,8 +37,9 @@ constexpr char kCounty[] = "620102";
 class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
  protected:
   void SetUp() override {
-    const std::string base = absl::StrCat(30000 + (getpid() * 4 + static_cast<int>(GetParam())) %
-                                                      8000 * 4);
+    const int free = testutil::FreePortBlock(4);  // two nodes, peer and admin ports
+    ASSERT_GT(free, 0) << "no free loopback ports";
+    const std::string base = absl::StrCat(free);
     std::vector<std::string> argv = {"/bin/bash", TB_SETUP_SCRIPT, TB_BUILD_DIR, dir_.path(),
                                      std::string(crypto::SuiteName(GetParam())), base,
                                      "000000", kCounty};

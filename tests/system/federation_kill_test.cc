@@ -11,12 +11,9 @@
 // (330106), whose arrival names B as the previous residence; others return
 // home to A. B is the node killed: it writes, receives and answers
 // histories, so kills land in every part of the sync path.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -33,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "node/cli/admin_client.h"
 #include "node/cli/args.h"
+#include "tests/testutil/ports.h"
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
@@ -65,30 +63,10 @@ pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
   return rc == 0 ? pid : -1;
 }
 
-// A free block of 2 * n loopback ports, probed by binding each.
-int FreePortBase(int n) {
-  std::mt19937 rng(static_cast<uint32_t>(getpid() * 7919 + absl::ToUnixNanos(absl::Now())));
-  for (int attempt = 0; attempt < 50; ++attempt) {
-    const int base = 20000 + static_cast<int>(rng() % 20000) * 2;
-    bool free = true;
-    for (int p = base; p < base + 2 * n && free; ++p) {
-      const int fd = socket(AF_INET, SOCK_STREAM, 0);
-      sockaddr_in addr{};
-      addr.sin_family = AF_INET;
-      addr.sin_port = htons(static_cast<uint16_t>(p));
-      addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-      free = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-      close(fd);
-    }
-    if (free) return base;
-  }
-  return -1;
-}
-
 class FederationKillTest : public ::testing::TestWithParam<crypto::SuiteId> {
  protected:
   void SetUp() override {
-    base_port_ = FreePortBase(static_cast<int>(kNodes.size()));
+    base_port_ = testutil::FreePortBlock(2 * static_cast<int>(kNodes.size()));
     ASSERT_GT(base_port_, 0);
     std::vector<std::string> setup = {"/bin/bash", TB_SETUP_SCRIPT, TB_BUILD_DIR, dir_.path(),
                                       std::string(crypto::SuiteName(GetParam())),
