@@ -10,6 +10,7 @@
 #include "node/certificate_payload.h"
 #include "node/import_batch.h"
 #include "node/stats.h"
+#include "node/workflow.h"
 #include "sync/session.h"
 #include "sync/where.h"
 
@@ -28,7 +29,7 @@ AdminApi::AdminApi(Node* node, AskWhere ask_where)
     : node_(node), ask_where_(std::move(ask_where)), started_(absl::Now()) {}
 
 absl::StatusOr<std::string> AdminApi::Person(absl::string_view raw) const {
-  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  const absl::CivilDay today = absl::ToCivilDay(node_->clock()->Now(), absl::FixedTimeZone(8 * 3600));
   absl::StatusOr<ids::CitizenId> id = ids::CheckCitizenId(raw, ids::Sex::kUnspecified, today);
   if (!id.ok()) return Prefixed("person", id.status());
   return id->normalized;
@@ -167,8 +168,17 @@ absl::StatusOr<v1::WriteReply> AdminApi::Write(const Operator& op, const v1::Wri
       [&]() -> absl::StatusOr<v1::WriteReply> {
         if (!person.ok()) return person.status();
         TB_RETURN_IF_ERROR(AppendsAllowed());
+        // Times and deadlines are this node's, kept from the first version.
+        v1::WriteRequest request = r;
+        TB_ASSIGN_OR_RETURN(
+            std::optional<v1::RecordValue> current,
+            NewestValue(*node_->store(), storage::RecordKey(*person, r.kind(), r.record_id())));
+        StampWorkflowTimes(node_->config().deadlines, node_->clock()->Now(),
+                           current.has_value() ? &*current : nullptr, &request);
+        TB_RETURN_IF_ERROR(
+            CheckWorkflowWrite(*node_->store(), node_->config().code, *person, request));
         TB_ASSIGN_OR_RETURN(storage::Appended appended,
-                            node_->writer()->Append(ChangeFrom(r, *person)));
+                            node_->writer()->Append(ChangeFrom(request, *person)));
         v1::WriteReply reply;
         *reply.mutable_event() = appended.id;
         reply.set_person_masked(ids::MaskId(appended.person));
@@ -319,105 +329,53 @@ absl::StatusOr<v1::AuditReply> AdminApi::Audit(const Operator& op, const v1::Aud
 
 namespace {
 
-// The end of the due day, China Standard Time.
-absl::Time EndOfDay(const v1::Date& d) {
-  return absl::FromCivil(absl::CivilDay(d.year(), d.month(), d.day()) + 1,
-                         absl::FixedTimeZone(8 * 3600));
+// The items of `items` that `r` asks for (all, --due or --overdue) into `out`.
+template <typename Item, typename Request, typename Out>
+void KeepAsked(std::vector<Item>& items, const Request& r, uint32_t remind_days, absl::Time now,
+               Out* out) {
+  const absl::Duration soon =
+      absl::Hours(24 * (r.due_within_days() == 0 ? remind_days : r.due_within_days()));
+  for (Item& item : items) {
+    if (r.overdue() && item.state() != "overdue") continue;
+    if (r.due() && !DueSoon(item.state(), item.due_on(), now, soon)) continue;
+    *out->Add() = std::move(item);
+  }
 }
 
 }  // namespace
 
+absl::StatusOr<Tracked> AdminApi::Track(absl::Time now) const {
+  const Config& config = node_->config();
+  return TrackDeadlines(*node_->store(), config.code, config.role == NodeRole::kNational,
+                        config.deadlines, now);
+}
+
 absl::StatusOr<v1::InquiryListReply> AdminApi::ListInquiries(const Operator& op,
                                                              const v1::InquiryListRequest& r) {
   return Audited<v1::InquiryListReply>(
-      op, Permission::kListInquiries, "inquiry.list", "",
+      op, Permission::kListDeadlines, "inquiry.list", "",
       r.overdue() ? "inquiries overdue" : r.due() ? "inquiries due" : "inquiries",
       [&]() -> absl::StatusOr<v1::InquiryListReply> {
-        const std::string self = node_->config().code;
-        const bool national = node_->config().role == NodeRole::kNational;
-        TB_ASSIGN_OR_RETURN(auto rows, node_->store()->Scan(storage::Cf::kRecords, ""));
-        // Replies by (inquiry county, inquiry record id): the earliest reply time.
-        std::map<std::pair<std::string, std::string>, int64_t> replies;
-        struct Found {
-          std::string person, record_id, custodian;
-          v1::Inquiry inquiry;
-          bool retracted = false;
-        };
-        std::vector<Found> inquiries;
-        for (const auto& [key, bytes] : rows) {
-          if (key.size() <= storage::kPersonSize) continue;
-          const int kind = static_cast<unsigned char>(key[storage::kPersonSize]);
-          if (kind != v1::RECORD_KIND_INQUIRY && kind != v1::RECORD_KIND_INQUIRY_REPLY) continue;
-          v1::RecordState state;
-          if (!state.ParseFromString(bytes) || state.heads().empty()) {
-            return absl::DataLossError("a stored record state does not parse");
-          }
-          const v1::RecordState::Head& head = state.heads(state.heads_size() - 1);
-          v1::RecordValue value;
-          if (head.operation() == v1::OPERATION_UPSERT && !value.ParseFromString(head.payload())) {
-            return absl::DataLossError("a stored record value does not parse");
-          }
-          if (kind == v1::RECORD_KIND_INQUIRY_REPLY) {
-            if (head.operation() != v1::OPERATION_UPSERT) continue;
-            const auto& reply = value.inquiry_reply();
-            auto k = std::make_pair(reply.inquiry_county(), reply.inquiry_record_id());
-            auto it = replies.find(k);
-            if (it == replies.end() || reply.replied_at_micros() < it->second) {
-              replies[k] = reply.replied_at_micros();
-            }
-            continue;
-          }
-          Found f;
-          f.person = key.substr(0, storage::kPersonSize);
-          f.record_id = key.substr(storage::kPersonSize + 1);
-          f.custodian = state.custodian();
-          f.retracted = head.operation() == v1::OPERATION_RETRACT;
-          if (!f.retracted) {
-            f.inquiry = value.inquiry();
-          } else {
-            // The last upsert says where it went and when it was due.
-            for (int i = state.heads_size() - 1; i >= 0; --i) {
-              v1::RecordValue v;
-              if (state.heads(i).operation() == v1::OPERATION_UPSERT &&
-                  v.ParseFromString(state.heads(i).payload())) {
-                f.inquiry = v.inquiry();
-              }
-            }
-          }
-          if (!national && f.custodian != self && f.inquiry.to_county() != self) continue;
-          inquiries.push_back(std::move(f));
-        }
-        const absl::Time now = absl::Now();
-        const absl::Duration soon =
-            absl::Hours(24 * (r.due_within_days() == 0 ? 3 : r.due_within_days()));
+        const absl::Time now = node_->clock()->Now();
+        TB_ASSIGN_OR_RETURN(Tracked tracked, Track(now));
         v1::InquiryListReply reply;
-        for (Found& f : inquiries) {
-          const absl::Time deadline = EndOfDay(f.inquiry.due_on());
-          auto replied = replies.find({f.custodian, f.record_id});
-          std::string state;
-          if (f.retracted) {
-            state = "withdrawn";
-          } else if (replied != replies.end()) {
-            state = absl::FromUnixMicros(replied->second) <= deadline ? "answered" : "answered late";
-          } else if (now > deadline) {
-            state = "overdue";
-          } else {
-            state = f.custodian == self ? "sent" : "received";
-          }
-          const bool open = state == "sent" || state == "received";
-          if (r.overdue() && state != "overdue") continue;
-          if (r.due() && !(open && deadline - now <= soon)) continue;
-          v1::InquiryItem* item = reply.add_items();
-          item->set_person(f.person);
-          item->set_record_id(f.record_id);
-          item->set_from_county(f.custodian);
-          item->set_to_county(f.inquiry.to_county());
-          item->set_type(f.inquiry.type());
-          item->set_sent_at_micros(f.inquiry.sent_at_micros());
-          *item->mutable_due_on() = f.inquiry.due_on();
-          item->set_state(state);
-          if (replied != replies.end()) item->set_replied_at_micros(replied->second);
-        }
+        KeepAsked(tracked.inquiries, r, node_->config().deadlines.remind_days, now,
+                  reply.mutable_items());
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::NoticeListReply> AdminApi::ListNotices(const Operator& op,
+                                                          const v1::NoticeListRequest& r) {
+  return Audited<v1::NoticeListReply>(
+      op, Permission::kListDeadlines, "notice.list", "",
+      r.overdue() ? "notices overdue" : r.due() ? "notices due" : "notices",
+      [&]() -> absl::StatusOr<v1::NoticeListReply> {
+        const absl::Time now = node_->clock()->Now();
+        TB_ASSIGN_OR_RETURN(Tracked tracked, Track(now));
+        v1::NoticeListReply reply;
+        KeepAsked(tracked.notices, r, node_->config().deadlines.remind_days, now,
+                  reply.mutable_items());
         return reply;
       });
 }
@@ -429,10 +387,10 @@ absl::StatusOr<v1::StatsReply> AdminApi::Stats(const Operator& op, const v1::Sta
   if (request.period().empty()) {
     // The current month, China Standard Time.
     request.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
-    request.set_period(absl::FormatTime("%Y-%m", absl::Now(), absl::FixedTimeZone(8 * 3600)));
+    request.set_period(absl::FormatTime("%Y-%m", node_->clock()->Now(), absl::FixedTimeZone(8 * 3600)));
   }
   return ComputeStats(*node_->store(),
-                      StatsQueryFromRequest(request, node_->config().code, absl::Now()));
+                      StatsQueryFromRequest(request, node_->config().code, node_->clock()->Now()));
 }
 
 namespace {
@@ -502,7 +460,7 @@ absl::StatusOr<v1::CertificatePayloadReply> AdminApi::CertificatePayload(
               absl::StrCat("certificate ", r.number(), " is superseded by a newer one"));
         }
         TB_ASSIGN_OR_RETURN(std::string payload,
-                            SignCertificatePayload(*found, *person, absl::Now(),
+                            SignCertificatePayload(*found, *person, node_->clock()->Now(),
                                                    node_->signing_key()));
         v1::CertificatePayloadReply reply;
         reply.set_text(CertificateText(payload));
@@ -560,7 +518,7 @@ absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(
         }
         // A certificate both revoked and superseded is listed once, as
         // revoked: the list keeps the first of equal entries.
-        const absl::Time now = absl::Now();
+        const absl::Time now = node_->clock()->Now();
         TB_ASSIGN_OR_RETURN(std::string list, SignRevocationList(std::move(entries), config.code,
                                                                  now, node_->signing_key()));
         v1::RevocationListReply reply;
@@ -576,7 +534,7 @@ absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op,
                                                  const v1::ImportRequest& r) {
   // The audit entry names the batch, not each person: it says how many.
   const std::vector<absl::StatusOr<std::string>> persons =
-      ImportPersons(r, absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600)));
+      ImportPersons(r, absl::ToCivilDay(node_->clock()->Now(), absl::FixedTimeZone(8 * 3600)));
   std::set<std::string> distinct;
   for (const auto& p : persons) {
     if (p.ok()) distinct.insert(*p);

@@ -20,6 +20,7 @@
 #include "node/auth.h"
 #include "node/node.h"
 #include "node/operators.h"
+#include "node/workflow.h"
 #include "storage/audit_log.h"
 #include "tongban/v1/stats.pb.h"
 #include "tongban/v1/admin.pb.h"
@@ -49,6 +50,8 @@ class AdminApi {
   absl::StatusOr<v1::AuditReply> Audit(const Operator& op, const v1::AuditRequest& r);
   absl::StatusOr<v1::InquiryListReply> ListInquiries(const Operator& op,
                                                      const v1::InquiryListRequest& r);
+  absl::StatusOr<v1::NoticeListReply> ListNotices(const Operator& op,
+                                                  const v1::NoticeListRequest& r);
   absl::StatusOr<v1::StatsReply> Stats(const Operator& op, const v1::StatsRequest& r);
   // The offline payload of a certificate this node issued (clerk; audited).
   absl::StatusOr<v1::CertificatePayloadReply> CertificatePayload(
@@ -65,6 +68,8 @@ class AdminApi {
   absl::StatusOr<v1::ImportReply> Import(const Operator& op, const v1::ImportRequest& r);
 
  private:
+  // Every inquiry and notice this node tracks, in their state at `now`.
+  absl::StatusOr<Tracked> Track(absl::Time now) const;
   // OK unless appends are blocked (kFailedPrecondition saying why).
   absl::Status AppendsAllowed() const;
   // The normalized form of `raw`, or kInvalidArgument naming the field.

@@ -46,6 +46,7 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(Where, WhereRequestAdmin, WhereReplyAdmin)
   TB_ADMIN_METHOD(Audit, AuditRequest, AuditReply)
   TB_ADMIN_METHOD(ListInquiries, InquiryListRequest, InquiryListReply)
+  TB_ADMIN_METHOD(ListNotices, NoticeListRequest, NoticeListReply)
   TB_ADMIN_METHOD(Stats, StatsRequest, StatsReply)
   TB_ADMIN_METHOD(CertificatePayload, CertificatePayloadRequest, CertificatePayloadReply)
   TB_ADMIN_METHOD(RevocationList, RevocationListRequest, RevocationListReply)

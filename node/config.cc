@@ -134,6 +134,39 @@ Setter NodeCode(std::string Config::*field) {
   };
 }
 
+// A day count of DeadlineRules, in [deadlines] or [deadlines.XX0000].
+absl::Status SetDays(const Value& v, uint32_t* days) {
+  TB_RETURN_IF_ERROR(Expect(v, Value::kInteger));
+  if (v.integer < 1 || v.integer > 365) {
+    return absl::InvalidArgumentError(absl::StrCat(v.integer, " is out of range [1, 365]"));
+  }
+  *days = static_cast<uint32_t>(v.integer);
+  return absl::OkStatus();
+}
+
+using DaysField = uint32_t DeadlineRules::*;
+const std::map<std::string, DaysField>& DeadlineKeys() {
+  static const auto* keys = new std::map<std::string, DaysField>{
+      {"urgent_days", &DeadlineRules::urgent_days},
+      {"normal_days", &DeadlineRules::normal_days},
+      {"certificate_mismatch_days", &DeadlineRules::certificate_mismatch_days},
+      {"notice_days", &DeadlineRules::notice_days},
+  };
+  return *keys;
+}
+
+Setter DefaultDays(DaysField field) {
+  return [field](const Value& v, const Context&, Config& c) {
+    return SetDays(v, &(c.deadlines.defaults.*field));
+  };
+}
+
+// "deadlines.620000" -> "620000"; "" for any other section.
+std::string ProvinceSection(absl::string_view section) {
+  if (!absl::ConsumePrefix(&section, "deadlines.")) return "";
+  return std::string(section);
+}
+
 struct Key {
   Setter set;
   bool required = false;
@@ -171,6 +204,15 @@ const std::map<std::string, Key>& Schema() {
       {"sync.idle_close", {Duration(&Config::idle_close, absl::Seconds(1), absl::Hours(24))}},
       {"sync.retention",
        {Duration(&Config::retention, absl::Hours(24), absl::Hours(24 * 365 * 10))}},
+      {"deadlines.urgent_days", {DefaultDays(&DeadlineRules::urgent_days)}},
+      {"deadlines.normal_days", {DefaultDays(&DeadlineRules::normal_days)}},
+      {"deadlines.certificate_mismatch_days",
+       {DefaultDays(&DeadlineRules::certificate_mismatch_days)}},
+      {"deadlines.notice_days", {DefaultDays(&DeadlineRules::notice_days)}},
+      {"deadlines.remind_days",
+       {[](const Value& v, const Context&, Config& c) {
+         return SetDays(v, &c.deadlines.remind_days);
+       }}},
       {"log.level", {Choice<std::string>(&Config::log_level, {{"debug", "debug"},
                                                              {"info", "info"},
                                                              {"warning", "warning"},
@@ -246,6 +288,14 @@ absl::Status At(const std::string& path, int line, absl::string_view key,
 
 }  // namespace
 
+const DeadlineRules& Deadlines::For(absl::string_view to) const {
+  if (to.size() == 6) {
+    auto it = provinces.find(absl::StrCat(to.substr(0, 2), "0000"));
+    if (it != provinces.end()) return it->second;
+  }
+  return defaults;
+}
+
 absl::string_view NodeRoleName(NodeRole role) {
   switch (role) {
     case NodeRole::kCounty: return "county";
@@ -290,6 +340,9 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
   std::string section;
   std::set<std::string> seen_sections;
   std::map<std::string, int> seen;  // key -> line
+  // [deadlines.XX0000]: the line of the header, and the days given there.
+  std::map<std::string, int> province_lines;
+  std::map<std::string, std::map<std::string, uint32_t>> province_days;
   int line_no = 0;
   for (absl::string_view raw : absl::StrSplit(text, '\n')) {
     ++line_no;
@@ -303,6 +356,19 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
         return At(path, line_no, "", "a section header is [name]");
       }
       section = std::string(absl::StripAsciiWhitespace(line.substr(1, close - 1)));
+      if (const std::string province = ProvinceSection(section); !province.empty()) {
+        if (province.size() != 6 || !absl::EndsWith(province, "0000") || province == "000000" ||
+            !ids::ValidateNodeCode(province).ok()) {
+          return At(path, line_no, "",
+                    absl::StrCat("[", section, "]: \"", province,
+                                 "\" is not a province code (e.g. [deadlines.620000])"));
+        }
+        if (!seen_sections.insert(section).second) {
+          return At(path, line_no, "", absl::StrCat("section [", section, "] appears twice"));
+        }
+        province_lines[province] = line_no;
+        continue;
+      }
       bool known = false;
       for (const auto& [key, unused] : Schema()) {
         if (absl::StartsWith(key, section + ".")) known = true;
@@ -310,7 +376,7 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
       if (!known) {
         return At(path, line_no, "",
                   absl::StrCat("unknown section [", section,
-                               "] (known: node, federation, peer, admin, metrics, sync, log)"));
+                               "] (known: node, federation, peer, admin, metrics, sync, deadlines, deadlines.XX0000, log)"));
       }
       if (!seen_sections.insert(section).second) {
         return At(path, line_no, "", absl::StrCat("section [", section, "] appears twice"));
@@ -329,6 +395,26 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
       return At(path, line_no, name, "key outside any [section]");
     }
     const std::string key = absl::StrCat(section, ".", name);
+    if (const std::string province = ProvinceSection(section); !province.empty()) {
+      auto field = DeadlineKeys().find(name);
+      if (field == DeadlineKeys().end()) {
+        return At(path, line_no, key,
+                  "unknown key (known: urgent_days, normal_days, certificate_mismatch_days, "
+                  "notice_days)");
+      }
+      auto [prev, inserted] = seen.emplace(key, line_no);
+      if (!inserted) {
+        return At(path, line_no, key,
+                  absl::StrCat("given twice (first on line ", prev->second, ")"));
+      }
+      absl::StatusOr<Value> value = ParseValue(line.substr(eq + 1));
+      if (!value.ok()) return At(path, line_no, key, value.status().message());
+      uint32_t days = 0;
+      absl::Status set = SetDays(*value, &days);
+      if (!set.ok()) return At(path, line_no, key, set.message());
+      province_days[province][field->first] = days;
+      continue;
+    }
     auto it = Schema().find(key);
     if (it == Schema().end()) {
       std::string known;
@@ -348,6 +434,12 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
     if (!value.ok()) return At(path, line_no, key, value.status().message());
     absl::Status set = it->second.set(*value, ctx, config);
     if (!set.ok()) return At(path, line_no, key, set.message());
+  }
+  // A province's rules start from the defaults, wherever [deadlines] is.
+  for (const auto& [province, unused] : province_lines) {
+    DeadlineRules rules = config.deadlines.defaults;
+    for (const auto& [name, days] : province_days[province]) rules.*DeadlineKeys().at(name) = days;
+    config.deadlines.provinces[province] = rules;
   }
   for (const auto& [key, spec] : Schema()) {
     if (spec.required && !seen.count(key)) {

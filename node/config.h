@@ -8,6 +8,9 @@
 //   key = true                    booleans
 //   key = "30s"                   durations: an integer and s, m, h or d
 //
+// Sections [deadlines.XX0000] (a province code) may repeat the day counts
+// of [deadlines] for one province.
+//
 // Every key belongs to a section and has one type (kSchema in config.cc, and
 // deploy/tongband.*.conf documents each). Unknown sections and keys, a key
 // given twice, a value of the wrong type or out of range, and a missing
@@ -23,6 +26,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -36,6 +40,29 @@ enum class NodeRole { kCounty, kProvince, kNational };
 
 // "county", "province", "national".
 absl::string_view NodeRoleName(NodeRole role);
+
+// Deadlines of inquiries (协查) and notices (通报), in days from the day the
+// sender recorded (China Standard Time); DOMAIN.md gives the defaults.
+struct DeadlineRules {
+  uint32_t urgent_days = 15;                // 紧急协查
+  uint32_t normal_days = 30;                // 一般协查
+  uint32_t certificate_mismatch_days = 7;   // 电子证明不符协查
+  uint32_t notice_days = 30;                // 通报 needing a receipt or feedback
+};
+
+struct Deadlines {
+  DeadlineRules defaults;  // [deadlines]
+  // [deadlines.XX0000]: the rules of province XX for the inquiries and
+  // notices its counties must answer. Keys not given there are the
+  // defaults'.
+  std::map<std::string, DeadlineRules> provinces;
+  // Reminders: an open item whose deadline is this close is "due"
+  // (inquiry list --due, metrics).
+  uint32_t remind_days = 3;
+
+  // The rules for an item sent to county `to`.
+  const DeadlineRules& For(absl::string_view to) const;
+};
 
 struct Config {
   // [node]
@@ -73,6 +100,9 @@ struct Config {
   absl::Duration retry_max = absl::Minutes(5);
   absl::Duration idle_close = absl::Seconds(60);
   absl::Duration retention = absl::Hours(24 * 180);
+
+  // [deadlines], [deadlines.XX0000]
+  Deadlines deadlines;
 
   // [log]
   std::string log_level = "info";  // debug, info, warning, error

@@ -6,6 +6,7 @@
 #include "common/crypto/key_file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "node/workflow.h"
 #include "sync/evidence.h"
 #include "sync/where.h"
 
@@ -367,6 +368,15 @@ absl::Status Node::RegisterMetrics() {
                       r.AddGauge("tongban_witness_findings",
                                  "Witness comparisons that call for an operator, by verdict.",
                                  {"verdict"}));
+  TB_ASSIGN_OR_RETURN(deadline_items_,
+                      r.AddGauge("tongban_deadline_items",
+                                 "Inquiries and notices this node sent or must answer, by kind "
+                                 "and state (overdue: past the deadline without an answer).",
+                                 {"kind", "state"}));
+  TB_ASSIGN_OR_RETURN(deadline_due_soon_,
+                      r.AddGauge("tongban_deadline_due_soon",
+                                 "Open inquiries and notices due within deadlines.remind_days.",
+                                 {"kind"}));
   TB_ASSIGN_OR_RETURN(
       metrics::HistogramFamily * apply,
       r.AddHistogram("tongban_sync_apply_seconds",
@@ -415,6 +425,50 @@ void Node::RefreshMetrics() {
       witness_findings_->WithLabels({name.substr(8)})->Set(static_cast<double>(value));
     }
   }
+  const uint64_t commits = writer()->stats().commits;
+  const absl::Duration since = now - last_deadline_refresh_;
+  if (since >= kDeadlineRefreshMax ||
+      (since >= kDeadlineRefreshMin && commits != deadline_refresh_commits_)) {
+    last_deadline_refresh_ = now;
+    deadline_refresh_commits_ = commits;
+    RefreshDeadlineMetrics(now);
+  }
+}
+
+namespace {
+
+// Counts `items` by state into `by_state` and those due soon into `soon`.
+template <typename Item>
+void CountDeadlines(const std::vector<Item>& items, absl::string_view kind, absl::Time now,
+                    absl::Duration within, metrics::GaugeFamily* by_state,
+                    metrics::GaugeFamily* soon) {
+  std::map<std::string, double> counts;
+  for (const char* state : {"sent", "received", "answered", "answered late", "acknowledged",
+                            "acknowledged late", "awaiting feedback", "overdue", "withdrawn"}) {
+    counts[state] = 0;
+  }
+  double due = 0;
+  for (const Item& item : items) {
+    ++counts[item.state()];
+    if (DueSoon(item.state(), item.due_on(), now, within)) ++due;
+  }
+  for (const auto& [state, n] : counts) by_state->WithLabels({kind, state})->Set(n);
+  soon->WithLabels({kind})->Set(due);
+}
+
+}  // namespace
+
+void Node::RefreshDeadlineMetrics(absl::Time now) {
+  absl::StatusOr<Tracked> tracked =
+      TrackDeadlines(*store(), config_.code, config_.role == NodeRole::kNational,
+                     config_.deadlines, now);
+  if (!tracked.ok()) {
+    TB_LOG(WARNING) << "deadline metrics not refreshed: " << tracked.status();
+    return;
+  }
+  const absl::Duration within = absl::Hours(24 * config_.deadlines.remind_days);
+  CountDeadlines(tracked->inquiries, "inquiry", now, within, deadline_items_, deadline_due_soon_);
+  CountDeadlines(tracked->notices, "notice", now, within, deadline_items_, deadline_due_soon_);
 }
 
 }  // namespace tongban::node

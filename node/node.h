@@ -75,6 +75,7 @@ class Node {
   void Stop();
 
   const Config& config() const { return config_; }
+  const Clock* clock() const { return clock_; }
   int peer_port() const { return server_->port(); }
   storage::Store* store() { return local_->store(); }
   storage::Writer* writer() { return local_->writer(); }
@@ -107,6 +108,7 @@ class Node {
   absl::Status RefreshRoster();
   absl::Status CompareWithWitness(std::vector<storage::LogId> logs);
   void RefreshMetrics();
+  void RefreshDeadlineMetrics(absl::Time now);
 
   const Config config_;
   const Clock* const clock_;
@@ -139,6 +141,15 @@ class Node {
   metrics::GaugeFamily* batches_ = nullptr;
   metrics::GaugeFamily* rejected_ = nullptr;
   metrics::GaugeFamily* witness_findings_ = nullptr;
+  // Inquiries and notices by state, and those due soon (a scan of the
+  // records, by the housekeeping thread): at most every kDeadlineRefreshMin
+  // after a commit, else every kDeadlineRefreshMax (states change with time).
+  static constexpr absl::Duration kDeadlineRefreshMin = absl::Seconds(10);
+  static constexpr absl::Duration kDeadlineRefreshMax = absl::Minutes(1);
+  uint64_t deadline_refresh_commits_ = 0;
+  metrics::GaugeFamily* deadline_items_ = nullptr;
+  metrics::GaugeFamily* deadline_due_soon_ = nullptr;
+  absl::Time last_deadline_refresh_ = absl::InfinitePast();
 };
 
 }  // namespace tongban::node

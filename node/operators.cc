@@ -81,7 +81,7 @@ absl::string_view PermissionName(Permission p) {
   switch (p) {
     case Permission::kReadPersons: return "read persons";
     case Permission::kWriteRecords: return "write records";
-    case Permission::kListInquiries: return "list inquiries";
+    case Permission::kListDeadlines: return "list inquiries and notices";
     case Permission::kExchangeBundles: return "export or import bundles";
     case Permission::kReadStatistics: return "read statistics";
     case Permission::kReadPeers: return "read peers";
@@ -97,7 +97,7 @@ bool Allowed(Role role, Permission permission) {
   switch (permission) {
     case Permission::kReadPersons:
     case Permission::kWriteRecords:
-    case Permission::kListInquiries:
+    case Permission::kListDeadlines:
     case Permission::kExchangeBundles:
       return role == Role::kClerk;
     case Permission::kReadStatistics:

@@ -78,7 +78,7 @@ absl::StatusOr<Role> ParseRole(absl::string_view name);
 enum class Permission {
   kReadPersons = 1,
   kWriteRecords,
-  kListInquiries,
+  kListDeadlines,
   kExchangeBundles,
   kReadStatistics,
   kReadPeers,
@@ -88,7 +88,7 @@ enum class Permission {
   kReadAuditTrail,
 };
 inline constexpr Permission kAllPermissions[] = {
-    Permission::kReadPersons,     Permission::kWriteRecords,    Permission::kListInquiries,
+    Permission::kReadPersons,     Permission::kWriteRecords,    Permission::kListDeadlines,
     Permission::kExchangeBundles, Permission::kReadStatistics,  Permission::kReadPeers,
     Permission::kManagePeers,     Permission::kManageOperators, Permission::kManageConfig,
     Permission::kReadAuditTrail};

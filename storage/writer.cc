@@ -541,6 +541,12 @@ void Writer::BuildBatch(InFlight* in) {
     std::vector<std::string> audience =
         DeriveAudience(options_.node, options_.national, links,
                        effect.counterparts, now_micros, options_.retention);
+    if (state.has_value() && !state->audience().empty()) {
+      // Whoever received an earlier version receives this one too.
+      audience.insert(audience.end(), state->audience().begin(), state->audience().end());
+      std::sort(audience.begin(), audience.end());
+      audience.erase(std::unique(audience.begin(), audience.end()), audience.end());
+    }
     for (const std::string& peer : audience) body.add_audience(peer);
 
     std::string bytes;
@@ -563,6 +569,7 @@ void Writer::BuildBatch(InFlight* in) {
     next.set_versions(state.has_value() ? state->versions() + 1 : 1);
     if (state.has_value()) *next.mutable_history() = state->history();
     *next.add_history() = head->event();
+    for (const std::string& peer : audience) next.add_audience(peer);
     for (ids::IdFinding f : c.findings) {
       const auto pf = static_cast<v1::IdFinding>(f);
       next.add_id_findings(pf);

@@ -21,18 +21,29 @@ v1::Batch NewBatch(const storage::LogId& log, bool contiguous, uint64_t size,
   return batch;
 }
 
-// Adds the consistency proof between the peer's checkpoint and ours.
-absl::Status AddConsistency(const storage::Store& store, const storage::LogId& log,
-                            crypto::Hasher& hasher, uint64_t peer_size, uint64_t size,
-                            v1::Batch* batch) {
+// Adds the consistency proof between the peer's checkpoint and ours. False
+// when the peer holds a newer checkpoint of the log than ours and we do not
+// hold the leaves to prove ours a prefix of it (a relay that has not yet
+// received what the peer got from the origin directly): nothing can be sent
+// on this log until we catch up.
+absl::StatusOr<bool> AddConsistency(const storage::Store& store, const storage::LogId& log,
+                                    crypto::Hasher& hasher, uint64_t peer_size, uint64_t size,
+                                    v1::Batch* batch) {
   batch->set_consistency_from(peer_size);
-  if (peer_size == 0 || peer_size == size) return absl::OkStatus();
-  TB_ASSIGN_OR_RETURN(
-      std::vector<crypto::Digest> proof,
-      merkle::ConsistencyProof(hasher, std::min(peer_size, size),
-                               std::max(peer_size, size), store.NodeReaderFor(log)));
-  for (const crypto::Digest& d : proof) batch->add_consistency(d.data(), d.size());
-  return absl::OkStatus();
+  if (peer_size == 0 || peer_size == size) return true;
+  if (peer_size > size) {
+    TB_ASSIGN_OR_RETURN(uint64_t held, store.LastSeq(log));
+    if (held < peer_size) return false;
+  }
+  absl::StatusOr<std::vector<crypto::Digest>> proof =
+      merkle::ConsistencyProof(hasher, std::min(peer_size, size), std::max(peer_size, size),
+                               store.NodeReaderFor(log));
+  if (!proof.ok() && peer_size > size && absl::IsDataLoss(proof.status())) {
+    return false;  // leaves up to the peer's size are not all here
+  }
+  if (!proof.ok()) return proof.status();
+  for (const crypto::Digest& d : *proof) batch->add_consistency(d.data(), d.size());
+  return true;
 }
 
 // Adds the events `seqs` (ascending) that are covered by the checkpoint of
@@ -113,7 +124,9 @@ absl::StatusOr<std::optional<v1::Batch>> ReadContiguous(const storage::Store& st
         absl::StrCat("log ", log.origin, " misses seq ", expect, " of ", size));
   }
   std::unique_ptr<crypto::Hasher> hasher = crypto::GetSuite(store.suite()).NewHasher();
-  TB_RETURN_IF_ERROR(AddConsistency(store, log, *hasher, peer.checkpoint_size, size, &batch));
+  TB_ASSIGN_OR_RETURN(bool proven,
+                      AddConsistency(store, log, *hasher, peer.checkpoint_size, size, &batch));
+  if (!proven) return std::nullopt;
   return batch;
 }
 
@@ -137,7 +150,9 @@ absl::StatusOr<std::optional<v1::Batch>> ReadRouted(const storage::Store& store,
     // advance only to the last event sent.
     batch.set_watermark(batch.events().rbegin()->seq());
   }
-  TB_RETURN_IF_ERROR(AddConsistency(store, log, *hasher, peer.checkpoint_size, size, &batch));
+  TB_ASSIGN_OR_RETURN(bool proven,
+                      AddConsistency(store, log, *hasher, peer.checkpoint_size, size, &batch));
+  if (!proven) return std::nullopt;
   return batch;
 }
 
@@ -156,8 +171,10 @@ absl::StatusOr<std::optional<v1::Batch>> ReadSelected(const storage::Store& stor
   std::unique_ptr<crypto::Hasher> hasher = crypto::GetSuite(store.suite()).NewHasher();
   TB_ASSIGN_OR_RETURN(const size_t taken,
                       AddProvenEvents(store, log, size, *seqs, limits, *hasher, &batch));
+  TB_ASSIGN_OR_RETURN(bool proven,
+                      AddConsistency(store, log, *hasher, peer.checkpoint_size, size, &batch));
+  if (!proven) return std::nullopt;  // the events stay queued
   seqs->erase(seqs->begin(), seqs->begin() + static_cast<std::ptrdiff_t>(taken));
-  TB_RETURN_IF_ERROR(AddConsistency(store, log, *hasher, peer.checkpoint_size, size, &batch));
   return batch;
 }
 

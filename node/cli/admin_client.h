@@ -45,6 +45,7 @@ class AdminClient {
   absl::StatusOr<v1::WhereReplyAdmin> Where(const v1::WhereRequestAdmin& r);
   absl::StatusOr<v1::AuditReply> Audit(const v1::AuditRequest& r);
   absl::StatusOr<v1::InquiryListReply> ListInquiries(const v1::InquiryListRequest& r);
+  absl::StatusOr<v1::NoticeListReply> ListNotices(const v1::NoticeListRequest& r);
   absl::StatusOr<v1::StatsReply> Stats(const v1::StatsRequest& r);
   absl::StatusOr<v1::CertificatePayloadReply> CertificatePayload(
       const v1::CertificatePayloadRequest& r);

@@ -148,6 +148,7 @@ absl::Status WriteRecord(const Args& args, Io& io, v1::RecordKind kind,
   *r.mutable_value() = std::move(value);
   r.set_reason(args.Get("reason"));
   r.set_confirm_findings(args.Has("confirm-findings"));
+  r.set_confirm_duplicate(args.Has("confirm-duplicate"));
   TB_ASSIGN_OR_RETURN(v1::WriteReply reply, client->Write(r));
   if (args.Has("json")) return PrintJson(reply, io);
   io.out << "written " << v1::RecordKind_Name(kind) << " " << r.record_id() << " of person "
@@ -472,12 +473,8 @@ absl::Status InquirySendCmd(const Args& args, Io& io) {
   q->set_to_county(to);
   TB_ASSIGN_OR_RETURN(std::string question, args.Required("question"));
   q->set_question(question);
+  // The node records the time sent and the deadline (node/workflow.h).
   const absl::Time now = absl::Now();
-  q->set_sent_at_micros(absl::ToUnixMicros(now));
-  const int days = type == v1::INQUIRY_TYPE_URGENT ? 15
-                   : type == v1::INQUIRY_TYPE_NORMAL ? 30
-                                                     : 7;
-  *q->mutable_due_on() = node::ToDate(absl::ToCivilDay(now, absl::FixedTimeZone(8 * 3600)) + days);
   return WriteRecord(args, io, v1::RECORD_KIND_INQUIRY,
                      absl::StrCat("inq-", to, "-", absl::ToUnixSeconds(now)), std::move(v));
 }
@@ -492,18 +489,24 @@ absl::Status InquiryReplyCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string answer, args.Required("answer"));
   r->set_answer(answer);
   r->set_matched(args.Has("matched"));
-  r->set_replied_at_micros(absl::ToUnixMicros(absl::Now()));
   return WriteRecord(args, io, v1::RECORD_KIND_INQUIRY_REPLY, absl::StrCat("reply-", inquiry),
                      std::move(v));
 }
 
-absl::Status InquiryListCmd(const Args& args, Io& io) {
-  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
-  v1::InquiryListRequest r;
+// --due, --overdue and --within-days of `inquiry list` and `notice list`.
+template <typename Request>
+absl::StatusOr<Request> DeadlineListRequest(const Args& args) {
+  Request r;
   r.set_due(args.Has("due"));
   r.set_overdue(args.Has("overdue"));
-  TB_ASSIGN_OR_RETURN(long long days, args.GetInt("within-days", 3, 1, 365));
+  TB_ASSIGN_OR_RETURN(long long days, args.GetInt("within-days", 0, 1, 365));
   r.set_due_within_days(static_cast<uint32_t>(days));
+  return r;
+}
+
+absl::Status InquiryListCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(auto r, DeadlineListRequest<v1::InquiryListRequest>(args));
   TB_ASSIGN_OR_RETURN(v1::InquiryListReply reply, client->ListInquiries(r));
   if (args.Has("json")) return PrintJson(reply, io);
   std::vector<std::vector<std::string>> rows = {
@@ -597,8 +600,7 @@ absl::Status NoticeSendCmd(const Args& args, Io& io) {
   n->set_body(args.Get("body"));
   n->set_needs_receipt(args.Has("needs-receipt"));
   n->set_needs_feedback(args.Has("needs-feedback"));
-  const absl::Time now = absl::Now();
-  n->set_sent_at_micros(absl::ToUnixMicros(now));
+  const absl::Time now = absl::Now();  // names the record; the node stamps the time
   return WriteRecord(args, io, v1::RECORD_KIND_NOTICE,
                      absl::StrCat("notice-", to, "-", absl::ToUnixSeconds(now)), std::move(v));
 }
@@ -611,9 +613,28 @@ absl::Status NoticeAckCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string from, args.Required("notice-county"));
   r->set_notice_county(from);
   r->set_feedback(args.Get("feedback"));
-  r->set_received_at_micros(absl::ToUnixMicros(absl::Now()));
   return WriteRecord(args, io, v1::RECORD_KIND_RECEIPT, absl::StrCat("receipt-", notice),
                      std::move(v));
+}
+
+absl::Status NoticeListCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(auto r, DeadlineListRequest<v1::NoticeListRequest>(args));
+  TB_ASSIGN_OR_RETURN(v1::NoticeListReply reply, client->ListNotices(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  std::vector<std::vector<std::string>> rows = {
+      {"PERSON", "NOTICE", "FROM", "TO", "NEEDS", "SENT", "DUE", "STATE", "RECEIPT", "FEEDBACK"}};
+  for (const v1::NoticeItem& i : reply.items()) {
+    const std::string needs = i.needs_receipt() && i.needs_feedback() ? "receipt+feedback"
+                              : i.needs_feedback()                    ? "feedback"
+                                                                      : "receipt";
+    rows.push_back({ids::MaskId(i.person()), i.record_id(), i.from_county(), i.to_county(), needs,
+                    When(i.sent_at_micros()), DateText(i.due_on()), i.state(),
+                    When(i.received_at_micros()), When(i.feedback_at_micros())});
+  }
+  PrintTable(rows, io);
+  if (reply.items().empty()) io.out << "(none)\n";
+  return absl::OkStatus();
 }
 
 absl::Status StatsCmd(const Args& args, Io& io) {
@@ -766,10 +787,13 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       "  --type                 prenatal-check, child-immunisation, health-check,\n"
                       "                         contraceptive-supplies, health-education,\n"
                       "                         birth-registration-help\n"
-                      "  --delivered-on DATE, --provider COUNTY, --period 2026-11, --notes TEXT\n",
+                      "  --delivered-on DATE, --provider COUNTY, --period 2026-11, --notes TEXT\n"
+                      "  --confirm-duplicate    record it although the same service for the same\n"
+                      "                         period is recorded for the person (flagged first)\n",
                       "  tongbanctl service record 620102199001010012 --type health-check "
                       "--delivered-on 2026-04-01 --provider 440305\n",
-                      {{"type"}, {"delivered-on"}, {"provider"}, {"period"}, {"notes"}},
+                      {{"type"}, {"delivered-on"}, {"provider"}, {"period"}, {"notes"},
+                       {"confirm-duplicate", false}},
                       ServiceCmd));
   c->push_back(Record("entitlement", "set", "set an entitlement (奖励扶助等, origin)",
                       "tongbanctl entitlement set ID --programme NAME --status STATUS --from DATE "
@@ -793,7 +817,9 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       CertificateIssueCmd));
   c->push_back(Record("inquiry", "send", "send an inquiry (协查) to another county",
                       "tongbanctl inquiry send ID --to COUNTY --type TYPE --question TEXT",
-                      "  --type                 urgent (15 days), normal (30), certificate-mismatch (7)\n",
+                      "  --type                 urgent (15 days), normal (30), certificate-mismatch (7)\n"
+                      "                         by default; the node sets the deadline from its\n"
+                      "                         [deadlines] rules for the receiving province\n",
                       "  tongbanctl inquiry send 620102199001010012 --to 620102 --type normal "
                       "--question \"Is the marriage certificate current?\"\n",
                       {{"to"}, {"type"}, {"question"}}, InquirySendCmd));
@@ -807,7 +833,8 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       InquiryReplyCmd));
   c->push_back(Online("inquiry", "list", "inquiries sent or received here, with their state",
                       "tongbanctl inquiry list [--due [--within-days N]] [--overdue]",
-                      "  --due                  only open ones due within --within-days (default 3)\n"
+                      "  --due                  only open ones due within --within-days (default:\n"
+                      "                         the node's deadlines.remind_days, 3 unless set)\n"
                       "  --overdue              only those past their deadline without a reply\n"
                       "States: sent, received, answered, answered late, overdue, withdrawn.\n",
                       "  tongbanctl inquiry list --overdue\n",
@@ -839,6 +866,17 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       "", "  tongbanctl notice ack 620102199001010012 --notice notice-440305-1 "
                           "--notice-county 440305\n",
                       {{"notice"}, {"notice-county"}, {"feedback"}}, NoticeAckCmd));
+  c->push_back(Online("notice", "list",
+                      "notices needing a receipt or feedback, sent or received here, with state",
+                      "tongbanctl notice list [--due [--within-days N]] [--overdue]",
+                      "  --due                  only open ones due within --within-days (default:\n"
+                      "                         the node's deadlines.remind_days, 3 unless set)\n"
+                      "  --overdue              only those past their deadline, not complete\n"
+                      "States: sent, received, awaiting feedback, acknowledged, acknowledged late,\n"
+                      "overdue, withdrawn. Deadline: 30 days unless [deadlines] says otherwise.\n",
+                      "  tongbanctl notice list --due\n",
+                      WithConnection({{"due", false}, {"overdue", false}, {"within-days"}}), 0,
+                      NoticeListCmd));
   c->push_back(Online("stats", "", "the measures: feedback, receipts, timeliness, coverage, flows",
                       "tongbanctl stats [--month YYYY-MM | --year YYYY] [--scope CODE]",
                       "  --month YYYY-MM        a calendar month (default: the current one)\n"

@@ -209,6 +209,49 @@ TEST_P(FederationStoryTest, RecordsFollowThePersonThroughThreeCountiesAndHome) {
   EXPECT_EQ(county.status().code(), absl::StatusCode::kFailedPrecondition) << county.status();
 }
 
+// A correction (更正) or retraction (撤回) reaches every node that received
+// the original: the origin, the national node, and a later residence that
+// got the record in its backfill; each keeps both versions in its history.
+TEST_P(FederationStoryTest, CorrectionsAndRetractionsReachEveryReceiver) {
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  Write(kOrigin, testutil::Basics(p, "P"));
+  Write(kOrigin, Outflow(p, kResidence));
+  Write(kResidence, testutil::Inflow(p, kOrigin, "in-b"));
+  Write(kResidence, testutil::Service(p, kResidence, "svc-b"));
+  auto in_c = testutil::Inflow(p, kOrigin, "in-c");
+  in_c.value.mutable_inflow()->set_previous_residence(kResidence);
+  Write(kThird, in_c);
+  ASSERT_TRUE(Holds(kThird, p, v1::RECORD_KIND_SERVICE, "svc-b"));
+  ASSERT_TRUE(Holds(kResidence, p, v1::RECORD_KIND_INFLOW, "in-c"));
+
+  // B withdraws its service; A corrects the person's name.
+  Write(kResidence, testutil::Retraction(p, v1::RECORD_KIND_SERVICE, "svc-b"));
+  auto corrected = testutil::Basics(p, "P (corrected)");
+  Write(kOrigin, corrected);
+
+  const auto has = [&](const std::string& node, v1::RecordKind kind, const std::string& id,
+                       v1::Operation op) {
+    return WaitFor(fed_.at(node), [&] {
+      auto r = fed_.at(node).store->GetRecord(storage::RecordKey(p, kind, id));
+      return r.ok() && r->has_value() && (*r)->heads_size() == 1 &&
+             (*r)->heads(0).operation() == op && (*r)->history_size() == 2;
+    });
+  };
+  for (const char* node : {kOrigin, kNational, kThird}) {
+    EXPECT_TRUE(has(node, v1::RECORD_KIND_SERVICE, "svc-b", v1::OPERATION_RETRACT)) << node;
+  }
+  for (const char* node : {kResidence, kNational, kThird}) {
+    EXPECT_TRUE(has(node, v1::RECORD_KIND_PERSON_BASICS, "basics", v1::OPERATION_UPSERT))
+        << node;
+    auto r = fed_.at(node).store->GetRecord(storage::RecordKey(p, v1::RECORD_KIND_PERSON_BASICS,
+                                                               "basics"));
+    ASSERT_TRUE(r.ok() && r->has_value());
+    v1::RecordValue v;
+    ASSERT_TRUE(v.ParseFromString((*r)->heads(0).payload()));
+    EXPECT_EQ(v.person_basics().name(), "P (corrected)") << node;
+  }
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(FederationStoryTest);
 
 }  // namespace

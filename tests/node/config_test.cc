@@ -96,6 +96,41 @@ private_key = "p"
   EXPECT_EQ(c.suite, crypto::SuiteId::kGm);
 }
 
+// Deadlines: defaults from DOMAIN.md, [deadlines] changes them for every
+// province, [deadlines.XX0000] for one, wherever it stands in the file.
+TEST(ConfigTest, DeadlinesPerProvince) {
+  TB_ASSERT_OK_AND_ASSIGN(Config plain, ParseConfig(kMinimal, "t.conf"));
+  EXPECT_EQ(plain.deadlines.For("620102").urgent_days, 15u);
+  EXPECT_EQ(plain.deadlines.For("620102").normal_days, 30u);
+  EXPECT_EQ(plain.deadlines.For("620102").certificate_mismatch_days, 7u);
+  EXPECT_EQ(plain.deadlines.For("620102").notice_days, 30u);
+  EXPECT_EQ(plain.deadlines.remind_days, 3u);
+
+  const std::string text = absl::StrCat(kMinimal, R"(
+[deadlines.440000]
+normal_days = 20
+[deadlines]
+urgent_days = 10
+remind_days = 5
+[deadlines.620000]
+certificate_mismatch_days = 5
+notice_days = 14
+)");
+  TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "t.conf"));
+  EXPECT_EQ(c.deadlines.remind_days, 5u);
+  // Guangdong: its own normal deadline, the file's urgent one.
+  EXPECT_EQ(c.deadlines.For("440305").normal_days, 20u);
+  EXPECT_EQ(c.deadlines.For("440305").urgent_days, 10u);
+  EXPECT_EQ(c.deadlines.For("440305").certificate_mismatch_days, 7u);
+  // Gansu.
+  EXPECT_EQ(c.deadlines.For("620102").certificate_mismatch_days, 5u);
+  EXPECT_EQ(c.deadlines.For("620102").notice_days, 14u);
+  EXPECT_EQ(c.deadlines.For("620102").normal_days, 30u);
+  // Any other province: the file's defaults.
+  EXPECT_EQ(c.deadlines.For("330106").urgent_days, 10u);
+  EXPECT_EQ(c.deadlines.For("330106").normal_days, 30u);
+}
+
 struct BadCase {
   const char* name;
   std::string append;      // added to kMinimal
@@ -144,7 +179,15 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"OperatorsAlone", "[admin]\noperators = \"accounts\"\n",
                 ":12: admin.operators: admin.operator_ca and admin.operators go together"},
         BadCase{"RetryOrder", "[sync]\nretry_initial = \"10m\"\nretry_max = \"1m\"\n",
-                ":13: sync.retry_max: is shorter than sync.retry_initial"}),
+                ":13: sync.retry_max: is shorter than sync.retry_initial"},
+        BadCase{"DeadlineRange", "[deadlines]\nurgent_days = 0\n",
+                ":12: deadlines.urgent_days: 0 is out of range [1, 365]"},
+        BadCase{"NotAProvince", "[deadlines.620102]\nurgent_days = 9\n",
+                ":11: [deadlines.620102]: \"620102\" is not a province code"},
+        BadCase{"ProvinceKey", "[deadlines.620000]\nremind_days = 9\n",
+                ":12: deadlines.620000.remind_days: unknown key"},
+        BadCase{"ProvinceTwice", "[deadlines.620000]\n[deadlines.620000]\n",
+                ":12: section [deadlines.620000] appears twice"}),
     [](const ::testing::TestParamInfo<BadCase>& info) { return info.param.name; });
 
 TEST(ConfigTest, RoleMustFitTheCode) {

@@ -22,7 +22,7 @@ TEST(OperatorsTest, PermissionMatrix) {
   const std::map<Permission, std::set<Role>> kGranted = {
       {Permission::kReadPersons, {Role::kClerk}},
       {Permission::kWriteRecords, {Role::kClerk}},
-      {Permission::kListInquiries, {Role::kClerk}},
+      {Permission::kListDeadlines, {Role::kClerk}},
       {Permission::kExchangeBundles, {Role::kClerk}},
       {Permission::kReadStatistics, {Role::kClerk, Role::kAdministrator, Role::kAuditor}},
       {Permission::kReadPeers, {Role::kClerk, Role::kAdministrator, Role::kAuditor}},

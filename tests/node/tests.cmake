@@ -26,6 +26,8 @@ endfunction()
 tongban_daemon_test(daemon_test node/daemon_test.cc)
 # Statistics: a hand-counted federation (sessions in one process, no network).
 tongban_test(stats_test LABEL unit SRCS node/stats_test.cc DEPS tongban_node)
+# Inquiry and notice deadlines with a fake clock; checks on the write path.
+tongban_test(workflow_test LABEL unit SRCS node/workflow_test.cc DEPS tongban_node)
 # Offline certificates: payload, text form, revocation list, every verdict.
 tongban_test(certificate_payload_test LABEL unit SRCS node/certificate_payload_test.cc
              DEPS tongban_node)

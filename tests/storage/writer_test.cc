@@ -16,6 +16,7 @@ namespace {
 using crypto::SuiteId;
 using testutil::kOrigin;
 using testutil::kResidence;
+using testutil::kThird;
 
 constexpr absl::Duration kWait = absl::Seconds(30);
 
@@ -281,6 +282,34 @@ TEST_P(WriterTest, AudienceFollowsThePersonsLinks) {
   EXPECT_EQ(to_origin, (std::vector<uint64_t>{1, 2}));
   TB_ASSERT_OK_AND_ASSIGN(auto to_national, store_->ScanRoute("000000", writer_->log(), 0, 10));
   EXPECT_EQ(to_national, (std::vector<uint64_t>{1, 2, 3}));
+}
+
+// A correction or retraction reaches every node that received an earlier
+// version, even one the person's links no longer name: the counterpart of
+// a withdrawn inquiry, the first destination of a corrected outflow.
+TEST_P(WriterTest, CorrectionsReachEveryEarlierReceiver) {
+  const std::string id = testutil::MakeId(kOrigin, "19920304", 21);
+  const absl::Time sent = absl::FromUnixSeconds(1796083200);
+  TB_ASSERT_OK_AND_ASSIGN(
+      Appended asked, writer_->Append(testutil::Inquiry(id, kThird, "inq-1",
+                                                        v1::INQUIRY_TYPE_NORMAL, sent,
+                                                        testutil::Day(2026, 12, 31))));
+  EXPECT_EQ(asked.audience, (std::vector<std::string>{"000000", kThird}));
+  TB_ASSERT_OK_AND_ASSIGN(
+      Appended withdrawn,
+      writer_->Append(testutil::Retraction(id, v1::RECORD_KIND_INQUIRY, "inq-1")));
+  EXPECT_EQ(withdrawn.audience, (std::vector<std::string>{"000000", kThird}));
+
+  auto outflow = testutil::Outflow(id, kResidence, "out-1");
+  TB_ASSERT_OK_AND_ASSIGN(Appended first, writer_->Append(outflow));
+  EXPECT_EQ(first.audience, (std::vector<std::string>{"000000", kResidence}));
+  // Corrected: the person went to the third county, not the residence.
+  outflow.value.mutable_outflow()->set_destination_county(kThird);
+  TB_ASSERT_OK_AND_ASSIGN(Appended corrected, writer_->Append(outflow));
+  EXPECT_EQ(corrected.audience, (std::vector<std::string>{"000000", kThird, kResidence}));
+  TB_ASSERT_OK_AND_ASSIGN(auto to_residence,
+                          store_->ScanRoute(kResidence, writer_->log(), 0, 10));
+  EXPECT_EQ(to_residence, (std::vector<uint64_t>{3, 4}));
 }
 
 // Concurrent writers each get an acknowledged seq; together the seqs are

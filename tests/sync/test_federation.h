@@ -143,7 +143,8 @@ class TestFederation {
       }
       auto from_a = sa->NextBatch();
       auto from_b = sb->NextBatch();
-      ASSERT_TRUE(from_a.ok() && from_b.ok());
+      ASSERT_TRUE(from_a.ok()) << a << ": " << from_a.status();
+      ASSERT_TRUE(from_b.ok()) << b << ": " << from_b.status();
       if (from_a->has_value()) next_b.push_back(**from_a);
       if (from_b->has_value()) next_a.push_back(**from_b);
       if (next_a.empty() && next_b.empty()) {

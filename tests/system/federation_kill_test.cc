@@ -228,7 +228,11 @@ TEST_P(FederationKillTest, NodesConvergeAfterTwentyKillsDuringSync) {
       *in.value.mutable_inflow()->mutable_arrived_on() = testutil::Day(2026, 6, 1);
       *in.value.mutable_inflow()->mutable_registered_on() = testutil::Day(2026, 6, 5);
       Write(kThird, in);
-      Write(kThird, testutil::Service(p, kThird, absl::StrCat("svc-c-", i)));
+      // A later service (the same one on the same day would be flagged as
+      // a duplicate before it is written).
+      storage::RecordChange svc = testutil::Service(p, kThird, absl::StrCat("svc-c-", i));
+      *svc.value.mutable_service()->mutable_delivered_on() = testutil::Day(2026, 6, 10);
+      Write(kThird, svc);
     } else if (returners(i)) {
       storage::RecordChange back;
       back.person = p;

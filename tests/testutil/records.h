@@ -88,4 +88,49 @@ inline storage::RecordChange Outflow(const std::string& person, const std::strin
   return c;
 }
 
+// An inquiry (协查) of `type` about `person` to county `to`, sent at `sent`.
+inline storage::RecordChange Inquiry(const std::string& person, const std::string& to,
+                                     const std::string& record_id, v1::InquiryType type,
+                                     absl::Time sent, const v1::Date& due_on) {
+  storage::RecordChange c;
+  c.person = person;
+  c.kind = v1::RECORD_KIND_INQUIRY;
+  c.record_id = record_id;
+  v1::Inquiry* q = c.value.mutable_inquiry();
+  q->set_type(type);
+  q->set_to_county(to);
+  q->set_question("Is the person living at the registered address?");
+  q->set_sent_at_micros(absl::ToUnixMicros(sent));
+  *q->mutable_due_on() = due_on;
+  return c;
+}
+
+// The reply (协查反馈) to inquiry `inquiry` of county `from`, written at `at`.
+inline storage::RecordChange InquiryReply(const std::string& person, const std::string& from,
+                                          const std::string& inquiry, absl::Time at) {
+  storage::RecordChange c;
+  c.person = person;
+  c.kind = v1::RECORD_KIND_INQUIRY_REPLY;
+  c.record_id = absl::StrCat("reply-", inquiry);
+  v1::InquiryReply* r = c.value.mutable_inquiry_reply();
+  r->set_inquiry_record_id(inquiry);
+  r->set_inquiry_county(from);
+  r->set_answer("Confirmed at the address.");
+  r->set_matched(true);
+  r->set_replied_at_micros(absl::ToUnixMicros(at));
+  return c;
+}
+
+// A retraction (撤回) of record (kind, record_id) of `person`.
+inline storage::RecordChange Retraction(const std::string& person, v1::RecordKind kind,
+                                        const std::string& record_id) {
+  storage::RecordChange c;
+  c.person = person;
+  c.kind = kind;
+  c.record_id = record_id;
+  c.operation = v1::OPERATION_RETRACT;
+  c.reason = "entered in error";
+  return c;
+}
+
 }  // namespace tongban::testutil
