@@ -36,3 +36,5 @@ tongban_daemon_test(certificate_daemon_test node/certificate_daemon_test.cc)
 tongban_daemon_test(import_daemon_test node/import_daemon_test.cc)
 # Bulk import: the CSV parser and its findings (node/cli/import.h).
 tongban_test(import_test LABEL unit SRCS node/import_test.cc DEPS tongban_import)
+# Ledger export: the CSV of statistics replies (node/cli/ledger.h).
+tongban_test(ledger_test LABEL unit SRCS node/ledger_test.cc DEPS tongban_ledger)
