@@ -5,73 +5,18 @@
 #include "node/cli/ledger.h"
 
 #include <algorithm>
-#include <map>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_split.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/testutil/csv.h"
 
 namespace tongban::cli {
 namespace {
 
 using ::testing::ElementsAre;
-using Record = std::map<std::string, std::string>;
-
-// One CSV record's fields (RFC 4180; no line breaks inside fields here).
-std::vector<std::string> Fields(absl::string_view line) {
-  std::vector<std::string> fields(1);
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-      fields.back() += '"';
-      ++i;
-    } else if (c == '"') {
-      quoted = !quoted;
-    } else if (c == ',' && !quoted) {
-      fields.emplace_back();
-    } else {
-      fields.back() += c;
-    }
-  }
-  return fields;
-}
-
-// The file's records as maps from English column name (the header cell
-// after its first space) to value; checks the framing on the way.
-std::vector<Record> Records(absl::string_view csv) {
-  EXPECT_TRUE(absl::StartsWith(csv, "\xEF\xBB\xBF")) << "no UTF-8 BOM";
-  csv.remove_prefix(3);
-  EXPECT_TRUE(absl::EndsWith(csv, "\r\n"));
-  std::vector<std::string> lines = absl::StrSplit(csv, "\r\n");
-  lines.pop_back();  // after the last CRLF
-  std::vector<std::string> names;
-  for (const std::string& cell : Fields(lines.front())) {
-    names.push_back(cell.substr(cell.find(' ') + 1));
-  }
-  std::vector<Record> records;
-  for (size_t i = 1; i < lines.size(); ++i) {
-    EXPECT_EQ(lines[i].find('\n'), std::string::npos) << "a bare LF in line " << i;
-    const std::vector<std::string> fields = Fields(lines[i]);
-    EXPECT_EQ(fields.size(), names.size()) << lines[i];
-    Record record;
-    for (size_t k = 0; k < fields.size() && k < names.size(); ++k) record[names[k]] = fields[k];
-    records.push_back(std::move(record));
-  }
-  return records;
-}
-
-// The record's values of the columns `want` names, to compare with `want`
-// whole (a failure then shows every differing column at once).
-Record Only(const Record& record, const Record& want) {
-  Record got;
-  for (const auto& [column, value] : want) {
-    auto it = record.find(column);
-    got[column] = it == record.end() ? "<no such column>" : it->second;
-  }
-  return got;
-}
+using Record = testutil::CsvRecord;
+using testutil::Only;
 
 void SetRatio(v1::StatsRatio* r, uint64_t numerator, uint64_t denominator) {
   r->set_numerator(numerator);
@@ -135,7 +80,7 @@ std::vector<v1::StatsReply> TwoMonths() {
 TEST(LedgerTest, OneRowPerScopeAndMonthWithTheRepliesCounts) {
   absl::StatusOr<std::string> csv = LedgerCsv(TwoMonths(), Encoding::kUtf8);
   ASSERT_TRUE(csv.ok()) << csv.status();
-  const auto records = Records(*csv);
+  const auto records = testutil::LedgerRecords(*csv);
   // Every scope in every month, in ComputeStats's order.
   std::vector<std::string> keys;
   for (const auto& r : records) {
@@ -223,7 +168,7 @@ TEST(LedgerTest, Gb18030HasNoBomAndDecodesToTheUtf8Ledger) {
 TEST(LedgerTest, FlowsOnePerRowAndFlow) {
   absl::StatusOr<std::string> csv = LedgerFlowsCsv(TwoMonths(), Encoding::kUtf8);
   ASSERT_TRUE(csv.ok()) << csv.status();
-  const auto records = Records(*csv);
+  const auto records = testutil::LedgerRecords(*csv);
   ASSERT_EQ(records.size(), 1u);
   const Record flow = {{"period", "2026-06"},      {"code", "620102"},
                        {"origin", "440305"},       {"origin name", "南山区"},
