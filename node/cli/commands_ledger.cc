@@ -112,7 +112,7 @@ void AddLedgerCommands(std::vector<Command>* c) {
   }
   c->push_back(Command{
       "ledger", "export",
-      "the measures per scope and month as a CSV ledger (统计台账) for spreadsheets",
+      "the measures per scope and month as a CSV ledger (统计台账)",
       "tongbanctl ledger export (--month YYYY-MM | --year YYYY | --from YYYY-MM --to YYYY-MM) "
       "[--scope CODE] [--encoding utf-8|gb18030] --out FILE.csv [--flows FILE.csv]",
       "  --month YYYY-MM        one calendar month\n"
