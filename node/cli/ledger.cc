@@ -117,8 +117,9 @@ absl::StatusOr<std::string> Encoded(const std::string& utf8, Encoding encoding) 
   return EncodeUtf8(utf8, encoding);
 }
 
-std::vector<std::string> MonthsOfDays(absl::CivilDay first,
-                                                      absl::CivilDay last) {
+// "YYYY-MM" of every month from the one holding `first` to the one holding
+// `last`.
+std::vector<std::string> MonthsOfDays(absl::CivilDay first, absl::CivilDay last) {
   std::vector<std::string> months;
   for (absl::CivilMonth m(first); m <= absl::CivilMonth(last); ++m) {
     months.push_back(absl::FormatCivilTime(m));
