@@ -1,9 +1,6 @@
 #include "node/cli/import.h"
 
-#include <iconv.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <map>
 
 #include "absl/strings/ascii.h"
@@ -12,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "common/ids/citizen_id.h"
 #include "common/ids/region.h"
+#include "common/status_macros.h"
 #include "storage/validate.h"
 
 namespace tongban::cli {
@@ -88,16 +86,6 @@ size_t InvalidUtf8At(absl::string_view s) {
   return absl::string_view::npos;
 }
 
-std::string Quoted(absl::string_view field) {
-  if (field.find_first_of(",\"\r\n") == absl::string_view::npos) return std::string(field);
-  std::string out = "\"";
-  for (char c : field) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  return out + "\"";
-}
-
 // "2026-02-30" is shaped like a date but is no day; both are findings.
 std::optional<std::string> ParseDate(absl::string_view text, v1::Date* out) {
   const bool shaped = text.size() == 10 && text[4] == '-' && text[7] == '-' &&
@@ -120,14 +108,6 @@ std::string DateText(const v1::Date& d) {
 
 }  // namespace
 
-absl::StatusOr<Encoding> ParseEncoding(absl::string_view name) {
-  const std::string n = absl::AsciiStrToLower(name);
-  if (n == "utf-8" || n == "utf8") return Encoding::kUtf8;
-  if (n == "gb18030") return Encoding::kGb18030;
-  return absl::InvalidArgumentError(
-      absl::StrCat("--encoding \"", name, "\" is not one of: utf-8, gb18030"));
-}
-
 const std::vector<std::string>& ImportColumns() {
   static const auto* columns = new std::vector<std::string>{
       "kind", "person", "record_id",
@@ -139,7 +119,7 @@ const std::vector<std::string>& ImportColumns() {
 }
 
 std::string FindingCsvLine(const ImportFinding& f) {
-  return absl::StrCat(Quoted(f.file), ",", f.line, ",", Quoted(f.column), ",", Quoted(f.reason));
+  return absl::StrCat(CsvField(f.file), ",", f.line, ",", CsvField(f.column), ",", CsvField(f.reason));
 }
 
 std::string DerivedRecordId(const v1::WriteRequest& r) {
@@ -168,9 +148,7 @@ ImportReader::ImportReader(std::string file, std::istream* in, Encoding encoding
                            absl::CivilDay today)
     : file_(std::move(file)), in_(in), encoding_(encoding), today_(today) {}
 
-ImportReader::~ImportReader() {
-  if (iconv_ != nullptr) iconv_close(static_cast<iconv_t>(iconv_));
-}
+ImportReader::~ImportReader() = default;
 
 absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(std::string file,
                                                                  std::istream* in,
@@ -178,11 +156,7 @@ absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(std::string fil
                                                                  absl::CivilDay today) {
   std::unique_ptr<ImportReader> r(new ImportReader(std::move(file), in, encoding, today));
   if (encoding == Encoding::kGb18030) {
-    iconv_t cd = iconv_open("UTF-8", "GB18030");
-    if (cd == reinterpret_cast<iconv_t>(-1)) {
-      return absl::InternalError("iconv cannot convert GB18030 to UTF-8 on this system");
-    }
-    r->iconv_ = cd;
+    TB_ASSIGN_OR_RETURN(r->from_gb_, Transcoder::Open("UTF-8", "GB18030"));
   }
   std::vector<std::string> names;
   uint64_t line = 0;
@@ -236,32 +210,17 @@ bool ImportReader::ReadLine(std::string* line, std::string* encoding_error) {
     return true;
   }
   // GB18030 -> UTF-8, one physical line at a time.
-  auto cd = static_cast<iconv_t>(iconv_);
-  iconv(cd, nullptr, nullptr, nullptr, nullptr);
-  std::string out(raw.size() * 2 + 16, '\0');
-  char* src = raw.data();
-  size_t src_left = raw.size();
-  char* dst = out.data();
-  size_t dst_left = out.size();
-  while (src_left > 0) {
-    if (iconv(cd, &src, &src_left, &dst, &dst_left) != static_cast<size_t>(-1)) break;
-    if (errno == E2BIG) {
-      const size_t used = out.size() - dst_left;
-      out.resize(out.size() * 2);
-      dst = out.data() + used;
-      dst_left = out.size() - used;
-      continue;
-    }
-    // EILSEQ or EINVAL (a sequence cut off by the line end): keep the ASCII
-    // structure for splitting, and reject the row.
+  std::string out;
+  const size_t bad = from_gb_->Convert(raw, &out);
+  if (bad != absl::string_view::npos) {
+    // Keep the ASCII structure for splitting, and reject the row.
     if (encoding_error->empty()) {
-      *encoding_error = absl::StrCat("not valid GB18030 at byte ", raw.size() - src_left + 1,
-                                     " of line ", line_);
+      *encoding_error =
+          absl::StrCat("not valid GB18030 at byte ", bad + 1, " of line ", line_);
     }
     *line = std::move(raw);
     return true;
   }
-  out.resize(out.size() - dst_left);
   *line = std::move(out);
   return true;
 }

@@ -13,7 +13,7 @@
 //   row     := as many fields as the header.
 //   kind    := person | outflow | inflow | service
 // Encodings: UTF-8 (an initial BOM is skipped) or GB18030 (converted with
-// glibc's iconv). GB18030's trail bytes never equal ',', '"', CR or LF, so
+// glibc's iconv, node/cli/csv.h). GB18030's trail bytes never equal ',', '"', CR or LF, so
 // each physical line is converted on its own.
 //
 // A row with any rejected finding produces no WriteRequest: a row is
@@ -31,17 +31,13 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
+#include "node/cli/csv.h"
 #include "tongban/v1/admin.pb.h"
 
 namespace tongban::cli {
 
-enum class Encoding { kUtf8, kGb18030 };
-
 // Most rows one Import call may carry (the node's AdminApi::kMaxImportBatch).
 inline constexpr int kMaxImportBatchRows = 10000;
-
-// "utf-8" / "utf8" / "gb18030" (case-insensitive); kInvalidArgument otherwise.
-absl::StatusOr<Encoding> ParseEncoding(absl::string_view name);
 
 // Every column the format knows, in the order the README lists them.
 const std::vector<std::string>& ImportColumns();
@@ -98,7 +94,7 @@ class ImportReader {
   std::istream* const in_;  // Not owned.
   const Encoding encoding_;
   const absl::CivilDay today_;
-  void* iconv_ = nullptr;  // iconv_t for GB18030 -> UTF-8
+  std::unique_ptr<Transcoder> from_gb_;  // for GB18030 input
   std::vector<int> column_of_;  // header position -> index in ImportColumns()
   uint64_t bytes_read_ = 0;
   uint64_t line_ = 0;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "node/cli/commands_import.h"
+#include "node/cli/commands_ledger.h"
 #include "node/cli/commands_offline.h"
 #include "node/cli/commands_online.h"
 
@@ -25,6 +26,7 @@ std::string FullName(const Command& c) {
 std::vector<Command> AllCommands() {
   std::vector<Command> commands;
   AddOnlineCommands(&commands);
+  AddLedgerCommands(&commands);
   AddOfflineCommands(&commands);
   AddOperatorCommands(&commands);
   AddCertificateCommands(&commands);

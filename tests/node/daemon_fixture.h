@@ -100,14 +100,16 @@ class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
     return w;
   }
 
-  // Runs the tongbanctl binary as `who` against the county with `args`;
-  // returns its exit code, with its stderr in `err` (stdout in `out`).
+  // Runs the tongbanctl binary as `who` against the county (or the node
+  // `code`) with `args`; returns its exit code, with its stderr in `err`
+  // (stdout in `out`).
   int Ctl(const std::string& who, std::vector<std::string> args, std::string* err,
-          std::string* out = nullptr) {
-    const std::string ops = dir_.File(kCounty) + "/operators/";
+          std::string* out = nullptr, const std::string& code = kCounty) {
+    const std::string ops = dir_.File(code) + "/operators/";
+    const Daemon& daemon = code == kCounty ? *county_ : *national_;
     args.insert(args.end(),
-                {"--node", absl::StrCat("127.0.0.1:", county_->admin_port()), "--ca",
-                 dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
+                {"--node", absl::StrCat("127.0.0.1:", daemon.admin_port()), "--ca",
+                 dir_.File(code) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
                  ops + who + ".key", "--password-file", ops + who + ".password"});
     args.insert(args.begin(), TB_TONGBANCTL);
     std::vector<char*> argv;

@@ -2,8 +2,6 @@
 // finding by line and column, and a bad row never becomes a request.
 #include "node/cli/import.h"
 
-#include <iconv.h>
-
 #include <sstream>
 
 #include "gmock/gmock.h"
@@ -36,17 +34,9 @@ absl::StatusOr<Parsed> ParseAll(const std::string& text, Encoding encoding = Enc
 }
 
 std::string ToGb18030(const std::string& utf8) {
-  iconv_t cd = iconv_open("GB18030", "UTF-8");
-  std::string in = utf8;
-  std::string out(in.size() * 4, '\0');
-  char* src = in.data();
-  size_t src_left = in.size();
-  char* dst = out.data();
-  size_t dst_left = out.size();
-  EXPECT_NE(iconv(cd, &src, &src_left, &dst, &dst_left), static_cast<size_t>(-1));
-  iconv_close(cd);
-  out.resize(out.size() - dst_left);
-  return out;
+  absl::StatusOr<std::string> out = EncodeUtf8(utf8, Encoding::kGb18030);
+  EXPECT_TRUE(out.ok()) << out.status();
+  return out.value_or("");
 }
 
 std::vector<std::string> Lines(const std::vector<ImportFinding>& findings) {

@@ -38,3 +38,8 @@ tongban_daemon_test(certificate_daemon_test node/certificate_daemon_test.cc)
 tongban_daemon_test(import_daemon_test node/import_daemon_test.cc)
 # Bulk import: the CSV parser and its findings (node/cli/import.h).
 tongban_test(import_test LABEL unit SRCS node/import_test.cc DEPS tongban_import)
+# Ledger export: the CSV of statistics replies (node/cli/ledger.h).
+tongban_test(ledger_test LABEL unit SRCS node/ledger_test.cc DEPS tongban_ledger)
+# tongbanctl ledger export against the national node and a county.
+tongban_daemon_test(ledger_daemon_test node/ledger_daemon_test.cc)
+target_link_libraries(ledger_daemon_test PRIVATE tongban_csv)  # decodes the GB18030 export
