@@ -431,6 +431,78 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
             "HTTP/1.1 200 OK");
 }
 
+// The node, not the client, records when an inquiry was sent and sets its
+// deadline from [deadlines]; tongbanctl lists it and the metrics count it;
+// a reply to an inquiry the node does not hold is refused.
+TEST_P(DaemonTest, DeadlinesAreSetByTheNodeListedAndCounted) {
+  const std::string p = testutil::MakeId(kCounty, "19900101", 11);
+  auto clerk = As("clerk");
+  v1::WriteRequest w;
+  w.set_person(p);
+  w.set_kind(v1::RECORD_KIND_INQUIRY);
+  w.set_record_id("inq-1");
+  v1::Inquiry* q = w.mutable_value()->mutable_inquiry();
+  q->set_type(v1::INQUIRY_TYPE_URGENT);
+  q->set_to_county("440305");
+  q->set_question("Still at the address?");
+  q->set_sent_at_micros(1);  // the client's time is not taken
+  const absl::Time before = absl::Now();
+  TB_ASSERT_OK(clerk->Write(w).status());
+  TB_ASSERT_OK_AND_ASSIGN(v1::InquiryListReply listed, clerk->ListInquiries({}));
+  ASSERT_EQ(listed.items_size(), 1);
+  const v1::InquiryItem& item = listed.items(0);
+  EXPECT_EQ(item.state(), "sent");
+  EXPECT_GE(item.sent_at_micros(), absl::ToUnixMicros(before));
+  const absl::CivilDay due =
+      absl::ToCivilDay(absl::FromUnixMicros(item.sent_at_micros()), absl::FixedTimeZone(8 * 3600)) +
+      15;
+  EXPECT_EQ(item.due_on().year(), due.year());
+  EXPECT_EQ(item.due_on().month(), due.month());
+  EXPECT_EQ(item.due_on().day(), due.day());
+
+  std::string err, out;
+  EXPECT_EQ(Ctl("clerk", {"inquiry", "list", "--due", "--within-days", "20"}, &err, &out), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "inq-1")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "620102********011")) << out;  // masked
+  EXPECT_EQ(Ctl("clerk", {"inquiry", "list", "--overdue"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "(none)")) << out;
+  EXPECT_EQ(Ctl("clerk", {"notice", "send", p, "--to", "440305", "--subject", "moved",
+                          "--needs-feedback"},
+                &err, &out),
+            0)
+      << err;
+  EXPECT_EQ(Ctl("clerk", {"notice", "list"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "feedback")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "sent")) << out;
+  // A reply to an inquiry nobody sent here: refused, nothing written.
+  EXPECT_EQ(Ctl("clerk", {"inquiry", "reply", p, "--inquiry", "inq-9", "--inquiry-county",
+                          "440305", "--answer", "yes"},
+                &err),
+            2)
+      << err;
+  EXPECT_TRUE(absl::StrContains(err, "no inquiry inq-9")) << err;
+
+  // The metrics count the open inquiry (refreshed within 10 s of a commit).
+  double sent = -1;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (sent != 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(500));
+    auto families = testutil::ParseExposition(
+        testutil::Body(testutil::Get(county_->metrics_port(), "/metrics")));
+    ASSERT_TRUE(families.ok()) << families.status();
+    for (const auto& f : *families) {
+      for (const auto& sample : f.samples) {
+        if (f.name == "tongban_deadline_items" && sample.labels.at("kind") == "inquiry" &&
+            sample.labels.at("state") == "sent") {
+          sent = sample.value;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(sent, 1);
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(DaemonTest);
 
 }  // namespace
