@@ -386,6 +386,18 @@ CertificateVerification VerifyCertificate(absl::string_view bytes, const sync::R
   const CertificateClaims& c = decoded->claims;
   absl::StatusOr<const crypto::PublicKey*> key = RosterKey(roster, c.issuer, c.key_id);
   if (!key.ok()) return verdict(Verdict::kUnknownIssuer, std::string(key.status().message()));
+  // A revoked node's keys verify its log's history, not certificates held
+  // out today: nothing offline tells whether one was issued before whatever
+  // made the federation revoke it. (A suspended node's stand.)
+  if (const v1::NodeEntry* issuer = roster.Find(c.issuer);
+      issuer->status() == v1::NodeEntry::NODE_STATUS_REVOKED) {
+    return verdict(Verdict::kUnknownIssuer,
+                   absl::StrCat("issuer ", c.issuer, " is revoked in roster v", roster.version(),
+                                issuer->status_reason().empty() ? "" : ": ",
+                                issuer->status_reason(),
+                                "; its certificates are no longer accepted (ask the county that "
+                                "keeps the person's records now for a new one)"));
+  }
   if (!VerifySignature(**key, decoded->signed_bytes, decoded->signature).ok()) {
     return verdict(Verdict::kForged,
                    absl::StrCat("the signature does not verify with key ", c.key_id, " of node ",

@@ -27,8 +27,8 @@
 //
 // Verdict order (the first that applies wins): malformed (the encoding does
 // not parse: prefix, base45, truncation, lengths, version, trailing bytes) ->
-// unknown issuer (issuer not in the roster, or the key id is not one of its
-// signing keys) -> forged (the signature does not verify) -> wrong holder
+// unknown issuer (issuer not in the roster, revoked in it, or the key id is
+// not one of its signing keys) -> forged (the signature does not verify) -> wrong holder
 // (only when a person was given and the binding does not match) -> revoked
 // (on the verified revocation list, revoked or superseded) -> not yet valid /
 // expired (today in China Standard Time against the validity days) -> valid.

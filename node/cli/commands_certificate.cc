@@ -23,6 +23,7 @@
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
 #include "node/certificate_payload.h"
+#include "node/config.h"
 #include "node/cli/admin_client.h"
 #include "node/cli/files.h"
 #include "node/cli/tongbanctl.h"
@@ -165,6 +166,9 @@ absl::Status VerifyCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(v1::SignedRoster signed_roster, ReadSignedRoster(roster_path));
   absl::StatusOr<sync::Roster> roster = sync::Roster::Verify(signed_roster, *root);
   if (!roster.ok()) return Refused(roster_path, roster.status());
+  const std::string max_age_text = args.Get("max-list-age", "7d");
+  absl::StatusOr<absl::Duration> max_age = node::ParseConfigDuration(max_age_text);
+  if (!max_age.ok()) return Prefixed("--max-list-age", max_age.status());
   std::optional<node::RevocationList> list;
   if (args.Has("revocations")) {
     const std::string path = args.Get("revocations");
@@ -197,6 +201,14 @@ absl::Status VerifyCmd(const Args& args, Io& io) {
                                           absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", list->issued_at,
                                                            absl::UTCTimeZone()))
                            : "NOT checked (give --revocations)");
+      if (list && absl::Now() - list->issued_at > *max_age) {
+        // The verdict stands, but a revocation since the list was made
+        // would not show: say so where the reader looks.
+        absl::StrAppend(&line, "\n  WARNING: the revocation list is ",
+                        absl::ToInt64Hours(absl::Now() - list->issued_at) / 24,
+                        " days old (more than --max-list-age ", max_age_text,
+                        "); fetch a new one with tongbanctl certificate revocations");
+      }
     }
   }
   switch (v.verdict) {
@@ -239,19 +251,23 @@ void AddCertificateCommands(std::vector<Command>* commands) {
       WithConnection({{"out"}}), 0, 0, RevocationsCmd});
   commands->push_back(Command{
       "certificate", "verify", "check a certificate payload offline (no node, no network)",
-      "tongbanctl certificate verify --roster SIGNED --root-key PUBFILE [--revocations FILE] "
-      "[--person ID] (--text TB1:... | --in FILE)",
+      "tongbanctl certificate verify --roster SIGNED --root-key PUBFILE [--revocations FILE "
+      "[--max-list-age 7d]] [--person ID] (--text TB1:... | --in FILE)",
       "Checks the payload (the text form, or a file with the text or the binary form)\n"
       "with the signed roster, the federation root public key and, if given, the\n"
       "national revocation list (its signature checked against the roster's national\n"
       "node). --person checks the holder's ID card against the payload's binding.\n"
+      "A list older than --max-list-age (default 7d) gets a warning: a revocation\n"
+      "made since would not show. A certificate of an issuer the roster revokes is\n"
+      "from an unknown issuer.\n"
       "Verdicts, the first that applies: malformed (exit 2), unknown issuer, forged,\n"
       "wrong holder, revoked, not yet valid, expired (exit 3), valid (exit 0).\n"
       "Quote --text: base45 may contain spaces.\n\n"
       "Examples:\n"
       "  tongbanctl certificate verify --roster roster.signed --root-key root.pub \\\n"
       "      --revocations revocations.bin --in hy-1.txt\n",
-      {{"roster"}, {"root-key"}, {"revocations"}, {"person"}, {"text"}, {"in"}}, 0, 0,
+      {{"roster"}, {"root-key"}, {"revocations"}, {"max-list-age"}, {"person"}, {"text"}, {"in"}},
+      0, 0,
       VerifyCmd});
 }
 

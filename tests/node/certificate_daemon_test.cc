@@ -158,6 +158,19 @@ TEST_P(CertificateDaemonTest, IssuedPayloadVerifiesOfflineAndRevocationReachesTh
             3)
       << out;
   EXPECT_TRUE(absl::StrContains(out, "revoked: ")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "WARNING")) << out;
+  // A list older than --max-list-age: the verdict stands, with a warning.
+  EXPECT_EQ(Tongbanctl(absl::StrCat(offline, " --in ", prefix, ".txt --revocations ",
+                                    dir_.File("revocations.bin"), " --max-list-age 0s"),
+                       &out),
+            3)
+      << out;
+  EXPECT_TRUE(absl::StrContains(out, "WARNING: the revocation list is 0 days old (more than "
+                                     "--max-list-age 0s)"))
+      << out;
+  EXPECT_EQ(Tongbanctl(absl::StrCat(offline, " --in ", prefix, ".txt --max-list-age soon"), &out),
+            2)
+      << out;
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(CertificateDaemonTest);

@@ -33,8 +33,8 @@ const absl::CivilDay kToday(2026, 12, 1);
 class CertificatePayloadTest : public testing::TestWithParam<SuiteId> {
  protected:
   void SetUp() override {
-    TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<crypto::PrivateKey> root, suite().GenerateKey());
-    v1::Roster roster;
+    TB_ASSERT_OK_AND_ASSIGN(root_, suite().GenerateKey());
+    v1::Roster& roster = roster_proto_;
     for (const char* code : {kNationalCode, kOrigin, kResidence}) {
       TB_ASSERT_OK_AND_ASSIGN(keys_[code], suite().GenerateKey());
       NodeEntry* node = roster.add_nodes();
@@ -53,9 +53,7 @@ class CertificatePayloadTest : public testing::TestWithParam<SuiteId> {
     roster.set_version(1);
     roster.set_issued_at_micros(absl::ToUnixMicros(kIssued));
     roster.set_federation("test federation");
-    TB_ASSERT_OK_AND_ASSIGN(v1::SignedRoster signed_roster, sync::SignRoster(roster, *root));
-    TB_ASSERT_OK_AND_ASSIGN(sync::Roster verified, sync::Roster::Verify(signed_roster, root->public_key()));
-    roster_ = std::make_unique<sync::Roster>(verified);
+    Resign();
 
     cert_.set_type(v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY);
     cert_.set_number("HY-620102-2026-000123");
@@ -67,6 +65,15 @@ class CertificatePayloadTest : public testing::TestWithParam<SuiteId> {
   }
 
   const crypto::Suite& suite() const { return crypto::GetSuite(GetParam()); }
+
+  // Signs roster_proto_ as the roster in use.
+  void Resign() {
+    TB_ASSERT_OK_AND_ASSIGN(v1::SignedRoster signed_roster,
+                            sync::SignRoster(roster_proto_, *root_));
+    TB_ASSERT_OK_AND_ASSIGN(sync::Roster verified,
+                            sync::Roster::Verify(signed_roster, root_->public_key()));
+    roster_ = std::make_unique<sync::Roster>(verified);
+  }
 
   std::string Payload(const crypto::PrivateKey& key) {
     absl::StatusOr<std::string> p = SignCertificatePayload(cert_, kPerson, kIssued, key);
@@ -82,6 +89,8 @@ class CertificatePayloadTest : public testing::TestWithParam<SuiteId> {
   }
 
   std::map<std::string, std::unique_ptr<crypto::PrivateKey>> keys_;
+  std::unique_ptr<crypto::PrivateKey> root_;
+  v1::Roster roster_proto_;
   std::unique_ptr<sync::Roster> roster_;
   v1::Certificate cert_;
 };
@@ -206,6 +215,26 @@ TEST_P(CertificatePayloadTest, UnknownIssuerAndUnknownKey) {
   v = Check(Payload(*other));
   EXPECT_EQ(v.verdict, Verdict::kUnknownIssuer) << v.detail;
   EXPECT_TRUE(absl::StrContains(v.detail, "is not a signing key of node 620102")) << v.detail;
+}
+
+// The roster's word on the issuer: a revoked county's certificates are no
+// longer accepted offline; a suspended county's still are.
+TEST_P(CertificatePayloadTest, IssuerStatusInTheRoster) {
+  const std::string payload = Payload();
+  NodeEntry* origin = roster_proto_.mutable_nodes(1);
+  ASSERT_EQ(origin->code(), kOrigin);
+  origin->set_status(NodeEntry::NODE_STATUS_SUSPENDED);
+  roster_proto_.set_version(2);
+  Resign();
+  EXPECT_EQ(Check(payload).verdict, Verdict::kValid);
+  origin->set_status(NodeEntry::NODE_STATUS_REVOKED);
+  origin->set_status_reason("county abolished");
+  roster_proto_.set_version(3);
+  Resign();
+  const CertificateVerification v = Check(payload);
+  EXPECT_EQ(v.verdict, Verdict::kUnknownIssuer) << v.detail;
+  EXPECT_TRUE(absl::StrContains(v.detail, "620102 is revoked in roster v3: county abolished"))
+      << v.detail;
 }
 
 TEST_P(CertificatePayloadTest, ForgedSignature) {
