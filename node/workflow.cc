@@ -196,8 +196,27 @@ absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& 
       return absl::OkStatus();
     }
     case v1::RECORD_KIND_SERVICE: {
-      if (request.confirm_duplicate()) return absl::OkStatus();
       const v1::ServiceRecord& s = v.service();
+      // (Without an entitlement named, validation refuses it as bad input.)
+      if (s.type() == v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY && !s.entitlement_record_id().empty()) {
+        // The residence helps deliver what the origin set: it must hold it.
+        bool retracted = false;
+        TB_ASSIGN_OR_RETURN(
+            std::optional<v1::RecordValue> entitlement,
+            NewestValue(store,
+                        storage::RecordKey(person, v1::RECORD_KIND_ENTITLEMENT,
+                                           s.entitlement_record_id()),
+                        &retracted));
+        const std::string named = absl::StrCat("entitlement ", s.entitlement_record_id(),
+                                               " of person ", ids::MaskId(person));
+        if (!entitlement.has_value()) {
+          return absl::NotFoundError(absl::StrCat("no ", named, " is held here"));
+        }
+        if (retracted) {
+          return absl::FailedPreconditionError(absl::StrCat(named, " was withdrawn"));
+        }
+      }
+      if (request.confirm_duplicate()) return absl::OkStatus();
       TB_ASSIGN_OR_RETURN(auto records, store.ListRecords(person));
       for (const auto& [key, state] : records) {
         if (key.first != v1::RECORD_KIND_SERVICE || key.second == request.record_id()) continue;
@@ -208,7 +227,8 @@ absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& 
           }
           const v1::ServiceRecord& o = other.service();
           if (o.type() != s.type() || ServicePeriod(o) != ServicePeriod(s) ||
-              o.beneficiary_citizen_id() != s.beneficiary_citizen_id()) {
+              o.beneficiary_citizen_id() != s.beneficiary_citizen_id() ||
+              o.entitlement_record_id() != s.entitlement_record_id()) {
             continue;
           }
           return absl::AlreadyExistsError(absl::StrCat(

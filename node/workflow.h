@@ -51,7 +51,10 @@ void StampWorkflowTimes(const Deadlines& deadlines, absl::Time now,
 //     names to this node and not withdrawn; a receipt likewise a notice
 //     that asks for a receipt or feedback (kNotFound or
 //     kFailedPrecondition saying which);
-//   * a new service record whose type, period and beneficiary equal those
+//   * an entitlement delivery (a service of type ENTITLEMENT_DELIVERY) must
+//     name an entitlement of the person held here and not withdrawn;
+//   * a new service record whose type, period, beneficiary (and, for a
+//     delivery, entitlement) equal those
 //     of a service already recorded (and not retracted) for the person is
 //     flagged with kAlreadyExists naming the record, unless the request
 //     confirms the duplicate.

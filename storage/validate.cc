@@ -153,6 +153,12 @@ absl::Status ValidateValue(const v1::RecordValue& v, absl::CivilDay today) {
       TB_RETURN_IF_ERROR(OptionalText("service.period", s.period()));
       TB_RETURN_IF_ERROR(OptionalCitizenId("service.beneficiary_citizen_id",
                                            s.beneficiary_citizen_id(), today));
+      if (s.type() == v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY) {
+        TB_RETURN_IF_ERROR(RequireText("service.entitlement_record_id", s.entitlement_record_id()));
+      } else if (!s.entitlement_record_id().empty()) {
+        return Invalid("service.entitlement_record_id",
+                       "only an entitlement delivery names an entitlement");
+      }
       return OptionalText("service.notes", s.notes(), kMaxText);
     }
     case v1::RecordValue::kEntitlement: {

@@ -431,6 +431,21 @@ absl::Status EntitlementCmd(const Args& args, Io& io) {
                      std::move(v));
 }
 
+absl::Status EntitlementDeliverCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::ServiceRecord* s = v.mutable_service();
+  s->set_type(v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY);
+  TB_ASSIGN_OR_RETURN(std::string entitlement, args.Required("entitlement"));
+  s->set_entitlement_record_id(entitlement);
+  TB_ASSIGN_OR_RETURN(*s->mutable_delivered_on(), DateFlag(args, "delivered-on"));
+  TB_ASSIGN_OR_RETURN(std::string provider, args.Required("provider"));
+  s->set_provider_county(provider);
+  s->set_period(args.Get("period"));
+  s->set_notes(args.Get("notes"));
+  const std::string id = absl::StrCat("delivery-", entitlement, "-", DateText(s->delivered_on()));
+  return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, id, std::move(v));
+}
+
 absl::Status CertificateIssueCmd(const Args& args, Io& io) {
   v1::RecordValue v;
   v1::Certificate* c = v.mutable_certificate();
@@ -804,6 +819,20 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       {{"programme"}, {"status"}, {"amount-fen"}, {"from"}, {"to"},
                        {"delivered-by"}},
                       EntitlementCmd));
+  c->push_back(Record("entitlement", "deliver",
+                      "record that this county helped deliver an entitlement (协助发放, residence)",
+                      "tongbanctl entitlement deliver ID --entitlement RECORD_ID --delivered-on "
+                      "DATE --provider COUNTY [--period P] [--notes TEXT]",
+                      "  --entitlement RECORD_ID  the origin's entitlement record (ent-PROGRAMME),\n"
+                      "                         as person show lists it; it must be held here\n"
+                      "  --delivered-on DATE, --provider COUNTY (this county), --period 2026-11\n"
+                      "  --confirm-duplicate    record it although a delivery for the period is\n"
+                      "                         recorded (flagged first)\n",
+                      "  tongbanctl entitlement deliver 620102199001010012 --entitlement "
+                      "ent-reward --delivered-on 2026-11-20 --provider 440305 --period 2026-11\n",
+                      {{"entitlement"}, {"delivered-on"}, {"provider"}, {"period"}, {"notes"},
+                       {"confirm-duplicate", false}},
+                      EntitlementDeliverCmd));
   c->push_back(Record("certificate", "issue", "issue an electronic certificate (电子证明)",
                       "tongbanctl certificate issue ID --type TYPE --number N --issuer COUNTY "
                       "--valid-from DATE --valid-to DATE [--fact NAME=VALUE ...] [--supersedes ID]",

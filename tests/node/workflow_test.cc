@@ -338,6 +338,52 @@ TEST_P(WorkflowTest, ASecondServiceForThePeriodIsFlaggedBeforeItIsWritten) {
   TB_EXPECT_OK(Write(kResidence, after));
 }
 
+// Entitlements set by the origin reach the residence, which records that it
+// helped deliver one; the origin sees the delivery. A delivery must name an
+// entitlement held here and not withdrawn.
+TEST_P(WorkflowTest, TheResidenceRecordsThatItHelpedDeliverAnEntitlement) {
+  TB_ASSERT_OK(Write(kOrigin, testutil::Outflow(person_, kResidence)));
+  TB_ASSERT_OK(Write(kResidence, testutil::Inflow(person_, kOrigin, "in-b")));
+  storage::RecordChange ent;
+  ent.person = person_;
+  ent.kind = v1::RECORD_KIND_ENTITLEMENT;
+  ent.record_id = "ent-reward";
+  ent.value.mutable_entitlement()->set_programme("reward");
+  ent.value.mutable_entitlement()->set_status(v1::ENTITLEMENT_STATUS_ACTIVE);
+  ent.value.mutable_entitlement()->set_amount_fen(10000);
+  TB_ASSERT_OK(Write(kOrigin, ent));
+
+  storage::RecordChange delivery = testutil::Service(person_, kResidence, "delivery-1");
+  delivery.value.mutable_service()->set_type(v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY);
+  delivery.value.mutable_service()->set_entitlement_record_id("ent-reward");
+  delivery.value.mutable_service()->set_period("2026-11");
+  // Not yet received at the residence: refused.
+  EXPECT_EQ(Write(kResidence, delivery).code(), absl::StatusCode::kNotFound);
+  SyncAll();
+  TB_ASSERT_OK(Write(kResidence, delivery));
+  // Naming no entitlement is bad input, whatever is held.
+  auto unnamed = delivery;
+  unnamed.record_id = "delivery-2";
+  unnamed.value.mutable_service()->clear_entitlement_record_id();
+  EXPECT_EQ(Write(kResidence, unnamed).code(), absl::StatusCode::kInvalidArgument);
+  SyncAll();
+  TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::RecordValue> seen,
+                          NewestValue(*fed_.at(kOrigin).store,
+                                      storage::RecordKey(person_, v1::RECORD_KIND_SERVICE,
+                                                         "delivery-1")));
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->service().entitlement_record_id(), "ent-reward");
+  EXPECT_EQ(seen->service().provider_county(), kResidence);
+  // Withdrawn by the origin: no further deliveries.
+  TB_ASSERT_OK(Write(kOrigin, testutil::Retraction(person_, v1::RECORD_KIND_ENTITLEMENT,
+                                                   "ent-reward")));
+  SyncAll();
+  auto later = delivery;
+  later.record_id = "delivery-3";
+  later.value.mutable_service()->set_period("2026-12");
+  EXPECT_EQ(Write(kResidence, later).code(), absl::StatusCode::kFailedPrecondition);
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(WorkflowTest);
 
 }  // namespace
