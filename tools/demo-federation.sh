@@ -122,6 +122,25 @@ wait_for 440305 $person INQUIRY_REPLY
 run 440305 clerk inquiry list | tee "$dir/inquiries"
 grep -q " answered " "$dir/inquiries" || { echo "demo: the inquiry is not answered" >&2; exit 1; }
 
+say "4b. The origin sends a notice (通报) asking for a receipt; the residence acknowledges"
+notice_out=$(as 620102 clerk notice send $person --to 440305 --subject "Entitlement review" \
+  --needs-receipt --id notice-0001)
+printf '\n[%s, clerk] $ tongbanctl notice send %s --to 440305 --subject "..." --needs-receipt --id notice-0001\n%s\n' \
+  "${name[620102]}" $person "$notice_out"
+wait_for 440305 $person "NOTICE "
+run 440305 clerk notice list --due --within-days 31
+run 440305 clerk notice ack $person --notice notice-0001 --notice-county 620102
+wait_for 620102 $person RECEIPT
+run 620102 clerk notice list | tee "$dir/notices"
+grep -q " acknowledged " "$dir/notices" || { echo "demo: the notice is not acknowledged" >&2; exit 1; }
+
+say "4c. The origin sets an entitlement; the residence helps deliver it"
+run 620102 clerk entitlement set $person --programme reward --status active \
+  --from 2026-01-01 --to 2026-12-31 --amount-fen 10000
+wait_for 440305 $person "ENTITLEMENT "
+run 440305 clerk entitlement deliver $person --entitlement ent-reward \
+  --delivered-on 2026-04-20 --provider 440305 --period 2026-04
+
 say "5. The person moves on to a third county, which receives the history"
 run 330106 clerk register inflow $person --origin 620102 --previous 440305 \
   --arrived-on 2026-07-01 --registered-on 2026-07-05 --address "Xihu, Hangzhou"
@@ -146,6 +165,9 @@ for code in "${codes[@]}"; do
   run "$code" admin stats --year 2026
 done
 run 000000 admin stats
+run 000000 admin ledger export --year 2026 --out "$dir/ledger-2026.csv"
+printf '(first lines of %s)\n' "$dir/ledger-2026.csv"
+head -c 600 "$dir/ledger-2026.csv"; echo
 say "8. The auditor of the residence reads who touched the person's data"
 run 440305 auditor audit --person $person --limit 8
 
