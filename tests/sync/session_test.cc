@@ -59,6 +59,25 @@ class SessionTest : public testing::TestWithParam<SuiteId> {
 
 using testutil::Outflow;
 
+// A county that got an origin's events directly holds a newer checkpoint
+// of that log than the national node, which relays the older events to it
+// too: the national node cannot prove its older checkpoint a prefix of the
+// county's newer one, so it sends nothing on that log (it failed the whole
+// session before) until it has caught up with the origin.
+TEST_P(SessionTest, ARelayBehindThePeerWaitsInsteadOfFailing) {
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  Write(kResidence, testutil::Inflow(p, kOrigin));  // B's seq 1, to A and N
+  Sync(kResidence, kNational);                      // N: B's log to 1, relayed to A
+  Write(kResidence, testutil::Service(p, kResidence, "svc-b"));  // seq 2
+  Sync(kOrigin, kResidence);                        // A: B's checkpoint 2
+  Sync(kOrigin, kNational);                         // N is behind A on B's log
+  Sync(kResidence, kNational);                      // N catches up
+  Sync(kOrigin, kNational);                         // and settles with A
+  EXPECT_EQ(Kinds(kOrigin, p),
+            (std::set<int>{v1::RECORD_KIND_INFLOW, v1::RECORD_KIND_SERVICE}));
+  EXPECT_EQ(Kinds(kNational, p), Kinds(kOrigin, p));
+}
+
 TEST_P(SessionTest, RecordsFollowThePersonAndNoOneElse) {
   const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
   const std::string q = testutil::MakeId(kOrigin, "19910101", 4);  // stays home
