@@ -337,6 +337,20 @@ TEST_F(StatsTest, NationalStatisticalYearMatchesTheHandCount) {
 
 // 2025-09-30 23:30 and 2025-10-01 00:30 CST are both 2025-09-30 in UTC: the
 // month and the statistical year follow China Standard Time.
+// A correction (更正) counts with its new value, on the writer and on the
+// national node once it arrives: P2's late registration date corrected to
+// within 30 days makes A's timeliness 2 of 2.
+TEST_F(StatsTest, StatisticsCountTheCorrectedValue) {
+  Write(kA, Inflow(p2_, Day(2026, 4, 1), Day(2026, 4, 20)));
+  Sync(kA, kNational);
+  for (const char* node : {kNational, kA}) {
+    TB_ASSERT_OK_AND_ASSIGN(
+        v1::StatsReply reply,
+        Stats(node, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026", kA));
+    ExpectRatio(Row(reply, kA).registration_timeliness(), 2, 2, node);
+  }
+}
+
 TEST_F(StatsTest, MonthAndStatisticalYearBoundariesAreInChinaStandardTime) {
   using Measure = const v1::StatsRatio& (v1::StatsRow::*)() const;
   constexpr auto kMonth = v1::STATS_PERIOD_KIND_MONTH;
