@@ -443,7 +443,7 @@ void CountDeadlines(const std::vector<Item>& items, absl::string_view kind, absl
                     absl::Duration within, metrics::GaugeFamily* by_state,
                     metrics::GaugeFamily* soon) {
   std::map<std::string, double> counts;
-  for (const char* state : {"sent", "received", "answered", "answered late", "acknowledged",
+  for (const char* state : {"sent", "received", "open", "answered", "answered late", "acknowledged",
                             "acknowledged late", "awaiting feedback", "overdue", "withdrawn"}) {
     counts[state] = 0;
   }

@@ -81,6 +81,12 @@ absl::StatusOr<v1::RecordValue> Addressed(const storage::Store& store, const std
   return *std::move(value);
 }
 
+// An open item as `self` sees it: sent by it, sent to it, or (the national
+// node watching two counties) open between others.
+const char* OpenState(const std::string& from, const std::string& to, const std::string& self) {
+  return from == self ? "sent" : to == self ? "received" : "open";
+}
+
 }  // namespace
 
 absl::Time EndOfDay(const v1::Date& d) {
@@ -249,7 +255,8 @@ absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& 
 
 bool DueSoon(const std::string& state, const v1::Date& due_on, absl::Time now,
              absl::Duration within) {
-  const bool open = state == "sent" || state == "received" || state == "awaiting feedback";
+  const bool open =
+      state == "sent" || state == "received" || state == "open" || state == "awaiting feedback";
   return open && EndOfDay(due_on) - now <= within;
 }
 
@@ -300,8 +307,13 @@ absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::s
         if (kind == v1::RECORD_KIND_RECEIPT) {
           if (retracted) return true;
           const v1::Receipt& r = value.receipt();
-          receipts[{r.notice_county(), r.notice_record_id(), person}] = {
-              r.received_at_micros(), r.feedback_at_micros()};
+          // Feedback written without its own time counts from the receipt.
+          const int64_t feedback_at =
+              r.feedback_at_micros() != 0 ? r.feedback_at_micros()
+              : r.feedback().empty()      ? 0
+                                          : r.received_at_micros();
+          receipts[{r.notice_county(), r.notice_record_id(), person}] = {r.received_at_micros(),
+                                                                        feedback_at};
           return true;
         }
         Original o{person, std::string(key.substr(storage::kPersonSize + 1)), state.custodian(),
@@ -346,7 +358,7 @@ absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::s
       } else if (now > deadline) {
         item.set_state("overdue");
       } else {
-        item.set_state(o.custodian == self ? "sent" : "received");
+        item.set_state(OpenState(o.custodian, q.to_county(), self));
       }
       out.inquiries.push_back(std::move(item));
       continue;
@@ -382,7 +394,7 @@ absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::s
     } else if (item.received_at_micros() != 0) {
       item.set_state("awaiting feedback");
     } else {
-      item.set_state(o.custodian == self ? "sent" : "received");
+      item.set_state(OpenState(o.custodian, n.to_county(), self));
     }
     out.notices.push_back(std::move(item));
   }

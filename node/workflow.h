@@ -14,11 +14,11 @@
 // the same on the sender, the receiver and the national node, and after a
 // restart.
 //
-// States of an inquiry: sent / received (open, as the sender / the receiver
-// sees it), answered (reply on or before the deadline), answered late,
+// States of an inquiry: sent / received / open (not answered yet, as the
+// sender / the receiver / the national node sees it), answered (reply on or before the deadline), answered late,
 // overdue (no reply, the deadline passed), withdrawn (the sender retracted
 // it). A notice that needs neither a receipt nor feedback is not tracked;
-// one that does is sent / received, awaiting feedback (a receipt came
+// one that does is sent / received / open, awaiting feedback (a receipt came
 // without the feedback asked for), acknowledged, acknowledged late, overdue
 // or withdrawn.
 //

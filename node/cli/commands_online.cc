@@ -865,7 +865,8 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       "  --due                  only open ones due within --within-days (default:\n"
                       "                         the node's deadlines.remind_days, 3 unless set)\n"
                       "  --overdue              only those past their deadline without a reply\n"
-                      "States: sent, received, answered, answered late, overdue, withdrawn.\n",
+                      "States: sent, received, open (national node), answered, answered late,\n"
+                      "overdue, withdrawn.\n",
                       "  tongbanctl inquiry list --overdue\n",
                       WithConnection({{"due", false}, {"overdue", false}, {"within-days"}}), 0,
                       InquiryListCmd));
@@ -901,8 +902,9 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       "  --due                  only open ones due within --within-days (default:\n"
                       "                         the node's deadlines.remind_days, 3 unless set)\n"
                       "  --overdue              only those past their deadline, not complete\n"
-                      "States: sent, received, awaiting feedback, acknowledged, acknowledged late,\n"
-                      "overdue, withdrawn. Deadline: 30 days unless [deadlines] says otherwise.\n",
+                      "States: sent, received, open (national node), awaiting feedback, acknowledged,\n"
+                      "acknowledged late, overdue, withdrawn. Deadline: 30 days unless\n"
+                      "[deadlines] says otherwise.\n",
                       "  tongbanctl notice list --due\n",
                       WithConnection({{"due", false}, {"overdue", false}, {"within-days"}}), 0,
                       NoticeListCmd));

@@ -198,6 +198,7 @@ TEST_P(WorkflowTest, InquiryDeadlinesOnEveryPathAndAcrossRestarts) {
                                                 {"open", "received"},
                                                 {"overdue", "received"},
                                                 {"withdrawn", "received"}}));
+  EXPECT_EQ(States(kNational)["open"], "open");  // between two counties
   absl::StatusOr<Tracked> at_b = TrackDeadlines(*fed_.at(kResidence).store, kResidence, false,
                                                 deadlines_, clock_.Now());
   ASSERT_TRUE(at_b.ok());
