@@ -270,6 +270,33 @@ int main(int argc, char** argv) {
                   static_cast<double>(written) / bench::Median(times), reply.rows_size());
       std::fflush(stdout);
     }
+    // A national ledger export of a statistical year: its twelve months and
+    // the year, as thirteen queries one by one and from one scan.
+    std::vector<node::StatsQuery> ledger;
+    for (int m = 0; m < 12; ++m) {
+      const absl::CivilMonth month = absl::CivilMonth(2025, 10) + m;
+      query.period_kind = v1::STATS_PERIOD_KIND_MONTH;
+      query.period = absl::FormatCivilTime(month);
+      ledger.push_back(query);
+    }
+    query.period_kind = v1::STATS_PERIOD_KIND_STATISTICAL_YEAR;
+    query.period = "2026";
+    ledger.push_back(query);
+    std::vector<double> one_by_one, one_scan;
+    for (size_t t = 0; t < trials; ++t) {
+      auto start = bench::SteadyClock::now();
+      for (const node::StatsQuery& q : ledger) {
+        if (!node::ComputeStats(*store, q).ok()) return 1;
+      }
+      one_by_one.push_back(bench::Seconds(bench::SteadyClock::now() - start));
+      start = bench::SteadyClock::now();
+      if (!node::ComputeStatsMany(*store, ledger).ok()) return 1;
+      one_scan.push_back(bench::Seconds(bench::SteadyClock::now() - start));
+    }
+    std::printf("ledger of a statistical year (13 queries): one by one wall %.3f s, "
+                "ComputeStatsMany (one scan) wall %.3f s, ratio %.2f\n",
+                bench::Median(one_by_one), bench::Median(one_scan),
+                bench::Median(one_by_one) / bench::Median(one_scan));
     // The nation's block of the last reply, as tongbanctl stats prints it.
     reply.mutable_rows()->DeleteSubrange(1, reply.rows_size() - 1);
     std::printf("\n%s", node::FormatStatsTable(reply).c_str());

@@ -381,16 +381,35 @@ absl::StatusOr<v1::NoticeListReply> AdminApi::ListNotices(const Operator& op,
 }
 
 absl::StatusOr<v1::StatsReply> AdminApi::Stats(const Operator& op, const v1::StatsRequest& r) {
+  v1::StatsManyRequest one;
+  *one.add_requests() = r;
+  TB_ASSIGN_OR_RETURN(v1::StatsManyReply replies, StatsMany(op, one));
+  return std::move(*replies.mutable_replies(0));
+}
+
+absl::StatusOr<v1::StatsManyReply> AdminApi::StatsMany(const Operator& op,
+                                                       const v1::StatsManyRequest& r) {
   // Counts and region codes only: no personal data, so no audit entry.
   TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadStatistics));
-  v1::StatsRequest request = r;
-  if (request.period().empty()) {
-    // The current month, China Standard Time.
-    request.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
-    request.set_period(absl::FormatTime("%Y-%m", node_->clock()->Now(), absl::FixedTimeZone(8 * 3600)));
+  if (r.requests().empty() || r.requests_size() > kMaxStatsQueries) {
+    return absl::InvalidArgumentError(absl::StrCat("requests: ", r.requests_size(),
+                                                   " queries; give 1 to ", kMaxStatsQueries));
   }
-  return ComputeStats(*node_->store(),
-                      StatsQueryFromRequest(request, node_->config().code, node_->clock()->Now()));
+  const absl::Time now = node_->clock()->Now();
+  std::vector<StatsQuery> queries;
+  for (v1::StatsRequest request : r.requests()) {
+    if (request.period().empty()) {
+      // The current month, China Standard Time.
+      request.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
+      request.set_period(absl::FormatTime("%Y-%m", now, absl::FixedTimeZone(8 * 3600)));
+    }
+    queries.push_back(StatsQueryFromRequest(request, node_->config().code, now));
+  }
+  TB_ASSIGN_OR_RETURN(std::vector<v1::StatsReply> replies,
+                      ComputeStatsMany(*node_->store(), queries));
+  v1::StatsManyReply reply;
+  for (v1::StatsReply& one : replies) *reply.add_replies() = std::move(one);
+  return reply;
 }
 
 namespace {

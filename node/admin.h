@@ -53,6 +53,10 @@ class AdminApi {
   absl::StatusOr<v1::NoticeListReply> ListNotices(const Operator& op,
                                                   const v1::NoticeListRequest& r);
   absl::StatusOr<v1::StatsReply> Stats(const Operator& op, const v1::StatsRequest& r);
+  // Up to kMaxStatsQueries queries from one scan of the records.
+  static constexpr int kMaxStatsQueries = 130;
+  absl::StatusOr<v1::StatsManyReply> StatsMany(const Operator& op,
+                                               const v1::StatsManyRequest& r);
   // The offline payload of a certificate this node issued (clerk; audited).
   absl::StatusOr<v1::CertificatePayloadReply> CertificatePayload(
       const Operator& op, const v1::CertificatePayloadRequest& r);

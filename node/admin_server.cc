@@ -48,6 +48,7 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(ListInquiries, InquiryListRequest, InquiryListReply)
   TB_ADMIN_METHOD(ListNotices, NoticeListRequest, NoticeListReply)
   TB_ADMIN_METHOD(Stats, StatsRequest, StatsReply)
+  TB_ADMIN_METHOD(StatsMany, StatsManyRequest, StatsManyReply)
   TB_ADMIN_METHOD(CertificatePayload, CertificatePayloadRequest, CertificatePayloadReply)
   TB_ADMIN_METHOD(RevocationList, RevocationListRequest, RevocationListReply)
   TB_ADMIN_METHOD(Import, ImportRequest, ImportReply)

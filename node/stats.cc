@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <tuple>
 #include <vector>
@@ -440,28 +442,22 @@ const HeadView* StandingHead(const StateView& state) {
   return best;
 }
 
-class Computation {
+// Reads the records column family person by person: the live records of a
+// person (standing head not a retraction), parsed once for every period
+// computed from the same scan.
+class PersonReader {
  public:
-  Computation(absl::CivilDay first, absl::CivilDay last, absl::CivilDay today, int scope)
-      : first_(ToDayNum(first)),
-        last_(ToDayNum(last)),
-        today_(ToDayNum(today)),
-        ref_(std::min(last_, today_)),
-        scope_(scope),
-        level_(LevelOf(scope)) {
-    for (absl::CivilDay d = first; d <= last; ++d) {
-      month_of_.push_back(static_cast<int>(d.year()) * 100 + d.month());
-    }
-  }
+  using Evaluator = std::function<void(absl::Span<const Rec>)>;
 
-  // Feeds one entry of the records column family, in key order.
-  absl::Status Add(absl::string_view key, absl::string_view value) {
+  // Feeds one entry of the records column family, in key order; calls
+  // `evaluate` with a person's live records once all of them were read.
+  absl::Status Add(absl::string_view key, absl::string_view value, const Evaluator& evaluate) {
     if (key.size() <= storage::kPersonSize) {
       return absl::DataLossError("stats: a records key shorter than a person id");
     }
     const absl::string_view person = key.substr(0, storage::kPersonSize);
     if (person != person_) {
-      Evaluate();
+      Flush(evaluate);
       person_.assign(person.data(), person.size());
     }
     if (!ParseStateView(value, &state_)) {
@@ -491,9 +487,57 @@ class Computation {
     return absl::OkStatus();
   }
 
-  // Evaluates the last person and builds the rows.
+  // Hands the person read last to `evaluate`.
+  void Flush(const Evaluator& evaluate) {
+    if (live_ == 0) return;
+    evaluate(absl::Span<const Rec>(recs_.data(), live_));
+    live_ = 0;
+    if (arena_.SpaceUsed() > (1 << 20)) arena_.Reset();
+  }
+
+ private:
+  // The person being read and its live records (recs_[0, live_)); reused.
+  std::string person_;
+  google::protobuf::Arena arena_;
+  StateView state_;
+  std::vector<Rec> recs_;
+  size_t live_ = 0;
+};
+
+class Computation {
+ public:
+  Computation(absl::CivilDay first, absl::CivilDay last, absl::CivilDay today, int scope)
+      : first_(ToDayNum(first)),
+        last_(ToDayNum(last)),
+        today_(ToDayNum(today)),
+        ref_(std::min(last_, today_)),
+        scope_(scope),
+        level_(LevelOf(scope)) {
+    for (absl::CivilDay d = first; d <= last; ++d) {
+      month_of_.push_back(static_cast<int>(d.year()) * 100 + d.month());
+    }
+  }
+
+  // Counts one person's live records (all of them, in key order).
+  void Evaluate(absl::Span<const Rec> recs) {
+    for (const Rec& r : recs) CountRecord(r);
+    for (const Rec& r : recs) {
+      if (!r.parsed) continue;
+      switch (r.kind) {
+        case v1::RECORD_KIND_INQUIRY: CountInquiry(recs, r); break;
+        case v1::RECORD_KIND_NOTICE: CountNotice(recs, r); break;
+        case v1::RECORD_KIND_INFLOW: CountInflow(recs, r); break;
+        case v1::RECORD_KIND_OUTFLOW: CountOutflow(recs, r); break;
+        default: break;
+      }
+    }
+    CountPersons(kArrivedOneSided, arrived_);
+    CountPersons(kLeftOneSided, left_);
+    CountCertificate(recs);
+  }
+
+  // Builds the rows once every person was evaluated.
   v1::StatsReply Finish() {
-    Evaluate();
     SumUp();
     DistributeFlows();
     v1::StatsReply reply;
@@ -543,27 +587,6 @@ class Computation {
       default: return county == scope_;
     }
   }
-  void Evaluate() {
-    if (live_ == 0) return;
-    const absl::Span<const Rec> recs(recs_.data(), live_);
-    for (const Rec& r : recs) CountRecord(r);
-    for (const Rec& r : recs) {
-      if (!r.parsed) continue;
-      switch (r.kind) {
-        case v1::RECORD_KIND_INQUIRY: CountInquiry(recs, r); break;
-        case v1::RECORD_KIND_NOTICE: CountNotice(recs, r); break;
-        case v1::RECORD_KIND_INFLOW: CountInflow(recs, r); break;
-        case v1::RECORD_KIND_OUTFLOW: CountOutflow(recs, r); break;
-        default: break;
-      }
-    }
-    CountPersons(kArrivedOneSided, arrived_);
-    CountPersons(kLeftOneSided, left_);
-    CountCertificate(recs);
-    live_ = 0;
-    if (arena_.SpaceUsed() > (1 << 20)) arena_.Reset();
-  }
-
   void CountRecord(const Rec& r) {
     if (!InPeriod(r.stamp_day) || !Wanted(r.custodian)) return;
     Acc& acc = acc_[r.custodian];
@@ -792,12 +815,6 @@ class Computation {
   absl::flat_hash_map<int, Acc> acc_;  // scope code -> counts
   FlowMap flows_;                      // by county pair, for DistributeFlows
 
-  // The person being read and its live records (recs_[0, live_)); reused.
-  std::string person_;
-  google::protobuf::Arena arena_;
-  StateView state_;
-  std::vector<Rec> recs_;
-  size_t live_ = 0;
   PersonCounties arrived_, left_;
 };
 
@@ -878,35 +895,63 @@ absl::StatusOr<std::pair<absl::CivilDay, absl::CivilDay>> StatsPeriodDays(
   }
 }
 
-absl::StatusOr<v1::StatsReply> ComputeStats(const storage::Store& store,
-                                            const StatsQuery& query) {
-  TB_ASSIGN_OR_RETURN(const auto days, StatsPeriodDays(query.period_kind, query.period));
-  TB_ASSIGN_OR_RETURN(const int scope, ResolveScope(query.node, query.scope));
-  const absl::CivilDay today = kEpochDay + DayOfMicros(absl::ToUnixMicros(query.now));
+absl::StatusOr<std::vector<v1::StatsReply>> ComputeStatsMany(
+    const storage::Store& store, const std::vector<StatsQuery>& queries) {
+  struct Planned {
+    const StatsQuery* query;
+    std::pair<absl::CivilDay, absl::CivilDay> days;
+    absl::CivilDay today;
+    int scope;
+    std::unique_ptr<Computation> computation;
+  };
+  std::vector<Planned> plan;
+  for (const StatsQuery& query : queries) {
+    TB_ASSIGN_OR_RETURN(const auto days, StatsPeriodDays(query.period_kind, query.period));
+    TB_ASSIGN_OR_RETURN(const int scope, ResolveScope(query.node, query.scope));
+    const absl::CivilDay today = kEpochDay + DayOfMicros(absl::ToUnixMicros(query.now));
+    plan.push_back({&query, days, today, scope,
+                    std::make_unique<Computation>(days.first, days.second, today, scope)});
+  }
 
-  Computation computation(days.first, days.second, today, scope);
+  // One scan: each person's records are parsed once and counted for every
+  // query.
+  PersonReader reader;
+  const PersonReader::Evaluator evaluate = [&plan](absl::Span<const Rec> recs) {
+    for (Planned& p : plan) p.computation->Evaluate(recs);
+  };
   absl::Status failed;
   TB_RETURN_IF_ERROR(store.ScanFrom(storage::Cf::kRecords, "", "", /*reverse=*/false,
                                     [&](absl::string_view key, absl::string_view value) {
-                                      failed = computation.Add(key, value);
+                                      failed = reader.Add(key, value, evaluate);
                                       return failed.ok();
                                     }));
   TB_RETURN_IF_ERROR(failed);
+  reader.Flush(evaluate);
 
-  v1::StatsReply reply = computation.Finish();
-  reply.set_period_kind(query.period_kind);
-  reply.set_period(query.period);
-  *reply.mutable_first_day() = ToDate(days.first);
-  *reply.mutable_last_day() = ToDate(days.second);
-  *reply.mutable_as_of() = ToDate(today);
-  reply.set_scope(CodeText(scope));
-  reply.set_computed_by(query.node);
-  for (const auto& [measure, reason] : kNotComputable) {
-    v1::StatsNotComputable* nc = reply.add_not_computable();
-    nc->set_measure(measure);
-    nc->set_reason(reason);
+  std::vector<v1::StatsReply> replies;
+  for (Planned& p : plan) {
+    v1::StatsReply reply = p.computation->Finish();
+    reply.set_period_kind(p.query->period_kind);
+    reply.set_period(p.query->period);
+    *reply.mutable_first_day() = ToDate(p.days.first);
+    *reply.mutable_last_day() = ToDate(p.days.second);
+    *reply.mutable_as_of() = ToDate(p.today);
+    reply.set_scope(CodeText(p.scope));
+    reply.set_computed_by(p.query->node);
+    for (const auto& [measure, reason] : kNotComputable) {
+      v1::StatsNotComputable* nc = reply.add_not_computable();
+      nc->set_measure(measure);
+      nc->set_reason(reason);
+    }
+    replies.push_back(std::move(reply));
   }
-  return reply;
+  return replies;
+}
+
+absl::StatusOr<v1::StatsReply> ComputeStats(const storage::Store& store,
+                                            const StatsQuery& query) {
+  TB_ASSIGN_OR_RETURN(std::vector<v1::StatsReply> replies, ComputeStatsMany(store, {query}));
+  return std::move(replies.front());
 }
 
 std::string FormatStatsTable(const v1::StatsReply& reply) {

@@ -90,6 +90,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/civil_time.h"
@@ -140,6 +141,14 @@ absl::StatusOr<std::pair<absl::CivilDay, absl::CivilDay>> StatsPeriodDays(
 // counties, by code.
 absl::StatusOr<v1::StatsReply> ComputeStats(const storage::Store& store,
                                             const StatsQuery& query);
+
+// The replies of several queries (e.g. the twelve months of a ledger and
+// their statistical year) from one scan of the records: each person's
+// records are read and parsed once and counted for every query. The same
+// errors as ComputeStats, for the first query that has one; one reply per
+// query, in order.
+absl::StatusOr<std::vector<v1::StatsReply>> ComputeStatsMany(
+    const storage::Store& store, const std::vector<StatsQuery>& queries);
 
 // The reply as a human-readable table: a heading with the period and scope,
 // then a block per row with each measure as "numerator/denominator = xx.x%"

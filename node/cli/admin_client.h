@@ -47,6 +47,7 @@ class AdminClient {
   absl::StatusOr<v1::InquiryListReply> ListInquiries(const v1::InquiryListRequest& r);
   absl::StatusOr<v1::NoticeListReply> ListNotices(const v1::NoticeListRequest& r);
   absl::StatusOr<v1::StatsReply> Stats(const v1::StatsRequest& r);
+  absl::StatusOr<v1::StatsManyReply> StatsMany(const v1::StatsManyRequest& r);
   absl::StatusOr<v1::CertificatePayloadReply> CertificatePayload(
       const v1::CertificatePayloadRequest& r);
   absl::StatusOr<v1::RevocationListReply> RevocationList(const v1::RevocationListRequest& r);

@@ -42,15 +42,12 @@ absl::StatusOr<Range> RangeOf(const Args& args) {
   return range;
 }
 
-absl::StatusOr<v1::StatsReply> Ask(AdminClient* client, v1::StatsPeriodKind kind,
-                                   const std::string& period, const std::string& scope) {
-  v1::StatsRequest request;
-  request.set_period_kind(kind);
-  request.set_period(period);
-  request.set_scope(scope);
-  absl::StatusOr<v1::StatsReply> reply = client->Stats(request);
-  if (!reply.ok()) return Prefixed(absl::StrCat("stats of ", period), reply.status());
-  return reply;
+void AddQuery(v1::StatsPeriodKind kind, const std::string& period, const std::string& scope,
+              v1::StatsManyRequest* request) {
+  v1::StatsRequest* r = request->add_requests();
+  r->set_period_kind(kind);
+  r->set_period(period);
+  r->set_scope(scope);
 }
 
 absl::Status LedgerExportCmd(const Args& args, Io& io) {
@@ -65,21 +62,23 @@ absl::Status LedgerExportCmd(const Args& args, Io& io) {
   const std::string scope = args.Get("scope");
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
 
-  std::vector<v1::StatsReply> replies;
+  // Every month, and the statistical year's own reply (not a sum of its
+  // months: persons are counted once per scope, and coverage is taken on
+  // the year's last day), from one scan of the node's records.
+  v1::StatsManyRequest request;
   for (const std::string& month : range.months) {
-    TB_ASSIGN_OR_RETURN(v1::StatsReply reply,
-                        Ask(client.get(), v1::STATS_PERIOD_KIND_MONTH, month, scope));
-    replies.push_back(std::move(reply));
+    AddQuery(v1::STATS_PERIOD_KIND_MONTH, month, scope, &request);
   }
-  // The statistical year's own reply, not a sum of its months: persons are
-  // counted once per scope, and coverage is taken on the year's last day.
-  std::vector<v1::StatsReply> with_year = replies;
   if (!range.year.empty()) {
-    TB_ASSIGN_OR_RETURN(v1::StatsReply reply, Ask(client.get(),
-                                                  v1::STATS_PERIOD_KIND_STATISTICAL_YEAR,
-                                                  range.year, scope));
-    with_year.push_back(std::move(reply));
+    AddQuery(v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, range.year, scope, &request);
   }
+  TB_ASSIGN_OR_RETURN(v1::StatsManyReply answered, client->StatsMany(request));
+  std::vector<v1::StatsReply> with_year(answered.replies().begin(), answered.replies().end());
+  if (with_year.size() != static_cast<size_t>(request.requests_size())) {
+    return absl::DataLossError("stats: the node answered another number of queries");
+  }
+  const std::vector<v1::StatsReply> replies(with_year.begin(),
+                                            with_year.begin() + range.months.size());
 
   TB_ASSIGN_OR_RETURN(const std::string ledger, LedgerCsv(with_year, encoding));
   std::string flows;

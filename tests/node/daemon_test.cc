@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
+#include "node/admin.h"
 #include "node/cli/admin_client.h"
 #include "tests/node/daemon_fixture.h"
 #include "tests/testutil/files.h"
@@ -154,7 +155,14 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
       {"Where", [&](cli::AdminClient& c) { return c.Where(where).status(); }},
       {"Audit", [](cli::AdminClient& c) { return c.Audit({}).status(); }},
       {"ListInquiries", [](cli::AdminClient& c) { return c.ListInquiries({}).status(); }},
+      {"ListNotices", [](cli::AdminClient& c) { return c.ListNotices({}).status(); }},
       {"Stats", [](cli::AdminClient& c) { return c.Stats({}).status(); }},
+      {"StatsMany",
+       [](cli::AdminClient& c) {
+         v1::StatsManyRequest r;
+         r.add_requests();
+         return c.StatsMany(r).status();
+       }},
       {"CertificatePayload",
        [&](cli::AdminClient& c) {
          v1::CertificatePayloadRequest r;
@@ -168,9 +176,10 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
   // role -> calls it may make (node/operators.h).
   const std::map<std::string, std::set<std::string>> allowed = {
       {"clerk", {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where",
-                 "ListInquiries", "Stats", "CertificatePayload", "RevocationList", "Import"}},
-      {"admin", {"Status", "Peers", "ClearHold", "Stats", "RevocationList"}},
-      {"auditor", {"Status", "Peers", "Audit", "Stats"}},
+                 "ListInquiries", "ListNotices", "Stats", "StatsMany", "CertificatePayload",
+                 "RevocationList", "Import"}},
+      {"admin", {"Status", "Peers", "ClearHold", "Stats", "StatsMany", "RevocationList"}},
+      {"auditor", {"Status", "Peers", "Audit", "Stats", "StatsMany"}},
   };
   for (const auto& [who, may] : allowed) {
     auto client = As(who);
@@ -190,6 +199,11 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
   v1::StatsRequest nation;
   nation.set_scope("000000");
   EXPECT_EQ(As("admin")->Stats(nation).status().code(), absl::StatusCode::kPermissionDenied);
+  v1::StatsManyRequest too_many;
+  for (int i = 0; i <= AdminApi::kMaxStatsQueries; ++i) too_many.add_requests();
+  EXPECT_EQ(As("admin")->StatsMany(too_many).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(As("admin")->StatsMany({}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 // tongbanctl against the running county: bad input of every kind is one

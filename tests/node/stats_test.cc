@@ -351,6 +351,36 @@ TEST_F(StatsTest, StatisticsCountTheCorrectedValue) {
   }
 }
 
+// One scan for many queries gives, query by query, what one query gives.
+TEST_F(StatsTest, ManyQueriesInOneScanEqualOneByOne) {
+  std::vector<StatsQuery> queries;
+  for (const char* month : {"2025-10", "2026-02", "2026-03", "2026-05", "2026-07", "2026-09"}) {
+    v1::StatsRequest r;
+    r.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
+    r.set_period(month);
+    queries.push_back(StatsQueryFromRequest(r, kNational, Cst(2026, 11, 30)));
+  }
+  v1::StatsRequest year;
+  year.set_period_kind(v1::STATS_PERIOD_KIND_STATISTICAL_YEAR);
+  year.set_period("2026");
+  year.set_scope("440000");
+  queries.push_back(StatsQueryFromRequest(year, kNational, Cst(2026, 11, 30)));
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<v1::StatsReply> many,
+                          ComputeStatsMany(*fed_.at(kNational).store, queries));
+  ASSERT_EQ(many.size(), queries.size());
+  size_t nonzero = 0;
+  for (size_t i = 0; i < queries.size(); ++i) {
+    TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply one, ComputeStats(*fed_.at(kNational).store, queries[i]));
+    EXPECT_EQ(many[i].SerializeAsString(), one.SerializeAsString()) << queries[i].period;
+    nonzero += one.rows_size() > 1;
+  }
+  EXPECT_GE(nonzero, 4u);  // the months compared hold the story's records
+  // A bad query anywhere fails the whole call, naming it.
+  queries[2].period = "2026-13";
+  EXPECT_EQ(ComputeStatsMany(*fed_.at(kNational).store, queries).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(StatsTest, MonthAndStatisticalYearBoundariesAreInChinaStandardTime) {
   using Measure = const v1::StatsRatio& (v1::StatsRow::*)() const;
   constexpr auto kMonth = v1::STATS_PERIOD_KIND_MONTH;
