@@ -387,6 +387,16 @@ absl::Status ReturnCmd(const Args& args, Io& io) {
   return WriteRecord(args, io, v1::RECORD_KIND_RETURN, id, std::move(v));
 }
 
+// --delivered-on, --provider, --period and --notes of a service.
+absl::Status ServiceFlags(const Args& args, v1::ServiceRecord* s) {
+  TB_ASSIGN_OR_RETURN(*s->mutable_delivered_on(), DateFlag(args, "delivered-on"));
+  TB_ASSIGN_OR_RETURN(std::string provider, args.Required("provider"));
+  s->set_provider_county(provider);
+  s->set_period(args.Get("period"));
+  s->set_notes(args.Get("notes"));
+  return absl::OkStatus();
+}
+
 absl::Status ServiceCmd(const Args& args, Io& io) {
   v1::RecordValue v;
   v1::ServiceRecord* s = v.mutable_service();
@@ -401,11 +411,7 @@ absl::Status ServiceCmd(const Args& args, Io& io) {
                                {"birth-registration-help",
                                 v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP}}));
   s->set_type(type);
-  TB_ASSIGN_OR_RETURN(*s->mutable_delivered_on(), DateFlag(args, "delivered-on"));
-  TB_ASSIGN_OR_RETURN(std::string provider, args.Required("provider"));
-  s->set_provider_county(provider);
-  s->set_period(args.Get("period"));
-  s->set_notes(args.Get("notes"));
+  TB_RETURN_IF_ERROR(ServiceFlags(args, s));
   const std::string id = absl::StrCat("svc-", args.Get("type"), "-", DateText(s->delivered_on()));
   return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, id, std::move(v));
 }
@@ -437,11 +443,7 @@ absl::Status EntitlementDeliverCmd(const Args& args, Io& io) {
   s->set_type(v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY);
   TB_ASSIGN_OR_RETURN(std::string entitlement, args.Required("entitlement"));
   s->set_entitlement_record_id(entitlement);
-  TB_ASSIGN_OR_RETURN(*s->mutable_delivered_on(), DateFlag(args, "delivered-on"));
-  TB_ASSIGN_OR_RETURN(std::string provider, args.Required("provider"));
-  s->set_provider_county(provider);
-  s->set_period(args.Get("period"));
-  s->set_notes(args.Get("notes"));
+  TB_RETURN_IF_ERROR(ServiceFlags(args, s));
   const std::string id = absl::StrCat("delivery-", entitlement, "-", DateText(s->delivered_on()));
   return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, id, std::move(v));
 }
