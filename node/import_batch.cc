@@ -19,6 +19,20 @@ bool HoldsExactly(const v1::RecordState& state, const v1::RecordValue& value) {
          google::protobuf::util::MessageDifferencer::Equals(stored, value);
 }
 
+// A certificate is written by its issuer (DOMAIN.md "What is exchanged");
+// the writer keeps custody once a record exists and refuses an entitlement
+// from a county that is not the person's origin, but takes any issuer.
+// Returns the refusal, or "" when the row may be written.
+std::string RefusedIssuer(const std::string& self, const v1::WriteRequest& row,
+                          const std::string& person) {
+  if (row.kind() != v1::RECORD_KIND_CERTIFICATE) return "";
+  const std::string& issuer = row.value().certificate().issuer();
+  if (issuer == self) return "";
+  return absl::StrCat("certificate ", row.record_id(), " of person ", ids::MaskId(person),
+                      " is issued by ", issuer, ", not by this node (", self,
+                      "): only its issuer writes a certificate");
+}
+
 }  // namespace
 
 storage::RecordChange ChangeFrom(const v1::WriteRequest& r, const std::string& person) {
@@ -76,6 +90,11 @@ absl::StatusOr<v1::ImportReply> WriteImportBatch(
     }
     if (row.operation() != v1::OPERATION_UNSPECIFIED && row.operation() != v1::OPERATION_UPSERT) {
       result->set_error("an import writes upserts only");
+      continue;
+    }
+    if (std::string refused = RefusedIssuer(writer->log().origin, row, *persons[i]);
+        !refused.empty()) {
+      result->set_error(std::move(refused));
       continue;
     }
     const std::string key = storage::RecordKey(*persons[i], row.kind(), row.record_id());

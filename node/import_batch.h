@@ -32,8 +32,10 @@ std::vector<absl::StatusOr<std::string>> ImportPersons(const v1::ImportRequest& 
 // Writes the rows of `r` as one group; one result per row, in order:
 // WRITTEN, UNCHANGED (the record already holds this value, or an earlier row
 // of the batch wrote it), or REJECTED with the reason (a malformed person,
-// an operation other than upsert, or the writer's kInvalidArgument,
-// kFailedPrecondition or kNotFound). Errors: a store read or the commit
+// an operation other than upsert, a certificate whose issuer is another
+// node, or the writer's kInvalidArgument, kFailedPrecondition (custody,
+// including an entitlement of a person whose origin is another node) or
+// kNotFound). Errors: a store read or the commit
 // failed (nothing of the batch is written).
 // REQUIRES: persons == ImportPersons(r, today).
 absl::StatusOr<v1::ImportReply> WriteImportBatch(

@@ -508,6 +508,19 @@ void Writer::BuildBatch(InFlight* in) {
       lit = pending_links_.emplace(c.person, Pending<Links>{std::move(stored), 0}).first;
     }
     Links& links = lit->second.value;
+    if (c.kind == v1::RECORD_KIND_ENTITLEMENT && c.operation == v1::OPERATION_UPSERT) {
+      // Entitlements follow the person from the origin (DOMAIN.md): a
+      // county that is not the person's origin writes none, not even a
+      // first version. Checked here, against the links of groups still in
+      // flight too, so an inflow just written counts.
+      for (const auto& [node, link] : links) {
+        if (link.role() == v1::LINK_ROLE_ORIGIN && link.ended_at_micros() == 0 &&
+            node != options_.node) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              where, ": the person's origin is ", node, "; only the origin writes entitlements"));
+        }
+      }
+    }
 
     ++seq;
     v1::EventBody body;

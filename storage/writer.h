@@ -130,7 +130,8 @@ class Writer {
   // Validates and durably appends one change. Errors, with nothing stored:
   //   kInvalidArgument    a malformed ID, date, region code, record id or value
   //   kFailedPrecondition ID findings not confirmed; a record kept by another
-  //                       node (custody); retracting a retracted record
+  //                       node (custody); an entitlement of a person whose
+  //                       origin is another node; retracting a retracted record
   //   kNotFound           retracting a record that does not exist
   //   storage errors      the whole batch failed; the store is then stopped
   absl::StatusOr<Appended> Append(const RecordChange& change);

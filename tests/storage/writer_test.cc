@@ -263,6 +263,23 @@ TEST_P(WriterTest, RecordsKeptByAnotherNodeAreRefused) {
   EXPECT_NE(s.message().find("kept by node 440305"), absl::string_view::npos) << s;
 }
 
+// Entitlements follow the person from the origin: the residence writes none,
+// even in the same call as the inflow that links the origin; the origin does.
+TEST_P(WriterTest, OnlyThePersonsOriginWritesEntitlements) {
+  OpenWriter(kResidence);
+  const std::string id = testutil::MakeId(kOrigin, "19920304", 31);
+  const RecordChange ent = testutil::Entitlement(id);
+  const std::vector<RecordChange> both = {testutil::Inflow(id, kOrigin), ent};
+  std::vector<absl::StatusOr<Appended>> r = writer_->AppendAll(both);
+  TB_ASSERT_OK(r[0].status());
+  EXPECT_EQ(r[1].status().code(), absl::StatusCode::kFailedPrecondition) << r[1].status();
+  EXPECT_NE(r[1].status().message().find("the person's origin is 620102"),
+            absl::string_view::npos)
+      << r[1].status();
+  OpenWriter(kOrigin);
+  TB_ASSERT_OK(writer_->Append(ent).status());
+}
+
 // The residence's events reach the origin named in its inflow registration.
 TEST_P(WriterTest, AudienceFollowsThePersonsLinks) {
   OpenWriter(kResidence);
