@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/merkle/checkpoint.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "storage/links.h"
 #include "storage/validate.h"
 #include "tongban/v1/exchange.pb.h"
@@ -28,6 +29,7 @@ struct Writer::Prepared {
   v1::Purpose purpose = v1::PURPOSE_UNSPECIFIED;
   std::string reason;
   std::vector<ids::IdFinding> findings;
+  bool skip_if_unchanged = false;
 };
 
 // Up to max_group of one caller's changes, committed in one group. Results
@@ -100,6 +102,19 @@ std::string FindingCounter(ids::IdFinding f) {
 // Not cryptographic: the signer hashes the bytes it signs.
 uint64_t BodyChecksum(absl::string_view body) {
   return std::hash<std::string_view>{}(std::string_view(body.data(), body.size()));
+}
+
+// True if `state` holds exactly the upsert `payload` of `value` as its one
+// current version. Equal bytes decide at once; otherwise the values are
+// compared as messages, since serialization is not canonical (map order).
+bool HoldsExactly(const v1::RecordState& state, const std::string& payload,
+                  const v1::RecordValue& value) {
+  if (state.heads_size() != 1 || state.heads(0).operation() != v1::OPERATION_UPSERT) return false;
+  const std::string& stored = state.heads(0).payload();
+  if (stored == payload) return true;
+  v1::RecordValue parsed;
+  return parsed.ParseFromString(stored) &&
+         google::protobuf::util::MessageDifferencer::Equals(parsed, value);
 }
 
 bool AllHeadsRetracted(const v1::RecordState& state) {
@@ -287,6 +302,7 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
     return absl::InvalidArgumentError("reason: more than 1024 bytes");
   }
   p.reason = change.reason;
+  p.skip_if_unchanged = change.skip_if_unchanged && change.operation == v1::OPERATION_UPSERT;
   p.purpose = change.purpose == v1::PURPOSE_UNSPECIFIED
                   ? DefaultPurpose(change.kind)
                   : change.purpose;
@@ -486,6 +502,14 @@ void Writer::BuildBatch(InFlight* in) {
                 .first;
     }
     const std::optional<v1::RecordState>& state = rit->second.value;
+    if (c.skip_if_unchanged && state.has_value() && HoldsExactly(*state, c.payload, c.value)) {
+      Appended out;
+      out.id = state->heads(0).event();
+      out.person = c.person;
+      out.findings = c.findings;
+      out.unchanged = true;
+      return out;
+    }
     const std::string where = absl::StrCat(KindName(c.kind), " ", c.record_id,
                                            " of person ", ids::MaskId(c.person));
     if (state.has_value() && state->custodian() != options_.node) {

@@ -93,13 +93,20 @@ struct RecordChange {
   std::string reason;  // required for a retraction
   // The operator confirmed the graded findings on the person's ID.
   bool confirm_findings = false;
+  // An upsert whose record already holds exactly this value as its one
+  // current version appends nothing and comes back Appended::unchanged (an
+  // import run again). Decided by the appender against the record's latest
+  // state, groups still in flight included, so the same value sent twice at
+  // once is written once.
+  bool skip_if_unchanged = false;
 };
 
 struct Appended {
-  v1::EventId id;
+  v1::EventId id;  // the event written; when unchanged, the record's head
   std::string person;  // normalized 18-character ID
   std::vector<ids::IdFinding> findings;
-  std::vector<std::string> audience;
+  std::vector<std::string> audience;  // empty when unchanged
+  bool unchanged = false;  // skip_if_unchanged held: nothing was written
 };
 
 struct WriterStats {
