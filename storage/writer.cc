@@ -24,7 +24,9 @@ struct Writer::Prepared {
   v1::RecordKind kind = v1::RECORD_KIND_UNSPECIFIED;
   std::string record_id;
   v1::Operation operation = v1::OPERATION_UPSERT;
-  v1::RecordValue value;
+  // The caller's value, not a copy: AppendAll returns only after the group
+  // is built, so the RecordChange outlives its Prepared.
+  const v1::RecordValue* value = &v1::RecordValue::default_instance();
   std::string payload;
   v1::Purpose purpose = v1::PURPOSE_UNSPECIFIED;
   std::string reason;
@@ -281,8 +283,8 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
   switch (change.operation) {
     case v1::OPERATION_UPSERT:
       TB_RETURN_IF_ERROR(ValidateRecordValue(change.kind, change.value, today));
-      p.value = change.value;
-      if (!p.value.SerializeToString(&p.payload)) {
+      p.value = &change.value;
+      if (!p.value->SerializeToString(&p.payload)) {
         return absl::InternalError("payload did not serialize");
       }
       break;
@@ -502,7 +504,7 @@ void Writer::BuildBatch(InFlight* in) {
                 .first;
     }
     const std::optional<v1::RecordState>& state = rit->second.value;
-    if (c.skip_if_unchanged && state.has_value() && HoldsExactly(*state, c.payload, c.value)) {
+    if (c.skip_if_unchanged && state.has_value() && HoldsExactly(*state, c.payload, *c.value)) {
       Appended out;
       out.id = state->heads(0).event();
       out.person = c.person;
@@ -572,7 +574,7 @@ void Writer::BuildBatch(InFlight* in) {
 
     // Links are stamped with the event's own time, so that every node that
     // applies this event derives the same links.
-    const LinkEffect effect = DeriveLinks(body, c.value, links);
+    const LinkEffect effect = DeriveLinks(body, *c.value, links);
     for (const auto& [node, link] : effect.changed) links[node] = link;
     if (!effect.changed.empty()) lit->second.group = group;
     std::vector<std::string> audience =
@@ -621,8 +623,8 @@ void Writer::BuildBatch(InFlight* in) {
       // previous residence and the national node (which holds every log
       // whole, for a county that cannot reach the others). The marker is
       // durable with the registration, so a restart cannot lose the request.
-      for (const std::string& from : {c.value.inflow().origin_county(),
-                                      c.value.inflow().previous_residence(),
+      for (const std::string& from : {c.value->inflow().origin_county(),
+                                      c.value->inflow().previous_residence(),
                                       options_.national}) {
         if (!from.empty() && from != options_.node) {
           // The value is the registration's seq: the peer must have it
