@@ -5,14 +5,14 @@
 //   parse    node/cli/import.h's reader: decode, split, validate every row
 //            into WriteRequests (the client's work);
 //   import   the node's work per batch (node/import_batch.h: normalize IDs,
-//            look up each record for idempotence, one Writer::AppendAll and
+//            one Writer::AppendAll whose appender skips unchanged rows, and
 //            one fsync per --batch rows, default 1,000) on a fresh node;
 //   total    both at once, as tongbanctl and the node run them: the parser
-//            on one thread handing batches to the importer on another;
+//            on one thread handing batches to two importers;
 //   again    the same file on the same node: every row unchanged;
 //   append   the reference: the same rows as RecordChanges straight into
 //            Writer::AppendAll, one batch at a time, on a fresh node (no
-//            parsing, no idempotence look-ups), measured in the same trial,
+//            parsing, no unchanged check), measured in the same trial,
 //            since this machine's load moves absolute figures by 2x.
 // The Admin RPC itself is not in the loop (gRPC on loopback moves about
 // 4 M records/s in 1,000-record messages, LIMITS.md, so it is not the
