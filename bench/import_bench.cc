@@ -5,18 +5,25 @@
 //   parse    node/cli/import.h's reader: decode, split, validate every row
 //            into WriteRequests (the client's work);
 //   import   the node's work per batch (node/import_batch.h: normalize IDs,
-//            look up each record for idempotence, one Writer::AppendAll and
+//            one Writer::AppendAll whose appender skips unchanged rows, and
 //            one fsync per --batch rows, default 1,000) on a fresh node;
 //   total    both at once, as tongbanctl and the node run them: the parser
-//            on one thread handing batches to the importer on another;
+//            on one thread handing batches to two importers;
 //   again    the same file on the same node: every row unchanged;
 //   append   the reference: the same rows as RecordChanges straight into
 //            Writer::AppendAll, one batch at a time, on a fresh node (no
-//            parsing, no idempotence look-ups), measured in the same trial,
+//            parsing, no unchanged check), measured in the same trial,
 //            since this machine's load moves absolute figures by 2x.
 // The Admin RPC itself is not in the loop (gRPC on loopback moves about
 // 4 M records/s in 1,000-record messages, LIMITS.md, so it is not the
-// bound). Prints medians of --trials (default 3), in rows per second.
+// bound). Prints medians of --trials (default 3), in rows per second, and
+// the CPU time the whole process (every thread: parser, importers, writer
+// stages, RocksDB's) spent per row of the end-to-end run, which the load of
+// other work on this shared machine moves much less than the rate.
+// --total-only=1 runs only the end-to-end import and its re-import (for
+// profiling them).
+#include <sys/resource.h>
+
 #include <condition_variable>
 #include <deque>
 #include <filesystem>
@@ -83,6 +90,14 @@ std::string Generate(size_t rows) {
   return out;
 }
 
+// CPU seconds used so far by every thread of this process.
+double CpuSeconds() {
+  rusage u;
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_utime.tv_usec / 1e6 + u.ru_stime.tv_sec +
+         u.ru_stime.tv_usec / 1e6;
+}
+
 using Batches = std::vector<v1::ImportRequest>;
 
 // Parses `csv` into batches of `batch` rows; calls `emit` with each.
@@ -120,7 +135,7 @@ struct Counts {
 };
 
 void Import(node::LocalNode& node, const v1::ImportRequest& r, Counts* counts) {
-  auto reply = node::WriteImportBatch(*node.store(), node.writer(), r,
+  auto reply = node::WriteImportBatch(node.writer(), r,
                                       node::ImportPersons(r, kToday));
   if (!reply.ok() || reply->rejected() > 0) {
     std::fprintf(stderr, "import: %s\n",
@@ -179,11 +194,12 @@ Counts Pipelined(node::LocalNode& node, const std::string& csv, size_t batch) {
 int main(int argc, char** argv) {
   using namespace tongban;
   using namespace tongban::bench;
-  size_t rows = 1000000, batch = 1000, trials = 3;
+  size_t rows = 1000000, batch = 1000, trials = 3, total_only = 0;
   for (int i = 1; i < argc; ++i) {
     if (!ParseFlag(argv[i], "rows", &rows) && !ParseFlag(argv[i], "batch", &batch) &&
-        !ParseFlag(argv[i], "trials", &trials)) {
-      std::fprintf(stderr, "usage: %s [--rows=N] [--batch=N] [--trials=N]\n", argv[0]);
+        !ParseFlag(argv[i], "trials", &trials) && !ParseFlag(argv[i], "total-only", &total_only)) {
+      std::fprintf(stderr, "usage: %s [--rows=N] [--batch=N] [--trials=N] [--total-only=1]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -191,13 +207,14 @@ int main(int argc, char** argv) {
   const std::string csv = Generate(rows);
   std::printf("import benchmark: %zu rows (%.1f MB of CSV), batches of %zu, intl, %zu trials\n",
               rows, csv.size() / 1e6, batch, trials);
-  std::vector<double> parse, import, total, again, append;
+  std::vector<double> parse, import, total, again, append, total_cpu;
   const std::string base = absl::StrCat(std::filesystem::temp_directory_path().string(),
                                         "/tongban-import-bench-", getpid());
   for (size_t t = 0; t < trials; ++t) {
     // Parse alone, keeping the batches for the import alone.
     Batches batches;
     auto start = SteadyClock::now();
+    if (total_only == 0) {
     Parse(csv, batch, [&](v1::ImportRequest r) { batches.push_back(std::move(r)); });
     parse.push_back(rows / Seconds(SteadyClock::now() - start));
     {
@@ -240,13 +257,16 @@ int main(int argc, char** argv) {
       node.reset();
       std::filesystem::remove_all(dir);
     }
+    }
     batches.clear();
     {
       const std::string dir = absl::StrCat(base, "-b", t);
       auto node = OpenNode(crypto::SuiteId::kIntl, dir);
       start = SteadyClock::now();
+      const double cpu = CpuSeconds();
       Counts first = Pipelined(*node, csv, batch);
       total.push_back(rows / Seconds(SteadyClock::now() - start));
+      total_cpu.push_back((CpuSeconds() - cpu) * 1e6 / rows);
       start = SteadyClock::now();
       Counts second = Pipelined(*node, csv, batch);
       again.push_back(rows / Seconds(SteadyClock::now() - start));
@@ -259,14 +279,16 @@ int main(int argc, char** argv) {
       node.reset();
       std::filesystem::remove_all(dir);
     }
-    std::printf("  trial %zu: parse %.0f, import %.0f, total %.0f, again %.0f, append %.0f rows/s\n",
-                t + 1, parse.back(), import.back(), total.back(), again.back(), append.back());
+    std::printf("  trial %zu: parse %.0f, import %.0f, total %.0f, again %.0f, append %.0f rows/s; "
+                "total %.1f CPU us/row\n",
+                t + 1, total_only ? 0 : parse.back(), total_only ? 0 : import.back(),
+                total.back(), again.back(), total_only ? 0 : append.back(), total_cpu.back());
     std::fflush(stdout);
   }
   std::printf("median rows/s: parse+validate %.0f | node import (AppendAll, fsync per batch) "
               "%.0f | end to end, pipelined %.0f | re-import, all unchanged %.0f | bare AppendAll "
-              "%.0f (end to end / bare: %.2f)\n",
+              "%.0f (end to end / bare: %.2f) | end to end CPU us/row %.1f\n",
               Median(parse), Median(import), Median(total), Median(again), Median(append),
-              Median(total) / Median(append));
+              Median(append) > 0 ? Median(total) / Median(append) : 0, Median(total_cpu));
   return 0;
 }

@@ -569,7 +569,7 @@ absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op,
               "rows: ", r.rows_size(), " rows in one batch, at most ", kMaxImportBatch));
         }
         TB_RETURN_IF_ERROR(AppendsAllowed());
-        return WriteImportBatch(*node_->store(), node_->writer(), r, persons);
+        return WriteImportBatch(node_->writer(), r, persons);
       });
 }
 

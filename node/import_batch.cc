@@ -1,22 +1,24 @@
 #include "node/import_batch.h"
 
-#include <set>
-
 #include "absl/strings/str_cat.h"
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
-#include "google/protobuf/util/message_differencer.h"
-#include "storage/keys.h"
 
 namespace tongban::node {
 namespace {
 
-// True if `state` holds exactly `value` as its one current version.
-bool HoldsExactly(const v1::RecordState& state, const v1::RecordValue& value) {
-  if (state.heads_size() != 1 || state.heads(0).operation() != v1::OPERATION_UPSERT) return false;
-  v1::RecordValue stored;
-  return stored.ParseFromString(state.heads(0).payload()) &&
-         google::protobuf::util::MessageDifferencer::Equals(stored, value);
+// A certificate is written by its issuer (DOMAIN.md "What is exchanged");
+// the writer keeps custody once a record exists and refuses an entitlement
+// from a county that is not the person's origin, but takes any issuer.
+// Returns the refusal, or "" when the row may be written.
+std::string RefusedIssuer(const std::string& self, const v1::WriteRequest& row,
+                          const std::string& person) {
+  if (row.kind() != v1::RECORD_KIND_CERTIFICATE) return "";
+  const std::string& issuer = row.value().certificate().issuer();
+  if (issuer == self) return "";
+  return absl::StrCat("certificate ", row.record_id(), " of person ", ids::MaskId(person),
+                      " is issued by ", issuer, ", not by this node (", self,
+                      "): only its issuer writes a certificate");
 }
 
 }  // namespace
@@ -59,13 +61,12 @@ std::vector<absl::StatusOr<std::string>> ImportPersons(const v1::ImportRequest& 
 }
 
 absl::StatusOr<v1::ImportReply> WriteImportBatch(
-    const storage::Store& store, storage::Writer* writer, const v1::ImportRequest& r,
+    storage::Writer* writer, const v1::ImportRequest& r,
     const std::vector<absl::StatusOr<std::string>>& persons) {
   v1::ImportReply reply;
   std::vector<storage::RecordChange> changes;
+  changes.reserve(r.rows_size());
   std::vector<int> row_of;  // changes[i] is row row_of[i]
-  // A record twice with the same value in one batch is written once.
-  std::set<std::string> in_batch;
   for (int i = 0; i < r.rows_size(); ++i) {
     const v1::WriteRequest& row = r.rows(i);
     v1::ImportRowResult* result = reply.add_results();
@@ -78,22 +79,25 @@ absl::StatusOr<v1::ImportReply> WriteImportBatch(
       result->set_error("an import writes upserts only");
       continue;
     }
-    const std::string key = storage::RecordKey(*persons[i], row.kind(), row.record_id());
-    TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> state, store.GetRecord(key));
-    if ((state.has_value() && HoldsExactly(*state, row.value())) ||
-        !in_batch.insert(absl::StrCat(key, "\n", row.value().SerializeAsString())).second) {
-      result->set_outcome(v1::IMPORT_OUTCOME_UNCHANGED);
+    if (std::string refused = RefusedIssuer(writer->log().origin, row, *persons[i]);
+        !refused.empty()) {
+      result->set_error(std::move(refused));
       continue;
     }
+    // The writer skips a row whose record already holds its value, against
+    // the latest state (batches in flight included), so a file imported
+    // again, or a record repeated in it, writes no new event.
     changes.push_back(ChangeFrom(row, *persons[i]));
+    changes.back().skip_if_unchanged = true;
     row_of.push_back(i);
   }
   std::vector<absl::StatusOr<storage::Appended>> appended = writer->AppendAll(changes);
   for (size_t k = 0; k < appended.size(); ++k) {
     v1::ImportRowResult* result = reply.mutable_results(row_of[k]);
     if (appended[k].ok()) {
-      result->set_outcome(v1::IMPORT_OUTCOME_WRITTEN);
-      AddFindings(*appended[k], result->mutable_findings());
+      result->set_outcome(appended[k]->unchanged ? v1::IMPORT_OUTCOME_UNCHANGED
+                                                 : v1::IMPORT_OUTCOME_WRITTEN);
+      if (!appended[k]->unchanged) AddFindings(*appended[k], result->mutable_findings());
       continue;
     }
     const absl::StatusCode code = appended[k].status().code();

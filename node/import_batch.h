@@ -1,7 +1,8 @@
 // The node's half of a bulk import (Admin Import, AdminApi::Import): one
 // batch of rows written with one Writer::AppendAll (one group, one fsync),
-// skipping rows whose record already holds exactly the row's value, so that
-// importing a file again writes no new event. Authorization and audit are
+// the writer skipping rows whose record already holds exactly the row's
+// value (RecordChange::skip_if_unchanged), so that importing a file again
+// writes no new event. Authorization and audit are
 // the caller's (AdminApi); benchmarks call this directly.
 //
 // Thread safety: free functions; the Writer and Store are thread-safe.
@@ -30,14 +31,17 @@ std::vector<absl::StatusOr<std::string>> ImportPersons(const v1::ImportRequest& 
                                                        absl::CivilDay today);
 
 // Writes the rows of `r` as one group; one result per row, in order:
-// WRITTEN, UNCHANGED (the record already holds this value, or an earlier row
-// of the batch wrote it), or REJECTED with the reason (a malformed person,
-// an operation other than upsert, or the writer's kInvalidArgument,
-// kFailedPrecondition or kNotFound). Errors: a store read or the commit
-// failed (nothing of the batch is written).
+// WRITTEN, UNCHANGED (the record already holds this value as the writer
+// sees it, batches in flight included, or an earlier row wrote it), or
+// REJECTED with the reason (a malformed person,
+// an operation other than upsert, a certificate whose issuer is another
+// node, or the writer's kInvalidArgument, kFailedPrecondition (custody,
+// including an entitlement of a person whose origin is another node) or
+// kNotFound). Errors: a store read or the commit failed (nothing of the
+// batch is written).
 // REQUIRES: persons == ImportPersons(r, today).
 absl::StatusOr<v1::ImportReply> WriteImportBatch(
-    const storage::Store& store, storage::Writer* writer, const v1::ImportRequest& r,
+    storage::Writer* writer, const v1::ImportRequest& r,
     const std::vector<absl::StatusOr<std::string>>& persons);
 
 }  // namespace tongban::node

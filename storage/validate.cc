@@ -241,19 +241,19 @@ const char* KindName(v1::RecordKind kind) {
 
 absl::Status ValidateDate(const char* field, const v1::Date& d,
                           const absl::CivilDay* not_after) {
-  const std::string shown =
-      absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+  // Formatted only for a message: this runs for every date of every write.
+  auto shown = [&d] { return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day()); };
   if (d.year() < 1890 || d.year() > 9999 || d.month() < 1 || d.month() > 12 ||
       d.day() < 1 || d.day() > 31) {
-    return Invalid(field, absl::StrCat(shown, " is not a valid date"));
+    return Invalid(field, absl::StrCat(shown(), " is not a valid date"));
   }
   const absl::CivilDay day = ToDay(d);
   // CivilDay normalises 02-30 to 03-02; a changed field means no such day.
   if (day.month() != d.month() || day.day() != d.day()) {
-    return Invalid(field, absl::StrCat(shown, " is not a calendar date"));
+    return Invalid(field, absl::StrCat(shown(), " is not a calendar date"));
   }
   if (not_after != nullptr && day > *not_after) {
-    return Invalid(field, absl::StrCat(shown, " is in the future"));
+    return Invalid(field, absl::StrCat(shown(), " is in the future"));
   }
   return absl::OkStatus();
 }

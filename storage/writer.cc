@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "common/merkle/checkpoint.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "storage/links.h"
 #include "storage/validate.h"
 #include "tongban/v1/exchange.pb.h"
@@ -23,11 +24,14 @@ struct Writer::Prepared {
   v1::RecordKind kind = v1::RECORD_KIND_UNSPECIFIED;
   std::string record_id;
   v1::Operation operation = v1::OPERATION_UPSERT;
-  v1::RecordValue value;
+  // The caller's value, not a copy: AppendAll returns only after the group
+  // is built, so the RecordChange outlives its Prepared.
+  const v1::RecordValue* value = &v1::RecordValue::default_instance();
   std::string payload;
   v1::Purpose purpose = v1::PURPOSE_UNSPECIFIED;
   std::string reason;
   std::vector<ids::IdFinding> findings;
+  bool skip_if_unchanged = false;
 };
 
 // Up to max_group of one caller's changes, committed in one group. Results
@@ -100,6 +104,19 @@ std::string FindingCounter(ids::IdFinding f) {
 // Not cryptographic: the signer hashes the bytes it signs.
 uint64_t BodyChecksum(absl::string_view body) {
   return std::hash<std::string_view>{}(std::string_view(body.data(), body.size()));
+}
+
+// True if `state` holds exactly the upsert `payload` of `value` as its one
+// current version. Equal bytes decide at once; otherwise the values are
+// compared as messages, since serialization is not canonical (map order).
+bool HoldsExactly(const v1::RecordState& state, const std::string& payload,
+                  const v1::RecordValue& value) {
+  if (state.heads_size() != 1 || state.heads(0).operation() != v1::OPERATION_UPSERT) return false;
+  const std::string& stored = state.heads(0).payload();
+  if (stored == payload) return true;
+  v1::RecordValue parsed;
+  return parsed.ParseFromString(stored) &&
+         google::protobuf::util::MessageDifferencer::Equals(parsed, value);
 }
 
 bool AllHeadsRetracted(const v1::RecordState& state) {
@@ -266,8 +283,8 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
   switch (change.operation) {
     case v1::OPERATION_UPSERT:
       TB_RETURN_IF_ERROR(ValidateRecordValue(change.kind, change.value, today));
-      p.value = change.value;
-      if (!p.value.SerializeToString(&p.payload)) {
+      p.value = &change.value;
+      if (!p.value->SerializeToString(&p.payload)) {
         return absl::InternalError("payload did not serialize");
       }
       break;
@@ -287,6 +304,7 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
     return absl::InvalidArgumentError("reason: more than 1024 bytes");
   }
   p.reason = change.reason;
+  p.skip_if_unchanged = change.skip_if_unchanged && change.operation == v1::OPERATION_UPSERT;
   p.purpose = change.purpose == v1::PURPOSE_UNSPECIFIED
                   ? DefaultPurpose(change.kind)
                   : change.purpose;
@@ -486,6 +504,14 @@ void Writer::BuildBatch(InFlight* in) {
                 .first;
     }
     const std::optional<v1::RecordState>& state = rit->second.value;
+    if (c.skip_if_unchanged && state.has_value() && HoldsExactly(*state, c.payload, *c.value)) {
+      Appended out;
+      out.id = state->heads(0).event();
+      out.person = c.person;
+      out.findings = c.findings;
+      out.unchanged = true;
+      return out;
+    }
     const std::string where = absl::StrCat(KindName(c.kind), " ", c.record_id,
                                            " of person ", ids::MaskId(c.person));
     if (state.has_value() && state->custodian() != options_.node) {
@@ -508,6 +534,19 @@ void Writer::BuildBatch(InFlight* in) {
       lit = pending_links_.emplace(c.person, Pending<Links>{std::move(stored), 0}).first;
     }
     Links& links = lit->second.value;
+    if (c.kind == v1::RECORD_KIND_ENTITLEMENT && c.operation == v1::OPERATION_UPSERT) {
+      // Entitlements follow the person from the origin (DOMAIN.md): a
+      // county that is not the person's origin writes none, not even a
+      // first version. Checked here, against the links of groups still in
+      // flight too, so an inflow just written counts.
+      for (const auto& [node, link] : links) {
+        if (link.role() == v1::LINK_ROLE_ORIGIN && link.ended_at_micros() == 0 &&
+            node != options_.node) {
+          return absl::FailedPreconditionError(absl::StrCat(
+              where, ": the person's origin is ", node, "; only the origin writes entitlements"));
+        }
+      }
+    }
 
     ++seq;
     v1::EventBody body;
@@ -535,7 +574,7 @@ void Writer::BuildBatch(InFlight* in) {
 
     // Links are stamped with the event's own time, so that every node that
     // applies this event derives the same links.
-    const LinkEffect effect = DeriveLinks(body, c.value, links);
+    const LinkEffect effect = DeriveLinks(body, *c.value, links);
     for (const auto& [node, link] : effect.changed) links[node] = link;
     if (!effect.changed.empty()) lit->second.group = group;
     std::vector<std::string> audience =
@@ -591,8 +630,8 @@ void Writer::BuildBatch(InFlight* in) {
       // previous residence and the national node (which holds every log
       // whole, for a county that cannot reach the others). The marker is
       // durable with the registration, so a restart cannot lose the request.
-      for (const std::string& from : {c.value.inflow().origin_county(),
-                                      c.value.inflow().previous_residence(),
+      for (const std::string& from : {c.value->inflow().origin_county(),
+                                      c.value->inflow().previous_residence(),
                                       options_.national}) {
         if (!from.empty() && from != options_.node) {
           // The value is the registration's seq: the peer must have it

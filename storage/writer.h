@@ -93,13 +93,20 @@ struct RecordChange {
   std::string reason;  // required for a retraction
   // The operator confirmed the graded findings on the person's ID.
   bool confirm_findings = false;
+  // An upsert whose record already holds exactly this value as its one
+  // current version appends nothing and comes back Appended::unchanged (an
+  // import run again). Decided by the appender against the record's latest
+  // state, groups still in flight included, so the same value sent twice at
+  // once is written once.
+  bool skip_if_unchanged = false;
 };
 
 struct Appended {
-  v1::EventId id;
+  v1::EventId id;  // the event written; when unchanged, the record's head
   std::string person;  // normalized 18-character ID
   std::vector<ids::IdFinding> findings;
-  std::vector<std::string> audience;
+  std::vector<std::string> audience;  // empty when unchanged
+  bool unchanged = false;  // skip_if_unchanged held: nothing was written
 };
 
 struct WriterStats {
@@ -130,7 +137,8 @@ class Writer {
   // Validates and durably appends one change. Errors, with nothing stored:
   //   kInvalidArgument    a malformed ID, date, region code, record id or value
   //   kFailedPrecondition ID findings not confirmed; a record kept by another
-  //                       node (custody); retracting a retracted record
+  //                       node (custody); an entitlement of a person whose
+  //                       origin is another node; retracting a retracted record
   //   kNotFound           retracting a record that does not exist
   //   storage errors      the whole batch failed; the store is then stopped
   absl::StatusOr<Appended> Append(const RecordChange& change);

@@ -6,7 +6,10 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/ids/citizen_id.h"
 #include "common/ids/region.h"
 #include "common/status_macros.h"
@@ -23,6 +26,11 @@ enum Col {
   kOriginCounty, kPreviousResidence, kArrivedOn, kRegisteredOn,     // inflow
   kAddress, kEmployer,
   kServiceType, kDeliveredOn, kProviderCounty, kPeriod, kNotes,     // service
+  kReturnType, kEffectiveOn, kFromCounty, kToCounty,                // return
+  kCertificateType, kCertificateNumber, kIssuer, kValidFrom,        // certificate
+  kValidTo, kFacts,
+  kProgramme, kStatus, kAmountFen, kPeriodFrom, kPeriodTo,          // entitlement
+  kDeliveredBy,
   kColumnCount
 };
 
@@ -42,20 +50,56 @@ const std::vector<KindSpec>& Kinds() {
        {kPreviousResidence, kEmployer}},
       {"service", v1::RECORD_KIND_SERVICE, {kServiceType, kDeliveredOn, kProviderCounty},
        {kPeriod, kNotes}},
+      {"return", v1::RECORD_KIND_RETURN, {kReturnType, kEffectiveOn, kFromCounty}, {kToCounty}},
+      {"certificate", v1::RECORD_KIND_CERTIFICATE,
+       {kCertificateType, kCertificateNumber, kIssuer, kValidFrom, kValidTo}, {kFacts}},
+      {"entitlement", v1::RECORD_KIND_ENTITLEMENT, {kProgramme, kStatus},
+       {kAmountFen, kPeriodFrom, kPeriodTo, kDeliveredBy}},
   };
   return *kinds;
 }
 
-const std::vector<std::pair<std::string, v1::ServiceType>>& ServiceTypes() {
-  static const auto* types = new std::vector<std::pair<std::string, v1::ServiceType>>{
-      {"prenatal-check", v1::SERVICE_TYPE_PRENATAL_CHECK},
-      {"child-immunisation", v1::SERVICE_TYPE_CHILD_IMMUNISATION},
-      {"health-check", v1::SERVICE_TYPE_HEALTH_CHECK},
-      {"contraceptive-supplies", v1::SERVICE_TYPE_CONTRACEPTIVE_SUPPLIES},
-      {"health-education", v1::SERVICE_TYPE_HEALTH_EDUCATION},
-      {"birth-registration-help", v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP},
+// The words an enumerated column accepts, and the proto enum value each
+// stands for; empty for a column that is not enumerated.
+using Choices = std::vector<std::pair<std::string, int>>;
+
+const Choices& ChoicesOf(Col column) {
+  static const auto* choices = new std::map<Col, Choices>{
+      {kServiceType,
+       {{"prenatal-check", v1::SERVICE_TYPE_PRENATAL_CHECK},
+        {"child-immunisation", v1::SERVICE_TYPE_CHILD_IMMUNISATION},
+        {"health-check", v1::SERVICE_TYPE_HEALTH_CHECK},
+        {"contraceptive-supplies", v1::SERVICE_TYPE_CONTRACEPTIVE_SUPPLIES},
+        {"health-education", v1::SERVICE_TYPE_HEALTH_EDUCATION},
+        {"birth-registration-help", v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP}}},
+      {kReturnType,
+       {{"returned-home", v1::RETURN_TYPE_RETURNED_HOME}, {"departed", v1::RETURN_TYPE_DEPARTED}}},
+      {kCertificateType,
+       {{"marriage-fertility", v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY},
+        {"residence-permit", v1::CERTIFICATE_TYPE_RESIDENCE_PERMIT}}},
+      {kStatus,
+       {{"eligible", v1::ENTITLEMENT_STATUS_ELIGIBLE},
+        {"active", v1::ENTITLEMENT_STATUS_ACTIVE},
+        {"suspended", v1::ENTITLEMENT_STATUS_SUSPENDED},
+        {"ended", v1::ENTITLEMENT_STATUS_ENDED}}},
   };
-  return *types;
+  static const auto* none = new Choices;
+  auto it = choices->find(column);
+  return it == choices->end() ? *none : it->second;
+}
+
+// The amount columns accept whole fen: digits only, at most 100,000,000
+// (one million yuan), as `tongbanctl entitlement` does.
+constexpr int64_t kMaxAmountFen = 100000000;
+
+// A record id as the writer accepts it (storage/writer.cc: 1 to 128 of
+// A-Z a-z 0-9 . _ : -); checked here so that a derived id built from a
+// free-text column is a finding on that column, not a refusal by the node.
+bool ValidRecordId(absl::string_view id) {
+  return !id.empty() && id.size() <= 128 &&
+         std::all_of(id.begin(), id.end(), [](char c) {
+           return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
+         });
 }
 
 // Offset of the first byte that is not part of a valid UTF-8 sequence
@@ -92,8 +136,21 @@ std::optional<std::string> ParseDate(absl::string_view text, v1::Date* out) {
                       std::all_of(text.begin(), text.end(),
                                   [](char c) { return absl::ascii_isdigit(c) || c == '-'; });
   if (!shaped) return absl::StrCat("\"", text, "\" is not a date (YYYY-MM-DD)");
-  absl::CivilDay day;
-  if (!absl::ParseCivilTime(text, &day) || absl::FormatCivilTime(day) != text) {
+  // Read the digits directly (parsing and formatting through cctz cost more
+  // than the rest of a row); CivilDay normalizes 02-30 to 03-02, so a
+  // changed field means no such day.
+  auto number = [&](size_t from, size_t n) {
+    int v = 0;
+    for (size_t i = from; i < from + n; ++i) {
+      if (!absl::ascii_isdigit(text[i])) return -1;
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  const int year = number(0, 4), month = number(5, 2), mday = number(8, 2);
+  const absl::CivilDay day(year, month, mday);
+  if (year < 0 || month < 1 || month > 12 || mday < 1 || day.month() != month ||
+      day.day() != mday) {
     return absl::StrCat("\"", text, "\" is not a real calendar day");
   }
   out->set_year(static_cast<int32_t>(day.year()));
@@ -114,7 +171,10 @@ const std::vector<std::string>& ImportColumns() {
       "name", "sex", "birth_date", "hukou_region", "hukou_address",
       "destination_county", "left_on",
       "origin_county", "previous_residence", "arrived_on", "registered_on", "address", "employer",
-      "service_type", "delivered_on", "provider_county", "period", "notes"};
+      "service_type", "delivered_on", "provider_county", "period", "notes",
+      "return_type", "effective_on", "from_county", "to_county",
+      "certificate_type", "certificate_number", "issuer", "valid_from", "valid_to", "facts",
+      "programme", "status", "amount_fen", "period_from", "period_to", "delivered_by"};
   return *columns;
 }
 
@@ -133,12 +193,18 @@ std::string DerivedRecordId(const v1::WriteRequest& r) {
     case v1::RECORD_KIND_INFLOW:
       return absl::StrCat("in-", DateText(v.inflow().arrived_on()));
     case v1::RECORD_KIND_SERVICE:
-      for (const auto& [name, type] : ServiceTypes()) {
+      for (const auto& [name, type] : ChoicesOf(kServiceType)) {
         if (type == v.service().type()) {
           return absl::StrCat("svc-", name, "-", DateText(v.service().delivered_on()));
         }
       }
       return "";
+    case v1::RECORD_KIND_RETURN:
+      return absl::StrCat("return-", DateText(v.return_registration().effective_on()));
+    case v1::RECORD_KIND_CERTIFICATE:
+      return absl::StrCat("cert-", v.certificate().number());
+    case v1::RECORD_KIND_ENTITLEMENT:
+      return absl::StrCat("ent-", v.entitlement().programme());
     default:
       return "";
   }
@@ -306,8 +372,10 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
     if (value[kKind] == k.name) spec = &k;
   }
   if (spec == nullptr) {
-    reject("kind", absl::StrCat("\"", value[kKind],
-                                "\" is not one of: person, outflow, inflow, service"));
+    std::vector<std::string> known;
+    for (const KindSpec& k : Kinds()) known.emplace_back(k.name);
+    reject("kind", absl::StrCat("\"", value[kKind], "\" is not one of: ",
+                                absl::StrJoin(known, ", ")));
     return true;
   }
 
@@ -349,6 +417,18 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
     }
     *out = value[c];
   };
+  // An enumerated column: the word's enum value, or 0 (and a finding).
+  auto choice = [&](Col c) -> int {
+    if (value[c].empty()) return 0;
+    const Choices& choices = ChoicesOf(c);
+    for (const auto& [word, number] : choices) {
+      if (word == value[c]) return number;
+    }
+    std::vector<std::string> known;
+    for (const auto& [word, number] : choices) known.push_back(word);
+    reject(names[c], absl::StrCat("\"", value[c], "\" is not one of: ", absl::StrJoin(known, ", ")));
+    return 0;
+  };
 
   ids::Sex recorded_sex = ids::Sex::kUnspecified;
   switch (spec->kind) {
@@ -388,23 +468,61 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
     }
     case v1::RECORD_KIND_SERVICE: {
       v1::ServiceRecord* s = v->mutable_service();
-      if (!value[kServiceType].empty()) {
-        auto& types = ServiceTypes();
-        auto it = std::find_if(types.begin(), types.end(),
-                               [&](const auto& t) { return t.first == value[kServiceType]; });
-        if (it == types.end()) {
-          std::vector<std::string> known;
-          for (const auto& t : types) known.push_back(t.first);
-          reject("service_type", absl::StrCat("\"", value[kServiceType], "\" is not one of: ",
-                                              absl::StrJoin(known, ", ")));
-        } else {
-          s->set_type(it->second);
-        }
-      }
+      s->set_type(static_cast<v1::ServiceType>(choice(kServiceType)));
       date(kDeliveredOn, s->mutable_delivered_on());
       county(kProviderCounty, s->mutable_provider_county());
       s->set_period(value[kPeriod]);
       s->set_notes(value[kNotes]);
+      break;
+    }
+    case v1::RECORD_KIND_RETURN: {
+      v1::ReturnRegistration* ret = v->mutable_return_registration();
+      ret->set_type(static_cast<v1::ReturnType>(choice(kReturnType)));
+      date(kEffectiveOn, ret->mutable_effective_on());
+      county(kFromCounty, ret->mutable_from_county());
+      county(kToCounty, ret->mutable_to_county());
+      break;
+    }
+    case v1::RECORD_KIND_CERTIFICATE: {
+      v1::Certificate* cert = v->mutable_certificate();
+      cert->set_type(static_cast<v1::CertificateType>(choice(kCertificateType)));
+      cert->set_number(value[kCertificateNumber]);
+      county(kIssuer, cert->mutable_issuer());
+      date(kValidFrom, cert->mutable_valid_from());
+      date(kValidTo, cert->mutable_valid_to());
+      // facts := fact { ";" fact }, fact := NAME "=" VALUE; spaces around
+      // each part are dropped, and an empty fact (a trailing ";") is skipped.
+      for (absl::string_view fact : absl::StrSplit(value[kFacts], ';', absl::SkipWhitespace())) {
+        const size_t eq = fact.find('=');
+        const absl::string_view name =
+            absl::StripAsciiWhitespace(fact.substr(0, std::min(eq, fact.size())));
+        if (eq == absl::string_view::npos || name.empty()) {
+          reject("facts", absl::StrCat("\"", absl::StripAsciiWhitespace(fact),
+                                       "\" is not NAME=VALUE (facts are NAME=VALUE;NAME=VALUE)"));
+          continue;
+        }
+        const auto [it, added] = cert->mutable_attested_facts()->insert(
+            {std::string(name), std::string(absl::StripAsciiWhitespace(fact.substr(eq + 1)))});
+        if (!added) reject("facts", absl::StrCat("fact \"", name, "\" appears twice"));
+      }
+      break;
+    }
+    case v1::RECORD_KIND_ENTITLEMENT: {
+      v1::Entitlement* e = v->mutable_entitlement();
+      e->set_programme(value[kProgramme]);
+      e->set_status(static_cast<v1::EntitlementStatus>(choice(kStatus)));
+      if (const std::string& fen = value[kAmountFen]; !fen.empty()) {
+        int64_t amount = 0;
+        if (fen.size() > 9 || !std::all_of(fen.begin(), fen.end(), absl::ascii_isdigit) ||
+            !absl::SimpleAtoi(fen, &amount) || amount > kMaxAmountFen) {
+          reject("amount_fen", absl::StrCat("\"", fen, "\" is not a whole number of fen from 0 to ",
+                                            kMaxAmountFen));
+        }
+        e->set_amount_fen(amount);
+      }
+      date(kPeriodFrom, e->mutable_period_from());
+      date(kPeriodTo, e->mutable_period_to());
+      county(kDeliveredBy, e->mutable_delivered_by());
       break;
     }
     default:
@@ -448,6 +566,17 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
     return true;
   }
   r.set_record_id(value[kRecordId].empty() ? DerivedRecordId(r) : value[kRecordId]);
+  if (!ValidRecordId(r.record_id())) {
+    // A derived id takes a free-text column (programme, certificate number):
+    // name that column, so the operator knows to give record_id instead.
+    const Col from = !value[kRecordId].empty()                           ? kRecordId
+                     : spec->kind == v1::RECORD_KIND_ENTITLEMENT ? kProgramme
+                                                                         : kCertificateNumber;
+    reject(names[from], absl::StrCat("record id \"", r.record_id(),
+                                     "\" is not 1 to 128 characters of A-Z a-z 0-9 . _ : -",
+                                     from == kRecordId ? "" : "; give a record_id column"));
+    return true;
+  }
   *row = std::move(out);
   return true;
 }

@@ -11,7 +11,9 @@
 //   header  := column names, each known (kColumns), each at most once;
 //              "kind" and "person" are required.
 //   row     := as many fields as the header.
-//   kind    := person | outflow | inflow | service
+//   kind    := person | outflow | inflow | service | return | certificate
+//              | entitlement
+//   facts   := NAME "=" VALUE { ";" NAME "=" VALUE }   (certificate rows)
 // Encodings: UTF-8 (an initial BOM is skipped) or GB18030 (converted with
 // glibc's iconv, node/cli/csv.h). GB18030's trail bytes never equal ',', '"', CR or LF, so
 // each physical line is converted on its own.

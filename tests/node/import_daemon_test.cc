@@ -83,6 +83,50 @@ TEST_P(ImportDaemonTest, ImportWritesValidRowsOnceAndReportsTheRest) {
   EXPECT_THAT(imports[0], HasSubstr("lines 2-9: 7 rows, 4 persons"));
 }
 
+// Returns, certificates and entitlements: written by the node that may write
+// them, refused per row for a certificate of another issuer and for an
+// entitlement of a person whose origin is another county.
+TEST_P(ImportDaemonTest, ReturnCertificateAndEntitlementRowsFollowWhoMayWriteThem) {
+  const std::string file = dir_.File("kinds.csv");
+  const std::string home = testutil::MakeId(kCounty, "19900101", 21);
+  const std::string guest = testutil::MakeId("440305", "19900101", 23);
+  const std::string text = absl::StrCat(
+      "kind,person,return_type,effective_on,from_county,origin_county,arrived_on,registered_on,"
+      "address,certificate_type,certificate_number,issuer,valid_from,valid_to,facts,programme,"
+      "status,amount_fen\n",
+      // 2-4: the county's own person: a return, a certificate, an entitlement
+      "return,", home, ",returned-home,2026-05-01,440305,,,,,,,,,,,,,\n",
+      "certificate,", home, ",,,,,,,,marriage-fertility,MF-1,", kCounty,
+      ",2026-01-01,2028-12-31,marital_status=married;children=1,,,\n",
+      "entitlement,", home, ",,,,,,,,,,,,,,reward-support,active,9600\n",
+      // 5: a certificate another county issues
+      "certificate,", home, ",,,,,,,,residence-permit,RP-1,440305,2026-01-01,2026-12-31,,,,\n",
+      // 6-7: a person who lives here, whose origin is 440305: not ours to
+      // give an entitlement
+      "inflow,", guest, ",,,,440305,2026-02-01,2026-02-10,Room 1,,,,,,,,,\n",
+      "entitlement,", guest, ",,,,,,,,,,,,,,reward-support,eligible,\n");
+  testutil::WriteFile(file, text, 0600);
+  const std::string report = dir_.File("kinds.findings.csv");
+  std::string err, out;
+  // One batch: the writer sees the inflow's links when it takes the
+  // entitlement after it (two batches in flight could arrive in either order).
+  EXPECT_EQ(Ctl("clerk", {"import", file, "--report", report}, &err, &out), 2) << err;
+  EXPECT_THAT(out, HasSubstr("6 rows read, 4 written, 0 unchanged, 2 rejected"));
+  EXPECT_EQ(LogSize(), 4u);
+  const std::string findings = testutil::Contents(report);
+  EXPECT_THAT(findings, HasSubstr("kinds.csv,5,,\"rejected by the node: certificate cert-RP-1 "));
+  EXPECT_THAT(findings, HasSubstr("only its issuer writes a certificate"));
+  EXPECT_THAT(findings,
+              HasSubstr("kinds.csv,7,,rejected by the node: entitlement ent-reward-support "));
+  EXPECT_THAT(findings, HasSubstr("the person's origin is 440305"));
+  EXPECT_THAT(findings, ::testing::Not(HasSubstr(guest)));
+
+  // Again: every written row is unchanged.
+  EXPECT_EQ(Ctl("clerk", {"import", file, "--report", report}, &err, &out), 2) << err;
+  EXPECT_THAT(out, HasSubstr("6 rows read, 0 written, 4 unchanged, 2 rejected"));
+  EXPECT_EQ(LogSize(), 4u);
+}
+
 TEST_P(ImportDaemonTest, InterruptedImportResumesAfterTheProgressFile) {
   const std::string file = dir_.File("resume.csv");
   std::string text = "kind,person,name,sex,birth_date,hukou_region\n";

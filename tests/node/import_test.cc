@@ -92,7 +92,7 @@ TEST(ImportReaderTest, EveryKindOfBadRowGetsAFindingByLineAndColumn) {
           "reg.csv,10,person,flagged: citizen ID 110105********0011 has findings: "
           "bad_check_character",
           "reg.csv,13,kind,\"rejected: \"\"moved\"\" is not one of: person, outflow, inflow, "
-          "service\"",
+          "service, return, certificate, entitlement\"",
           "reg.csv,14,name,rejected: does not apply to kind outflow"));
   // Rows 2, 3, 10 and 11 are requests; no rejected row is.
   ASSERT_EQ(p.rows.size(), 4u);
@@ -108,6 +108,146 @@ TEST(ImportReaderTest, EveryKindOfBadRowGetsAFindingByLineAndColumn) {
   // No reason shows a whole ID.
   for (const ImportFinding& f : p.findings) {
     EXPECT_THAT(f.reason, ::testing::Not(HasSubstr("110105199001010011")));
+  }
+}
+
+constexpr char kNewKindsHeader[] =
+    "kind,person,return_type,effective_on,from_county,to_county,certificate_type,"
+    "certificate_number,issuer,valid_from,valid_to,facts,programme,status,amount_fen,"
+    "period_from,period_to,delivered_by\n";
+
+// Good rows of the return, certificate and entitlement kinds.
+TEST(ImportReaderTest, ReturnCertificateAndEntitlementRowsBecomeRequests) {
+  const std::string file = std::string(kNewKindsHeader) +
+      "return,110105199001010010,returned-home,2026-05-01,440305,,,,,,,,,,,,,\n"
+      "return,110105199001010010,departed,2026-06-01,440305,310101,,,,,,,,,,,,\n"
+      "certificate,110105199001010010,,,,,marriage-fertility,MF-2026-0001,110105,2026-01-01,"
+      "2028-12-31,\"marital_status=married; children = 1;\",,,,,,\n"
+      "certificate,110105199001010010,,,,,residence-permit,RP.7,110105,2026-01-01,2026-12-31,"
+      ",,,,,,\n"
+      "entitlement,110105199001010010,,,,,,,,,,,reward-support,active,9600,2026-01-01,"
+      "2026-12-31,440305\n"
+      "entitlement,110105199001010010,,,,,,,,,,,family-planning,eligible,,,,\n";
+  TB_ASSERT_OK_AND_ASSIGN(Parsed p, ParseAll(file));
+  EXPECT_THAT(Lines(p.findings), ::testing::IsEmpty());
+  ASSERT_EQ(p.rows.size(), 6u);
+
+  const v1::WriteRequest& home = p.rows[0].request;
+  EXPECT_EQ(home.kind(), v1::RECORD_KIND_RETURN);
+  EXPECT_EQ(home.record_id(), "return-2026-05-01");
+  EXPECT_EQ(home.value().return_registration().type(), v1::RETURN_TYPE_RETURNED_HOME);
+  EXPECT_EQ(home.value().return_registration().from_county(), "440305");
+  EXPECT_EQ(home.value().return_registration().effective_on().month(), 5);
+  EXPECT_EQ(p.rows[1].request.value().return_registration().type(), v1::RETURN_TYPE_DEPARTED);
+  EXPECT_EQ(p.rows[1].request.value().return_registration().to_county(), "310101");
+
+  const v1::WriteRequest& cert = p.rows[2].request;
+  EXPECT_EQ(cert.kind(), v1::RECORD_KIND_CERTIFICATE);
+  EXPECT_EQ(cert.record_id(), "cert-MF-2026-0001");
+  const v1::Certificate& c = cert.value().certificate();
+  EXPECT_EQ(c.type(), v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY);
+  EXPECT_EQ(c.number(), "MF-2026-0001");
+  EXPECT_EQ(c.issuer(), "110105");
+  EXPECT_EQ(c.valid_to().year(), 2028);
+  ASSERT_EQ(c.attested_facts_size(), 2);
+  EXPECT_EQ(c.attested_facts().at("marital_status"), "married");
+  EXPECT_EQ(c.attested_facts().at("children"), "1");
+  EXPECT_EQ(p.rows[3].request.value().certificate().type(),
+            v1::CERTIFICATE_TYPE_RESIDENCE_PERMIT);
+  EXPECT_EQ(p.rows[3].request.value().certificate().attested_facts_size(), 0);
+
+  const v1::WriteRequest& ent = p.rows[4].request;
+  EXPECT_EQ(ent.kind(), v1::RECORD_KIND_ENTITLEMENT);
+  EXPECT_EQ(ent.record_id(), "ent-reward-support");
+  EXPECT_EQ(ent.value().entitlement().status(), v1::ENTITLEMENT_STATUS_ACTIVE);
+  EXPECT_EQ(ent.value().entitlement().amount_fen(), 9600);
+  EXPECT_EQ(ent.value().entitlement().period_from().year(), 2026);
+  EXPECT_EQ(ent.value().entitlement().delivered_by(), "440305");
+  EXPECT_EQ(p.rows[5].request.value().entitlement().amount_fen(), 0);
+
+  // The same file read again gives the same record ids: a re-import writes
+  // nothing new.
+  TB_ASSERT_OK_AND_ASSIGN(Parsed again, ParseAll(file));
+  for (size_t i = 0; i < p.rows.size(); ++i) {
+    EXPECT_EQ(again.rows[i].request.record_id(), p.rows[i].request.record_id());
+  }
+}
+
+// Every new kind of badness of the new kinds, each pinned by line and column;
+// none of those rows becomes a request.
+TEST(ImportReaderTest, BadReturnCertificateAndEntitlementRowsAreRejectedWhole) {
+  const std::string file = std::string(kNewKindsHeader) +
+      // 2: unknown return type
+      "return,110105199001010010,moved-away,2026-05-01,440305,,,,,,,,,,,,,\n"
+      // 3: missing effective date and from county
+      "return,110105199001010010,departed,,,,,,,,,,,,,,,\n"
+      // 4: to_county not a county code
+      "return,110105199001010010,departed,2026-05-01,440305,12,,,,,,,,,,,,\n"
+      // 5: unknown certificate type, bad issuer
+      "certificate,110105199001010010,,,,,birth,N1,999999,2026-01-01,2026-12-31,,,,,,,\n"
+      // 6: a fact without '=' and a fact with no name
+      "certificate,110105199001010010,,,,,residence-permit,N2,110105,2026-01-01,2026-12-31,"
+      "married;=x,,,,,,\n"
+      // 7: a fact twice
+      "certificate,110105199001010010,,,,,residence-permit,N3,110105,2026-01-01,2026-12-31,"
+      "a=1;a=2,,,,,,\n"
+      // 8: valid_to before valid_from (the node's own check)
+      "certificate,110105199001010010,,,,,residence-permit,N4,110105,2026-12-31,2026-01-01,"
+      ",,,,,,\n"
+      // 9: a certificate number that cannot form a record id
+      "certificate,110105199001010010,,,,,residence-permit,证 1,110105,2026-01-01,2026-12-31,"
+      ",,,,,,\n"
+      // 10: unknown status, amount not a number
+      "entitlement,110105199001010010,,,,,,,,,,,reward-support,paused,12.50,,,\n"
+      // 11: negative amount, amount too large is the same finding
+      "entitlement,110105199001010010,,,,,,,,,,,reward-support,active,-5,,,\n"
+      "entitlement,110105199001010010,,,,,,,,,,,reward-support,active,100000001,,,\n"
+      // 13: period_to before period_from, not a calendar day
+      "entitlement,110105199001010010,,,,,,,,,,,reward-support,active,1,2026-12-01,"
+      "2026-01-01,\n"
+      "entitlement,110105199001010010,,,,,,,,,,,reward-support,active,1,2026-02-30,,\n"
+      // 15: a column of another kind, missing programme
+      "entitlement,110105199001010010,returned-home,,,,,,,,,,,active,,,,\n"
+      // 16: a malformed person on a new kind
+      "entitlement,11010519900101001,,,,,,,,,,,reward-support,active,,,,\n";
+  TB_ASSERT_OK_AND_ASSIGN(Parsed p, ParseAll(file));
+  EXPECT_THAT(
+      Lines(p.findings),
+      ::testing::ElementsAre(
+          "reg.csv,2,return_type,\"rejected: \"\"moved-away\"\" is not one of: returned-home, "
+          "departed\"",
+          "reg.csv,3,effective_on,rejected: required for kind return",
+          "reg.csv,3,from_county,rejected: required for kind return",
+          ::testing::StartsWith("reg.csv,4,to_county,\"rejected: region code \"\"12\"\""),
+          "reg.csv,5,certificate_type,\"rejected: \"\"birth\"\" is not one of: "
+          "marriage-fertility, residence-permit\"",
+          ::testing::StartsWith("reg.csv,5,issuer,\"rejected: region code \"\"999999\"\""),
+          "reg.csv,6,facts,\"rejected: \"\"married\"\" is not NAME=VALUE (facts are "
+          "NAME=VALUE;NAME=VALUE)\"",
+          "reg.csv,6,facts,\"rejected: \"\"=x\"\" is not NAME=VALUE (facts are "
+          "NAME=VALUE;NAME=VALUE)\"",
+          "reg.csv,7,facts,\"rejected: fact \"\"a\"\" appears twice\"",
+          "reg.csv,8,valid_to,rejected: certificate.valid_to: is before certificate.valid_from",
+          "reg.csv,9,certificate_number,\"rejected: record id \"\"cert-证 1\"\" is not 1 to 128 "
+          "characters of A-Z a-z 0-9 . _ : -; give a record_id column\"",
+          "reg.csv,10,status,\"rejected: \"\"paused\"\" is not one of: eligible, active, "
+          "suspended, ended\"",
+          "reg.csv,10,amount_fen,\"rejected: \"\"12.50\"\" is not a whole number of fen from 0 to "
+          "100000000\"",
+          "reg.csv,11,amount_fen,\"rejected: \"\"-5\"\" is not a whole number of fen from 0 to "
+          "100000000\"",
+          "reg.csv,12,amount_fen,\"rejected: \"\"100000001\"\" is not a whole number of fen from "
+          "0 to 100000000\"",
+          "reg.csv,13,period_to,rejected: entitlement.period_to: is before "
+          "entitlement.period_from",
+          "reg.csv,14,period_from,\"rejected: \"\"2026-02-30\"\" is not a real calendar day\"",
+          "reg.csv,15,programme,rejected: required for kind entitlement",
+          "reg.csv,15,return_type,rejected: does not apply to kind entitlement",
+          "reg.csv,16,person,\"rejected: citizen ID 11***************: length 17, want 18 (or "
+          "15 for a legacy ID)\""));
+  EXPECT_THAT(p.rows, ::testing::IsEmpty());
+  for (const ImportFinding& f : p.findings) {
+    EXPECT_THAT(f.reason, ::testing::Not(HasSubstr("11010519900101001")));
   }
 }
 

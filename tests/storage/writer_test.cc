@@ -264,6 +264,57 @@ TEST_P(WriterTest, RecordsKeptByAnotherNodeAreRefused) {
   EXPECT_NE(s.message().find("kept by node 440305"), absl::string_view::npos) << s;
 }
 
+// An import's upserts skip a record that already holds their value: in the
+// same call, in a later one, and across two calls in flight at once.
+TEST_P(WriterTest, SkipIfUnchangedWritesEachValueOnce) {
+  const std::string id = testutil::MakeId(kOrigin, "19920304", 41);
+  RecordChange svc = testutil::Service(id, kOrigin, "svc-1");
+  svc.skip_if_unchanged = true;
+  std::vector<absl::StatusOr<Appended>> r = writer_->AppendAll({svc, svc});
+  TB_ASSERT_OK(r[0].status());
+  TB_ASSERT_OK(r[1].status());
+  EXPECT_FALSE(r[0]->unchanged);
+  EXPECT_TRUE(r[1]->unchanged);
+  EXPECT_EQ(r[1]->id.seq(), r[0]->id.seq());
+  TB_ASSERT_OK_AND_ASSIGN(Appended again, writer_->Append(svc));
+  EXPECT_TRUE(again.unchanged);
+
+  // Two callers at once with the same new value: one event.
+  RecordChange changed = svc;
+  changed.value.mutable_service()->set_notes("second visit");
+  std::vector<absl::StatusOr<Appended>> other;
+  std::thread t([&] { other = writer_->AppendAll({changed}); });
+  std::vector<absl::StatusOr<Appended>> mine = writer_->AppendAll({changed});
+  t.join();
+  TB_ASSERT_OK(mine[0].status());
+  TB_ASSERT_OK(other[0].status());
+  EXPECT_NE(mine[0]->unchanged, other[0]->unchanged);
+  TB_ASSERT_OK_AND_ASSIGN(auto state,
+                          store_->GetRecord(RecordKey(svc.person, svc.kind, "svc-1")));
+  EXPECT_EQ(state->versions(), 2u);
+  // Without the flag the same value is a new version.
+  svc.skip_if_unchanged = false;
+  TB_ASSERT_OK_AND_ASSIGN(Appended forced, writer_->Append(svc));
+  EXPECT_FALSE(forced.unchanged);
+}
+
+// Entitlements follow the person from the origin: the residence writes none,
+// even in the same call as the inflow that links the origin; the origin does.
+TEST_P(WriterTest, OnlyThePersonsOriginWritesEntitlements) {
+  OpenWriter(kResidence);
+  const std::string id = testutil::MakeId(kOrigin, "19920304", 31);
+  const RecordChange ent = testutil::Entitlement(id);
+  const std::vector<RecordChange> both = {testutil::Inflow(id, kOrigin), ent};
+  std::vector<absl::StatusOr<Appended>> r = writer_->AppendAll(both);
+  TB_ASSERT_OK(r[0].status());
+  EXPECT_EQ(r[1].status().code(), absl::StatusCode::kFailedPrecondition) << r[1].status();
+  EXPECT_NE(r[1].status().message().find("the person's origin is 620102"),
+            absl::string_view::npos)
+      << r[1].status();
+  OpenWriter(kOrigin);
+  TB_ASSERT_OK(writer_->Append(ent).status());
+}
+
 // The residence's events reach the origin named in its inflow registration.
 TEST_P(WriterTest, AudienceFollowsThePersonsLinks) {
   OpenWriter(kResidence);

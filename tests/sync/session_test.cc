@@ -155,13 +155,7 @@ TEST_P(SessionTest, RelayThroughTheNationalNode) {
   auto links = *fed_.at(kOrigin).store->GetLinks(p);
   ASSERT_EQ(links.count(kThird), 1u);  // A now knows C holds the case
 
-  storage::RecordChange ent;
-  ent.person = p;
-  ent.kind = v1::RECORD_KIND_ENTITLEMENT;
-  ent.record_id = "ent-1";
-  ent.value.mutable_entitlement()->set_programme("reward and assistance");
-  ent.value.mutable_entitlement()->set_status(v1::ENTITLEMENT_STATUS_ACTIVE);
-  const storage::Appended a = Write(kOrigin, ent);
+  const storage::Appended a = Write(kOrigin, testutil::Entitlement(p));
   EXPECT_EQ(a.audience, (std::vector<std::string>{kNational, kThird}));
   Sync(kOrigin, kNational);
   Sync(kNational, kThird);  // relays A's entitlement to C

@@ -76,6 +76,18 @@ inline storage::RecordChange Service(const std::string& id, const std::string& p
   return c;
 }
 
+// An active entitlement (奖励扶助), which only the person's origin writes.
+inline storage::RecordChange Entitlement(const std::string& id,
+                                         const std::string& record_id = "ent-1") {
+  storage::RecordChange c;
+  c.person = id;
+  c.kind = v1::RECORD_KIND_ENTITLEMENT;
+  c.record_id = record_id;
+  c.value.mutable_entitlement()->set_programme("reward and assistance");
+  c.value.mutable_entitlement()->set_status(v1::ENTITLEMENT_STATUS_ACTIVE);
+  return c;
+}
+
 // An outflow registration (流出登记) of `person` to county `to`.
 inline storage::RecordChange Outflow(const std::string& person, const std::string& to,
                                      const std::string& record_id = "") {
