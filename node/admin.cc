@@ -170,11 +170,13 @@ absl::StatusOr<v1::WriteReply> AdminApi::Write(const Operator& op, const v1::Wri
         TB_RETURN_IF_ERROR(AppendsAllowed());
         // Times and deadlines are this node's, kept from the first version.
         v1::WriteRequest request = r;
-        TB_ASSIGN_OR_RETURN(
-            std::optional<v1::RecordValue> current,
-            NewestValue(*node_->store(), storage::RecordKey(*person, r.kind(), r.record_id())));
-        StampWorkflowTimes(node_->config().deadlines, node_->clock()->Now(),
-                           current.has_value() ? &*current : nullptr, &request);
+        if (IsWorkflowKind(r.kind())) {
+          TB_ASSIGN_OR_RETURN(
+              std::optional<v1::RecordValue> current,
+              NewestValue(*node_->store(), storage::RecordKey(*person, r.kind(), r.record_id())));
+          StampWorkflowTimes(node_->config().deadlines, node_->clock()->Now(),
+                             current.has_value() ? &*current : nullptr, &request);
+        }
         TB_RETURN_IF_ERROR(
             CheckWorkflowWrite(*node_->store(), node_->config().code, *person, request));
         TB_ASSIGN_OR_RETURN(storage::Appended appended,

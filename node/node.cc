@@ -1,5 +1,6 @@
 #include "node/node.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -427,11 +428,12 @@ void Node::RefreshMetrics() {
   }
   const uint64_t commits = writer()->stats().commits;
   const absl::Duration since = now - last_deadline_refresh_;
-  if (since >= kDeadlineRefreshMax ||
-      (since >= kDeadlineRefreshMin && commits != deadline_refresh_commits_)) {
+  const absl::Duration floor = deadline_scan_took_ * kDeadlineScanShare;
+  if (since >= std::max(kDeadlineRefreshMax, floor) ||
+      (since >= std::max(kDeadlineRefreshMin, floor) && commits != deadline_refresh_commits_)) {
     last_deadline_refresh_ = now;
     deadline_refresh_commits_ = commits;
-    RefreshDeadlineMetrics(now);
+    deadline_scan_took_ = RefreshDeadlineMetrics(now);
   }
 }
 
@@ -458,17 +460,20 @@ void CountDeadlines(const std::vector<Item>& items, absl::string_view kind, absl
 
 }  // namespace
 
-void Node::RefreshDeadlineMetrics(absl::Time now) {
+absl::Duration Node::RefreshDeadlineMetrics(absl::Time now) {
+  const absl::Time start = absl::Now();  // the scan's real cost, whatever clock_ says
   absl::StatusOr<Tracked> tracked =
       TrackDeadlines(*store(), config_.code, config_.role == NodeRole::kNational,
                      config_.deadlines, now);
+  const absl::Duration took = absl::Now() - start;
   if (!tracked.ok()) {
     TB_LOG(WARNING) << "deadline metrics not refreshed: " << tracked.status();
-    return;
+    return took;
   }
   const absl::Duration within = absl::Hours(24 * config_.deadlines.remind_days);
   CountDeadlines(tracked->inquiries, "inquiry", now, within, deadline_items_, deadline_due_soon_);
   CountDeadlines(tracked->notices, "notice", now, within, deadline_items_, deadline_due_soon_);
+  return took;
 }
 
 }  // namespace tongban::node

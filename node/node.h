@@ -108,7 +108,8 @@ class Node {
   absl::Status RefreshRoster();
   absl::Status CompareWithWitness(std::vector<storage::LogId> logs);
   void RefreshMetrics();
-  void RefreshDeadlineMetrics(absl::Time now);
+  // Returns how long the scan took.
+  absl::Duration RefreshDeadlineMetrics(absl::Time now);
 
   const Config config_;
   const Clock* const clock_;
@@ -143,10 +144,14 @@ class Node {
   metrics::GaugeFamily* witness_findings_ = nullptr;
   // Inquiries and notices by state, and those due soon (a scan of the
   // records, by the housekeeping thread): at most every kDeadlineRefreshMin
-  // after a commit, else every kDeadlineRefreshMax (states change with time).
+  // after a commit, else every kDeadlineRefreshMax (states change with time);
+  // and never more often than kDeadlineScanShare of the time, so that a
+  // large node's longer scan runs less often.
   static constexpr absl::Duration kDeadlineRefreshMin = absl::Seconds(10);
   static constexpr absl::Duration kDeadlineRefreshMax = absl::Minutes(1);
+  static constexpr int kDeadlineScanShare = 20;  // a scan at most 1/20 of the time
   uint64_t deadline_refresh_commits_ = 0;
+  absl::Duration deadline_scan_took_;
   metrics::GaugeFamily* deadline_items_ = nullptr;
   metrics::GaugeFamily* deadline_due_soon_ = nullptr;
   absl::Time last_deadline_refresh_ = absl::InfinitePast();

@@ -89,6 +89,11 @@ const char* OpenState(const std::string& from, const std::string& to, const std:
 
 }  // namespace
 
+bool IsWorkflowKind(v1::RecordKind kind) {
+  return kind == v1::RECORD_KIND_INQUIRY || kind == v1::RECORD_KIND_INQUIRY_REPLY ||
+         kind == v1::RECORD_KIND_NOTICE || kind == v1::RECORD_KIND_RECEIPT;
+}
+
 absl::Time EndOfDay(const v1::Date& d) {
   return absl::FromCivil(absl::CivilDay(d.year(), d.month(), d.day()) + 1, ChinaStandardTime());
 }
@@ -154,8 +159,16 @@ absl::StatusOr<std::optional<v1::RecordValue>> NewestValue(const storage::Store&
                                                            bool* retracted) {
   TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> state, store.GetRecord(record_key));
   if (retracted != nullptr) *retracted = false;
-  if (!state.has_value() || state->heads().empty()) return std::nullopt;
-  const v1::RecordState::Head& head = state->heads(state->heads_size() - 1);
+  if (!state.has_value()) return std::nullopt;
+  return NewestValueOf(store, *state, retracted);
+}
+
+absl::StatusOr<std::optional<v1::RecordValue>> NewestValueOf(const storage::Store& store,
+                                                             const v1::RecordState& state,
+                                                             bool* retracted) {
+  if (retracted != nullptr) *retracted = false;
+  if (state.heads().empty()) return std::nullopt;
+  const v1::RecordState::Head& head = state.heads(state.heads_size() - 1);
   v1::RecordValue value;
   if (head.operation() == v1::OPERATION_UPSERT) {
     if (!value.ParseFromString(head.payload())) {
@@ -165,8 +178,8 @@ absl::StatusOr<std::optional<v1::RecordValue>> NewestValue(const storage::Store&
   }
   if (retracted != nullptr) *retracted = true;
   // A retraction carries no value: the newest upsert is in the history.
-  for (int i = state->history_size() - 1; i >= 0; --i) {
-    const v1::EventId& id = state->history(i);
+  for (int i = state.history_size() - 1; i >= 0; --i) {
+    const v1::EventId& id = state.history(i);
     TB_ASSIGN_OR_RETURN(std::string bytes,
                         store.GetEvent(storage::LogId{id.origin(), id.epoch()}, id.seq()));
     v1::EventBody body;
@@ -280,10 +293,7 @@ absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::s
         if (key.size() <= storage::kPersonSize) return true;
         const auto kind =
             static_cast<v1::RecordKind>(static_cast<unsigned char>(key[storage::kPersonSize]));
-        if (kind != v1::RECORD_KIND_INQUIRY && kind != v1::RECORD_KIND_INQUIRY_REPLY &&
-            kind != v1::RECORD_KIND_NOTICE && kind != v1::RECORD_KIND_RECEIPT) {
-          return true;
-        }
+        if (!IsWorkflowKind(kind)) return true;
         v1::RecordState state;
         if (!state.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
             state.heads().empty()) {
@@ -319,8 +329,8 @@ absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::s
         Original o{person, std::string(key.substr(storage::kPersonSize + 1)), state.custodian(),
                    kind, std::move(value), retracted};
         if (retracted) {
-          absl::StatusOr<std::optional<v1::RecordValue>> newest =
-              NewestValue(store, std::string(key));
+          // The state in hand; only the history's events are read.
+          absl::StatusOr<std::optional<v1::RecordValue>> newest = NewestValueOf(store, state);
           if (!newest.ok()) {
             failed = newest.status();
             return false;

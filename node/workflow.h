@@ -67,6 +67,14 @@ absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& 
 absl::StatusOr<std::optional<v1::RecordValue>> NewestValue(const storage::Store& store,
                                                            const std::string& record_key,
                                                            bool* retracted = nullptr);
+// The same for a state already read.
+absl::StatusOr<std::optional<v1::RecordValue>> NewestValueOf(const storage::Store& store,
+                                                             const v1::RecordState& state,
+                                                             bool* retracted = nullptr);
+
+// Whether StampWorkflowTimes and the deadline tracking concern `kind`:
+// inquiries, replies, notices and receipts.
+bool IsWorkflowKind(v1::RecordKind kind);
 
 // The end of day `d`, China Standard Time: the moment a deadline passes.
 absl::Time EndOfDay(const v1::Date& d);
