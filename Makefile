@@ -7,6 +7,7 @@
 #   make demo-core         the node core alone: appends, checkpoints, verification
 #   make bench             the benchmarks (not tests; prints figures)
 #   make deb               the Debian package, and its contents
+#   make format            clang-format every C++ file (ctest's format check fails otherwise)
 SHELL := /bin/bash
 JOBS ?= 2
 ifeq ($(SANITIZE),1)
@@ -17,7 +18,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test demo demo-core bench bench-sync deb clean
+.PHONY: deps configure build test demo demo-core bench bench-sync deb format clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -46,6 +47,9 @@ bench-sync: build
 # listed in the README.
 deb: build
 	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && dpkg-deb --contents tongban_*.deb
+
+format:
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file
 
 clean:
 	rm -rf build build-asan

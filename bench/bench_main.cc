@@ -12,8 +12,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -23,10 +23,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "bench/bench_util.h"
 #include "common/crypto/suite.h"
 #include "common/ids/citizen_id.h"
 #include "common/log.h"
-#include "bench/bench_util.h"
 #include "node/local_node.h"
 
 namespace tongban {
@@ -51,8 +51,8 @@ struct Flags {
 std::string PersonId(size_t i) {
   // 100,000 distinct persons in current county 620102, born 1970-1999.
   const size_t p = i % 100000;
-  std::string first17 = absl::StrFormat("620102%04d%02d%02d%03d", 1970 + p % 30,
-                                        1 + p / 30 % 12, 1 + p / 360 % 28, p / 10080 % 1000);
+  std::string first17 = absl::StrFormat("620102%04d%02d%02d%03d", 1970 + p % 30, 1 + p / 30 % 12,
+                                        1 + p / 360 % 28, p / 10080 % 1000);
   return first17 + ids::CheckCharacter(first17);
 }
 
@@ -118,16 +118,14 @@ AppendResult AppendRate(crypto::SuiteId suite, const Flags& flags, const std::st
   if (std::getenv("TB_BENCH_STAGES") != nullptr) {
     std::fprintf(stderr, "  stages over %.2f s: build %.2f s, commit %.2f s, sign %.2f s\n",
                  elapsed, absl::ToDoubleSeconds(stats.build_time),
-                 absl::ToDoubleSeconds(stats.commit_time),
-                 absl::ToDoubleSeconds(stats.sign_time));
+                 absl::ToDoubleSeconds(stats.commit_time), absl::ToDoubleSeconds(stats.sign_time));
   }
   return {flags.events / elapsed, stats.commits, stats.checkpoints};
 }
 
 // Serial appends at light load: time from Append() call until a signed
 // checkpoint covers the event, in milliseconds.
-std::vector<double> LightLoadLatency(crypto::SuiteId suite, const std::string& dir,
-                                     int n) {
+std::vector<double> LightLoadLatency(crypto::SuiteId suite, const std::string& dir, int n) {
   std::unique_ptr<node::LocalNode> node = bench::OpenNode(suite, dir);
   std::vector<double> ms;
   for (int i = 0; i < n; ++i) {
@@ -154,8 +152,14 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     size_t v = 0;
     if (ParseFlag(argv[i], "events", &flags.events)) continue;
-    if (ParseFlag(argv[i], "trials", &v)) { flags.trials = static_cast<int>(v); continue; }
-    if (ParseFlag(argv[i], "producers", &v)) { flags.producers = static_cast<int>(v); continue; }
+    if (ParseFlag(argv[i], "trials", &v)) {
+      flags.trials = static_cast<int>(v);
+      continue;
+    }
+    if (ParseFlag(argv[i], "producers", &v)) {
+      flags.producers = static_cast<int>(v);
+      continue;
+    }
     if (ParseFlag(argv[i], "batch", &flags.batch)) continue;
     if (std::string(argv[i]).rfind("--suites=", 0) == 0) {
       flags.suites.clear();
@@ -169,7 +173,8 @@ int main(int argc, char** argv) {
       }
       continue;
     }
-    std::fprintf(stderr, "unknown flag %s\nflags: --events=N --trials=N --producers=N --batch=N "
+    std::fprintf(stderr,
+                 "unknown flag %s\nflags: --events=N --trials=N --producers=N --batch=N "
                  "--suites=intl,gm\n",
                  argv[i]);
     return 2;
@@ -177,12 +182,12 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/tongban-bench-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return 1;
   const std::string root = tmpl;
-  std::printf("Tongban node-core benchmark: %zu events per append trial, %d trials, "
-              "%d producer threads, batches of %zu; medians.\n\n",
-              flags.events, flags.trials, flags.producers, flags.batch);
-  std::printf("%-6s %14s %14s %16s %10s %12s %12s %14s\n", "suite", "sign/s",
-              "verify/s", "append ev/s", "x sign", "fsyncs", "checkpoints",
-              "p50/p99 ms");
+  std::printf(
+      "Tongban node-core benchmark: %zu events per append trial, %d trials, "
+      "%d producer threads, batches of %zu; medians.\n\n",
+      flags.events, flags.trials, flags.producers, flags.batch);
+  std::printf("%-6s %14s %14s %16s %10s %12s %12s %14s\n", "suite", "sign/s", "verify/s",
+              "append ev/s", "x sign", "fsyncs", "checkpoints", "p50/p99 ms");
   for (crypto::SuiteId id : flags.suites) {
     const crypto::Suite& suite = crypto::GetSuite(id);
     std::vector<double> sign, verify, append;
@@ -206,10 +211,11 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   std::filesystem::remove_all(root);
-  std::printf("\nsign/s, verify/s: one thread, 200-byte messages. append ev/s: validated "
-              "service records,\ndurable (fsync per group commit) and covered by a signed "
-              "checkpoint. x sign: append\nrate / per-event signing rate. fsyncs, "
-              "checkpoints: of the last trial. p50/p99: Append()\nto signed checkpoint at "
-              "~100 events/s.\n");
+  std::printf(
+      "\nsign/s, verify/s: one thread, 200-byte messages. append ev/s: validated "
+      "service records,\ndurable (fsync per group commit) and covered by a signed "
+      "checkpoint. x sign: append\nrate / per-event signing rate. fsyncs, "
+      "checkpoints: of the last trial. p50/p99: Append()\nto signed checkpoint at "
+      "~100 events/s.\n");
   return 0;
 }

@@ -20,9 +20,7 @@ namespace tongban::bench {
 
 using SteadyClock = std::chrono::steady_clock;
 
-inline double Seconds(SteadyClock::duration d) {
-  return std::chrono::duration<double>(d).count();
-}
+inline double Seconds(SteadyClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 inline double Median(std::vector<double> v) {
   if (v.empty()) return 0;

@@ -73,9 +73,7 @@ std::string Generate(size_t rows) {
         f[0] = "person", f[2] = absl::StrCat("Person ", p), f[3] = "male", f[4] = birth;
         f[5] = "620102";
         break;
-      case 1:
-        f[0] = "outflow", f[6] = "440305", f[7] = day;
-        break;
+      case 1: f[0] = "outflow", f[6] = "440305", f[7] = day; break;
       case 2:
         f[0] = "service", f[12] = "health-check", f[13] = day, f[14] = "620102";
         f[15] = "\"routine, no findings\"";
@@ -135,12 +133,11 @@ struct Counts {
 };
 
 void Import(node::LocalNode& node, const v1::ImportRequest& r, Counts* counts) {
-  auto reply = node::WriteImportBatch(node.writer(), r,
-                                      node::ImportPersons(r, kToday));
+  auto reply = node::WriteImportBatch(node.writer(), r, node::ImportPersons(r, kToday));
   if (!reply.ok() || reply->rejected() > 0) {
-    std::fprintf(stderr, "import: %s\n",
-                 reply.ok() ? reply->results(0).error().c_str()
-                            : reply.status().ToString().c_str());
+    std::fprintf(
+        stderr, "import: %s\n",
+        reply.ok() ? reply->results(0).error().c_str() : reply.status().ToString().c_str());
     std::exit(1);
   }
   counts->written += reply->written();
@@ -215,48 +212,48 @@ int main(int argc, char** argv) {
     Batches batches;
     auto start = SteadyClock::now();
     if (total_only == 0) {
-    Parse(csv, batch, [&](v1::ImportRequest r) { batches.push_back(std::move(r)); });
-    parse.push_back(rows / Seconds(SteadyClock::now() - start));
-    {
-      const std::string dir = absl::StrCat(base, "-a", t);
-      auto node = OpenNode(crypto::SuiteId::kIntl, dir);
-      Counts counts;
-      start = SteadyClock::now();
-      for (const v1::ImportRequest& r : batches) Import(*node, r, &counts);
-      import.push_back(rows / Seconds(SteadyClock::now() - start));
-      if (std::getenv("TB_BENCH_STAGES") != nullptr) {
-        const storage::WriterStats st = node->writer()->stats();
-        std::fprintf(stderr, "  writer: %llu commits, build %.2f s, commit %.2f s, sign %.2f s\n",
-                     static_cast<unsigned long long>(st.commits),
-                     absl::ToDoubleSeconds(st.build_time), absl::ToDoubleSeconds(st.commit_time),
-                     absl::ToDoubleSeconds(st.sign_time));
-      }
-      node.reset();
-      std::filesystem::remove_all(dir);
-    }
-    {
-      std::vector<std::vector<storage::RecordChange>> changes;
-      for (const v1::ImportRequest& r : batches) {
-        std::vector<storage::RecordChange>& c = changes.emplace_back();
-        for (const v1::WriteRequest& w : r.rows()) {
-          c.push_back(node::ChangeFrom(w, w.person()));
+      Parse(csv, batch, [&](v1::ImportRequest r) { batches.push_back(std::move(r)); });
+      parse.push_back(rows / Seconds(SteadyClock::now() - start));
+      {
+        const std::string dir = absl::StrCat(base, "-a", t);
+        auto node = OpenNode(crypto::SuiteId::kIntl, dir);
+        Counts counts;
+        start = SteadyClock::now();
+        for (const v1::ImportRequest& r : batches) Import(*node, r, &counts);
+        import.push_back(rows / Seconds(SteadyClock::now() - start));
+        if (std::getenv("TB_BENCH_STAGES") != nullptr) {
+          const storage::WriterStats st = node->writer()->stats();
+          std::fprintf(stderr, "  writer: %llu commits, build %.2f s, commit %.2f s, sign %.2f s\n",
+                       static_cast<unsigned long long>(st.commits),
+                       absl::ToDoubleSeconds(st.build_time), absl::ToDoubleSeconds(st.commit_time),
+                       absl::ToDoubleSeconds(st.sign_time));
         }
+        node.reset();
+        std::filesystem::remove_all(dir);
       }
-      const std::string dir = absl::StrCat(base, "-c", t);
-      auto node = OpenNode(crypto::SuiteId::kIntl, dir);
-      start = SteadyClock::now();
-      for (const auto& c : changes) {
-        for (const auto& result : node->writer()->AppendAll(c)) {
-          if (!result.ok()) {
-            std::fprintf(stderr, "append: %s\n", result.status().ToString().c_str());
-            return 1;
+      {
+        std::vector<std::vector<storage::RecordChange>> changes;
+        for (const v1::ImportRequest& r : batches) {
+          std::vector<storage::RecordChange>& c = changes.emplace_back();
+          for (const v1::WriteRequest& w : r.rows()) {
+            c.push_back(node::ChangeFrom(w, w.person()));
           }
         }
+        const std::string dir = absl::StrCat(base, "-c", t);
+        auto node = OpenNode(crypto::SuiteId::kIntl, dir);
+        start = SteadyClock::now();
+        for (const auto& c : changes) {
+          for (const auto& result : node->writer()->AppendAll(c)) {
+            if (!result.ok()) {
+              std::fprintf(stderr, "append: %s\n", result.status().ToString().c_str());
+              return 1;
+            }
+          }
+        }
+        append.push_back(rows / Seconds(SteadyClock::now() - start));
+        node.reset();
+        std::filesystem::remove_all(dir);
       }
-      append.push_back(rows / Seconds(SteadyClock::now() - start));
-      node.reset();
-      std::filesystem::remove_all(dir);
-    }
     }
     batches.clear();
     {
@@ -279,16 +276,18 @@ int main(int argc, char** argv) {
       node.reset();
       std::filesystem::remove_all(dir);
     }
-    std::printf("  trial %zu: parse %.0f, import %.0f, total %.0f, again %.0f, append %.0f rows/s; "
-                "total %.1f CPU us/row\n",
-                t + 1, total_only ? 0 : parse.back(), total_only ? 0 : import.back(),
-                total.back(), again.back(), total_only ? 0 : append.back(), total_cpu.back());
+    std::printf(
+        "  trial %zu: parse %.0f, import %.0f, total %.0f, again %.0f, append %.0f rows/s; "
+        "total %.1f CPU us/row\n",
+        t + 1, total_only ? 0 : parse.back(), total_only ? 0 : import.back(), total.back(),
+        again.back(), total_only ? 0 : append.back(), total_cpu.back());
     std::fflush(stdout);
   }
-  std::printf("median rows/s: parse+validate %.0f | node import (AppendAll, fsync per batch) "
-              "%.0f | end to end, pipelined %.0f | re-import, all unchanged %.0f | bare AppendAll "
-              "%.0f (end to end / bare: %.2f) | end to end CPU us/row %.1f\n",
-              Median(parse), Median(import), Median(total), Median(again), Median(append),
-              Median(append) > 0 ? Median(total) / Median(append) : 0, Median(total_cpu));
+  std::printf(
+      "median rows/s: parse+validate %.0f | node import (AppendAll, fsync per batch) "
+      "%.0f | end to end, pipelined %.0f | re-import, all unchanged %.0f | bare AppendAll "
+      "%.0f (end to end / bare: %.2f) | end to end CPU us/row %.1f\n",
+      Median(parse), Median(import), Median(total), Median(again), Median(append),
+      Median(append) > 0 ? Median(total) / Median(append) : 0, Median(total_cpu));
   return 0;
 }

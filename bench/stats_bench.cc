@@ -44,7 +44,6 @@ const char* const kCounties[] = {"620102", "440305", "440106", "330106", "110105
 constexpr size_t kCountyCount = sizeof(kCounties) / sizeof(kCounties[0]);
 const absl::TimeZone kCst = absl::FixedTimeZone(8 * 3600);
 
-
 // CPU time of the calling thread: the machine is shared, so wall time
 // alone mixes in other processes' load.
 double ThreadCpuSeconds() {
@@ -215,9 +214,10 @@ int main(int argc, char** argv) {
     const auto fill_start = bench::SteadyClock::now();
     const size_t written = bench::Fill(*store, records);
     if (!store->Flush().ok()) return 1;
-    std::printf("Tongban statistics benchmark: %zu record states in one store (intl, "
-                "encrypted at rest), filled in %.1f s; %zu trials, medians.\n\n",
-                written, bench::Seconds(bench::SteadyClock::now() - fill_start), trials);
+    std::printf(
+        "Tongban statistics benchmark: %zu record states in one store (intl, "
+        "encrypted at rest), filled in %.1f s; %zu trials, medians.\n\n",
+        written, bench::Seconds(bench::SteadyClock::now() - fill_start), trials);
 
     // The floors of a full-scan design: reading every record state once, and
     // parsing each with the generated parser.
@@ -251,9 +251,8 @@ int main(int argc, char** argv) {
     query.node = "000000";
     query.now = absl::FromCivil(absl::CivilDay(2026, 11, 30), bench::kCst);
     v1::StatsReply reply;
-    for (const auto& [kind, period] :
-         {std::pair{v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026"},
-          std::pair{v1::STATS_PERIOD_KIND_MONTH, "2026-03"}}) {
+    for (const auto& [kind, period] : {std::pair{v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026"},
+                                       std::pair{v1::STATS_PERIOD_KIND_MONTH, "2026-03"}}) {
       query.period_kind = kind;
       query.period = period;
       std::vector<double> times, cpu;
@@ -262,12 +261,13 @@ int main(int argc, char** argv) {
         times.push_back(wall_s);
         cpu.push_back(cpu_s);
       }
-      std::printf("ComputeStats nation, %-16s %-7s: wall %.3f s (min %.3f, max %.3f), "
-                  "cpu %.3f s, %.0f records/s, %d rows\n",
-                  kind == v1::STATS_PERIOD_KIND_MONTH ? "month" : "statistical year", period,
-                  bench::Median(times), *std::min_element(times.begin(), times.end()),
-                  *std::max_element(times.begin(), times.end()), bench::Median(cpu),
-                  static_cast<double>(written) / bench::Median(times), reply.rows_size());
+      std::printf(
+          "ComputeStats nation, %-16s %-7s: wall %.3f s (min %.3f, max %.3f), "
+          "cpu %.3f s, %.0f records/s, %d rows\n",
+          kind == v1::STATS_PERIOD_KIND_MONTH ? "month" : "statistical year", period,
+          bench::Median(times), *std::min_element(times.begin(), times.end()),
+          *std::max_element(times.begin(), times.end()), bench::Median(cpu),
+          static_cast<double>(written) / bench::Median(times), reply.rows_size());
       std::fflush(stdout);
     }
     // A national ledger export of a statistical year: its twelve months and
@@ -293,10 +293,11 @@ int main(int argc, char** argv) {
       if (!node::ComputeStatsMany(*store, ledger).ok()) return 1;
       one_scan.push_back(bench::Seconds(bench::SteadyClock::now() - start));
     }
-    std::printf("ledger of a statistical year (13 queries): one by one wall %.3f s, "
-                "ComputeStatsMany (one scan) wall %.3f s, ratio %.2f\n",
-                bench::Median(one_by_one), bench::Median(one_scan),
-                bench::Median(one_by_one) / bench::Median(one_scan));
+    std::printf(
+        "ledger of a statistical year (13 queries): one by one wall %.3f s, "
+        "ComputeStatsMany (one scan) wall %.3f s, ratio %.2f\n",
+        bench::Median(one_by_one), bench::Median(one_scan),
+        bench::Median(one_by_one) / bench::Median(one_scan));
     // The nation's block of the last reply, as tongbanctl stats prints it.
     reply.mutable_rows()->DeleteSubrange(1, reply.rows_size() - 1);
     std::printf("\n%s", node::FormatStatsTable(reply).c_str());

@@ -37,9 +37,9 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -58,12 +58,12 @@
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/civil_time.h"
+#include "bench/bench_util.h"
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
 #include "common/ids/citizen_id.h"
 #include "common/log.h"
 #include "common/pki/pki.h"
-#include "bench/bench_util.h"
 #include "node/local_node.h"
 #include "storage/keys.h"
 #include "sync/session.h"
@@ -83,10 +83,10 @@ using bench::Seconds;
 using bench::SteadyClock;
 using bench::VerifyRate;
 
-constexpr char kSender[] = "620102";    // Lanzhou, Chengguan district
+constexpr char kSender[] = "620102";  // Lanzhou, Chengguan district
 constexpr char kNational[] = "000000";
-constexpr char kCounty[] = "440305";    // Shenzhen, Nanshan district
-constexpr char kElsewhere[] = "330106"; // Hangzhou, Xihu district
+constexpr char kCounty[] = "440305";     // Shenzhen, Nanshan district
+constexpr char kElsewhere[] = "330106";  // Hangzhou, Xihu district
 
 // How long anything may take before the benchmark gives up (not a sleep).
 constexpr int kGiveUpSeconds = 1800;
@@ -107,8 +107,7 @@ void Must(const absl::Status& s, const char* what) {
 }
 
 int64_t NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             SteadyClock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
       .count();
 }
 
@@ -128,14 +127,13 @@ uint64_t VmHwmKb() {
   return 0;
 }
 
-
 // Person `p` (0 .. 18 million): registered in the sender's county, born
 // 1950-01-01 + p % 18000 days, sequence 1 + p / 18000. All distinct and valid.
 std::string PersonId(size_t p) {
   const absl::CivilDay born = absl::CivilDay(1950, 1, 1) + static_cast<int>(p % 18000);
   const std::string first17 =
-      absl::StrFormat("%s%04d%02d%02d%03d", kSender, static_cast<int>(born.year()),
-                      born.month(), born.day(), static_cast<int>(1 + p / 18000));
+      absl::StrFormat("%s%04d%02d%02d%03d", kSender, static_cast<int>(born.year()), born.month(),
+                      born.day(), static_cast<int>(1 + p / 18000));
   return first17 + ids::CheckCharacter(first17);
 }
 
@@ -158,8 +156,8 @@ storage::RecordChange Outflow(size_t p, const std::string& destination) {
 
 struct ReceiverArgs {
   crypto::SuiteId suite = crypto::SuiteId::kIntl;
-  std::string node;     // 000000 or 440305
-  std::string dir;      // its data folder
+  std::string node;           // 000000 or 440305
+  std::string dir;            // its data folder
   std::string ca, cert, key;  // TLS PEM files
   std::string sender_pub;     // the sender's signing public key (the roster's role)
   uint64_t expect = 0;        // caught up: stored (national) / cursor (routed) reaches it
@@ -216,7 +214,8 @@ int RunReceiver(const ReceiverArgs& a) {
     for (;;) {
       {
         absl::MutexLock lock(&mu);
-        mu.AwaitWithTimeout(absl::Condition(+[](bool* c) { return *c; }, &changed),
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](bool* c) { return *c; }, &changed),
                             absl::Seconds(1));
         changed = false;
         if (quit) return;
@@ -277,8 +276,7 @@ int RunReceiver(const ReceiverArgs& a) {
     }
     sync::SessionOptions o;
     o.self = a.node;
-    return std::make_unique<sync::Session>(store, node->writer(), verifier, RealClock(), o,
-                                           peer);
+    return std::make_unique<sync::Session>(store, node->writer(), verifier, RealClock(), o, peer);
   };
   std::unique_ptr<sync::ExchangeServer> server =
       Must(sync::ExchangeServer::Start(std::move(so)), "receiver: serve");
@@ -294,13 +292,13 @@ int RunReceiver(const ReceiverArgs& a) {
       if (!absl::SimpleAtoi(words[1], &expect_latency)) Die("receiver: bad command");
       std::pair<std::map<uint64_t, int64_t>*, uint64_t> awaited(&seen_at, expect_latency);
       absl::MutexLock lock(&mu);
-      const bool got = mu.AwaitWithTimeout(
-          absl::Condition(
-              +[](std::pair<std::map<uint64_t, int64_t>*, uint64_t>* s) {
-                return s->first->count(s->second) > 0;
-              },
-              &awaited),
-          absl::Seconds(60));
+      const bool got =
+          mu.AwaitWithTimeout(absl::Condition(
+                                  +[](std::pair<std::map<uint64_t, int64_t>*, uint64_t>* s) {
+                                    return s->first->count(s->second) > 0;
+                                  },
+                                  &awaited),
+                              absl::Seconds(60));
       if (!got) Die("receiver: latency events did not all arrive within 60 s");
       std::string out = "latency";
       for (const auto& [seq, ns] : seen_at) {
@@ -570,8 +568,7 @@ void RunOnce(SuiteContext& ctx, const std::string& mode, const std::string& dir,
     std::map<uint64_t, int64_t> appended_at;
     for (size_t i = 0; i < latency_events; ++i) {
       const auto tick = SteadyClock::now();
-      absl::StatusOr<storage::Appended> r =
-          writer->Append(Outflow(ctx.next_person++, destination));
+      absl::StatusOr<storage::Appended> r = writer->Append(Outflow(ctx.next_person++, destination));
       const int64_t returned = NowNs();
       Must(r.status(), "latency append");
       appended_at[r->id.seq()] = returned;
@@ -622,11 +619,13 @@ int ReceiverMain(int argc, char** argv) {
     }
     if (ParseString(argv[i], "node", &a.node) || ParseString(argv[i], "dir", &a.dir) ||
         ParseString(argv[i], "ca", &a.ca) || ParseString(argv[i], "cert", &a.cert) ||
-        ParseString(argv[i], "key", &a.key) ||
-        ParseString(argv[i], "sender-pub", &a.sender_pub)) {
+        ParseString(argv[i], "key", &a.key) || ParseString(argv[i], "sender-pub", &a.sender_pub)) {
       continue;
     }
-    if (ParseString(argv[i], "expect", &v)) { a.expect = U64(v); continue; }
+    if (ParseString(argv[i], "expect", &v)) {
+      a.expect = U64(v);
+      continue;
+    }
     Die(absl::StrCat("receiver: unknown flag ", argv[i]));
   }
   return RunReceiver(a);
@@ -645,7 +644,10 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     size_t v = 0;
     if (ParseFlag(argv[i], "events", &flags.events)) continue;
-    if (ParseFlag(argv[i], "trials", &v)) { flags.trials = static_cast<int>(v); continue; }
+    if (ParseFlag(argv[i], "trials", &v)) {
+      flags.trials = static_cast<int>(v);
+      continue;
+    }
     if (ParseFlag(argv[i], "latency-events", &flags.latency_events)) continue;
     std::string list;
     if (ParseString(argv[i], "suites", &list)) {
@@ -671,10 +673,11 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/tongban-sync-bench-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return 1;
   const std::string root = tmpl;
-  std::printf("Tongban sync benchmark: backlog of %zu events, %d trials, %zu latency events; "
-              "medians.\nSender 620102 -> receiver over mutual TLS on 127.0.0.1; the receiver "
-              "runs in a child process.\n\n",
-              flags.events, flags.trials, flags.latency_events);
+  std::printf(
+      "Tongban sync benchmark: backlog of %zu events, %d trials, %zu latency events; "
+      "medians.\nSender 620102 -> receiver over mutual TLS on 127.0.0.1; the receiver "
+      "runs in a child process.\n\n",
+      flags.events, flags.trials, flags.latency_events);
   std::fflush(stdout);
 
   struct Row {
@@ -699,8 +702,8 @@ int main(int argc, char** argv) {
     std::unique_ptr<node::LocalNode> sender =
         Must(node::LocalNode::Open(options, RealClock()), "open sender");
     ctx.sender = sender.get();
-    ctx.sender_verifier = std::make_unique<sync::BatchVerifier>(
-        suite, [](absl::string_view, absl::string_view) {
+    ctx.sender_verifier =
+        std::make_unique<sync::BatchVerifier>(suite, [](absl::string_view, absl::string_view) {
           return static_cast<const crypto::PublicKey*>(nullptr);  // nothing to receive
         });
     ctx.next_person = flags.events;
@@ -753,9 +756,9 @@ int main(int argc, char** argv) {
   }
   std::filesystem::remove_all(root);
 
-  std::printf("%-6s %-9s %9s %9s %14s %15s %9s %7s %9s %8s %14s\n", "suite", "mode",
-              "verify/s", "events", "catch-up ev/s", "trials min-max", "x verify", "floor",
-              "recv MB", "end MB", "p50/p99 ms");
+  std::printf("%-6s %-9s %9s %9s %14s %15s %9s %7s %9s %8s %14s\n", "suite", "mode", "verify/s",
+              "events", "catch-up ev/s", "trials min-max", "x verify", "floor", "recv MB", "end MB",
+              "p50/p99 ms");
   for (const Row& r : rows) {
     const double floor_x = r.suite == "intl" ? 3.5 : 12.0;
     std::printf("%-6s %-9s %9.0f %9lu %14.0f %15s %9.2f %6.1fx %9.0f %8.0f %7.2f/%.2f\n",
@@ -775,7 +778,8 @@ int main(int argc, char** argv) {
       "per-event verification rate; floor: the issue's (3.5x Ed25519,\n12x SM2), and at "
       "least 40,000 events/s for both suites.\nrecv MB: peak resident memory (VmHWM) of "
       "the\nreceiver's own process (a child) when it has caught up, max over trials; floor "
-      "300 MB.\nend MB: the same at the end of the session (after the latency phase).\np50/p99 ms: Append() returning "
+      "300 MB.\nend MB: the same at the end of the session (after the latency phase).\np50/p99 ms: "
+      "Append() returning "
       "at the sender to the event stored at the receiver, one\nevent every 10 ms on the "
       "open, caught-up session (last trial); floor p99 < 20 ms.\n",
       rows.empty() ? size_t{0} : rows[0].body_bytes);

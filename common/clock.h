@@ -28,8 +28,7 @@ Clock* RealClock();
 
 class FakeClock : public Clock {
  public:
-  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1796083200))
-      : now_(start) {}
+  explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1796083200)) : now_(start) {}
   absl::Time Now() const override;
   void Advance(absl::Duration d);
   void Set(absl::Time t);

@@ -27,16 +27,15 @@ int HexValue(char c) {
 
 absl::StatusOr<std::string> HexDecode(absl::string_view hex) {
   if (hex.size() % 2 != 0) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("hex: odd length ", hex.size()));
+    return absl::InvalidArgumentError(absl::StrCat("hex: odd length ", hex.size()));
   }
   std::string out(hex.size() / 2, '\0');
   for (size_t i = 0; i < out.size(); ++i) {
     const int hi = HexValue(hex[2 * i]);
     const int lo = HexValue(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "hex: not a hex digit at position ", 2 * i + (hi < 0 ? 0 : 1)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("hex: not a hex digit at position ", 2 * i + (hi < 0 ? 0 : 1)));
     }
     out[i] = static_cast<char>(hi << 4 | lo);
   }

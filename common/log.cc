@@ -24,7 +24,7 @@ const char* LevelName(LogLevel level) {
 // Paths are logged from the repository root ("storage/log_store.cc").
 const char* ShortPath(const char* file) {
   static constexpr const char* kRoots[] = {"/common/", "/storage/", "/sync/",
-                                           "/node/", "/tests/", "/bench/"};
+                                           "/node/",   "/tests/",   "/bench/"};
   const char* best = file;
   for (const char* root : kRoots) {
     const char* p = strstr(file, root);
@@ -38,10 +38,8 @@ void SetMinLogLevel(LogLevel level) { g_min_level = static_cast<int>(level); }
 LogLevel MinLogLevel() { return static_cast<LogLevel>(g_min_level.load()); }
 
 LogMessage::LogMessage(LogLevel level, const char* file, int line) {
-  stream_ << absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(),
-                              absl::UTCTimeZone())
-          << ' ' << LevelName(level) << ' ' << ShortPath(file) << ':' << line
-          << ' ';
+  stream_ << absl::FormatTime("%Y-%m-%dT%H:%M:%E6SZ", absl::Now(), absl::UTCTimeZone()) << ' '
+          << LevelName(level) << ' ' << ShortPath(file) << ':' << line << ' ';
 }
 
 LogMessage::~LogMessage() {

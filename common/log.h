@@ -34,7 +34,7 @@ class LogMessage {
 #define TB_LOG_INFO ::tongban::LogLevel::kInfo
 #define TB_LOG_WARNING ::tongban::LogLevel::kWarning
 #define TB_LOG_ERROR ::tongban::LogLevel::kError
-#define TB_LOG(level)                                   \
-  if (TB_LOG_##level < ::tongban::MinLogLevel()) {      \
-  } else                                                \
+#define TB_LOG(level)                              \
+  if (TB_LOG_##level < ::tongban::MinLogLevel()) { \
+  } else                                           \
     ::tongban::LogMessage(TB_LOG_##level, __FILE__, __LINE__).stream()

@@ -14,8 +14,8 @@ namespace tongban::metrics {
 namespace {
 
 bool IsNameChar(char c, bool first, bool colon) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-         (colon && c == ':') || (!first && c >= '0' && c <= '9');
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (colon && c == ':') ||
+         (!first && c >= '0' && c <= '9');
 }
 
 bool ValidName(absl::string_view name, bool colon) {
@@ -89,9 +89,9 @@ Histogram::Histogram(std::vector<double> bounds)
 
 void Histogram::Observe(double v) {
   // NaN belongs to no finite bucket; it counts under +Inf.
-  const size_t i = std::isnan(v) ? bounds_.size()
-                                 : std::lower_bound(bounds_.begin(), bounds_.end(), v) -
-                                       bounds_.begin();
+  const size_t i = std::isnan(v)
+                       ? bounds_.size()
+                       : std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
   counts_[i].fetch_add(1, std::memory_order_relaxed);
   sum_.fetch_add(v, std::memory_order_relaxed);
 }
@@ -114,8 +114,8 @@ Histogram::Snapshot Histogram::Read() const {
 template <typename T>
 T* Family<T>::Child(std::vector<std::string> values) {
   if (values.size() != label_names_.size()) {
-    std::fprintf(stderr, "metrics: %s has %zu labels, WithLabels got %zu values\n",
-                 name_.c_str(), label_names_.size(), values.size());
+    std::fprintf(stderr, "metrics: %s has %zu labels, WithLabels got %zu values\n", name_.c_str(),
+                 label_names_.size(), values.size());
     std::abort();
   }
   absl::MutexLock lock(&mu_);
@@ -152,23 +152,22 @@ struct Registry::Entry {
 Registry::Registry() = default;
 Registry::~Registry() = default;
 
-absl::Status Registry::Reserve(const std::string& name,
-                               const std::vector<std::string>& label_names, bool histogram) {
+absl::Status Registry::Reserve(const std::string& name, const std::vector<std::string>& label_names,
+                               bool histogram) {
   if (!ValidName(name, /*colon=*/true)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metric name \"", name, "\" does not match [a-zA-Z_:][a-zA-Z0-9_:]*"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("metric name \"", name, "\" does not match [a-zA-Z_:][a-zA-Z0-9_:]*"));
   }
   for (size_t i = 0; i < label_names.size(); ++i) {
     const std::string& label = label_names[i];
     if (!ValidName(label, /*colon=*/false) || label.rfind("__", 0) == 0 ||
         (histogram && label == "le")) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "metric ", name, ": label name \"", label,
-          "\" must match [a-zA-Z_][a-zA-Z0-9_]*, not start with \"__\"",
-          histogram ? " and not be \"le\" in a histogram" : ""));
+      return absl::InvalidArgumentError(
+          absl::StrCat("metric ", name, ": label name \"", label,
+                       "\" must match [a-zA-Z_][a-zA-Z0-9_]*, not start with \"__\"",
+                       histogram ? " and not be \"le\" in a histogram" : ""));
     }
-    if (std::find(label_names.begin(), label_names.begin() + i, label) !=
-        label_names.begin() + i) {
+    if (std::find(label_names.begin(), label_names.begin() + i, label) != label_names.begin() + i) {
       return absl::InvalidArgumentError(
           absl::StrCat("metric ", name, ": label \"", label, "\" named twice"));
     }
@@ -196,8 +195,8 @@ absl::StatusOr<Family<T>*> Registry::AddFamily(const std::string& name, const st
   auto entry = std::make_unique<Entry>();
   entry->help = help;
   const bool single = label_names.empty();
-  auto family = std::unique_ptr<Family<T>>(
-      new Family<T>(name, std::move(label_names), std::move(make)));
+  auto family =
+      std::unique_ptr<Family<T>>(new Family<T>(name, std::move(label_names), std::move(make)));
   Family<T>* out = family.get();
   if (single) out->WithLabels({});
   if constexpr (std::is_same_v<T, Counter>) {
@@ -236,9 +235,9 @@ absl::StatusOr<HistogramFamily*> Registry::AddHistogram(const std::string& name,
   }
   for (size_t i = 0; i < bounds.size(); ++i) {
     if (!std::isfinite(bounds[i]) || (i > 0 && bounds[i] <= bounds[i - 1])) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("histogram ", name, ": bucket bound ", FormatValue(bounds[i]),
-                       " is not finite and above the one before it"));
+      return absl::InvalidArgumentError(absl::StrCat("histogram ", name, ": bucket bound ",
+                                                     FormatValue(bounds[i]),
+                                                     " is not finite and above the one before it"));
     }
   }
   return AddFamily<Histogram>(name, help, std::move(label_names),
@@ -273,26 +272,25 @@ std::string Registry::Render() const {
     if (entry->read) {
       AppendSample(&out, name, {}, {}, FormatValue(entry->read()));
     } else if (entry->counters != nullptr) {
-      RenderChildren(*entry->counters, [&](const auto& labels, const auto& values,
-                                           const Counter& c) {
-        AppendSample(&out, name, labels, values, absl::StrCat(c.value()));
-      });
+      RenderChildren(*entry->counters,
+                     [&](const auto& labels, const auto& values, const Counter& c) {
+                       AppendSample(&out, name, labels, values, absl::StrCat(c.value()));
+                     });
     } else if (entry->gauges != nullptr) {
-      RenderChildren(*entry->gauges, [&](const auto& labels, const auto& values,
-                                         const Gauge& g) {
+      RenderChildren(*entry->gauges, [&](const auto& labels, const auto& values, const Gauge& g) {
         AppendSample(&out, name, labels, values, FormatValue(g.value()));
       });
     } else {
-      RenderChildren(*entry->histograms, [&](const auto& labels, const auto& values,
-                                             const Histogram& h) {
-        const Histogram::Snapshot s = h.Read();
-        for (size_t i = 0; i < s.cumulative.size(); ++i) {
-          AppendSample(&out, name + "_bucket", labels, values, absl::StrCat(s.cumulative[i]),
-                       i < s.bounds.size() ? FormatValue(s.bounds[i]) : "+Inf");
-        }
-        AppendSample(&out, name + "_sum", labels, values, FormatValue(s.sum));
-        AppendSample(&out, name + "_count", labels, values, absl::StrCat(s.count));
-      });
+      RenderChildren(
+          *entry->histograms, [&](const auto& labels, const auto& values, const Histogram& h) {
+            const Histogram::Snapshot s = h.Read();
+            for (size_t i = 0; i < s.cumulative.size(); ++i) {
+              AppendSample(&out, name + "_bucket", labels, values, absl::StrCat(s.cumulative[i]),
+                           i < s.bounds.size() ? FormatValue(s.bounds[i]) : "+Inf");
+            }
+            AppendSample(&out, name + "_sum", labels, values, FormatValue(s.sum));
+            AppendSample(&out, name + "_count", labels, values, absl::StrCat(s.count));
+          });
     }
   }
   return out;

@@ -148,8 +148,7 @@ class Registry {
   absl::StatusOr<GaugeFamily*> AddGauge(const std::string& name, const std::string& help,
                                         std::vector<std::string> label_names = {});
   // `bounds`: strictly increasing, finite, at least one (+Inf is implied).
-  absl::StatusOr<HistogramFamily*> AddHistogram(const std::string& name,
-                                                const std::string& help,
+  absl::StatusOr<HistogramFamily*> AddHistogram(const std::string& name, const std::string& help,
                                                 std::vector<std::string> label_names,
                                                 std::vector<double> bounds);
   // A gauge without labels whose value `read` gives at each Render (disk

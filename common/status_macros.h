@@ -29,8 +29,7 @@ namespace tongban {
 // Used when an error crosses a layer ("log 620102: ...").
 inline absl::Status Prefixed(absl::string_view prefix, const absl::Status& status) {
   if (status.ok()) return status;
-  return absl::Status(status.code(),
-                      std::string(prefix) + ": " + std::string(status.message()));
+  return absl::Status(status.code(), std::string(prefix) + ": " + std::string(status.message()));
 }
 
 }  // namespace tongban

@@ -29,7 +29,8 @@ AdminApi::AdminApi(Node* node, AskWhere ask_where)
     : node_(node), ask_where_(std::move(ask_where)), started_(absl::Now()) {}
 
 absl::StatusOr<std::string> AdminApi::Person(absl::string_view raw) const {
-  const absl::CivilDay today = absl::ToCivilDay(node_->clock()->Now(), absl::FixedTimeZone(8 * 3600));
+  const absl::CivilDay today =
+      absl::ToCivilDay(node_->clock()->Now(), absl::FixedTimeZone(8 * 3600));
   absl::StatusOr<ids::CitizenId> id = ids::CheckCitizenId(raw, ids::Sex::kUnspecified, today);
   if (!id.ok()) return Prefixed("person", id.status());
   return id->normalized;
@@ -44,12 +45,11 @@ absl::StatusOr<T> AdminApi::Audited(const Operator& op, Permission permission,
   absl::StatusOr<T> result = allowed.ok() ? body() : absl::StatusOr<T>(allowed);
   // The audit log wants a purpose whenever a person is named.
   const std::string purpose = reason.empty() && !person.empty() ? "(none given)" : reason;
-  absl::StatusOr<storage::AuditEntry> logged = node_->audit_log()->Append(
-      OperatorAuditEntry(op, action, person, purpose, result.status()));
+  absl::StatusOr<storage::AuditEntry> logged =
+      node_->audit_log()->Append(OperatorAuditEntry(op, action, person, purpose, result.status()));
   if (!logged.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("the audit log cannot be written, so ", action, " is refused: ",
-                     logged.status().message()));
+    return absl::UnavailableError(absl::StrCat("the audit log cannot be written, so ", action,
+                                               " is refused: ", logged.status().message()));
   }
   return result;
 }
@@ -144,11 +144,12 @@ absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::Pee
 
 absl::StatusOr<v1::ClearHoldReply> AdminApi::ClearHold(const Operator& op,
                                                        const v1::ClearHoldRequest& r) {
-  return Audited<v1::ClearHoldReply>(op, Permission::kManagePeers, "peer.clear_hold", "", absl::StrCat("peer ", r.peer()),
-                                     [&]() -> absl::StatusOr<v1::ClearHoldReply> {
-                                       TB_RETURN_IF_ERROR(sync::ClearHold(*node_->store(), r.peer()));
-                                       return v1::ClearHoldReply();
-                                     });
+  return Audited<v1::ClearHoldReply>(
+      op, Permission::kManagePeers, "peer.clear_hold", "", absl::StrCat("peer ", r.peer()),
+      [&]() -> absl::StatusOr<v1::ClearHoldReply> {
+        TB_RETURN_IF_ERROR(sync::ClearHold(*node_->store(), r.peer()));
+        return v1::ClearHoldReply();
+      });
 }
 
 absl::Status AdminApi::AppendsAllowed() const {
@@ -210,7 +211,8 @@ absl::StatusOr<v1::PersonReply> AdminApi::GetPerson(const Operator& op,
           for (const auto& head : state.heads()) {
             v1::RecordValue* value = rec->add_values();
             if (!value->ParseFromString(head.payload())) {
-              return absl::DataLossError(absl::StrCat("record ", key.second, ": stored value does not parse"));
+              return absl::DataLossError(
+                  absl::StrCat("record ", key.second, ": stored value does not parse"));
             }
           }
           *rec->mutable_state() = std::move(state);
@@ -218,9 +220,8 @@ absl::StatusOr<v1::PersonReply> AdminApi::GetPerson(const Operator& op,
         TB_ASSIGN_OR_RETURN(storage::Links links, node_->store()->GetLinks(*person));
         for (auto& [node, link] : links) (*reply.mutable_links())[node] = link;
         if (reply.records().empty()) {
-          return absl::NotFoundError(
-              absl::StrCat("node ", node_->config().code, " holds no records of person ",
-                           ids::MaskId(*person)));
+          return absl::NotFoundError(absl::StrCat(
+              "node ", node_->config().code, " holds no records of person ", ids::MaskId(*person)));
         }
         return reply;
       });
@@ -269,7 +270,8 @@ absl::StatusOr<v1::WhereReplyAdmin> AdminApi::Where(const Operator& op,
       [&]() -> absl::StatusOr<v1::WhereReplyAdmin> {
         if (!person.ok()) return person.status();
         if (r.reason().empty()) {
-          return absl::InvalidArgumentError("reason: say why you ask where this person's records are");
+          return absl::InvalidArgumentError(
+              "reason: say why you ask where this person's records are");
         }
         absl::StatusOr<v1::WhereReply> answer;
         if (node_->config().role == NodeRole::kNational) {
@@ -354,32 +356,36 @@ absl::StatusOr<Tracked> AdminApi::Track(absl::Time now) const {
 
 absl::StatusOr<v1::InquiryListReply> AdminApi::ListInquiries(const Operator& op,
                                                              const v1::InquiryListRequest& r) {
-  return Audited<v1::InquiryListReply>(
-      op, Permission::kListDeadlines, "inquiry.list", "",
-      r.overdue() ? "inquiries overdue" : r.due() ? "inquiries due" : "inquiries",
-      [&]() -> absl::StatusOr<v1::InquiryListReply> {
-        const absl::Time now = node_->clock()->Now();
-        TB_ASSIGN_OR_RETURN(Tracked tracked, Track(now));
-        v1::InquiryListReply reply;
-        KeepAsked(tracked.inquiries, r, node_->config().deadlines.remind_days, now,
-                  reply.mutable_items());
-        return reply;
-      });
+  return Audited<v1::InquiryListReply>(op, Permission::kListDeadlines, "inquiry.list", "",
+                                       r.overdue() ? "inquiries overdue"
+                                       : r.due()   ? "inquiries due"
+                                                   : "inquiries",
+                                       [&]() -> absl::StatusOr<v1::InquiryListReply> {
+                                         const absl::Time now = node_->clock()->Now();
+                                         TB_ASSIGN_OR_RETURN(Tracked tracked, Track(now));
+                                         v1::InquiryListReply reply;
+                                         KeepAsked(tracked.inquiries, r,
+                                                   node_->config().deadlines.remind_days, now,
+                                                   reply.mutable_items());
+                                         return reply;
+                                       });
 }
 
 absl::StatusOr<v1::NoticeListReply> AdminApi::ListNotices(const Operator& op,
                                                           const v1::NoticeListRequest& r) {
-  return Audited<v1::NoticeListReply>(
-      op, Permission::kListDeadlines, "notice.list", "",
-      r.overdue() ? "notices overdue" : r.due() ? "notices due" : "notices",
-      [&]() -> absl::StatusOr<v1::NoticeListReply> {
-        const absl::Time now = node_->clock()->Now();
-        TB_ASSIGN_OR_RETURN(Tracked tracked, Track(now));
-        v1::NoticeListReply reply;
-        KeepAsked(tracked.notices, r, node_->config().deadlines.remind_days, now,
-                  reply.mutable_items());
-        return reply;
-      });
+  return Audited<v1::NoticeListReply>(op, Permission::kListDeadlines, "notice.list", "",
+                                      r.overdue() ? "notices overdue"
+                                      : r.due()   ? "notices due"
+                                                  : "notices",
+                                      [&]() -> absl::StatusOr<v1::NoticeListReply> {
+                                        const absl::Time now = node_->clock()->Now();
+                                        TB_ASSIGN_OR_RETURN(Tracked tracked, Track(now));
+                                        v1::NoticeListReply reply;
+                                        KeepAsked(tracked.notices, r,
+                                                  node_->config().deadlines.remind_days, now,
+                                                  reply.mutable_items());
+                                        return reply;
+                                      });
 }
 
 absl::StatusOr<v1::StatsReply> AdminApi::Stats(const Operator& op, const v1::StatsRequest& r) {
@@ -394,8 +400,8 @@ absl::StatusOr<v1::StatsManyReply> AdminApi::StatsMany(const Operator& op,
   // Counts and region codes only: no personal data, so no audit entry.
   TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadStatistics));
   if (r.requests().empty() || r.requests_size() > kMaxStatsQueries) {
-    return absl::InvalidArgumentError(absl::StrCat("requests: ", r.requests_size(),
-                                                   " queries; give 1 to ", kMaxStatsQueries));
+    return absl::InvalidArgumentError(
+        absl::StrCat("requests: ", r.requests_size(), " queries; give 1 to ", kMaxStatsQueries));
   }
   const absl::Time now = node_->clock()->Now();
   std::vector<StatsQuery> queries;
@@ -444,7 +450,8 @@ absl::StatusOr<v1::CertificatePayloadReply> AdminApi::CertificatePayload(
       absl::StrCat("certificate ", r.number(), r.reason().empty() ? "" : ": ", r.reason()),
       [&]() -> absl::StatusOr<v1::CertificatePayloadReply> {
         if (!person.ok()) return person.status();
-        if (r.number().empty()) return absl::InvalidArgumentError("number: give the certificate number");
+        if (r.number().empty())
+          return absl::InvalidArgumentError("number: give the certificate number");
         const std::string self = node_->config().code;
         TB_ASSIGN_OR_RETURN(auto records, node_->store()->ListRecords(*person));
         std::optional<v1::Certificate> found;
@@ -465,24 +472,25 @@ absl::StatusOr<v1::CertificatePayloadReply> AdminApi::CertificatePayload(
         }
         const std::string where = absl::StrCat(" of person ", ids::MaskId(*person));
         if (!found.has_value()) {
-          return absl::NotFoundError(absl::StrCat("node ", self, " holds no certificate ",
-                                                  r.number(), where));
+          return absl::NotFoundError(
+              absl::StrCat("node ", self, " holds no certificate ", r.number(), where));
         }
         if (found->issuer() != self) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "certificate ", r.number(), where, " was issued by ", found->issuer(),
-              ", not by this node (", self, "): only its issuer signs its payload"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("certificate ", r.number(), where, " was issued by ", found->issuer(),
+                           ", not by this node (", self, "): only its issuer signs its payload"));
         }
         if (found->revoked()) {
-          return absl::FailedPreconditionError(absl::StrCat("certificate ", r.number(), " is revoked"));
+          return absl::FailedPreconditionError(
+              absl::StrCat("certificate ", r.number(), " is revoked"));
         }
         if (superseded.count(found_id)) {
           return absl::FailedPreconditionError(
               absl::StrCat("certificate ", r.number(), " is superseded by a newer one"));
         }
-        TB_ASSIGN_OR_RETURN(std::string payload,
-                            SignCertificatePayload(*found, *person, node_->clock()->Now(),
-                                                   node_->signing_key()));
+        TB_ASSIGN_OR_RETURN(
+            std::string payload,
+            SignCertificatePayload(*found, *person, node_->clock()->Now(), node_->signing_key()));
         v1::CertificatePayloadReply reply;
         reply.set_text(CertificateText(payload));
         reply.set_payload(std::move(payload));
@@ -491,22 +499,22 @@ absl::StatusOr<v1::CertificatePayloadReply> AdminApi::CertificatePayload(
       });
 }
 
-absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(
-    const Operator& op, const v1::RevocationListRequest&) {
+absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(const Operator& op,
+                                                                 const v1::RevocationListRequest&) {
   // Every role may read statistics; the list is for clerks and administrators.
   return Audited<v1::RevocationListReply>(
       op, Permission::kReadStatistics, "certificate.revocations", "", "revocation list export",
       [&]() -> absl::StatusOr<v1::RevocationListReply> {
         if (op.role != Role::kClerk && op.role != Role::kAdministrator) {
-          return absl::PermissionDeniedError(absl::StrCat(
-              "operator ", op.name, " (", RoleName(op.role),
-              ") may not export the revocation list: clerks and administrators may"));
+          return absl::PermissionDeniedError(
+              absl::StrCat("operator ", op.name, " (", RoleName(op.role),
+                           ") may not export the revocation list: clerks and administrators may"));
         }
         const Config& config = node_->config();
         if (config.role != NodeRole::kNational) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "only the national node publishes the revocation list; this node is ",
-              NodeRoleName(config.role), " ", config.code));
+          return absl::FailedPreconditionError(
+              absl::StrCat("only the national node publishes the revocation list; this node is ",
+                           NodeRoleName(config.role), " ", config.code));
         }
         TB_ASSIGN_OR_RETURN(auto rows, node_->store()->Scan(storage::Cf::kRecords, ""));
         // (person, record id) -> certificate, to resolve what supersedes names.
@@ -515,7 +523,8 @@ absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(
         std::vector<std::pair<std::string, std::string>> superseded;
         for (const auto& [key, bytes] : rows) {
           if (key.size() <= storage::kPersonSize ||
-              static_cast<unsigned char>(key[storage::kPersonSize]) != v1::RECORD_KIND_CERTIFICATE) {
+              static_cast<unsigned char>(key[storage::kPersonSize]) !=
+                  v1::RECORD_KIND_CERTIFICATE) {
             continue;
           }
           v1::RecordState state;
@@ -535,7 +544,8 @@ absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(
         for (const auto& id : superseded) {
           auto it = certs.find(id);
           if (it == certs.end()) continue;
-          entries.push_back({it->second.issuer(), it->second.number(), RevocationReason::kSuperseded});
+          entries.push_back(
+              {it->second.issuer(), it->second.number(), RevocationReason::kSuperseded});
         }
         // A certificate both revoked and superseded is listed once, as
         // revoked: the list keeps the first of equal entries.
@@ -543,7 +553,8 @@ absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(
         TB_ASSIGN_OR_RETURN(std::string list, SignRevocationList(std::move(entries), config.code,
                                                                  now, node_->signing_key()));
         v1::RevocationListReply reply;
-        TB_ASSIGN_OR_RETURN(node::RevocationList parsed, VerifyRevocationList(list, node_->roster()));
+        TB_ASSIGN_OR_RETURN(node::RevocationList parsed,
+                            VerifyRevocationList(list, node_->roster()));
         reply.set_entries(static_cast<uint32_t>(parsed.entries.size()));
         reply.set_issued_at_micros(absl::ToUnixMicros(parsed.issued_at));
         reply.set_list(std::move(list));
@@ -551,8 +562,7 @@ absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(
       });
 }
 
-absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op,
-                                                 const v1::ImportRequest& r) {
+absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op, const v1::ImportRequest& r) {
   // The audit entry names the batch, not each person: it says how many.
   const std::vector<absl::StatusOr<std::string>> persons =
       ImportPersons(r, absl::ToCivilDay(node_->clock()->Now(), absl::FixedTimeZone(8 * 3600)));

@@ -22,8 +22,8 @@
 #include "node/operators.h"
 #include "node/workflow.h"
 #include "storage/audit_log.h"
-#include "tongban/v1/stats.pb.h"
 #include "tongban/v1/admin.pb.h"
+#include "tongban/v1/stats.pb.h"
 
 namespace tongban::node {
 
@@ -55,8 +55,7 @@ class AdminApi {
   absl::StatusOr<v1::StatsReply> Stats(const Operator& op, const v1::StatsRequest& r);
   // Up to kMaxStatsQueries queries from one scan of the records.
   static constexpr int kMaxStatsQueries = 130;
-  absl::StatusOr<v1::StatsManyReply> StatsMany(const Operator& op,
-                                               const v1::StatsManyRequest& r);
+  absl::StatusOr<v1::StatsManyReply> StatsMany(const Operator& op, const v1::StatsManyRequest& r);
   // The offline payload of a certificate this node issued (clerk; audited).
   absl::StatusOr<v1::CertificatePayloadReply> CertificatePayload(
       const Operator& op, const v1::CertificatePayloadRequest& r);

@@ -32,10 +32,10 @@ class AdminService final : public v1::Admin::Service {
   AdminService(AdminServer::Authenticate authenticate, AdminApi* api)
       : authenticate_(std::move(authenticate)), api_(api) {}
 
-#define TB_ADMIN_METHOD(Method, Request, Reply)                                      \
-  grpc::Status Method(grpc::ServerContext* ctx, const v1::Request* request,          \
-                      v1::Reply* reply) override {                                   \
-    return Call<v1::Request, v1::Reply>(ctx, *request, reply, &AdminApi::Method);     \
+#define TB_ADMIN_METHOD(Method, Request, Reply)                                               \
+  grpc::Status Method(grpc::ServerContext* ctx, const v1::Request* request, v1::Reply* reply) \
+      override {                                                                              \
+    return Call<v1::Request, v1::Reply>(ctx, *request, reply, &AdminApi::Method);             \
   }
   TB_ADMIN_METHOD(Status, StatusRequest, StatusReply)
   TB_ADMIN_METHOD(Peers, PeersRequest, PeersReply)
@@ -95,15 +95,15 @@ AdminServer::~AdminServer() { Stop(); }
 
 absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(Options options) {
   if (options.api == nullptr || !options.authenticate || options.operator_ca_pem.empty()) {
-    return absl::InvalidArgumentError("admin server: api, authenticate and operator CA are required");
+    return absl::InvalidArgumentError(
+        "admin server: api, authenticate and operator CA are required");
   }
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<AdminService>(std::move(options.authenticate), options.api);
-  TB_ASSIGN_OR_RETURN(impl->server,
-                      sync::StartMutualTlsServer("admin server", options.address,
-                                                 options.operator_ca_pem, options.cert_pem,
-                                                 options.key_pem, impl->service.get(),
-                                                 &impl->port));
+  TB_ASSIGN_OR_RETURN(
+      impl->server, sync::StartMutualTlsServer("admin server", options.address,
+                                               options.operator_ca_pem, options.cert_pem,
+                                               options.key_pem, impl->service.get(), &impl->port));
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
 }
 

@@ -5,8 +5,8 @@
 // Every call also carries the second factor in its metadata
 // ("x-tongban-password", and "x-tongban-totp" for accounts with TOTP), which
 // `authenticate` checks with the certificate (node/auth.h: lock-out after
-// repeated failures). A refusal is UNAUTHENTICATED whichever factor failed. The authenticated operator's calls go to AdminApi, which
-// checks the role and audits.
+// repeated failures). A refusal is UNAUTHENTICATED whichever factor failed. The authenticated
+// operator's calls go to AdminApi, which checks the role and audits.
 //
 // The server also answers the standard gRPC health check
 // (grpc.health.v1.Health) and server reflection, so that grpcurl and
@@ -37,11 +37,11 @@ class AdminServer {
 
   struct Options {
     std::string address = "127.0.0.1:0";
-    std::string cert_pem;         // this node's certificate and key
+    std::string cert_pem;  // this node's certificate and key
     std::string key_pem;
     std::string operator_ca_pem;  // verifies operators' client certificates
     Authenticate authenticate;
-    AdminApi* api = nullptr;      // not owned
+    AdminApi* api = nullptr;  // not owned
   };
 
   static absl::StatusOr<std::unique_ptr<AdminServer>> Start(Options options);

@@ -40,8 +40,8 @@ void Authenticator::Unlock(absl::string_view name) {
 }
 
 absl::StatusOr<AuthenticatedOperator> Authenticator::Authenticate(
-    const pki::Certificate& client_cert, absl::string_view password,
-    absl::string_view totp_code, std::string* reason) {
+    const pki::Certificate& client_cert, absl::string_view password, absl::string_view totp_code,
+    std::string* reason) {
   std::string why;
   auto refuse = [&](absl::string_view name, std::string detail, absl::string_view extra = "") {
     why = std::move(detail);
@@ -64,11 +64,10 @@ absl::StatusOr<AuthenticatedOperator> Authenticator::Authenticate(
     absl::MutexLock lock(&mu_);
     State& s = state_[name];
     if (s.locked_until > now) {
-      return refuse(name, "locked",
-                    absl::StrCat(": locked after ", options_.max_failures,
-                                 " failures until ",
-                                 absl::FormatTime(absl::RFC3339_sec, s.locked_until,
-                                                  absl::UTCTimeZone())));
+      return refuse(
+          name, "locked",
+          absl::StrCat(": locked after ", options_.max_failures, " failures until ",
+                       absl::FormatTime(absl::RFC3339_sec, s.locked_until, absl::UTCTimeZone())));
     }
     last_step = s.last_totp_step;
   }
@@ -110,8 +109,7 @@ absl::StatusOr<AuthenticatedOperator> Authenticator::Authenticate(
     s.failures = 0;
     s.locked_until = now + options_.lockout;
     extra = absl::StrCat(": locked after ", options_.max_failures, " failures until ",
-                         absl::FormatTime(absl::RFC3339_sec, s.locked_until,
-                                          absl::UTCTimeZone()));
+                         absl::FormatTime(absl::RFC3339_sec, s.locked_until, absl::UTCTimeZone()));
     TB_LOG(WARNING) << "operator " << name << " locked out until " << s.locked_until;
   }
   return refuse(name, absl::StrJoin(failed, ", "), extra);

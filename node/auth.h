@@ -73,8 +73,8 @@ storage::AuditEntry OperatorAuditEntry(const AuthenticatedOperator& op, absl::st
 class Authenticator {
  public:
   // `accounts` and `clock` are not owned and outlive this.
-  Authenticator(const OperatorAccounts* accounts, pki::Certificate operator_ca,
-                const Clock* clock, AuthOptions options);
+  Authenticator(const OperatorAccounts* accounts, pki::Certificate operator_ca, const Clock* clock,
+                AuthOptions options);
 
   // The operator, or kUnauthenticated as described above. `reason`, if not
   // null, receives why it failed ("password", "totp", "locked", ...), or is

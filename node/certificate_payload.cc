@@ -48,7 +48,8 @@ class Writer {
   absl::Status KeyId(absl::string_view key_id) {
     absl::StatusOr<std::string> raw = HexDecode(key_id);
     if (!raw.ok() || raw->size() != 8) {
-      return absl::InvalidArgumentError(absl::StrCat("key id \"", key_id, "\" is not 16 hex digits"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("key id \"", key_id, "\" is not 16 hex digits"));
     }
     Raw(*raw);
     return absl::OkStatus();
@@ -56,8 +57,8 @@ class Writer {
   absl::Status Day(absl::string_view what, absl::CivilDay day) {
     const int64_t n = day - kEpochDay;
     if (n < 0 || n > 0xffff) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " ", absl::FormatCivilTime(day), " is outside 1970-01-01..2149-06-06"));
+      return absl::InvalidArgumentError(absl::StrCat(what, " ", absl::FormatCivilTime(day),
+                                                     " is outside 1970-01-01..2149-06-06"));
     }
     Uint(static_cast<uint64_t>(n), 2);
     return absl::OkStatus();
@@ -74,9 +75,9 @@ class Reader {
   Reader(absl::string_view what, absl::string_view in) : what_(what), in_(in) {}
   absl::StatusOr<absl::string_view> Raw(absl::string_view field, size_t n) {
     if (in_.size() - pos_ < n) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          what_, " is truncated: ", field, " at byte ", pos_, " needs ", n, " bytes, ",
-          in_.size() - pos_, " left"));
+      return absl::InvalidArgumentError(absl::StrCat(what_, " is truncated: ", field, " at byte ",
+                                                     pos_, " needs ", n, " bytes, ",
+                                                     in_.size() - pos_, " left"));
     }
     absl::string_view s = in_.substr(pos_, n);
     pos_ += n;
@@ -128,7 +129,8 @@ absl::StatusOr<const crypto::PublicKey*> RosterKey(const sync::Roster& roster,
                                                    absl::string_view code,
                                                    absl::string_view key_id) {
   if (roster.Find(code) == nullptr) {
-    return absl::NotFoundError(absl::StrCat("issuer ", code, " is not in roster v", roster.version()));
+    return absl::NotFoundError(
+        absl::StrCat("issuer ", code, " is not in roster v", roster.version()));
   }
   const crypto::PublicKey* key = roster.FindSigningKey(code, key_id);
   if (key == nullptr) {
@@ -152,8 +154,7 @@ std::string HolderHash(crypto::SuiteId suite, absl::string_view salt, absl::stri
 }
 
 absl::StatusOr<std::string> SignCertificatePayload(const v1::Certificate& cert,
-                                                   absl::string_view person,
-                                                   absl::Time issued_at,
+                                                   absl::string_view person, absl::Time issued_at,
                                                    const crypto::PrivateKey& key) {
   Writer w;
   w.U8(kCertificatePayloadVersion);
@@ -192,7 +193,8 @@ absl::StatusOr<DecodedCertificate> DecodeCertificatePayload(absl::string_view by
   TB_ASSIGN_OR_RETURN(uint64_t version, r.Uint("version", 1));
   if (version != kCertificatePayloadVersion) {
     return r.Error(absl::StrCat("unknown version ", version, " (this build reads version ",
-                                kCertificatePayloadVersion, ")"), 0);
+                                kCertificatePayloadVersion, ")"),
+                   0);
   }
   TB_ASSIGN_OR_RETURN(c.issuer, r.Code("issuer"));
   TB_ASSIGN_OR_RETURN(c.key_id, r.KeyId());
@@ -241,8 +243,9 @@ absl::StatusOr<std::string> CertificateBytesFromText(absl::string_view text) {
   }
   text.remove_prefix(kCertificateTextPrefix.size());
   if (text.size() % 3 == 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "certificate text is truncated: ", text.size(), " base45 characters is not a whole number of bytes"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate text is truncated: ", text.size(),
+                     " base45 characters is not a whole number of bytes"));
   }
   std::string out;
   for (size_t i = 0; i < text.size(); i += 3) {
@@ -251,16 +254,16 @@ absl::StatusOr<std::string> CertificateBytesFromText(absl::string_view text) {
     for (size_t j = 0; j < n; ++j, scale *= 45) {
       const size_t digit = kBase45.find(text[i + j]);
       if (digit == absl::string_view::npos) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "certificate text: character ", kCertificateTextPrefix.size() + i + j + 1,
-            " is not base45"));
+        return absl::InvalidArgumentError(absl::StrCat("certificate text: character ",
+                                                       kCertificateTextPrefix.size() + i + j + 1,
+                                                       " is not base45"));
       }
       value += static_cast<uint32_t>(digit) * scale;
     }
     if (value > (n == 3 ? 0xffffu : 0xffu)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "certificate text: characters ", kCertificateTextPrefix.size() + i + 1, "..",
-          kCertificateTextPrefix.size() + i + n, " are not valid base45"));
+      return absl::InvalidArgumentError(
+          absl::StrCat("certificate text: characters ", kCertificateTextPrefix.size() + i + 1, "..",
+                       kCertificateTextPrefix.size() + i + n, " are not valid base45"));
     }
     if (n == 3) out += static_cast<char>(value >> 8);
     out += static_cast<char>(value & 0xff);
@@ -279,8 +282,7 @@ const RevokedCertificate* RevocationList::Find(absl::string_view issuer,
 }
 
 absl::StatusOr<std::string> SignRevocationList(std::vector<RevokedCertificate> entries,
-                                               absl::string_view national,
-                                               absl::Time issued_at,
+                                               absl::string_view national, absl::Time issued_at,
                                                const crypto::PrivateKey& key) {
   std::stable_sort(entries.begin(), entries.end());
   entries.erase(std::unique(entries.begin(), entries.end(),
@@ -322,12 +324,14 @@ absl::StatusOr<RevocationList> VerifyRevocationList(absl::string_view bytes,
   list.issued_at = absl::FromUnixSeconds(static_cast<int64_t>(issued));
   TB_ASSIGN_OR_RETURN(uint64_t count, r.Uint("count", 4));
   // Each entry takes at least 5 bytes: refuse a count the bytes cannot hold.
-  if (count > bytes.size() / 5) return r.Error(absl::StrCat("count ", count, " is too large"), r.pos() - 4);
+  if (count > bytes.size() / 5)
+    return r.Error(absl::StrCat("count ", count, " is too large"), r.pos() - 4);
   for (uint64_t i = 0; i < count; ++i) {
     RevokedCertificate e;
     TB_ASSIGN_OR_RETURN(e.issuer, r.Code("issuer"));
     TB_ASSIGN_OR_RETURN(uint64_t reason, r.Uint("reason", 1));
-    if (reason != 1 && reason != 2) return r.Error(absl::StrCat("unknown reason ", reason), r.pos() - 1);
+    if (reason != 1 && reason != 2)
+      return r.Error(absl::StrCat("unknown reason ", reason), r.pos() - 1);
     e.reason = static_cast<RevocationReason>(reason);
     TB_ASSIGN_OR_RETURN(e.number, r.Short("certificate number"));
     if (!list.entries.empty() && !(list.entries.back() < e)) {
@@ -341,12 +345,13 @@ absl::StatusOr<RevocationList> VerifyRevocationList(absl::string_view bytes,
   TB_RETURN_IF_ERROR(r.End());
   const v1::NodeEntry* national = roster.Find(list.national);
   if (national == nullptr || national->role() != v1::NodeEntry::ROLE_NATIONAL) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "revocation list: signer ", list.national, " is not the national node of roster v",
-        roster.version()));
+    return absl::PermissionDeniedError(absl::StrCat("revocation list: signer ", list.national,
+                                                    " is not the national node of roster v",
+                                                    roster.version()));
   }
   absl::StatusOr<const crypto::PublicKey*> key = RosterKey(roster, list.national, list.key_id);
-  if (!key.ok()) return absl::PermissionDeniedError(absl::StrCat("revocation list: ", key.status().message()));
+  if (!key.ok())
+    return absl::PermissionDeniedError(absl::StrCat("revocation list: ", key.status().message()));
   if (absl::Status s = VerifySignature(**key, signed_bytes, signature); !s.ok()) {
     return absl::PermissionDeniedError(absl::StrCat(
         "revocation list: the signature of national node ", list.national, " does not verify"));
@@ -371,8 +376,7 @@ absl::string_view VerdictName(Verdict v) {
 }
 
 CertificateVerification VerifyCertificate(absl::string_view bytes, const sync::Roster& roster,
-                                          const RevocationList* revocations,
-                                          absl::CivilDay today,
+                                          const RevocationList* revocations, absl::CivilDay today,
                                           std::optional<std::string> person) {
   CertificateVerification out;
   const auto verdict = [&out](Verdict v, std::string detail) {
@@ -391,12 +395,12 @@ CertificateVerification VerifyCertificate(absl::string_view bytes, const sync::R
   // made the federation revoke it. (A suspended node's stand.)
   if (const v1::NodeEntry* issuer = roster.Find(c.issuer);
       issuer->status() == v1::NodeEntry::NODE_STATUS_REVOKED) {
-    return verdict(Verdict::kUnknownIssuer,
-                   absl::StrCat("issuer ", c.issuer, " is revoked in roster v", roster.version(),
-                                issuer->status_reason().empty() ? "" : ": ",
-                                issuer->status_reason(),
-                                "; its certificates are no longer accepted (ask the county that "
-                                "keeps the person's records now for a new one)"));
+    return verdict(
+        Verdict::kUnknownIssuer,
+        absl::StrCat("issuer ", c.issuer, " is revoked in roster v", roster.version(),
+                     issuer->status_reason().empty() ? "" : ": ", issuer->status_reason(),
+                     "; its certificates are no longer accepted (ask the county that "
+                     "keeps the person's records now for a new one)"));
   }
   if (!VerifySignature(**key, decoded->signed_bytes, decoded->signature).ok()) {
     return verdict(Verdict::kForged,
@@ -411,12 +415,13 @@ CertificateVerification VerifyCertificate(absl::string_view bytes, const sync::R
   }
   if (revocations != nullptr) {
     if (const RevokedCertificate* r = revocations->Find(c.issuer, c.number); r != nullptr) {
-      return verdict(Verdict::kRevoked,
-                     absl::StrCat("certificate ", c.number, " of ", c.issuer, " is ",
-                                  r->reason == RevocationReason::kSuperseded ? "superseded" : "revoked",
-                                  " on the national list of ",
-                                  absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", revocations->issued_at,
-                                                   absl::UTCTimeZone())));
+      return verdict(
+          Verdict::kRevoked,
+          absl::StrCat(
+              "certificate ", c.number, " of ", c.issuer, " is ",
+              r->reason == RevocationReason::kSuperseded ? "superseded" : "revoked",
+              " on the national list of ",
+              absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", revocations->issued_at, absl::UTCTimeZone())));
     }
   }
   if (today < c.valid_from) {
@@ -424,7 +429,8 @@ CertificateVerification VerifyCertificate(absl::string_view bytes, const sync::R
                    absl::StrCat("valid from ", absl::FormatCivilTime(c.valid_from)));
   }
   if (today > c.valid_to) {
-    return verdict(Verdict::kExpired, absl::StrCat("expired after ", absl::FormatCivilTime(c.valid_to)));
+    return verdict(Verdict::kExpired,
+                   absl::StrCat("expired after ", absl::FormatCivilTime(c.valid_to)));
   }
   return verdict(Verdict::kValid, absl::StrCat("from ", absl::FormatCivilTime(c.valid_from), " to ",
                                                absl::FormatCivilTime(c.valid_to)));

@@ -40,8 +40,8 @@
 
 #include <cstdint>
 #include <optional>
-#include <tuple>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -82,8 +82,7 @@ std::string HolderHash(crypto::SuiteId suite, absl::string_view salt, absl::stri
 // outside 1970..2149, a number or fact longer than 255 bytes, more than 255
 // facts, an issuer that is not six digits).
 absl::StatusOr<std::string> SignCertificatePayload(const v1::Certificate& cert,
-                                                   absl::string_view person,
-                                                   absl::Time issued_at,
+                                                   absl::string_view person, absl::Time issued_at,
                                                    const crypto::PrivateKey& key);
 
 // A decoded payload: the claims, the signed bytes and the signature. Checks
@@ -128,11 +127,10 @@ struct RevocationList {
   const RevokedCertificate* Find(absl::string_view issuer, absl::string_view number) const;
 };
 
-// Sorts and de-duplicates `entries` (the first of equal ones is kept) and signs the list with the national
-// node's key.
+// Sorts and de-duplicates `entries` (the first of equal ones is kept) and signs the list with the
+// national node's key.
 absl::StatusOr<std::string> SignRevocationList(std::vector<RevokedCertificate> entries,
-                                               absl::string_view national,
-                                               absl::Time issued_at,
+                                               absl::string_view national, absl::Time issued_at,
                                                const crypto::PrivateKey& key);
 
 // Parses `bytes` and checks its signature with the roster's national node
@@ -159,7 +157,7 @@ absl::string_view VerdictName(Verdict v);
 
 struct CertificateVerification {
   Verdict verdict = Verdict::kMalformed;
-  std::string detail;  // one line: why (never an ID)
+  std::string detail;                       // one line: why (never an ID)
   std::optional<CertificateClaims> claims;  // set once the payload decoded
   bool holder_checked = false;
 };
@@ -168,8 +166,7 @@ struct CertificateVerification {
 // against the root key), an optional verified revocation list, `today`
 // (China Standard Time) and, optionally, the holder's normalized ID.
 CertificateVerification VerifyCertificate(absl::string_view bytes, const sync::Roster& roster,
-                                          const RevocationList* revocations,
-                                          absl::CivilDay today,
+                                          const RevocationList* revocations, absl::CivilDay today,
                                           std::optional<std::string> person);
 
 }  // namespace tongban::node

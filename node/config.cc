@@ -99,9 +99,9 @@ Setter Duration(absl::Duration Config::*field, absl::Duration min, absl::Duratio
     TB_RETURN_IF_ERROR(Expect(v, Value::kString));
     TB_ASSIGN_OR_RETURN(absl::Duration d, ParseConfigDuration(v.text));
     if (d < min || d > max) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "\"", v.text, "\" is out of range [", absl::FormatDuration(min), ", ",
-          absl::FormatDuration(max), "]"));
+      return absl::InvalidArgumentError(absl::StrCat("\"", v.text, "\" is out of range [",
+                                                     absl::FormatDuration(min), ", ",
+                                                     absl::FormatDuration(max), "]"));
     }
     c.*field = d;
     return absl::OkStatus();
@@ -120,8 +120,7 @@ Setter Choice(T Config::*field, std::vector<std::pair<std::string, T>> choices) 
       }
       absl::StrAppend(&names, names.empty() ? "" : ", ", name);
     }
-    return absl::InvalidArgumentError(
-        absl::StrCat("\"", v.text, "\" is not one of: ", names));
+    return absl::InvalidArgumentError(absl::StrCat("\"", v.text, "\" is not one of: ", names));
   };
 }
 
@@ -175,11 +174,13 @@ struct Key {
 const std::map<std::string, Key>& Schema() {
   static const auto* schema = new std::map<std::string, Key>{
       {"node.code", {NodeCode(&Config::code), true}},
-      {"node.role", {Choice<NodeRole>(&Config::role, {{"county", NodeRole::kCounty},
-                                                  {"province", NodeRole::kProvince},
-                                                  {"national", NodeRole::kNational}})}},
-      {"node.suite", {Choice<crypto::SuiteId>(&Config::suite, {{"intl", crypto::SuiteId::kIntl},
-                                                               {"gm", crypto::SuiteId::kGm}})}},
+      {"node.role",
+       {Choice<NodeRole>(&Config::role, {{"county", NodeRole::kCounty},
+                                         {"province", NodeRole::kProvince},
+                                         {"national", NodeRole::kNational}})}},
+      {"node.suite",
+       {Choice<crypto::SuiteId>(&Config::suite,
+                                {{"intl", crypto::SuiteId::kIntl}, {"gm", crypto::SuiteId::kGm}})}},
       {"node.data_dir", {Path(&Config::data_dir)}},
       {"node.national", {NodeCode(&Config::national)}},
       {"federation.roster", {Path(&Config::roster), true}},
@@ -209,14 +210,13 @@ const std::map<std::string, Key>& Schema() {
       {"deadlines.certificate_mismatch_days",
        {DefaultDays(&DeadlineRules::certificate_mismatch_days)}},
       {"deadlines.notice_days", {DefaultDays(&DeadlineRules::notice_days)}},
-      {"deadlines.remind_days",
-       {[](const Value& v, const Context&, Config& c) {
+      {"deadlines.remind_days", {[](const Value& v, const Context&, Config& c) {
          return SetDays(v, &c.deadlines.remind_days);
        }}},
-      {"log.level", {Choice<std::string>(&Config::log_level, {{"debug", "debug"},
-                                                             {"info", "info"},
-                                                             {"warning", "warning"},
-                                                             {"error", "error"}})}},
+      {"log.level",
+       {Choice<std::string>(
+           &Config::log_level,
+           {{"debug", "debug"}, {"info", "info"}, {"warning", "warning"}, {"error", "error"}})}},
   };
   return *schema;
 }
@@ -248,8 +248,7 @@ absl::StatusOr<Value> ParseValue(absl::string_view rest) {
     if (i >= rest.size()) return absl::InvalidArgumentError("string has no closing quote");
     absl::string_view after = absl::StripLeadingAsciiWhitespace(rest.substr(i + 1));
     if (!after.empty() && after.front() != '#') {
-      return absl::InvalidArgumentError(
-          absl::StrCat("unexpected text after the string: ", after));
+      return absl::InvalidArgumentError(absl::StrCat("unexpected text after the string: ", after));
     }
     v.kind = Value::kString;
     v.text = std::move(out);
@@ -267,8 +266,8 @@ absl::StatusOr<Value> ParseValue(absl::string_view rest) {
     v.kind = Value::kInteger;
     return v;
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      literal, " is not a value (strings are double-quoted: \"", literal, "\")"));
+  return absl::InvalidArgumentError(
+      absl::StrCat(literal, " is not a value (strings are double-quoted: \"", literal, "\")"));
 }
 
 bool IsBareKey(absl::string_view s) {
@@ -279,11 +278,10 @@ bool IsBareKey(absl::string_view s) {
   return true;
 }
 
-absl::Status At(const std::string& path, int line, absl::string_view key,
-                absl::string_view what) {
-  return absl::InvalidArgumentError(
-      key.empty() ? absl::StrCat(path, ":", line, ": ", what)
-                  : absl::StrCat(path, ":", line, ": ", key, ": ", what));
+absl::Status At(const std::string& path, int line, absl::string_view key, absl::string_view what) {
+  return absl::InvalidArgumentError(key.empty()
+                                        ? absl::StrCat(path, ":", line, ": ", what)
+                                        : absl::StrCat(path, ":", line, ": ", key, ": ", what));
 }
 
 }  // namespace
@@ -350,8 +348,9 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
     if (line.empty() || line.front() == '#') continue;
     if (line.front() == '[') {
       const size_t close = line.find(']');
-      absl::string_view after =
-          close == absl::string_view::npos ? "" : absl::StripAsciiWhitespace(line.substr(close + 1));
+      absl::string_view after = close == absl::string_view::npos
+                                    ? ""
+                                    : absl::StripAsciiWhitespace(line.substr(close + 1));
       if (close == absl::string_view::npos || (!after.empty() && after.front() != '#')) {
         return At(path, line_no, "", "a section header is [name]");
       }
@@ -376,7 +375,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
       if (!known) {
         return At(path, line_no, "",
                   absl::StrCat("unknown section [", section,
-                               "] (known: node, federation, peer, admin, metrics, sync, deadlines, deadlines.XX0000, log)"));
+                               "] (known: node, federation, peer, admin, metrics, sync, deadlines, "
+                               "deadlines.XX0000, log)"));
       }
       if (!seen_sections.insert(section).second) {
         return At(path, line_no, "", absl::StrCat("section [", section, "] appears twice"));
@@ -423,8 +423,8 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
           absl::StrAppend(&known, known.empty() ? "" : ", ", k.substr(section.size() + 1));
         }
       }
-      return At(path, line_no, key, absl::StrCat("unknown key (known in [", section, "]: ",
-                                                 known, ")"));
+      return At(path, line_no, key,
+                absl::StrCat("unknown key (known in [", section, "]: ", known, ")"));
     }
     auto [prev, inserted] = seen.emplace(key, line_no);
     if (!inserted) {
@@ -443,26 +443,27 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
   }
   for (const auto& [key, spec] : Schema()) {
     if (spec.required && !seen.count(key)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(path, ": ", key, ": required, and missing"));
+      return absl::InvalidArgumentError(absl::StrCat(path, ": ", key, ": required, and missing"));
     }
   }
   // Cross-key rules, reported at the line of the key that breaks them.
-  const NodeRole expected = config.code == config.national   ? NodeRole::kNational
-                        : absl::EndsWith(config.code, "0000") ? NodeRole::kProvince
-                                                              : NodeRole::kCounty;
+  const NodeRole expected = config.code == config.national        ? NodeRole::kNational
+                            : absl::EndsWith(config.code, "0000") ? NodeRole::kProvince
+                                                                  : NodeRole::kCounty;
   if (config.role != expected) {
     const int line = seen.count("node.role") ? seen["node.role"] : seen["node.code"];
     return At(path, line, "node.role",
-              absl::StrCat("node ", config.code, " is a ", NodeRoleName(expected),
-                           " node, not a ", NodeRoleName(config.role), " node"));
+              absl::StrCat("node ", config.code, " is a ", NodeRoleName(expected), " node, not a ",
+                           NodeRoleName(config.role), " node"));
   }
   if (config.operator_ca.empty() != config.operators.empty()) {
-    return At(path, seen.count("admin.operator_ca") ? seen["admin.operator_ca"] : seen["admin.operators"],
-              "admin.operators", "admin.operator_ca and admin.operators go together (both or neither)");
+    return At(
+        path, seen.count("admin.operator_ca") ? seen["admin.operator_ca"] : seen["admin.operators"],
+        "admin.operators", "admin.operator_ca and admin.operators go together (both or neither)");
   }
   if (config.retry_max < config.retry_initial) {
-    return At(path, seen.count("sync.retry_max") ? seen["sync.retry_max"] : seen["sync.retry_initial"],
+    return At(path,
+              seen.count("sync.retry_max") ? seen["sync.retry_max"] : seen["sync.retry_initial"],
               "sync.retry_max", "is shorter than sync.retry_initial");
   }
   return config;

@@ -44,10 +44,10 @@ absl::string_view NodeRoleName(NodeRole role);
 // Deadlines of inquiries (协查) and notices (通报), in days from the day the
 // sender recorded (China Standard Time); DOMAIN.md gives the defaults.
 struct DeadlineRules {
-  uint32_t urgent_days = 15;                // 紧急协查
-  uint32_t normal_days = 30;                // 一般协查
-  uint32_t certificate_mismatch_days = 7;   // 电子证明不符协查
-  uint32_t notice_days = 30;                // 通报 needing a receipt or feedback
+  uint32_t urgent_days = 15;               // 紧急协查
+  uint32_t normal_days = 30;               // 一般协查
+  uint32_t certificate_mismatch_days = 7;  // 电子证明不符协查
+  uint32_t notice_days = 30;               // 通报 needing a receipt or feedback
 };
 
 struct Deadlines {
@@ -66,10 +66,10 @@ struct Deadlines {
 
 struct Config {
   // [node]
-  std::string code;                            // required: 6-digit node code
-  NodeRole role = NodeRole::kCounty;                   // must fit the code
+  std::string code;                   // required: 6-digit node code
+  NodeRole role = NodeRole::kCounty;  // must fit the code
   crypto::SuiteId suite = crypto::SuiteId::kIntl;
-  std::string data_dir = "/var/lib/tongban";   // keys and database
+  std::string data_dir = "/var/lib/tongban";  // keys and database
   std::string national = "000000";
 
   // [federation]: the files of tongbanctl pki and roster.
@@ -84,18 +84,18 @@ struct Config {
 
   // [admin]
   std::string admin_listen = "127.0.0.1:7444";
-  std::string operator_ca;  // operators' CA certificate; empty: Admin is off
-  std::string operators;    // the operator accounts file (node/operators.h)
-  uint32_t lockout_failures = 5;                    // failed logins before lock-out
+  std::string operator_ca;        // operators' CA certificate; empty: Admin is off
+  std::string operators;          // the operator accounts file (node/operators.h)
+  uint32_t lockout_failures = 5;  // failed logins before lock-out
   absl::Duration lockout_period = absl::Minutes(15);
 
   // [metrics]
   std::string metrics_listen;  // empty: no metrics endpoint
 
   // [sync]
-  uint32_t credit = 4;                // batches a peer may have in flight to us
-  uint32_t batch_events = 1024;       // 1..1024
-  uint32_t batch_bytes = 1 << 20;     // 64 KiB..1 MiB
+  uint32_t credit = 4;             // batches a peer may have in flight to us
+  uint32_t batch_events = 1024;    // 1..1024
+  uint32_t batch_bytes = 1 << 20;  // 64 KiB..1 MiB
   absl::Duration retry_initial = absl::Seconds(1);
   absl::Duration retry_max = absl::Minutes(5);
   absl::Duration idle_close = absl::Seconds(60);

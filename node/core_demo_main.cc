@@ -37,9 +37,9 @@ v1::Date Day(int y, int m, int d) {
 }
 
 std::string Show(const storage::Appended& a, v1::RecordKind kind) {
-  return absl::StrCat("  event ", a.id.origin(), "/", a.id.epoch(), "/", a.id.seq(),
-                      "  ", storage::KindName(kind), " of ", ids::MaskId(a.person),
-                      "  -> audience [", absl::StrJoin(a.audience, ", "), "]");
+  return absl::StrCat("  event ", a.id.origin(), "/", a.id.epoch(), "/", a.id.seq(), "  ",
+                      storage::KindName(kind), " of ", ids::MaskId(a.person), "  -> audience [",
+                      absl::StrJoin(a.audience, ", "), "]");
 }
 
 bool Check(bool ok, const std::string& what) {
@@ -49,8 +49,7 @@ bool Check(bool ok, const std::string& what) {
 
 bool RunSuite(crypto::SuiteId suite_id, const std::string& dir) {
   const crypto::Suite& suite = crypto::GetSuite(suite_id);
-  Say(absl::StrCat("\n=== County 620102 (Lanzhou Chengguan), suite '", suite.name(),
-                   "' ==="));
+  Say(absl::StrCat("\n=== County 620102 (Lanzhou Chengguan), suite '", suite.name(), "' ==="));
   node::LocalNodeOptions options;
   options.data_dir = dir;
   options.suite = suite_id;
@@ -122,8 +121,8 @@ bool RunSuite(crypto::SuiteId suite_id, const std::string& dir) {
   (*c->mutable_attested_facts())["marital_status"] = "married";
   cert.purpose = v1::PURPOSE_CORRECTION;
   auto a4 = writer->Append(cert);
-  ok &= Check(a4.ok(), a4.ok() ? Show(*a4, cert.kind) + " (supersedes the first)"
-                               : a4.status().ToString());
+  ok &= Check(a4.ok(),
+              a4.ok() ? Show(*a4, cert.kind) + " (supersedes the first)" : a4.status().ToString());
 
   if (!ok) return false;
   const uint64_t last = a4->id.seq();
@@ -155,14 +154,13 @@ bool RunSuite(crypto::SuiteId suite_id, const std::string& dir) {
   auto old_cp = store->GetCheckpoint(writer->log(), 1);
   if (old_cp.ok() && old_cp->has_value()) {
     auto first = merkle::ParseCheckpoint((*old_cp)->body());
-    auto cproof = merkle::ConsistencyProof(*h, 1, cp->tree_size,
-                                           store->NodeReaderFor(writer->log()));
-    ok &= Check(first.ok() && cproof.ok() &&
-                    merkle::VerifyConsistency(*h, 1, cp->tree_size, first->root,
-                                              cp->root, *cproof)
-                        .ok(),
-                absl::StrCat("consistency proof: the log at size ", cp->tree_size,
-                             " extends the log at size 1"));
+    auto cproof =
+        merkle::ConsistencyProof(*h, 1, cp->tree_size, store->NodeReaderFor(writer->log()));
+    ok &= Check(
+        first.ok() && cproof.ok() &&
+            merkle::VerifyConsistency(*h, 1, cp->tree_size, first->root, cp->root, *cproof).ok(),
+        absl::StrCat("consistency proof: the log at size ", cp->tree_size,
+                     " extends the log at size 1"));
   }
 
   Say("\n6. Encryption at rest: the database files never hold the ID or the name.");
@@ -176,13 +174,11 @@ bool RunSuite(crypto::SuiteId suite_id, const std::string& dir) {
     std::ifstream in(e.path(), std::ios::binary);
     all.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
-  ok &= Check(all.find(person) == std::string::npos &&
-                  all.find("Demo Person") == std::string::npos,
-              absl::StrCat("searched ", files, " files (", all.size(),
-                           " bytes): no ID, no name"));
+  ok &= Check(all.find(person) == std::string::npos && all.find("Demo Person") == std::string::npos,
+              absl::StrCat("searched ", files, " files (", all.size(), " bytes): no ID, no name"));
   const storage::WriterStats stats = writer->stats();
-  Say(absl::StrCat("\nLog: ", stats.last_seq, " events, ", stats.commits,
-                   " durable batches, ", stats.checkpoints, " checkpoints signed."));
+  Say(absl::StrCat("\nLog: ", stats.last_seq, " events, ", stats.commits, " durable batches, ",
+                   stats.checkpoints, " checkpoints signed."));
   return ok;
 }
 

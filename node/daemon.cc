@@ -134,9 +134,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const Config& config, cons
         AuthenticatedOperator unknown;
         unknown.name = who.ok() ? who->name : "(unknown)";
         unknown.county = who.ok() ? who->county : "";
-        storage::AuditEntry entry = OperatorAuditEntry(
-            unknown, "operator.login", "", reason,
-            absl::UnauthenticatedError(absl::StrCat("refused: ", reason)));
+        storage::AuditEntry entry =
+            OperatorAuditEntry(unknown, "operator.login", "", reason,
+                               absl::UnauthenticatedError(absl::StrCat("refused: ", reason)));
         if (who.ok()) entry.role = who->role;
         node->audit_log()->Append(entry).IgnoreError();
         return op.status();
@@ -171,8 +171,6 @@ void Daemon::Stop() {
 }
 
 int Daemon::admin_port() const { return impl_->admin == nullptr ? 0 : impl_->admin->port(); }
-int Daemon::metrics_port() const {
-  return impl_->metrics == nullptr ? 0 : impl_->metrics->port();
-}
+int Daemon::metrics_port() const { return impl_->metrics == nullptr ? 0 : impl_->metrics->port(); }
 
 }  // namespace tongban::node

@@ -38,11 +38,9 @@ storage::RecordChange ChangeFrom(const v1::WriteRequest& r, const std::string& p
   return change;
 }
 
-void AddFindings(const storage::Appended& appended,
-                 google::protobuf::RepeatedField<int>* out) {
+void AddFindings(const storage::Appended& appended, google::protobuf::RepeatedField<int>* out) {
   for (ids::IdFinding f : appended.findings) out->Add(static_cast<int>(f));
 }
-
 
 std::vector<absl::StatusOr<std::string>> ImportPersons(const v1::ImportRequest& r,
                                                        absl::CivilDay today) {

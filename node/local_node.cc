@@ -16,16 +16,15 @@ bool Exists(const std::string& path) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LocalNode>> LocalNode::Open(
-    const LocalNodeOptions& options, const Clock* clock) {
+absl::StatusOr<std::unique_ptr<LocalNode>> LocalNode::Open(const LocalNodeOptions& options,
+                                                           const Clock* clock) {
   if (options.data_dir.empty()) {
     return absl::InvalidArgumentError("data_dir: empty");
   }
   std::error_code ec;
   std::filesystem::create_directories(options.data_dir, ec);
   if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("data_dir ", options.data_dir, ": ", ec.message()));
+    return absl::UnavailableError(absl::StrCat("data_dir ", options.data_dir, ": ", ec.message()));
   }
   const crypto::Suite& suite = crypto::GetSuite(options.suite);
   std::unique_ptr<LocalNode> node(new LocalNode(suite));
@@ -41,18 +40,15 @@ absl::StatusOr<std::unique_ptr<LocalNode>> LocalNode::Open(
   if (options.create_keys && !Exists(storage_path)) {
     TB_RETURN_IF_ERROR(crypto::GenerateStorageKeyFile(suite, storage_path));
   }
-  TB_ASSIGN_OR_RETURN(node->signing_key_,
-                      crypto::ReadPrivateKeyFile(suite, signing_path));
+  TB_ASSIGN_OR_RETURN(node->signing_key_, crypto::ReadPrivateKeyFile(suite, signing_path));
   storage::StoreOptions store_options;
   store_options.path = options.data_dir + "/db";
   store_options.suite = options.suite;
-  TB_ASSIGN_OR_RETURN(store_options.storage_key,
-                      crypto::ReadStorageKeyFile(suite, storage_path));
+  TB_ASSIGN_OR_RETURN(store_options.storage_key, crypto::ReadStorageKeyFile(suite, storage_path));
   TB_ASSIGN_OR_RETURN(node->store_, storage::Store::Open(store_options));
-  TB_ASSIGN_OR_RETURN(node->writer_,
-                      storage::Writer::Open(node->store_.get(),
-                                            node->signing_key_.get(),
-                                            options.writer, clock));
+  TB_ASSIGN_OR_RETURN(
+      node->writer_,
+      storage::Writer::Open(node->store_.get(), node->signing_key_.get(), options.writer, clock));
   return node;
 }
 

@@ -35,8 +35,8 @@ struct LocalNodeOptions {
 class LocalNode {
  public:
   // `clock` is not owned and must outlive the node.
-  static absl::StatusOr<std::unique_ptr<LocalNode>> Open(
-      const LocalNodeOptions& options, const Clock* clock);
+  static absl::StatusOr<std::unique_ptr<LocalNode>> Open(const LocalNodeOptions& options,
+                                                         const Clock* clock);
   // Stops the writer (finishing queued appends and their checkpoint), then
   // closes the store.
   ~LocalNode();

@@ -20,9 +20,7 @@
 namespace tongban::node {
 namespace {
 
-std::string Errno(absl::string_view what) {
-  return absl::StrCat(what, ": ", std::strerror(errno));
-}
+std::string Errno(absl::string_view what) { return absl::StrCat(what, ": ", std::strerror(errno)); }
 
 absl::string_view Reason(int code) {
   switch (code) {
@@ -38,9 +36,9 @@ absl::string_view Reason(int code) {
 
 std::string Response(int code, absl::string_view content_type, absl::string_view body,
                      bool with_body, absl::string_view extra_headers = "") {
-  std::string out = absl::StrCat("HTTP/1.1 ", code, " ", Reason(code), "\r\nContent-Type: ",
-                                 content_type, "\r\nContent-Length: ", body.size(),
-                                 "\r\nConnection: close\r\n", extra_headers, "\r\n");
+  std::string out = absl::StrCat(
+      "HTTP/1.1 ", code, " ", Reason(code), "\r\nContent-Type: ", content_type,
+      "\r\nContent-Length: ", body.size(), "\r\nConnection: close\r\n", extra_headers, "\r\n");
   if (with_body) out.append(body.data(), body.size());
   return out;
 }
@@ -84,8 +82,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     v6->sin6_port = htons(static_cast<uint16_t>(options.port));
     addr_len = sizeof(sockaddr_in6);
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "metrics HTTP address \"", options.address, "\" is not an IPv4 or IPv6 literal"));
+    return absl::InvalidArgumentError(absl::StrCat("metrics HTTP address \"", options.address,
+                                                   "\" is not an IPv4 or IPv6 literal"));
   }
   const std::string where = absl::StrCat("metrics HTTP ", options.address, ":", options.port);
   const int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -101,8 +99,8 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
     return absl::UnavailableError(err);
   }
   const int port = ntohs(addr.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
-  std::unique_ptr<MetricsHttpServer> server(new MetricsHttpServer(
-      options, registry, std::move(health), fd, port, wake[0], wake[1]));
+  std::unique_ptr<MetricsHttpServer> server(
+      new MetricsHttpServer(options, registry, std::move(health), fd, port, wake[0], wake[1]));
   try {
     server->thread_ = std::thread([s = server.get()] { s->Serve(); });
   } catch (const std::system_error& e) {
@@ -199,8 +197,8 @@ void MetricsHttpServer::HandleConnection(int fd) {
     const int ready = poll(&out, 1, MillisUntil(deadline));
     if (ready < 0 && errno == EINTR) continue;
     if (ready <= 0) return;
-    const ssize_t n = send(fd, response.data() + sent, response.size() - sent,
-                           MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n =
+        send(fd, response.data() + sent, response.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (n <= 0) return;
     sent += static_cast<size_t>(n);

@@ -51,9 +51,9 @@ class MetricsHttpServer {
   // Binds, listens and starts the server thread. kInvalidArgument for a bad
   // address or port; kUnavailable naming the address if bind/listen fail
   // (port in use). `registry` is not owned and outlives the server.
-  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(
-      const MetricsHttpOptions& options, const metrics::Registry* registry,
-      HealthCheck health);
+  static absl::StatusOr<std::unique_ptr<MetricsHttpServer>> Start(const MetricsHttpOptions& options,
+                                                                  const metrics::Registry* registry,
+                                                                  HealthCheck health);
 
   // Stops and joins the thread.
   ~MetricsHttpServer();
@@ -79,11 +79,11 @@ class MetricsHttpServer {
   const MetricsHttpOptions options_;
   const metrics::Registry* const registry_;  // Not owned; outlives this.
   const HealthCheck health_;
-  int listen_fd_;         // closed by Stop()
+  int listen_fd_;  // closed by Stop()
   const int port_;
-  const int wake_read_;   // a pipe: Stop() writes, Serve() polls
+  const int wake_read_;  // a pipe: Stop() writes, Serve() polls
   const int wake_write_;
-  std::thread thread_;    // Serve(); joined by Stop()
+  std::thread thread_;  // Serve(); joined by Stop()
 };
 
 }  // namespace tongban::node

@@ -30,16 +30,16 @@ absl::Status CheckOwnEntry(const sync::Roster& roster, const Config& config,
                            const crypto::PrivateKey& key) {
   const v1::NodeEntry* self = roster.Find(config.code);
   if (self == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        config.roster, ": node ", config.code, " is not in roster v", roster.version(),
-        "; add it with tongbanctl roster add-node"));
+    return absl::FailedPreconditionError(absl::StrCat(config.roster, ": node ", config.code,
+                                                      " is not in roster v", roster.version(),
+                                                      "; add it with tongbanctl roster add-node"));
   }
   const std::string key_id = key.public_key().KeyId();
   if (roster.FindSigningKey(config.code, key_id) == nullptr) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        config.roster, ": roster v", roster.version(), " does not list node ", config.code,
-        "'s signing key ", key_id, " (", config.data_dir,
-        "/signing.pub); add it with tongbanctl roster add-node --replace"));
+    return absl::FailedPreconditionError(
+        absl::StrCat(config.roster, ": roster v", roster.version(), " does not list node ",
+                     config.code, "'s signing key ", key_id, " (", config.data_dir,
+                     "/signing.pub); add it with tongbanctl roster add-node --replace"));
   }
   if (self->status() != v1::NodeEntry::NODE_STATUS_ACTIVE) {
     TB_LOG(WARNING) << "this node is not active in roster v" << roster.version()
@@ -101,8 +101,8 @@ absl::Status Node::StartParts() {
   TB_RETURN_IF_ERROR(CheckOwnEntry(roster_->current(), config, local_->signing_key()));
   storage::AuditLogOptions audit;
   audit.node_code = config.code;
-  TB_ASSIGN_OR_RETURN(audit_, storage::AuditLog::Open(local_->store(), &local_->signing_key(),
-                                                      clock_, audit));
+  TB_ASSIGN_OR_RETURN(
+      audit_, storage::AuditLog::Open(local_->store(), &local_->signing_key(), clock_, audit));
   TB_RETURN_IF_ERROR(RegisterMetrics());
 
   sync::ExchangeServer::Options server;
@@ -116,15 +116,15 @@ absl::Status Node::StartParts() {
                           const std::string& person) -> absl::StatusOr<v1::WhereReply> {
       absl::StatusOr<v1::WhereReply> answer =
           sync::AnswerWhere(*store(), asker, person, clock_->Now(), config_.retention);
-      absl::Status audited =
-          audit_->Append(storage::PeerAuditEntry(asker, "person.where", person,
-                                                 "where-query", answer.status()))
-              .status();
+      absl::Status audited = audit_
+                                 ->Append(storage::PeerAuditEntry(asker, "person.where", person,
+                                                                  "where-query", answer.status()))
+                                 .status();
       if (!audited.ok()) return audited;
       return answer;
     };
-    witness_ = std::make_unique<sync::Witness>(store(), &local_->signing_key(), clock_,
-                                               config.code);
+    witness_ =
+        std::make_unique<sync::Witness>(store(), &local_->signing_key(), clock_, config.code);
     server.witness = [this](const std::string&, const v1::WitnessRequest& r) {
       return witness_->Answer(r);
     };
@@ -223,9 +223,9 @@ absl::Status Node::Admit(const std::string& peer) const {
   absl::StatusOr<std::optional<std::string>> held = sync::HoldOf(*local_->store(), peer);
   if (!held.ok()) return held.status();
   if (held->has_value()) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        "node ", peer, " is held after sending invalid data (", **held,
-        "); an operator of node ", config_.code, " must clear the hold"));
+    return absl::PermissionDeniedError(
+        absl::StrCat("node ", peer, " is held after sending invalid data (", **held,
+                     "); an operator of node ", config_.code, " must clear the hold"));
   }
   return absl::OkStatus();
 }
@@ -331,9 +331,9 @@ absl::Status Node::RegisterMetrics() {
   TB_RETURN_IF_ERROR(r.AddGaugeCallback(
       "tongban_log_signed_events", "Events of the own log covered by a signed checkpoint.",
       [w] { return static_cast<double>(w->stats().signed_size); }));
-  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
-      "tongban_checkpoints_signed", "Checkpoints signed by this process.",
-      [w] { return static_cast<double>(w->stats().checkpoints); }));
+  TB_RETURN_IF_ERROR(
+      r.AddGaugeCallback("tongban_checkpoints_signed", "Checkpoints signed by this process.",
+                         [w] { return static_cast<double>(w->stats().checkpoints); }));
   TB_RETURN_IF_ERROR(r.AddGaugeCallback(
       "tongban_checkpoint_sign_seconds", "Time the signer spent re-reading, hashing and signing.",
       [w] { return absl::ToDoubleSeconds(w->stats().sign_time); }));
@@ -343,46 +343,45 @@ absl::Status Node::RegisterMetrics() {
   TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_audit_entries", "Entries in the audit log.",
                                         [audit] { return static_cast<double>(audit->size()); }));
   sync::RosterHolder* roster = roster_.get();
-  TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_roster_version", "Version of the roster in use.",
-                                        [roster] { return static_cast<double>(roster->version()); }));
+  TB_RETURN_IF_ERROR(
+      r.AddGaugeCallback("tongban_roster_version", "Version of the roster in use.",
+                         [roster] { return static_cast<double>(roster->version()); }));
   TB_ASSIGN_OR_RETURN(peer_connected_, r.AddGauge("tongban_peer_connected",
                                                   "Open sessions with the peer.", {"peer"}));
-  TB_ASSIGN_OR_RETURN(peer_behind_,
-                      r.AddGauge("tongban_peer_lag_events",
-                                 "Events of our log the peer should have and has not "
-                                 "acknowledged.",
-                                 {"peer"}));
-  TB_ASSIGN_OR_RETURN(peer_lag_seconds_,
-                      r.AddGauge("tongban_peer_lag_seconds",
-                                 "Seconds since the last batch with a peer that is behind.",
-                                 {"peer"}));
+  TB_ASSIGN_OR_RETURN(peer_behind_, r.AddGauge("tongban_peer_lag_events",
+                                               "Events of our log the peer should have and has not "
+                                               "acknowledged.",
+                                               {"peer"}));
+  TB_ASSIGN_OR_RETURN(
+      peer_lag_seconds_,
+      r.AddGauge("tongban_peer_lag_seconds",
+                 "Seconds since the last batch with a peer that is behind.", {"peer"}));
   TB_ASSIGN_OR_RETURN(events_applied_, r.AddGauge("tongban_sync_events_applied",
                                                   "Events applied from the peer.", {"peer"}));
-  TB_ASSIGN_OR_RETURN(events_sent_, r.AddGauge("tongban_sync_events_sent",
-                                               "Events sent to the peer.", {"peer"}));
-  TB_ASSIGN_OR_RETURN(batches_, r.AddGauge("tongban_sync_batches",
-                                           "Batches exchanged with the peer, by direction.",
-                                           {"peer", "direction"}));
+  TB_ASSIGN_OR_RETURN(events_sent_,
+                      r.AddGauge("tongban_sync_events_sent", "Events sent to the peer.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(
+      batches_, r.AddGauge("tongban_sync_batches", "Batches exchanged with the peer, by direction.",
+                           {"peer", "direction"}));
   TB_ASSIGN_OR_RETURN(rejected_, r.AddGauge("tongban_sync_batches_rejected",
                                             "Batches rejected, by reason.", {"reason"}));
-  TB_ASSIGN_OR_RETURN(witness_findings_,
-                      r.AddGauge("tongban_witness_findings",
-                                 "Witness comparisons that call for an operator, by verdict.",
-                                 {"verdict"}));
+  TB_ASSIGN_OR_RETURN(
+      witness_findings_,
+      r.AddGauge("tongban_witness_findings",
+                 "Witness comparisons that call for an operator, by verdict.", {"verdict"}));
   TB_ASSIGN_OR_RETURN(deadline_items_,
                       r.AddGauge("tongban_deadline_items",
                                  "Inquiries and notices this node sent or must answer, by kind "
                                  "and state (overdue: past the deadline without an answer).",
                                  {"kind", "state"}));
-  TB_ASSIGN_OR_RETURN(deadline_due_soon_,
-                      r.AddGauge("tongban_deadline_due_soon",
-                                 "Open inquiries and notices due within deadlines.remind_days.",
-                                 {"kind"}));
   TB_ASSIGN_OR_RETURN(
-      metrics::HistogramFamily * apply,
-      r.AddHistogram("tongban_sync_apply_seconds",
-                     "Time to verify and durably apply one received batch.", {},
-                     metrics::ExponentialBuckets(0.0005, 2, 14)));
+      deadline_due_soon_,
+      r.AddGauge("tongban_deadline_due_soon",
+                 "Open inquiries and notices due within deadlines.remind_days.", {"kind"}));
+  TB_ASSIGN_OR_RETURN(metrics::HistogramFamily * apply,
+                      r.AddHistogram("tongban_sync_apply_seconds",
+                                     "Time to verify and durably apply one received batch.", {},
+                                     metrics::ExponentialBuckets(0.0005, 2, 14)));
   peers_.SetApplyLatency(apply->WithLabels(absl::Span<const std::string>()));
   return absl::OkStatus();
 }
@@ -413,8 +412,7 @@ void Node::RefreshMetrics() {
     }
     peer_behind_->WithLabels({peer})->Set(behind);
     const absl::Time since = std::max(status.last_batch, started_);
-    peer_lag_seconds_->WithLabels({peer})->Set(behind > 0 ? absl::ToDoubleSeconds(now - since)
-                                                          : 0);
+    peer_lag_seconds_->WithLabels({peer})->Set(behind > 0 ? absl::ToDoubleSeconds(now - since) : 0);
   }
   if (auto counts = store()->ListCounters("rejected/"); counts.ok()) {
     for (const auto& [name, value] : *counts) {
@@ -462,9 +460,8 @@ void CountDeadlines(const std::vector<Item>& items, absl::string_view kind, absl
 
 absl::Duration Node::RefreshDeadlineMetrics(absl::Time now) {
   const absl::Time start = absl::Now();  // the scan's real cost, whatever clock_ says
-  absl::StatusOr<Tracked> tracked =
-      TrackDeadlines(*store(), config_.code, config_.role == NodeRole::kNational,
-                     config_.deadlines, now);
+  absl::StatusOr<Tracked> tracked = TrackDeadlines(
+      *store(), config_.code, config_.role == NodeRole::kNational, config_.deadlines, now);
   const absl::Duration took = absl::Now() - start;
   if (!tracked.ok()) {
     TB_LOG(WARNING) << "deadline metrics not refreshed: " << tracked.status();

@@ -98,34 +98,29 @@ bool Allowed(Role role, Permission permission) {
     case Permission::kReadPersons:
     case Permission::kWriteRecords:
     case Permission::kListDeadlines:
-    case Permission::kExchangeBundles:
-      return role == Role::kClerk;
+    case Permission::kExchangeBundles: return role == Role::kClerk;
     case Permission::kReadStatistics:
-    case Permission::kReadPeers:
-      return true;
+    case Permission::kReadPeers: return true;
     case Permission::kManagePeers:
     case Permission::kManageOperators:
-    case Permission::kManageConfig:
-      return role == Role::kAdministrator;
-    case Permission::kReadAuditTrail:
-      return role == Role::kAuditor;
+    case Permission::kManageConfig: return role == Role::kAdministrator;
+    case Permission::kReadAuditTrail: return role == Role::kAuditor;
   }
   return false;  // an unknown permission is never granted
 }
 
 absl::Status Authorize(absl::string_view operator_name, Role role, Permission permission) {
   if (Allowed(role, permission)) return absl::OkStatus();
-  return absl::PermissionDeniedError(absl::StrCat("operator ", operator_name, " (",
-                                                  RoleName(role), ") may not ",
-                                                  PermissionName(permission)));
+  return absl::PermissionDeniedError(absl::StrCat("operator ", operator_name, " (", RoleName(role),
+                                                  ") may not ", PermissionName(permission)));
 }
 
 // --- passwords ---
 
 absl::Status CheckPasswordPolicy(absl::string_view password) {
   if (password.size() < kMinPasswordLength) {
-    return absl::InvalidArgumentError(absl::StrCat("the password is shorter than ",
-                                                   kMinPasswordLength, " characters"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("the password is shorter than ", kMinPasswordLength, " characters"));
   }
   return absl::OkStatus();
 }
@@ -159,8 +154,8 @@ std::string EncodeAccountsFile(const std::vector<OperatorAccount>& accounts) {
       "# name role enabled|disabled password-hash totp-secret(base32, or -)\n",
       kAccountsHeader, "\n");
   for (const OperatorAccount& a : accounts) {
-    absl::StrAppend(&out, a.name, " ", RoleName(a.role), " ",
-                    a.disabled ? "disabled" : "enabled", " ", a.password_hash, " ",
+    absl::StrAppend(&out, a.name, " ", RoleName(a.role), " ", a.disabled ? "disabled" : "enabled",
+                    " ", a.password_hash, " ",
                     a.totp_secret.empty() ? "-" : Base32Encode(a.totp_secret), "\n");
   }
   return out;
@@ -186,8 +181,9 @@ absl::StatusOr<std::vector<OperatorAccount>> ParseAccountsFile(absl::string_view
     }
     const std::vector<absl::string_view> f = absl::StrSplit(line, ' ');
     if (f.size() != 5) {
-      return bad("expected 5 fields separated by one space: name role enabled|disabled "
-                 "password-hash totp-secret");
+      return bad(
+          "expected 5 fields separated by one space: name role enabled|disabled "
+          "password-hash totp-secret");
     }
     OperatorAccount a;
     a.name = std::string(f[0]);

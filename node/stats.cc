@@ -63,17 +63,17 @@ const char* const kLabels[kMeasureCount] = {
 
 // Each measure's field of StatsRow. A switch, not a table of member
 // pointers: GCC's UBSan misreads calls through an array of them.
-#define TB_STATS_FIELDS(access)                                  \
-  switch (m) {                                                   \
-    case kFeedback: return access(feedback);                     \
-    case kOnTime: return access(on_time_feedback);               \
-    case kReceipt: return access(receipt);                       \
-    case kTimeliness: return access(registration_timeliness);    \
+#define TB_STATS_FIELDS(access)                                          \
+  switch (m) {                                                           \
+    case kFeedback: return access(feedback);                             \
+    case kOnTime: return access(on_time_feedback);                       \
+    case kReceipt: return access(receipt);                               \
+    case kTimeliness: return access(registration_timeliness);            \
     case kArrivedOneSided: return access(arrived_without_origin_record); \
     case kLeftOneSided: return access(left_without_residence_record);    \
-    case kCertificate: return access(certificate_coverage);      \
-    case kCompleteness: return access(completeness);             \
-    default: return access(id_findings);                         \
+    case kCertificate: return access(certificate_coverage);              \
+    case kCompleteness: return access(completeness);                     \
+    default: return access(id_findings);                                 \
   }
 v1::StatsRatio* MutableRatio(v1::StatsRow* row, int m) {
 #define TB_MUTABLE(f) row->mutable_##f()
@@ -117,9 +117,7 @@ int Digits(absl::string_view s) {
 
 // Region codes as integers: 440305; a province 440000; the nation 0; -1 for
 // anything that is not six digits.
-int CodeInt(absl::string_view s) {
-  return s.size() == storage::kNodeCodeSize ? Digits(s) : -1;
-}
+int CodeInt(absl::string_view s) { return s.size() == storage::kNodeCodeSize ? Digits(s) : -1; }
 
 // Days are counted as days since 1970-01-01 in the computation: a million
 // records make several million date conversions, and absl::CivilDay
@@ -163,7 +161,6 @@ v1::StatsScopeLevel LevelOf(int code) {
   return v1::STATS_SCOPE_LEVEL_COUNTY;
 }
 
-
 // A record's date as a day, or nullopt if unset or not a calendar day.
 std::optional<DayNum> DayOf(const v1::Date& d) {
   if (d.year() < 1 || d.month() < 1 || d.month() > 12 || d.day() < 1 ||
@@ -206,12 +203,11 @@ bool RequiredFieldsPresent(const v1::RecordValue& v) {
              !i.address().empty();
     }
     case v1::RecordValue::kReturnRegistration:
-      return v.return_registration().type() != 0 &&
-             Has(v.return_registration().effective_on());
+      return v.return_registration().type() != 0 && Has(v.return_registration().effective_on());
     case v1::RecordValue::kCertificate: {
       const v1::Certificate& c = v.certificate();
-      return c.type() != 0 && !c.number().empty() && !c.issuer().empty() &&
-             Has(c.valid_from()) && Has(c.valid_to()) &&
+      return c.type() != 0 && !c.number().empty() && !c.issuer().empty() && Has(c.valid_from()) &&
+             Has(c.valid_to()) &&
              std::none_of(c.attested_facts().begin(), c.attested_facts().end(),
                           [](const auto& fact) { return fact.first.empty(); });
     }
@@ -230,8 +226,7 @@ bool RequiredFieldsPresent(const v1::RecordValue& v) {
       return !v.notice().to_county().empty() && !v.notice().subject().empty();
     case v1::RecordValue::kReceipt:
       return !v.receipt().notice_record_id().empty() && !v.receipt().notice_county().empty();
-    case v1::RecordValue::VALUE_NOT_SET:
-      break;
+    case v1::RecordValue::VALUE_NOT_SET: break;
   }
   return false;
 }
@@ -243,7 +238,7 @@ struct Rec {
   int custodian = -1;  // the writer
   bool parsed = false;
   const v1::RecordValue* value = nullptr;  // on the computation's arena
-  DayNum stamp_day = 0;  // the standing head's hybrid clock stamp, CST
+  DayNum stamp_day = 0;                    // the standing head's hybrid clock stamp, CST
   uint32_t findings = 0;
   bool conflict = false;
 };
@@ -392,8 +387,7 @@ bool ParseHead(absl::string_view bytes, HeadView* h) {
         return true;
       case v1::RecordState::Head::kPayloadFieldNumber * 8 + kDelimited:
         return in.Bytes(&h->payload);
-      default:
-        return in.Skip(type);
+      default: return in.Skip(type);
     }
   });
 }
@@ -407,8 +401,7 @@ bool ParseStateView(absl::string_view bytes, StateView* s) {
     absl::string_view sub;
     uint64_t v = 0;
     switch (field * 8 + type) {
-      case v1::RecordState::kCustodianFieldNumber * 8 + kDelimited:
-        return in.Bytes(&s->custodian);
+      case v1::RecordState::kCustodianFieldNumber * 8 + kDelimited: return in.Bytes(&s->custodian);
       case v1::RecordState::kHeadsFieldNumber * 8 + kDelimited:
         s->heads.emplace_back();
         return in.Bytes(&sub) && ParseHead(sub, &s->heads.back());
@@ -424,8 +417,7 @@ bool ParseStateView(absl::string_view bytes, StateView* s) {
       case v1::RecordState::kIdFindingsFieldNumber * 8 + kVarint:
         ++s->findings;
         return in.Varint(&v);
-      default:
-        return in.Skip(type);
+      default: return in.Skip(type);
     }
   });
 }
@@ -477,9 +469,9 @@ class PersonReader {
     // Values live on an arena, freed a megabyte at a time between persons:
     // a million records would otherwise allocate and free each one.
     v1::RecordValue* payload = google::protobuf::Arena::CreateMessage<v1::RecordValue>(&arena_);
-    r.parsed = payload->ParseFromArray(head->payload.data(),
-                                       static_cast<int>(head->payload.size())) &&
-               payload->value_case() == storage::ValueCaseOf(r.kind);
+    r.parsed =
+        payload->ParseFromArray(head->payload.data(), static_cast<int>(head->payload.size())) &&
+        payload->value_case() == storage::ValueCaseOf(r.kind);
     r.value = payload;
     r.stamp_day = DayOfMicros(head->physical_micros);
     r.findings = static_cast<uint32_t>(state_.findings);
@@ -598,8 +590,8 @@ class Computation {
 
   // The earliest day on which county `by` answered the record (`id`, written
   // by `writer`) with a live record of `kind` (a reply or a receipt).
-  std::optional<DayNum> AnswerDay(absl::Span<const Rec> recs, v1::RecordKind kind,
-                                          int by, const std::string& id, int writer) const {
+  std::optional<DayNum> AnswerDay(absl::Span<const Rec> recs, v1::RecordKind kind, int by,
+                                  const std::string& id, int writer) const {
     std::optional<DayNum> best;
     for (const Rec& a : recs) {
       if (a.kind != kind || !a.parsed || a.custodian != by) continue;
@@ -641,8 +633,9 @@ class Computation {
     if (!n.needs_receipt() || !Wanted(to)) return;
     const DayNum sent = n.sent_at_micros() != 0 ? DayOfMicros(n.sent_at_micros()) : r.stamp_day;
     if (!InPeriod(sent)) return;
-    acc_[to].Count(kReceipt, AnswerDay(recs, v1::RECORD_KIND_RECEIPT, to, r.record_id,
-                                       r.custodian).has_value());
+    acc_[to].Count(
+        kReceipt,
+        AnswerDay(recs, v1::RECORD_KIND_RECEIPT, to, r.record_id, r.custodian).has_value());
   }
 
   // Whether `recs` hold a live record of `kind` written by `writer`.
@@ -659,8 +652,8 @@ class Computation {
     const std::optional<DayNum> registered = DayOf(in.registered_on());
     const std::optional<DayNum> arrived = DayOf(in.arrived_on());
     if (Wanted(residence) && registered.has_value() && InPeriod(*registered)) {
-      acc_[residence].Count(kTimeliness, arrived.has_value() &&
-                                             *registered - *arrived <= kRegistrationDays);
+      acc_[residence].Count(kTimeliness,
+                            arrived.has_value() && *registered - *arrived <= kRegistrationDays);
       arrived_.den.push_back(residence);
       if (!Holds(recs, v1::RECORD_KIND_OUTFLOW, origin)) arrived_.num.push_back(residence);
     }
@@ -692,8 +685,7 @@ class Computation {
     const Rec* current = nullptr;
     auto arrival = [](const Rec& a) {
       const v1::InflowRegistration& in = a.value->inflow();
-      return std::make_tuple(*DayOf(in.arrived_on()),
-                             DayOf(in.registered_on()).value_or(0),
+      return std::make_tuple(*DayOf(in.arrived_on()), DayOf(in.registered_on()).value_or(0),
                              a.stamp_day, a.custodian);
     };
     for (const Rec& a : recs) {
@@ -721,8 +713,7 @@ class Computation {
       const v1::Certificate& c = a.value->certificate();
       const std::optional<DayNum> from = DayOf(c.valid_from());
       const std::optional<DayNum> to = DayOf(c.valid_to());
-      return !c.revoked() && from.has_value() && to.has_value() && *from <= ref_ &&
-             ref_ <= *to;
+      return !c.revoked() && from.has_value() && to.has_value() && *from <= ref_ && ref_ <= *to;
     });
     acc_[residence].Count(kCertificate, holds);
   }
@@ -807,7 +798,7 @@ class Computation {
   }
 
   const DayNum first_, last_, today_;
-  const DayNum ref_;  // reference day of certificate coverage
+  const DayNum ref_;           // reference day of certificate coverage
   std::vector<int> month_of_;  // year * 100 + month of each day of the period
   const int scope_;
   const v1::StatsScopeLevel level_;
@@ -829,9 +820,9 @@ absl::StatusOr<int> ResolveScope(absl::string_view node, absl::string_view reque
   const std::string scope(requested.empty() ? node : requested);
   TB_RETURN_IF_ERROR(Prefixed("stats scope", ids::ValidateNodeCode(scope)));
   const int n = CodeInt(node), s = CodeInt(scope);
-  const bool allowed = n == kNation || s == n ||
-                       (LevelOf(n) == v1::STATS_SCOPE_LEVEL_PROVINCE && s != kNation &&
-                        ProvinceOf(s) == n);
+  const bool allowed =
+      n == kNation || s == n ||
+      (LevelOf(n) == v1::STATS_SCOPE_LEVEL_PROVINCE && s != kNation && ProvinceOf(s) == n);
   if (!allowed) {
     return absl::PermissionDeniedError(absl::StrCat(
         "stats scope ", scope, ": node ", node, " computes only ",
@@ -890,8 +881,7 @@ absl::StatusOr<std::pair<absl::CivilDay, absl::CivilDay>> StatsPeriodDays(
       }
       return std::make_pair(absl::CivilDay(year - 1, 10, 1), absl::CivilDay(year, 9, 30));
     }
-    default:
-      return BadPeriod(period, "the period kind must be month or statistical_year");
+    default: return BadPeriod(period, "the period kind must be month or statistical_year");
   }
 }
 
@@ -948,8 +938,7 @@ absl::StatusOr<std::vector<v1::StatsReply>> ComputeStatsMany(
   return replies;
 }
 
-absl::StatusOr<v1::StatsReply> ComputeStats(const storage::Store& store,
-                                            const StatsQuery& query) {
+absl::StatusOr<v1::StatsReply> ComputeStats(const storage::Store& store, const StatsQuery& query) {
   TB_ASSIGN_OR_RETURN(std::vector<v1::StatsReply> replies, ComputeStatsMany(store, {query}));
   return std::move(replies.front());
 }
@@ -969,8 +958,8 @@ std::string FormatStatsTable(const v1::StatsReply& reply) {
                     region.has_value() ? absl::StrCat(" ", region->name) : "", "\n");
     for (int m = 0; m < kMeasureCount; ++m) {
       const v1::StatsRatio& ratio = Ratio(row, m);
-      absl::StrAppend(&out, absl::StrFormat("  %-48s %s\n", kLabels[m],
-                                            Percent(ratio, m == kIdFindings)));
+      absl::StrAppend(
+          &out, absl::StrFormat("  %-48s %s\n", kLabels[m], Percent(ratio, m == kIdFindings)));
     }
     absl::StrAppend(&out, absl::StrFormat("  %-48s %d\n", "records in conflict (two heads)",
                                           row.records_in_conflict()));
@@ -980,9 +969,8 @@ std::string FormatStatsTable(const v1::StatsReply& reply) {
     }
     absl::StrAppend(&out, "  flows     origin -> residence   inflows  outflows\n");
     for (const v1::StatsFlow& f : row.flows()) {
-      absl::StrAppend(&out, absl::StrFormat("    %s   %s -> %s   %7d  %8d\n", f.month(),
-                                            f.origin(), f.residence(), f.inflows(),
-                                            f.outflows()));
+      absl::StrAppend(&out, absl::StrFormat("    %s   %s -> %s   %7d  %8d\n", f.month(), f.origin(),
+                                            f.residence(), f.inflows(), f.outflows()));
     }
   }
   if (reply.not_computable_size() > 0) absl::StrAppend(&out, "\n");

@@ -116,14 +116,13 @@ struct StatsQuery {
 };
 
 // A query from the Admin request, for node `node` at `now`.
-StatsQuery StatsQueryFromRequest(const v1::StatsRequest& request, std::string node,
-                                 absl::Time now);
+StatsQuery StatsQueryFromRequest(const v1::StatsRequest& request, std::string node, absl::Time now);
 
 // The first and last day of a period. kInvalidArgument naming the period and
 // the problem for an unknown kind or a period not of the kind's format
 // ("stats period \"2026-13\": month 13 is not 01..12").
-absl::StatusOr<std::pair<absl::CivilDay, absl::CivilDay>> StatsPeriodDays(
-    v1::StatsPeriodKind kind, absl::string_view period);
+absl::StatusOr<std::pair<absl::CivilDay, absl::CivilDay>> StatsPeriodDays(v1::StatsPeriodKind kind,
+                                                                          absl::string_view period);
 
 // Computes the rows of `query.scope` over `query.period` from the records in
 // `store`. Errors:
@@ -139,8 +138,7 @@ absl::StatusOr<std::pair<absl::CivilDay, absl::CivilDay>> StatsPeriodDays(
 // province or the nation also every county (and province) below it that has
 // a non-zero count. Order: nation, then each province followed by its
 // counties, by code.
-absl::StatusOr<v1::StatsReply> ComputeStats(const storage::Store& store,
-                                            const StatsQuery& query);
+absl::StatusOr<v1::StatsReply> ComputeStats(const storage::Store& store, const StatsQuery& query);
 
 // The replies of several queries (e.g. the twelve months of a ledger and
 // their statistical year) from one scan of the records: each person's

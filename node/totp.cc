@@ -97,8 +97,8 @@ absl::StatusOr<std::string> TotpCodeAt(absl::string_view secret, int64_t step, i
   return std::string(digits - code.size(), '0') + code;
 }
 
-absl::StatusOr<int64_t> MatchTotp(absl::string_view secret, absl::string_view code,
-                                  absl::Time at, int64_t last_used_step) {
+absl::StatusOr<int64_t> MatchTotp(absl::string_view secret, absl::string_view code, absl::Time at,
+                                  int64_t last_used_step) {
   bool digits = code.size() == static_cast<size_t>(kTotpDigits);
   for (char c : code) digits = digits && absl::ascii_isdigit(static_cast<unsigned char>(c));
   if (!digits) return absl::InvalidArgumentError("TOTP code is not 6 digits");
@@ -118,12 +118,9 @@ absl::StatusOr<int64_t> MatchTotp(absl::string_view secret, absl::string_view co
   return step_matched;
 }
 
-absl::StatusOr<std::string> GenerateTotpSecret() {
-  return crypto::RandomBytes(kTotpSecretSize);
-}
+absl::StatusOr<std::string> GenerateTotpSecret() { return crypto::RandomBytes(kTotpSecretSize); }
 
-std::string TotpUri(absl::string_view issuer, absl::string_view account,
-                    absl::string_view secret) {
+std::string TotpUri(absl::string_view issuer, absl::string_view account, absl::string_view secret) {
   return absl::StrCat("otpauth://totp/", UriEscape(issuer), ":", UriEscape(account),
                       "?secret=", Base32Encode(secret), "&issuer=", UriEscape(issuer),
                       "&algorithm=SHA1&digits=6&period=30");

@@ -39,14 +39,13 @@ absl::StatusOr<std::string> TotpCodeAt(absl::string_view secret, int64_t step,
 // before `last_used_step` are not accepted, so a code cannot be replayed.
 // kInvalidArgument if `code` is not 6 ASCII digits; kUnauthenticated if no
 // step matches.
-absl::StatusOr<int64_t> MatchTotp(absl::string_view secret, absl::string_view code,
-                                  absl::Time at, int64_t last_used_step);
+absl::StatusOr<int64_t> MatchTotp(absl::string_view secret, absl::string_view code, absl::Time at,
+                                  int64_t last_used_step);
 
 // 20 random bytes.
 absl::StatusOr<std::string> GenerateTotpSecret();
 // The otpauth:// URI an authenticator app enrols from (as a QR code):
 // otpauth://totp/<issuer>:<account>?secret=...&issuer=...&algorithm=SHA1&digits=6&period=30
-std::string TotpUri(absl::string_view issuer, absl::string_view account,
-                    absl::string_view secret);
+std::string TotpUri(absl::string_view issuer, absl::string_view account, absl::string_view secret);
 
 }  // namespace tongban::node

@@ -63,8 +63,8 @@ absl::StatusOr<v1::RecordValue> Addressed(const storage::Store& store, const std
   TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> state, store.GetRecord(key));
   const std::string named = absl::StrCat(what, " ", record_id, " of person ", ids::MaskId(person));
   if (!state.has_value() || state->custodian() != custodian) {
-    return absl::NotFoundError(absl::StrCat("no ", named, " from county ", custodian,
-                                            " is held here"));
+    return absl::NotFoundError(
+        absl::StrCat("no ", named, " from county ", custodian, " is held here"));
   }
   bool retracted = false;
   TB_ASSIGN_OR_RETURN(std::optional<v1::RecordValue> value, NewestValue(store, key, &retracted));
@@ -72,8 +72,8 @@ absl::StatusOr<v1::RecordValue> Addressed(const storage::Store& store, const std
     return absl::FailedPreconditionError(
         absl::StrCat(named, " was withdrawn by county ", custodian));
   }
-  const std::string& to = kind == v1::RECORD_KIND_INQUIRY ? value->inquiry().to_county()
-                                                          : value->notice().to_county();
+  const std::string& to =
+      kind == v1::RECORD_KIND_INQUIRY ? value->inquiry().to_county() : value->notice().to_county();
   if (to != self) {
     return absl::FailedPreconditionError(
         absl::StrCat(named, " was sent to county ", to, ", not to this node"));
@@ -98,16 +98,16 @@ absl::Time EndOfDay(const v1::Date& d) {
   return absl::FromCivil(absl::CivilDay(d.year(), d.month(), d.day()) + 1, ChinaStandardTime());
 }
 
-void StampWorkflowTimes(const Deadlines& deadlines, absl::Time now,
-                        const v1::RecordValue* current, v1::WriteRequest* request) {
+void StampWorkflowTimes(const Deadlines& deadlines, absl::Time now, const v1::RecordValue* current,
+                        v1::WriteRequest* request) {
   if (request->operation() == v1::OPERATION_RETRACT) return;
   const int64_t now_micros = absl::ToUnixMicros(now);
   v1::RecordValue* v = request->mutable_value();
   switch (request->kind()) {
     case v1::RECORD_KIND_INQUIRY: {
       v1::Inquiry* q = v->mutable_inquiry();
-      const v1::Inquiry* was = current != nullptr && current->has_inquiry() ? &current->inquiry()
-                                                                            : nullptr;
+      const v1::Inquiry* was =
+          current != nullptr && current->has_inquiry() ? &current->inquiry() : nullptr;
       q->set_sent_at_micros(was != nullptr ? was->sent_at_micros() : now_micros);
       q->clear_due_on();
       if (was != nullptr && was->type() == q->type() && was->to_county() == q->to_county()) {
@@ -125,8 +125,8 @@ void StampWorkflowTimes(const Deadlines& deadlines, absl::Time now,
     }
     case v1::RECORD_KIND_NOTICE: {
       v1::Notice* n = v->mutable_notice();
-      const v1::Notice* was = current != nullptr && current->has_notice() ? &current->notice()
-                                                                          : nullptr;
+      const v1::Notice* was =
+          current != nullptr && current->has_notice() ? &current->notice() : nullptr;
       n->set_sent_at_micros(was != nullptr ? was->sent_at_micros() : now_micros);
       n->clear_due_on();
       if (!n->needs_receipt() && !n->needs_feedback()) return;
@@ -139,8 +139,8 @@ void StampWorkflowTimes(const Deadlines& deadlines, absl::Time now,
     }
     case v1::RECORD_KIND_RECEIPT: {
       v1::Receipt* r = v->mutable_receipt();
-      const v1::Receipt* was = current != nullptr && current->has_receipt() ? &current->receipt()
-                                                                            : nullptr;
+      const v1::Receipt* was =
+          current != nullptr && current->has_receipt() ? &current->receipt() : nullptr;
       r->set_received_at_micros(was != nullptr ? was->received_at_micros() : now_micros);
       if (was != nullptr && was->feedback_at_micros() != 0) {
         r->set_feedback_at_micros(was->feedback_at_micros());
@@ -149,8 +149,7 @@ void StampWorkflowTimes(const Deadlines& deadlines, absl::Time now,
       }
       return;
     }
-    default:
-      return;
+    default: return;
   }
 }
 
@@ -204,13 +203,13 @@ absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& 
                        "inquiry")
           .status();
     case v1::RECORD_KIND_RECEIPT: {
-      TB_ASSIGN_OR_RETURN(v1::RecordValue notice,
-                          Addressed(store, self, person, v1::RECORD_KIND_NOTICE,
-                                    v.receipt().notice_record_id(), v.receipt().notice_county(),
-                                    "notice"));
+      TB_ASSIGN_OR_RETURN(
+          v1::RecordValue notice,
+          Addressed(store, self, person, v1::RECORD_KIND_NOTICE, v.receipt().notice_record_id(),
+                    v.receipt().notice_county(), "notice"));
       if (!notice.notice().needs_receipt() && !notice.notice().needs_feedback()) {
-        return absl::FailedPreconditionError(absl::StrCat(
-            "notice ", v.receipt().notice_record_id(), " asks for no receipt or feedback"));
+        return absl::FailedPreconditionError(absl::StrCat("notice ", v.receipt().notice_record_id(),
+                                                          " asks for no receipt or feedback"));
       }
       return absl::OkStatus();
     }
@@ -220,12 +219,11 @@ absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& 
       if (s.type() == v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY && !s.entitlement_record_id().empty()) {
         // The residence helps deliver what the origin set: it must hold it.
         bool retracted = false;
-        TB_ASSIGN_OR_RETURN(
-            std::optional<v1::RecordValue> entitlement,
-            NewestValue(store,
-                        storage::RecordKey(person, v1::RECORD_KIND_ENTITLEMENT,
-                                           s.entitlement_record_id()),
-                        &retracted));
+        TB_ASSIGN_OR_RETURN(std::optional<v1::RecordValue> entitlement,
+                            NewestValue(store,
+                                        storage::RecordKey(person, v1::RECORD_KIND_ENTITLEMENT,
+                                                           s.entitlement_record_id()),
+                                        &retracted));
         const std::string named = absl::StrCat("entitlement ", s.entitlement_record_id(),
                                                " of person ", ids::MaskId(person));
         if (!entitlement.has_value()) {
@@ -251,18 +249,16 @@ absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& 
             continue;
           }
           return absl::AlreadyExistsError(absl::StrCat(
-              "flagged: service ", v1::ServiceType_Name(s.type()), " for period ",
-              ServicePeriod(s), " is already recorded for person ", ids::MaskId(person),
-              " (record ", key.second, " by county ", state.custodian(), ", delivered ",
-              Shown(o.delivered_on()),
+              "flagged: service ", v1::ServiceType_Name(s.type()), " for period ", ServicePeriod(s),
+              " is already recorded for person ", ids::MaskId(person), " (record ", key.second,
+              " by county ", state.custodian(), ", delivered ", Shown(o.delivered_on()),
               "); if this is another service, write it again confirming the duplicate "
               "(tongbanctl: --confirm-duplicate)"));
         }
       }
       return absl::OkStatus();
     }
-    default:
-      return absl::OkStatus();
+    default: return absl::OkStatus();
   }
 }
 
@@ -274,11 +270,10 @@ bool DueSoon(const std::string& state, const v1::Date& due_on, absl::Time now,
 }
 
 absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::string& self,
-                                       bool national, const Deadlines& deadlines,
-                                       absl::Time now) {
+                                       bool national, const Deadlines& deadlines, absl::Time now) {
   // (county of the original, its record id, person) -> answer times.
   using Ref = std::tuple<std::string, std::string, std::string>;
-  std::map<Ref, int64_t> replies;                        // reply time
+  std::map<Ref, int64_t> replies;                       // reply time
   std::map<Ref, std::pair<int64_t, int64_t>> receipts;  // receipt, feedback time
   struct Original {
     std::string person, record_id, custodian;
@@ -318,16 +313,19 @@ absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::s
           if (retracted) return true;
           const v1::Receipt& r = value.receipt();
           // Feedback written without its own time counts from the receipt.
-          const int64_t feedback_at =
-              r.feedback_at_micros() != 0 ? r.feedback_at_micros()
-              : r.feedback().empty()      ? 0
-                                          : r.received_at_micros();
+          const int64_t feedback_at = r.feedback_at_micros() != 0 ? r.feedback_at_micros()
+                                      : r.feedback().empty()      ? 0
+                                                                  : r.received_at_micros();
           receipts[{r.notice_county(), r.notice_record_id(), person}] = {r.received_at_micros(),
-                                                                        feedback_at};
+                                                                         feedback_at};
           return true;
         }
-        Original o{person, std::string(key.substr(storage::kPersonSize + 1)), state.custodian(),
-                   kind, std::move(value), retracted};
+        Original o{person,
+                   std::string(key.substr(storage::kPersonSize + 1)),
+                   state.custodian(),
+                   kind,
+                   std::move(value),
+                   retracted};
         if (retracted) {
           // The state in hand; only the history's events are read.
           absl::StatusOr<std::optional<v1::RecordValue>> newest = NewestValueOf(store, state);

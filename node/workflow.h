@@ -15,12 +15,11 @@
 // restart.
 //
 // States of an inquiry: sent / received / open (not answered yet, as the
-// sender / the receiver / the national node sees it), answered (reply on or before the deadline), answered late,
-// overdue (no reply, the deadline passed), withdrawn (the sender retracted
-// it). A notice that needs neither a receipt nor feedback is not tracked;
-// one that does is sent / received / open, awaiting feedback (a receipt came
-// without the feedback asked for), acknowledged, acknowledged late, overdue
-// or withdrawn.
+// sender / the receiver / the national node sees it), answered (reply on or before the deadline),
+// answered late, overdue (no reply, the deadline passed), withdrawn (the sender retracted it). A
+// notice that needs neither a receipt nor feedback is not tracked; one that does is sent / received
+// / open, awaiting feedback (a receipt came without the feedback asked for), acknowledged,
+// acknowledged late, overdue or withdrawn.
 //
 // Thread safety: free functions; safe for concurrent use on a Store.
 #pragma once
@@ -42,8 +41,8 @@ namespace tongban::node {
 // newest value) keeps the times the first version recorded. Receipts: the
 // feedback time is set when feedback is first given. Other kinds are left
 // as they are.
-void StampWorkflowTimes(const Deadlines& deadlines, absl::Time now,
-                        const v1::RecordValue* current, v1::WriteRequest* request);
+void StampWorkflowTimes(const Deadlines& deadlines, absl::Time now, const v1::RecordValue* current,
+                        v1::WriteRequest* request);
 
 // Checks a clerk's write of `request` (person normalized) on node `self`
 // against what the node holds:
@@ -86,8 +85,7 @@ struct Tracked {
   std::vector<v1::NoticeItem> notices;
 };
 absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::string& self,
-                                       bool national, const Deadlines& deadlines,
-                                       absl::Time now);
+                                       bool national, const Deadlines& deadlines, absl::Time now);
 
 // Open (not complete, not withdrawn, not overdue) with the deadline at most
 // `within` away from `now`.

@@ -41,13 +41,12 @@ absl::Status ValidateEntry(const AuditEntry& e) {
   const std::vector<const std::string*> fields = Fields(e);
   for (size_t i = 0; i < fields.size(); ++i) {
     if (kFieldRules[i].required && fields[i]->empty()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("audit entry: ", kFieldNames[i], " is empty"));
+      return absl::InvalidArgumentError(absl::StrCat("audit entry: ", kFieldNames[i], " is empty"));
     }
     if (fields[i]->size() > kFieldRules[i].max) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("audit entry: ", kFieldNames[i], " is ", fields[i]->size(),
-                       " bytes, at most ", kFieldRules[i].max, " allowed"));
+      return absl::InvalidArgumentError(absl::StrCat("audit entry: ", kFieldNames[i], " is ",
+                                                     fields[i]->size(), " bytes, at most ",
+                                                     kFieldRules[i].max, " allowed"));
     }
   }
   if (!e.person.empty() && e.purpose.empty()) {
@@ -92,8 +91,7 @@ absl::Time FromMicros(int64_t micros) { return absl::FromUnixMicros(micros); }
 
 std::string AuditOutcome(const absl::Status& status) {
   if (status.ok()) return "OK";
-  std::string out = absl::StrCat(absl::StatusCodeToString(status.code()), ": ",
-                                 status.message());
+  std::string out = absl::StrCat(absl::StatusCodeToString(status.code()), ": ", status.message());
   if (out.size() > kAuditMaxLongField) out.resize(kAuditMaxLongField);
   return out;
 }
@@ -114,8 +112,7 @@ AuditEntry MakeAuditEntry(std::string who, absl::string_view role, absl::string_
 AuditEntry PeerAuditEntry(absl::string_view node_code, absl::string_view action,
                           absl::string_view person, absl::string_view purpose,
                           const absl::Status& outcome) {
-  return MakeAuditEntry(absl::StrCat("node:", node_code), "peer", action, person, purpose,
-                        outcome);
+  return MakeAuditEntry(absl::StrCat("node:", node_code), "peer", action, person, purpose, outcome);
 }
 
 std::string EncodeAuditEntry(const AuditEntry& entry, const crypto::Digest& prev) {
@@ -144,8 +141,7 @@ absl::StatusOr<DecodedAuditEntry> DecodeAuditEntry(absl::string_view bytes) {
   out.prev = DigestFrom(bytes.substr(17));
   absl::string_view rest = bytes.substr(kFixedSize);
   AuditEntry& e = out.entry;
-  std::string* fields[] = {&e.operator_name, &e.role,    &e.action,
-                           &e.person,        &e.purpose, &e.outcome};
+  std::string* fields[] = {&e.operator_name, &e.role, &e.action, &e.person, &e.purpose, &e.outcome};
   for (size_t i = 0; i < 6; ++i) {
     if (rest.size() < 2 || rest.size() - 2 < DecodeBe(rest, 2)) {
       return absl::DataLossError(absl::StrCat("field ", kFieldNames[i], " is cut short"));
@@ -181,8 +177,8 @@ absl::StatusOr<merkle::Checkpoint> VerifyAuditCheckpoint(const v1::SignedCheckpo
         crypto::SuiteName(key.suite()), ", verifying with ", suite.name()));
   }
   if (c->key_id != key.KeyId()) {
-    return absl::InvalidArgumentError(absl::StrCat("audit checkpoint: signed by key ",
-                                                   c->key_id, ", not by ", key.KeyId()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit checkpoint: signed by key ", c->key_id, ", not by ", key.KeyId()));
   }
   absl::Status sig = suite.NewVerifier(key)->Verify(body, sc.signature());
   if (!sig.ok()) return Prefixed("audit checkpoint", sig);
@@ -197,12 +193,12 @@ absl::StatusOr<merkle::Checkpoint> VerifyAuditGrowth(const v1::SignedCheckpoint&
   TB_ASSIGN_OR_RETURN(merkle::Checkpoint old_c, VerifyAuditCheckpoint(older, suite, key));
   TB_ASSIGN_OR_RETURN(merkle::Checkpoint new_c, VerifyAuditCheckpoint(newer, suite, key));
   if (old_c.origin != new_c.origin) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "audit checkpoints of two nodes: ", old_c.origin, " and ", new_c.origin));
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit checkpoints of two nodes: ", old_c.origin, " and ", new_c.origin));
   }
   std::unique_ptr<crypto::Hasher> hasher = suite.NewHasher();
-  absl::Status consistent = merkle::VerifyConsistency(
-      *hasher, old_c.tree_size, new_c.tree_size, old_c.root, new_c.root, proof);
+  absl::Status consistent = merkle::VerifyConsistency(*hasher, old_c.tree_size, new_c.tree_size,
+                                                      old_c.root, new_c.root, proof);
   if (!consistent.ok()) {
     return Prefixed(absl::StrCat("audit log of ", new_c.origin, " from size ", old_c.tree_size,
                                  " to ", new_c.tree_size, " did not only grow"),
@@ -234,13 +230,12 @@ absl::StatusOr<std::unique_ptr<AuditLog>> AuditLog::Open(Store* store,
     return absl::InvalidArgumentError("audit log: checkpoint_every must be at least 1");
   }
   if (key->suite() != store->suite()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "audit log: the signing key is for suite ", crypto::SuiteName(key->suite()),
-        ", the store is under ", crypto::SuiteName(store->suite())));
+    return absl::InvalidArgumentError(
+        absl::StrCat("audit log: the signing key is for suite ", crypto::SuiteName(key->suite()),
+                     ", the store is under ", crypto::SuiteName(store->suite())));
   }
   std::unique_ptr<AuditLog> log(new AuditLog(store, key, clock, std::move(options)));
-  TB_ASSIGN_OR_RETURN(std::optional<std::string> head,
-                      store->Get(Cf::kDefault, kAuditHeadKey));
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> head, store->Get(Cf::kDefault, kAuditHeadKey));
   absl::MutexLock lock(&log->mu_);
   if (head.has_value()) {
     if (head->size() != kHeadSize) {
@@ -354,8 +349,7 @@ absl::StatusOr<std::optional<v1::SignedCheckpoint>> AuditLog::Checkpoint() {
       TB_RETURN_IF_ERROR(AddCheckpoint(batch, frontier_, absl::ToUnixMicros(clock_->Now())));
       batch.Put(Cf::kDefault, kAuditHeadKey,
                 EncodeHead(head_.size, head_.chain, head_.last_time_micros, head_.size));
-      TB_RETURN_IF_ERROR(
-          Prefixed("audit log checkpoint", store_->Commit(batch, /*sync=*/true)));
+      TB_RETURN_IF_ERROR(Prefixed("audit log checkpoint", store_->Commit(batch, /*sync=*/true)));
       head_.signed_size = head_.size;
     }
   }
@@ -376,8 +370,7 @@ absl::StatusOr<std::optional<v1::SignedCheckpoint>> AuditLog::LatestCheckpoint()
 }
 
 absl::StatusOr<AuditEntry> AuditLog::GetEntry(uint64_t seq, crypto::Digest* prev) const {
-  TB_ASSIGN_OR_RETURN(std::optional<std::string> v,
-                      store_->Get(Cf::kDefault, AuditEntryKey(seq)));
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v, store_->Get(Cf::kDefault, AuditEntryKey(seq)));
   if (!v.has_value()) {
     return absl::DataLossError(absl::StrCat("audit entry ", seq, " is missing"));
   }
@@ -449,8 +442,7 @@ absl::StatusOr<std::vector<AuditEntry>> AuditLog::Query(const AuditQuery& q) con
   };
   if (!q.operator_name.has_value() && !q.person.has_value()) {
     for (uint64_t i = 0; i <= last - first && out.size() < q.limit; ++i) {
-      TB_ASSIGN_OR_RETURN(AuditEntry e,
-                          GetEntry(q.newest_first ? last - i : first + i, nullptr));
+      TB_ASSIGN_OR_RETURN(AuditEntry e, GetEntry(q.newest_first ? last - i : first + i, nullptr));
       out.push_back(std::move(e));
     }
     return out;
@@ -525,7 +517,8 @@ absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key)
         const uint64_t seq = DecodeBe64(entry_key.substr(entry_prefix.size()));
         if (seq != expect) {
           return fail(expect, seq > expect ? absl::StrCat("missing (deleted); the next stored "
-                                                          "entry is ", seq)
+                                                          "entry is ",
+                                                          seq)
                                            : "stored under a bad key");
         }
         absl::StatusOr<DecodedAuditEntry> d = DecodeAuditEntry(bytes);
@@ -538,14 +531,15 @@ absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key)
         absl::StatusOr<crypto::Digest> recorded = read({0, seq - 1});
         if (!recorded.ok()) return fail(seq, recorded.status().message());
         if (*recorded != leaf) {
-          return fail(seq, "changed since it was appended: its hash differs from the one "
-                           "recorded in the tree");
+          return fail(seq,
+                      "changed since it was appended: its hash differs from the one "
+                      "recorded in the tree");
         }
         if (d->prev != chain) {
-          return fail(seq, seq == 1 ? "the first entry does not start the chain"
-                                    : "does not link to the hash of entry " +
-                                          std::to_string(seq - 1) +
-                                          " (that entry or this one was changed)");
+          return fail(seq, seq == 1
+                               ? "the first entry does not start the chain"
+                               : "does not link to the hash of entry " + std::to_string(seq - 1) +
+                                     " (that entry or this one was changed)");
         }
         const int64_t time = absl::ToUnixMicros(d->entry.time);
         if (time < last_time) return fail(seq, "earlier than the entry before it");
@@ -558,15 +552,13 @@ absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key)
           if (node.level == 0 || !tree_ok) return;
           absl::StatusOr<crypto::Digest> stored_node = read(node);
           if (!stored_node.ok() || *stored_node != d) {
-            tree_ok = fail(seq, absl::StrCat("the stored tree node level ", node.level,
-                                             " index ", node.index,
-                                             " above it differs from the entries"));
+            tree_ok = fail(seq, absl::StrCat("the stored tree node level ", node.level, " index ",
+                                             node.index, " above it differs from the entries"));
           }
         });
         if (!tree_ok) return false;
         ++report.entries;
-        while (next_checkpoint < checkpoints.size() &&
-               checkpoints[next_checkpoint].first == seq) {
+        while (next_checkpoint < checkpoints.size() && checkpoints[next_checkpoint].first == seq) {
           absl::StatusOr<merkle::Checkpoint> c =
               VerifyAuditCheckpoint(checkpoints[next_checkpoint].second, suite_, key);
           if (!c.ok()) {
@@ -575,9 +567,9 @@ absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key)
           }
           if (c->tree_size != seq || c->origin != options_.node_code ||
               c->root != frontier.Root(*hasher)) {
-            status = absl::DataLossError(absl::StrCat(
-                "audit checkpoint at size ", seq,
-                ": does not match the entries (size, node or root differs)"));
+            status = absl::DataLossError(
+                absl::StrCat("audit checkpoint at size ", seq,
+                             ": does not match the entries (size, node or root differs)"));
             return false;
           }
           ++report.checkpoints;
@@ -588,8 +580,8 @@ absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key)
       }));
   TB_RETURN_IF_ERROR(status);
   if (report.entries < head.size) {
-    return absl::DataLossError(absl::StrCat("audit entries ", report.entries + 1, " to ",
-                                            head.size, " are missing (deleted)"));
+    return absl::DataLossError(absl::StrCat("audit entries ", report.entries + 1, " to ", head.size,
+                                            " are missing (deleted)"));
   }
   if (next_checkpoint < checkpoints.size()) {
     return absl::DataLossError(absl::StrCat("audit checkpoint at size ",
@@ -614,13 +606,12 @@ absl::StatusOr<std::vector<crypto::Digest>> AuditLog::InclusionProof(uint64_t se
   return merkle::InclusionProof(*hasher, seq - 1, size, Reader());
 }
 
-absl::StatusOr<std::vector<crypto::Digest>> AuditLog::ConsistencyProof(
-    uint64_t old_size, uint64_t new_size) const {
+absl::StatusOr<std::vector<crypto::Digest>> AuditLog::ConsistencyProof(uint64_t old_size,
+                                                                       uint64_t new_size) const {
   const uint64_t n = size();
   if (old_size > new_size || new_size > n) {
-    return absl::InvalidArgumentError(absl::StrCat("audit consistency proof from size ",
-                                                   old_size, " to ", new_size,
-                                                   ": the log holds ", n));
+    return absl::InvalidArgumentError(absl::StrCat("audit consistency proof from size ", old_size,
+                                                   " to ", new_size, ": the log holds ", n));
   }
   std::unique_ptr<crypto::Hasher> hasher = suite_.NewHasher();
   return merkle::ConsistencyProof(*hasher, old_size, new_size, Reader());

@@ -74,7 +74,7 @@
 namespace tongban::storage {
 
 struct AuditEntry {
-  uint64_t seq = 0;                   // assigned by Append
+  uint64_t seq = 0;                     // assigned by Append
   absl::Time time = absl::UnixEpoch();  // assigned by Append
   // Who: an operator's account name, or "node:<code>" for a peer. 1-64 bytes.
   std::string operator_name;
@@ -170,9 +170,9 @@ struct AuditQuery {
 };
 
 struct AuditVerifyReport {
-  uint64_t entries = 0;           // entries walked
-  uint64_t checkpoints = 0;       // signed checkpoints verified
-  uint64_t signed_size = 0;       // size of the latest verified checkpoint
+  uint64_t entries = 0;      // entries walked
+  uint64_t checkpoints = 0;  // signed checkpoints verified
+  uint64_t signed_size = 0;  // size of the latest verified checkpoint
 };
 
 class AuditLog {
@@ -182,8 +182,7 @@ class AuditLog {
   // full check. kInvalidArgument for bad options or a key of another suite
   // than the store's; kDataLoss if the head or the frontier is damaged.
   // `store`, `key` and `clock` are not owned and outlive this.
-  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(Store* store,
-                                                        const crypto::PrivateKey* key,
+  static absl::StatusOr<std::unique_ptr<AuditLog>> Open(Store* store, const crypto::PrivateKey* key,
                                                         const Clock* clock,
                                                         AuditLogOptions options);
   ~AuditLog();
@@ -225,17 +224,16 @@ class AuditLog {
   // Content-free proofs over the Merkle tree (RFC 9162), for a witness:
   // leaf `seq` in the tree of `size` entries, and `old_size` to `new_size`.
   // kInvalidArgument for sizes beyond the log.
-  absl::StatusOr<std::vector<crypto::Digest>> InclusionProof(uint64_t seq,
-                                                             uint64_t size) const;
+  absl::StatusOr<std::vector<crypto::Digest>> InclusionProof(uint64_t seq, uint64_t size) const;
   absl::StatusOr<std::vector<crypto::Digest>> ConsistencyProof(uint64_t old_size,
                                                                uint64_t new_size) const;
 
  private:
   struct Head {
     uint64_t size = 0;
-    crypto::Digest chain{};       // leaf hash of entry `size`
+    crypto::Digest chain{};        // leaf hash of entry `size`
     int64_t last_time_micros = 0;  // time of entry `size`
-    uint64_t signed_size = 0;     // size of the latest checkpoint
+    uint64_t signed_size = 0;      // size of the latest checkpoint
   };
 
   AuditLog(Store* store, const crypto::PrivateKey* key, const Clock* clock,
@@ -243,8 +241,8 @@ class AuditLog {
   absl::StatusOr<AuditEntry> GetEntry(uint64_t seq, crypto::Digest* prev) const;
   merkle::NodeReader Reader() const;
   // Signs a checkpoint of (head_, frontier_) into `batch`.
-  absl::Status AddCheckpoint(Batch& batch, const merkle::Frontier& frontier,
-                             int64_t now_micros) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AddCheckpoint(Batch& batch, const merkle::Frontier& frontier, int64_t now_micros)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // First seq in [1, size] whose time is >= t (size + 1 if none).
   absl::StatusOr<uint64_t> FirstSeqAtOrAfter(absl::Time t, uint64_t size) const;
   Head head() const;

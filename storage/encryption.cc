@@ -56,8 +56,7 @@ class CtrStream : public rocksdb::BlockAccessCipherStream {
 
 class Provider : public rocksdb::EncryptionProvider {
  public:
-  Provider(const crypto::Suite& suite, std::string key,
-           std::unique_ptr<crypto::CtrCipher> cipher)
+  Provider(const crypto::Suite& suite, std::string key, std::unique_ptr<crypto::CtrCipher> cipher)
       : suite_(suite), key_(std::move(key)), cipher_(std::move(cipher)) {}
 
   const char* Name() const override { return "TongbanCtrProvider"; }
@@ -79,8 +78,7 @@ class Provider : public rocksdb::EncryptionProvider {
     return rocksdb::Status::OK();
   }
 
-  rocksdb::Status AddCipher(const std::string&, const char*, size_t,
-                            bool) override {
+  rocksdb::Status AddCipher(const std::string&, const char*, size_t, bool) override {
     // The key is fixed at construction from the node's key file; RocksDB
     // only calls this when a provider is built from an options string.
     return rocksdb::Status::NotSupported(
@@ -88,27 +86,24 @@ class Provider : public rocksdb::EncryptionProvider {
   }
 
   rocksdb::Status CreateCipherStream(
-      const std::string& fname, const rocksdb::EnvOptions&,
-      rocksdb::Slice& prefix,
+      const std::string& fname, const rocksdb::EnvOptions&, rocksdb::Slice& prefix,
       std::unique_ptr<rocksdb::BlockAccessCipherStream>* result) override {
-    if (prefix.size() < kPrefixLength ||
-        std::memcmp(prefix.data(), kMagic, sizeof(kMagic)) != 0) {
-      return rocksdb::Status::InvalidArgument(
-          fname + ": not encrypted with a tongban storage key "
-                  "(a plaintext or foreign database?)");
+    if (prefix.size() < kPrefixLength || std::memcmp(prefix.data(), kMagic, sizeof(kMagic)) != 0) {
+      return rocksdb::Status::InvalidArgument(fname +
+                                              ": not encrypted with a tongban storage key "
+                                              "(a plaintext or foreign database?)");
     }
-    if (static_cast<uint8_t>(prefix[kSuiteOffset]) !=
-        static_cast<uint8_t>(suite_.id())) {
-      return rocksdb::Status::InvalidArgument(
-          fname + ": encrypted under the other crypto suite than '" +
-          std::string(suite_.name()) + "'");
+    if (static_cast<uint8_t>(prefix[kSuiteOffset]) != static_cast<uint8_t>(suite_.id())) {
+      return rocksdb::Status::InvalidArgument(fname +
+                                              ": encrypted under the other crypto suite than '" +
+                                              std::string(suite_.name()) + "'");
     }
     const std::string iv(prefix.data() + kIvOffset, kIvSize);
-    if (std::memcmp(prefix.data() + kCheckOffset, KeyCheck(iv).data(),
-                    kCheckSize) != 0) {
+    if (std::memcmp(prefix.data() + kCheckOffset, KeyCheck(iv).data(), kCheckSize) != 0) {
       return rocksdb::Status::InvalidArgument(
-          fname + ": the storage key does not match the key this database "
-                  "was encrypted with");
+          fname +
+          ": the storage key does not match the key this database "
+          "was encrypted with");
     }
     *result = std::make_unique<CtrStream>(cipher_.get(), iv);
     return rocksdb::Status::OK();
@@ -129,18 +124,16 @@ class Provider : public rocksdb::EncryptionProvider {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<rocksdb::Env>> NewEncryptedEnv(
-    const crypto::Suite& suite, const std::string& key) {
+absl::StatusOr<std::unique_ptr<rocksdb::Env>> NewEncryptedEnv(const crypto::Suite& suite,
+                                                              const std::string& key) {
   if (key.size() != suite.symmetric_key_size()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("storage key: ", key.size(), " bytes, suite ",
-                     suite.name(), " needs ", suite.symmetric_key_size()));
+    return absl::InvalidArgumentError(absl::StrCat("storage key: ", key.size(), " bytes, suite ",
+                                                   suite.name(), " needs ",
+                                                   suite.symmetric_key_size()));
   }
-  TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::CtrCipher> cipher,
-                      suite.NewCtrCipher(key));
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::CtrCipher> cipher, suite.NewCtrCipher(key));
   auto provider = std::make_shared<Provider>(suite, key, std::move(cipher));
-  return std::unique_ptr<rocksdb::Env>(
-      rocksdb::NewEncryptedEnv(rocksdb::Env::Default(), provider));
+  return std::unique_ptr<rocksdb::Env>(rocksdb::NewEncryptedEnv(rocksdb::Env::Default(), provider));
 }
 
 }  // namespace tongban::storage

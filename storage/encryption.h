@@ -28,7 +28,7 @@ namespace tongban::storage {
 
 // A RocksDB Env over the default one that encrypts every file with `key`
 // (suite.symmetric_key_size() bytes).
-absl::StatusOr<std::unique_ptr<rocksdb::Env>> NewEncryptedEnv(
-    const crypto::Suite& suite, const std::string& key);
+absl::StatusOr<std::unique_ptr<rocksdb::Env>> NewEncryptedEnv(const crypto::Suite& suite,
+                                                              const std::string& key);
 
 }  // namespace tongban::storage

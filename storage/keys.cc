@@ -50,8 +50,7 @@ std::string RecordPrefix(absl::string_view person) {
   return std::string(person);
 }
 
-std::string RecordKey(absl::string_view person, int kind,
-                      absl::string_view record_id) {
+std::string RecordKey(absl::string_view person, int kind, absl::string_view record_id) {
   std::string key = RecordPrefix(person);
   key.push_back(static_cast<char>(kind));
   key.append(record_id.data(), record_id.size());
@@ -71,21 +70,16 @@ std::string RouteKey(absl::string_view peer, const LogId& log, uint64_t seq) {
   return key;
 }
 
-std::string CursorKey(absl::string_view peer, const LogId& log) {
-  return RoutePrefix(peer, log);
-}
+std::string CursorKey(absl::string_view peer, const LogId& log) { return RoutePrefix(peer, log); }
 
-std::string BackfillPrefix(absl::string_view peer) {
-  return absl::StrCat("backfill/", peer, "/");
-}
+std::string BackfillPrefix(absl::string_view peer) { return absl::StrCat("backfill/", peer, "/"); }
 
 std::string BackfillKey(absl::string_view peer, absl::string_view person) {
   return absl::StrCat(BackfillPrefix(peer), person);
 }
 
 LogId DecodeLogId(absl::string_view key) {
-  return LogId{std::string(key.substr(0, kNodeCodeSize)),
-               DecodeBe64(key.substr(kNodeCodeSize, 8))};
+  return LogId{std::string(key.substr(0, kNodeCodeSize)), DecodeBe64(key.substr(kNodeCodeSize, 8))};
 }
 
 std::string AckedPrefix(absl::string_view peer) { return absl::StrCat("acked/", peer, "/"); }

@@ -51,9 +51,7 @@ namespace tongban::storage {
 inline constexpr int kFormatVersion = 1;
 
 inline constexpr uint32_t kStoredLevelStride = 4;
-inline bool IsStoredLevel(uint32_t level) {
-  return level > 0 && level % kStoredLevelStride == 0;
-}
+inline bool IsStoredLevel(uint32_t level) { return level > 0 && level % kStoredLevelStride == 0; }
 
 // An origin's log within one epoch.
 struct LogId {
@@ -76,8 +74,7 @@ std::string EventKey(const LogId& log, uint64_t seq);
 std::string NodeKey(const LogId& log, merkle::NodeId node);
 std::string CheckpointKey(const LogId& log, uint64_t tree_size);
 std::string RecordPrefix(absl::string_view person);
-std::string RecordKey(absl::string_view person, int kind,
-                      absl::string_view record_id);
+std::string RecordKey(absl::string_view person, int kind, absl::string_view record_id);
 std::string LinkKey(absl::string_view person);
 std::string RoutePrefix(absl::string_view peer, const LogId& log);
 std::string RouteKey(absl::string_view peer, const LogId& log, uint64_t seq);

@@ -17,11 +17,10 @@ v1::PersonLink NewLink(v1::LinkRole role, const v1::EventBody& body) {
   return link;
 }
 
-
 // Links `node` with `role` unless it is already actively linked in a role at
 // least as strong (origin > residence > counterpart).
-void Link(const Links& links, const std::string& node, v1::LinkRole role,
-          const v1::EventBody& body, LinkEffect* effect) {
+void Link(const Links& links, const std::string& node, v1::LinkRole role, const v1::EventBody& body,
+          LinkEffect* effect) {
   auto it = links.find(node);
   if (it != links.end() && it->second.ended_at_micros() == 0) {
     const v1::LinkRole have = it->second.role();
@@ -59,8 +58,8 @@ v1::PersonLink* Working(const Links& links, const std::string& node, LinkEffect*
 // ordered by their registrations' stamps, never by arrival, so that every
 // node derives the same links from the same events in any order
 // (DESIGN.md section 5).
-void RegisterResidence(const Links& links, const std::string& writer,
-                       const v1::EventBody& body, LinkEffect* effect) {
+void RegisterResidence(const Links& links, const std::string& writer, const v1::EventBody& body,
+                       LinkEffect* effect) {
   const v1::Hlc& t = body.hlc();
   auto mine = links.find(writer);
   if (mine != links.end() && mine->second.role() == v1::LINK_ROLE_RESIDENCE &&
@@ -138,8 +137,7 @@ LinkEffect DeriveLinks(const v1::EventBody& body, const v1::RecordValue& value,
     case v1::RecordValue::kInflow:
       RegisterResidence(links, writer, body, &effect);
       if (value.inflow().origin_county() != writer) {
-        Link(links, value.inflow().origin_county(), v1::LINK_ROLE_ORIGIN, body,
-             &effect);
+        Link(links, value.inflow().origin_county(), v1::LINK_ROLE_ORIGIN, body, &effect);
       }
       // The previous residence learns that the case moved on (DOMAIN.md).
       if (!value.inflow().previous_residence().empty()) {
@@ -170,22 +168,19 @@ LinkEffect DeriveLinks(const v1::EventBody& body, const v1::RecordValue& value,
     case v1::RecordValue::kCertificate:
     case v1::RecordValue::kService:
     case v1::RecordValue::kEntitlement:
-    case v1::RecordValue::VALUE_NOT_SET:
-      break;
+    case v1::RecordValue::VALUE_NOT_SET: break;
   }
   return effect;
 }
 
-std::vector<std::string> DeriveAudience(absl::string_view writer,
-                                        absl::string_view national,
+std::vector<std::string> DeriveAudience(absl::string_view writer, absl::string_view national,
                                         const Links& links,
                                         const std::vector<std::string>& counterparts,
                                         int64_t now_micros, absl::Duration retention) {
   const int64_t retention_micros = absl::ToInt64Microseconds(retention);
   std::vector<std::string> audience;
   for (const auto& [node, link] : links) {
-    if (link.ended_at_micros() != 0 &&
-        now_micros - link.ended_at_micros() >= retention_micros) {
+    if (link.ended_at_micros() != 0 && now_micros - link.ended_at_micros() >= retention_micros) {
       continue;
     }
     audience.push_back(node);
@@ -194,8 +189,7 @@ std::vector<std::string> DeriveAudience(absl::string_view writer,
   audience.emplace_back(national);
   std::sort(audience.begin(), audience.end());
   audience.erase(std::unique(audience.begin(), audience.end()), audience.end());
-  audience.erase(std::remove(audience.begin(), audience.end(), writer),
-                 audience.end());
+  audience.erase(std::remove(audience.begin(), audience.end(), writer), audience.end());
   return audience;
 }
 

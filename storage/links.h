@@ -43,21 +43,19 @@ namespace tongban::storage {
 using Links = std::map<std::string, v1::PersonLink>;  // node code -> link
 
 struct LinkEffect {
-  Links changed;                         // links created or ended by the event
+  Links changed;                          // links created or ended by the event
   std::vector<std::string> counterparts;  // receive this event without a link
 };
 
 // The effect of `body` (whose payload is `value`) on the person's `links`.
 // Links end at the physical time of the event that ends them.
-LinkEffect DeriveLinks(const v1::EventBody& body, const v1::RecordValue& value,
-                       const Links& links);
+LinkEffect DeriveLinks(const v1::EventBody& body, const v1::RecordValue& value, const Links& links);
 
 // The audience of an event written by `writer`: every node linked to the
 // person whose link is active or ended less than `retention` ago, the
 // counterparts, and the national node; never the writer itself. Sorted,
 // unique.
-std::vector<std::string> DeriveAudience(absl::string_view writer,
-                                        absl::string_view national,
+std::vector<std::string> DeriveAudience(absl::string_view writer, absl::string_view national,
                                         const Links& links,
                                         const std::vector<std::string>& counterparts,
                                         int64_t now_micros, absl::Duration retention);

@@ -21,13 +21,13 @@ namespace tongban::storage {
 
 struct RemoteEvent {
   uint64_t seq = 0;
-  std::string body;     // exact bytes, as the origin signed them
+  std::string body;      // exact bytes, as the origin signed them
   v1::EventBody parsed;  // parsed from `body`; origin, epoch, seq checked
 };
 
 struct RemoteBatch {
-  LogId log;                         // the origin's log
-  std::vector<RemoteEvent> events;   // new events only (duplicates dropped), ascending
+  LogId log;                        // the origin's log
+  std::vector<RemoteEvent> events;  // new events only (duplicates dropped), ascending
   // The origin's checkpoint that covers them, to store (nullopt: keep the
   // one held).
   std::optional<v1::SignedCheckpoint> checkpoint;

@@ -19,11 +19,9 @@
 namespace tongban::storage {
 namespace {
 
-constexpr const char* kCfNames[] = {
-    "default", "log", "tree", "checkpoints",
-    "records", "links", "routes", "cursors", "counters"};
-static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) ==
-              static_cast<size_t>(Cf::kCount));
+constexpr const char* kCfNames[] = {"default", "log",    "tree",    "checkpoints", "records",
+                                    "links",   "routes", "cursors", "counters"};
+static_assert(sizeof(kCfNames) / sizeof(kCfNames[0]) == static_cast<size_t>(Cf::kCount));
 
 rocksdb::Slice ToSlice(absl::string_view s) { return {s.data(), s.size()}; }
 absl::string_view ToView(const rocksdb::Slice& s) { return {s.data(), s.size()}; }
@@ -35,8 +33,7 @@ std::string Be64(uint64_t v) {
 }
 
 bool HasPrefix(const rocksdb::Slice& key, absl::string_view prefix) {
-  return key.size() >= prefix.size() &&
-         std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
+  return key.size() >= prefix.size() && std::memcmp(key.data(), prefix.data(), prefix.size()) == 0;
 }
 
 }  // namespace
@@ -66,8 +63,7 @@ void Batch::PutEvent(const LogId& log, uint64_t seq, absl::string_view body) {
   Put(Cf::kLog, EventKey(log, seq), body);
 }
 
-void Batch::PutNode(const LogId& log, merkle::NodeId node,
-                    const crypto::Digest& d) {
+void Batch::PutNode(const LogId& log, merkle::NodeId node, const crypto::Digest& d) {
   Put(Cf::kTree, NodeKey(log, node), crypto::AsStringView(d));
 }
 
@@ -82,8 +78,7 @@ void Batch::PutRecord(absl::string_view record_key, const v1::RecordState& state
   Put(Cf::kRecords, record_key, scratch_);
 }
 
-void Batch::PutLinks(absl::string_view person,
-                     const std::map<std::string, v1::PersonLink>& links) {
+void Batch::PutLinks(absl::string_view person, const std::map<std::string, v1::PersonLink>& links) {
   v1::PersonLinks all;
   for (const auto& [node, link] : links) (*all.mutable_links())[node] = link;
   all.SerializeToString(&scratch_);
@@ -100,8 +95,7 @@ void Batch::PutCounter(absl::string_view name, uint64_t value) {
 
 // --- Store ---
 
-Store::Store(std::string path, crypto::SuiteId suite)
-    : path_(std::move(path)), suite_(suite) {}
+Store::Store(std::string path, crypto::SuiteId suite) : path_(std::move(path)), suite_(suite) {}
 
 Store::~Store() {
   if (db_ != nullptr) {
@@ -119,8 +113,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   std::error_code ec;
   std::filesystem::create_directories(options.path, ec);
   if (ec) {
-    return absl::UnavailableError(
-        absl::StrCat("storage path ", options.path, ": ", ec.message()));
+    return absl::UnavailableError(absl::StrCat("storage path ", options.path, ": ", ec.message()));
   }
   const crypto::Suite& suite = crypto::GetSuite(options.suite);
   std::unique_ptr<Store> store(new Store(options.path, options.suite));
@@ -154,42 +147,38 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   // peer's route) insert with a per-prefix hint instead of a search from
   // the top of the memtable's skiplist.
   auto hint = [&](Cf c, size_t prefix) {
-    descriptors[static_cast<int>(c)].options.memtable_insert_with_hint_prefix_extractor
-        .reset(rocksdb::NewFixedPrefixTransform(prefix));
+    descriptors[static_cast<int>(c)].options.memtable_insert_with_hint_prefix_extractor.reset(
+        rocksdb::NewFixedPrefixTransform(prefix));
   };
   hint(Cf::kLog, kLogIdSize);
   hint(Cf::kTree, kLogIdSize + 1);
   hint(Cf::kCheckpoints, kLogIdSize);
   hint(Cf::kRoutes, kNodeCodeSize + kLogIdSize);
   rocksdb::DB* raw = nullptr;
-  const rocksdb::Status s = rocksdb::DB::Open(db_options, options.path,
-                                              descriptors, &store->handles_, &raw);
+  const rocksdb::Status s =
+      rocksdb::DB::Open(db_options, options.path, descriptors, &store->handles_, &raw);
   if (!s.ok()) {
-    return Prefixed(absl::StrCat("open storage ", options.path),
-                    FromRocksStatus(s));
+    return Prefixed(absl::StrCat("open storage ", options.path), FromRocksStatus(s));
   }
   store->db_.reset(raw);
   // Batches address column families by id; they must match our order.
   for (size_t i = 0; i < store->handles_.size(); ++i) {
     if (store->handles_[i]->GetID() != i) {
-      return absl::DataLossError(absl::StrCat(
-          "storage ", options.path, ": column family ", kCfNames[i],
-          " has id ", store->handles_[i]->GetID(), ", expected ", i));
+      return absl::DataLossError(absl::StrCat("storage ", options.path, ": column family ",
+                                              kCfNames[i], " has id ", store->handles_[i]->GetID(),
+                                              ", expected ", i));
     }
   }
   TB_RETURN_IF_ERROR(store->CheckFormat());
-  TB_LOG(INFO) << "storage opened path=" << options.path
-               << " suite=" << suite.name();
+  TB_LOG(INFO) << "storage opened path=" << options.path << " suite=" << suite.name();
   return store;
 }
 
 absl::Status Store::CheckFormat() {
   const std::string want_format = absl::StrCat(kFormatVersion);
   const std::string want_suite(crypto::SuiteName(suite_));
-  TB_ASSIGN_OR_RETURN(std::optional<std::string> format,
-                      Get(Cf::kDefault, "meta/format"));
-  TB_ASSIGN_OR_RETURN(std::optional<std::string> suite,
-                      Get(Cf::kDefault, "meta/suite"));
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> format, Get(Cf::kDefault, "meta/format"));
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> suite, Get(Cf::kDefault, "meta/suite"));
   if (!format.has_value()) {
     Batch batch(*this);
     batch.Put(Cf::kDefault, "meta/format", want_format);
@@ -197,15 +186,13 @@ absl::Status Store::CheckFormat() {
     return Commit(batch, /*sync=*/true);
   }
   if (*format != want_format) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("storage ", path_, ": disk format ", *format,
-                     ", this build reads format ", want_format));
+    return absl::FailedPreconditionError(absl::StrCat("storage ", path_, ": disk format ", *format,
+                                                      ", this build reads format ", want_format));
   }
   if (suite != want_suite) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("storage ", path_, ": written under suite '",
-                     suite.value_or(""), "', configured suite is '",
-                     want_suite, "'"));
+    return absl::FailedPreconditionError(absl::StrCat("storage ", path_, ": written under suite '",
+                                                      suite.value_or(""),
+                                                      "', configured suite is '", want_suite, "'"));
   }
   return absl::OkStatus();
 }
@@ -241,8 +228,7 @@ absl::Status Store::Commit(Batch& batch, bool sync) {
     const absl::Status err = Prefixed("storage write", FromRocksStatus(s));
     if (failed_.ok()) {
       failed_ = absl::Status(err.code(),
-                             absl::StrCat(err.message(),
-                                          " (storage stopped; reopen to recover)"));
+                             absl::StrCat(err.message(), " (storage stopped; reopen to recover)"));
       TB_LOG(ERROR) << "storage write failed, refusing further writes: " << err;
     }
     return err;
@@ -256,12 +242,10 @@ uint64_t Store::synced_commits() const {
   return synced_commits_;
 }
 
-absl::StatusOr<std::optional<std::string>> Store::Get(Cf c,
-                                                      absl::string_view key) const {
+absl::StatusOr<std::optional<std::string>> Store::Get(Cf c, absl::string_view key) const {
   std::string value;
   NoPerfCounters();
-  const rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), cf(c), ToSlice(key), &value);
+  const rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf(c), ToSlice(key), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocksStatus(s);
   return value;
@@ -271,8 +255,7 @@ absl::StatusOr<uint64_t> Store::LastSeq(const LogId& log) const {
   const std::string prefix = LogIdKey(log);
   std::string upper = prefix;
   AppendBe64(&upper, ~uint64_t{0});
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kLog)));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kLog)));
   it->SeekForPrev(ToSlice(upper));
   if (!it->status().ok()) return FromRocksStatus(it->status());
   if (!it->Valid() || !HasPrefix(it->key(), prefix)) return 0;
@@ -305,14 +288,12 @@ absl::Status Store::ScanEvents(
   return FromRocksStatus(it->status());
 }
 
-absl::StatusOr<crypto::Digest> Store::GetNode(const LogId& log,
-                                              merkle::NodeId node) const {
-  TB_ASSIGN_OR_RETURN(std::optional<std::string> v,
-                      Get(Cf::kTree, NodeKey(log, node)));
+absl::StatusOr<crypto::Digest> Store::GetNode(const LogId& log, merkle::NodeId node) const {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> v, Get(Cf::kTree, NodeKey(log, node)));
   if (!v.has_value() || v->size() != crypto::kDigestSize) {
-    return absl::DataLossError(absl::StrCat(
-        "tree node ", log.origin, "/", log.epoch, " level ", node.level,
-        " index ", node.index, v.has_value() ? " has a bad size" : " missing"));
+    return absl::DataLossError(absl::StrCat("tree node ", log.origin, "/", log.epoch, " level ",
+                                            node.level, " index ", node.index,
+                                            v.has_value() ? " has a bad size" : " missing"));
   }
   crypto::Digest d;
   std::memcpy(d.data(), v->data(), d.size());
@@ -329,15 +310,15 @@ absl::StatusOr<crypto::Digest> Store::ReadNode(const LogId& log, merkle::NodeId 
   parts.reserve(width);
   const uint64_t first = node.index * width;
   if (base == 0) {
-    TB_RETURN_IF_ERROR(ScanEvents(log, first + 1, first + width,
-                                  [&](uint64_t, absl::string_view body) {
-                                    parts.push_back(merkle::LeafHash(hasher, body));
-                                    return absl::OkStatus();
-                                  }));
+    TB_RETURN_IF_ERROR(
+        ScanEvents(log, first + 1, first + width, [&](uint64_t, absl::string_view body) {
+          parts.push_back(merkle::LeafHash(hasher, body));
+          return absl::OkStatus();
+        }));
     if (parts.size() != width) {
-      return absl::DataLossError(absl::StrCat(
-          "log ", log.origin, "/", log.epoch, ": leaves ", first + 1, " to ",
-          first + width, " are not all stored"));
+      return absl::DataLossError(absl::StrCat("log ", log.origin, "/", log.epoch, ": leaves ",
+                                              first + 1, " to ", first + width,
+                                              " are not all stored"));
     }
   } else {
     for (uint64_t k = 0; k < width; ++k) {
@@ -350,9 +331,7 @@ absl::StatusOr<crypto::Digest> Store::ReadNode(const LogId& log, merkle::NodeId 
 
 merkle::NodeReader Store::NodeReaderFor(const LogId& log) const {
   std::shared_ptr<crypto::Hasher> hasher = crypto::GetSuite(suite_).NewHasher();
-  return [this, log, hasher](merkle::NodeId node) {
-    return ReadNode(log, node, *hasher);
-  };
+  return [this, log, hasher](merkle::NodeId node) { return ReadNode(log, node, *hasher); };
 }
 
 absl::StatusOr<std::optional<v1::SignedCheckpoint>> Store::LatestCheckpoint(
@@ -362,18 +341,18 @@ absl::StatusOr<std::optional<v1::SignedCheckpoint>> Store::LatestCheckpoint(
   return std::move(found->second);
 }
 
-absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
-Store::CheckpointAtOrBelow(const LogId& log, uint64_t max_size) const {
+absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> Store::CheckpointAtOrBelow(
+    const LogId& log, uint64_t max_size) const {
   return SeekCheckpoint(log, max_size, /*forward=*/false);
 }
 
-absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
-Store::CheckpointAtOrAbove(const LogId& log, uint64_t min_size) const {
+absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> Store::CheckpointAtOrAbove(
+    const LogId& log, uint64_t min_size) const {
   return SeekCheckpoint(log, min_size, /*forward=*/true);
 }
 
-absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
-Store::SeekCheckpoint(const LogId& log, uint64_t size, bool forward) const {
+absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> Store::SeekCheckpoint(
+    const LogId& log, uint64_t size, bool forward) const {
   const std::string prefix = LogIdKey(log);
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCheckpoints)));
@@ -388,12 +367,11 @@ Store::SeekCheckpoint(const LogId& log, uint64_t size, bool forward) const {
   if (!cp.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
     return absl::DataLossError("stored checkpoint does not parse");
   }
-  return std::make_pair(DecodeBe64(ToView(it->key()).substr(prefix.size())),
-                        std::move(cp));
+  return std::make_pair(DecodeBe64(ToView(it->key()).substr(prefix.size())), std::move(cp));
 }
 
-absl::StatusOr<std::optional<v1::SignedCheckpoint>> Store::GetCheckpoint(
-    const LogId& log, uint64_t tree_size) const {
+absl::StatusOr<std::optional<v1::SignedCheckpoint>> Store::GetCheckpoint(const LogId& log,
+                                                                         uint64_t tree_size) const {
   TB_ASSIGN_OR_RETURN(std::optional<std::string> v,
                       Get(Cf::kCheckpoints, CheckpointKey(log, tree_size)));
   if (!v.has_value()) return std::nullopt;
@@ -419,19 +397,15 @@ absl::StatusOr<std::vector<std::pair<std::pair<int, std::string>, v1::RecordStat
 Store::ListRecords(absl::string_view person) const {
   const std::string prefix = RecordPrefix(person);
   std::vector<std::pair<std::pair<int, std::string>, v1::RecordState>> out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kRecords)));
-  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix);
-       it->Next()) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kRecords)));
+  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
     const absl::string_view rest = ToView(it->key()).substr(prefix.size());
     if (rest.empty()) return absl::DataLossError("record key without kind");
     v1::RecordState state;
-    if (!state.ParseFromArray(it->value().data(),
-                              static_cast<int>(it->value().size()))) {
+    if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError("stored record state does not parse");
     }
-    out.push_back({{static_cast<uint8_t>(rest[0]), std::string(rest.substr(1))},
-                   std::move(state)});
+    out.push_back({{static_cast<uint8_t>(rest[0]), std::string(rest.substr(1))}, std::move(state)});
   }
   TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
   return out;
@@ -450,30 +424,24 @@ absl::StatusOr<std::map<std::string, v1::PersonLink>> Store::GetLinks(
   return out;
 }
 
-absl::StatusOr<std::vector<uint64_t>> Store::ScanRoute(absl::string_view peer,
-                                                       const LogId& log,
-                                                       uint64_t after,
-                                                       size_t limit) const {
+absl::StatusOr<std::vector<uint64_t>> Store::ScanRoute(absl::string_view peer, const LogId& log,
+                                                       uint64_t after, size_t limit) const {
   const std::string prefix = RoutePrefix(peer, log);
   std::vector<uint64_t> out;
   if (after == ~uint64_t{0}) return out;
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kRoutes)));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kRoutes)));
   for (it->Seek(ToSlice(RouteKey(peer, log, after + 1)));
-       it->Valid() && HasPrefix(it->key(), prefix) && out.size() < limit;
-       it->Next()) {
+       it->Valid() && HasPrefix(it->key(), prefix) && out.size() < limit; it->Next()) {
     out.push_back(DecodeBe64(ToView(it->key()).substr(prefix.size())));
   }
   TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
   return out;
 }
 
-
 absl::StatusOr<std::vector<LogId>> Store::RouteLogs(absl::string_view peer) const {
   std::vector<LogId> out;
   const std::string prefix(peer);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kRoutes)));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kRoutes)));
   // One seek per log: after finding a log, jump past all of its seqs.
   for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix);) {
     const absl::string_view key = ToView(it->key());
@@ -504,8 +472,7 @@ absl::StatusOr<std::vector<std::pair<LogId, std::string>>> Store::Cursors(
     absl::string_view peer) const {
   std::vector<std::pair<LogId, std::string>> out;
   const std::string prefix(peer);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCursors)));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCursors)));
   for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
     const absl::string_view key = ToView(it->key());
     if (key.size() != prefix.size() + kLogIdSize) return absl::DataLossError("bad cursor key");
@@ -566,8 +533,7 @@ absl::StatusOr<std::map<std::string, uint64_t>> Store::ListCounters(
   std::map<std::string, uint64_t> out;
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), cf(Cf::kCounters)));
-  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix);
-       it->Next()) {
+  for (it->Seek(ToSlice(prefix)); it->Valid() && HasPrefix(it->key(), prefix); it->Next()) {
     if (it->value().size() != 8) return absl::DataLossError("counter of bad size");
     out[it->key().ToString()] = DecodeBe64(ToView(it->value()));
   }

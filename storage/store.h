@@ -78,12 +78,10 @@ class Batch {
   void Delete(Cf cf, absl::string_view key);
   void PutEvent(const LogId& log, uint64_t seq, absl::string_view body);
   void PutNode(const LogId& log, merkle::NodeId node, const crypto::Digest& d);
-  void PutCheckpoint(const LogId& log, uint64_t tree_size,
-                     const v1::SignedCheckpoint& checkpoint);
+  void PutCheckpoint(const LogId& log, uint64_t tree_size, const v1::SignedCheckpoint& checkpoint);
   void PutRecord(absl::string_view record_key, const v1::RecordState& state);
   // Replaces every link of `person`.
-  void PutLinks(absl::string_view person,
-                const std::map<std::string, v1::PersonLink>& links);
+  void PutLinks(absl::string_view person, const std::map<std::string, v1::PersonLink>& links);
   void PutRoute(absl::string_view peer, const LogId& log, uint64_t seq);
   void PutCounter(absl::string_view name, uint64_t value);
 
@@ -124,9 +122,8 @@ class Store {
   absl::StatusOr<std::string> GetEvent(const LogId& log, uint64_t seq) const;
   // Calls fn(seq, body) for every stored seq in [first, last], in order, and
   // stops at the first error fn returns.
-  absl::Status ScanEvents(
-      const LogId& log, uint64_t first, uint64_t last,
-      const std::function<absl::Status(uint64_t, absl::string_view)>& fn) const;
+  absl::Status ScanEvents(const LogId& log, uint64_t first, uint64_t last,
+                          const std::function<absl::Status(uint64_t, absl::string_view)>& fn) const;
   // A stored tree node (IsStoredLevel(node.level)), or kDataLoss.
   absl::StatusOr<crypto::Digest> GetNode(const LogId& log, merkle::NodeId node) const;
   // Any node of `log`'s tree: read if stored, else recomputed from the
@@ -139,34 +136,29 @@ class Store {
 
   // --- Checkpoints ---
   // The checkpoint with the largest tree size, or nullopt.
-  absl::StatusOr<std::optional<v1::SignedCheckpoint>> LatestCheckpoint(
-      const LogId& log) const;
-  absl::StatusOr<std::optional<v1::SignedCheckpoint>> GetCheckpoint(
-      const LogId& log, uint64_t tree_size) const;
+  absl::StatusOr<std::optional<v1::SignedCheckpoint>> LatestCheckpoint(const LogId& log) const;
+  absl::StatusOr<std::optional<v1::SignedCheckpoint>> GetCheckpoint(const LogId& log,
+                                                                    uint64_t tree_size) const;
   // The checkpoint with the largest tree size <= `max_size`, with that
   // size; nullopt if there is none.
-  absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
-  CheckpointAtOrBelow(const LogId& log, uint64_t max_size) const;
+  absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> CheckpointAtOrBelow(
+      const LogId& log, uint64_t max_size) const;
   // The checkpoint with the smallest tree size >= `min_size`, or nullopt.
-  absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
-  CheckpointAtOrAbove(const LogId& log, uint64_t min_size) const;
+  absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> CheckpointAtOrAbove(
+      const LogId& log, uint64_t min_size) const;
 
   // --- Records and links ---
-  absl::StatusOr<std::optional<v1::RecordState>> GetRecord(
-      absl::string_view record_key) const;
+  absl::StatusOr<std::optional<v1::RecordState>> GetRecord(absl::string_view record_key) const;
   // Every record of `person`: (kind, record_id) -> state.
-  absl::StatusOr<std::vector<std::pair<std::pair<int, std::string>, v1::RecordState>>>
-  ListRecords(absl::string_view person) const;
-  // node code -> link.
-  absl::StatusOr<std::map<std::string, v1::PersonLink>> GetLinks(
+  absl::StatusOr<std::vector<std::pair<std::pair<int, std::string>, v1::RecordState>>> ListRecords(
       absl::string_view person) const;
+  // node code -> link.
+  absl::StatusOr<std::map<std::string, v1::PersonLink>> GetLinks(absl::string_view person) const;
 
   // --- Routing ---
   // Up to `limit` entries of `peer`'s route for `log` with seq > after.
-  absl::StatusOr<std::vector<uint64_t>> ScanRoute(absl::string_view peer,
-                                                  const LogId& log,
-                                                  uint64_t after,
-                                                  size_t limit) const;
+  absl::StatusOr<std::vector<uint64_t>> ScanRoute(absl::string_view peer, const LogId& log,
+                                                  uint64_t after, size_t limit) const;
 
   // Every log with events routed to `peer` (the logs a sender feeds it).
   absl::StatusOr<std::vector<LogId>> RouteLogs(absl::string_view peer) const;
@@ -174,8 +166,7 @@ class Store {
   absl::StatusOr<std::vector<LogId>> CheckpointLogs() const;
   // Every cursor kept for events received from `peer`: log -> stored value
   // (the sync layer's Position bytes).
-  absl::StatusOr<std::vector<std::pair<LogId, std::string>>> Cursors(
-      absl::string_view peer) const;
+  absl::StatusOr<std::vector<std::pair<LogId, std::string>>> Cursors(absl::string_view peer) const;
 
   // Every key in `cf` that starts with `prefix`, with its value.
   absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Scan(
@@ -195,8 +186,7 @@ class Store {
   // changed here: it caches them.
   absl::Status Increment(absl::string_view name, uint64_t delta);
   // name -> value for every counter whose name starts with `prefix`.
-  absl::StatusOr<std::map<std::string, uint64_t>> ListCounters(
-      absl::string_view prefix) const;
+  absl::StatusOr<std::map<std::string, uint64_t>> ListCounters(absl::string_view prefix) const;
   absl::StatusOr<std::optional<std::string>> Get(Cf cf, absl::string_view key) const;
 
   // Writes every memtable to SST files (before a backup, and in tests that
@@ -212,8 +202,8 @@ class Store {
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[static_cast<int>(c)]; }
   absl::Status CheckFormat();
   // The first checkpoint at or after `size` (forward) or at or before it.
-  absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>>
-  SeekCheckpoint(const LogId& log, uint64_t size, bool forward) const;
+  absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> SeekCheckpoint(
+      const LogId& log, uint64_t size, bool forward) const;
 
   const std::string path_;
   const crypto::SuiteId suite_;

@@ -18,32 +18,27 @@ absl::Status Invalid(const char* field, absl::string_view problem) {
 
 bool IsSet(const v1::Date& d) { return d.year() != 0 || d.month() != 0 || d.day() != 0; }
 
-absl::Status RequireDate(const char* field, const v1::Date& d,
-                         const absl::CivilDay* not_after) {
+absl::Status RequireDate(const char* field, const v1::Date& d, const absl::CivilDay* not_after) {
   if (!IsSet(d)) return Invalid(field, "missing");
   return ValidateDate(field, d, not_after);
 }
 
-absl::Status OptionalDate(const char* field, const v1::Date& d,
-                          const absl::CivilDay* not_after) {
+absl::Status OptionalDate(const char* field, const v1::Date& d, const absl::CivilDay* not_after) {
   if (!IsSet(d)) return absl::OkStatus();
   return ValidateDate(field, d, not_after);
 }
 
-absl::CivilDay ToDay(const v1::Date& d) {
-  return absl::CivilDay(d.year(), d.month(), d.day());
-}
+absl::CivilDay ToDay(const v1::Date& d) { return absl::CivilDay(d.year(), d.month(), d.day()); }
 
-absl::Status NotBefore(const char* later_field, const v1::Date& later,
-                       const char* earlier_field, const v1::Date& earlier) {
+absl::Status NotBefore(const char* later_field, const v1::Date& later, const char* earlier_field,
+                       const v1::Date& earlier) {
   if (IsSet(later) && IsSet(earlier) && ToDay(later) < ToDay(earlier)) {
     return Invalid(later_field, absl::StrCat("is before ", earlier_field));
   }
   return absl::OkStatus();
 }
 
-absl::Status RequireText(const char* field, const std::string& s,
-                         size_t max = kMaxShortText) {
+absl::Status RequireText(const char* field, const std::string& s, size_t max = kMaxShortText) {
   if (s.empty()) return Invalid(field, "missing");
   if (s.size() > max) {
     return Invalid(field, absl::StrCat(s.size(), " bytes, at most ", max));
@@ -51,8 +46,7 @@ absl::Status RequireText(const char* field, const std::string& s,
   return absl::OkStatus();
 }
 
-absl::Status OptionalText(const char* field, const std::string& s,
-                          size_t max = kMaxShortText) {
+absl::Status OptionalText(const char* field, const std::string& s, size_t max = kMaxShortText) {
   if (s.size() > max) {
     return Invalid(field, absl::StrCat(s.size(), " bytes, at most ", max));
   }
@@ -69,11 +63,9 @@ absl::Status OptionalCounty(const char* field, const std::string& code) {
   return Prefixed(field, ids::ValidateCurrentCountyCode(code));
 }
 
-absl::Status OptionalCitizenId(const char* field, const std::string& id,
-                               absl::CivilDay today) {
+absl::Status OptionalCitizenId(const char* field, const std::string& id, absl::CivilDay today) {
   if (id.empty()) return absl::OkStatus();
-  return Prefixed(field,
-                  ids::CheckCitizenId(id, ids::Sex::kUnspecified, today).status());
+  return Prefixed(field, ids::CheckCitizenId(id, ids::Sex::kUnspecified, today).status());
 }
 
 template <typename Enum>
@@ -88,23 +80,21 @@ absl::Status ValidatePersonBasics(const v1::PersonBasics& p, absl::CivilDay toda
   TB_RETURN_IF_ERROR(RequireDate("person_basics.birth_date", p.birth_date(), &today));
   TB_RETURN_IF_ERROR(RequireCounty("person_basics.hukou_region", p.hukou_region()));
   TB_RETURN_IF_ERROR(OptionalText("person_basics.hukou_address", p.hukou_address(), kMaxText));
-  TB_RETURN_IF_ERROR(OptionalCitizenId("person_basics.spouse_citizen_id",
-                                       p.spouse_citizen_id(), today));
+  TB_RETURN_IF_ERROR(
+      OptionalCitizenId("person_basics.spouse_citizen_id", p.spouse_citizen_id(), today));
   TB_RETURN_IF_ERROR(OptionalText("person_basics.spouse_name", p.spouse_name()));
   for (const v1::Child& c : p.children()) {
-    TB_RETURN_IF_ERROR(OptionalCitizenId("person_basics.children.citizen_id",
-                                         c.citizen_id(), today));
-    TB_RETURN_IF_ERROR(RequireText("person_basics.children.name", c.name()));
     TB_RETURN_IF_ERROR(
-        RequireDate("person_basics.children.birth_date", c.birth_date(), &today));
+        OptionalCitizenId("person_basics.children.citizen_id", c.citizen_id(), today));
+    TB_RETURN_IF_ERROR(RequireText("person_basics.children.name", c.name()));
+    TB_RETURN_IF_ERROR(RequireDate("person_basics.children.birth_date", c.birth_date(), &today));
   }
   return absl::OkStatus();
 }
 
 absl::Status ValidateValue(const v1::RecordValue& v, absl::CivilDay today) {
   switch (v.value_case()) {
-    case v1::RecordValue::kPersonBasics:
-      return ValidatePersonBasics(v.person_basics(), today);
+    case v1::RecordValue::kPersonBasics: return ValidatePersonBasics(v.person_basics(), today);
     case v1::RecordValue::kOutflow: {
       const auto& o = v.outflow();
       TB_RETURN_IF_ERROR(RequireCounty("outflow.destination_county", o.destination_county()));
@@ -117,16 +107,15 @@ absl::Status ValidateValue(const v1::RecordValue& v, absl::CivilDay today) {
       TB_RETURN_IF_ERROR(OptionalCounty("inflow.previous_residence", i.previous_residence()));
       TB_RETURN_IF_ERROR(RequireDate("inflow.arrived_on", i.arrived_on(), &today));
       TB_RETURN_IF_ERROR(RequireDate("inflow.registered_on", i.registered_on(), &today));
-      TB_RETURN_IF_ERROR(NotBefore("inflow.registered_on", i.registered_on(),
-                                   "inflow.arrived_on", i.arrived_on()));
+      TB_RETURN_IF_ERROR(NotBefore("inflow.registered_on", i.registered_on(), "inflow.arrived_on",
+                                   i.arrived_on()));
       TB_RETURN_IF_ERROR(RequireText("inflow.address", i.address(), kMaxText));
       return OptionalText("inflow.employer", i.employer());
     }
     case v1::RecordValue::kReturnRegistration: {
       const auto& r = v.return_registration();
       TB_RETURN_IF_ERROR(RequireEnum("return_registration.type", r.type()));
-      TB_RETURN_IF_ERROR(
-          RequireDate("return_registration.effective_on", r.effective_on(), &today));
+      TB_RETURN_IF_ERROR(RequireDate("return_registration.effective_on", r.effective_on(), &today));
       TB_RETURN_IF_ERROR(OptionalCounty("return_registration.from_county", r.from_county()));
       return OptionalCounty("return_registration.to_county", r.to_county());
     }
@@ -137,8 +126,8 @@ absl::Status ValidateValue(const v1::RecordValue& v, absl::CivilDay today) {
       TB_RETURN_IF_ERROR(RequireCounty("certificate.issuer", c.issuer()));
       TB_RETURN_IF_ERROR(RequireDate("certificate.valid_from", c.valid_from(), nullptr));
       TB_RETURN_IF_ERROR(RequireDate("certificate.valid_to", c.valid_to(), nullptr));
-      TB_RETURN_IF_ERROR(NotBefore("certificate.valid_to", c.valid_to(),
-                                   "certificate.valid_from", c.valid_from()));
+      TB_RETURN_IF_ERROR(NotBefore("certificate.valid_to", c.valid_to(), "certificate.valid_from",
+                                   c.valid_from()));
       for (const auto& [key, value] : c.attested_facts()) {
         TB_RETURN_IF_ERROR(RequireText("certificate.attested_facts key", key));
         TB_RETURN_IF_ERROR(OptionalText("certificate.attested_facts value", value));
@@ -151,8 +140,8 @@ absl::Status ValidateValue(const v1::RecordValue& v, absl::CivilDay today) {
       TB_RETURN_IF_ERROR(RequireDate("service.delivered_on", s.delivered_on(), &today));
       TB_RETURN_IF_ERROR(RequireCounty("service.provider_county", s.provider_county()));
       TB_RETURN_IF_ERROR(OptionalText("service.period", s.period()));
-      TB_RETURN_IF_ERROR(OptionalCitizenId("service.beneficiary_citizen_id",
-                                           s.beneficiary_citizen_id(), today));
+      TB_RETURN_IF_ERROR(
+          OptionalCitizenId("service.beneficiary_citizen_id", s.beneficiary_citizen_id(), today));
       if (s.type() == v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY) {
         TB_RETURN_IF_ERROR(RequireText("service.entitlement_record_id", s.entitlement_record_id()));
       } else if (!s.entitlement_record_id().empty()) {
@@ -197,8 +186,7 @@ absl::Status ValidateValue(const v1::RecordValue& v, absl::CivilDay today) {
       TB_RETURN_IF_ERROR(RequireCounty("receipt.notice_county", r.notice_county()));
       return OptionalText("receipt.feedback", r.feedback(), kMaxText);
     }
-    case v1::RecordValue::VALUE_NOT_SET:
-      break;
+    case v1::RecordValue::VALUE_NOT_SET: break;
   }
   return Invalid("payload", "no value set");
 }
@@ -239,12 +227,11 @@ const char* KindName(v1::RecordKind kind) {
   }
 }
 
-absl::Status ValidateDate(const char* field, const v1::Date& d,
-                          const absl::CivilDay* not_after) {
+absl::Status ValidateDate(const char* field, const v1::Date& d, const absl::CivilDay* not_after) {
   // Formatted only for a message: this runs for every date of every write.
   auto shown = [&d] { return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day()); };
-  if (d.year() < 1890 || d.year() > 9999 || d.month() < 1 || d.month() > 12 ||
-      d.day() < 1 || d.day() > 31) {
+  if (d.year() < 1890 || d.year() > 9999 || d.month() < 1 || d.month() > 12 || d.day() < 1 ||
+      d.day() > 31) {
     return Invalid(field, absl::StrCat(shown(), " is not a valid date"));
   }
   const absl::CivilDay day = ToDay(d);
@@ -266,8 +253,7 @@ absl::Status ValidateRecordValue(v1::RecordKind kind, const v1::RecordValue& val
   }
   if (value.value_case() != want) {
     return Invalid("payload",
-                   absl::StrCat("record kind ", KindName(kind),
-                                " needs a value of that kind"));
+                   absl::StrCat("record kind ", KindName(kind), " needs a value of that kind"));
   }
   return ValidateValue(value, today);
 }

@@ -32,7 +32,6 @@ absl::Status ValidateRecordValue(v1::RecordKind kind, const v1::RecordValue& val
 
 // A date field: a real calendar day from 1890-01-01; with `not_after`, not
 // after that day.
-absl::Status ValidateDate(const char* field, const v1::Date& date,
-                          const absl::CivilDay* not_after);
+absl::Status ValidateDate(const char* field, const v1::Date& date, const absl::CivilDay* not_after);
 
 }  // namespace tongban::storage

@@ -39,7 +39,7 @@ struct Writer::Prepared {
 // under mu_, and read by the caller after it sees every ticket done.
 struct Writer::Ticket {
   std::vector<Prepared> changes;
-  std::vector<size_t> slots;  // index in *results of each change
+  std::vector<size_t> slots;                                 // index in *results of each change
   std::vector<absl::StatusOr<Appended>>* results = nullptr;  // the caller's
   // Or: verified events of another origin (ApplyRemote), and their outcome.
   const RemoteBatch* remote = nullptr;
@@ -75,9 +75,8 @@ constexpr size_t kMaxRecordId = 128;
 bool ValidRecordId(absl::string_view id) {
   if (id.empty() || id.size() > kMaxRecordId) return false;
   for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                    c == ':' || c == '-';
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '.' || c == '_' || c == ':' || c == '-';
     if (!ok) return false;
   }
   return true;
@@ -120,10 +119,9 @@ bool HoldsExactly(const v1::RecordState& state, const std::string& payload,
 }
 
 bool AllHeadsRetracted(const v1::RecordState& state) {
-  return std::all_of(state.heads().begin(), state.heads().end(),
-                     [](const v1::RecordState::Head& h) {
-                       return h.operation() == v1::OPERATION_RETRACT;
-                     });
+  return std::all_of(
+      state.heads().begin(), state.heads().end(),
+      [](const v1::RecordState::Head& h) { return h.operation() == v1::OPERATION_RETRACT; });
 }
 
 }  // namespace
@@ -140,20 +138,16 @@ Writer::Writer(Store* store, const crypto::PrivateKey* key, WriterOptions option
       sign_hasher_(suite_.NewHasher()),
       signer_(key->NewSigner()) {}
 
-absl::StatusOr<std::unique_ptr<Writer>> Writer::Open(Store* store,
-                                                     const crypto::PrivateKey* key,
-                                                     WriterOptions options,
-                                                     const Clock* clock) {
+absl::StatusOr<std::unique_ptr<Writer>> Writer::Open(Store* store, const crypto::PrivateKey* key,
+                                                     WriterOptions options, const Clock* clock) {
   TB_RETURN_IF_ERROR(Prefixed("node code", ids::ValidateNodeCode(options.node)));
-  TB_RETURN_IF_ERROR(
-      Prefixed("national node code", ids::ValidateNodeCode(options.national)));
+  TB_RETURN_IF_ERROR(Prefixed("national node code", ids::ValidateNodeCode(options.national)));
   if (key->suite() != store->suite()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "signing key is for suite ", crypto::SuiteName(key->suite()),
-        ", storage is ", crypto::SuiteName(store->suite())));
+    return absl::InvalidArgumentError(absl::StrCat("signing key is for suite ",
+                                                   crypto::SuiteName(key->suite()), ", storage is ",
+                                                   crypto::SuiteName(store->suite())));
   }
-  if (options.epoch == 0 || options.max_group == 0 ||
-      options.max_events_per_checkpoint == 0) {
+  if (options.epoch == 0 || options.max_group == 0 || options.max_events_per_checkpoint == 0) {
     return absl::InvalidArgumentError(
         "writer options: epoch, max_group and max_events_per_checkpoint must be positive");
   }
@@ -192,31 +186,28 @@ absl::Status Writer::Recover() {
   }
 
   uint64_t signed_size = 0;
-  TB_ASSIGN_OR_RETURN(std::optional<v1::SignedCheckpoint> latest,
-                      store_->LatestCheckpoint(log_));
+  TB_ASSIGN_OR_RETURN(std::optional<v1::SignedCheckpoint> latest, store_->LatestCheckpoint(log_));
   if (latest.has_value()) {
     merkle::SignedCheckpoint sc{latest->body(), latest->signature()};
     absl::StatusOr<merkle::Checkpoint> cp =
         merkle::VerifyCheckpoint(sc, suite_, key_->public_key());
     if (!cp.ok()) {
-      return absl::DataLossError(absl::StrCat(
-          "latest stored checkpoint does not verify with this node's key: ",
-          cp.status().message()));
+      return absl::DataLossError(
+          absl::StrCat("latest stored checkpoint does not verify with this node's key: ",
+                       cp.status().message()));
     }
     if (cp->origin != log_.origin || cp->epoch != log_.epoch) {
       return absl::DataLossError("latest stored checkpoint names another log");
     }
     if (cp->tree_size > last) {
-      return absl::DataLossError(absl::StrCat(
-          "checkpoint covers ", cp->tree_size, " events but the log holds ", last,
-          ": events were lost; restore the node and start a new epoch"));
+      return absl::DataLossError(
+          absl::StrCat("checkpoint covers ", cp->tree_size, " events but the log holds ", last,
+                       ": events were lost; restore the node and start a new epoch"));
     }
-    TB_ASSIGN_OR_RETURN(signed_frontier_,
-                        merkle::Frontier::Load(cp->tree_size, reader));
+    TB_ASSIGN_OR_RETURN(signed_frontier_, merkle::Frontier::Load(cp->tree_size, reader));
     if (signed_frontier_.Root(*sign_hasher_) != cp->root) {
       return absl::DataLossError(absl::StrCat(
-          "stored Merkle tree does not match the signed checkpoint at size ",
-          cp->tree_size));
+          "stored Merkle tree does not match the signed checkpoint at size ", cp->tree_size));
     }
     signed_size = cp->tree_size;
   }
@@ -251,12 +242,10 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
                                                  absl::CivilDay today) const {
   Prepared p;
   const ids::Sex recorded_sex =
-      change.kind == v1::RECORD_KIND_PERSON_BASICS &&
-              change.value.has_person_basics()
+      change.kind == v1::RECORD_KIND_PERSON_BASICS && change.value.has_person_basics()
           ? static_cast<ids::Sex>(change.value.person_basics().sex())
           : ids::Sex::kUnspecified;
-  absl::StatusOr<ids::CitizenId> checked =
-      ids::CheckCitizenId(change.person, recorded_sex, today);
+  absl::StatusOr<ids::CitizenId> checked = ids::CheckCitizenId(change.person, recorded_sex, today);
   if (!checked.ok()) return Prefixed("person", checked.status());
   ids::CitizenId id = *std::move(checked);
   p.person = id.normalized;
@@ -264,18 +253,18 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
   if (!p.findings.empty() && !change.confirm_findings) {
     std::vector<std::string> names;
     for (ids::IdFinding f : p.findings) names.emplace_back(ids::IdFindingName(f));
-    return absl::FailedPreconditionError(absl::StrCat(
-        "person ", ids::MaskId(p.person), ": citizen ID findings need the "
-        "operator's confirmation: ", absl::StrJoin(names, ", ")));
+    return absl::FailedPreconditionError(absl::StrCat("person ", ids::MaskId(p.person),
+                                                      ": citizen ID findings need the "
+                                                      "operator's confirmation: ",
+                                                      absl::StrJoin(names, ", ")));
   }
   if (ValueCaseOf(change.kind) == v1::RecordValue::VALUE_NOT_SET) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "kind: unknown record kind ", static_cast<int>(change.kind)));
+    return absl::InvalidArgumentError(
+        absl::StrCat("kind: unknown record kind ", static_cast<int>(change.kind)));
   }
   if (!ValidRecordId(change.record_id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "record_id: must be 1 to ", kMaxRecordId,
-        " characters of A-Z a-z 0-9 . _ : -"));
+    return absl::InvalidArgumentError(absl::StrCat("record_id: must be 1 to ", kMaxRecordId,
+                                                   " characters of A-Z a-z 0-9 . _ : -"));
   }
   p.kind = change.kind;
   p.record_id = change.record_id;
@@ -297,22 +286,20 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
       }
       break;
     default:
-      return absl::InvalidArgumentError(absl::StrCat(
-          "operation: unknown operation ", static_cast<int>(change.operation)));
+      return absl::InvalidArgumentError(
+          absl::StrCat("operation: unknown operation ", static_cast<int>(change.operation)));
   }
   if (change.reason.size() > 1024) {
     return absl::InvalidArgumentError("reason: more than 1024 bytes");
   }
   p.reason = change.reason;
   p.skip_if_unchanged = change.skip_if_unchanged && change.operation == v1::OPERATION_UPSERT;
-  p.purpose = change.purpose == v1::PURPOSE_UNSPECIFIED
-                  ? DefaultPurpose(change.kind)
-                  : change.purpose;
+  p.purpose =
+      change.purpose == v1::PURPOSE_UNSPECIFIED ? DefaultPurpose(change.kind) : change.purpose;
   return p;
 }
 
-std::vector<absl::StatusOr<Appended>> Writer::AppendAll(
-    absl::Span<const RecordChange> changes) {
+std::vector<absl::StatusOr<Appended>> Writer::AppendAll(absl::Span<const RecordChange> changes) {
   const absl::CivilDay today = absl::ToCivilDay(clock_->Now(), options_.time_zone);
   std::vector<absl::StatusOr<Appended>> results;
   results.reserve(changes.size());
@@ -387,8 +374,8 @@ std::unique_ptr<Writer::RemoteApply> Writer::StartApplyRemote(const RemoteBatch&
   ticket.remote = &batch;
   absl::MutexLock lock(&mu_);
   if (batch.log.origin == options_.node) {
-    ticket.remote_status = absl::InvalidArgumentError(
-        "events of this node's own log are never applied from a peer");
+    ticket.remote_status =
+        absl::InvalidArgumentError("events of this node's own log are never applied from a peer");
   } else if (stopping_) {
     ticket.remote_status = absl::UnavailableError("writer is shutting down");
   } else {
@@ -406,9 +393,8 @@ void Writer::AppenderLoop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Writer* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
-            return !w->queue_.empty() || w->stopping_;
-          },
+          +[](Writer* w)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) { return !w->queue_.empty() || w->stopping_; },
           this));
       if (queue_.empty()) {  // stopping, nothing left
         appender_done_ = true;
@@ -418,8 +404,7 @@ void Writer::AppenderLoop() {
         return t->changes.size() + (t->remote != nullptr ? t->remote->events.size() : 0);
       };
       size_t n = 0;
-      while (!queue_.empty() &&
-             (group.empty() || n + size(queue_.front()) <= options_.max_group)) {
+      while (!queue_.empty() && (group.empty() || n + size(queue_.front()) <= options_.max_group)) {
         n += size(queue_.front());
         group.push_back(queue_.front());
         queue_.pop_front();
@@ -439,15 +424,11 @@ void Writer::BuildGroup(std::vector<Ticket*> group) {
   }
   // What committed groups wrote is in the store now; only the in-flight
   // groups' writes need the overlay.
-  absl::erase_if(pending_records_, [&](const auto& e) {
-    return e.second.group <= committed_groups;
-  });
-  absl::erase_if(pending_links_, [&](const auto& e) {
-    return e.second.group <= committed_groups;
-  });
-  absl::erase_if(pending_events_, [&](const auto& e) {
-    return e.second.group <= committed_groups;
-  });
+  absl::erase_if(pending_records_,
+                 [&](const auto& e) { return e.second.group <= committed_groups; });
+  absl::erase_if(pending_links_, [&](const auto& e) { return e.second.group <= committed_groups; });
+  absl::erase_if(pending_events_,
+                 [&](const auto& e) { return e.second.group <= committed_groups; });
 
   auto in = std::make_unique<InFlight>();
   in->group = ++built_groups_;
@@ -469,17 +450,14 @@ void Writer::BuildGroup(std::vector<Ticket*> group) {
   absl::MutexLock lock(&mu_);
   for (Ticket* t : in->tickets) {
     if (t->remote == nullptr) continue;
-    t->built_status = !failed.ok()         ? failed
-                      : !in->poisoned.ok() ? in->poisoned
-                                           : t->remote_status;
+    t->built_status = !failed.ok() ? failed : !in->poisoned.ok() ? in->poisoned : t->remote_status;
     t->built = true;
   }
   // At most kMaxInFlight groups wait for their fsync: enough to overlap
   // building with syncing, few enough to bound memory.
   mu_.Await(absl::Condition(
-      +[](Writer* w) ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) {
-        return w->commit_queue_.size() < kMaxInFlight;
-      },
+      +[](Writer* w)
+           ABSL_EXCLUSIVE_LOCKS_REQUIRED(w->mu_) { return w->commit_queue_.size() < kMaxInFlight; },
       this));
   commit_queue_.push_back(std::move(in));
 }
@@ -497,10 +475,9 @@ void Writer::BuildBatch(InFlight* in) {
     const std::string record_key = RecordKey(c.person, c.kind, c.record_id);
     auto rit = pending_records_.find(record_key);
     if (rit == pending_records_.end()) {
-      TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> stored,
-                          store_->GetRecord(record_key));
-      rit = pending_records_.emplace(record_key, Pending<std::optional<v1::RecordState>>{
-                                                     std::move(stored), 0})
+      TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> stored, store_->GetRecord(record_key));
+      rit = pending_records_
+                .emplace(record_key, Pending<std::optional<v1::RecordState>>{std::move(stored), 0})
                 .first;
     }
     const std::optional<v1::RecordState>& state = rit->second.value;
@@ -512,12 +489,12 @@ void Writer::BuildBatch(InFlight* in) {
       out.unchanged = true;
       return out;
     }
-    const std::string where = absl::StrCat(KindName(c.kind), " ", c.record_id,
-                                           " of person ", ids::MaskId(c.person));
+    const std::string where =
+        absl::StrCat(KindName(c.kind), " ", c.record_id, " of person ", ids::MaskId(c.person));
     if (state.has_value() && state->custodian() != options_.node) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          where, " is kept by node ", state->custodian(),
-          "; ask it to change the record with an inquiry or a notice"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(where, " is kept by node ", state->custodian(),
+                       "; ask it to change the record with an inquiry or a notice"));
     }
     if (c.operation == v1::OPERATION_RETRACT) {
       if (!state.has_value()) {
@@ -578,8 +555,8 @@ void Writer::BuildBatch(InFlight* in) {
     for (const auto& [node, link] : effect.changed) links[node] = link;
     if (!effect.changed.empty()) lit->second.group = group;
     std::vector<std::string> audience =
-        DeriveAudience(options_.node, options_.national, links,
-                       effect.counterparts, now_micros, options_.retention);
+        DeriveAudience(options_.node, options_.national, links, effect.counterparts, now_micros,
+                       options_.retention);
     if (state.has_value() && !state->audience().empty()) {
       // Whoever received an earlier version receives this one too.
       audience.insert(audience.end(), state->audience().begin(), state->audience().end());
@@ -612,10 +589,9 @@ void Writer::BuildBatch(InFlight* in) {
     for (ids::IdFinding f : c.findings) {
       const auto pf = static_cast<v1::IdFinding>(f);
       next.add_id_findings(pf);
-      const bool known =
-          state.has_value() &&
-          std::find(state->id_findings().begin(), state->id_findings().end(),
-                    pf) != state->id_findings().end();
+      const bool known = state.has_value() &&
+                         std::find(state->id_findings().begin(), state->id_findings().end(), pf) !=
+                             state->id_findings().end();
       if (!known) {
         const std::string name = FindingCounter(f);
         counters_touched[name] = ++finding_counts_[name];
@@ -631,8 +607,7 @@ void Writer::BuildBatch(InFlight* in) {
       // whole, for a county that cannot reach the others). The marker is
       // durable with the registration, so a restart cannot lose the request.
       for (const std::string& from : {c.value->inflow().origin_county(),
-                                      c.value->inflow().previous_residence(),
-                                      options_.national}) {
+                                      c.value->inflow().previous_residence(), options_.national}) {
         if (!from.empty() && from != options_.node) {
           // The value is the registration's seq: the peer must have it
           // before it can see the link and answer.
@@ -671,15 +646,14 @@ void Writer::BuildBatch(InFlight* in) {
                                                                          : nullptr;
       if (existing != nullptr) {
         if (*existing == e.body) continue;  // applied already, through another peer
-        return absl::DataLossError(absl::StrCat("event ", rb.log.origin, "/", rb.log.epoch,
-                                                "/", e.seq, " is stored with other bytes"));
+        return absl::DataLossError(absl::StrCat("event ", rb.log.origin, "/", rb.log.epoch, "/",
+                                                e.seq, " is stored with other bytes"));
       }
       v1::RecordValue value;
       if (e.parsed.operation() == v1::OPERATION_UPSERT &&
           !value.ParseFromString(e.parsed.payload())) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "event ", rb.log.origin, "/", rb.log.epoch, "/", e.seq,
-            ": payload does not parse"));
+        return absl::InvalidArgumentError(absl::StrCat("event ", rb.log.origin, "/", rb.log.epoch,
+                                                       "/", e.seq, ": payload does not parse"));
       }
       fresh.push_back(&e);
       values.push_back(std::move(value));
@@ -697,16 +671,15 @@ void Writer::BuildBatch(InFlight* in) {
       batch.PutEvent(rb.log, e.seq, e.body);
       hlc_.Observe(HlcStamp{body.hlc().physical_micros(), body.hlc().logical()});
 
-      const std::string record_key =
-          RecordKey(body.person(), body.kind(), body.record_id());
+      const std::string record_key = RecordKey(body.person(), body.kind(), body.record_id());
       auto rit = pending_records_.find(record_key);
       if (rit == pending_records_.end()) {
         absl::StatusOr<std::optional<v1::RecordState>> loaded = store_->GetRecord(record_key);
         if (!loaded.ok()) return fail(loaded.status());
-        rit = pending_records_
-                  .emplace(record_key, Pending<std::optional<v1::RecordState>>{
-                                           *std::move(loaded), 0})
-                  .first;
+        rit =
+            pending_records_
+                .emplace(record_key, Pending<std::optional<v1::RecordState>>{*std::move(loaded), 0})
+                .first;
       }
       std::optional<v1::RecordState>& state = rit->second.value;
       if (state.has_value() && state->custodian() != body.origin()) {
@@ -714,9 +687,9 @@ void Writer::BuildBatch(InFlight* in) {
         // a node that is not its custodian.
         const std::string name = "custody_violation";
         counters_touched[name] = ++finding_counts_[name];
-        TB_LOG(WARNING) << "event " << body.origin() << "/" << body.epoch() << "/"
-                        << body.seq() << " writes a record kept by "
-                        << state->custodian() << "; stored, not applied to the record";
+        TB_LOG(WARNING) << "event " << body.origin() << "/" << body.epoch() << "/" << body.seq()
+                        << " writes a record kept by " << state->custodian()
+                        << "; stored, not applied to the record";
       } else {
         v1::RecordState next;
         next.set_custodian(body.origin());
@@ -727,8 +700,8 @@ void Writer::BuildBatch(InFlight* in) {
           for (const v1::RecordState::Head& h : state->heads()) {
             const bool superseded = std::any_of(
                 body.parents().begin(), body.parents().end(), [&](const v1::EventId& p) {
-                  return p.origin() == h.event().origin() &&
-                         p.epoch() == h.event().epoch() && p.seq() == h.event().seq();
+                  return p.origin() == h.event().origin() && p.epoch() == h.event().epoch() &&
+                         p.seq() == h.event().seq();
                 });
             if (!superseded) *next.add_heads() = h;
           }
@@ -757,8 +730,7 @@ void Writer::BuildBatch(InFlight* in) {
       if (lit == pending_links_.end()) {
         absl::StatusOr<Links> loaded = store_->GetLinks(body.person());
         if (!loaded.ok()) return fail(loaded.status());
-        lit = pending_links_.emplace(body.person(), Pending<Links>{*std::move(loaded), 0})
-                  .first;
+        lit = pending_links_.emplace(body.person(), Pending<Links>{*std::move(loaded), 0}).first;
       }
       Links& links = lit->second.value;
       const LinkEffect effect = DeriveLinks(body, value, links);
@@ -775,9 +747,9 @@ void Writer::BuildBatch(InFlight* in) {
         // have known a link when it wrote (a new residence writing before
         // its backfill brought the previous residence's registration).
         std::vector<std::string> to(body.audience().begin(), body.audience().end());
-        for (std::string& n : DeriveAudience(body.origin(), options_.national, links,
-                                             effect.counterparts, body.hlc().physical_micros(),
-                                             options_.retention)) {
+        for (std::string& n :
+             DeriveAudience(body.origin(), options_.national, links, effect.counterparts,
+                            body.hlc().physical_micros(), options_.retention)) {
           to.push_back(std::move(n));
         }
         std::sort(to.begin(), to.end());
@@ -878,8 +850,7 @@ void Writer::CommitterLoop() {
     commit_time_ += took;
     if (!committed.ok() && failed_.ok()) {
       failed_ = committed;
-      TB_LOG(ERROR) << "log " << log_.origin << " stopped after a failed write: "
-                    << committed;
+      TB_LOG(ERROR) << "log " << log_.origin << " stopped after a failed write: " << committed;
     }
     if (committed.ok()) {
       for (const auto& cp : checkpoints) {
@@ -899,10 +870,9 @@ void Writer::CommitterLoop() {
       for (Ticket* t : in->tickets) t->done = true;
       committing_ = false;
     }
-    const bool remote_applied =
-        in != nullptr && committed.ok() &&
-        std::any_of(in->tickets.begin(), in->tickets.end(),
-                    [](const Ticket* t) { return t->remote != nullptr; });
+    const bool remote_applied = in != nullptr && committed.ok() &&
+                                std::any_of(in->tickets.begin(), in->tickets.end(),
+                                            [](const Ticket* t) { return t->remote != nullptr; });
     if (committed.ok() && (!checkpoints.empty() || remote_applied)) {
       lock.Release();
       NotifyListeners();
@@ -953,8 +923,7 @@ void Writer::SignerLoop() {
         // so this takes at least one.
         while (!group_sums_.empty() && group_sums_.front().last_seq <= limit) {
           target = group_sums_.front().last_seq;
-          sums.insert(sums.end(), group_sums_.front().sums.begin(),
-                      group_sums_.front().sums.end());
+          sums.insert(sums.end(), group_sums_.front().sums.begin(), group_sums_.front().sums.end());
           group_sums_.pop_front();
         }
       }
@@ -981,24 +950,23 @@ absl::StatusOr<std::unique_ptr<Writer::PendingCheckpoint>> Writer::SignUpTo(
   merkle::Frontier next = signed_frontier_;
   const uint64_t first = next.size() + 1;
   if (!sums.empty() && sums.size() != target - first + 1) {
-    return absl::InternalError(absl::StrCat("signer got ", sums.size(),
-                                            " checksums for ", target - first + 1,
-                                            " events"));
+    return absl::InternalError(
+        absl::StrCat("signer got ", sums.size(), " checksums for ", target - first + 1, " events"));
   }
   auto pending = std::make_unique<PendingCheckpoint>();
   pending->batch = std::make_unique<Batch>(*store_);
   pending->tree_size = target;
   Batch& batch = *pending->batch;
   uint64_t expect = first;
-  TB_RETURN_IF_ERROR(store_->ScanEvents(
-      log_, first, target, [&](uint64_t seq, absl::string_view body) {
+  TB_RETURN_IF_ERROR(
+      store_->ScanEvents(log_, first, target, [&](uint64_t seq, absl::string_view body) {
         if (seq != expect) {
           return absl::DataLossError(absl::StrCat("log has a gap at seq ", expect));
         }
         if (!sums.empty() && BodyChecksum(body) != sums[seq - first]) {
-          return absl::DataLossError(absl::StrCat(
-              "event ", seq, " changed on disk between append and signing; "
-              "refusing to sign"));
+          return absl::DataLossError(absl::StrCat("event ", seq,
+                                                  " changed on disk between append and signing; "
+                                                  "refusing to sign"));
         }
         next.Append(*sign_hasher_, merkle::LeafHash(*sign_hasher_, body),
                     [&](merkle::NodeId id, const crypto::Digest& d) {
@@ -1018,8 +986,7 @@ absl::StatusOr<std::unique_ptr<Writer::PendingCheckpoint>> Writer::SignUpTo(
   cp.root = next.Root(*sign_hasher_);
   cp.time_micros = absl::ToUnixMicros(clock_->Now());
   cp.key_id = key_->public_key().KeyId();
-  TB_ASSIGN_OR_RETURN(merkle::SignedCheckpoint signed_cp,
-                      merkle::SignCheckpoint(cp, *signer_));
+  TB_ASSIGN_OR_RETURN(merkle::SignedCheckpoint signed_cp, merkle::SignCheckpoint(cp, *signer_));
   v1::SignedCheckpoint msg;
   msg.set_body(signed_cp.body);
   msg.set_signature(signed_cp.signature);
@@ -1034,25 +1001,25 @@ absl::Status Writer::WaitForCheckpoint(uint64_t seq, absl::Duration timeout) {
     Writer* w;
     uint64_t seq;
   } args{this, seq};
-  const bool met = mu_.AwaitWithTimeout(
-      absl::Condition(
-          +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return a->w->signed_size_ >= a->seq || !a->w->failed_.ok();
-          },
-          &args),
-      timeout);
+  const bool met =
+      mu_.AwaitWithTimeout(absl::Condition(
+                               +[](Args* a) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                                 return a->w->signed_size_ >= a->seq || !a->w->failed_.ok();
+                               },
+                               &args),
+                           timeout);
   if (signed_size_ >= seq) return absl::OkStatus();
   if (!failed_.ok()) return failed_;
   if (!met) {
-    return absl::DeadlineExceededError(absl::StrCat(
-        "no checkpoint covers seq ", seq, " yet (signed size ", signed_size_, ")"));
+    return absl::DeadlineExceededError(
+        absl::StrCat("no checkpoint covers seq ", seq, " yet (signed size ", signed_size_, ")"));
   }
   return absl::OkStatus();
 }
 
 WriterStats Writer::stats() const {
   absl::MutexLock lock(&mu_);
-  return WriterStats{last_seq_,    signed_size_, commits_,  checkpoints_,
+  return WriterStats{last_seq_,   signed_size_, commits_,  checkpoints_,
                      build_time_, commit_time_, sign_time_};
 }
 

@@ -33,8 +33,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -88,9 +88,9 @@ struct RecordChange {
   v1::RecordKind kind = v1::RECORD_KIND_UNSPECIFIED;
   std::string record_id;  // [A-Za-z0-9._:-]{1,128}, unique per (person, kind)
   v1::Operation operation = v1::OPERATION_UPSERT;
-  v1::RecordValue value;  // for upserts; empty for a retraction
+  v1::RecordValue value;                          // for upserts; empty for a retraction
   v1::Purpose purpose = v1::PURPOSE_UNSPECIFIED;  // defaults by kind
-  std::string reason;  // required for a retraction
+  std::string reason;                             // required for a retraction
   // The operator confirmed the graded findings on the person's ID.
   bool confirm_findings = false;
   // An upsert whose record already holds exactly this value as its one
@@ -102,11 +102,11 @@ struct RecordChange {
 };
 
 struct Appended {
-  v1::EventId id;  // the event written; when unchanged, the record's head
+  v1::EventId id;      // the event written; when unchanged, the record's head
   std::string person;  // normalized 18-character ID
   std::vector<ids::IdFinding> findings;
   std::vector<std::string> audience;  // empty when unchanged
-  bool unchanged = false;  // skip_if_unchanged held: nothing was written
+  bool unchanged = false;             // skip_if_unchanged held: nothing was written
 };
 
 struct WriterStats {
@@ -126,10 +126,8 @@ class Writer {
   // latest checkpoint against `key` and the stored tree, then starts the
   // appender and signer threads. `store`, `key` and `clock` are not owned and
   // must outlive the Writer.
-  static absl::StatusOr<std::unique_ptr<Writer>> Open(Store* store,
-                                                      const crypto::PrivateKey* key,
-                                                      WriterOptions options,
-                                                      const Clock* clock);
+  static absl::StatusOr<std::unique_ptr<Writer>> Open(Store* store, const crypto::PrivateKey* key,
+                                                      WriterOptions options, const Clock* clock);
   ~Writer();  // Finishes queued appends, stops both threads.
   Writer(const Writer&) = delete;
   Writer& operator=(const Writer&) = delete;
@@ -143,8 +141,7 @@ class Writer {
   //   storage errors      the whole batch failed; the store is then stopped
   absl::StatusOr<Appended> Append(const RecordChange& change);
   // The same for many changes, committed together; one result per change.
-  std::vector<absl::StatusOr<Appended>> AppendAll(
-      absl::Span<const RecordChange> changes);
+  std::vector<absl::StatusOr<Appended>> AppendAll(absl::Span<const RecordChange> changes);
 
   // Applies events of another origin that the sync layer verified: the
   // events as received, the record states and links they imply (custody is
@@ -191,11 +188,9 @@ class Writer {
   };
   static constexpr size_t kMaxInFlight = 2;
 
-  Writer(Store* store, const crypto::PrivateKey* key, WriterOptions options,
-         const Clock* clock);
+  Writer(Store* store, const crypto::PrivateKey* key, WriterOptions options, const Clock* clock);
   absl::Status Recover();
-  absl::StatusOr<Prepared> Prepare(const RecordChange& change,
-                                   absl::CivilDay today) const;
+  absl::StatusOr<Prepared> Prepare(const RecordChange& change, absl::CivilDay today) const;
   void AppenderLoop();
   void BuildGroup(std::vector<Ticket*> group);
   void BuildBatch(InFlight* in);
@@ -205,13 +200,13 @@ class Writer {
   // nodes it completes, for the committer. `sums` holds the appender's
   // checksums of the bodies after the signed size, or is empty after a
   // restart.
-  absl::StatusOr<std::unique_ptr<PendingCheckpoint>> SignUpTo(
-      uint64_t target, const std::vector<uint64_t>& sums);
+  absl::StatusOr<std::unique_ptr<PendingCheckpoint>> SignUpTo(uint64_t target,
+                                                              const std::vector<uint64_t>& sums);
 
-  Store* const store_;                  // Not owned.
+  Store* const store_;                   // Not owned.
   const crypto::PrivateKey* const key_;  // Not owned.
   const WriterOptions options_;
-  const Clock* const clock_;            // Not owned.
+  const Clock* const clock_;  // Not owned.
   const crypto::Suite& suite_;
   const LogId log_;
   HybridClock hlc_;
@@ -222,8 +217,7 @@ class Writer {
   std::map<std::string, uint64_t> finding_counts_;
   // Record states and links written by groups that are built but maybe not
   // yet committed; later groups must see them. Pruned once committed.
-  absl::flat_hash_map<std::string, Pending<std::optional<v1::RecordState>>>
-      pending_records_;
+  absl::flat_hash_map<std::string, Pending<std::optional<v1::RecordState>>> pending_records_;
   absl::flat_hash_map<std::string, Pending<Links>> pending_links_;
   // Remote events written by in-flight groups (event key -> body), so that
   // an event arriving through two peers is applied once.
@@ -237,8 +231,7 @@ class Writer {
   mutable absl::Mutex mu_;
   std::deque<Ticket*> queue_ ABSL_GUARDED_BY(mu_);
   std::deque<std::unique_ptr<InFlight>> commit_queue_ ABSL_GUARDED_BY(mu_);
-  std::deque<std::unique_ptr<PendingCheckpoint>> checkpoint_queue_
-      ABSL_GUARDED_BY(mu_);
+  std::deque<std::unique_ptr<PendingCheckpoint>> checkpoint_queue_ ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;       // no new appends
   bool appender_done_ ABSL_GUARDED_BY(mu_) = false;  // no more groups
   bool signer_done_ ABSL_GUARDED_BY(mu_) = false;    // no more checkpoints
@@ -252,9 +245,9 @@ class Writer {
   };
   std::deque<GroupSums> group_sums_ ABSL_GUARDED_BY(mu_);
   uint64_t recovered_seq_ ABSL_GUARDED_BY(mu_) = 0;  // last seq found at Open
-  uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;     // durable
-  uint64_t signing_size_ ABSL_GUARDED_BY(mu_) = 0;  // signed, maybe not durable
-  uint64_t signed_size_ ABSL_GUARDED_BY(mu_) = 0;   // covered by a durable checkpoint
+  uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;       // durable
+  uint64_t signing_size_ ABSL_GUARDED_BY(mu_) = 0;   // signed, maybe not durable
+  uint64_t signed_size_ ABSL_GUARDED_BY(mu_) = 0;    // covered by a durable checkpoint
   // The first failure of a commit or of verification before signing; the
   // writer then refuses every append until reopened.
   absl::Status failed_ ABSL_GUARDED_BY(mu_);

@@ -113,7 +113,8 @@ void PeerDriver::TickPeer(const std::string& peer, State& st, absl::Time now) {
       if (Standing(peer)) return;
       const absl::Time last = std::max(st.dialled_at, status.last_batch);
       if (now - last < options_.idle_close) return;
-      absl::StatusOr<bool> pending = HasPendingFor(*store_, writer_->log(), peer, options_.national);
+      absl::StatusOr<bool> pending =
+          HasPendingFor(*store_, writer_->log(), peer, options_.national);
       if (pending.ok() && *pending) return;
       TB_LOG(INFO) << "closing idle session with peer " << peer;
       st.link->Stop();

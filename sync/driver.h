@@ -66,9 +66,9 @@ struct DriverOptions {
 
 // What the driver knows of one peer, for `tongbanctl peers`.
 struct DriverPeer {
-  bool dialled = false;          // a session we dialled is running
-  absl::Time next_attempt;       // when a failed peer may be dialled again
-  int failures = 0;              // since the last acknowledgement
+  bool dialled = false;     // a session we dialled is running
+  absl::Time next_attempt;  // when a failed peer may be dialled again
+  int failures = 0;         // since the last acknowledgement
   std::optional<std::string> held;
 };
 
@@ -81,8 +81,8 @@ class PeerDriver {
   using Candidates = std::function<std::vector<std::string>()>;
 
   // Borrowed pointers must outlive the driver.
-  PeerDriver(storage::Store* store, storage::Writer* writer, PeerTable* peers,
-             const Clock* clock, DriverOptions options, Candidates candidates, Dialer dial);
+  PeerDriver(storage::Store* store, storage::Writer* writer, PeerTable* peers, const Clock* clock,
+             DriverOptions options, Candidates candidates, Dialer dial);
   ~PeerDriver();  // Stop()
 
   void Start();

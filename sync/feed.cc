@@ -35,9 +35,8 @@ absl::StatusOr<bool> AddConsistency(const storage::Store& store, const storage::
     TB_ASSIGN_OR_RETURN(uint64_t held, store.LastSeq(log));
     if (held < peer_size) return false;
   }
-  absl::StatusOr<std::vector<crypto::Digest>> proof =
-      merkle::ConsistencyProof(hasher, std::min(peer_size, size), std::max(peer_size, size),
-                               store.NodeReaderFor(log));
+  absl::StatusOr<std::vector<crypto::Digest>> proof = merkle::ConsistencyProof(
+      hasher, std::min(peer_size, size), std::max(peer_size, size), store.NodeReaderFor(log));
   if (!proof.ok() && peer_size > size && absl::IsDataLoss(proof.status())) {
     return false;  // leaves up to the peer's size are not all here
   }
@@ -49,9 +48,8 @@ absl::StatusOr<bool> AddConsistency(const storage::Store& store, const storage::
 // Adds the events `seqs` (ascending) that are covered by the checkpoint of
 // `size` and fit the limits, and one batch inclusion proof for all of them.
 // Returns how many of `seqs` it took.
-absl::StatusOr<size_t> AddProvenEvents(const storage::Store& store,
-                                       const storage::LogId& log, uint64_t size,
-                                       const std::vector<uint64_t>& seqs,
+absl::StatusOr<size_t> AddProvenEvents(const storage::Store& store, const storage::LogId& log,
+                                       uint64_t size, const std::vector<uint64_t>& seqs,
                                        const FeedLimits& limits, crypto::Hasher& hasher,
                                        v1::Batch* batch) {
   size_t bytes = 0;
@@ -70,9 +68,8 @@ absl::StatusOr<size_t> AddProvenEvents(const storage::Store& store,
     e->set_body(std::move(body));
   }
   if (leaves.empty()) return 0;
-  TB_ASSIGN_OR_RETURN(
-      std::vector<crypto::Digest> proof,
-      merkle::BatchInclusionProof(hasher, leaves, size, store.NodeReaderFor(log)));
+  TB_ASSIGN_OR_RETURN(std::vector<crypto::Digest> proof,
+                      merkle::BatchInclusionProof(hasher, leaves, size, store.NodeReaderFor(log)));
   for (const crypto::Digest& d : proof) batch->add_inclusion(d.data(), d.size());
   return leaves.size();
 }
@@ -86,16 +83,16 @@ absl::StatusOr<std::optional<v1::Batch>> ReadContiguous(const storage::Store& st
   // How far the limits let this batch reach, then back to a checkpoint.
   uint64_t reach = peer.cursor;
   size_t bytes = 0;
-  const absl::Status scanned = store.ScanEvents(
-      log, peer.cursor + 1, peer.cursor + limits.max_events,
-      [&](uint64_t seq, absl::string_view body) {
-        bytes += body.size();
-        if (bytes > limits.max_bytes && reach > peer.cursor) {
-          return absl::CancelledError("batch full");  // stops the scan
-        }
-        reach = seq;
-        return absl::OkStatus();
-      });
+  const absl::Status scanned =
+      store.ScanEvents(log, peer.cursor + 1, peer.cursor + limits.max_events,
+                       [&](uint64_t seq, absl::string_view body) {
+                         bytes += body.size();
+                         if (bytes > limits.max_bytes && reach > peer.cursor) {
+                           return absl::CancelledError("batch full");  // stops the scan
+                         }
+                         reach = seq;
+                         return absl::OkStatus();
+                       });
   if (!scanned.ok() && !absl::IsCancelled(scanned)) return scanned;
   TB_ASSIGN_OR_RETURN(auto found, store.CheckpointAtOrBelow(log, reach));
   if (!found.has_value() || found->first <= peer.cursor) {
@@ -107,18 +104,16 @@ absl::StatusOr<std::optional<v1::Batch>> ReadContiguous(const storage::Store& st
   const uint64_t size = found->first;
   v1::Batch batch = NewBatch(log, /*contiguous=*/true, size, std::move(found->second));
   uint64_t expect = peer.cursor + 1;
-  TB_RETURN_IF_ERROR(store.ScanEvents(log, expect, size,
-                                      [&](uint64_t seq, absl::string_view body) {
-                                        if (seq != expect) {
-                                          return absl::DataLossError(absl::StrCat(
-                                              "log ", log.origin, " misses seq ", expect));
-                                        }
-                                        ++expect;
-                                        v1::Event* e = batch.add_events();
-                                        e->set_seq(seq);
-                                        e->set_body(body.data(), body.size());
-                                        return absl::OkStatus();
-                                      }));
+  TB_RETURN_IF_ERROR(store.ScanEvents(log, expect, size, [&](uint64_t seq, absl::string_view body) {
+    if (seq != expect) {
+      return absl::DataLossError(absl::StrCat("log ", log.origin, " misses seq ", expect));
+    }
+    ++expect;
+    v1::Event* e = batch.add_events();
+    e->set_seq(seq);
+    e->set_body(body.data(), body.size());
+    return absl::OkStatus();
+  }));
   if (expect != size + 1) {
     return absl::DataLossError(
         absl::StrCat("log ", log.origin, " misses seq ", expect, " of ", size));

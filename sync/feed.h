@@ -29,8 +29,8 @@
 namespace tongban::sync {
 
 struct FeedLimits {
-  size_t max_events = 1024;      // events per batch
-  size_t max_bytes = 1 << 20;    // event bytes per batch (at least one checkpoint's worth)
+  size_t max_events = 1024;    // events per batch
+  size_t max_bytes = 1 << 20;  // event bytes per batch (at least one checkpoint's worth)
 };
 
 // Where the peer stands in the origin's log, as it said in its Hello.

@@ -34,8 +34,7 @@ inline absl::Status FromGrpcStatus(const grpc::Status& s) {
 // cannot listen.
 inline absl::StatusOr<std::unique_ptr<grpc::Server>> StartMutualTlsServer(
     const std::string& what, const std::string& address, const std::string& client_ca_pem,
-    const std::string& cert_pem, const std::string& key_pem, grpc::Service* service,
-    int* port) {
+    const std::string& cert_pem, const std::string& key_pem, grpc::Service* service, int* port) {
   grpc::SslServerCredentialsOptions ssl(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   ssl.pem_root_certs = client_ca_pem;
   ssl.pem_key_cert_pairs.push_back({key_pem, cert_pem});

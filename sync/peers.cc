@@ -13,8 +13,7 @@ void PeerTable::SessionStarted(const std::string& peer, absl::Time now) {
   if (p.sessions++ == 0) p.connected_since = now;
 }
 
-void PeerTable::SessionEnded(const std::string& peer, const absl::Status& result,
-                             absl::Time now) {
+void PeerTable::SessionEnded(const std::string& peer, const absl::Status& result, absl::Time now) {
   absl::MutexLock lock(&mu_);
   PeerStatus& p = peers_[peer];
   if (p.sessions > 0) --p.sessions;
@@ -24,8 +23,7 @@ void PeerTable::SessionEnded(const std::string& peer, const absl::Status& result
   }
 }
 
-void PeerTable::DialFailed(const std::string& peer, const absl::Status& result,
-                           absl::Time now) {
+void PeerTable::DialFailed(const std::string& peer, const absl::Status& result, absl::Time now) {
   if (result.ok()) return;
   absl::MutexLock lock(&mu_);
   PeerStatus& p = peers_[peer];
@@ -67,8 +65,8 @@ std::map<std::string, PeerStatus> PeerTable::All() const {
   return peers_;
 }
 
-absl::Status StoreAck(storage::Store& store, const std::string& peer,
-                      const storage::LogId& log, uint64_t seq) {
+absl::Status StoreAck(storage::Store& store, const std::string& peer, const storage::LogId& log,
+                      uint64_t seq) {
   TB_ASSIGN_OR_RETURN(uint64_t held, AckedBy(store, peer, log));
   if (seq <= held) return absl::OkStatus();
   std::string value;
@@ -105,8 +103,7 @@ absl::StatusOr<bool> HasPendingFor(const storage::Store& store, const storage::L
   return !routed.empty();
 }
 
-absl::Status HoldPeer(storage::Store& store, const std::string& peer,
-                      const std::string& reason) {
+absl::Status HoldPeer(storage::Store& store, const std::string& peer, const std::string& reason) {
   storage::Batch batch(store);
   batch.Put(storage::Cf::kDefault, storage::HoldKey(peer), reason);
   return store.Commit(batch, /*sync=*/true);

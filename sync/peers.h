@@ -34,15 +34,15 @@
 namespace tongban::sync {
 
 struct PeerStatus {
-  int sessions = 0;              // open sessions with the peer (either side dialled)
-  absl::Time connected_since;    // when the first of them opened
-  absl::Time last_batch;         // last batch sent or applied
-  uint64_t acks = 0;             // acknowledgements received, all sessions
+  int sessions = 0;            // open sessions with the peer (either side dialled)
+  absl::Time connected_since;  // when the first of them opened
+  absl::Time last_batch;       // last batch sent or applied
+  uint64_t acks = 0;           // acknowledgements received, all sessions
   uint64_t batches_sent = 0;
   uint64_t batches_applied = 0;
   uint64_t events_sent = 0;
   uint64_t events_applied = 0;
-  std::string last_error;        // how the last failed session ended
+  std::string last_error;  // how the last failed session ended
   absl::Time last_error_at;
 };
 
@@ -75,8 +75,8 @@ class PeerTable {
 // --- Acknowledgements (sender side) ---
 
 // Records that `peer` acknowledged `log` up to `seq` (never moves back).
-absl::Status StoreAck(storage::Store& store, const std::string& peer,
-                      const storage::LogId& log, uint64_t seq);
+absl::Status StoreAck(storage::Store& store, const std::string& peer, const storage::LogId& log,
+                      uint64_t seq);
 // What `peer` acknowledged of `log`; 0 if nothing.
 absl::StatusOr<uint64_t> AckedBy(const storage::Store& store, const std::string& peer,
                                  const storage::LogId& log);
@@ -89,8 +89,7 @@ absl::StatusOr<bool> HasPendingFor(const storage::Store& store, const storage::L
 
 // --- Holds ---
 
-absl::Status HoldPeer(storage::Store& store, const std::string& peer,
-                      const std::string& reason);
+absl::Status HoldPeer(storage::Store& store, const std::string& peer, const std::string& reason);
 // Why `peer` is held, or nullopt.
 absl::StatusOr<std::optional<std::string>> HoldOf(const storage::Store& store,
                                                   const std::string& peer);

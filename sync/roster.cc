@@ -89,9 +89,9 @@ absl::Status ValidateEntry(
   if (node.name().empty()) return Invalid(code, "name is empty");
   const v1::NodeEntry::Role want = RoleForCode(code);
   if (node.role() != want) {
-    return Invalid(code, absl::StrCat("role is ", v1::NodeEntry::Role_Name(node.role()),
-                                      " but a code like this one is ",
-                                      v1::NodeEntry::Role_Name(want)));
+    return Invalid(code,
+                   absl::StrCat("role is ", v1::NodeEntry::Role_Name(node.role()),
+                                " but a code like this one is ", v1::NodeEntry::Role_Name(want)));
   }
   if (node.status() == v1::NodeEntry::NODE_STATUS_UNSPECIFIED ||
       !v1::NodeEntry::NodeStatus_IsValid(node.status())) {
@@ -110,15 +110,14 @@ absl::Status ValidateEntry(
   for (const v1::SigningKey& key : node.signing_keys()) {
     absl::StatusOr<crypto::SuiteId> suite = crypto::ParseSuiteId(key.suite());
     if (!suite.ok()) {
-      return Invalid(code, absl::StrCat("signing key ", key.key_id(), ": ",
-                                        suite.status().message()));
+      return Invalid(code,
+                     absl::StrCat("signing key ", key.key_id(), ": ", suite.status().message()));
     }
     absl::StatusOr<std::unique_ptr<crypto::PublicKey>> parsed =
         crypto::GetSuite(*suite).PublicKeyFromSpkiDer(key.spki_der());
     if (!parsed.ok()) {
       return Invalid(code, absl::StrCat("signing key ", key.key_id(), ": spki_der is not a ",
-                                        key.suite(), " public key: ",
-                                        parsed.status().message()));
+                                        key.suite(), " public key: ", parsed.status().message()));
     }
     const std::string actual = (*parsed)->KeyId();
     if (key.key_id() != actual) {
@@ -138,9 +137,9 @@ absl::Status ValidateEntry(
 }
 
 // Validates the whole roster; fills `index` and `keys` when they are given.
-absl::Status ValidateInto(const v1::Roster& roster, CodeCheck check,
-                          absl::flat_hash_map<std::string, int>* index,
-                          absl::flat_hash_map<std::string, std::unique_ptr<crypto::PublicKey>>* keys) {
+absl::Status ValidateInto(
+    const v1::Roster& roster, CodeCheck check, absl::flat_hash_map<std::string, int>* index,
+    absl::flat_hash_map<std::string, std::unique_ptr<crypto::PublicKey>>* keys) {
   if (roster.version() < 1) {
     return absl::InvalidArgumentError("roster version is 0; versions start at 1");
   }
@@ -159,8 +158,8 @@ absl::Status ValidateInto(const v1::Roster& roster, CodeCheck check,
     if (node.role() == v1::NodeEntry::ROLE_NATIONAL) ++national;
   }
   if (national != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "roster has ", national, " national nodes (000000); it needs exactly one"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("roster has ", national, " national nodes (000000); it needs exactly one"));
   }
   return absl::OkStatus();
 }
@@ -178,7 +177,8 @@ absl::Status ValidateEndpoint(absl::string_view endpoint) {
   absl::string_view port_text = endpoint.substr(colon + 1);
   uint32_t port = 0;
   if (port_text.empty() || port_text.size() > 5 ||
-      !absl::c_all_of(port_text, [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) ||
+      !absl::c_all_of(port_text,
+                      [](char c) { return absl::ascii_isdigit(static_cast<unsigned char>(c)); }) ||
       !absl::SimpleAtoi(port_text, &port) || port < 1 || port > 65535) {
     return bad("the port must be 1-65535");
   }
@@ -237,30 +237,30 @@ absl::StatusOr<Roster> Roster::Verify(const v1::SignedRoster& signed_roster,
   }
   const std::string root_id = root_key.KeyId();
   if (signed_roster.key_id() != root_id) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "signed roster names signing key \"", signed_roster.key_id(),
-        "\" but the federation root key is ", root_id));
+    return absl::InvalidArgumentError(absl::StrCat("signed roster names signing key \"",
+                                                   signed_roster.key_id(),
+                                                   "\" but the federation root key is ", root_id));
   }
   const crypto::Suite& s = crypto::GetSuite(*suite);
   absl::Status verified =
       s.NewVerifier(root_key)->Verify(signed_roster.roster(), signed_roster.signature());
   if (!verified.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "signed roster: the signature by federation root key ", root_id,
-        " does not verify: ", verified.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("signed roster: the signature by federation root key ", root_id,
+                     " does not verify: ", verified.message()));
   }
   auto data = std::make_shared<Data>();
   if (!data->roster.ParseFromString(signed_roster.roster())) {
     return absl::InvalidArgumentError("signed roster: the signed bytes are not a Roster");
   }
-  absl::Status valid = ValidateInto(data->roster, CodeCheck::kFormatOnly, &data->index, &data->keys);
+  absl::Status valid =
+      ValidateInto(data->roster, CodeCheck::kFormatOnly, &data->index, &data->keys);
   if (!valid.ok()) return Prefixed(absl::StrCat("roster v", data->roster.version()), valid);
   data->signed_roster = signed_roster;
   return Roster(std::move(data));
 }
 
-absl::StatusOr<Roster> Roster::AcceptNewer(const Roster& current,
-                                           const v1::SignedRoster& candidate,
+absl::StatusOr<Roster> Roster::AcceptNewer(const Roster& current, const v1::SignedRoster& candidate,
                                            const crypto::PublicKey& root_key) {
   TB_ASSIGN_OR_RETURN(Roster next, Verify(candidate, root_key));
   TB_RETURN_IF_ERROR(CheckSuccessor(current, next));
@@ -269,14 +269,13 @@ absl::StatusOr<Roster> Roster::AcceptNewer(const Roster& current,
 
 absl::Status Roster::CheckSuccessor(const Roster& current, const Roster& next) {
   if (next.federation() != current.federation()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "roster v", next.version(), " is for federation \"", next.federation(),
-        "\", not \"", current.federation(), "\""));
+    return absl::InvalidArgumentError(absl::StrCat("roster v", next.version(),
+                                                   " is for federation \"", next.federation(),
+                                                   "\", not \"", current.federation(), "\""));
   }
   if (next.version() <= current.version()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "roster v", next.version(), " is not newer than the current roster v",
-        current.version()));
+        "roster v", next.version(), " is not newer than the current roster v", current.version()));
   }
   return absl::OkStatus();
 }
@@ -303,8 +302,7 @@ absl::Status Roster::CheckPeer(absl::string_view code) const {
   const std::string reason =
       node->status_reason().empty() ? "(no reason given)" : node->status_reason();
   switch (node->status()) {
-    case v1::NodeEntry::NODE_STATUS_ACTIVE:
-      return absl::OkStatus();
+    case v1::NodeEntry::NODE_STATUS_ACTIVE: return absl::OkStatus();
     case v1::NodeEntry::NODE_STATUS_SUSPENDED:
       return absl::PermissionDeniedError(
           absl::StrCat("node ", code, " is suspended in roster v", version(), ": ", reason));

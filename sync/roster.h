@@ -108,8 +108,7 @@ class Roster {
   // The signing key `key_id` of node `code` (whatever the node's status:
   // a revoked node's keys still verify its history), or nullptr. The pointer
   // lives as long as this Roster or any copy of it.
-  const crypto::PublicKey* FindSigningKey(absl::string_view code,
-                                          absl::string_view key_id) const;
+  const crypto::PublicKey* FindSigningKey(absl::string_view code, absl::string_view key_id) const;
 
   // True when the roster was issued more than `max_age` before `now`. Only a
   // warning: a stale roster keeps working.

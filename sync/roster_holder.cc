@@ -24,9 +24,10 @@ absl::StatusOr<std::unique_ptr<RosterHolder>> RosterHolder::Open(
   if (!bytes.ok()) return bytes.status();
   v1::SignedRoster signed_roster;
   if (!signed_roster.ParseFromString(*bytes)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a signed roster (want the binary SignedRoster that `tongbanctl roster "
-              "sign` writes)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path,
+                     ": not a signed roster (want the binary SignedRoster that `tongbanctl roster "
+                     "sign` writes)"));
   }
   absl::StatusOr<Roster> roster = Roster::Verify(signed_roster, *root_key);
   if (!roster.ok()) return Prefixed(path, roster.status());
@@ -52,15 +53,16 @@ absl::StatusOr<Roster> RosterHolder::Offer(const v1::SignedRoster& candidate) {
       return absl::AlreadyExistsError(
           absl::StrCat("roster v", next.version(), " is already the current roster"));
     }
-    return absl::FailedPreconditionError(absl::StrCat(
-        "roster v", next.version(), " differs from the current roster of the same version; "
-        "the federation root must sign a new version"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("roster v", next.version(),
+                     " differs from the current roster of the same version; "
+                     "the federation root must sign a new version"));
   }
   TB_RETURN_IF_ERROR(Roster::CheckSuccessor(now, next));
   // Durable before it is used: a restart never falls back to the older one.
-  TB_RETURN_IF_ERROR(Prefixed(absl::StrCat("cannot keep roster v", next.version()),
-                              crypto::ReplaceFileAtomically(
-                                  path_, candidate.SerializeAsString(), kRosterFileMode)));
+  TB_RETURN_IF_ERROR(Prefixed(
+      absl::StrCat("cannot keep roster v", next.version()),
+      crypto::ReplaceFileAtomically(path_, candidate.SerializeAsString(), kRosterFileMode)));
   {
     absl::MutexLock lock(&mu_);
     held_.push_back(next);

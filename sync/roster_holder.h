@@ -76,8 +76,7 @@ class RosterHolder {
   absl::Status CheckPeer(absl::string_view code) const ABSL_LOCKS_EXCLUDED(mu_);
   // Roster::FindSigningKey against the current roster; the pointer lives as
   // long as this holder.
-  const crypto::PublicKey* FindSigningKey(absl::string_view code,
-                                          absl::string_view key_id) const
+  const crypto::PublicKey* FindSigningKey(absl::string_view code, absl::string_view key_id) const
       ABSL_LOCKS_EXCLUDED(mu_);
 
   // True, and a WARNING logged, when the current roster was issued more than

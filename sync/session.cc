@@ -21,19 +21,15 @@ bool IsSixDigits(absl::string_view s) {
   return s.size() == 6 && std::all_of(s.begin(), s.end(), absl::ascii_isdigit);
 }
 
-std::pair<std::string, uint64_t> Key(const storage::LogId& log) {
-  return {log.origin, log.epoch};
-}
+std::pair<std::string, uint64_t> Key(const storage::LogId& log) { return {log.origin, log.epoch}; }
 
 // The rejection as the peer will read it: only code and message cross the
 // wire, so the reason goes into the message. Code and payloads are kept.
 absl::Status Explained(const absl::Status& rejection, v1::RejectReason reason) {
-  absl::Status out(rejection.code(), absl::StrCat("batch rejected, ",
-                                                  v1::RejectReason_Name(reason), ": ",
-                                                  rejection.message()));
-  rejection.ForEachPayload([&out](absl::string_view url, const absl::Cord& payload) {
-    out.SetPayload(url, payload);
-  });
+  absl::Status out(rejection.code(), absl::StrCat("batch rejected, ", v1::RejectReason_Name(reason),
+                                                  ": ", rejection.message()));
+  rejection.ForEachPayload(
+      [&out](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
   return out;
 }
 
@@ -92,8 +88,7 @@ absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
   return out;
 }
 
-absl::Status Session::OnMessage(const v1::SyncMessage& in,
-                                std::vector<v1::SyncMessage>* out) {
+absl::Status Session::OnMessage(const v1::SyncMessage& in, std::vector<v1::SyncMessage>* out) {
   switch (in.msg_case()) {
     case v1::SyncMessage::kHello:
       if (hello_received_) {
@@ -109,8 +104,7 @@ absl::Status Session::OnMessage(const v1::SyncMessage& in,
       return absl::OkStatus();
     case v1::SyncMessage::kAck:
       if (!IsSixDigits(in.ack().origin())) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("peer ", peer_, ": Ack names no node code"));
+        return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, ": Ack names no node code"));
       }
       ++stats_.acks_received;
       if (options_.peers != nullptr) options_.peers->AckReceived(peer_);
@@ -120,14 +114,11 @@ absl::Status Session::OnMessage(const v1::SyncMessage& in,
       return StoreAck(*store_, peer_, {in.ack().origin(), in.ack().epoch()}, in.ack().seq());
     case v1::SyncMessage::kBatch:
       if (!hello_received_) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("peer ", peer_, ": batch before Hello"));
+        return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, ": batch before Hello"));
       }
       return OnBatch(in.batch(), out);
-    case v1::SyncMessage::kFetchPerson:
-      return OnFetchPerson(in.fetch_person().person(), out);
-    case v1::SyncMessage::kFetchDone:
-      return OnFetchDone(in.fetch_done());
+    case v1::SyncMessage::kFetchPerson: return OnFetchPerson(in.fetch_person().person(), out);
+    case v1::SyncMessage::kFetchDone: return OnFetchDone(in.fetch_done());
     case v1::SyncMessage::kResync: {
       const v1::Position& p = in.resync();
       peer_positions_[{p.origin(), p.epoch()}] = {p.seq(), p.checkpoint_size()};
@@ -138,8 +129,7 @@ absl::Status Session::OnMessage(const v1::SyncMessage& in,
           in.goodbye().code() == 0 ? absl::StatusCode::kUnknown
                                    : static_cast<absl::StatusCode>(in.goodbye().code()),
           absl::StrCat("peer ", peer_, " ended the session: ", in.goodbye().message()));
-    case v1::SyncMessage::MSG_NOT_SET:
-      break;
+    case v1::SyncMessage::MSG_NOT_SET: break;
   }
   return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, ": empty message"));
 }
@@ -189,9 +179,9 @@ absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
     for (auto a = applying_.rbegin(); a != applying_.rend(); ++a) {
       const storage::RemoteBatch& rb = (*a)->verified.batch;
       if (!(rb.log == log)) continue;
-      auto e = std::lower_bound(
-          rb.events.begin(), rb.events.end(), seq,
-          [](const storage::RemoteEvent& e, uint64_t s) { return e.seq < s; });
+      auto e =
+          std::lower_bound(rb.events.begin(), rb.events.end(), seq,
+                           [](const storage::RemoteEvent& e, uint64_t s) { return e.seq < s; });
       if (e != rb.events.end() && e->seq == seq) return e->body;
     }
     return store_->GetEvent(log, seq);
@@ -202,8 +192,7 @@ absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
 absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessage>* out) {
   const storage::LogId log{batch.origin(), batch.epoch()};
   if (log.origin == options_.self) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("peer ", peer_, " sent events of our own log"));
+    return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, " sent events of our own log"));
   }
   const absl::Time began = absl::Now();
   TB_ASSIGN_OR_RETURN(ReceiverLog view, ViewOf(log));
@@ -232,22 +221,22 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
     const v1::RejectReason reason = RejectReasonOf(verified.status());
     if (reason != v1::REJECT_REASON_UNSPECIFIED) {
       TB_LOG(WARNING) << "rejected batch peer=" << peer_ << " origin=" << log.origin
-                      << " epoch=" << log.epoch << " reason="
-                      << v1::RejectReason_Name(reason) << ": " << verified.status().message();
+                      << " epoch=" << log.epoch << " reason=" << v1::RejectReason_Name(reason)
+                      << ": " << verified.status().message();
       TB_RETURN_IF_ERROR(
           store_->Increment(absl::StrCat("rejected/", v1::RejectReason_Name(reason)), 1));
       if (reason == v1::REJECT_REASON_EQUIVOCATION) {
         TB_RETURN_IF_ERROR(KeepEvidence(evidence, log));
       }
-      if (absl::IsInvalidArgument(verified.status()) &&
-          reason != v1::REJECT_REASON_EQUIVOCATION) {
+      if (absl::IsInvalidArgument(verified.status()) && reason != v1::REJECT_REASON_EQUIVOCATION) {
         // The peer sent bad data: no more sessions with it until an
         // operator clears the hold (sync/peers.h). Equivocation is the
         // origin's doing, which the peer may only have passed on: the
         // origin is frozen instead.
-        TB_RETURN_IF_ERROR(HoldPeer(*store_, peer_,
-                                    absl::StrCat(v1::RejectReason_Name(reason), " in a batch of origin ",
-                                                 log.origin, " epoch ", log.epoch)));
+        TB_RETURN_IF_ERROR(
+            HoldPeer(*store_, peer_,
+                     absl::StrCat(v1::RejectReason_Name(reason), " in a batch of origin ",
+                                  log.origin, " epoch ", log.epoch)));
       }
       return Explained(verified.status(), reason);
     }
@@ -304,19 +293,18 @@ absl::Status Session::FinishApplying(std::vector<v1::SyncMessage>* out) {
   return absl::OkStatus();
 }
 
-absl::Status Session::OnFetchPerson(const std::string& person,
-                                    std::vector<v1::SyncMessage>* out) {
+absl::Status Session::OnFetchPerson(const std::string& person, std::vector<v1::SyncMessage>* out) {
   TB_ASSIGN_OR_RETURN(storage::Links links, store_->GetLinks(person));
   if (!IsLinked(links, peer_, clock_->Now(), options_.retention)) {
-    TB_LOG(WARNING) << "refused history of person " << ids::MaskId(person) << " to peer "
-                    << peer_ << ": not linked to the person here";
+    TB_LOG(WARNING) << "refused history of person " << ids::MaskId(person) << " to peer " << peer_
+                    << ": not linked to the person here";
     TB_RETURN_IF_ERROR(store_->Increment("refused/fetch_person", 1));
     TB_RETURN_IF_ERROR(Audit(person, absl::PermissionDeniedError("not linked to the person")));
     v1::FetchDone* done = out->emplace_back().mutable_fetch_done();
     done->set_person(person);
     done->set_code(static_cast<int>(absl::StatusCode::kPermissionDenied));
-    done->set_message(absl::StrCat("node ", options_.self,
-                                   " holds no link of node ", peer_, " to this person"));
+    done->set_message(
+        absl::StrCat("node ", options_.self, " holds no link of node ", peer_, " to this person"));
     return absl::OkStatus();
   }
   // Every event of the person's records that we can prove: events of our
@@ -389,8 +377,8 @@ absl::Status Session::Audit(const std::string& person, const absl::Status& outco
   // Only a person's ID, never more, goes into the entry; the peer's purpose
   // is backfill after its own linking act.
   return options_.audit
-      ->Append(storage::PeerAuditEntry(peer_, "person.fetch", person, "backfill after linking",
-                                       outcome))
+      ->Append(
+          storage::PeerAuditEntry(peer_, "person.fetch", person, "backfill after linking", outcome))
       .status();
 }
 
@@ -400,8 +388,7 @@ void Session::CountSent(uint64_t events) {
   if (options_.peers != nullptr) options_.peers->BatchSent(peer_, events, clock_->Now());
 }
 
-absl::Status Session::KeepEvidence(const Equivocation& evidence,
-                                   const storage::LogId& log) {
+absl::Status Session::KeepEvidence(const Equivocation& evidence, const storage::LogId& log) {
   return sync::KeepEvidence(*store_, log, evidence, peer_, clock_->Now());
 }
 

@@ -37,8 +37,8 @@
 #include <deque>
 #include <map>
 #include <memory>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -56,7 +56,7 @@
 namespace tongban::sync {
 
 struct SessionOptions {
-  std::string self;                // this node's code
+  std::string self;  // this node's code
   std::string national = "000000";
   // How long a county whose link to a person ended may still fetch the
   // person's history (the writer's retention window).
@@ -89,9 +89,8 @@ class Session {
           const Clock* clock, SessionOptions options, std::string peer);
   // The same, owning its verifier (a verifier serves one thread at a time;
   // each stream runs on its own).
-  Session(storage::Store* store, storage::Writer* writer,
-          std::unique_ptr<BatchVerifier> verifier, const Clock* clock,
-          SessionOptions options, std::string peer);
+  Session(storage::Store* store, storage::Writer* writer, std::unique_ptr<BatchVerifier> verifier,
+          const Clock* clock, SessionOptions options, std::string peer);
 
   // The first messages to send: Hello, then Credit.
   absl::StatusOr<std::vector<v1::SyncMessage>> Start();
@@ -148,10 +147,10 @@ class Session {
   absl::Status Audit(const std::string& person, const absl::Status& outcome);
 
   std::unique_ptr<BatchVerifier> owned_verifier_;  // may be null
-  storage::Store* const store_;      // Not owned.
-  storage::Writer* const writer_;    // Not owned.
-  BatchVerifier* const verifier_;    // Not owned.
-  const Clock* const clock_;         // Not owned.
+  storage::Store* const store_;                    // Not owned.
+  storage::Writer* const writer_;                  // Not owned.
+  BatchVerifier* const verifier_;                  // Not owned.
+  const Clock* const clock_;                       // Not owned.
   const SessionOptions options_;
   const std::string peer_;
   const bool peer_keeps_whole_logs_;  // the peer is the national node
@@ -171,7 +170,7 @@ class Session {
   std::deque<Backfill> backfills_;
   // Histories are asked for once the peer has acknowledged our log up to
   // the registration that linked us (so it knows the link).
-  uint64_t acked_own_ = 0;  // the peer's acknowledged position in our log
+  uint64_t acked_own_ = 0;           // the peer's acknowledged position in our log
   std::set<std::string> requested_;  // asked in this session, answer pending
   bool caught_up_ = false;
   SessionStats stats_;

@@ -37,8 +37,7 @@ absl::StatusOr<std::string> PeerCode(const grpc::AuthContext& auth) {
     }
   }
   if (found != 1) {
-    return absl::UnauthenticatedError(
-        "peer certificate does not name exactly one tongban node");
+    return absl::UnauthenticatedError("peer certificate does not name exactly one tongban node");
   }
   return code;
 }
@@ -105,13 +104,12 @@ class StreamPump {
       bool done;
       {
         absl::MutexLock lock(&mu_);
-        mu_.AwaitWithTimeout(
-            absl::Condition(
-                +[](StreamPump* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
-                  return !p->inbox_.empty() || p->reader_done_ || p->changed_;
-                },
-                this),
-            kStopPoll);
+        mu_.AwaitWithTimeout(absl::Condition(
+                                 +[](StreamPump* p) ABSL_EXCLUSIVE_LOCKS_REQUIRED(p->mu_) {
+                                   return !p->inbox_.empty() || p->reader_done_ || p->changed_;
+                                 },
+                                 this),
+                             kStopPoll);
         inbox.swap(inbox_);
         changed_ = false;
         done = reader_done_;
@@ -179,7 +177,8 @@ class ExchangeService final : public v1::Exchange::Service {
                          v1::RosterReply* reply) override {
     return Unary(ctx, reply, [&](const std::string&) -> absl::StatusOr<v1::RosterReply> {
       if (!roster_) {
-        return absl::FailedPreconditionError("this node does not serve the roster (the national node does)");
+        return absl::FailedPreconditionError(
+            "this node does not serve the roster (the national node does)");
       }
       v1::RosterReply answer;
       std::optional<v1::SignedRoster> newer = roster_(request->have_version());
@@ -189,8 +188,7 @@ class ExchangeService final : public v1::Exchange::Service {
   }
 
   grpc::Status Sync(grpc::ServerContext* ctx,
-                    grpc::ServerReaderWriter<v1::SyncMessage, v1::SyncMessage>* stream)
-      override {
+                    grpc::ServerReaderWriter<v1::SyncMessage, v1::SyncMessage>* stream) override {
     absl::StatusOr<std::string> peer = PeerCode(*ctx->auth_context());
     if (!peer.ok()) return ToGrpcStatus(peer.status());
     // Refused before anything is read: the status says why.
@@ -296,14 +294,14 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& target, const TlsIdentity
   return grpc::CreateChannel(target, grpc::SslCredentials(ssl));
 }
 
-
 // A unary call to the node at `target`, which must present `peer`'s
 // certificate.
 template <typename Request, typename Reply>
-absl::StatusOr<Reply> CallUnary(
-    const std::string& peer, const std::string& target, const TlsIdentity& tls,
-    const Request& request,
-    grpc::Status (v1::Exchange::Stub::*method)(grpc::ClientContext*, const Request&, Reply*)) {
+absl::StatusOr<Reply> CallUnary(const std::string& peer, const std::string& target,
+                                const TlsIdentity& tls, const Request& request,
+                                grpc::Status (v1::Exchange::Stub::*method)(grpc::ClientContext*,
+                                                                           const Request&,
+                                                                           Reply*)) {
   std::unique_ptr<v1::Exchange::Stub> stub = v1::Exchange::NewStub(Dial(target, tls));
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -312,8 +310,8 @@ absl::StatusOr<Reply> CallUnary(
   if (!s.ok()) return Prefixed(absl::StrCat("node ", peer), FromGrpcStatus(s));
   absl::StatusOr<std::string> who = PeerCode(*ctx.auth_context());
   if (!who.ok() || *who != peer) {
-    return absl::PermissionDeniedError(absl::StrCat(
-        target, " presented node ", who.ok() ? *who : "(none)", ", expected ", peer));
+    return absl::PermissionDeniedError(
+        absl::StrCat(target, " presented node ", who.ok() ? *who : "(none)", ", expected ", peer));
   }
   return reply;
 }
@@ -380,9 +378,9 @@ struct PeerConnection::Impl {
       if (!finished.ok() && !absl::IsCancelled(finished)) {
         return Prefixed(absl::StrCat("peer ", options.peer), finished);
       }
-      return absl::PermissionDeniedError(absl::StrCat(
-          options.target, " presented node ", who.ok() ? *who : "(none)",
-          ", expected ", options.peer));
+      return absl::PermissionDeniedError(absl::StrCat(options.target, " presented node ",
+                                                      who.ok() ? *who : "(none)", ", expected ",
+                                                      options.peer));
     }
     absl::Status result;
     bool broken = false;

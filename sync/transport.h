@@ -50,16 +50,15 @@ using PeerCheck = std::function<absl::Status(const std::string& peer)>;
 // The Session for an authenticated, admitted peer.
 using SessionFactory = std::function<std::unique_ptr<Session>(const std::string& peer)>;
 // Answers a where-query from an admitted peer (sync/where.h).
-using WhereAnswer = std::function<absl::StatusOr<v1::WhereReply>(
-    const std::string& asker, const std::string& person)>;
+using WhereAnswer = std::function<absl::StatusOr<v1::WhereReply>(const std::string& asker,
+                                                                 const std::string& person)>;
 // Answers a witness request from an admitted peer (sync/witness.h:
 // Witness::Answer).
 using WitnessAnswer = std::function<absl::StatusOr<v1::WitnessReply>(
     const std::string& asker, const v1::WitnessRequest& request)>;
 // The current signed roster if its version is greater than `have_version`,
 // else nullopt (sync/roster_holder.h: RosterHolder::SignedIfNewer).
-using RosterAnswer =
-    std::function<std::optional<v1::SignedRoster>(uint64_t have_version)>;
+using RosterAnswer = std::function<std::optional<v1::SignedRoster>(uint64_t have_version)>;
 
 class ExchangeServer {
  public:

@@ -20,8 +20,7 @@ namespace {
 // number in decimal).
 constexpr char kReasonUrl[] = "type.googleapis.com/tongban.v1.RejectReason";
 
-absl::Status Reject(v1::RejectReason reason, absl::StatusCode code,
-                    absl::string_view message) {
+absl::Status Reject(v1::RejectReason reason, absl::StatusCode code, absl::string_view message) {
   absl::Status s(code, message);
   s.SetPayload(kReasonUrl, absl::Cord(absl::StrCat(static_cast<int>(reason))));
   return s;
@@ -52,35 +51,33 @@ std::vector<crypto::Digest> ToDigests(const Hashes& hashes) {
 }
 
 // A hash field of the wire format: exactly one digest.
-absl::Status CheckHashes(
-    const google::protobuf::RepeatedPtrField<std::string>& hashes,
-    absl::string_view what) {
+absl::Status CheckHashes(const google::protobuf::RepeatedPtrField<std::string>& hashes,
+                         absl::string_view what) {
   for (int i = 0; i < hashes.size(); ++i) {
     if (hashes[i].size() != crypto::kDigestSize) {
       return Reject(v1::REJECT_REASON_MALFORMED,
-                    absl::StrCat(what, " hash ", i, " has ", hashes[i].size(),
-                                 " bytes, want ", crypto::kDigestSize));
+                    absl::StrCat(what, " hash ", i, " has ", hashes[i].size(), " bytes, want ",
+                                 crypto::kDigestSize));
     }
   }
   return absl::OkStatus();
 }
 
 // Structure only: no crypto, no storage reads, nothing parsed out of a body.
-absl::Status CheckShape(const v1::Batch& batch, const ReceiverLog& log,
-                        absl::string_view name) {
+absl::Status CheckShape(const v1::Batch& batch, const ReceiverLog& log, absl::string_view name) {
   if (!batch.has_checkpoint() || batch.checkpoint().body().empty()) {
     return Reject(v1::REJECT_REASON_MALFORMED,
                   absl::StrCat("batch of log ", name, " carries no checkpoint"));
   }
   if (batch.contiguous() != log.contiguous) {
-    return Reject(v1::REJECT_REASON_MALFORMED,
-                  absl::StrCat("a ", batch.contiguous() ? "contiguous" : "routed",
-                               " batch of log ", name, " for a receiver of ",
-                               log.contiguous ? "the whole log" : "routed events"));
+    return Reject(
+        v1::REJECT_REASON_MALFORMED,
+        absl::StrCat("a ", batch.contiguous() ? "contiguous" : "routed", " batch of log ", name,
+                     " for a receiver of ", log.contiguous ? "the whole log" : "routed events"));
   }
   // exchange.proto: a contiguous batch that skips or reorders a seq is a gap.
-  const v1::RejectReason order = batch.contiguous() ? v1::REJECT_REASON_GAP
-                                                    : v1::REJECT_REASON_MALFORMED;
+  const v1::RejectReason order =
+      batch.contiguous() ? v1::REJECT_REASON_GAP : v1::REJECT_REASON_MALFORMED;
   uint64_t prev = 0;
   for (const v1::Event& e : batch.events()) {
     if (e.seq() == 0) {
@@ -94,9 +91,8 @@ absl::Status CheckShape(const v1::Batch& batch, const ReceiverLog& log,
     prev = e.seq();
   }
   if (batch.contiguous() && batch.inclusion_size() != 0) {
-    return Reject(v1::REJECT_REASON_MALFORMED,
-                  absl::StrCat("contiguous batch of log ", name,
-                               " carries a batch inclusion proof"));
+    return Reject(v1::REJECT_REASON_MALFORMED, absl::StrCat("contiguous batch of log ", name,
+                                                            " carries a batch inclusion proof"));
   }
   TB_RETURN_IF_ERROR(CheckHashes(batch.inclusion(), "batch inclusion proof:"));
   return CheckHashes(batch.consistency(), "consistency proof:");
@@ -118,8 +114,7 @@ v1::RejectReason RejectReasonOf(const absl::Status& status) {
 BatchVerifier::BatchVerifier(const crypto::Suite& suite, KeyLookup keys)
     : suite_(suite), keys_(std::move(keys)), hasher_(suite.NewHasher()) {}
 
-absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
-                                                    const ReceiverLog& log,
+absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch, const ReceiverLog& log,
                                                     absl::string_view from_peer,
                                                     Equivocation* evidence) {
   crypto::Hasher& hasher = *hasher_;
@@ -147,15 +142,14 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
                                            batch.checkpoint().signature()};
   absl::StatusOr<merkle::Checkpoint> parsed = merkle::ParseCheckpoint(signed_cp.body);
   if (!parsed.ok()) {
-    return Reject(v1::REJECT_REASON_MALFORMED,
-                  absl::StrCat("checkpoint of batch of log ", name, ": ",
-                               parsed.status().message()));
+    return Reject(v1::REJECT_REASON_MALFORMED, absl::StrCat("checkpoint of batch of log ", name,
+                                                            ": ", parsed.status().message()));
   }
   if (parsed->suite != suite_.id()) {
-    return Reject(v1::REJECT_REASON_MALFORMED,
-                  absl::StrCat("checkpoint of log ", name, " is for suite ",
-                               crypto::SuiteName(parsed->suite), "; this federation uses ",
-                               suite_.name()));
+    return Reject(
+        v1::REJECT_REASON_MALFORMED,
+        absl::StrCat("checkpoint of log ", name, " is for suite ", crypto::SuiteName(parsed->suite),
+                     "; this federation uses ", suite_.name()));
   }
   if (parsed->origin != batch.origin() || parsed->epoch != batch.epoch()) {
     return Reject(v1::REJECT_REASON_MALFORMED,
@@ -166,25 +160,23 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
   // 4. The roster's key.
   const crypto::PublicKey* key = keys_(batch.origin(), parsed->key_id);
   if (key == nullptr) {
-    return Reject(v1::REJECT_REASON_UNKNOWN_KEY,
-                  absl::StrCat("origin ", batch.origin(), " has no key ", parsed->key_id,
-                               " in the roster"));
+    return Reject(
+        v1::REJECT_REASON_UNKNOWN_KEY,
+        absl::StrCat("origin ", batch.origin(), " has no key ", parsed->key_id, " in the roster"));
   }
   if (key->suite() != suite_.id()) {  // our roster or configuration, not the peer
     return absl::FailedPreconditionError(
-        absl::StrCat("roster key ", parsed->key_id, " of origin ", batch.origin(),
-                     " is a ", crypto::SuiteName(key->suite()), " key; this node runs ",
-                     suite_.name()));
+        absl::StrCat("roster key ", parsed->key_id, " of origin ", batch.origin(), " is a ",
+                     crypto::SuiteName(key->suite()), " key; this node runs ", suite_.name()));
   }
 
   // 5. The signature. Everything after this trusts only what it covers.
-  absl::StatusOr<merkle::Checkpoint> verified =
-      merkle::VerifyCheckpoint(signed_cp, suite_, *key);
+  absl::StatusOr<merkle::Checkpoint> verified = merkle::VerifyCheckpoint(signed_cp, suite_, *key);
   if (!verified.ok()) {
     if (!absl::IsInvalidArgument(verified.status())) return verified.status();
     return Reject(v1::REJECT_REASON_FORGED_SIGNATURE,
-                  absl::StrCat("checkpoint of log ", name, " at tree size ",
-                               parsed->tree_size, ": ", verified.status().message()));
+                  absl::StrCat("checkpoint of log ", name, " at tree size ", parsed->tree_size,
+                               ": ", verified.status().message()));
   }
   const merkle::Checkpoint& cp = *verified;
 
@@ -192,10 +184,10 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
   // must have the shape its seqs and the signed tree size give (counted
   // without hashing), so that step 10 can only find other bytes.
   if (!batch.events().empty() && batch.events().rbegin()->seq() > cp.tree_size) {
-    return Reject(v1::REJECT_REASON_MALFORMED,
-                  absl::StrCat("batch of log ", name, " has event seq ",
-                               batch.events().rbegin()->seq(),
-                               " beyond its checkpoint's tree size ", cp.tree_size));
+    return Reject(
+        v1::REJECT_REASON_MALFORMED,
+        absl::StrCat("batch of log ", name, " has event seq ", batch.events().rbegin()->seq(),
+                     " beyond its checkpoint's tree size ", cp.tree_size));
   }
   std::vector<uint64_t> leaves;  // routed: the events' leaf indexes
   if (!log.contiguous) {
@@ -209,10 +201,9 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
     }
     if (static_cast<uint64_t>(batch.inclusion_size()) != want) {
       return Reject(v1::REJECT_REASON_MALFORMED,
-                    absl::StrCat("routed batch of log ", name, " has ",
-                                 batch.inclusion_size(), " batch inclusion proof hashes; its ",
-                                 leaves.size(), " events in tree size ", cp.tree_size,
-                                 " need ", want));
+                    absl::StrCat("routed batch of log ", name, " has ", batch.inclusion_size(),
+                                 " batch inclusion proof hashes; its ", leaves.size(),
+                                 " events in tree size ", cp.tree_size, " need ", want));
     }
   }
 
@@ -222,12 +213,12 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
   if (log.checkpoint.has_value()) {
     absl::StatusOr<merkle::Checkpoint> h = merkle::ParseCheckpoint(log.checkpoint->body());
     if (!h.ok()) {
-      return absl::DataLossError(absl::StrCat("held checkpoint of log ", name, ": ",
-                                              h.status().message()));
+      return absl::DataLossError(
+          absl::StrCat("held checkpoint of log ", name, ": ", h.status().message()));
     }
     if (h->origin != batch.origin() || h->epoch != batch.epoch()) {
-      return absl::InternalError(absl::StrCat("held checkpoint is of log ", h->origin,
-                                              "/", h->epoch, ", not of ", name));
+      return absl::InternalError(
+          absl::StrCat("held checkpoint is of log ", h->origin, "/", h->epoch, ", not of ", name));
     }
     held = *std::move(h);
   }
@@ -257,23 +248,22 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
     } else {
       // A proof is always non-empty between two different non-zero sizes,
       // so an empty one is a missing one.
-      const bool proof_given = batch.consistency_from() == held->tree_size &&
-                               !batch.consistency().empty();
+      const bool proof_given =
+          batch.consistency_from() == held->tree_size && !batch.consistency().empty();
       // A contiguous receiver whose tree is the held checkpoint's sees for
       // itself whether the new leaves extend it (step 10).
-      const bool extends_own_tree = log.contiguous && cp.tree_size > held->tree_size &&
-                                    held->tree_size == log.applied;
+      const bool extends_own_tree =
+          log.contiguous && cp.tree_size > held->tree_size && held->tree_size == log.applied;
       if (proof_given) {
         const bool grows = cp.tree_size > held->tree_size;
         const merkle::Checkpoint& small = grows ? *held : cp;
         const merkle::Checkpoint& large = grows ? cp : *held;
         const std::vector<crypto::Digest> proof = ToDigests(batch.consistency());
-        const absl::Status s = merkle::VerifyConsistency(
-            hasher, small.tree_size, large.tree_size, small.root, large.root, proof);
+        const absl::Status s = merkle::VerifyConsistency(hasher, small.tree_size, large.tree_size,
+                                                         small.root, large.root, proof);
         if (!s.ok()) {
-          std::string why = absl::StrCat("tree sizes ", small.tree_size, " and ",
-                                         large.tree_size, " are not consistent: ",
-                                         s.message());
+          std::string why = absl::StrCat("tree sizes ", small.tree_size, " and ", large.tree_size,
+                                         " are not consistent: ", s.message());
           if (!extends_own_tree) return equivocation(/*conclusive=*/false, why);
           unsettled_equivocation = std::move(why);
         }
@@ -284,10 +274,9 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
         return Reject(
             v1::REJECT_REASON_MALFORMED, absl::StatusCode::kFailedPrecondition,
             absl::StrCat("batch of log ", name, " at tree size ", cp.tree_size,
-                         " proves consistency from tree size ", batch.consistency_from(),
-                         " with ", batch.consistency_size(),
-                         " hashes, but this receiver holds tree size ", held->tree_size,
-                         "; resend from the position it states"));
+                         " proves consistency from tree size ", batch.consistency_from(), " with ",
+                         batch.consistency_size(), " hashes, but this receiver holds tree size ",
+                         held->tree_size, "; resend from the position it states"));
       }
     }
   }
@@ -300,8 +289,8 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
       if (e.seq() <= log.applied) continue;
       if (e.seq() != expect) {
         return Reject(v1::REJECT_REASON_GAP,
-                      absl::StrCat("contiguous batch of log ", name, " skips from seq ",
-                                   expect, " to seq ", e.seq()));
+                      absl::StrCat("contiguous batch of log ", name, " skips from seq ", expect,
+                                   " to seq ", e.seq()));
       }
       ++expect;
     }
@@ -328,9 +317,9 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
     absl::StatusOr<std::string> stored = log.stored_body(e.seq());
     if (stored.ok()) {
       if (*stored != e.body()) {
-        return Reject(v1::REJECT_REASON_REPLAY_MISMATCH,
-                      absl::StrCat("event ", name, "/", e.seq(),
-                                   " differs from the copy applied here"));
+        return Reject(
+            v1::REJECT_REASON_REPLAY_MISMATCH,
+            absl::StrCat("event ", name, "/", e.seq(), " differs from the copy applied here"));
       }
       continue;
     }
@@ -339,8 +328,7 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
     }
     if (log.contiguous) {
       return absl::DataLossError(absl::StrCat("event ", name, "/", e.seq(),
-                                              " is missing here, below the cursor ",
-                                              log.applied));
+                                              " is missing here, below the cursor ", log.applied));
     }
     fresh.push_back(i);  // routed: an event we were not sent before (a backfill)
   }
@@ -360,14 +348,13 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
     }
     if (frontier.size() != log.applied) {
       return absl::InternalError(absl::StrCat("frontier of log ", name, " has size ",
-                                              frontier.size(), ", the cursor is ",
-                                              log.applied));
+                                              frontier.size(), ", the cursor is ", log.applied));
     }
     if (held.has_value() && held->tree_size == log.applied && log.applied != 0 &&
         frontier.Root(hasher) != held->root) {
-      return absl::DataLossError(absl::StrCat(
-          "this node's tree of log ", name, " does not match its checkpoint at tree size ",
-          held->tree_size));
+      return absl::DataLossError(absl::StrCat("this node's tree of log ", name,
+                                              " does not match its checkpoint at tree size ",
+                                              held->tree_size));
     }
     // With cp.tree_size < applied nothing is new: step 7 proved cp consistent
     // with the held checkpoint, and step 9 matched every event to our copy.
@@ -390,11 +377,10 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
                                    "to the signed root: the proof is corrupt"));
       }
       if (!root_matches) {
-        return Reject(v1::REJECT_REASON_TAMPERED_BODY,
-                      absl::StrCat("events ", log.applied + 1, " to ", cp.tree_size,
-                                   " of log ", name,
-                                   " do not hash to the signed root of tree size ",
-                                   cp.tree_size));
+        return Reject(
+            v1::REJECT_REASON_TAMPERED_BODY,
+            absl::StrCat("events ", log.applied + 1, " to ", cp.tree_size, " of log ", name,
+                         " do not hash to the signed root of tree size ", cp.tree_size));
       }
     }
     out.frontier = std::move(frontier);
@@ -406,8 +392,8 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
     for (const v1::Event& e : batch.events()) {
       leaf_hashes.push_back(merkle::LeafHash(hasher, e.body()));
     }
-    const absl::Status s = merkle::VerifyBatchInclusion(
-        hasher, leaves, cp.tree_size, leaf_hashes, ToDigests(batch.inclusion()), cp.root);
+    const absl::Status s = merkle::VerifyBatchInclusion(hasher, leaves, cp.tree_size, leaf_hashes,
+                                                        ToDigests(batch.inclusion()), cp.root);
     if (!s.ok()) {
       return Reject(v1::REJECT_REASON_TAMPERED_BODY,
                     absl::StrCat("events of log ", name, ": ", s.message()));
@@ -422,16 +408,16 @@ absl::StatusOr<VerifiedBatch> BatchVerifier::Verify(const v1::Batch& batch,
     re.seq = e.seq();
     re.body = e.body();
     if (!re.parsed.ParseFromString(re.body)) {
-      return Reject(v1::REJECT_REASON_MALFORMED,
-                    absl::StrCat("event ", name, "/", e.seq(),
-                                 ": body does not parse as an EventBody"));
+      return Reject(
+          v1::REJECT_REASON_MALFORMED,
+          absl::StrCat("event ", name, "/", e.seq(), ": body does not parse as an EventBody"));
     }
     const v1::EventBody& b = re.parsed;
     if (b.origin() != batch.origin() || b.epoch() != batch.epoch() || b.seq() != e.seq()) {
       return Reject(v1::REJECT_REASON_MALFORMED,
                     absl::StrCat("event ", name, "/", e.seq(), ": body names event ",
-                                 IsNodeCode(b.origin()) ? b.origin() : "(not a node code)",
-                                 "/", b.epoch(), "/", b.seq()));
+                                 IsNodeCode(b.origin()) ? b.origin() : "(not a node code)", "/",
+                                 b.epoch(), "/", b.seq()));
     }
   }
 

@@ -123,8 +123,8 @@ struct ReceiverLog {
 
 // The roster's public key `key_id` of `origin`, or nullptr if it has none.
 // The pointer must stay valid for the duration of the Verify call.
-using KeyLookup = std::function<const crypto::PublicKey*(absl::string_view origin,
-                                                         absl::string_view key_id)>;
+using KeyLookup =
+    std::function<const crypto::PublicKey*(absl::string_view origin, absl::string_view key_id)>;
 
 // Both checkpoints of an equivocation, as received, to keep as evidence.
 struct Equivocation {
@@ -170,8 +170,7 @@ class BatchVerifier {
   // REJECT_REASON_EQUIVOCATION, `*evidence` (if not null) receives both
   // checkpoints; the caller keeps it and freezes the origin.
   // REQUIRES: `log` describes the log (batch.origin(), batch.epoch()).
-  absl::StatusOr<VerifiedBatch> Verify(const v1::Batch& batch,
-                                       const ReceiverLog& log,
+  absl::StatusOr<VerifiedBatch> Verify(const v1::Batch& batch, const ReceiverLog& log,
                                        absl::string_view from_peer,
                                        Equivocation* evidence = nullptr);
 

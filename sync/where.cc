@@ -20,8 +20,8 @@ absl::StatusOr<v1::WhereReply> AnswerWhere(storage::Store& store, const std::str
                                            absl::Duration retention) {
   TB_ASSIGN_OR_RETURN(storage::Links links, store.GetLinks(person));
   if (!IsLinked(links, asker, now, retention)) {
-    TB_LOG(WARNING) << "refused where-query about person " << ids::MaskId(person)
-                    << " from node " << asker << ": not linked to the person";
+    TB_LOG(WARNING) << "refused where-query about person " << ids::MaskId(person) << " from node "
+                    << asker << ": not linked to the person";
     TB_RETURN_IF_ERROR(store.Increment("refused/where", 1));
     return absl::PermissionDeniedError(
         absl::StrCat("node ", asker, " is not linked to this person"));

@@ -13,9 +13,7 @@
 namespace tongban::sync {
 namespace {
 
-std::string LogName(const storage::LogId& log) {
-  return absl::StrCat(log.origin, "/", log.epoch);
-}
+std::string LogName(const storage::LogId& log) { return absl::StrCat(log.origin, "/", log.epoch); }
 
 bool IsNodeCode(absl::string_view code) {
   return code.size() == 6 && code.find_first_not_of("0123456789") == absl::string_view::npos;
@@ -54,12 +52,11 @@ std::string ShortRoot(const crypto::Digest& d) {
 
 // --- Witness ---
 
-Witness::Witness(const storage::Store* store, const crypto::PrivateKey* key,
-                 const Clock* clock, std::string self)
+Witness::Witness(const storage::Store* store, const crypto::PrivateKey* key, const Clock* clock,
+                 std::string self)
     : store_(store), key_(key), clock_(clock), self_(std::move(self)) {}
 
-absl::StatusOr<std::optional<v1::CosignedCheckpoint>> Witness::Latest(
-    const storage::LogId& log) {
+absl::StatusOr<std::optional<v1::CosignedCheckpoint>> Witness::Latest(const storage::LogId& log) {
   TB_ASSIGN_OR_RETURN(std::optional<v1::SignedCheckpoint> latest, store_->LatestCheckpoint(log));
   if (!latest.has_value()) return std::nullopt;
   const std::pair<std::string, uint64_t> key{log.origin, log.epoch};
@@ -85,18 +82,18 @@ absl::StatusOr<std::optional<v1::CosignedCheckpoint>> Witness::Latest(
 
 absl::StatusOr<v1::WitnessReply> Witness::Answer(const v1::WitnessRequest& request) {
   if (request.logs_size() > kMaxWitnessLogs) {
-    return absl::InvalidArgumentError(absl::StrCat("witness request names ",
-                                                   request.logs_size(), " logs; at most ",
-                                                   kMaxWitnessLogs, " per request"));
+    return absl::InvalidArgumentError(absl::StrCat("witness request names ", request.logs_size(),
+                                                   " logs; at most ", kMaxWitnessLogs,
+                                                   " per request"));
   }
   std::unique_ptr<crypto::Hasher> hasher = crypto::GetSuite(key_->suite()).NewHasher();
   v1::WitnessReply reply;
   for (int i = 0; i < request.logs_size(); ++i) {
     const v1::WitnessRequest::Held& held = request.logs(i);
     if (!IsNodeCode(held.origin())) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "witness request log ", i + 1, ": origin \"", held.origin(),
-          "\" is not a 6-digit node code"));
+      return absl::InvalidArgumentError(absl::StrCat("witness request log ", i + 1, ": origin \"",
+                                                     held.origin(),
+                                                     "\" is not a 6-digit node code"));
     }
     const storage::LogId log{held.origin(), held.epoch()};
     v1::WitnessReply::Entry* entry = reply.add_entries();
@@ -115,9 +112,9 @@ absl::StatusOr<v1::WitnessReply> Witness::Answer(const v1::WitnessRequest& reque
     absl::StatusOr<std::vector<crypto::Digest>> proof =
         merkle::ConsistencyProof(*hasher, from, cp.tree_size, tree);
     if (!proof.ok()) {
-      return Prefixed(absl::StrCat("log ", LogName(log), ": consistency proof ", from, " -> ",
-                                   cp.tree_size),
-                      proof.status());
+      return Prefixed(
+          absl::StrCat("log ", LogName(log), ": consistency proof ", from, " -> ", cp.tree_size),
+          proof.status());
     }
     absl::StatusOr<crypto::Digest> old_root = merkle::RangeHash(*hasher, 0, from, tree);
     if (!old_root.ok()) {
@@ -160,17 +157,15 @@ struct WitnessChecker::Verified {
   std::optional<crypto::Digest> old_root;
 };
 
-WitnessChecker::WitnessChecker(storage::Store* store, const crypto::Suite& suite,
-                               KeyLookup keys, const Clock* clock,
-                               WitnessCheckerOptions options)
+WitnessChecker::WitnessChecker(storage::Store* store, const crypto::Suite& suite, KeyLookup keys,
+                               const Clock* clock, WitnessCheckerOptions options)
     : store_(store),
       suite_(suite),
       keys_(std::move(keys)),
       clock_(clock),
       options_(std::move(options)) {}
 
-absl::StatusOr<v1::WitnessRequest> WitnessChecker::Request(
-    std::vector<storage::LogId> logs) const {
+absl::StatusOr<v1::WitnessRequest> WitnessChecker::Request(std::vector<storage::LogId> logs) const {
   if (logs.empty()) {
     TB_ASSIGN_OR_RETURN(logs, store_->CheckpointLogs());
   }
@@ -205,25 +200,23 @@ absl::StatusOr<WitnessChecker::Verified> WitnessChecker::VerifyEntry(
   const v1::CosignedCheckpoint& witnessed = entry.witnessed();
   const v1::Cosignature& cosignature = witnessed.cosignature();
   if (cosignature.witness() != options_.witness) {
-    return invalid(absl::StrCat("cosigned by node ", cosignature.witness(),
-                                ", not by the witness ", options_.witness));
+    return invalid(absl::StrCat("cosigned by node ", cosignature.witness(), ", not by the witness ",
+                                options_.witness));
   }
   const crypto::PublicKey* witness_key = keys_(options_.witness, cosignature.key_id());
   if (witness_key == nullptr) {
-    return invalid(absl::StrCat("the roster has no key ", cosignature.key_id(),
-                                " of the witness ", options_.witness));
+    return invalid(absl::StrCat("the roster has no key ", cosignature.key_id(), " of the witness ",
+                                options_.witness));
   }
   absl::StatusOr<merkle::Checkpoint> cp = merkle::VerifyCosignature(
       FromProto(cosignature), witnessed.checkpoint().body(), *witness_key);
   if (!cp.ok()) return invalid(cp.status().message());
   if (cp->origin != v.log.origin || cp->epoch != v.log.epoch) {
-    return invalid(absl::StrCat("the witnessed checkpoint is of log ", cp->origin, "/",
-                                cp->epoch));
+    return invalid(absl::StrCat("the witnessed checkpoint is of log ", cp->origin, "/", cp->epoch));
   }
   const crypto::PublicKey* origin_key = keys_(cp->origin, cp->key_id);
   if (origin_key == nullptr) {
-    return invalid(absl::StrCat("the roster has no key ", cp->key_id, " of origin ",
-                                cp->origin));
+    return invalid(absl::StrCat("the roster has no key ", cp->key_id, " of origin ", cp->origin));
   }
   absl::Status signed_by_origin =
       merkle::VerifyCheckpoint({witnessed.checkpoint().body(), witnessed.checkpoint().signature()},
@@ -243,8 +236,8 @@ absl::StatusOr<WitnessChecker::Verified> WitnessChecker::VerifyEntry(
     return v;
   }
   if (entry.consistency_from() != v.held_size) {
-    return invalid(absl::StrCat("the consistency proof starts at size ",
-                                entry.consistency_from(), ", not at our size ", v.held_size));
+    return invalid(absl::StrCat("the consistency proof starts at size ", entry.consistency_from(),
+                                ", not at our size ", v.held_size));
   }
   for (const std::string& h : entry.consistency()) {
     TB_ASSIGN_OR_RETURN(crypto::Digest d, ToDigest(h, absl::StrCat(where, ": a proof hash")));
@@ -254,8 +247,8 @@ absl::StatusOr<WitnessChecker::Verified> WitnessChecker::VerifyEntry(
   return v;
 }
 
-absl::StatusOr<std::vector<WitnessFinding>> WitnessChecker::Check(
-    const v1::WitnessRequest& request, const v1::WitnessReply& reply) {
+absl::StatusOr<std::vector<WitnessFinding>> WitnessChecker::Check(const v1::WitnessRequest& request,
+                                                                  const v1::WitnessReply& reply) {
   if (reply.entries_size() != request.logs_size()) {
     return absl::InvalidArgumentError(absl::StrCat("witness reply has ", reply.entries_size(),
                                                    " entries for ", request.logs_size(),
@@ -299,9 +292,9 @@ absl::Status WitnessChecker::Compare(const Verified& v, WitnessFinding* finding)
   if (h > 0) {
     TB_ASSIGN_OR_RETURN(held_signed, store_->GetCheckpoint(v.log, h));
     if (!held_signed.has_value()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "log ", LogName(v.log), ": our checkpoint at tree size ", h,
-          " that the witness was asked about is no longer stored; ask again"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("log ", LogName(v.log), ": our checkpoint at tree size ", h,
+                       " that the witness was asked about is no longer stored; ask again"));
     }
     TB_ASSIGN_OR_RETURN(held, merkle::ParseCheckpoint(held_signed->body()));
   }
@@ -324,9 +317,9 @@ absl::Status WitnessChecker::Compare(const Verified& v, WitnessFinding* finding)
       return absl::OkStatus();
     }
     conclusive = true;  // the origin signed two roots for one size
-    finding->detail = absl::StrCat("the origin signed two roots for tree size ", h, ": ",
-                                   ShortRoot(held.root), "... here, ",
-                                   ShortRoot(v.checkpoint.root), "... at the witness");
+    finding->detail =
+        absl::StrCat("the origin signed two roots for tree size ", h, ": ", ShortRoot(held.root),
+                     "... here, ", ShortRoot(v.checkpoint.root), "... at the witness");
   } else {
     if (merkle::VerifyConsistency(*hasher, h, w, held.root, v.checkpoint.root, v.proof).ok()) {
       finding->verdict = WitnessVerdict::kConsistent;
@@ -335,17 +328,16 @@ absl::Status WitnessChecker::Compare(const Verified& v, WitnessFinding* finding)
     // The proof binds the root at size h of the tree the origin signed at
     // size w: if it verifies from the witness's old root, which differs from
     // ours, the origin signed two histories.
-    conclusive = v.old_root.has_value() && *v.old_root != held.root &&
-                 merkle::VerifyConsistency(*hasher, h, w, *v.old_root, v.checkpoint.root, v.proof)
-                     .ok();
-    finding->detail =
-        conclusive
-            ? absl::StrCat("the origin's checkpoint of size ", w,
-                           " held by the witness does not extend ours of size ", h,
-                           " (its tree has root ", ShortRoot(*v.old_root), "... at size ", h,
-                           ", ours ", ShortRoot(held.root), "...)")
-            : absl::StrCat("the witness's consistency proof from size ", h, " to ", w,
-                           " does not verify; evidence kept, nothing frozen");
+    conclusive =
+        v.old_root.has_value() && *v.old_root != held.root &&
+        merkle::VerifyConsistency(*hasher, h, w, *v.old_root, v.checkpoint.root, v.proof).ok();
+    finding->detail = conclusive
+                          ? absl::StrCat("the origin's checkpoint of size ", w,
+                                         " held by the witness does not extend ours of size ", h,
+                                         " (its tree has root ", ShortRoot(*v.old_root),
+                                         "... at size ", h, ", ours ", ShortRoot(held.root), "...)")
+                          : absl::StrCat("the witness's consistency proof from size ", h, " to ", w,
+                                         " does not verify; evidence kept, nothing frozen");
   }
   finding->verdict = conclusive ? WitnessVerdict::kEquivocation : WitnessVerdict::kUnproven;
   Equivocation evidence;
@@ -367,18 +359,17 @@ absl::Status WitnessChecker::CompareOwn(const Verified& v, const merkle::Checkpo
     // signature) and hold less: events h+1..w were lost.
     finding->verdict = WitnessVerdict::kOwnLogBehind;
     finding->detail = absl::StrCat(
-        "the witness holds our checkpoint of size ", w, " but our log holds ", h,
-        ": events ", h + 1, "..", w,
-        " were lost (restored from a backup?); do not append, start a new epoch");
+        "the witness holds our checkpoint of size ", w, " but our log holds ", h, ": events ",
+        h + 1, "..", w, " were lost (restored from a backup?); do not append, start a new epoch");
     if (h > 0 &&
         !merkle::VerifyConsistency(*hasher, h, w, held.root, v.checkpoint.root, v.proof).ok() &&
         v.old_root.has_value() &&
         merkle::VerifyConsistency(*hasher, h, w, *v.old_root, v.checkpoint.root, v.proof).ok()) {
       finding->verdict = WitnessVerdict::kOwnLogForked;
-      finding->detail = absl::StrCat(
-          "the witness holds our checkpoint of size ", w, ", whose tree has root ",
-          ShortRoot(*v.old_root), "... at size ", h, " where ours has ", ShortRoot(held.root),
-          "...: our log forked; do not append");
+      finding->detail =
+          absl::StrCat("the witness holds our checkpoint of size ", w, ", whose tree has root ",
+                       ShortRoot(*v.old_root), "... at size ", h, " where ours has ",
+                       ShortRoot(held.root), "...: our log forked; do not append");
     }
     return absl::OkStatus();
   }
@@ -398,8 +389,8 @@ absl::Status WitnessChecker::CompareOwn(const Verified& v, const merkle::Checkpo
   }
   finding->verdict = WitnessVerdict::kOwnLogForked;
   finding->detail = absl::StrCat("the witness holds our checkpoint of size ", w, " with root ",
-                                 ShortRoot(v.checkpoint.root), "..., our log has ",
-                                 ShortRoot(ours), "... at that size: our log forked; do not append");
+                                 ShortRoot(v.checkpoint.root), "..., our log has ", ShortRoot(ours),
+                                 "... at that size: our log forked; do not append");
   return absl::OkStatus();
 }
 

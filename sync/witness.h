@@ -86,9 +86,9 @@ class Witness {
   uint64_t cosignatures() const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
-  const storage::Store* const store_;  // Not owned.
+  const storage::Store* const store_;    // Not owned.
   const crypto::PrivateKey* const key_;  // Not owned.
-  const Clock* const clock_;  // Not owned.
+  const Clock* const clock_;             // Not owned.
   const std::string self_;
   mutable absl::Mutex mu_;
   std::map<std::pair<std::string, uint64_t>, v1::CosignedCheckpoint> cache_ ABSL_GUARDED_BY(mu_);
@@ -129,8 +129,8 @@ struct WitnessFinding {
 };
 
 struct WitnessCheckerOptions {
-  std::string self;                 // this node's code
-  std::string witness = "000000";   // the witness's code (the national node)
+  std::string self;                // this node's code
+  std::string witness = "000000";  // the witness's code (the national node)
 };
 
 class WitnessChecker {

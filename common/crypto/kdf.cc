@@ -37,8 +37,7 @@ absl::StatusOr<std::string> HmacWith(absl::string_view hash, absl::string_view k
 
 }  // namespace
 
-absl::StatusOr<std::string> Hmac(SuiteId suite, absl::string_view key,
-                                 absl::string_view message) {
+absl::StatusOr<std::string> Hmac(SuiteId suite, absl::string_view key, absl::string_view message) {
   return HmacWith(HashName(suite), key, message);
 }
 
@@ -49,8 +48,8 @@ absl::StatusOr<std::string> HmacSha1(absl::string_view key, absl::string_view me
 absl::StatusOr<std::string> Pbkdf2(SuiteId suite, absl::string_view password,
                                    absl::string_view salt, uint32_t iterations, size_t length) {
   if (iterations == 0 || length == 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "PBKDF2: iterations (", iterations, ") and length (", length, ") must be positive"));
+    return absl::InvalidArgumentError(absl::StrCat("PBKDF2: iterations (", iterations,
+                                                   ") and length (", length, ") must be positive"));
   }
   TB_ASSIGN_OR_RETURN(EvpMdPtr md, FetchHash(HashName(suite)));
   std::string out(length, '\0');

@@ -20,8 +20,7 @@
 namespace tongban::crypto {
 
 // HMAC with the suite's hash: 32 bytes.
-absl::StatusOr<std::string> Hmac(SuiteId suite, absl::string_view key,
-                                 absl::string_view message);
+absl::StatusOr<std::string> Hmac(SuiteId suite, absl::string_view key, absl::string_view message);
 // HMAC-SHA1: 20 bytes.
 absl::StatusOr<std::string> HmacSha1(absl::string_view key, absl::string_view message);
 

@@ -71,7 +71,9 @@ int WriteAndSync(int fd, absl::string_view content) {
 // Makes a new or renamed directory entry of `path` durable (best effort).
 void SyncParentDir(const std::string& path) {
   const size_t slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   const int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dir_fd >= 0) {
     ::fsync(dir_fd);
@@ -97,8 +99,8 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, bool secret) 
         path, st.st_mode & 07777, path));
   }
   if (st.st_size > kMaxKeyFileSize) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": ", st.st_size, " bytes is too large for a key file"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(path, ": ", st.st_size, " bytes is too large for a key file"));
   }
   std::string content;
   content.reserve(static_cast<size_t>(st.st_size));
@@ -122,10 +124,8 @@ absl::StatusOr<std::string> ReadSmallFile(const std::string& path, bool secret) 
   return content;
 }
 
-absl::Status WriteNewFile(const std::string& path, absl::string_view content,
-                          unsigned int mode) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                        mode);
+absl::Status WriteNewFile(const std::string& path, absl::string_view content, unsigned int mode) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) {
     if (errno == EEXIST) {
       return absl::AlreadyExistsError(
@@ -166,7 +166,6 @@ absl::Status ReplaceFileAtomically(const std::string& path, absl::string_view co
   return absl::OkStatus();
 }
 
-
 absl::StatusOr<std::unique_ptr<PrivateKey>> ReadPrivateKeyFile(const Suite& suite,
                                                                const std::string& path) {
   TB_ASSIGN_OR_RETURN(std::string pem_value, ReadSmallFile(path, /*secret=*/true));
@@ -193,8 +192,7 @@ absl::Status WritePublicKeyFile(const PublicKey& key, const std::string& path) {
   return WriteNewFile(path, key.Pem(), kPublicMode);
 }
 
-absl::StatusOr<std::string> ReadStorageKeyFile(const Suite& suite,
-                                               const std::string& path) {
+absl::StatusOr<std::string> ReadStorageKeyFile(const Suite& suite, const std::string& path) {
   TB_ASSIGN_OR_RETURN(std::string content_value, ReadSmallFile(path, /*secret=*/true));
   const SecretString content(std::move(content_value));
   absl::string_view hex = content.value();
@@ -204,9 +202,9 @@ absl::StatusOr<std::string> ReadStorageKeyFile(const Suite& suite,
   for (char c : hex) ok = ok && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
   if (!ok) {
     // Never echo the content: it may be a key.
-    return absl::InvalidArgumentError(absl::StrCat(
-        path, ": not a storage key for suite ", suite.name(), ": want one line of ", want,
-        " lower-case hex characters"));
+    return absl::InvalidArgumentError(absl::StrCat(path, ": not a storage key for suite ",
+                                                   suite.name(), ": want one line of ", want,
+                                                   " lower-case hex characters"));
   }
   return HexDecode(hex);
 }

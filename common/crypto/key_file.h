@@ -21,17 +21,16 @@
 
 namespace tongban::crypto {
 
-absl::StatusOr<std::unique_ptr<PrivateKey>> ReadPrivateKeyFile(
-    const Suite& suite, const std::string& path);
+absl::StatusOr<std::unique_ptr<PrivateKey>> ReadPrivateKeyFile(const Suite& suite,
+                                                               const std::string& path);
 absl::Status WritePrivateKeyFile(const PrivateKey& key, const std::string& path);
 
-absl::StatusOr<std::unique_ptr<PublicKey>> ReadPublicKeyFile(
-    const Suite& suite, const std::string& path);
+absl::StatusOr<std::unique_ptr<PublicKey>> ReadPublicKeyFile(const Suite& suite,
+                                                             const std::string& path);
 absl::Status WritePublicKeyFile(const PublicKey& key, const std::string& path);
 
 // Returns the raw key bytes (suite.symmetric_key_size() of them).
-absl::StatusOr<std::string> ReadStorageKeyFile(const Suite& suite,
-                                               const std::string& path);
+absl::StatusOr<std::string> ReadStorageKeyFile(const Suite& suite, const std::string& path);
 // Generates a fresh random key and writes it to `path`.
 absl::Status GenerateStorageKeyFile(const Suite& suite, const std::string& path);
 
@@ -42,8 +41,7 @@ absl::Status GenerateStorageKeyFile(const Suite& suite, const std::string& path)
 // replacing a file (kAlreadyExists), and syncs it and its directory; on
 // failure no partial file stays.
 absl::StatusOr<std::string> ReadSmallFile(const std::string& path, bool secret);
-absl::Status WriteNewFile(const std::string& path, absl::string_view content,
-                          unsigned int mode);
+absl::Status WriteNewFile(const std::string& path, absl::string_view content, unsigned int mode);
 // Replaces `path` with `content` atomically: a temporary file in the same
 // folder with exactly `mode`, written and synced, renamed over `path`, then
 // the folder synced. A crash leaves the old file or the new one, never a mix.

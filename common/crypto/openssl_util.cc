@@ -34,8 +34,8 @@ absl::Status OpenSslError(absl::StatusCode code, absl::string_view what) {
 
 void OpenSslFatal(absl::string_view what) {
   const std::string detail = DrainOpenSslErrors();
-  std::fprintf(stderr, "fatal OpenSSL failure in %.*s: %s\n",
-               static_cast<int>(what.size()), what.data(), detail.c_str());
+  std::fprintf(stderr, "fatal OpenSSL failure in %.*s: %s\n", static_cast<int>(what.size()),
+               what.data(), detail.c_str());
   std::abort();
 }
 

@@ -80,10 +80,10 @@ struct SuiteSpec {
   size_t key_size;          // symmetric key bytes
 };
 
-constexpr SuiteSpec kIntlSpec = {SuiteId::kIntl, "SHA256", "ED25519", nullptr,
-                                 "AES-256-GCM", nullptr, "AES-256-CTR", 32};
-constexpr SuiteSpec kGmSpec = {SuiteId::kGm, "SM3", "SM2", "SM3",
-                               nullptr, "SM4-ECB", "SM4-CTR", 16};
+constexpr SuiteSpec kIntlSpec = {SuiteId::kIntl, "SHA256", "ED25519",     nullptr,
+                                 "AES-256-GCM",  nullptr,  "AES-256-CTR", 32};
+constexpr SuiteSpec kGmSpec = {SuiteId::kGm, "SM3",     "SM2",     "SM3",
+                               nullptr,      "SM4-ECB", "SM4-CTR", 16};
 
 bool IsSm2(const SuiteSpec& spec) { return spec.id == SuiteId::kGm; }
 
@@ -132,9 +132,9 @@ EvpPkeyPtr UpRef(EVP_PKEY* pkey) {
 absl::Status CheckKeyType(const SuiteSpec& spec, EVP_PKEY* pkey) {
   if (EVP_PKEY_is_a(pkey, spec.key_type) == 1) return absl::OkStatus();
   const char* actual = EVP_PKEY_get0_type_name(pkey);
-  return absl::InvalidArgumentError(absl::StrCat(
-      "key is ", actual != nullptr ? actual : "of an unknown type", ", but suite ",
-      SuiteName(spec.id), " needs ", spec.key_type));
+  return absl::InvalidArgumentError(
+      absl::StrCat("key is ", actual != nullptr ? actual : "of an unknown type", ", but suite ",
+                   SuiteName(spec.id), " needs ", spec.key_type));
 }
 
 absl::StatusOr<std::string> SpkiDerOf(EVP_PKEY* pkey) {
@@ -162,8 +162,7 @@ class EvpPublicKey final : public PublicKey {
     TB_ASSIGN_OR_RETURN(std::string der, SpkiDerOf(pkey));
     // Re-parse the SPKI so that this object never holds private material.
     const unsigned char* p = Bytes(der);
-    EvpPkeyPtr pub(d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(der.size()), nullptr,
-                                 nullptr));
+    EvpPkeyPtr pub(d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(der.size()), nullptr, nullptr));
     if (pub == nullptr) return OpenSslInternal("d2i_PUBKEY_ex");
     BioPtr bio(BIO_new(BIO_s_mem()));
     if (bio == nullptr || PEM_write_bio_PUBKEY(bio.get(), pub.get()) != 1) {
@@ -173,8 +172,8 @@ class EvpPublicKey final : public PublicKey {
     EvpHasher hasher(spec.digest);
     const Digest d = hasher.Hash(der);
     std::string key_id = HexEncode(absl::string_view(reinterpret_cast<const char*>(d.data()), 8));
-    return std::unique_ptr<EvpPublicKey>(new EvpPublicKey(
-        spec, std::move(pub), std::move(der), std::move(pem), std::move(key_id)));
+    return std::unique_ptr<EvpPublicKey>(
+        new EvpPublicKey(spec, std::move(pub), std::move(der), std::move(pem), std::move(key_id)));
   }
 
   SuiteId suite() const override { return spec_.id; }
@@ -188,7 +187,10 @@ class EvpPublicKey final : public PublicKey {
  private:
   EvpPublicKey(const SuiteSpec& spec, EvpPkeyPtr pkey, std::string der, std::string pem,
                std::string key_id)
-      : spec_(spec), pkey_(std::move(pkey)), der_(std::move(der)), pem_(std::move(pem)),
+      : spec_(spec),
+        pkey_(std::move(pkey)),
+        der_(std::move(der)),
+        pem_(std::move(pem)),
         key_id_(std::move(key_id)) {}
 
   const SuiteSpec& spec_;
@@ -203,19 +205,16 @@ class EvpPublicKey final : public PublicKey {
 // `pkey` itself (EVP_PKEY_CTX_new_from_pkey), and our SM2 keys are always of
 // key type "SM2" (CheckKeyType), so the context is the SM2 signature
 // implementation; on it we set the default distinguishing ID.
-absl::Status InitSignature(const SuiteSpec& spec, EVP_MD_CTX* ctx, EVP_PKEY* pkey,
-                           bool sign) {
+absl::Status InitSignature(const SuiteSpec& spec, EVP_MD_CTX* ctx, EVP_PKEY* pkey, bool sign) {
   if (EVP_MD_CTX_reset(ctx) != 1) return OpenSslInternal("EVP_MD_CTX_reset");
   EVP_PKEY_CTX* pctx = nullptr;  // Owned by ctx.
-  const int ok = sign ? EVP_DigestSignInit_ex(ctx, &pctx, spec.sign_digest, nullptr,
-                                              nullptr, pkey, nullptr)
-                      : EVP_DigestVerifyInit_ex(ctx, &pctx, spec.sign_digest, nullptr,
-                                                nullptr, pkey, nullptr);
+  const int ok =
+      sign ? EVP_DigestSignInit_ex(ctx, &pctx, spec.sign_digest, nullptr, nullptr, pkey, nullptr)
+           : EVP_DigestVerifyInit_ex(ctx, &pctx, spec.sign_digest, nullptr, nullptr, pkey, nullptr);
   if (ok != 1) {
     return OpenSslInternal(sign ? "EVP_DigestSignInit_ex" : "EVP_DigestVerifyInit_ex");
   }
-  if (IsSm2(spec) &&
-      EVP_PKEY_CTX_set1_id(pctx, kSm2DefaultId.data(), kSm2DefaultId.size()) != 1) {
+  if (IsSm2(spec) && EVP_PKEY_CTX_set1_id(pctx, kSm2DefaultId.data(), kSm2DefaultId.size()) != 1) {
     return OpenSslInternal("EVP_PKEY_CTX_set1_id");
   }
   return absl::OkStatus();
@@ -234,8 +233,7 @@ class EvpSigner final : public Signer {
     if (max_size <= 0) return OpenSslInternal("EVP_PKEY_get_size");
     std::string sig(static_cast<size_t>(max_size), '\0');
     size_t len = sig.size();
-    if (EVP_DigestSign(ctx_.get(), MutableBytes(sig), &len, Bytes(message),
-                       message.size()) != 1) {
+    if (EVP_DigestSign(ctx_.get(), MutableBytes(sig), &len, Bytes(message), message.size()) != 1) {
       return OpenSslInternal("EVP_DigestSign");
     }
     sig.resize(len);
@@ -263,8 +261,7 @@ class EvpVerifier final : public Verifier {
     }
     // A malformed or wrong signature leaves parse errors on the queue.
     ERR_clear_error();
-    return absl::InvalidArgumentError(
-        absl::StrCat("bad ", spec_.key_type, " signature"));
+    return absl::InvalidArgumentError(absl::StrCat("bad ", spec_.key_type, " signature"));
   }
 
  private:
@@ -288,10 +285,8 @@ class EvpPrivateKey final : public PrivateKey {
   static absl::StatusOr<std::unique_ptr<EvpPrivateKey>> Create(const SuiteSpec& spec,
                                                                EvpPkeyPtr pkey) {
     TB_RETURN_IF_ERROR(CheckKeyType(spec, pkey.get()));
-    TB_ASSIGN_OR_RETURN(std::unique_ptr<EvpPublicKey> pub,
-                        EvpPublicKey::Create(spec, pkey.get()));
-    return std::unique_ptr<EvpPrivateKey>(
-        new EvpPrivateKey(spec, std::move(pkey), std::move(pub)));
+    TB_ASSIGN_OR_RETURN(std::unique_ptr<EvpPublicKey> pub, EvpPublicKey::Create(spec, pkey.get()));
+    return std::unique_ptr<EvpPrivateKey>(new EvpPrivateKey(spec, std::move(pkey), std::move(pub)));
   }
 
   SuiteId suite() const override { return spec_.id; }
@@ -300,8 +295,8 @@ class EvpPrivateKey final : public PrivateKey {
   std::string Pem() const override {
     BioPtr bio(BIO_new(BIO_s_mem()));
     // PEM_write_bio_PrivateKey writes unencrypted PKCS#8 ("PRIVATE KEY").
-    if (bio == nullptr || PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr,
-                                                   nullptr, 0, nullptr, nullptr) != 1) {
+    if (bio == nullptr || PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0,
+                                                   nullptr, nullptr) != 1) {
       OpenSslFatal("PEM_write_bio_PrivateKey");
     }
     return BioContents(bio.get());  // The memory BIO wipes its buffer when freed.
@@ -341,17 +336,15 @@ absl::StatusOr<EvpPkeyPtr> Sm2KeyFromScalar(absl::string_view raw) {
     return OpenSslInternal("EC_POINT_mul");
   }
   unsigned char pub_oct[1 + 2 * 32];
-  const size_t pub_len = EC_POINT_point2oct(group.get(), pub.get(),
-                                            POINT_CONVERSION_UNCOMPRESSED, pub_oct,
-                                            sizeof(pub_oct), bn_ctx.get());
+  const size_t pub_len = EC_POINT_point2oct(group.get(), pub.get(), POINT_CONVERSION_UNCOMPRESSED,
+                                            pub_oct, sizeof(pub_oct), bn_ctx.get());
   if (pub_len != sizeof(pub_oct)) return OpenSslInternal("EC_POINT_point2oct");
 
   ParamBldPtr bld(OSSL_PARAM_BLD_new());
   if (bld == nullptr ||
       OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "SM2", 0) != 1 ||
       OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()) != 1 ||
-      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub_oct,
-                                       pub_len) != 1) {
+      OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub_oct, pub_len) != 1) {
     return OpenSslInternal("OSSL_PARAM_BLD");
   }
   ParamPtr params(OSSL_PARAM_BLD_to_param(bld.get()));
@@ -392,9 +385,9 @@ absl::Status CheckNonce(absl::string_view nonce) {
 }
 
 absl::Status TooShort(size_t size) {
-  return absl::InvalidArgumentError(absl::StrCat(
-      "sealed input is ", size, " bytes, shorter than nonce and tag (",
-      kNonceSize + kTagSize, ")"));
+  return absl::InvalidArgumentError(absl::StrCat("sealed input is ", size,
+                                                 " bytes, shorter than nonce and tag (",
+                                                 kNonceSize + kTagSize, ")"));
 }
 
 absl::Status AuthenticationFailed() {
@@ -405,8 +398,7 @@ absl::Status AuthenticationFailed() {
 // Shared Seal/Open framing: nonce || ciphertext || tag.
 class FramedAead : public Aead {
  public:
-  absl::StatusOr<std::string> Seal(absl::string_view plaintext,
-                                   absl::string_view aad) final {
+  absl::StatusOr<std::string> Seal(absl::string_view plaintext, absl::string_view aad) final {
     TB_ASSIGN_OR_RETURN(std::string nonce, RandomBytes(kNonceSize));
     return SealWithNonceForTest(nonce, plaintext, aad);
   }
@@ -452,8 +444,7 @@ class FramedAead : public Aead {
 // GCM as OpenSSL implements it (AES-256-GCM).
 class EvpGcmAead final : public FramedAead {
  public:
-  static absl::StatusOr<std::unique_ptr<Aead>> Create(const char* name,
-                                                      absl::string_view key) {
+  static absl::StatusOr<std::unique_ptr<Aead>> Create(const char* name, absl::string_view key) {
     EvpCipherPtr cipher(EVP_CIPHER_fetch(nullptr, name, nullptr));
     if (cipher == nullptr) return OpenSslInternal(absl::StrCat("fetch ", name));
     EvpCipherCtxPtr enc(EVP_CIPHER_CTX_new());
@@ -467,9 +458,8 @@ class EvpGcmAead final : public FramedAead {
   }
 
  protected:
-  absl::Status SealInto(absl::string_view nonce, absl::string_view plaintext,
-                        absl::string_view aad, unsigned char* ciphertext_out,
-                        unsigned char* tag_out) override {
+  absl::Status SealInto(absl::string_view nonce, absl::string_view plaintext, absl::string_view aad,
+                        unsigned char* ciphertext_out, unsigned char* tag_out) override {
     EVP_CIPHER_CTX* ctx = enc_.get();
     if (EVP_CipherInit_ex2(ctx, nullptr, nullptr, Bytes(nonce), 1, nullptr) != 1) {
       return OpenSslInternal("GCM seal init");
@@ -530,8 +520,7 @@ class EvpGcmAead final : public FramedAead {
 // our GHASH, for SM4 (see the file comment).
 class SoftGcmAead final : public FramedAead {
  public:
-  static absl::StatusOr<std::unique_ptr<Aead>> Create(const char* ecb_name,
-                                                      const char* ctr_name,
+  static absl::StatusOr<std::unique_ptr<Aead>> Create(const char* ecb_name, const char* ctr_name,
                                                       absl::string_view key) {
     EvpCipherPtr ecb(EVP_CIPHER_fetch(nullptr, ecb_name, nullptr));
     EvpCipherPtr ctr(EVP_CIPHER_fetch(nullptr, ctr_name, nullptr));
@@ -549,23 +538,20 @@ class SoftGcmAead final : public FramedAead {
     std::array<uint8_t, kBlockSize> h{};
     const std::array<uint8_t, kBlockSize> zero{};
     TB_RETURN_IF_ERROR(CipherUpdate(ecb_ctx.get(), zero.data(), kBlockSize, h.data()));
-    auto aead = std::unique_ptr<Aead>(
-        new SoftGcmAead(std::move(ecb_ctx), std::move(ctr_ctx), h));
+    auto aead = std::unique_ptr<Aead>(new SoftGcmAead(std::move(ecb_ctx), std::move(ctr_ctx), h));
     OPENSSL_cleanse(h.data(), h.size());
     return aead;
   }
 
  protected:
-  absl::Status SealInto(absl::string_view nonce, absl::string_view plaintext,
-                        absl::string_view aad, unsigned char* ciphertext_out,
-                        unsigned char* tag_out) override {
+  absl::Status SealInto(absl::string_view nonce, absl::string_view plaintext, absl::string_view aad,
+                        unsigned char* ciphertext_out, unsigned char* tag_out) override {
     TB_RETURN_IF_ERROR(CheckLength(plaintext.size()));
     TB_RETURN_IF_ERROR(Ctr(nonce, Bytes(plaintext), plaintext.size(), ciphertext_out));
     std::array<uint8_t, kBlockSize> tag;
-    TB_RETURN_IF_ERROR(Tag(nonce, aad,
-                           absl::string_view(reinterpret_cast<const char*>(ciphertext_out),
-                                             plaintext.size()),
-                           tag));
+    TB_RETURN_IF_ERROR(Tag(
+        nonce, aad,
+        absl::string_view(reinterpret_cast<const char*>(ciphertext_out), plaintext.size()), tag));
     std::memcpy(tag_out, tag.data(), kTagSize);
     return absl::OkStatus();
   }
@@ -584,8 +570,7 @@ class SoftGcmAead final : public FramedAead {
   }
 
  private:
-  SoftGcmAead(EvpCipherCtxPtr ecb, EvpCipherCtxPtr ctr,
-              const std::array<uint8_t, kBlockSize>& h)
+  SoftGcmAead(EvpCipherCtxPtr ecb, EvpCipherCtxPtr ctr, const std::array<uint8_t, kBlockSize>& h)
       : ecb_(std::move(ecb)), ctr_(std::move(ctr)), h_(h) {}
   ~SoftGcmAead() override { OPENSSL_cleanse(h_.data(), h_.size()); }
 
@@ -618,8 +603,8 @@ class SoftGcmAead final : public FramedAead {
   }
 
   // T = E(K, J0) xor GHASH(A, C).
-  absl::Status Tag(absl::string_view nonce, absl::string_view aad,
-                   absl::string_view ciphertext, std::array<uint8_t, kBlockSize>& tag) {
+  absl::Status Tag(absl::string_view nonce, absl::string_view aad, absl::string_view ciphertext,
+                   std::array<uint8_t, kBlockSize>& tag) {
     internal::Ghash ghash(h_);
     ghash.UpdatePadded(aad);
     ghash.UpdatePadded(ciphertext);
@@ -643,8 +628,7 @@ class EvpCtrCipher final : public CtrCipher {
                                                            absl::string_view key) {
     EvpCipherPtr cipher(EVP_CIPHER_fetch(nullptr, name, nullptr));
     if (cipher == nullptr) return OpenSslInternal(absl::StrCat("fetch ", name));
-    return std::unique_ptr<CtrCipher>(
-        new EvpCtrCipher(std::move(cipher), std::string(key)));
+    return std::unique_ptr<CtrCipher>(new EvpCtrCipher(std::move(cipher), std::string(key)));
   }
 
   absl::Status Apply(absl::string_view iv, uint64_t offset, char* data,
@@ -667,8 +651,8 @@ class EvpCtrCipher final : public CtrCipher {
     }
     // Each call has its own context, so Apply() is thread-safe.
     EvpCipherCtxPtr ctx(EVP_CIPHER_CTX_new());
-    if (ctx == nullptr || EVP_CipherInit_ex2(ctx.get(), cipher_.get(), Bytes(key_.value()),
-                                             counter, 1, nullptr) != 1) {
+    if (ctx == nullptr || EVP_CipherInit_ex2(ctx.get(), cipher_.get(), Bytes(key_.value()), counter,
+                                             1, nullptr) != 1) {
       return OpenSslInternal("CTR init");
     }
     const size_t skip = offset % kBlockSize;
@@ -709,9 +693,9 @@ absl::StatusOr<EvpPkeyPtr> DecodePrivatePem(absl::string_view pem) {
   if (bio == nullptr) return OpenSslInternal("BIO_new_mem_buf");
   EVP_PKEY* pkey = nullptr;
   if (pem.find("-----BEGIN PRIVATE KEY-----") == absl::string_view::npos ||
-      PEM_read_bio_PrivateKey_ex(bio.get(), &pkey,
-                                 [](char*, int, int, void*) { return -1; }, nullptr,
-                                 nullptr, nullptr) == nullptr) {
+      PEM_read_bio_PrivateKey_ex(
+          bio.get(), &pkey, [](char*, int, int, void*) { return -1; }, nullptr, nullptr, nullptr) ==
+          nullptr) {
     return OpenSslError(absl::StatusCode::kInvalidArgument,
                         "not a PEM private key (unencrypted PKCS#8)");
   }
@@ -749,8 +733,7 @@ class EvpSuite final : public Suite {
     TB_RETURN_IF_ERROR(CheckPemSize(pem));
     BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
     if (bio == nullptr) return OpenSslInternal("BIO_new_mem_buf");
-    EvpPkeyPtr pkey(PEM_read_bio_PUBKEY_ex(bio.get(), nullptr, nullptr, nullptr, nullptr,
-                                           nullptr));
+    EvpPkeyPtr pkey(PEM_read_bio_PUBKEY_ex(bio.get(), nullptr, nullptr, nullptr, nullptr, nullptr));
     if (pkey == nullptr) {
       return OpenSslError(absl::StatusCode::kInvalidArgument,
                           "not a PEM public key (SubjectPublicKeyInfo)");
@@ -762,11 +745,9 @@ class EvpSuite final : public Suite {
       absl::string_view der) const override {
     TB_RETURN_IF_ERROR(CheckPemSize(der));
     const unsigned char* p = Bytes(der);
-    EvpPkeyPtr pkey(d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(der.size()), nullptr,
-                                  nullptr));
+    EvpPkeyPtr pkey(d2i_PUBKEY_ex(nullptr, &p, static_cast<long>(der.size()), nullptr, nullptr));
     if (pkey == nullptr) {
-      return OpenSslError(absl::StatusCode::kInvalidArgument,
-                          "not a DER SubjectPublicKeyInfo");
+      return OpenSslError(absl::StatusCode::kInvalidArgument, "not a DER SubjectPublicKeyInfo");
     }
     if (p != Bytes(der) + der.size()) {
       return absl::InvalidArgumentError("trailing bytes after SubjectPublicKeyInfo");
@@ -778,15 +759,14 @@ class EvpSuite final : public Suite {
       absl::string_view raw) const override {
     if (raw.size() != 32) {
       return absl::InvalidArgumentError(
-          absl::StrCat("raw ", spec_.key_type, " private key is ", raw.size(),
-                       " bytes, want 32"));
+          absl::StrCat("raw ", spec_.key_type, " private key is ", raw.size(), " bytes, want 32"));
     }
     if (IsSm2(spec_)) {
       TB_ASSIGN_OR_RETURN(EvpPkeyPtr pkey, Sm2KeyFromScalar(raw));
       return Wrap(EvpPrivateKey::Create(spec_, std::move(pkey)));
     }
-    EvpPkeyPtr pkey(EVP_PKEY_new_raw_private_key_ex(nullptr, spec_.key_type, nullptr,
-                                                    Bytes(raw), raw.size()));
+    EvpPkeyPtr pkey(
+        EVP_PKEY_new_raw_private_key_ex(nullptr, spec_.key_type, nullptr, Bytes(raw), raw.size()));
     if (pkey == nullptr) return OpenSslInternal("EVP_PKEY_new_raw_private_key_ex");
     return Wrap(EvpPrivateKey::Create(spec_, std::move(pkey)));
   }
@@ -795,8 +775,8 @@ class EvpSuite final : public Suite {
     if (const auto* ours = dynamic_cast<const EvpPublicKey*>(&key)) {
       if (ours->suite() != spec_.id) {
         return std::make_unique<FailingVerifier>(absl::InvalidArgumentError(
-            absl::StrCat("a ", SuiteName(ours->suite()), " key cannot verify ",
-                         SuiteName(spec_.id), " signatures")));
+            absl::StrCat("a ", SuiteName(ours->suite()), " key cannot verify ", SuiteName(spec_.id),
+                         " signatures")));
       }
       return std::make_unique<EvpVerifier>(spec_, UpRef(ours->pkey()));
     }
@@ -814,8 +794,7 @@ class EvpSuite final : public Suite {
     return SoftGcmAead::Create(spec_.ecb, spec_.ctr, key);
   }
 
-  absl::StatusOr<std::unique_ptr<CtrCipher>> NewCtrCipher(
-      absl::string_view key) const override {
+  absl::StatusOr<std::unique_ptr<CtrCipher>> NewCtrCipher(absl::string_view key) const override {
     TB_RETURN_IF_ERROR(CheckSymmetricKey(key));
     return EvpCtrCipher::Create(spec_.ctr, key);
   }
@@ -823,9 +802,9 @@ class EvpSuite final : public Suite {
  private:
   absl::Status CheckSymmetricKey(absl::string_view key) const {
     if (key.size() != spec_.key_size) {
-      return absl::InvalidArgumentError(absl::StrCat("suite ", SuiteName(spec_.id),
-                                                     " needs a ", spec_.key_size,
-                                                     "-byte key, got ", key.size()));
+      return absl::InvalidArgumentError(absl::StrCat("suite ", SuiteName(spec_.id), " needs a ",
+                                                     spec_.key_size, "-byte key, got ",
+                                                     key.size()));
     }
     return absl::OkStatus();
   }
@@ -855,10 +834,8 @@ absl::StatusOr<SuiteId> ParseSuiteId(absl::string_view name) {
 
 absl::string_view SuiteName(SuiteId id) {
   switch (id) {
-    case SuiteId::kIntl:
-      return "intl";
-    case SuiteId::kGm:
-      return "gm";
+    case SuiteId::kIntl: return "intl";
+    case SuiteId::kGm: return "gm";
   }
   return "unknown";
 }
@@ -867,10 +844,8 @@ const Suite& GetSuite(SuiteId id) {
   static const Suite* const intl = new EvpSuite(kIntlSpec);
   static const Suite* const gm = new EvpSuite(kGmSpec);
   switch (id) {
-    case SuiteId::kIntl:
-      return *intl;
-    case SuiteId::kGm:
-      return *gm;
+    case SuiteId::kIntl: return *intl;
+    case SuiteId::kGm: return *gm;
   }
   std::abort();  // Not a SuiteId: a bug in the caller.
 }

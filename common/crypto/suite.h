@@ -67,8 +67,7 @@ class PublicKey {
 class Verifier {
  public:
   virtual ~Verifier() = default;
-  virtual absl::Status Verify(absl::string_view message,
-                              absl::string_view signature) = 0;
+  virtual absl::Status Verify(absl::string_view message, absl::string_view signature) = 0;
 };
 
 class Signer {
@@ -95,14 +94,12 @@ class PrivateKey {
 class Aead {
  public:
   virtual ~Aead() = default;
-  virtual absl::StatusOr<std::string> Seal(absl::string_view plaintext,
-                                           absl::string_view aad) = 0;
-  virtual absl::StatusOr<std::string> Open(absl::string_view sealed,
-                                           absl::string_view aad) = 0;
+  virtual absl::StatusOr<std::string> Seal(absl::string_view plaintext, absl::string_view aad) = 0;
+  virtual absl::StatusOr<std::string> Open(absl::string_view sealed, absl::string_view aad) = 0;
   // The same with a caller-chosen nonce, for known-answer tests only.
-  virtual absl::StatusOr<std::string> SealWithNonceForTest(
-      absl::string_view nonce, absl::string_view plaintext,
-      absl::string_view aad) = 0;
+  virtual absl::StatusOr<std::string> SealWithNonceForTest(absl::string_view nonce,
+                                                           absl::string_view plaintext,
+                                                           absl::string_view aad) = 0;
 };
 
 // The block cipher in counter mode, for encryption at rest where files are
@@ -146,8 +143,7 @@ class Suite {
   // Symmetric key sizes: 32 bytes (AES-256) or 16 bytes (SM4).
   virtual size_t symmetric_key_size() const = 0;
   virtual absl::StatusOr<std::unique_ptr<Aead>> NewAead(absl::string_view key) const = 0;
-  virtual absl::StatusOr<std::unique_ptr<CtrCipher>> NewCtrCipher(
-      absl::string_view key) const = 0;
+  virtual absl::StatusOr<std::unique_ptr<CtrCipher>> NewCtrCipher(absl::string_view key) const = 0;
 };
 
 // The process-wide suite objects; never null, never freed.

@@ -37,8 +37,7 @@ absl::string_view TrimSpaces(absl::string_view s) {
 }
 
 absl::Status Malformed(absl::string_view value, absl::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("citizen ID ", MaskId(value), ": ", problem));
+  return absl::InvalidArgumentError(absl::StrCat("citizen ID ", MaskId(value), ": ", problem));
 }
 
 // The position (1-based) of the first character that is not allowed, or 0.
@@ -54,8 +53,7 @@ size_t FirstBadCharacter(absl::string_view value) {
 }
 
 // YYYYMMDD as a real date in [1890-01-01, today], or nullopt.
-std::optional<absl::CivilDay> BirthDate(absl::string_view yyyymmdd,
-                                        absl::CivilDay today) {
+std::optional<absl::CivilDay> BirthDate(absl::string_view yyyymmdd, absl::CivilDay today) {
   const int year = Digits(yyyymmdd.substr(0, 4));
   const int month = Digits(yyyymmdd.substr(4, 2));
   const int day = Digits(yyyymmdd.substr(6, 2));
@@ -75,20 +73,13 @@ std::optional<absl::CivilDay> BirthDate(absl::string_view yyyymmdd,
 
 absl::string_view IdFindingName(IdFinding f) {
   switch (f) {
-    case IdFinding::kBadCheckCharacter:
-      return "bad_check_character";
-    case IdFinding::kUnknownRegion:
-      return "unknown_region";
-    case IdFinding::kRetiredRegion:
-      return "retired_region";
-    case IdFinding::kImpossibleBirthDate:
-      return "impossible_birth_date";
-    case IdFinding::kPlaceholder:
-      return "placeholder";
-    case IdFinding::kSexMismatch:
-      return "sex_mismatch";
-    case IdFinding::kConvertedFrom15:
-      return "converted_from_15";
+    case IdFinding::kBadCheckCharacter: return "bad_check_character";
+    case IdFinding::kUnknownRegion: return "unknown_region";
+    case IdFinding::kRetiredRegion: return "retired_region";
+    case IdFinding::kImpossibleBirthDate: return "impossible_birth_date";
+    case IdFinding::kPlaceholder: return "placeholder";
+    case IdFinding::kSexMismatch: return "sex_mismatch";
+    case IdFinding::kConvertedFrom15: return "converted_from_15";
   }
   return "unspecified";
 }
@@ -115,34 +106,29 @@ std::string MaskId(absl::string_view id) {
   return masked;
 }
 
-absl::StatusOr<CitizenId> CheckCitizenId(absl::string_view raw,
-                                         Sex recorded_sex,
+absl::StatusOr<CitizenId> CheckCitizenId(absl::string_view raw, Sex recorded_sex,
                                          absl::CivilDay today) {
   const absl::string_view value = TrimSpaces(raw);
   if (value.size() != 18 && value.size() != 15) {
-    return Malformed(value, absl::StrCat("length ", value.size(),
-                                         ", want 18 (or 15 for a legacy ID)"));
+    return Malformed(value,
+                     absl::StrCat("length ", value.size(), ", want 18 (or 15 for a legacy ID)"));
   }
   if (const size_t bad = FirstBadCharacter(value); bad != 0) {
     return Malformed(value, absl::StrCat("character ", bad, " is not a digit",
-                                         value.size() == 18 && bad == 18
-                                             ? " or X"
-                                             : ""));
+                                         value.size() == 18 && bad == 18 ? " or X" : ""));
   }
 
   CitizenId id;
   std::vector<IdFinding>& findings = id.findings;
   bool check_ok = true;
   if (value.size() == 15) {
-    const std::string first17 =
-        absl::StrCat(value.substr(0, 6), "19", value.substr(6));
+    const std::string first17 = absl::StrCat(value.substr(0, 6), "19", value.substr(6));
     id.normalized = absl::StrCat(first17, std::string(1, CheckCharacter(first17)));
     findings.push_back(IdFinding::kConvertedFrom15);
   } else {
     id.normalized = std::string(value);
     if (id.normalized[17] == 'x') id.normalized[17] = 'X';
-    check_ok = CheckCharacter(absl::string_view(id.normalized).substr(0, 17)) ==
-               id.normalized[17];
+    check_ok = CheckCharacter(absl::string_view(id.normalized).substr(0, 17)) == id.normalized[17];
   }
   const absl::string_view n = id.normalized;
   const absl::string_view region = n.substr(0, 6);
@@ -152,8 +138,7 @@ absl::StatusOr<CitizenId> CheckCitizenId(absl::string_view raw,
   if (n == kAllZeros) {
     // Unknown person: nothing else in the value means anything.
     findings.push_back(IdFinding::kPlaceholder);
-  } else if (value.size() == 18 && region == "000000" && sequence == "000" &&
-             n[17] == '0') {
+  } else if (value.size() == 18 && region == "000000" && sequence == "000" && n[17] == '0') {
     // A child without an ID: only the birth date is real.
     findings.push_back(IdFinding::kPlaceholder);
     id.birth_date = BirthDate(birth, today);

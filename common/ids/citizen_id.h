@@ -26,13 +26,13 @@ enum class Sex { kUnspecified = 0, kMale = 1, kFemale = 2 };
 // Values are stored with records (proto enum IdFinding mirrors them): never
 // renumber.
 enum class IdFinding {
-  kBadCheckCharacter = 1,  // check character does not match the 17 digits
-  kUnknownRegion = 2,      // first six digits are in no GB/T 2260 revision
-  kRetiredRegion = 3,      // region code valid once, retired since (normal)
+  kBadCheckCharacter = 1,    // check character does not match the 17 digits
+  kUnknownRegion = 2,        // first six digits are in no GB/T 2260 revision
+  kRetiredRegion = 3,        // region code valid once, retired since (normal)
   kImpossibleBirthDate = 4,  // not a calendar date, before 1890, or future
-  kPlaceholder = 5,        // 18 zeros, or 000000 + birth date + 0000
-  kSexMismatch = 6,        // sequence digit parity disagrees with recorded sex
-  kConvertedFrom15 = 7,    // a legacy 15-digit ID, converted to 18
+  kPlaceholder = 5,          // 18 zeros, or 000000 + birth date + 0000
+  kSexMismatch = 6,          // sequence digit parity disagrees with recorded sex
+  kConvertedFrom15 = 7,      // a legacy 15-digit ID, converted to 18
 };
 
 // "bad_check_character", "unknown_region", ... (stable, for metrics and CSV).
@@ -48,10 +48,10 @@ absl::string_view IdFindingName(IdFinding f);
 //                                  possible; sex stays kUnspecified.
 // Neither is checked for check character, region or sex.
 struct CitizenId {
-  std::string normalized;  // 18 characters, final 'x' upper-cased
-  std::vector<IdFinding> findings;  // empty for a clean ID, sorted, unique
+  std::string normalized;                    // 18 characters, final 'x' upper-cased
+  std::vector<IdFinding> findings;           // empty for a clean ID, sorted, unique
   std::optional<absl::CivilDay> birth_date;  // absent if impossible/placeholder
-  Sex sex = Sex::kUnspecified;  // from the sequence digit (odd male, even female)
+  Sex sex = Sex::kUnspecified;               // from the sequence digit (odd male, even female)
 };
 
 // Validates `raw` (18 characters, or a legacy 15-digit ID which is converted
@@ -66,8 +66,7 @@ struct CitizenId {
 // value: after trimming, a length other than 15 or 18, or a character that is
 // not a digit (a final 'X' or 'x' is allowed in 18-character values). The
 // message never holds the whole value (MaskId).
-absl::StatusOr<CitizenId> CheckCitizenId(absl::string_view raw,
-                                         Sex recorded_sex,
+absl::StatusOr<CitizenId> CheckCitizenId(absl::string_view raw, Sex recorded_sex,
                                          absl::CivilDay today);
 
 // GB 11643-1999 check character of 17 digits ('0'..'9' or 'X').

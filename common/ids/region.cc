@@ -28,8 +28,7 @@ struct Table {
 };
 
 bool IsSixDigits(absl::string_view code) {
-  return code.size() == 6 &&
-         std::all_of(code.begin(), code.end(), absl::ascii_isdigit);
+  return code.size() == 6 && std::all_of(code.begin(), code.end(), absl::ascii_isdigit);
 }
 
 // The table is compiled in, so a bad line is our bug (a hand-edited
@@ -71,8 +70,8 @@ Table Parse(absl::string_view tsv) {
     }
     if (f[3] != "0" && f[3] != "1") BadTable(line_no, "current is not 0 or 1");
     r.current = f[3] == "1";
-    if (!absl::SimpleAtoi(f[4], &r.first_year) ||
-        !absl::SimpleAtoi(f[5], &r.last_year) || r.first_year > r.last_year) {
+    if (!absl::SimpleAtoi(f[4], &r.first_year) || !absl::SimpleAtoi(f[5], &r.last_year) ||
+        r.first_year > r.last_year) {
       BadTable(line_no, "bad first_year/last_year");
     }
     if (!r.current && r.last_year == 0) {
@@ -107,9 +106,8 @@ const Table& GetTable() {
 
 const Region* Lookup(absl::string_view code) {
   const std::vector<Region>& regions = GetTable().regions;
-  auto it = std::lower_bound(
-      regions.begin(), regions.end(), code,
-      [](const Region& r, absl::string_view c) { return r.code < c; });
+  auto it = std::lower_bound(regions.begin(), regions.end(), code,
+                             [](const Region& r, absl::string_view c) { return r.code < c; });
   if (it == regions.end() || it->code != code) return nullptr;
   return &*it;
 }
@@ -123,13 +121,11 @@ bool IsDevelopmentZone(absl::string_view six_digits) {
 // citizen ID: quote short values only.
 std::string Quoted(absl::string_view code) {
   if (code.size() <= 8) return absl::StrCat("\"", absl::CHexEscape(code), "\"");
-  return absl::StrCat("\"", absl::CHexEscape(code.substr(0, 6)), "...\" (",
-                      code.size(), " bytes)");
+  return absl::StrCat("\"", absl::CHexEscape(code.substr(0, 6)), "...\" (", code.size(), " bytes)");
 }
 
 absl::Status Invalid(absl::string_view code, absl::string_view problem) {
-  return absl::InvalidArgumentError(
-      absl::StrCat("region code ", Quoted(code), ": ", problem));
+  return absl::InvalidArgumentError(absl::StrCat("region code ", Quoted(code), ": ", problem));
 }
 
 // Shared by both validators once `code` is six digits and not "000000".
@@ -144,20 +140,17 @@ absl::Status ValidateRegion(absl::string_view code, bool allow_province) {
   const Region* r = Lookup(code);
   if (r == nullptr) return Invalid(code, "unknown: in no GB/T 2260 revision");
   if (!r->current) {
-    return Invalid(code, absl::StrCat("retired since ", r->last_year,
-                                      " (last listed in the ", r->last_year,
-                                      " revision of GB/T 2260)"));
+    return Invalid(code, absl::StrCat("retired since ", r->last_year, " (last listed in the ",
+                                      r->last_year, " revision of GB/T 2260)"));
   }
   switch (r->level) {
-    case RegionLevel::kCounty:
-      return absl::OkStatus();
+    case RegionLevel::kCounty: return absl::OkStatus();
     case RegionLevel::kProvince:
       if (allow_province) return absl::OkStatus();
       return Invalid(code, "a province, not a county-level code");
     case RegionLevel::kPrefecture:
       if (!std::binary_search(GetTable().prefectures_with_counties.begin(),
-                              GetTable().prefectures_with_counties.end(),
-                              code.substr(0, 4))) {
+                              GetTable().prefectures_with_counties.end(), code.substr(0, 4))) {
         return absl::OkStatus();  // A city without counties, e.g. 441900.
       }
       return Invalid(code, "a prefecture with counties, not a county-level code");

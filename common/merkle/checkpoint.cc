@@ -25,12 +25,12 @@ namespace {
 
 constexpr absl::string_view kHeader = "tongban-checkpoint/v1";
 constexpr size_t kLineCount = 8;
-constexpr const char* kLineNames[kLineCount] = {"header", "suite",     "origin", "epoch",
-                                                "tree_size", "root", "time",   "key_id"};
+constexpr const char* kLineNames[kLineCount] = {"header",    "suite", "origin", "epoch",
+                                                "tree_size", "root",  "time",   "key_id"};
 
 absl::Status LineError(size_t line, absl::string_view why) {
-  return absl::InvalidArgumentError(absl::StrCat("checkpoint line ", line + 1, " (",
-                                                 kLineNames[line], "): ", why));
+  return absl::InvalidArgumentError(
+      absl::StrCat("checkpoint line ", line + 1, " (", kLineNames[line], "): ", why));
 }
 
 absl::StatusOr<uint64_t> ParseDecimal(size_t line, absl::string_view s, uint64_t max) {
@@ -63,10 +63,9 @@ absl::Status CheckLowerHex(size_t line, absl::string_view s, size_t chars) {
 }  // namespace
 
 std::string EncodeCheckpoint(const Checkpoint& c) {
-  return absl::StrCat(kHeader, "\n", crypto::SuiteName(c.suite), "\n", c.origin, "\n",
-                      c.epoch, "\n", c.tree_size, "\n",
-                      HexEncode(crypto::AsStringView(c.root)), "\n", c.time_micros, "\n",
-                      c.key_id, "\n");
+  return absl::StrCat(kHeader, "\n", crypto::SuiteName(c.suite), "\n", c.origin, "\n", c.epoch,
+                      "\n", c.tree_size, "\n", HexEncode(crypto::AsStringView(c.root)), "\n",
+                      c.time_micros, "\n", c.key_id, "\n");
 }
 
 absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view text) {
@@ -78,12 +77,12 @@ absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view text) {
     return LineError(lines.size() - 1, "missing final newline");
   }
   if (lines.size() < kLineCount) {
-    return LineError(lines.size(), absl::StrCat("missing; the checkpoint has ",
-                                                lines.size(), " lines, want ", kLineCount));
+    return LineError(lines.size(), absl::StrCat("missing; the checkpoint has ", lines.size(),
+                                                " lines, want ", kLineCount));
   }
   if (lines.size() > kLineCount) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint line ", kLineCount + 1, ": trailing data after the last line"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint line ", kLineCount + 1, ": trailing data after the last line"));
   }
   Checkpoint c;
   if (lines[0] != kHeader) return LineError(0, absl::StrCat("want \"", kHeader, "\""));
@@ -94,14 +93,12 @@ absl::StatusOr<Checkpoint> ParseCheckpoint(absl::string_view text) {
   } else {
     return LineError(1, "want \"intl\" or \"gm\"");
   }
-  if (lines[2].size() != 6 ||
-      lines[2].find_first_not_of("0123456789") != absl::string_view::npos) {
+  if (lines[2].size() != 6 || lines[2].find_first_not_of("0123456789") != absl::string_view::npos) {
     return LineError(2, "want a 6-digit node code");
   }
   c.origin = std::string(lines[2]);
   TB_ASSIGN_OR_RETURN(c.epoch, ParseDecimal(3, lines[3], std::numeric_limits<uint64_t>::max()));
-  TB_ASSIGN_OR_RETURN(c.tree_size,
-                      ParseDecimal(4, lines[4], std::numeric_limits<uint64_t>::max()));
+  TB_ASSIGN_OR_RETURN(c.tree_size, ParseDecimal(4, lines[4], std::numeric_limits<uint64_t>::max()));
   TB_RETURN_IF_ERROR(CheckLowerHex(5, lines[5], 2 * crypto::kDigestSize));
   TB_ASSIGN_OR_RETURN(const std::string root, HexDecode(lines[5]));
   std::memcpy(c.root.data(), root.data(), c.root.size());
@@ -127,23 +124,21 @@ absl::StatusOr<SignedCheckpoint> SignCheckpoint(const Checkpoint& c, crypto::Sig
   return sc;
 }
 
-absl::StatusOr<Checkpoint> VerifyCheckpoint(const SignedCheckpoint& sc,
-                                            const crypto::Suite& suite,
+absl::StatusOr<Checkpoint> VerifyCheckpoint(const SignedCheckpoint& sc, const crypto::Suite& suite,
                                             const crypto::PublicKey& key) {
   TB_ASSIGN_OR_RETURN(Checkpoint c, ParseCheckpoint(sc.body));
   if (c.suite != suite.id()) {
-    return absl::InvalidArgumentError(absl::StrCat("checkpoint is for suite ",
-                                                   crypto::SuiteName(c.suite),
-                                                   ", verifying with ", suite.name()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "checkpoint is for suite ", crypto::SuiteName(c.suite), ", verifying with ", suite.name()));
   }
   if (key.suite() != suite.id()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "key is a ", crypto::SuiteName(key.suite()), " key, verifying with ", suite.name()));
+    return absl::InvalidArgumentError(absl::StrCat("key is a ", crypto::SuiteName(key.suite()),
+                                                   " key, verifying with ", suite.name()));
   }
   const std::string key_id = key.KeyId();
   if (c.key_id != key_id) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "checkpoint names key ", c.key_id, ", verifying with key ", key_id));
+    return absl::InvalidArgumentError(
+        absl::StrCat("checkpoint names key ", c.key_id, ", verifying with key ", key_id));
   }
   TB_RETURN_IF_ERROR(
       Prefixed("checkpoint signature", suite.NewVerifier(key)->Verify(sc.body, sc.signature)));

@@ -47,12 +47,10 @@ struct SignedCheckpoint {
 };
 
 // Signs `c` with `signer`; `c.key_id` must be the signer's key id.
-absl::StatusOr<SignedCheckpoint> SignCheckpoint(const Checkpoint& c,
-                                                crypto::Signer& signer);
+absl::StatusOr<SignedCheckpoint> SignCheckpoint(const Checkpoint& c, crypto::Signer& signer);
 // Parses and verifies. kInvalidArgument for a malformed body, a key id that is
 // not `key`'s, or a bad signature.
-absl::StatusOr<Checkpoint> VerifyCheckpoint(const SignedCheckpoint& sc,
-                                            const crypto::Suite& suite,
+absl::StatusOr<Checkpoint> VerifyCheckpoint(const SignedCheckpoint& sc, const crypto::Suite& suite,
                                             const crypto::PublicKey& key);
 
 }  // namespace tongban::merkle

@@ -32,10 +32,10 @@ absl::StatusOr<Checkpoint> CheckFields(crypto::SuiteId key_suite, const Cosignat
   absl::StatusOr<Checkpoint> cp = ParseCheckpoint(checkpoint_body);
   if (!cp.ok()) return Prefixed("cosigned checkpoint", cp.status());
   if (cp->suite != key_suite) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cosignature: the checkpoint of ", cp->origin, " is for suite ",
-        crypto::SuiteName(cp->suite), " but the witness key is a ",
-        crypto::SuiteName(key_suite), " key"));
+    return absl::InvalidArgumentError(absl::StrCat("cosignature: the checkpoint of ", cp->origin,
+                                                   " is for suite ", crypto::SuiteName(cp->suite),
+                                                   " but the witness key is a ",
+                                                   crypto::SuiteName(key_suite), " key"));
   }
   return cp;
 }
@@ -44,14 +44,12 @@ absl::StatusOr<Checkpoint> CheckFields(crypto::SuiteId key_suite, const Cosignat
 
 std::string EncodeCosigned(crypto::SuiteId suite, const Cosignature& cosignature,
                            absl::string_view checkpoint_body) {
-  return absl::StrCat(kHeader, "\n", crypto::SuiteName(suite), "\n", cosignature.witness,
-                      "\n", cosignature.key_id, "\n", cosignature.time_micros, "\n",
-                      checkpoint_body);
+  return absl::StrCat(kHeader, "\n", crypto::SuiteName(suite), "\n", cosignature.witness, "\n",
+                      cosignature.key_id, "\n", cosignature.time_micros, "\n", checkpoint_body);
 }
 
-absl::StatusOr<Cosignature> Cosign(absl::string_view checkpoint_body,
-                                   absl::string_view witness, absl::Time time,
-                                   const crypto::PrivateKey& key) {
+absl::StatusOr<Cosignature> Cosign(absl::string_view checkpoint_body, absl::string_view witness,
+                                   absl::Time time, const crypto::PrivateKey& key) {
   Cosignature c;
   c.witness = std::string(witness);
   c.key_id = key.public_key().KeyId();
@@ -70,16 +68,16 @@ absl::StatusOr<Checkpoint> VerifyCosignature(const Cosignature& cosignature,
                       CheckFields(witness_key.suite(), cosignature, checkpoint_body));
   const std::string key_id = witness_key.KeyId();
   if (cosignature.key_id != key_id) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "cosignature names key ", cosignature.key_id, ", verifying with key ", key_id));
+    return absl::InvalidArgumentError(absl::StrCat("cosignature names key ", cosignature.key_id,
+                                                   ", verifying with key ", key_id));
   }
   const crypto::Suite& suite = crypto::GetSuite(witness_key.suite());
-  TB_RETURN_IF_ERROR(Prefixed(
-      absl::StrCat("cosignature by witness ", cosignature.witness, " of origin ", cp.origin,
-                   " at tree size ", cp.tree_size),
-      suite.NewVerifier(witness_key)
-          ->Verify(EncodeCosigned(witness_key.suite(), cosignature, checkpoint_body),
-                   cosignature.signature)));
+  TB_RETURN_IF_ERROR(
+      Prefixed(absl::StrCat("cosignature by witness ", cosignature.witness, " of origin ",
+                            cp.origin, " at tree size ", cp.tree_size),
+               suite.NewVerifier(witness_key)
+                   ->Verify(EncodeCosigned(witness_key.suite(), cosignature, checkpoint_body),
+                            cosignature.signature)));
   return cp;
 }
 

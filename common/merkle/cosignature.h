@@ -32,10 +32,10 @@
 namespace tongban::merkle {
 
 struct Cosignature {
-  std::string witness;     // 6-digit node code
-  std::string key_id;      // 16 hex: the witness key's KeyId()
+  std::string witness;  // 6-digit node code
+  std::string key_id;   // 16 hex: the witness key's KeyId()
   int64_t time_micros = 0;
-  std::string signature;   // over EncodeCosigned(...)
+  std::string signature;  // over EncodeCosigned(...)
 };
 
 // The exact bytes the witness signs: the header above, then
@@ -47,9 +47,8 @@ std::string EncodeCosigned(crypto::SuiteId suite, const Cosignature& cosignature
 // as `witness` at `time`, with `key` (the witness's signing key).
 // kInvalidArgument if the body does not parse, is of another suite than the
 // key, or the witness code or time is malformed.
-absl::StatusOr<Cosignature> Cosign(absl::string_view checkpoint_body,
-                                   absl::string_view witness, absl::Time time,
-                                   const crypto::PrivateKey& key);
+absl::StatusOr<Cosignature> Cosign(absl::string_view checkpoint_body, absl::string_view witness,
+                                   absl::Time time, const crypto::PrivateKey& key);
 
 // Verifies `cosignature` over `checkpoint_body` with `witness_key` and returns
 // the parsed checkpoint. kInvalidArgument naming the problem: a body that does

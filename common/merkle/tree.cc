@@ -37,8 +37,7 @@ absl::StatusOr<Digest> RangeHashImpl(Hasher& hasher, uint64_t begin, uint64_t en
   return NodeHash(hasher, left, right);
 }
 
-absl::StatusOr<std::vector<Digest>> HashRanges(Hasher& hasher,
-                                               const std::vector<Range>& ranges,
+absl::StatusOr<std::vector<Digest>> HashRanges(Hasher& hasher, const std::vector<Range>& ranges,
                                                const NodeReader& read) {
   std::vector<Digest> out;
   out.reserve(ranges.size());
@@ -67,15 +66,14 @@ absl::Status CheckLeafSet(absl::Span<const uint64_t> indexes, uint64_t size) {
   if (indexes.empty()) return absl::InvalidArgumentError("batch inclusion proof of no leaves");
   for (size_t i = 1; i < indexes.size(); ++i) {
     if (indexes[i] <= indexes[i - 1]) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("batch inclusion proof: leaf index ", indexes[i], " follows leaf index ",
-                       indexes[i - 1], "; indexes must ascend"));
+      return absl::InvalidArgumentError(absl::StrCat("batch inclusion proof: leaf index ",
+                                                     indexes[i], " follows leaf index ",
+                                                     indexes[i - 1], "; indexes must ascend"));
     }
   }
   if (indexes.back() >= size) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("batch inclusion proof: leaf index ", indexes.back(),
-                     " is not below tree size ", size));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch inclusion proof: leaf index ", indexes.back(), " is not below tree size ", size));
   }
   return absl::OkStatus();
 }
@@ -118,15 +116,12 @@ Digest LeafHash(Hasher& hasher, absl::string_view leaf) {
 }
 
 Digest NodeHash(Hasher& hasher, const Digest& left, const Digest& right) {
-  const absl::string_view parts[] = {absl::string_view("\x01", 1),
-                                     crypto::AsStringView(left),
+  const absl::string_view parts[] = {absl::string_view("\x01", 1), crypto::AsStringView(left),
                                      crypto::AsStringView(right)};
   return hasher.Hash(parts);
 }
 
-Digest EmptyRoot(Hasher& hasher) {
-  return hasher.Hash(absl::Span<const absl::string_view>());
-}
+Digest EmptyRoot(Hasher& hasher) { return hasher.Hash(absl::Span<const absl::string_view>()); }
 
 absl::StatusOr<Frontier> Frontier::Load(uint64_t size, const NodeReader& read) {
   Frontier f;
@@ -185,12 +180,11 @@ absl::StatusOr<Digest> RangeHash(Hasher& hasher, uint64_t begin, uint64_t end,
   return RangeHashImpl(hasher, begin, end, read);
 }
 
-absl::StatusOr<std::vector<Digest>> InclusionProof(Hasher& hasher, uint64_t index,
-                                                   uint64_t size,
+absl::StatusOr<std::vector<Digest>> InclusionProof(Hasher& hasher, uint64_t index, uint64_t size,
                                                    const NodeReader& read) {
   if (index >= size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "inclusion proof: leaf index ", index, " is not below tree size ", size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("inclusion proof: leaf index ", index, " is not below tree size ", size));
   }
   // RFC 9162 2.1.3.1 PATH(m, D[n]), walking down from the root; the proof
   // lists the siblings from the leaf up, so reverse at the end.
@@ -219,8 +213,7 @@ absl::StatusOr<uint64_t> BatchInclusionProofSize(absl::Span<const uint64_t> inde
 
 absl::StatusOr<std::vector<Digest>> BatchInclusionProof(Hasher& hasher,
                                                         absl::Span<const uint64_t> indexes,
-                                                        uint64_t size,
-                                                        const NodeReader& read) {
+                                                        uint64_t size, const NodeReader& read) {
   TB_RETURN_IF_ERROR(CheckLeafSet(indexes, size));
   // Only the subtrees without leaves are read; nothing is combined.
   struct Prover {
@@ -241,11 +234,10 @@ absl::StatusOr<std::vector<Digest>> BatchInclusionProof(Hasher& hasher,
 }
 
 absl::StatusOr<std::vector<Digest>> ConsistencyProof(Hasher& hasher, uint64_t old_size,
-                                                     uint64_t new_size,
-                                                     const NodeReader& read) {
+                                                     uint64_t new_size, const NodeReader& read) {
   if (old_size > new_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "consistency proof: old size ", old_size, " is above new size ", new_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("consistency proof: old size ", old_size, " is above new size ", new_size));
   }
   if (old_size == 0 || old_size == new_size) return std::vector<Digest>();
   // RFC 9162 2.1.4.1 SUBPROOF(m, D[n], b), walking down from the root.
@@ -274,18 +266,17 @@ absl::StatusOr<std::vector<Digest>> ConsistencyProof(Hasher& hasher, uint64_t ol
   return HashRanges(hasher, ranges, read);
 }
 
-absl::Status VerifyInclusion(Hasher& hasher, uint64_t index, uint64_t size,
-                             const Digest& leaf_hash, absl::Span<const Digest> proof,
-                             const Digest& root) {
+absl::Status VerifyInclusion(Hasher& hasher, uint64_t index, uint64_t size, const Digest& leaf_hash,
+                             absl::Span<const Digest> proof, const Digest& root) {
   if (index >= size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "inclusion proof: leaf index ", index, " is not below tree size ", size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("inclusion proof: leaf index ", index, " is not below tree size ", size));
   }
   const PathShape shape = ShapeOf(index, size);
   if (proof.size() != shape.inner + shape.border) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "inclusion proof has ", proof.size(), " hashes; leaf ", index, " of a tree of ",
-        size, " needs ", shape.inner + shape.border));
+    return absl::InvalidArgumentError(absl::StrCat("inclusion proof has ", proof.size(),
+                                                   " hashes; leaf ", index, " of a tree of ", size,
+                                                   " needs ", shape.inner + shape.border));
   }
   // RFC 9162 2.1.3.2.
   uint64_t fn = index, sn = size - 1;
@@ -312,19 +303,19 @@ absl::Status VerifyInclusion(Hasher& hasher, uint64_t index, uint64_t size,
   return absl::OkStatus();
 }
 
-absl::Status VerifyBatchInclusion(Hasher& hasher, absl::Span<const uint64_t> indexes,
-                                  uint64_t size, absl::Span<const Digest> leaf_hashes,
+absl::Status VerifyBatchInclusion(Hasher& hasher, absl::Span<const uint64_t> indexes, uint64_t size,
+                                  absl::Span<const Digest> leaf_hashes,
                                   absl::Span<const Digest> proof, const Digest& root) {
   TB_ASSIGN_OR_RETURN(const uint64_t want, BatchInclusionProofSize(indexes, size));
   if (leaf_hashes.size() != indexes.size()) {
-    return absl::InvalidArgumentError(absl::StrCat("batch inclusion proof: ",
-                                                   leaf_hashes.size(), " leaf hashes for ",
-                                                   indexes.size(), " leaf indexes"));
+    return absl::InvalidArgumentError(absl::StrCat("batch inclusion proof: ", leaf_hashes.size(),
+                                                   " leaf hashes for ", indexes.size(),
+                                                   " leaf indexes"));
   }
   if (proof.size() != want) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch inclusion proof has ", proof.size(), " hashes; ", indexes.size(),
-        " leaves of a tree of ", size, " need ", want));
+    return absl::InvalidArgumentError(absl::StrCat("batch inclusion proof has ", proof.size(),
+                                                   " hashes; ", indexes.size(),
+                                                   " leaves of a tree of ", size, " need ", want));
   }
   struct Verifier {
     using Value = Digest;
@@ -342,9 +333,9 @@ absl::Status VerifyBatchInclusion(Hasher& hasher, absl::Span<const uint64_t> ind
   } verifier{hasher, leaf_hashes, proof};
   TB_ASSIGN_OR_RETURN(const Digest computed, WalkLeafPaths(0, size, indexes, 0, verifier));
   if (computed != root) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch inclusion proof of ", indexes.size(), " leaves (", indexes.front(), " to ",
-        indexes.back(), ") does not lead to the root of tree size ", size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("batch inclusion proof of ", indexes.size(), " leaves (", indexes.front(),
+                     " to ", indexes.back(), ") does not lead to the root of tree size ", size));
   }
   return absl::OkStatus();
 }
@@ -353,13 +344,13 @@ absl::Status VerifyConsistency(Hasher& hasher, uint64_t old_size, uint64_t new_s
                                const Digest& old_root, const Digest& new_root,
                                absl::Span<const Digest> proof) {
   if (old_size > new_size) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "consistency proof: old size ", old_size, " is above new size ", new_size));
+    return absl::InvalidArgumentError(
+        absl::StrCat("consistency proof: old size ", old_size, " is above new size ", new_size));
   }
   if (old_size == new_size) {
     if (!proof.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "consistency proof between equal sizes must be empty, has ", proof.size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("consistency proof between equal sizes must be empty, has ", proof.size()));
     }
     if (old_root != new_root) {
       return absl::InvalidArgumentError(
@@ -370,8 +361,8 @@ absl::Status VerifyConsistency(Hasher& hasher, uint64_t old_size, uint64_t new_s
   if (old_size == 0) {
     // Every tree extends the empty tree, whose root is fixed.
     if (!proof.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "consistency proof from size 0 must be empty, has ", proof.size()));
+      return absl::InvalidArgumentError(
+          absl::StrCat("consistency proof from size 0 must be empty, has ", proof.size()));
     }
     if (old_root != EmptyRoot(hasher)) {
       return absl::InvalidArgumentError("old root of size 0 is not the empty-tree hash");
@@ -386,9 +377,9 @@ absl::Status VerifyConsistency(Hasher& hasher, uint64_t old_size, uint64_t new_s
   const bool old_is_perfect = std::has_single_bit(old_size);
   const uint64_t want = (old_is_perfect ? 0 : 1) + (shape.inner - shift) + shape.border;
   if (proof.size() != want) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "consistency proof from ", old_size, " to ", new_size, " has ", proof.size(),
-        " hashes, needs ", want));
+    return absl::InvalidArgumentError(absl::StrCat("consistency proof from ", old_size, " to ",
+                                                   new_size, " has ", proof.size(),
+                                                   " hashes, needs ", want));
   }
   // RFC 9162 2.1.4.2.
   std::vector<Digest> path;
@@ -419,12 +410,12 @@ absl::Status VerifyConsistency(Hasher& hasher, uint64_t old_size, uint64_t new_s
   }
   if (sn != 0) return absl::InvalidArgumentError("consistency proof is too short");
   if (fr != old_root) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "consistency proof does not lead to the old root (size ", old_size, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("consistency proof does not lead to the old root (size ", old_size, ")"));
   }
   if (sr != new_root) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "consistency proof does not lead to the new root (size ", new_size, ")"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("consistency proof does not lead to the new root (size ", new_size, ")"));
   }
   return absl::OkStatus();
 }

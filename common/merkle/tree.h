@@ -71,8 +71,7 @@ absl::StatusOr<Digest> RangeHash(Hasher& hasher, uint64_t begin, uint64_t end,
                                  const NodeReader& read);
 
 // RFC 9162 section 2.1.3 inclusion proof of leaf `index` in a tree of `size`.
-absl::StatusOr<std::vector<Digest>> InclusionProof(Hasher& hasher, uint64_t index,
-                                                   uint64_t size,
+absl::StatusOr<std::vector<Digest>> InclusionProof(Hasher& hasher, uint64_t index, uint64_t size,
                                                    const NodeReader& read);
 // Batch inclusion proof (a multiproof): one proof that each leaf of
 // `indexes` is in the tree of `size`, for a set of leaves sent together.
@@ -89,34 +88,28 @@ absl::StatusOr<std::vector<Digest>> InclusionProof(Hasher& hasher, uint64_t inde
 // k * log2(size / k) hashes instead of k * log2(size).
 absl::StatusOr<std::vector<Digest>> BatchInclusionProof(Hasher& hasher,
                                                         absl::Span<const uint64_t> indexes,
-                                                        uint64_t size,
-                                                        const NodeReader& read);
+                                                        uint64_t size, const NodeReader& read);
 // How many hashes BatchInclusionProof gives for `indexes` and `size`
 // (nothing is hashed or read), or kInvalidArgument as it would.
-absl::StatusOr<uint64_t> BatchInclusionProofSize(absl::Span<const uint64_t> indexes,
-                                                 uint64_t size);
+absl::StatusOr<uint64_t> BatchInclusionProofSize(absl::Span<const uint64_t> indexes, uint64_t size);
 
 // RFC 9162 section 2.1.4 consistency proof from `old_size` to `new_size`.
-absl::StatusOr<std::vector<Digest>> ConsistencyProof(Hasher& hasher,
-                                                     uint64_t old_size,
-                                                     uint64_t new_size,
-                                                     const NodeReader& read);
+absl::StatusOr<std::vector<Digest>> ConsistencyProof(Hasher& hasher, uint64_t old_size,
+                                                     uint64_t new_size, const NodeReader& read);
 
 // RFC 9162 section 2.1.3.2. OK or kInvalidArgument saying what did not match.
-absl::Status VerifyInclusion(Hasher& hasher, uint64_t index, uint64_t size,
-                             const Digest& leaf_hash,
+absl::Status VerifyInclusion(Hasher& hasher, uint64_t index, uint64_t size, const Digest& leaf_hash,
                              absl::Span<const Digest> proof, const Digest& root);
 // Recomputes the root of the tree of `size` from `leaf_hashes` (one per
 // index of `indexes`, same order) and a BatchInclusionProof. OK, or
 // kInvalidArgument saying what did not match: invalid `indexes`, a count of
 // leaf hashes or proof hashes other than they need, or another root.
-absl::Status VerifyBatchInclusion(Hasher& hasher, absl::Span<const uint64_t> indexes,
-                                  uint64_t size, absl::Span<const Digest> leaf_hashes,
+absl::Status VerifyBatchInclusion(Hasher& hasher, absl::Span<const uint64_t> indexes, uint64_t size,
+                                  absl::Span<const Digest> leaf_hashes,
                                   absl::Span<const Digest> proof, const Digest& root);
 // RFC 9162 section 2.1.4.2.
-absl::Status VerifyConsistency(Hasher& hasher, uint64_t old_size,
-                               uint64_t new_size, const Digest& old_root,
-                               const Digest& new_root,
+absl::Status VerifyConsistency(Hasher& hasher, uint64_t old_size, uint64_t new_size,
+                               const Digest& old_root, const Digest& new_root,
                                absl::Span<const Digest> proof);
 
 }  // namespace tongban::merkle

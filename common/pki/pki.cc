@@ -6,9 +6,6 @@
 // and removed again if anything fails.
 #include "common/pki/pki.h"
 
-#include "common/crypto/key_file.h"
-#include "common/crypto/openssl_util.h"
-
 #include <arpa/inet.h>
 #include <openssl/asn1.h>
 #include <openssl/bio.h>
@@ -32,6 +29,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/crypto/key_file.h"
+#include "common/crypto/openssl_util.h"
 #include "common/hex.h"
 #include "common/ids/region.h"
 #include "common/status_macros.h"
@@ -112,12 +111,11 @@ std::string PubkeyDer(EVP_PKEY* key) {
 absl::Status CheckP256(EVP_PKEY* key, absl::string_view what) {
   char group[64] = {0};
   size_t len = 0;
-  if (!EVP_PKEY_is_a(key, "EC") ||
-      EVP_PKEY_get_group_name(key, group, sizeof(group), &len) != 1 ||
+  if (!EVP_PKEY_is_a(key, "EC") || EVP_PKEY_get_group_name(key, group, sizeof(group), &len) != 1 ||
       (std::strcmp(group, "prime256v1") != 0 && std::strcmp(group, "P-256") != 0)) {
     ERR_clear_error();
-    return absl::InvalidArgumentError(absl::StrCat(
-        what, " is not an ECDSA P-256 key (TLS keys are P-256 under both suites)"));
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " is not an ECDSA P-256 key (TLS keys are P-256 under both suites)"));
   }
   return absl::OkStatus();
 }
@@ -146,8 +144,8 @@ std::string Asn1StringText(const ASN1_STRING* s) {
 std::vector<std::string> SanEntries(X509* cert, int type) {
   std::vector<std::string> out;
   int crit = 0;
-  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
+  GeneralNamesPtr names(
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, &crit, nullptr)));
   if (names == nullptr) {
     ERR_clear_error();
     return out;
@@ -199,8 +197,8 @@ absl::Status ValidateDnsName(absl::string_view name) {
     }
   }
   if (!ok) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "DNS name \"", name, "\" is not a host name (letters, digits, '-' and '.')"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("DNS name \"", name, "\" is not a host name (letters, digits, '-' and '.')"));
   }
   return absl::OkStatus();
 }
@@ -318,8 +316,8 @@ absl::StatusOr<Certificate> Certificate::FromPem(absl::string_view pem) {
     ++blocks;
   }
   if (blocks != 1 || !absl::StrContains(pem, "-----BEGIN CERTIFICATE-----")) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "not one PEM certificate (found ", blocks, " PEM blocks; want exactly one CERTIFICATE)"));
+    return absl::InvalidArgumentError(absl::StrCat("not one PEM certificate (found ", blocks,
+                                                   " PEM blocks; want exactly one CERTIFICATE)"));
   }
   BioPtr bio = MemBio(pem);
   if (bio == nullptr) return Internal("BIO_new_mem_buf");
@@ -347,7 +345,9 @@ std::string Certificate::Der() const {
 
 std::string Certificate::Subject() const { return NameString(X509_get_subject_name(cert_.get())); }
 std::string Certificate::Issuer() const { return NameString(X509_get_issuer_name(cert_.get())); }
-absl::Time Certificate::not_before() const { return FromAsn1Time(X509_get0_notBefore(cert_.get())); }
+absl::Time Certificate::not_before() const {
+  return FromAsn1Time(X509_get0_notBefore(cert_.get()));
+}
 absl::Time Certificate::not_after() const { return FromAsn1Time(X509_get0_notAfter(cert_.get())); }
 
 std::string Certificate::SerialHex() const {
@@ -371,7 +371,9 @@ std::string Certificate::Sha256Fingerprint() const {
 
 bool Certificate::IsCa() const { return X509_check_ca(cert_.get()) > 0; }
 std::vector<std::string> Certificate::SanUris() const { return SanEntries(cert_.get(), GEN_URI); }
-std::vector<std::string> Certificate::SanDnsNames() const { return SanEntries(cert_.get(), GEN_DNS); }
+std::vector<std::string> Certificate::SanDnsNames() const {
+  return SanEntries(cert_.get(), GEN_DNS);
+}
 std::vector<std::string> Certificate::SanIpAddresses() const {
   return SanEntries(cert_.get(), GEN_IPADD);
 }
@@ -425,7 +427,8 @@ absl::StatusOr<KeyAndCertificate> IssueLeaf(const TlsKey& ca_key, const Certific
   TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_key_usage, "critical,digitalSignature"));
   TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_ext_key_usage, eku));
   TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_subject_key_identifier, "hash"));
-  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always"));
+  TB_RETURN_IF_ERROR(
+      AddExtension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always"));
 
   GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   if (names == nullptr) return Internal("building subjectAltName");
@@ -446,7 +449,8 @@ absl::StatusOr<KeyAndCertificate> IssueLeaf(const TlsKey& ca_key, const Certific
     }
     TB_RETURN_IF_ERROR(PushName(names.get(), GEN_IPADD, bytes));
   }
-  if (X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) != 1) {
+  if (X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) !=
+      1) {
     return Internal("adding subjectAltName");
   }
   if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) <= 0) {
@@ -473,9 +477,9 @@ absl::StatusOr<std::string> OneUriAfter(const Certificate& cert, absl::string_vi
     if (absl::StartsWith(uri, prefix)) found.push_back(uri.substr(prefix.size()));
   }
   if (found.size() != 1) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "certificate ", cert.Subject(), " has ", found.size(), " \"", prefix,
-        "...\" subjectAltName URIs; ", what, " has exactly one"));
+    return absl::InvalidArgumentError(
+        absl::StrCat("certificate ", cert.Subject(), " has ", found.size(), " \"", prefix,
+                     "...\" subjectAltName URIs; ", what, " has exactly one"));
   }
   return found[0];
 }
@@ -505,8 +509,8 @@ absl::StatusOr<KeyAndCertificate> IssueNodeCertificate(const TlsKey& ca_key,
   TB_RETURN_IF_ERROR(ids::ValidateNodeCode(options.node_code));
   TB_RETURN_IF_ERROR(ValidateDays(options.days));
   for (const std::string& dns : options.dns_names) TB_RETURN_IF_ERROR(ValidateDnsName(dns));
-  return IssueLeaf(ca_key, ca_cert, absl::StrCat("tongban node ", options.node_code),
-                   options.days, options.now, "serverAuth,clientAuth",
+  return IssueLeaf(ca_key, ca_cert, absl::StrCat("tongban node ", options.node_code), options.days,
+                   options.now, "serverAuth,clientAuth",
                    {absl::StrCat(kNodeUriPrefix, options.node_code)}, options.dns_names,
                    options.ip_addresses);
 }
@@ -528,8 +532,8 @@ bool IsOperatorRole(absl::string_view role) {
 absl::Status ValidateOperatorName(absl::string_view name) {
   bool ok = !name.empty() && name.size() <= 64 && absl::ascii_isalnum(name[0]);
   for (char c : name) {
-    ok = ok && ((c >= 'a' && c <= 'z') || absl::ascii_isdigit(c) || c == '.' || c == '_' ||
-                c == '-');
+    ok = ok &&
+         ((c >= 'a' && c <= 'z') || absl::ascii_isdigit(c) || c == '.' || c == '_' || c == '-');
   }
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -545,9 +549,9 @@ absl::StatusOr<KeyAndCertificate> IssueOperatorCertificate(const TlsKey& ca_key,
   TB_RETURN_IF_ERROR(ids::ValidateNodeCode(options.county));
   TB_RETURN_IF_ERROR(ValidateOperatorName(options.name));
   if (!IsOperatorRole(options.role)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("operator role \"", options.role, "\" is not one of ",
-                     absl::StrJoin(kOperatorRoles, ", ")));
+    return absl::InvalidArgumentError(absl::StrCat("operator role \"", options.role,
+                                                   "\" is not one of ",
+                                                   absl::StrJoin(kOperatorRoles, ", ")));
   }
   TB_RETURN_IF_ERROR(ValidateDays(options.days));
   return IssueLeaf(ca_key, ca_cert,

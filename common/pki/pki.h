@@ -146,7 +146,7 @@ struct NodeCertOptions {
   // a leading "*." wildcard); each IP is IPv4 or IPv6 text.
   std::vector<std::string> dns_names;
   std::vector<std::string> ip_addresses;
-  int days = 1095;  // 1 to 36500
+  int days = 1095;                     // 1 to 36500
   absl::Time now = absl::UnixEpoch();  // Required.
 };
 
@@ -177,8 +177,8 @@ absl::Status VerifyCertificate(const Certificate& cert, const Certificate& ca, a
 
 // VerifyCertificate(), then checks that `cert` is a node certificate (not a
 // CA, EKU serverAuth and clientAuth) and returns its node code.
-absl::StatusOr<std::string> VerifyNodeCertificate(const Certificate& cert,
-                                                  const Certificate& ca, absl::Time at);
+absl::StatusOr<std::string> VerifyNodeCertificate(const Certificate& cert, const Certificate& ca,
+                                                  absl::Time at);
 
 struct OperatorCertOptions {
   // The county's 6-digit node code (ids::ValidateNodeCode). Required.
@@ -188,7 +188,7 @@ struct OperatorCertOptions {
   std::string name;
   // One of kOperatorRoles. Required.
   std::string role;
-  int days = 365;  // 1 to 36500
+  int days = 365;                      // 1 to 36500
   absl::Time now = absl::UnixEpoch();  // Required.
 };
 

@@ -35,8 +35,7 @@ absl::StatusOr<std::string> RequiredFile(const Args& args, const char* flag, con
 }  // namespace
 
 std::vector<FlagSpec> ConnectionFlags() {
-  return {{"node"}, {"ca"}, {"cert"}, {"key"}, {"password-file"}, {"totp"},
-          {"json", false}};
+  return {{"node"}, {"ca"}, {"cert"}, {"key"}, {"password-file"}, {"totp"}, {"json", false}};
 }
 
 struct AdminClient::Impl {
@@ -46,8 +45,8 @@ struct AdminClient::Impl {
 
   template <typename Req, typename Rep>
   absl::StatusOr<Rep> Call(const Req& request,
-                           grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*,
-                                                                   const Req&, Rep*)) {
+                           grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*, const Req&,
+                                                                   Rep*)) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
     if (!password.empty()) ctx.AddMetadata("x-tongban-password", password);
@@ -89,9 +88,9 @@ absl::StatusOr<std::unique_ptr<AdminClient>> AdminClient::FromArgs(const Args& a
   return std::unique_ptr<AdminClient>(new AdminClient(std::move(impl)));
 }
 
-#define TB_CLIENT_METHOD(Method, Request, Reply)                                    \
-  absl::StatusOr<v1::Reply> AdminClient::Method(const v1::Request& r) {             \
-    return impl_->Call<v1::Request, v1::Reply>(r, &v1::Admin::Stub::Method);         \
+#define TB_CLIENT_METHOD(Method, Request, Reply)                             \
+  absl::StatusOr<v1::Reply> AdminClient::Method(const v1::Request& r) {      \
+    return impl_->Call<v1::Request, v1::Reply>(r, &v1::Admin::Stub::Method); \
   }
 TB_CLIENT_METHOD(Status, StatusRequest, StatusReply)
 TB_CLIENT_METHOD(Peers, PeersRequest, PeersReply)

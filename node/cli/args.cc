@@ -95,8 +95,8 @@ absl::StatusOr<long long> Args::GetInt(absl::string_view name, long long fallbac
   const std::string text = Get(name);
   long long value = 0;
   if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
-    return absl::InvalidArgumentError(absl::StrCat("--", name, " \"", text,
-                                                   "\" is not an integer in ", min, "..", max));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " \"", text, "\" is not an integer in ", min, "..", max));
   }
   return value;
 }

@@ -18,9 +18,9 @@
 namespace tongban::cli {
 
 struct FlagSpec {
-  std::string name;        // without the leading "--"
+  std::string name;  // without the leading "--"
   bool takes_value = true;
-  bool repeated = false;   // may be given more than once
+  bool repeated = false;  // may be given more than once
 };
 
 class Args {
@@ -29,8 +29,8 @@ class Args {
   // kInvalidArgument for an unknown flag, a missing value, a repeated
   // single-valued flag, or an unexpected positional argument count.
   static absl::StatusOr<Args> Parse(const std::vector<std::string>& argv,
-                                    const std::vector<FlagSpec>& specs,
-                                    size_t min_positional, size_t max_positional);
+                                    const std::vector<FlagSpec>& specs, size_t min_positional,
+                                    size_t max_positional);
 
   bool Has(absl::string_view name) const;
   // The value of a single-valued flag, or `fallback` when absent.

@@ -23,10 +23,10 @@
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
 #include "node/certificate_payload.h"
-#include "node/config.h"
 #include "node/cli/admin_client.h"
 #include "node/cli/files.h"
 #include "node/cli/tongbanctl.h"
+#include "node/config.h"
 
 namespace tongban::cli {
 namespace {
@@ -52,7 +52,8 @@ absl::Status WriteQrPng(const std::string& path, const std::string& text) {
       if ((qr->data[y * qr->width + x] & 1) == 0) continue;
       for (int dy = 0; dy < kPixelsPerModule; ++dy) {
         std::string& row = rows[(y + kQuietModules) * kPixelsPerModule + dy];
-        row.replace((x + kQuietModules) * kPixelsPerModule, kPixelsPerModule, kPixelsPerModule, '\0');
+        row.replace((x + kQuietModules) * kPixelsPerModule, kPixelsPerModule, kPixelsPerModule,
+                    '\0');
       }
     }
   }
@@ -94,8 +95,8 @@ absl::Status QrCmd(const Args& args, Io& io) {
   TB_RETURN_IF_ERROR(WriteNewFile(txt, reply.text() + "\n", 0644));
   TB_RETURN_IF_ERROR(WriteQrPng(png, reply.text()));
   io.out << "certificate " << number << " of person " << reply.person_masked() << ": "
-         << reply.payload().size() << "-byte payload, " << reply.text().size()
-         << " characters -> " << txt << ", " << png << "\n";
+         << reply.payload().size() << "-byte payload, " << reply.text().size() << " characters -> "
+         << txt << ", " << png << "\n";
   return absl::OkStatus();
 }
 
@@ -186,9 +187,8 @@ absl::Status VerifyCmd(const Args& args, Io& io) {
   std::string line = absl::StrCat(node::VerdictName(v.verdict), ": ", v.detail);
   if (v.claims.has_value()) {
     const node::CertificateClaims& c = *v.claims;
-    absl::StrAppend(&line, "\n  certificate ", c.number, " (",
-                    v1::CertificateType_Name(c.type), ") issued by ", c.issuer, " with key ",
-                    c.key_id, " on ",
+    absl::StrAppend(&line, "\n  certificate ", c.number, " (", v1::CertificateType_Name(c.type),
+                    ") issued by ", c.issuer, " with key ", c.key_id, " on ",
                     absl::FormatTime("%Y-%m-%d %H:%M", c.issued_at, absl::FixedTimeZone(8 * 3600)));
     for (const auto& [k, val] : c.facts) absl::StrAppend(&line, "\n  ", k, ": ", val);
     if (v.verdict != node::Verdict::kMalformed && v.verdict != node::Verdict::kUnknownIssuer &&
@@ -212,13 +212,9 @@ absl::Status VerifyCmd(const Args& args, Io& io) {
     }
   }
   switch (v.verdict) {
-    case node::Verdict::kValid:
-      io.out << line << "\n";
-      return absl::OkStatus();
-    case node::Verdict::kMalformed:
-      return absl::InvalidArgumentError(line);
-    default:
-      return absl::PermissionDeniedError(line);
+    case node::Verdict::kValid: io.out << line << "\n"; return absl::OkStatus();
+    case node::Verdict::kMalformed: return absl::InvalidArgumentError(line);
+    default: return absl::PermissionDeniedError(line);
   }
 }
 
@@ -228,29 +224,30 @@ void AddCertificateCommands(std::vector<Command>* commands) {
   commands->push_back(Command{
       "certificate", "qr", "a certificate's offline payload as text and a QR code (clerk)",
       "tongbanctl certificate qr ID --number N --out PREFIX [--reason TEXT]",
-      absl::StrCat(
-          "Asks the node to sign the offline payload of certificate N of person ID\n"
-          "(only a certificate this node issued, neither revoked nor superseded) and\n"
-          "writes PREFIX.txt (the \"TB1:\" text form) and PREFIX.png (a QR code of it).\n"
-          "Neither file holds the ID: the payload binds the holder by a salted hash.\n"
-          "Audited as a read of the person's records.\n\n",
-          kConnectionHelp,
-          "\nExamples:\n"
-          "  tongbanctl certificate qr 620102199001010012 --number HY-1 --out hy-1\n"),
+      absl::StrCat("Asks the node to sign the offline payload of certificate N of person ID\n"
+                   "(only a certificate this node issued, neither revoked nor superseded) and\n"
+                   "writes PREFIX.txt (the \"TB1:\" text form) and PREFIX.png (a QR code of it).\n"
+                   "Neither file holds the ID: the payload binds the holder by a salted hash.\n"
+                   "Audited as a read of the person's records.\n\n",
+                   kConnectionHelp,
+                   "\nExamples:\n"
+                   "  tongbanctl certificate qr 620102199001010012 --number HY-1 --out hy-1\n"),
       WithConnection({{"number"}, {"out"}, {"reason"}}), 1, 1, QrCmd});
+  commands->push_back(
+      Command{"certificate", "revocations", "the national node's signed revocation list",
+              "tongbanctl certificate revocations --out FILE",
+              absl::StrCat(
+                  "Asks the national node (a clerk or administrator of it) for the list of every\n"
+                  "certificate revoked, retracted or superseded in the logs it holds, signed with\n"
+                  "its key, and writes it to FILE for certificate verify --revocations.\n\n",
+                  kConnectionHelp,
+                  "\nExamples:\n"
+                  "  tongbanctl certificate revocations --out revocations.bin\n"),
+              WithConnection({{"out"}}), 0, 0, RevocationsCmd});
   commands->push_back(Command{
-      "certificate", "revocations", "the national node's signed revocation list",
-      "tongbanctl certificate revocations --out FILE",
-      absl::StrCat(
-          "Asks the national node (a clerk or administrator of it) for the list of every\n"
-          "certificate revoked, retracted or superseded in the logs it holds, signed with\n"
-          "its key, and writes it to FILE for certificate verify --revocations.\n\n",
-          kConnectionHelp,
-          "\nExamples:\n"
-          "  tongbanctl certificate revocations --out revocations.bin\n"),
-      WithConnection({{"out"}}), 0, 0, RevocationsCmd});
-  commands->push_back(Command{
-      "certificate", "verify", "check a certificate payload offline (no node, no network)",
+      "certificate",
+      "verify",
+      "check a certificate payload offline (no node, no network)",
       "tongbanctl certificate verify --roster SIGNED --root-key PUBFILE [--revocations FILE "
       "[--max-list-age 7d]] [--person ID] (--text TB1:... | --in FILE)",
       "Checks the payload (the text form, or a file with the text or the binary form)\n"
@@ -267,7 +264,8 @@ void AddCertificateCommands(std::vector<Command>* commands) {
       "  tongbanctl certificate verify --roster roster.signed --root-key root.pub \\\n"
       "      --revocations revocations.bin --in hy-1.txt\n",
       {{"roster"}, {"root-key"}, {"revocations"}, {"max-list-age"}, {"person"}, {"text"}, {"in"}},
-      0, 0,
+      0,
+      0,
       VerifyCmd});
 }
 

@@ -7,6 +7,8 @@
 // findings report. After each batch is durable, FILE.progress holds the last
 // line handled, so an interrupted import resumes after it; it is removed
 // when the import completes.
+#include "node/cli/commands_import.h"
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,7 +24,6 @@
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
 #include "node/cli/admin_client.h"
-#include "node/cli/commands_import.h"
 #include "node/cli/import.h"
 
 namespace tongban::cli {
@@ -64,9 +65,14 @@ class Importer {
  public:
   Importer(AdminClient* client, std::string file, std::ostream* report, std::string progress,
            uint64_t file_bytes, Io& io)
-      : client_(client), file_(std::move(file)), report_(report),
-        progress_(std::move(progress)), file_bytes_(file_bytes), io_(io),
-        tty_(isatty(STDERR_FILENO) == 1), started_(absl::Now()) {}
+      : client_(client),
+        file_(std::move(file)),
+        report_(report),
+        progress_(std::move(progress)),
+        file_bytes_(file_bytes),
+        io_(io),
+        tty_(isatty(STDERR_FILENO) == 1),
+        started_(absl::Now()) {}
 
   // Findings wait for the next Flush, so that a resumed run, which starts
   // after the last flushed line, never reports a row twice.
@@ -113,18 +119,17 @@ class Importer {
     if (sent.reply.valid()) {
       absl::StatusOr<v1::ImportReply> reply = sent.reply.get();
       if (!reply.ok()) {
-        return Prefixed(absl::StrCat(file_, " lines ", sent.first_line, "-", sent.lines.back(),
-                                     " (lines after ", done_,
-                                     " may not be written; run again to resume)"),
-                        reply.status());
+        return Prefixed(
+            absl::StrCat(file_, " lines ", sent.first_line, "-", sent.lines.back(),
+                         " (lines after ", done_, " may not be written; run again to resume)"),
+            reply.status());
       }
       for (int i = 0; i < reply->results_size(); ++i) {
         const v1::ImportRowResult& r = reply->results(i);
         if (r.outcome() == v1::IMPORT_OUTCOME_REJECTED) {
           absl::StrAppend(&sent.findings,
                           FindingCsvLine({file_, sent.lines[i], "",
-                                          absl::StrCat("rejected by the node: ", r.error()),
-                                          true}),
+                                          absl::StrCat("rejected by the node: ", r.error()), true}),
                           "\n");
         }
       }
@@ -150,9 +155,9 @@ class Importer {
     const double rate = static_cast<double>(totals.read) / secs;
     const double byte_rate = static_cast<double>(bytes_read - start_bytes) / secs;
     const double left =
-        byte_rate > 0 ? static_cast<double>(file_bytes_ - std::min(bytes_read, file_bytes_)) /
-                            byte_rate
-                      : 0;
+        byte_rate > 0
+            ? static_cast<double>(file_bytes_ - std::min(bytes_read, file_bytes_)) / byte_rate
+            : 0;
     const int left_s = static_cast<int>(left);
     io_.err << absl::StrFormat("\r%d rows  %.0f rows/s  %d:%02d left   ", totals.read, rate,
                                left_s / 60, left_s % 60);
@@ -264,8 +269,8 @@ absl::Status ImportCmd(const Args& args, Io& io) {
          << " rejected, " << t.flagged << " flagged; findings in " << report_path << "\n";
   TB_RETURN_IF_ERROR(status);
   if (const uint64_t not_written = t.rejected + held_back; not_written > 0) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        not_written, " rows not written; every one is in ", report_path));
+    return absl::InvalidArgumentError(
+        absl::StrCat(not_written, " rows not written; every one is in ", report_path));
   }
   return absl::OkStatus();
 }
@@ -278,23 +283,23 @@ void AddImportCommands(std::vector<Command>* c) {
   flags.push_back({"report"});
   flags.push_back({"batch"});
   flags.push_back({"confirm-findings", false});
-  c->push_back(Command{
-      "import", "", "import a county register from a CSV file (persons and records)",
-      "tongbanctl import FILE [--encoding utf-8|gb18030] [--report FILE] [--batch N] "
-      "[--confirm-findings]",
-      "  FILE                   CSV with a header row; columns in README \"Bulk import\"\n"
-      "  --encoding E           utf-8 (default; a BOM is skipped) or gb18030\n"
-      "  --report FILE          findings report, CSV file,line,column,reason\n"
-      "                         (default: FILE.findings.csv)\n"
-      "  --batch N              rows per batch, one fsync each (default 1000)\n"
-      "  --confirm-findings     write rows whose ID has graded findings\n"
-      "Every row is validated; valid rows are written, importing the same file\n"
-      "again writes nothing new, and FILE.progress lets an interrupted import\n"
-      "resume. Exit 0 if every row was written or unchanged, 2 if some were not\n"
-      "(see the report), 1 on failure.\n\n"
-      "Examples:\n"
-      "  tongbanctl import register.csv --encoding gb18030\n",
-      flags, 1, 1, ImportCmd});
+  c->push_back(
+      Command{"import", "", "import a county register from a CSV file (persons and records)",
+              "tongbanctl import FILE [--encoding utf-8|gb18030] [--report FILE] [--batch N] "
+              "[--confirm-findings]",
+              "  FILE                   CSV with a header row; columns in README \"Bulk import\"\n"
+              "  --encoding E           utf-8 (default; a BOM is skipped) or gb18030\n"
+              "  --report FILE          findings report, CSV file,line,column,reason\n"
+              "                         (default: FILE.findings.csv)\n"
+              "  --batch N              rows per batch, one fsync each (default 1000)\n"
+              "  --confirm-findings     write rows whose ID has graded findings\n"
+              "Every row is validated; valid rows are written, importing the same file\n"
+              "again writes nothing new, and FILE.progress lets an interrupted import\n"
+              "resume. Exit 0 if every row was written or unchanged, 2 if some were not\n"
+              "(see the report), 1 on failure.\n\n"
+              "Examples:\n"
+              "  tongbanctl import register.csv --encoding gb18030\n",
+              flags, 1, 1, ImportCmd});
 }
 
 }  // namespace tongban::cli

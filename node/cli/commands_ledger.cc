@@ -3,12 +3,13 @@
 // ledger (node/cli/ledger.h) and, with --flows, the flows file. Nothing is
 // written until every reply has arrived, and each file replaces its path
 // atomically, so a failed export leaves no half file behind.
+#include "node/cli/commands_ledger.h"
+
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
 #include "node/cli/admin_client.h"
-#include "node/cli/commands_ledger.h"
 #include "node/cli/files.h"
 #include "node/cli/ledger.h"
 
@@ -24,7 +25,8 @@ struct Range {
 absl::StatusOr<Range> RangeOf(const Args& args) {
   const bool span = args.Has("from") || args.Has("to");
   if (static_cast<int>(args.Has("month")) + static_cast<int>(args.Has("year")) +
-          static_cast<int>(span) != 1) {
+          static_cast<int>(span) !=
+      1) {
     return absl::InvalidArgumentError(
         "give one of --month YYYY-MM, --year YYYY, or --from YYYY-MM --to YYYY-MM");
   }
@@ -95,8 +97,7 @@ absl::Status LedgerExportCmd(const Args& args, Io& io) {
   };
   io.out << "ledger export: " << range.months.front() << " .. " << range.months.back()
          << (range.year.empty() ? "" : absl::StrCat(" and statistical year ", range.year))
-         << ", scope " << with_year.front().scope() << ": " << rows(ledger) << " rows in "
-         << out;
+         << ", scope " << with_year.front().scope() << ": " << rows(ledger) << " rows in " << out;
   if (!flows_out.empty()) io.out << ", " << rows(flows) << " flows in " << flows_out;
   io.out << " (" << (encoding == Encoding::kUtf8 ? "UTF-8 with BOM" : "GB18030") << ")\n";
   return absl::OkStatus();
@@ -110,8 +111,7 @@ void AddLedgerCommands(std::vector<Command>* c) {
     flags.push_back({name});
   }
   c->push_back(Command{
-      "ledger", "export",
-      "the measures per scope and month as a CSV ledger (统计台账)",
+      "ledger", "export", "the measures per scope and month as a CSV ledger (统计台账)",
       "tongbanctl ledger export (--month YYYY-MM | --year YYYY | --from YYYY-MM --to YYYY-MM) "
       "[--scope CODE] [--encoding utf-8|gb18030] --out FILE.csv [--flows FILE.csv]",
       "  --month YYYY-MM        one calendar month\n"

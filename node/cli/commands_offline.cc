@@ -301,8 +301,7 @@ absl::Status PkiShow(const Args& args, Io& io) {
   const absl::Time now = absl::Now();
   const long long days_left = absl::ToInt64Hours(cert.not_after() - now) / 24;
   if (args.Has("json")) {
-    io.out << "{\"file\":" << Json(path)
-           << ",\"node_code\":" << (code.ok() ? Json(*code) : "null")
+    io.out << "{\"file\":" << Json(path) << ",\"node_code\":" << (code.ok() ? Json(*code) : "null")
            << ",\"subject\":" << Json(cert.Subject()) << ",\"issuer\":" << Json(cert.Issuer())
            << ",\"serial\":" << Json(cert.SerialHex())
            << ",\"not_before\":" << Json(UtcText(cert.not_before()))
@@ -312,8 +311,8 @@ absl::Status PkiShow(const Args& args, Io& io) {
            << ",\"sha256_fingerprint\":" << Json(cert.Sha256Fingerprint()) << "}\n";
     return absl::OkStatus();
   }
-  std::string validity = absl::StrCat(UtcText(cert.not_before()), " .. ",
-                                      UtcText(cert.not_after()));
+  std::string validity =
+      absl::StrCat(UtcText(cert.not_before()), " .. ", UtcText(cert.not_after()));
   if (cert.not_after() < now) {
     absl::StrAppend(&validity, " (EXPIRED)");
   } else if (cert.not_before() > now) {
@@ -321,10 +320,10 @@ absl::Status PkiShow(const Args& args, Io& io) {
   } else {
     absl::StrAppend(&validity, " (", days_left, " days left)");
   }
-  const std::string node_line =
-      code.ok() ? *code
-                : cert.IsCa() ? std::string("none (a CA certificate)")
-                              : absl::StrCat("none (", code.status().message(), ")");
+  const std::string node_line = code.ok() ? *code
+                                : cert.IsCa()
+                                    ? std::string("none (a CA certificate)")
+                                    : absl::StrCat("none (", code.status().message(), ")");
   PrintTable({{"certificate", path},
               {"node code", node_line},
               {"subject", cert.Subject()},
@@ -374,7 +373,8 @@ absl::Status RosterCreate(const Args& args, Io& io) {
       {{"\n# 000000 国家平台\n",
         absl::StrCat("\n# The national platform (国家平台): exactly one per roster. Fill in its\n"
                      "# endpoint and signing key, which replaces this placeholder:\n"
-                     "#   tongbanctl roster add-node --in ", path,
+                     "#   tongbanctl roster add-node --in ",
+                     path,
                      " --code 000000 --name 国家平台 \\\n"
                      "#     --role national --endpoint HOST:PORT --signing-pub national.pub "
                      "--suite intl\n"
@@ -418,8 +418,8 @@ absl::Status RosterAddNode(const Args& args, Io& io) {
 
   TB_ASSIGN_OR_RETURN(v1::Roster roster, ReadRosterText(path));
   NodeEntry* existing = FindNode(roster, code);
-  const bool placeholder = existing != nullptr && existing->signing_keys().empty() &&
-                           existing->endpoints().empty();
+  const bool placeholder =
+      existing != nullptr && existing->signing_keys().empty() && existing->endpoints().empty();
   if (existing != nullptr && !placeholder && !args.Has("replace")) {
     return absl::AlreadyExistsError(absl::StrCat(
         path, ": node ", code, " is already in the roster; pass --replace to replace its entry"));
@@ -430,9 +430,12 @@ absl::Status RosterAddNode(const Args& args, Io& io) {
     *roster.add_nodes() = entry;
   }
   TB_RETURN_IF_ERROR(WriteRosterText(path, roster));
-  io.out << (placeholder ? "filled in" : existing != nullptr ? "replaced" : "added") << " node " << code << " (" << name
-         << ", " << RoleName(role) << ", " << StatusName(status) << ") in " << path
-         << "; signing key " << pub->KeyId() << " (" << crypto::SuiteName(suite_id) << ")\n";
+  io.out << (placeholder           ? "filled in"
+             : existing != nullptr ? "replaced"
+                                   : "added")
+         << " node " << code << " (" << name << ", " << RoleName(role) << ", " << StatusName(status)
+         << ") in " << path << "; signing key " << pub->KeyId() << " ("
+         << crypto::SuiteName(suite_id) << ")\n";
   return absl::OkStatus();
 }
 
@@ -496,22 +499,20 @@ absl::Status RosterSign(const Args& args, Io& io) {
   TB_RETURN_IF_ERROR(WriteFileAtomically(out_path, bytes, 0644));
   if (args.Has("json")) {
     io.out << "{\"version\":" << version << ",\"federation\":" << Json(roster.federation())
-           << ",\"nodes\":" << roster.nodes_size() << ",\"suite\":"
-           << Json(signed_roster->suite()) << ",\"key_id\":" << Json(signed_roster->key_id())
-           << ",\"out\":" << Json(out_path) << "}\n";
+           << ",\"nodes\":" << roster.nodes_size() << ",\"suite\":" << Json(signed_roster->suite())
+           << ",\"key_id\":" << Json(signed_roster->key_id()) << ",\"out\":" << Json(out_path)
+           << "}\n";
   } else {
-    io.out << "signed roster v" << version << " of federation \"" << roster.federation()
-           << "\" (" << roster.nodes_size() << " nodes) with root key "
-           << signed_roster->key_id() << " (" << signed_roster->suite() << ") -> " << out_path
-           << "\n";
+    io.out << "signed roster v" << version << " of federation \"" << roster.federation() << "\" ("
+           << roster.nodes_size() << " nodes) with root key " << signed_roster->key_id() << " ("
+           << signed_roster->suite() << ") -> " << out_path << "\n";
   }
   return absl::OkStatus();
 }
 
 // The signed roster verified against --root-pub, or refused.
 absl::StatusOr<sync::Roster> VerifyWithRootPub(const v1::SignedRoster& signed_roster,
-                                               const std::string& signed_path,
-                                               const Args& args) {
+                                               const std::string& signed_path, const Args& args) {
   TB_ASSIGN_OR_RETURN(std::string pub_path, args.Required("root-pub"));
   TB_ASSIGN_OR_RETURN(crypto::SuiteId suite_id, SuiteFlag(args));
   TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> root,
@@ -558,21 +559,19 @@ absl::Status RosterShow(const Args& args, Io& io) {
     for (const NodeEntry& node : roster.nodes()) {
       std::vector<std::string> keys;
       for (const v1::SigningKey& k : node.signing_keys()) {
-        keys.push_back(absl::StrCat("{\"suite\":", Json(k.suite()), ",\"key_id\":",
-                                    Json(k.key_id()), ",\"valid_from_seq\":",
-                                    k.valid_from_seq(), "}"));
+        keys.push_back(absl::StrCat("{\"suite\":", Json(k.suite()),
+                                    ",\"key_id\":", Json(k.key_id()),
+                                    ",\"valid_from_seq\":", k.valid_from_seq(), "}"));
       }
       nodes.push_back(absl::StrCat(
-          "{\"code\":", Json(node.code()), ",\"name\":", Json(node.name()),
-          ",\"role\":", Json(RoleName(node.role())), ",\"status\":",
-          Json(StatusName(node.status())), ",\"status_reason\":", Json(node.status_reason()),
-          ",\"endpoints\":",
-          JsonList({node.endpoints().begin(), node.endpoints().end()}),
+          "{\"code\":", Json(node.code()), ",\"name\":", Json(node.name()), ",\"role\":",
+          Json(RoleName(node.role())), ",\"status\":", Json(StatusName(node.status())),
+          ",\"status_reason\":", Json(node.status_reason()),
+          ",\"endpoints\":", JsonList({node.endpoints().begin(), node.endpoints().end()}),
           ",\"signing_keys\":[", absl::StrJoin(keys, ","), "]}"));
     }
-    io.out << "{\"version\":" << roster.version() << ",\"federation\":"
-           << Json(roster.federation()) << ",\"issued_at\":" << Json(issued)
-           << ",\"suite\":" << Json(signed_roster.suite())
+    io.out << "{\"version\":" << roster.version() << ",\"federation\":" << Json(roster.federation())
+           << ",\"issued_at\":" << Json(issued) << ",\"suite\":" << Json(signed_roster.suite())
            << ",\"key_id\":" << Json(signed_roster.key_id())
            << ",\"signature_verified\":" << (verify ? "true" : "false") << ",\"nodes\":["
            << absl::StrJoin(nodes, ",") << "]}\n";
@@ -606,81 +605,112 @@ absl::Status RosterShow(const Args& args, Io& io) {
 
 void AddOfflineCommands(std::vector<Command>* commands) {
   const FlagSpec json{"json", false, false};
+  commands->push_back(
+      Command{"keys",
+              "generate",
+              "generate a signing key pair of a crypto suite",
+              "tongbanctl keys generate --suite intl|gm --out PREFIX [--json]",
+              "Writes PREFIX.key (private, PKCS#8 PEM, mode 0600) and PREFIX.pub (public,\n"
+              "SPKI PEM) and prints the key id. Refuses to overwrite either file. Use it for\n"
+              "the federation root key and for node signing keys. The private key is never\n"
+              "printed.\n\n"
+              "Flags:\n"
+              "  --suite intl|gm  intl: Ed25519; gm: SM2 with SM3\n"
+              "  --out PREFIX     path prefix of the two files\n"
+              "  --json           print the result as JSON\n\n"
+              "Examples:\n"
+              "  tongbanctl keys generate --suite gm --out /secure/federation-root\n"
+              "  tongbanctl keys generate --suite intl --out 440305-signing --json\n",
+              {{"suite"}, {"out"}, json},
+              0,
+              0,
+              KeysGenerate});
+  commands->push_back(
+      Command{"pki",
+              "init",
+              "create the federation CA (key and self-signed certificate)",
+              "tongbanctl pki init --out DIR [--name NAME] [--days N]",
+              "Creates DIR (if missing) with ca.key (ECDSA P-256, mode 0600) and ca.crt.\n"
+              "TLS keys are P-256 under both suites: TLS 1.3 in OpenSSL 3.0 has no SM2\n"
+              "certificates. Keep ca.key offline; give ca.crt to every node.\n\n"
+              "Flags:\n"
+              "  --out DIR    folder for ca.key and ca.crt (never overwritten)\n"
+              "  --name NAME  the CA's common name (default \"Tongban federation CA\")\n"
+              "  --days N     validity in days (default 3650)\n\n"
+              "Examples:\n"
+              "  tongbanctl pki init --out /secure/ca --name \"粤甘通办 CA\" --days 7300\n",
+              {{"out"}, {"name"}, {"days"}},
+              0,
+              0,
+              PkiInit});
+  commands->push_back(
+      Command{"pki",
+              "issue",
+              "issue a node TLS certificate from the federation CA",
+              "tongbanctl pki issue --ca DIR --node CODE --out DIR [--dns NAME]... [--ip ADDR]... "
+              "[--days N]",
+              "Reads DIR/ca.key and DIR/ca.crt, and writes node.key (mode 0600), node.crt and a\n"
+              "copy of ca.crt into the --out folder. The certificate names the node by the\n"
+              "URI urn:tongban:node:CODE; peers take the node's identity from it.\n\n"
+              "Flags:\n"
+              "  --ca DIR      folder made by pki init\n"
+              "  --node CODE   the node's 6-digit code\n"
+              "  --out DIR     folder for the node's files (never overwritten)\n"
+              "  --dns NAME    a DNS name peers dial (repeatable)\n"
+              "  --ip ADDR     an IP address peers dial (repeatable)\n"
+              "  --days N      validity in days (default 1095)\n\n"
+              "Examples:\n"
+              "  tongbanctl pki issue --ca /secure/ca --node 440305 --out 440305-tls \\\n"
+              "      --dns tongban.nanshan.gov.cn --ip 10.1.2.3\n",
+              {{"ca"}, {"node"}, {"out"}, {"dns", true, true}, {"ip", true, true}, {"days"}},
+              0,
+              0,
+              PkiIssue});
+  commands->push_back(
+      Command{"pki",
+              "show",
+              "print a certificate: node code, subject, validity, fingerprint",
+              "tongbanctl pki show CERT [--json]",
+              "Prints the node code (from the SAN URI), subject, issuer, serial, validity,\n"
+              "subjectAltNames and SHA-256 fingerprint of a PEM certificate. Checks nothing;\n"
+              "see pki verify.\n\n"
+              "Examples:\n"
+              "  tongbanctl pki show 440305-tls/node.crt\n"
+              "  tongbanctl pki show /secure/ca/ca.crt --json\n",
+              {json},
+              1,
+              1,
+              PkiShow});
+  commands->push_back(
+      Command{"pki",
+              "verify",
+              "check a node certificate against the federation CA now",
+              "tongbanctl pki verify CERT --ca CA_CERT [--json]",
+              "OK (exit 0) when CERT is a node certificate signed by the CA and both are\n"
+              "valid now; otherwise refused (exit 3) with the reason.\n\n"
+              "Examples:\n"
+              "  tongbanctl pki verify 440305-tls/node.crt --ca /etc/tongban/ca.crt\n",
+              {{"ca"}, json},
+              1,
+              1,
+              PkiVerify});
+  commands->push_back(
+      Command{"roster",
+              "create",
+              "start a roster text file (version 1, a national node to fill in)",
+              "tongbanctl roster create --out FILE --federation NAME",
+              "Writes a commented text-format roster (tongban.v1.Roster) at version 1 with\n"
+              "the national node's entry as a placeholder. Refuses to overwrite FILE.\n\n"
+              "Examples:\n"
+              "  tongbanctl roster create --out roster.txt --federation 粤甘通办\n",
+              {{"out"}, {"federation"}},
+              0,
+              0,
+              RosterCreate});
   commands->push_back(Command{
-      "keys", "generate", "generate a signing key pair of a crypto suite",
-      "tongbanctl keys generate --suite intl|gm --out PREFIX [--json]",
-      "Writes PREFIX.key (private, PKCS#8 PEM, mode 0600) and PREFIX.pub (public,\n"
-      "SPKI PEM) and prints the key id. Refuses to overwrite either file. Use it for\n"
-      "the federation root key and for node signing keys. The private key is never\n"
-      "printed.\n\n"
-      "Flags:\n"
-      "  --suite intl|gm  intl: Ed25519; gm: SM2 with SM3\n"
-      "  --out PREFIX     path prefix of the two files\n"
-      "  --json           print the result as JSON\n\n"
-      "Examples:\n"
-      "  tongbanctl keys generate --suite gm --out /secure/federation-root\n"
-      "  tongbanctl keys generate --suite intl --out 440305-signing --json\n",
-      {{"suite"}, {"out"}, json}, 0, 0, KeysGenerate});
-  commands->push_back(Command{
-      "pki", "init", "create the federation CA (key and self-signed certificate)",
-      "tongbanctl pki init --out DIR [--name NAME] [--days N]",
-      "Creates DIR (if missing) with ca.key (ECDSA P-256, mode 0600) and ca.crt.\n"
-      "TLS keys are P-256 under both suites: TLS 1.3 in OpenSSL 3.0 has no SM2\n"
-      "certificates. Keep ca.key offline; give ca.crt to every node.\n\n"
-      "Flags:\n"
-      "  --out DIR    folder for ca.key and ca.crt (never overwritten)\n"
-      "  --name NAME  the CA's common name (default \"Tongban federation CA\")\n"
-      "  --days N     validity in days (default 3650)\n\n"
-      "Examples:\n"
-      "  tongbanctl pki init --out /secure/ca --name \"粤甘通办 CA\" --days 7300\n",
-      {{"out"}, {"name"}, {"days"}}, 0, 0, PkiInit});
-  commands->push_back(Command{
-      "pki", "issue", "issue a node TLS certificate from the federation CA",
-      "tongbanctl pki issue --ca DIR --node CODE --out DIR [--dns NAME]... [--ip ADDR]... "
-      "[--days N]",
-      "Reads DIR/ca.key and DIR/ca.crt, and writes node.key (mode 0600), node.crt and a\n"
-      "copy of ca.crt into the --out folder. The certificate names the node by the\n"
-      "URI urn:tongban:node:CODE; peers take the node's identity from it.\n\n"
-      "Flags:\n"
-      "  --ca DIR      folder made by pki init\n"
-      "  --node CODE   the node's 6-digit code\n"
-      "  --out DIR     folder for the node's files (never overwritten)\n"
-      "  --dns NAME    a DNS name peers dial (repeatable)\n"
-      "  --ip ADDR     an IP address peers dial (repeatable)\n"
-      "  --days N      validity in days (default 1095)\n\n"
-      "Examples:\n"
-      "  tongbanctl pki issue --ca /secure/ca --node 440305 --out 440305-tls \\\n"
-      "      --dns tongban.nanshan.gov.cn --ip 10.1.2.3\n",
-      {{"ca"}, {"node"}, {"out"}, {"dns", true, true}, {"ip", true, true}, {"days"}}, 0, 0,
-      PkiIssue});
-  commands->push_back(Command{
-      "pki", "show", "print a certificate: node code, subject, validity, fingerprint",
-      "tongbanctl pki show CERT [--json]",
-      "Prints the node code (from the SAN URI), subject, issuer, serial, validity,\n"
-      "subjectAltNames and SHA-256 fingerprint of a PEM certificate. Checks nothing;\n"
-      "see pki verify.\n\n"
-      "Examples:\n"
-      "  tongbanctl pki show 440305-tls/node.crt\n"
-      "  tongbanctl pki show /secure/ca/ca.crt --json\n",
-      {json}, 1, 1, PkiShow});
-  commands->push_back(Command{
-      "pki", "verify", "check a node certificate against the federation CA now",
-      "tongbanctl pki verify CERT --ca CA_CERT [--json]",
-      "OK (exit 0) when CERT is a node certificate signed by the CA and both are\n"
-      "valid now; otherwise refused (exit 3) with the reason.\n\n"
-      "Examples:\n"
-      "  tongbanctl pki verify 440305-tls/node.crt --ca /etc/tongban/ca.crt\n",
-      {{"ca"}, json}, 1, 1, PkiVerify});
-  commands->push_back(Command{
-      "roster", "create", "start a roster text file (version 1, a national node to fill in)",
-      "tongbanctl roster create --out FILE --federation NAME",
-      "Writes a commented text-format roster (tongban.v1.Roster) at version 1 with\n"
-      "the national node's entry as a placeholder. Refuses to overwrite FILE.\n\n"
-      "Examples:\n"
-      "  tongbanctl roster create --out roster.txt --federation 粤甘通办\n",
-      {{"out"}, {"federation"}}, 0, 0, RosterCreate});
-  commands->push_back(Command{
-      "roster", "add-node", "add a node to a roster text file",
+      "roster",
+      "add-node",
+      "add a node to a roster text file",
       "tongbanctl roster add-node --in FILE --code CODE --name NAME --role "
       "county|province|national --endpoint HOST:PORT --signing-pub PUBFILE --suite intl|gm",
       "Adds the node with its signing public key (key id computed from the key) and\n"
@@ -697,11 +727,24 @@ void AddOfflineCommands(std::vector<Command>* commands) {
       "  tongbanctl roster add-node --in roster.txt --code 440305 --name 深圳市南山区 \\\n"
       "      --role county --endpoint tongban.nanshan.gov.cn:7443 \\\n"
       "      --signing-pub 440305-signing.pub --suite gm\n",
-      {{"in"}, {"code"}, {"name"}, {"role"}, {"endpoint", true, true}, {"signing-pub"},
-       {"suite"}, {"valid-from-seq"}, {"status"}, {"reason"}, {"replace", false, false}},
-      0, 0, RosterAddNode});
+      {{"in"},
+       {"code"},
+       {"name"},
+       {"role"},
+       {"endpoint", true, true},
+       {"signing-pub"},
+       {"suite"},
+       {"valid-from-seq"},
+       {"status"},
+       {"reason"},
+       {"replace", false, false}},
+      0,
+      0,
+      RosterAddNode});
   commands->push_back(Command{
-      "roster", "set-status", "suspend (暂停), revoke (吊销) or reactivate a node",
+      "roster",
+      "set-status",
+      "suspend (暂停), revoke (吊销) or reactivate a node",
       "tongbanctl roster set-status --in FILE --code CODE --status active|suspended|revoked "
       "[--reason TEXT]",
       "Changes the node's status in the text file. Nothing changes on the network\n"
@@ -709,38 +752,56 @@ void AddOfflineCommands(std::vector<Command>* commands) {
       "Examples:\n"
       "  tongbanctl roster set-status --in roster.txt --code 440305 --status revoked \\\n"
       "      --reason \"signing key lost 2026-11-02\"\n",
-      {{"in"}, {"code"}, {"status"}, {"reason"}}, 0, 0, RosterSetStatus});
+      {{"in"}, {"code"}, {"status"}, {"reason"}},
+      0,
+      0,
+      RosterSetStatus});
+  commands->push_back(
+      Command{"roster",
+              "sign",
+              "validate a roster text file and sign it with the federation root key",
+              "tongbanctl roster sign --in FILE --root-key KEYFILE --suite intl|gm --out SIGNED "
+              "[--version N] [--json]",
+              "Checks every entry (codes, roles, endpoints, keys, exactly one national node),\n"
+              "then writes SIGNED: the binary SignedRoster nodes accept. The first signature\n"
+              "of a file uses its version; each later one the next version, since nodes accept\n"
+              "only a newer roster. --version N sets it. FILE is rewritten with the version and\n"
+              "time signed. The root key file must be mode 0600 (else refused, exit 3).\n\n"
+              "Examples:\n"
+              "  tongbanctl roster sign --in roster.txt --root-key /secure/federation-root.key \\\n"
+              "      --suite gm --out roster.signed\n",
+              {{"in"}, {"root-key"}, {"suite"}, {"out"}, {"version"}, json},
+              0,
+              0,
+              RosterSign});
   commands->push_back(Command{
-      "roster", "sign", "validate a roster text file and sign it with the federation root key",
-      "tongbanctl roster sign --in FILE --root-key KEYFILE --suite intl|gm --out SIGNED "
-      "[--version N] [--json]",
-      "Checks every entry (codes, roles, endpoints, keys, exactly one national node),\n"
-      "then writes SIGNED: the binary SignedRoster nodes accept. The first signature\n"
-      "of a file uses its version; each later one the next version, since nodes accept\n"
-      "only a newer roster. --version N sets it. FILE is rewritten with the version and\n"
-      "time signed. The root key file must be mode 0600 (else refused, exit 3).\n\n"
-      "Examples:\n"
-      "  tongbanctl roster sign --in roster.txt --root-key /secure/federation-root.key \\\n"
-      "      --suite gm --out roster.signed\n",
-      {{"in"}, {"root-key"}, {"suite"}, {"out"}, {"version"}, json}, 0, 0, RosterSign});
-  commands->push_back(Command{
-      "roster", "verify", "verify a signed roster against the federation root public key",
+      "roster",
+      "verify",
+      "verify a signed roster against the federation root public key",
       "tongbanctl roster verify --in SIGNED --root-pub PUBFILE --suite intl|gm [--json]",
       "Exit 0 when the signature, key id and content check out; refused (exit 3)\n"
       "otherwise.\n\n"
       "Examples:\n"
       "  tongbanctl roster verify --in roster.signed --root-pub federation-root.pub --suite gm\n",
-      {{"in"}, {"root-pub"}, {"suite"}, json}, 0, 0, RosterVerify});
-  commands->push_back(Command{
-      "roster", "show", "print a signed roster as a table",
-      "tongbanctl roster show --in SIGNED [--root-pub PUBFILE --suite intl|gm] [--json]",
-      "Prints version, federation, issue time and every node: code, name, role,\n"
-      "status, endpoints and signing key ids. Without --root-pub the signature is\n"
-      "not checked (and the output says so).\n\n"
-      "Examples:\n"
-      "  tongbanctl roster show --in roster.signed\n"
-      "  tongbanctl roster show --in roster.signed --root-pub root.pub --suite gm --json\n",
-      {{"in"}, {"root-pub"}, {"suite"}, json}, 0, 0, RosterShow});
+      {{"in"}, {"root-pub"}, {"suite"}, json},
+      0,
+      0,
+      RosterVerify});
+  commands->push_back(
+      Command{"roster",
+              "show",
+              "print a signed roster as a table",
+              "tongbanctl roster show --in SIGNED [--root-pub PUBFILE --suite intl|gm] [--json]",
+              "Prints version, federation, issue time and every node: code, name, role,\n"
+              "status, endpoints and signing key ids. Without --root-pub the signature is\n"
+              "not checked (and the output says so).\n\n"
+              "Examples:\n"
+              "  tongbanctl roster show --in roster.signed\n"
+              "  tongbanctl roster show --in roster.signed --root-pub root.pub --suite gm --json\n",
+              {{"in"}, {"root-pub"}, {"suite"}, json},
+              0,
+              0,
+              RosterShow});
 }
 
 }  // namespace tongban::cli

@@ -57,10 +57,10 @@ size_t DisplayWidth(absl::string_view text) {
     for (size_t k = 1; k < len && i + k < text.size(); ++k) {
       cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
     }
-    width += (cp >= 0x1100 && (cp <= 0x115F || (cp >= 0x2E80 && cp <= 0xA4CF) ||
-                               (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-                               (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-                               (cp >= 0xFFE0 && cp <= 0xFFE6) || cp >= 0x20000))
+    width += (cp >= 0x1100 &&
+              (cp <= 0x115F || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+               (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+               (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) || cp >= 0x20000))
                  ? 2
                  : 1;
     i += len;
@@ -128,8 +128,8 @@ absl::StatusOr<E> Choice(const Args& args, const char* flag,
     if (name == text) return value;
     names.push_back(name);
   }
-  return absl::InvalidArgumentError(absl::StrCat("--", flag, " \"", text, "\" is not one of: ",
-                                                 absl::StrJoin(names, ", ")));
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " \"", text, "\" is not one of: ", absl::StrJoin(names, ", ")));
 }
 
 // The person's ID: the one positional argument.
@@ -191,7 +191,7 @@ absl::Status StatusCmd(const Args& args, Io& io) {
               {"own log", absl::StrCat(s.log_size(), " events, ", s.signed_size(), " signed")},
               {"logs held", absl::StrCat(s.logs_held(), " (", s.frozen_origins(), " frozen)")},
               {"pending for", s.pending_peers().empty() ? "nobody (in sync)"
-                                                         : absl::StrJoin(s.pending_peers(), ", ")},
+                                                        : absl::StrJoin(s.pending_peers(), ", ")},
               {"disk", absl::StrCat(s.disk_bytes() / (1 << 20), " MiB")},
               {"started", When(s.started_at_micros())},
               {"you are", absl::StrCat(s.operator_(), " (", s.operator_role(), ")")}},
@@ -203,9 +203,9 @@ absl::Status PeersCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
   TB_ASSIGN_OR_RETURN(v1::PeersReply r, client->Peers(v1::PeersRequest()));
   if (args.Has("json")) return PrintJson(r, io);
-  std::vector<std::vector<std::string>> rows = {
-      {"PEER", "NAME", "STATUS", "CONNECTED", "SINCE", "LAST BATCH", "BEHIND OUT", "BEHIND IN",
-       "HELD", "FROZEN", "LAST ERROR"}};
+  std::vector<std::vector<std::string>> rows = {{"PEER", "NAME", "STATUS", "CONNECTED", "SINCE",
+                                                 "LAST BATCH", "BEHIND OUT", "BEHIND IN", "HELD",
+                                                 "FROZEN", "LAST ERROR"}};
   for (const v1::PeerInfo& p : r.peers()) {
     rows.push_back({p.code(), p.name(), p.status(), p.connected() ? "yes" : "no",
                     When(p.connected_since_micros()), When(p.last_batch_micros()),
@@ -252,8 +252,8 @@ std::string ValueSummary(const v1::RecordValue& v) {
       return absl::StrCat(v.entitlement().programme(), " ",
                           v1::EntitlementStatus_Name(v.entitlement().status()));
     case v1::RecordValue::kInquiry:
-      return absl::StrCat(v1::InquiryType_Name(v.inquiry().type()), " to ",
-                          v.inquiry().to_county(), " due ", DateText(v.inquiry().due_on()));
+      return absl::StrCat(v1::InquiryType_Name(v.inquiry().type()), " to ", v.inquiry().to_county(),
+                          " due ", DateText(v.inquiry().due_on()));
     case v1::RecordValue::kInquiryReply:
       return absl::StrCat("reply to ", v.inquiry_reply().inquiry_county(), "/",
                           v.inquiry_reply().inquiry_record_id());
@@ -262,8 +262,7 @@ std::string ValueSummary(const v1::RecordValue& v) {
     case v1::RecordValue::kReceipt:
       return absl::StrCat("receipt for ", v.receipt().notice_county(), "/",
                           v.receipt().notice_record_id());
-    case v1::RecordValue::VALUE_NOT_SET:
-      break;
+    case v1::RecordValue::VALUE_NOT_SET: break;
   }
   return "(retracted)";
 }
@@ -308,8 +307,7 @@ absl::Status PersonHistoryCmd(const Args& args, Io& io) {
   for (const v1::HistoryEntry& e : reply.entries()) {
     rows.push_back({When(e.body().hlc().physical_micros()), EventName(e.event()),
                     v1::RecordKind_Name(e.body().kind()).substr(12), e.body().record_id(),
-                    v1::Operation_Name(e.body().operation()).substr(10),
-                    ValueSummary(e.value())});
+                    v1::Operation_Name(e.body().operation()).substr(10), ValueSummary(e.value())});
   }
   PrintTable(rows, io);
   return absl::OkStatus();
@@ -336,8 +334,9 @@ absl::Status PersonRegisterCmd(const Args& args, Io& io) {
   v1::PersonBasics* p = v.mutable_person_basics();
   TB_ASSIGN_OR_RETURN(std::string name, args.Required("name"));
   p->set_name(name);
-  TB_ASSIGN_OR_RETURN(v1::Sex sex, Choice<v1::Sex>(args, "sex", {{"male", v1::SEX_MALE},
-                                                                  {"female", v1::SEX_FEMALE}}));
+  TB_ASSIGN_OR_RETURN(
+      v1::Sex sex,
+      Choice<v1::Sex>(args, "sex", {{"male", v1::SEX_MALE}, {"female", v1::SEX_FEMALE}}));
   p->set_sex(sex);
   TB_ASSIGN_OR_RETURN(*p->mutable_birth_date(), DateFlag(args, "birth-date"));
   TB_ASSIGN_OR_RETURN(std::string region, args.Required("hukou-region"));
@@ -400,16 +399,15 @@ absl::Status ServiceFlags(const Args& args, v1::ServiceRecord* s) {
 absl::Status ServiceCmd(const Args& args, Io& io) {
   v1::RecordValue v;
   v1::ServiceRecord* s = v.mutable_service();
-  TB_ASSIGN_OR_RETURN(
-      v1::ServiceType type,
-      Choice<v1::ServiceType>(args, "type",
-                              {{"prenatal-check", v1::SERVICE_TYPE_PRENATAL_CHECK},
-                               {"child-immunisation", v1::SERVICE_TYPE_CHILD_IMMUNISATION},
-                               {"health-check", v1::SERVICE_TYPE_HEALTH_CHECK},
-                               {"contraceptive-supplies", v1::SERVICE_TYPE_CONTRACEPTIVE_SUPPLIES},
-                               {"health-education", v1::SERVICE_TYPE_HEALTH_EDUCATION},
-                               {"birth-registration-help",
-                                v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP}}));
+  TB_ASSIGN_OR_RETURN(v1::ServiceType type,
+                      Choice<v1::ServiceType>(
+                          args, "type",
+                          {{"prenatal-check", v1::SERVICE_TYPE_PRENATAL_CHECK},
+                           {"child-immunisation", v1::SERVICE_TYPE_CHILD_IMMUNISATION},
+                           {"health-check", v1::SERVICE_TYPE_HEALTH_CHECK},
+                           {"contraceptive-supplies", v1::SERVICE_TYPE_CONTRACEPTIVE_SUPPLIES},
+                           {"health-education", v1::SERVICE_TYPE_HEALTH_EDUCATION},
+                           {"birth-registration-help", v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP}}));
   s->set_type(type);
   TB_RETURN_IF_ERROR(ServiceFlags(args, s));
   const std::string id = absl::StrCat("svc-", args.Get("type"), "-", DateText(s->delivered_on()));
@@ -421,12 +419,13 @@ absl::Status EntitlementCmd(const Args& args, Io& io) {
   v1::Entitlement* e = v.mutable_entitlement();
   TB_ASSIGN_OR_RETURN(std::string programme, args.Required("programme"));
   e->set_programme(programme);
-  TB_ASSIGN_OR_RETURN(v1::EntitlementStatus status,
-                      Choice<v1::EntitlementStatus>(args, "status",
-                                                    {{"eligible", v1::ENTITLEMENT_STATUS_ELIGIBLE},
-                                                     {"active", v1::ENTITLEMENT_STATUS_ACTIVE},
-                                                     {"suspended", v1::ENTITLEMENT_STATUS_SUSPENDED},
-                                                     {"ended", v1::ENTITLEMENT_STATUS_ENDED}}));
+  TB_ASSIGN_OR_RETURN(
+      v1::EntitlementStatus status,
+      Choice<v1::EntitlementStatus>(args, "status",
+                                    {{"eligible", v1::ENTITLEMENT_STATUS_ELIGIBLE},
+                                     {"active", v1::ENTITLEMENT_STATUS_ACTIVE},
+                                     {"suspended", v1::ENTITLEMENT_STATUS_SUSPENDED},
+                                     {"ended", v1::ENTITLEMENT_STATUS_ENDED}}));
   e->set_status(status);
   TB_ASSIGN_OR_RETURN(long long fen, args.GetInt("amount-fen", 0, 0, 100000000));
   e->set_amount_fen(fen);
@@ -466,8 +465,7 @@ absl::Status CertificateIssueCmd(const Args& args, Io& io) {
   for (const std::string& fact : args.GetAll("fact")) {
     std::pair<std::string, std::string> kv = absl::StrSplit(fact, absl::MaxSplits('=', 1));
     if (kv.first.empty() || fact.find('=') == std::string::npos) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--fact \"", fact, "\" is not NAME=VALUE"));
+      return absl::InvalidArgumentError(absl::StrCat("--fact \"", fact, "\" is not NAME=VALUE"));
     }
     (*c->mutable_attested_facts())[kv.first] = kv.second;
   }
@@ -586,7 +584,8 @@ absl::Status CertificateRevokeCmd(const Args& args, Io& io) {
   for (const v1::Record& rec : certs) {
     if (rec.values().empty() || rec.values(0).certificate().number() != number) continue;
     if (rec.values(0).certificate().revoked()) {
-      return absl::FailedPreconditionError(absl::StrCat("certificate ", number, " is already revoked"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("certificate ", number, " is already revoked"));
     }
     v1::RecordValue v = rec.values(0);
     v.mutable_certificate()->set_revoked(true);
@@ -604,7 +603,8 @@ absl::Status CertificateRevokeCmd(const Args& args, Io& io) {
            << "routed to: " << absl::StrJoin(reply.audience(), ", ") << "\n";
     return absl::OkStatus();
   }
-  return absl::NotFoundError(absl::StrCat("no certificate ", number, " of this person is held here"));
+  return absl::NotFoundError(
+      absl::StrCat("no certificate ", number, " of this person is held here"));
 }
 
 absl::Status NoticeSendCmd(const Args& args, Io& io) {
@@ -696,9 +696,8 @@ absl::Status AuditCmd(const Args& args, Io& io) {
   std::vector<std::vector<std::string>> rows = {
       {"#", "WHEN", "OPERATOR", "ROLE", "ACTION", "PERSON", "REASON", "OUTCOME"}};
   for (const v1::AuditEntry& e : reply.entries()) {
-    rows.push_back({absl::StrCat(e.seq()), When(e.at_micros()), e.operator_(), e.role(),
-                    e.action(), e.person().empty() ? "-" : ids::MaskId(e.person()), e.reason(),
-                    e.outcome()});
+    rows.push_back({absl::StrCat(e.seq()), When(e.at_micros()), e.operator_(), e.role(), e.action(),
+                    e.person().empty() ? "-" : ids::MaskId(e.person()), e.reason(), e.outcome()});
   }
   PrintTable(rows, io);
   return absl::OkStatus();
@@ -714,8 +713,8 @@ Command Online(std::string group, std::string name, std::string summary, std::st
   c.name = std::move(name);
   c.summary = std::move(summary);
   c.usage = std::move(usage);
-  c.details = absl::StrCat(own_help, own_help.empty() ? "" : "\n", kConnectionHelp,
-                           "\nExamples:\n", examples);
+  c.details = absl::StrCat(own_help, own_help.empty() ? "" : "\n", kConnectionHelp, "\nExamples:\n",
+                           examples);
   c.flags = std::move(flags);
   c.min_positional = positional;
   c.max_positional = positional;
@@ -740,11 +739,10 @@ void AddOnlineCommands(std::vector<Command>* c) {
   c->push_back(Online("peers", "", "each peer: connected, since, last batch, behind, held, frozen",
                       "tongbanctl peers", "", "  tongbanctl peers --json\n", ConnectionFlags(), 0,
                       PeersCmd));
-  c->push_back(Online("peers", "clear-hold",
-                      "dial again a peer held after it sent invalid data (administrators)",
-                      "tongbanctl peers clear-hold PEER", "",
-                      "  tongbanctl peers clear-hold 440305\n", ConnectionFlags(), 1,
-                      ClearHoldCmd));
+  c->push_back(Online(
+      "peers", "clear-hold", "dial again a peer held after it sent invalid data (administrators)",
+      "tongbanctl peers clear-hold PEER", "", "  tongbanctl peers clear-hold 440305\n",
+      ConnectionFlags(), 1, ClearHoldCmd));
   c->push_back(Record("person", "register", "register a person's basic facts (户籍地, origin only)",
                       "tongbanctl person register ID --name NAME --sex male|female --birth-date "
                       "YYYY-MM-DD --hukou-region CODE [--hukou-address TEXT]",
@@ -770,25 +768,26 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       "  --reason TEXT          why you ask (required, audited)\n",
                       "  tongbanctl person where 620102199001010012 --reason \"inquiry\"\n",
                       WithConnection(reason), 1, PersonWhereCmd));
-  c->push_back(Record("register", "outflow", "register a departure (流出登记, origin)",
-                      "tongbanctl register outflow ID --to COUNTY --left-on YYYY-MM-DD [--why TEXT]",
-                      "  --to COUNTY            the destination county code\n"
-                      "  --left-on DATE         the day the person left\n"
-                      "  --why TEXT             the reason for leaving (work, business, ...)\n",
-                      "  tongbanctl register outflow 620102199001010012 --to 440305 --left-on "
-                      "2026-03-01 --why work\n",
-                      {{"to"}, {"left-on"}, {"why"}}, OutflowCmd));
-  c->push_back(Record("register", "inflow", "register an arrival (流入登记, residence)",
-                      "tongbanctl register inflow ID --origin COUNTY --arrived-on DATE "
-                      "--registered-on DATE --address TEXT [--previous COUNTY] [--employer TEXT]",
-                      "  --origin COUNTY        the household-registration county\n"
-                      "  --previous COUNTY      the previous residence, if any\n"
-                      "  --arrived-on DATE, --registered-on DATE, --address TEXT, --employer TEXT\n",
-                      "  tongbanctl register inflow 620102199001010012 --origin 620102 "
-                      "--arrived-on 2026-03-02 --registered-on 2026-03-10 --address \"...\"\n",
-                      {{"origin"}, {"previous"}, {"arrived-on"}, {"registered-on"}, {"address"},
-                       {"employer"}},
-                      InflowCmd));
+  c->push_back(
+      Record("register", "outflow", "register a departure (流出登记, origin)",
+             "tongbanctl register outflow ID --to COUNTY --left-on YYYY-MM-DD [--why TEXT]",
+             "  --to COUNTY            the destination county code\n"
+             "  --left-on DATE         the day the person left\n"
+             "  --why TEXT             the reason for leaving (work, business, ...)\n",
+             "  tongbanctl register outflow 620102199001010012 --to 440305 --left-on "
+             "2026-03-01 --why work\n",
+             {{"to"}, {"left-on"}, {"why"}}, OutflowCmd));
+  c->push_back(Record(
+      "register", "inflow", "register an arrival (流入登记, residence)",
+      "tongbanctl register inflow ID --origin COUNTY --arrived-on DATE "
+      "--registered-on DATE --address TEXT [--previous COUNTY] [--employer TEXT]",
+      "  --origin COUNTY        the household-registration county\n"
+      "  --previous COUNTY      the previous residence, if any\n"
+      "  --arrived-on DATE, --registered-on DATE, --address TEXT, --employer TEXT\n",
+      "  tongbanctl register inflow 620102199001010012 --origin 620102 "
+      "--arrived-on 2026-03-02 --registered-on 2026-03-10 --address \"...\"\n",
+      {{"origin"}, {"previous"}, {"arrived-on"}, {"registered-on"}, {"address"}, {"employer"}},
+      InflowCmd));
   c->push_back(Record("register", "return",
                       "register a return home (origin) or a departure from the residence",
                       "tongbanctl register return ID --type home|departed --effective-on DATE "
@@ -798,43 +797,53 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       "  tongbanctl register return 620102199001010012 --type home "
                       "--effective-on 2026-11-01 --from 330106\n",
                       {{"type"}, {"effective-on"}, {"from"}, {"to"}}, ReturnCmd));
-  c->push_back(Record("service", "record", "record a public service delivered (服务记录)",
-                      "tongbanctl service record ID --type TYPE --delivered-on DATE --provider "
-                      "COUNTY [--period P] [--notes TEXT]",
-                      "  --type                 prenatal-check, child-immunisation, health-check,\n"
-                      "                         contraceptive-supplies, health-education,\n"
-                      "                         birth-registration-help\n"
-                      "  --delivered-on DATE, --provider COUNTY, --period 2026-11, --notes TEXT\n"
-                      "  --confirm-duplicate    record it although the same service for the same\n"
-                      "                         period is recorded for the person (flagged first)\n",
-                      "  tongbanctl service record 620102199001010012 --type health-check "
-                      "--delivered-on 2026-04-01 --provider 440305\n",
-                      {{"type"}, {"delivered-on"}, {"provider"}, {"period"}, {"notes"},
-                       {"confirm-duplicate", false}},
-                      ServiceCmd));
-  c->push_back(Record("entitlement", "set", "set an entitlement (奖励扶助等, origin)",
-                      "tongbanctl entitlement set ID --programme NAME --status STATUS --from DATE "
-                      "--to DATE [--amount-fen N] [--delivered-by COUNTY]",
-                      "  --status               eligible, active, suspended, ended\n",
-                      "  tongbanctl entitlement set 620102199001010012 --programme reward "
-                      "--status active --from 2026-01-01 --to 2026-12-31 --amount-fen 10000\n",
-                      {{"programme"}, {"status"}, {"amount-fen"}, {"from"}, {"to"},
-                       {"delivered-by"}},
-                      EntitlementCmd));
-  c->push_back(Record("entitlement", "deliver",
-                      "record that this county helped deliver an entitlement (协助发放, residence)",
-                      "tongbanctl entitlement deliver ID --entitlement RECORD_ID --delivered-on "
-                      "DATE --provider COUNTY [--period P] [--notes TEXT]",
-                      "  --entitlement RECORD_ID  the origin's entitlement record (ent-PROGRAMME),\n"
-                      "                         as person show lists it; it must be held here\n"
-                      "  --delivered-on DATE, --provider COUNTY (this county), --period 2026-11\n"
-                      "  --confirm-duplicate    record it although a delivery for the period is\n"
-                      "                         recorded (flagged first)\n",
-                      "  tongbanctl entitlement deliver 620102199001010012 --entitlement "
-                      "ent-reward --delivered-on 2026-11-20 --provider 440305 --period 2026-11\n",
-                      {{"entitlement"}, {"delivered-on"}, {"provider"}, {"period"}, {"notes"},
-                       {"confirm-duplicate", false}},
-                      EntitlementDeliverCmd));
+  c->push_back(
+      Record("service", "record", "record a public service delivered (服务记录)",
+             "tongbanctl service record ID --type TYPE --delivered-on DATE --provider "
+             "COUNTY [--period P] [--notes TEXT]",
+             "  --type                 prenatal-check, child-immunisation, health-check,\n"
+             "                         contraceptive-supplies, health-education,\n"
+             "                         birth-registration-help\n"
+             "  --delivered-on DATE, --provider COUNTY, --period 2026-11, --notes TEXT\n"
+             "  --confirm-duplicate    record it although the same service for the same\n"
+             "                         period is recorded for the person (flagged first)\n",
+             "  tongbanctl service record 620102199001010012 --type health-check "
+             "--delivered-on 2026-04-01 --provider 440305\n",
+             {{"type"},
+              {"delivered-on"},
+              {"provider"},
+              {"period"},
+              {"notes"},
+              {"confirm-duplicate", false}},
+             ServiceCmd));
+  c->push_back(
+      Record("entitlement", "set", "set an entitlement (奖励扶助等, origin)",
+             "tongbanctl entitlement set ID --programme NAME --status STATUS --from DATE "
+             "--to DATE [--amount-fen N] [--delivered-by COUNTY]",
+             "  --status               eligible, active, suspended, ended\n",
+             "  tongbanctl entitlement set 620102199001010012 --programme reward "
+             "--status active --from 2026-01-01 --to 2026-12-31 --amount-fen 10000\n",
+             {{"programme"}, {"status"}, {"amount-fen"}, {"from"}, {"to"}, {"delivered-by"}},
+             EntitlementCmd));
+  c->push_back(
+      Record("entitlement", "deliver",
+             "record that this county helped deliver an entitlement (协助发放, residence)",
+             "tongbanctl entitlement deliver ID --entitlement RECORD_ID --delivered-on "
+             "DATE --provider COUNTY [--period P] [--notes TEXT]",
+             "  --entitlement RECORD_ID  the origin's entitlement record (ent-PROGRAMME),\n"
+             "                         as person show lists it; it must be held here\n"
+             "  --delivered-on DATE, --provider COUNTY (this county), --period 2026-11\n"
+             "  --confirm-duplicate    record it although a delivery for the period is\n"
+             "                         recorded (flagged first)\n",
+             "  tongbanctl entitlement deliver 620102199001010012 --entitlement "
+             "ent-reward --delivered-on 2026-11-20 --provider 440305 --period 2026-11\n",
+             {{"entitlement"},
+              {"delivered-on"},
+              {"provider"},
+              {"period"},
+              {"notes"},
+              {"confirm-duplicate", false}},
+             EntitlementDeliverCmd));
   c->push_back(Record("certificate", "issue", "issue an electronic certificate (电子证明)",
                       "tongbanctl certificate issue ID --type TYPE --number N --issuer COUNTY "
                       "--valid-from DATE --valid-to DATE [--fact NAME=VALUE ...] [--supersedes ID]",
@@ -843,25 +852,31 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       "  tongbanctl certificate issue 620102199001010012 --type "
                       "marriage-fertility --number HY-1 --issuer 620102 --valid-from 2026-03-01 "
                       "--valid-to 2027-02-28 --fact marital_status=married\n",
-                      {{"type"}, {"number"}, {"issuer"}, {"valid-from"}, {"valid-to"},
-                       {"fact", true, true}, {"supersedes"}},
+                      {{"type"},
+                       {"number"},
+                       {"issuer"},
+                       {"valid-from"},
+                       {"valid-to"},
+                       {"fact", true, true},
+                       {"supersedes"}},
                       CertificateIssueCmd));
-  c->push_back(Record("inquiry", "send", "send an inquiry (协查) to another county",
-                      "tongbanctl inquiry send ID --to COUNTY --type TYPE --question TEXT",
-                      "  --type                 urgent (15 days), normal (30), certificate-mismatch (7)\n"
-                      "                         by default; the node sets the deadline from its\n"
-                      "                         [deadlines] rules for the receiving province\n",
-                      "  tongbanctl inquiry send 620102199001010012 --to 620102 --type normal "
-                      "--question \"Is the marriage certificate current?\"\n",
-                      {{"to"}, {"type"}, {"question"}}, InquirySendCmd));
-  c->push_back(Record("inquiry", "reply", "reply to an inquiry (协查反馈)",
-                      "tongbanctl inquiry reply ID --inquiry RECORD_ID --inquiry-county COUNTY "
-                      "--answer TEXT [--matched]",
-                      "  --inquiry RECORD_ID    the inquiry's record id; --inquiry-county: its sender\n",
-                      "  tongbanctl inquiry reply 620102199001010012 --inquiry inq-620102-1 "
-                      "--inquiry-county 440305 --answer \"current\" --matched\n",
-                      {{"inquiry"}, {"inquiry-county"}, {"answer"}, {"matched", false}},
-                      InquiryReplyCmd));
+  c->push_back(
+      Record("inquiry", "send", "send an inquiry (协查) to another county",
+             "tongbanctl inquiry send ID --to COUNTY --type TYPE --question TEXT",
+             "  --type                 urgent (15 days), normal (30), certificate-mismatch (7)\n"
+             "                         by default; the node sets the deadline from its\n"
+             "                         [deadlines] rules for the receiving province\n",
+             "  tongbanctl inquiry send 620102199001010012 --to 620102 --type normal "
+             "--question \"Is the marriage certificate current?\"\n",
+             {{"to"}, {"type"}, {"question"}}, InquirySendCmd));
+  c->push_back(
+      Record("inquiry", "reply", "reply to an inquiry (协查反馈)",
+             "tongbanctl inquiry reply ID --inquiry RECORD_ID --inquiry-county COUNTY "
+             "--answer TEXT [--matched]",
+             "  --inquiry RECORD_ID    the inquiry's record id; --inquiry-county: its sender\n",
+             "  tongbanctl inquiry reply 620102199001010012 --inquiry inq-620102-1 "
+             "--inquiry-county 440305 --answer \"current\" --matched\n",
+             {{"inquiry"}, {"inquiry-county"}, {"answer"}, {"matched", false}}, InquiryReplyCmd));
   c->push_back(Online("inquiry", "list", "inquiries sent or received here, with their state",
                       "tongbanctl inquiry list [--due [--within-days N]] [--overdue]",
                       "  --due                  only open ones due within --within-days (default:\n"
@@ -884,41 +899,43 @@ void AddOnlineCommands(std::vector<Command>* c) {
                       "  tongbanctl certificate revoke 620102199001010012 --number HY-1 "
                       "--reason \"issued in error\"\n",
                       WithConnection({{"number"}, {"reason"}}), 1, CertificateRevokeCmd));
-  c->push_back(Record("notice", "send", "send a notice (通报) to another county",
-                      "tongbanctl notice send ID --to COUNTY --subject TEXT [--body TEXT] "
-                      "[--needs-receipt] [--needs-feedback]",
-                      "", "  tongbanctl notice send 620102199001010012 --to 440305 --subject "
-                          "\"moved\" --needs-receipt\n",
-                      {{"to"}, {"subject"}, {"body"}, {"needs-receipt", false},
-                       {"needs-feedback", false}},
-                      NoticeSendCmd));
+  c->push_back(
+      Record("notice", "send", "send a notice (通报) to another county",
+             "tongbanctl notice send ID --to COUNTY --subject TEXT [--body TEXT] "
+             "[--needs-receipt] [--needs-feedback]",
+             "",
+             "  tongbanctl notice send 620102199001010012 --to 440305 --subject "
+             "\"moved\" --needs-receipt\n",
+             {{"to"}, {"subject"}, {"body"}, {"needs-receipt", false}, {"needs-feedback", false}},
+             NoticeSendCmd));
   c->push_back(Record("notice", "ack", "acknowledge a notice (回执)",
                       "tongbanctl notice ack ID --notice RECORD_ID --notice-county COUNTY "
                       "[--feedback TEXT]",
-                      "", "  tongbanctl notice ack 620102199001010012 --notice notice-440305-1 "
-                          "--notice-county 440305\n",
+                      "",
+                      "  tongbanctl notice ack 620102199001010012 --notice notice-440305-1 "
+                      "--notice-county 440305\n",
                       {{"notice"}, {"notice-county"}, {"feedback"}}, NoticeAckCmd));
-  c->push_back(Online("notice", "list",
-                      "notices needing a receipt or feedback, sent or received here, with state",
-                      "tongbanctl notice list [--due [--within-days N]] [--overdue]",
-                      "  --due                  only open ones due within --within-days (default:\n"
-                      "                         the node's deadlines.remind_days, 3 unless set)\n"
-                      "  --overdue              only those past their deadline, not complete\n"
-                      "States: sent, received, open (national node), awaiting feedback, acknowledged,\n"
-                      "acknowledged late, overdue, withdrawn. Deadline: 30 days unless\n"
-                      "[deadlines] says otherwise.\n",
-                      "  tongbanctl notice list --due\n",
-                      WithConnection({{"due", false}, {"overdue", false}, {"within-days"}}), 0,
-                      NoticeListCmd));
-  c->push_back(Online("stats", "", "the measures: feedback, receipts, timeliness, coverage, flows",
-                      "tongbanctl stats [--month YYYY-MM | --year YYYY] [--scope CODE]",
-                      "  --month YYYY-MM        a calendar month (default: the current one)\n"
-                      "  --year YYYY            the statistical year ending in YYYY: 1 October\n"
-                      "                         YYYY-1 to 30 September YYYY\n"
-                      "  --scope CODE           a county, a province XX0000 or the nation 000000\n"
-                      "                         (default: the node's own; a county sees itself only)\n",
-                      "  tongbanctl stats --year 2026 --scope 440000\n",
-                      WithConnection({{"month"}, {"year"}, {"scope"}}), 0, StatsCmd));
+  c->push_back(Online(
+      "notice", "list", "notices needing a receipt or feedback, sent or received here, with state",
+      "tongbanctl notice list [--due [--within-days N]] [--overdue]",
+      "  --due                  only open ones due within --within-days (default:\n"
+      "                         the node's deadlines.remind_days, 3 unless set)\n"
+      "  --overdue              only those past their deadline, not complete\n"
+      "States: sent, received, open (national node), awaiting feedback, acknowledged,\n"
+      "acknowledged late, overdue, withdrawn. Deadline: 30 days unless\n"
+      "[deadlines] says otherwise.\n",
+      "  tongbanctl notice list --due\n",
+      WithConnection({{"due", false}, {"overdue", false}, {"within-days"}}), 0, NoticeListCmd));
+  c->push_back(
+      Online("stats", "", "the measures: feedback, receipts, timeliness, coverage, flows",
+             "tongbanctl stats [--month YYYY-MM | --year YYYY] [--scope CODE]",
+             "  --month YYYY-MM        a calendar month (default: the current one)\n"
+             "  --year YYYY            the statistical year ending in YYYY: 1 October\n"
+             "                         YYYY-1 to 30 September YYYY\n"
+             "  --scope CODE           a county, a province XX0000 or the nation 000000\n"
+             "                         (default: the node's own; a county sees itself only)\n",
+             "  tongbanctl stats --year 2026 --scope 440000\n",
+             WithConnection({{"month"}, {"year"}, {"scope"}}), 0, StatsCmd));
   c->push_back(Online("audit", "", "the audit trail, its chain verified (auditors)",
                       "tongbanctl audit [--from DATE] [--to DATE] [--operator NAME] [--person ID] "
                       "[--limit N]",

@@ -85,8 +85,8 @@ absl::Status OperatorAdd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::unique_ptr<node::OperatorAccounts> accounts,
                       node::OperatorAccounts::Open(dir + "/accounts"));
   if (accounts->Find(name).has_value()) {
-    return absl::AlreadyExistsError(absl::StrCat(dir, "/accounts: operator ", name,
-                                                 " already has an account"));
+    return absl::AlreadyExistsError(
+        absl::StrCat(dir, "/accounts: operator ", name, " already has an account"));
   }
   TB_RETURN_IF_ERROR(RefuseExisting({key_path, cert_path, password_path, totp_path}));
 
@@ -124,8 +124,7 @@ absl::Status OperatorAdd(const Args& args, Io& io) {
   if (!account.totp_secret.empty()) {
     TB_RETURN_IF_ERROR(WriteNewFile(
         totp_path,
-        node::TotpUri(absl::StrCat("Tongban ", county), name, account.totp_secret) + "\n",
-        0600));
+        node::TotpUri(absl::StrCat("Tongban ", county), name, account.totp_secret) + "\n", 0600));
   }
   TB_RETURN_IF_ERROR(accounts->Put(account));
   io.out << "added operator " << name << " (" << options.role << ") of node " << county << "\n"
@@ -176,8 +175,8 @@ void AddOperatorCommands(std::vector<Command>* commands) {
       "Examples:\n"
       "  tongbanctl operator add --dir /etc/tongban/operators --name li.wei --role clerk "
       "--suite gm\n";
-  add.flags = {{"dir"}, {"name"}, {"role"}, {"suite"}, {"password-file"}, {"totp", false},
-               {"days"}};
+  add.flags = {{"dir"},           {"name"},        {"role"}, {"suite"},
+               {"password-file"}, {"totp", false}, {"days"}};
   add.run = OperatorAdd;
   commands->push_back(add);
 }

@@ -39,8 +39,9 @@ absl::Status WriteAll(int fd, absl::string_view content) {
 
 void SyncDir(const std::string& path) {
   const size_t slash = path.rfind('/');
-  const std::string dir =
-      slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
     ::fsync(fd);
@@ -102,7 +103,8 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view content, un
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
   if (fd < 0) {
     if (errno == EEXIST) {
-      return absl::AlreadyExistsError(absl::StrCat(path, ": already exists; refusing to overwrite it"));
+      return absl::AlreadyExistsError(
+          absl::StrCat(path, ": already exists; refusing to overwrite it"));
     }
     return ErrnoError(errno, path, "cannot create");
   }
@@ -123,9 +125,9 @@ absl::StatusOr<v1::Roster> ParseRosterText(absl::string_view text, const std::st
   parser.RecordErrorsTo(&errors);
   v1::Roster roster;
   if (!parser.ParseFromString(std::string(text), &roster)) {
-    return absl::InvalidArgumentError(
-        errors.first().empty() ? absl::StrCat(path, ": not a text-format roster")
-                               : absl::StrCat(path, ":", errors.first()));
+    return absl::InvalidArgumentError(errors.first().empty()
+                                          ? absl::StrCat(path, ": not a text-format roster")
+                                          : absl::StrCat(path, ":", errors.first()));
   }
   return roster;
 }
@@ -147,11 +149,11 @@ std::string FormatRosterText(const v1::Roster& roster) {
       "# Rewriting this file keeps only these generated comments.\n\n";
   absl::StrAppend(&out, "version: ", roster.version(), "\n");
   if (roster.issued_at_micros() != 0) {
-    absl::StrAppend(&out, "# last signed ",
-                    absl::FormatTime("%Y-%m-%dT%H:%M:%SZ",
-                                     absl::FromUnixMicros(roster.issued_at_micros()),
-                                     absl::UTCTimeZone()),
-                    "\n");
+    absl::StrAppend(
+        &out, "# last signed ",
+        absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMicros(roster.issued_at_micros()),
+                         absl::UTCTimeZone()),
+        "\n");
   } else {
     absl::StrAppend(&out, "# not signed yet: `roster sign` signs this version first\n");
   }

@@ -22,8 +22,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path);
 
 // Replaces `path` with `content` atomically (a temporary file in the same
 // folder, synced, then renamed over it), with `mode`.
-absl::Status WriteFileAtomically(const std::string& path, absl::string_view content,
-                                 unsigned mode);
+absl::Status WriteFileAtomically(const std::string& path, absl::string_view content, unsigned mode);
 
 // Creates `path` with `content`; kAlreadyExists if it exists.
 absl::Status WriteNewFile(const std::string& path, absl::string_view content, unsigned mode);

@@ -4,9 +4,9 @@
 #include <map>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -20,16 +20,42 @@ namespace {
 
 // Column indexes into ImportColumns(); keep both in the same order.
 enum Col {
-  kKind, kPerson, kRecordId,
-  kName, kSex, kBirthDate, kHukouRegion, kHukouAddress,            // person
-  kDestinationCounty, kLeftOn,                                      // outflow
-  kOriginCounty, kPreviousResidence, kArrivedOn, kRegisteredOn,     // inflow
-  kAddress, kEmployer,
-  kServiceType, kDeliveredOn, kProviderCounty, kPeriod, kNotes,     // service
-  kReturnType, kEffectiveOn, kFromCounty, kToCounty,                // return
-  kCertificateType, kCertificateNumber, kIssuer, kValidFrom,        // certificate
-  kValidTo, kFacts,
-  kProgramme, kStatus, kAmountFen, kPeriodFrom, kPeriodTo,          // entitlement
+  kKind,
+  kPerson,
+  kRecordId,
+  kName,
+  kSex,
+  kBirthDate,
+  kHukouRegion,
+  kHukouAddress,  // person
+  kDestinationCounty,
+  kLeftOn,  // outflow
+  kOriginCounty,
+  kPreviousResidence,
+  kArrivedOn,
+  kRegisteredOn,  // inflow
+  kAddress,
+  kEmployer,
+  kServiceType,
+  kDeliveredOn,
+  kProviderCounty,
+  kPeriod,
+  kNotes,  // service
+  kReturnType,
+  kEffectiveOn,
+  kFromCounty,
+  kToCounty,  // return
+  kCertificateType,
+  kCertificateNumber,
+  kIssuer,
+  kValidFrom,  // certificate
+  kValidTo,
+  kFacts,
+  kProgramme,
+  kStatus,
+  kAmountFen,
+  kPeriodFrom,
+  kPeriodTo,  // entitlement
   kDeliveredBy,
   kColumnCount
 };
@@ -43,17 +69,27 @@ struct KindSpec {
 
 const std::vector<KindSpec>& Kinds() {
   static const auto* kinds = new std::vector<KindSpec>{
-      {"person", v1::RECORD_KIND_PERSON_BASICS, {kName, kSex, kBirthDate, kHukouRegion},
+      {"person",
+       v1::RECORD_KIND_PERSON_BASICS,
+       {kName, kSex, kBirthDate, kHukouRegion},
        {kHukouAddress}},
       {"outflow", v1::RECORD_KIND_OUTFLOW, {kDestinationCounty, kLeftOn}, {}},
-      {"inflow", v1::RECORD_KIND_INFLOW, {kOriginCounty, kArrivedOn, kRegisteredOn, kAddress},
+      {"inflow",
+       v1::RECORD_KIND_INFLOW,
+       {kOriginCounty, kArrivedOn, kRegisteredOn, kAddress},
        {kPreviousResidence, kEmployer}},
-      {"service", v1::RECORD_KIND_SERVICE, {kServiceType, kDeliveredOn, kProviderCounty},
+      {"service",
+       v1::RECORD_KIND_SERVICE,
+       {kServiceType, kDeliveredOn, kProviderCounty},
        {kPeriod, kNotes}},
       {"return", v1::RECORD_KIND_RETURN, {kReturnType, kEffectiveOn, kFromCounty}, {kToCounty}},
-      {"certificate", v1::RECORD_KIND_CERTIFICATE,
-       {kCertificateType, kCertificateNumber, kIssuer, kValidFrom, kValidTo}, {kFacts}},
-      {"entitlement", v1::RECORD_KIND_ENTITLEMENT, {kProgramme, kStatus},
+      {"certificate",
+       v1::RECORD_KIND_CERTIFICATE,
+       {kCertificateType, kCertificateNumber, kIssuer, kValidFrom, kValidTo},
+       {kFacts}},
+      {"entitlement",
+       v1::RECORD_KIND_ENTITLEMENT,
+       {kProgramme, kStatus},
        {kAmountFen, kPeriodFrom, kPeriodTo, kDeliveredBy}},
   };
   return *kinds;
@@ -96,10 +132,9 @@ constexpr int64_t kMaxAmountFen = 100000000;
 // A-Z a-z 0-9 . _ : -); checked here so that a derived id built from a
 // free-text column is a finding on that column, not a refusal by the node.
 bool ValidRecordId(absl::string_view id) {
-  return !id.empty() && id.size() <= 128 &&
-         std::all_of(id.begin(), id.end(), [](char c) {
-           return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
-         });
+  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
+  });
 }
 
 // Offset of the first byte that is not part of a valid UTF-8 sequence
@@ -110,11 +145,21 @@ size_t InvalidUtf8At(absl::string_view s) {
     const auto c = static_cast<unsigned char>(s[i]);
     size_t n = 0;
     uint32_t cp = 0;
-    if (c < 0x80) { ++i; continue; }
-    if (c >= 0xC2 && c <= 0xDF) { n = 1; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { n = 2; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { n = 3; cp = c & 0x07; }
-    else return i;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+      n = 1;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      n = 2;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      n = 3;
+      cp = c & 0x07;
+    } else
+      return i;
     for (size_t k = 1; k <= n; ++k) {
       if (i + k >= s.size()) return i;
       const auto t = static_cast<unsigned char>(s[i + k]);
@@ -166,32 +211,59 @@ std::string DateText(const v1::Date& d) {
 }  // namespace
 
 const std::vector<std::string>& ImportColumns() {
-  static const auto* columns = new std::vector<std::string>{
-      "kind", "person", "record_id",
-      "name", "sex", "birth_date", "hukou_region", "hukou_address",
-      "destination_county", "left_on",
-      "origin_county", "previous_residence", "arrived_on", "registered_on", "address", "employer",
-      "service_type", "delivered_on", "provider_county", "period", "notes",
-      "return_type", "effective_on", "from_county", "to_county",
-      "certificate_type", "certificate_number", "issuer", "valid_from", "valid_to", "facts",
-      "programme", "status", "amount_fen", "period_from", "period_to", "delivered_by"};
+  static const auto* columns = new std::vector<std::string>{"kind",
+                                                            "person",
+                                                            "record_id",
+                                                            "name",
+                                                            "sex",
+                                                            "birth_date",
+                                                            "hukou_region",
+                                                            "hukou_address",
+                                                            "destination_county",
+                                                            "left_on",
+                                                            "origin_county",
+                                                            "previous_residence",
+                                                            "arrived_on",
+                                                            "registered_on",
+                                                            "address",
+                                                            "employer",
+                                                            "service_type",
+                                                            "delivered_on",
+                                                            "provider_county",
+                                                            "period",
+                                                            "notes",
+                                                            "return_type",
+                                                            "effective_on",
+                                                            "from_county",
+                                                            "to_county",
+                                                            "certificate_type",
+                                                            "certificate_number",
+                                                            "issuer",
+                                                            "valid_from",
+                                                            "valid_to",
+                                                            "facts",
+                                                            "programme",
+                                                            "status",
+                                                            "amount_fen",
+                                                            "period_from",
+                                                            "period_to",
+                                                            "delivered_by"};
   return *columns;
 }
 
 std::string FindingCsvLine(const ImportFinding& f) {
-  return absl::StrCat(CsvField(f.file), ",", f.line, ",", CsvField(f.column), ",", CsvField(f.reason));
+  return absl::StrCat(CsvField(f.file), ",", f.line, ",", CsvField(f.column), ",",
+                      CsvField(f.reason));
 }
 
 std::string DerivedRecordId(const v1::WriteRequest& r) {
   const v1::RecordValue& v = r.value();
   switch (r.kind()) {
-    case v1::RECORD_KIND_PERSON_BASICS:
-      return "basics";
+    case v1::RECORD_KIND_PERSON_BASICS: return "basics";
     case v1::RECORD_KIND_OUTFLOW:
       return absl::StrCat("out-", v.outflow().destination_county(), "-",
                           DateText(v.outflow().left_on()));
-    case v1::RECORD_KIND_INFLOW:
-      return absl::StrCat("in-", DateText(v.inflow().arrived_on()));
+    case v1::RECORD_KIND_INFLOW: return absl::StrCat("in-", DateText(v.inflow().arrived_on()));
     case v1::RECORD_KIND_SERVICE:
       for (const auto& [name, type] : ChoicesOf(kServiceType)) {
         if (type == v.service().type()) {
@@ -201,12 +273,9 @@ std::string DerivedRecordId(const v1::WriteRequest& r) {
       return "";
     case v1::RECORD_KIND_RETURN:
       return absl::StrCat("return-", DateText(v.return_registration().effective_on()));
-    case v1::RECORD_KIND_CERTIFICATE:
-      return absl::StrCat("cert-", v.certificate().number());
-    case v1::RECORD_KIND_ENTITLEMENT:
-      return absl::StrCat("ent-", v.entitlement().programme());
-    default:
-      return "";
+    case v1::RECORD_KIND_CERTIFICATE: return absl::StrCat("cert-", v.certificate().number());
+    case v1::RECORD_KIND_ENTITLEMENT: return absl::StrCat("ent-", v.entitlement().programme());
+    default: return "";
   }
 }
 
@@ -216,8 +285,7 @@ ImportReader::ImportReader(std::string file, std::istream* in, Encoding encoding
 
 ImportReader::~ImportReader() = default;
 
-absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(std::string file,
-                                                                 std::istream* in,
+absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(std::string file, std::istream* in,
                                                                  Encoding encoding,
                                                                  absl::CivilDay today) {
   std::unique_ptr<ImportReader> r(new ImportReader(std::move(file), in, encoding, today));
@@ -238,9 +306,8 @@ absl::StatusOr<std::unique_ptr<ImportReader>> ImportReader::Open(std::string fil
     name = std::string(absl::StripAsciiWhitespace(name));
     auto it = std::find(known.begin(), known.end(), name);
     if (it == known.end()) {
-      return absl::InvalidArgumentError(absl::StrCat(where, "unknown column \"", name,
-                                                     "\" (known: ", absl::StrJoin(known, ", "),
-                                                     ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "unknown column \"", name, "\" (known: ", absl::StrJoin(known, ", "), ")"));
     }
     const int col = static_cast<int>(it - known.begin());
     if (seen[col]) {
@@ -281,8 +348,7 @@ bool ImportReader::ReadLine(std::string* line, std::string* encoding_error) {
   if (bad != absl::string_view::npos) {
     // Keep the ASCII structure for splitting, and reject the row.
     if (encoding_error->empty()) {
-      *encoding_error =
-          absl::StrCat("not valid GB18030 at byte ", bad + 1, " of line ", line_);
+      *encoding_error = absl::StrCat("not valid GB18030 at byte ", bad + 1, " of line ", line_);
     }
     *line = std::move(raw);
     return true;
@@ -374,8 +440,8 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
   if (spec == nullptr) {
     std::vector<std::string> known;
     for (const KindSpec& k : Kinds()) known.emplace_back(k.name);
-    reject("kind", absl::StrCat("\"", value[kKind], "\" is not one of: ",
-                                absl::StrJoin(known, ", ")));
+    reject("kind",
+           absl::StrCat("\"", value[kKind], "\" is not one of: ", absl::StrJoin(known, ", ")));
     return true;
   }
 
@@ -426,7 +492,8 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
     }
     std::vector<std::string> known;
     for (const auto& [word, number] : choices) known.push_back(word);
-    reject(names[c], absl::StrCat("\"", value[c], "\" is not one of: ", absl::StrJoin(known, ", ")));
+    reject(names[c],
+           absl::StrCat("\"", value[c], "\" is not one of: ", absl::StrJoin(known, ", ")));
     return 0;
   };
 
@@ -525,8 +592,7 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
       county(kDeliveredBy, e->mutable_delivered_by());
       break;
     }
-    default:
-      break;
+    default: break;
   }
 
   // The person's ID: malformed is rejected; graded findings are flagged.
@@ -569,9 +635,9 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
   if (!ValidRecordId(r.record_id())) {
     // A derived id takes a free-text column (programme, certificate number):
     // name that column, so the operator knows to give record_id instead.
-    const Col from = !value[kRecordId].empty()                           ? kRecordId
+    const Col from = !value[kRecordId].empty()                   ? kRecordId
                      : spec->kind == v1::RECORD_KIND_ENTITLEMENT ? kProgramme
-                                                                         : kCertificateNumber;
+                                                                 : kCertificateNumber;
     reject(names[from], absl::StrCat("record id \"", r.record_id(),
                                      "\" is not 1 to 128 characters of A-Z a-z 0-9 . _ : -",
                                      from == kRecordId ? "" : "; give a record_id column"));

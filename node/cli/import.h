@@ -97,7 +97,7 @@ class ImportReader {
   const Encoding encoding_;
   const absl::CivilDay today_;
   std::unique_ptr<Transcoder> from_gb_;  // for GB18030 input
-  std::vector<int> column_of_;  // header position -> index in ImportColumns()
+  std::vector<int> column_of_;           // header position -> index in ImportColumns()
   uint64_t bytes_read_ = 0;
   uint64_t line_ = 0;
 };

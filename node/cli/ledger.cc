@@ -99,8 +99,7 @@ std::string DayText(const v1::Date& d) {
 // followed by its counties, by code.
 std::string OrderKey(const std::string& code, v1::StatsScopeLevel level) {
   if (level == v1::STATS_SCOPE_LEVEL_NATION) return "";
-  return absl::StrCat(code.substr(0, 2), level == v1::STATS_SCOPE_LEVEL_PROVINCE ? "0" : "1",
-                      code);
+  return absl::StrCat(code.substr(0, 2), level == v1::STATS_SCOPE_LEVEL_PROVINCE ? "0" : "1", code);
 }
 
 void AppendCsvLine(const std::vector<std::string>& cells, std::string* out) {
@@ -138,9 +137,8 @@ absl::StatusOr<std::vector<std::string>> LedgerMonths(absl::string_view from,
   }
   const auto count = absl::CivilMonth(last.first) - absl::CivilMonth(first.first) + 1;
   if (count > kMaxLedgerMonths) {
-    return absl::InvalidArgumentError(absl::StrCat(from, " .. ", to, " is ", count,
-                                                   " months; one export covers at most ",
-                                                   kMaxLedgerMonths));
+    return absl::InvalidArgumentError(absl::StrCat(
+        from, " .. ", to, " is ", count, " months; one export covers at most ", kMaxLedgerMonths));
   }
   return MonthsOfDays(first.first, last.second);
 }
@@ -152,9 +150,8 @@ absl::StatusOr<std::vector<std::string>> StatisticalYearMonths(absl::string_view
 }
 
 std::vector<std::string> LedgerColumns() {
-  std::vector<std::string> columns = {"统计期 period",   "起始日 first day",
-                                      "截止日 last day", "级别 level",
-                                      "区划代码 code",   "区划名称 name"};
+  std::vector<std::string> columns = {"统计期 period", "起始日 first day", "截止日 last day",
+                                      "级别 level",    "区划代码 code",    "区划名称 name"};
   for (const google::protobuf::FieldDescriptor* f : RatioFields()) {
     const MeasureColumns* m = ColumnsOf(f);
     if (m == nullptr) {  // A new measure without names yet: still exported.
@@ -165,8 +162,8 @@ std::vector<std::string> LedgerColumns() {
     }
     columns.insert(columns.end(), {m->numerator, m->denominator, m->ratio});
   }
-  columns.insert(columns.end(), {"冲突记录数 records in conflict", "计算日 as of",
-                                 "计算节点 computed by"});
+  columns.insert(columns.end(),
+                 {"冲突记录数 records in conflict", "计算日 as of", "计算节点 computed by"});
   return columns;
 }
 
@@ -190,9 +187,12 @@ absl::StatusOr<std::string> LedgerCsv(const std::vector<v1::StatsReply>& replies
       v1::StatsRow zero;  // left out of this reply: every count is 0
       auto it = by_code.find(code);
       const v1::StatsRow& row = it != by_code.end() ? *it->second : zero;
-      std::vector<std::string> cells = {reply.period(),   DayText(reply.first_day()),
-                                        DayText(reply.last_day()), LevelText(level),
-                                        code,             RegionName(code)};
+      std::vector<std::string> cells = {reply.period(),
+                                        DayText(reply.first_day()),
+                                        DayText(reply.last_day()),
+                                        LevelText(level),
+                                        code,
+                                        RegionName(code)};
       for (const google::protobuf::FieldDescriptor* f : fields) {
         const auto& ratio =
             static_cast<const v1::StatsRatio&>(row.GetReflection()->GetMessage(row, f));
@@ -201,8 +201,8 @@ absl::StatusOr<std::string> LedgerCsv(const std::vector<v1::StatsReply>& replies
         cells.push_back(absl::StrCat(ratio.denominator()));
         cells.push_back(Ratio(ratio.numerator(), ratio.denominator(), m ? m->scale : 100));
       }
-      cells.insert(cells.end(), {absl::StrCat(row.records_in_conflict()),
-                                 DayText(reply.as_of()), reply.computed_by()});
+      cells.insert(cells.end(), {absl::StrCat(row.records_in_conflict()), DayText(reply.as_of()),
+                                 reply.computed_by()});
       AppendCsvLine(cells, &text);
     }
   }
@@ -212,19 +212,18 @@ absl::StatusOr<std::string> LedgerCsv(const std::vector<v1::StatsReply>& replies
 absl::StatusOr<std::string> LedgerFlowsCsv(const std::vector<v1::StatsReply>& replies,
                                            Encoding encoding) {
   std::string text;
-  AppendCsvLine({"统计期 period", "级别 level", "区划代码 code", "区划名称 name",
-                 "流动月份 month", "流出地代码 origin", "流出地名称 origin name",
-                 "流入地代码 residence", "流入地名称 residence name", "流入登记数 inflows",
-                 "流出登记数 outflows"},
+  AppendCsvLine({"统计期 period", "级别 level", "区划代码 code", "区划名称 name", "流动月份 month",
+                 "流出地代码 origin", "流出地名称 origin name", "流入地代码 residence",
+                 "流入地名称 residence name", "流入登记数 inflows", "流出登记数 outflows"},
                 &text);
   for (const v1::StatsReply& reply : replies) {
     for (const v1::StatsRow& row : reply.rows()) {
       for (const v1::StatsFlow& f : row.flows()) {
-        AppendCsvLine({reply.period(), LevelText(row.level()), row.scope(),
-                       RegionName(row.scope()), f.month(), f.origin(), RegionName(f.origin()),
-                       f.residence(), RegionName(f.residence()), absl::StrCat(f.inflows()),
-                       absl::StrCat(f.outflows())},
-                      &text);
+        AppendCsvLine(
+            {reply.period(), LevelText(row.level()), row.scope(), RegionName(row.scope()),
+             f.month(), f.origin(), RegionName(f.origin()), f.residence(),
+             RegionName(f.residence()), absl::StrCat(f.inflows()), absl::StrCat(f.outflows())},
+            &text);
       }
     }
   }

@@ -48,8 +48,7 @@ inline constexpr int kMaxLedgerMonths = 120;
 // The months from `from` to `to` ("YYYY-MM", both included), ascending.
 // kInvalidArgument for a malformed month, `to` before `from`, or a range
 // longer than kMaxLedgerMonths.
-absl::StatusOr<std::vector<std::string>> LedgerMonths(absl::string_view from,
-                                                      absl::string_view to);
+absl::StatusOr<std::vector<std::string>> LedgerMonths(absl::string_view from, absl::string_view to);
 
 // The twelve months of the statistical year `year` ("2026": 2025-10 ..
 // 2026-09); kInvalidArgument for a malformed year.

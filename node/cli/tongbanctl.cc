@@ -50,7 +50,8 @@ void PrintTopHelp(const std::vector<Command>& commands, std::ostream& out) {
     const std::string name = FullName(c);
     out << "  " << name << std::string(width + 2 - name.size(), ' ') << c.summary << "\n";
   }
-  out << "\n" << kExitCodesHelp
+  out << "\n"
+      << kExitCodesHelp
       << "\nErrors are one line on stderr: \"tongbanctl: <command>: <what and where>\".\n"
          "Commands that show data print a table or text by default and JSON with --json.\n\n"
          "Example:\n"
@@ -78,20 +79,17 @@ void PrintCommandHelp(const Command& c, std::ostream& out) {
 
 int ExitCodeFor(const absl::Status& status) {
   switch (status.code()) {
-    case absl::StatusCode::kOk:
-      return kExitOk;
+    case absl::StatusCode::kOk: return kExitOk;
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kAlreadyExists:
     case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kFailedPrecondition:
-      return kExitBadInput;
+    case absl::StatusCode::kFailedPrecondition: return kExitBadInput;
     case absl::StatusCode::kPermissionDenied:
     case absl::StatusCode::kUnauthenticated:
     case absl::StatusCode::kResourceExhausted:  // locked out
       return kExitRefused;
-    default:
-      return kExitFailure;
+    default: return kExitFailure;
   }
 }
 
@@ -134,8 +132,8 @@ int RunTongbanctl(const std::vector<std::string>& args, std::ostream& out, std::
     return kExitOk;
   }
   if (command == nullptr) {
-    err << "tongbanctl: unknown command \"" << group << " " << args[1]
-        << "\": see tongbanctl " << group << " --help\n";
+    err << "tongbanctl: unknown command \"" << group << " " << args[1] << "\": see tongbanctl "
+        << group << " --help\n";
     return kExitBadInput;
   }
   const std::string what = FullName(*command);
@@ -143,8 +141,8 @@ int RunTongbanctl(const std::vector<std::string>& args, std::ostream& out, std::
   absl::StatusOr<Args> parsed =
       Args::Parse(rest, command->flags, command->min_positional, command->max_positional);
   if (!parsed.ok()) {
-    err << "tongbanctl: " << what << ": " << parsed.status().message() << " (usage: "
-        << command->usage << "; see --help)\n";
+    err << "tongbanctl: " << what << ": " << parsed.status().message()
+        << " (usage: " << command->usage << "; see --help)\n";
     return kExitBadInput;
   }
   if (parsed->Has("help")) {

@@ -15,8 +15,8 @@
 namespace tongban::metrics {
 namespace {
 
-using testutil::ParseExposition;
 using testutil::ParsedFamily;
+using testutil::ParseExposition;
 
 // The sample of `family` named `name` with exactly these labels.
 const testutil::ParsedSample* Find(const ParsedFamily& family, absl::string_view name,
@@ -29,9 +29,9 @@ const testutil::ParsedSample* Find(const ParsedFamily& family, absl::string_view
 
 TEST(MetricsTest, RendersTheExactTextFormat) {
   Registry r;
-  TB_ASSERT_OK_AND_ASSIGN(CounterFamily * c,
-                          r.AddCounter("tb_events_total", "Events.\nAll of them \\ each.",
-                                       {"peer", "reason"}));
+  TB_ASSERT_OK_AND_ASSIGN(
+      CounterFamily * c,
+      r.AddCounter("tb_events_total", "Events.\nAll of them \\ each.", {"peer", "reason"}));
   c->WithLabels({"440305", "bad \"sig\"\\\n"})->Increment(3);
   TB_ASSERT_OK_AND_ASSIGN(HistogramFamily * h,
                           r.AddHistogram("tb_latency_seconds", "Latency.", {}, {0.001, 0.25}));
@@ -102,17 +102,17 @@ TEST(MetricsTest, RenderedTextParsesStrictlyAndRoundTrips) {
 // The parser the tests rely on must itself refuse what the format forbids.
 TEST(MetricsTest, StrictParserRefusesBadText) {
   const char* bad[] = {
-      "tb_x 1\n",                                                   // no TYPE
-      "# TYPE tb_x counter\ntb_x 1",                                // no final newline
-      "# TYPE tb_x counter\ntb_x{a=\"b} 1\n",                       // open quote
-      "# TYPE tb_x counter\ntb_x{a=\"\\q\"} 1\n",                   // bad escape
-      "# TYPE tb_x counter\ntb_x one\n",                            // bad value
-      "# TYPE tb_x counter\n# TYPE tb_x counter\ntb_x 1\n",         // TYPE twice
-      "# TYPE tb_x counter\ntb_x 1\ntb_x 2\n",                      // duplicate sample
+      "tb_x 1\n",                                            // no TYPE
+      "# TYPE tb_x counter\ntb_x 1",                         // no final newline
+      "# TYPE tb_x counter\ntb_x{a=\"b} 1\n",                // open quote
+      "# TYPE tb_x counter\ntb_x{a=\"\\q\"} 1\n",            // bad escape
+      "# TYPE tb_x counter\ntb_x one\n",                     // bad value
+      "# TYPE tb_x counter\n# TYPE tb_x counter\ntb_x 1\n",  // TYPE twice
+      "# TYPE tb_x counter\ntb_x 1\ntb_x 2\n",               // duplicate sample
       "# TYPE tb_h histogram\ntb_h_bucket{le=\"1\"} 2\n"
-      "tb_h_bucket{le=\"+Inf\"} 1\ntb_h_sum 1\ntb_h_count 1\n",    // not cumulative
+      "tb_h_bucket{le=\"+Inf\"} 1\ntb_h_sum 1\ntb_h_count 1\n",  // not cumulative
       "# TYPE tb_h histogram\ntb_h_bucket{le=\"1\"} 1\ntb_h_sum 1\ntb_h_count 1\n",  // no +Inf
-      "# TYPE 1tb counter\n1tb 1\n",                                // bad name
+      "# TYPE 1tb counter\n1tb 1\n",                                                 // bad name
   };
   for (const char* text : bad) {
     EXPECT_FALSE(ParseExposition(text).ok()) << text;
@@ -138,8 +138,7 @@ TEST(MetricsTest, RegistrationErrorsNameTheMetric) {
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.AddHistogram("tb_h", "", {"le"}, {1}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(r.AddHistogram("tb_h", "", {}, {}).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.AddHistogram("tb_h", "", {}, {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.AddHistogram("tb_h", "", {}, {2, 1}).status().code(),
             absl::StatusCode::kInvalidArgument);
   TB_ASSERT_OK(r.AddCounter("tb_a", "").status());
@@ -148,8 +147,7 @@ TEST(MetricsTest, RegistrationErrorsNameTheMetric) {
   EXPECT_TRUE(absl::StrContains(dup.message(), "tb_a")) << dup;
   // A histogram's _count would clash with an existing metric.
   TB_ASSERT_OK(r.AddCounter("tb_b_count", "").status());
-  EXPECT_EQ(r.AddHistogram("tb_b", "", {}, {1}).status().code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(r.AddHistogram("tb_b", "", {}, {1}).status().code(), absl::StatusCode::kAlreadyExists);
 }
 
 TEST(MetricsDeathTest, WrongLabelCountIsABug) {

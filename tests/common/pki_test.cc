@@ -177,8 +177,7 @@ TEST_F(PkiTest, VerificationChecksValidityAtTheGivenTime) {
   const absl::Status early = VerifyCertificate(node.cert, ca_->cert, kNow - absl::Hours(2));
   EXPECT_EQ(early.code(), absl::StatusCode::kPermissionDenied) << early;
   EXPECT_TRUE(Contains(early, "not yet valid")) << early;
-  const absl::Status late =
-      VerifyCertificate(node.cert, ca_->cert, kNow + absl::Hours(24 * 366));
+  const absl::Status late = VerifyCertificate(node.cert, ca_->cert, kNow + absl::Hours(24 * 366));
   EXPECT_EQ(late.code(), absl::StatusCode::kPermissionDenied) << late;
   EXPECT_TRUE(Contains(late, "expired")) << late;
 }
@@ -213,20 +212,21 @@ TEST_F(PkiTest, CaIsNotANodeCertificate) {
 }
 
 TEST_F(PkiTest, NodeCodeNeedsExactlyOneNodeUri) {
-  TB_ASSERT_OK_AND_ASSIGN(std::string one,
-                          NodeCodeFromCertificate(CertWithSan(
-                              "URI:urn:tongban:node:620102,URI:https://example.org/x")));
+  TB_ASSERT_OK_AND_ASSIGN(
+      std::string one, NodeCodeFromCertificate(
+                           CertWithSan("URI:urn:tongban:node:620102,URI:https://example.org/x")));
   EXPECT_EQ(one, "620102");
 
-  const absl::Status none =
-      NodeCodeFromCertificate(CertWithSan("DNS:tongban.example")).status();
+  const absl::Status none = NodeCodeFromCertificate(CertWithSan("DNS:tongban.example")).status();
   EXPECT_EQ(none.code(), absl::StatusCode::kInvalidArgument) << none;
   EXPECT_TRUE(Contains(none, "has 0")) << none;
   EXPECT_EQ(NodeCodeFromCertificate(CertWithSan("")).status().code(),
             absl::StatusCode::kInvalidArgument);
 
-  const absl::Status two = NodeCodeFromCertificate(
-      CertWithSan("URI:urn:tongban:node:440305,URI:urn:tongban:node:620102")).status();
+  const absl::Status two =
+      NodeCodeFromCertificate(
+          CertWithSan("URI:urn:tongban:node:440305,URI:urn:tongban:node:620102"))
+          .status();
   EXPECT_EQ(two.code(), absl::StatusCode::kInvalidArgument) << two;
   EXPECT_TRUE(Contains(two, "has 2")) << two;
 
@@ -282,8 +282,9 @@ TEST_F(OperatorPkiTest, OperatorCertificateCarriesIdentityAndClientAuthOnly) {
 
 TEST_F(OperatorPkiTest, OnlyTheOperatorCaVouchesForOperators) {
   // Issued by the federation CA: refused against the operator CA.
-  TB_ASSERT_OK_AND_ASSIGN(KeyAndCertificate stray,
-                          IssueOperatorCertificate(ca_->key, ca_->cert, Options("li.wei", "clerk")));
+  TB_ASSERT_OK_AND_ASSIGN(
+      KeyAndCertificate stray,
+      IssueOperatorCertificate(ca_->key, ca_->cert, Options("li.wei", "clerk")));
   EXPECT_EQ(VerifyOperatorCertificate(stray.cert, operator_ca_->cert, kNow).status().code(),
             absl::StatusCode::kPermissionDenied);
   // A node certificate is not an operator certificate.
@@ -303,11 +304,11 @@ TEST_F(OperatorPkiTest, OperatorIdentityNeedsExactlyOneOperatorAndOneRole) {
   for (const char* san : {
            "URI:urn:tongban:operator:620102:wang",  // no role
            "URI:urn:tongban:operator:620102:a,URI:urn:tongban:operator:620102:b,"
-           "URI:urn:tongban:role:clerk",                                      // two operators
-           "URI:urn:tongban:operator:620102:wang,URI:urn:tongban:role:root",  // unknown role
-           "URI:urn:tongban:operator:620102:Wang,URI:urn:tongban:role:clerk", // bad name
-           "URI:urn:tongban:operator:62010:wang,URI:urn:tongban:role:clerk",  // bad county
-           "URI:urn:tongban:operator:620102,URI:urn:tongban:role:clerk",      // no name
+           "URI:urn:tongban:role:clerk",                                       // two operators
+           "URI:urn:tongban:operator:620102:wang,URI:urn:tongban:role:root",   // unknown role
+           "URI:urn:tongban:operator:620102:Wang,URI:urn:tongban:role:clerk",  // bad name
+           "URI:urn:tongban:operator:62010:wang,URI:urn:tongban:role:clerk",   // bad county
+           "URI:urn:tongban:operator:620102,URI:urn:tongban:role:clerk",       // no name
            "URI:urn:tongban:operator:620102:wang,URI:urn:tongban:role:clerk,"
            "URI:urn:tongban:node:620102",  // also a node
            "URI:urn:tongban:operator:620102:wang,URI:urn:tongban:role:clerk,"

@@ -35,9 +35,7 @@ class FederationStoryTest : public testing::TestWithParam<SuiteId> {
       o.tls = Tls(code);
       o.writer = fed_.at(code).writer.get();
       o.check = [](const std::string&) { return absl::OkStatus(); };
-      o.sessions = [this, code](const std::string& peer) {
-        return fed_.OpenSession(code, peer);
-      };
+      o.sessions = [this, code](const std::string& peer) { return fed_.OpenSession(code, peer); };
       if (std::string(code) == kNational) {
         o.where = [this](const std::string& asker, const std::string& person) {
           return AnswerWhere(*fed_.at(kNational).store, asker, person, clock_.Now(),
@@ -176,8 +174,7 @@ TEST_P(FederationStoryTest, RecordsFollowThePersonThroughThreeCountiesAndHome) {
     auto there = fed_.at(kOrigin).store->GetLinks(p);
     if (!here.ok() || !there.ok() || here->size() != there->size()) return false;
     for (const auto& [node, link] : *there) {
-      if (!here->count(node) ||
-          here->at(node).ended_at_micros() != link.ended_at_micros()) {
+      if (!here->count(node) || here->at(node).ended_at_micros() != link.ended_at_micros()) {
         return false;
       }
     }
@@ -204,8 +201,8 @@ TEST_P(FederationStoryTest, RecordsFollowThePersonThroughThreeCountiesAndHome) {
   EXPECT_EQ(refused.status().message().find(q), absl::string_view::npos);
   EXPECT_EQ(*fed_.at(kNational).store->GetCounter("refused/where"), 1u);
   // A county does not answer such queries.
-  auto county = AskWhere(kOrigin, absl::StrCat("127.0.0.1:", ports_.at(kOrigin)),
-                         Tls(kResidence), p);
+  auto county =
+      AskWhere(kOrigin, absl::StrCat("127.0.0.1:", ports_.at(kOrigin)), Tls(kResidence), p);
   EXPECT_EQ(county.status().code(), absl::StatusCode::kFailedPrecondition) << county.status();
 }
 
@@ -241,10 +238,9 @@ TEST_P(FederationStoryTest, CorrectionsAndRetractionsReachEveryReceiver) {
     EXPECT_TRUE(has(node, v1::RECORD_KIND_SERVICE, "svc-b", v1::OPERATION_RETRACT)) << node;
   }
   for (const char* node : {kResidence, kNational, kThird}) {
-    EXPECT_TRUE(has(node, v1::RECORD_KIND_PERSON_BASICS, "basics", v1::OPERATION_UPSERT))
-        << node;
-    auto r = fed_.at(node).store->GetRecord(storage::RecordKey(p, v1::RECORD_KIND_PERSON_BASICS,
-                                                               "basics"));
+    EXPECT_TRUE(has(node, v1::RECORD_KIND_PERSON_BASICS, "basics", v1::OPERATION_UPSERT)) << node;
+    auto r = fed_.at(node).store->GetRecord(
+        storage::RecordKey(p, v1::RECORD_KIND_PERSON_BASICS, "basics"));
     ASSERT_TRUE(r.ok() && r->has_value());
     v1::RecordValue v;
     ASSERT_TRUE(v.ParseFromString((*r)->heads(0).payload()));

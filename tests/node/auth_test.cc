@@ -192,8 +192,7 @@ TEST_P(AuthTest, RequireTotpRefusesAccountsWithoutIt) {
   TB_ASSERT_OK_AND_ASSIGN(wang.password_hash, HashPassword(GetParam(), kPassword, 1000));
   TB_ASSERT_OK(accounts_->Put(wang));
   const pki::Certificate cert = Cert("wang", "administrator");
-  TB_ASSERT_OK_AND_ASSIGN(AuthenticatedOperator op,
-                          auth_->Authenticate(cert, kPassword, ""));
+  TB_ASSERT_OK_AND_ASSIGN(AuthenticatedOperator op, auth_->Authenticate(cert, kPassword, ""));
   EXPECT_EQ(op.role, Role::kAdministrator);
   options_.require_totp = true;
   MakeAuthenticator();
@@ -211,9 +210,9 @@ TEST(AuditEntryTest, OperatorAndPeerEntries) {
   EXPECT_EQ(op.action, "person.read");
   EXPECT_EQ(op.person, "11010519491231002X");
   EXPECT_EQ(op.outcome, "OK");
-  const storage::AuditEntry peer = storage::PeerAuditEntry(
-      "440305", "person.fetch", "11010519491231002X", "backfill",
-      absl::PermissionDeniedError("not linked"));
+  const storage::AuditEntry peer =
+      storage::PeerAuditEntry("440305", "person.fetch", "11010519491231002X", "backfill",
+                              absl::PermissionDeniedError("not linked"));
   EXPECT_EQ(peer.operator_name, "node:440305");
   EXPECT_EQ(peer.role, "peer");
   EXPECT_EQ(peer.outcome, "PERMISSION_DENIED: not linked");

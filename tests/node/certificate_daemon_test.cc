@@ -62,8 +62,8 @@ class CertificateDaemonTest : public DaemonTest {
 
   std::string ClerkFlags() {
     const std::string ops = dir_.File(kCounty) + "/operators/";
-    return absl::StrCat("--node 127.0.0.1:", county_->admin_port(), " --ca ",
-                        dir_.File(kCounty), "/tls/ca.crt --cert ", ops, "clerk.crt --key ", ops,
+    return absl::StrCat("--node 127.0.0.1:", county_->admin_port(), " --ca ", dir_.File(kCounty),
+                        "/tls/ca.crt --cert ", ops, "clerk.crt --key ", ops,
                         "clerk.key --password-file ", ops, "clerk.password");
   }
 };
@@ -106,8 +106,9 @@ TEST_P(CertificateDaemonTest, IssuedPayloadVerifiesOfflineAndRevocationReachesTh
   EXPECT_FALSE(absl::StrContains(out, person)) << out;
   EXPECT_TRUE(absl::StartsWith(testutil::Contents(prefix + ".txt"), "TB1:"));
   EXPECT_TRUE(absl::StartsWith(testutil::Contents(prefix + ".png"), "\x89PNG\r\n\x1a\n"));
-  const std::string offline = absl::StrCat("certificate verify --roster ", dir_.File("roster.signed"),
-                                           " --root-key ", dir_.File("root.pub"));
+  const std::string offline =
+      absl::StrCat("certificate verify --roster ", dir_.File("roster.signed"), " --root-key ",
+                   dir_.File("root.pub"));
   ASSERT_EQ(Tongbanctl(absl::StrCat(offline, " --in ", prefix, ".txt --person ", person), &out), 0)
       << out;
   EXPECT_TRUE(absl::StartsWith(out, "valid: ")) << out;
@@ -165,8 +166,9 @@ TEST_P(CertificateDaemonTest, IssuedPayloadVerifiesOfflineAndRevocationReachesTh
                        &out),
             3)
       << out;
-  EXPECT_TRUE(absl::StrContains(out, "WARNING: the revocation list is 0 days old (more than "
-                                     "--max-list-age 0s)"))
+  EXPECT_TRUE(absl::StrContains(out,
+                                "WARNING: the revocation list is 0 days old (more than "
+                                "--max-list-age 0s)"))
       << out;
   EXPECT_EQ(Tongbanctl(absl::StrCat(offline, " --in ", prefix, ".txt --max-list-age soon"), &out),
             2)

@@ -162,10 +162,9 @@ TEST_P(CertificatePayloadTest, RevokedAndSupersededViaTheNationalList) {
   // Revocation outranks expiry.
   EXPECT_EQ(Check(bytes, &list, absl::CivilDay(2030, 1, 1)).verdict, Verdict::kRevoked);
   // Another certificate on the list does not touch this one.
-  TB_ASSERT_OK_AND_ASSIGN(
-      std::string other_list,
-      SignRevocationList({{kOrigin, "HY-OTHER", RevocationReason::kSuperseded}}, kNationalCode,
-                         kIssued, *keys_[kNationalCode]));
+  TB_ASSERT_OK_AND_ASSIGN(std::string other_list,
+                          SignRevocationList({{kOrigin, "HY-OTHER", RevocationReason::kSuperseded}},
+                                             kNationalCode, kIssued, *keys_[kNationalCode]));
   TB_ASSERT_OK_AND_ASSIGN(RevocationList other, VerifyRevocationList(other_list, *roster_));
   EXPECT_EQ(Check(bytes, &other).verdict, Verdict::kValid);
   // Superseded certificates are refused as revoked, saying why.
@@ -189,8 +188,8 @@ TEST_P(CertificatePayloadTest, RevocationListSignatureIsChecked) {
   EXPECT_EQ(VerifyRevocationList(by_stranger, *roster_).status().code(),
             absl::StatusCode::kPermissionDenied);
   // An entry altered after signing (the last byte of the number): refused.
-  TB_ASSERT_OK_AND_ASSIGN(std::string good,
-                          SignRevocationList(entries, kNationalCode, kIssued, *keys_[kNationalCode]));
+  TB_ASSERT_OK_AND_ASSIGN(
+      std::string good, SignRevocationList(entries, kNationalCode, kIssued, *keys_[kNationalCode]));
   TB_ASSERT_OK(VerifyRevocationList(good, *roster_).status());
   std::string altered = good;
   const size_t number_end = 4 + 3 + 8 + 4 + 4 + 3 + 1 + 1 + cert_.number().size() - 1;
@@ -281,7 +280,8 @@ TEST_P(CertificatePayloadTest, OneByteAlteredInEachRegion) {
     std::string altered = bytes;
     altered[r.at] ^= 0x01;
     CertificateVerification v = Check(altered);
-    EXPECT_EQ(v.verdict, r.expected) << r.name << ": " << VerdictName(v.verdict) << ": " << v.detail;
+    EXPECT_EQ(v.verdict, r.expected)
+        << r.name << ": " << VerdictName(v.verdict) << ": " << v.detail;
   }
 }
 

@@ -133,8 +133,8 @@ notice_days = 14
 
 struct BadCase {
   const char* name;
-  std::string append;      // added to kMinimal
-  std::string expected;    // the error must contain this
+  std::string append;    // added to kMinimal
+  std::string expected;  // the error must contain this
 };
 
 class ConfigErrorTest : public ::testing::TestWithParam<BadCase> {};
@@ -144,8 +144,7 @@ TEST_P(ConfigErrorTest, OneErrorNamingFileLineAndKey) {
   absl::StatusOr<Config> c = ParseConfig(text, "/etc/tongban/tongband.conf");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(absl::StrContains(c.status().message(), GetParam().expected))
-      << c.status().message();
+  EXPECT_TRUE(absl::StrContains(c.status().message(), GetParam().expected)) << c.status().message();
   EXPECT_TRUE(absl::StartsWith(c.status().message(), "/etc/tongban/tongband.conf:"))
       << c.status().message();
 }

@@ -40,9 +40,14 @@ class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
     const int free = testutil::FreePortBlock(4);  // two nodes, peer and admin ports
     ASSERT_GT(free, 0) << "no free loopback ports";
     const std::string base = absl::StrCat(free);
-    std::vector<std::string> argv = {"/bin/bash", TB_SETUP_SCRIPT, TB_BUILD_DIR, dir_.path(),
-                                     std::string(crypto::SuiteName(GetParam())), base,
-                                     "000000", kCounty};
+    std::vector<std::string> argv = {"/bin/bash",
+                                     TB_SETUP_SCRIPT,
+                                     TB_BUILD_DIR,
+                                     dir_.path(),
+                                     std::string(crypto::SuiteName(GetParam())),
+                                     base,
+                                     "000000",
+                                     kCounty};
     std::vector<char*> args;
     for (std::string& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
@@ -80,9 +85,8 @@ class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
     const Daemon& daemon = code == kCounty ? *county_ : *national_;
     auto args = cli::Args::Parse(
         {"--node", absl::StrCat("127.0.0.1:", daemon.admin_port()), "--ca",
-         dir_.File(code) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
-         ops + who + ".key", "--password-file",
-         password_file.empty() ? ops + who + ".password" : password_file},
+         dir_.File(code) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key", ops + who + ".key",
+         "--password-file", password_file.empty() ? ops + who + ".password" : password_file},
         cli::ConnectionFlags(), 0, 0);
     EXPECT_TRUE(args.ok()) << args.status();
     auto client = cli::AdminClient::FromArgs(*args);
@@ -107,10 +111,9 @@ class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
           std::string* out = nullptr, const std::string& code = kCounty) {
     const std::string ops = dir_.File(code) + "/operators/";
     const Daemon& daemon = code == kCounty ? *county_ : *national_;
-    args.insert(args.end(),
-                {"--node", absl::StrCat("127.0.0.1:", daemon.admin_port()), "--ca",
-                 dir_.File(code) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
-                 ops + who + ".key", "--password-file", ops + who + ".password"});
+    args.insert(args.end(), {"--node", absl::StrCat("127.0.0.1:", daemon.admin_port()), "--ca",
+                             dir_.File(code) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
+                             ops + who + ".key", "--password-file", ops + who + ".password"});
     args.insert(args.begin(), TB_TONGBANCTL);
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());

@@ -10,14 +10,13 @@
 //     the peer port; /metrics parses as the Prometheus text format.
 #include "node/daemon.h"
 
+#include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
-
-#include <fcntl.h>
 
 #include <algorithm>
 #include <cstring>
@@ -38,7 +37,6 @@
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
-#include "tests/node/daemon_fixture.h"
 
 namespace tongban::node {
 namespace {
@@ -54,8 +52,7 @@ TEST_P(DaemonTest, EachRoleMayDoItsWorkOnlyAndEveryAccessIsAudited) {
   TB_ASSERT_OK(clerk->Write(BasicsWrite(person)).status());
   TB_ASSERT_OK_AND_ASSIGN(v1::PersonReply shown, clerk->GetPerson(read));
   EXPECT_EQ(shown.records_size(), 1);
-  EXPECT_EQ(clerk->Audit(v1::AuditRequest()).status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(clerk->Audit(v1::AuditRequest()).status().code(), absl::StatusCode::kPermissionDenied);
   v1::PersonRequest unexplained = read;
   unexplained.clear_reason();
   EXPECT_EQ(clerk->GetPerson(unexplained).status().code(), absl::StatusCode::kInvalidArgument)
@@ -69,10 +66,8 @@ TEST_P(DaemonTest, EachRoleMayDoItsWorkOnlyAndEveryAccessIsAudited) {
   ASSERT_EQ(peers.peers_size(), 1);
   EXPECT_EQ(peers.peers(0).code(), "000000");
   EXPECT_EQ(admin->GetPerson(read).status().code(), absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(admin->Write(BasicsWrite(person)).status().code(),
-            absl::StatusCode::kPermissionDenied);
-  EXPECT_EQ(admin->Audit(v1::AuditRequest()).status().code(),
-            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(admin->Write(BasicsWrite(person)).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(admin->Audit(v1::AuditRequest()).status().code(), absl::StatusCode::kPermissionDenied);
   v1::ClearHoldRequest clear;
   clear.set_peer("000000");
   EXPECT_EQ(admin->ClearHold(clear).status().code(), absl::StatusCode::kNotFound)
@@ -175,9 +170,9 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
   };
   // role -> calls it may make (node/operators.h).
   const std::map<std::string, std::set<std::string>> allowed = {
-      {"clerk", {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where",
-                 "ListInquiries", "ListNotices", "Stats", "StatsMany", "CertificatePayload",
-                 "RevocationList", "Import"}},
+      {"clerk",
+       {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where", "ListInquiries",
+        "ListNotices", "Stats", "StatsMany", "CertificatePayload", "RevocationList", "Import"}},
       {"admin", {"Status", "Peers", "ClearHold", "Stats", "StatsMany", "RevocationList"}},
       {"auditor", {"Status", "Peers", "Audit", "Stats", "StatsMany"}},
   };
@@ -201,8 +196,7 @@ TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
   EXPECT_EQ(As("admin")->Stats(nation).status().code(), absl::StatusCode::kPermissionDenied);
   v1::StatsManyRequest too_many;
   for (int i = 0; i <= AdminApi::kMaxStatsQueries; ++i) too_many.add_requests();
-  EXPECT_EQ(As("admin")->StatsMany(too_many).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(As("admin")->StatsMany(too_many).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(As("admin")->StatsMany({}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
@@ -222,15 +216,23 @@ TEST_P(DaemonTest, TongbanctlRefusesBadInputWithOneLineAndNothingWritten) {
     std::string says;
   };
   const std::vector<Case> cases = {
-      {"clerk", {"register", "outflow", "62010219900101", "--to", "440305", "--left-on", "2026-03-01"},
-       2, "citizen ID"},
-      {"clerk", {"register", "outflow", good, "--to", "449999", "--left-on", "2026-03-01"}, 2,
+      {"clerk",
+       {"register", "outflow", "62010219900101", "--to", "440305", "--left-on", "2026-03-01"},
+       2,
+       "citizen ID"},
+      {"clerk",
+       {"register", "outflow", good, "--to", "449999", "--left-on", "2026-03-01"},
+       2,
        "449999"},
-      {"clerk", {"register", "outflow", good, "--to", "440305", "--left-on", "2026-02-30"}, 2,
+      {"clerk",
+       {"register", "outflow", good, "--to", "440305", "--left-on", "2026-02-30"},
+       2,
        "--left-on \"2026-02-30\" is not a real calendar day"},
       {"clerk", {"register", "outflow", good, "--left-on", "2026-03-01"}, 2, "missing --to"},
       {"clerk", {"person", "show", good}, 2, "missing --reason"},
-      {"auditor", {"register", "outflow", good, "--to", "440305", "--left-on", "2026-03-01"}, 3,
+      {"auditor",
+       {"register", "outflow", good, "--to", "440305", "--left-on", "2026-03-01"},
+       3,
        "may not write records"},
   };
   for (const Case& c : cases) {
@@ -241,24 +243,33 @@ TEST_P(DaemonTest, TongbanctlRefusesBadInputWithOneLineAndNothingWritten) {
     EXPECT_TRUE(absl::StartsWith(err, "tongbanctl: ")) << err;
   }
   // Nothing of it was written.
-  TB_ASSERT_OK_AND_ASSIGN(auto stats, county_->node().store()->LastSeq(
-                                          county_->node().writer()->log()));
+  TB_ASSERT_OK_AND_ASSIGN(auto stats,
+                          county_->node().store()->LastSeq(county_->node().writer()->log()));
   EXPECT_EQ(stats, 0u);
   // A wrong password: exit 3, and the message does not say which factor.
   const std::string wrong = dir_.File("wrong.password");
   testutil::WriteFile(wrong, "not-the-password-at-all\n", 0600);
   std::string err;
-  std::vector<std::string> argv = {TB_TONGBANCTL, "status", "--node",
-                                   absl::StrCat("127.0.0.1:", county_->admin_port()), "--ca",
-                                   dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + "clerk.crt",
-                                   "--key", ops + "clerk.key", "--password-file", wrong};
+  std::vector<std::string> argv = {TB_TONGBANCTL,
+                                   "status",
+                                   "--node",
+                                   absl::StrCat("127.0.0.1:", county_->admin_port()),
+                                   "--ca",
+                                   dir_.File(kCounty) + "/tls/ca.crt",
+                                   "--cert",
+                                   ops + "clerk.crt",
+                                   "--key",
+                                   ops + "clerk.key",
+                                   "--password-file",
+                                   wrong};
   std::vector<char*> raw;
   for (std::string& a : argv) raw.push_back(a.data());
   raw.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   const std::string err_path = dir_.File("stderr2");
-  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
   pid_t pid;
   ASSERT_EQ(posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ), 0);
   posix_spawn_file_actions_destroy(&actions);
@@ -272,8 +283,8 @@ TEST_P(DaemonTest, TongbanctlRefusesBadInputWithOneLineAndNothingWritten) {
 // A peer held after sending invalid data is refused at the handshake, and
 // told why, until an administrator clears the hold.
 TEST_P(DaemonTest, HeldPeerIsRefusedAtTheHandshakeUntilCleared) {
-  TB_ASSERT_OK(sync::HoldPeer(*national_->node().store(), kCounty,
-                              "REJECT_REASON_TAMPERED_BODY in a test"));
+  TB_ASSERT_OK(
+      sync::HoldPeer(*national_->node().store(), kCounty, "REJECT_REASON_TAMPERED_BODY in a test"));
   // The county's next session (after a restart) is refused.
   county_->Stop();
   county_.reset();
@@ -369,7 +380,8 @@ absl::StatusOr<std::string> RawCall(int port, const std::string& ca, const std::
   std::vector<grpc::Slice> slices;
   (void)out.Dump(&slices);
   std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   return bytes;
 }
 
@@ -379,9 +391,8 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
   const std::string cert = testutil::Contents(ops + "clerk.crt");
   const std::string key = testutil::Contents(ops + "clerk.key");
   // grpc.health.v1.Health/Check with an empty request: status SERVING (1).
-  TB_ASSERT_OK_AND_ASSIGN(std::string health,
-                          RawCall(county_->admin_port(), ca, cert, key,
-                                  "/grpc.health.v1.Health/Check", ""));
+  TB_ASSERT_OK_AND_ASSIGN(std::string health, RawCall(county_->admin_port(), ca, cert, key,
+                                                      "/grpc.health.v1.Health/Check", ""));
   EXPECT_EQ(health, std::string("\x08\x01", 2));
   // The peer port, as a node.
   const std::string node_cert = testutil::Contents(dir_.File(kCounty) + "/tls/node.crt");
@@ -401,7 +412,8 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
   grpc::GenericStub stub(channel);
   grpc::ClientContext ctx;
   grpc::CompletionQueue cq;
-  auto stream = stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  auto stream =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
   void* tag;
   bool ok;
   stream->StartCall(reinterpret_cast<void*>(1));
@@ -418,7 +430,8 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
   std::vector<grpc::Slice> slices;
   (void)out.Dump(&slices);
   std::string listed;
-  for (const grpc::Slice& s : slices) listed.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    listed.append(reinterpret_cast<const char*>(s.begin()), s.size());
   EXPECT_TRUE(absl::StrContains(listed, "tongban.v1.Admin")) << listed;
   EXPECT_TRUE(absl::StrContains(listed, "grpc.health.v1.Health")) << listed;
   ctx.TryCancel();
@@ -481,8 +494,8 @@ TEST_P(DaemonTest, DeadlinesAreSetByTheNodeListedAndCounted) {
   EXPECT_TRUE(absl::StrContains(out, "620102********011")) << out;  // masked
   EXPECT_EQ(Ctl("clerk", {"inquiry", "list", "--overdue"}, &err, &out), 0) << err;
   EXPECT_TRUE(absl::StrContains(out, "(none)")) << out;
-  EXPECT_EQ(Ctl("clerk", {"notice", "send", p, "--to", "440305", "--subject", "moved",
-                          "--needs-feedback"},
+  EXPECT_EQ(Ctl("clerk",
+                {"notice", "send", p, "--to", "440305", "--subject", "moved", "--needs-feedback"},
                 &err, &out),
             0)
       << err;
@@ -490,8 +503,9 @@ TEST_P(DaemonTest, DeadlinesAreSetByTheNodeListedAndCounted) {
   EXPECT_TRUE(absl::StrContains(out, "feedback")) << out;
   EXPECT_TRUE(absl::StrContains(out, "sent")) << out;
   // A reply to an inquiry nobody sent here: refused, nothing written.
-  EXPECT_EQ(Ctl("clerk", {"inquiry", "reply", p, "--inquiry", "inq-9", "--inquiry-county",
-                          "440305", "--answer", "yes"},
+  EXPECT_EQ(Ctl("clerk",
+                {"inquiry", "reply", p, "--inquiry", "inq-9", "--inquiry-county", "440305",
+                 "--answer", "yes"},
                 &err),
             2)
       << err;

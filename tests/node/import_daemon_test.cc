@@ -76,8 +76,9 @@ TEST_P(ImportDaemonTest, ImportWritesValidRowsOnceAndReportsTheRest) {
   // 2-7; run 3: 2-9 (newest first).
   ASSERT_EQ(imports.size(), 4u);
   using ::testing::Contains;
-  EXPECT_THAT(imports, Contains(HasSubstr(
-                           absl::StrCat("import of ", file, " lines 2-5: 4 rows, 2 persons"))));
+  EXPECT_THAT(
+      imports,
+      Contains(HasSubstr(absl::StrCat("import of ", file, " lines 2-5: 4 rows, 2 persons"))));
   EXPECT_THAT(imports, Contains(HasSubstr("lines 6-7: 2 rows, 1 persons")));
   EXPECT_THAT(imports[1], HasSubstr("lines 2-7: 6 rows, 3 persons"));
   EXPECT_THAT(imports[0], HasSubstr("lines 2-9: 7 rows, 4 persons"));
@@ -95,16 +96,16 @@ TEST_P(ImportDaemonTest, ReturnCertificateAndEntitlementRowsFollowWhoMayWriteThe
       "address,certificate_type,certificate_number,issuer,valid_from,valid_to,facts,programme,"
       "status,amount_fen\n",
       // 2-4: the county's own person: a return, a certificate, an entitlement
-      "return,", home, ",returned-home,2026-05-01,440305,,,,,,,,,,,,,\n",
-      "certificate,", home, ",,,,,,,,marriage-fertility,MF-1,", kCounty,
-      ",2026-01-01,2028-12-31,marital_status=married;children=1,,,\n",
-      "entitlement,", home, ",,,,,,,,,,,,,,reward-support,active,9600\n",
+      "return,", home, ",returned-home,2026-05-01,440305,,,,,,,,,,,,,\n", "certificate,", home,
+      ",,,,,,,,marriage-fertility,MF-1,", kCounty,
+      ",2026-01-01,2028-12-31,marital_status=married;children=1,,,\n", "entitlement,", home,
+      ",,,,,,,,,,,,,,reward-support,active,9600\n",
       // 5: a certificate another county issues
       "certificate,", home, ",,,,,,,,residence-permit,RP-1,440305,2026-01-01,2026-12-31,,,,\n",
       // 6-7: a person who lives here, whose origin is 440305: not ours to
       // give an entitlement
-      "inflow,", guest, ",,,,440305,2026-02-01,2026-02-10,Room 1,,,,,,,,,\n",
-      "entitlement,", guest, ",,,,,,,,,,,,,,reward-support,eligible,\n");
+      "inflow,", guest, ",,,,440305,2026-02-01,2026-02-10,Room 1,,,,,,,,,\n", "entitlement,", guest,
+      ",,,,,,,,,,,,,,reward-support,eligible,\n");
   testutil::WriteFile(file, text, 0600);
   const std::string report = dir_.File("kinds.findings.csv");
   std::string err, out;
@@ -131,8 +132,8 @@ TEST_P(ImportDaemonTest, InterruptedImportResumesAfterTheProgressFile) {
   const std::string file = dir_.File("resume.csv");
   std::string text = "kind,person,name,sex,birth_date,hukou_region\n";
   for (int n = 11; n <= 15; ++n) {  // lines 2..6
-    absl::StrAppend(&text, "person,", testutil::MakeId(kCounty, "19900101", n), ",Person ", n,
-                    ",", n % 2 ? "male" : "female", ",1990-01-01,620102\n");
+    absl::StrAppend(&text, "person,", testutil::MakeId(kCounty, "19900101", n), ",Person ", n, ",",
+                    n % 2 ? "male" : "female", ",1990-01-01,620102\n");
   }
   // Line 7: an unknown hukou county.
   absl::StrAppend(&text, "person,", testutil::MakeId(kCounty, "19900101", 17),

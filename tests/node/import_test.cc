@@ -51,7 +51,8 @@ constexpr char kHeader[] =
 
 // A file with every kind of bad row, each finding pinned by line and column.
 TEST(ImportReaderTest, EveryKindOfBadRowGetsAFindingByLineAndColumn) {
-  const std::string file = std::string(kHeader) +
+  const std::string file =
+      std::string(kHeader) +
       // 2: good person basics
       "person,110105199001010010,张三,male,1990-01-01,110105,,,,,,\n"
       // 3: good outflow
@@ -118,7 +119,8 @@ constexpr char kNewKindsHeader[] =
 
 // Good rows of the return, certificate and entitlement kinds.
 TEST(ImportReaderTest, ReturnCertificateAndEntitlementRowsBecomeRequests) {
-  const std::string file = std::string(kNewKindsHeader) +
+  const std::string file =
+      std::string(kNewKindsHeader) +
       "return,110105199001010010,returned-home,2026-05-01,440305,,,,,,,,,,,,,\n"
       "return,110105199001010010,departed,2026-06-01,440305,310101,,,,,,,,,,,,\n"
       "certificate,110105199001010010,,,,,marriage-fertility,MF-2026-0001,110105,2026-01-01,"
@@ -152,8 +154,7 @@ TEST(ImportReaderTest, ReturnCertificateAndEntitlementRowsBecomeRequests) {
   ASSERT_EQ(c.attested_facts_size(), 2);
   EXPECT_EQ(c.attested_facts().at("marital_status"), "married");
   EXPECT_EQ(c.attested_facts().at("children"), "1");
-  EXPECT_EQ(p.rows[3].request.value().certificate().type(),
-            v1::CERTIFICATE_TYPE_RESIDENCE_PERMIT);
+  EXPECT_EQ(p.rows[3].request.value().certificate().type(), v1::CERTIFICATE_TYPE_RESIDENCE_PERMIT);
   EXPECT_EQ(p.rows[3].request.value().certificate().attested_facts_size(), 0);
 
   const v1::WriteRequest& ent = p.rows[4].request;
@@ -176,7 +177,8 @@ TEST(ImportReaderTest, ReturnCertificateAndEntitlementRowsBecomeRequests) {
 // Every new kind of badness of the new kinds, each pinned by line and column;
 // none of those rows becomes a request.
 TEST(ImportReaderTest, BadReturnCertificateAndEntitlementRowsAreRejectedWhole) {
-  const std::string file = std::string(kNewKindsHeader) +
+  const std::string file =
+      std::string(kNewKindsHeader) +
       // 2: unknown return type
       "return,110105199001010010,moved-away,2026-05-01,440305,,,,,,,,,,,,,\n"
       // 3: missing effective date and from county
@@ -253,8 +255,8 @@ TEST(ImportReaderTest, BadReturnCertificateAndEntitlementRowsAreRejectedWhole) {
 
 TEST(ImportReaderTest, FutureDateIsRejectedByTheNodesOwnChecks) {
   TB_ASSERT_OK_AND_ASSIGN(
-      Parsed p, ParseAll(std::string(kHeader) +
-                         "outflow,110105199001010010,,,,,440305,2027-01-01,,,,\n"));
+      Parsed p,
+      ParseAll(std::string(kHeader) + "outflow,110105199001010010,,,,,440305,2027-01-01,,,,\n"));
   ASSERT_EQ(p.findings.size(), 1u);
   EXPECT_EQ(p.findings[0].line, 2u);
   EXPECT_EQ(p.findings[0].column, "left_on");
@@ -277,9 +279,9 @@ TEST(ImportReaderTest, MissingOrDuplicateRequiredColumnIsAnError) {
 }
 
 TEST(ImportReaderTest, Utf8ByteOrderMarkAndCrlfAreAccepted) {
-  TB_ASSERT_OK_AND_ASSIGN(
-      Parsed p, ParseAll("\xEF\xBB\xBFkind,person,destination_county,left_on\r\n"
-                         "outflow,110105199001010010,440305,2026-03-01\r\n"));
+  TB_ASSERT_OK_AND_ASSIGN(Parsed p,
+                          ParseAll("\xEF\xBB\xBFkind,person,destination_county,left_on\r\n"
+                                   "outflow,110105199001010010,440305,2026-03-01\r\n"));
   EXPECT_TRUE(p.findings.empty());
   ASSERT_EQ(p.rows.size(), 1u);
   EXPECT_EQ(p.rows[0].request.value().outflow().destination_county(), "440305");
@@ -317,9 +319,9 @@ TEST(ImportReaderTest, BrokenGb18030IsAFindingForItsLine) {
 }
 
 TEST(ImportReaderTest, ExplicitRecordIdIsKept) {
-  TB_ASSERT_OK_AND_ASSIGN(
-      Parsed p, ParseAll("kind,person,record_id,destination_county,left_on\n"
-                         "outflow,110105199001010010,out-1,440305,2026-03-01\n"));
+  TB_ASSERT_OK_AND_ASSIGN(Parsed p,
+                          ParseAll("kind,person,record_id,destination_county,left_on\n"
+                                   "outflow,110105199001010010,out-1,440305,2026-03-01\n"));
   ASSERT_EQ(p.rows.size(), 1u);
   EXPECT_EQ(p.rows[0].request.record_id(), "out-1");
 }

@@ -96,16 +96,17 @@ TEST_P(LedgerDaemonTest, NationalExportCoversEveryScopeWithHandCountedFigures) {
   ASSERT_EQ(rows.size(), 10u);
 
   // Columns checked in every row, by (period, code).
-  const CsvRecord zero_may = {
-      {"inquiries received", "0"},    {"feedback rate (%)", ""},
-      {"inflow registrations", "0"},  {"registration timeliness (%)", ""},
-      {"left without residence record (%)", ""}, {"computed by", "000000"}};
+  const CsvRecord zero_may = {{"inquiries received", "0"},
+                              {"feedback rate (%)", ""},
+                              {"inflow registrations", "0"},
+                              {"registration timeliness (%)", ""},
+                              {"left without residence record (%)", ""},
+                              {"computed by", "000000"}};
   // Both arrivals live in 620102 on 31 May and on 30 June, neither holds a
   // certificate; registrations and the departure are June's.
-  const CsvRecord gansu_may = {
-      {"persons living here", "2"},  {"certificate coverage (%)", "0.00"},
-      {"inflow registrations", "0"}, {"registration timeliness (%)", ""},
-      {"inquiries received", "0"},   {"completeness (%)", ""}};
+  const CsvRecord gansu_may = {{"persons living here", "2"},  {"certificate coverage (%)", "0.00"},
+                               {"inflow registrations", "0"}, {"registration timeliness (%)", ""},
+                               {"inquiries received", "0"},   {"completeness (%)", ""}};
   const CsvRecord gansu_june = {
       {"registered within 30 days", "1"},
       {"inflow registrations", "2"},
@@ -125,10 +126,10 @@ TEST_P(LedgerDaemonTest, NationalExportCoversEveryScopeWithHandCountedFigures) {
   };
   // Guangdong: only the departure's flow names it.
   const CsvRecord guangdong_june = {
-      {"inquiries replied", "0"},       {"inquiries received", "0"},
-      {"feedback rate (%)", ""},        {"inquiries due", "0"},
+      {"inquiries replied", "0"},        {"inquiries received", "0"},
+      {"feedback rate (%)", ""},         {"inquiries due", "0"},
       {"on-time feedback rate (%)", ""}, {"inflow registrations", "0"},
-      {"persons living here", "0"},     {"certificate coverage (%)", ""}};
+      {"persons living here", "0"},      {"certificate coverage (%)", ""}};
   // The nation: Gansu's registrations.
   const CsvRecord nation_june = gansu_june;
   const struct {
@@ -163,23 +164,21 @@ TEST_P(LedgerDaemonTest, NationalExportCoversEveryScopeWithHandCountedFigures) {
   // nation, both provinces (as province pairs) and both counties.
   const std::vector<CsvRecord> flow_rows = testutil::LedgerRecords(testutil::Contents(flows));
   ASSERT_EQ(flow_rows.size(), 10u);
-  const CsvRecord county_june = {{"period", "2026-06"}, {"code", "620102"},
-                                 {"month", "2026-06"},  {"origin", "620102"},
-                                 {"residence", kFrom},   {"inflows", "0"},
+  const CsvRecord county_june = {{"period", "2026-06"}, {"code", "620102"},   {"month", "2026-06"},
+                                 {"origin", "620102"},  {"residence", kFrom}, {"inflows", "0"},
                                  {"outflows", "1"}};
   EXPECT_EQ(Only(flow_rows[9], county_june), county_june);
-  const CsvRecord nation_may = {{"period", "2026-05"}, {"level", "nation"},
-                                {"origin", "440000"},  {"residence", "620000"},
-                                {"inflows", "1"},      {"outflows", "0"}};
+  const CsvRecord nation_may = {{"period", "2026-05"},   {"level", "nation"}, {"origin", "440000"},
+                                {"residence", "620000"}, {"inflows", "1"},    {"outflows", "0"}};
   EXPECT_EQ(Only(flow_rows[0], nation_may), nation_may);
 
   // The county's own statistical year in GB18030: twelve months and the
   // year's total, its figures the national node's.
   const std::string year = dir_.File("year.csv");
-  ASSERT_EQ(Ctl("clerk", {"ledger", "export", "--year", "2026", "--encoding", "gb18030", "--out",
-                          year},
-                &err, &text),
-            0)
+  ASSERT_EQ(
+      Ctl("clerk", {"ledger", "export", "--year", "2026", "--encoding", "gb18030", "--out", year},
+          &err, &text),
+      0)
       << err;
   const std::string gb = testutil::Contents(year);
   ASSERT_TRUE(absl::StartsWith(gb, "\xCD\xB3\xBC\xC6\xC6\xDA period,")) << "统计期 in GB18030";
@@ -195,16 +194,18 @@ TEST_P(LedgerDaemonTest, NationalExportCoversEveryScopeWithHandCountedFigures) {
   june_county["computed by"] = kCounty;
   EXPECT_EQ(Only(year_rows[8], june_county), june_county);
   CsvRecord total = gansu_june;  // nothing else happened in the year
-  total.insert({{"period", "2026"}, {"first day", "2025-10-01"}, {"last day", "2026-09-30"},
+  total.insert({{"period", "2026"},
+                {"first day", "2025-10-01"},
+                {"last day", "2026-09-30"},
                 {"code", kCounty}});
   EXPECT_EQ(Only(year_rows[12], total), total);
 
   // The county may not export the nation: refused, and no file.
   const std::string refused = dir_.File("refused.csv");
-  EXPECT_EQ(Ctl("clerk", {"ledger", "export", "--month", "2026-06", "--scope", "000000", "--out",
-                          refused},
-                &err),
-            3)
+  EXPECT_EQ(
+      Ctl("clerk",
+          {"ledger", "export", "--month", "2026-06", "--scope", "000000", "--out", refused}, &err),
+      3)
       << err;
   EXPECT_THAT(err, ::testing::HasSubstr("stats scope 000000: node 620102 computes only its own"));
   EXPECT_FALSE(std::filesystem::exists(refused));

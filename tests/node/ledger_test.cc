@@ -86,11 +86,11 @@ TEST(LedgerTest, OneRowPerScopeAndMonthWithTheRepliesCounts) {
   for (const auto& r : records) {
     keys.push_back(absl::StrCat(r.at("period"), " ", r.at("level"), " ", r.at("code")));
   }
-  EXPECT_THAT(keys, ElementsAre("2026-06 nation 000000", "2026-06 province 440000",
-                                "2026-06 county 440305", "2026-06 province 620000",
-                                "2026-06 county 620102", "2026-07 nation 000000",
-                                "2026-07 province 440000", "2026-07 county 440305",
-                                "2026-07 province 620000", "2026-07 county 620102"));
+  EXPECT_THAT(
+      keys, ElementsAre("2026-06 nation 000000", "2026-06 province 440000", "2026-06 county 440305",
+                        "2026-06 province 620000", "2026-06 county 620102", "2026-07 nation 000000",
+                        "2026-07 province 440000", "2026-07 county 440305",
+                        "2026-07 province 620000", "2026-07 county 620102"));
 
   const Record nation = {
       {"name", "全国"},
@@ -114,9 +114,8 @@ TEST(LedgerTest, OneRowPerScopeAndMonthWithTheRepliesCounts) {
       {"name", "城关区"}, {"certificate coverage (%)", "66.67"}, {"persons living here", "3"}};
   EXPECT_EQ(Only(records[4], lanzhou), lanzhou);
   // Left out of July's reply: all zeros, empty ratios.
-  const Record lanzhou_july = {{"inquiries received", "0"},
-                               {"feedback rate (%)", ""},
-                               {"records in conflict", "0"}};
+  const Record lanzhou_july = {
+      {"inquiries received", "0"}, {"feedback rate (%)", ""}, {"records in conflict", "0"}};
   EXPECT_EQ(Only(records[9], lanzhou_july), lanzhou_july);
   EXPECT_EQ(records[7].at("receipt rate (%)"), "100.00");
   EXPECT_EQ(records[2].at("receipt rate (%)"), "") << "440305 was not in June's reply";
@@ -170,9 +169,8 @@ TEST(LedgerTest, FlowsOnePerRowAndFlow) {
   ASSERT_TRUE(csv.ok()) << csv.status();
   const auto records = testutil::LedgerRecords(*csv);
   ASSERT_EQ(records.size(), 1u);
-  const Record flow = {{"period", "2026-06"},      {"code", "620102"},
-                       {"origin", "440305"},       {"origin name", "南山区"},
-                       {"residence", "620102"},    {"inflows", "4"},
+  const Record flow = {{"period", "2026-06"},     {"code", "620102"},      {"origin", "440305"},
+                       {"origin name", "南山区"}, {"residence", "620102"}, {"inflows", "4"},
                        {"outflows", "1"}};
   EXPECT_EQ(Only(records[0], flow), flow);
 }
@@ -186,12 +184,9 @@ TEST(LedgerTest, MonthRanges) {
   ASSERT_EQ(months->size(), 12u);
   EXPECT_EQ(months->front(), "2025-10");
   EXPECT_EQ(months->back(), "2026-09");
-  EXPECT_EQ(LedgerMonths("2026-03", "2026-02").status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(LedgerMonths("2026-13", "2026-13").status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(LedgerMonths("2016-01", "2026-01").status().code(),
-            absl::StatusCode::kInvalidArgument)
+  EXPECT_EQ(LedgerMonths("2026-03", "2026-02").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LedgerMonths("2026-13", "2026-13").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LedgerMonths("2016-01", "2026-01").status().code(), absl::StatusCode::kInvalidArgument)
       << "121 months";
   EXPECT_TRUE(LedgerMonths("2016-02", "2026-01").ok()) << "120 months";
   EXPECT_EQ(StatisticalYearMonths("26").status().code(), absl::StatusCode::kInvalidArgument);

@@ -72,17 +72,17 @@ TEST_P(PasswordTest, HashesAreSaltedAndCheckBack) {
   TB_ASSERT_OK_AND_ASSIGN(std::string a, HashPassword(GetParam(), "correct horse", 1000));
   TB_ASSERT_OK_AND_ASSIGN(std::string b, HashPassword(GetParam(), "correct horse", 1000));
   EXPECT_NE(a, b);  // fresh salt each time
-  EXPECT_TRUE(absl::StartsWith(
-      a, GetParam() == SuiteId::kGm ? "pbkdf2-sm3$1000$" : "pbkdf2-sha256$1000$"))
+  EXPECT_TRUE(
+      absl::StartsWith(a, GetParam() == SuiteId::kGm ? "pbkdf2-sm3$1000$" : "pbkdf2-sha256$1000$"))
       << a;
-  EXPECT_EQ(a.size(), std::string(GetParam() == SuiteId::kGm ? "pbkdf2-sm3" : "pbkdf2-sha256")
-                              .size() + 6 + 32 + 1 + 64);
+  EXPECT_EQ(a.size(),
+            std::string(GetParam() == SuiteId::kGm ? "pbkdf2-sm3" : "pbkdf2-sha256").size() + 6 +
+                32 + 1 + 64);
   TB_ASSERT_OK_AND_ASSIGN(bool right, CheckPassword(a, "correct horse"));
   TB_ASSERT_OK_AND_ASSIGN(bool wrong, CheckPassword(a, "correct horsf"));
   EXPECT_TRUE(right);
   EXPECT_FALSE(wrong);
-  TB_ASSERT_OK_AND_ASSIGN(bool unusable,
-                          CheckPassword(UnusablePasswordHash(GetParam(), 1000), ""));
+  TB_ASSERT_OK_AND_ASSIGN(bool unusable, CheckPassword(UnusablePasswordHash(GetParam(), 1000), ""));
   EXPECT_FALSE(unusable);
 }
 
@@ -99,8 +99,7 @@ TEST_P(PasswordTest, MalformedStoredHashesAreRefused) {
        {std::string("plain"), std::string("md5$10$00$00"), good.substr(0, good.size() - 2),
         std::string(absl::StrReplaceAll(good, {{"$10$", "$010$"}})),
         std::string(absl::StrReplaceAll(good, {{"$10$", "$0$"}}))}) {
-    EXPECT_EQ(CheckPassword(bad, "pw").status().code(), absl::StatusCode::kInvalidArgument)
-        << bad;
+    EXPECT_EQ(CheckPassword(bad, "pw").status().code(), absl::StatusCode::kInvalidArgument) << bad;
   }
 }
 
@@ -129,8 +128,7 @@ TEST_F(AccountsTest, PutPersistsWithMode0600AndReopens) {
   zhao.disabled = true;
   TB_ASSERT_OK(accounts->Put(zhao));
   EXPECT_EQ(testutil::ModeOf(path_), 0600u);
-  EXPECT_TRUE(absl::StrContains(testutil::Contents(path_),
-                                "li.wei clerk enabled pbkdf2-sm3$10$"));
+  EXPECT_TRUE(absl::StrContains(testutil::Contents(path_), "li.wei clerk enabled pbkdf2-sm3$10$"));
 
   TB_ASSERT_OK_AND_ASSIGN(auto again, OperatorAccounts::Open(path_));
   EXPECT_EQ(again->Find("li.wei"), li);
@@ -168,8 +166,7 @@ TEST_F(AccountsTest, MalformedFileNamesFileAndLine) {
       {"tongban-operators/v1\nli clerk maybe " + hash + " -\n", ":2: expected enabled"},
       {"tongban-operators/v1\nli clerk enabled x$1$2$3 -\n", ":2: password hash"},
       {"tongban-operators/v1\nli clerk enabled " + hash + " 0189\n", ":2: TOTP secret"},
-      {"tongban-operators/v1\nli clerk enabled " + hash + " -\nli auditor enabled " + hash +
-           " -\n",
+      {"tongban-operators/v1\nli clerk enabled " + hash + " -\nli auditor enabled " + hash + " -\n",
        ":3: operator li appears twice"},
       {"# only comments\n", "no \"tongban-operators/v1\" header"},
   };

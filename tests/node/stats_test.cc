@@ -32,8 +32,8 @@
 #include <string>
 #include <vector>
 
-#include "gtest/gtest.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "gtest/gtest.h"
 #include "storage/writer.h"
 #include "tests/sync/test_federation.h"
 #include "tests/testutil/records.h"
@@ -111,8 +111,7 @@ storage::RecordChange Inquiry(const std::string& person, const std::string& id,
   return c;
 }
 
-storage::RecordChange Reply(const std::string& person, const std::string& inquiry,
-                            absl::Time at) {
+storage::RecordChange Reply(const std::string& person, const std::string& inquiry, absl::Time at) {
   storage::RecordChange c = Change(person, v1::RECORD_KIND_INQUIRY_REPLY, "reply-" + inquiry);
   v1::InquiryReply* r = c.value.mutable_inquiry_reply();
   r->set_inquiry_record_id(inquiry);
@@ -123,8 +122,8 @@ storage::RecordChange Reply(const std::string& person, const std::string& inquir
   return c;
 }
 
-storage::RecordChange Notice(const std::string& person, const std::string& id,
-                             bool needs_receipt, absl::Time sent) {
+storage::RecordChange Notice(const std::string& person, const std::string& id, bool needs_receipt,
+                             absl::Time sent) {
   storage::RecordChange c = Change(person, v1::RECORD_KIND_NOTICE, id);
   v1::Notice* n = c.value.mutable_notice();
   n->set_to_county(kA);
@@ -134,8 +133,7 @@ storage::RecordChange Notice(const std::string& person, const std::string& id,
   return c;
 }
 
-storage::RecordChange Receipt(const std::string& person, const std::string& notice,
-                              absl::Time at) {
+storage::RecordChange Receipt(const std::string& person, const std::string& notice, absl::Time at) {
   storage::RecordChange c = Change(person, v1::RECORD_KIND_RECEIPT, "receipt-" + notice);
   v1::Receipt* r = c.value.mutable_receipt();
   r->set_notice_record_id(notice);
@@ -186,12 +184,11 @@ class StatsTest : public testing::Test {
     Write(kA, retract);
     Write(kB, Inflow(p3_, Day(2026, 5, 1), Day(2026, 5, 20)));
 
-    const v1::Date q1_due = Day(2025, 10, 30), q3_due = Day(2026, 3, 3),
-                   q4_due = Day(2026, 10, 20);
-    Write(kOrigin, Inquiry(p1_, "q1", kA, v1::INQUIRY_TYPE_NORMAL, Cst(2025, 9, 30, 23, 30),
-                           &q1_due));
-    Write(kOrigin, Inquiry(p1_, "q2", kA, v1::INQUIRY_TYPE_URGENT, Cst(2025, 10, 1, 0, 30),
-                           nullptr));
+    const v1::Date q1_due = Day(2025, 10, 30), q3_due = Day(2026, 3, 3), q4_due = Day(2026, 10, 20);
+    Write(kOrigin,
+          Inquiry(p1_, "q1", kA, v1::INQUIRY_TYPE_NORMAL, Cst(2025, 9, 30, 23, 30), &q1_due));
+    Write(kOrigin,
+          Inquiry(p1_, "q2", kA, v1::INQUIRY_TYPE_URGENT, Cst(2025, 10, 1, 0, 30), nullptr));
     Write(kOrigin, Inquiry(p3_, "q3", kB, v1::INQUIRY_TYPE_NORMAL, Cst(2026, 2, 1), &q3_due));
     Write(kOrigin, Inquiry(p3_, "q4", kB, v1::INQUIRY_TYPE_NORMAL, Cst(2026, 9, 20), &q4_due));
     Write(kA, Reply(p1_, "q1", Cst(2025, 10, 10)));
@@ -206,8 +203,7 @@ class StatsTest : public testing::Test {
   void Sync(const std::string& a, const std::string& b) { fed_.Sync(a, b); }
 
   absl::StatusOr<v1::StatsReply> Stats(const std::string& node, v1::StatsPeriodKind kind,
-                                       const std::string& period,
-                                       const std::string& scope = "",
+                                       const std::string& period, const std::string& scope = "",
                                        absl::Time now = Cst(2026, 11, 30)) {
     v1::StatsRequest request;
     request.set_period_kind(kind);
@@ -236,9 +232,8 @@ class StatsTest : public testing::Test {
 };
 
 TEST_F(StatsTest, NationalStatisticalYearMatchesTheHandCount) {
-  TB_ASSERT_OK_AND_ASSIGN(
-      v1::StatsReply reply,
-      Stats(kNational, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026"));
+  TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply reply,
+                          Stats(kNational, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026"));
   EXPECT_EQ(reply.first_day().year(), 2025);
   EXPECT_EQ(reply.first_day().month(), 10);
   EXPECT_EQ(reply.last_day().year(), 2026);
@@ -247,8 +242,8 @@ TEST_F(StatsTest, NationalStatisticalYearMatchesTheHandCount) {
   // Nation, then each province followed by its counties.
   std::vector<std::string> scopes;
   for (const v1::StatsRow& row : reply.rows()) scopes.push_back(row.scope());
-  EXPECT_EQ(scopes, (std::vector<std::string>{"000000", "440000", "440106", "440305",
-                                              "620000", "620102"}));
+  EXPECT_EQ(scopes,
+            (std::vector<std::string>{"000000", "440000", "440106", "440305", "620000", "620102"}));
 
   const v1::StatsRow& a = Row(reply, kA);
   // Received in SY2026: Q2 only (Q1 was sent on 2025-09-30 CST); replied.
@@ -270,8 +265,8 @@ TEST_F(StatsTest, NationalStatisticalYearMatchesTheHandCount) {
   ExpectRatio(a.id_findings(), 1, 5, "A findings");
 
   const v1::StatsRow& b = Row(reply, kB);
-  ExpectRatio(b.feedback(), 0, 2, "B feedback");           // Q3, Q4
-  ExpectRatio(b.on_time_feedback(), 0, 1, "B on time");    // Q3; Q4 due in SY2027
+  ExpectRatio(b.feedback(), 0, 2, "B feedback");         // Q3, Q4
+  ExpectRatio(b.on_time_feedback(), 0, 1, "B on time");  // Q3; Q4 due in SY2027
   ExpectRatio(b.receipt(), 0, 0, "B receipt");
   ExpectRatio(b.registration_timeliness(), 1, 1, "B timeliness");  // P3, 19 days
   ExpectRatio(b.arrived_without_origin_record(), 0, 1, "B one-sided arrivals");
@@ -344,9 +339,8 @@ TEST_F(StatsTest, StatisticsCountTheCorrectedValue) {
   Write(kA, Inflow(p2_, Day(2026, 4, 1), Day(2026, 4, 20)));
   Sync(kA, kNational);
   for (const char* node : {kNational, kA}) {
-    TB_ASSERT_OK_AND_ASSIGN(
-        v1::StatsReply reply,
-        Stats(node, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026", kA));
+    TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply reply,
+                            Stats(node, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026", kA));
     ExpectRatio(Row(reply, kA).registration_timeliness(), 2, 2, node);
   }
 }
@@ -370,7 +364,8 @@ TEST_F(StatsTest, ManyQueriesInOneScanEqualOneByOne) {
   ASSERT_EQ(many.size(), queries.size());
   size_t nonzero = 0;
   for (size_t i = 0; i < queries.size(); ++i) {
-    TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply one, ComputeStats(*fed_.at(kNational).store, queries[i]));
+    TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply one,
+                            ComputeStats(*fed_.at(kNational).store, queries[i]));
     EXPECT_EQ(many[i].SerializeAsString(), one.SerializeAsString()) << queries[i].period;
     nonzero += one.rows_size() > 1;
   }
@@ -439,17 +434,17 @@ TEST_F(StatsTest, ACountyNodeComputesItsOwnRowAsTheNationalNodeDoes) {
   ASSERT_EQ(own.rows_size(), 1);
   TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply national,
                           Stats(kNational, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026"));
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(own.rows(0),
-                                                                 Row(national, kA)))
-      << own.rows(0).DebugString() << "\nnational:\n" << Row(national, kA).DebugString();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(own.rows(0), Row(national, kA)))
+      << own.rows(0).DebugString() << "\nnational:\n"
+      << Row(national, kA).DebugString();
 
   // The province scope at the national node: the province and its counties.
   TB_ASSERT_OK_AND_ASSIGN(
       v1::StatsReply gd,
       Stats(kNational, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026", "440000"));
   ASSERT_EQ(gd.rows_size(), 3);
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(gd.rows(0),
-                                                                 Row(national, "440000")));
+  EXPECT_TRUE(
+      google::protobuf::util::MessageDifferencer::Equals(gd.rows(0), Row(national, "440000")));
 }
 
 // Records the write path would never produce, as a peer running older or
@@ -490,19 +485,17 @@ TEST_F(StatsTest, IncompleteRecordsAndConflictsAreCountedAsDocumented) {
     batch.PutRecord(storage::RecordKey(p9, v1::RECORD_KIND_SERVICE, id), state);
     TB_ASSERT_OK(store.Commit(batch, /*sync=*/true));
   };
-  put("svc-no-provider",
-      {head(t, v1::OPERATION_UPSERT, no_provider.SerializeAsString())}, /*findings=*/2);
+  put("svc-no-provider", {head(t, v1::OPERATION_UPSERT, no_provider.SerializeAsString())},
+      /*findings=*/2);
   put("svc-garbage", {head(t, v1::OPERATION_UPSERT, "\xff\xff\xff")});
-  put("svc-conflict", {head(t, v1::OPERATION_UPSERT, no_provider.SerializeAsString()),
-                       head(t + absl::Minutes(1), v1::OPERATION_UPSERT,
-                            complete.SerializeAsString())});
-  put("svc-conflict-retracted",
-      {head(t, v1::OPERATION_UPSERT, complete.SerializeAsString()),
-       head(t + absl::Minutes(1), v1::OPERATION_RETRACT, "")});
+  put("svc-conflict",
+      {head(t, v1::OPERATION_UPSERT, no_provider.SerializeAsString()),
+       head(t + absl::Minutes(1), v1::OPERATION_UPSERT, complete.SerializeAsString())});
+  put("svc-conflict-retracted", {head(t, v1::OPERATION_UPSERT, complete.SerializeAsString()),
+                                 head(t + absl::Minutes(1), v1::OPERATION_RETRACT, "")});
 
-  TB_ASSERT_OK_AND_ASSIGN(
-      v1::StatsReply reply,
-      Stats(kNational, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026", kA));
+  TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply reply,
+                          Stats(kNational, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026", kA));
   const v1::StatsRow& a = Row(reply, kA);
   // A's 5 records, then: no provider (incomplete), garbage (incomplete), the
   // conflict by its newer, complete head; the retracted conflict not at all.
@@ -544,9 +537,8 @@ TEST_F(StatsTest, BadQueriesAreRefusedNamingWhatIsWrong) {
 }
 
 TEST_F(StatsTest, TheTableShowsCountsAndRatiosAndNoPersonalData) {
-  TB_ASSERT_OK_AND_ASSIGN(
-      v1::StatsReply reply,
-      Stats(kNational, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026"));
+  TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply reply,
+                          Stats(kNational, v1::STATS_PERIOD_KIND_STATISTICAL_YEAR, "2026"));
   const std::string table = FormatStatsTable(reply);
   EXPECT_NE(table.find("statistical year 2026 (2025-10-01 .. 2026-09-30)"), std::string::npos)
       << table;

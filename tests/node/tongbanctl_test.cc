@@ -61,10 +61,10 @@ class TongbanctlTest : public testing::Test {
     const std::string err_path = dir_.File("stderr.txt");
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
     posix_spawn_file_actions_addchdir_np(&actions, dir_.path().c_str());
     std::vector<std::string> argv_storage = {TB_TONGBANCTL};
     argv_storage.insert(argv_storage.end(), args.begin(), args.end());
@@ -132,8 +132,7 @@ class TongbanctlTest : public testing::Test {
   std::string transcript_;  // Everything tongbanctl printed in this test.
 };
 
-class TongbanctlFlowTest : public TongbanctlTest,
-                           public testing::WithParamInterface<SuiteId> {
+class TongbanctlFlowTest : public TongbanctlTest, public testing::WithParamInterface<SuiteId> {
  protected:
   std::string suite() const { return std::string(crypto::SuiteName(GetParam())); }
 };
@@ -151,8 +150,7 @@ TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
       std::unique_ptr<crypto::PublicKey> root,
       crypto::ReadPublicKeyFile(crypto::GetSuite(GetParam()), dir_.File("root.pub")));
   const Result json = Ok({"keys", "generate", "--suite", suite(), "--out", "extra", "--json"});
-  EXPECT_TRUE(absl::StartsWith(json.out, "{\"suite\":\"" + suite() + "\",\"key_id\":\""))
-      << json;
+  EXPECT_TRUE(absl::StartsWith(json.out, "{\"suite\":\"" + suite() + "\",\"key_id\":\"")) << json;
 
   // PKI: the CA, a node certificate, show and verify.
   Ok({"pki", "init", "--out", "ca", "--name", "粤甘通办 CA", "--days", "30"});
@@ -177,10 +175,10 @@ TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
 
   // Roster: create, fill in the national node, add two counties, sign.
   Ok({"roster", "create", "--out", "roster.txt", "--federation", "粤甘通办"});
-  const Result filled = Ok({"roster", "add-node", "--in", "roster.txt", "--code", "000000",
-                            "--name", "国家平台", "--role", "national", "--endpoint",
-                            "national.example:7443", "--signing-pub", "n000000.pub", "--suite",
-                            suite()});
+  const Result filled =
+      Ok({"roster", "add-node", "--in", "roster.txt", "--code", "000000", "--name", "国家平台",
+          "--role", "national", "--endpoint", "national.example:7443", "--signing-pub",
+          "n000000.pub", "--suite", suite()});
   EXPECT_TRUE(absl::StartsWith(filled.out, "filled in node 000000")) << filled;
   Ok({"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "深圳市南山区",
       "--role", "county", "--endpoint", "tongban.nanshan.example:7443", "--endpoint",
@@ -188,14 +186,14 @@ TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
   Ok({"roster", "add-node", "--in", "roster.txt", "--code", "620102", "--name", "兰州市城关区",
       "--role", "county", "--signing-pub", "n620102.pub", "--suite", suite()});
   // Adding a node twice needs --replace.
-  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "620102", "--name", "x",
-            "--role", "county", "--signing-pub", "n620102.pub", "--suite", suite()});
+  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "620102", "--name", "x", "--role",
+            "county", "--signing-pub", "n620102.pub", "--suite", suite()});
 
-  const Result signed_v1 = Ok({"roster", "sign", "--in", "roster.txt", "--root-key",
-                               "root.key", "--suite", suite(), "--out", "v1.signed"});
+  const Result signed_v1 = Ok({"roster", "sign", "--in", "roster.txt", "--root-key", "root.key",
+                               "--suite", suite(), "--out", "v1.signed"});
   EXPECT_TRUE(absl::StartsWith(signed_v1.out, "signed roster v1 ")) << signed_v1;
-  const Result verified = Ok({"roster", "verify", "--in", "v1.signed", "--root-pub",
-                              "root.pub", "--suite", suite()});
+  const Result verified =
+      Ok({"roster", "verify", "--in", "v1.signed", "--root-pub", "root.pub", "--suite", suite()});
   EXPECT_TRUE(absl::StartsWith(verified.out, "ok: roster v1 of federation \"粤甘通办\", 3 nodes"))
       << verified;
   const Result table = Ok({"roster", "show", "--in", "v1.signed"});
@@ -203,8 +201,7 @@ TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
   ASSERT_EQ(lines.size(), 5u) << table;  // header line, column names, three nodes
   EXPECT_TRUE(absl::StartsWith(lines[1], "CODE    NAME")) << table;
   EXPECT_TRUE(absl::StartsWith(lines[3], "440305  深圳市南山区  county    active")) << table;
-  EXPECT_TRUE(absl::StrContains(lines[3], "tongban.nanshan.example:7443,10.1.2.3:7443"))
-      << table;
+  EXPECT_TRUE(absl::StrContains(lines[3], "tongban.nanshan.example:7443,10.1.2.3:7443")) << table;
 
   // Revoke a county and publish v2.
   Ok({"roster", "set-status", "--in", "roster.txt", "--code", "620102", "--status", "revoked",
@@ -216,9 +213,9 @@ TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
   const Result shown_v2 = Ok({"roster", "show", "--in", "v2.signed", "--root-pub", "root.pub",
                               "--suite", suite(), "--json"});
   EXPECT_TRUE(absl::StrContains(shown_v2.out, "\"signature_verified\":true")) << shown_v2;
-  EXPECT_TRUE(absl::StrContains(
-      shown_v2.out, "\"code\":\"620102\",\"name\":\"兰州市城关区\",\"role\":\"county\","
-                    "\"status\":\"revoked\",\"status_reason\":\"signing key lost\""))
+  EXPECT_TRUE(absl::StrContains(shown_v2.out,
+                                "\"code\":\"620102\",\"name\":\"兰州市城关区\",\"role\":\"county\","
+                                "\"status\":\"revoked\",\"status_reason\":\"signing key lost\""))
       << shown_v2;
 
   // What a node does with the files: v2 replaces v1, and 620102 is refused.
@@ -235,8 +232,8 @@ TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
             absl::StatusCode::kFailedPrecondition);
 
   // An explicit --version.
-  const Result v9 = Ok({"roster", "sign", "--in", "roster.txt", "--root-key", "root.key",
-                        "--suite", suite(), "--out", "v9.signed", "--version", "9"});
+  const Result v9 = Ok({"roster", "sign", "--in", "roster.txt", "--root-key", "root.key", "--suite",
+                        suite(), "--out", "v9.signed", "--version", "9"});
   EXPECT_TRUE(absl::StartsWith(v9.out, "signed roster v9 ")) << v9;
 
   ExpectNoKeyMaterialPrinted(
@@ -248,10 +245,10 @@ TEST_P(TongbanctlFlowTest, TamperedSignedRosterIsRefused) {
   Ok({"keys", "generate", "--suite", suite(), "--out", "national"});
   Ok({"roster", "create", "--out", "roster.txt", "--federation", "test"});
   Ok({"roster", "add-node", "--in", "roster.txt", "--code", "000000", "--name", "国家平台",
-      "--role", "national", "--endpoint", "national.example:7443", "--signing-pub",
-      "national.pub", "--suite", suite()});
-  Ok({"roster", "sign", "--in", "roster.txt", "--root-key", "root.key", "--suite", suite(),
-      "--out", "roster.signed"});
+      "--role", "national", "--endpoint", "national.example:7443", "--signing-pub", "national.pub",
+      "--suite", suite()});
+  Ok({"roster", "sign", "--in", "roster.txt", "--root-key", "root.key", "--suite", suite(), "--out",
+      "roster.signed"});
   std::string bytes = Contents(dir_.File("roster.signed"));
   const size_t at = bytes.find("national.example");
   ASSERT_NE(at, std::string::npos);
@@ -291,15 +288,14 @@ TEST_P(TongbanctlFlowTest, PrivateKeyIsNeverPrinted) {
   Ok({"keys", "generate", "--suite", suite(), "--out", "root"});
   Ok({"pki", "init", "--out", "ca"});
   Ok({"roster", "create", "--out", "roster.txt", "--federation", "test"});
-  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "x",
-            "--role", "county", "--signing-pub", "root.key", "--suite", suite()});
+  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "x", "--role",
+            "county", "--signing-pub", "root.key", "--suite", suite()});
   Fails(2, {"pki", "show", "root.key"});
   Fails(2, {"pki", "show", "ca/ca.key"});
   Fails(2, {"roster", "show", "--in", "root.key"});
   Fails(2, {"roster", "sign", "--in", "root.key", "--root-key", "root.key", "--suite", suite(),
             "--out", "x.signed"});
-  Fails(2, {"roster", "verify", "--in", "root.key", "--root-pub", "root.key", "--suite",
-            suite()});
+  Fails(2, {"roster", "verify", "--in", "root.key", "--root-pub", "root.key", "--suite", suite()});
   ExpectNoKeyMaterialPrinted({"root.key", "ca/ca.key"});
 }
 
@@ -322,21 +318,19 @@ TEST_F(TongbanctlTest, BadInputIsExitTwoWithOneLine) {
   Fails(2, {"pki", "show", "missing.crt"});
 
   for (const char* code : {"44030X", "4403051", "12345", "447100"}) {
-    const Result r = Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", code,
-                               "--name", "x", "--role", "county", "--signing-pub", "k.pub",
-                               "--suite", "intl"});
+    const Result r =
+        Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", code, "--name", "x",
+                  "--role", "county", "--signing-pub", "k.pub", "--suite", "intl"});
     EXPECT_TRUE(absl::StrContains(r.err, code)) << r;
   }
   Fails(2, {"pki", "issue", "--ca", "ca", "--node", "44030X", "--out", "tls"});
-  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "x",
-            "--role", "national", "--signing-pub", "k.pub", "--suite", "intl"});
-  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "x",
-            "--role", "county", "--endpoint", "nanshan", "--signing-pub", "k.pub", "--suite",
-            "intl"});
+  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "x", "--role",
+            "national", "--signing-pub", "k.pub", "--suite", "intl"});
+  Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "440305", "--name", "x", "--role",
+            "county", "--endpoint", "nanshan", "--signing-pub", "k.pub", "--suite", "intl"});
   Fails(2, {"roster", "set-status", "--in", "roster.txt", "--code", "440305", "--status",
             "revoked"});  // not in the roster
-  Fails(2, {"roster", "set-status", "--in", "roster.txt", "--code", "000000", "--status",
-            "gone"});
+  Fails(2, {"roster", "set-status", "--in", "roster.txt", "--code", "000000", "--status", "gone"});
 
   // A malformed text file is reported with its line and column.
   std::ofstream(dir_.File("bad.txt")) << "version: 1\nfederation: \"x\"\nnodes { code: 1 }\n";
@@ -344,29 +338,28 @@ TEST_F(TongbanctlTest, BadInputIsExitTwoWithOneLine) {
                                "--suite", "intl", "--out", "x.signed"});
   EXPECT_TRUE(absl::StrContains(bad.err, "bad.txt:3:15: ")) << bad;
   std::ofstream(dir_.File("unknown.txt")) << "version: 1\nsurprise: 2\n";
-  const Result unknown = Fails(2, {"roster", "sign", "--in", "unknown.txt", "--root-key",
-                                   "k.key", "--suite", "intl", "--out", "x.signed"});
+  const Result unknown = Fails(2, {"roster", "sign", "--in", "unknown.txt", "--root-key", "k.key",
+                                   "--suite", "intl", "--out", "x.signed"});
   EXPECT_TRUE(absl::StrContains(unknown.err, "unknown.txt:2:")) << unknown;
   EXPECT_TRUE(absl::StrContains(unknown.err, "surprise")) << unknown;
 
   // The placeholder national node has no key yet: signing names the problem.
-  const Result incomplete = Fails(2, {"roster", "sign", "--in", "roster.txt", "--root-key",
-                                      "k.key", "--suite", "intl", "--out", "x.signed"});
+  const Result incomplete = Fails(2, {"roster", "sign", "--in", "roster.txt", "--root-key", "k.key",
+                                      "--suite", "intl", "--out", "x.signed"});
   EXPECT_TRUE(absl::StrContains(incomplete.err, "roster.txt: node 000000: ")) << incomplete;
 }
 
 TEST_F(TongbanctlTest, EveryCommandHasHelpWithAnExample) {
   const Result top = Ok({"--help"});
   EXPECT_TRUE(absl::StrContains(top.out, "Exit codes:")) << top;
-  for (const char* code : {"  0  success", "  1  other failure", "  2  bad input",
-                           "  3  refused"}) {
+  for (const char* code :
+       {"  0  success", "  1  other failure", "  2  bad input", "  3  refused"}) {
     EXPECT_TRUE(absl::StrContains(top.out, code)) << code;
   }
   const std::vector<std::vector<std::string>> commands = {
-      {"keys", "generate"}, {"pki", "init"},       {"pki", "issue"},
-      {"pki", "show"},      {"pki", "verify"},     {"roster", "create"},
-      {"roster", "add-node"}, {"roster", "set-status"}, {"roster", "sign"},
-      {"roster", "verify"}, {"roster", "show"}};
+      {"keys", "generate"}, {"pki", "init"},      {"pki", "issue"},       {"pki", "show"},
+      {"pki", "verify"},    {"roster", "create"}, {"roster", "add-node"}, {"roster", "set-status"},
+      {"roster", "sign"},   {"roster", "verify"}, {"roster", "show"}};
   for (const auto& command : commands) {
     const Result r = Ok({command[0], command[1], "--help"});
     const std::string name = absl::StrCat(command[0], " ", command[1]);

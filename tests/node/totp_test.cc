@@ -15,9 +15,8 @@ TEST(TotpTest, Rfc6238Vectors) {
   const struct {
     int64_t unix_seconds;
     const char* code;
-  } kVectors[] = {{59, "94287082"},          {1111111109, "07081804"},
-                  {1111111111, "14050471"},  {1234567890, "89005924"},
-                  {2000000000, "69279037"},  {20000000000, "65353130"}};
+  } kVectors[] = {{59, "94287082"},         {1111111109, "07081804"}, {1111111111, "14050471"},
+                  {1234567890, "89005924"}, {2000000000, "69279037"}, {20000000000, "65353130"}};
   for (const auto& v : kVectors) {
     const int64_t step = TotpStep(absl::FromUnixSeconds(v.unix_seconds));
     TB_ASSERT_OK_AND_ASSIGN(std::string eight, TotpCodeAt(kRfcSecret, step, 8));
@@ -31,9 +30,13 @@ TEST(TotpTest, Rfc6238Vectors) {
 
 // RFC 4648 section 10.
 TEST(TotpTest, Base32Vectors) {
-  const std::pair<const char*, const char*> kVectors[] = {
-      {"", ""},          {"f", "MY"},         {"fo", "MZXQ"},         {"foo", "MZXW6"},
-      {"foob", "MZXW6YQ"}, {"fooba", "MZXW6YTB"}, {"foobar", "MZXW6YTBOI"}};
+  const std::pair<const char*, const char*> kVectors[] = {{"", ""},
+                                                          {"f", "MY"},
+                                                          {"fo", "MZXQ"},
+                                                          {"foo", "MZXW6"},
+                                                          {"foob", "MZXW6YQ"},
+                                                          {"fooba", "MZXW6YTB"},
+                                                          {"foobar", "MZXW6YTBOI"}};
   for (const auto& [plain, encoded] : kVectors) {
     EXPECT_EQ(Base32Encode(plain), encoded);
     TB_ASSERT_OK_AND_ASSIGN(std::string back, Base32Decode(encoded));

@@ -7,8 +7,8 @@
 #include "node/workflow.h"
 
 #include "absl/strings/match.h"
-#include "gtest/gtest.h"
 #include "common/status_macros.h"
+#include "gtest/gtest.h"
 #include "node/import_batch.h"
 #include "node/stats.h"
 #include "storage/keys.h"
@@ -25,9 +25,7 @@ using testutil::kResidence;  // B
 
 const absl::TimeZone kCst = absl::FixedTimeZone(8 * 3600);
 
-v1::Date DayAfter(absl::Time t, int days) {
-  return ToDate(absl::ToCivilDay(t, kCst) + days);
-}
+v1::Date DayAfter(absl::Time t, int days) { return ToDate(absl::ToCivilDay(t, kCst) + days); }
 
 // The write a clerk's Write call makes: stamped as AdminApi::Write does.
 v1::WriteRequest Request(const storage::RecordChange& c) {
@@ -46,17 +44,16 @@ TEST(StampWorkflowTimesTest, TheNodeSetsTimesAndDeadlinesAndKeepsThemOnCorrectio
   deadlines.provinces["440000"] = DeadlineRules{10, 20, 5, 25};
   const absl::Time sent = absl::FromCivil(absl::CivilSecond(2026, 12, 1, 23, 30, 0), kCst);
   // A client's times are replaced by the node's.
-  v1::WriteRequest q = Request(testutil::Inquiry("x", kResidence, "inq-1",
-                                                 v1::INQUIRY_TYPE_URGENT,
-                                                 absl::FromUnixSeconds(0), testutil::Day(2030, 1, 1)));
+  v1::WriteRequest q =
+      Request(testutil::Inquiry("x", kResidence, "inq-1", v1::INQUIRY_TYPE_URGENT,
+                                absl::FromUnixSeconds(0), testutil::Day(2030, 1, 1)));
   StampWorkflowTimes(deadlines, sent, nullptr, &q);
   EXPECT_EQ(q.value().inquiry().sent_at_micros(), absl::ToUnixMicros(sent));
   // Guangdong's rules: urgent 10 days from the sender's day (China time).
   EXPECT_EQ(q.value().inquiry().due_on().DebugString(), DayAfter(sent, 10).DebugString());
   // To Gansu, the defaults: certificate mismatch 7 days.
-  v1::WriteRequest m = Request(testutil::Inquiry("x", kOrigin, "inq-2",
-                                                 v1::INQUIRY_TYPE_CERTIFICATE_MISMATCH, sent,
-                                                 v1::Date()));
+  v1::WriteRequest m = Request(testutil::Inquiry(
+      "x", kOrigin, "inq-2", v1::INQUIRY_TYPE_CERTIFICATE_MISMATCH, sent, v1::Date()));
   StampWorkflowTimes(deadlines, sent, nullptr, &m);
   EXPECT_EQ(m.value().inquiry().due_on().DebugString(), DayAfter(sent, 7).DebugString());
 
@@ -126,8 +123,8 @@ class WorkflowTest : public testing::TestWithParam<crypto::SuiteId> {
 
   // record id -> state, of inquiries or notices, at `node` now.
   std::map<std::string, std::string> States(const std::string& node, bool notices = false) {
-    absl::StatusOr<Tracked> t = TrackDeadlines(*fed_.at(node).store, node, node == kNational,
-                                               deadlines_, clock_.Now());
+    absl::StatusOr<Tracked> t =
+        TrackDeadlines(*fed_.at(node).store, node, node == kNational, deadlines_, clock_.Now());
     EXPECT_TRUE(t.ok()) << t.status();
     std::map<std::string, std::string> out;
     if (!t.ok()) return out;
@@ -192,15 +189,14 @@ TEST_P(WorkflowTest, InquiryDeadlinesOnEveryPathAndAcrossRestarts) {
   // The residence is offline for ten days: the clock runs from the day sent.
   Days(10);
   SyncAll();
-  EXPECT_EQ(States(kResidence),
-            (std::map<std::string, std::string>{{"late", "received"},
-                                                {"on-time", "received"},
-                                                {"open", "received"},
-                                                {"overdue", "received"},
-                                                {"withdrawn", "received"}}));
+  EXPECT_EQ(States(kResidence), (std::map<std::string, std::string>{{"late", "received"},
+                                                                    {"on-time", "received"},
+                                                                    {"open", "received"},
+                                                                    {"overdue", "received"},
+                                                                    {"withdrawn", "received"}}));
   EXPECT_EQ(States(kNational)["open"], "open");  // between two counties
-  absl::StatusOr<Tracked> at_b = TrackDeadlines(*fed_.at(kResidence).store, kResidence, false,
-                                                deadlines_, clock_.Now());
+  absl::StatusOr<Tracked> at_b =
+      TrackDeadlines(*fed_.at(kResidence).store, kResidence, false, deadlines_, clock_.Now());
   ASSERT_TRUE(at_b.ok());
   for (const v1::InquiryItem& i : at_b->inquiries) {
     const int days = i.type() == v1::INQUIRY_TYPE_URGENT ? 15 : 30;
@@ -211,7 +207,7 @@ TEST_P(WorkflowTest, InquiryDeadlinesOnEveryPathAndAcrossRestarts) {
   EXPECT_FALSE(DueSoon("received", at_b->inquiries[0].due_on(), clock_.Now(), absl::Hours(72)));
 
   TB_ASSERT_OK(Write(kResidence, Reply("on-time")));  // day 10 of 15
-  Days(6);                                             // day 16: urgent ones are past due
+  Days(6);                                            // day 16: urgent ones are past due
   EXPECT_EQ(States(kResidence)["late"], "overdue");
   TB_ASSERT_OK(Write(kResidence, Reply("late")));
   TB_ASSERT_OK(Write(kOrigin, testutil::Retraction(person_, v1::RECORD_KIND_INQUIRY, "withdrawn")));
@@ -310,8 +306,9 @@ TEST_P(WorkflowTest, ASecondServiceForThePeriodIsFlaggedBeforeItIsWritten) {
   EXPECT_EQ(flagged.code(), absl::StatusCode::kAlreadyExists) << flagged;
   EXPECT_TRUE(absl::StrContains(flagged.message(), "record svc-1 by county 440305")) << flagged;
   EXPECT_FALSE(absl::StrContains(flagged.message(), person_)) << flagged;
-  TB_ASSERT_OK_AND_ASSIGN(auto nothing, fed_.at(kResidence).store->GetRecord(
-                                            storage::RecordKey(person_, again.kind, "svc-2")));
+  TB_ASSERT_OK_AND_ASSIGN(
+      auto nothing,
+      fed_.at(kResidence).store->GetRecord(storage::RecordKey(person_, again.kind, "svc-2")));
   EXPECT_FALSE(nothing.has_value());
   // The origin, which received the first, flags its own second record too.
   SyncAll();
@@ -368,16 +365,16 @@ TEST_P(WorkflowTest, TheResidenceRecordsThatItHelpedDeliverAnEntitlement) {
   unnamed.value.mutable_service()->clear_entitlement_record_id();
   EXPECT_EQ(Write(kResidence, unnamed).code(), absl::StatusCode::kInvalidArgument);
   SyncAll();
-  TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::RecordValue> seen,
-                          NewestValue(*fed_.at(kOrigin).store,
-                                      storage::RecordKey(person_, v1::RECORD_KIND_SERVICE,
-                                                         "delivery-1")));
+  TB_ASSERT_OK_AND_ASSIGN(
+      std::optional<v1::RecordValue> seen,
+      NewestValue(*fed_.at(kOrigin).store,
+                  storage::RecordKey(person_, v1::RECORD_KIND_SERVICE, "delivery-1")));
   ASSERT_TRUE(seen.has_value());
   EXPECT_EQ(seen->service().entitlement_record_id(), "ent-reward");
   EXPECT_EQ(seen->service().provider_county(), kResidence);
   // Withdrawn by the origin: no further deliveries.
-  TB_ASSERT_OK(Write(kOrigin, testutil::Retraction(person_, v1::RECORD_KIND_ENTITLEMENT,
-                                                   "ent-reward")));
+  TB_ASSERT_OK(
+      Write(kOrigin, testutil::Retraction(person_, v1::RECORD_KIND_ENTITLEMENT, "ent-reward")));
   SyncAll();
   auto later = delivery;
   later.record_id = "delivery-3";

@@ -6,10 +6,10 @@
 
 #include "gtest/gtest.h"
 #include "storage/writer.h"
-#include "tongban/v1/exchange.pb.h"
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
+#include "tongban/v1/exchange.pb.h"
 
 namespace tongban::storage {
 namespace {
@@ -47,14 +47,17 @@ struct TestNode {
     EXPECT_TRUE(writer->WaitForCheckpoint(last, absl::Seconds(30)).ok());
     RemoteBatch rb;
     rb.log = writer->log();
-    EXPECT_TRUE(store->ScanEvents(rb.log, first, last, [&](uint64_t seq, absl::string_view b) {
-      RemoteEvent e;
-      e.seq = seq;
-      e.body = std::string(b);
-      EXPECT_TRUE(e.parsed.ParseFromString(e.body));
-      rb.events.push_back(std::move(e));
-      return absl::OkStatus();
-    }).ok());
+    EXPECT_TRUE(store
+                    ->ScanEvents(rb.log, first, last,
+                                 [&](uint64_t seq, absl::string_view b) {
+                                   RemoteEvent e;
+                                   e.seq = seq;
+                                   e.body = std::string(b);
+                                   EXPECT_TRUE(e.parsed.ParseFromString(e.body));
+                                   rb.events.push_back(std::move(e));
+                                   return absl::OkStatus();
+                                 })
+                    .ok());
     auto cp = store->LatestCheckpoint(rb.log);
     rb.checkpoint = **cp;
     rb.checkpoint_size = last;
@@ -111,14 +114,12 @@ TEST_P(ApplyRemoteTest, ResidenceReceivesHistoryAndItsEventsReachTheOrigin) {
 
   // The residence may not change the origin's record ...
   auto edit = testutil::Basics(person, "Changed");
-  EXPECT_EQ(residence.writer->Append(edit).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(residence.writer->Append(edit).status().code(), absl::StatusCode::kFailedPrecondition);
   // ... and its own events about the person go to the origin.
-  TB_ASSERT_OK_AND_ASSIGN(Appended in,
-                          residence.writer->Append(testutil::Inflow(person, kOrigin)));
+  TB_ASSERT_OK_AND_ASSIGN(Appended in, residence.writer->Append(testutil::Inflow(person, kOrigin)));
   EXPECT_EQ(in.audience, (std::vector<std::string>{"000000", kOrigin}));
-  TB_ASSERT_OK_AND_ASSIGN(
-      Appended svc, residence.writer->Append(testutil::Service(person, kResidence, "s1")));
+  TB_ASSERT_OK_AND_ASSIGN(Appended svc,
+                          residence.writer->Append(testutil::Service(person, kResidence, "s1")));
   EXPECT_EQ(svc.audience, (std::vector<std::string>{"000000", kOrigin}));
 
   // The origin applies them and derives the same links as the residence.
@@ -185,8 +186,7 @@ TEST_P(ApplyRemoteTest, OtherBytesAtAStoredSeqAreRefusedWhole) {
   const absl::Status s = residence.writer->ApplyRemote(forked);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   // Nothing of the refused batch was written: not its new events, not its cursor.
-  EXPECT_EQ(residence.store->GetEvent(forked.log, 2).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(residence.store->GetEvent(forked.log, 2).status().code(), absl::StatusCode::kNotFound);
   TB_ASSERT_OK_AND_ASSIGN(auto cursor,
                           residence.store->Get(Cf::kCursors, CursorKey(kOrigin, forked.log)));
   v1::Position position;
@@ -232,8 +232,8 @@ TEST_P(ApplyRemoteTest, NationalNodeAlsoRoutesToNodesLinkedInItsOwnView) {
   *moved.value.mutable_inflow()->mutable_arrived_on() = testutil::Day(2026, 6, 1);
   *moved.value.mutable_inflow()->mutable_registered_on() = testutil::Day(2026, 6, 2);
   TB_ASSERT_OK(third.writer->Append(moved));
-  TB_ASSERT_OK_AND_ASSIGN(Appended service, third.writer->Append(
-                                                testutil::Service(person, testutil::kThird, "s")));
+  TB_ASSERT_OK_AND_ASSIGN(Appended service,
+                          third.writer->Append(testutil::Service(person, testutil::kThird, "s")));
   EXPECT_TRUE(std::find(service.audience.begin(), service.audience.end(), kResidence) ==
               service.audience.end())
       << "C did not know B when it wrote";
@@ -249,7 +249,8 @@ TEST_P(ApplyRemoteTest, NationalNodeAlsoRoutesToNodesLinkedInItsOwnView) {
 
 TEST_P(ApplyRemoteTest, OwnLogIsNeverAppliedFromAPeer) {
   TestNode origin(dir_, GetParam(), kOrigin, &clock_);
-  TB_ASSERT_OK(origin.writer->Append(testutil::Basics(testutil::MakeId(kOrigin, "19900101", 2), "N")));
+  TB_ASSERT_OK(
+      origin.writer->Append(testutil::Basics(testutil::MakeId(kOrigin, "19900101", 2), "N")));
   EXPECT_EQ(origin.writer->ApplyRemote(origin.Export(1, 1)).code(),
             absl::StatusCode::kInvalidArgument);
 }

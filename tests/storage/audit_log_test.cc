@@ -5,7 +5,6 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-
 #include "common/clock.h"
 #include "common/crypto/suite.h"
 #include "common/merkle/checkpoint.h"
@@ -66,8 +65,8 @@ class AuditLogTest : public testing::TestWithParam<SuiteId> {
   void AppendMany(int n) {
     for (int i = 0; i < n; ++i) {
       clock_.Advance(absl::Seconds(1));
-      TB_ASSERT_OK(log_->Append(Entry(i % 2 == 0 ? "li" : "wang", "person.read",
-                                      i % 2 == 0 ? kAlice : kBob)));
+      TB_ASSERT_OK(log_->Append(
+          Entry(i % 2 == 0 ? "li" : "wang", "person.read", i % 2 == 0 ? kAlice : kBob)));
     }
   }
 
@@ -81,8 +80,7 @@ class AuditLogTest : public testing::TestWithParam<SuiteId> {
   }
 
   std::string StoredBytes(uint64_t seq) {
-    absl::StatusOr<std::optional<std::string>> v =
-        store_->Get(Cf::kDefault, AuditEntryKey(seq));
+    absl::StatusOr<std::optional<std::string>> v = store_->Get(Cf::kDefault, AuditEntryKey(seq));
     EXPECT_TRUE(v.ok() && v->has_value());
     return v.ok() && v->has_value() ? **v : "";
   }
@@ -182,8 +180,7 @@ TEST_P(AuditLogTest, OutcomeNamesTheCode) {
   EXPECT_EQ(AuditOutcome(absl::OkStatus()), "OK");
   EXPECT_EQ(AuditOutcome(absl::PermissionDeniedError("not linked")),
             "PERMISSION_DENIED: not linked");
-  EXPECT_EQ(AuditOutcome(absl::InternalError(std::string(5000, 'x'))).size(),
-            kAuditMaxLongField);
+  EXPECT_EQ(AuditOutcome(absl::InternalError(std::string(5000, 'x'))).size(), kAuditMaxLongField);
 }
 
 // A clock stepped back must not make seq order and time order disagree.
@@ -232,9 +229,8 @@ TEST_P(AuditLogTest, AuditCheckpointIsNeverAnEventLogCheckpoint) {
   AppendMany(4);
   TB_ASSERT_OK_AND_ASSIGN(auto sc, log_->LatestCheckpoint());
   ASSERT_TRUE(sc.has_value());
-  EXPECT_FALSE(merkle::VerifyCheckpoint({sc->body(), sc->signature()}, suite(),
-                                        key_->public_key())
-                   .ok());
+  EXPECT_FALSE(
+      merkle::VerifyCheckpoint({sc->body(), sc->signature()}, suite(), key_->public_key()).ok());
   // And a wrong key or a changed byte is refused.
   TB_ASSERT_OK_AND_ASSIGN(auto other, suite().GenerateKey());
   EXPECT_EQ(VerifyAuditCheckpoint(*sc, suite(), other->public_key()).status().code(),
@@ -358,8 +354,7 @@ TEST_P(AuditLogTest, VerifyNamesReorderedEntries) {
 
 TEST_P(AuditLogTest, VerifyCatchesAForgedCheckpointAndATamperedTree) {
   AppendMany(8);
-  absl::StatusOr<std::optional<std::string>> cp =
-      store_->Get(Cf::kDefault, AuditCheckpointKey(4));
+  absl::StatusOr<std::optional<std::string>> cp = store_->Get(Cf::kDefault, AuditCheckpointKey(4));
   ASSERT_TRUE(cp.ok() && cp->has_value());
   v1::SignedCheckpoint sc;
   ASSERT_TRUE(sc.ParseFromString(**cp));
@@ -390,13 +385,12 @@ TEST_P(AuditLogTest, ProofsVerifyAgainstSignedCheckpoints) {
   std::unique_ptr<crypto::Hasher> h = suite().NewHasher();
   TB_ASSERT_OK_AND_ASSIGN(auto consistency, log_->ConsistencyProof(4, 7));
   TB_EXPECT_OK(merkle::VerifyConsistency(*h, 4, 7, old_c.root, new_c.root, consistency));
-  TB_ASSERT_OK_AND_ASSIGN(merkle::Checkpoint grown,
-                          VerifyAuditGrowth(*old_sc, *new_sc, consistency, suite(),
-                                            key_->public_key()));
+  TB_ASSERT_OK_AND_ASSIGN(merkle::Checkpoint grown, VerifyAuditGrowth(*old_sc, *new_sc, consistency,
+                                                                      suite(), key_->public_key()));
   EXPECT_EQ(grown.tree_size, 7u);
   TB_ASSERT_OK_AND_ASSIGN(auto inclusion, log_->InclusionProof(6, 7));
-  TB_EXPECT_OK(merkle::VerifyInclusion(*h, 5, 7, merkle::LeafHash(*h, StoredBytes(6)),
-                                       inclusion, new_c.root));
+  TB_EXPECT_OK(merkle::VerifyInclusion(*h, 5, 7, merkle::LeafHash(*h, StoredBytes(6)), inclusion,
+                                       new_c.root));
   EXPECT_EQ(log_->ConsistencyProof(4, 8).status().code(), absl::StatusCode::kInvalidArgument);
 }
 

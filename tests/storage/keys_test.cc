@@ -12,8 +12,7 @@ TEST(KeysTest, EventKeysSortBySeq) {
   EXPECT_LT(EventKey(log, 1), EventKey(log, uint64_t{1} << 40));
   EXPECT_LT(EventKey(log, ~uint64_t{0} - 1), EventKey(log, ~uint64_t{0}));
   EXPECT_EQ(EventKey(log, 7).size(), kLogIdSize + 8);
-  EXPECT_EQ(DecodeBe64(EventKey(log, 0x0102030405060708).substr(kLogIdSize)),
-            0x0102030405060708u);
+  EXPECT_EQ(DecodeBe64(EventKey(log, 0x0102030405060708).substr(kLogIdSize)), 0x0102030405060708u);
 }
 
 TEST(KeysTest, LogsOfDifferentEpochsDoNotInterleave) {

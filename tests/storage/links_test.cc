@@ -81,8 +81,7 @@ TEST(LinksTest, InquiryReachesCounterpartAndLinksSender) {
   EXPECT_EQ(e.counterparts, std::vector<std::string>{"620102"});
   ASSERT_EQ(e.changed.count("440305"), 1u);
   EXPECT_EQ(e.changed.at("440305").role(), v1::LINK_ROLE_COUNTERPART);
-  EXPECT_EQ(DeriveAudience("440305", "000000", Apply(links, e), e.counterparts, 0,
-                           kRetention),
+  EXPECT_EQ(DeriveAudience("440305", "000000", Apply(links, e), e.counterparts, 0, kRetention),
             (std::vector<std::string>{"000000", "620102"}));
 }
 
@@ -138,8 +137,7 @@ TEST(LinksTest, ResidenceOrderIsTheRegistrationsOrderNotArrival) {
   const Links home_first = ApplyAll({h, a, c, b});
   for (const char* node : {"440305", "330106"}) {
     EXPECT_NE(after_home.at(node).ended_at_micros(), 0) << node;
-    EXPECT_EQ(home_first.at(node).ended_at_micros(), after_home.at(node).ended_at_micros())
-        << node;
+    EXPECT_EQ(home_first.at(node).ended_at_micros(), after_home.at(node).ended_at_micros()) << node;
   }
 }
 

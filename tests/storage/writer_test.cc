@@ -28,8 +28,7 @@ class WriterTest : public testing::TestWithParam<SuiteId> {
     StoreOptions so;
     so.path = dir_.File("db");
     so.suite = GetParam();
-    TB_ASSERT_OK_AND_ASSIGN(so.storage_key,
-                            crypto::RandomBytes(suite.symmetric_key_size()));
+    TB_ASSERT_OK_AND_ASSIGN(so.storage_key, crypto::RandomBytes(suite.symmetric_key_size()));
     store_options_ = so;
     TB_ASSERT_OK_AND_ASSIGN(store_, Store::Open(so));
     OpenWriter(kOrigin);
@@ -49,16 +48,18 @@ class WriterTest : public testing::TestWithParam<SuiteId> {
   merkle::Checkpoint VerifyLatestCheckpoint() {
     auto latest = store_->LatestCheckpoint(writer_->log());
     EXPECT_TRUE(latest.ok() && latest->has_value());
-    auto cp = merkle::VerifyCheckpoint({(*latest)->body(), (*latest)->signature()},
-                                       suite(), key_->public_key());
+    auto cp = merkle::VerifyCheckpoint({(*latest)->body(), (*latest)->signature()}, suite(),
+                                       key_->public_key());
     EXPECT_TRUE(cp.ok()) << cp.status();
     std::unique_ptr<crypto::Hasher> h = suite().NewHasher();
     std::vector<crypto::Digest> leaves;
-    EXPECT_TRUE(store_->ScanEvents(writer_->log(), 1, cp->tree_size,
-                                   [&](uint64_t, absl::string_view body) {
-                                     leaves.push_back(merkle::LeafHash(*h, body));
-                                     return absl::OkStatus();
-                                   }).ok());
+    EXPECT_TRUE(store_
+                    ->ScanEvents(writer_->log(), 1, cp->tree_size,
+                                 [&](uint64_t, absl::string_view body) {
+                                   leaves.push_back(merkle::LeafHash(*h, body));
+                                   return absl::OkStatus();
+                                 })
+                    .ok());
     EXPECT_EQ(leaves.size(), cp->tree_size);
     EXPECT_EQ(merkle::RootOfLeaves(*h, leaves), cp->root);
     return *cp;
@@ -90,8 +91,7 @@ TEST_P(WriterTest, AppendWritesEventStateLinkAndRouteInOneBatch) {
   EXPECT_EQ(body.origin(), kOrigin);
   EXPECT_EQ(body.purpose(), v1::PURPOSE_CASE_MANAGEMENT);
   TB_ASSERT_OK_AND_ASSIGN(
-      auto state, store_->GetRecord(RecordKey(a.person, v1::RECORD_KIND_PERSON_BASICS,
-                                              "basics")));
+      auto state, store_->GetRecord(RecordKey(a.person, v1::RECORD_KIND_PERSON_BASICS, "basics")));
   ASSERT_TRUE(state.has_value());
   EXPECT_EQ(state->custodian(), kOrigin);
   EXPECT_EQ(state->heads(0).payload(), body.payload());
@@ -122,10 +122,10 @@ TEST_P(WriterTest, EachEventIsCoveredByASignedCheckpoint) {
   for (uint64_t seq = 1; seq <= 6; ++seq) {
     TB_ASSERT_OK_AND_ASSIGN(std::string body, store_->GetEvent(writer_->log(), seq));
     TB_ASSERT_OK_AND_ASSIGN(
-        auto proof, merkle::InclusionProof(*h, seq - 1, cp.tree_size,
-                                           store_->NodeReaderFor(writer_->log())));
-    TB_EXPECT_OK(merkle::VerifyInclusion(*h, seq - 1, cp.tree_size,
-                                         merkle::LeafHash(*h, body), proof, cp.root));
+        auto proof,
+        merkle::InclusionProof(*h, seq - 1, cp.tree_size, store_->NodeReaderFor(writer_->log())));
+    TB_EXPECT_OK(merkle::VerifyInclusion(*h, seq - 1, cp.tree_size, merkle::LeafHash(*h, body),
+                                         proof, cp.root));
   }
   EXPECT_EQ(writer_->stats().checkpoints, 6u);
 }
@@ -145,8 +145,7 @@ TEST_P(WriterTest, BadInputIsRejectedAndNothingIsStored) {
                    "person_basics.birth_date: 1990-02-29 is not a calendar date"});
   auto bad_region = testutil::Basics("11010519491231002X", "Li");
   bad_region.value.mutable_person_basics()->set_hukou_region("123456");
-  cases.push_back({bad_region, absl::StatusCode::kInvalidArgument,
-                   "person_basics.hukou_region"});
+  cases.push_back({bad_region, absl::StatusCode::kInvalidArgument, "person_basics.hukou_region"});
   auto bad_kind = testutil::Basics("11010519491231002X", "Li");
   bad_kind.kind = v1::RECORD_KIND_OUTFLOW;
   cases.push_back({bad_kind, absl::StatusCode::kInvalidArgument, "payload"});
@@ -205,13 +204,11 @@ TEST_P(WriterTest, IdFindingsNeedConfirmationAndAreStoredAndCounted) {
   TB_ASSERT_OK_AND_ASSIGN(Appended a, writer_->Append(change));
   EXPECT_EQ(a.findings, std::vector<ids::IdFinding>{ids::IdFinding::kBadCheckCharacter});
   TB_ASSERT_OK_AND_ASSIGN(
-      auto state, store_->GetRecord(RecordKey(a.person, v1::RECORD_KIND_PERSON_BASICS,
-                                              "basics")));
+      auto state, store_->GetRecord(RecordKey(a.person, v1::RECORD_KIND_PERSON_BASICS, "basics")));
   ASSERT_TRUE(state.has_value());
   ASSERT_EQ(state->id_findings_size(), 1);
   EXPECT_EQ(state->id_findings(0), v1::ID_FINDING_BAD_CHECK_CHARACTER);
-  TB_ASSERT_OK_AND_ASSIGN(uint64_t count,
-                          store_->GetCounter("id_finding/bad_check_character"));
+  TB_ASSERT_OK_AND_ASSIGN(uint64_t count, store_->GetCounter("id_finding/bad_check_character"));
   EXPECT_EQ(count, 1u);
   // An update of the same record does not count the same finding again; a
   // second record does.
@@ -243,12 +240,11 @@ TEST_P(WriterTest, UpdatesAndRetractionsSupersedeHeads) {
   EXPECT_EQ(body.parents(0).seq(), second.id.seq());
   EXPECT_EQ(body.operation(), v1::OPERATION_RETRACT);
   EXPECT_EQ(body.reason(), "registered in error");
-  TB_ASSERT_OK_AND_ASSIGN(
-      auto state, store_->GetRecord(RecordKey(first.person, change.kind, "basics")));
+  TB_ASSERT_OK_AND_ASSIGN(auto state,
+                          store_->GetRecord(RecordKey(first.person, change.kind, "basics")));
   EXPECT_EQ(state->versions(), 3u);
   EXPECT_EQ(state->heads(0).operation(), v1::OPERATION_RETRACT);
-  EXPECT_EQ(writer_->Append(retract).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(writer_->Append(retract).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 // Custody: a record another node keeps is never written here.
@@ -289,8 +285,7 @@ TEST_P(WriterTest, SkipIfUnchangedWritesEachValueOnce) {
   TB_ASSERT_OK(mine[0].status());
   TB_ASSERT_OK(other[0].status());
   EXPECT_NE(mine[0]->unchanged, other[0]->unchanged);
-  TB_ASSERT_OK_AND_ASSIGN(auto state,
-                          store_->GetRecord(RecordKey(svc.person, svc.kind, "svc-1")));
+  TB_ASSERT_OK_AND_ASSIGN(auto state, store_->GetRecord(RecordKey(svc.person, svc.kind, "svc-1")));
   EXPECT_EQ(state->versions(), 2u);
   // Without the flag the same value is a new version.
   svc.skip_if_unchanged = false;
@@ -308,8 +303,7 @@ TEST_P(WriterTest, OnlyThePersonsOriginWritesEntitlements) {
   std::vector<absl::StatusOr<Appended>> r = writer_->AppendAll(both);
   TB_ASSERT_OK(r[0].status());
   EXPECT_EQ(r[1].status().code(), absl::StatusCode::kFailedPrecondition) << r[1].status();
-  EXPECT_NE(r[1].status().message().find("the person's origin is 620102"),
-            absl::string_view::npos)
+  EXPECT_NE(r[1].status().message().find("the person's origin is 620102"), absl::string_view::npos)
       << r[1].status();
   OpenWriter(kOrigin);
   TB_ASSERT_OK(writer_->Append(ent).status());
@@ -341,14 +335,12 @@ TEST_P(WriterTest, AudienceFollowsThePersonsLinks) {
 TEST_P(WriterTest, CorrectionsReachEveryEarlierReceiver) {
   const std::string id = testutil::MakeId(kOrigin, "19920304", 21);
   const absl::Time sent = absl::FromUnixSeconds(1796083200);
-  TB_ASSERT_OK_AND_ASSIGN(
-      Appended asked, writer_->Append(testutil::Inquiry(id, kThird, "inq-1",
-                                                        v1::INQUIRY_TYPE_NORMAL, sent,
-                                                        testutil::Day(2026, 12, 31))));
+  TB_ASSERT_OK_AND_ASSIGN(Appended asked, writer_->Append(testutil::Inquiry(
+                                              id, kThird, "inq-1", v1::INQUIRY_TYPE_NORMAL, sent,
+                                              testutil::Day(2026, 12, 31))));
   EXPECT_EQ(asked.audience, (std::vector<std::string>{"000000", kThird}));
-  TB_ASSERT_OK_AND_ASSIGN(
-      Appended withdrawn,
-      writer_->Append(testutil::Retraction(id, v1::RECORD_KIND_INQUIRY, "inq-1")));
+  TB_ASSERT_OK_AND_ASSIGN(Appended withdrawn, writer_->Append(testutil::Retraction(
+                                                  id, v1::RECORD_KIND_INQUIRY, "inq-1")));
   EXPECT_EQ(withdrawn.audience, (std::vector<std::string>{"000000", kThird}));
 
   auto outflow = testutil::Outflow(id, kResidence, "out-1");
@@ -358,8 +350,7 @@ TEST_P(WriterTest, CorrectionsReachEveryEarlierReceiver) {
   outflow.value.mutable_outflow()->set_destination_county(kThird);
   TB_ASSERT_OK_AND_ASSIGN(Appended corrected, writer_->Append(outflow));
   EXPECT_EQ(corrected.audience, (std::vector<std::string>{"000000", kThird, kResidence}));
-  TB_ASSERT_OK_AND_ASSIGN(auto to_residence,
-                          store_->ScanRoute(kResidence, writer_->log(), 0, 10));
+  TB_ASSERT_OK_AND_ASSIGN(auto to_residence, store_->ScanRoute(kResidence, writer_->log(), 0, 10));
   EXPECT_EQ(to_residence, (std::vector<uint64_t>{3, 4}));
 }
 
@@ -397,8 +388,7 @@ TEST_P(WriterTest, ConcurrentAppendsGetDenseUniqueSeqs) {
 TEST_P(WriterTest, BatchesAreCoveredByFewCheckpoints) {
   std::vector<storage::RecordChange> changes;
   for (int i = 0; i < 3000; ++i) {
-    changes.push_back(testutil::Basics(testutil::MakeId(kOrigin, "19700101", i % 1000),
-                                       "N"));
+    changes.push_back(testutil::Basics(testutil::MakeId(kOrigin, "19700101", i % 1000), "N"));
     changes.back().record_id = absl::StrCat("b", i);
   }
   for (const auto& r : writer_->AppendAll(changes)) ASSERT_TRUE(r.ok()) << r.status();
@@ -452,8 +442,7 @@ TEST_P(WriterTest, LeafChangedBeforeSigningIsNeverSigned) {
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
   EXPECT_NE(s.message().find("refusing to sign"), absl::string_view::npos) << s;
   const absl::Status append =
-      writer_->Append(testutil::Basics(testutil::MakeId(kOrigin, "19700101", 9), "N"))
-          .status();
+      writer_->Append(testutil::Basics(testutil::MakeId(kOrigin, "19700101", 9), "N")).status();
   EXPECT_EQ(append.code(), absl::StatusCode::kDataLoss) << append;
   TB_ASSERT_OK_AND_ASSIGN(auto latest, store_->LatestCheckpoint(LogId{kOrigin, 1}));
   EXPECT_FALSE(latest.has_value());
@@ -462,8 +451,7 @@ TEST_P(WriterTest, LeafChangedBeforeSigningIsNeverSigned) {
 // A signed leaf changed on disk while the node was down stops the next start.
 TEST_P(WriterTest, SignedLeafChangedOnDiskStopsTheNextStart) {
   for (int i = 0; i < 4; ++i) {
-    TB_ASSERT_OK(writer_->Append(
-        testutil::Basics(testutil::MakeId(kOrigin, "19700101", i), "N")));
+    TB_ASSERT_OK(writer_->Append(testutil::Basics(testutil::MakeId(kOrigin, "19700101", i), "N")));
   }
   writer_.reset();  // signs all four before it stops
   {
@@ -480,8 +468,7 @@ TEST_P(WriterTest, SignedLeafChangedOnDiskStopsTheNextStart) {
   wo.node = kOrigin;
   const absl::Status s = Writer::Open(store_.get(), key_.get(), wo, &clock_).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
-  EXPECT_NE(s.message().find("does not match the signed checkpoint"),
-            absl::string_view::npos) << s;
+  EXPECT_NE(s.message().find("does not match the signed checkpoint"), absl::string_view::npos) << s;
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(WriterTest);

@@ -11,7 +11,7 @@ TEST(BackoffTest, CeilingDoublesUpToTheMaximum) {
   Backoff b(absl::Milliseconds(100), absl::Seconds(1), /*seed=*/7);
   const absl::Duration want[] = {absl::Milliseconds(100), absl::Milliseconds(200),
                                  absl::Milliseconds(400), absl::Milliseconds(800),
-                                 absl::Seconds(1), absl::Seconds(1)};
+                                 absl::Seconds(1),        absl::Seconds(1)};
   for (absl::Duration ceiling : want) {
     EXPECT_EQ(b.ceiling(), ceiling);
     const absl::Duration d = b.Next();

@@ -47,8 +47,7 @@ class DriverTest : public ::testing::Test {
     o.retry_max = absl::Seconds(60);
     o.idle_close = absl::Seconds(30);
     driver_ = std::make_unique<PeerDriver>(
-        store(), fed_.at(kOrigin).writer.get(), &table_, &clock_, o,
-        [this] { return candidates_; },
+        store(), fed_.at(kOrigin).writer.get(), &table_, &clock_, o, [this] { return candidates_; },
         [this](const std::string& peer) -> std::unique_ptr<DriverLink> {
           links_[peer].push_back(std::make_shared<LinkState>());
           return std::make_unique<FakeLink>(links_[peer].back());
@@ -77,10 +76,10 @@ TEST_F(DriverTest, StandingSessionToNationalOnlyWithoutPendingData) {
 }
 
 TEST_F(DriverTest, DialsACountyWhileItLacksOurDataThenClosesWhenIdle) {
-  TB_ASSERT_OK(fed_.at(kOrigin)
-                   .writer->Append(testutil::Outflow(testutil::MakeId(kOrigin, "19900101", 1),
-                                                     kResidence))
-                   .status());
+  TB_ASSERT_OK(
+      fed_.at(kOrigin)
+          .writer->Append(testutil::Outflow(testutil::MakeId(kOrigin, "19900101", 1), kResidence))
+          .status());
   Tick();
   ASSERT_EQ(Dials(kResidence), 1) << "an event is routed to the residence";
   // The residence acknowledges everything: nothing pending any more.
@@ -165,12 +164,15 @@ TEST(DriverNationalTest, NationalNodeDialsNobody) {
   DriverOptions o;
   o.self = kNational;
   int dials = 0;
-  PeerDriver driver(fed.at(kNational).store.get(), fed.at(kNational).writer.get(), &table,
-                    &clock, o, [] { return std::vector<std::string>{kOrigin, kResidence}; },
-                    [&](const std::string&) -> std::unique_ptr<DriverLink> {
-                      ++dials;
-                      return nullptr;
-                    });
+  PeerDriver driver(
+      fed.at(kNational).store.get(), fed.at(kNational).writer.get(), &table, &clock, o,
+      [] {
+        return std::vector<std::string>{kOrigin, kResidence};
+      },
+      [&](const std::string&) -> std::unique_ptr<DriverLink> {
+        ++dials;
+        return nullptr;
+      });
   driver.Tick(clock.Now());
   EXPECT_EQ(dials, 0);
 }

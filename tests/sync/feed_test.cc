@@ -66,7 +66,8 @@ class FeedTest : public testing::TestWithParam<SuiteId> {
     return *cp;
   }
 
-  static std::vector<crypto::Digest> Digests(const google::protobuf::RepeatedPtrField<std::string>& in) {
+  static std::vector<crypto::Digest> Digests(
+      const google::protobuf::RepeatedPtrField<std::string>& in) {
     std::vector<crypto::Digest> out;
     for (const std::string& h : in) {
       crypto::Digest d;
@@ -141,12 +142,11 @@ TEST_P(FeedTest, LimitsCutBatchesAndHoldTheWatermarkBack) {
   const std::vector<uint64_t> routed = WriteLog(12);
   FeedLimits limits;
   limits.max_events = 2;
-  TB_ASSERT_OK_AND_ASSIGN(auto batch,
-                          ReadRouted(*store_, kResidence, writer_->log(), {}, limits));
+  TB_ASSERT_OK_AND_ASSIGN(auto batch, ReadRouted(*store_, kResidence, writer_->log(), {}, limits));
   ASSERT_EQ(batch->events_size(), 2);
   EXPECT_EQ(batch->watermark(), routed[1]);
-  TB_ASSERT_OK_AND_ASSIGN(auto next, ReadRouted(*store_, kResidence, writer_->log(),
-                                                {routed[1], 0}, limits));
+  TB_ASSERT_OK_AND_ASSIGN(auto next,
+                          ReadRouted(*store_, kResidence, writer_->log(), {routed[1], 0}, limits));
   ASSERT_EQ(next->events_size(), 2);
   EXPECT_EQ(next->events(0).seq(), routed[2]);
   // Each proof covers exactly the events its batch took.
@@ -171,15 +171,15 @@ TEST_P(FeedTest, ContiguousBatchRecomputesToTheSignedRootAndIsConsistent) {
   auto old = merkle::ParseCheckpoint(early->second.body());
   ASSERT_TRUE(old.ok());
   if (old->tree_size < cp.tree_size) {
-    TB_ASSERT_OK_AND_ASSIGN(auto rest, ReadContiguous(*store_, writer_->log(),
-                                                      {old->tree_size, old->tree_size},
-                                                      FeedLimits{}));
+    TB_ASSERT_OK_AND_ASSIGN(
+        auto rest,
+        ReadContiguous(*store_, writer_->log(), {old->tree_size, old->tree_size}, FeedLimits{}));
     ASSERT_TRUE(rest.has_value());
     EXPECT_EQ(rest->events(0).seq(), old->tree_size + 1);
     EXPECT_EQ(rest->consistency_from(), old->tree_size);
     const merkle::Checkpoint now = Verified(*rest);
-    TB_EXPECT_OK(merkle::VerifyConsistency(*h, old->tree_size, now.tree_size, old->root,
-                                           now.root, Digests(rest->consistency())));
+    TB_EXPECT_OK(merkle::VerifyConsistency(*h, old->tree_size, now.tree_size, old->root, now.root,
+                                           Digests(rest->consistency())));
   }
 }
 

@@ -37,9 +37,7 @@ class HostilePeerTest : public testing::TestWithParam<SuiteId> {
     o.tls = Tls(kNational);
     o.writer = fed_.at(kNational).writer.get();
     o.check = [this](const std::string& peer) { return roster_->CheckPeer(peer); };
-    o.sessions = [this](const std::string& peer) {
-      return fed_.OpenSession(kNational, peer);
-    };
+    o.sessions = [this](const std::string& peer) { return fed_.OpenSession(kNational, peer); };
     auto server = ExchangeServer::Start(std::move(o));
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
@@ -201,8 +199,10 @@ TEST_P(HostilePeerTest, EachHostileBatchIsRefusedWithItsReasonAndNothingApplied)
   wo.node = kOrigin;
   fork.writer = *storage::Writer::Open(fork.store.get(), fed_.at(kOrigin).key.get(), wo, &clock_);
   for (uint64_t i = 0; i < held; ++i) {
-    ASSERT_TRUE(fork.writer->Append(testutil::Basics(
-        testutil::MakeId(kOrigin, "19800101", static_cast<int>(i)), "F")).ok());
+    ASSERT_TRUE(fork.writer
+                    ->Append(testutil::Basics(
+                        testutil::MakeId(kOrigin, "19800101", static_cast<int>(i)), "F"))
+                    .ok());
   }
   ASSERT_TRUE(fork.writer->WaitForCheckpoint(held, absl::Seconds(30)).ok());
   auto forked_cp = fork.store->CheckpointAtOrBelow(fork.writer->log(), held);
@@ -222,8 +222,7 @@ TEST_P(HostilePeerTest, EachHostileBatchIsRefusedWithItsReasonAndNothingApplied)
   ASSERT_TRUE(kept.ParseFromString(evidence->front().second));
   EXPECT_TRUE(kept.conclusive());
   EXPECT_EQ(kept.received().body(), fork_batch.checkpoint().body());
-  auto frozen = fed_.at(kNational).store->Get(storage::Cf::kDefault,
-                                             FrozenKey({kOrigin, 1}));
+  auto frozen = fed_.at(kNational).store->Get(storage::Cf::kDefault, FrozenKey({kOrigin, 1}));
   ASSERT_TRUE(frozen.ok() && frozen->has_value());
   // Frozen: even A's honest continuation is not applied until an operator acts.
   const absl::Status after = Send(kOrigin, {Contiguous(kOrigin, {held, held})});
@@ -240,8 +239,8 @@ TEST_P(HostilePeerTest, RevokedAndUnknownNodesAreRefusedAndToldWhy) {
   Write(kThird, 1);
   const absl::Status revoked = Send(kThird, {Contiguous(kThird, {})});
   EXPECT_EQ(revoked.code(), absl::StatusCode::kPermissionDenied) << revoked;
-  EXPECT_NE(revoked.message().find("revoked in roster v1: key compromise"),
-            absl::string_view::npos) << revoked;
+  EXPECT_NE(revoked.message().find("revoked in roster v1: key compromise"), absl::string_view::npos)
+      << revoked;
   const absl::Status unknown = Send(kStranger, {});
   EXPECT_EQ(unknown.code(), absl::StatusCode::kPermissionDenied) << unknown;
   EXPECT_NE(unknown.message().find("node 110105 is not in roster v1"), absl::string_view::npos)

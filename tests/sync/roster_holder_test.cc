@@ -64,8 +64,7 @@ class RosterHolderTest : public testing::TestWithParam<SuiteId> {
   std::unique_ptr<RosterHolder> HolderOf(const v1::SignedRoster& signed_roster,
                                          const std::string& name) {
     const std::string path = dir_.File(name);
-    EXPECT_TRUE(
-        crypto::ReplaceFileAtomically(path, signed_roster.SerializeAsString(), 0644).ok());
+    EXPECT_TRUE(crypto::ReplaceFileAtomically(path, signed_roster.SerializeAsString(), 0644).ok());
     return Reopen(name);
   }
   std::unique_ptr<RosterHolder> Reopen(const std::string& name) {

@@ -205,11 +205,10 @@ TEST_P(RosterTest, AcceptsOnlyANewerCorrectlySignedRoster) {
   for (const uint64_t version : {7u, 6u, 1u}) {
     v1::Roster old = roster_;
     old.set_version(version);
-    const absl::Status s =
-        Roster::AcceptNewer(current, Sign(old), root_->public_key()).status();
+    const absl::Status s = Roster::AcceptNewer(current, Sign(old), root_->public_key()).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition) << s;
-    EXPECT_EQ(s.message(), absl::StrCat("roster v", version,
-                                        " is not newer than the current roster v7"));
+    EXPECT_EQ(s.message(),
+              absl::StrCat("roster v", version, " is not newer than the current roster v7"));
   }
 
   // A forged newer roster is a bad signature, not an old version.
@@ -275,12 +274,13 @@ TEST_P(RosterTest, InvalidContentIsRefusedBeforeSigningAndAfterVerifying) {
       {"version 0", [](v1::Roster& r, const crypto::Suite&) { r.set_version(0); }, "version"},
       {"no federation", [](v1::Roster& r, const crypto::Suite&) { r.clear_federation(); },
        "federation"},
-      {"bad code", [](v1::Roster& r, const crypto::Suite&) { r.mutable_nodes(3)->set_code("62010X"); },
+      {"bad code",
+       [](v1::Roster& r, const crypto::Suite&) { r.mutable_nodes(3)->set_code("62010X"); },
        "62010X"},
-      {"unknown code", [](v1::Roster& r, const crypto::Suite&) { r.mutable_nodes(3)->set_code("629999"); },
+      {"unknown code",
+       [](v1::Roster& r, const crypto::Suite&) { r.mutable_nodes(3)->set_code("629999"); },
        "629999", /*refused_on_receipt=*/false},
-      {"duplicate code",
-       [](v1::Roster& r, const crypto::Suite&) { *r.add_nodes() = r.nodes(2); },
+      {"duplicate code", [](v1::Roster& r, const crypto::Suite&) { *r.add_nodes() = r.nodes(2); },
        "node 440305: is listed twice"},
       {"no national",
        [](v1::Roster& r, const crypto::Suite&) { r.mutable_nodes()->DeleteSubrange(0, 1); },
@@ -291,7 +291,9 @@ TEST_P(RosterTest, InvalidContentIsRefusedBeforeSigningAndAfterVerifying) {
        },
        "node 440305: role is ROLE_NATIONAL but a code like this one is ROLE_COUNTY"},
       {"province as county",
-       [](v1::Roster& r, const crypto::Suite&) { r.mutable_nodes(1)->set_role(NodeEntry::ROLE_COUNTY); },
+       [](v1::Roster& r, const crypto::Suite&) {
+         r.mutable_nodes(1)->set_role(NodeEntry::ROLE_COUNTY);
+       },
        "ROLE_PROVINCE"},
       {"no name", [](v1::Roster& r, const crypto::Suite&) { r.mutable_nodes(2)->clear_name(); },
        "name is empty"},
@@ -327,8 +329,8 @@ TEST_P(RosterTest, InvalidContentIsRefusedBeforeSigningAndAfterVerifying) {
        "rsa"},
       {"key of the other suite",
        [](v1::Roster& r, const crypto::Suite& s) {
-         r.mutable_nodes(2)->mutable_signing_keys(0)->set_suite(
-             s.id() == SuiteId::kIntl ? "gm" : "intl");
+         r.mutable_nodes(2)->mutable_signing_keys(0)->set_suite(s.id() == SuiteId::kIntl ? "gm"
+                                                                                         : "intl");
        },
        "spki_der is not a"},
       {"garbage key",
@@ -393,9 +395,9 @@ TEST(RosterEndpointTest, HostPortForms) {
                            "[2001:db8::5]:443", "tongban-01.nanshan.gov.cn:7443"}) {
     TB_EXPECT_OK(ValidateEndpoint(good));
   }
-  for (const char* bad : {"", "host", ":80", "host:", "host:0", "host:65536", "host:80x",
-                          "host:-1", "ho st:80", "1.2.3:80", "300.1.1.1:80", "::1:80",
-                          "[::1:80", "[zz]:80", "host..x:80", ".host:80", "host:+80"}) {
+  for (const char* bad : {"", "host", ":80", "host:", "host:0", "host:65536", "host:80x", "host:-1",
+                          "ho st:80", "1.2.3:80", "300.1.1.1:80", "::1:80", "[::1:80", "[zz]:80",
+                          "host..x:80", ".host:80", "host:+80"}) {
     const absl::Status s = ValidateEndpoint(bad);
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad;
     EXPECT_TRUE(Contains(s, absl::StrCat("\"", bad, "\""))) << s;

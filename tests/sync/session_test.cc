@@ -13,19 +13,19 @@
 #include "common/merkle/tree.h"
 #include "gtest/gtest.h"
 #include "storage/writer.h"
+#include "tests/sync/test_federation.h"
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
-#include "tests/sync/test_federation.h"
 #include "tests/testutil/temp_dir.h"
 
 namespace tongban::sync {
 namespace {
 
 using crypto::SuiteId;
+using testutil::kNational;
 using testutil::kOrigin;     // A
 using testutil::kResidence;  // B
 using testutil::kThird;      // C
-using testutil::kNational;
 
 class SessionTest : public testing::TestWithParam<SuiteId> {
  protected:
@@ -66,15 +66,14 @@ using testutil::Outflow;
 // session before) until it has caught up with the origin.
 TEST_P(SessionTest, ARelayBehindThePeerWaitsInsteadOfFailing) {
   const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
-  Write(kResidence, testutil::Inflow(p, kOrigin));  // B's seq 1, to A and N
-  Sync(kResidence, kNational);                      // N: B's log to 1, relayed to A
+  Write(kResidence, testutil::Inflow(p, kOrigin));               // B's seq 1, to A and N
+  Sync(kResidence, kNational);                                   // N: B's log to 1, relayed to A
   Write(kResidence, testutil::Service(p, kResidence, "svc-b"));  // seq 2
-  Sync(kOrigin, kResidence);                        // A: B's checkpoint 2
-  Sync(kOrigin, kNational);                         // N is behind A on B's log
-  Sync(kResidence, kNational);                      // N catches up
-  Sync(kOrigin, kNational);                         // and settles with A
-  EXPECT_EQ(Kinds(kOrigin, p),
-            (std::set<int>{v1::RECORD_KIND_INFLOW, v1::RECORD_KIND_SERVICE}));
+  Sync(kOrigin, kResidence);                                     // A: B's checkpoint 2
+  Sync(kOrigin, kNational);                                      // N is behind A on B's log
+  Sync(kResidence, kNational);                                   // N catches up
+  Sync(kOrigin, kNational);                                      // and settles with A
+  EXPECT_EQ(Kinds(kOrigin, p), (std::set<int>{v1::RECORD_KIND_INFLOW, v1::RECORD_KIND_SERVICE}));
   EXPECT_EQ(Kinds(kNational, p), Kinds(kOrigin, p));
 }
 
@@ -112,8 +111,8 @@ TEST_P(SessionTest, RecordsFollowThePersonAndNoOneElse) {
   EXPECT_EQ(at_a[0].operator_name, "node:440305");
   EXPECT_EQ(at_a[0].outcome, "OK");
   // Asked and answered: no backfill is left pending towards A.
-  auto pending = fed_.at(kResidence).store->Scan(storage::Cf::kDefault,
-                                                 storage::BackfillPrefix(kOrigin));
+  auto pending =
+      fed_.at(kResidence).store->Scan(storage::Cf::kDefault, storage::BackfillPrefix(kOrigin));
   ASSERT_TRUE(pending.ok());
   EXPECT_TRUE(pending->empty());
   EXPECT_TRUE(Kinds(kNational, p).count(v1::RECORD_KIND_SERVICE));
@@ -272,13 +271,12 @@ TEST_P(SessionTest, NothingAfterABatchTheWriterRefusesIsApplied) {
   TB_ASSERT_OK(national->OnMessage(batches[0], &out));  // verified; the writer refuses it
   const absl::Status second = national->OnMessage(batches[1], &out);
   EXPECT_EQ(second.code(), absl::StatusCode::kInvalidArgument) << second;
-  EXPECT_NE(second.message().find("payload does not parse"), absl::string_view::npos)
-      << second;
+  EXPECT_NE(second.message().find("payload does not parse"), absl::string_view::npos) << second;
   national.reset();
   EXPECT_EQ(*fed_.at(kNational).store->LastSeq({kOrigin, 1}), 0u);
-  TB_ASSERT_OK_AND_ASSIGN(auto cursor, fed_.at(kNational).store->Get(
-                                           storage::Cf::kCursors,
-                                           storage::CursorKey(kOrigin, {kOrigin, 1})));
+  TB_ASSERT_OK_AND_ASSIGN(auto cursor,
+                          fed_.at(kNational).store->Get(storage::Cf::kCursors,
+                                                        storage::CursorKey(kOrigin, {kOrigin, 1})));
   EXPECT_FALSE(cursor.has_value());
 }
 

@@ -29,7 +29,7 @@ struct FederationNode {
   std::unique_ptr<storage::Store> store;
   std::unique_ptr<storage::Writer> writer;
   std::unique_ptr<storage::AuditLog> audit;  // peers' reads of personal data
-  std::string tls_cert_pem;  // set by IssueTls
+  std::string tls_cert_pem;                  // set by IssueTls
   std::string tls_key_pem;
   storage::StoreOptions store_options;  // to reopen the same store
 };
@@ -110,8 +110,8 @@ class TestFederation {
     if (adjust) adjust(options);
     // Each session its own verifier: sessions of one node run on several
     // threads over gRPC, and a verifier is not thread-safe.
-    return std::make_unique<sync::Session>(n.store.get(), n.writer.get(), NewVerifier(),
-                                           clock_, options, peer);
+    return std::make_unique<sync::Session>(n.store.get(), n.writer.get(), NewVerifier(), clock_,
+                                           options, peer);
   }
 
   // Runs one session between `a` and `b`, both ends in this thread, until
@@ -122,8 +122,8 @@ class TestFederation {
             int* resyncs = nullptr) {
     for (const std::string& n : {a, b}) {
       FederationNode& node = nodes_.at(n);
-      ASSERT_TRUE(node.writer->WaitForCheckpoint(node.writer->stats().last_seq,
-                                                 absl::Seconds(30)).ok());
+      ASSERT_TRUE(
+          node.writer->WaitForCheckpoint(node.writer->stats().last_seq, absl::Seconds(30)).ok());
     }
     std::unique_ptr<sync::Session> sa = OpenSession(a, b, adjust);
     std::unique_ptr<sync::Session> sb = OpenSession(b, a, adjust);

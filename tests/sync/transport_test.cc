@@ -33,8 +33,7 @@ class TransportTest : public testing::TestWithParam<SuiteId> {
   }
 
   // Serves `code`, admitting only the peers in `allowed`.
-  std::unique_ptr<ExchangeServer> Serve(const std::string& code,
-                                        std::set<std::string> allowed) {
+  std::unique_ptr<ExchangeServer> Serve(const std::string& code, std::set<std::string> allowed) {
     ExchangeServer::Options o;
     o.tls = Tls(code);
     o.writer = fed_.at(code).writer.get();
@@ -43,16 +42,14 @@ class TransportTest : public testing::TestWithParam<SuiteId> {
       return absl::PermissionDeniedError(
           absl::StrCat("node ", peer, " is revoked in roster v3: key compromise"));
     };
-    o.sessions = [this, code](const std::string& peer) {
-      return fed_.OpenSession(code, peer);
-    };
+    o.sessions = [this, code](const std::string& peer) { return fed_.OpenSession(code, peer); };
     auto server = ExchangeServer::Start(std::move(o));
     EXPECT_TRUE(server.ok()) << server.status();
     return *std::move(server);
   }
 
-  std::unique_ptr<PeerConnection> Dial(const std::string& self, const std::string& peer,
-                                       int port, TlsIdentity tls) {
+  std::unique_ptr<PeerConnection> Dial(const std::string& self, const std::string& peer, int port,
+                                       TlsIdentity tls) {
     PeerConnection::Options o;
     o.peer = peer;
     o.target = absl::StrCat("127.0.0.1:", port);
@@ -100,8 +97,7 @@ TEST_P(TransportTest, RefusedPeerIsToldWhyBeforeAnythingIsRead) {
   auto conn = Dial(kThird, kResidence, server->port(), Tls(kThird));
   const absl::Status s = conn->Stop();
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
-  EXPECT_NE(s.message().find("revoked in roster v3: key compromise"), absl::string_view::npos)
-      << s;
+  EXPECT_NE(s.message().find("revoked in roster v3: key compromise"), absl::string_view::npos) << s;
 }
 
 TEST_P(TransportTest, CertificateFromAnotherCaGetsNoSession) {
@@ -154,11 +150,10 @@ TEST_P(TransportTest, StoppedCountyCatchesUpAfterRestartThenContinuesLive) {
   auto conn = Dial(kOrigin, kResidence, server->port(), Tls(kOrigin));
   auto cursor_at = [&](uint64_t seq) {
     return [&, seq] {
-      auto c = fed_.at(kResidence).store->Get(storage::Cf::kCursors,
-                                              storage::CursorKey(kOrigin, a_log));
+      auto c =
+          fed_.at(kResidence).store->Get(storage::Cf::kCursors, storage::CursorKey(kOrigin, a_log));
       v1::Position position;
-      return c.ok() && c->has_value() && position.ParseFromString(**c) &&
-             position.seq() >= seq;
+      return c.ok() && c->has_value() && position.ParseFromString(**c) && position.seq() >= seq;
     };
   };
   ASSERT_TRUE(WaitFor(fed_.at(kResidence), cursor_at(kEvents)));

@@ -87,8 +87,8 @@ class VerifyTest : public testing::TestWithParam<SuiteId> {
     roster_[{kOrigin, key_->public_key().KeyId()}] = &key_->public_key();
     OpenOrigin(&a_, "a");
     verifier_ = std::make_unique<BatchVerifier>(
-        suite(), [this](absl::string_view origin,
-                        absl::string_view key_id) -> const crypto::PublicKey* {
+        suite(),
+        [this](absl::string_view origin, absl::string_view key_id) -> const crypto::PublicKey* {
           auto it = roster_.find({std::string(origin), std::string(key_id)});
           return it == roster_.end() ? nullptr : it->second;
         });
@@ -114,8 +114,7 @@ class VerifyTest : public testing::TestWithParam<SuiteId> {
   void Append(OriginLog& o, int n) {
     for (int i = 0; i < n; ++i) {
       const std::string id = NewPerson();
-      TB_ASSERT_OK_AND_ASSIGN(storage::Appended a,
-                              o.writer->Append(testutil::Basics(id, "N")));
+      TB_ASSERT_OK_AND_ASSIGN(storage::Appended a, o.writer->Append(testutil::Basics(id, "N")));
       TB_ASSERT_OK(o.writer->WaitForCheckpoint(a.id.seq(), kWait));
     }
   }
@@ -143,10 +142,10 @@ class VerifyTest : public testing::TestWithParam<SuiteId> {
   // and the batch's tree size, from `o`'s tree.
   void AddConsistency(OriginLog& o, uint64_t held, uint64_t size, v1::Batch* b) {
     std::unique_ptr<crypto::Hasher> h = suite().NewHasher();
-    const auto proof = ValueOr(
-        merkle::ConsistencyProof(*h, std::min(held, size), std::max(held, size),
-                                 o.store->NodeReaderFor(o.log())),
-        "consistency proof");
+    const auto proof =
+        ValueOr(merkle::ConsistencyProof(*h, std::min(held, size), std::max(held, size),
+                                         o.store->NodeReaderFor(o.log())),
+                "consistency proof");
     b->set_consistency_from(held);
     for (const crypto::Digest& d : proof) b->add_consistency(std::string(crypto::AsStringView(d)));
   }
@@ -181,9 +180,9 @@ class VerifyTest : public testing::TestWithParam<SuiteId> {
       leaves.push_back(seq - 1);
     }
     if (!leaves.empty()) {
-      const auto proof = ValueOr(
-          merkle::BatchInclusionProof(*h, leaves, size, o.store->NodeReaderFor(o.log())),
-          "batch inclusion proof");
+      const auto proof =
+          ValueOr(merkle::BatchInclusionProof(*h, leaves, size, o.store->NodeReaderFor(o.log())),
+                  "batch inclusion proof");
       for (const crypto::Digest& d : proof) b.add_inclusion(std::string(crypto::AsStringView(d)));
     }
     *b.mutable_checkpoint() = CheckpointAt(o, size);
@@ -207,8 +206,7 @@ class VerifyTest : public testing::TestWithParam<SuiteId> {
     return Resign(c, *key_);
   }
 
-  static v1::SignedCheckpoint Resign(const merkle::Checkpoint& c,
-                                     const crypto::PrivateKey& key) {
+  static v1::SignedCheckpoint Resign(const merkle::Checkpoint& c, const crypto::PrivateKey& key) {
     std::unique_ptr<crypto::Signer> signer = key.NewSigner();
     const merkle::SignedCheckpoint sc =
         ValueOr(merkle::SignCheckpoint(c, *signer), "sign checkpoint");
@@ -583,8 +581,7 @@ TEST_P(VerifyTest, InconsistentCheckpointsAreEquivocation) {
 
   // The same tree size with another root proves it by itself.
   Equivocation same_size;
-  ExpectRejected(Verify(Routed(fork, {1}, 3), county, &same_size),
-                 v1::REJECT_REASON_EQUIVOCATION);
+  ExpectRejected(Verify(Routed(fork, {1}, 3), county, &same_size), v1::REJECT_REASON_EQUIVOCATION);
   EXPECT_TRUE(same_size.conclusive);
   EXPECT_EQ(same_size.received.body(), CheckpointAt(fork, 3).body());
   EXPECT_NE(Parsed(same_size.held).root, Parsed(same_size.received).root);
@@ -699,18 +696,14 @@ TEST_P(VerifyTest, MalformedBatchIsRejected) {
   add("contiguous batch at a routed receiver", contiguous, county, [](v1::Batch*) {});
   add("routed batch at a contiguous receiver", routed, national, [](v1::Batch*) {});
   const std::string a_hash(crypto::kDigestSize, 'h');
-  add("routed batch without its proof", routed, county,
-      [](v1::Batch* b) { b->clear_inclusion(); });
-  add("proof one hash too long", routed, county,
-      [&](v1::Batch* b) { b->add_inclusion(a_hash); });
+  add("routed batch without its proof", routed, county, [](v1::Batch* b) { b->clear_inclusion(); });
+  add("proof one hash too long", routed, county, [&](v1::Batch* b) { b->add_inclusion(a_hash); });
   add("proof of events the batch does not carry", routed, county,
       [](v1::Batch* b) { b->clear_events(); });
   add("proof of another set of events", routed, county,
       [](v1::Batch* b) { b->mutable_events()->RemoveLast(); });
-  add("short hash", routed, county,
-      [](v1::Batch* b) { b->mutable_inclusion(0)->pop_back(); });
-  add("short consistency hash", routed, county,
-      [](v1::Batch* b) { b->add_consistency("0123"); });
+  add("short hash", routed, county, [](v1::Batch* b) { b->mutable_inclusion(0)->pop_back(); });
+  add("short consistency hash", routed, county, [](v1::Batch* b) { b->add_consistency("0123"); });
   add("descending seqs", routed, county,
       [](v1::Batch* b) { b->mutable_events()->SwapElements(0, 1); });
   add("seq 0", routed, county, [](v1::Batch* b) { b->mutable_events(0)->set_seq(0); });

@@ -205,8 +205,7 @@ TEST_P(WitnessTest, CountyAgreesWithTheWitnessOnAnHonestLogAndCosignaturesAreCac
   Hold(kResidence, a, **shown);
 
   const storage::LogId never{kThird, 1};
-  TB_ASSERT_OK_AND_ASSIGN(std::vector<WitnessFinding> found,
-                          AskAndCheck(kResidence, {a, never}));
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<WitnessFinding> found, AskAndCheck(kResidence, {a, never}));
   ASSERT_EQ(found.size(), 2u);
   EXPECT_EQ(found[0].verdict, WitnessVerdict::kConsistent) << found[0].detail;
   EXPECT_EQ(found[0].held_size, 3u);
@@ -337,7 +336,10 @@ TEST_P(WitnessTest, ForgedCosignatureIsRejectedAndNothingIsKept) {
     EXPECT_FALSE(Frozen(kResidence, a));
   };
   v1::WitnessReply flipped = reply;
-  (*flipped.mutable_entries(0)->mutable_witnessed()->mutable_cosignature()->mutable_signature())[4] ^= 1;
+  (*flipped.mutable_entries(0)
+        ->mutable_witnessed()
+        ->mutable_cosignature()
+        ->mutable_signature())[4] ^= 1;
   refused(flipped, "cosignature by witness 000000");
 
   // Cosigned by the origin's key, claiming to be the witness.
@@ -351,7 +353,9 @@ TEST_P(WitnessTest, ForgedCosignatureIsRejectedAndNothingIsKept) {
   refused(by_origin, "the roster has no key");
 
   v1::WitnessReply origin_forged = reply;
-  (*origin_forged.mutable_entries(0)->mutable_witnessed()->mutable_checkpoint()
+  (*origin_forged.mutable_entries(0)
+        ->mutable_witnessed()
+        ->mutable_checkpoint()
         ->mutable_signature())[4] ^= 1;
   refused(origin_forged, "origin signature");
 
@@ -383,8 +387,7 @@ TEST_P(WitnessTest, PeersTheRosterRefusesAreToldWhy) {
   const v1::WitnessRequest request = *Checker(kThird).Request({LogOf(kOrigin)});
   const absl::Status asked = AskWitness(kNational, Target(), Tls(kThird), request).status();
   EXPECT_EQ(asked.code(), absl::StatusCode::kPermissionDenied) << asked;
-  EXPECT_TRUE(absl::StrContains(asked.message(), "suspended in roster v7: audit pending"))
-      << asked;
+  EXPECT_TRUE(absl::StrContains(asked.message(), "suspended in roster v7: audit pending")) << asked;
   // A node that is not the witness says so.
   const absl::Status roster = FetchRoster(kNational, Target(), Tls(kOrigin), 1).status();
   EXPECT_EQ(roster.code(), absl::StatusCode::kFailedPrecondition) << roster;

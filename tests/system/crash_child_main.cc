@@ -46,8 +46,7 @@ int main(int argc, char** argv) {
       for (size_t i = 0; i < n; ++i) {
         const uint64_t k = counter.fetch_add(1);
         auto c = testutil::Basics(
-            testutil::MakeId(testutil::kOrigin, "19800101", static_cast<int>(k % 1000)),
-            "N");
+            testutil::MakeId(testutil::kOrigin, "19800101", static_cast<int>(k % 1000)), "N");
         c.record_id = absl::StrCat("r", seed, "-", thread_seed, "-", k);
         changes.push_back(std::move(c));
       }

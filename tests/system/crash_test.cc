@@ -45,8 +45,8 @@ Child Spawn(const std::string& dir, SuiteId suite, uint64_t seed) {
   const std::string seed_text = std::to_string(seed);
   const std::string suite_text(crypto::SuiteName(suite));
   char* argv[] = {const_cast<char*>(TB_CRASH_CHILD), const_cast<char*>(dir.c_str()),
-                  const_cast<char*>(suite_text.c_str()),
-                  const_cast<char*>(seed_text.c_str()), nullptr};
+                  const_cast<char*>(suite_text.c_str()), const_cast<char*>(seed_text.c_str()),
+                  nullptr};
   Child child;
   EXPECT_EQ(posix_spawn(&child.pid, TB_CRASH_CHILD, &actions, nullptr, argv, environ), 0);
   posix_spawn_file_actions_destroy(&actions);
@@ -57,8 +57,7 @@ Child Spawn(const std::string& dir, SuiteId suite, uint64_t seed) {
 
 // Reads acknowledgement lines into `acked` (seq -> record id). Returns the
 // number of complete lines read; stops at end of file or after `want` lines.
-size_t ReadAcks(int fd, std::string* pending, std::map<uint64_t, std::string>* acked,
-                size_t want) {
+size_t ReadAcks(int fd, std::string* pending, std::map<uint64_t, std::string>* acked, size_t want) {
   size_t lines = 0;
   char buf[4096];
   while (lines < want) {
@@ -113,8 +112,7 @@ TEST_P(CrashTest, AcknowledgedAppendsSurviveKillNine) {
     so.suite = GetParam();
     TB_ASSERT_OK_AND_ASSIGN(so.storage_key,
                             crypto::ReadStorageKeyFile(suite, data + "/storage.key"));
-    TB_ASSERT_OK_AND_ASSIGN(auto pub,
-                            crypto::ReadPublicKeyFile(suite, data + "/signing.pub"));
+    TB_ASSERT_OK_AND_ASSIGN(auto pub, crypto::ReadPublicKeyFile(suite, data + "/signing.pub"));
     TB_ASSERT_OK_AND_ASSIGN(auto store, storage::Store::Open(so));
     const storage::LogId log{testutil::kOrigin, 1};
     TB_ASSERT_OK_AND_ASSIGN(uint64_t last, store->LastSeq(log));
@@ -150,8 +148,7 @@ TEST_P(CrashTest, AcknowledgedAppendsSurviveKillNine) {
       ASSERT_LE(cp.tree_size, last);
       EXPECT_GE(cp.tree_size, last_checkpoint);
       last_checkpoint = cp.tree_size;
-      EXPECT_EQ(merkle::RootOfLeaves(*h, absl::MakeSpan(leaves).subspan(0, cp.tree_size)),
-                cp.root);
+      EXPECT_EQ(merkle::RootOfLeaves(*h, absl::MakeSpan(leaves).subspan(0, cp.tree_size)), cp.root);
     }
   }
   EXPECT_GT(acked.size(), static_cast<size_t>(kKills));

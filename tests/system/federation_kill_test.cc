@@ -68,7 +68,10 @@ class FederationKillTest : public ::testing::TestWithParam<crypto::SuiteId> {
   void SetUp() override {
     base_port_ = testutil::FreePortBlock(2 * static_cast<int>(kNodes.size()));
     ASSERT_GT(base_port_, 0);
-    std::vector<std::string> setup = {"/bin/bash", TB_SETUP_SCRIPT, TB_BUILD_DIR, dir_.path(),
+    std::vector<std::string> setup = {"/bin/bash",
+                                      TB_SETUP_SCRIPT,
+                                      TB_BUILD_DIR,
+                                      dir_.path(),
                                       std::string(crypto::SuiteName(GetParam())),
                                       absl::StrCat(base_port_)};
     for (const std::string& n : kNodes) setup.push_back(n);
@@ -99,7 +102,7 @@ class FederationKillTest : public ::testing::TestWithParam<crypto::SuiteId> {
 
   void Start(const std::string& code) {
     pids_[code] = Spawn({TB_TONGBAND, "--config", NodeDir(code) + "/tongband.conf"},
-                      NodeDir(code) + "/tongband.log");
+                        NodeDir(code) + "/tongband.log");
     ASSERT_GT(pids_[code], 0);
   }
 
@@ -112,14 +115,14 @@ class FederationKillTest : public ::testing::TestWithParam<crypto::SuiteId> {
 
   // An Admin client of `code` as its clerk.
   std::unique_ptr<cli::AdminClient> Clerk(const std::string& code) {
-    const int index = static_cast<int>(
-        std::find(kNodes.begin(), kNodes.end(), code) - kNodes.begin());
+    const int index =
+        static_cast<int>(std::find(kNodes.begin(), kNodes.end(), code) - kNodes.begin());
     const std::string ops = NodeDir(code) + "/operators/";
-    auto args = cli::Args::Parse(
-        {"--node", absl::StrCat("127.0.0.1:", base_port_ + 2 * index + 1), "--ca",
-         NodeDir(code) + "/tls/ca.crt", "--cert", ops + "clerk.crt", "--key", ops + "clerk.key",
-         "--password-file", ops + "clerk.password"},
-        cli::ConnectionFlags(), 0, 0);
+    auto args =
+        cli::Args::Parse({"--node", absl::StrCat("127.0.0.1:", base_port_ + 2 * index + 1), "--ca",
+                          NodeDir(code) + "/tls/ca.crt", "--cert", ops + "clerk.crt", "--key",
+                          ops + "clerk.key", "--password-file", ops + "clerk.password"},
+                         cli::ConnectionFlags(), 0, 0);
     EXPECT_TRUE(args.ok()) << args.status();
     auto client = cli::AdminClient::FromArgs(*args);
     EXPECT_TRUE(client.ok()) << client.status();
@@ -198,8 +201,8 @@ TEST_P(FederationKillTest, NodesConvergeAfterTwentyKillsDuringSync) {
   for (int i = 0; i < kPersons; ++i) {
     persons.push_back(testutil::MakeId(kOrigin, "19900101", 100 + i));
   }
-  auto movers = [&](int i) { return i % 3 == 0; };    // B, then C
-  auto returners = [&](int i) { return i % 3 == 1; }; // B, then home
+  auto movers = [&](int i) { return i % 3 == 0; };     // B, then C
+  auto returners = [&](int i) { return i % 3 == 1; };  // B, then home
 
   std::atomic<bool> work_done{false};
   std::atomic<int> kills{0};

@@ -111,7 +111,8 @@ inline absl::StatusOr<ParsedSample> ParseSample(absl::string_view line) {
         return absl::InvalidArgumentError("label repeated");
       }
       i = j + 1;
-      if (i < line.size() && line[i] == ',') ++i;
+      if (i < line.size() && line[i] == ',')
+        ++i;
       else if (i >= line.size() || line[i] != '}') {
         return absl::InvalidArgumentError("expected ',' or '}'");
       }

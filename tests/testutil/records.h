@@ -16,8 +16,7 @@ inline constexpr char kResidence[] = "440305";  // Shenzhen, Nanshan district
 inline constexpr char kThird[] = "330106";      // Hangzhou, Xihu district
 
 // A valid 18-character ID: region, birth date "YYYYMMDD", 3-digit sequence.
-inline std::string MakeId(absl::string_view region, absl::string_view birth,
-                          int sequence) {
+inline std::string MakeId(absl::string_view region, absl::string_view birth, int sequence) {
   std::string first17 = absl::StrCat(region, birth);
   const std::string seq = absl::StrCat(1000 + sequence % 1000).substr(1);
   first17 += seq;
@@ -34,8 +33,7 @@ inline v1::Date Day(int y, int m, int d) {
 
 // Person basics whose recorded sex agrees with the ID's sequence digit.
 inline storage::RecordChange Basics(const std::string& id, const std::string& name) {
-  const v1::Sex sex = id.size() == 18 && (id[16] - '0') % 2 == 1 ? v1::SEX_MALE
-                                                                 : v1::SEX_FEMALE;
+  const v1::Sex sex = id.size() == 18 && (id[16] - '0') % 2 == 1 ? v1::SEX_MALE : v1::SEX_FEMALE;
   storage::RecordChange c;
   c.person = id;
   c.kind = v1::RECORD_KIND_PERSON_BASICS;

@@ -17,8 +17,8 @@ struct SuiteParamName {
 
 }  // namespace tongban::testutil
 
-#define TB_INSTANTIATE_FOR_BOTH_SUITES(fixture)                                   \
-  INSTANTIATE_TEST_SUITE_P(BothSuites, fixture,                                   \
-                           testing::Values(::tongban::crypto::SuiteId::kIntl,     \
-                                           ::tongban::crypto::SuiteId::kGm),      \
-                           ::tongban::testutil::SuiteParamName())
+#define TB_INSTANTIATE_FOR_BOTH_SUITES(fixture)                                            \
+  INSTANTIATE_TEST_SUITE_P(                                                                \
+      BothSuites, fixture,                                                                 \
+      testing::Values(::tongban::crypto::SuiteId::kIntl, ::tongban::crypto::SuiteId::kGm), \
+      ::tongban::testutil::SuiteParamName())

@@ -27,21 +27,21 @@ class ScopedTempDir {
 
 }  // namespace tongban::testutil
 
-#define TB_ASSERT_OK(expr)                                   \
-  do {                                                       \
+#define TB_ASSERT_OK(expr)                                            \
+  do {                                                                \
     const ::absl::Status tb_s_ = ::tongban::testutil::ToStatus(expr); \
-    ASSERT_TRUE(tb_s_.ok()) << #expr << ": " << tb_s_;       \
+    ASSERT_TRUE(tb_s_.ok()) << #expr << ": " << tb_s_;                \
   } while (false)
-#define TB_EXPECT_OK(expr)                                   \
-  do {                                                       \
+#define TB_EXPECT_OK(expr)                                            \
+  do {                                                                \
     const ::absl::Status tb_s_ = ::tongban::testutil::ToStatus(expr); \
-    EXPECT_TRUE(tb_s_.ok()) << #expr << ": " << tb_s_;       \
+    EXPECT_TRUE(tb_s_.ok()) << #expr << ": " << tb_s_;                \
   } while (false)
 #define TB_ASSERT_OK_AND_ASSIGN(lhs, expr) \
   TB_ASSERT_OK_AND_ASSIGN_IMPL_(TB_TCONCAT_(tb_sor_, __LINE__), lhs, expr)
-#define TB_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)          \
-  auto tmp = (expr);                                           \
-  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status();      \
+#define TB_ASSERT_OK_AND_ASSIGN_IMPL_(tmp, lhs, expr)     \
+  auto tmp = (expr);                                      \
+  ASSERT_TRUE(tmp.ok()) << #expr << ": " << tmp.status(); \
   lhs = std::move(tmp).value()
 #define TB_TCONCAT_(a, b) TB_TCONCAT_INNER_(a, b)
 #define TB_TCONCAT_INNER_(a, b) a##b
@@ -49,5 +49,7 @@ class ScopedTempDir {
 namespace tongban::testutil {
 inline absl::Status ToStatus(const absl::Status& s) { return s; }
 template <typename T>
-absl::Status ToStatus(const absl::StatusOr<T>& s) { return s.status(); }
+absl::Status ToStatus(const absl::StatusOr<T>& s) {
+  return s.status();
+}
 }  // namespace tongban::testutil

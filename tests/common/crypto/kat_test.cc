@@ -29,8 +29,7 @@ std::string HashHex(SuiteId id, absl::string_view data) {
 TEST(IntlKatTest, Sha256Fips180Examples) {
   EXPECT_EQ(HashHex(SuiteId::kIntl, "abc"),
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  EXPECT_EQ(HashHex(SuiteId::kIntl,
-                    "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
+  EXPECT_EQ(HashHex(SuiteId::kIntl, "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"),
             "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
   EXPECT_EQ(HashHex(SuiteId::kIntl, ""),
             "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -105,12 +104,9 @@ TEST(IntlKatTest, Ed25519Rfc8032Section71) {
 // GM/T 0003.5-2012 (= GB/T 32918.5-2017) Appendix A: SM2 signature on the
 // recommended curve with SM3 and the default ID "1234567812345678",
 // message "message digest" (the signer used k = 59276E27...DEAC1BC21).
-constexpr char kSm2Private[] =
-    "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8";
-constexpr char kSm2PublicX[] =
-    "09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020";
-constexpr char kSm2PublicY[] =
-    "ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13";
+constexpr char kSm2Private[] = "3945208f7b2144b13f36e38ac6d39f95889393692860b51a42fb81ef4df7c5b8";
+constexpr char kSm2PublicX[] = "09f9df311e5421a150dd7d161e4bc5c672179fad1833fc076bb08ff356f35020";
+constexpr char kSm2PublicY[] = "ccea490ce26775a52dc6ea718cc1aa600aed05fbf35e084a6632f6072da9ad13";
 constexpr char kSm2R[] = "f5a03b0648d2c4630eeac513e1bb81a15944da3827d5b74143ac7eaceee720b3";
 constexpr char kSm2S[] = "b1b6aa29df212fd8763182bc0d421ca1bb9038fd1f7f42d4840b69c485bbc1aa";
 
@@ -136,8 +132,7 @@ TEST(GmKatTest, Sm2PublishedSignatureVerifiesWithDefaultId) {
             absl::StatusCode::kInvalidArgument);
   std::string altered = Sm2ExampleSignatureDer();
   altered[10] ^= 0x01;
-  EXPECT_EQ(verifier->Verify("message digest", altered).code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(verifier->Verify("message digest", altered).code(), absl::StatusCode::kInvalidArgument);
 
   // Our own signatures (random k) over the same message verify too.
   TB_ASSERT_OK_AND_ASSIGN(std::string sig, key->NewSigner()->Sign("message digest"));
@@ -160,8 +155,8 @@ struct AeadVector {
 constexpr AeadVector kAeadVectors[] = {
     // McGrew & Viega, "The Galois/Counter Mode of Operation", test case 15.
     {"GCM spec test case 15", SuiteId::kIntl,
-     "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
-     "cafebabefacedbaddecaf888", "",
+     "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
+     "",
      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e"
      "2449a6b525b16aedf5aa0de657ba637b391aafd255",
      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b"
@@ -169,16 +164,16 @@ constexpr AeadVector kAeadVectors[] = {
      "b094dac5d93471bdec1a502270e3cc6c"},
     // Same paper, test case 16 (60-byte plaintext, with AAD).
     {"GCM spec test case 16", SuiteId::kIntl,
-     "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308",
-     "cafebabefacedbaddecaf888", "feedfacedeadbeeffeedfacedeadbeefabaddad2",
+     "feffe9928665731c6d6a8f9467308308feffe9928665731c6d6a8f9467308308", "cafebabefacedbaddecaf888",
+     "feedfacedeadbeeffeedfacedeadbeefabaddad2",
      "d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a721c3c0c95956809532fcf0e"
      "2449a6b525b16aedf5aa0de657ba637b39",
      "522dc1f099567d07f47f37a32a84427d643a8cdcbfe5c0c97598a2bd2555d1aa8cb08e48590dbb3da7b08b"
      "1056828838c5f61e6393ba7a0abcc9f662",
      "76fc6ece0f4e1768cddf8853bb2d551b"},
     // RFC 8998 Appendix A.1, SM4-GCM.
-    {"RFC 8998 A.1", SuiteId::kGm, "0123456789abcdeffedcba9876543210",
-     "00001234567800000000abcd", "feedfacedeadbeeffeedfacedeadbeefabaddad2",
+    {"RFC 8998 A.1", SuiteId::kGm, "0123456789abcdeffedcba9876543210", "00001234567800000000abcd",
+     "feedfacedeadbeeffeedfacedeadbeefabaddad2",
      "aaaaaaaaaaaaaaaabbbbbbbbbbbbbbbbccccccccccccccccddddddddddddddddeeeeeeeeeeeeeeeeffffff"
      "ffffffffffeeeeeeeeeeeeeeeeaaaaaaaaaaaaaaaa",
      "17f399f08c67d5ee19d0dc9969c4bb7d5fd46fd3756489069157b282bb200735d82710ca5c22f0ccfa7cbf"
@@ -190,8 +185,7 @@ TEST(AeadKatTest, PublishedGcmVectors) {
   for (const AeadVector& v : kAeadVectors) {
     SCOPED_TRACE(v.name);
     TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<Aead> aead, GetSuite(v.suite).NewAead(Unhex(v.key)));
-    const std::string want =
-        Unhex(v.nonce) + Unhex(v.ciphertext) + Unhex(v.tag);
+    const std::string want = Unhex(v.nonce) + Unhex(v.ciphertext) + Unhex(v.tag);
     TB_ASSERT_OK_AND_ASSIGN(
         std::string sealed,
         aead->SealWithNonceForTest(Unhex(v.nonce), Unhex(v.plaintext), Unhex(v.aad)));
@@ -245,7 +239,8 @@ TEST(GmKatTest, Sm4BlockGbT32907Example1) {
       std::unique_ptr<CtrCipher> ctr,
       GetSuite(SuiteId::kGm).NewCtrCipher(Unhex("0123456789abcdeffedcba9876543210")));
   std::string block(16, '\0');
-  TB_ASSERT_OK(ctr->Apply(Unhex("0123456789abcdeffedcba9876543210"), 0, block.data(), block.size()));
+  TB_ASSERT_OK(
+      ctr->Apply(Unhex("0123456789abcdeffedcba9876543210"), 0, block.data(), block.size()));
   EXPECT_EQ(HexEncode(block), "681edf34d206965e86b3e94f536e4246");
 }
 

@@ -33,8 +33,7 @@ class KeyFileTest : public testing::TestWithParam<SuiteId> {
   testutil::ScopedTempDir dir_;
 };
 
-INSTANTIATE_TEST_SUITE_P(BothSuites, KeyFileTest,
-                         testing::Values(SuiteId::kIntl, SuiteId::kGm),
+INSTANTIATE_TEST_SUITE_P(BothSuites, KeyFileTest, testing::Values(SuiteId::kIntl, SuiteId::kGm),
                          [](const testing::TestParamInfo<SuiteId>& info) {
                            return std::string(SuiteName(info.param));
                          });
@@ -92,9 +91,9 @@ TEST_P(KeyFileTest, SecretsReadableByGroupOrOthersAreRefused) {
 
 TEST_P(KeyFileTest, MissingFileIsNotFoundNamingIt) {
   const std::string path = dir_.File("absent.key");
-  for (const absl::Status& s : {ReadPrivateKeyFile(suite(), path).status(),
-                                ReadPublicKeyFile(suite(), path).status(),
-                                ReadStorageKeyFile(suite(), path).status()}) {
+  for (const absl::Status& s :
+       {ReadPrivateKeyFile(suite(), path).status(), ReadPublicKeyFile(suite(), path).status(),
+        ReadStorageKeyFile(suite(), path).status()}) {
     EXPECT_EQ(s.code(), absl::StatusCode::kNotFound) << s;
     EXPECT_TRUE(Contains(s, path)) << s;
   }

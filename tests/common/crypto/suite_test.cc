@@ -1,8 +1,8 @@
 // Behaviour of both suites: every test runs under intl and gm.
 #include "common/crypto/suite.h"
 
-#include <openssl/evp.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 
 #include <random>
@@ -69,8 +69,7 @@ class SuiteTest : public testing::TestWithParam<SuiteId> {
   }
 };
 
-INSTANTIATE_TEST_SUITE_P(BothSuites, SuiteTest,
-                         testing::Values(SuiteId::kIntl, SuiteId::kGm),
+INSTANTIATE_TEST_SUITE_P(BothSuites, SuiteTest, testing::Values(SuiteId::kIntl, SuiteId::kGm),
                          [](const testing::TestParamInfo<SuiteId>& info) {
                            return std::string(SuiteName(info.param));
                          });
@@ -108,8 +107,7 @@ TEST_P(SuiteTest, SignaturesVerifyAndTamperingFails) {
       TB_EXPECT_OK(verifier->Verify(m, sig));
 
       std::string altered_message = m + "x";
-      EXPECT_EQ(verifier->Verify(altered_message, sig).code(),
-                absl::StatusCode::kInvalidArgument);
+      EXPECT_EQ(verifier->Verify(altered_message, sig).code(), absl::StatusCode::kInvalidArgument);
       if (!m.empty()) {
         altered_message = m;
         altered_message[m.size() / 2] ^= 0x01;
@@ -214,8 +212,7 @@ TEST_P(SuiteTest, MalformedKeysAreInvalidArgument) {
   EXPECT_EQ(suite().PublicKeyFromPem("garbage").status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(suite().PublicKeyFromPem(pem).status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(suite().PublicKeyFromSpkiDer("").status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(suite().PublicKeyFromSpkiDer("").status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(suite().PublicKeyFromSpkiDer(der.substr(0, der.size() - 1)).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(suite().PublicKeyFromSpkiDer(der + '\0').status().code(),
@@ -249,8 +246,7 @@ TEST(GmSuiteTest, Sm2ScalarOutOfRangeIsInvalidArgument) {
       Unhex("fffffffeffffffffffffffffffffffff7203df6b21c6052b53bbf40939d54121");
   EXPECT_EQ(gm.PrivateKeyFromRaw(std::string(32, '\0')).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(gm.PrivateKeyFromRaw(n_minus_1).status().code(),
-            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(gm.PrivateKeyFromRaw(n_minus_1).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(gm.PrivateKeyFromRaw(std::string(32, '\xff')).status().code(),
             absl::StatusCode::kInvalidArgument);
   TB_EXPECT_OK(gm.PrivateKeyFromRaw(n_minus_2));
@@ -280,8 +276,7 @@ class Sm2DefaultIdTest : public testing::Test {
         EVP_DigestSignInit_ex(ctx, &pctx, "SM3", nullptr, nullptr, pkey_, nullptr) == 1 &&
         EVP_PKEY_CTX_set1_id(pctx, id.data(), id.size()) == 1 &&
         EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
-                       reinterpret_cast<const unsigned char*>(message.data()),
-                       message.size()) == 1;
+                       reinterpret_cast<const unsigned char*>(message.data()), message.size()) == 1;
     EVP_MD_CTX_free(ctx);
     EXPECT_TRUE(ok);
     sig.resize(len);

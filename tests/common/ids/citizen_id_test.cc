@@ -21,9 +21,7 @@ using F = IdFinding;
 const absl::CivilDay kToday(2025, 1, 1);
 
 // `first17` and its computed check character.
-std::string WithCheck(const std::string& first17) {
-  return first17 + CheckCharacter(first17);
-}
+std::string WithCheck(const std::string& first17) { return first17 + CheckCharacter(first17); }
 
 std::vector<F> Findings(absl::string_view raw, Sex sex = Sex::kUnspecified) {
   absl::StatusOr<CitizenId> id = CheckCitizenId(raw, sex, kToday);
@@ -53,8 +51,7 @@ TEST(CitizenIdTest, StandardTestValuesHaveTheRightCheckCharacter) {
 }
 
 TEST(CitizenIdTest, CleanIdHasNoFindings) {
-  TB_ASSERT_OK_AND_ASSIGN(CitizenId id,
-                          CheckCitizenId("11010519491231002X", Sex::kFemale, kToday));
+  TB_ASSERT_OK_AND_ASSIGN(CitizenId id, CheckCitizenId("11010519491231002X", Sex::kFemale, kToday));
   EXPECT_EQ(id.normalized, "11010519491231002X");
   EXPECT_TRUE(id.findings.empty());
   ASSERT_TRUE(id.birth_date.has_value());
@@ -72,8 +69,7 @@ TEST(CitizenIdTest, TrimsSpacesAndUpperCasesX) {
 // 440524 (Chaoyang county, Shantou) was gone before the 2002 revision, and
 // 1880 is before the earliest accepted birth year: the check still holds.
 TEST(CitizenIdTest, SecondTestValueIsCheckedButOldAndUnknown) {
-  TB_ASSERT_OK_AND_ASSIGN(CitizenId id,
-                          CheckCitizenId("440524188001010014", Sex::kMale, kToday));
+  TB_ASSERT_OK_AND_ASSIGN(CitizenId id, CheckCitizenId("440524188001010014", Sex::kMale, kToday));
   EXPECT_EQ(id.findings, (std::vector<F>{F::kUnknownRegion, F::kImpossibleBirthDate}));
   EXPECT_FALSE(id.birth_date.has_value());
   EXPECT_EQ(id.sex, Sex::kMale);
@@ -113,21 +109,18 @@ TEST(CitizenIdTest, BadCheckCharacterIsAFinding) {
   EXPECT_EQ(Findings("110105194912310021"), std::vector<F>{F::kBadCheckCharacter});
   EXPECT_EQ(Findings("110105194912310020"), std::vector<F>{F::kBadCheckCharacter});
   EXPECT_EQ(Findings("44052418800101001X"),
-            (std::vector<F>{F::kBadCheckCharacter, F::kUnknownRegion,
-                            F::kImpossibleBirthDate}));
+            (std::vector<F>{F::kBadCheckCharacter, F::kUnknownRegion, F::kImpossibleBirthDate}));
 }
 
 TEST(CitizenIdTest, UnknownRegionIsAFinding) {
   // 990105 is no province; 130171 is an NBS development zone, not GB/T 2260.
-  EXPECT_EQ(Findings(WithCheck("99010519491231002")),
-            std::vector<F>{F::kUnknownRegion});
+  EXPECT_EQ(Findings(WithCheck("99010519491231002")), std::vector<F>{F::kUnknownRegion});
   EXPECT_EQ(Findings("130171198001010013"), std::vector<F>{F::kUnknownRegion});
 }
 
 // 110103 Chongwen district merged into Dongcheng in 2010: the ID stays valid.
 TEST(CitizenIdTest, RetiredRegionIsAFinding) {
-  TB_ASSERT_OK_AND_ASSIGN(CitizenId id,
-                          CheckCitizenId("110103198001010013", Sex::kMale, kToday));
+  TB_ASSERT_OK_AND_ASSIGN(CitizenId id, CheckCitizenId("110103198001010013", Sex::kMale, kToday));
   EXPECT_EQ(id.findings, std::vector<F>{F::kRetiredRegion});
   EXPECT_EQ(id.birth_date, absl::CivilDay(1980, 1, 1));
 }
@@ -164,22 +157,19 @@ TEST(CitizenIdTest, BoundaryBirthDatesArePossible) {
   EXPECT_TRUE(Findings(first).empty());
   const std::string today = WithCheck("11010520250101001");
   EXPECT_TRUE(Findings(today).empty());
-  const std::string tomorrow =
-      WithCheck("11010520250102001");
+  const std::string tomorrow = WithCheck("11010520250102001");
   EXPECT_EQ(Findings(tomorrow), std::vector<F>{F::kImpossibleBirthDate});
 }
 
 TEST(CitizenIdTest, AllZerosIsAPlaceholder) {
-  TB_ASSERT_OK_AND_ASSIGN(CitizenId id,
-                          CheckCitizenId("000000000000000000", Sex::kFemale, kToday));
+  TB_ASSERT_OK_AND_ASSIGN(CitizenId id, CheckCitizenId("000000000000000000", Sex::kFemale, kToday));
   EXPECT_EQ(id.findings, std::vector<F>{F::kPlaceholder});
   EXPECT_FALSE(id.birth_date.has_value());
   EXPECT_EQ(id.sex, Sex::kUnspecified);
 }
 
 TEST(CitizenIdTest, ChildWithoutIdIsAPlaceholderWithABirthDate) {
-  TB_ASSERT_OK_AND_ASSIGN(CitizenId id,
-                          CheckCitizenId("000000201803050000", Sex::kMale, kToday));
+  TB_ASSERT_OK_AND_ASSIGN(CitizenId id, CheckCitizenId("000000201803050000", Sex::kMale, kToday));
   EXPECT_EQ(id.findings, std::vector<F>{F::kPlaceholder});
   EXPECT_EQ(id.birth_date, absl::CivilDay(2018, 3, 5));
   EXPECT_EQ(id.sex, Sex::kUnspecified);
@@ -209,8 +199,7 @@ TEST(CitizenIdTest, SexMismatchIsAFindingBothWays) {
 // digits 3 2 0 1 0 2 1 9 8 0 0 1 0 1 1 2 3 times the weights give
 // 21+18+0+5+0+8+2+9+48+0+0+9+0+5+8+8+6 = 147; 147 mod 11 = 4 -> '8'.
 TEST(CitizenIdTest, LegacyFifteenDigitIdIsConverted) {
-  TB_ASSERT_OK_AND_ASSIGN(CitizenId id,
-                          CheckCitizenId("320102800101123", Sex::kMale, kToday));
+  TB_ASSERT_OK_AND_ASSIGN(CitizenId id, CheckCitizenId("320102800101123", Sex::kMale, kToday));
   EXPECT_EQ(id.normalized, "320102198001011238");
   EXPECT_EQ(id.findings, std::vector<F>{F::kConvertedFrom15});
   EXPECT_EQ(id.birth_date, absl::CivilDay(1980, 1, 1));
@@ -223,8 +212,7 @@ TEST(CitizenIdTest, LegacyFifteenDigitIdIsConverted) {
 
 TEST(CitizenIdTest, FindingsAreSortedAndUnique) {
   // Bad check, retired region, impossible date, sex mismatch, all at once.
-  TB_ASSERT_OK_AND_ASSIGN(CitizenId id,
-                          CheckCitizenId("110103198002300011", Sex::kFemale, kToday));
+  TB_ASSERT_OK_AND_ASSIGN(CitizenId id, CheckCitizenId("110103198002300011", Sex::kFemale, kToday));
   EXPECT_EQ(id.findings, (std::vector<F>{F::kBadCheckCharacter, F::kRetiredRegion,
                                          F::kImpossibleBirthDate, F::kSexMismatch}));
 }

@@ -19,8 +19,7 @@ constexpr size_t kMeasuredCurrentCounties = 2851;
 constexpr size_t kMeasuredRetiredCounties = 773;
 constexpr size_t kMeasuredRegions = 4024;
 
-void ExpectInvalid(const absl::Status& s, absl::string_view code,
-                   absl::string_view problem) {
+void ExpectInvalid(const absl::Status& s, absl::string_view code, absl::string_view problem) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_NE(s.message().find(code), absl::string_view::npos) << s;
   EXPECT_NE(s.message().find(problem), absl::string_view::npos) << s;

@@ -6,9 +6,9 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
 #include "common/hex.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/temp_dir.h"
@@ -111,10 +111,10 @@ TEST(CheckpointFormatTest, ParserIsStrictAndNamesTheLine) {
       {WithLine(8, "0123456789abcde"), 8},
       {WithLine(8, "0123456789abcdefa"), 8},
       {WithLine(8, "0123456789abcdeg"), 8},
-      {sample.substr(0, sample.size() - 1), 8},             // missing final newline
-      {sample + "extra\n", 9},                              // trailing data
-      {sample + "\n", 9},                                   // trailing empty line
-      {sample + "x", 9},                                    // trailing bytes
+      {sample.substr(0, sample.size() - 1), 8},                // missing final newline
+      {sample + "extra\n", 9},                                 // trailing data
+      {sample + "\n", 9},                                      // trailing empty line
+      {sample + "x", 9},                                       // trailing bytes
       {sample.substr(0, sample.find("0123456789abcdef")), 8},  // a line short
       {"", 1},
       {absl::StrReplaceAll(sample, {{"\n", "\r\n"}}), 1},
@@ -123,7 +123,8 @@ TEST(CheckpointFormatTest, ParserIsStrictAndNamesTheLine) {
     const absl::Status s = ParseCheckpoint(c.text).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << c.text;
     EXPECT_NE(s.message().find(absl::StrCat("line ", c.line)), absl::string_view::npos)
-        << "want line " << c.line << " in: " << s << "\nfor:\n" << c.text;
+        << "want line " << c.line << " in: " << s << "\nfor:\n"
+        << c.text;
   }
 }
 
@@ -151,17 +152,14 @@ INSTANTIATE_TEST_SUITE_P(BothSuites, CheckpointSignatureTest,
                          });
 
 TEST_P(CheckpointSignatureTest, SignedCheckpointVerifies) {
-  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint sc,
-                          SignCheckpoint(checkpoint_, *key_->NewSigner()));
+  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint sc, SignCheckpoint(checkpoint_, *key_->NewSigner()));
   EXPECT_EQ(sc.body, EncodeCheckpoint(checkpoint_));
-  TB_ASSERT_OK_AND_ASSIGN(Checkpoint verified,
-                          VerifyCheckpoint(sc, suite(), key_->public_key()));
+  TB_ASSERT_OK_AND_ASSIGN(Checkpoint verified, VerifyCheckpoint(sc, suite(), key_->public_key()));
   EXPECT_EQ(verified, checkpoint_);
 }
 
 TEST_P(CheckpointSignatureTest, TamperedBodyFails) {
-  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint sc,
-                          SignCheckpoint(checkpoint_, *key_->NewSigner()));
+  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint sc, SignCheckpoint(checkpoint_, *key_->NewSigner()));
   // Every well-formed change of a field: the signature no longer matches.
   std::vector<Checkpoint> changed(5, checkpoint_);
   changed[0].origin = "320507";
@@ -186,8 +184,7 @@ TEST_P(CheckpointSignatureTest, TamperedBodyFails) {
 }
 
 TEST_P(CheckpointSignatureTest, WrongKeyOrKeyIdFails) {
-  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint sc,
-                          SignCheckpoint(checkpoint_, *key_->NewSigner()));
+  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint sc, SignCheckpoint(checkpoint_, *key_->NewSigner()));
   // The checkpoint names key_, so other_key_ is refused by key id.
   absl::Status s = VerifyCheckpoint(sc, suite(), other_key_->public_key()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
@@ -203,23 +200,20 @@ TEST_P(CheckpointSignatureTest, WrongKeyOrKeyIdFails) {
   // Naming other_key_ but signed by key_.
   Checkpoint renamed = checkpoint_;
   renamed.key_id = other_key_->public_key().KeyId();
-  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint mislabeled,
-                          SignCheckpoint(renamed, *key_->NewSigner()));
+  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint mislabeled, SignCheckpoint(renamed, *key_->NewSigner()));
   s = VerifyCheckpoint(mislabeled, suite(), other_key_->public_key()).status();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
 }
 
 TEST_P(CheckpointSignatureTest, SuiteMismatchFails) {
   const SuiteId other = GetParam() == SuiteId::kIntl ? SuiteId::kGm : SuiteId::kIntl;
-  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint sc,
-                          SignCheckpoint(checkpoint_, *key_->NewSigner()));
+  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint sc, SignCheckpoint(checkpoint_, *key_->NewSigner()));
   EXPECT_EQ(VerifyCheckpoint(sc, GetSuite(other), key_->public_key()).status().code(),
             absl::StatusCode::kInvalidArgument);
   // A body claiming the other suite is refused before any signature check.
   Checkpoint claims_other = checkpoint_;
   claims_other.suite = other;
-  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint sc2,
-                          SignCheckpoint(claims_other, *key_->NewSigner()));
+  TB_ASSERT_OK_AND_ASSIGN(SignedCheckpoint sc2, SignCheckpoint(claims_other, *key_->NewSigner()));
   EXPECT_EQ(VerifyCheckpoint(sc2, suite(), key_->public_key()).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -51,8 +51,8 @@ TEST_P(CosignatureTest, SignsTheDocumentedTextOverTheExactCheckpoint) {
   EXPECT_EQ(c.key_id, witness_->public_key().KeyId());
   EXPECT_EQ(c.time_micros, kCosignedAt);
   const std::string text = EncodeCosigned(GetParam(), c, checkpoint_.body);
-  EXPECT_EQ(text, absl::StrCat("tongban-cosignature/v1\n", suite().name(), "\n000000\n",
-                               c.key_id, "\n", kCosignedAt, "\n", checkpoint_.body));
+  EXPECT_EQ(text, absl::StrCat("tongban-cosignature/v1\n", suite().name(), "\n000000\n", c.key_id,
+                               "\n", kCosignedAt, "\n", checkpoint_.body));
   // The signature is the suite's plain signature over that text.
   TB_EXPECT_OK(suite().NewVerifier(witness_->public_key())->Verify(text, c.signature));
   TB_ASSERT_OK_AND_ASSIGN(Checkpoint cp,
@@ -63,8 +63,8 @@ TEST_P(CosignatureTest, SignsTheDocumentedTextOverTheExactCheckpoint) {
 
 TEST_P(CosignatureTest, ForgedOrMisappliedCosignaturesAreRejected) {
   TB_ASSERT_OK_AND_ASSIGN(const Cosignature good, CosignSample());
-  auto rejected = [&](const Cosignature& c, absl::string_view body,
-                      const crypto::PublicKey& key, absl::string_view says) {
+  auto rejected = [&](const Cosignature& c, absl::string_view body, const crypto::PublicKey& key,
+                      absl::string_view says) {
     const absl::Status s = VerifyCosignature(c, body, key).status();
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
     EXPECT_TRUE(absl::StrContains(s.message(), says)) << s;

@@ -38,9 +38,8 @@ class NodeStore {
   explicit NodeStore(Hasher& hasher) : hasher_(hasher) {}
 
   void Append(const Digest& leaf_hash) {
-    frontier_.Append(hasher_, leaf_hash, [this](NodeId id, const Digest& d) {
-      nodes_[Key(id)] = d;
-    });
+    frontier_.Append(hasher_, leaf_hash,
+                     [this](NodeId id, const Digest& d) { nodes_[Key(id)] = d; });
   }
 
   NodeReader Reader() {
@@ -77,9 +76,14 @@ class NodeStore {
 // proof/verify_test.go (inclusion and consistency proofs).
 
 const std::vector<std::string>& Leaves() {
-  static const auto* leaves = new std::vector<std::string>{
-      "", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-      "606162636465666768696a6b6c6d6e6f"};
+  static const auto* leaves = new std::vector<std::string>{"",
+                                                           "00",
+                                                           "10",
+                                                           "2021",
+                                                           "3031",
+                                                           "40414243",
+                                                           "5051525354555657",
+                                                           "606162636465666768696a6b6c6d6e6f"};
   return *leaves;
 }
 
@@ -120,16 +124,19 @@ struct InclusionVector {
 };
 const InclusionVector kInclusionVectors[] = {
     {1, 1, {}},
-    {1, 8,
+    {1,
+     8,
      {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
       "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-    {6, 8,
+    {6,
+     8,
      {"bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
       "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
       "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
     {3, 3, {"fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"}},
-    {2, 5,
+    {2,
+     5,
      {"6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
       "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
@@ -142,18 +149,22 @@ struct ConsistencyVector {
 };
 const ConsistencyVector kConsistencyVectors[] = {
     {1, 1, {}},
-    {1, 8,
+    {1,
+     8,
      {"96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
       "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"}},
-    {6, 8,
+    {6,
+     8,
      {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
       "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
       "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
-    {2, 5,
+    {2,
+     5,
      {"5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
       "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"}},
-    {6, 7,
+    {6,
+     7,
      {"0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
       "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
       "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"}},
@@ -227,8 +238,8 @@ TEST_F(Rfc6962VectorTest, InclusionProofs) {
     const Digest leaf = store_.Get({0, index});
     TB_EXPECT_OK(VerifyInclusion(*hasher_, index, v.size, leaf, want, root));
 
-    auto expect_fail = [&](uint64_t i, uint64_t s, const Digest& l,
-                           const std::vector<Digest>& p, const Digest& r, const char* what) {
+    auto expect_fail = [&](uint64_t i, uint64_t s, const Digest& l, const std::vector<Digest>& p,
+                           const Digest& r, const char* what) {
       const absl::Status st = VerifyInclusion(*hasher_, i, s, l, p, r);
       EXPECT_EQ(st.code(), absl::StatusCode::kInvalidArgument) << what << ": " << st;
     };
@@ -309,9 +320,8 @@ TEST_F(Rfc6962VectorTest, AppendReportsLeafThenCompletedSubtreesLowestFirst) {
   std::vector<std::pair<NodeId, std::string>> reported;
   for (uint64_t i = 0; i < 8; ++i) {
     reported.clear();
-    frontier.Append(*hasher, store_.Get({0, i}), [&](NodeId id, const Digest& d) {
-      reported.emplace_back(id, Hex(d));
-    });
+    frontier.Append(*hasher, store_.Get({0, i}),
+                    [&](NodeId id, const Digest& d) { reported.emplace_back(id, Hex(d)); });
   }
   // The 8th leaf closes subtrees at levels 1, 2 and 3.
   ASSERT_EQ(reported.size(), 4u);
@@ -365,10 +375,10 @@ TEST(MerkleEdgeTest, ReaderErrorsPassThroughUnchanged) {
   const NodeReader broken = [](NodeId) -> absl::StatusOr<Digest> {
     return absl::DataLossError("bad block 42");
   };
-  for (const absl::Status& s : {InclusionProof(*hasher, 2, 7, broken).status(),
-                                ConsistencyProof(*hasher, 3, 7, broken).status(),
-                                RangeHash(*hasher, 0, 7, broken).status(),
-                                Frontier::Load(7, broken).status()}) {
+  for (const absl::Status& s :
+       {InclusionProof(*hasher, 2, 7, broken).status(),
+        ConsistencyProof(*hasher, 3, 7, broken).status(), RangeHash(*hasher, 0, 7, broken).status(),
+        Frontier::Load(7, broken).status()}) {
     EXPECT_EQ(s, absl::DataLossError("bad block 42"));
   }
 }
@@ -453,9 +463,8 @@ class MerklePropertyTest : public testing::TestWithParam<SuiteId> {
   }
 
   const uint32_t seed_ = testing::UnitTest::GetInstance()->random_seed();
-  const testing::ScopedTrace trace_{__FILE__, __LINE__,
-                                    absl::StrCat("seed ", seed_,
-                                                 " (replay with --gtest_random_seed)")};
+  const testing::ScopedTrace trace_{
+      __FILE__, __LINE__, absl::StrCat("seed ", seed_, " (replay with --gtest_random_seed)")};
   std::mt19937_64 rng_{seed_};
   std::unique_ptr<Hasher> hasher_ = GetSuite(GetParam()).NewHasher();
   NodeStore store_{*hasher_};
@@ -518,17 +527,14 @@ TEST_P(MerklePropertyTest, AllProofsOfSmallTrees) {
         EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m], roots[n], bad).code(), invalid);
       }
       if (m < n) {
-        EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m + 1], roots[n], proof).code(),
-                  invalid);
+        EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m + 1], roots[n], proof).code(), invalid);
       }
       if (m > 0) {
-        EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m - 1], roots[n], proof).code(),
-                  invalid);
+        EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m - 1], roots[n], proof).code(), invalid);
       }
       // (From the empty tree every new root is consistent, so m = 0 is skipped.)
       if (m > 0 && m < n) {
-        EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m], roots[n - 1], proof).code(),
-                  invalid);
+        EXPECT_EQ(VerifyConsistency(*hasher_, m, n, roots[m], roots[n - 1], proof).code(), invalid);
       }
       for (uint64_t wrong_old : {m + 1, m - 1, m ^ 1, m ^ 2}) {
         if (wrong_old == m || wrong_old > kMaxSize ||
@@ -540,7 +546,8 @@ TEST_P(MerklePropertyTest, AllProofsOfSmallTrees) {
             << "wrong old size " << wrong_old;
       }
       for (uint64_t wrong_new : {n + 1, n - 1, 2 * n}) {
-        if (m == 0 || wrong_new == n || ConsistencyTrace(m, wrong_new) == ConsistencyTrace(m, n)) continue;
+        if (m == 0 || wrong_new == n || ConsistencyTrace(m, wrong_new) == ConsistencyTrace(m, n))
+          continue;
         EXPECT_EQ(VerifyConsistency(*hasher_, m, wrong_new, roots[m], roots[n], proof).code(),
                   invalid)
             << "wrong new size " << wrong_new;
@@ -714,8 +721,8 @@ TEST_P(MerklePropertyTest, ProofsReadLogarithmicallyManyNodes) {
                             ConsistencyProof(*hasher, old_size, n, read));
     max_consistency = std::max(max_consistency, store.reads());
     EXPECT_LE(store.reads(), 2 * log_n) << old_size << " -> " << n;
-    TB_ASSERT_OK(VerifyConsistency(*hasher, old_size, n, at_old.Root(*hasher), root_n,
-                                   consistency));
+    TB_ASSERT_OK(
+        VerifyConsistency(*hasher, old_size, n, at_old.Root(*hasher), root_n, consistency));
   }
   RecordProperty("max_inclusion_reads", max_inclusion);
   RecordProperty("max_consistency_reads", max_consistency);
