@@ -2,9 +2,9 @@
 // rows, target at least 50,000 rows/s with intl). Generates a CSV register
 // in memory (--rows rows, default 1,000,000: per person a person row, an
 // outflow, a service, and an inflow of another person), then per trial:
-//   parse    node/cli/import.h's reader: decode, split, validate every row
+//   parse    workflows/import_csv.h's reader: decode, split, validate every row
 //            into WriteRequests (the client's work);
-//   import   the node's work per batch (node/import_batch.h: normalize IDs,
+//   import   the node's work per batch (workflows/import_batch.h: normalize IDs,
 //            one Writer::AppendAll whose appender skips unchanged rows, and
 //            one fsync per --batch rows, default 1,000) on a fresh node;
 //   total    both at once, as tongbanctl and the node run them: the parser
@@ -36,8 +36,8 @@
 #include "absl/strings/str_join.h"
 #include "bench/bench_util.h"
 #include "common/log.h"
-#include "node/cli/import.h"
-#include "node/import_batch.h"
+#include "workflows/import_batch.h"
+#include "workflows/import_csv.h"
 
 namespace tongban::bench {
 namespace {
@@ -102,19 +102,19 @@ using Batches = std::vector<v1::ImportRequest>;
 size_t Parse(const std::string& csv, size_t batch,
              const std::function<void(v1::ImportRequest)>& emit) {
   std::istringstream in(csv);
-  auto reader = cli::ImportReader::Open("bench.csv", &in, cli::Encoding::kUtf8, kToday);
+  auto reader = workflows::ImportReader::Open("bench.csv", &in, workflows::Encoding::kUtf8, kToday);
   if (!reader.ok()) {
     std::fprintf(stderr, "parse: %s\n", reader.status().ToString().c_str());
     std::exit(1);
   }
-  std::optional<cli::ImportRow> row;
-  std::vector<cli::ImportFinding> findings;
+  std::optional<workflows::ImportRow> row;
+  std::vector<workflows::ImportFinding> findings;
   v1::ImportRequest request;
   size_t rows = 0;
   while ((*reader)->Next(&row, &findings)) {
     if (!findings.empty() || !row.has_value()) {
       std::fprintf(stderr, "generated row has findings: %s\n",
-                   cli::FindingCsvLine(findings.front()).c_str());
+                   workflows::FindingCsvLine(findings.front()).c_str());
       std::exit(1);
     }
     ++rows;
@@ -133,7 +133,7 @@ struct Counts {
 };
 
 void Import(node::LocalNode& node, const v1::ImportRequest& r, Counts* counts) {
-  auto reply = node::WriteImportBatch(node.writer(), r, node::ImportPersons(r, kToday));
+  auto reply = workflows::WriteImportBatch(node.writer(), r, workflows::ImportPersons(r, kToday));
   if (!reply.ok() || reply->rejected() > 0) {
     std::fprintf(
         stderr, "import: %s\n",
@@ -236,7 +236,7 @@ int main(int argc, char** argv) {
         for (const v1::ImportRequest& r : batches) {
           std::vector<storage::RecordChange>& c = changes.emplace_back();
           for (const v1::WriteRequest& w : r.rows()) {
-            c.push_back(node::ChangeFrom(w, w.person()));
+            c.push_back(workflows::ChangeFrom(w, w.person()));
           }
         }
         const std::string dir = absl::StrCat(base, "-c", t);

@@ -2,7 +2,7 @@
 // a second): fills one encrypted store with --records record states of the
 // national node's shape (persons who left one of ten counties for another,
 // with inquiries, replies, notices, receipts and certificates), flushes it,
-// then times node::ComputeStats for the nation over a statistical year and
+// then times workflows::ComputeStats for the nation over a statistical year and
 // over a month, --trials times each, and prints the medians (wall time, and
 // the thread's CPU time, since the machine is shared). Two floors come
 // first: the bare scan of the records column family, and the scan with every
@@ -29,11 +29,12 @@
 #include "bench/bench_util.h"
 #include "common/crypto/suite.h"
 #include "common/ids/citizen_id.h"
-#include "node/stats.h"
+#include "records/dates.h"
 #include "storage/keys.h"
 #include "storage/store.h"
 #include "tongban/v1/records.pb.h"
 #include "tongban/v1/store.pb.h"
+#include "workflows/stats.h"
 
 namespace tongban::bench {
 namespace {
@@ -98,8 +99,8 @@ size_t Fill(storage::Store& store, size_t records) {
         c->set_type(v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY);
         c->set_number(absl::StrCat("C", i));
         c->set_issuer(origin);
-        *c->mutable_valid_from() = node::ToDate(left - 10);
-        *c->mutable_valid_to() = node::ToDate(left + 700);
+        *c->mutable_valid_from() = records::ToDate(left - 10);
+        *c->mutable_valid_to() = records::ToDate(left + 700);
         put(person, v1::RECORD_KIND_CERTIFICATE, absl::StrCat("cert-C", i), origin, left - 10, v);
         break;
       }
@@ -133,21 +134,21 @@ size_t Fill(storage::Store& store, size_t records) {
     v1::PersonBasics* p = v.mutable_person_basics();
     p->set_name("Benchmark Person");
     p->set_sex(v1::SEX_MALE);
-    *p->mutable_birth_date() = node::ToDate(birth);
+    *p->mutable_birth_date() = records::ToDate(birth);
     p->set_hukou_region(origin);
     p->set_hukou_address("hukou address");
     put(person, v1::RECORD_KIND_PERSON_BASICS, "basics", origin, left - 30, v);
     v.Clear();
     v.mutable_outflow()->set_destination_county(residence);
-    *v.mutable_outflow()->mutable_left_on() = node::ToDate(left);
+    *v.mutable_outflow()->mutable_left_on() = records::ToDate(left);
     if (i % 7 != 0) {  // one in seven origins never registers the outflow
       put(person, v1::RECORD_KIND_OUTFLOW, absl::StrCat("out-", residence), origin, left, v);
     }
     v.Clear();
     v1::InflowRegistration* in = v.mutable_inflow();
     in->set_origin_county(origin);
-    *in->mutable_arrived_on() = node::ToDate(left);
-    *in->mutable_registered_on() = node::ToDate(registered);
+    *in->mutable_arrived_on() = records::ToDate(left);
+    *in->mutable_registered_on() = records::ToDate(registered);
     in->set_address("residence address");
     put(person, v1::RECORD_KIND_INFLOW, "inflow-1", residence, registered, v);
     v.Clear();
@@ -172,11 +173,11 @@ size_t Fill(storage::Store& store, size_t records) {
 }
 
 // Wall and CPU seconds of one ComputeStats.
-std::pair<double, double> TimeStats(const storage::Store& store, const node::StatsQuery& query,
+std::pair<double, double> TimeStats(const storage::Store& store, const workflows::StatsQuery& query,
                                     v1::StatsReply* reply) {
   const auto start = SteadyClock::now();
   const double cpu_start = ThreadCpuSeconds();
-  absl::StatusOr<v1::StatsReply> r = node::ComputeStats(store, query);
+  absl::StatusOr<v1::StatsReply> r = workflows::ComputeStats(store, query);
   const std::pair<double, double> seconds = {Seconds(SteadyClock::now() - start),
                                              ThreadCpuSeconds() - cpu_start};
   if (!r.ok()) {
@@ -247,7 +248,7 @@ int main(int argc, char** argv) {
     std::printf("scan, RecordState generated parser:       wall %.3f s, cpu %.3f s\n",
                 bench::Median(parse_times), bench::Median(parse_cpu));
 
-    node::StatsQuery query;
+    workflows::StatsQuery query;
     query.node = "000000";
     query.now = absl::FromCivil(absl::CivilDay(2026, 11, 30), bench::kCst);
     v1::StatsReply reply;
@@ -272,7 +273,7 @@ int main(int argc, char** argv) {
     }
     // A national ledger export of a statistical year: its twelve months and
     // the year, as thirteen queries one by one and from one scan.
-    std::vector<node::StatsQuery> ledger;
+    std::vector<workflows::StatsQuery> ledger;
     for (int m = 0; m < 12; ++m) {
       const absl::CivilMonth month = absl::CivilMonth(2025, 10) + m;
       query.period_kind = v1::STATS_PERIOD_KIND_MONTH;
@@ -285,12 +286,12 @@ int main(int argc, char** argv) {
     std::vector<double> one_by_one, one_scan;
     for (size_t t = 0; t < trials; ++t) {
       auto start = bench::SteadyClock::now();
-      for (const node::StatsQuery& q : ledger) {
-        if (!node::ComputeStats(*store, q).ok()) return 1;
+      for (const workflows::StatsQuery& q : ledger) {
+        if (!workflows::ComputeStats(*store, q).ok()) return 1;
       }
       one_by_one.push_back(bench::Seconds(bench::SteadyClock::now() - start));
       start = bench::SteadyClock::now();
-      if (!node::ComputeStatsMany(*store, ledger).ok()) return 1;
+      if (!workflows::ComputeStatsMany(*store, ledger).ok()) return 1;
       one_scan.push_back(bench::Seconds(bench::SteadyClock::now() - start));
     }
     std::printf(
@@ -300,7 +301,7 @@ int main(int argc, char** argv) {
         bench::Median(one_by_one) / bench::Median(one_scan));
     // The nation's block of the last reply, as tongbanctl stats prints it.
     reply.mutable_rows()->DeleteSubrange(1, reply.rows_size() - 1);
-    std::printf("\n%s", node::FormatStatsTable(reply).c_str());
+    std::printf("\n%s", workflows::FormatStatsTable(reply).c_str());
   }
   std::filesystem::remove_all(root);
   return 0;

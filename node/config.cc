@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto/key_file.h"
+#include "common/duration.h"
 #include "common/ids/region.h"
 #include "common/status_macros.h"
 
@@ -97,7 +98,7 @@ Setter Integer(T Config::*field, int64_t min, int64_t max) {
 Setter Duration(absl::Duration Config::*field, absl::Duration min, absl::Duration max) {
   return [field, min, max](const Value& v, const Context&, Config& c) -> absl::Status {
     TB_RETURN_IF_ERROR(Expect(v, Value::kString));
-    TB_ASSIGN_OR_RETURN(absl::Duration d, ParseConfigDuration(v.text));
+    TB_ASSIGN_OR_RETURN(absl::Duration d, ParseDuration(v.text));
     if (d < min || d > max) {
       return absl::InvalidArgumentError(absl::StrCat("\"", v.text, "\" is out of range [",
                                                      absl::FormatDuration(min), ", ",
@@ -133,7 +134,7 @@ Setter NodeCode(std::string Config::*field) {
   };
 }
 
-// A day count of DeadlineRules, in [deadlines] or [deadlines.XX0000].
+// A day count of records::DeadlineRules, in [deadlines] or [deadlines.XX0000].
 absl::Status SetDays(const Value& v, uint32_t* days) {
   TB_RETURN_IF_ERROR(Expect(v, Value::kInteger));
   if (v.integer < 1 || v.integer > 365) {
@@ -143,13 +144,13 @@ absl::Status SetDays(const Value& v, uint32_t* days) {
   return absl::OkStatus();
 }
 
-using DaysField = uint32_t DeadlineRules::*;
+using DaysField = uint32_t records::DeadlineRules::*;
 const std::map<std::string, DaysField>& DeadlineKeys() {
   static const auto* keys = new std::map<std::string, DaysField>{
-      {"urgent_days", &DeadlineRules::urgent_days},
-      {"normal_days", &DeadlineRules::normal_days},
-      {"certificate_mismatch_days", &DeadlineRules::certificate_mismatch_days},
-      {"notice_days", &DeadlineRules::notice_days},
+      {"urgent_days", &records::DeadlineRules::urgent_days},
+      {"normal_days", &records::DeadlineRules::normal_days},
+      {"certificate_mismatch_days", &records::DeadlineRules::certificate_mismatch_days},
+      {"notice_days", &records::DeadlineRules::notice_days},
   };
   return *keys;
 }
@@ -205,11 +206,11 @@ const std::map<std::string, Key>& Schema() {
       {"sync.idle_close", {Duration(&Config::idle_close, absl::Seconds(1), absl::Hours(24))}},
       {"sync.retention",
        {Duration(&Config::retention, absl::Hours(24), absl::Hours(24 * 365 * 10))}},
-      {"deadlines.urgent_days", {DefaultDays(&DeadlineRules::urgent_days)}},
-      {"deadlines.normal_days", {DefaultDays(&DeadlineRules::normal_days)}},
+      {"deadlines.urgent_days", {DefaultDays(&records::DeadlineRules::urgent_days)}},
+      {"deadlines.normal_days", {DefaultDays(&records::DeadlineRules::normal_days)}},
       {"deadlines.certificate_mismatch_days",
-       {DefaultDays(&DeadlineRules::certificate_mismatch_days)}},
-      {"deadlines.notice_days", {DefaultDays(&DeadlineRules::notice_days)}},
+       {DefaultDays(&records::DeadlineRules::certificate_mismatch_days)}},
+      {"deadlines.notice_days", {DefaultDays(&records::DeadlineRules::notice_days)}},
       {"deadlines.remind_days", {[](const Value& v, const Context&, Config& c) {
          return SetDays(v, &c.deadlines.remind_days);
        }}},
@@ -286,14 +287,6 @@ absl::Status At(const std::string& path, int line, absl::string_view key, absl::
 
 }  // namespace
 
-const DeadlineRules& Deadlines::For(absl::string_view to) const {
-  if (to.size() == 6) {
-    auto it = provinces.find(absl::StrCat(to.substr(0, 2), "0000"));
-    if (it != provinces.end()) return it->second;
-  }
-  return defaults;
-}
-
 absl::string_view NodeRoleName(NodeRole role) {
   switch (role) {
     case NodeRole::kCounty: return "county";
@@ -301,33 +294,6 @@ absl::string_view NodeRoleName(NodeRole role) {
     case NodeRole::kNational: return "national";
   }
   return "?";
-}
-
-absl::StatusOr<absl::Duration> ParseConfigDuration(absl::string_view text) {
-  const auto bad = [&] {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "\"", text, "\" is not a duration (a whole number and s, m, h or d: \"30s\", \"5m\")"));
-  };
-  if (text.size() < 2) return bad();
-  for (char c : text) {
-    if (!absl::ascii_isalnum(c)) return bad();
-  }
-  int64_t n = 0;
-  if (!absl::SimpleAtoi(text.substr(0, text.size() - 1), &n) || n < 0) {
-    // "100ms" is the one two-letter unit.
-    if (absl::EndsWith(text, "ms") && absl::SimpleAtoi(text.substr(0, text.size() - 2), &n) &&
-        n >= 0) {
-      return absl::Milliseconds(n);
-    }
-    return bad();
-  }
-  switch (text.back()) {
-    case 's': return absl::Seconds(n);
-    case 'm': return absl::Minutes(n);
-    case 'h': return absl::Hours(n);
-    case 'd': return absl::Hours(24 * n);
-  }
-  return bad();
 }
 
 absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& path) {
@@ -437,7 +403,7 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
   }
   // A province's rules start from the defaults, wherever [deadlines] is.
   for (const auto& [province, unused] : province_lines) {
-    DeadlineRules rules = config.deadlines.defaults;
+    records::DeadlineRules rules = config.deadlines.defaults;
     for (const auto& [name, days] : province_days[province]) rules.*DeadlineKeys().at(name) = days;
     config.deadlines.provinces[province] = rules;
   }

@@ -33,6 +33,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "common/crypto/suite.h"
+#include "records/deadline_rules.h"
 
 namespace tongban::node {
 
@@ -40,29 +41,6 @@ enum class NodeRole { kCounty, kProvince, kNational };
 
 // "county", "province", "national".
 absl::string_view NodeRoleName(NodeRole role);
-
-// Deadlines of inquiries (协查) and notices (通报), in days from the day the
-// sender recorded (China Standard Time); DOMAIN.md gives the defaults.
-struct DeadlineRules {
-  uint32_t urgent_days = 15;               // 紧急协查
-  uint32_t normal_days = 30;               // 一般协查
-  uint32_t certificate_mismatch_days = 7;  // 电子证明不符协查
-  uint32_t notice_days = 30;               // 通报 needing a receipt or feedback
-};
-
-struct Deadlines {
-  DeadlineRules defaults;  // [deadlines]
-  // [deadlines.XX0000]: the rules of province XX for the inquiries and
-  // notices its counties must answer. Keys not given there are the
-  // defaults'.
-  std::map<std::string, DeadlineRules> provinces;
-  // Reminders: an open item whose deadline is this close is "due"
-  // (inquiry list --due, metrics).
-  uint32_t remind_days = 3;
-
-  // The rules for an item sent to county `to`.
-  const DeadlineRules& For(absl::string_view to) const;
-};
 
 struct Config {
   // [node]
@@ -85,7 +63,7 @@ struct Config {
   // [admin]
   std::string admin_listen = "127.0.0.1:7444";
   std::string operator_ca;        // operators' CA certificate; empty: Admin is off
-  std::string operators;          // the operator accounts file (node/operators.h)
+  std::string operators;          // the operator accounts file (admin/operators.h)
   uint32_t lockout_failures = 5;  // failed logins before lock-out
   absl::Duration lockout_period = absl::Minutes(15);
 
@@ -102,7 +80,7 @@ struct Config {
   absl::Duration retention = absl::Hours(24 * 180);
 
   // [deadlines], [deadlines.XX0000]
-  Deadlines deadlines;
+  records::Deadlines deadlines;
 
   // [log]
   std::string log_level = "info";  // debug, info, warning, error
@@ -114,8 +92,5 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
 
 // Reads and parses the file at `path`.
 absl::StatusOr<Config> LoadConfig(const std::string& path);
-
-// "30s", "5m", "2h", "180d" -> duration; nullopt-like error otherwise.
-absl::StatusOr<absl::Duration> ParseConfigDuration(absl::string_view text);
 
 }  // namespace tongban::node

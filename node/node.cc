@@ -7,9 +7,9 @@
 #include "common/crypto/key_file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
-#include "node/workflow.h"
 #include "sync/evidence.h"
 #include "sync/where.h"
+#include "workflows/deadlines.h"
 
 namespace tongban::node {
 namespace {
@@ -450,7 +450,7 @@ void CountDeadlines(const std::vector<Item>& items, absl::string_view kind, absl
   double due = 0;
   for (const Item& item : items) {
     ++counts[item.state()];
-    if (DueSoon(item.state(), item.due_on(), now, within)) ++due;
+    if (workflows::DueSoon(item.state(), item.due_on(), now, within)) ++due;
   }
   for (const auto& [state, n] : counts) by_state->WithLabels({kind, state})->Set(n);
   soon->WithLabels({kind})->Set(due);
@@ -460,7 +460,7 @@ void CountDeadlines(const std::vector<Item>& items, absl::string_view kind, absl
 
 absl::Duration Node::RefreshDeadlineMetrics(absl::Time now) {
   const absl::Time start = absl::Now();  // the scan's real cost, whatever clock_ says
-  absl::StatusOr<Tracked> tracked = TrackDeadlines(
+  absl::StatusOr<workflows::Tracked> tracked = workflows::TrackDeadlines(
       *store(), config_.code, config_.role == NodeRole::kNational, config_.deadlines, now);
   const absl::Duration took = absl::Now() - start;
   if (!tracked.ok()) {

@@ -1,7 +1,7 @@
 // Node is one running tongband: the node core (LocalNode), the federation's
 // roster (RosterHolder) and TLS identity, the Exchange server for peers, the
 // peer driver that dials them, the audit log, the table of peer states that
-// operators read, and the node's metrics. The daemon (node/daemon.h), the
+// operators read, and the node's metrics. The daemon (daemon/daemon.h), the
 // system test and the demo all run this class.
 //
 // Start checks, before anything listens:

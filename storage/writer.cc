@@ -13,8 +13,8 @@
 #include "common/merkle/checkpoint.h"
 #include "common/status_macros.h"
 #include "google/protobuf/util/message_differencer.h"
-#include "storage/links.h"
-#include "storage/validate.h"
+#include "records/links.h"
+#include "records/validate.h"
 #include "tongban/v1/exchange.pb.h"
 
 namespace tongban::storage {
@@ -258,7 +258,7 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
                                                       "operator's confirmation: ",
                                                       absl::StrJoin(names, ", ")));
   }
-  if (ValueCaseOf(change.kind) == v1::RecordValue::VALUE_NOT_SET) {
+  if (records::ValueCaseOf(change.kind) == v1::RecordValue::VALUE_NOT_SET) {
     return absl::InvalidArgumentError(
         absl::StrCat("kind: unknown record kind ", static_cast<int>(change.kind)));
   }
@@ -271,7 +271,7 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
   p.operation = change.operation;
   switch (change.operation) {
     case v1::OPERATION_UPSERT:
-      TB_RETURN_IF_ERROR(ValidateRecordValue(change.kind, change.value, today));
+      TB_RETURN_IF_ERROR(records::ValidateRecordValue(change.kind, change.value, today));
       p.value = &change.value;
       if (!p.value->SerializeToString(&p.payload)) {
         return absl::InternalError("payload did not serialize");
@@ -489,8 +489,8 @@ void Writer::BuildBatch(InFlight* in) {
       out.unchanged = true;
       return out;
     }
-    const std::string where =
-        absl::StrCat(KindName(c.kind), " ", c.record_id, " of person ", ids::MaskId(c.person));
+    const std::string where = absl::StrCat(records::KindName(c.kind), " ", c.record_id,
+                                           " of person ", ids::MaskId(c.person));
     if (state.has_value() && state->custodian() != options_.node) {
       return absl::FailedPreconditionError(
           absl::StrCat(where, " is kept by node ", state->custodian(),
@@ -507,10 +507,10 @@ void Writer::BuildBatch(InFlight* in) {
     }
     auto lit = pending_links_.find(c.person);
     if (lit == pending_links_.end()) {
-      TB_ASSIGN_OR_RETURN(Links stored, store_->GetLinks(c.person));
-      lit = pending_links_.emplace(c.person, Pending<Links>{std::move(stored), 0}).first;
+      TB_ASSIGN_OR_RETURN(records::Links stored, store_->GetLinks(c.person));
+      lit = pending_links_.emplace(c.person, Pending<records::Links>{std::move(stored), 0}).first;
     }
-    Links& links = lit->second.value;
+    records::Links& links = lit->second.value;
     if (c.kind == v1::RECORD_KIND_ENTITLEMENT && c.operation == v1::OPERATION_UPSERT) {
       // Entitlements follow the person from the origin (DOMAIN.md): a
       // county that is not the person's origin writes none, not even a
@@ -551,12 +551,12 @@ void Writer::BuildBatch(InFlight* in) {
 
     // Links are stamped with the event's own time, so that every node that
     // applies this event derives the same links.
-    const LinkEffect effect = DeriveLinks(body, *c.value, links);
+    const records::LinkEffect effect = records::DeriveLinks(body, *c.value, links);
     for (const auto& [node, link] : effect.changed) links[node] = link;
     if (!effect.changed.empty()) lit->second.group = group;
     std::vector<std::string> audience =
-        DeriveAudience(options_.node, options_.national, links, effect.counterparts, now_micros,
-                       options_.retention);
+        records::DeriveAudience(options_.node, options_.national, links, effect.counterparts,
+                                now_micros, options_.retention);
     if (state.has_value() && !state->audience().empty()) {
       // Whoever received an earlier version receives this one too.
       audience.insert(audience.end(), state->audience().begin(), state->audience().end());
@@ -728,12 +728,13 @@ void Writer::BuildBatch(InFlight* in) {
 
       auto lit = pending_links_.find(body.person());
       if (lit == pending_links_.end()) {
-        absl::StatusOr<Links> loaded = store_->GetLinks(body.person());
+        absl::StatusOr<records::Links> loaded = store_->GetLinks(body.person());
         if (!loaded.ok()) return fail(loaded.status());
-        lit = pending_links_.emplace(body.person(), Pending<Links>{*std::move(loaded), 0}).first;
+        lit = pending_links_.emplace(body.person(), Pending<records::Links>{*std::move(loaded), 0})
+                  .first;
       }
-      Links& links = lit->second.value;
-      const LinkEffect effect = DeriveLinks(body, value, links);
+      records::Links& links = lit->second.value;
+      const records::LinkEffect effect = records::DeriveLinks(body, value, links);
       if (!effect.changed.empty()) {
         for (const auto& [node, link] : effect.changed) links[node] = link;
         lit->second.group = group;
@@ -748,8 +749,8 @@ void Writer::BuildBatch(InFlight* in) {
         // its backfill brought the previous residence's registration).
         std::vector<std::string> to(body.audience().begin(), body.audience().end());
         for (std::string& n :
-             DeriveAudience(body.origin(), options_.national, links, effect.counterparts,
-                            body.hlc().physical_micros(), options_.retention)) {
+             records::DeriveAudience(body.origin(), options_.national, links, effect.counterparts,
+                                     body.hlc().physical_micros(), options_.retention)) {
           to.push_back(std::move(n));
         }
         std::sort(to.begin(), to.end());

@@ -49,8 +49,8 @@
 #include "common/crypto/suite.h"
 #include "common/ids/citizen_id.h"
 #include "common/merkle/tree.h"
+#include "records/links.h"
 #include "storage/keys.h"
-#include "storage/links.h"
 #include "storage/remote.h"
 #include "storage/store.h"
 #include "tongban/v1/event.pb.h"
@@ -218,7 +218,7 @@ class Writer {
   // Record states and links written by groups that are built but maybe not
   // yet committed; later groups must see them. Pruned once committed.
   absl::flat_hash_map<std::string, Pending<std::optional<v1::RecordState>>> pending_records_;
-  absl::flat_hash_map<std::string, Pending<Links>> pending_links_;
+  absl::flat_hash_map<std::string, Pending<records::Links>> pending_links_;
   // Remote events written by in-flight groups (event key -> body), so that
   // an event arriving through two peers is applied once.
   absl::flat_hash_map<std::string, Pending<std::string>> pending_events_;

@@ -1,5 +1,5 @@
 // Shared gRPC glue for the files that include gRPC (sync/transport.cc,
-// node/admin_server.cc, clients): absl::Status <-> grpc::Status (the codes
+// admin/admin_server.cc, clients): absl::Status <-> grpc::Status (the codes
 // are the same values in both), and starting a mutual-TLS server.
 #pragma once
 

@@ -294,7 +294,7 @@ absl::Status Session::FinishApplying(std::vector<v1::SyncMessage>* out) {
 }
 
 absl::Status Session::OnFetchPerson(const std::string& person, std::vector<v1::SyncMessage>* out) {
-  TB_ASSIGN_OR_RETURN(storage::Links links, store_->GetLinks(person));
+  TB_ASSIGN_OR_RETURN(records::Links links, store_->GetLinks(person));
   if (!IsLinked(links, peer_, clock_->Now(), options_.retention)) {
     TB_LOG(WARNING) << "refused history of person " << ids::MaskId(person) << " to peer " << peer_
                     << ": not linked to the person here";

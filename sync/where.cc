@@ -7,7 +7,7 @@
 
 namespace tongban::sync {
 
-bool IsLinked(const storage::Links& links, const std::string& node, absl::Time now,
+bool IsLinked(const records::Links& links, const std::string& node, absl::Time now,
               absl::Duration retention) {
   auto link = links.find(node);
   if (link == links.end()) return false;
@@ -18,7 +18,7 @@ bool IsLinked(const storage::Links& links, const std::string& node, absl::Time n
 absl::StatusOr<v1::WhereReply> AnswerWhere(storage::Store& store, const std::string& asker,
                                            const std::string& person, absl::Time now,
                                            absl::Duration retention) {
-  TB_ASSIGN_OR_RETURN(storage::Links links, store.GetLinks(person));
+  TB_ASSIGN_OR_RETURN(records::Links links, store.GetLinks(person));
   if (!IsLinked(links, asker, now, retention)) {
     TB_LOG(WARNING) << "refused where-query about person " << ids::MaskId(person) << " from node "
                     << asker << ": not linked to the person";
@@ -29,7 +29,7 @@ absl::StatusOr<v1::WhereReply> AnswerWhere(storage::Store& store, const std::str
   return HoldersOf(links);
 }
 
-v1::WhereReply HoldersOf(const storage::Links& links) {
+v1::WhereReply HoldersOf(const records::Links& links) {
   v1::WhereReply reply;
   for (const auto& [node, link] : links) {
     v1::WhereReply::Holder* h = reply.add_holders();

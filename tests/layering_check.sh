@@ -1,19 +1,83 @@
 #!/usr/bin/env bash
-# Enforces the layering of DESIGN.md section 2: dependencies point down only.
-# common <- proto <- storage <- sync <- node. Prints every violation.
+# Enforces the layering of the README's "Layout and layering": dependencies
+# point down only.
+#
+#   common <- proto <- records <- storage <- sync <- workflows <- node <- admin <- daemon
+#
+# with three libraries that must stay free of the store, so that tongbanctl
+# (which talks to a running node only through the Admin service) links
+# neither RocksDB nor the sync transport:
+#   sync/roster.*                      (tongban_roster)   common, proto
+#   workflows/{certificate_payload,csv,import_csv,ledger,measures}.*
+#                                      (tongban_formats)  + records, sync/roster.h
+#   admin/{operators,totp}.*           (tongban_accounts) common
+# and tongbanctl/ itself, which may use those, records, common, proto and
+# sync/grpc_status.h only. RocksDB appears in storage's .cc files only; gRPC
+# never in common/, records/ or storage/.
+#
+# Usage: layering_check.sh [TONGBANCTL_BINARY [ROSTER_LIBRARY]]: with the
+# built tongbanctl, also checks that it links no RocksDB and no symbol of
+# storage/ or sync/ beyond the roster library. Prints every violation.
 set -u
 cd "$(dirname "$0")/.."
 fail=0
-check() {  # folder, forbidden include pattern, why
+upper() {  # the include pattern of every room above $1
+  local rooms=(records storage sync workflows node admin daemon tongbanctl) out="" seen=0
+  for r in "${rooms[@]}"; do
+    [ $seen -eq 1 ] && out="$out|$r"
+    [ "$r" = "$1" ] && seen=1
+  done
+  echo "#include \"(${out#|})/"
+}
+check() {  # files (a folder or globs), forbidden include pattern, why
   local hits
   hits=$(grep -rnE "$2" $1 --include='*.h' --include='*.cc' 2>/dev/null || true)
   if [ -n "$hits" ]; then echo "layering: $3"; echo "$hits"; fail=1; fi
 }
-check common '#include "(proto|storage|sync|node)/|#include "tongban/v1/|#include <(rocksdb|grpcpp?)/' "common/ includes an upper layer, RocksDB or gRPC"
-check storage '#include "(sync|node)/|#include <grpcpp?/' "storage/ includes sync/, node/ or gRPC"
-check sync '#include "node/|#include <rocksdb/' "sync/ includes node/ or RocksDB"
-check node '#include <rocksdb/' "node/ includes RocksDB"
-# RocksDB headers stay out of storage's public headers.
-check "storage/*.h" '#include <rocksdb/' "a storage header includes RocksDB"
+grpc='#include <grpcpp?/'
+rocks='#include <rocksdb/'
+check common "#include \"(proto|records|storage|sync|workflows|node|admin|daemon|tongbanctl)/|$grpc|$rocks" \
+  "common/ includes a room above it, RocksDB or gRPC"
+check records "$(upper records)|$grpc|$rocks" "records/ includes a room above it, RocksDB or gRPC"
+check storage "$(upper storage)|$grpc" "storage/ includes a room above it or gRPC"
+check "storage/*.h" "$rocks" "a storage header includes RocksDB"
+check sync "$(upper sync)|$rocks" "sync/ includes a room above it or RocksDB"
+check workflows "$(upper workflows)|$grpc|$rocks" "workflows/ includes a room above it, RocksDB or gRPC"
+check node "$(upper node)|$rocks" "node/ includes a room above it or RocksDB"
+check admin "$(upper admin)|$rocks" "admin/ includes a room above it or RocksDB"
+check daemon "$(upper daemon)|$rocks" "daemon/ includes tongbanctl/ or RocksDB"
+# The store-free libraries.
+check "sync/roster.h sync/roster.cc" '#include "(records|storage|workflows|node|admin|daemon|tongbanctl)/' \
+  "tongban_roster (sync/roster.*) includes more than common and proto"
+hits=$(grep -nE '#include "sync/' sync/roster.h sync/roster.cc | grep -v 'sync/roster.h' || true)
+[ -n "$hits" ] && { echo "layering: tongban_roster includes sync/ beyond roster.h"; echo "$hits"; fail=1; }
+formats="workflows/certificate_payload.h workflows/certificate_payload.cc workflows/csv.h
+         workflows/csv.cc workflows/import_csv.h workflows/import_csv.cc workflows/ledger.h
+         workflows/ledger.cc workflows/measures.h workflows/measures.cc"
+check "$formats" '#include "(storage|node|admin|daemon|tongbanctl)/|#include "workflows/(deadlines|stats|import_batch)\.h' \
+  "tongban_formats includes the store or a store-bound workflow"
+hits=$(grep -nE '#include "sync/' $formats | grep -v 'sync/roster.h' || true)
+[ -n "$hits" ] && { echo "layering: tongban_formats includes sync/ beyond roster.h"; echo "$hits"; fail=1; }
+check "admin/operators.h admin/operators.cc admin/totp.h admin/totp.cc" \
+  '#include "(proto|records|storage|sync|workflows|node|daemon|tongbanctl)/|#include "admin/(admin|auth|admin_server)\.h' \
+  "tongban_accounts (admin/operators.*, admin/totp.*) includes more than common"
+check tongbanctl "#include \"(storage|node|daemon)/|#include \"workflows/(deadlines|stats|import_batch)\\.h|#include \"admin/(admin|auth|admin_server)\\.h|$rocks" \
+  "tongbanctl/ includes the store, the node or the daemon"
+hits=$(grep -rnE '#include "sync/' tongbanctl --include='*.h' --include='*.cc' |
+       grep -vE 'sync/(roster|grpc_status)\.h' || true)
+[ -n "$hits" ] && { echo "layering: tongbanctl/ includes sync/ beyond roster.h and grpc_status.h"; echo "$hits"; fail=1; }
+
+# The binary: no RocksDB, and nothing of storage/ or sync/ but the roster.
+if [ $# -ge 2 ] && [ -x "$1" ]; then
+  if ldd "$1" | grep -q rocksdb; then
+    echo "layering: $1 links RocksDB"; fail=1
+  fi
+  allowed=$(nm -C --defined-only "$2" 2>/dev/null | awk '{ $1=""; $2=""; print }' | sort -u)
+  extra=$(nm -C --defined-only "$1" | awk '{ $1=""; $2=""; print }' |
+          grep -E '^ *tongban::(storage|sync)::' | sort -u | comm -23 - <(echo "$allowed") | head)
+  if [ -n "$extra" ]; then
+    echo "layering: $1 holds storage/ or sync/ code beyond the roster:"; echo "$extra"; fail=1
+  fi
+fi
 [ $fail -eq 0 ] && echo "layering: ok"
 exit $fail

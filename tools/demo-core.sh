@@ -2,4 +2,4 @@
 # make demo: runs the node-core demonstration from the build folder.
 set -euo pipefail
 build=${1:-build}
-exec "$build/node/tongban_core_demo"
+exec "$build/tools/tongban_core_demo"

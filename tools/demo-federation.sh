@@ -13,8 +13,8 @@
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 suite=${2:-gm}
-ctl="$build/node/cli/tongbanctl"
-tongband="$build/node/tongband"
+ctl="$build/tongbanctl/tongbanctl"
+tongband="$build/daemon/tongband"
 dir=$(mktemp -d -t tongban-demo.XXXXXX)
 pids=()
 

@@ -31,7 +31,7 @@ fi
 build=$1 dir=$2 suite=$3 base=$4
 shift 4
 codes=("$@")
-ctl="${TONGBANCTL:-$build/node/cli/tongbanctl}"  # TONGBANCTL: an installed one
+ctl="${TONGBANCTL:-$build/tongbanctl/tongbanctl}"  # TONGBANCTL: an installed one
 q() { "$ctl" "$@" >/dev/null; }
 
 mkdir -p "$dir"

@@ -71,7 +71,7 @@ inline constexpr absl::string_view kNodeUriPrefix = "urn:tongban:node:";
 // "urn:tongban:operator:" <county> ":" <name>, and "urn:tongban:role:" <role>.
 inline constexpr absl::string_view kOperatorUriPrefix = "urn:tongban:operator:";
 inline constexpr absl::string_view kOperatorRoleUriPrefix = "urn:tongban:role:";
-// The operator roles (DOMAIN.md "Actors"; node/operators.h gives each its
+// The operator roles (DOMAIN.md "Actors"; admin/operators.h gives each its
 // permissions).
 inline constexpr absl::string_view kOperatorRoles[] = {"clerk", "administrator", "auditor"};
 

@@ -7,6 +7,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/duration.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -224,12 +225,12 @@ TEST(ConfigTest, MissingFileIsAnError) {
 }
 
 TEST(ConfigTest, Durations) {
-  EXPECT_EQ(*ParseConfigDuration("30s"), absl::Seconds(30));
-  EXPECT_EQ(*ParseConfigDuration("250ms"), absl::Milliseconds(250));
-  EXPECT_EQ(*ParseConfigDuration("2h"), absl::Hours(2));
-  EXPECT_EQ(*ParseConfigDuration("180d"), absl::Hours(24 * 180));
+  EXPECT_EQ(*ParseDuration("30s"), absl::Seconds(30));
+  EXPECT_EQ(*ParseDuration("250ms"), absl::Milliseconds(250));
+  EXPECT_EQ(*ParseDuration("2h"), absl::Hours(2));
+  EXPECT_EQ(*ParseDuration("180d"), absl::Hours(24 * 180));
   for (const char* bad : {"", "s", "5", "-5s", "5 s", "1.5h", "5w"}) {
-    EXPECT_FALSE(ParseConfigDuration(bad).ok()) << bad;
+    EXPECT_FALSE(ParseDuration(bad).ok()) << bad;
   }
 }
 

@@ -28,12 +28,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "node/cli/admin_client.h"
-#include "node/cli/args.h"
 #include "tests/testutil/ports.h"
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
+#include "tongbanctl/admin_client.h"
+#include "tongbanctl/args.h"
 
 extern char** environ;
 

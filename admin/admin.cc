@@ -1,0 +1,590 @@
+#include "admin/admin.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "common/ids/citizen_id.h"
+#include "common/status_macros.h"
+#include "sync/session.h"
+#include "sync/where.h"
+#include "workflows/certificate_payload.h"
+#include "workflows/deadlines.h"
+#include "workflows/import_batch.h"
+#include "workflows/stats.h"
+
+namespace tongban::admin {
+namespace {
+
+absl::Status Authorize(const Operator& op, Permission permission) {
+  return admin::Authorize(op.name, op.role, permission);
+}
+
+int64_t Micros(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t); }
+
+}  // namespace
+
+AdminApi::AdminApi(node::Node* node, AskWhere ask_where)
+    : node_(node), ask_where_(std::move(ask_where)), started_(absl::Now()) {}
+
+absl::StatusOr<std::string> AdminApi::Person(absl::string_view raw) const {
+  const absl::CivilDay today =
+      absl::ToCivilDay(node_->clock()->Now(), absl::FixedTimeZone(8 * 3600));
+  absl::StatusOr<ids::CitizenId> id = ids::CheckCitizenId(raw, ids::Sex::kUnspecified, today);
+  if (!id.ok()) return Prefixed("person", id.status());
+  return id->normalized;
+}
+
+template <typename T>
+absl::StatusOr<T> AdminApi::Audited(const Operator& op, Permission permission,
+                                    const std::string& action, const std::string& person,
+                                    const std::string& reason,
+                                    const std::function<absl::StatusOr<T>()>& body) {
+  absl::Status allowed = Authorize(op, permission);
+  absl::StatusOr<T> result = allowed.ok() ? body() : absl::StatusOr<T>(allowed);
+  // The audit log wants a purpose whenever a person is named.
+  const std::string purpose = reason.empty() && !person.empty() ? "(none given)" : reason;
+  absl::StatusOr<storage::AuditEntry> logged =
+      node_->audit_log()->Append(OperatorAuditEntry(op, action, person, purpose, result.status()));
+  if (!logged.ok()) {
+    return absl::UnavailableError(absl::StrCat("the audit log cannot be written, so ", action,
+                                               " is refused: ", logged.status().message()));
+  }
+  return result;
+}
+
+absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::StatusRequest&) {
+  TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadStatistics));
+  v1::StatusReply reply;
+  const node::Config& config = node_->config();
+  reply.set_node(config.code);
+  reply.set_role(std::string(node::NodeRoleName(config.role)));
+  reply.set_suite(std::string(crypto::SuiteName(config.suite)));
+  const sync::Roster roster = node_->roster();  // copies share the parsed roster
+  reply.set_roster_version(roster.version());
+  const storage::WriterStats stats = node_->writer()->stats();
+  reply.set_log_size(stats.last_seq);
+  reply.set_signed_size(stats.signed_size);
+  reply.set_disk_bytes(node_->store()->DiskBytes());
+  reply.set_started_at_micros(absl::ToUnixMicros(started_));
+  reply.set_operator_(op.name);
+  reply.set_operator_role(std::string(RoleName(op.role)));
+  for (const v1::NodeEntry& n : roster.roster().nodes()) {
+    if (n.code() == config.code) continue;
+    TB_ASSIGN_OR_RETURN(bool pending, sync::HasPendingFor(*node_->store(), node_->writer()->log(),
+                                                          n.code(), config.national));
+    if (pending) reply.add_pending_peers(n.code());
+  }
+  TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> logs, node_->store()->CheckpointLogs());
+  uint32_t frozen = 0;
+  for (const storage::LogId& log : logs) {
+    if (log == node_->writer()->log()) continue;
+    reply.set_logs_held(reply.logs_held() + 1);
+    TB_ASSIGN_OR_RETURN(auto f, node_->store()->Get(storage::Cf::kDefault, sync::FrozenKey(log)));
+    if (f.has_value()) ++frozen;
+  }
+  reply.set_frozen_origins(frozen);
+  return reply;
+}
+
+absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::PeersRequest&) {
+  TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadPeers));
+  v1::PeersReply reply;
+  const node::Config& config = node_->config();
+  const storage::LogId own = node_->writer()->log();
+  const std::map<std::string, sync::PeerStatus> live = node_->peers().All();
+  const std::map<std::string, sync::DriverPeer> driver = node_->driver_state();
+  TB_ASSIGN_OR_RETURN(uint64_t own_size, node_->store()->LastSeq(own));
+  const sync::Roster roster = node_->roster();
+  for (const v1::NodeEntry& n : roster.roster().nodes()) {
+    if (n.code() == config.code) continue;
+    v1::PeerInfo* p = reply.add_peers();
+    p->set_code(n.code());
+    p->set_name(n.name());
+    p->set_status(n.status() == v1::NodeEntry::NODE_STATUS_ACTIVE      ? "active"
+                  : n.status() == v1::NodeEntry::NODE_STATUS_SUSPENDED ? "suspended"
+                                                                       : "revoked");
+    if (auto it = live.find(n.code()); it != live.end()) {
+      const sync::PeerStatus& s = it->second;
+      p->set_connected(s.sessions > 0);
+      if (s.sessions > 0) p->set_connected_since_micros(Micros(s.connected_since));
+      p->set_last_batch_micros(Micros(s.last_batch));
+      p->set_last_error(s.last_error);
+      p->set_last_error_micros(Micros(s.last_error_at));
+    }
+    if (auto it = driver.find(n.code()); it != driver.end()) {
+      p->set_next_attempt_micros(Micros(it->second.next_attempt));
+    }
+    // Outbound: the whole log for the national node; routed events for
+    // a county (counted up to a bound, to keep the call cheap).
+    TB_ASSIGN_OR_RETURN(uint64_t acked, sync::AckedBy(*node_->store(), n.code(), own));
+    if (n.code() == config.national) {
+      p->set_behind_outbound(own_size > acked ? own_size - acked : 0);
+    } else {
+      TB_ASSIGN_OR_RETURN(std::vector<uint64_t> routed,
+                          node_->store()->ScanRoute(n.code(), own, acked, 100000));
+      p->set_behind_outbound(routed.size());
+    }
+    // Inbound: what we know exists of the peer's log beyond what we hold.
+    const storage::LogId theirs{n.code(), 1};
+    TB_ASSIGN_OR_RETURN(auto latest, node_->store()->CheckpointAtOrBelow(theirs, ~uint64_t{0}));
+    TB_ASSIGN_OR_RETURN(uint64_t held, node_->store()->LastSeq(theirs));
+    if (latest.has_value() && config.role == node::NodeRole::kNational && latest->first > held) {
+      p->set_behind_inbound(latest->first - held);
+    }
+    TB_ASSIGN_OR_RETURN(std::optional<std::string> hold, sync::HoldOf(*node_->store(), n.code()));
+    if (hold.has_value()) p->set_held(*hold);
+    TB_ASSIGN_OR_RETURN(auto frozen,
+                        node_->store()->Get(storage::Cf::kDefault, sync::FrozenKey(theirs)));
+    p->set_frozen(frozen.has_value());
+  }
+  return reply;
+}
+
+absl::StatusOr<v1::ClearHoldReply> AdminApi::ClearHold(const Operator& op,
+                                                       const v1::ClearHoldRequest& r) {
+  return Audited<v1::ClearHoldReply>(
+      op, Permission::kManagePeers, "peer.clear_hold", "", absl::StrCat("peer ", r.peer()),
+      [&]() -> absl::StatusOr<v1::ClearHoldReply> {
+        TB_RETURN_IF_ERROR(sync::ClearHold(*node_->store(), r.peer()));
+        return v1::ClearHoldReply();
+      });
+}
+
+absl::Status AdminApi::AppendsAllowed() const {
+  if (std::optional<std::string> blocked = node_->appends_blocked(); blocked.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("appends are blocked until an operator acts: ", *blocked));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<v1::WriteReply> AdminApi::Write(const Operator& op, const v1::WriteRequest& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::WriteReply>(
+      op, Permission::kWriteRecords, "record.write", person.value_or(""),
+      absl::StrCat(v1::RecordKind_Name(r.kind()), " ", r.record_id(),
+                   r.reason().empty() ? "" : ": ", r.reason()),
+      [&]() -> absl::StatusOr<v1::WriteReply> {
+        if (!person.ok()) return person.status();
+        TB_RETURN_IF_ERROR(AppendsAllowed());
+        // Times and deadlines are this node's, kept from the first version.
+        v1::WriteRequest request = r;
+        if (workflows::IsWorkflowKind(r.kind())) {
+          TB_ASSIGN_OR_RETURN(
+              std::optional<v1::RecordValue> current,
+              workflows::NewestValue(*node_->store(),
+                                     storage::RecordKey(*person, r.kind(), r.record_id())));
+          workflows::StampWorkflowTimes(node_->config().deadlines, node_->clock()->Now(),
+                                        current.has_value() ? &*current : nullptr, &request);
+        }
+        TB_RETURN_IF_ERROR(
+            workflows::CheckWorkflowWrite(*node_->store(), node_->config().code, *person, request));
+        TB_ASSIGN_OR_RETURN(storage::Appended appended,
+                            node_->writer()->Append(workflows::ChangeFrom(request, *person)));
+        v1::WriteReply reply;
+        *reply.mutable_event() = appended.id;
+        reply.set_person_masked(ids::MaskId(appended.person));
+        workflows::AddFindings(appended, reply.mutable_findings());
+        for (const std::string& a : appended.audience) reply.add_audience(a);
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::PersonReply> AdminApi::GetPerson(const Operator& op,
+                                                    const v1::PersonRequest& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::PersonReply>(
+      op, Permission::kReadPersons, "person.read", person.value_or(""), r.reason(),
+      [&]() -> absl::StatusOr<v1::PersonReply> {
+        if (!person.ok()) return person.status();
+        if (r.reason().empty()) {
+          return absl::InvalidArgumentError("reason: say why you read this person's records");
+        }
+        v1::PersonReply reply;
+        reply.set_person(*person);
+        TB_ASSIGN_OR_RETURN(auto records, node_->store()->ListRecords(*person));
+        for (auto& [key, state] : records) {
+          v1::Record* rec = reply.add_records();
+          rec->set_kind(static_cast<v1::RecordKind>(key.first));
+          rec->set_record_id(key.second);
+          for (const auto& head : state.heads()) {
+            v1::RecordValue* value = rec->add_values();
+            if (!value->ParseFromString(head.payload())) {
+              return absl::DataLossError(
+                  absl::StrCat("record ", key.second, ": stored value does not parse"));
+            }
+          }
+          *rec->mutable_state() = std::move(state);
+        }
+        TB_ASSIGN_OR_RETURN(records::Links links, node_->store()->GetLinks(*person));
+        for (auto& [node, link] : links) (*reply.mutable_links())[node] = link;
+        if (reply.records().empty()) {
+          return absl::NotFoundError(absl::StrCat(
+              "node ", node_->config().code, " holds no records of person ", ids::MaskId(*person)));
+        }
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::HistoryReply> AdminApi::PersonHistory(const Operator& op,
+                                                         const v1::PersonRequest& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::HistoryReply>(
+      op, Permission::kReadPersons, "person.history", person.value_or(""), r.reason(),
+      [&]() -> absl::StatusOr<v1::HistoryReply> {
+        if (!person.ok()) return person.status();
+        if (r.reason().empty()) {
+          return absl::InvalidArgumentError("reason: say why you read this person's records");
+        }
+        v1::HistoryReply reply;
+        reply.set_person(*person);
+        TB_ASSIGN_OR_RETURN(auto records, node_->store()->ListRecords(*person));
+        std::vector<std::pair<std::pair<int64_t, std::string>, v1::HistoryEntry>> entries;
+        for (const auto& [key, state] : records) {
+          for (const v1::EventId& id : state.history()) {
+            TB_ASSIGN_OR_RETURN(std::string bytes,
+                                node_->store()->GetEvent({id.origin(), id.epoch()}, id.seq()));
+            v1::HistoryEntry e;
+            *e.mutable_event() = id;
+            if (!e.mutable_body()->ParseFromString(bytes) ||
+                !e.mutable_value()->ParseFromString(e.body().payload())) {
+              return absl::DataLossError("a stored event does not parse");
+            }
+            const int64_t at = e.body().hlc().physical_micros();
+            entries.push_back({{at, absl::StrCat(id.origin(), "/", id.seq())}, std::move(e)});
+          }
+        }
+        std::sort(entries.begin(), entries.end(),
+                  [](const auto& a, const auto& b) { return a.first < b.first; });
+        for (auto& [unused, e] : entries) *reply.add_entries() = std::move(e);
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::WhereReplyAdmin> AdminApi::Where(const Operator& op,
+                                                    const v1::WhereRequestAdmin& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::WhereReplyAdmin>(
+      op, Permission::kReadPersons, "person.where", person.value_or(""), r.reason(),
+      [&]() -> absl::StatusOr<v1::WhereReplyAdmin> {
+        if (!person.ok()) return person.status();
+        if (r.reason().empty()) {
+          return absl::InvalidArgumentError(
+              "reason: say why you ask where this person's records are");
+        }
+        absl::StatusOr<v1::WhereReply> answer;
+        if (node_->config().role == node::NodeRole::kNational) {
+          // The national node answers its own operators from every link.
+          TB_ASSIGN_OR_RETURN(records::Links links, node_->store()->GetLinks(*person));
+          answer = sync::HoldersOf(links);
+        } else {
+          answer = ask_where_(*person);
+        }
+        if (!answer.ok()) return answer.status();
+        v1::WhereReplyAdmin reply;
+        for (const auto& h : answer->holders()) {
+          v1::WhereHolder* out = reply.add_holders();
+          out->set_node(h.node());
+          out->set_role(h.role());
+          out->set_ended(h.ended());
+        }
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::AuditReply> AdminApi::Audit(const Operator& op, const v1::AuditRequest& r) {
+  // The trail names persons: reading it is itself audited.
+  return Audited<v1::AuditReply>(
+      op, Permission::kReadAuditTrail, "audit.query", "", "audit trail query",
+      [&]() -> absl::StatusOr<v1::AuditReply> {
+        storage::AuditLog* log = node_->audit_log();
+        v1::AuditReply reply;
+        // The whole chain is verified before anything of it is shown.
+        TB_ASSIGN_OR_RETURN(storage::AuditVerifyReport report,
+                            log->Verify(node_->signing_key().public_key()));
+        reply.set_chain_verified(true);
+        reply.set_size(report.entries);
+        storage::AuditQuery q;
+        if (r.from_micros() != 0) q.from = absl::FromUnixMicros(r.from_micros());
+        if (r.to_micros() != 0) q.to = absl::FromUnixMicros(r.to_micros());
+        if (!r.operator_().empty()) q.operator_name = r.operator_();
+        if (!r.person().empty()) {
+          TB_ASSIGN_OR_RETURN(std::string person, Person(r.person()));
+          q.person = person;
+        }
+        q.newest_first = true;
+        q.limit = r.limit() == 0 ? 100 : std::min<uint32_t>(r.limit(), 10000);
+        TB_ASSIGN_OR_RETURN(std::vector<storage::AuditEntry> entries, log->Query(q));
+        for (const storage::AuditEntry& e : entries) {
+          v1::AuditEntry* out = reply.add_entries();
+          out->set_seq(e.seq);
+          out->set_at_micros(absl::ToUnixMicros(e.time));
+          out->set_operator_(e.operator_name);
+          out->set_role(e.role);
+          out->set_action(e.action);
+          out->set_person(e.person);
+          out->set_reason(e.purpose);
+          out->set_outcome(e.outcome);
+        }
+        return reply;
+      });
+}
+
+namespace {
+
+// The items of `items` that `r` asks for (all, --due or --overdue) into `out`.
+template <typename Item, typename Request, typename Out>
+void KeepAsked(std::vector<Item>& items, const Request& r, uint32_t remind_days, absl::Time now,
+               Out* out) {
+  const absl::Duration soon =
+      absl::Hours(24 * (r.due_within_days() == 0 ? remind_days : r.due_within_days()));
+  for (Item& item : items) {
+    if (r.overdue() && item.state() != "overdue") continue;
+    if (r.due() && !workflows::DueSoon(item.state(), item.due_on(), now, soon)) continue;
+    *out->Add() = std::move(item);
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<workflows::Tracked> AdminApi::Track(absl::Time now) const {
+  const node::Config& config = node_->config();
+  return workflows::TrackDeadlines(*node_->store(), config.code,
+                                   config.role == node::NodeRole::kNational, config.deadlines, now);
+}
+
+absl::StatusOr<v1::InquiryListReply> AdminApi::ListInquiries(const Operator& op,
+                                                             const v1::InquiryListRequest& r) {
+  return Audited<v1::InquiryListReply>(
+      op, Permission::kListDeadlines, "inquiry.list", "",
+      r.overdue() ? "inquiries overdue"
+      : r.due()   ? "inquiries due"
+                  : "inquiries",
+      [&]() -> absl::StatusOr<v1::InquiryListReply> {
+        const absl::Time now = node_->clock()->Now();
+        TB_ASSIGN_OR_RETURN(workflows::Tracked tracked, Track(now));
+        v1::InquiryListReply reply;
+        KeepAsked(tracked.inquiries, r, node_->config().deadlines.remind_days, now,
+                  reply.mutable_items());
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::NoticeListReply> AdminApi::ListNotices(const Operator& op,
+                                                          const v1::NoticeListRequest& r) {
+  return Audited<v1::NoticeListReply>(op, Permission::kListDeadlines, "notice.list", "",
+                                      r.overdue() ? "notices overdue"
+                                      : r.due()   ? "notices due"
+                                                  : "notices",
+                                      [&]() -> absl::StatusOr<v1::NoticeListReply> {
+                                        const absl::Time now = node_->clock()->Now();
+                                        TB_ASSIGN_OR_RETURN(workflows::Tracked tracked, Track(now));
+                                        v1::NoticeListReply reply;
+                                        KeepAsked(tracked.notices, r,
+                                                  node_->config().deadlines.remind_days, now,
+                                                  reply.mutable_items());
+                                        return reply;
+                                      });
+}
+
+absl::StatusOr<v1::StatsReply> AdminApi::Stats(const Operator& op, const v1::StatsRequest& r) {
+  v1::StatsManyRequest one;
+  *one.add_requests() = r;
+  TB_ASSIGN_OR_RETURN(v1::StatsManyReply replies, StatsMany(op, one));
+  return std::move(*replies.mutable_replies(0));
+}
+
+absl::StatusOr<v1::StatsManyReply> AdminApi::StatsMany(const Operator& op,
+                                                       const v1::StatsManyRequest& r) {
+  // Counts and region codes only: no personal data, so no audit entry.
+  TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadStatistics));
+  if (r.requests().empty() || r.requests_size() > kMaxStatsQueries) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("requests: ", r.requests_size(), " queries; give 1 to ", kMaxStatsQueries));
+  }
+  const absl::Time now = node_->clock()->Now();
+  std::vector<workflows::StatsQuery> queries;
+  for (v1::StatsRequest request : r.requests()) {
+    if (request.period().empty()) {
+      // The current month, China Standard Time.
+      request.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
+      request.set_period(absl::FormatTime("%Y-%m", now, absl::FixedTimeZone(8 * 3600)));
+    }
+    queries.push_back(workflows::StatsQueryFromRequest(request, node_->config().code, now));
+  }
+  TB_ASSIGN_OR_RETURN(std::vector<v1::StatsReply> replies,
+                      workflows::ComputeStatsMany(*node_->store(), queries));
+  v1::StatsManyReply reply;
+  for (v1::StatsReply& one : replies) *reply.add_replies() = std::move(one);
+  return reply;
+}
+
+namespace {
+
+// The certificate of the newest upsert of `state` (a retracted record keeps
+// its last value), or nullopt when none parses.
+std::optional<v1::Certificate> LastCertificate(const v1::RecordState& state) {
+  for (int i = state.heads_size() - 1; i >= 0; --i) {
+    v1::RecordValue v;
+    if (state.heads(i).operation() == v1::OPERATION_UPSERT &&
+        v.ParseFromString(state.heads(i).payload()) && v.has_certificate()) {
+      return v.certificate();
+    }
+  }
+  return std::nullopt;
+}
+
+bool Retracted(const v1::RecordState& state) {
+  return !state.heads().empty() &&
+         state.heads(state.heads_size() - 1).operation() == v1::OPERATION_RETRACT;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::CertificatePayloadReply> AdminApi::CertificatePayload(
+    const Operator& op, const v1::CertificatePayloadRequest& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::CertificatePayloadReply>(
+      op, Permission::kReadPersons, "certificate.payload", person.value_or(""),
+      absl::StrCat("certificate ", r.number(), r.reason().empty() ? "" : ": ", r.reason()),
+      [&]() -> absl::StatusOr<v1::CertificatePayloadReply> {
+        if (!person.ok()) return person.status();
+        if (r.number().empty())
+          return absl::InvalidArgumentError("number: give the certificate number");
+        const std::string self = node_->config().code;
+        TB_ASSIGN_OR_RETURN(auto records, node_->store()->ListRecords(*person));
+        std::optional<v1::Certificate> found;
+        std::string found_id;
+        std::set<std::string> superseded;  // record ids
+        for (const auto& [key, state] : records) {
+          if (key.first != v1::RECORD_KIND_CERTIFICATE) continue;
+          std::optional<v1::Certificate> c = LastCertificate(state);
+          if (!c.has_value()) continue;
+          if (!Retracted(state) && !c->supersedes().empty()) superseded.insert(c->supersedes());
+          if (c->number() != r.number()) continue;
+          if (Retracted(state)) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("certificate ", r.number(), " was retracted"));
+          }
+          found = std::move(c);
+          found_id = key.second;
+        }
+        const std::string where = absl::StrCat(" of person ", ids::MaskId(*person));
+        if (!found.has_value()) {
+          return absl::NotFoundError(
+              absl::StrCat("node ", self, " holds no certificate ", r.number(), where));
+        }
+        if (found->issuer() != self) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("certificate ", r.number(), where, " was issued by ", found->issuer(),
+                           ", not by this node (", self, "): only its issuer signs its payload"));
+        }
+        if (found->revoked()) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("certificate ", r.number(), " is revoked"));
+        }
+        if (superseded.count(found_id)) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("certificate ", r.number(), " is superseded by a newer one"));
+        }
+        TB_ASSIGN_OR_RETURN(std::string payload,
+                            workflows::SignCertificatePayload(
+                                *found, *person, node_->clock()->Now(), node_->signing_key()));
+        v1::CertificatePayloadReply reply;
+        reply.set_text(workflows::CertificateText(payload));
+        reply.set_payload(std::move(payload));
+        reply.set_person_masked(ids::MaskId(*person));
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(const Operator& op,
+                                                                 const v1::RevocationListRequest&) {
+  // Every role may read statistics; the list is for clerks and administrators.
+  return Audited<v1::RevocationListReply>(
+      op, Permission::kReadStatistics, "certificate.revocations", "", "revocation list export",
+      [&]() -> absl::StatusOr<v1::RevocationListReply> {
+        if (op.role != Role::kClerk && op.role != Role::kAdministrator) {
+          return absl::PermissionDeniedError(
+              absl::StrCat("operator ", op.name, " (", RoleName(op.role),
+                           ") may not export the revocation list: clerks and administrators may"));
+        }
+        const node::Config& config = node_->config();
+        if (config.role != node::NodeRole::kNational) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("only the national node publishes the revocation list; this node is ",
+                           node::NodeRoleName(config.role), " ", config.code));
+        }
+        TB_ASSIGN_OR_RETURN(auto rows, node_->store()->Scan(storage::Cf::kRecords, ""));
+        // (person, record id) -> certificate, to resolve what supersedes names.
+        std::map<std::pair<std::string, std::string>, v1::Certificate> certs;
+        std::vector<workflows::RevokedCertificate> entries;
+        std::vector<std::pair<std::string, std::string>> superseded;
+        for (const auto& [key, bytes] : rows) {
+          if (key.size() <= storage::kPersonSize ||
+              static_cast<unsigned char>(key[storage::kPersonSize]) !=
+                  v1::RECORD_KIND_CERTIFICATE) {
+            continue;
+          }
+          v1::RecordState state;
+          if (!state.ParseFromString(bytes)) {
+            return absl::DataLossError("a stored certificate record state does not parse");
+          }
+          std::optional<v1::Certificate> c = LastCertificate(state);
+          if (!c.has_value()) continue;
+          const std::string person = key.substr(0, storage::kPersonSize);
+          if (Retracted(state) || c->revoked()) {
+            entries.push_back({c->issuer(), c->number(), workflows::RevocationReason::kRevoked});
+          } else if (!c->supersedes().empty()) {
+            superseded.emplace_back(person, c->supersedes());
+          }
+          certs[{person, key.substr(storage::kPersonSize + 1)}] = *std::move(c);
+        }
+        for (const auto& id : superseded) {
+          auto it = certs.find(id);
+          if (it == certs.end()) continue;
+          entries.push_back(
+              {it->second.issuer(), it->second.number(), workflows::RevocationReason::kSuperseded});
+        }
+        // A certificate both revoked and superseded is listed once, as
+        // revoked: the list keeps the first of equal entries.
+        const absl::Time now = node_->clock()->Now();
+        TB_ASSIGN_OR_RETURN(std::string list,
+                            workflows::SignRevocationList(std::move(entries), config.code, now,
+                                                          node_->signing_key()));
+        v1::RevocationListReply reply;
+        TB_ASSIGN_OR_RETURN(workflows::RevocationList parsed,
+                            workflows::VerifyRevocationList(list, node_->roster()));
+        reply.set_entries(static_cast<uint32_t>(parsed.entries.size()));
+        reply.set_issued_at_micros(absl::ToUnixMicros(parsed.issued_at));
+        reply.set_list(std::move(list));
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op, const v1::ImportRequest& r) {
+  // The audit entry names the batch, not each person: it says how many.
+  const std::vector<absl::StatusOr<std::string>> persons = workflows::ImportPersons(
+      r, absl::ToCivilDay(node_->clock()->Now(), absl::FixedTimeZone(8 * 3600)));
+  std::set<std::string> distinct;
+  for (const auto& p : persons) {
+    if (p.ok()) distinct.insert(*p);
+  }
+  const std::string purpose =
+      absl::StrCat("import of ", r.file(), " lines ", r.first_line(), "-", r.last_line(), ": ",
+                   r.rows_size(), " rows, ", distinct.size(), " persons");
+  return Audited<v1::ImportReply>(
+      op, Permission::kWriteRecords, "record.import", "", purpose,
+      [&]() -> absl::StatusOr<v1::ImportReply> {
+        if (r.rows_size() > kMaxImportBatch) {
+          return absl::InvalidArgumentError(absl::StrCat(
+              "rows: ", r.rows_size(), " rows in one batch, at most ", kMaxImportBatch));
+        }
+        TB_RETURN_IF_ERROR(AppendsAllowed());
+        return workflows::WriteImportBatch(node_->writer(), r, persons);
+      });
+}
+
+}  // namespace tongban::admin

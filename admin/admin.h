@@ -1,0 +1,91 @@
+// AdminApi is the logic of the Admin service (proto/tongban/v1/admin.proto)
+// on one Node, without the transport: admin/admin_server.h moves its calls
+// over gRPC, after authenticating the operator. Each call
+//   1. checks the operator's role may make it (the permission matrix of
+//      admin/operators.h), refusing with kPermissionDenied otherwise;
+//   2. validates its input (kInvalidArgument naming the field; IDs masked);
+//   3. does the work;
+//   4. for every call that reads or writes personal data, appends an audit
+//      entry (who, role, what, which person, why, outcome), refused and
+//      failed calls included. If the audit entry cannot be written, the
+//      call fails: nothing is read or written unaudited.
+//
+// Thread safety: every method may be called concurrently.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "admin/auth.h"
+#include "admin/operators.h"
+#include "node/node.h"
+#include "storage/audit_log.h"
+#include "tongban/v1/admin.pb.h"
+#include "tongban/v1/stats.pb.h"
+#include "workflows/deadlines.h"
+
+namespace tongban::admin {
+
+// The authenticated caller (admin/auth.h).
+using Operator = AuthenticatedOperator;
+
+class AdminApi {
+ public:
+  // Most rows one Import call may carry.
+  static constexpr int kMaxImportBatch = 10000;
+  // Asks the national node where a person's records are held (counties).
+  using AskWhere = std::function<absl::StatusOr<v1::WhereReply>(const std::string& person)>;
+
+  // `node` must outlive this object; its audit log keeps the entries.
+  AdminApi(node::Node* node, AskWhere ask_where);
+
+  absl::StatusOr<v1::StatusReply> Status(const Operator& op, const v1::StatusRequest& r);
+  absl::StatusOr<v1::PeersReply> Peers(const Operator& op, const v1::PeersRequest& r);
+  absl::StatusOr<v1::ClearHoldReply> ClearHold(const Operator& op, const v1::ClearHoldRequest& r);
+  absl::StatusOr<v1::WriteReply> Write(const Operator& op, const v1::WriteRequest& r);
+  absl::StatusOr<v1::PersonReply> GetPerson(const Operator& op, const v1::PersonRequest& r);
+  absl::StatusOr<v1::HistoryReply> PersonHistory(const Operator& op, const v1::PersonRequest& r);
+  absl::StatusOr<v1::WhereReplyAdmin> Where(const Operator& op, const v1::WhereRequestAdmin& r);
+  absl::StatusOr<v1::AuditReply> Audit(const Operator& op, const v1::AuditRequest& r);
+  absl::StatusOr<v1::InquiryListReply> ListInquiries(const Operator& op,
+                                                     const v1::InquiryListRequest& r);
+  absl::StatusOr<v1::NoticeListReply> ListNotices(const Operator& op,
+                                                  const v1::NoticeListRequest& r);
+  absl::StatusOr<v1::StatsReply> Stats(const Operator& op, const v1::StatsRequest& r);
+  // Up to kMaxStatsQueries queries from one scan of the records.
+  static constexpr int kMaxStatsQueries = 130;
+  absl::StatusOr<v1::StatsManyReply> StatsMany(const Operator& op, const v1::StatsManyRequest& r);
+  // The offline payload of a certificate this node issued (clerk; audited).
+  absl::StatusOr<v1::CertificatePayloadReply> CertificatePayload(
+      const Operator& op, const v1::CertificatePayloadRequest& r);
+  // The signed revocation list; only the national node publishes it (clerk
+  // or administrator; audited, it names no person).
+  absl::StatusOr<v1::RevocationListReply> RevocationList(const Operator& op,
+                                                         const v1::RevocationListRequest& r);
+  // Writes a batch of imported rows with one Writer::AppendAll (one fsync).
+  // Per-row refusals (kInvalidArgument, unconfirmed findings, custody) are
+  // per-row results, never a failed call; a row whose record already holds
+  // the same value is skipped as unchanged. Clerk only; one audit entry per
+  // batch (action "record.import", the file, line range and person count).
+  absl::StatusOr<v1::ImportReply> Import(const Operator& op, const v1::ImportRequest& r);
+
+ private:
+  // Every inquiry and notice this node tracks, in their state at `now`.
+  absl::StatusOr<workflows::Tracked> Track(absl::Time now) const;
+  // OK unless appends are blocked (kFailedPrecondition saying why).
+  absl::Status AppendsAllowed() const;
+  // The normalized form of `raw`, or kInvalidArgument naming the field.
+  absl::StatusOr<std::string> Person(absl::string_view raw) const;
+  // Runs `body` and audits it with its outcome.
+  template <typename T>
+  absl::StatusOr<T> Audited(const Operator& op, Permission permission, const std::string& action,
+                            const std::string& person, const std::string& reason,
+                            const std::function<absl::StatusOr<T>()>& body);
+
+  node::Node* const node_;  // Not owned.
+  const AskWhere ask_where_;
+  const absl::Time started_;
+};
+
+}  // namespace tongban::admin

@@ -1,0 +1,178 @@
+#include "daemon/daemon.h"
+
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "admin/admin.h"
+#include "admin/admin_server.h"
+#include "admin/auth.h"
+#include "admin/operators.h"
+#include "common/crypto/kdf.h"
+#include "common/crypto/key_file.h"
+#include "common/crypto/suite.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "daemon/metrics_http.h"
+
+namespace tongban::daemon {
+namespace {
+
+constexpr absl::Duration kRememberPassword = absl::Minutes(2);
+
+// Remembers recent successful (certificate, password) checks, as a keyed
+// hash, so that each call does not pay the PBKDF2 again.
+class PasswordMemo {
+ public:
+  PasswordMemo(crypto::SuiteId suite, const Clock* clock)
+      : suite_(suite), clock_(clock), key_(*crypto::RandomBytes(32)) {}
+
+  std::string Key(const pki::Certificate& cert, absl::string_view password) const {
+    absl::StatusOr<std::string> mac =
+        crypto::Hmac(suite_, key_, absl::StrCat(cert.Sha256Fingerprint(), "\n", password));
+    return mac.ok() ? *mac : std::string();
+  }
+
+  std::optional<admin::Operator> Find(const std::string& key) {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(key);
+    if (it == entries_.end()) return std::nullopt;
+    if (clock_->Now() > it->second.second) {
+      entries_.erase(it);
+      return std::nullopt;
+    }
+    return it->second.first;
+  }
+
+  void Remember(const std::string& key, const admin::Operator& op) {
+    absl::MutexLock lock(&mu_);
+    if (entries_.size() > 1000) entries_.clear();  // bounded
+    entries_[key] = {op, clock_->Now() + kRememberPassword};
+  }
+
+ private:
+  const crypto::SuiteId suite_;
+  const Clock* const clock_;
+  const std::string key_;  // random per process: the memo dies with it
+  absl::Mutex mu_;
+  std::map<std::string, std::pair<admin::Operator, absl::Time>> entries_ ABSL_GUARDED_BY(mu_);
+};
+
+// "127.0.0.1:9464" -> ("127.0.0.1", 9464).
+absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& endpoint) {
+  const size_t colon = endpoint.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(endpoint.substr(colon + 1), &port)) {
+    return absl::InvalidArgumentError(absl::StrCat("\"", endpoint, "\" is not host:port"));
+  }
+  std::string host = endpoint.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  return std::make_pair(host, port);
+}
+
+}  // namespace
+
+struct Daemon::Impl {
+  std::unique_ptr<admin::OperatorAccounts> accounts;
+  std::unique_ptr<admin::Authenticator> authenticator;
+  std::unique_ptr<PasswordMemo> memo;
+  std::unique_ptr<admin::AdminApi> api;
+  std::unique_ptr<admin::AdminServer> admin;
+  std::unique_ptr<MetricsHttpServer> metrics;
+};
+
+Daemon::Daemon() : impl_(std::make_unique<Impl>()) {}
+Daemon::~Daemon() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config,
+                                                      const Clock* clock,
+                                                      node::NodeOptions options) {
+  std::unique_ptr<Daemon> d(new Daemon());
+  TB_ASSIGN_OR_RETURN(d->node_, node::Node::Start(config, clock, options));
+  node::Node* node = d->node_.get();
+  Impl& impl = *d->impl_;
+  if (!config.operator_ca.empty()) {
+    TB_ASSIGN_OR_RETURN(std::string ca_pem,
+                        crypto::ReadSmallFile(config.operator_ca, /*secret=*/false));
+    absl::StatusOr<pki::Certificate> ca = pki::Certificate::FromPem(ca_pem);
+    if (!ca.ok()) return Prefixed(config.operator_ca, ca.status());
+    TB_ASSIGN_OR_RETURN(impl.accounts, admin::OperatorAccounts::Open(config.operators));
+    if (impl.accounts->List().empty()) {
+      TB_LOG(WARNING) << "no operator accounts in " << config.operators
+                      << ": add one with tongbanctl operator add";
+    }
+    admin::AuthOptions auth;
+    auth.county = config.code;
+    auth.suite = config.suite;
+    auth.max_failures = static_cast<int>(config.lockout_failures);
+    auth.lockout = config.lockout_period;
+    impl.authenticator =
+        std::make_unique<admin::Authenticator>(impl.accounts.get(), *ca, clock, auth);
+    impl.memo = std::make_unique<PasswordMemo>(config.suite, clock);
+    impl.api = std::make_unique<admin::AdminApi>(
+        node, [node](const std::string& person) { return node->AskNationalWhere(person); });
+    admin::AdminServer::Options admin;
+    admin.address = config.admin_listen;
+    admin.cert_pem = node->tls().cert_pem;
+    admin.key_pem = node->tls().key_pem;
+    admin.operator_ca_pem = ca_pem;
+    admin.api = impl.api.get();
+    Impl* i = &impl;
+    admin.authenticate = [i, node](const pki::Certificate& cert, const std::string& password,
+                                   const std::string& totp) -> absl::StatusOr<admin::Operator> {
+      const std::string key = totp.empty() ? i->memo->Key(cert, password) : std::string();
+      if (!key.empty()) {
+        if (std::optional<admin::Operator> op = i->memo->Find(key); op.has_value()) return *op;
+      }
+      std::string reason;
+      absl::StatusOr<admin::AuthenticatedOperator> op =
+          i->authenticator->Authenticate(cert, password, totp, &reason);
+      if (!op.ok()) {
+        // Audited with the factor that failed; the caller is told nothing.
+        absl::StatusOr<pki::OperatorIdentity> who = pki::OperatorFromCertificate(cert);
+        admin::AuthenticatedOperator unknown;
+        unknown.name = who.ok() ? who->name : "(unknown)";
+        unknown.county = who.ok() ? who->county : "";
+        storage::AuditEntry entry = admin::OperatorAuditEntry(
+            unknown, "operator.login", "", reason,
+            absl::UnauthenticatedError(absl::StrCat("refused: ", reason)));
+        if (who.ok()) entry.role = who->role;
+        node->audit_log()->Append(entry).IgnoreError();
+        return op.status();
+      }
+      if (!key.empty()) i->memo->Remember(key, *op);
+      return op;
+    };
+    TB_ASSIGN_OR_RETURN(impl.admin, admin::AdminServer::Start(std::move(admin)));
+    TB_LOG(INFO) << "admin service listening port=" << impl.admin->port();
+  }
+  if (!config.metrics_listen.empty()) {
+    TB_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config.metrics_listen));
+    MetricsHttpOptions m;
+    m.address = host_port.first;
+    m.port = host_port.second;
+    TB_ASSIGN_OR_RETURN(impl.metrics,
+                        MetricsHttpServer::Start(m, &node->metrics(), [node]() -> absl::Status {
+                          if (auto blocked = node->appends_blocked(); blocked.has_value()) {
+                            return absl::FailedPreconditionError("appends blocked by the witness");
+                          }
+                          return absl::OkStatus();
+                        }));
+    TB_LOG(INFO) << "metrics listening port=" << impl.metrics->port();
+  }
+  return d;
+}
+
+void Daemon::Stop() {
+  if (impl_->admin != nullptr) impl_->admin->Stop();
+  if (impl_->metrics != nullptr) impl_->metrics->Stop();
+  if (node_ != nullptr) node_->Stop();
+}
+
+int Daemon::admin_port() const { return impl_->admin == nullptr ? 0 : impl_->admin->port(); }
+int Daemon::metrics_port() const { return impl_->metrics == nullptr ? 0 : impl_->metrics->port(); }
+
+}  // namespace tongban::daemon

@@ -1,0 +1,537 @@
+// The daemon's operator surfaces, end to end over mutual TLS on loopback: a
+// federation made by tools/federation-setup.sh (a national node and one
+// county), both daemons in this process, and tongbanctl's Admin client.
+//   - every role's allowed and refused calls;
+//   - reads and writes of personal data become audit entries, which only
+//     the auditor reads, with the chain verified;
+//   - a wrong password is refused without saying which factor failed, and
+//     repeated failures lock the operator out even with the right password;
+//   - gRPC health checking and server reflection answer on the Admin and
+//     the peer port; /metrics parses as the Prometheus text format.
+#include "daemon/daemon.h"
+
+#include <fcntl.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <set>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "admin/admin.h"
+#include "gtest/gtest.h"
+#include "tests/daemon/daemon_fixture.h"
+#include "tests/testutil/files.h"
+#include "tests/testutil/http.h"
+#include "tests/testutil/prometheus_text.h"
+#include "tests/testutil/records.h"
+#include "tests/testutil/suites.h"
+#include "tests/testutil/temp_dir.h"
+#include "tongbanctl/admin_client.h"
+
+namespace tongban::node {
+namespace {
+
+TEST_P(DaemonTest, EachRoleMayDoItsWorkOnlyAndEveryAccessIsAudited) {
+  const std::string person = testutil::MakeId(kCounty, "19900101", 7);
+  v1::PersonRequest read;
+  read.set_person(person);
+  read.set_reason("arrival check");
+
+  // The clerk writes and reads records; the audit trail is not theirs.
+  auto clerk = As("clerk");
+  TB_ASSERT_OK(clerk->Write(BasicsWrite(person)).status());
+  TB_ASSERT_OK_AND_ASSIGN(v1::PersonReply shown, clerk->GetPerson(read));
+  EXPECT_EQ(shown.records_size(), 1);
+  EXPECT_EQ(clerk->Audit(v1::AuditRequest()).status().code(), absl::StatusCode::kPermissionDenied);
+  v1::PersonRequest unexplained = read;
+  unexplained.clear_reason();
+  EXPECT_EQ(clerk->GetPerson(unexplained).status().code(), absl::StatusCode::kInvalidArgument)
+      << "a read of personal data must say why";
+  TB_ASSERT_OK(clerk->Status(v1::StatusRequest()).status());
+
+  // The administrator runs the node and sees no personal data.
+  auto admin = As("admin");
+  TB_ASSERT_OK(admin->Status(v1::StatusRequest()).status());
+  TB_ASSERT_OK_AND_ASSIGN(v1::PeersReply peers, admin->Peers(v1::PeersRequest()));
+  ASSERT_EQ(peers.peers_size(), 1);
+  EXPECT_EQ(peers.peers(0).code(), "000000");
+  EXPECT_EQ(admin->GetPerson(read).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(admin->Write(BasicsWrite(person)).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(admin->Audit(v1::AuditRequest()).status().code(), absl::StatusCode::kPermissionDenied);
+  v1::ClearHoldRequest clear;
+  clear.set_peer("000000");
+  EXPECT_EQ(admin->ClearHold(clear).status().code(), absl::StatusCode::kNotFound)
+      << "allowed, and says the peer is not held";
+
+  // The auditor reads the trail and nothing else.
+  auto auditor = As("auditor");
+  EXPECT_EQ(auditor->GetPerson(read).status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(auditor->Write(BasicsWrite(person)).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  v1::AuditRequest about;
+  about.set_person(person);
+  TB_ASSERT_OK_AND_ASSIGN(v1::AuditReply trail, auditor->Audit(about));
+  EXPECT_TRUE(trail.chain_verified());
+  std::map<std::string, std::vector<std::string>> by_action;  // action -> "operator outcome"
+  for (const v1::AuditEntry& e : trail.entries()) {
+    EXPECT_EQ(e.person(), person);
+    by_action[e.action()].push_back(
+        absl::StrCat(e.operator_(), " ", e.outcome().substr(0, e.outcome().find(':'))));
+  }
+  EXPECT_EQ(by_action["record.write"],
+            (std::vector<std::string>{"auditor PERMISSION_DENIED", "admin PERMISSION_DENIED",
+                                      "clerk OK"}))
+      << "newest first; refusals are audited too";
+  ASSERT_EQ(by_action["person.read"].size(), 4u);  // clerk ok, clerk no reason, admin, auditor
+  EXPECT_TRUE(absl::StartsWith(by_action["person.read"].back(), "clerk OK"));
+  // Reading the trail was itself audited.
+  TB_ASSERT_OK_AND_ASSIGN(v1::AuditReply all, auditor->Audit(v1::AuditRequest()));
+  EXPECT_EQ(all.entries(0).action(), "audit.query");
+}
+
+TEST_P(DaemonTest, WrongPasswordIsRefusedWithoutSayingWhyAndRepeatedFailuresLockOut) {
+  const std::string wrong = dir_.File("wrong.password");
+  testutil::WriteFile(wrong, "not-the-password-at-all\n", 0600);
+  for (int i = 0; i < 5; ++i) {
+    absl::Status refused = As("clerk", wrong)->Status(v1::StatusRequest()).status();
+    EXPECT_EQ(refused.code(), absl::StatusCode::kUnauthenticated) << refused;
+    EXPECT_FALSE(absl::StrContains(refused.message(), "password")) << refused;
+  }
+  // Locked now, even with the right password.
+  absl::Status locked = As("clerk")->Status(v1::StatusRequest()).status();
+  EXPECT_EQ(locked.code(), absl::StatusCode::kUnauthenticated) << locked;
+  EXPECT_TRUE(absl::StrContains(locked.message(), "locked")) << locked;
+  // Another operator is not affected.
+  TB_EXPECT_OK(As("admin")->Status(v1::StatusRequest()).status());
+  // The refusals are in the audit trail, with the factor that failed.
+  TB_ASSERT_OK_AND_ASSIGN(v1::AuditReply trail, As("auditor")->Audit(v1::AuditRequest()));
+  int logins = 0;
+  for (const v1::AuditEntry& e : trail.entries()) {
+    if (e.action() == "operator.login" && e.operator_() == "clerk") ++logins;
+  }
+  EXPECT_EQ(logins, 6);
+}
+
+// Every Admin call against every role: allowed calls are never refused for
+// the role (they may fail for other reasons, e.g. NOT_FOUND), refused ones
+// are PERMISSION_DENIED.
+TEST_P(DaemonTest, EveryCallAgainstEveryRole) {
+  const std::string person = testutil::MakeId(kCounty, "19900101", 9);
+  TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(person)).status());
+  v1::PersonRequest read;
+  read.set_person(person);
+  read.set_reason("matrix");
+  v1::WhereRequestAdmin where;
+  where.set_person(person);
+  where.set_reason("matrix");
+  v1::ClearHoldRequest clear;
+  clear.set_peer("000000");
+  v1::ImportRequest import;
+  import.set_file("matrix.csv");
+  *import.add_rows() = BasicsWrite(person);
+  using Call = std::function<absl::Status(cli::AdminClient&)>;
+  const std::vector<std::pair<std::string, Call>> calls = {
+      {"Status", [](cli::AdminClient& c) { return c.Status({}).status(); }},
+      {"Peers", [](cli::AdminClient& c) { return c.Peers({}).status(); }},
+      {"ClearHold", [&](cli::AdminClient& c) { return c.ClearHold(clear).status(); }},
+      {"Write", [&](cli::AdminClient& c) { return c.Write(BasicsWrite(person)).status(); }},
+      {"GetPerson", [&](cli::AdminClient& c) { return c.GetPerson(read).status(); }},
+      {"PersonHistory", [&](cli::AdminClient& c) { return c.PersonHistory(read).status(); }},
+      {"Where", [&](cli::AdminClient& c) { return c.Where(where).status(); }},
+      {"Audit", [](cli::AdminClient& c) { return c.Audit({}).status(); }},
+      {"ListInquiries", [](cli::AdminClient& c) { return c.ListInquiries({}).status(); }},
+      {"ListNotices", [](cli::AdminClient& c) { return c.ListNotices({}).status(); }},
+      {"Stats", [](cli::AdminClient& c) { return c.Stats({}).status(); }},
+      {"StatsMany",
+       [](cli::AdminClient& c) {
+         v1::StatsManyRequest r;
+         r.add_requests();
+         return c.StatsMany(r).status();
+       }},
+      {"CertificatePayload",
+       [&](cli::AdminClient& c) {
+         v1::CertificatePayloadRequest r;
+         r.set_person(person);
+         r.set_number("HY-none");
+         return c.CertificatePayload(r).status();
+       }},
+      {"RevocationList", [](cli::AdminClient& c) { return c.RevocationList({}).status(); }},
+      {"Import", [&](cli::AdminClient& c) { return c.Import(import).status(); }},
+  };
+  // role -> calls it may make (admin/operators.h).
+  const std::map<std::string, std::set<std::string>> allowed = {
+      {"clerk",
+       {"Status", "Peers", "Write", "GetPerson", "PersonHistory", "Where", "ListInquiries",
+        "ListNotices", "Stats", "StatsMany", "CertificatePayload", "RevocationList", "Import"}},
+      {"admin", {"Status", "Peers", "ClearHold", "Stats", "StatsMany", "RevocationList"}},
+      {"auditor", {"Status", "Peers", "Audit", "Stats", "StatsMany"}},
+  };
+  for (const auto& [who, may] : allowed) {
+    auto client = As(who);
+    for (const auto& [name, call] : calls) {
+      const absl::Status s = call(*client);
+      if (may.count(name)) {
+        EXPECT_NE(s.code(), absl::StatusCode::kPermissionDenied) << who << " " << name << ": " << s;
+        EXPECT_NE(s.code(), absl::StatusCode::kUnauthenticated) << who << " " << name << ": " << s;
+      } else {
+        EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << who << " " << name << ": " << s;
+      }
+    }
+  }
+  // A county sees its own statistics, not another scope's.
+  TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply own, As("admin")->Stats({}));
+  ASSERT_GE(own.rows_size(), 1);
+  v1::StatsRequest nation;
+  nation.set_scope("000000");
+  EXPECT_EQ(As("admin")->Stats(nation).status().code(), absl::StatusCode::kPermissionDenied);
+  v1::StatsManyRequest too_many;
+  for (int i = 0; i <= admin::AdminApi::kMaxStatsQueries; ++i) too_many.add_requests();
+  EXPECT_EQ(As("admin")->StatsMany(too_many).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(As("admin")->StatsMany({}).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// tongbanctl against the running county: bad input of every kind is one
+// line on stderr, exit 2, and nothing is written; a wrong role or password
+// is exit 3.
+TEST_P(DaemonTest, TongbanctlRefusesBadInputWithOneLineAndNothingWritten) {
+  const std::string ops = dir_.File(kCounty) + "/operators/";
+  auto run = [&](const std::string& who, std::vector<std::string> args, std::string* err) {
+    return Ctl(who, std::move(args), err);
+  };
+  const std::string good = testutil::MakeId(kCounty, "19900101", 11);
+  struct Case {
+    std::string who;
+    std::vector<std::string> args;
+    int exit;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {"clerk",
+       {"register", "outflow", "62010219900101", "--to", "440305", "--left-on", "2026-03-01"},
+       2,
+       "citizen ID"},
+      {"clerk",
+       {"register", "outflow", good, "--to", "449999", "--left-on", "2026-03-01"},
+       2,
+       "449999"},
+      {"clerk",
+       {"register", "outflow", good, "--to", "440305", "--left-on", "2026-02-30"},
+       2,
+       "--left-on \"2026-02-30\" is not a real calendar day"},
+      {"clerk", {"register", "outflow", good, "--left-on", "2026-03-01"}, 2, "missing --to"},
+      {"clerk", {"person", "show", good}, 2, "missing --reason"},
+      {"auditor",
+       {"register", "outflow", good, "--to", "440305", "--left-on", "2026-03-01"},
+       3,
+       "may not write records"},
+  };
+  for (const Case& c : cases) {
+    std::string err;
+    EXPECT_EQ(run(c.who, c.args, &err), c.exit) << absl::StrJoin(c.args, " ") << "\n" << err;
+    EXPECT_TRUE(absl::StrContains(err, c.says)) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << "one line: " << err;
+    EXPECT_TRUE(absl::StartsWith(err, "tongbanctl: ")) << err;
+  }
+  // Nothing of it was written.
+  TB_ASSERT_OK_AND_ASSIGN(auto stats,
+                          county_->node().store()->LastSeq(county_->node().writer()->log()));
+  EXPECT_EQ(stats, 0u);
+  // A wrong password: exit 3, and the message does not say which factor.
+  const std::string wrong = dir_.File("wrong.password");
+  testutil::WriteFile(wrong, "not-the-password-at-all\n", 0600);
+  std::string err;
+  std::vector<std::string> argv = {TB_TONGBANCTL,
+                                   "status",
+                                   "--node",
+                                   absl::StrCat("127.0.0.1:", county_->admin_port()),
+                                   "--ca",
+                                   dir_.File(kCounty) + "/tls/ca.crt",
+                                   "--cert",
+                                   ops + "clerk.crt",
+                                   "--key",
+                                   ops + "clerk.key",
+                                   "--password-file",
+                                   wrong};
+  std::vector<char*> raw;
+  for (std::string& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  const std::string err_path = dir_.File("stderr2");
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  err = testutil::Contents(err_path);
+  EXPECT_FALSE(absl::StrContains(err, "password")) << err;
+}
+
+// A peer held after sending invalid data is refused at the handshake, and
+// told why, until an administrator clears the hold.
+TEST_P(DaemonTest, HeldPeerIsRefusedAtTheHandshakeUntilCleared) {
+  TB_ASSERT_OK(
+      sync::HoldPeer(*national_->node().store(), kCounty, "REJECT_REASON_TAMPERED_BODY in a test"));
+  // The county's next session (after a restart) is refused.
+  county_->Stop();
+  county_.reset();
+  TB_ASSERT_OK_AND_ASSIGN(Config county, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
+  TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(county, RealClock()));
+  std::string error;
+  for (int i = 0; i < 100 && !absl::StrContains(error, "held"); ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    error = county_->node().peers().Get("000000").last_error;
+  }
+  EXPECT_TRUE(absl::StrContains(error, "held after sending invalid data")) << error;
+  EXPECT_TRUE(absl::StrContains(error, "PERMISSION_DENIED")) << error;
+  // Cleared: the county's next attempt is admitted.
+  TB_ASSERT_OK(sync::ClearHold(*national_->node().store(), kCounty));
+  bool connected = false;
+  for (int i = 0; i < 200 && !connected; ++i) {
+    absl::SleepFor(absl::Milliseconds(100));
+    connected = county_->node().peers().Get("000000").sessions > 0;
+  }
+  EXPECT_TRUE(connected) << "the county reconnects once the hold is cleared";
+}
+
+// The tongband binary under a systemd-like supervisor: READY=1 on the
+// notify socket once it serves, STOPPING=1 and exit 0 on SIGTERM.
+TEST_P(DaemonTest, TongbandNotifiesReadinessAndStopsCleanly) {
+  county_->Stop();
+  county_.reset();  // frees the county's folder for the process
+  const std::string socket_path = dir_.File("notify.sock");
+  const int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  ASSERT_LT(socket_path.size(), sizeof(addr.sun_path));
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size());
+  ASSERT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  timeval tv{30, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+  std::vector<std::string> env_strings = {"NOTIFY_SOCKET=" + socket_path};
+  std::vector<char*> env;
+  for (std::string& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
+  std::vector<std::string> argv = {TB_TONGBAND, "--config", dir_.File(kCounty) + "/tongband.conf"};
+  std::vector<char*> raw;
+  for (std::string& a : argv) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  const std::string log = dir_.File("tongband.log");
+  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  ASSERT_EQ(posix_spawn(&pid, raw[0], &actions, nullptr, raw.data(), env.data()), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  char buf[256];
+  ssize_t n = recv(fd, buf, sizeof(buf), 0);
+  ASSERT_GT(n, 0) << "no readiness notification; see " << testutil::Contents(log);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "READY=1");
+  kill(pid, SIGTERM);
+  n = recv(fd, buf, sizeof(buf), 0);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), "STOPPING=1");
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testutil::Contents(log);
+  EXPECT_TRUE(absl::StrContains(testutil::Contents(log), "stopping on SIGTERM"));
+  close(fd);
+}
+
+// A unary call by method name with raw bytes, so that the test needs no
+// generated health or reflection stubs.
+absl::StatusOr<std::string> RawCall(int port, const std::string& ca, const std::string& cert,
+                                    const std::string& key, const std::string& method,
+                                    const std::string& request) {
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca;
+  ssl.pem_cert_chain = cert;
+  ssl.pem_private_key = key;
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::SslCredentials(ssl));
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Slice slice(request);
+  grpc::ByteBuffer in(&slice, 1), out;
+  grpc::CompletionQueue cq;
+  auto call = stub.PrepareUnaryCall(&ctx, method, in, &cq);
+  call->StartCall();
+  grpc::Status status;
+  call->Finish(&out, &status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  cq.Next(&tag, &ok);
+  if (!status.ok()) return absl::UnavailableError(status.error_message());
+  std::vector<grpc::Slice> slices;
+  (void)out.Dump(&slices);
+  std::string bytes;
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return bytes;
+}
+
+TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
+  const std::string ops = dir_.File(kCounty) + "/operators/";
+  const std::string ca = testutil::Contents(dir_.File(kCounty) + "/tls/ca.crt");
+  const std::string cert = testutil::Contents(ops + "clerk.crt");
+  const std::string key = testutil::Contents(ops + "clerk.key");
+  // grpc.health.v1.Health/Check with an empty request: status SERVING (1).
+  TB_ASSERT_OK_AND_ASSIGN(std::string health, RawCall(county_->admin_port(), ca, cert, key,
+                                                      "/grpc.health.v1.Health/Check", ""));
+  EXPECT_EQ(health, std::string("\x08\x01", 2));
+  // The peer port, as a node.
+  const std::string node_cert = testutil::Contents(dir_.File(kCounty) + "/tls/node.crt");
+  const std::string node_key = testutil::Contents(dir_.File(kCounty) + "/tls/node.key");
+  TB_ASSERT_OK_AND_ASSIGN(std::string peer_health,
+                          RawCall(national_->node().peer_port(), ca, node_cert, node_key,
+                                  "/grpc.health.v1.Health/Check", ""));
+  EXPECT_EQ(peer_health, std::string("\x08\x01", 2));
+
+  // Reflection: list_services (field 7) over the bidirectional stream.
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = ca;
+  ssl.pem_cert_chain = cert;
+  ssl.pem_private_key = key;
+  auto channel = grpc::CreateChannel(absl::StrCat("127.0.0.1:", county_->admin_port()),
+                                     grpc::SslCredentials(ssl));
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  grpc::CompletionQueue cq;
+  auto stream =
+      stub.PrepareCall(&ctx, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag;
+  bool ok;
+  stream->StartCall(reinterpret_cast<void*>(1));
+  cq.Next(&tag, &ok);
+  ASSERT_TRUE(ok);
+  grpc::Slice request(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer in(&request, 1), out;
+  stream->Write(in, reinterpret_cast<void*>(2));
+  cq.Next(&tag, &ok);
+  ASSERT_TRUE(ok);
+  stream->Read(&out, reinterpret_cast<void*>(3));
+  cq.Next(&tag, &ok);
+  ASSERT_TRUE(ok);
+  std::vector<grpc::Slice> slices;
+  (void)out.Dump(&slices);
+  std::string listed;
+  for (const grpc::Slice& s : slices)
+    listed.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_TRUE(absl::StrContains(listed, "tongban.v1.Admin")) << listed;
+  EXPECT_TRUE(absl::StrContains(listed, "grpc.health.v1.Health")) << listed;
+  ctx.TryCancel();
+  grpc::Status finished;
+  stream->Finish(&finished, reinterpret_cast<void*>(4));
+  while (cq.Next(&tag, &ok)) {
+    if (tag == reinterpret_cast<void*>(4)) break;
+  }
+
+  // Metrics: the county's text parses and has the families operators watch.
+  const std::string response = testutil::Get(county_->metrics_port(), "/metrics");
+  EXPECT_EQ(testutil::StatusLine(response), "HTTP/1.1 200 OK");
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<testutil::ParsedFamily> families,
+                          testutil::ParseExposition(testutil::Body(response)));
+  std::set<std::string> names;
+  for (const auto& f : families) names.insert(f.name);
+  for (const char* expected :
+       {"tongban_log_events", "tongban_peer_connected", "tongban_peer_lag_events",
+        "tongban_sync_apply_seconds", "tongban_rocksdb_bytes", "tongban_audit_entries",
+        "tongban_checkpoints_signed", "tongban_sync_batches", "tongban_sync_batches_rejected"}) {
+    EXPECT_TRUE(names.count(expected)) << expected;
+  }
+  EXPECT_EQ(testutil::StatusLine(testutil::Get(county_->metrics_port(), "/healthz")),
+            "HTTP/1.1 200 OK");
+}
+
+// The node, not the client, records when an inquiry was sent and sets its
+// deadline from [deadlines]; tongbanctl lists it and the metrics count it;
+// a reply to an inquiry the node does not hold is refused.
+TEST_P(DaemonTest, DeadlinesAreSetByTheNodeListedAndCounted) {
+  const std::string p = testutil::MakeId(kCounty, "19900101", 11);
+  auto clerk = As("clerk");
+  v1::WriteRequest w;
+  w.set_person(p);
+  w.set_kind(v1::RECORD_KIND_INQUIRY);
+  w.set_record_id("inq-1");
+  v1::Inquiry* q = w.mutable_value()->mutable_inquiry();
+  q->set_type(v1::INQUIRY_TYPE_URGENT);
+  q->set_to_county("440305");
+  q->set_question("Still at the address?");
+  q->set_sent_at_micros(1);  // the client's time is not taken
+  const absl::Time before = absl::Now();
+  TB_ASSERT_OK(clerk->Write(w).status());
+  TB_ASSERT_OK_AND_ASSIGN(v1::InquiryListReply listed, clerk->ListInquiries({}));
+  ASSERT_EQ(listed.items_size(), 1);
+  const v1::InquiryItem& item = listed.items(0);
+  EXPECT_EQ(item.state(), "sent");
+  EXPECT_GE(item.sent_at_micros(), absl::ToUnixMicros(before));
+  const absl::CivilDay due =
+      absl::ToCivilDay(absl::FromUnixMicros(item.sent_at_micros()), absl::FixedTimeZone(8 * 3600)) +
+      15;
+  EXPECT_EQ(item.due_on().year(), due.year());
+  EXPECT_EQ(item.due_on().month(), due.month());
+  EXPECT_EQ(item.due_on().day(), due.day());
+
+  std::string err, out;
+  EXPECT_EQ(Ctl("clerk", {"inquiry", "list", "--due", "--within-days", "20"}, &err, &out), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "inq-1")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "620102********011")) << out;  // masked
+  EXPECT_EQ(Ctl("clerk", {"inquiry", "list", "--overdue"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "(none)")) << out;
+  EXPECT_EQ(Ctl("clerk",
+                {"notice", "send", p, "--to", "440305", "--subject", "moved", "--needs-feedback"},
+                &err, &out),
+            0)
+      << err;
+  EXPECT_EQ(Ctl("clerk", {"notice", "list"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "feedback")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "sent")) << out;
+  // A reply to an inquiry nobody sent here: refused, nothing written.
+  EXPECT_EQ(Ctl("clerk",
+                {"inquiry", "reply", p, "--inquiry", "inq-9", "--inquiry-county", "440305",
+                 "--answer", "yes"},
+                &err),
+            2)
+      << err;
+  EXPECT_TRUE(absl::StrContains(err, "no inquiry inq-9")) << err;
+
+  // The metrics count the open inquiry (refreshed within 10 s of a commit).
+  double sent = -1;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (sent != 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(500));
+    auto families = testutil::ParseExposition(
+        testutil::Body(testutil::Get(county_->metrics_port(), "/metrics")));
+    ASSERT_TRUE(families.ok()) << families.status();
+    for (const auto& f : *families) {
+      for (const auto& sample : f.samples) {
+        if (f.name == "tongban_deadline_items" && sample.labels.at("kind") == "inquiry" &&
+            sample.labels.at("state") == "sent") {
+          sent = sample.value;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(sent, 1);
+}
+
+TB_INSTANTIATE_FOR_BOTH_SUITES(DaemonTest);
+
+}  // namespace
+}  // namespace tongban::node

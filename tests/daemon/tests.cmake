@@ -1,0 +1,25 @@
+# Metrics over HTTP: a real loopback server (127.0.0.1:0).
+tongban_test(metrics_http_test LABEL unit SRCS daemon/metrics_http_test.cc DEPS tongban_daemon)
+# Tests of running daemons, on a federation made by the setup script, with
+# tongbanctl's Admin client and binary (tests/daemon/daemon_fixture.h).
+function(tongban_daemon_test name)
+  tongban_test(${name} LABEL integration SRCS ${ARGN}
+               DEPS tongban_daemon tongban_admin_client tongban_proto_grpc)
+  target_compile_definitions(${name} PRIVATE
+    TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>"
+    TB_TONGBAND="$<TARGET_FILE:tongband>"
+    TB_BUILD_DIR="${CMAKE_BINARY_DIR}"
+    TB_SETUP_SCRIPT="${CMAKE_SOURCE_DIR}/tools/federation-setup.sh")
+  add_dependencies(${name} tongbanctl tongband)
+endfunction()
+# The daemon end to end: operator roles, audit, lock-out, health,
+# reflection and metrics.
+tongban_daemon_test(daemon_test daemon/daemon_test.cc)
+# Offline certificates end to end: issue, payload, QR, offline verify, the
+# national revocation list.
+tongban_daemon_test(certificate_daemon_test daemon/certificate_daemon_test.cc)
+# tongbanctl import against a running county.
+tongban_daemon_test(import_daemon_test daemon/import_daemon_test.cc)
+# tongbanctl ledger export against the national node and a county.
+tongban_daemon_test(ledger_daemon_test daemon/ledger_daemon_test.cc)
+target_link_libraries(ledger_daemon_test PRIVATE tongban_formats)  # decodes the GB18030 export

@@ -1,0 +1,13 @@
+# The domain workflows (paths relative to tests/).
+# Statistics: a hand-counted federation (sessions in one process, no network).
+tongban_test(stats_test LABEL unit SRCS workflows/stats_test.cc DEPS tongban_workflows tongban_sync)
+# Inquiry and notice deadlines with a fake clock; checks on the write path.
+tongban_test(workflow_test LABEL unit SRCS workflows/deadlines_test.cc
+             DEPS tongban_workflows tongban_sync)
+# Offline certificates: payload, text form, revocation list, every verdict.
+tongban_test(certificate_payload_test LABEL unit SRCS workflows/certificate_payload_test.cc
+             DEPS tongban_formats)
+# Bulk import: the CSV parser and its findings (workflows/import_csv.h).
+tongban_test(import_test LABEL unit SRCS workflows/import_csv_test.cc DEPS tongban_formats)
+# Ledger export: the CSV of statistics replies (workflows/ledger.h).
+tongban_test(ledger_test LABEL unit SRCS workflows/ledger_test.cc DEPS tongban_formats)

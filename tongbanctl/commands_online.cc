@@ -1,0 +1,950 @@
+#include "tongbanctl/commands_online.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "common/ids/citizen_id.h"
+#include "common/status_macros.h"
+#include "records/dates.h"
+#include "tongbanctl/admin_client.h"
+#include "workflows/measures.h"
+
+namespace tongban::cli {
+namespace {
+
+constexpr char kConnectionHelp[] =
+    "Connection (flags, or the environment when a flag is absent):\n"
+    "  --node HOST:PORT       the node's Admin port (TONGBAN_NODE)\n"
+    "  --ca FILE              CA of the node's certificate (TONGBAN_CA)\n"
+    "  --cert FILE            your operator certificate (TONGBAN_CERT)\n"
+    "  --key FILE             its private key, mode 0600 (TONGBAN_KEY)\n"
+    "  --password-file FILE   your password (TONGBAN_PASSWORD), or\n"
+    "  --totp CODE            your TOTP code (TONGBAN_TOTP)\n"
+    "  --json                 print the reply as JSON\n";
+
+// --- Output ---
+
+absl::Status PrintJson(const google::protobuf::Message& m, Io& io) {
+  std::string json;
+  google::protobuf::util::JsonPrintOptions o;
+  o.add_whitespace = true;
+  o.preserve_proto_field_names = true;
+  auto s = google::protobuf::util::MessageToJsonString(m, &json, o);
+  if (!s.ok()) return absl::InternalError(std::string(s.message()));
+  io.out << json;
+  return absl::OkStatus();
+}
+
+// Columns `text` takes on a terminal: Chinese characters (and other East
+// Asian wide characters) take two, other characters one.
+size_t DisplayWidth(absl::string_view text) {
+  size_t width = 0;
+  for (size_t i = 0; i < text.size();) {
+    const unsigned char c = static_cast<unsigned char>(text[i]);
+    const size_t len = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    uint32_t cp = len == 1 ? c : c & (0xFF >> (len + 1));
+    for (size_t k = 1; k < len && i + k < text.size(); ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    }
+    width += (cp >= 0x1100 &&
+              (cp <= 0x115F || (cp >= 0x2E80 && cp <= 0xA4CF) || (cp >= 0xAC00 && cp <= 0xD7A3) ||
+               (cp >= 0xF900 && cp <= 0xFAFF) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+               (cp >= 0xFF00 && cp <= 0xFF60) || (cp >= 0xFFE0 && cp <= 0xFFE6) || cp >= 0x20000))
+                 ? 2
+                 : 1;
+    i += len;
+  }
+  return width;
+}
+
+// Prints rows as aligned columns; the first row is the header.
+void PrintTable(const std::vector<std::vector<std::string>>& rows, Io& io) {
+  std::vector<size_t> width;
+  for (const auto& row : rows) {
+    if (width.size() < row.size()) width.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], DisplayWidth(row[i]));
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(width[i] - DisplayWidth(row[i]) + 2, ' ');
+    }
+    io.out << line << "\n";
+  }
+}
+
+std::string When(int64_t micros) {
+  if (micros == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(micros),
+                          absl::FixedTimeZone(8 * 3600));
+}
+
+std::string EventName(const v1::EventId& e) {
+  return absl::StrCat(e.origin(), "/", e.epoch(), "/", e.seq());
+}
+
+std::string DateText(const v1::Date& d) {
+  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
+}
+
+// --- Input ---
+
+absl::StatusOr<v1::Date> DateFlag(const Args& args, const char* flag) {
+  TB_ASSIGN_OR_RETURN(std::string text, args.Required(flag));
+  const bool shaped = text.size() == 10 && text[4] == '-' && text[7] == '-' &&
+                      std::all_of(text.begin(), text.end(),
+                                  [](char c) { return absl::ascii_isdigit(c) || c == '-'; });
+  absl::CivilDay day;
+  if (!shaped) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " \"", text, "\" is not a date (YYYY-MM-DD)"));
+  }
+  // 2026-02-30 has the shape but is no day (and must not become 03-02).
+  if (!absl::ParseCivilTime(text, &day) || absl::FormatCivilTime(day) != text) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", flag, " \"", text, "\" is not a real calendar day"));
+  }
+  return records::ToDate(day);
+}
+
+template <typename E>
+absl::StatusOr<E> Choice(const Args& args, const char* flag,
+                         const std::vector<std::pair<std::string, E>>& choices) {
+  TB_ASSIGN_OR_RETURN(std::string text, args.Required(flag));
+  std::vector<std::string> names;
+  for (const auto& [name, value] : choices) {
+    if (name == text) return value;
+    names.push_back(name);
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("--", flag, " \"", text, "\" is not one of: ", absl::StrJoin(names, ", ")));
+}
+
+// The person's ID: the one positional argument.
+const std::string& PersonArg(const Args& args) { return args.positional().front(); }
+
+// Sends one record write and prints what happened.
+absl::Status WriteRecord(const Args& args, Io& io, v1::RecordKind kind,
+                         const std::string& default_id, v1::RecordValue value,
+                         v1::Operation operation = v1::OPERATION_UPSERT) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::WriteRequest r;
+  r.set_person(PersonArg(args));
+  r.set_kind(kind);
+  r.set_record_id(args.Get("id", default_id));
+  r.set_operation(operation);
+  *r.mutable_value() = std::move(value);
+  r.set_reason(args.Get("reason"));
+  r.set_confirm_findings(args.Has("confirm-findings"));
+  r.set_confirm_duplicate(args.Has("confirm-duplicate"));
+  TB_ASSIGN_OR_RETURN(v1::WriteReply reply, client->Write(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  io.out << "written " << v1::RecordKind_Name(kind) << " " << r.record_id() << " of person "
+         << reply.person_masked() << " as event " << EventName(reply.event()) << "\n"
+         << "routed to: " << absl::StrJoin(reply.audience(), ", ") << "\n";
+  return absl::OkStatus();
+}
+
+// Flags of every record command, plus its own.
+std::vector<FlagSpec> RecordFlags(std::vector<FlagSpec> own) {
+  std::vector<FlagSpec> flags = ConnectionFlags();
+  flags.push_back({"id"});
+  flags.push_back({"reason"});
+  flags.push_back({"confirm-findings", false});
+  for (auto& f : own) flags.push_back(std::move(f));
+  return flags;
+}
+
+std::vector<FlagSpec> WithConnection(std::vector<FlagSpec> own) {
+  std::vector<FlagSpec> flags = ConnectionFlags();
+  for (auto& f : own) flags.push_back(std::move(f));
+  return flags;
+}
+
+constexpr char kRecordHelp[] =
+    "  --id RECORD_ID         the record's id (default: derived from its key fields)\n"
+    "  --reason TEXT          why (audited; required for a correction)\n"
+    "  --confirm-findings     write although the ID has graded findings\n";
+
+// --- Commands ---
+
+absl::Status StatusCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(v1::StatusReply s, client->Status(v1::StatusRequest()));
+  if (args.Has("json")) return PrintJson(s, io);
+  PrintTable({{"node", s.node()},
+              {"role", s.role()},
+              {"suite", s.suite()},
+              {"roster", absl::StrCat("v", s.roster_version())},
+              {"own log", absl::StrCat(s.log_size(), " events, ", s.signed_size(), " signed")},
+              {"logs held", absl::StrCat(s.logs_held(), " (", s.frozen_origins(), " frozen)")},
+              {"pending for", s.pending_peers().empty() ? "nobody (in sync)"
+                                                        : absl::StrJoin(s.pending_peers(), ", ")},
+              {"disk", absl::StrCat(s.disk_bytes() / (1 << 20), " MiB")},
+              {"started", When(s.started_at_micros())},
+              {"you are", absl::StrCat(s.operator_(), " (", s.operator_role(), ")")}},
+             io);
+  return absl::OkStatus();
+}
+
+absl::Status PeersCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(v1::PeersReply r, client->Peers(v1::PeersRequest()));
+  if (args.Has("json")) return PrintJson(r, io);
+  std::vector<std::vector<std::string>> rows = {{"PEER", "NAME", "STATUS", "CONNECTED", "SINCE",
+                                                 "LAST BATCH", "BEHIND OUT", "BEHIND IN", "HELD",
+                                                 "FROZEN", "LAST ERROR"}};
+  for (const v1::PeerInfo& p : r.peers()) {
+    rows.push_back({p.code(), p.name(), p.status(), p.connected() ? "yes" : "no",
+                    When(p.connected_since_micros()), When(p.last_batch_micros()),
+                    absl::StrCat(p.behind_outbound()), absl::StrCat(p.behind_inbound()),
+                    p.held().empty() ? "-" : p.held(), p.frozen() ? "FROZEN" : "-",
+                    p.last_error().empty() ? "-" : p.last_error().substr(0, 60)});
+  }
+  PrintTable(rows, io);
+  return absl::OkStatus();
+}
+
+absl::Status ClearHoldCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::ClearHoldRequest r;
+  r.set_peer(args.positional().front());
+  TB_ASSIGN_OR_RETURN(v1::ClearHoldReply reply, client->ClearHold(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  io.out << "cleared the hold on peer " << r.peer() << "; it will be dialled again\n";
+  return absl::OkStatus();
+}
+
+std::string ValueSummary(const v1::RecordValue& v) {
+  switch (v.value_case()) {
+    case v1::RecordValue::kPersonBasics:
+      return absl::StrCat("born ", DateText(v.person_basics().birth_date()), ", hukou ",
+                          v.person_basics().hukou_region());
+    case v1::RecordValue::kOutflow:
+      return absl::StrCat("to ", v.outflow().destination_county(), " on ",
+                          DateText(v.outflow().left_on()));
+    case v1::RecordValue::kInflow:
+      return absl::StrCat("from ", v.inflow().origin_county(), " arrived ",
+                          DateText(v.inflow().arrived_on()));
+    case v1::RecordValue::kReturnRegistration:
+      return absl::StrCat(v1::ReturnType_Name(v.return_registration().type()), " on ",
+                          DateText(v.return_registration().effective_on()));
+    case v1::RecordValue::kCertificate:
+      return absl::StrCat(v1::CertificateType_Name(v.certificate().type()), " ",
+                          v.certificate().number(), v.certificate().revoked() ? " REVOKED" : "");
+    case v1::RecordValue::kService:
+      return absl::StrCat(v1::ServiceType_Name(v.service().type()), " on ",
+                          DateText(v.service().delivered_on()), " by ",
+                          v.service().provider_county());
+    case v1::RecordValue::kEntitlement:
+      return absl::StrCat(v.entitlement().programme(), " ",
+                          v1::EntitlementStatus_Name(v.entitlement().status()));
+    case v1::RecordValue::kInquiry:
+      return absl::StrCat(v1::InquiryType_Name(v.inquiry().type()), " to ", v.inquiry().to_county(),
+                          " due ", DateText(v.inquiry().due_on()));
+    case v1::RecordValue::kInquiryReply:
+      return absl::StrCat("reply to ", v.inquiry_reply().inquiry_county(), "/",
+                          v.inquiry_reply().inquiry_record_id());
+    case v1::RecordValue::kNotice:
+      return absl::StrCat("notice to ", v.notice().to_county(), ": ", v.notice().subject());
+    case v1::RecordValue::kReceipt:
+      return absl::StrCat("receipt for ", v.receipt().notice_county(), "/",
+                          v.receipt().notice_record_id());
+    case v1::RecordValue::VALUE_NOT_SET: break;
+  }
+  return "(retracted)";
+}
+
+absl::Status PersonShowCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::PersonRequest r;
+  r.set_person(PersonArg(args));
+  TB_ASSIGN_OR_RETURN(std::string reason, args.Required("reason"));
+  r.set_reason(reason);
+  TB_ASSIGN_OR_RETURN(v1::PersonReply reply, client->GetPerson(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  io.out << "person " << reply.person() << "\n\n";
+  std::vector<std::vector<std::string>> rows = {{"KIND", "RECORD", "WRITER", "VERSIONS", "VALUE"}};
+  for (const v1::Record& rec : reply.records()) {
+    std::string value;
+    for (const v1::RecordValue& v : rec.values()) {
+      absl::StrAppend(&value, value.empty() ? "" : " | CONFLICT | ", ValueSummary(v));
+    }
+    rows.push_back({v1::RecordKind_Name(rec.kind()).substr(12), rec.record_id(),
+                    rec.state().custodian(), absl::StrCat(rec.state().versions()), value});
+  }
+  PrintTable(rows, io);
+  io.out << "\nlinked nodes:";
+  for (const auto& [node, link] : reply.links()) {
+    io.out << " " << node << " (" << v1::LinkRole_Name(link.role()).substr(10)
+           << (link.ended_at_micros() != 0 ? ", ended" : "") << ")";
+  }
+  io.out << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status PersonHistoryCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::PersonRequest r;
+  r.set_person(PersonArg(args));
+  TB_ASSIGN_OR_RETURN(std::string reason, args.Required("reason"));
+  r.set_reason(reason);
+  TB_ASSIGN_OR_RETURN(v1::HistoryReply reply, client->PersonHistory(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  std::vector<std::vector<std::string>> rows = {{"WHEN", "EVENT", "KIND", "RECORD", "OP", "VALUE"}};
+  for (const v1::HistoryEntry& e : reply.entries()) {
+    rows.push_back({When(e.body().hlc().physical_micros()), EventName(e.event()),
+                    v1::RecordKind_Name(e.body().kind()).substr(12), e.body().record_id(),
+                    v1::Operation_Name(e.body().operation()).substr(10), ValueSummary(e.value())});
+  }
+  PrintTable(rows, io);
+  return absl::OkStatus();
+}
+
+absl::Status PersonWhereCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::WhereRequestAdmin r;
+  r.set_person(PersonArg(args));
+  TB_ASSIGN_OR_RETURN(std::string reason, args.Required("reason"));
+  r.set_reason(reason);
+  TB_ASSIGN_OR_RETURN(v1::WhereReplyAdmin reply, client->Where(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  std::vector<std::vector<std::string>> rows = {{"NODE", "ROLE", "LINK"}};
+  for (const auto& h : reply.holders()) {
+    rows.push_back({h.node(), h.role(), h.ended() ? "ended" : "active"});
+  }
+  PrintTable(rows, io);
+  return absl::OkStatus();
+}
+
+absl::Status PersonRegisterCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::PersonBasics* p = v.mutable_person_basics();
+  TB_ASSIGN_OR_RETURN(std::string name, args.Required("name"));
+  p->set_name(name);
+  TB_ASSIGN_OR_RETURN(
+      v1::Sex sex,
+      Choice<v1::Sex>(args, "sex", {{"male", v1::SEX_MALE}, {"female", v1::SEX_FEMALE}}));
+  p->set_sex(sex);
+  TB_ASSIGN_OR_RETURN(*p->mutable_birth_date(), DateFlag(args, "birth-date"));
+  TB_ASSIGN_OR_RETURN(std::string region, args.Required("hukou-region"));
+  p->set_hukou_region(region);
+  p->set_hukou_address(args.Get("hukou-address"));
+  return WriteRecord(args, io, v1::RECORD_KIND_PERSON_BASICS, "basics", std::move(v));
+}
+
+absl::Status OutflowCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  TB_ASSIGN_OR_RETURN(std::string to, args.Required("to"));
+  v.mutable_outflow()->set_destination_county(to);
+  TB_ASSIGN_OR_RETURN(*v.mutable_outflow()->mutable_left_on(), DateFlag(args, "left-on"));
+  v.mutable_outflow()->set_reason(args.Get("why"));
+  const std::string id = absl::StrCat("out-", to, "-", DateText(v.outflow().left_on()));
+  return WriteRecord(args, io, v1::RECORD_KIND_OUTFLOW, id, std::move(v));
+}
+
+absl::Status InflowCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::InflowRegistration* in = v.mutable_inflow();
+  TB_ASSIGN_OR_RETURN(std::string origin, args.Required("origin"));
+  in->set_origin_county(origin);
+  in->set_previous_residence(args.Get("previous"));
+  TB_ASSIGN_OR_RETURN(*in->mutable_arrived_on(), DateFlag(args, "arrived-on"));
+  TB_ASSIGN_OR_RETURN(*in->mutable_registered_on(), DateFlag(args, "registered-on"));
+  TB_ASSIGN_OR_RETURN(std::string address, args.Required("address"));
+  in->set_address(address);
+  in->set_employer(args.Get("employer"));
+  const std::string id = absl::StrCat("in-", DateText(in->arrived_on()));
+  return WriteRecord(args, io, v1::RECORD_KIND_INFLOW, id, std::move(v));
+}
+
+absl::Status ReturnCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::ReturnRegistration* r = v.mutable_return_registration();
+  TB_ASSIGN_OR_RETURN(v1::ReturnType type,
+                      Choice<v1::ReturnType>(args, "type",
+                                             {{"home", v1::RETURN_TYPE_RETURNED_HOME},
+                                              {"departed", v1::RETURN_TYPE_DEPARTED}}));
+  r->set_type(type);
+  TB_ASSIGN_OR_RETURN(*r->mutable_effective_on(), DateFlag(args, "effective-on"));
+  TB_ASSIGN_OR_RETURN(std::string from, args.Required("from"));
+  r->set_from_county(from);
+  r->set_to_county(args.Get("to"));
+  const std::string id = absl::StrCat("return-", DateText(r->effective_on()));
+  return WriteRecord(args, io, v1::RECORD_KIND_RETURN, id, std::move(v));
+}
+
+// --delivered-on, --provider, --period and --notes of a service.
+absl::Status ServiceFlags(const Args& args, v1::ServiceRecord* s) {
+  TB_ASSIGN_OR_RETURN(*s->mutable_delivered_on(), DateFlag(args, "delivered-on"));
+  TB_ASSIGN_OR_RETURN(std::string provider, args.Required("provider"));
+  s->set_provider_county(provider);
+  s->set_period(args.Get("period"));
+  s->set_notes(args.Get("notes"));
+  return absl::OkStatus();
+}
+
+absl::Status ServiceCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::ServiceRecord* s = v.mutable_service();
+  TB_ASSIGN_OR_RETURN(v1::ServiceType type,
+                      Choice<v1::ServiceType>(
+                          args, "type",
+                          {{"prenatal-check", v1::SERVICE_TYPE_PRENATAL_CHECK},
+                           {"child-immunisation", v1::SERVICE_TYPE_CHILD_IMMUNISATION},
+                           {"health-check", v1::SERVICE_TYPE_HEALTH_CHECK},
+                           {"contraceptive-supplies", v1::SERVICE_TYPE_CONTRACEPTIVE_SUPPLIES},
+                           {"health-education", v1::SERVICE_TYPE_HEALTH_EDUCATION},
+                           {"birth-registration-help", v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP}}));
+  s->set_type(type);
+  TB_RETURN_IF_ERROR(ServiceFlags(args, s));
+  const std::string id = absl::StrCat("svc-", args.Get("type"), "-", DateText(s->delivered_on()));
+  return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, id, std::move(v));
+}
+
+absl::Status EntitlementCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::Entitlement* e = v.mutable_entitlement();
+  TB_ASSIGN_OR_RETURN(std::string programme, args.Required("programme"));
+  e->set_programme(programme);
+  TB_ASSIGN_OR_RETURN(
+      v1::EntitlementStatus status,
+      Choice<v1::EntitlementStatus>(args, "status",
+                                    {{"eligible", v1::ENTITLEMENT_STATUS_ELIGIBLE},
+                                     {"active", v1::ENTITLEMENT_STATUS_ACTIVE},
+                                     {"suspended", v1::ENTITLEMENT_STATUS_SUSPENDED},
+                                     {"ended", v1::ENTITLEMENT_STATUS_ENDED}}));
+  e->set_status(status);
+  TB_ASSIGN_OR_RETURN(long long fen, args.GetInt("amount-fen", 0, 0, 100000000));
+  e->set_amount_fen(fen);
+  TB_ASSIGN_OR_RETURN(*e->mutable_period_from(), DateFlag(args, "from"));
+  TB_ASSIGN_OR_RETURN(*e->mutable_period_to(), DateFlag(args, "to"));
+  e->set_delivered_by(args.Get("delivered-by"));
+  return WriteRecord(args, io, v1::RECORD_KIND_ENTITLEMENT, absl::StrCat("ent-", programme),
+                     std::move(v));
+}
+
+absl::Status EntitlementDeliverCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::ServiceRecord* s = v.mutable_service();
+  s->set_type(v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY);
+  TB_ASSIGN_OR_RETURN(std::string entitlement, args.Required("entitlement"));
+  s->set_entitlement_record_id(entitlement);
+  TB_RETURN_IF_ERROR(ServiceFlags(args, s));
+  const std::string id = absl::StrCat("delivery-", entitlement, "-", DateText(s->delivered_on()));
+  return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, id, std::move(v));
+}
+
+absl::Status CertificateIssueCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::Certificate* c = v.mutable_certificate();
+  TB_ASSIGN_OR_RETURN(
+      v1::CertificateType type,
+      Choice<v1::CertificateType>(args, "type",
+                                  {{"marriage-fertility", v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY},
+                                   {"residence-permit", v1::CERTIFICATE_TYPE_RESIDENCE_PERMIT}}));
+  c->set_type(type);
+  TB_ASSIGN_OR_RETURN(std::string number, args.Required("number"));
+  c->set_number(number);
+  TB_ASSIGN_OR_RETURN(std::string issuer, args.Required("issuer"));
+  c->set_issuer(issuer);
+  TB_ASSIGN_OR_RETURN(*c->mutable_valid_from(), DateFlag(args, "valid-from"));
+  TB_ASSIGN_OR_RETURN(*c->mutable_valid_to(), DateFlag(args, "valid-to"));
+  for (const std::string& fact : args.GetAll("fact")) {
+    std::pair<std::string, std::string> kv = absl::StrSplit(fact, absl::MaxSplits('=', 1));
+    if (kv.first.empty() || fact.find('=') == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat("--fact \"", fact, "\" is not NAME=VALUE"));
+    }
+    (*c->mutable_attested_facts())[kv.first] = kv.second;
+  }
+  c->set_supersedes(args.Get("supersedes"));
+  return WriteRecord(args, io, v1::RECORD_KIND_CERTIFICATE, absl::StrCat("cert-", number),
+                     std::move(v));
+}
+
+absl::Status InquirySendCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::Inquiry* q = v.mutable_inquiry();
+  TB_ASSIGN_OR_RETURN(
+      v1::InquiryType type,
+      Choice<v1::InquiryType>(args, "type",
+                              {{"urgent", v1::INQUIRY_TYPE_URGENT},
+                               {"normal", v1::INQUIRY_TYPE_NORMAL},
+                               {"certificate-mismatch", v1::INQUIRY_TYPE_CERTIFICATE_MISMATCH}}));
+  q->set_type(type);
+  TB_ASSIGN_OR_RETURN(std::string to, args.Required("to"));
+  q->set_to_county(to);
+  TB_ASSIGN_OR_RETURN(std::string question, args.Required("question"));
+  q->set_question(question);
+  // The node records the time sent and the deadline (workflows/deadlines.h).
+  const absl::Time now = absl::Now();
+  return WriteRecord(args, io, v1::RECORD_KIND_INQUIRY,
+                     absl::StrCat("inq-", to, "-", absl::ToUnixSeconds(now)), std::move(v));
+}
+
+absl::Status InquiryReplyCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::InquiryReply* r = v.mutable_inquiry_reply();
+  TB_ASSIGN_OR_RETURN(std::string inquiry, args.Required("inquiry"));
+  r->set_inquiry_record_id(inquiry);
+  TB_ASSIGN_OR_RETURN(std::string from, args.Required("inquiry-county"));
+  r->set_inquiry_county(from);
+  TB_ASSIGN_OR_RETURN(std::string answer, args.Required("answer"));
+  r->set_answer(answer);
+  r->set_matched(args.Has("matched"));
+  return WriteRecord(args, io, v1::RECORD_KIND_INQUIRY_REPLY, absl::StrCat("reply-", inquiry),
+                     std::move(v));
+}
+
+// --due, --overdue and --within-days of `inquiry list` and `notice list`.
+template <typename Request>
+absl::StatusOr<Request> DeadlineListRequest(const Args& args) {
+  Request r;
+  r.set_due(args.Has("due"));
+  r.set_overdue(args.Has("overdue"));
+  TB_ASSIGN_OR_RETURN(long long days, args.GetInt("within-days", 0, 1, 365));
+  r.set_due_within_days(static_cast<uint32_t>(days));
+  return r;
+}
+
+absl::Status InquiryListCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(auto r, DeadlineListRequest<v1::InquiryListRequest>(args));
+  TB_ASSIGN_OR_RETURN(v1::InquiryListReply reply, client->ListInquiries(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  std::vector<std::vector<std::string>> rows = {
+      {"PERSON", "INQUIRY", "FROM", "TO", "TYPE", "SENT", "DUE", "STATE", "REPLIED"}};
+  for (const v1::InquiryItem& i : reply.items()) {
+    rows.push_back({ids::MaskId(i.person()), i.record_id(), i.from_county(), i.to_county(),
+                    v1::InquiryType_Name(i.type()).substr(13), When(i.sent_at_micros()),
+                    DateText(i.due_on()), i.state(), When(i.replied_at_micros())});
+  }
+  PrintTable(rows, io);
+  if (reply.items().empty()) io.out << "(none)\n";
+  return absl::OkStatus();
+}
+
+// The person's certificates, from the records the node holds.
+absl::StatusOr<std::vector<v1::Record>> Certificates(AdminClient& client, const Args& args) {
+  v1::PersonRequest r;
+  r.set_person(PersonArg(args));
+  TB_ASSIGN_OR_RETURN(std::string reason, args.Required("reason"));
+  r.set_reason(reason);
+  TB_ASSIGN_OR_RETURN(v1::PersonReply reply, client.GetPerson(r));
+  std::vector<v1::Record> out;
+  for (const v1::Record& rec : reply.records()) {
+    if (rec.kind() == v1::RECORD_KIND_CERTIFICATE) out.push_back(rec);
+  }
+  return out;
+}
+
+absl::Status CertificateShowCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(std::vector<v1::Record> certs, Certificates(*client, args));
+  if (args.Has("json")) {
+    v1::PersonReply only;
+    only.set_person(PersonArg(args));
+    for (v1::Record& c : certs) *only.add_records() = std::move(c);
+    return PrintJson(only, io);
+  }
+  std::vector<std::vector<std::string>> rows = {
+      {"RECORD", "TYPE", "NUMBER", "ISSUER", "VALID FROM", "VALID TO", "STATE", "FACTS"}};
+  for (const v1::Record& rec : certs) {
+    for (const v1::RecordValue& v : rec.values()) {
+      const v1::Certificate& c = v.certificate();
+      std::vector<std::string> facts;
+      for (const auto& [k, val] : c.attested_facts()) facts.push_back(absl::StrCat(k, "=", val));
+      std::sort(facts.begin(), facts.end());
+      rows.push_back({rec.record_id(), v1::CertificateType_Name(c.type()).substr(17), c.number(),
+                      c.issuer(), DateText(c.valid_from()), DateText(c.valid_to()),
+                      c.revoked() ? "REVOKED" : "valid", absl::StrJoin(facts, ", ")});
+    }
+  }
+  PrintTable(rows, io);
+  if (certs.empty()) io.out << "(no certificates held here)\n";
+  return absl::OkStatus();
+}
+
+absl::Status CertificateRevokeCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(std::string number, args.Required("number"));
+  TB_ASSIGN_OR_RETURN(std::vector<v1::Record> certs, Certificates(*client, args));
+  for (const v1::Record& rec : certs) {
+    if (rec.values().empty() || rec.values(0).certificate().number() != number) continue;
+    if (rec.values(0).certificate().revoked()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("certificate ", number, " is already revoked"));
+    }
+    v1::RecordValue v = rec.values(0);
+    v.mutable_certificate()->set_revoked(true);
+    v1::WriteRequest w;
+    w.set_person(PersonArg(args));
+    w.set_kind(v1::RECORD_KIND_CERTIFICATE);
+    w.set_record_id(rec.record_id());
+    w.set_operation(v1::OPERATION_UPSERT);
+    *w.mutable_value() = std::move(v);
+    w.set_reason(args.Get("reason"));
+    TB_ASSIGN_OR_RETURN(v1::WriteReply reply, client->Write(w));
+    if (args.Has("json")) return PrintJson(reply, io);
+    io.out << "revoked certificate " << number << " of person " << reply.person_masked()
+           << " as event " << EventName(reply.event()) << "\n"
+           << "routed to: " << absl::StrJoin(reply.audience(), ", ") << "\n";
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(
+      absl::StrCat("no certificate ", number, " of this person is held here"));
+}
+
+absl::Status NoticeSendCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::Notice* n = v.mutable_notice();
+  TB_ASSIGN_OR_RETURN(std::string to, args.Required("to"));
+  n->set_to_county(to);
+  TB_ASSIGN_OR_RETURN(std::string subject, args.Required("subject"));
+  n->set_subject(subject);
+  n->set_body(args.Get("body"));
+  n->set_needs_receipt(args.Has("needs-receipt"));
+  n->set_needs_feedback(args.Has("needs-feedback"));
+  const absl::Time now = absl::Now();  // names the record; the node stamps the time
+  return WriteRecord(args, io, v1::RECORD_KIND_NOTICE,
+                     absl::StrCat("notice-", to, "-", absl::ToUnixSeconds(now)), std::move(v));
+}
+
+absl::Status NoticeAckCmd(const Args& args, Io& io) {
+  v1::RecordValue v;
+  v1::Receipt* r = v.mutable_receipt();
+  TB_ASSIGN_OR_RETURN(std::string notice, args.Required("notice"));
+  r->set_notice_record_id(notice);
+  TB_ASSIGN_OR_RETURN(std::string from, args.Required("notice-county"));
+  r->set_notice_county(from);
+  r->set_feedback(args.Get("feedback"));
+  return WriteRecord(args, io, v1::RECORD_KIND_RECEIPT, absl::StrCat("receipt-", notice),
+                     std::move(v));
+}
+
+absl::Status NoticeListCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(auto r, DeadlineListRequest<v1::NoticeListRequest>(args));
+  TB_ASSIGN_OR_RETURN(v1::NoticeListReply reply, client->ListNotices(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  std::vector<std::vector<std::string>> rows = {
+      {"PERSON", "NOTICE", "FROM", "TO", "NEEDS", "SENT", "DUE", "STATE", "RECEIPT", "FEEDBACK"}};
+  for (const v1::NoticeItem& i : reply.items()) {
+    const std::string needs = i.needs_receipt() && i.needs_feedback() ? "receipt+feedback"
+                              : i.needs_feedback()                    ? "feedback"
+                                                                      : "receipt";
+    rows.push_back({ids::MaskId(i.person()), i.record_id(), i.from_county(), i.to_county(), needs,
+                    When(i.sent_at_micros()), DateText(i.due_on()), i.state(),
+                    When(i.received_at_micros()), When(i.feedback_at_micros())});
+  }
+  PrintTable(rows, io);
+  if (reply.items().empty()) io.out << "(none)\n";
+  return absl::OkStatus();
+}
+
+absl::Status StatsCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::StatsRequest r;
+  if (args.Has("month") && args.Has("year")) {
+    return absl::InvalidArgumentError("give --month or --year, not both");
+  }
+  if (args.Has("month")) {
+    r.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
+    r.set_period(args.Get("month"));
+  } else if (args.Has("year")) {
+    r.set_period_kind(v1::STATS_PERIOD_KIND_STATISTICAL_YEAR);
+    r.set_period(args.Get("year"));
+  }
+  r.set_scope(args.Get("scope"));
+  TB_ASSIGN_OR_RETURN(v1::StatsReply reply, client->Stats(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  io.out << workflows::FormatStatsTable(reply);
+  return absl::OkStatus();
+}
+
+absl::Status AuditCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::AuditRequest r;
+  r.set_operator_(args.Get("operator"));
+  r.set_person(args.Get("person"));
+  TB_ASSIGN_OR_RETURN(long long limit, args.GetInt("limit", 100, 1, 100000));
+  r.set_limit(static_cast<uint32_t>(limit));
+  for (const char* flag : {"from", "to"}) {
+    if (!args.Has(flag)) continue;
+    TB_ASSIGN_OR_RETURN(v1::Date d, DateFlag(args, flag));
+    const absl::Time t = absl::FromCivil(absl::CivilDay(d.year(), d.month(), d.day()),
+                                         absl::FixedTimeZone(8 * 3600));
+    (std::string(flag) == "from" ? r.set_from_micros(absl::ToUnixMicros(t))
+                                 : r.set_to_micros(absl::ToUnixMicros(t + absl::Hours(24))));
+  }
+  TB_ASSIGN_OR_RETURN(v1::AuditReply reply, client->Audit(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  io.out << "audit log: " << reply.size() << " entries, chain "
+         << (reply.chain_verified() ? "verified" : "NOT VERIFIED") << "\n\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"#", "WHEN", "OPERATOR", "ROLE", "ACTION", "PERSON", "REASON", "OUTCOME"}};
+  for (const v1::AuditEntry& e : reply.entries()) {
+    rows.push_back({absl::StrCat(e.seq()), When(e.at_micros()), e.operator_(), e.role(), e.action(),
+                    e.person().empty() ? "-" : ids::MaskId(e.person()), e.reason(), e.outcome()});
+  }
+  PrintTable(rows, io);
+  return absl::OkStatus();
+}
+
+// Builds a command whose details are its own flags, the connection help and
+// examples.
+Command Online(std::string group, std::string name, std::string summary, std::string usage,
+               std::string own_help, std::string examples, std::vector<FlagSpec> flags,
+               size_t positional, std::function<absl::Status(const Args&, Io&)> run) {
+  Command c;
+  c.group = std::move(group);
+  c.name = std::move(name);
+  c.summary = std::move(summary);
+  c.usage = std::move(usage);
+  c.details = absl::StrCat(own_help, own_help.empty() ? "" : "\n", kConnectionHelp, "\nExamples:\n",
+                           examples);
+  c.flags = std::move(flags);
+  c.min_positional = positional;
+  c.max_positional = positional;
+  c.run = std::move(run);
+  return c;
+}
+
+Command Record(std::string group, std::string name, std::string summary, std::string usage,
+               std::string own_help, std::string examples, std::vector<FlagSpec> own,
+               std::function<absl::Status(const Args&, Io&)> run) {
+  return Online(std::move(group), std::move(name), std::move(summary), std::move(usage),
+                absl::StrCat(own_help, kRecordHelp), std::move(examples),
+                RecordFlags(std::move(own)), 1, std::move(run));
+}
+
+}  // namespace
+
+void AddOnlineCommands(std::vector<Command>* c) {
+  c->push_back(Online("status", "", "the node: role, log, peers pending, disk", "tongbanctl status",
+                      "", "  tongbanctl status --node 127.0.0.1:7444\n", ConnectionFlags(), 0,
+                      StatusCmd));
+  c->push_back(Online("peers", "", "each peer: connected, since, last batch, behind, held, frozen",
+                      "tongbanctl peers", "", "  tongbanctl peers --json\n", ConnectionFlags(), 0,
+                      PeersCmd));
+  c->push_back(Online(
+      "peers", "clear-hold", "dial again a peer held after it sent invalid data (administrators)",
+      "tongbanctl peers clear-hold PEER", "", "  tongbanctl peers clear-hold 440305\n",
+      ConnectionFlags(), 1, ClearHoldCmd));
+  c->push_back(Record("person", "register", "register a person's basic facts (户籍地, origin only)",
+                      "tongbanctl person register ID --name NAME --sex male|female --birth-date "
+                      "YYYY-MM-DD --hukou-region CODE [--hukou-address TEXT]",
+                      "  --name, --sex, --birth-date, --hukou-region, --hukou-address\n",
+                      "  tongbanctl person register 620102199001010012 --name 张三 --sex male "
+                      "--birth-date 1990-01-01 --hukou-region 620102\n",
+                      {{"name"}, {"sex"}, {"birth-date"}, {"hukou-region"}, {"hukou-address"}},
+                      PersonRegisterCmd));
+  const std::vector<FlagSpec> reason = {{"reason"}};
+  c->push_back(Online("person", "show", "a person's records and linked nodes (audited)",
+                      "tongbanctl person show ID --reason TEXT",
+                      "  --reason TEXT          why you read the records (required, audited)\n",
+                      "  tongbanctl person show 620102199001010012 --reason \"inflow check\"\n",
+                      WithConnection(reason), 1, PersonShowCmd));
+  c->push_back(Online("person", "history", "every version of every record of a person (audited)",
+                      "tongbanctl person history ID --reason TEXT",
+                      "  --reason TEXT          why you read the records (required, audited)\n",
+                      "  tongbanctl person history 620102199001010012 --reason \"case review\"\n",
+                      WithConnection(reason), 1, PersonHistoryCmd));
+  c->push_back(Online("person", "where",
+                      "which nodes hold records of a person (national index; audited)",
+                      "tongbanctl person where ID --reason TEXT",
+                      "  --reason TEXT          why you ask (required, audited)\n",
+                      "  tongbanctl person where 620102199001010012 --reason \"inquiry\"\n",
+                      WithConnection(reason), 1, PersonWhereCmd));
+  c->push_back(
+      Record("register", "outflow", "register a departure (流出登记, origin)",
+             "tongbanctl register outflow ID --to COUNTY --left-on YYYY-MM-DD [--why TEXT]",
+             "  --to COUNTY            the destination county code\n"
+             "  --left-on DATE         the day the person left\n"
+             "  --why TEXT             the reason for leaving (work, business, ...)\n",
+             "  tongbanctl register outflow 620102199001010012 --to 440305 --left-on "
+             "2026-03-01 --why work\n",
+             {{"to"}, {"left-on"}, {"why"}}, OutflowCmd));
+  c->push_back(Record(
+      "register", "inflow", "register an arrival (流入登记, residence)",
+      "tongbanctl register inflow ID --origin COUNTY --arrived-on DATE "
+      "--registered-on DATE --address TEXT [--previous COUNTY] [--employer TEXT]",
+      "  --origin COUNTY        the household-registration county\n"
+      "  --previous COUNTY      the previous residence, if any\n"
+      "  --arrived-on DATE, --registered-on DATE, --address TEXT, --employer TEXT\n",
+      "  tongbanctl register inflow 620102199001010012 --origin 620102 "
+      "--arrived-on 2026-03-02 --registered-on 2026-03-10 --address \"...\"\n",
+      {{"origin"}, {"previous"}, {"arrived-on"}, {"registered-on"}, {"address"}, {"employer"}},
+      InflowCmd));
+  c->push_back(Record("register", "return",
+                      "register a return home (origin) or a departure from the residence",
+                      "tongbanctl register return ID --type home|departed --effective-on DATE "
+                      "--from COUNTY [--to COUNTY]",
+                      "  --type home|departed   returned home (origin) or left (residence)\n"
+                      "  --effective-on DATE, --from COUNTY (the residence left), --to COUNTY\n",
+                      "  tongbanctl register return 620102199001010012 --type home "
+                      "--effective-on 2026-11-01 --from 330106\n",
+                      {{"type"}, {"effective-on"}, {"from"}, {"to"}}, ReturnCmd));
+  c->push_back(
+      Record("service", "record", "record a public service delivered (服务记录)",
+             "tongbanctl service record ID --type TYPE --delivered-on DATE --provider "
+             "COUNTY [--period P] [--notes TEXT]",
+             "  --type                 prenatal-check, child-immunisation, health-check,\n"
+             "                         contraceptive-supplies, health-education,\n"
+             "                         birth-registration-help\n"
+             "  --delivered-on DATE, --provider COUNTY, --period 2026-11, --notes TEXT\n"
+             "  --confirm-duplicate    record it although the same service for the same\n"
+             "                         period is recorded for the person (flagged first)\n",
+             "  tongbanctl service record 620102199001010012 --type health-check "
+             "--delivered-on 2026-04-01 --provider 440305\n",
+             {{"type"},
+              {"delivered-on"},
+              {"provider"},
+              {"period"},
+              {"notes"},
+              {"confirm-duplicate", false}},
+             ServiceCmd));
+  c->push_back(
+      Record("entitlement", "set", "set an entitlement (奖励扶助等, origin)",
+             "tongbanctl entitlement set ID --programme NAME --status STATUS --from DATE "
+             "--to DATE [--amount-fen N] [--delivered-by COUNTY]",
+             "  --status               eligible, active, suspended, ended\n",
+             "  tongbanctl entitlement set 620102199001010012 --programme reward "
+             "--status active --from 2026-01-01 --to 2026-12-31 --amount-fen 10000\n",
+             {{"programme"}, {"status"}, {"amount-fen"}, {"from"}, {"to"}, {"delivered-by"}},
+             EntitlementCmd));
+  c->push_back(
+      Record("entitlement", "deliver",
+             "record that this county helped deliver an entitlement (协助发放, residence)",
+             "tongbanctl entitlement deliver ID --entitlement RECORD_ID --delivered-on "
+             "DATE --provider COUNTY [--period P] [--notes TEXT]",
+             "  --entitlement RECORD_ID  the origin's entitlement record (ent-PROGRAMME),\n"
+             "                         as person show lists it; it must be held here\n"
+             "  --delivered-on DATE, --provider COUNTY (this county), --period 2026-11\n"
+             "  --confirm-duplicate    record it although a delivery for the period is\n"
+             "                         recorded (flagged first)\n",
+             "  tongbanctl entitlement deliver 620102199001010012 --entitlement "
+             "ent-reward --delivered-on 2026-11-20 --provider 440305 --period 2026-11\n",
+             {{"entitlement"},
+              {"delivered-on"},
+              {"provider"},
+              {"period"},
+              {"notes"},
+              {"confirm-duplicate", false}},
+             EntitlementDeliverCmd));
+  c->push_back(Record("certificate", "issue", "issue an electronic certificate (电子证明)",
+                      "tongbanctl certificate issue ID --type TYPE --number N --issuer COUNTY "
+                      "--valid-from DATE --valid-to DATE [--fact NAME=VALUE ...] [--supersedes ID]",
+                      "  --type                 marriage-fertility, residence-permit\n"
+                      "  --fact NAME=VALUE      an attested fact (repeatable)\n",
+                      "  tongbanctl certificate issue 620102199001010012 --type "
+                      "marriage-fertility --number HY-1 --issuer 620102 --valid-from 2026-03-01 "
+                      "--valid-to 2027-02-28 --fact marital_status=married\n",
+                      {{"type"},
+                       {"number"},
+                       {"issuer"},
+                       {"valid-from"},
+                       {"valid-to"},
+                       {"fact", true, true},
+                       {"supersedes"}},
+                      CertificateIssueCmd));
+  c->push_back(
+      Record("inquiry", "send", "send an inquiry (协查) to another county",
+             "tongbanctl inquiry send ID --to COUNTY --type TYPE --question TEXT",
+             "  --type                 urgent (15 days), normal (30), certificate-mismatch (7)\n"
+             "                         by default; the node sets the deadline from its\n"
+             "                         [deadlines] rules for the receiving province\n",
+             "  tongbanctl inquiry send 620102199001010012 --to 620102 --type normal "
+             "--question \"Is the marriage certificate current?\"\n",
+             {{"to"}, {"type"}, {"question"}}, InquirySendCmd));
+  c->push_back(
+      Record("inquiry", "reply", "reply to an inquiry (协查反馈)",
+             "tongbanctl inquiry reply ID --inquiry RECORD_ID --inquiry-county COUNTY "
+             "--answer TEXT [--matched]",
+             "  --inquiry RECORD_ID    the inquiry's record id; --inquiry-county: its sender\n",
+             "  tongbanctl inquiry reply 620102199001010012 --inquiry inq-620102-1 "
+             "--inquiry-county 440305 --answer \"current\" --matched\n",
+             {{"inquiry"}, {"inquiry-county"}, {"answer"}, {"matched", false}}, InquiryReplyCmd));
+  c->push_back(Online("inquiry", "list", "inquiries sent or received here, with their state",
+                      "tongbanctl inquiry list [--due [--within-days N]] [--overdue]",
+                      "  --due                  only open ones due within --within-days (default:\n"
+                      "                         the node's deadlines.remind_days, 3 unless set)\n"
+                      "  --overdue              only those past their deadline without a reply\n"
+                      "States: sent, received, open (national node), answered, answered late,\n"
+                      "overdue, withdrawn.\n",
+                      "  tongbanctl inquiry list --overdue\n",
+                      WithConnection({{"due", false}, {"overdue", false}, {"within-days"}}), 0,
+                      InquiryListCmd));
+  c->push_back(Online("certificate", "show", "a person's certificates held here (audited)",
+                      "tongbanctl certificate show ID --reason TEXT",
+                      "  --reason TEXT          why you read them (required, audited)\n",
+                      "  tongbanctl certificate show 620102199001010012 --reason \"check\"\n",
+                      WithConnection(reason), 1, CertificateShowCmd));
+  c->push_back(Online("certificate", "revoke", "revoke a certificate this node issued",
+                      "tongbanctl certificate revoke ID --number N --reason TEXT",
+                      "  --number N             the certificate number\n"
+                      "  --reason TEXT          why (required, audited)\n",
+                      "  tongbanctl certificate revoke 620102199001010012 --number HY-1 "
+                      "--reason \"issued in error\"\n",
+                      WithConnection({{"number"}, {"reason"}}), 1, CertificateRevokeCmd));
+  c->push_back(
+      Record("notice", "send", "send a notice (通报) to another county",
+             "tongbanctl notice send ID --to COUNTY --subject TEXT [--body TEXT] "
+             "[--needs-receipt] [--needs-feedback]",
+             "",
+             "  tongbanctl notice send 620102199001010012 --to 440305 --subject "
+             "\"moved\" --needs-receipt\n",
+             {{"to"}, {"subject"}, {"body"}, {"needs-receipt", false}, {"needs-feedback", false}},
+             NoticeSendCmd));
+  c->push_back(Record("notice", "ack", "acknowledge a notice (回执)",
+                      "tongbanctl notice ack ID --notice RECORD_ID --notice-county COUNTY "
+                      "[--feedback TEXT]",
+                      "",
+                      "  tongbanctl notice ack 620102199001010012 --notice notice-440305-1 "
+                      "--notice-county 440305\n",
+                      {{"notice"}, {"notice-county"}, {"feedback"}}, NoticeAckCmd));
+  c->push_back(Online(
+      "notice", "list", "notices needing a receipt or feedback, sent or received here, with state",
+      "tongbanctl notice list [--due [--within-days N]] [--overdue]",
+      "  --due                  only open ones due within --within-days (default:\n"
+      "                         the node's deadlines.remind_days, 3 unless set)\n"
+      "  --overdue              only those past their deadline, not complete\n"
+      "States: sent, received, open (national node), awaiting feedback, acknowledged,\n"
+      "acknowledged late, overdue, withdrawn. Deadline: 30 days unless\n"
+      "[deadlines] says otherwise.\n",
+      "  tongbanctl notice list --due\n",
+      WithConnection({{"due", false}, {"overdue", false}, {"within-days"}}), 0, NoticeListCmd));
+  c->push_back(
+      Online("stats", "", "the measures: feedback, receipts, timeliness, coverage, flows",
+             "tongbanctl stats [--month YYYY-MM | --year YYYY] [--scope CODE]",
+             "  --month YYYY-MM        a calendar month (default: the current one)\n"
+             "  --year YYYY            the statistical year ending in YYYY: 1 October\n"
+             "                         YYYY-1 to 30 September YYYY\n"
+             "  --scope CODE           a county, a province XX0000 or the nation 000000\n"
+             "                         (default: the node's own; a county sees itself only)\n",
+             "  tongbanctl stats --year 2026 --scope 440000\n",
+             WithConnection({{"month"}, {"year"}, {"scope"}}), 0, StatsCmd));
+  c->push_back(Online("audit", "", "the audit trail, its chain verified (auditors)",
+                      "tongbanctl audit [--from DATE] [--to DATE] [--operator NAME] [--person ID] "
+                      "[--limit N]",
+                      "  --from DATE, --to DATE  days in China Standard Time\n"
+                      "  --operator NAME, --person ID, --limit N (default 100)\n",
+                      "  tongbanctl audit --from 2026-11-01 --person 620102199001010012\n",
+                      WithConnection({{"from"}, {"to"}, {"operator"}, {"person"}, {"limit"}}), 0,
+                      AuditCmd));
+}
+
+}  // namespace tongban::cli

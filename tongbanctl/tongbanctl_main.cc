@@ -1,0 +1,11 @@
+// tongbanctl's entry point; everything else is in tongbanctl/tongbanctl.h.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "tongbanctl/tongbanctl.h"
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  return tongban::cli::RunTongbanctl(args, std::cout, std::cerr);
+}

@@ -1,0 +1,66 @@
+// The measures of DOMAIN.md as StatsRow holds them, the periods they are
+// computed over, and the human-readable table of a reply: the parts of the
+// statistics that need no store, shared by the computation
+// (workflows/stats.h) and tongbanctl.
+//
+// Thread safety: free functions and constants.
+#pragma once
+
+#include <string>
+#include <utility>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/civil_time.h"
+#include "tongban/v1/stats.pb.h"
+
+namespace tongban::workflows {
+
+// Measures with a numerator and a denominator, in StatsRow order.
+enum Measure {
+  kFeedback,
+  kOnTime,
+  kReceipt,
+  kTimeliness,
+  kArrivedOneSided,  // distinct persons per scope: not summed up
+  kLeftOneSided,     // distinct persons per scope: not summed up
+  kCertificate,
+  kCompleteness,
+  kIdFindings,
+  kMeasureCount,
+};
+
+// Each measure's label in FormatStatsTable.
+extern const char* const kMeasureLabels[kMeasureCount];
+
+// Each measure's ratio in a row. REQUIRES: 0 <= m < kMeasureCount.
+v1::StatsRatio* MutableRatio(v1::StatsRow* row, int m);
+const v1::StatsRatio& Ratio(const v1::StatsRow& row, int m);
+
+// Whether a province's or the nation's count is the sum of its counties'
+// (false for the measures that count distinct persons per scope).
+bool SummedUp(int m);
+
+// What the records cannot support (yet), reported in every reply.
+struct NotComputable {
+  const char* measure;
+  const char* reason;
+};
+extern const NotComputable kNotComputable[3];
+
+// The value of a string of at most nine decimal digits, or -1.
+int Digits(absl::string_view s);
+
+// The first and last day of a period. kInvalidArgument naming the period and
+// the problem for an unknown kind or a period not of the kind's format
+// ("stats period \"2026-13\": month 13 is not 01..12").
+absl::StatusOr<std::pair<absl::CivilDay, absl::CivilDay>> StatsPeriodDays(v1::StatsPeriodKind kind,
+                                                                          absl::string_view period);
+
+// The reply as a human-readable table: a heading with the period and scope,
+// then a block per row with each measure as "numerator/denominator = xx.x%"
+// ("0/0 = n/a"; ID findings "per 1,000"), the row's flows, and the
+// measures that are not computable. Counts and region codes only.
+std::string FormatStatsTable(const v1::StatsReply& reply);
+
+}  // namespace tongban::workflows
