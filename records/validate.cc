@@ -1,7 +1,5 @@
 #include "records/validate.h"
 
-#include "storage/keys.h"  // deliberately crosses the order: records/ is below storage/
-
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ids/citizen_id.h"
