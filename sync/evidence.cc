@@ -1,5 +1,6 @@
 #include "sync/evidence.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -9,6 +10,23 @@ namespace tongban::sync {
 
 std::string FrozenKey(const storage::LogId& log) {
   return absl::StrCat("frozen/", log.origin, "/", log.epoch);
+}
+
+absl::StatusOr<std::vector<storage::LogId>> FrozenLogs(const storage::Store& store) {
+  constexpr absl::string_view kPrefix = "frozen/";
+  TB_ASSIGN_OR_RETURN(auto frozen, store.Scan(storage::Cf::kDefault, kPrefix));
+  std::vector<storage::LogId> out;
+  for (const auto& [key, why] : frozen) {
+    const absl::string_view rest = absl::string_view(key).substr(kPrefix.size());
+    const size_t slash = rest.find('/');
+    storage::LogId log;
+    if (slash == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(slash + 1), &log.epoch)) {
+      return absl::DataLossError("a frozen-log key does not parse");
+    }
+    log.origin = std::string(rest.substr(0, slash));
+    out.push_back(std::move(log));
+  }
+  return out;
 }
 
 absl::Status KeepEvidence(storage::Store& store, const storage::LogId& log,

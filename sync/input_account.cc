@@ -1,0 +1,83 @@
+#include "sync/input_account.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace tongban::sync {
+
+InputAccount::InputAccount(InputLimits limits, std::function<void(int64_t, int64_t)> on_change)
+    : limits_(limits), on_change_(std::move(on_change)) {}
+
+bool InputAccount::Open() const {
+  return stats_.queued_batches <= limits_.credit && other_bytes_ <= limits_.other_bytes;
+}
+
+bool InputAccount::MayRead() {
+  absl::MutexLock lock(&mu_);
+  if (Open()) return true;
+  ++stats_.pauses;
+  paused_ = true;
+  return false;
+}
+
+bool InputAccount::WaitMayRead() {
+  absl::MutexLock lock(&mu_);
+  if (!closed_ && !Open()) {
+    ++stats_.pauses;
+    auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_ || Open(); };
+    mu_.Await(absl::Condition(&ready));
+  }
+  return !closed_;
+}
+
+void InputAccount::SetResume(std::function<void()> resume) {
+  absl::MutexLock lock(&mu_);
+  resume_ = std::move(resume);
+}
+
+void InputAccount::Read(uint64_t bytes, bool batch) {
+  absl::MutexLock lock(&mu_);
+  ++stats_.messages;
+  stats_.queued_bytes += bytes;
+  if (batch) {
+    ++stats_.queued_batches;
+  } else {
+    other_bytes_ += bytes;
+  }
+  stats_.peak_bytes = std::max(stats_.peak_bytes, stats_.queued_bytes);
+  stats_.peak_batches = std::max(stats_.peak_batches, stats_.queued_batches);
+  if (on_change_) on_change_(static_cast<int64_t>(bytes), batch ? 1 : 0);
+}
+
+void InputAccount::Release(uint64_t bytes, bool batch) {
+  std::function<void()> resume;
+  {
+    absl::MutexLock lock(&mu_);
+    bytes = std::min(bytes, stats_.queued_bytes);
+    stats_.queued_bytes -= bytes;
+    const bool had_batch = batch && stats_.queued_batches > 0;
+    if (had_batch) {
+      --stats_.queued_batches;
+    } else if (!batch) {
+      other_bytes_ -= std::min(bytes, other_bytes_);
+    }
+    if (on_change_) on_change_(-static_cast<int64_t>(bytes), had_batch ? -1 : 0);
+    if (paused_ && Open() && !closed_) {
+      paused_ = false;
+      resume = resume_;
+    }
+  }
+  if (resume) resume();
+}
+
+void InputAccount::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
+}
+
+InputStats InputAccount::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+}  // namespace tongban::sync
