@@ -35,12 +35,25 @@ void InputAccount::SetResume(std::function<void()> resume) {
   resume_ = std::move(resume);
 }
 
+void InputAccount::Granted(uint64_t batches) {
+  absl::MutexLock lock(&mu_);
+  granted_ += batches;
+}
+
+std::pair<uint64_t, uint64_t> InputAccount::OverCredit() const {
+  absl::MutexLock lock(&mu_);
+  return over_credit_;
+}
+
 void InputAccount::Read(uint64_t bytes, bool batch) {
   absl::MutexLock lock(&mu_);
   ++stats_.messages;
   stats_.queued_bytes += bytes;
   if (batch) {
     ++stats_.queued_batches;
+    if (++batches_read_ > granted_ && over_credit_.first == 0) {
+      over_credit_ = {batches_read_, granted_};
+    }
   } else {
     other_bytes_ += bytes;
   }

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -75,12 +76,22 @@ class InputAccount {
   // MayRead() said no (for a transport without a thread that waits).
   void SetResume(std::function<void()> resume) ABSL_LOCKS_EXCLUDED(mu_);
 
-  // The transport read a message of `bytes` (a Batch if `batch`).
+  // The session granted the peer `batches` more credit (before sending it).
+  void Granted(uint64_t batches) ABSL_LOCKS_EXCLUDED(mu_);
+  // The transport read a message of `bytes` (a Batch if `batch`). A batch
+  // read when the peer had been granted fewer batches than it sent breaks
+  // the protocol: OverCredit() names it from then on.
   void Read(uint64_t bytes, bool batch) ABSL_LOCKS_EXCLUDED(mu_);
   // The session is done with a message Read() counted.
   void Release(uint64_t bytes, bool batch) ABSL_LOCKS_EXCLUDED(mu_);
   // The session ended: WaitMayRead() returns false from now on.
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
+
+  // The first batch read beyond the credit granted when it was read: its
+  // ordinal among the batches read (1-based) and the credit granted then;
+  // {0, 0} if none. Counted at read time, not when the session gets to the
+  // batch: by then it may have given credit back for the ones before.
+  std::pair<uint64_t, uint64_t> OverCredit() const ABSL_LOCKS_EXCLUDED(mu_);
 
   InputStats stats() const ABSL_LOCKS_EXCLUDED(mu_);
   const InputLimits& limits() const { return limits_; }
@@ -98,6 +109,9 @@ class InputAccount {
   mutable absl::Mutex mu_;
   InputStats stats_ ABSL_GUARDED_BY(mu_);
   uint64_t other_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t granted_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t batches_read_ ABSL_GUARDED_BY(mu_) = 0;
+  std::pair<uint64_t, uint64_t> over_credit_ ABSL_GUARDED_BY(mu_){0, 0};
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   bool paused_ ABSL_GUARDED_BY(mu_) = false;  // MayRead() said no since the last resume
   std::function<void()> resume_ ABSL_GUARDED_BY(mu_);

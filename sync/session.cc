@@ -118,13 +118,13 @@ absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
     *hello->add_positions() = std::move(p);
   }
   out[1].mutable_credit()->set_batches(options_.credit);
-  credit_granted_ += options_.credit;
+  input_->Granted(options_.credit);
   return out;
 }
 
 void Session::Grant(std::vector<v1::SyncMessage>* out) {
   out->emplace_back().mutable_credit()->set_batches(1);
-  ++credit_granted_;
+  input_->Granted(1);
 }
 
 absl::Status Session::Violation(v1::RejectReason reason, absl::string_view message) {
@@ -318,12 +318,13 @@ absl::Status Session::Skip(const storage::LogId& log, v1::RejectReason reason,
 absl::Status Session::OnBatch(const v1::Batch& batch, uint64_t wire_bytes,
                               std::vector<v1::SyncMessage>* out) {
   // The credit this receiver granted is a promise about its memory: a batch
-  // beyond it ends the session, whatever it holds.
-  if (++batches_received_ > credit_granted_) {
+  // read beyond it (counted when it was read, InputAccount::OverCredit) ends
+  // the session, whatever it holds.
+  const auto [over, granted] = input_->OverCredit();
+  if (++batches_received_ == over) {
     input_->Release(wire_bytes, /*batch=*/true);
-    return Violation(
-        v1::REJECT_REASON_OVER_CREDIT,
-        absl::StrCat("batch ", batches_received_, " received, ", credit_granted_, " granted"));
+    return Violation(v1::REJECT_REASON_OVER_CREDIT,
+                     absl::StrCat("batch ", over, " received, ", granted, " granted"));
   }
   return Verified(batch, wire_bytes, out);
 }

@@ -31,10 +31,10 @@
 // any transport obeys it (issue #14):
 //   credit      the receiver counts the credit it granted (options.credit at
 //               the start, one back per batch applied, skipped or resent); a
-//               batch beyond it ends the session (REJECT_REASON_OVER_CREDIT,
-//               counted, the peer held). input() is the account of input
-//               read and not yet processed, which the transport asks before
-//               every read (sync/input_account.h).
+//               batch read beyond it ends the session
+//               (REJECT_REASON_OVER_CREDIT, counted, the peer held). input() is the account of
+//               input read and not yet processed, which the transport asks before every read
+//               (sync/input_account.h).
 //   origins     a batch refused for a reason that concerns its origin, not
 //               the sender (REJECT_REASON_FROZEN, REJECT_REASON_EQUIVOCATION)
 //               ends nothing: it is counted, the credit comes back, the
@@ -233,8 +233,8 @@ class Session {
 
   bool hello_received_ = false;
   uint32_t credit_ = 0;  // batches the peer still accepts
-  // Receiver side: credit granted in all, and batches received in all.
-  uint64_t credit_granted_ = 0;
+  // Receiver side: batches received in all (the credit granted is counted
+  // in input_, which compares it with batches as they are read).
   uint64_t batches_received_ = 0;
   // Logs whose batches this session refuses, and those the sender was told
   // of with a LogRefused.
