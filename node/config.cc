@@ -206,6 +206,8 @@ const std::map<std::string, Key>& Schema() {
       {"sync.idle_close", {Duration(&Config::idle_close, absl::Seconds(1), absl::Hours(24))}},
       {"sync.retention",
        {Duration(&Config::retention, absl::Hours(24), absl::Hours(24 * 365 * 10))}},
+      {"sync.max_clock_ahead",
+       {Duration(&Config::max_clock_ahead, absl::Seconds(1), absl::Hours(24))}},
       {"deadlines.urgent_days", {DefaultDays(&records::DeadlineRules::urgent_days)}},
       {"deadlines.normal_days", {DefaultDays(&records::DeadlineRules::normal_days)}},
       {"deadlines.certificate_mismatch_days",

@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/crypto/suite.h"
 #include "records/deadline_rules.h"
 
@@ -78,6 +79,8 @@ struct Config {
   absl::Duration retry_max = absl::Minutes(5);
   absl::Duration idle_close = absl::Seconds(60);
   absl::Duration retention = absl::Hours(24 * 180);
+  // How far ahead of this node's clock a peer's stamp is adopted.
+  absl::Duration max_clock_ahead = kDefaultMaxClockAhead;
 
   // [deadlines], [deadlines.XX0000]
   records::Deadlines deadlines;

@@ -103,6 +103,7 @@ absl::Status Node::StartParts() {
   audit.node_code = config.code;
   TB_ASSIGN_OR_RETURN(
       audit_, storage::AuditLog::Open(local_->store(), &local_->signing_key(), clock_, audit));
+  refusals_ = std::make_unique<storage::RefusalAudit>(audit_.get(), clock_);
   TB_RETURN_IF_ERROR(RegisterMetrics());
 
   sync::ExchangeServer::Options server;
@@ -116,10 +117,11 @@ absl::Status Node::StartParts() {
                           const std::string& person) -> absl::StatusOr<v1::WhereReply> {
       absl::StatusOr<v1::WhereReply> answer =
           sync::AnswerWhere(*store(), asker, person, clock_->Now(), config_.retention);
-      absl::Status audited = audit_
-                                 ->Append(storage::PeerAuditEntry(asker, "person.where", person,
-                                                                  "where-query", answer.status()))
-                                 .status();
+      const storage::AuditEntry entry =
+          storage::PeerAuditEntry(asker, "person.where", person, "where-query", answer.status());
+      // A refusal is aggregated with the peer's other refusals of its kind.
+      absl::Status audited =
+          answer.ok() ? audit_->Append(entry).status() : refusals_->Refused(entry);
       if (!audited.ok()) return audited;
       return answer;
     };
@@ -193,6 +195,12 @@ void Node::Stop() {
   driver_.reset();
   server_.reset();
   witness_.reset();
+  if (refusals_ != nullptr) {
+    if (absl::Status s = refusals_->Flush(/*all=*/true); !s.ok()) {
+      TB_LOG(ERROR) << "aggregated refusals not audited at stop: " << s;
+    }
+  }
+  refusals_.reset();
   audit_.reset();
   local_.reset();  // the writer finishes and signs what is queued
   TB_LOG(INFO) << "node stopped code=" << config_.code;
@@ -243,8 +251,10 @@ std::unique_ptr<sync::Session> Node::NewSession(const std::string& peer) {
   options.limits.max_events = config_.batch_events;
   options.limits.max_bytes = config_.batch_bytes;
   options.credit = config_.credit;
+  options.max_clock_ahead = config_.max_clock_ahead;
   options.peers = &peers_;
   options.audit = audit_.get();
+  options.refusals = refusals_.get();
   return std::make_unique<sync::Session>(local_->store(), local_->writer(), std::move(verifier),
                                          clock_, options, peer);
 }
@@ -304,6 +314,9 @@ void Node::Housekeeping() {
       if (stopping_) return;
     }
     RefreshMetrics();
+    if (absl::Status s = refusals_->Flush(); !s.ok()) {
+      TB_LOG(ERROR) << "aggregated refusals not audited: " << s;
+    }
     if (config_.role == NodeRole::kNational) continue;
     const absl::Time now = clock_->Now();
     if (now >= next_roster) {
@@ -365,6 +378,53 @@ absl::Status Node::RegisterMetrics() {
                            {"peer", "direction"}));
   TB_ASSIGN_OR_RETURN(rejected_, r.AddGauge("tongban_sync_batches_rejected",
                                             "Batches rejected, by reason.", {"reason"}));
+  TB_ASSIGN_OR_RETURN(frozen_log_, r.AddGauge("tongban_sync_frozen_log",
+                                              "1 for each log frozen here after an equivocation "
+                                              "(origin/epoch): nothing more of it is applied.",
+                                              {"log"}));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_sync_frozen_logs", "Logs frozen here after an equivocation.", [s] {
+        absl::StatusOr<std::vector<storage::LogId>> frozen = sync::FrozenLogs(*s);
+        return frozen.ok() ? static_cast<double>(frozen->size()) : -1.0;
+      }));
+  TB_ASSIGN_OR_RETURN(peer_refuses_,
+                      r.AddGauge("tongban_peer_refused_logs",
+                                 "Logs the peer refuses from this node (frozen there); not offered "
+                                 "to it.",
+                                 {"peer"}));
+  TB_ASSIGN_OR_RETURN(batches_skipped_,
+                      r.AddGauge("tongban_sync_batches_skipped",
+                                 "Batches refused from the peer for their origin (frozen, "
+                                 "equivocation), the session kept.",
+                                 {"peer"}));
+  TB_ASSIGN_OR_RETURN(peer_clock_ahead_,
+                      r.AddGauge("tongban_peer_clock_ahead_seconds",
+                                 "How far the peer's newest event was ahead of this node's clock "
+                                 "when received (0 if not ahead).",
+                                 {"peer"}));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_sync_events_ahead",
+      "Events received stamped beyond sync.max_clock_ahead: applied, not adopted by the clock.",
+      [s] {
+        absl::StatusOr<uint64_t> n = s->GetCounter("clock/events_ahead");
+        return n.ok() ? static_cast<double>(*n) : -1.0;
+      }));
+  TB_ASSIGN_OR_RETURN(input_queued_bytes_,
+                      r.AddGauge("tongban_sync_input_queued_bytes",
+                                 "Input read from the peer and not yet processed.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(
+      input_queued_batches_,
+      r.AddGauge("tongban_sync_input_queued_batches",
+                 "Batches read from the peer and not yet applied (at most the credit).", {"peer"}));
+  TB_ASSIGN_OR_RETURN(
+      input_peak_bytes_,
+      r.AddGauge("tongban_sync_input_peak_bytes",
+                 "The most input read from the peer and not yet processed.", {"peer"}));
+  storage::RefusalAudit* refusals = refusals_.get();
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_audit_refusals_aggregated",
+      "Peers' refused requests counted in an aggregate audit entry instead of one of their own.",
+      [refusals] { return static_cast<double>(refusals->repeats()); }));
   TB_ASSIGN_OR_RETURN(
       witness_findings_,
       r.AddGauge("tongban_witness_findings",
@@ -413,6 +473,18 @@ void Node::RefreshMetrics() {
     peer_behind_->WithLabels({peer})->Set(behind);
     const absl::Time since = std::max(status.last_batch, started_);
     peer_lag_seconds_->WithLabels({peer})->Set(behind > 0 ? absl::ToDoubleSeconds(now - since) : 0);
+    peer_refuses_->WithLabels({peer})->Set(static_cast<double>(status.refuses.size()));
+    batches_skipped_->WithLabels({peer})->Set(static_cast<double>(status.batches_skipped));
+    peer_clock_ahead_->WithLabels({peer})->Set(absl::ToDoubleSeconds(status.clock_ahead));
+    input_queued_bytes_->WithLabels({peer})->Set(static_cast<double>(status.input_queued_bytes));
+    input_queued_batches_->WithLabels({peer})->Set(
+        static_cast<double>(status.input_queued_batches));
+    input_peak_bytes_->WithLabels({peer})->Set(static_cast<double>(status.input_peak_bytes));
+  }
+  if (auto frozen = sync::FrozenLogs(*store()); frozen.ok()) {
+    for (const storage::LogId& log : *frozen) {
+      frozen_log_->WithLabels({absl::StrCat(log.origin, "/", log.epoch)})->Set(1);
+    }
   }
   if (auto counts = store()->ListCounters("rejected/"); counts.ok()) {
     for (const auto& [name, value] : *counts) {

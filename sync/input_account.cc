@@ -47,6 +47,7 @@ std::pair<uint64_t, uint64_t> InputAccount::OverCredit() const {
 
 void InputAccount::Read(uint64_t bytes, bool batch) {
   absl::MutexLock lock(&mu_);
+  if (closed_) return;  // the session is over: nothing of it is processed
   ++stats_.messages;
   stats_.queued_bytes += bytes;
   if (batch) {
@@ -66,6 +67,7 @@ void InputAccount::Release(uint64_t bytes, bool batch) {
   std::function<void()> resume;
   {
     absl::MutexLock lock(&mu_);
+    if (closed_) return;
     bytes = std::min(bytes, stats_.queued_bytes);
     stats_.queued_bytes -= bytes;
     const bool had_batch = batch && stats_.queued_batches > 0;
@@ -85,7 +87,16 @@ void InputAccount::Release(uint64_t bytes, bool batch) {
 
 void InputAccount::Close() {
   absl::MutexLock lock(&mu_);
+  if (closed_) return;
   closed_ = true;
+  // What was read and not processed goes with the session.
+  if (on_change_ && (stats_.queued_bytes != 0 || stats_.queued_batches != 0)) {
+    on_change_(-static_cast<int64_t>(stats_.queued_bytes),
+               -static_cast<int64_t>(stats_.queued_batches));
+  }
+  stats_.queued_bytes = 0;
+  stats_.queued_batches = 0;
+  other_bytes_ = 0;
 }
 
 InputStats InputAccount::stats() const {

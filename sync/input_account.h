@@ -84,7 +84,9 @@ class InputAccount {
   void Read(uint64_t bytes, bool batch) ABSL_LOCKS_EXCLUDED(mu_);
   // The session is done with a message Read() counted.
   void Release(uint64_t bytes, bool batch) ABSL_LOCKS_EXCLUDED(mu_);
-  // The session ended: WaitMayRead() returns false from now on.
+  // The session ended: WaitMayRead() returns false from now on, what is
+  // queued is dropped (its messages are never processed), and Read() and
+  // Release() change nothing any more. Peaks are kept.
   void Close() ABSL_LOCKS_EXCLUDED(mu_);
 
   // The first batch read beyond the credit granted when it was read: its

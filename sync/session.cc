@@ -70,7 +70,11 @@ Session::Session(storage::Store* store, storage::Writer* writer, BatchVerifier* 
               ? std::function<void(int64_t, int64_t)>()
               : [peers = options_.peers, peer = peer_](int64_t bytes, int64_t batches) {
                   peers->InputChanged(peer, bytes, batches);
-                })) {}
+                })) {
+  // The first credit counts as granted from the start: the transport may
+  // read before Start() has sent it.
+  input_->Granted(options_.credit);
+}
 
 Session::Session(storage::Store* store, storage::Writer* writer,
                  std::unique_ptr<BatchVerifier> verifier, const Clock* clock,
@@ -117,8 +121,7 @@ absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
     p.set_epoch(key.second);
     *hello->add_positions() = std::move(p);
   }
-  out[1].mutable_credit()->set_batches(options_.credit);
-  input_->Granted(options_.credit);
+  out[1].mutable_credit()->set_batches(options_.credit);  // granted at construction
   return out;
 }
 

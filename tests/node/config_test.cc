@@ -59,6 +59,7 @@ retry_initial = "100ms"
 retry_max = "2m"
 idle_close = "30s"
 retention = "90d"
+max_clock_ahead = "2m"
 [log]
 level = "debug"
 )");
@@ -77,6 +78,7 @@ level = "debug"
   EXPECT_EQ(c.retry_max, absl::Minutes(2));
   EXPECT_EQ(c.idle_close, absl::Seconds(30));
   EXPECT_EQ(c.retention, absl::Hours(24 * 90));
+  EXPECT_EQ(c.max_clock_ahead, absl::Minutes(2));
   EXPECT_EQ(c.log_level, "debug");
 }
 
@@ -180,6 +182,8 @@ INSTANTIATE_TEST_SUITE_P(
                 ":12: admin.operators: admin.operator_ca and admin.operators go together"},
         BadCase{"RetryOrder", "[sync]\nretry_initial = \"10m\"\nretry_max = \"1m\"\n",
                 ":13: sync.retry_max: is shorter than sync.retry_initial"},
+        BadCase{"ClockAheadRange", "[sync]\nmax_clock_ahead = \"2d\"\n",
+                ":12: sync.max_clock_ahead: \"2d\" is out of range"},
         BadCase{"DeadlineRange", "[deadlines]\nurgent_days = 0\n",
                 ":12: deadlines.urgent_days: 0 is out of range [1, 365]"},
         BadCase{"NotAProvince", "[deadlines.620102]\nurgent_days = 9\n",

@@ -101,5 +101,25 @@ TEST(InputAccountTest, WaitMayReadReturnsOnReleaseOrClose) {
   EXPECT_FALSE(may);
 }
 
+// What the ended session read and did not process is dropped from the
+// account (and from the peer table's sums); peaks stay.
+TEST(InputAccountTest, CloseDropsWhatIsQueued) {
+  int64_t bytes = 0, batches = 0;
+  InputAccount input(Limits(), [&](int64_t b, int64_t n) {
+    bytes += b;
+    batches += n;
+  });
+  input.Read(3 * kMiB, /*batch=*/true);
+  input.Read(100, /*batch=*/false);
+  input.Close();
+  EXPECT_EQ(bytes, 0);
+  EXPECT_EQ(batches, 0);
+  input.Read(kMiB, /*batch=*/true);
+  input.Release(kMiB, /*batch=*/true);
+  EXPECT_EQ(bytes, 0);
+  EXPECT_EQ(input.stats().queued_bytes, 0u);
+  EXPECT_EQ(input.stats().peak_bytes, 3 * kMiB + 100);
+}
+
 }  // namespace
 }  // namespace tongban::sync

@@ -4,3 +4,5 @@ tongban_test(hostile_peer_test LABEL integration SRCS sync/hostile_peer_test.cc
              DEPS tongban_transport tongban_proto_grpc)
 tongban_test(witness_test LABEL integration SRCS sync/witness_test.cc sync/roster_holder_test.cc
              DEPS tongban_transport)
+tongban_test(insider_test LABEL integration SRCS sync/insider_test.cc
+             DEPS tongban_transport tongban_proto_grpc)
