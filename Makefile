@@ -6,6 +6,7 @@
 #                          person's story through it, as operators see it
 #   make demo-core         the node core alone: appends, checkpoints, verification
 #   make bench             the benchmarks (not tests; prints figures)
+#   make bench-hostile     what a hostile peer can make a national node hold (issue #14)
 #   make deb               the Debian package, and its contents
 #   make format            clang-format every C++ file (ctest's format check fails otherwise)
 SHELL := /bin/bash
@@ -18,7 +19,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test demo demo-core bench bench-sync deb format clean
+.PHONY: deps configure build test demo demo-core bench bench-sync bench-hostile deb format clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -42,6 +43,9 @@ bench: build
 
 bench-sync: build
 	@$(BUILD_DIR)/bench/tongban_sync_bench
+
+bench-hostile: build
+	@$(BUILD_DIR)/bench/tongban_hostile_bench
 
 # The Debian package (tongban_VERSION_ARCH.deb in build/); its contents are
 # listed in the README.

@@ -26,6 +26,9 @@ constexpr char kNodeUriPrefix[] = "urn:tongban:node:";
 constexpr absl::Duration kStopPoll = absl::Milliseconds(100);
 // How long a closing client waits for the server to end the stream.
 constexpr absl::Duration kCloseWait = absl::Seconds(5);
+// What is read (and dropped) after a session ended, waiting for the peer to
+// close its side: a peer flooding past it is not read any further.
+constexpr uint64_t kDrainBytes = 2 * kMaxMessageBytes;
 
 // The node code in the verified peer certificate's URI SAN.
 absl::StatusOr<std::string> PeerCode(const grpc::AuthContext& auth) {
@@ -120,9 +123,15 @@ class StreamPump {
     for (;;) {
       if (!input.WaitMayRead()) {
         // The session ended: read on until the peer closes its side (so it
-        // gets our status rather than a cancellation), keeping nothing.
+        // gets our status rather than a cancellation), keeping nothing, but
+        // no more than kDrainBytes: a peer that keeps sending is not read
+        // further (the call then ends with our status all the same).
         grpc::ByteBuffer ignored;
-        while (stream_->Read(&ignored)) ignored.Clear();
+        uint64_t drained = 0;
+        while (drained <= kDrainBytes && stream_->Read(&ignored)) {
+          drained += ignored.Length();
+          ignored.Clear();
+        }
         break;
       }
       grpc::ByteBuffer buffer;
