@@ -17,7 +17,8 @@
 // Before each phase the child resets its VmHWM (/proc/self/clear_refs, 5),
 // so each peak is the phase's own; the figures are the growth over the
 // resident memory before the phase. One run, one line per phase per suite.
-// Flags: --suites=intl,gm, --flood=80, --oversize-mib=64.
+// Flags: --suites=intl,gm, --flood=80, --oversize-mib=64, --transport-mib=1024
+// (the node's [peer] transport_memory_mib; 0: no quota).
 #include <fcntl.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/support/sync_stream.h>
@@ -95,12 +96,13 @@ bool Flag(const char* arg, const char* name, std::string* out) {
 // --- The node (child process) ---
 
 int NodeMain(int argc, char** argv) {
-  std::string suite_name, dir, ca, cert, key, peer_pub;
+  std::string suite_name, dir, ca, cert, key, peer_pub, quota_mib = "0";
   for (int i = 1; i < argc; ++i) {
     std::string ignored;
     if (Flag(argv[i], "role", &ignored) || Flag(argv[i], "suite", &suite_name) ||
         Flag(argv[i], "dir", &dir) || Flag(argv[i], "ca", &ca) || Flag(argv[i], "cert", &cert) ||
-        Flag(argv[i], "key", &key) || Flag(argv[i], "peer-pub", &peer_pub)) {
+        Flag(argv[i], "key", &key) || Flag(argv[i], "peer-pub", &peer_pub) ||
+        Flag(argv[i], "transport-mib", &quota_mib)) {
       continue;
     }
     Die(absl::StrCat("node: unknown flag ", argv[i]));
@@ -123,6 +125,7 @@ int NodeMain(int argc, char** argv) {
             Must(crypto::ReadSmallFile(cert, false), "cert"),
             Must(crypto::ReadSmallFile(key, true), "key")};
   so.writer = node->writer();
+  so.transport_memory_bytes = static_cast<uint64_t>(std::stoull(quota_mib)) << 20;
   so.check = [](const std::string&) { return absl::OkStatus(); };
   so.sessions = [&](const std::string& peer) {
     auto verifier = std::make_unique<sync::BatchVerifier>(
@@ -249,8 +252,8 @@ absl::Status Session(const std::string& target, const sync::TlsIdentity& tls,
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
 }
 
-void RunSuite(crypto::SuiteId suite_id, const std::string& root, size_t flood,
-              size_t oversize_mib) {
+void RunSuite(crypto::SuiteId suite_id, const std::string& root, size_t flood, size_t oversize_mib,
+              size_t transport_mib) {
   const std::string suite_name(crypto::SuiteName(suite_id));
   std::filesystem::create_directories(root);
   pki::CaOptions ca_options;
@@ -322,7 +325,8 @@ void RunSuite(crypto::SuiteId suite_id, const std::string& root, size_t flood,
       absl::StrCat("--ca=", ca_file),
       absl::StrCat("--cert=", files[kNational].first),
       absl::StrCat("--key=", files[kNational].second),
-      absl::StrCat("--peer-pub=", root, "/hostile/signing.pub")};
+      absl::StrCat("--peer-pub=", root, "/hostile/signing.pub"),
+      absl::StrCat("--transport-mib=", transport_mib)};
   const sync::TlsIdentity tls{Must(crypto::ReadSmallFile(ca_file, false), "ca"),
                               Must(crypto::ReadSmallFile(files[kHostile].first, false), "cert"),
                               Must(crypto::ReadSmallFile(files[kHostile].second, true), "key")};
@@ -356,9 +360,11 @@ void RunSuite(crypto::SuiteId suite_id, const std::string& root, size_t flood,
   for (size_t i = 0; i < flood; ++i) flooded.push_back(valid[std::min(i, valid.size() - 1)]);
   phase("flood", flooded);
   phase("oversize", {hello.SerializeAsString(), std::string(oversize_mib << 20, '\xff')});
-  std::printf("%s: valid batches %.2f MiB each; bound of queued input (credit %u): %.0f MiB\n",
-              suite_name.c_str(), valid_bytes / 1048576.0 / static_cast<double>(valid.size()),
-              kCredit, (kCredit + 2) * 4.0 + 1.0);
+  std::printf(
+      "%s: valid batches %.2f MiB each; bound of queued input (credit %u): %.0f MiB; transport "
+      "quota %zu MiB\n",
+      suite_name.c_str(), valid_bytes / 1048576.0 / static_cast<double>(valid.size()), kCredit,
+      (kCredit + 2) * 4.0 + 1.0, transport_mib);
 }
 
 }  // namespace
@@ -371,7 +377,7 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--role=node") return NodeMain(argc, argv);
   }
   std::vector<crypto::SuiteId> suites = {crypto::SuiteId::kIntl, crypto::SuiteId::kGm};
-  size_t flood = 80, oversize_mib = 64;
+  size_t flood = 80, oversize_mib = 64, transport_mib = 1024;
   for (int i = 1; i < argc; ++i) {
     std::string v;
     if (Flag(argv[i], "suites", &v)) {
@@ -383,6 +389,8 @@ int main(int argc, char** argv) {
       flood = U64(v);
     } else if (Flag(argv[i], "oversize-mib", &v)) {
       oversize_mib = U64(v);
+    } else if (Flag(argv[i], "transport-mib", &v)) {
+      transport_mib = U64(v);
     } else {
       Die(absl::StrCat("unknown flag ", argv[i]));
     }
@@ -390,7 +398,7 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/tongban-hostile-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) Die("mkdtemp");
   for (crypto::SuiteId s : suites) {
-    RunSuite(s, absl::StrCat(tmpl, "/", crypto::SuiteName(s)), flood, oversize_mib);
+    RunSuite(s, absl::StrCat(tmpl, "/", crypto::SuiteName(s)), flood, oversize_mib, transport_mib);
   }
   std::filesystem::remove_all(tmpl);
   return 0;

@@ -60,6 +60,10 @@ struct Config {
 
   // [peer]
   std::string peer_listen = "0.0.0.0:7443";
+  // gRPC's memory quota for the peer server's transport buffers, in MiB (0:
+  // none). gRPC 1.51 assembles a message whole before refusing one over the
+  // 4 MiB limit; past the quota it resets streams instead of buffering on.
+  uint32_t transport_memory_mib = 1024;
 
   // [admin]
   std::string admin_listen = "127.0.0.1:7444";

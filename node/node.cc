@@ -109,6 +109,7 @@ absl::Status Node::StartParts() {
   sync::ExchangeServer::Options server;
   server.address = config.peer_listen;
   server.tls = tls_;
+  server.transport_memory_bytes = uint64_t{config.transport_memory_mib} << 20;
   server.writer = writer();
   server.check = [this](const std::string& peer) { return Admit(peer); };
   server.sessions = [this](const std::string& peer) { return NewSession(peer); };

@@ -351,10 +351,10 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(Options op
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<ExchangeService>(options);
   TB_ASSIGN_OR_RETURN(
-      impl->server,
-      StartMutualTlsServer("exchange server", options.address, options.tls.ca_pem,
-                           options.tls.cert_pem, options.tls.key_pem, impl->service.get(),
-                           &impl->port, static_cast<int>(kMaxMessageBytes)));
+      impl->server, StartMutualTlsServer(
+                        "exchange server", options.address, options.tls.ca_pem,
+                        options.tls.cert_pem, options.tls.key_pem, impl->service.get(), &impl->port,
+                        static_cast<int>(kMaxMessageBytes), options.transport_memory_bytes));
   return std::unique_ptr<ExchangeServer>(new ExchangeServer(std::move(impl)));
 }
 

@@ -87,6 +87,10 @@ class ExchangeServer {
     // Serves the current roster (the national node); unset: GetRoster is
     // refused with FAILED_PRECONDITION.
     RosterAnswer roster;
+    // gRPC's memory quota for the server's transport buffers (0: none): the
+    // only bound gRPC 1.51 puts on a message it is still assembling, which
+    // it refuses for its size only once it holds it whole.
+    uint64_t transport_memory_bytes = 0;
   };
   static absl::StatusOr<std::unique_ptr<ExchangeServer>> Start(Options options);
   ~ExchangeServer();  // Stop()

@@ -43,6 +43,7 @@ TEST(ConfigTest, EveryKeyIsRead) {
   const std::string text = absl::StrCat(kMinimal, R"(
 [peer]
 listen = "127.0.0.1:9000"
+transport_memory_mib = 256
 [admin]
 listen = "127.0.0.1:9001"
 operator_ca = "ops/ca.pem"
@@ -65,6 +66,7 @@ level = "debug"
 )");
   TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "conf/t.conf"));
   EXPECT_EQ(c.peer_listen, "127.0.0.1:9000");
+  EXPECT_EQ(c.transport_memory_mib, 256u);
   EXPECT_EQ(c.admin_listen, "127.0.0.1:9001");
   EXPECT_EQ(c.operator_ca, "conf/ops/ca.pem");
   EXPECT_EQ(c.operators, "conf/ops/accounts");
