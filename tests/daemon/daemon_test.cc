@@ -29,6 +29,7 @@
 #include "absl/strings/str_join.h"
 #include "admin/admin.h"
 #include "gtest/gtest.h"
+#include "sync/evidence.h"
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/testutil/files.h"
 #include "tests/testutil/http.h"
@@ -307,6 +308,51 @@ TEST_P(DaemonTest, HeldPeerIsRefusedAtTheHandshakeUntilCleared) {
   EXPECT_TRUE(connected) << "the county reconnects once the hold is cleared";
 }
 
+// Issue #14: operators see a frozen origin in status, peers and the
+// metrics, and the new figures of each peer (clock, refusals, input).
+TEST_P(DaemonTest, AFrozenOriginIsShownInStatusPeersAndMetrics) {
+  storage::Store& store = *county_->node().store();
+  storage::Batch freeze(store);
+  freeze.Put(storage::Cf::kDefault, sync::FrozenKey({"000000", 1}), "in a test");
+  TB_ASSERT_OK(store.Commit(freeze, /*sync=*/true));
+  auto admin = As("admin");
+  TB_ASSERT_OK_AND_ASSIGN(v1::StatusReply status, admin->Status(v1::StatusRequest()));
+  EXPECT_EQ(status.frozen_origins(), 1u);
+  ASSERT_EQ(status.frozen_logs_size(), 1);
+  EXPECT_EQ(status.frozen_logs(0), "000000/1");
+  TB_ASSERT_OK_AND_ASSIGN(v1::PeersReply peers, admin->Peers(v1::PeersRequest()));
+  ASSERT_EQ(peers.peers_size(), 1);
+  EXPECT_TRUE(peers.peers(0).frozen());
+  std::string err, out;
+  EXPECT_EQ(Ctl("admin", {"status"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "000000/1")) << out;
+  EXPECT_EQ(Ctl("admin", {"peers"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "FROZEN")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "CLOCK AHEAD")) << out;
+  // The metrics (refreshed by housekeeping every 2 s).
+  double frozen = -1, count = -1;
+  bool input_family = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while ((frozen != 1 || count != 1 || !input_family) && absl::Now() < deadline) {
+    auto families = testutil::ParseExposition(
+        testutil::Body(testutil::Get(county_->metrics_port(), "/metrics")));
+    ASSERT_TRUE(families.ok()) << families.status();
+    for (const auto& f : *families) {
+      for (const auto& sample : f.samples) {
+        if (f.name == "tongban_sync_frozen_log" && sample.labels.at("log") == "000000/1") {
+          frozen = sample.value;
+        }
+        if (f.name == "tongban_sync_frozen_logs") count = sample.value;
+      }
+      if (f.name == "tongban_sync_input_peak_bytes") input_family = true;
+    }
+    if (frozen != 1 || count != 1 || !input_family) absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(frozen, 1);
+  EXPECT_EQ(count, 1);
+  EXPECT_TRUE(input_family);
+}
+
 // The tongband binary under a systemd-like supervisor: READY=1 on the
 // notify socket once it serves, STOPPING=1 and exit 0 on SIGTERM.
 TEST_P(DaemonTest, TongbandNotifiesReadinessAndStopsCleanly) {
@@ -451,7 +497,11 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
   for (const char* expected :
        {"tongban_log_events", "tongban_peer_connected", "tongban_peer_lag_events",
         "tongban_sync_apply_seconds", "tongban_rocksdb_bytes", "tongban_audit_entries",
-        "tongban_checkpoints_signed", "tongban_sync_batches", "tongban_sync_batches_rejected"}) {
+        "tongban_checkpoints_signed", "tongban_sync_batches", "tongban_sync_batches_rejected",
+        "tongban_sync_frozen_logs", "tongban_peer_refused_logs", "tongban_peer_clock_ahead_seconds",
+        "tongban_sync_events_ahead", "tongban_sync_input_queued_bytes",
+        "tongban_sync_input_peak_bytes", "tongban_sync_batches_skipped",
+        "tongban_audit_refusals_aggregated"}) {
     EXPECT_TRUE(names.count(expected)) << expected;
   }
   EXPECT_EQ(testutil::StatusLine(testutil::Get(county_->metrics_port(), "/healthz")),
