@@ -331,13 +331,15 @@ absl::Status Node::RegisterMetrics() {
   TB_RETURN_IF_ERROR(r.AddGaugeCallback(
       "tongban_log_signed_events", "Events of the own log covered by a signed checkpoint.",
       [w] { return static_cast<double>(w->stats().signed_size); }));
+  TB_RETURN_IF_ERROR(r.AddCounterCallback(
+      "tongban_checkpoints_signed_total", "Checkpoints signed by this process.",
+      [w] { return static_cast<double>(w->stats().checkpoints); }));
   TB_RETURN_IF_ERROR(
-      r.AddGaugeCallback("tongban_checkpoints_signed", "Checkpoints signed by this process.",
-                         [w] { return static_cast<double>(w->stats().checkpoints); }));
-  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
-      "tongban_checkpoint_sign_seconds", "Time the signer spent re-reading, hashing and signing.",
-      [w] { return absl::ToDoubleSeconds(w->stats().sign_time); }));
-  TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_rocksdb_bytes", "Bytes of the database files.",
+      r.AddCounterCallback("tongban_checkpoint_sign_seconds_total",
+                           "Time the signer spent re-reading, hashing and signing, in seconds.",
+                           [w] { return absl::ToDoubleSeconds(w->stats().sign_time); }));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_store_size_bytes",
+                                        "Bytes of the database files (RocksDB).",
                                         [s] { return static_cast<double>(s->DiskBytes()); }));
   storage::AuditLog* audit = audit_.get();
   TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_audit_entries", "Entries in the audit log.",
@@ -346,7 +348,7 @@ absl::Status Node::RegisterMetrics() {
   TB_RETURN_IF_ERROR(
       r.AddGaugeCallback("tongban_roster_version", "Version of the roster in use.",
                          [roster] { return static_cast<double>(roster->version()); }));
-  TB_ASSIGN_OR_RETURN(peer_connected_, r.AddGauge("tongban_peer_connected",
+  TB_ASSIGN_OR_RETURN(peer_connected_, r.AddGauge("tongban_peer_sessions",
                                                   "Open sessions with the peer.", {"peer"}));
   TB_ASSIGN_OR_RETURN(peer_behind_, r.AddGauge("tongban_peer_lag_events",
                                                "Events of our log the peer should have and has not "
@@ -356,19 +358,27 @@ absl::Status Node::RegisterMetrics() {
       peer_lag_seconds_,
       r.AddGauge("tongban_peer_lag_seconds",
                  "Seconds since the last batch with a peer that is behind.", {"peer"}));
-  TB_ASSIGN_OR_RETURN(events_applied_, r.AddGauge("tongban_sync_events_applied",
-                                                  "Events applied from the peer.", {"peer"}));
-  TB_ASSIGN_OR_RETURN(events_sent_,
-                      r.AddGauge("tongban_sync_events_sent", "Events sent to the peer.", {"peer"}));
   TB_ASSIGN_OR_RETURN(
-      batches_, r.AddGauge("tongban_sync_batches", "Batches exchanged with the peer, by direction.",
-                           {"peer", "direction"}));
-  TB_ASSIGN_OR_RETURN(rejected_, r.AddGauge("tongban_sync_batches_rejected",
-                                            "Batches rejected, by reason.", {"reason"}));
+      events_applied_,
+      r.AddCounter("tongban_sync_events_applied_total",
+                   "Events applied from the peer since the process started.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(events_sent_,
+                      r.AddCounter("tongban_sync_events_sent_total",
+                                   "Events sent to the peer since the process started.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(batches_,
+                      r.AddCounter("tongban_sync_batches_total",
+                                   "Batches exchanged with the peer since the process started, by "
+                                   "direction (sent, applied).",
+                                   {"peer", "direction"}));
+  TB_ASSIGN_OR_RETURN(
+      rejected_,
+      r.AddCounter("tongban_sync_batches_rejected_total",
+                   "Batches rejected, by reason (kept in the store across restarts).", {"reason"}));
   TB_ASSIGN_OR_RETURN(
       witness_findings_,
-      r.AddGauge("tongban_witness_findings",
-                 "Witness comparisons that call for an operator, by verdict.", {"verdict"}));
+      r.AddCounter("tongban_witness_findings_total",
+                   "Witness comparisons that call for an operator, by verdict (kept in the store).",
+                   {"verdict"}));
   TB_ASSIGN_OR_RETURN(deadline_items_,
                       r.AddGauge("tongban_deadline_items",
                                  "Inquiries and notices this node sent or must answer, by kind "
@@ -398,10 +408,10 @@ void Node::RefreshMetrics() {
     const auto it = live.find(peer);
     const sync::PeerStatus status = it == live.end() ? sync::PeerStatus{} : it->second;
     peer_connected_->WithLabels({peer})->Set(status.sessions);
-    events_applied_->WithLabels({peer})->Set(static_cast<double>(status.events_applied));
-    events_sent_->WithLabels({peer})->Set(static_cast<double>(status.events_sent));
-    batches_->WithLabels({peer, "sent"})->Set(static_cast<double>(status.batches_sent));
-    batches_->WithLabels({peer, "applied"})->Set(static_cast<double>(status.batches_applied));
+    events_applied_->WithLabels({peer})->SetTotal(status.events_applied);
+    events_sent_->WithLabels({peer})->SetTotal(status.events_sent);
+    batches_->WithLabels({peer, "sent"})->SetTotal(status.batches_sent);
+    batches_->WithLabels({peer, "applied"})->SetTotal(status.batches_applied);
     absl::StatusOr<uint64_t> acked = sync::AckedBy(*store(), peer, own);
     double behind = 0;
     if (acked.ok() && peer == config_.national) {
@@ -416,12 +426,12 @@ void Node::RefreshMetrics() {
   }
   if (auto counts = store()->ListCounters("rejected/"); counts.ok()) {
     for (const auto& [name, value] : *counts) {
-      rejected_->WithLabels({name.substr(9)})->Set(static_cast<double>(value));
+      rejected_->WithLabels({name.substr(9)})->SetTotal(value);
     }
   }
   if (auto counts = store()->ListCounters("witness/"); counts.ok()) {
     for (const auto& [name, value] : *counts) {
-      witness_findings_->WithLabels({name.substr(8)})->Set(static_cast<double>(value));
+      witness_findings_->WithLabels({name.substr(8)})->SetTotal(value);
     }
   }
   const uint64_t commits = writer()->stats().commits;

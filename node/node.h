@@ -137,11 +137,11 @@ class Node {
   metrics::GaugeFamily* peer_connected_ = nullptr;
   metrics::GaugeFamily* peer_behind_ = nullptr;
   metrics::GaugeFamily* peer_lag_seconds_ = nullptr;
-  metrics::GaugeFamily* events_applied_ = nullptr;
-  metrics::GaugeFamily* events_sent_ = nullptr;
-  metrics::GaugeFamily* batches_ = nullptr;
-  metrics::GaugeFamily* rejected_ = nullptr;
-  metrics::GaugeFamily* witness_findings_ = nullptr;
+  metrics::CounterFamily* events_applied_ = nullptr;
+  metrics::CounterFamily* events_sent_ = nullptr;
+  metrics::CounterFamily* batches_ = nullptr;
+  metrics::CounterFamily* rejected_ = nullptr;
+  metrics::CounterFamily* witness_findings_ = nullptr;
   // Inquiries and notices by state, and those due soon (a scan of the
   // records, by the housekeeping thread): at most every kDeadlineRefreshMin
   // after a commit, else every kDeadlineRefreshMax (states change with time);

@@ -28,6 +28,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "admin/admin.h"
+#include "common/version.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/testutil/files.h"
@@ -99,6 +100,21 @@ TEST_P(DaemonTest, EachRoleMayDoItsWorkOnlyAndEveryAccessIsAudited) {
   EXPECT_EQ(all.entries(0).action(), "audit.query");
 }
 
+// The value of the sample `name{labels}` on the metrics port, or -1.
+double Sample(int metrics_port, const std::string& name,
+              const std::map<std::string, std::string>& labels = {}) {
+  absl::StatusOr<std::vector<testutil::ParsedFamily>> families =
+      testutil::ParseExposition(testutil::Body(testutil::Get(metrics_port, "/metrics")));
+  EXPECT_TRUE(families.ok()) << families.status();
+  if (!families.ok()) return -1;
+  for (const testutil::ParsedFamily& f : *families) {
+    for (const testutil::ParsedSample& sample : f.samples) {
+      if (sample.name == name && sample.labels == labels) return sample.value;
+    }
+  }
+  return -1;
+}
+
 TEST_P(DaemonTest, WrongPasswordIsRefusedWithoutSayingWhyAndRepeatedFailuresLockOut) {
   const std::string wrong = dir_.File("wrong.password");
   testutil::WriteFile(wrong, "not-the-password-at-all\n", 0600);
@@ -120,6 +136,16 @@ TEST_P(DaemonTest, WrongPasswordIsRefusedWithoutSayingWhyAndRepeatedFailuresLock
     if (e.action() == "operator.login" && e.operator_() == "clerk") ++logins;
   }
   EXPECT_EQ(logins, 6);
+  // And counted by reason, never by operator.
+  EXPECT_EQ(Sample(county_->metrics_port(), "tongban_admin_login_failures_total",
+                   {{"reason", "password"}}),
+            5);
+  EXPECT_EQ(Sample(county_->metrics_port(), "tongban_admin_login_failures_total",
+                   {{"reason", "locked_out"}}),
+            1);
+  EXPECT_EQ(
+      Sample(county_->metrics_port(), "tongban_admin_login_failures_total", {{"reason", "totp"}}),
+      0);
 }
 
 // Every Admin call against every role: allowed calls are never refused for
@@ -449,11 +475,27 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
   std::set<std::string> names;
   for (const auto& f : families) names.insert(f.name);
   for (const char* expected :
-       {"tongban_log_events", "tongban_peer_connected", "tongban_peer_lag_events",
-        "tongban_sync_apply_seconds", "tongban_rocksdb_bytes", "tongban_audit_entries",
-        "tongban_checkpoints_signed", "tongban_sync_batches", "tongban_sync_batches_rejected"}) {
+       {"tongban_log_events", "tongban_peer_sessions", "tongban_peer_lag_events",
+        "tongban_sync_apply_seconds", "tongban_store_size_bytes", "tongban_audit_entries",
+        "tongban_checkpoints_signed_total", "tongban_sync_batches_total",
+        "tongban_sync_batches_rejected_total", "tongban_admin_login_failures_total",
+        "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
+        "process_max_fds", "process_start_time_seconds", "tongban_build_info"}) {
     EXPECT_TRUE(names.count(expected)) << expected;
   }
+  // Prometheus's rule: counters, and only counters, end in _total.
+  for (const auto& f : families) {
+    EXPECT_EQ(f.type == "counter", absl::EndsWith(f.name, "_total")) << f.name << " " << f.type;
+  }
+  // The process metrics are this process's.
+  EXPECT_GT(Sample(county_->metrics_port(), "process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GT(Sample(county_->metrics_port(), "process_open_fds"), 3);
+  const double started = Sample(county_->metrics_port(), "process_start_time_seconds");
+  EXPECT_LE(started, absl::ToUnixSeconds(absl::Now()) + 1);
+  EXPECT_GT(started, absl::ToUnixSeconds(absl::Now()) - 3600);
+  EXPECT_EQ(Sample(county_->metrics_port(), "tongban_build_info",
+                   {{"version", Version()}, {"commit", Commit()}}),
+            1);
   EXPECT_EQ(testutil::StatusLine(testutil::Get(county_->metrics_port(), "/healthz")),
             "HTTP/1.1 200 OK");
 }
