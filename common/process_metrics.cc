@@ -102,9 +102,9 @@ absl::Status RegisterProcessMetrics(Registry* r) {
   TB_RETURN_IF_ERROR(r->AddGaugeCallback("process_max_fds",
                                          "Maximum number of open file descriptors.",
                                          [] { return OrNan(MaxFds()); }));
-  TB_RETURN_IF_ERROR(r->AddGaugeCallback(
-      "process_start_time_seconds", "Start time of the process since unix epoch in seconds.",
-      [] { return OrNan(ReadProcess().start_time_seconds); }));
+  TB_RETURN_IF_ERROR(r->AddGaugeCallback("process_start_time_seconds",
+                                         "Start time of the process since unix epoch in seconds.",
+                                         [] { return OrNan(ReadProcess().start_time_seconds); }));
   TB_RETURN_IF_ERROR(r->AddGaugeCallback("process_threads", "Number of OS threads in the process.",
                                          [] { return OrNan(ReadProcess().threads); }));
   return absl::OkStatus();

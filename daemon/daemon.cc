@@ -195,6 +195,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
       return op;
     };
     TB_ASSIGN_OR_RETURN(impl.admin, admin::AdminServer::Start(std::move(admin)));
+    admin::AdminServer* server = impl.admin.get();
+    node->OnReadinessChange(
+        [server](const absl::Status& ready) { server->SetServing(ready.ok()); });
     TB_LOG(INFO) << "admin service listening port=" << impl.admin->port();
   }
   if (!config.metrics_listen.empty()) {
@@ -202,12 +205,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
     MetricsHttpOptions m;
     m.address = host_port.first;
     m.port = host_port.second;
-    TB_ASSIGN_OR_RETURN(impl.metrics,
-                        MetricsHttpServer::Start(m, &node->metrics(), [node]() -> absl::Status {
-                          if (auto blocked = node->appends_blocked(); blocked.has_value()) {
-                            return absl::FailedPreconditionError("appends blocked by the witness");
-                          }
-                          return absl::OkStatus();
+    TB_ASSIGN_OR_RETURN(impl.metrics, MetricsHttpServer::Start(m, &node->metrics(), [node] {
+                          return node->Readiness();
                         }));
     TB_LOG(INFO) << "metrics listening port=" << impl.metrics->port();
   }

@@ -174,6 +174,7 @@ absl::Status Node::StartParts() {
         return std::make_unique<ConnectionLink>(sync::PeerConnection::Start(std::move(o)));
       });
   driver_->Start();
+  UpdateReadiness();
   housekeeping_ = std::thread([this] { Housekeeping(); });
   return absl::OkStatus();
 }
@@ -201,6 +202,38 @@ void Node::Stop() {
 std::optional<std::string> Node::appends_blocked() const {
   absl::MutexLock lock(&mu_);
   return blocked_;
+}
+
+absl::Status Node::Readiness() const {
+  if (std::optional<std::string> blocked = appends_blocked(); blocked.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat("appends blocked: ", *blocked));
+  }
+  if (local_ == nullptr) return absl::UnavailableError("node stopped");
+  const absl::Status failure = local_->writer()->failure();
+  if (!failure.ok()) {
+    return absl::Status(failure.code(), absl::StrCat("store failed: ", failure.message()));
+  }
+  return absl::OkStatus();
+}
+
+void Node::OnReadinessChange(std::function<void(const absl::Status&)> listener) {
+  absl::MutexLock lock(&readiness_mu_);
+  listener(last_readiness_.value_or(Readiness()));
+  readiness_listeners_.push_back(std::move(listener));
+}
+
+void Node::UpdateReadiness() {
+  absl::MutexLock lock(&readiness_mu_);
+  const absl::Status now = Readiness();
+  if (last_readiness_.has_value() && *last_readiness_ == now) return;
+  if (now.ok()) {
+    TB_LOG(INFO) << "node ready";
+  } else {
+    TB_LOG(ERROR) << "node not ready: " << now;
+  }
+  last_readiness_ = now;
+  if (server_ != nullptr) server_->SetServing(now.ok());
+  for (const auto& listener : readiness_listeners_) listener(now);
 }
 
 std::optional<std::string> Node::NationalTarget() const {
@@ -287,8 +320,11 @@ absl::Status Node::CompareWithWitness(std::vector<storage::LogId> logs) {
       }
     }
     TB_LOG(ERROR) << "appends blocked: " << why;
-    absl::MutexLock lock(&mu_);
-    blocked_ = why;
+    {
+      absl::MutexLock lock(&mu_);
+      blocked_ = why;
+    }
+    UpdateReadiness();
   }
   return absl::OkStatus();
 }
@@ -304,6 +340,7 @@ void Node::Housekeeping() {
       if (stopping_) return;
     }
     RefreshMetrics();
+    UpdateReadiness();
     if (config_.role == NodeRole::kNational) continue;
     const absl::Time now = clock_->Now();
     if (now >= next_roster) {
@@ -345,6 +382,11 @@ absl::Status Node::RegisterMetrics() {
   TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_audit_entries", "Entries in the audit log.",
                                         [audit] { return static_cast<double>(audit->size()); }));
   sync::RosterHolder* roster = roster_.get();
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_ready",
+      "1 while the node is ready (appends not blocked, store not failed), else 0; gRPC health "
+      "and /healthz follow it.",
+      [this] { return Readiness().ok() ? 1.0 : 0.0; }));
   TB_RETURN_IF_ERROR(
       r.AddGaugeCallback("tongban_roster_version", "Version of the roster in use.",
                          [roster] { return static_cast<double>(roster->version()); }));

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <set>
@@ -498,6 +499,93 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
             1);
   EXPECT_EQ(testutil::StatusLine(testutil::Get(county_->metrics_port(), "/healthz")),
             "HTTP/1.1 200 OK");
+}
+
+// A grpc.health.v1.Health/Check request for `service`.
+std::string HealthRequest(const std::string& service) {
+  if (service.empty()) return "";
+  return absl::StrCat(std::string(1, '\x0a'), std::string(1, static_cast<char>(service.size())),
+                      service);
+}
+constexpr char kServing[] = "\x08\x01";
+constexpr char kNotServing[] = "\x08\x02";
+
+// gRPC health follows readiness: a county restored from a backup older than
+// what the witness holds of its log has its appends blocked, and then says
+// NOT_SERVING for its Admin service, its Exchange service and the server as
+// a whole, with /healthz 503 and tongban_ready 0; the national node, and the
+// county before the restore, say SERVING under every name.
+TEST_P(DaemonTest, HealthFollowsReadinessPerServiceName) {
+  const std::string ops = dir_.File(kCounty) + "/operators/";
+  const std::string ca = testutil::Contents(dir_.File(kCounty) + "/tls/ca.crt");
+  const std::string cert = testutil::Contents(ops + "clerk.crt");
+  const std::string key = testutil::Contents(ops + "clerk.key");
+  const std::string node_cert = testutil::Contents(dir_.File(kCounty) + "/tls/node.crt");
+  const std::string node_key = testutil::Contents(dir_.File(kCounty) + "/tls/node.key");
+  auto admin_health = [&](const std::string& service) {
+    return RawCall(county_->admin_port(), ca, cert, key, "/grpc.health.v1.Health/Check",
+                   HealthRequest(service));
+  };
+  auto peer_health = [&](daemon::Daemon& d, const std::string& service) {
+    return RawCall(d.node().peer_port(), ca, node_cert, node_key, "/grpc.health.v1.Health/Check",
+                   HealthRequest(service));
+  };
+  for (const std::string service : {"", "tongban.v1.Admin"}) {
+    TB_ASSERT_OK_AND_ASSIGN(std::string reply, admin_health(service));
+    EXPECT_EQ(reply, kServing) << service;
+  }
+  for (const std::string service : {"", "tongban.v1.Exchange"}) {
+    TB_ASSERT_OK_AND_ASSIGN(std::string reply, peer_health(*county_, service));
+    EXPECT_EQ(reply, kServing) << service;
+    TB_ASSERT_OK_AND_ASSIGN(reply, peer_health(*national_, service));
+    EXPECT_EQ(reply, kServing) << service;
+  }
+  // A name the server does not serve: NOT_FOUND, as the protocol says.
+  EXPECT_FALSE(admin_health("tongban.v1.Nothing").ok());
+  EXPECT_EQ(Sample(county_->metrics_port(), "tongban_ready"), 1);
+
+  // Back up the county, write after the backup, and let the national node
+  // (the witness) receive the county's newer checkpoint.
+  const std::string data = dir_.File(kCounty) + "/data";
+  const std::string backup = dir_.File("backup");
+  TB_ASSERT_OK_AND_ASSIGN(Config config, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
+  county_->Stop();
+  county_.reset();
+  std::filesystem::copy(data, backup, std::filesystem::copy_options::recursive);
+  TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(config, RealClock()));
+  TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", 3))).status());
+  const storage::LogId county_log{kCounty, 1};
+  bool witnessed = false;
+  for (const absl::Time until = absl::Now() + absl::Seconds(30); !witnessed && absl::Now() < until;
+       absl::SleepFor(absl::Milliseconds(100))) {
+    auto latest = national_->node().store()->LatestCheckpoint(county_log);
+    witnessed = latest.ok() && latest->has_value();
+  }
+  ASSERT_TRUE(witnessed) << "the national node never received the county's checkpoint";
+
+  // Restored from the backup: appends blocked, every health name NOT_SERVING.
+  county_->Stop();
+  county_.reset();
+  std::filesystem::remove_all(data);
+  std::filesystem::copy(backup, data, std::filesystem::copy_options::recursive);
+  TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(config, RealClock()));
+  ASSERT_TRUE(county_->node().appends_blocked().has_value());
+  for (const std::string service : {"", "tongban.v1.Admin"}) {
+    TB_ASSERT_OK_AND_ASSIGN(std::string reply, admin_health(service));
+    EXPECT_EQ(reply, kNotServing) << service;
+  }
+  for (const std::string service : {"", "tongban.v1.Exchange"}) {
+    TB_ASSERT_OK_AND_ASSIGN(std::string reply, peer_health(*county_, service));
+    EXPECT_EQ(reply, kNotServing) << service;
+    TB_ASSERT_OK_AND_ASSIGN(reply, peer_health(*national_, service));
+    EXPECT_EQ(reply, kServing) << "the national node is still ready: " << service;
+  }
+  const std::string healthz = testutil::Get(county_->metrics_port(), "/healthz");
+  EXPECT_EQ(testutil::StatusLine(healthz), "HTTP/1.1 503 Service Unavailable");
+  EXPECT_TRUE(absl::StrContains(testutil::Body(healthz), "appends blocked")) << healthz;
+  EXPECT_EQ(Sample(county_->metrics_port(), "tongban_ready"), 0);
+  // The operators can still read and see why.
+  TB_EXPECT_OK(As("clerk")->Status(v1::StatusRequest()).status());
 }
 
 // The node, not the client, records when an inquiry was sent and sets its
