@@ -2,6 +2,7 @@
 //
 //   tongband --config /etc/tongban/tongband.conf
 //   tongband --config FILE --check-config     checks the file and exits
+//   tongband --version
 //
 // Runs until SIGTERM or SIGINT, then stops gracefully (node/node.h). Under
 // systemd (Type=notify) it reports READY=1 once the peer port listens and
@@ -21,6 +22,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "daemon/daemon.h"
 #include "node/config.h"
 
@@ -32,8 +34,10 @@ constexpr char kUsage[] =
     "Runs a Tongban node: stores persons and their records and syncs signed\n"
     "change events with the federation's peers over mutual TLS.\n"
     "\n"
-    "  --config FILE     the configuration (see deploy/tongband.*.conf)\n"
-    "  --check-config    check the configuration and exit\n"
+    "  --config FILE     the configuration (tongband.conf(5))\n"
+    "  --check-config    check the configuration and every file it names, as the\n"
+    "                    daemon would open them, and exit\n"
+    "  --version         print the version and the commit it was built from\n"
     "\n"
     "Example:\n"
     "  tongband --config /etc/tongban/tongband.conf\n";
@@ -71,6 +75,9 @@ int main(int argc, char** argv) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
+      return 0;
+    } else if (arg == "--version") {
+      std::cout << "tongband " << tongban::Version() << " (commit " << tongban::Commit() << ")\n";
       return 0;
     } else if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
