@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -378,6 +379,82 @@ TEST_P(DaemonTest, TongbandNotifiesReadinessAndStopsCleanly) {
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testutil::Contents(log);
   EXPECT_TRUE(absl::StrContains(testutil::Contents(log), "stopping on SIGTERM"));
   close(fd);
+}
+
+// Runs the tongband binary with `args`; returns its exit code, with its
+// stdout and stderr.
+int Tongband(const testutil::ScopedTempDir& dir, std::vector<std::string> args, std::string* out,
+             std::string* err) {
+  args.insert(args.begin(), TB_TONGBAND);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, dir.File("tongband.out").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, dir.File("tongband.err").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  *out = testutil::Contents(dir.File("tongband.out"));
+  *err = testutil::Contents(dir.File("tongband.err"));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// tongband --check-config opens every file the configuration names as the
+// daemon's user would: a TLS key left owned by root is named, with nothing
+// else, and the check passes once the daemon's user owns it. (The test runs
+// as root and checks as user nobody.)
+TEST_P(DaemonTest, CheckConfigOpensEveryFileAsTheDaemonsUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to check as another user";
+  const passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  const std::string fed = dir_.path();
+  const std::string conf = dir_.File(kCounty) + "/tongband.conf";
+  const std::string key = dir_.File(kCounty) + "/tls/node.key";
+  chmod(fed.c_str(), 0755);
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(fed)) {
+    ASSERT_EQ(lchown(entry.path().c_str(), nobody->pw_uid, nobody->pw_gid), 0) << entry.path();
+  }
+  ASSERT_EQ(chown(fed.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  ASSERT_EQ(chown(key.c_str(), 0, 0), 0);  // as `tongbanctl pki issue` run by root leaves it
+
+  std::string out, err;
+  EXPECT_EQ(Tongband(dir_, {"--config", conf, "--check-config", "--user", "nobody"}, &out, &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "user nobody (as the daemon) cannot use 1 file it names"))
+      << err;
+  EXPECT_TRUE(absl::StrContains(
+      err, absl::StrCat("PERMISSION_DENIED: ", key, ": cannot open key file: Permission denied")))
+      << err;
+  // As root, the same file opens: the check must be made as the daemon's user.
+  EXPECT_EQ(Tongband(dir_, {"--config", conf, "--check-config", "--user", "root"}, &out, &err), 0)
+      << err;
+
+  ASSERT_EQ(chown(key.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  EXPECT_EQ(Tongband(dir_, {"--config", conf, "--check-config", "--user", "nobody"}, &out, &err), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out,
+                                "OK (node 620102, county); every file it names opens as "
+                                "user nobody"))
+      << out;
+
+  // A secret readable by others, and a data folder the user cannot write.
+  const std::string accounts = dir_.File(kCounty) + "/operators/accounts";
+  chmod(accounts.c_str(), 0644);
+  const std::string data = dir_.File(kCounty) + "/data";
+  ASSERT_EQ(chown(data.c_str(), 0, 0), 0);
+  EXPECT_EQ(Tongband(dir_, {"--config", conf, "--check-config", "--user", "nobody"}, &out, &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "cannot use 2 files")) << err;
+  EXPECT_TRUE(absl::StrContains(err, absl::StrCat(accounts, ": mode 0644"))) << err;
+  EXPECT_TRUE(absl::StrContains(
+      err, absl::StrCat("PERMISSION_DENIED: ", data, ": cannot write node.data_dir")))
+      << err;
 }
 
 // A unary call by method name with raw bytes, so that the test needs no
