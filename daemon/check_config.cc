@@ -82,11 +82,12 @@ std::vector<absl::Status> CheckConfigFiles(const node::Config& config) {
   note(crypto::ReadSmallFile(config.private_key, /*secret=*/true).status());
 
   // The data folder and the keys in it.
-  struct stat st{};
+  struct stat st {};
   if (::stat(config.data_dir.c_str(), &st) != 0) {
     note(absl::ErrnoToStatus(errno, absl::StrCat(config.data_dir, ": node.data_dir")));
   } else if (!S_ISDIR(st.st_mode)) {
-    note(absl::InvalidArgumentError(absl::StrCat(config.data_dir, ": node.data_dir: not a folder")));
+    note(
+        absl::InvalidArgumentError(absl::StrCat(config.data_dir, ": node.data_dir: not a folder")));
   } else if (absl::Status w =
                  Access(config.data_dir, R_OK | W_OK | X_OK, "cannot write node.data_dir");
              !w.ok()) {
