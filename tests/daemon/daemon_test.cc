@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -576,6 +577,110 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
             1);
   EXPECT_EQ(testutil::StatusLine(testutil::Get(county_->metrics_port(), "/healthz")),
             "HTTP/1.1 200 OK");
+}
+
+// Runs the tongbanctl binary with `args` and these extra environment
+// variables (and no connection flags); returns its exit code.
+int CtlWithEnv(const testutil::ScopedTempDir& dir, const std::vector<std::string>& env_extra,
+               std::vector<std::string> args, std::string* out, std::string* err) {
+  args.insert(args.begin(), TB_TONGBANCTL);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings = env_extra;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    if (absl::StartsWith(entry, "LANG=") || absl::StartsWith(entry, "LC_ALL=")) continue;
+    env_strings.push_back(entry);
+  }
+  std::vector<char*> env;
+  for (std::string& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, dir.File("ctl.out").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, dir.File("ctl.err").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), env.data()), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  *out = testutil::Contents(dir.File("ctl.out"));
+  *err = testutil::Contents(dir.File("ctl.err"));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// tongbanctl against running nodes: a saved profile replaces the connection
+// flags; tables carry their time zone and speak Chinese under zh_CN; and a
+// connection that cannot work says what to check rather than gRPC's text.
+TEST_P(DaemonTest, TongbanctlProfilesZonesChineseAndErrorsThatSayWhatToCheck) {
+  const std::string ops = dir_.File(kCounty) + "/operators/";
+  const std::string admin = absl::StrCat("127.0.0.1:", county_->admin_port());
+  const std::string xdg = "XDG_CONFIG_HOME=" + dir_.File("xdg");
+  std::string out, err;
+  ASSERT_EQ(CtlWithEnv(dir_, {xdg},
+                       {"profile", "add", "county", "--node", admin, "--ca",
+                        dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + "clerk.crt", "--key",
+                        ops + "clerk.key", "--password-file", ops + "clerk.password"},
+                       &out, &err),
+            0)
+      << err;
+  // No connection flags: the profile gives them. The start time has its zone.
+  ASSERT_EQ(CtlWithEnv(dir_, {xdg}, {"status"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("node         ", kCounty))) << out;
+  EXPECT_TRUE(absl::StrContains(out, "you are      clerk (clerk)")) << out;
+  EXPECT_TRUE(
+      std::regex_search(out, std::regex(R"(started +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00)")))
+      << out;
+  // Chinese under zh_CN (LANG), English when LC_ALL says otherwise.
+  ASSERT_EQ(CtlWithEnv(dir_, {xdg, "LANG=zh_CN.UTF-8"}, {"status"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("节点        ", kCounty))) << out;
+  EXPECT_TRUE(absl::StrContains(out, "当前操作员  clerk (clerk)")) << out;
+  ASSERT_EQ(CtlWithEnv(dir_, {xdg, "LANG=zh_CN.UTF-8"}, {"peers"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StartsWith(out, "对端    名称")) << out;
+  ASSERT_EQ(CtlWithEnv(dir_, {xdg, "LANG=zh_CN.UTF-8", "LC_ALL=C.UTF-8"}, {"peers"}, &out, &err), 0)
+      << err;
+  EXPECT_TRUE(absl::StartsWith(out, "PEER    NAME")) << out;
+
+  // What to check, case by case; the flags override the profile.
+  struct Case {
+    std::vector<std::string> flags;
+    std::string expected;
+  };
+  const std::string peer = absl::StrCat("127.0.0.1:", county_->node().peer_port());
+  const std::string national = absl::StrCat("127.0.0.1:", national_->admin_port());
+  const std::string metrics = absl::StrCat("127.0.0.1:", county_->metrics_port());
+  const std::string localhost = absl::StrCat("localhost:", county_->admin_port());
+  for (const Case& c : std::vector<Case>{
+           {{"--node", peer},
+            absl::StrCat("the node at ", peer,
+                         " closed the connection during the TLS handshake: it does not accept "
+                         "your operator certificate (issued for 620102). Is this the Admin port "
+                         "of your county's own node, not its peer port or another county's "
+                         "node?")},
+           {{"--node", national}, "does not accept your operator certificate (issued for 620102)"},
+           {{"--ca", ops + "ca.crt"},
+            absl::StrCat("the certificate of the node at ", admin, " is not trusted by --ca")},
+           {{"--node", localhost},
+            absl::StrCat("wrong node or address: the certificate of the node at ", localhost,
+                         " does not name that address")},
+           {{"--node", metrics}, absl::StrCat(metrics, " does not speak TLS")},
+       }) {
+    std::vector<std::string> args = {"status"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    EXPECT_EQ(CtlWithEnv(dir_, {xdg}, args, &out, &err), 1) << err;
+    EXPECT_TRUE(absl::StrContains(err, c.expected)) << err;
+    EXPECT_FALSE(absl::StrContains(err, "failed to connect to all addresses")) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;  // one line, no gRPC log
+  }
+  // The node down: nothing listens on its port any more.
+  county_->Stop();
+  EXPECT_EQ(CtlWithEnv(dir_, {xdg}, {"status"}, &out, &err), 1) << err;
+  EXPECT_TRUE(absl::StrContains(
+      err, absl::StrCat("nothing listens on ", admin, ": is tongband running there")))
+      << err;
 }
 
 // A grpc.health.v1.Health/Check request for `service`.
