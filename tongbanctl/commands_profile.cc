@@ -59,9 +59,8 @@ absl::Status ProfileAdd(const Args& args, Io& io) {
   all.profiles[name] = p;
   if (all.current.empty() || args.Has("use")) all.current = name;
   TB_RETURN_IF_ERROR(WriteProfiles(path, all));
-  io.out << (ChineseLocale() ? "已保存连接配置 " : "saved profile ") << name << " (" << path
-         << ")" << (all.current == name ? (ChineseLocale() ? "，当前使用" : ", in use") : "")
-         << "\n";
+  io.out << (ChineseLocale() ? "已保存连接配置 " : "saved profile ") << name << " (" << path << ")"
+         << (all.current == name ? (ChineseLocale() ? "，当前使用" : ", in use") : "") << "\n";
   return absl::OkStatus();
 }
 
@@ -150,7 +149,9 @@ constexpr char kFileHelp[] =
 
 void AddProfileCommands(std::vector<Command>* c) {
   c->push_back(Command{
-      "profile", "add", "save a connection profile: node, CA, operator certificate, second factor",
+      "profile",
+      "add",
+      "save a connection profile: node, CA, operator certificate, second factor",
       "tongbanctl profile add NAME --node HOST:PORT --ca FILE --cert FILE --key FILE "
       "[--password-file FILE] [--totp-prompt] [--use] [--replace]",
       absl::StrCat("Flags:\n"
@@ -175,22 +176,45 @@ void AddProfileCommands(std::vector<Command>* c) {
        {"totp-prompt", false},
        {"use", false},
        {"replace", false}},
-      1, 1, ProfileAdd});
-  c->push_back(Command{"profile", "use", "make a profile the current one",
+      1,
+      1,
+      ProfileAdd});
+  c->push_back(Command{"profile",
+                       "use",
+                       "make a profile the current one",
                        "tongbanctl profile use NAME",
                        absl::StrCat(kFileHelp, "\nExample:\n  tongbanctl profile use nanshan\n"),
-                       {}, 1, 1, ProfileUse});
-  c->push_back(Command{"profile", "list", "the saved profiles; * marks the current one",
+                       {},
+                       1,
+                       1,
+                       ProfileUse});
+  c->push_back(Command{"profile",
+                       "list",
+                       "the saved profiles; * marks the current one",
                        "tongbanctl profile list",
                        absl::StrCat(kFileHelp, "\nExample:\n  tongbanctl profile list\n"),
-                       {}, 0, 0, ProfileList});
-  c->push_back(Command{"profile", "show", "a profile's settings (the current one by default)",
+                       {},
+                       0,
+                       0,
+                       ProfileList});
+  c->push_back(Command{"profile",
+                       "show",
+                       "a profile's settings (the current one by default)",
                        "tongbanctl profile show [NAME]",
                        absl::StrCat(kFileHelp, "\nExample:\n  tongbanctl profile show\n"),
-                       {}, 0, 1, ProfileShow});
-  c->push_back(Command{"profile", "remove", "delete a profile", "tongbanctl profile remove NAME",
+                       {},
+                       0,
+                       1,
+                       ProfileShow});
+  c->push_back(Command{"profile",
+                       "remove",
+                       "delete a profile",
+                       "tongbanctl profile remove NAME",
                        absl::StrCat(kFileHelp, "\nExample:\n  tongbanctl profile remove nanshan\n"),
-                       {}, 1, 1, ProfileRemove});
+                       {},
+                       1,
+                       1,
+                       ProfileRemove});
 }
 
 }  // namespace tongban::cli

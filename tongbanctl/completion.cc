@@ -14,7 +14,8 @@ namespace {
 struct Table {
   std::vector<std::string> groups;
   std::map<std::string, std::vector<std::string>> subcommands;
-  std::vector<std::pair<std::string, std::pair<std::string, std::string>>> flags;  // key, (all, valued)
+  std::vector<std::pair<std::string, std::pair<std::string, std::string>>>
+      flags;  // key, (all, valued)
 };
 
 Table Collect(const std::vector<Command>& commands) {

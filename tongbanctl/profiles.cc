@@ -111,16 +111,17 @@ absl::Status WriteProfiles(const std::string& path, const Profiles& profiles) {
       "# tongbanctl connection profiles: tongbanctl profile add|use|list|show|remove.\n"
       "# A flag or TONGBAN_* variable overrides the profile; --profile NAME or\n"
       "# TONGBAN_PROFILE chooses another than the current one.\n";
-  if (!profiles.current.empty()) absl::StrAppend(&text, "current = ", Quote(profiles.current), "\n");
+  if (!profiles.current.empty())
+    absl::StrAppend(&text, "current = ", Quote(profiles.current), "\n");
   for (const auto& [name, p] : profiles.profiles) {
     absl::StrAppend(&text, "\n[", name, "]\n");
-    for (const auto& [key, value] :
-         std::vector<std::pair<const char*, const std::string*>>{{"node", &p.node},
-                                                                  {"ca", &p.ca},
-                                                                  {"cert", &p.cert},
-                                                                  {"key", &p.key},
-                                                                  {"password_file", &p.password_file},
-                                                                  {"totp", &p.totp}}) {
+    for (const auto& [key, value] : std::vector<std::pair<const char*, const std::string*>>{
+             {"node", &p.node},
+             {"ca", &p.ca},
+             {"cert", &p.cert},
+             {"key", &p.key},
+             {"password_file", &p.password_file},
+             {"totp", &p.totp}}) {
       if (!value->empty()) absl::StrAppend(&text, key, " = ", Quote(*value), "\n");
     }
   }
