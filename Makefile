@@ -43,10 +43,12 @@ bench: build
 bench-sync: build
 	@$(BUILD_DIR)/bench/tongban_sync_bench
 
-# The Debian package (tongban_VERSION_ARCH.deb in build/); its contents are
-# listed in the README.
+# The Debian package (tongban_VERSION-1_ARCH.deb in build/) and its debug
+# symbols (tongban-dbgsym_*.ddeb); its contents are listed in the README.
 deb: build
-	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && dpkg-deb --contents tongban_*.deb
+	@cd $(BUILD_DIR) && rm -f tongban_*.deb tongban-dbgsym_*.ddeb && cpack -G DEB >/dev/null
+	@bash tools/make-dbgsym.sh $(BUILD_DIR)
+	@dpkg-deb --contents $(BUILD_DIR)/tongban_*.deb
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file

@@ -18,6 +18,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
@@ -533,6 +534,26 @@ TEST_F(TongbanctlTest, ChineseWhenTheLocaleAsksForIt) {
       en.err, absl::StrCat("nothing listens on ", node, ": is tongband running there")))
       << en;
   ::unsetenv("XDG_CONFIG_HOME");
+}
+
+// The man page (deploy/man/tongbanctl.1) lists every command --help lists.
+TEST_F(TongbanctlTest, ManPageListsEveryCommand) {
+  const std::string page = Contents(std::string(TB_SOURCE_DIR) + "/deploy/man/tongbanctl.1");
+  ASSERT_FALSE(page.empty());
+  const std::string help = Ok({"--help"}).out;
+  int listed = 0;
+  bool in_commands = false;
+  for (absl::string_view line : absl::StrSplit(help, '\n')) {
+    if (absl::StrContains(line, "commands (")) in_commands = true;
+    if (absl::StartsWith(line, "Exit codes")) in_commands = false;
+    if (!in_commands || !absl::StartsWith(line, "  ")) continue;
+    const std::vector<std::string> words = absl::StrSplit(line.substr(2), "  ");
+    std::string name = words.front();
+    absl::StrReplaceAll({{"-", "\\-"}}, &name);
+    EXPECT_TRUE(absl::StrContains(page, absl::StrCat("\n.B ", name, "\n"))) << name;
+    ++listed;
+  }
+  EXPECT_GT(listed, 40);
 }
 
 }  // namespace
