@@ -7,6 +7,8 @@
 #   make demo-core         the node core alone: appends, checkpoints, verification
 #   make bench             the benchmarks (not tests; prints figures)
 #   make deb               the Debian package, and its contents
+#   make test-first-start  the README's first start on a clean Debian 12 (debootstrap root,
+#                          chroot) with the .deb, ending in a node tongbanctl status reaches
 #   make format            clang-format every C++ file (ctest's format check fails otherwise)
 SHELL := /bin/bash
 JOBS ?= 2
@@ -18,7 +20,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test demo demo-core bench bench-sync deb format clean
+.PHONY: deps configure build test test-first-start demo demo-core bench bench-sync deb format clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -49,6 +51,12 @@ deb: build
 	@cd $(BUILD_DIR) && rm -f tongban_*.deb tongban-dbgsym_*.ddeb && cpack -G DEB >/dev/null
 	@bash tools/make-dbgsym.sh $(BUILD_DIR)
 	@dpkg-deb --contents $(BUILD_DIR)/tongban_*.deb
+
+# The README's first start, word for word, on a clean Debian 12 made by
+# debootstrap (kept in build/first-start/, so it is downloaded once), with
+# the .deb; then lintian on the .deb (tests/deploy/first_start_test.sh).
+test-first-start: deb
+	@bash tests/deploy/first_start_test.sh $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file
