@@ -9,6 +9,7 @@
 #   make deb               the Debian package, and its contents
 #   make test-first-start  the README's first start on a clean Debian 12 (debootstrap root,
 #                          chroot) with the .deb, ending in a node tongbanctl status reaches
+#   make test-docker       deploy/Dockerfile and deploy/compose.yaml built and run
 #   make format            clang-format every C++ file (ctest's format check fails otherwise)
 SHELL := /bin/bash
 JOBS ?= 2
@@ -20,7 +21,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test test-first-start demo demo-core bench bench-sync deb format clean
+.PHONY: deps configure build test test-first-start test-docker demo demo-core bench bench-sync deb format clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -57,6 +58,11 @@ deb: build
 # the .deb; then lintian on the .deb (tests/deploy/first_start_test.sh).
 test-first-start: deb
 	@bash tests/deploy/first_start_test.sh $(BUILD_DIR)
+
+# The image (deploy/Dockerfile, from the .deb) and the compose federation,
+# built and run (tests/deploy/docker_test.sh; starts dockerd if none runs).
+test-docker: deb
+	@bash tests/deploy/docker_test.sh $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file
