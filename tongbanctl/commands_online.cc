@@ -233,12 +233,11 @@ absl::Status PeersCmd(const Args& args, Io& io) {
          p.refuses().empty() ? "-" : absl::StrJoin(p.refuses(), ", "),
          p.clock_ahead_micros() <= 0
              ? "-"
-             : absl::StrCat(
-                   absl::FormatDuration(
-                       absl::Trunc(absl::Microseconds(p.clock_ahead_micros()), absl::Seconds(1))),
-                   p.events_ahead() > 0
-                       ? absl::StrCat(" (", p.events_ahead(), " ", Tr("beyond"), ")")
-                       : ""),
+             : absl::StrCat(absl::FormatDuration(absl::Trunc(
+                                absl::Microseconds(p.clock_ahead_micros()), absl::Seconds(1))),
+                            p.events_ahead() > 0
+                                ? absl::StrCat(" (", p.events_ahead(), " ", Tr("beyond"), ")")
+                                : ""),
          p.last_error().empty() ? "-" : p.last_error().substr(0, 60)});
   }
   PrintTable(rows, io);

@@ -599,17 +599,30 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
                           testutil::ParseExposition(testutil::Body(response)));
   std::set<std::string> names;
   for (const auto& f : families) names.insert(f.name);
-  for (const char* expected :
-       {"tongban_log_events", "tongban_peer_sessions", "tongban_peer_lag_events",
-        "tongban_sync_apply_seconds", "tongban_store_size_bytes", "tongban_audit_entries",
-        "tongban_checkpoints_signed_total", "tongban_sync_batches_total",
-        "tongban_sync_batches_rejected_total", "tongban_admin_login_failures_total",
-        "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
-        "process_max_fds", "process_start_time_seconds", "tongban_build_info",
-        "tongban_sync_frozen_logs", "tongban_peer_refused_logs", "tongban_peer_clock_ahead_seconds",
-        "tongban_sync_events_ahead_total", "tongban_sync_input_queued_bytes",
-        "tongban_sync_input_peak_bytes", "tongban_sync_batches_skipped_total",
-        "tongban_audit_refusals_aggregated_total"}) {
+  for (const char* expected : {"tongban_log_events",
+                               "tongban_peer_sessions",
+                               "tongban_peer_lag_events",
+                               "tongban_sync_apply_seconds",
+                               "tongban_store_size_bytes",
+                               "tongban_audit_entries",
+                               "tongban_checkpoints_signed_total",
+                               "tongban_sync_batches_total",
+                               "tongban_sync_batches_rejected_total",
+                               "tongban_admin_login_failures_total",
+                               "process_cpu_seconds_total",
+                               "process_resident_memory_bytes",
+                               "process_open_fds",
+                               "process_max_fds",
+                               "process_start_time_seconds",
+                               "tongban_build_info",
+                               "tongban_sync_frozen_logs",
+                               "tongban_peer_refused_logs",
+                               "tongban_peer_clock_ahead_seconds",
+                               "tongban_sync_events_ahead_total",
+                               "tongban_sync_input_queued_bytes",
+                               "tongban_sync_input_peak_bytes",
+                               "tongban_sync_batches_skipped_total",
+                               "tongban_audit_refusals_aggregated_total"}) {
     EXPECT_TRUE(names.count(expected)) << expected;
   }
   // Prometheus's rule: counters, and only counters, end in _total.
