@@ -96,6 +96,7 @@ absl::Status Node::StartParts() {
   local.writer.node = config.code;
   local.writer.national = config.national;
   local.writer.retention = config.retention;
+  local.writer.max_clock_ahead = config.max_clock_ahead;
   local.writer.relay = config.role == NodeRole::kNational;
   TB_ASSIGN_OR_RETURN(local_, LocalNode::Open(local, clock_));
   TB_RETURN_IF_ERROR(CheckOwnEntry(roster_->current(), config, local_->signing_key()));

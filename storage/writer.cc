@@ -134,7 +134,7 @@ Writer::Writer(Store* store, const crypto::PrivateKey* key, WriterOptions option
       clock_(clock),
       suite_(crypto::GetSuite(key->suite())),
       log_{options_.node, options_.epoch},
-      hlc_(clock),
+      hlc_(clock, options.max_clock_ahead),
       sign_hasher_(suite_.NewHasher()),
       signer_(key->NewSigner()) {}
 
@@ -182,7 +182,8 @@ absl::Status Writer::Recover() {
     if (!parsed.ParseFromString(body)) {
       return absl::DataLossError(absl::StrCat("event ", last, " does not parse"));
     }
-    hlc_.Observe(HlcStamp{parsed.hlc().physical_micros(), parsed.hlc().logical()});
+    // Our own stamps, whatever they are: they must keep growing.
+    hlc_.Restore(HlcStamp{parsed.hlc().physical_micros(), parsed.hlc().logical()});
   }
 
   uint64_t signed_size = 0;
@@ -469,6 +470,9 @@ void Writer::BuildBatch(InFlight* in) {
   const uint64_t first_seq = seq + 1;
   std::map<std::string, uint64_t> counters_touched;
   const int64_t now_micros = absl::ToUnixMicros(clock_->Now());
+  // Stamps as times go no further than this (records/links.h): a peer whose
+  // clock runs ahead cannot date links years ahead.
+  const int64_t horizon_micros = now_micros + absl::ToInt64Microseconds(options_.max_clock_ahead);
   bool remote_written = false;
 
   auto append_one = [&](Prepared& c) -> absl::StatusOr<Appended> {
@@ -551,7 +555,7 @@ void Writer::BuildBatch(InFlight* in) {
 
     // Links are stamped with the event's own time, so that every node that
     // applies this event derives the same links.
-    const records::LinkEffect effect = records::DeriveLinks(body, *c.value, links);
+    const records::LinkEffect effect = records::DeriveLinks(body, *c.value, links, horizon_micros);
     for (const auto& [node, link] : effect.changed) links[node] = link;
     if (!effect.changed.empty()) lit->second.group = group;
     std::vector<std::string> audience =
@@ -734,7 +738,7 @@ void Writer::BuildBatch(InFlight* in) {
                   .first;
       }
       records::Links& links = lit->second.value;
-      const records::LinkEffect effect = records::DeriveLinks(body, value, links);
+      const records::LinkEffect effect = records::DeriveLinks(body, value, links, horizon_micros);
       if (!effect.changed.empty()) {
         for (const auto& [node, link] : effect.changed) links[node] = link;
         lit->second.group = group;
@@ -748,9 +752,9 @@ void Writer::BuildBatch(InFlight* in) {
         // have known a link when it wrote (a new residence writing before
         // its backfill brought the previous residence's registration).
         std::vector<std::string> to(body.audience().begin(), body.audience().end());
-        for (std::string& n :
-             records::DeriveAudience(body.origin(), options_.national, links, effect.counterparts,
-                                     body.hlc().physical_micros(), options_.retention)) {
+        for (std::string& n : records::DeriveAudience(
+                 body.origin(), options_.national, links, effect.counterparts,
+                 std::min(body.hlc().physical_micros(), horizon_micros), options_.retention)) {
           to.push_back(std::move(n));
         }
         std::sort(to.begin(), to.end());
