@@ -449,6 +449,30 @@ TEST_P(SessionTest, BytesThatDoNotParseAreCountedAndRepeatsHoldThePeer) {
   EXPECT_EQ(*fed_.at(kNational).store->GetCounter(UnparsableCounter(kOrigin)), 0u);
 }
 
+// A county asking again and again for a person it is not linked to: each
+// refusal is counted, but the origin's audit log grows by one entry for the
+// person and one count entry for the interval, not one per request.
+TEST_P(SessionTest, RepeatedRefusalsAreAggregatedInTheAuditLog) {
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  Write(kOrigin, testutil::Basics(p, "P"));
+  storage::RefusalAudit refusals(fed_.at(kOrigin).audit.get(), &clock_);
+  const uint64_t before = fed_.at(kOrigin).audit->size();
+  for (int i = 0; i < 5; ++i) {
+    storage::Batch ask(*fed_.at(kThird).store);
+    ask.Put(storage::Cf::kDefault, storage::BackfillKey(kOrigin, p), "");
+    TB_ASSERT_OK(fed_.at(kThird).store->Commit(ask, true));
+    Sync(kThird, kOrigin, [&](SessionOptions& o) { o.refusals = &refusals; });
+  }
+  EXPECT_EQ(*fed_.at(kOrigin).store->GetCounter("refused/fetch_person"), 5u);
+  EXPECT_EQ(fed_.at(kOrigin).audit->size(), before + 1);
+  TB_ASSERT_OK(refusals.Flush(/*all=*/true));
+  ASSERT_EQ(fed_.at(kOrigin).audit->size(), before + 2);
+  TB_ASSERT_OK_AND_ASSIGN(storage::AuditEntry count,
+                          fed_.at(kOrigin).audit->Get(fed_.at(kOrigin).audit->size()));
+  EXPECT_EQ(count.operator_name, "node:330106");
+  EXPECT_NE(count.purpose.find("5 in all about 1 person"), std::string::npos) << count.purpose;
+}
+
 TEST(MakeRejectionTest, CarriesItsReasonAsVerifierRejectionsDo) {
   const absl::Status s =
       MakeRejection(v1::REJECT_REASON_OVER_CREDIT, absl::StatusCode::kInvalidArgument, "batch 5");
