@@ -147,6 +147,10 @@ JsonApi::JsonApi(AdminApi* api) : api_(api) {
   methods_["Stats"] = Bind(api, &AdminApi::Stats);
   methods_["StatsMany"] = Bind(api, &AdminApi::StatsMany);
   methods_["CertificatePayload"] = Bind(api, &AdminApi::CertificatePayload);
+  methods_["SearchPersons"] = Bind(api, &AdminApi::SearchPersons);
+  methods_["Fleet"] = Bind(api, &AdminApi::Fleet);
+  methods_["AccessReport"] = Bind(api, &AdminApi::AccessReport);
+  methods_["MetricsHistory"] = Bind(api, &AdminApi::MetricsHistory);
 
   methods_["CertificateQr"] = [api](const Operator& op, absl::string_view body) -> JsonReply {
     v1::CertificatePayloadRequest request;
