@@ -8,10 +8,10 @@
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
 #include "storage/keys.h"
-#include "workflows/csv.h"
 #include "sync/session.h"
 #include "sync/where.h"
 #include "workflows/certificate_payload.h"
+#include "workflows/csv.h"
 #include "workflows/deadlines.h"
 #include "workflows/import_batch.h"
 #include "workflows/stats.h"
@@ -608,8 +608,8 @@ absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op, const v1::I
       });
 }
 
-absl::StatusOr<v1::SearchPersonsReply> AdminApi::SearchPersons(
-    const Operator& op, const v1::SearchPersonsRequest& r) {
+absl::StatusOr<v1::SearchPersonsReply> AdminApi::SearchPersons(const Operator& op,
+                                                               const v1::SearchPersonsRequest& r) {
   const std::string name = storage::NormalizedName(r.name());
   std::vector<std::string> found;
   absl::StatusOr<v1::SearchPersonsReply> result = Audited<v1::SearchPersonsReply>(
@@ -621,9 +621,8 @@ absl::StatusOr<v1::SearchPersonsReply> AdminApi::SearchPersons(
         const absl::CivilDay day(d.year(), d.month(), d.day());
         if (d.year() < 1 || d.year() > 9999 || day.year() != d.year() || day.month() != d.month() ||
             day.day() != d.day()) {
-          return absl::InvalidArgumentError(
-              absl::StrCat("birth_date: ", d.year(), "-", d.month(), "-", d.day(),
-                           " is not a calendar date"));
+          return absl::InvalidArgumentError(absl::StrCat("birth_date: ", d.year(), "-", d.month(),
+                                                         "-", d.day(), " is not a calendar date"));
         }
         if (r.reason().empty()) {
           return absl::InvalidArgumentError("reason: say why you look for this person");
@@ -631,8 +630,8 @@ absl::StatusOr<v1::SearchPersonsReply> AdminApi::SearchPersons(
         const uint32_t limit =
             r.limit() == 0 ? kMaxSearchResults : std::min(r.limit(), kMaxSearchResults);
         // Read more hits than asked for: some may be earlier names.
-        TB_ASSIGN_OR_RETURN(auto hits, node_->store()->FindByName(name, d.year(), d.month(),
-                                                                  d.day(), 4 * limit));
+        TB_ASSIGN_OR_RETURN(
+            auto hits, node_->store()->FindByName(name, d.year(), d.month(), d.day(), 4 * limit));
         v1::SearchPersonsReply reply;
         for (const auto& [person, record_id] : hits) {
           if (reply.persons_size() >= static_cast<int>(limit)) break;
@@ -666,12 +665,12 @@ absl::StatusOr<v1::SearchPersonsReply> AdminApi::SearchPersons(
   // Whose data the search disclosed: one entry per person, so that each
   // one's access report shows it.
   for (const std::string& person : found) {
-    absl::StatusOr<storage::AuditEntry> logged = node_->audit_log()->Append(OperatorAuditEntry(
-        op, "person.search", person, r.reason(), absl::OkStatus()));
+    absl::StatusOr<storage::AuditEntry> logged = node_->audit_log()->Append(
+        OperatorAuditEntry(op, "person.search", person, r.reason(), absl::OkStatus()));
     if (!logged.ok()) {
-      return absl::UnavailableError(absl::StrCat(
-          "the audit log cannot be written, so person.search is refused: ",
-          logged.status().message()));
+      return absl::UnavailableError(
+          absl::StrCat("the audit log cannot be written, so person.search is refused: ",
+                       logged.status().message()));
     }
   }
   return result;
@@ -718,7 +717,8 @@ absl::StatusOr<v1::FleetReply> AdminApi::Fleet(const Operator& op, const v1::Fle
   std::vector<const node::FleetRow*> order;
   order.reserve(total);
   for (const node::FleetRow& row : snapshot->rows) order.push_back(&row);
-  const v1::FleetSort sort = r.sort() == v1::FLEET_SORT_UNSPECIFIED ? v1::FLEET_SORT_CODE : r.sort();
+  const v1::FleetSort sort =
+      r.sort() == v1::FLEET_SORT_UNSPECIFIED ? v1::FLEET_SORT_CODE : r.sort();
   auto less = [sort, desc = r.descending()](const node::FleetRow* a, const node::FleetRow* b) {
     return desc ? FleetLess(*b, *a, sort) : FleetLess(*a, *b, sort);
   };

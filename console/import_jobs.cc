@@ -44,11 +44,10 @@ ImportJobs::~ImportJobs() {
 }
 
 absl::StatusOr<ImportProgress> ImportJobs::Start(const admin::Operator& op, std::string file,
-                                                 std::string content,
-                                                 absl::string_view encoding) {
+                                                 std::string content, absl::string_view encoding) {
   if (content.size() > kMaxImportBytes) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "file: ", content.size(), " bytes, at most ", kMaxImportBytes, " in one import"));
+    return absl::ResourceExhaustedError(absl::StrCat("file: ", content.size(), " bytes, at most ",
+                                                     kMaxImportBytes, " in one import"));
   }
   absl::StatusOr<workflows::Encoding> enc = workflows::ParseEncoding(encoding);
   if (!enc.ok()) return Prefixed("encoding", enc.status());
@@ -98,12 +97,12 @@ void ImportJobs::Run(Job* job) {
     if (!reply.ok()) return reply.status();
     for (int i = 0; i < reply->results_size(); ++i) {
       if (reply->results(i).outcome() != v1::IMPORT_OUTCOME_REJECTED) continue;
-      absl::StrAppend(&job->findings,
-                      workflows::FindingCsvLine({job->progress.file, lines[i], "",
-                                                 absl::StrCat("rejected by the node: ",
-                                                              reply->results(i).error()),
-                                                 true}),
-                      "\r\n");
+      absl::StrAppend(
+          &job->findings,
+          workflows::FindingCsvLine(
+              {job->progress.file, lines[i], "",
+               absl::StrCat("rejected by the node: ", reply->results(i).error()), true}),
+          "\r\n");
     }
     absl::MutexLock lock(&mu_);
     job->progress.written += reply->written();

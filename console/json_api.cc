@@ -67,10 +67,10 @@ std::vector<std::string> Pages(admin::Role role, absl::string_view node_role) {
     bool national_only;
   };
   static constexpr Page kPages[] = {
-      {"due", Permission::kListDeadlines, false},   {"search", Permission::kReadPersons, false},
-      {"write", Permission::kWriteRecords, false},  {"import", Permission::kWriteRecords, false},
-      {"status", Permission::kManagePeers, false},  {"peers", Permission::kManagePeers, false},
-      {"charts", Permission::kManagePeers, false},  {"fleet", Permission::kManagePeers, true},
+      {"due", Permission::kListDeadlines, false},    {"search", Permission::kReadPersons, false},
+      {"write", Permission::kWriteRecords, false},   {"import", Permission::kWriteRecords, false},
+      {"status", Permission::kManagePeers, false},   {"peers", Permission::kManagePeers, false},
+      {"charts", Permission::kManagePeers, false},   {"fleet", Permission::kManagePeers, true},
       {"audit", Permission::kReadAuditTrail, false}, {"report", Permission::kReadAuditTrail, false},
       {"stats", Permission::kReadStatistics, false},
   };
@@ -159,9 +159,9 @@ JsonApi::JsonApi(AdminApi* api) : api_(api) {
     if (!reply.ok()) return ErrorReply(reply.status());
     absl::StatusOr<std::pair<int, std::string>> qr = QrModules(reply->text());
     if (!qr.ok()) return ErrorReply(qr.status());
-    return Json(absl::StrCat("{\"text\":", Quoted(reply->text()), ",\"person_masked\":",
-                             Quoted(reply->person_masked()), ",\"size\":", qr->first,
-                             ",\"modules\":\"", qr->second, "\"}"));
+    return Json(absl::StrCat("{\"text\":", Quoted(reply->text()),
+                             ",\"person_masked\":", Quoted(reply->person_masked()),
+                             ",\"size\":", qr->first, ",\"modules\":\"", qr->second, "\"}"));
   };
 
   methods_["LedgerCsv"] = [api](const Operator& op, absl::string_view body) -> JsonReply {

@@ -1,5 +1,6 @@
 #include "console/server.h"
 
+#include <google/protobuf/struct.pb.h>
 #include <httplib.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -9,8 +10,6 @@
 #include <fstream>
 #include <map>
 #include <thread>
-
-#include <google/protobuf/struct.pb.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -61,7 +60,8 @@ absl::StatusOr<std::string> ReadAsset(const std::string& path) {
   }
   std::ifstream in(path, std::ios::binary);
   std::string body((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (!in.good() && !in.eof()) return absl::InvalidArgumentError(absl::StrCat(path, ": unreadable"));
+  if (!in.good() && !in.eof())
+    return absl::InvalidArgumentError(absl::StrCat(path, ": unreadable"));
   return body;
 }
 
@@ -123,7 +123,8 @@ void Send(httplib::Response& res, const JsonReply& r) {
   res.status = r.http_status;
   res.set_header("Cache-Control", "no-store");
   if (!r.filename.empty()) {
-    res.set_header("Content-Disposition", absl::StrCat("attachment; filename=\"", r.filename, "\""));
+    res.set_header("Content-Disposition",
+                   absl::StrCat("attachment; filename=\"", r.filename, "\""));
   }
   res.set_content(r.body, r.content_type);
 }
@@ -151,7 +152,7 @@ std::string PercentDecode(absl::string_view in) {
   for (size_t i = 0; i < in.size(); ++i) {
     int hi, lo;
     auto hex = [](char c) {
-      return absl::ascii_isdigit(c) ? c - '0'
+      return absl::ascii_isdigit(c)   ? c - '0'
              : (c >= 'a' && c <= 'f') ? c - 'a' + 10
              : (c >= 'A' && c <= 'F') ? c - 'A' + 10
                                       : -1;
@@ -317,8 +318,9 @@ struct ConsoleServer::Impl {
       std::optional<Session> session = RequireSession(req, res, /*change=*/true);
       if (!session.has_value()) return;
       sessions->Close(session->id);
-      res.set_header("Set-Cookie",
-                     absl::StrCat(kCookie, "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"));
+      res.set_header(
+          "Set-Cookie",
+          absl::StrCat(kCookie, "=; Path=/; Secure; HttpOnly; SameSite=Strict; Max-Age=0"));
       Send(res, Ok("{}"));
     });
     s.Post(R"(/api/call/(\w+))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -410,8 +412,7 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(ConsoleOptio
     X509* cert = PEM_read_bio_X509(cb.get(), nullptr, nullptr, nullptr);
     EVP_PKEY* key = PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr);
     const bool ok = cert != nullptr && key != nullptr && SSL_CTX_use_certificate(&ctx, cert) == 1 &&
-                    SSL_CTX_use_PrivateKey(&ctx, key) == 1 &&
-                    SSL_CTX_check_private_key(&ctx) == 1;
+                    SSL_CTX_use_PrivateKey(&ctx, key) == 1 && SSL_CTX_check_private_key(&ctx) == 1;
     X509_free(cert);
     EVP_PKEY_free(key);
     if (!ok) return false;
@@ -444,7 +445,8 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(ConsoleOptio
   impl->options = std::move(options);
   impl->Routes();
   const ConsoleOptions& o = impl->options;
-  impl->port = o.port == 0 ? s.bind_to_any_port(o.host) : (s.bind_to_port(o.host, o.port) ? o.port : -1);
+  impl->port =
+      o.port == 0 ? s.bind_to_any_port(o.host) : (s.bind_to_port(o.host, o.port) ? o.port : -1);
   if (impl->port <= 0) {
     return absl::UnavailableError(
         absl::StrCat("console: cannot listen on ", o.host, ":", o.port, " (in use?)"));

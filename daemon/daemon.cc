@@ -202,9 +202,7 @@ void Daemon::Stop() {
 }
 
 int Daemon::admin_port() const { return impl_->admin == nullptr ? 0 : impl_->admin->port(); }
-int Daemon::console_port() const {
-  return impl_->console == nullptr ? 0 : impl_->console->port();
-}
+int Daemon::console_port() const { return impl_->console == nullptr ? 0 : impl_->console->port(); }
 int Daemon::metrics_port() const { return impl_->metrics == nullptr ? 0 : impl_->metrics->port(); }
 
 }  // namespace tongban::daemon

@@ -352,9 +352,10 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
       }
       if (!known) {
         return At(path, line_no, "",
-                  absl::StrCat("unknown section [", section,
-                               "] (known: node, federation, peer, admin, metrics, console, sync, deadlines, "
-                               "deadlines.XX0000, log)"));
+                  absl::StrCat(
+                      "unknown section [", section,
+                      "] (known: node, federation, peer, admin, metrics, console, sync, deadlines, "
+                      "deadlines.XX0000, log)"));
       }
       if (!seen_sections.insert(section).second) {
         return At(path, line_no, "", absl::StrCat("section [", section, "] appears twice"));
@@ -447,7 +448,7 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
   if (config.console_session_lifetime < config.console_session_idle) {
     return At(path,
               seen.count("console.session_lifetime") ? seen["console.session_lifetime"]
-                                                      : seen["console.session_idle"],
+                                                     : seen["console.session_idle"],
               "console.session_lifetime", "is shorter than console.session_idle");
   }
   if (config.retry_max < config.retry_initial) {

@@ -430,7 +430,7 @@ void Node::RefreshMetrics() {
                  : n.status() == v1::NodeEntry::NODE_STATUS_SUSPENDED ? "suspended"
                                                                       : "revoked";
     row.connected = status.sessions > 0;
-    row.last_seen = row.connected ? now
+    row.last_seen = row.connected                       ? now
                     : status.last_batch == absl::Time() ? absl::InfinitePast()
                                                         : status.last_batch;
     row.behind_outbound = static_cast<uint64_t>(behind);

@@ -1,8 +1,7 @@
 #include "storage/keys.h"
 
-#include <cstdio>
-
 #include <cassert>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 

@@ -97,8 +97,8 @@ void Batch::IndexName(absl::string_view record_key, const v1::RecordState& state
     }
     const v1::PersonBasics& b = value.person_basics();
     Put(Cf::kDefault,
-        NameIndexKey(b.name(), b.birth_date().year(), b.birth_date().month(),
-                     b.birth_date().day(), person),
+        NameIndexKey(b.name(), b.birth_date().year(), b.birth_date().month(), b.birth_date().day(),
+                     person),
         record_id);
   }
 }
@@ -232,25 +232,23 @@ absl::Status Store::IndexNamesOnce() {
   uint64_t indexed = 0;
   auto batch = std::make_unique<Batch>(*this);
   absl::Status failed;
-  TB_RETURN_IF_ERROR(ScanFrom(Cf::kRecords, "", "", false,
-                              [&](absl::string_view key, absl::string_view bytes) {
-                                if (key.size() <= kPersonSize ||
-                                    static_cast<unsigned char>(key[kPersonSize]) !=
-                                        v1::RECORD_KIND_PERSON_BASICS) {
-                                  return true;
-                                }
-                                v1::RecordState state;
-                                if (!state.ParseFromArray(bytes.data(),
-                                                          static_cast<int>(bytes.size()))) {
-                                  return true;
-                                }
-                                batch->IndexName(key, state);
-                                if (++indexed % 10000 == 0) {
-                                  failed = Commit(*batch, /*sync=*/false);
-                                  batch = std::make_unique<Batch>(*this);
-                                }
-                                return failed.ok();
-                              }));
+  TB_RETURN_IF_ERROR(
+      ScanFrom(Cf::kRecords, "", "", false, [&](absl::string_view key, absl::string_view bytes) {
+        if (key.size() <= kPersonSize ||
+            static_cast<unsigned char>(key[kPersonSize]) != v1::RECORD_KIND_PERSON_BASICS) {
+          return true;
+        }
+        v1::RecordState state;
+        if (!state.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+          return true;
+        }
+        batch->IndexName(key, state);
+        if (++indexed % 10000 == 0) {
+          failed = Commit(*batch, /*sync=*/false);
+          batch = std::make_unique<Batch>(*this);
+        }
+        return failed.ok();
+      }));
   TB_RETURN_IF_ERROR(failed);
   batch->Put(Cf::kDefault, kDone, "1");
   TB_RETURN_IF_ERROR(Commit(*batch, /*sync=*/true));
@@ -262,8 +260,8 @@ absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::FindByNa
     absl::string_view name, int year, int month, int day, size_t limit) const {
   const std::string prefix = NameIndexPrefix(name, year, month, day);
   std::vector<std::pair<std::string, std::string>> out;
-  TB_RETURN_IF_ERROR(
-      ScanFrom(Cf::kDefault, prefix, prefix, false, [&](absl::string_view key, absl::string_view v) {
+  TB_RETURN_IF_ERROR(ScanFrom(
+      Cf::kDefault, prefix, prefix, false, [&](absl::string_view key, absl::string_view v) {
         if (key.size() != prefix.size() + kPersonSize) return true;
         out.emplace_back(std::string(key.substr(prefix.size())), std::string(v));
         return out.size() < limit;

@@ -726,9 +726,8 @@ absl::Status AccessReportCmd(const Args& args, Io& io) {
   if (args.Has("json")) return PrintJson(reply, io);
   if (args.Has("out")) {
     TB_RETURN_IF_ERROR(WriteFileAtomically(args.Get("out"), reply.csv(), 0600));
-    io.out << "access report of person " << reply.person_masked() << ": "
-           << reply.entries_size() << " entries, audit chain verified, written to "
-           << args.Get("out") << "\n";
+    io.out << "access report of person " << reply.person_masked() << ": " << reply.entries_size()
+           << " entries, audit chain verified, written to " << args.Get("out") << "\n";
     return absl::OkStatus();
   }
   io.out << "access report of person " << reply.person_masked() << ": " << reply.entries_size()
@@ -737,8 +736,8 @@ absl::Status AccessReportCmd(const Args& args, Io& io) {
   std::vector<std::vector<std::string>> rows = {
       {"#", "WHEN", "OPERATOR", "ROLE", "ACTION", "REASON", "OUTCOME"}};
   for (const v1::AuditEntry& e : reply.entries()) {
-    rows.push_back({absl::StrCat(e.seq()), When(e.at_micros()), e.operator_(), e.role(),
-                    e.action(), e.reason(), e.outcome()});
+    rows.push_back({absl::StrCat(e.seq()), When(e.at_micros()), e.operator_(), e.role(), e.action(),
+                    e.reason(), e.outcome()});
   }
   PrintTable(rows, io);
   return absl::OkStatus();
@@ -770,17 +769,16 @@ absl::Status FleetCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
   v1::FleetRequest r;
   if (args.Has("sort")) {
-    TB_ASSIGN_OR_RETURN(
-        v1::FleetSort sort,
-        Choice<v1::FleetSort>(args, "sort",
-                              {{"code", v1::FLEET_SORT_CODE},
-                               {"name", v1::FLEET_SORT_NAME},
-                               {"last-seen", v1::FLEET_SORT_LAST_SEEN},
-                               {"behind-out", v1::FLEET_SORT_BEHIND_OUTBOUND},
-                               {"behind-in", v1::FLEET_SORT_BEHIND_INBOUND},
-                               {"log-size", v1::FLEET_SORT_LOG_SIZE},
-                               {"held", v1::FLEET_SORT_HELD},
-                               {"frozen", v1::FLEET_SORT_FROZEN}}));
+    TB_ASSIGN_OR_RETURN(v1::FleetSort sort,
+                        Choice<v1::FleetSort>(args, "sort",
+                                              {{"code", v1::FLEET_SORT_CODE},
+                                               {"name", v1::FLEET_SORT_NAME},
+                                               {"last-seen", v1::FLEET_SORT_LAST_SEEN},
+                                               {"behind-out", v1::FLEET_SORT_BEHIND_OUTBOUND},
+                                               {"behind-in", v1::FLEET_SORT_BEHIND_INBOUND},
+                                               {"log-size", v1::FLEET_SORT_LOG_SIZE},
+                                               {"held", v1::FLEET_SORT_HELD},
+                                               {"frozen", v1::FLEET_SORT_FROZEN}}));
     r.set_sort(sort);
   }
   r.set_descending(args.Has("desc"));
@@ -809,13 +807,14 @@ absl::Status MetricsHistoryCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(v1::MetricsHistoryReply reply,
                       client->MetricsHistory(v1::MetricsHistoryRequest()));
   if (args.Has("json")) return PrintJson(reply, io);
-  std::vector<std::vector<std::string>> rows = {{"WHEN", "OWN EVENTS", "APPLIED", "SENT",
-                                                 "BEHIND OUT", "BEHIND IN", "LAG S", "PEERS UP"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"WHEN", "OWN EVENTS", "APPLIED", "SENT", "BEHIND OUT", "BEHIND IN", "LAG S", "PEERS UP"}};
   for (const v1::MetricsSample& s : reply.samples()) {
     rows.push_back({When(s.at_micros()), absl::StrCat(s.own_events()),
                     absl::StrCat(s.events_applied()), absl::StrCat(s.events_sent()),
                     absl::StrCat(s.behind_outbound()), absl::StrCat(s.behind_inbound()),
-                    absl::StrFormat("%.0f", s.max_lag_seconds()), absl::StrCat(s.peers_connected())});
+                    absl::StrFormat("%.0f", s.max_lag_seconds()),
+                    absl::StrCat(s.peers_connected())});
   }
   PrintTable(rows, io);
   return absl::OkStatus();
@@ -1054,16 +1053,16 @@ void AddOnlineCommands(std::vector<Command>* c) {
              "                         (default: the node's own; a county sees itself only)\n",
              "  tongbanctl stats --year 2026 --scope 440000\n",
              WithConnection({{"month"}, {"year"}, {"scope"}}), 0, StatsCmd));
-  c->push_back(Online("audit", "", "the audit trail, its chain verified (auditors)",
-                      "tongbanctl audit [--from DATE] [--to DATE] [--operator NAME] [--person ID] "
-                      "[--action ACTION] [--limit N]",
-                      "  --from DATE, --to DATE  days in China Standard Time\n"
-                      "  --operator NAME, --person ID, --limit N (default 100)\n"
-                      "  --action ACTION        person.read, record.write, operator.login, ...\n",
-                      "  tongbanctl audit --from 2026-11-01 --person 620102199001010012\n",
-                      WithConnection(
-                          {{"from"}, {"to"}, {"operator"}, {"person"}, {"action"}, {"limit"}}),
-                      0, AuditCmd));
+  c->push_back(
+      Online("audit", "", "the audit trail, its chain verified (auditors)",
+             "tongbanctl audit [--from DATE] [--to DATE] [--operator NAME] [--person ID] "
+             "[--action ACTION] [--limit N]",
+             "  --from DATE, --to DATE  days in China Standard Time\n"
+             "  --operator NAME, --person ID, --limit N (default 100)\n"
+             "  --action ACTION        person.read, record.write, operator.login, ...\n",
+             "  tongbanctl audit --from 2026-11-01 --person 620102199001010012\n",
+             WithConnection({{"from"}, {"to"}, {"operator"}, {"person"}, {"action"}, {"limit"}}), 0,
+             AuditCmd));
   c->push_back(Online(
       "audit", "report",
       "a person's access report (PIPL art. 45): who read or wrote their records, when, why",
@@ -1072,15 +1071,14 @@ void AddOnlineCommands(std::vector<Command>* c) {
       "  --out FILE             write the report as CSV (UTF-8 with BOM) instead of a table\n",
       "  tongbanctl audit report 620102199001010012 --reason \"the person asked\" --out r.csv\n",
       WithConnection({{"reason"}, {"from"}, {"to"}, {"out"}}), 1, AccessReportCmd));
-  c->push_back(Online("person", "search",
-                      "persons this node holds by name and birth date (audited)",
-                      "tongbanctl person search --name NAME --birth-date DATE --reason TEXT",
-                      "  --name NAME, --birth-date YYYY-MM-DD\n"
-                      "  --reason TEXT          why you look for the person (required, audited)\n",
-                      "  tongbanctl person search --name 王芳 --birth-date 1990-03-07 --reason "
-                      "\"arrival\"\n",
-                      WithConnection({{"name"}, {"birth-date"}, {"reason"}, {"limit"}}), 0,
-                      PersonSearchCmd));
+  c->push_back(Online(
+      "person", "search", "persons this node holds by name and birth date (audited)",
+      "tongbanctl person search --name NAME --birth-date DATE --reason TEXT",
+      "  --name NAME, --birth-date YYYY-MM-DD\n"
+      "  --reason TEXT          why you look for the person (required, audited)\n",
+      "  tongbanctl person search --name 王芳 --birth-date 1990-03-07 --reason "
+      "\"arrival\"\n",
+      WithConnection({{"name"}, {"birth-date"}, {"reason"}, {"limit"}}), 0, PersonSearchCmd));
   c->push_back(Online(
       "fleet", "", "every other node: connected, last seen, lag both ways, log size, held, frozen",
       "tongbanctl fleet [--sort KEY] [--desc] [--offset N] [--limit N]",

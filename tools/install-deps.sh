@@ -4,7 +4,13 @@ set -euo pipefail
 pkgs=(cmake g++ make pkg-config ccache libgrpc++-dev protobuf-compiler-grpc
       libprotobuf-dev protobuf-compiler librocksdb-dev libssl-dev libgtest-dev
       libgmock-dev libbenchmark-dev libabsl-dev libqrencode-dev libpng-dev
-      libjemalloc-dev clang-format)
+      libjemalloc-dev clang-format
+      # the web console: its HTTP library, and the UI libraries it serves
+      libcpp-httplib-dev libjs-bootstrap5 libjs-chart.js
+      # the console's browser test: headless Chromium driven by Selenium,
+      # CJK fonts for its screenshots, NSS tools for the operators'
+      # certificates, openssl to bundle them
+      chromium chromium-driver python3-selenium fonts-noto-cjk libnss3-tools openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

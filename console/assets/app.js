@@ -289,13 +289,6 @@ async function pageDue() {
     call('ListInquiries', { due: true }), call('ListInquiries', { overdue: true }), call('ListInquiries', {}),
     call('ListNotices', { due: true }), call('ListNotices', { overdue: true }), call('ListNotices', {})]);
   for (const r of [dueQ, overQ, allQ, dueN, overN, allN]) if (!r.ok) { showError(m, r); return; }
-  const card = (id, label, n, kind) => el('div', { class: 'col' }, el('div', { class: 'card border-' + kind },
-    el('div', { class: 'card-body' }, el('div', { class: 'count text-' + kind, id: id, text: String(n) }), el('div', { text: label }))));
-  m.appendChild(el('div', { class: 'row mb-3' },
-    card('count-inquiries-due', t('due.inquiries_due'), dueQ.data.items.length, 'warning'),
-    card('count-inquiries-overdue', t('due.inquiries_overdue'), overQ.data.items.length, 'danger'),
-    card('count-notices-due', t('due.notices_due'), dueN.data.items.length, 'warning'),
-    card('count-notices-overdue', t('due.notices_overdue'), overN.data.items.length, 'danger')));
   const county = state.session.county;
   const inquiryRows = (items) => items.map((i) => [
     personLink(i.person), i.record_id, i.from_county, i.to_county, word(i.type), fmtTime(i.sent_at_micros),
@@ -314,10 +307,25 @@ async function pageDue() {
         onclick: () => go('form', { form: 'receipt', person: i.person, values: { 'receipt.notice_record_id': i.record_id, 'receipt.notice_county': i.from_county } }) })
       : '']);
   const noticeHead = [t('col.person'), t('col.record'), t('col.from'), t('col.to'), t('col.needs'), t('col.sent'), t('col.due'), t('col.state'), ''];
+  // What waits on this county: received and not answered (or overdue),
+  // soonest deadline first; and what it sent that is overdue.
+  const open = new Set(['received', 'awaiting feedback', 'overdue']);
+  const mine = (i) => open.has(i.state) && (i.to_county === county || i.state === 'overdue');
+  const byDue = (a, b) => fmtDate(a.due_on).localeCompare(fmtDate(b.due_on));
+  const card = (id, label, n, kind) => el('div', { class: 'col' }, el('div', { class: 'card border-' + kind },
+    el('div', { class: 'card-body' }, el('div', { class: 'count text-' + kind, id: id, text: String(n) }), el('div', { text: label }))));
+  const openQ = allQ.data.items.filter(mine), openN = allN.data.items.filter(mine);
+  m.appendChild(el('div', { class: 'row mb-3' },
+    card('count-inquiries-open', t('due.inquiries_open'), openQ.length, 'primary'),
+    card('count-inquiries-due', t('due.inquiries_due'), dueQ.data.items.length, 'warning'),
+    card('count-inquiries-overdue', t('due.inquiries_overdue'), overQ.data.items.length, 'danger'),
+    card('count-notices-open', t('due.notices_open'), openN.length, 'primary'),
+    card('count-notices-due', t('due.notices_due'), dueN.data.items.length, 'warning'),
+    card('count-notices-overdue', t('due.notices_overdue'), overN.data.items.length, 'danger')));
   m.appendChild(el('h2', { class: 'h5', text: t('due.inquiries_due_title') }));
-  m.appendChild(table(inquiryHead, inquiryRows(dueQ.data.items.concat(overQ.data.items.filter((i) => !dueQ.data.items.some((d) => d.record_id === i.record_id)))), { id: 'inquiries-due' }));
+  m.appendChild(table(inquiryHead, inquiryRows(openQ.sort(byDue)), { id: 'inquiries-due' }));
   m.appendChild(el('h2', { class: 'h5', text: t('due.notices_due_title') }));
-  m.appendChild(table(noticeHead, noticeRows(dueN.data.items.concat(overN.data.items.filter((i) => !dueN.data.items.some((d) => d.record_id === i.record_id)))), { id: 'notices-due' }));
+  m.appendChild(table(noticeHead, noticeRows(openN.sort(byDue)), { id: 'notices-due' }));
   m.appendChild(el('h2', { class: 'h5', text: t('due.inquiries_all') }));
   m.appendChild(table(inquiryHead, inquiryRows(allQ.data.items), { id: 'inquiries-all' }));
   m.appendChild(el('h2', { class: 'h5', text: t('due.notices_all') }));
