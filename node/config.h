@@ -83,7 +83,7 @@ struct Config {
   // Threads serving connections; a connection holds one while it reads a
   // request (at most console_read_timeout) or waits between requests
   // (keep-alive, at most console_keep_alive).
-  uint32_t console_workers = 16;
+  uint32_t console_workers = 64;
   absl::Duration console_read_timeout = absl::Seconds(5);
   absl::Duration console_keep_alive = absl::Seconds(2);
 

@@ -36,9 +36,8 @@ class ConsoleServerTest : public DaemonTest {
   std::unique_ptr<httplib::SSLClient> Client(const std::string& who) {
     const std::string ops = dir_.File(kCounty) + "/operators/";
     auto c = who.empty() ? std::make_unique<httplib::SSLClient>("127.0.0.1", port_)
-                         : std::make_unique<httplib::SSLClient>("127.0.0.1", port_,
-                                                                ops + who + ".crt",
-                                                                ops + who + ".key");
+                         : std::make_unique<httplib::SSLClient>(
+                               "127.0.0.1", port_, ops + who + ".crt", ops + who + ".key");
     c->set_ca_cert_path((dir_.File(kCounty) + "/tls/ca.crt").c_str());
     c->enable_server_certificate_verification(true);
     c->set_connection_timeout(10);
@@ -58,9 +57,9 @@ class ConsoleServerTest : public DaemonTest {
   Signed SignIn(httplib::SSLClient& c, const std::string& who) {
     std::string password = Password(who);
     while (!password.empty() && password.back() == '\n') password.pop_back();
-    auto res = c.Post("/api/login", {{"Origin", origin_}},
-                      absl::StrCat("{\"password\":\"", password, "\",\"totp\":\"\"}"),
-                      "application/json");
+    auto res =
+        c.Post("/api/login", {{"Origin", origin_}},
+               absl::StrCat("{\"password\":\"", password, "\",\"totp\":\"\"}"), "application/json");
     EXPECT_TRUE(res && res->status == 200) << (res ? res->body : "no answer");
     Signed s;
     if (!res) return s;
@@ -91,8 +90,8 @@ TEST_P(ConsoleServerTest, WithoutACertificateOnlyThePublicAssetsAndARefusalPage)
   auto asset = c->Get("/assets/app.css");
   ASSERT_TRUE(asset);
   EXPECT_EQ(asset->status, 200);
-  auto login = c->Post("/api/login", {{"Origin", origin_}}, "{\"password\":\"x\"}",
-                       "application/json");
+  auto login =
+      c->Post("/api/login", {{"Origin", origin_}}, "{\"password\":\"x\"}", "application/json");
   ASSERT_TRUE(login);
   EXPECT_EQ(login->status, 403);
 }
@@ -120,9 +119,9 @@ TEST_P(ConsoleServerTest, PagesCarryAPolicyThatForbidsInlineScript) {
 
 TEST_P(ConsoleServerTest, SignInGivesAStrictCookieAndEveryChangeNeedsTheCsrfToken) {
   auto c = Client("clerk");
-  auto res = c->Post("/api/login", {{"Origin", origin_}},
-                     absl::StrCat("{\"password\":\"", Password("clerk"), "\"}"),
-                     "application/json");
+  auto res =
+      c->Post("/api/login", {{"Origin", origin_}},
+              absl::StrCat("{\"password\":\"", Password("clerk"), "\"}"), "application/json");
   ASSERT_TRUE(res);
   // The password file ends with a newline: not the password.
   EXPECT_EQ(res->status, 401) << res->body;
@@ -151,10 +150,10 @@ TEST_P(ConsoleServerTest, SignInGivesAStrictCookieAndEveryChangeNeedsTheCsrfToke
   ASSERT_TRUE(no_token);
   EXPECT_EQ(no_token->status, 403);
   EXPECT_NE(no_token->body.find("CSRF"), std::string::npos);
-  auto foreign = c->Post("/api/call/Status",
-                         {{"Origin", "https://evil.example"}, {"Cookie", s.cookie},
-                          {"X-CSRF-Token", s.csrf}},
-                         "{}", "application/json");
+  auto foreign =
+      c->Post("/api/call/Status",
+              {{"Origin", "https://evil.example"}, {"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf}},
+              "{}", "application/json");
   ASSERT_TRUE(foreign);
   EXPECT_EQ(foreign->status, 403);
   auto no_cookie = c->Post("/api/call/Status", {{"Origin", origin_}, {"X-CSRF-Token", s.csrf}},
@@ -173,9 +172,9 @@ TEST_P(ConsoleServerTest, SignInGivesAStrictCookieAndEveryChangeNeedsTheCsrfToke
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
 
-  auto out = c->Post("/api/logout", {{"Origin", origin_}, {"Cookie", s.cookie},
-                                     {"X-CSRF-Token", s.csrf}},
-                     "{}", "application/json");
+  auto out =
+      c->Post("/api/logout", {{"Origin", origin_}, {"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf}},
+              "{}", "application/json");
   ASSERT_TRUE(out);
   EXPECT_EQ(out->status, 200);
   auto after = Call(*c, s, "Status", "{}");
@@ -219,8 +218,8 @@ TEST_P(ConsoleServerTest, RolesReasonsAndAuditAreTheAdminServices) {
 
   auto auditor = Client("auditor");
   const Signed as = SignIn(*auditor, "auditor");
-  auto denied = Call(*auditor, as, "GetPerson",
-                     R"({"person":"620102199003070026","reason":"curious"})");
+  auto denied =
+      Call(*auditor, as, "GetPerson", R"({"person":"620102199003070026","reason":"curious"})");
   ASSERT_TRUE(denied);
   EXPECT_EQ(denied->status, 403);
   auto report = Call(*auditor, as, "AccessReport",
@@ -261,8 +260,11 @@ TEST_P(ConsoleServerTest, ImportRunsAsAJobWithProgressAndFindings) {
       "kind,person,name,sex,birth_date,hukou_region\n"
       "person,620102199003070026,王芳,female,1990-03-07,620102\n"
       "person,620102199003070026X,坏,female,1990-03-07,620102\n";
-  httplib::Headers h = {{"Origin", origin_}, {"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf},
-                        {"X-File-Name", "register%20%E5%8E%BF.csv"}, {"X-Encoding", "utf-8"}};
+  httplib::Headers h = {{"Origin", origin_},
+                        {"Cookie", s.cookie},
+                        {"X-CSRF-Token", s.csrf},
+                        {"X-File-Name", "register%20%E5%8E%BF.csv"},
+                        {"X-Encoding", "utf-8"}};
   auto start = c->Post("/api/import/start", h, csv, "text/csv");
   ASSERT_TRUE(start);
   ASSERT_EQ(start->status, 200) << start->body;
