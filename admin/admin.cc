@@ -612,66 +612,74 @@ absl::StatusOr<v1::SearchPersonsReply> AdminApi::SearchPersons(const Operator& o
                                                                const v1::SearchPersonsRequest& r) {
   const std::string name = storage::NormalizedName(r.name());
   std::vector<std::string> found;
-  absl::StatusOr<v1::SearchPersonsReply> result = Audited<v1::SearchPersonsReply>(
-      op, Permission::kReadPersons, "person.search", "",
-      absl::StrCat("name and birth date search", r.reason().empty() ? "" : ": ", r.reason()),
-      [&]() -> absl::StatusOr<v1::SearchPersonsReply> {
-        if (name.empty()) return absl::InvalidArgumentError("name: give the person's name");
-        const v1::Date& d = r.birth_date();
-        const absl::CivilDay day(d.year(), d.month(), d.day());
-        if (d.year() < 1 || d.year() > 9999 || day.year() != d.year() || day.month() != d.month() ||
-            day.day() != d.day()) {
-          return absl::InvalidArgumentError(absl::StrCat("birth_date: ", d.year(), "-", d.month(),
-                                                         "-", d.day(), " is not a calendar date"));
-        }
-        if (r.reason().empty()) {
-          return absl::InvalidArgumentError("reason: say why you look for this person");
-        }
-        const uint32_t limit =
-            r.limit() == 0 ? kMaxSearchResults : std::min(r.limit(), kMaxSearchResults);
-        // Read more hits than asked for: some may be earlier names.
-        TB_ASSIGN_OR_RETURN(
-            auto hits, node_->store()->FindByName(name, d.year(), d.month(), d.day(), 4 * limit));
-        v1::SearchPersonsReply reply;
-        for (const auto& [person, record_id] : hits) {
-          if (reply.persons_size() >= static_cast<int>(limit)) break;
-          TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> state,
-                              node_->store()->GetRecord(storage::RecordKey(
-                                  person, v1::RECORD_KIND_PERSON_BASICS, record_id)));
-          if (!state.has_value()) continue;
-          for (const v1::RecordState::Head& head : state->heads()) {
-            v1::RecordValue v;
-            if (head.operation() != v1::OPERATION_UPSERT || !v.ParseFromString(head.payload()) ||
-                !v.has_person_basics()) {
-              continue;
-            }
-            const v1::PersonBasics& b = v.person_basics();
-            if (storage::NormalizedName(b.name()) != name || b.birth_date().year() != d.year() ||
-                b.birth_date().month() != d.month() || b.birth_date().day() != d.day()) {
-              continue;
-            }
-            v1::PersonMatch* m = reply.add_persons();
-            m->set_person(person);
-            m->set_name(b.name());
-            m->set_sex(b.sex());
-            *m->mutable_birth_date() = b.birth_date();
-            m->set_hukou_region(b.hukou_region());
-            found.push_back(person);
-            break;
-          }
-        }
-        return reply;
-      });
-  // Whose data the search disclosed: one entry per person, so that each
-  // one's access report shows it.
-  for (const std::string& person : found) {
-    absl::StatusOr<storage::AuditEntry> logged = node_->audit_log()->Append(
-        OperatorAuditEntry(op, "person.search", person, r.reason(), absl::OkStatus()));
-    if (!logged.ok()) {
-      return absl::UnavailableError(
-          absl::StrCat("the audit log cannot be written, so person.search is refused: ",
-                       logged.status().message()));
+  auto search = [&]() -> absl::StatusOr<v1::SearchPersonsReply> {
+    if (name.empty()) return absl::InvalidArgumentError("name: give the person's name");
+    const v1::Date& d = r.birth_date();
+    const absl::CivilDay day(d.year(), d.month(), d.day());
+    if (d.year() < 1 || d.year() > 9999 || day.year() != d.year() || day.month() != d.month() ||
+        day.day() != d.day()) {
+      return absl::InvalidArgumentError(absl::StrCat("birth_date: ", d.year(), "-", d.month(), "-",
+                                                     d.day(), " is not a calendar date"));
     }
+    if (r.reason().empty()) {
+      return absl::InvalidArgumentError("reason: say why you look for this person");
+    }
+    const uint32_t limit =
+        r.limit() == 0 ? kMaxSearchResults : std::min(r.limit(), kMaxSearchResults);
+    // Read more hits than asked for: some may be earlier names.
+    TB_ASSIGN_OR_RETURN(auto hits,
+                        node_->store()->FindByName(name, d.year(), d.month(), d.day(), 4 * limit));
+    v1::SearchPersonsReply reply;
+    for (const auto& [person, record_id] : hits) {
+      if (reply.persons_size() >= static_cast<int>(limit)) break;
+      TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> state,
+                          node_->store()->GetRecord(storage::RecordKey(
+                              person, v1::RECORD_KIND_PERSON_BASICS, record_id)));
+      if (!state.has_value()) continue;
+      for (const v1::RecordState::Head& head : state->heads()) {
+        v1::RecordValue v;
+        if (head.operation() != v1::OPERATION_UPSERT || !v.ParseFromString(head.payload()) ||
+            !v.has_person_basics()) {
+          continue;
+        }
+        const v1::PersonBasics& b = v.person_basics();
+        if (storage::NormalizedName(b.name()) != name || b.birth_date().year() != d.year() ||
+            b.birth_date().month() != d.month() || b.birth_date().day() != d.day()) {
+          continue;
+        }
+        v1::PersonMatch* m = reply.add_persons();
+        m->set_person(person);
+        m->set_name(b.name());
+        m->set_sex(b.sex());
+        *m->mutable_birth_date() = b.birth_date();
+        m->set_hukou_region(b.hukou_region());
+        found.push_back(person);
+        break;
+      }
+    }
+    return reply;
+  };
+  absl::Status allowed = Authorize(op, Permission::kReadPersons);
+  absl::StatusOr<v1::SearchPersonsReply> result =
+      allowed.ok() ? search() : absl::StatusOr<v1::SearchPersonsReply>(allowed);
+  // The search, and whose data it disclosed: one entry per person found, so
+  // that each one's access report shows it; all in one durable batch.
+  std::vector<storage::AuditEntry> entries;
+  entries.push_back(
+      OperatorAuditEntry(op, "person.search", "",
+                         absl::StrCat("name and birth date search, ", found.size(), " found",
+                                      r.reason().empty() ? "" : ": ", r.reason()),
+                         result.status()));
+  for (const std::string& person : found) {
+    entries.push_back(
+        OperatorAuditEntry(op, "person.search", person, r.reason(), absl::OkStatus()));
+  }
+  absl::StatusOr<std::vector<storage::AuditEntry>> logged =
+      node_->audit_log()->AppendAll(std::move(entries));
+  if (!logged.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("the audit log cannot be written, so person.search is refused: ",
+                     logged.status().message()));
   }
   return result;
 }
