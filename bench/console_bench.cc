@@ -13,6 +13,7 @@
 // keys and signed again with the federation root key. Both daemons run in
 // this process with their consoles on; the county's persons are written
 // through its Writer in batches before the clients start.
+#include <google/protobuf/text_format.h>
 #include <httplib.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -21,12 +22,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <set>
 #include <sstream>
-#include <random>
 #include <thread>
-
-#include <google/protobuf/text_format.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -112,9 +111,10 @@ void ExtendRoster(const std::string& dir, const std::string& source, crypto::Sui
 
 constexpr const char* kSurnames[] = {"王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周",
                                      "徐", "孙", "马", "朱", "胡", "郭", "何", "高", "林", "罗"};
-constexpr const char* kGiven[] = {"芳", "伟", "娜", "敏", "静", "丽", "强", "磊", "军", "洋",
-                                  "勇", "艳", "杰", "娟", "涛", "明", "超", "秀英", "霞", "平",
-                                  "刚", "桂英", "建华", "文", "华", "金凤", "玉兰", "红", "建国", "国强"};
+constexpr const char* kGiven[] = {"芳", "伟",   "娜",   "敏", "静",   "丽",   "强",   "磊",
+                                  "军", "洋",   "勇",   "艳", "杰",   "娟",   "涛",   "明",
+                                  "超", "秀英", "霞",   "平", "刚",   "桂英", "建华", "文",
+                                  "华", "金凤", "玉兰", "红", "建国", "国强"};
 
 struct PersonKey {
   std::string name;
@@ -197,9 +197,10 @@ std::vector<double> Load(const std::string& dir, const std::string& code, int po
       Client& c = clients[s];
       for (int i = 0; i < requests; ++i) {
         const auto t0 = SteadyClock::now();
-        auto res = c.http->Post(("/api/call/" + method).c_str(),
-                                {{"Origin", c.origin}, {"Cookie", c.cookie}, {"X-CSRF-Token", c.csrf}},
-                                body(s, i), "application/json");
+        auto res =
+            c.http->Post(("/api/call/" + method).c_str(),
+                         {{"Origin", c.origin}, {"Cookie", c.cookie}, {"X-CSRF-Token", c.csrf}},
+                         body(s, i), "application/json");
         took[s].push_back(1000 * Seconds(SteadyClock::now() - t0));
         if (!res || res->status != 200) {
           if (failed++ == 0) {
@@ -214,10 +215,11 @@ std::vector<double> Load(const std::string& dir, const std::string& code, int po
   const double secs = Seconds(SteadyClock::now() - start);
   std::vector<double> all;
   for (auto& v : took) all.insert(all.end(), v.begin(), v.end());
-  std::printf("%-14s %d sessions x %d calls: p50 %.1f ms, p99 %.1f ms, max %.1f ms, %.0f calls/s%s\n",
-              method.c_str(), sessions, requests, Percentile(all, 0.5), Percentile(all, 0.99),
-              Percentile(all, 1.0), all.size() / secs,
-              failed ? absl::StrCat(", ", failed.load(), " FAILED").c_str() : "");
+  std::printf(
+      "%-14s %d sessions x %d calls: p50 %.1f ms, p99 %.1f ms, max %.1f ms, %.0f calls/s%s\n",
+      method.c_str(), sessions, requests, Percentile(all, 0.5), Percentile(all, 0.99),
+      Percentile(all, 1.0), all.size() / secs,
+      failed ? absl::StrCat(", ", failed.load(), " FAILED").c_str() : "");
   return all;
 }
 
@@ -256,8 +258,7 @@ int main(int argc, char** argv) {
   const int base = testutil::FreePortBlock(4);
   if (base <= 0) Die("no free loopback ports");
   if (Run({"/bin/bash", source + "/tools/federation-setup.sh", build, dir, suite_name,
-           absl::StrCat(base),
-           "000000", "620102"}) != 0) {
+           absl::StrCat(base), "000000", "620102"}) != 0) {
     Die("federation setup failed");
   }
   ExtendRoster(dir, source, suite, peers);
@@ -283,7 +284,8 @@ int main(int argc, char** argv) {
                          "FLEET_SORT_LOG_SIZE", "FLEET_SORT_NAME"};
   std::printf("load average before: %s\n", LoadAverage().c_str());
   Load(dir, "000000", national->console_port(), sessions, requests, "Fleet", [&](int s, int i) {
-    return absl::StrCat("{\"sort\":\"", sorts[(s + i) % 5], "\",\"descending\":", (i % 2 ? "true" : "false"),
+    return absl::StrCat("{\"sort\":\"", sorts[(s + i) % 5],
+                        "\",\"descending\":", (i % 2 ? "true" : "false"),
                         ",\"offset\":", ((s * 7 + i) % 57) * 50, ",\"limit\":50}");
   });
   std::printf("load average: %s\n", LoadAverage().c_str());
@@ -291,12 +293,14 @@ int main(int argc, char** argv) {
        [](int, int) { return std::string("{}"); });
   std::printf("load average: %s\n", LoadAverage().c_str());
   std::mt19937 rng(7);
-  Load(dir, "620102", county->console_port(), sessions, requests, "SearchPersons", [&](int s, int i) {
-    const PersonKey& k = keys[(static_cast<size_t>(s) * 7919 + i * 104729 + rng() % 1000) % keys.size()];
-    return absl::StrCat("{\"name\":\"", k.name, "\",\"birth_date\":{\"year\":", k.birth.year(),
-                        ",\"month\":", k.birth.month(), ",\"day\":", k.birth.day(),
-                        "},\"reason\":\"benchmark\"}");
-  });
+  Load(dir, "620102", county->console_port(), sessions, requests, "SearchPersons",
+       [&](int s, int i) {
+         const PersonKey& k =
+             keys[(static_cast<size_t>(s) * 7919 + i * 104729 + rng() % 1000) % keys.size()];
+         return absl::StrCat("{\"name\":\"", k.name, "\",\"birth_date\":{\"year\":", k.birth.year(),
+                             ",\"month\":", k.birth.month(), ",\"day\":", k.birth.day(),
+                             "},\"reason\":\"benchmark\"}");
+       });
   std::printf("load average: %s\n", LoadAverage().c_str());
   county.reset();
   national.reset();

@@ -200,6 +200,11 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   return store;
 }
 
+namespace {
+// Set once every person's basics are in the name index (keys.h "names/").
+constexpr absl::string_view kNamesIndexedKey = "meta/names_indexed";
+}  // namespace
+
 absl::Status Store::CheckFormat() {
   const std::string want_format = absl::StrCat(kFormatVersion);
   const std::string want_suite(crypto::SuiteName(suite_));
@@ -209,6 +214,7 @@ absl::Status Store::CheckFormat() {
     Batch batch(*this);
     batch.Put(Cf::kDefault, "meta/format", want_format);
     batch.Put(Cf::kDefault, "meta/suite", want_suite);
+    batch.Put(Cf::kDefault, kNamesIndexedKey, "1");  // a new store indexes as it goes
     return Commit(batch, /*sync=*/true);
   }
   if (*format != want_format) {
@@ -224,8 +230,7 @@ absl::Status Store::CheckFormat() {
 }
 
 absl::Status Store::IndexNamesOnce() {
-  constexpr absl::string_view kDone = "meta/names_indexed";
-  TB_ASSIGN_OR_RETURN(std::optional<std::string> done, Get(Cf::kDefault, kDone));
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> done, Get(Cf::kDefault, kNamesIndexedKey));
   if (done.has_value()) return absl::OkStatus();
   // A store written before the index existed: index every person's basics
   // once, in batches.
@@ -250,7 +255,7 @@ absl::Status Store::IndexNamesOnce() {
         return failed.ok();
       }));
   TB_RETURN_IF_ERROR(failed);
-  batch->Put(Cf::kDefault, kDone, "1");
+  batch->Put(Cf::kDefault, kNamesIndexedKey, "1");
   TB_RETURN_IF_ERROR(Commit(*batch, /*sync=*/true));
   if (indexed > 0) TB_LOG(INFO) << "person-search index built for " << indexed << " persons";
   return absl::OkStatus();
