@@ -361,6 +361,18 @@ def main():
         assert name == NAME, f"the name shows as {name!r}"
         assert origin.d.execute_script("return window.tbXss === undefined"), "a name's <script> ran"
         log("impossible date refused beside the field, nothing stored; <script> shown as text")
+        # A citizen ID with a wrong check character: the finding is shown in
+        # words, and the write goes through once the clerk confirms it.
+        origin.form("person_basics", PERSON[:-1] + "7", {
+            "person_basics.name": "李四", "person_basics.sex": "SEX_FEMALE",
+            "person_basics.birth_date": "1990-03-07", "person_basics.hukou_region": ORIGIN})
+        finding = origin.text("#write-result #error")
+        assert "校验码错误" in finding, finding
+        origin.click('[name="confirm_findings"]')
+        origin.click("#write-submit")
+        origin.find("#write-done")
+        assert "校验码错误" in origin.text("#write-result"), origin.text("#write-result")
+        log("ID findings shown in words and confirmed")
         origin.form("outflow", PERSON, {
             "outflow.destination_county": RESIDENCE, "outflow.left_on": "2026-03-01",
             "outflow.reason": "务工"})
