@@ -62,18 +62,24 @@ absl::StatusOr<ImportProgress> ImportJobs::Start(const admin::Operator& op, std:
       workflows::ImportReader::Open(file, &job->in, *enc, today_());
   if (!reader.ok()) return reader.status();
   job->reader = *std::move(reader);
+  std::unique_ptr<Job> finished;  // the operator's previous job, joined unlocked
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(Owner(op));
+    if (it != jobs_.end()) {
+      if (!it->second->progress.done) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("your import of ", it->second->progress.file, " is still running"));
+      }
+      finished = std::move(it->second);
+      jobs_.erase(it);
+    }
+  }
+  if (finished != nullptr && finished->thread.joinable()) finished->thread.join();
   absl::MutexLock lock(&mu_);
   if (stopping_) return absl::UnavailableError("the console is stopping");
-  auto it = jobs_.find(Owner(op));
-  if (it != jobs_.end()) {
-    if (!it->second->progress.done) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("your import of ", it->second->progress.file, " is still running"));
-    }
-    Job* old = it->second.get();
-    mu_.Unlock();  // the finished thread is at its end: join it unlocked
-    if (old->thread.joinable()) old->thread.join();
-    mu_.Lock();
+  if (jobs_.count(Owner(op))) {
+    return absl::FailedPreconditionError("your other import has just started");
   }
   job->progress.job = HexEncode(*id);
   job->progress.file = std::move(file);
