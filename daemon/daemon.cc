@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -13,7 +14,9 @@
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
 #include "common/log.h"
+#include "common/process_metrics.h"
 #include "common/status_macros.h"
+#include "common/version.h"
 #include "console/server.h"
 #include "daemon/metrics_http.h"
 
@@ -74,12 +77,45 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& end
   return std::make_pair(host, port);
 }
 
+// The label of tongban_admin_login_failures_total for an authenticator's
+// reason (admin/auth.h): a small fixed set, never the operator's name.
+std::string LoginFailureReason(absl::string_view reason) {
+  if (absl::StartsWith(reason, "locked")) return "locked_out";
+  if (absl::StartsWith(reason, "certificate")) return "certificate";
+  if (absl::StrContains(reason, "no such account")) return "unknown_account";
+  if (absl::StrContains(reason, "account disabled")) return "disabled";
+  if (absl::StrContains(reason, "certificate role differs")) return "certificate";
+  if (absl::StrContains(reason, "password")) return "password";
+  if (absl::StrContains(reason, "totp")) return "totp";
+  return "other";
+}
+
+// Process metrics, the build and the node's identity, on `r`.
+absl::Status RegisterDaemonMetrics(const node::Config& config, metrics::Registry* r) {
+  TB_RETURN_IF_ERROR(metrics::RegisterProcessMetrics(r));
+  TB_ASSIGN_OR_RETURN(
+      metrics::GaugeFamily * build,
+      r->AddGauge("tongban_build_info",
+                  "Always 1; the labels name the version and commit tongband was built from.",
+                  {"version", "commit"}));
+  build->WithLabels({Version(), Commit()})->Set(1);
+  TB_ASSIGN_OR_RETURN(metrics::GaugeFamily * info,
+                      r->AddGauge("tongban_node_info",
+                                  "Always 1; the labels name this node's code, role and suite.",
+                                  {"code", "role", "suite"}));
+  info->WithLabels({config.code, std::string(node::NodeRoleName(config.role)),
+                    std::string(crypto::SuiteName(config.suite))})
+      ->Set(1);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct Daemon::Impl {
   std::unique_ptr<admin::OperatorAccounts> accounts;
   std::unique_ptr<admin::Authenticator> authenticator;
   std::unique_ptr<PasswordMemo> memo;
+  metrics::CounterFamily* login_failures = nullptr;  // owned by the node's registry
   std::unique_ptr<admin::AdminApi> api;
   admin::AdminServer::Authenticate authenticate;
   std::unique_ptr<admin::AdminServer> admin;
@@ -97,6 +133,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
   TB_ASSIGN_OR_RETURN(d->node_, node::Node::Start(config, clock, options));
   node::Node* node = d->node_.get();
   Impl& impl = *d->impl_;
+  TB_RETURN_IF_ERROR(RegisterDaemonMetrics(config, &node->metrics()));
   if (!config.operator_ca.empty()) {
     TB_ASSIGN_OR_RETURN(std::string ca_pem,
                         crypto::ReadSmallFile(config.operator_ca, /*secret=*/false));
@@ -115,6 +152,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
     impl.authenticator =
         std::make_unique<admin::Authenticator>(impl.accounts.get(), *ca, clock, auth);
     impl.memo = std::make_unique<PasswordMemo>(config.suite, clock);
+    TB_ASSIGN_OR_RETURN(
+        impl.login_failures,
+        node->metrics().AddCounter("tongban_admin_login_failures_total",
+                                   "Refused Admin logins, by reason (certificate, unknown_account, "
+                                   "disabled, locked_out, password, totp); never by operator.",
+                                   {"reason"}));
+    for (const char* reason :
+         {"certificate", "unknown_account", "disabled", "locked_out", "password", "totp"}) {
+      impl.login_failures->WithLabels({reason});  // present at 0 from the start
+    }
     impl.api = std::make_unique<admin::AdminApi>(
         node, [node](const std::string& person) { return node->AskNationalWhere(person); });
     Impl* i = &impl;
@@ -139,6 +186,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
             absl::UnauthenticatedError(absl::StrCat("refused: ", reason)));
         if (who.ok()) entry.role = who->role;
         node->audit_log()->Append(entry).IgnoreError();
+        i->login_failures->WithLabels({LoginFailureReason(reason)})->Increment();
         return op.status();
       }
       if (!key.empty()) i->memo->Remember(key, *op);
@@ -152,6 +200,9 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
     admin.api = impl.api.get();
     admin.authenticate = impl.authenticate;
     TB_ASSIGN_OR_RETURN(impl.admin, admin::AdminServer::Start(std::move(admin)));
+    admin::AdminServer* server = impl.admin.get();
+    node->OnReadinessChange(
+        [server](const absl::Status& ready) { server->SetServing(ready.ok()); });
     TB_LOG(INFO) << "admin service listening port=" << impl.admin->port();
     if (!config.console_listen.empty()) {
       TB_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config.console_listen));
@@ -182,12 +233,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
     MetricsHttpOptions m;
     m.address = host_port.first;
     m.port = host_port.second;
-    TB_ASSIGN_OR_RETURN(impl.metrics,
-                        MetricsHttpServer::Start(m, &node->metrics(), [node]() -> absl::Status {
-                          if (auto blocked = node->appends_blocked(); blocked.has_value()) {
-                            return absl::FailedPreconditionError("appends blocked by the witness");
-                          }
-                          return absl::OkStatus();
+    TB_ASSIGN_OR_RETURN(impl.metrics, MetricsHttpServer::Start(m, &node->metrics(), [node] {
+                          return node->Readiness();
                         }));
     TB_LOG(INFO) << "metrics listening port=" << impl.metrics->port();
   }

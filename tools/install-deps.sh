@@ -5,6 +5,10 @@ pkgs=(cmake g++ make pkg-config ccache libgrpc++-dev protobuf-compiler-grpc
       libprotobuf-dev protobuf-compiler librocksdb-dev libssl-dev libgtest-dev
       libgmock-dev libbenchmark-dev libabsl-dev libqrencode-dev libpng-dev
       libjemalloc-dev clang-format
+      prometheus curl jq iproute2  # the Prometheus tests (promtool, a real scrape)
+      zsh                          # the zsh completion test
+      debootstrap lintian          # make test-first-start (clean Debian 12, lintian)
+      docker.io docker-compose     # make test-docker
       # the web console: its HTTP library, and the UI libraries it serves
       libcpp-httplib-dev libjs-bootstrap5 libjs-chart.js
       # the console's browser test: headless Chromium driven by Selenium,
