@@ -516,7 +516,8 @@ def main():
         origin.click("#lang")
         origin.wait(lambda d: d.find_element(By.ID, "lang").text == "中文", "English")
         origin.nav("due")
-        assert "All inquiries" in origin.text("#main")
+        origin.find("#inquiries-all")
+        assert "All inquiries" in origin.text("#main"), origin.text("#main")
         origin.shot("clerk-due-english")
         ok = True
     finally:
