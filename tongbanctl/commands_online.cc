@@ -203,7 +203,7 @@ absl::Status StatusCmd(const Args& args, Io& io) {
        absl::StrCat(s.log_size(), " ", Tr("events"), ", ", s.signed_size(), " ", Tr("signed"))},
       {"logs held", absl::StrCat(s.logs_held(), " (", s.frozen_origins(), " ", Tr("frozen"), ")")},
       {"certificate", absl::StrCat(Tr("expires"), " ", When(s.certificate_not_after_micros()))},
-      {"federation CA", absl::StrCat(Tr("expires"), " ", When(s.ca_not_after_micros()))},
+      {"CA cert", absl::StrCat(Tr("expires"), " ", When(s.ca_not_after_micros()))},
       {"pending for",
        s.pending_peers().empty() ? Tr("nobody (in sync)") : absl::StrJoin(s.pending_peers(), ", ")},
       {"disk", absl::StrCat(s.disk_bytes() / (1 << 20), " MiB")},

@@ -35,7 +35,7 @@ const std::map<absl::string_view, absl::string_view>& Chinese() {
       {"signed", "已签名"},
       {"frozen", "已冻结"},
       {"certificate", "节点证书"},
-      {"federation CA", "联盟 CA 证书"},
+      {"CA cert", "CA 证书"},
       {"expires", "到期"},
       // table headings
       {"PEER", "对端"},
