@@ -17,6 +17,7 @@
 #include "common/process_metrics.h"
 #include "common/status_macros.h"
 #include "common/version.h"
+#include "console/server.h"
 #include "daemon/metrics_http.h"
 
 namespace tongban::daemon {
@@ -116,7 +117,9 @@ struct Daemon::Impl {
   std::unique_ptr<PasswordMemo> memo;
   metrics::CounterFamily* login_failures = nullptr;  // owned by the node's registry
   std::unique_ptr<admin::AdminApi> api;
+  admin::AdminServer::Authenticate authenticate;
   std::unique_ptr<admin::AdminServer> admin;
+  std::unique_ptr<console::ConsoleServer> console;
   std::unique_ptr<MetricsHttpServer> metrics;
 };
 
@@ -161,15 +164,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
     }
     impl.api = std::make_unique<admin::AdminApi>(
         node, [node](const std::string& person) { return node->AskNationalWhere(person); });
-    admin::AdminServer::Options admin;
-    admin.address = config.admin_listen;
-    admin.cert_pem = node->tls().cert_pem;
-    admin.key_pem = node->tls().key_pem;
-    admin.operator_ca_pem = ca_pem;
-    admin.api = impl.api.get();
     Impl* i = &impl;
-    admin.authenticate = [i, node](const pki::Certificate& cert, const std::string& password,
-                                   const std::string& totp) -> absl::StatusOr<admin::Operator> {
+    // The Admin service and the console sign operators in alike.
+    impl.authenticate = [i, node](const pki::Certificate& cert, const std::string& password,
+                                  const std::string& totp) -> absl::StatusOr<admin::Operator> {
       const std::string key = totp.empty() ? i->memo->Key(cert, password) : std::string();
       if (!key.empty()) {
         if (std::optional<admin::Operator> op = i->memo->Find(key); op.has_value()) return *op;
@@ -194,11 +192,41 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
       if (!key.empty()) i->memo->Remember(key, *op);
       return op;
     };
+    admin::AdminServer::Options admin;
+    admin.address = config.admin_listen;
+    admin.cert_pem = node->tls().cert_pem;
+    admin.key_pem = node->tls().key_pem;
+    admin.operator_ca_pem = ca_pem;
+    admin.api = impl.api.get();
+    admin.authenticate = impl.authenticate;
     TB_ASSIGN_OR_RETURN(impl.admin, admin::AdminServer::Start(std::move(admin)));
     admin::AdminServer* server = impl.admin.get();
     node->OnReadinessChange(
         [server](const absl::Status& ready) { server->SetServing(ready.ok()); });
     TB_LOG(INFO) << "admin service listening port=" << impl.admin->port();
+    if (!config.console_listen.empty()) {
+      TB_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config.console_listen));
+      console::ConsoleOptions c;
+      c.host = host_port.first;
+      c.port = host_port.second;
+      c.cert_pem = node->tls().cert_pem;
+      c.key_pem = node->tls().key_pem;
+      c.operator_ca_pem = ca_pem;
+      c.assets_dir = config.console_assets;
+      c.javascript_dir = config.console_javascript;
+      c.sessions.idle = config.console_session_idle;
+      c.sessions.lifetime = config.console_session_lifetime;
+      c.workers = static_cast<int>(config.console_workers);
+      c.read_timeout = config.console_read_timeout;
+      c.keep_alive = config.console_keep_alive;
+      c.authenticate = impl.authenticate;
+      c.api = impl.api.get();
+      c.clock = clock;
+      c.node = config.code;
+      c.node_role = std::string(node::NodeRoleName(config.role));
+      TB_ASSIGN_OR_RETURN(impl.console, console::ConsoleServer::Start(std::move(c)));
+      TB_LOG(INFO) << "console listening port=" << impl.console->port();
+    }
   }
   if (!config.metrics_listen.empty()) {
     TB_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config.metrics_listen));
@@ -214,12 +242,14 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
 }
 
 void Daemon::Stop() {
+  if (impl_->console != nullptr) impl_->console->Stop();
   if (impl_->admin != nullptr) impl_->admin->Stop();
   if (impl_->metrics != nullptr) impl_->metrics->Stop();
   if (node_ != nullptr) node_->Stop();
 }
 
 int Daemon::admin_port() const { return impl_->admin == nullptr ? 0 : impl_->admin->port(); }
+int Daemon::console_port() const { return impl_->console == nullptr ? 0 : impl_->console->port(); }
 int Daemon::metrics_port() const { return impl_->metrics == nullptr ? 0 : impl_->metrics->port(); }
 
 }  // namespace tongban::daemon

@@ -198,6 +198,18 @@ const std::map<std::string, Key>& Schema() {
       {"admin.lockout_period",
        {Duration(&Config::lockout_period, absl::Minutes(1), absl::Hours(24))}},
       {"metrics.listen", {Endpoint(&Config::metrics_listen, true)}},
+      {"console.listen", {Endpoint(&Config::console_listen, true)}},
+      {"console.assets", {Path(&Config::console_assets)}},
+      {"console.javascript", {Path(&Config::console_javascript)}},
+      {"console.session_idle",
+       {Duration(&Config::console_session_idle, absl::Seconds(1), absl::Hours(24))}},
+      {"console.session_lifetime",
+       {Duration(&Config::console_session_lifetime, absl::Minutes(1), absl::Hours(24 * 7))}},
+      {"console.workers", {Integer(&Config::console_workers, 2, 256)}},
+      {"console.read_timeout",
+       {Duration(&Config::console_read_timeout, absl::Seconds(1), absl::Minutes(1))}},
+      {"console.keep_alive",
+       {Duration(&Config::console_keep_alive, absl::Seconds(1), absl::Minutes(1))}},
       {"sync.credit", {Integer(&Config::credit, 1, 64)}},
       {"sync.batch_events", {Integer(&Config::batch_events, 1, 1024)}},
       {"sync.batch_bytes", {Integer(&Config::batch_bytes, 64 << 10, 1 << 20)}},
@@ -343,9 +355,10 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
       }
       if (!known) {
         return At(path, line_no, "",
-                  absl::StrCat("unknown section [", section,
-                               "] (known: node, federation, peer, admin, metrics, sync, deadlines, "
-                               "deadlines.XX0000, log)"));
+                  absl::StrCat(
+                      "unknown section [", section,
+                      "] (known: node, federation, peer, admin, metrics, console, sync, deadlines, "
+                      "deadlines.XX0000, log)"));
       }
       if (!seen_sections.insert(section).second) {
         return At(path, line_no, "", absl::StrCat("section [", section, "] appears twice"));
@@ -429,6 +442,17 @@ absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& pa
     return At(
         path, seen.count("admin.operator_ca") ? seen["admin.operator_ca"] : seen["admin.operators"],
         "admin.operators", "admin.operator_ca and admin.operators go together (both or neither)");
+  }
+  if (!config.console_listen.empty() && config.operator_ca.empty()) {
+    return At(path, seen["console.listen"], "console.listen",
+              "the console signs operators in as the Admin service does: set admin.operator_ca "
+              "and admin.operators");
+  }
+  if (config.console_session_lifetime < config.console_session_idle) {
+    return At(path,
+              seen.count("console.session_lifetime") ? seen["console.session_lifetime"]
+                                                     : seen["console.session_idle"],
+              "console.session_lifetime", "is shorter than console.session_idle");
   }
   if (config.retry_max < config.retry_initial) {
     return At(path,

@@ -40,6 +40,9 @@ const std::map<absl::string_view, absl::string_view>& Chinese() {
       {"events from peers stamped beyond the tolerance (applied, not adopted; see peers)",
        "条对端事件时间超出容差（已应用，本节点时钟未采纳；见 peers）"},
       {"beyond", "超出"},
+      {"certificate", "节点证书"},
+      {"CA cert", "CA 证书"},
+      {"expires", "到期"},
       // table headings
       {"PEER", "对端"},
       {"NAME", "名称"},
