@@ -293,6 +293,45 @@ TEST_P(ApplyRemoteTest, QueuedBatchesApplyInOrderAndReportTheirChecksFirst) {
   EXPECT_EQ(own->WaitBuilt().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Issue 12: the writer's local append and its apply of a peer's event are
+// one record-state update (records::NextRecordState), so the origin and
+// every node it sends to hold the same state after each event. They used to
+// differ after a retraction: the origin replaced the record's confirmed ID
+// findings by the retraction's own (checked without a recorded sex, so a
+// confirmed sex mismatch vanished) while peers kept them.
+TEST_P(ApplyRemoteTest, OriginAndPeersHoldTheSameRecordStateAfterEveryEvent) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode residence(dir_, GetParam(), kResidence, &clock_);
+  const std::string person = testutil::MakeId(kOrigin, "19900101", 3);  // odd: male
+  storage::RecordChange basics = testutil::Basics(person, "Li");
+  basics.value.mutable_person_basics()->set_sex(v1::SEX_FEMALE);  // disagrees with the ID
+  basics.confirm_findings = true;
+  storage::RecordChange corrected = basics;
+  corrected.value.mutable_person_basics()->set_name("Li Na");
+  const std::string key = RecordKey(person, v1::RECORD_KIND_PERSON_BASICS, "basics");
+
+  uint64_t seq = 0;
+  for (const storage::RecordChange& change :
+       {basics, corrected, testutil::Retraction(person, v1::RECORD_KIND_PERSON_BASICS, "basics"),
+        basics}) {
+    TB_ASSERT_OK_AND_ASSIGN(Appended appended, origin.writer->Append(change));
+    ++seq;
+    TB_ASSERT_OK(residence.writer->ApplyRemote(origin.Export(seq, seq)));
+    TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::RecordState> at_origin, origin.store->GetRecord(key));
+    TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::RecordState> at_peer,
+                            residence.store->GetRecord(key));
+    ASSERT_TRUE(at_origin.has_value() && at_peer.has_value());
+    // The audience is the custodian's own memory of whom it sent to.
+    EXPECT_FALSE(at_origin->audience().empty());
+    at_origin->clear_audience();
+    EXPECT_EQ(at_origin->SerializeAsString(), at_peer->SerializeAsString())
+        << "after event " << seq << "\norigin: " << at_origin->DebugString()
+        << "peer: " << at_peer->DebugString();
+    ASSERT_EQ(at_origin->id_findings_size(), 1) << "after event " << seq;
+    EXPECT_EQ(at_origin->id_findings(0), v1::ID_FINDING_SEX_MISMATCH);
+  }
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(ApplyRemoteTest);
 
 }  // namespace
