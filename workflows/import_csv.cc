@@ -6,14 +6,15 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/ids/citizen_id.h"
 #include "common/ids/region.h"
 #include "common/status_macros.h"
+#include "records/kinds.h"
 #include "records/validate.h"
+#include "records/words.h"
 
 namespace tongban::workflows {
 namespace {
@@ -96,28 +97,31 @@ const std::vector<KindSpec>& Kinds() {
 }
 
 // The words an enumerated column accepts, and the proto enum value each
-// stands for; empty for a column that is not enumerated.
+// stands for; empty for a column that is not enumerated. They are the
+// tokens of records/words.h, less "unspecified" (and, for services, the
+// entitlement delivery, which names an entitlement the CSV has no column
+// for).
 using Choices = std::vector<std::pair<std::string, int>>;
+
+template <typename E>
+Choices TokensOf(std::initializer_list<E> except) {
+  Choices out;
+  for (const records::Word& w : records::WordTable<E>()) {
+    if (w.value == 0 ||
+        std::find(except.begin(), except.end(), static_cast<E>(w.value)) != except.end()) {
+      continue;
+    }
+    out.emplace_back(w.token, w.value);
+  }
+  return out;
+}
 
 const Choices& ChoicesOf(Col column) {
   static const auto* choices = new std::map<Col, Choices>{
-      {kServiceType,
-       {{"prenatal-check", v1::SERVICE_TYPE_PRENATAL_CHECK},
-        {"child-immunisation", v1::SERVICE_TYPE_CHILD_IMMUNISATION},
-        {"health-check", v1::SERVICE_TYPE_HEALTH_CHECK},
-        {"contraceptive-supplies", v1::SERVICE_TYPE_CONTRACEPTIVE_SUPPLIES},
-        {"health-education", v1::SERVICE_TYPE_HEALTH_EDUCATION},
-        {"birth-registration-help", v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP}}},
-      {kReturnType,
-       {{"returned-home", v1::RETURN_TYPE_RETURNED_HOME}, {"departed", v1::RETURN_TYPE_DEPARTED}}},
-      {kCertificateType,
-       {{"marriage-fertility", v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY},
-        {"residence-permit", v1::CERTIFICATE_TYPE_RESIDENCE_PERMIT}}},
-      {kStatus,
-       {{"eligible", v1::ENTITLEMENT_STATUS_ELIGIBLE},
-        {"active", v1::ENTITLEMENT_STATUS_ACTIVE},
-        {"suspended", v1::ENTITLEMENT_STATUS_SUSPENDED},
-        {"ended", v1::ENTITLEMENT_STATUS_ENDED}}},
+      {kServiceType, TokensOf<v1::ServiceType>({v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY})},
+      {kReturnType, TokensOf<v1::ReturnType>({})},
+      {kCertificateType, TokensOf<v1::CertificateType>({})},
+      {kStatus, TokensOf<v1::EntitlementStatus>({})},
   };
   static const auto* none = new Choices;
   auto it = choices->find(column);
@@ -127,15 +131,6 @@ const Choices& ChoicesOf(Col column) {
 // The amount columns accept whole fen: digits only, at most 100,000,000
 // (one million yuan), as `tongbanctl entitlement` does.
 constexpr int64_t kMaxAmountFen = 100000000;
-
-// A record id as the writer accepts it (storage/writer.cc: 1 to 128 of
-// A-Z a-z 0-9 . _ : -); checked here so that a derived id built from a
-// free-text column is a finding on that column, not a refusal by the node.
-bool ValidRecordId(absl::string_view id) {
-  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-    return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
-  });
-}
 
 // Offset of the first byte that is not part of a valid UTF-8 sequence
 // (overlong forms and surrogates included), or npos.
@@ -204,10 +199,6 @@ std::optional<std::string> ParseDate(absl::string_view text, v1::Date* out) {
   return std::nullopt;
 }
 
-std::string DateText(const v1::Date& d) {
-  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
-}
-
 }  // namespace
 
 const std::vector<std::string>& ImportColumns() {
@@ -254,29 +245,6 @@ const std::vector<std::string>& ImportColumns() {
 std::string FindingCsvLine(const ImportFinding& f) {
   return absl::StrCat(CsvField(f.file), ",", f.line, ",", CsvField(f.column), ",",
                       CsvField(f.reason));
-}
-
-std::string DerivedRecordId(const v1::WriteRequest& r) {
-  const v1::RecordValue& v = r.value();
-  switch (r.kind()) {
-    case v1::RECORD_KIND_PERSON_BASICS: return "basics";
-    case v1::RECORD_KIND_OUTFLOW:
-      return absl::StrCat("out-", v.outflow().destination_county(), "-",
-                          DateText(v.outflow().left_on()));
-    case v1::RECORD_KIND_INFLOW: return absl::StrCat("in-", DateText(v.inflow().arrived_on()));
-    case v1::RECORD_KIND_SERVICE:
-      for (const auto& [name, type] : ChoicesOf(kServiceType)) {
-        if (type == v.service().type()) {
-          return absl::StrCat("svc-", name, "-", DateText(v.service().delivered_on()));
-        }
-      }
-      return "";
-    case v1::RECORD_KIND_RETURN:
-      return absl::StrCat("return-", DateText(v.return_registration().effective_on()));
-    case v1::RECORD_KIND_CERTIFICATE: return absl::StrCat("cert-", v.certificate().number());
-    case v1::RECORD_KIND_ENTITLEMENT: return absl::StrCat("ent-", v.entitlement().programme());
-    default: return "";
-  }
 }
 
 ImportReader::ImportReader(std::string file, std::istream* in, Encoding encoding,
@@ -631,8 +599,16 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
     reject(column, message);
     return true;
   }
-  r.set_record_id(value[kRecordId].empty() ? DerivedRecordId(r) : value[kRecordId]);
-  if (!ValidRecordId(r.record_id())) {
+  // Without a record_id column the id is derived from the kind's key fields
+  // (records/kinds.h), as tongbanctl's record commands derive it, so
+  // importing the same file again addresses the same records. It is checked
+  // here, so that an id built from a free-text column is a finding on that
+  // column, not a refusal by the node. (The time names only inquiries and
+  // notices, which a CSV does not carry.)
+  r.set_record_id(value[kRecordId].empty()
+                      ? records::DeriveRecordId(r.kind(), r.value(), absl::UnixEpoch())
+                      : value[kRecordId]);
+  if (!records::ValidRecordId(r.record_id())) {
     // A derived id takes a free-text column (programme, certificate number):
     // name that column, so the operator knows to give record_id instead.
     const Col from = !value[kRecordId].empty()                   ? kRecordId
