@@ -66,6 +66,8 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Cl
   return node;
 }
 
+// One function on purpose: the node's parts in construction order, which
+// Stop() reverses (STYLE.md: the composition root).
 absl::Status Node::StartParts() {
   const Config& config = config_;
   const crypto::Suite& suite = crypto::GetSuite(config.suite);
