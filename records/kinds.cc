@@ -153,6 +153,11 @@ const KindInfo kKinds[] = {
 };
 
 const KindInfo* FindByCase(v1::RecordValue::ValueCase c) {
+  // The value cases are numbered as the kinds are (records.proto).
+  if (const KindInfo* k = FindKind(static_cast<v1::RecordKind>(c));
+      k != nullptr && k->value_case == c) {
+    return k;
+  }
   for (const KindInfo& k : kKinds) {
     if (k.value_case == c) return &k;
   }

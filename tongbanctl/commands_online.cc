@@ -19,6 +19,7 @@
 #include "common/status_macros.h"
 #include "records/dates.h"
 #include "records/kinds.h"
+#include "records/words.h"
 #include "tongbanctl/admin_client.h"
 #include "workflows/measures.h"
 
@@ -127,6 +128,19 @@ absl::StatusOr<E> Choice(const Args& args, const char* flag,
   }
   return absl::InvalidArgumentError(
       absl::StrCat("--", flag, " \"", text, "\" is not one of: ", absl::StrJoin(names, ", ")));
+}
+
+// The tokens of E's values (records/words.h), less "unspecified" and
+// `except`, as choices of a flag.
+template <typename E>
+std::vector<std::pair<std::string, E>> Tokens(std::initializer_list<E> except = {}) {
+  std::vector<std::pair<std::string, E>> out;
+  for (const records::Word& w : records::WordTable<E>()) {
+    const auto value = static_cast<E>(w.value);
+    if (w.value == 0 || std::find(except.begin(), except.end(), value) != except.end()) continue;
+    out.emplace_back(w.token, value);
+  }
+  return out;
 }
 
 // The person's ID: the one positional argument.
@@ -331,9 +345,7 @@ absl::Status PersonRegisterCmd(const Args& args, Io& io) {
   v1::PersonBasics* p = v.mutable_person_basics();
   TB_ASSIGN_OR_RETURN(std::string name, args.Required("name"));
   p->set_name(name);
-  TB_ASSIGN_OR_RETURN(
-      v1::Sex sex,
-      Choice<v1::Sex>(args, "sex", {{"male", v1::SEX_MALE}, {"female", v1::SEX_FEMALE}}));
+  TB_ASSIGN_OR_RETURN(v1::Sex sex, Choice<v1::Sex>(args, "sex", Tokens<v1::Sex>()));
   p->set_sex(sex);
   TB_ASSIGN_OR_RETURN(*p->mutable_birth_date(), DateFlag(args, "birth-date"));
   TB_ASSIGN_OR_RETURN(std::string region, args.Required("hukou-region"));
@@ -393,15 +405,10 @@ absl::Status ServiceFlags(const Args& args, v1::ServiceRecord* s) {
 absl::Status ServiceCmd(const Args& args, Io& io) {
   v1::RecordValue v;
   v1::ServiceRecord* s = v.mutable_service();
-  TB_ASSIGN_OR_RETURN(v1::ServiceType type,
-                      Choice<v1::ServiceType>(
-                          args, "type",
-                          {{"prenatal-check", v1::SERVICE_TYPE_PRENATAL_CHECK},
-                           {"child-immunisation", v1::SERVICE_TYPE_CHILD_IMMUNISATION},
-                           {"health-check", v1::SERVICE_TYPE_HEALTH_CHECK},
-                           {"contraceptive-supplies", v1::SERVICE_TYPE_CONTRACEPTIVE_SUPPLIES},
-                           {"health-education", v1::SERVICE_TYPE_HEALTH_EDUCATION},
-                           {"birth-registration-help", v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP}}));
+  TB_ASSIGN_OR_RETURN(
+      v1::ServiceType type,
+      Choice<v1::ServiceType>(args, "type",
+                              Tokens<v1::ServiceType>({v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY})));
   s->set_type(type);
   TB_RETURN_IF_ERROR(ServiceFlags(args, s));
   return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, std::move(v));
@@ -414,11 +421,7 @@ absl::Status EntitlementCmd(const Args& args, Io& io) {
   e->set_programme(programme);
   TB_ASSIGN_OR_RETURN(
       v1::EntitlementStatus status,
-      Choice<v1::EntitlementStatus>(args, "status",
-                                    {{"eligible", v1::ENTITLEMENT_STATUS_ELIGIBLE},
-                                     {"active", v1::ENTITLEMENT_STATUS_ACTIVE},
-                                     {"suspended", v1::ENTITLEMENT_STATUS_SUSPENDED},
-                                     {"ended", v1::ENTITLEMENT_STATUS_ENDED}}));
+      Choice<v1::EntitlementStatus>(args, "status", Tokens<v1::EntitlementStatus>()));
   e->set_status(status);
   TB_ASSIGN_OR_RETURN(long long fen, args.GetInt("amount-fen", 0, 0, 100000000));
   e->set_amount_fen(fen);
@@ -441,11 +444,8 @@ absl::Status EntitlementDeliverCmd(const Args& args, Io& io) {
 absl::Status CertificateIssueCmd(const Args& args, Io& io) {
   v1::RecordValue v;
   v1::Certificate* c = v.mutable_certificate();
-  TB_ASSIGN_OR_RETURN(
-      v1::CertificateType type,
-      Choice<v1::CertificateType>(args, "type",
-                                  {{"marriage-fertility", v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY},
-                                   {"residence-permit", v1::CERTIFICATE_TYPE_RESIDENCE_PERMIT}}));
+  TB_ASSIGN_OR_RETURN(v1::CertificateType type,
+                      Choice<v1::CertificateType>(args, "type", Tokens<v1::CertificateType>()));
   c->set_type(type);
   TB_ASSIGN_OR_RETURN(std::string number, args.Required("number"));
   c->set_number(number);
@@ -467,12 +467,8 @@ absl::Status CertificateIssueCmd(const Args& args, Io& io) {
 absl::Status InquirySendCmd(const Args& args, Io& io) {
   v1::RecordValue v;
   v1::Inquiry* q = v.mutable_inquiry();
-  TB_ASSIGN_OR_RETURN(
-      v1::InquiryType type,
-      Choice<v1::InquiryType>(args, "type",
-                              {{"urgent", v1::INQUIRY_TYPE_URGENT},
-                               {"normal", v1::INQUIRY_TYPE_NORMAL},
-                               {"certificate-mismatch", v1::INQUIRY_TYPE_CERTIFICATE_MISMATCH}}));
+  TB_ASSIGN_OR_RETURN(v1::InquiryType type,
+                      Choice<v1::InquiryType>(args, "type", Tokens<v1::InquiryType>()));
   q->set_type(type);
   TB_ASSIGN_OR_RETURN(std::string to, args.Required("to"));
   q->set_to_county(to);

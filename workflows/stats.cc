@@ -443,7 +443,8 @@ class Computation {
     // path's concern, and what it lets through on confirmation is counted as
     // ID findings. Records applied from peers are not re-validated on this
     // node, so they can lack a field.
-    acc.Count(kCompleteness, r.parsed && records::RequiredFieldsPresent(*r.value));
+    acc.Count(kCompleteness,
+              r.parsed && records::MissingRequiredField(r.kind, *r.value) == nullptr);
     ++acc.ratio[kIdFindings][1];
     acc.ratio[kIdFindings][0] += r.findings;
     if (r.conflict) ++acc.conflicts;
