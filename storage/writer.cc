@@ -506,9 +506,7 @@ absl::Status Writer::CheckLocalChange(const Prepared& c,
   }
   if (c.operation == v1::OPERATION_RETRACT) {
     if (!state.has_value()) return absl::NotFoundError(absl::StrCat("retract: no record ", where));
-    // A retraction of a record in conflict resolves it, whatever stands.
-    const records::Current current = records::CurrentOf(*state);
-    if (current.retracted && !current.conflict) {
+    if (records::CurrentOf(*state).retracted) {
       return absl::FailedPreconditionError(
           absl::StrCat("retract: ", where, " is already retracted"));
     }

@@ -138,7 +138,10 @@ class Writer {
   //   kFailedPrecondition ID findings not confirmed; a record kept by another
   //                       node (custody); an entitlement of a person whose
   //                       origin is another node; retracting a retracted record
+  //                       (its standing head is a retraction)
   //   kNotFound           retracting a record that does not exist
+  // The record's new state is records::NextRecordState of its state and the
+  // event, as on every node that applies the event.
   //   storage errors      the whole batch failed; the store is then stopped
   absl::StatusOr<Appended> Append(const RecordChange& change);
   // The same for many changes, committed together; one result per change.
