@@ -66,32 +66,53 @@ bool CustodyAllows(const v1::RecordState* state, absl::string_view writer) {
   return state == nullptr || state->custodian() == writer;
 }
 
-v1::RecordState NextRecordState(const v1::RecordState* state, const v1::EventBody& event) {
+bool MaySupersede(const v1::RecordState& state, const v1::EventBody& event) {
+  const v1::RecordState::Head* standing = StandingHead(state);
+  return standing != nullptr && !StandsOver(StampOf(event), StampOf(*standing));
+}
+
+bool NamesAsParent(absl::Span<const v1::EventBody> events, const v1::EventBody& event) {
+  return std::any_of(events.begin(), events.end(), [&](const v1::EventBody& e) {
+    return std::any_of(e.parents().begin(), e.parents().end(), [&](const v1::EventId& parent) {
+      return parent.origin() == event.origin() && parent.epoch() == event.epoch() &&
+             parent.seq() == event.seq();
+    });
+  });
+}
+
+v1::RecordState NextRecordState(const v1::RecordState* state, const v1::EventBody& event,
+                                bool superseded) {
   v1::RecordState next;
   next.set_custodian(event.origin());
   if (state != nullptr) {
     for (const v1::RecordState::Head& h : state->heads()) {
-      const bool superseded =
+      const bool named =
           std::any_of(event.parents().begin(), event.parents().end(),
                       [&](const v1::EventId& parent) { return SameEvent(parent, h.event()); });
-      if (!superseded) *next.add_heads() = h;
+      if (!named) *next.add_heads() = h;
     }
   }
-  v1::RecordState::Head* head = next.add_heads();
-  head->mutable_event()->set_origin(event.origin());
-  head->mutable_event()->set_epoch(event.epoch());
-  head->mutable_event()->set_seq(event.seq());
-  *head->mutable_hlc() = event.hlc();
-  head->set_operation(event.operation());
-  head->set_payload(event.payload());
-  if (event.operation() == v1::OPERATION_RETRACT) {
+  v1::EventId id;
+  id.set_origin(event.origin());
+  id.set_epoch(event.epoch());
+  id.set_seq(event.seq());
+  if (superseded || event.operation() == v1::OPERATION_RETRACT) {
+    // The findings stay those of the version that stands (a retraction
+    // withdraws the value, not what was found about the person's ID).
     if (state != nullptr) *next.mutable_id_findings() = state->id_findings();
   } else {
     for (int f : event.id_findings()) next.add_id_findings(static_cast<v1::IdFinding>(f));
   }
+  if (!superseded) {
+    v1::RecordState::Head* head = next.add_heads();
+    *head->mutable_event() = id;
+    *head->mutable_hlc() = event.hlc();
+    head->set_operation(event.operation());
+    head->set_payload(event.payload());
+  }
   next.set_versions(state != nullptr ? state->versions() + 1 : 1);
   if (state != nullptr) *next.mutable_history() = state->history();
-  *next.add_history() = head->event();
+  *next.add_history() = std::move(id);
   return next;
 }
 

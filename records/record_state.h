@@ -78,12 +78,15 @@ bool CustodyAllows(const v1::RecordState* state, absl::string_view writer);
 // The state after applying `event` to a record in `state` (nullptr: the
 // record does not exist yet). Pure, and the same for an event this node
 // appends and one a peer sent, so every node that applies the same events
-// holds the same states:
+// holds the same heads, whatever order they came in:
 //   custodian    the event's origin
 //   heads        the heads of `state` the event does not name as parents,
 //                in their order, then the event's own head (stamp, operation,
-//                payload)
-//   id_findings  an upsert's: the event's (the findings the operator
+//                payload) unless `superseded`: an event already applied to
+//                the record names this one as a parent (it arrived after a
+//                later version, e.g. by a backfill racing the live feed;
+//                see MaySupersede)
+//   id_findings  an upsert that becomes a head: the event's (the findings the operator
 //                confirmed for this version); a retraction's: unchanged
 //                (a retraction withdraws the value, not what was found
 //                about the person's ID)
@@ -92,6 +95,17 @@ bool CustodyAllows(const v1::RecordState* state, absl::string_view writer);
 //                append adds it)
 // REQUIRES: CustodyAllows(state, event.origin()) (callers decide what a
 // custody violation does: a refused write, or an event kept unapplied).
-v1::RecordState NextRecordState(const v1::RecordState* state, const v1::EventBody& event);
+v1::RecordState NextRecordState(const v1::RecordState* state, const v1::EventBody& event,
+                                bool superseded = false);
+
+// Whether an event already applied to the record in `state` could name
+// `event` as a parent. False when the event stands over every head: a
+// version's stamp is always larger than its parents' (its writer held them),
+// so only an event older than the standing head can have arrived after a
+// version that supersedes it. When true, the caller reads the history's
+// events and asks NamesAsParent.
+bool MaySupersede(const v1::RecordState& state, const v1::EventBody& event);
+// Whether any of `events` names `event` as a parent.
+bool NamesAsParent(absl::Span<const v1::EventBody> events, const v1::EventBody& event);
 
 }  // namespace tongban::records

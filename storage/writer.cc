@@ -486,9 +486,10 @@ absl::StatusOr<Writer::Pending<records::Links>*> Writer::LinksSlot(const std::st
 }
 
 void Writer::WriteRecordState(GroupBuild& g, const std::string& record_key, PendingRecord* slot,
-                              const v1::EventBody& event, absl::Span<const std::string> audience) {
+                              const v1::EventBody& event, absl::Span<const std::string> audience,
+                              bool superseded) {
   const v1::RecordState* before = slot->value.has_value() ? &*slot->value : nullptr;
-  v1::RecordState next = records::NextRecordState(before, event);
+  v1::RecordState next = records::NextRecordState(before, event, superseded);
   for (const std::string& peer : audience) next.add_audience(peer);
   g.batch.PutRecord(record_key, next);
   *slot = {std::move(next), g.group};
@@ -677,6 +678,30 @@ absl::StatusOr<std::vector<Writer::FreshEvent>> Writer::CheckRemoteEvents(
   return fresh;
 }
 
+absl::StatusOr<bool> Writer::AlreadySuperseded(const std::optional<v1::RecordState>& state,
+                                               const v1::EventBody& event) const {
+  if (!state.has_value() || !records::MaySupersede(*state, event)) return false;
+  // Rare: an event older than the record's standing head (a backfill that
+  // raced the live feed). Its history's events say whether one names it.
+  std::vector<v1::EventBody> history;
+  history.reserve(state->history_size());
+  for (const v1::EventId& id : state->history()) {
+    const LogId log{id.origin(), id.epoch()};
+    auto in_flight = pending_events_.find(EventKey(log, id.seq()));
+    std::string bytes;
+    if (in_flight != pending_events_.end()) {
+      bytes = in_flight->second.value;
+    } else {
+      TB_ASSIGN_OR_RETURN(bytes, store_->GetEvent(log, id.seq()));
+    }
+    if (!history.emplace_back().ParseFromString(bytes)) {
+      return absl::DataLossError(absl::StrCat("stored event ", id.origin(), "/", id.epoch(), "/",
+                                              id.seq(), " does not parse"));
+    }
+  }
+  return records::NamesAsParent(history, event);
+}
+
 void Writer::RelayRoutes(GroupBuild& g, const RemoteBatch& rb, const RemoteEvent& e,
                          const records::Links& links, const records::LinkEffect& effect) {
   // The national node passes events on, with the origin's proofs (it holds
@@ -718,7 +743,8 @@ absl::Status Writer::ApplyRemoteEvent(GroupBuild& g, const RemoteBatch& rb, cons
                     << " writes a record kept by " << record->value->custodian()
                     << "; stored, not applied to the record";
   } else {
-    WriteRecordState(g, record_key, record, body, /*audience=*/{});
+    TB_ASSIGN_OR_RETURN(const bool superseded, AlreadySuperseded(record->value, body));
+    WriteRecordState(g, record_key, record, body, /*audience=*/{}, superseded);
   }
 
   TB_ASSIGN_OR_RETURN(Pending<records::Links> * links, LinksSlot(body.person()));

@@ -234,9 +234,15 @@ class Writer {
                    const records::Links& links, const records::LinkEffect& effect);
   void StoreRemoteProgress(GroupBuild& g, const RemoteBatch& rb);
   // The record-state update, one code path for a local append and a peer's
-  // event (records::NextRecordState); `audience` is the custodian's only.
+  // event (records::NextRecordState); `audience` is the custodian's only;
+  // `superseded`: an event applied before names this one as a parent.
   void WriteRecordState(GroupBuild& g, const std::string& record_key, PendingRecord* slot,
-                        const v1::EventBody& event, absl::Span<const std::string> audience);
+                        const v1::EventBody& event, absl::Span<const std::string> audience,
+                        bool superseded = false);
+  // Whether an event already applied to the record names `event` as a
+  // parent (records::MaySupersede, then the history's events).
+  absl::StatusOr<bool> AlreadySuperseded(const std::optional<v1::RecordState>& state,
+                                         const v1::EventBody& event) const;
   // The overlay's entry for a record or a person's links, read from the
   // store on first use.
   absl::StatusOr<PendingRecord*> RecordSlot(const std::string& record_key);

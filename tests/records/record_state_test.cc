@@ -179,6 +179,22 @@ TEST(RecordStateTest, NewestUpsertIsByStampNotByPosition) {
   EXPECT_EQ(NewestUpsert(absl::MakeConstSpan(history).subspan(2)), nullptr);
 }
 
+TEST(RecordStateTest, AnEventSupersededBeforeItArrivesJoinsTheHistoryOnly) {
+  const v1::EventBody v1e = Event("620102", 1, 1, 100, v1::OPERATION_UPSERT, Service(1));
+  const v1::EventBody v2e = Event("620102", 1, 2, 200, v1::OPERATION_UPSERT, Service(2), {Id(v1e)});
+  const v1::RecordState after_v2 = NextRecordState(nullptr, v2e);
+  EXPECT_FALSE(
+      MaySupersede(after_v2, Event("620102", 1, 3, 300, v1::OPERATION_UPSERT, Service(3))));
+  ASSERT_TRUE(MaySupersede(after_v2, v1e));
+  EXPECT_TRUE(NamesAsParent({v2e}, v1e));
+  EXPECT_FALSE(NamesAsParent({v1e}, v2e));
+  const v1::RecordState s = NextRecordState(&after_v2, v1e, /*superseded=*/true);
+  ASSERT_EQ(s.heads_size(), 1);
+  EXPECT_EQ(s.heads(0).event().seq(), 2u);
+  EXPECT_EQ(s.versions(), 2u);
+  EXPECT_EQ(s.history_size(), 2);
+}
+
 TEST(RecordStateTest, OnlyTheCustodianChangesARecord) {
   const v1::RecordState s =
       NextRecordState(nullptr, Event("440305", 1, 1, 1, v1::OPERATION_UPSERT, Service(1)));

@@ -332,6 +332,34 @@ TEST_P(ApplyRemoteTest, OriginAndPeersHoldTheSameRecordStateAfterEveryEvent) {
   }
 }
 
+// A version that arrives after a later version of the same record (a
+// backfill racing the live feed) is kept in the history but is no head: the
+// record ends with the heads every node holds that got the events in order.
+TEST_P(ApplyRemoteTest, AVersionArrivingAfterOneThatSupersedesItIsNoHead) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode in_order(dir_, GetParam(), kResidence, &clock_);
+  TestNode out_of_order(dir_, GetParam(), testutil::kThird, &clock_);
+  const std::string person = testutil::MakeId(kOrigin, "19900101", 5);
+  for (const char* name : {"v0", "v1", "v2"}) {
+    TB_ASSERT_OK(origin.writer->Append(testutil::Basics(person, name)));
+    clock_.Advance(absl::Seconds(1));
+  }
+  const RemoteBatch all = origin.Export(1, 3);
+  TB_ASSERT_OK(in_order.writer->ApplyRemote(all));
+  // v2, then v0 (whose child v1 is not there yet: a head for now), then v1.
+  for (uint64_t seq : {3, 1, 2}) {
+    TB_ASSERT_OK(out_of_order.writer->ApplyRemote(origin.Export(seq, seq)));
+  }
+  const std::string key = RecordKey(person, v1::RECORD_KIND_PERSON_BASICS, "basics");
+  TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::RecordState> expected, in_order.store->GetRecord(key));
+  TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::RecordState> got, out_of_order.store->GetRecord(key));
+  ASSERT_EQ(got->heads_size(), 1) << got->DebugString();
+  EXPECT_EQ(got->heads(0).SerializeAsString(), expected->heads(0).SerializeAsString());
+  EXPECT_EQ(got->versions(), 3u);
+  EXPECT_EQ(got->history_size(), 3);
+  EXPECT_EQ(got->id_findings_size(), expected->id_findings_size());
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(ApplyRemoteTest);
 
 }  // namespace
