@@ -21,6 +21,7 @@
 #include "common/status_macros.h"
 #include "console/import_jobs.h"
 #include "console/json_api.h"
+#include "records/dates.h"
 
 namespace tongban::console {
 namespace {
@@ -419,9 +420,8 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(ConsoleOptio
   impl->sessions = std::make_unique<SessionStore>(options.sessions, options.clock);
   impl->api = std::make_unique<JsonApi>(options.api);
   const Clock* clock = options.clock;
-  impl->imports = std::make_unique<ImportJobs>(options.api, [clock] {
-    return absl::ToCivilDay(clock->Now(), absl::FixedTimeZone(8 * 3600));
-  });
+  impl->imports = std::make_unique<ImportJobs>(options.api,
+                                               [clock] { return records::ChinaDay(clock->Now()); });
 
   const std::string cert_pem = options.cert_pem, key_pem = options.key_pem;
   const pki::Certificate client_ca = ca;

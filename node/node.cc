@@ -7,6 +7,7 @@
 #include "common/crypto/key_file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "records/workflow_state.h"
 #include "sync/evidence.h"
 #include "sync/where.h"
 #include "workflows/deadlines.h"
@@ -65,6 +66,8 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Cl
   return node;
 }
 
+// One function on purpose: the node's parts in construction order, which
+// Stop() reverses (STYLE.md: the composition root).
 absl::Status Node::StartParts() {
   const Config& config = config_;
   const crypto::Suite& suite = crypto::GetSuite(config.suite);
@@ -625,9 +628,8 @@ void CountDeadlines(const std::vector<Item>& items, absl::string_view kind, absl
                     absl::Duration within, metrics::GaugeFamily* by_state,
                     metrics::GaugeFamily* soon) {
   std::map<std::string, double> counts;
-  for (const char* state : {"sent", "received", "open", "answered", "answered late", "acknowledged",
-                            "acknowledged late", "awaiting feedback", "overdue", "withdrawn"}) {
-    counts[state] = 0;
+  for (records::WorkflowState state : records::AllWorkflowStates()) {
+    counts[records::StateToken(state)] = 0;
   }
   double due = 0;
   for (const Item& item : items) {
