@@ -7,6 +7,7 @@
 #include "common/crypto/key_file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "common/thread.h"
 #include "sync/evidence.h"
 #include "sync/where.h"
 #include "workflows/deadlines.h"
@@ -173,8 +174,8 @@ absl::Status Node::StartParts() {
         o.writer = writer();
         return std::make_unique<ConnectionLink>(sync::PeerConnection::Start(std::move(o)));
       });
-  driver_->Start();
-  housekeeping_ = std::thread([this] { Housekeeping(); });
+  TB_RETURN_IF_ERROR(driver_->Start());
+  TB_ASSIGN_OR_RETURN(housekeeping_, StartThread("tb-housekeeping", [this] { Housekeeping(); }));
   return absl::OkStatus();
 }
 
