@@ -1,6 +1,8 @@
 #include "daemon/daemon.h"
 
 #include <map>
+#include <memory>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -25,13 +27,21 @@ constexpr absl::Duration kRememberPassword = absl::Minutes(2);
 // hash, so that each call does not pay the PBKDF2 again.
 class PasswordMemo {
  public:
-  PasswordMemo(crypto::SuiteId suite, const Clock* clock)
-      : suite_(suite), clock_(clock), key_(*crypto::RandomBytes(32)) {}
+  // Fails if the system gives no random bytes for the memo's key.
+  static absl::StatusOr<std::unique_ptr<PasswordMemo>> Create(crypto::SuiteId suite,
+                                                              const Clock* clock) {
+    absl::StatusOr<std::string> key = crypto::RandomBytes(32);
+    if (!key.ok()) return Prefixed("password memo key", key.status());
+    return std::unique_ptr<PasswordMemo>(new PasswordMemo(suite, clock, *std::move(key)));
+  }
 
-  std::string Key(const pki::Certificate& cert, absl::string_view password) const {
+  // The memo's key for (cert, password), or nullopt if it cannot be computed
+  // (the password is then checked in full, and not remembered).
+  std::optional<std::string> Key(const pki::Certificate& cert, absl::string_view password) const {
     absl::StatusOr<std::string> mac =
         crypto::Hmac(suite_, key_, absl::StrCat(cert.Sha256Fingerprint(), "\n", password));
-    return mac.ok() ? *mac : std::string();
+    if (!mac.ok()) return std::nullopt;
+    return *std::move(mac);
   }
 
   std::optional<admin::Operator> Find(const std::string& key) {
@@ -52,6 +62,9 @@ class PasswordMemo {
   }
 
  private:
+  PasswordMemo(crypto::SuiteId suite, const Clock* clock, std::string key)
+      : suite_(suite), clock_(clock), key_(std::move(key)) {}
+
   const crypto::SuiteId suite_;
   const Clock* const clock_;
   const std::string key_;  // random per process: the memo dies with it
@@ -111,7 +124,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
     auth.lockout = config.lockout_period;
     impl.authenticator =
         std::make_unique<admin::Authenticator>(impl.accounts.get(), *ca, clock, auth);
-    impl.memo = std::make_unique<PasswordMemo>(config.suite, clock);
+    TB_ASSIGN_OR_RETURN(impl.memo, PasswordMemo::Create(config.suite, clock));
     impl.api = std::make_unique<admin::AdminApi>(
         node, [node](const std::string& person) { return node->AskNationalWhere(person); });
     admin::AdminServer::Options admin;
@@ -123,9 +136,10 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
     Impl* i = &impl;
     admin.authenticate = [i, node](const pki::Certificate& cert, const std::string& password,
                                    const std::string& totp) -> absl::StatusOr<admin::Operator> {
-      const std::string key = totp.empty() ? i->memo->Key(cert, password) : std::string();
-      if (!key.empty()) {
-        if (std::optional<admin::Operator> op = i->memo->Find(key); op.has_value()) return *op;
+      const std::optional<std::string> key =
+          totp.empty() ? i->memo->Key(cert, password) : std::nullopt;
+      if (key.has_value()) {
+        if (std::optional<admin::Operator> op = i->memo->Find(*key); op.has_value()) return *op;
       }
       std::string reason;
       absl::StatusOr<admin::AuthenticatedOperator> op =
@@ -140,10 +154,15 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
             unknown, "operator.login", "", reason,
             absl::UnauthenticatedError(absl::StrCat("refused: ", reason)));
         if (who.ok()) entry.role = who->role;
-        node->audit_log()->Append(entry).IgnoreError();
+        const absl::Status audited = node->audit_log()->Append(entry).status();
+        if (!audited.ok()) {
+          // The refusal stands and the caller learns nothing more, but an
+          // attempt went unrecorded: operators must know.
+          TB_LOG(ERROR) << "a refused operator login could not be audited: " << audited;
+        }
         return op.status();
       }
-      if (!key.empty()) i->memo->Remember(key, *op);
+      if (key.has_value()) i->memo->Remember(*key, *op);
       return op;
     };
     TB_ASSIGN_OR_RETURN(impl.admin, admin::AdminServer::Start(std::move(admin)));
