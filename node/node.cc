@@ -66,18 +66,40 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Cl
   return node;
 }
 
+// In construction order (node.h): each part needs the ones before it.
 absl::Status Node::StartParts() {
+  TB_RETURN_IF_ERROR(LoadRosterAndTls());
+  TB_RETURN_IF_ERROR(OpenStoreAndAudit());
+  TB_RETURN_IF_ERROR(RegisterMetrics());
+  TB_RETURN_IF_ERROR(StartServer());
+  if (config_.role != NodeRole::kNational) {
+    // Before the first append of this run: does the witness hold more of
+    // our own log than we do (restored from an old backup)?
+    absl::Status own = CompareWithWitness({writer()->log()});
+    if (!own.ok()) {
+      TB_LOG(WARNING) << "witness not reached at start (" << own.message()
+                      << "); going on, it is asked again later";
+    }
+  }
+  TB_RETURN_IF_ERROR(StartDriver());
+  TB_ASSIGN_OR_RETURN(housekeeping_, StartThread("tb-housekeeping", [this] { Housekeeping(); }));
+  return absl::OkStatus();
+}
+
+absl::Status Node::LoadRosterAndTls() {
   const Config& config = config_;
   const crypto::Suite& suite = crypto::GetSuite(config.suite);
-  {
-    TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> root,
-                        crypto::ReadPublicKeyFile(suite, config.root_public_key));
-    TB_ASSIGN_OR_RETURN(roster_, sync::RosterHolder::Open(config.roster, std::move(root)));
-  }
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> root,
+                      crypto::ReadPublicKeyFile(suite, config.root_public_key));
+  TB_ASSIGN_OR_RETURN(roster_, sync::RosterHolder::Open(config.roster, std::move(root)));
   TB_ASSIGN_OR_RETURN(tls_.ca_pem, crypto::ReadSmallFile(config.ca, /*secret=*/false));
   TB_ASSIGN_OR_RETURN(tls_.cert_pem, crypto::ReadSmallFile(config.certificate, /*secret=*/false));
   TB_ASSIGN_OR_RETURN(tls_.key_pem, crypto::ReadSmallFile(config.private_key, /*secret=*/true));
+  return absl::OkStatus();
+}
 
+absl::Status Node::OpenStoreAndAudit() {
+  const Config& config = config_;
   const std::string signing_path = config.data_dir + "/signing.key";
   std::error_code ec;
   if (!std::filesystem::exists(signing_path, ec)) {
@@ -87,7 +109,8 @@ absl::Status Node::StartParts() {
   }
   const std::string storage_path = config.data_dir + "/storage.key";
   if (!std::filesystem::exists(storage_path, ec)) {
-    TB_RETURN_IF_ERROR(crypto::GenerateStorageKeyFile(suite, storage_path));
+    TB_RETURN_IF_ERROR(
+        crypto::GenerateStorageKeyFile(crypto::GetSuite(config.suite), storage_path));
     TB_LOG(INFO) << "created storage key " << storage_path << " (back it up with the data)";
   }
   LocalNodeOptions local;
@@ -104,8 +127,11 @@ absl::Status Node::StartParts() {
   audit.node_code = config.code;
   TB_ASSIGN_OR_RETURN(
       audit_, storage::AuditLog::Open(local_->store(), &local_->signing_key(), clock_, audit));
-  TB_RETURN_IF_ERROR(RegisterMetrics());
+  return absl::OkStatus();
+}
 
+absl::Status Node::StartServer() {
+  const Config& config = config_;
   sync::ExchangeServer::Options server;
   server.address = config.peer_listen;
   server.tls = tls_;
@@ -132,17 +158,11 @@ absl::Status Node::StartParts() {
     server.roster = [this](uint64_t have) { return roster_->SignedIfNewer(have); };
   }
   TB_ASSIGN_OR_RETURN(server_, sync::ExchangeServer::Start(std::move(server)));
+  return absl::OkStatus();
+}
 
-  if (config.role != NodeRole::kNational) {
-    // Before the first append of this run: does the witness hold more of
-    // our own log than we do (restored from an old backup)?
-    absl::Status own = CompareWithWitness({writer()->log()});
-    if (!own.ok()) {
-      TB_LOG(WARNING) << "witness not reached at start (" << own.message()
-                      << "); going on, it is asked again later";
-    }
-  }
-
+absl::Status Node::StartDriver() {
+  const Config& config = config_;
   sync::DriverOptions driver;
   driver.self = config.code;
   driver.national = config.national;
@@ -174,9 +194,7 @@ absl::Status Node::StartParts() {
         o.writer = writer();
         return std::make_unique<ConnectionLink>(sync::PeerConnection::Start(std::move(o)));
       });
-  TB_RETURN_IF_ERROR(driver_->Start());
-  TB_ASSIGN_OR_RETURN(housekeeping_, StartThread("tb-housekeeping", [this] { Housekeeping(); }));
-  return absl::OkStatus();
+  return driver_->Start();
 }
 
 Node::~Node() { Stop(); }

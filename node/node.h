@@ -98,7 +98,12 @@ class Node {
  private:
   Node(Config config, const Clock* clock, NodeOptions options)
       : config_(std::move(config)), clock_(clock), options_(options) {}
+  // The parts, in construction order (the members below).
   absl::Status StartParts();
+  absl::Status LoadRosterAndTls();
+  absl::Status OpenStoreAndAudit();
+  absl::Status StartServer();
+  absl::Status StartDriver();
   absl::Status RegisterMetrics();
   std::unique_ptr<sync::Session> NewSession(const std::string& peer);
   absl::Status Admit(const std::string& peer) const;
