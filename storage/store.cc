@@ -93,6 +93,30 @@ void Batch::PutCounter(absl::string_view name, uint64_t value) {
   Put(Cf::kCounters, name, Be64(value));
 }
 
+void Batch::PutAcked(absl::string_view peer, const LogId& log, uint64_t seq) {
+  Put(Cf::kDefault, AckedKey(peer, log), Be64(seq));
+}
+
+void Batch::PutHold(absl::string_view peer, absl::string_view why) {
+  Put(Cf::kDefault, HoldKey(peer), why);
+}
+
+void Batch::DeleteHold(absl::string_view peer) { Delete(Cf::kDefault, HoldKey(peer)); }
+
+void Batch::DeleteBackfill(absl::string_view peer, absl::string_view person) {
+  Delete(Cf::kDefault, BackfillKey(peer, person));
+}
+
+void Batch::PutEvidence(const LogId& log, int64_t detected_at_micros,
+                        const v1::EquivocationEvidence& evidence) {
+  evidence.SerializeToString(&scratch_);
+  Put(Cf::kDefault, EvidenceKey(log, detected_at_micros), scratch_);
+}
+
+void Batch::PutFrozen(const LogId& log, absl::string_view why) {
+  Put(Cf::kDefault, FrozenKey(log), why);
+}
+
 // --- Store ---
 
 Store::Store(std::string path, crypto::SuiteId suite) : path_(std::move(path)), suite_(suite) {}

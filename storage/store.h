@@ -84,6 +84,16 @@ class Batch {
   void PutLinks(absl::string_view person, const std::map<std::string, v1::PersonLink>& links);
   void PutRoute(absl::string_view peer, const LogId& log, uint64_t seq);
   void PutCounter(absl::string_view name, uint64_t value);
+  // The sync layer's keys in "default" (storage/keys.h): what `peer`
+  // acknowledged of `log`; a held peer and why; a history fetched from
+  // `peer`; evidence of an equivocation in `log`, and its freeze.
+  void PutAcked(absl::string_view peer, const LogId& log, uint64_t seq);
+  void PutHold(absl::string_view peer, absl::string_view why);
+  void DeleteHold(absl::string_view peer);
+  void DeleteBackfill(absl::string_view peer, absl::string_view person);
+  void PutEvidence(const LogId& log, int64_t detected_at_micros,
+                   const v1::EquivocationEvidence& evidence);
+  void PutFrozen(const LogId& log, absl::string_view why);
 
   size_t count() const;
   size_t bytes() const;
