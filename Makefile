@@ -8,6 +8,8 @@
 #   make bench             the benchmarks (not tests; prints figures)
 #   make deb               the Debian package, and its contents
 #   make format            clang-format every C++ file (ctest's format check fails otherwise)
+#   make thread-safety     clang's -Wthread-safety over every C++ file of the build
+#                          (the lock annotations; GCC ignores them)
 SHELL := /bin/bash
 JOBS ?= 2
 ifeq ($(SANITIZE),1)
@@ -18,7 +20,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test demo demo-core bench bench-sync deb format clean
+.PHONY: deps configure build test demo demo-core bench bench-sync deb format thread-safety clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -50,6 +52,9 @@ deb: build
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file
+
+thread-safety: build
+	@JOBS=$(JOBS) bash tools/thread-safety.sh $(BUILD_DIR)
 
 clean:
 	rm -rf build build-asan

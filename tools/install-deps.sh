@@ -4,7 +4,7 @@ set -euo pipefail
 pkgs=(cmake g++ make pkg-config ccache libgrpc++-dev protobuf-compiler-grpc
       libprotobuf-dev protobuf-compiler librocksdb-dev libssl-dev libgtest-dev
       libgmock-dev libbenchmark-dev libabsl-dev libqrencode-dev libpng-dev
-      libjemalloc-dev clang-format)
+      libjemalloc-dev clang-format clang jq)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
