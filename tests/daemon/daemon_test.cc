@@ -36,6 +36,7 @@
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/wait.h"
 #include "tongbanctl/admin_client.h"
 
 namespace tongban::node {
@@ -291,20 +292,19 @@ TEST_P(DaemonTest, HeldPeerIsRefusedAtTheHandshakeUntilCleared) {
   TB_ASSERT_OK_AND_ASSIGN(Config county, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
   TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(county, RealClock()));
   std::string error;
-  for (int i = 0; i < 100 && !absl::StrContains(error, "held"); ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-    error = county_->node().peers().Get("000000").last_error;
-  }
+  testutil::WaitUntil(
+      [&] {
+        error = county_->node().peers().Get("000000").last_error;
+        return absl::StrContains(error, "held");
+      },
+      absl::Seconds(10), "the county to be refused as held");
   EXPECT_TRUE(absl::StrContains(error, "held after sending invalid data")) << error;
   EXPECT_TRUE(absl::StrContains(error, "PERMISSION_DENIED")) << error;
   // Cleared: the county's next attempt is admitted.
   TB_ASSERT_OK(sync::ClearHold(*national_->node().store(), kCounty));
-  bool connected = false;
-  for (int i = 0; i < 200 && !connected; ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-    connected = county_->node().peers().Get("000000").sessions > 0;
-  }
-  EXPECT_TRUE(connected) << "the county reconnects once the hold is cleared";
+  EXPECT_TRUE(
+      testutil::WaitUntil([&] { return county_->node().peers().Get("000000").sessions > 0; },
+                          absl::Seconds(20), "the county to reconnect once the hold is cleared"));
 }
 
 // The tongband binary under a systemd-like supervisor: READY=1 on the
@@ -513,21 +513,22 @@ TEST_P(DaemonTest, DeadlinesAreSetByTheNodeListedAndCounted) {
 
   // The metrics count the open inquiry (refreshed within 10 s of a commit).
   double sent = -1;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (sent != 1 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(500));
-    auto families = testutil::ParseExposition(
-        testutil::Body(testutil::Get(county_->metrics_port(), "/metrics")));
-    ASSERT_TRUE(families.ok()) << families.status();
-    for (const auto& f : *families) {
-      for (const auto& sample : f.samples) {
-        if (f.name == "tongban_deadline_items" && sample.labels.at("kind") == "inquiry" &&
-            sample.labels.at("state") == "sent") {
-          sent = sample.value;
+  testutil::WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        auto families = testutil::ParseExposition(
+            testutil::Body(testutil::Get(county_->metrics_port(), "/metrics")));
+        if (!families.ok()) return families.status();
+        for (const auto& f : *families) {
+          for (const auto& sample : f.samples) {
+            if (f.name == "tongban_deadline_items" && sample.labels.at("kind") == "inquiry" &&
+                sample.labels.at("state") == "sent") {
+              sent = sample.value;
+            }
+          }
         }
-      }
-    }
-  }
+        return sent == 1;
+      },
+      absl::Seconds(30), "the metrics to count the open inquiry");
   EXPECT_EQ(sent, 1);
 }
 
