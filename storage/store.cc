@@ -141,7 +141,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   }
   const crypto::Suite& suite = crypto::GetSuite(options.suite);
   std::unique_ptr<Store> store(new Store(options.path, options.suite));
-  TB_ASSIGN_OR_RETURN(store->env_, NewEncryptedEnv(suite, options.storage_key));
+  TB_ASSIGN_OR_RETURN(store->env_, NewEncryptedEnv(suite, options.storage_key, options.faults));
 
   rocksdb::DBOptions db_options;
   db_options.env = store->env_.get();

@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/crypto/suite.h"
 #include "common/merkle/tree.h"
+#include "storage/fault_injection.h"
 #include "storage/keys.h"
 #include "tongban/v1/event.pb.h"
 #include "tongban/v1/store.pb.h"
@@ -48,6 +49,9 @@ struct StoreOptions {
   std::string storage_key;
   // Block cache for reads.
   size_t block_cache_bytes = 64 << 20;
+  // Tests only (storage/fault_injection.h): the disk's faults. Null in
+  // production. Not owned; outlives the store.
+  const FaultInjection* faults = nullptr;
 };
 
 enum class Cf : int {
