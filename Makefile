@@ -7,6 +7,9 @@
 #   make demo-core         the node core alone: appends, checkpoints, verification
 #   make bench             the benchmarks (not tests; prints figures)
 #   make deb               the Debian package, and its contents
+#   make test-first-start  the README's first start on a clean Debian 12 (debootstrap root,
+#                          chroot) with the .deb, ending in a node tongbanctl status reaches
+#   make test-docker       deploy/Dockerfile and deploy/compose.yaml built and run
 #   make format            clang-format every C++ file (ctest's format check fails otherwise)
 #   make thread-safety     clang's -Wthread-safety over every C++ file of the build
 #                          (the lock annotations; GCC ignores them)
@@ -20,7 +23,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test demo demo-core bench bench-sync deb format thread-safety clean
+.PHONY: deps configure build test test-first-start test-docker demo demo-core bench bench-sync deb format thread-safety clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -45,10 +48,23 @@ bench: build
 bench-sync: build
 	@$(BUILD_DIR)/bench/tongban_sync_bench
 
-# The Debian package (tongban_VERSION_ARCH.deb in build/); its contents are
-# listed in the README.
+# The Debian package (tongban_VERSION-1_ARCH.deb in build/) and its debug
+# symbols (tongban-dbgsym_*.ddeb); its contents are listed in the README.
 deb: build
-	@cd $(BUILD_DIR) && cpack -G DEB >/dev/null && dpkg-deb --contents tongban_*.deb
+	@cd $(BUILD_DIR) && rm -f tongban_*.deb tongban-dbgsym_*.ddeb && cpack -G DEB >/dev/null
+	@bash tools/make-dbgsym.sh $(BUILD_DIR)
+	@dpkg-deb --contents $(BUILD_DIR)/tongban_*.deb
+
+# The README's first start, word for word, on a clean Debian 12 made by
+# debootstrap (kept in build/first-start/, so it is downloaded once), with
+# the .deb; then lintian on the .deb (tests/deploy/first_start_test.sh).
+test-first-start: deb
+	@bash tests/deploy/first_start_test.sh $(BUILD_DIR)
+
+# The image (deploy/Dockerfile, from the .deb) and the compose federation,
+# built and run (tests/deploy/docker_test.sh; starts dockerd if none runs).
+test-docker: deb
+	@bash tests/deploy/docker_test.sh $(BUILD_DIR)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file

@@ -104,10 +104,15 @@ absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(Options options)
       impl->server, sync::StartMutualTlsServer("admin server", options.address,
                                                options.operator_ca_pem, options.cert_pem,
                                                options.key_pem, impl->service.get(), &impl->port));
+  sync::SetServing(impl->server.get(), v1::Admin::service_full_name(), true);
   return std::unique_ptr<AdminServer>(new AdminServer(std::move(impl)));
 }
 
 int AdminServer::port() const { return impl_->port; }
+
+void AdminServer::SetServing(bool serving) {
+  sync::SetServing(impl_->server.get(), v1::Admin::service_full_name(), serving);
+}
 
 void AdminServer::Stop() {
   if (impl_ == nullptr || impl_->stopped) return;

@@ -48,6 +48,9 @@ class AdminServer {
   ~AdminServer();  // Stop()
 
   int port() const;
+  // The gRPC health status of "tongban.v1.Admin" and "": SERVING from
+  // Start; the daemon follows the node's readiness (daemon/daemon.h).
+  void SetServing(bool serving);
   void Stop();
 
  private:

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <type_traits>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -146,17 +147,28 @@ struct Registry::Entry {
   std::unique_ptr<CounterFamily> counters;
   std::unique_ptr<GaugeFamily> gauges;
   std::unique_ptr<HistogramFamily> histograms;
-  std::function<double()> read;  // callback gauges
+  std::function<double()> read;  // callback gauges and counters
 };
 
 Registry::Registry() = default;
 Registry::~Registry() = default;
 
 absl::Status Registry::Reserve(const std::string& name, const std::vector<std::string>& label_names,
-                               bool histogram) {
+                               absl::string_view type) {
+  const bool histogram = type == "histogram";
   if (!ValidName(name, /*colon=*/true)) {
     return absl::InvalidArgumentError(
         absl::StrCat("metric name \"", name, "\" does not match [a-zA-Z_:][a-zA-Z0-9_:]*"));
+  }
+  // Prometheus's naming rule: a counter, and only a counter, ends in _total.
+  const bool total = absl::EndsWith(name, "_total");
+  if (type == "counter" && !total) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("counter ", name, ": a counter's name ends in \"_total\""));
+  }
+  if (type != "counter" && total) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(type, " ", name, ": only a counter's name ends in \"_total\""));
   }
   for (size_t i = 0; i < label_names.size(); ++i) {
     const std::string& label = label_names[i];
@@ -189,9 +201,11 @@ template <typename T>
 absl::StatusOr<Family<T>*> Registry::AddFamily(const std::string& name, const std::string& help,
                                                std::vector<std::string> label_names,
                                                std::function<std::unique_ptr<T>()> make) {
-  constexpr bool kHistogram = std::is_same_v<T, Histogram>;
+  constexpr absl::string_view kType = std::is_same_v<T, Counter> ? "counter"
+                                      : std::is_same_v<T, Gauge> ? "gauge"
+                                                                 : "histogram";
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = Reserve(name, label_names, kHistogram); !s.ok()) return s;
+  if (absl::Status s = Reserve(name, label_names, kType); !s.ok()) return s;
   auto entry = std::make_unique<Entry>();
   entry->help = help;
   const bool single = label_names.empty();
@@ -244,16 +258,26 @@ absl::StatusOr<HistogramFamily*> Registry::AddHistogram(const std::string& name,
                               [bounds] { return std::make_unique<Histogram>(bounds); });
 }
 
-absl::Status Registry::AddGaugeCallback(const std::string& name, const std::string& help,
-                                        std::function<double()> read) {
+absl::Status Registry::AddCallback(const std::string& name, const std::string& help,
+                                   absl::string_view type, std::function<double()> read) {
   absl::MutexLock lock(&mu_);
-  if (absl::Status s = Reserve(name, {}, false); !s.ok()) return s;
+  if (absl::Status s = Reserve(name, {}, type); !s.ok()) return s;
   auto entry = std::make_unique<Entry>();
   entry->help = help;
-  entry->type = "gauge";
+  entry->type = type;
   entry->read = std::move(read);
   entries_[name] = std::move(entry);
   return absl::OkStatus();
+}
+
+absl::Status Registry::AddGaugeCallback(const std::string& name, const std::string& help,
+                                        std::function<double()> read) {
+  return AddCallback(name, help, "gauge", std::move(read));
+}
+
+absl::Status Registry::AddCounterCallback(const std::string& name, const std::string& help,
+                                          std::function<double()> read) {
+  return AddCallback(name, help, "counter", std::move(read));
 }
 
 template <typename T, typename Fn>

@@ -23,8 +23,15 @@
 // Label values are UTF-8 and never personal data (peer codes, reasons,
 // suites).
 //
-// Errors: registering an invalid metric or label name, a duplicate name or
-// bad histogram buckets is kInvalidArgument / kAlreadyExists naming it.
+// Names follow Prometheus's conventions, and the Registry enforces the one
+// that can be checked: a counter's name ends in "_total", and no other
+// metric's does. Units go in the name, in base units and plural
+// ("_seconds", "_bytes"); a count of things names the things
+// ("tongban_log_events"). README "Metrics and health" lists the rule.
+//
+// Errors: registering an invalid metric or label name, a counter without
+// "_total" (or another type with it), a duplicate name or bad histogram
+// buckets is kInvalidArgument / kAlreadyExists naming it.
 //
 // Thread safety: everything here is safe for concurrent use; Render may run
 // while children are updated (each value is read atomically; a histogram's
@@ -55,6 +62,11 @@ inline constexpr absl::string_view kTextContentType = "text/plain; version=0.0.4
 class Counter {
  public:
   void Increment(uint64_t n = 1) { value_.fetch_add(n, std::memory_order_relaxed); }
+  // For a total counted elsewhere (a peer table, the store's persistent
+  // counters) and copied here when metrics are refreshed: sets the value.
+  // REQUIRES: the source never goes back (a restart may start it from 0,
+  // which Prometheus's rate() reads as a counter reset).
+  void SetTotal(uint64_t total) { value_.store(total, std::memory_order_relaxed); }
   uint64_t value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -156,6 +168,10 @@ class Registry {
   // not call into this Registry.
   absl::Status AddGaugeCallback(const std::string& name, const std::string& help,
                                 std::function<double()> read);
+  // The same for a counter (a running total kept elsewhere: CPU seconds,
+  // checkpoints signed). `read` must never go back while the process runs.
+  absl::Status AddCounterCallback(const std::string& name, const std::string& help,
+                                  std::function<double()> read);
 
   // The text exposition format 0.0.4 (see the header comment).
   std::string Render() const;
@@ -170,7 +186,9 @@ class Registry {
   template <typename T, typename Fn>
   static void RenderChildren(const Family<T>& family, Fn fn);
   absl::Status Reserve(const std::string& name, const std::vector<std::string>& label_names,
-                       bool histogram) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+                       absl::string_view type) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status AddCallback(const std::string& name, const std::string& help, absl::string_view type,
+                           std::function<double()> read);
 
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Entry>> entries_ ABSL_GUARDED_BY(mu_);

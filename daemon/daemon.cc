@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -15,7 +16,9 @@
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
 #include "common/log.h"
+#include "common/process_metrics.h"
 #include "common/status_macros.h"
+#include "common/version.h"
 #include "daemon/metrics_http.h"
 
 namespace tongban::daemon {
@@ -86,12 +89,45 @@ absl::StatusOr<std::pair<std::string, int>> SplitHostPort(const std::string& end
   return std::make_pair(host, port);
 }
 
+// The label of tongban_admin_login_failures_total for an authenticator's
+// reason (admin/auth.h): a small fixed set, never the operator's name.
+std::string LoginFailureReason(absl::string_view reason) {
+  if (absl::StartsWith(reason, "locked")) return "locked_out";
+  if (absl::StartsWith(reason, "certificate")) return "certificate";
+  if (absl::StrContains(reason, "no such account")) return "unknown_account";
+  if (absl::StrContains(reason, "account disabled")) return "disabled";
+  if (absl::StrContains(reason, "certificate role differs")) return "certificate";
+  if (absl::StrContains(reason, "password")) return "password";
+  if (absl::StrContains(reason, "totp")) return "totp";
+  return "other";
+}
+
+// Process metrics, the build and the node's identity, on `r`.
+absl::Status RegisterDaemonMetrics(const node::Config& config, metrics::Registry* r) {
+  TB_RETURN_IF_ERROR(metrics::RegisterProcessMetrics(r));
+  TB_ASSIGN_OR_RETURN(
+      metrics::GaugeFamily * build,
+      r->AddGauge("tongban_build_info",
+                  "Always 1; the labels name the version and commit tongband was built from.",
+                  {"version", "commit"}));
+  build->WithLabels({Version(), Commit()})->Set(1);
+  TB_ASSIGN_OR_RETURN(metrics::GaugeFamily * info,
+                      r->AddGauge("tongban_node_info",
+                                  "Always 1; the labels name this node's code, role and suite.",
+                                  {"code", "role", "suite"}));
+  info->WithLabels({config.code, std::string(node::NodeRoleName(config.role)),
+                    std::string(crypto::SuiteName(config.suite))})
+      ->Set(1);
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct Daemon::Impl {
   std::unique_ptr<admin::OperatorAccounts> accounts;
   std::unique_ptr<admin::Authenticator> authenticator;
   std::unique_ptr<PasswordMemo> memo;
+  metrics::CounterFamily* login_failures = nullptr;  // owned by the node's registry
   std::unique_ptr<admin::AdminApi> api;
   std::unique_ptr<admin::AdminServer> admin;
   std::unique_ptr<MetricsHttpServer> metrics;
@@ -107,6 +143,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
   TB_ASSIGN_OR_RETURN(d->node_, node::Node::Start(config, clock, options));
   node::Node* node = d->node_.get();
   Impl& impl = *d->impl_;
+  TB_RETURN_IF_ERROR(RegisterDaemonMetrics(config, &node->metrics()));
   if (!config.operator_ca.empty()) {
     TB_ASSIGN_OR_RETURN(std::string ca_pem,
                         crypto::ReadSmallFile(config.operator_ca, /*secret=*/false));
@@ -125,6 +162,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
     impl.authenticator =
         std::make_unique<admin::Authenticator>(impl.accounts.get(), *ca, clock, auth);
     TB_ASSIGN_OR_RETURN(impl.memo, PasswordMemo::Create(config.suite, clock));
+    TB_ASSIGN_OR_RETURN(
+        impl.login_failures,
+        node->metrics().AddCounter("tongban_admin_login_failures_total",
+                                   "Refused Admin logins, by reason (certificate, unknown_account, "
+                                   "disabled, locked_out, password, totp); never by operator.",
+                                   {"reason"}));
+    for (const char* reason :
+         {"certificate", "unknown_account", "disabled", "locked_out", "password", "totp"}) {
+      impl.login_failures->WithLabels({reason});  // present at 0 from the start
+    }
     impl.api = std::make_unique<admin::AdminApi>(
         node, [node](const std::string& person) { return node->AskNationalWhere(person); });
     admin::AdminServer::Options admin;
@@ -160,12 +207,16 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
           // attempt went unrecorded: operators must know.
           TB_LOG(ERROR) << "a refused operator login could not be audited: " << audited;
         }
+        i->login_failures->WithLabels({LoginFailureReason(reason)})->Increment();
         return op.status();
       }
       if (key.has_value()) i->memo->Remember(*key, *op);
       return op;
     };
     TB_ASSIGN_OR_RETURN(impl.admin, admin::AdminServer::Start(std::move(admin)));
+    admin::AdminServer* server = impl.admin.get();
+    node->OnReadinessChange(
+        [server](const absl::Status& ready) { server->SetServing(ready.ok()); });
     TB_LOG(INFO) << "admin service listening port=" << impl.admin->port();
   }
   if (!config.metrics_listen.empty()) {
@@ -173,12 +224,8 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
     MetricsHttpOptions m;
     m.address = host_port.first;
     m.port = host_port.second;
-    TB_ASSIGN_OR_RETURN(impl.metrics,
-                        MetricsHttpServer::Start(m, &node->metrics(), [node]() -> absl::Status {
-                          if (auto blocked = node->appends_blocked(); blocked.has_value()) {
-                            return absl::FailedPreconditionError("appends blocked by the witness");
-                          }
-                          return absl::OkStatus();
+    TB_ASSIGN_OR_RETURN(impl.metrics, MetricsHttpServer::Start(m, &node->metrics(), [node] {
+                          return node->Readiness();
                         }));
     TB_LOG(INFO) << "metrics listening port=" << impl.metrics->port();
   }

@@ -6,6 +6,11 @@
 //              (admin/admin.h, admin/auth.h, admin/operators.h);
 //   [metrics]  Prometheus metrics and /healthz over HTTP.
 //
+// Health follows the node's readiness (node/node.h: appends not blocked,
+// store not failed): the Admin service's gRPC health ("tongban.v1.Admin"
+// and "") and /healthz (200, or 503 with the reason) change with the peer
+// server's ("tongban.v1.Exchange" and "").
+//
 // A password check costs a PBKDF2 of 600,000 rounds (0.15 s with SHA-256,
 // 0.5 s with SM3). tongbanctl sends the password with every call, so after
 // a successful check the daemon remembers, for two minutes, a keyed hash of

@@ -2,6 +2,7 @@
 //
 //   tongband --config /etc/tongban/tongband.conf
 //   tongband --config FILE --check-config     checks the file and exits
+//   tongband --version
 //
 // Runs until SIGTERM or SIGINT, then stops gracefully (node/node.h). Under
 // systemd (Type=notify) it reports READY=1 once the peer port listens and
@@ -10,30 +11,42 @@
 //
 // Exit codes: 0 stopped cleanly or the config is valid; 1 failed to start or
 // run; 2 bad command line or configuration.
+#include <grp.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstring>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/version.h"
+#include "daemon/check_config.h"
 #include "daemon/daemon.h"
 #include "node/config.h"
 
 namespace {
 
 constexpr char kUsage[] =
-    "Usage: tongband --config FILE [--check-config]\n"
+    "Usage: tongband --config FILE [--check-config [--user NAME]]\n"
+    "       tongband --version\n"
     "\n"
     "Runs a Tongban node: stores persons and their records and syncs signed\n"
     "change events with the federation's peers over mutual TLS.\n"
     "\n"
-    "  --config FILE     the configuration (see deploy/tongband.*.conf)\n"
-    "  --check-config    check the configuration and exit\n"
+    "  --config FILE     the configuration (tongband.conf(5))\n"
+    "  --check-config    check the configuration and every file it names, as the\n"
+    "                    daemon would open them, and exit\n"
+    "  --user NAME       with --check-config run by root: check as this user\n"
+    "                    (default: tongban, the unit's User=, when that user exists)\n"
+    "  --version         print the version and the commit it was built from\n"
     "\n"
     "Example:\n"
     "  tongband --config /etc/tongban/tongband.conf\n";
@@ -55,6 +68,57 @@ void Notify(const char* state) {
   ::close(fd);
 }
 
+// Checks the files `config` names (daemon/check_config.h) as the current
+// user, prints the verdict and returns the exit code.
+int CheckFiles(const std::string& path, const tongban::node::Config& config) {
+  const passwd* me = getpwuid(geteuid());
+  const std::string user = me == nullptr ? std::to_string(geteuid()) : me->pw_name;
+  const std::vector<absl::Status> problems = tongban::daemon::CheckConfigFiles(config);
+  if (problems.empty()) {
+    std::cout << path << ": OK (node " << config.code << ", "
+              << tongban::node::NodeRoleName(config.role) << "); every file it names opens as user "
+              << user << "\n";
+    return 0;
+  }
+  std::cerr << "tongband: " << path << ": user " << user << " (as the daemon) cannot use "
+            << problems.size() << (problems.size() == 1 ? " file" : " files") << " it names:\n";
+  for (const absl::Status& s : problems) std::cerr << "  " << s.ToString() << "\n";
+  return 2;
+}
+
+// Runs CheckFiles in a child process as `user` (root only), so that file
+// permissions are those the daemon will meet.
+int CheckFilesAs(const std::string& user, const std::string& path,
+                 const tongban::node::Config& config) {
+  const passwd* pw = getpwnam(user.c_str());
+  if (pw == nullptr) {
+    std::cerr << "tongband: --user " << user << ": no such user\n";
+    return 2;
+  }
+  const uid_t uid = pw->pw_uid;
+  const gid_t gid = pw->pw_gid;
+  std::cout.flush();
+  const pid_t child = fork();
+  if (child < 0) {
+    std::cerr << "tongband: cannot fork to check as user " << user << "\n";
+    return 1;
+  }
+  if (child == 0) {
+    if (initgroups(user.c_str(), gid) != 0 || setgid(gid) != 0 || setuid(uid) != 0) {
+      std::cerr << "tongband: cannot become user " << user << "\n";
+      _exit(1);
+    }
+    const int code = CheckFiles(path, config);
+    std::cout.flush();
+    std::cerr.flush();
+    _exit(code);
+  }
+  int status = 0;
+  while (waitpid(child, &status, 0) < 0 && errno == EINTR) {
+  }
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
 tongban::LogLevel ParseLevel(const std::string& level) {
   if (level == "debug") return tongban::LogLevel::kDebug;
   if (level == "warning") return tongban::LogLevel::kWarning;
@@ -67,10 +131,14 @@ tongban::LogLevel ParseLevel(const std::string& level) {
 int main(int argc, char** argv) {
   std::string config_path;
   bool check_only = false;
+  std::string check_user;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
       std::cout << kUsage;
+      return 0;
+    } else if (arg == "--version") {
+      std::cout << "tongband " << tongban::Version() << " (commit " << tongban::Commit() << ")\n";
       return 0;
     } else if (arg == "--config" && i + 1 < argc) {
       config_path = argv[++i];
@@ -78,6 +146,8 @@ int main(int argc, char** argv) {
       config_path = arg.substr(9);
     } else if (arg == "--check-config") {
       check_only = true;
+    } else if (arg == "--user" && i + 1 < argc) {
+      check_user = argv[++i];
     } else {
       std::cerr << "tongband: unknown argument \"" << arg << "\" (see --help)\n";
       return 2;
@@ -92,10 +162,23 @@ int main(int argc, char** argv) {
     std::cerr << "tongband: " << config.status().message() << "\n";
     return 2;
   }
+  if (!check_user.empty() && !check_only) {
+    std::cerr << "tongband: --user goes with --check-config (see --help)\n";
+    return 2;
+  }
   if (check_only) {
-    std::cout << config_path << ": OK (node " << config->code << ", "
-              << tongban::node::NodeRoleName(config->role) << ")\n";
-    return 0;
+    if (geteuid() != 0) {
+      const passwd* me = getpwuid(geteuid());
+      if (!check_user.empty() && (me == nullptr || check_user != me->pw_name)) {
+        std::cerr << "tongband: --user " << check_user << " needs root\n";
+        return 2;
+      }
+      return CheckFiles(config_path, *config);
+    }
+    // Root: check as the daemon's user, whose permissions are what count.
+    if (check_user.empty() && getpwnam("tongban") != nullptr) check_user = "tongban";
+    if (check_user.empty() || check_user == "root") return CheckFiles(config_path, *config);
+    return CheckFilesAs(check_user, config_path, *config);
   }
   tongban::SetMinLogLevel(ParseLevel(config->log_level));
 

@@ -82,6 +82,7 @@ absl::Status Node::StartParts() {
     }
   }
   TB_RETURN_IF_ERROR(StartDriver());
+  UpdateReadiness();
   TB_ASSIGN_OR_RETURN(housekeeping_, StartThread("tb-housekeeping", [this] { Housekeeping(); }));
   return absl::OkStatus();
 }
@@ -222,6 +223,38 @@ std::optional<std::string> Node::appends_blocked() const {
   return blocked_;
 }
 
+absl::Status Node::Readiness() const {
+  if (std::optional<std::string> blocked = appends_blocked(); blocked.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat("appends blocked: ", *blocked));
+  }
+  if (local_ == nullptr) return absl::UnavailableError("node stopped");
+  const absl::Status failure = local_->writer()->failure();
+  if (!failure.ok()) {
+    return absl::Status(failure.code(), absl::StrCat("store failed: ", failure.message()));
+  }
+  return absl::OkStatus();
+}
+
+void Node::OnReadinessChange(std::function<void(const absl::Status&)> listener) {
+  absl::MutexLock lock(&readiness_mu_);
+  listener(last_readiness_.value_or(Readiness()));
+  readiness_listeners_.push_back(std::move(listener));
+}
+
+void Node::UpdateReadiness() {
+  absl::MutexLock lock(&readiness_mu_);
+  const absl::Status now = Readiness();
+  if (last_readiness_.has_value() && *last_readiness_ == now) return;
+  if (now.ok()) {
+    TB_LOG(INFO) << "node ready";
+  } else {
+    TB_LOG(ERROR) << "node not ready: " << now;
+  }
+  last_readiness_ = now;
+  if (server_ != nullptr) server_->SetServing(now.ok());
+  for (const auto& listener : readiness_listeners_) listener(now);
+}
+
 std::optional<std::string> Node::NationalTarget() const {
   const sync::Roster roster = roster_->current();
   const v1::NodeEntry* national = roster.Find(config_.national);
@@ -306,8 +339,11 @@ absl::Status Node::CompareWithWitness(std::vector<storage::LogId> logs) {
       }
     }
     TB_LOG(ERROR) << "appends blocked: " << why;
-    absl::MutexLock lock(&mu_);
-    blocked_ = why;
+    {
+      absl::MutexLock lock(&mu_);
+      blocked_ = why;
+    }
+    UpdateReadiness();
   }
   return absl::OkStatus();
 }
@@ -323,6 +359,7 @@ void Node::Housekeeping() {
       if (stopping_) return;
     }
     RefreshMetrics();
+    UpdateReadiness();
     if (config_.role == NodeRole::kNational) continue;
     const absl::Time now = clock_->Now();
     if (now >= next_roster) {
@@ -350,22 +387,29 @@ absl::Status Node::RegisterMetrics() {
   TB_RETURN_IF_ERROR(r.AddGaugeCallback(
       "tongban_log_signed_events", "Events of the own log covered by a signed checkpoint.",
       [w] { return static_cast<double>(w->stats().signed_size); }));
+  TB_RETURN_IF_ERROR(r.AddCounterCallback(
+      "tongban_checkpoints_signed_total", "Checkpoints signed by this process.",
+      [w] { return static_cast<double>(w->stats().checkpoints); }));
   TB_RETURN_IF_ERROR(
-      r.AddGaugeCallback("tongban_checkpoints_signed", "Checkpoints signed by this process.",
-                         [w] { return static_cast<double>(w->stats().checkpoints); }));
-  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
-      "tongban_checkpoint_sign_seconds", "Time the signer spent re-reading, hashing and signing.",
-      [w] { return absl::ToDoubleSeconds(w->stats().sign_time); }));
-  TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_rocksdb_bytes", "Bytes of the database files.",
+      r.AddCounterCallback("tongban_checkpoint_sign_seconds_total",
+                           "Time the signer spent re-reading, hashing and signing, in seconds.",
+                           [w] { return absl::ToDoubleSeconds(w->stats().sign_time); }));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_store_size_bytes",
+                                        "Bytes of the database files (RocksDB).",
                                         [s] { return static_cast<double>(s->DiskBytes()); }));
   storage::AuditLog* audit = audit_.get();
   TB_RETURN_IF_ERROR(r.AddGaugeCallback("tongban_audit_entries", "Entries in the audit log.",
                                         [audit] { return static_cast<double>(audit->size()); }));
   sync::RosterHolder* roster = roster_.get();
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_ready",
+      "1 while the node is ready (appends not blocked, store not failed), else 0; gRPC health "
+      "and /healthz follow it.",
+      [this] { return Readiness().ok() ? 1.0 : 0.0; }));
   TB_RETURN_IF_ERROR(
       r.AddGaugeCallback("tongban_roster_version", "Version of the roster in use.",
                          [roster] { return static_cast<double>(roster->version()); }));
-  TB_ASSIGN_OR_RETURN(peer_connected_, r.AddGauge("tongban_peer_connected",
+  TB_ASSIGN_OR_RETURN(peer_connected_, r.AddGauge("tongban_peer_sessions",
                                                   "Open sessions with the peer.", {"peer"}));
   TB_ASSIGN_OR_RETURN(peer_behind_, r.AddGauge("tongban_peer_lag_events",
                                                "Events of our log the peer should have and has not "
@@ -375,19 +419,27 @@ absl::Status Node::RegisterMetrics() {
       peer_lag_seconds_,
       r.AddGauge("tongban_peer_lag_seconds",
                  "Seconds since the last batch with a peer that is behind.", {"peer"}));
-  TB_ASSIGN_OR_RETURN(events_applied_, r.AddGauge("tongban_sync_events_applied",
-                                                  "Events applied from the peer.", {"peer"}));
-  TB_ASSIGN_OR_RETURN(events_sent_,
-                      r.AddGauge("tongban_sync_events_sent", "Events sent to the peer.", {"peer"}));
   TB_ASSIGN_OR_RETURN(
-      batches_, r.AddGauge("tongban_sync_batches", "Batches exchanged with the peer, by direction.",
-                           {"peer", "direction"}));
-  TB_ASSIGN_OR_RETURN(rejected_, r.AddGauge("tongban_sync_batches_rejected",
-                                            "Batches rejected, by reason.", {"reason"}));
+      events_applied_,
+      r.AddCounter("tongban_sync_events_applied_total",
+                   "Events applied from the peer since the process started.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(events_sent_,
+                      r.AddCounter("tongban_sync_events_sent_total",
+                                   "Events sent to the peer since the process started.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(batches_,
+                      r.AddCounter("tongban_sync_batches_total",
+                                   "Batches exchanged with the peer since the process started, by "
+                                   "direction (sent, applied).",
+                                   {"peer", "direction"}));
+  TB_ASSIGN_OR_RETURN(
+      rejected_,
+      r.AddCounter("tongban_sync_batches_rejected_total",
+                   "Batches rejected, by reason (kept in the store across restarts).", {"reason"}));
   TB_ASSIGN_OR_RETURN(
       witness_findings_,
-      r.AddGauge("tongban_witness_findings",
-                 "Witness comparisons that call for an operator, by verdict.", {"verdict"}));
+      r.AddCounter("tongban_witness_findings_total",
+                   "Witness comparisons that call for an operator, by verdict (kept in the store).",
+                   {"verdict"}));
   TB_ASSIGN_OR_RETURN(deadline_items_,
                       r.AddGauge("tongban_deadline_items",
                                  "Inquiries and notices this node sent or must answer, by kind "
@@ -417,10 +469,10 @@ void Node::RefreshMetrics() {
     const auto it = live.find(peer);
     const sync::PeerStatus status = it == live.end() ? sync::PeerStatus{} : it->second;
     peer_connected_->WithLabels({peer})->Set(status.sessions);
-    events_applied_->WithLabels({peer})->Set(static_cast<double>(status.events_applied));
-    events_sent_->WithLabels({peer})->Set(static_cast<double>(status.events_sent));
-    batches_->WithLabels({peer, "sent"})->Set(static_cast<double>(status.batches_sent));
-    batches_->WithLabels({peer, "applied"})->Set(static_cast<double>(status.batches_applied));
+    events_applied_->WithLabels({peer})->SetTotal(status.events_applied);
+    events_sent_->WithLabels({peer})->SetTotal(status.events_sent);
+    batches_->WithLabels({peer, "sent"})->SetTotal(status.batches_sent);
+    batches_->WithLabels({peer, "applied"})->SetTotal(status.batches_applied);
     absl::StatusOr<uint64_t> acked = sync::AckedBy(*store(), peer, own);
     double behind = 0;
     if (acked.ok() && peer == config_.national) {
@@ -435,12 +487,12 @@ void Node::RefreshMetrics() {
   }
   if (auto counts = store()->ListCounters("rejected/"); counts.ok()) {
     for (const auto& [name, value] : *counts) {
-      rejected_->WithLabels({name.substr(9)})->Set(static_cast<double>(value));
+      rejected_->WithLabels({name.substr(9)})->SetTotal(value);
     }
   }
   if (auto counts = store()->ListCounters("witness/"); counts.ok()) {
     for (const auto& [name, value] : *counts) {
-      witness_findings_->WithLabels({name.substr(8)})->Set(static_cast<double>(value));
+      witness_findings_->WithLabels({name.substr(8)})->SetTotal(value);
     }
   }
   const uint64_t commits = writer()->stats().commits;

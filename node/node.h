@@ -21,6 +21,14 @@
 // backup) or that its log forked, appends are blocked (appends_blocked())
 // until an operator acts: a new epoch is not started automatically.
 //
+// Readiness: the node is ready while appends are not blocked and its writer
+// has not failed (a failed commit or a leaf changed before signing stops
+// every later append). The peer server's gRPC health ("tongban.v1.Exchange"
+// and "") follows it: SERVING when ready, NOT_SERVING otherwise, and so do
+// the listeners the daemon adds (the Admin service, /healthz). The
+// housekeeping thread re-checks it every 2 s; a block by the witness takes
+// effect at once.
+//
 // Stop is graceful: the driver closes the sessions it dialled, the server
 // ends the sessions peers dialled (a batch being applied finishes; one not
 // yet applied is dropped and sent again next time, since the sender reads
@@ -32,10 +40,12 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
@@ -92,6 +102,15 @@ class Node {
   // forked), or nullopt.
   std::optional<std::string> appends_blocked() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // OK when ready (above); else kFailedPrecondition "appends blocked: ..."
+  // or "store failed: ..." (the writer's failure, with its code).
+  absl::Status Readiness() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Calls `listener` with the readiness now and after each change, on the
+  // calling thread now and on the housekeeping thread later (never with a
+  // lock held). Listeners must be quick; they live as long as the node.
+  void OnReadinessChange(std::function<void(const absl::Status&)> listener)
+      ABSL_LOCKS_EXCLUDED(readiness_mu_);
+
   // Asks the national node which nodes hold records of `person` (counties).
   absl::StatusOr<v1::WhereReply> AskNationalWhere(const std::string& person) const;
 
@@ -113,6 +132,9 @@ class Node {
   absl::Status RefreshRoster();
   absl::Status CompareWithWitness(std::vector<storage::LogId> logs);
   void RefreshMetrics();
+  // Re-checks Readiness() and tells the peer server and listeners if it
+  // changed.
+  void UpdateReadiness() ABSL_LOCKS_EXCLUDED(readiness_mu_);
   // Returns how long the scan took.
   absl::Duration RefreshDeadlineMetrics(absl::Time now);
 
@@ -138,15 +160,21 @@ class Node {
   std::optional<std::string> blocked_ ABSL_GUARDED_BY(mu_);
   bool stopped_ = false;
 
+  // Serialises readiness updates so that listeners see changes in order.
+  absl::Mutex readiness_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::vector<std::function<void(const absl::Status&)>> readiness_listeners_
+      ABSL_GUARDED_BY(readiness_mu_);
+  std::optional<absl::Status> last_readiness_ ABSL_GUARDED_BY(readiness_mu_);
+
   // Per-peer and per-reason metric families, refreshed by housekeeping.
   metrics::GaugeFamily* peer_connected_ = nullptr;
   metrics::GaugeFamily* peer_behind_ = nullptr;
   metrics::GaugeFamily* peer_lag_seconds_ = nullptr;
-  metrics::GaugeFamily* events_applied_ = nullptr;
-  metrics::GaugeFamily* events_sent_ = nullptr;
-  metrics::GaugeFamily* batches_ = nullptr;
-  metrics::GaugeFamily* rejected_ = nullptr;
-  metrics::GaugeFamily* witness_findings_ = nullptr;
+  metrics::CounterFamily* events_applied_ = nullptr;
+  metrics::CounterFamily* events_sent_ = nullptr;
+  metrics::CounterFamily* batches_ = nullptr;
+  metrics::CounterFamily* rejected_ = nullptr;
+  metrics::CounterFamily* witness_findings_ = nullptr;
   // Inquiries and notices by state, and those due soon (a scan of the
   // records, by the housekeeping thread): at most every kDeadlineRefreshMin
   // after a commit, else every kDeadlineRefreshMax (states change with time);

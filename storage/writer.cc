@@ -1011,6 +1011,11 @@ absl::Status Writer::WaitForCheckpoint(uint64_t seq, absl::Duration timeout) {
   return absl::OkStatus();
 }
 
+absl::Status Writer::failure() const {
+  absl::MutexLock lock(&mu_);
+  return failed_;
+}
+
 WriterStats Writer::stats() const {
   absl::MutexLock lock(&mu_);
   return WriterStats{last_seq_,   signed_size_, commits_,  checkpoints_,

@@ -175,6 +175,9 @@ class Writer {
 
   const LogId& log() const { return log_; }
   WriterStats stats() const;
+  // OK while the writer accepts appends; after a failed commit, or a leaf
+  // changed before signing, that first failure (every append then fails).
+  absl::Status failure() const;
 
  private:
   struct Prepared;

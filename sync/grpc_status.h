@@ -50,4 +50,15 @@ inline absl::StatusOr<std::unique_ptr<grpc::Server>> StartMutualTlsServer(
   return server;
 }
 
+// Sets the standard health status (grpc.health.v1.Health) of `service`
+// ("tongban.v1.Exchange") and of the server as a whole (""): SERVING or
+// NOT_SERVING. Ignored after the server began to shut down (gRPC then
+// answers NOT_SERVING for every name).
+inline void SetServing(grpc::Server* server, const std::string& service, bool serving) {
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus(service, serving);
+  health->SetServingStatus("", serving);
+}
+
 }  // namespace tongban::sync

@@ -282,10 +282,15 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(Options op
                       StartMutualTlsServer("exchange server", options.address, options.tls.ca_pem,
                                            options.tls.cert_pem, options.tls.key_pem,
                                            impl->service.get(), &impl->port));
+  sync::SetServing(impl->server.get(), v1::Exchange::service_full_name(), true);
   return std::unique_ptr<ExchangeServer>(new ExchangeServer(std::move(impl)));
 }
 
 int ExchangeServer::port() const { return impl_->port; }
+
+void ExchangeServer::SetServing(bool serving) {
+  sync::SetServing(impl_->server.get(), v1::Exchange::service_full_name(), serving);
+}
 
 void ExchangeServer::Stop() {
   if (impl_ == nullptr || impl_->stopped) return;

@@ -82,6 +82,9 @@ class ExchangeServer {
   ~ExchangeServer();  // Stop()
 
   int port() const;
+  // The gRPC health status of "tongban.v1.Exchange" and "": SERVING from
+  // Start; the node sets NOT_SERVING while it is not ready (node/node.h).
+  void SetServing(bool serving);
   // Ends every session and stops listening. Idempotent.
   void Stop();
 

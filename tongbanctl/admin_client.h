@@ -1,16 +1,24 @@
 // The Admin client of tongbanctl: one mutual-TLS channel to the operator's
 // own node and one call per command (proto/tongban/v1/admin.proto).
 //
-// Where to connect and as whom comes from flags, or from the environment
-// when a flag is absent:
-//   --node HOST:PORT      TONGBAN_NODE       the node's Admin port
-//   --ca FILE             TONGBAN_CA         CA certificate that issued the node's certificate
-//   --cert FILE           TONGBAN_CERT       the operator's certificate
-//   --key FILE            TONGBAN_KEY        its private key (mode 0600)
-//   --password-file FILE  TONGBAN_PASSWORD   the second factor: a password ...
-//   --totp CODE           TONGBAN_TOTP       ... or a TOTP code
+// Where to connect and as whom comes from flags, else from the environment,
+// else from the connection profile (tongbanctl/profiles.h: --profile NAME,
+// TONGBAN_PROFILE, or the current one):
+//   --node HOST:PORT      TONGBAN_NODE       node           the node's Admin port
+//   --ca FILE             TONGBAN_CA         ca             CA that issued the node's certificate
+//   --cert FILE           TONGBAN_CERT       cert           the operator's certificate
+//   --key FILE            TONGBAN_KEY        key            its private key (mode 0600)
+//   --password-file FILE  TONGBAN_PASSWORD   password_file  the second factor: a password ...
+//   --totp CODE           TONGBAN_TOTP       totp="prompt"  ... or a TOTP code
 // A password is never taken from a flag's value (it would show in the
 // process list and shell history).
+//
+// A call that cannot reach the node fails with kUnavailable and a message
+// that says what to check instead of gRPC's text: nothing listening on the
+// port (node down, wrong port), a node certificate the CA does not trust, a
+// certificate for another address, a port that does not speak TLS, a node
+// that refuses the operator's certificate (another county's node, or the
+// peer port), no answer in time. ExplainConnectionError maps them.
 //
 // This header does not include gRPC.
 //
@@ -29,6 +37,17 @@ namespace tongban::cli {
 
 // The flags every online command accepts (and --json).
 std::vector<FlagSpec> ConnectionFlags();
+
+// What to check, for a call to `node` that failed with gRPC's `code` and
+// `message` (above); `operator_county` is the county of the operator's
+// certificate, or "". Codes other than UNAVAILABLE and DEADLINE_EXCEEDED
+// come back unchanged (the node's own answer).
+absl::Status ExplainConnectionError(int code, const std::string& message, const std::string& node,
+                                    const std::string& operator_county);
+
+// Stops gRPC's own log lines (a TLS handshake failure is logged by gRPC at
+// ERROR before the call fails); tongbanctl explains the failure itself.
+void QuietGrpcLogs();
 
 class AdminClient {
  public:

@@ -17,6 +17,9 @@ void AddOfflineCommands(std::vector<Command>* commands);
 // The operator CA and accounts (commands_operator.cc).
 void AddOperatorCommands(std::vector<Command>* commands);
 
+// Connection profiles: profile add|use|list|show|remove (commands_profile.cc).
+void AddProfileCommands(std::vector<Command>* commands);
+
 // Offline certificates: qr, revocations, verify (commands_certificate.cc).
 void AddCertificateCommands(std::vector<Command>* commands);
 

@@ -19,13 +19,15 @@
 #include "common/status_macros.h"
 #include "records/dates.h"
 #include "tongbanctl/admin_client.h"
+#include "tongbanctl/i18n.h"
 #include "workflows/measures.h"
 
 namespace tongban::cli {
 namespace {
 
 constexpr char kConnectionHelp[] =
-    "Connection (flags, or the environment when a flag is absent):\n"
+    "Connection (flags, else the environment, else the profile: tongbanctl profile add):\n"
+    "  --profile NAME         a saved profile (TONGBAN_PROFILE; default: the current one)\n"
     "  --node HOST:PORT       the node's Admin port (TONGBAN_NODE)\n"
     "  --ca FILE              CA of the node's certificate (TONGBAN_CA)\n"
     "  --cert FILE            your operator certificate (TONGBAN_CERT)\n"
@@ -69,8 +71,12 @@ size_t DisplayWidth(absl::string_view text) {
   return width;
 }
 
-// Prints rows as aligned columns; the first row is the header.
-void PrintTable(const std::vector<std::vector<std::string>>& rows, Io& io) {
+// Prints rows as aligned columns; with `header` the first row is the
+// header, printed in the locale's language (tongbanctl/i18n.h).
+void PrintTable(std::vector<std::vector<std::string>> rows, Io& io, bool header = true) {
+  if (header && !rows.empty()) {
+    for (std::string& heading : rows.front()) heading = Tr(heading);
+  }
   std::vector<size_t> width;
   for (const auto& row : rows) {
     if (width.size() < row.size()) width.resize(row.size(), 0);
@@ -86,9 +92,10 @@ void PrintTable(const std::vector<std::vector<std::string>>& rows, Io& io) {
   }
 }
 
+// A time in China Standard Time with its zone: "2026-11-01 14:03:05 +08:00".
 std::string When(int64_t micros) {
   if (micros == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S", absl::FromUnixMicros(micros),
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S %Ez", absl::FromUnixMicros(micros),
                           absl::FixedTimeZone(8 * 3600));
 }
 
@@ -152,9 +159,10 @@ absl::Status WriteRecord(const Args& args, Io& io, v1::RecordKind kind,
   r.set_confirm_duplicate(args.Has("confirm-duplicate"));
   TB_ASSIGN_OR_RETURN(v1::WriteReply reply, client->Write(r));
   if (args.Has("json")) return PrintJson(reply, io);
-  io.out << "written " << v1::RecordKind_Name(kind) << " " << r.record_id() << " of person "
-         << reply.person_masked() << " as event " << EventName(reply.event()) << "\n"
-         << "routed to: " << absl::StrJoin(reply.audience(), ", ") << "\n";
+  io.out << Tr("written") << " " << v1::RecordKind_Name(kind) << " " << r.record_id() << " "
+         << Tr("of person") << " " << reply.person_masked() << " " << Tr("as event") << " "
+         << EventName(reply.event()) << "\n"
+         << Tr("routed to:") << " " << absl::StrJoin(reply.audience(), ", ") << "\n";
   return absl::OkStatus();
 }
 
@@ -185,18 +193,21 @@ absl::Status StatusCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
   TB_ASSIGN_OR_RETURN(v1::StatusReply s, client->Status(v1::StatusRequest()));
   if (args.Has("json")) return PrintJson(s, io);
-  PrintTable({{"node", s.node()},
-              {"role", s.role()},
-              {"suite", s.suite()},
-              {"roster", absl::StrCat("v", s.roster_version())},
-              {"own log", absl::StrCat(s.log_size(), " events, ", s.signed_size(), " signed")},
-              {"logs held", absl::StrCat(s.logs_held(), " (", s.frozen_origins(), " frozen)")},
-              {"pending for", s.pending_peers().empty() ? "nobody (in sync)"
-                                                        : absl::StrJoin(s.pending_peers(), ", ")},
-              {"disk", absl::StrCat(s.disk_bytes() / (1 << 20), " MiB")},
-              {"started", When(s.started_at_micros())},
-              {"you are", absl::StrCat(s.operator_(), " (", s.operator_role(), ")")}},
-             io);
+  std::vector<std::vector<std::string>> rows = {
+      {"node", s.node()},
+      {"role", s.role()},
+      {"suite", s.suite()},
+      {"roster", absl::StrCat("v", s.roster_version())},
+      {"own log",
+       absl::StrCat(s.log_size(), " ", Tr("events"), ", ", s.signed_size(), " ", Tr("signed"))},
+      {"logs held", absl::StrCat(s.logs_held(), " (", s.frozen_origins(), " ", Tr("frozen"), ")")},
+      {"pending for",
+       s.pending_peers().empty() ? Tr("nobody (in sync)") : absl::StrJoin(s.pending_peers(), ", ")},
+      {"disk", absl::StrCat(s.disk_bytes() / (1 << 20), " MiB")},
+      {"started", When(s.started_at_micros())},
+      {"you are", absl::StrCat(s.operator_(), " (", s.operator_role(), ")")}};
+  for (auto& row : rows) row[0] = Tr(row[0]);
+  PrintTable(std::move(rows), io, /*header=*/false);
   return absl::OkStatus();
 }
 
@@ -208,7 +219,7 @@ absl::Status PeersCmd(const Args& args, Io& io) {
                                                  "LAST BATCH", "BEHIND OUT", "BEHIND IN", "HELD",
                                                  "FROZEN", "LAST ERROR"}};
   for (const v1::PeerInfo& p : r.peers()) {
-    rows.push_back({p.code(), p.name(), p.status(), p.connected() ? "yes" : "no",
+    rows.push_back({p.code(), p.name(), p.status(), p.connected() ? Tr("yes") : Tr("no"),
                     When(p.connected_since_micros()), When(p.last_batch_micros()),
                     absl::StrCat(p.behind_outbound()), absl::StrCat(p.behind_inbound()),
                     p.held().empty() ? "-" : p.held(), p.frozen() ? "FROZEN" : "-",
@@ -287,7 +298,7 @@ absl::Status PersonShowCmd(const Args& args, Io& io) {
                     rec.state().custodian(), absl::StrCat(rec.state().versions()), value});
   }
   PrintTable(rows, io);
-  io.out << "\nlinked nodes:";
+  io.out << "\n" << Tr("linked nodes:");
   for (const auto& [node, link] : reply.links()) {
     io.out << " " << node << " (" << v1::LinkRole_Name(link.role()).substr(10)
            << (link.ended_at_micros() != 0 ? ", ended" : "") << ")";
@@ -533,7 +544,7 @@ absl::Status InquiryListCmd(const Args& args, Io& io) {
                     DateText(i.due_on()), i.state(), When(i.replied_at_micros())});
   }
   PrintTable(rows, io);
-  if (reply.items().empty()) io.out << "(none)\n";
+  if (reply.items().empty()) io.out << Tr("(none)") << "\n";
   return absl::OkStatus();
 }
 
@@ -651,7 +662,7 @@ absl::Status NoticeListCmd(const Args& args, Io& io) {
                     When(i.received_at_micros()), When(i.feedback_at_micros())});
   }
   PrintTable(rows, io);
-  if (reply.items().empty()) io.out << "(none)\n";
+  if (reply.items().empty()) io.out << Tr("(none)") << "\n";
   return absl::OkStatus();
 }
 

@@ -3,10 +3,13 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "common/version.h"
 #include "tongbanctl/commands_import.h"
 #include "tongbanctl/commands_ledger.h"
 #include "tongbanctl/commands_offline.h"
 #include "tongbanctl/commands_online.h"
+#include "tongbanctl/completion.h"
+#include "tongbanctl/i18n.h"
 
 namespace tongban::cli {
 namespace {
@@ -23,6 +26,20 @@ std::string FullName(const Command& c) {
   return c.name.empty() ? c.group : absl::StrCat(c.group, " ", c.name);
 }
 
+std::vector<Command> AllCommands();
+
+absl::Status Completion(const Args& args, Io& io) {
+  const std::string shell = args.positional().front();
+  if (shell == "bash") {
+    io.out << BashCompletion(AllCommands());
+  } else if (shell == "zsh") {
+    io.out << ZshCompletion(AllCommands());
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat("\"", shell, "\" is not bash or zsh"));
+  }
+  return absl::OkStatus();
+}
+
 std::vector<Command> AllCommands() {
   std::vector<Command> commands;
   AddOnlineCommands(&commands);
@@ -31,13 +48,29 @@ std::vector<Command> AllCommands() {
   AddOperatorCommands(&commands);
   AddCertificateCommands(&commands);
   AddImportCommands(&commands);
+  AddProfileCommands(&commands);
+  commands.push_back(
+      Command{"completion",
+              "",
+              "print the bash or zsh completion script (the .deb installs both)",
+              "tongbanctl completion bash|zsh",
+              "Prints a completion script made from tongbanctl's own command table: groups,\n"
+              "commands, flags, --suite and --role values, profile names, file names.\n\n"
+              "Examples:\n"
+              "  source <(tongbanctl completion bash)            # this bash session\n"
+              "  tongbanctl completion zsh > ~/.zfunc/_tongbanctl  # zsh, with ~/.zfunc in fpath\n",
+              {},
+              1,
+              1,
+              Completion});
   return commands;
 }
 
 void PrintTopHelp(const std::vector<Command>& commands, std::ostream& out) {
   out << "tongbanctl: the operator's tool for a Tongban (通办) node and its federation.\n\n"
          "Usage: tongbanctl <group> [<command>] [flags]\n"
-         "       tongbanctl <group> [<command>] --help\n";
+         "       tongbanctl <group> [<command>] --help\n"
+         "       tongbanctl --version\n";
   size_t width = 0;
   for (const Command& c : commands) width = std::max(width, FullName(c).size());
   bool online = true;
@@ -53,11 +86,16 @@ void PrintTopHelp(const std::vector<Command>& commands, std::ostream& out) {
   out << "\n"
       << kExitCodesHelp
       << "\nErrors are one line on stderr: \"tongbanctl: <command>: <what and where>\".\n"
-         "Commands that show data print a table or text by default and JSON with --json.\n\n"
+         "Commands that show data print a table or text by default and JSON with --json;\n"
+         "times carry their zone (+08:00). With LANG or LC_ALL zh_CN.* the everyday\n"
+         "commands print Chinese (中文) messages and headings.\n\n"
+         "Connection flags can be saved once in a profile (tongbanctl profile add; chosen by\n"
+         "--profile NAME or TONGBAN_PROFILE); shell completion: tongbanctl completion bash|zsh.\n\n"
          "Example:\n"
          "  tongbanctl keys generate --suite gm --out root\n"
-         "  tongbanctl status --node 127.0.0.1:7444 --ca ca.crt --cert me.crt --key me.key "
-         "--password-file pw\n"
+         "  tongbanctl profile add nanshan --node 127.0.0.1:7444 --ca ca.crt --cert me.crt "
+         "--key me.key --password-file pw\n"
+         "  tongbanctl status\n"
          "  tongbanctl roster sign --help\n";
 }
 
@@ -101,6 +139,10 @@ int RunTongbanctl(const std::vector<std::string>& args, std::ostream& out, std::
   }
   if (args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
     PrintTopHelp(commands, out);
+    return kExitOk;
+  }
+  if (args[0] == "--version") {
+    out << "tongbanctl " << Version() << " (commit " << Commit() << ")\n";
     return kExitOk;
   }
   const std::string& group = args[0];

@@ -3,9 +3,11 @@
 #include <string>
 #include <vector>
 
+#include "tongbanctl/admin_client.h"
 #include "tongbanctl/tongbanctl.h"
 
 int main(int argc, char** argv) {
+  tongban::cli::QuietGrpcLogs();
   std::vector<std::string> args(argv + 1, argv + argc);
   return tongban::cli::RunTongbanctl(args, std::cout, std::cerr);
 }

@@ -159,6 +159,14 @@ absl::Status ReplaceFileAtomically(const std::string& path, absl::string_view co
     return ErrnoError(error, path, what);
   };
   if (::fchmod(fd, mode) != 0) return fail(errno, "chmod");
+  // The new file keeps the old one's owner: root running `tongbanctl
+  // operator add` must not take the accounts file away from the daemon's
+  // user. Only root may give a file away; for others the owner is theirs.
+  struct stat old;
+  if (::geteuid() == 0 && ::stat(path.c_str(), &old) == 0 &&
+      ::fchown(fd, old.st_uid, old.st_gid) != 0) {
+    return fail(errno, "chown");
+  }
   if (const int error = WriteAndSync(fd, content); error != 0) return fail(error, "write");
   if (closer.Close() != 0) return fail(errno, "close");
   if (::rename(tmp.c_str(), path.c_str()) != 0) return fail(errno, "cannot replace");

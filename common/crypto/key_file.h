@@ -45,6 +45,8 @@ absl::Status WriteNewFile(const std::string& path, absl::string_view content, un
 // Replaces `path` with `content` atomically: a temporary file in the same
 // folder with exactly `mode`, written and synced, renamed over `path`, then
 // the folder synced. A crash leaves the old file or the new one, never a mix.
+// Run by root, the new file keeps the old file's owner and group (so that
+// root editing a file the daemon's user owns leaves it to that user).
 absl::Status ReplaceFileAtomically(const std::string& path, absl::string_view content,
                                    unsigned int mode);
 

@@ -8,6 +8,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "common/process_metrics.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/prometheus_text.h"
 #include "tests/testutil/temp_dir.h"
@@ -132,29 +134,105 @@ TEST(MetricsTest, NumbersAreShortestRoundTrip) {
 TEST(MetricsTest, RegistrationErrorsNameTheMetric) {
   Registry r;
   EXPECT_EQ(r.AddCounter("1bad", "").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(r.AddCounter("tb_a", "", {"__reserved"}).status().code(),
+  EXPECT_EQ(r.AddCounter("tb_a_total", "", {"__reserved"}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(r.AddCounter("tb_a", "", {"x", "x"}).status().code(),
+  EXPECT_EQ(r.AddCounter("tb_a_total", "", {"x", "x"}).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.AddHistogram("tb_h", "", {"le"}, {1}).status().code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.AddHistogram("tb_h", "", {}, {}).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(r.AddHistogram("tb_h", "", {}, {2, 1}).status().code(),
             absl::StatusCode::kInvalidArgument);
-  TB_ASSERT_OK(r.AddCounter("tb_a", "").status());
+  TB_ASSERT_OK(r.AddGauge("tb_a", "").status());
   absl::Status dup = r.AddGauge("tb_a", "").status();
   EXPECT_EQ(dup.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_TRUE(absl::StrContains(dup.message(), "tb_a")) << dup;
+  TB_ASSERT_OK(r.AddCounter("tb_a_total", "").status());
+  EXPECT_EQ(r.AddCounterCallback("tb_a_total", "", [] { return 1.0; }).code(),
+            absl::StatusCode::kAlreadyExists);
   // A histogram's _count would clash with an existing metric.
-  TB_ASSERT_OK(r.AddCounter("tb_b_count", "").status());
+  TB_ASSERT_OK(r.AddGauge("tb_b_count", "").status());
   EXPECT_EQ(r.AddHistogram("tb_b", "", {}, {1}).status().code(), absl::StatusCode::kAlreadyExists);
+}
+
+// Prometheus's naming rule, enforced at registration: a counter's name ends
+// in _total, and no other type's does.
+TEST(MetricsTest, OnlyCountersEndInTotal) {
+  Registry r;
+  absl::Status s = r.AddCounter("tb_events", "").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "counter tb_events: a counter's name ends in")) << s;
+  EXPECT_EQ(r.AddCounterCallback("tb_cpu_seconds", "", [] { return 1.0; }).code(),
+            absl::StatusCode::kInvalidArgument);
+  s = r.AddGauge("tb_things_total", "").status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(s.message(), "gauge tb_things_total: only a counter")) << s;
+  EXPECT_EQ(r.AddGaugeCallback("tb_x_total", "", [] { return 1.0; }).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(r.AddHistogram("tb_h_total", "", {}, {1}).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A counter read by callback, and a total copied from elsewhere.
+  TB_ASSERT_OK(r.AddCounterCallback("tb_cpu_seconds_total", "CPU.", [] { return 1.5; }));
+  TB_ASSERT_OK_AND_ASSIGN(CounterFamily * c, r.AddCounter("tb_applied_total", "", {"peer"}));
+  c->WithLabels({"440305"})->SetTotal(41);
+  EXPECT_EQ(r.Render(),
+            "# HELP tb_applied_total \n"
+            "# TYPE tb_applied_total counter\n"
+            "tb_applied_total{peer=\"440305\"} 41\n"
+            "# HELP tb_cpu_seconds_total CPU.\n"
+            "# TYPE tb_cpu_seconds_total counter\n"
+            "tb_cpu_seconds_total 1.5\n");
+}
+
+// /proc/<pid>/stat with a command name holding spaces and a parenthesis:
+// fields count from the last ')'.
+TEST(ProcessMetricsTest, ParsesProcStat) {
+  const std::string stat =
+      "4242 (tong ban) x) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 150 0 0 20 0 7 0 "
+      "360000 104857600 2560 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0\n";
+  const std::string proc_stat = "cpu  1 2 3\nbtime 1767225600\nprocesses 99\n";
+  const ProcessSample s = ParseProcStat(stat, proc_stat, /*ticks=*/100, /*page=*/4096);
+  ASSERT_TRUE(s.cpu_seconds.has_value());
+  EXPECT_EQ(*s.cpu_seconds, 4.0);  // (250 + 150) / 100
+  EXPECT_EQ(s.threads, 7);
+  EXPECT_EQ(s.start_time_seconds, 1767225600 + 3600);  // 360000 ticks after boot
+  EXPECT_EQ(s.virtual_bytes, 104857600);
+  EXPECT_EQ(s.resident_bytes, 2560.0 * 4096);
+  // Garbage gives no values rather than wrong ones.
+  const ProcessSample none = ParseProcStat("garbage", proc_stat, 100, 4096);
+  EXPECT_FALSE(none.cpu_seconds.has_value());
+  EXPECT_FALSE(none.resident_bytes.has_value());
+}
+
+TEST(ProcessMetricsTest, ReadsThisProcess) {
+  const ProcessSample s = ReadProcess();
+  ASSERT_TRUE(s.resident_bytes.has_value());
+  EXPECT_GT(*s.resident_bytes, 1 << 20);
+  ASSERT_TRUE(s.open_fds.has_value());
+  EXPECT_GE(*s.open_fds, 3);  // stdin, stdout, stderr at least
+  ASSERT_TRUE(s.threads.has_value());
+  EXPECT_GE(*s.threads, 1);
+  ASSERT_TRUE(s.start_time_seconds.has_value());
+  const double now = absl::ToUnixSeconds(absl::Now());
+  EXPECT_LE(*s.start_time_seconds, now + 1);
+  EXPECT_GT(*s.start_time_seconds, now - 3600);
+  Registry r;
+  TB_ASSERT_OK(RegisterProcessMetrics(&r));
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<ParsedFamily> families, ParseExposition(r.Render()));
+  std::map<std::string, std::string> types;
+  for (const ParsedFamily& f : families) types[f.name] = f.type;
+  EXPECT_EQ(types["process_cpu_seconds_total"], "counter");
+  EXPECT_EQ(types["process_resident_memory_bytes"], "gauge");
+  EXPECT_EQ(types["process_open_fds"], "gauge");
+  EXPECT_EQ(types["process_max_fds"], "gauge");
+  EXPECT_EQ(types["process_start_time_seconds"], "gauge");
 }
 
 TEST(MetricsDeathTest, WrongLabelCountIsABug) {
   Registry r;
-  auto family = r.AddCounter("tb_c", "", {"peer"});
+  auto family = r.AddCounter("tb_c_total", "", {"peer"});
   ASSERT_TRUE(family.ok());
-  EXPECT_DEATH((*family)->WithLabels({"a", "b"}), "tb_c has 1 labels, WithLabels got 2");
+  EXPECT_DEATH((*family)->WithLabels({"a", "b"}), "tb_c_total has 1 labels, WithLabels got 2");
 }
 
 TEST(MetricsTest, ConcurrentUpdatesAreAllCounted) {

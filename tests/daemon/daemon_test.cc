@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
+#include <pwd.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -20,14 +21,17 @@
 
 #include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <regex>
 #include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "admin/admin.h"
+#include "common/version.h"
 #include "gtest/gtest.h"
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/testutil/files.h"
@@ -100,6 +104,21 @@ TEST_P(DaemonTest, EachRoleMayDoItsWorkOnlyAndEveryAccessIsAudited) {
   EXPECT_EQ(all.entries(0).action(), "audit.query");
 }
 
+// The value of the sample `name{labels}` on the metrics port, or -1.
+double Sample(int metrics_port, const std::string& name,
+              const std::map<std::string, std::string>& labels = {}) {
+  absl::StatusOr<std::vector<testutil::ParsedFamily>> families =
+      testutil::ParseExposition(testutil::Body(testutil::Get(metrics_port, "/metrics")));
+  EXPECT_TRUE(families.ok()) << families.status();
+  if (!families.ok()) return -1;
+  for (const testutil::ParsedFamily& f : *families) {
+    for (const testutil::ParsedSample& sample : f.samples) {
+      if (sample.name == name && sample.labels == labels) return sample.value;
+    }
+  }
+  return -1;
+}
+
 TEST_P(DaemonTest, WrongPasswordIsRefusedWithoutSayingWhyAndRepeatedFailuresLockOut) {
   const std::string wrong = dir_.File("wrong.password");
   testutil::WriteFile(wrong, "not-the-password-at-all\n", 0600);
@@ -121,6 +140,16 @@ TEST_P(DaemonTest, WrongPasswordIsRefusedWithoutSayingWhyAndRepeatedFailuresLock
     if (e.action() == "operator.login" && e.operator_() == "clerk") ++logins;
   }
   EXPECT_EQ(logins, 6);
+  // And counted by reason, never by operator.
+  EXPECT_EQ(Sample(county_->metrics_port(), "tongban_admin_login_failures_total",
+                   {{"reason", "password"}}),
+            5);
+  EXPECT_EQ(Sample(county_->metrics_port(), "tongban_admin_login_failures_total",
+                   {{"reason", "locked_out"}}),
+            1);
+  EXPECT_EQ(
+      Sample(county_->metrics_port(), "tongban_admin_login_failures_total", {{"reason", "totp"}}),
+      0);
 }
 
 // Every Admin call against every role: allowed calls are never refused for
@@ -353,6 +382,82 @@ TEST_P(DaemonTest, TongbandNotifiesReadinessAndStopsCleanly) {
   close(fd);
 }
 
+// Runs the tongband binary with `args`; returns its exit code, with its
+// stdout and stderr.
+int Tongband(const testutil::ScopedTempDir& dir, std::vector<std::string> args, std::string* out,
+             std::string* err) {
+  args.insert(args.begin(), TB_TONGBAND);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, dir.File("tongband.out").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, dir.File("tongband.err").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  *out = testutil::Contents(dir.File("tongband.out"));
+  *err = testutil::Contents(dir.File("tongband.err"));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// tongband --check-config opens every file the configuration names as the
+// daemon's user would: a TLS key left owned by root is named, with nothing
+// else, and the check passes once the daemon's user owns it. (The test runs
+// as root and checks as user nobody.)
+TEST_P(DaemonTest, CheckConfigOpensEveryFileAsTheDaemonsUser) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to check as another user";
+  const passwd* nobody = getpwnam("nobody");
+  ASSERT_NE(nobody, nullptr);
+  const std::string fed = dir_.path();
+  const std::string conf = dir_.File(kCounty) + "/tongband.conf";
+  const std::string key = dir_.File(kCounty) + "/tls/node.key";
+  chmod(fed.c_str(), 0755);
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(fed)) {
+    ASSERT_EQ(lchown(entry.path().c_str(), nobody->pw_uid, nobody->pw_gid), 0) << entry.path();
+  }
+  ASSERT_EQ(chown(fed.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  ASSERT_EQ(chown(key.c_str(), 0, 0), 0);  // as `tongbanctl pki issue` run by root leaves it
+
+  std::string out, err;
+  EXPECT_EQ(Tongband(dir_, {"--config", conf, "--check-config", "--user", "nobody"}, &out, &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "user nobody (as the daemon) cannot use 1 file it names"))
+      << err;
+  EXPECT_TRUE(absl::StrContains(
+      err, absl::StrCat("PERMISSION_DENIED: ", key, ": cannot open key file: Permission denied")))
+      << err;
+  // As root, the same file opens: the check must be made as the daemon's user.
+  EXPECT_EQ(Tongband(dir_, {"--config", conf, "--check-config", "--user", "root"}, &out, &err), 0)
+      << err;
+
+  ASSERT_EQ(chown(key.c_str(), nobody->pw_uid, nobody->pw_gid), 0);
+  EXPECT_EQ(Tongband(dir_, {"--config", conf, "--check-config", "--user", "nobody"}, &out, &err), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out,
+                                "OK (node 620102, county); every file it names opens as "
+                                "user nobody"))
+      << out;
+
+  // A secret readable by others, and a data folder the user cannot write.
+  const std::string accounts = dir_.File(kCounty) + "/operators/accounts";
+  chmod(accounts.c_str(), 0644);
+  const std::string data = dir_.File(kCounty) + "/data";
+  ASSERT_EQ(chown(data.c_str(), 0, 0), 0);
+  EXPECT_EQ(Tongband(dir_, {"--config", conf, "--check-config", "--user", "nobody"}, &out, &err),
+            2);
+  EXPECT_TRUE(absl::StrContains(err, "cannot use 2 files")) << err;
+  EXPECT_TRUE(absl::StrContains(err, absl::StrCat(accounts, ": mode 0644"))) << err;
+  EXPECT_TRUE(absl::StrContains(
+      err, absl::StrCat("PERMISSION_DENIED: ", data, ": cannot write node.data_dir")))
+      << err;
+}
+
 // A unary call by method name with raw bytes, so that the test needs no
 // generated health or reflection stubs.
 absl::StatusOr<std::string> RawCall(int port, const std::string& ca, const std::string& cert,
@@ -449,13 +554,220 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
   std::set<std::string> names;
   for (const auto& f : families) names.insert(f.name);
   for (const char* expected :
-       {"tongban_log_events", "tongban_peer_connected", "tongban_peer_lag_events",
-        "tongban_sync_apply_seconds", "tongban_rocksdb_bytes", "tongban_audit_entries",
-        "tongban_checkpoints_signed", "tongban_sync_batches", "tongban_sync_batches_rejected"}) {
+       {"tongban_log_events", "tongban_peer_sessions", "tongban_peer_lag_events",
+        "tongban_sync_apply_seconds", "tongban_store_size_bytes", "tongban_audit_entries",
+        "tongban_checkpoints_signed_total", "tongban_sync_batches_total",
+        "tongban_sync_batches_rejected_total", "tongban_admin_login_failures_total",
+        "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
+        "process_max_fds", "process_start_time_seconds", "tongban_build_info"}) {
     EXPECT_TRUE(names.count(expected)) << expected;
   }
+  // Prometheus's rule: counters, and only counters, end in _total.
+  for (const auto& f : families) {
+    EXPECT_EQ(f.type == "counter", absl::EndsWith(f.name, "_total")) << f.name << " " << f.type;
+  }
+  // The process metrics are this process's.
+  EXPECT_GT(Sample(county_->metrics_port(), "process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GT(Sample(county_->metrics_port(), "process_open_fds"), 3);
+  const double started = Sample(county_->metrics_port(), "process_start_time_seconds");
+  EXPECT_LE(started, absl::ToUnixSeconds(absl::Now()) + 1);
+  EXPECT_GT(started, absl::ToUnixSeconds(absl::Now()) - 3600);
+  EXPECT_EQ(Sample(county_->metrics_port(), "tongban_build_info",
+                   {{"version", Version()}, {"commit", Commit()}}),
+            1);
   EXPECT_EQ(testutil::StatusLine(testutil::Get(county_->metrics_port(), "/healthz")),
             "HTTP/1.1 200 OK");
+}
+
+// Runs the tongbanctl binary with `args` and these extra environment
+// variables (and no connection flags); returns its exit code.
+int CtlWithEnv(const testutil::ScopedTempDir& dir, const std::vector<std::string>& env_extra,
+               std::vector<std::string> args, std::string* out, std::string* err) {
+  args.insert(args.begin(), TB_TONGBANCTL);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_strings = env_extra;
+  for (char** e = environ; *e != nullptr; ++e) {
+    const std::string entry = *e;
+    if (absl::StartsWith(entry, "LANG=") || absl::StartsWith(entry, "LC_ALL=")) continue;
+    env_strings.push_back(entry);
+  }
+  std::vector<char*> env;
+  for (std::string& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, dir.File("ctl.out").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, dir.File("ctl.err").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), env.data()), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  *out = testutil::Contents(dir.File("ctl.out"));
+  *err = testutil::Contents(dir.File("ctl.err"));
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// tongbanctl against running nodes: a saved profile replaces the connection
+// flags; tables carry their time zone and speak Chinese under zh_CN; and a
+// connection that cannot work says what to check rather than gRPC's text.
+TEST_P(DaemonTest, TongbanctlProfilesZonesChineseAndErrorsThatSayWhatToCheck) {
+  const std::string ops = dir_.File(kCounty) + "/operators/";
+  const std::string admin = absl::StrCat("127.0.0.1:", county_->admin_port());
+  const std::string xdg = "XDG_CONFIG_HOME=" + dir_.File("xdg");
+  std::string out, err;
+  ASSERT_EQ(CtlWithEnv(dir_, {xdg},
+                       {"profile", "add", "county", "--node", admin, "--ca",
+                        dir_.File(kCounty) + "/tls/ca.crt", "--cert", ops + "clerk.crt", "--key",
+                        ops + "clerk.key", "--password-file", ops + "clerk.password"},
+                       &out, &err),
+            0)
+      << err;
+  // No connection flags: the profile gives them. The start time has its zone.
+  ASSERT_EQ(CtlWithEnv(dir_, {xdg}, {"status"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("node         ", kCounty))) << out;
+  EXPECT_TRUE(absl::StrContains(out, "you are      clerk (clerk)")) << out;
+  EXPECT_TRUE(
+      std::regex_search(out, std::regex(R"(started +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+08:00)")))
+      << out;
+  // Chinese under zh_CN (LANG), English when LC_ALL says otherwise.
+  ASSERT_EQ(CtlWithEnv(dir_, {xdg, "LANG=zh_CN.UTF-8"}, {"status"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("节点        ", kCounty))) << out;
+  EXPECT_TRUE(absl::StrContains(out, "当前操作员  clerk (clerk)")) << out;
+  ASSERT_EQ(CtlWithEnv(dir_, {xdg, "LANG=zh_CN.UTF-8"}, {"peers"}, &out, &err), 0) << err;
+  EXPECT_TRUE(absl::StartsWith(out, "对端    名称")) << out;
+  ASSERT_EQ(CtlWithEnv(dir_, {xdg, "LANG=zh_CN.UTF-8", "LC_ALL=C.UTF-8"}, {"peers"}, &out, &err), 0)
+      << err;
+  EXPECT_TRUE(absl::StartsWith(out, "PEER    NAME")) << out;
+
+  // What to check, case by case; the flags override the profile.
+  struct Case {
+    std::vector<std::string> flags;
+    std::string expected;
+  };
+  const std::string peer = absl::StrCat("127.0.0.1:", county_->node().peer_port());
+  const std::string national = absl::StrCat("127.0.0.1:", national_->admin_port());
+  const std::string metrics = absl::StrCat("127.0.0.1:", county_->metrics_port());
+  const std::string localhost = absl::StrCat("localhost:", county_->admin_port());
+  for (const Case& c : std::vector<Case>{
+           {{"--node", peer},
+            absl::StrCat("the node at ", peer,
+                         " closed the connection during the TLS handshake: it does not accept "
+                         "your operator certificate (issued for 620102). Is this the Admin port "
+                         "of your county's own node, not its peer port or another county's "
+                         "node?")},
+           {{"--node", national}, "does not accept your operator certificate (issued for 620102)"},
+           {{"--ca", ops + "ca.crt"},
+            absl::StrCat("the certificate of the node at ", admin, " is not trusted by --ca")},
+           {{"--node", localhost},
+            absl::StrCat("wrong node or address: the certificate of the node at ", localhost,
+                         " does not name that address")},
+           {{"--node", metrics}, absl::StrCat(metrics, " does not speak TLS")},
+       }) {
+    std::vector<std::string> args = {"status"};
+    args.insert(args.end(), c.flags.begin(), c.flags.end());
+    EXPECT_EQ(CtlWithEnv(dir_, {xdg}, args, &out, &err), 1) << err;
+    EXPECT_TRUE(absl::StrContains(err, c.expected)) << err;
+    EXPECT_FALSE(absl::StrContains(err, "failed to connect to all addresses")) << err;
+    EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;  // one line, no gRPC log
+  }
+  // The node down: nothing listens on its port any more.
+  county_->Stop();
+  EXPECT_EQ(CtlWithEnv(dir_, {xdg}, {"status"}, &out, &err), 1) << err;
+  EXPECT_TRUE(absl::StrContains(
+      err, absl::StrCat("nothing listens on ", admin, ": is tongband running there")))
+      << err;
+}
+
+// A grpc.health.v1.Health/Check request for `service`.
+std::string HealthRequest(const std::string& service) {
+  if (service.empty()) return "";
+  return absl::StrCat(std::string(1, '\x0a'), std::string(1, static_cast<char>(service.size())),
+                      service);
+}
+constexpr char kServing[] = "\x08\x01";
+constexpr char kNotServing[] = "\x08\x02";
+
+// gRPC health follows readiness: a county restored from a backup older than
+// what the witness holds of its log has its appends blocked, and then says
+// NOT_SERVING for its Admin service, its Exchange service and the server as
+// a whole, with /healthz 503 and tongban_ready 0; the national node, and the
+// county before the restore, say SERVING under every name.
+TEST_P(DaemonTest, HealthFollowsReadinessPerServiceName) {
+  const std::string ops = dir_.File(kCounty) + "/operators/";
+  const std::string ca = testutil::Contents(dir_.File(kCounty) + "/tls/ca.crt");
+  const std::string cert = testutil::Contents(ops + "clerk.crt");
+  const std::string key = testutil::Contents(ops + "clerk.key");
+  const std::string node_cert = testutil::Contents(dir_.File(kCounty) + "/tls/node.crt");
+  const std::string node_key = testutil::Contents(dir_.File(kCounty) + "/tls/node.key");
+  auto admin_health = [&](const std::string& service) {
+    return RawCall(county_->admin_port(), ca, cert, key, "/grpc.health.v1.Health/Check",
+                   HealthRequest(service));
+  };
+  auto peer_health = [&](daemon::Daemon& d, const std::string& service) {
+    return RawCall(d.node().peer_port(), ca, node_cert, node_key, "/grpc.health.v1.Health/Check",
+                   HealthRequest(service));
+  };
+  for (const std::string service : {"", "tongban.v1.Admin"}) {
+    TB_ASSERT_OK_AND_ASSIGN(std::string reply, admin_health(service));
+    EXPECT_EQ(reply, kServing) << service;
+  }
+  for (const std::string service : {"", "tongban.v1.Exchange"}) {
+    TB_ASSERT_OK_AND_ASSIGN(std::string reply, peer_health(*county_, service));
+    EXPECT_EQ(reply, kServing) << service;
+    TB_ASSERT_OK_AND_ASSIGN(reply, peer_health(*national_, service));
+    EXPECT_EQ(reply, kServing) << service;
+  }
+  // A name the server does not serve: NOT_FOUND, as the protocol says.
+  EXPECT_FALSE(admin_health("tongban.v1.Nothing").ok());
+  EXPECT_EQ(Sample(county_->metrics_port(), "tongban_ready"), 1);
+
+  // Back up the county, write after the backup, and let the national node
+  // (the witness) receive the county's newer checkpoint.
+  const std::string data = dir_.File(kCounty) + "/data";
+  const std::string backup = dir_.File("backup");
+  TB_ASSERT_OK_AND_ASSIGN(Config config, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
+  county_->Stop();
+  county_.reset();
+  std::filesystem::copy(data, backup, std::filesystem::copy_options::recursive);
+  TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(config, RealClock()));
+  TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", 3))).status());
+  const storage::LogId county_log{kCounty, 1};
+  bool witnessed = false;
+  for (const absl::Time until = absl::Now() + absl::Seconds(30); !witnessed && absl::Now() < until;
+       absl::SleepFor(absl::Milliseconds(100))) {
+    auto latest = national_->node().store()->LatestCheckpoint(county_log);
+    witnessed = latest.ok() && latest->has_value();
+  }
+  ASSERT_TRUE(witnessed) << "the national node never received the county's checkpoint";
+
+  // Restored from the backup: appends blocked, every health name NOT_SERVING.
+  county_->Stop();
+  county_.reset();
+  std::filesystem::remove_all(data);
+  std::filesystem::copy(backup, data, std::filesystem::copy_options::recursive);
+  TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(config, RealClock()));
+  ASSERT_TRUE(county_->node().appends_blocked().has_value());
+  for (const std::string service : {"", "tongban.v1.Admin"}) {
+    TB_ASSERT_OK_AND_ASSIGN(std::string reply, admin_health(service));
+    EXPECT_EQ(reply, kNotServing) << service;
+  }
+  for (const std::string service : {"", "tongban.v1.Exchange"}) {
+    TB_ASSERT_OK_AND_ASSIGN(std::string reply, peer_health(*county_, service));
+    EXPECT_EQ(reply, kNotServing) << service;
+    TB_ASSERT_OK_AND_ASSIGN(reply, peer_health(*national_, service));
+    EXPECT_EQ(reply, kServing) << "the national node is still ready: " << service;
+  }
+  const std::string healthz = testutil::Get(county_->metrics_port(), "/healthz");
+  EXPECT_EQ(testutil::StatusLine(healthz), "HTTP/1.1 503 Service Unavailable");
+  EXPECT_TRUE(absl::StrContains(testutil::Body(healthz), "appends blocked")) << healthz;
+  EXPECT_EQ(Sample(county_->metrics_port(), "tongban_ready"), 0);
+  // The operators can still read and see why.
+  TB_EXPECT_OK(As("clerk")->Status(v1::StatusRequest()).status());
 }
 
 // The node, not the client, records when an inquiry was sent and sets its

@@ -23,3 +23,4 @@ tongban_daemon_test(import_daemon_test daemon/import_daemon_test.cc)
 # tongbanctl ledger export against the national node and a county.
 tongban_daemon_test(ledger_daemon_test daemon/ledger_daemon_test.cc)
 target_link_libraries(ledger_daemon_test PRIVATE tongban_formats)  # decodes the GB18030 export
+target_link_libraries(daemon_test PRIVATE tongban_version)  # tongban_build_info

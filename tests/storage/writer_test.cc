@@ -437,9 +437,11 @@ TEST_P(WriterTest, LeafChangedBeforeSigningIsNeverSigned) {
     tampered = true;
   };
   TB_ASSERT_OK_AND_ASSIGN(writer_, Writer::Open(store_.get(), key_.get(), wo, &clock_));
+  TB_EXPECT_OK(writer_->failure());
   TB_ASSERT_OK(writer_->Append(testutil::Basics("11010519491231002X", "Li")));
   const absl::Status s = writer_->WaitForCheckpoint(1, kWait);
   EXPECT_EQ(s.code(), absl::StatusCode::kDataLoss) << s;
+  EXPECT_EQ(writer_->failure().code(), absl::StatusCode::kDataLoss);  // what readiness reports
   EXPECT_NE(s.message().find("refusing to sign"), absl::string_view::npos) << s;
   const absl::Status append =
       writer_->Append(testutil::Basics(testutil::MakeId(kOrigin, "19700101", 9), "N")).status();

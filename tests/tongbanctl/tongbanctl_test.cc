@@ -1,8 +1,11 @@
 // Runs the built tongbanctl binary (TB_TONGBANCTL) through the offline
 // flow an operator follows, under both suites, and through bad input: the
 // exit codes, the one-line errors, and that no private key is ever printed.
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -15,11 +18,14 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
+#include "common/version.h"
 #include "gtest/gtest.h"
 #include "sync/roster.h"
+#include "tests/testutil/files.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -368,6 +374,186 @@ TEST_F(TongbanctlTest, EveryCommandHasHelpWithAnExample) {
     EXPECT_TRUE(absl::StrContains(top.out, name)) << name;
   }
   EXPECT_TRUE(absl::StrContains(Ok({"roster", "--help"}).out, "set-status"));
+}
+
+// --version names the version and the commit the binary was built from.
+TEST_F(TongbanctlTest, VersionNamesTheCommit) {
+  const Result r = Ok({"--version"});
+  EXPECT_EQ(r.out, absl::StrCat("tongbanctl ", Version(), " (commit ", Commit(), ")\n"));
+  EXPECT_NE(std::string(Commit()), "");
+}
+
+// Runs `script` with bash (or zsh) and returns what it printed; "" and a
+// failure when the shell is missing or fails.
+std::string Shell(const std::string& shell, const std::string& script) {
+  const std::string command = absl::StrCat(shell, " -c '", script, "' 2>&1");
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return "";
+  std::string out;
+  char buf[4096];
+  while (size_t n = fread(buf, 1, sizeof(buf), pipe)) out.append(buf, n);
+  const int status = ::pclose(pipe);
+  EXPECT_EQ(status, 0) << shell << " failed: " << out;
+  return out;
+}
+
+// The completion scripts come from the command table and complete groups,
+// commands, flags and flag values in bash and zsh.
+TEST_F(TongbanctlTest, CompletionCompletesGroupsCommandsFlagsAndValues) {
+  testutil::WriteFile(dir_.File("bash"), Ok({"completion", "bash"}).out, 0644);
+  testutil::WriteFile(dir_.File("zsh"), Ok({"completion", "zsh"}).out, 0644);
+  Shell("bash", absl::StrCat("bash -n ", dir_.File("bash")));
+  // COMPREPLY for the words typed so far.
+  auto bash = [&](const std::string& words) {
+    return Shell("bash", absl::StrCat("source ", dir_.File("bash"), "; COMP_WORDS=(", words,
+                                      "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _tongbanctl; "
+                                      "echo ${COMPREPLY[@]}"));
+  };
+  EXPECT_EQ(bash("tongbanctl ro"), "roster\n");
+  EXPECT_EQ(bash("tongbanctl pro"), "profile\n");
+  EXPECT_EQ(bash("tongbanctl roster si"), "sign\n");
+  EXPECT_EQ(bash("tongbanctl roster sign --ro"), "--root-key\n");
+  EXPECT_EQ(bash("tongbanctl keys generate --suite \"\""), "intl gm\n");
+  EXPECT_EQ(bash("tongbanctl completion \"\""), "bash zsh\n");
+  const std::string status_flags = bash("tongbanctl status --");
+  for (const char* flag : {"--node", "--profile", "--password-file", "--json", "--help"}) {
+    EXPECT_TRUE(absl::StrContains(status_flags, flag)) << status_flags;
+  }
+  // A group with a command of its own and subcommands: peers, peers clear-hold.
+  EXPECT_EQ(bash("tongbanctl peers cl"), "clear-hold\n");
+  EXPECT_TRUE(absl::StrContains(bash("tongbanctl peers --"), "--node"));
+  // Profile names come from the profiles file.
+  const std::string xdg = dir_.File("xdg");
+  testutil::WriteFile(dir_.File("profiles.conf"), "[nanshan]\nnode = \"x:1\"\n", 0600);
+  EXPECT_EQ(Shell("bash",
+                  absl::StrCat("mkdir -p ", xdg, "/tongban && cp ", dir_.File("profiles.conf"), " ",
+                               xdg, "/tongban/ && XDG_CONFIG_HOME=", xdg, " && source ",
+                               dir_.File("bash"), " && COMP_WORDS=(tongbanctl status --profile n)",
+                               " && COMP_CWORD=3 && _tongbanctl && echo ${COMPREPLY[@]}")),
+            "nanshan\n");
+
+  // zsh: the same answers, with compadd and _files stubbed to print.
+  if (::system("command -v zsh >/dev/null") != 0) GTEST_SKIP() << "zsh not installed";
+  Shell("zsh", absl::StrCat("zsh -n ", dir_.File("zsh")));
+  auto zsh = [&](const std::string& words) {
+    return Shell("zsh", absl::StrCat("compadd() { [[ $1 == -- ]] && shift; print -l -- $@ }; "
+                                     "_files() { print FILES }; compdef() { : }; source ",
+                                     dir_.File("zsh"), "; words=(", words,
+                                     "); CURRENT=${#words}; _tongbanctl"));
+  };
+  EXPECT_TRUE(absl::StrContains(zsh("tongbanctl \"\""), "\nroster\n"));
+  EXPECT_TRUE(absl::StrContains(zsh("tongbanctl roster \"\""), "sign\n"));
+  EXPECT_TRUE(absl::StrContains(zsh("tongbanctl roster sign --"), "--root-key\n"));
+  EXPECT_FALSE(absl::StrContains(zsh("tongbanctl roster sign --"), "--suite\n--suite"));
+  EXPECT_EQ(zsh("tongbanctl keys generate --suite \"\""), "intl\ngm\n");
+  EXPECT_EQ(zsh("tongbanctl keys generate --out \"\""), "FILES\n");
+}
+
+// Profiles: add, list, use, show, remove; a profile chosen by
+// TONGBAN_PROFILE that does not exist is named in the error.
+TEST_F(TongbanctlTest, ProfilesAreSavedChosenAndListed) {
+  const std::string xdg = dir_.File("xdg");
+  ::setenv("XDG_CONFIG_HOME", xdg.c_str(), 1);
+  testutil::WriteFile(dir_.File("ca.crt"), "x", 0644);
+  testutil::WriteFile(dir_.File("me.crt"), "x", 0644);
+  testutil::WriteFile(dir_.File("me.key"), "x", 0600);
+  testutil::WriteFile(dir_.File("me.password"), "pw\n", 0600);
+  EXPECT_EQ(Ok({"profile", "list"}).out, "(no profiles; tongbanctl profile add)\n");
+  Ok({"profile", "add", "nanshan", "--node", "127.0.0.1:7444", "--ca", "ca.crt", "--cert", "me.crt",
+      "--key", "me.key", "--password-file", "me.password"});
+  Ok({"profile", "add", "chengguan", "--node", "127.0.0.1:8444", "--ca", "ca.crt", "--cert",
+      "me.crt", "--key", "me.key", "--totp-prompt"});
+  const std::string file = xdg + "/tongban/profiles.conf";
+  EXPECT_EQ(ModeOf(file), 0600u);
+  const std::string text = Contents(file);
+  EXPECT_TRUE(absl::StrContains(text, "current = \"nanshan\"")) << text;  // the first one
+  EXPECT_TRUE(absl::StrContains(text, absl::StrCat("ca = \"", dir_.File("ca.crt"), "\"")))
+      << text;  // made absolute
+  EXPECT_TRUE(absl::StrContains(text, "totp = \"prompt\"")) << text;
+  const Result list = Ok({"profile", "list"});
+  EXPECT_TRUE(absl::StrContains(list.out, "*  nanshan    127.0.0.1:7444")) << list;
+  Ok({"profile", "use", "chengguan"});
+  EXPECT_TRUE(absl::StrContains(Ok({"profile", "show"}).out, "node           127.0.0.1:8444"));
+  // Existing names need --replace; a key file others can read is refused.
+  Fails(2, {"profile", "add", "nanshan", "--node", "x:1", "--ca", "ca.crt", "--cert", "me.crt",
+            "--key", "me.key", "--password-file", "me.password"});
+  ::chmod(dir_.File("me.key").c_str(), 0644);
+  Fails(3, {"profile", "add", "other", "--node", "x:1", "--ca", "ca.crt", "--cert", "me.crt",
+            "--key", "me.key", "--password-file", "me.password"});
+  // An online command takes its connection from the profile: here it reads
+  // the profile's key, which others can now read, and refuses it.
+  ::setenv("TONGBAN_PROFILE", "nanshan", 1);
+  const Result from_profile = Fails(3, {"status"});
+  EXPECT_TRUE(absl::StrContains(from_profile.err, dir_.File("me.key") + ": mode 0644"))
+      << from_profile;
+  // A flag overrides the profile.
+  ::chmod(dir_.File("me.key").c_str(), 0600);
+  const Result flag = Fails(2, {"status", "--ca", "me.password"});
+  EXPECT_TRUE(absl::StrContains(flag.err, "me.password: not a certificate")) << flag;
+  ::setenv("TONGBAN_PROFILE", "nowhere", 1);
+  const Result missing = Fails(2, {"status"});
+  EXPECT_TRUE(absl::StrContains(missing.err, "no profile \"nowhere\" in " + file)) << missing;
+  ::unsetenv("TONGBAN_PROFILE");
+  Ok({"profile", "remove", "chengguan"});
+  EXPECT_FALSE(absl::StrContains(Contents(file), "chengguan"));
+  EXPECT_FALSE(absl::StrContains(Contents(file), "current ="));
+  ::unsetenv("XDG_CONFIG_HOME");
+}
+
+// The language follows the locale: LC_ALL over LC_MESSAGES over LANG.
+TEST_F(TongbanctlTest, ChineseWhenTheLocaleAsksForIt) {
+  ::setenv("XDG_CONFIG_HOME", dir_.File("xdg").c_str(), 1);
+  ::setenv("LANG", "zh_CN.UTF-8", 1);
+  ::unsetenv("LC_ALL");
+  ::unsetenv("LC_MESSAGES");
+  EXPECT_EQ(Ok({"profile", "list"}).out, "（无连接配置；tongbanctl profile add）\n");
+  ::setenv("LC_ALL", "C.UTF-8", 1);
+  EXPECT_EQ(Ok({"profile", "list"}).out, "(no profiles; tongbanctl profile add)\n");
+  ::unsetenv("LC_ALL");
+  // Nothing listens on a port just released: the error says what to check.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  const std::string node = absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+  ::close(fd);
+  Ok({"operator", "init", "--out", "ops", "--county", "620102"});
+  Ok({"operator", "add", "--dir", "ops", "--name", "li", "--role", "clerk", "--suite", "intl"});
+  const std::vector<std::string> connect = {
+      "status",         "--node",     node,    "--ca",       "ops/ca.crt",
+      "--cert",         "ops/li.crt", "--key", "ops/li.key", "--password-file",
+      "ops/li.password"};
+  Result zh = Fails(1, connect);
+  EXPECT_TRUE(absl::StrContains(zh.err, absl::StrCat(node, " 上没有服务在监听"))) << zh;
+  ::unsetenv("LANG");
+  Result en = Fails(1, connect);
+  EXPECT_TRUE(absl::StrContains(
+      en.err, absl::StrCat("nothing listens on ", node, ": is tongband running there")))
+      << en;
+  ::unsetenv("XDG_CONFIG_HOME");
+}
+
+// The man page (deploy/man/tongbanctl.1) lists every command --help lists.
+TEST_F(TongbanctlTest, ManPageListsEveryCommand) {
+  const std::string page = Contents(std::string(TB_SOURCE_DIR) + "/deploy/man/tongbanctl.1");
+  ASSERT_FALSE(page.empty());
+  const std::string help = Ok({"--help"}).out;
+  int listed = 0;
+  bool in_commands = false;
+  for (absl::string_view line : absl::StrSplit(help, '\n')) {
+    if (absl::StrContains(line, "commands (")) in_commands = true;
+    if (absl::StartsWith(line, "Exit codes")) in_commands = false;
+    if (!in_commands || !absl::StartsWith(line, "  ")) continue;
+    const std::vector<std::string> words = absl::StrSplit(line.substr(2), "  ");
+    std::string name = words.front();
+    absl::StrReplaceAll({{"-", "\\-"}}, &name);
+    EXPECT_TRUE(absl::StrContains(page, absl::StrCat("\n.B ", name, "\n"))) << name;
+    ++listed;
+  }
+  EXPECT_GT(listed, 40);
 }
 
 }  // namespace

@@ -194,3 +194,28 @@ TEST_P(KeyFileTest, MalformedStorageKeyIsInvalidArgumentWithoutEchoingIt) {
 
 }  // namespace
 }  // namespace tongban::crypto
+
+namespace tongban::crypto {
+namespace {
+
+// Root replacing a file another user owns (tongbanctl operator add on the
+// daemon's accounts file) leaves it to that user, with the new mode.
+TEST(ReplaceFileTest, RootKeepsTheOwnerOfTheFileItReplaces) {
+  if (::geteuid() != 0) GTEST_SKIP() << "only root can give a file away";
+  testutil::ScopedTempDir dir;
+  const std::string path = dir.File("accounts");
+  TB_ASSERT_OK(ReplaceFileAtomically(path, "v1\n", 0600));
+  struct stat st;
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 0u);  // a new file is the writer's
+  ASSERT_EQ(::chown(path.c_str(), 65534, 65534), 0);
+  TB_ASSERT_OK(ReplaceFileAtomically(path, "v2\n", 0600));
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
+  EXPECT_EQ(st.st_gid, 65534u);
+  EXPECT_EQ(st.st_mode & 07777, 0600u);
+  EXPECT_EQ(testutil::Contents(path), "v2\n");
+}
+
+}  // namespace
+}  // namespace tongban::crypto

@@ -1,0 +1,111 @@
+#include "tongbanctl/i18n.h"
+
+#include <cstdlib>
+#include <map>
+
+#include "absl/strings/match.h"
+
+namespace tongban::cli {
+namespace {
+
+bool ReadLocale() {
+  for (const char* name : {"LC_ALL", "LC_MESSAGES", "LANG"}) {
+    const char* value = std::getenv(name);
+    if (value != nullptr && value[0] != '\0') return absl::StartsWith(value, "zh");
+  }
+  return false;
+}
+
+// English -> 简体中文.
+const std::map<absl::string_view, absl::string_view>& Chinese() {
+  static const auto* table = new std::map<absl::string_view, absl::string_view>{
+      // status
+      {"node", "节点"},
+      {"role", "角色"},
+      {"suite", "密码套件"},
+      {"roster", "成员名册"},
+      {"own log", "本节点日志"},
+      {"logs held", "持有日志"},
+      {"pending for", "待同步至"},
+      {"disk", "磁盘"},
+      {"started", "启动时间"},
+      {"you are", "当前操作员"},
+      {"nobody (in sync)", "无（已同步）"},
+      {"events", "条事件"},
+      {"signed", "已签名"},
+      {"frozen", "已冻结"},
+      // table headings
+      {"PEER", "对端"},
+      {"NAME", "名称"},
+      {"STATUS", "状态"},
+      {"CONNECTED", "已连接"},
+      {"SINCE", "连接时间"},
+      {"LAST BATCH", "最近批次"},
+      {"BEHIND OUT", "待发送"},
+      {"BEHIND IN", "待接收"},
+      {"HELD", "暂停"},
+      {"FROZEN", "冻结"},
+      {"LAST ERROR", "最近错误"},
+      {"KIND", "类型"},
+      {"RECORD", "记录"},
+      {"WRITER", "写入方"},
+      {"VERSIONS", "版本数"},
+      {"VALUE", "内容"},
+      {"WHEN", "时间"},
+      {"EVENT", "事件"},
+      {"OP", "操作"},
+      {"NODE", "节点"},
+      {"ROLE", "角色"},
+      {"LINK", "关联"},
+      {"PERSON", "人员"},
+      {"INQUIRY", "协查"},
+      {"NOTICE", "通报"},
+      {"FROM", "发出方"},
+      {"TO", "接收方"},
+      {"TYPE", "类别"},
+      {"SENT", "发出时间"},
+      {"DUE", "截止日期"},
+      {"STATE", "状态"},
+      {"REPLIED", "反馈时间"},
+      {"NEEDS", "需要"},
+      {"RECEIPT", "回执时间"},
+      {"REASON", "事由"},
+      {"FEEDBACK", "反馈时间"},
+      {"SEQ", "序号"},
+      {"OPERATOR", "操作员"},
+      {"ACTION", "操作"},
+      {"PURPOSE", "事由"},
+      {"OUTCOME", "结果"},
+      {"yes", "是"},
+      {"no", "否"},
+      {"(none)", "（无）"},
+      {"linked nodes:", "关联节点："},
+      {"ended", "已结束"},
+      {"active", "有效"},
+      // record writes
+      {"written", "已写入"},
+      {"of person", "，人员"},
+      {"as event", "，事件"},
+      {"routed to:", "发送至："},
+      // errors
+      {"error", "错误"},
+      {"see --help", "见 --help"},
+  };
+  return *table;
+}
+
+}  // namespace
+
+bool ChineseLocale() {
+  static const bool chinese = ReadLocale();
+  return chinese;
+}
+
+std::string Tr(absl::string_view english) {
+  if (!ChineseLocale()) return std::string(english);
+  const auto& table = Chinese();
+  const auto it = table.find(english);
+  return std::string(it == table.end() ? english : it->second);
+}
+
+}  // namespace tongban::cli
