@@ -737,13 +737,12 @@ TEST_P(DaemonTest, HealthFollowsReadinessPerServiceName) {
   TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(config, RealClock()));
   TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", 3))).status());
   const storage::LogId county_log{kCounty, 1};
-  bool witnessed = false;
-  for (const absl::Time until = absl::Now() + absl::Seconds(30); !witnessed && absl::Now() < until;
-       absl::SleepFor(absl::Milliseconds(100))) {
-    auto latest = national_->node().store()->LatestCheckpoint(county_log);
-    witnessed = latest.ok() && latest->has_value();
-  }
-  ASSERT_TRUE(witnessed) << "the national node never received the county's checkpoint";
+  ASSERT_TRUE(testutil::WaitUntil(
+      [&] {
+        auto latest = national_->node().store()->LatestCheckpoint(county_log);
+        return latest.ok() && latest->has_value();
+      },
+      absl::Seconds(30), "the national node to receive the county's checkpoint"));
 
   // Restored from the backup: appends blocked, every health name NOT_SERVING.
   county_->Stop();
