@@ -7,9 +7,11 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
+#include "storage/keys.h"
 #include "sync/session.h"
 #include "sync/where.h"
 #include "workflows/certificate_payload.h"
+#include "workflows/csv.h"
 #include "workflows/deadlines.h"
 #include "workflows/import_batch.h"
 #include "workflows/stats.h"
@@ -85,6 +87,13 @@ absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::S
     if (f.has_value()) ++frozen;
   }
   reply.set_frozen_origins(frozen);
+  reply.set_roster_issued_at_micros(roster.roster().issued_at_micros());
+  if (auto cert = pki::Certificate::FromPem(node_->tls().cert_pem); cert.ok()) {
+    reply.set_certificate_not_after_micros(absl::ToUnixMicros(cert->not_after()));
+  }
+  if (auto ca = pki::Certificate::FromPem(node_->tls().ca_pem); ca.ok()) {
+    reply.set_ca_not_after_micros(absl::ToUnixMicros(ca->not_after()));
+  }
   return reply;
 }
 
@@ -315,8 +324,20 @@ absl::StatusOr<v1::AuditReply> AdminApi::Audit(const Operator& op, const v1::Aud
           q.person = person;
         }
         q.newest_first = true;
-        q.limit = r.limit() == 0 ? 100 : std::min<uint32_t>(r.limit(), 10000);
-        TB_ASSIGN_OR_RETURN(std::vector<storage::AuditEntry> entries, log->Query(q));
+        const size_t limit = r.limit() == 0 ? 100 : std::min<uint32_t>(r.limit(), 10000);
+        q.limit = limit;
+        std::vector<storage::AuditEntry> entries;
+        // The action is filtered here, page by page of the indexed query.
+        for (;;) {
+          TB_ASSIGN_OR_RETURN(std::vector<storage::AuditEntry> page, log->Query(q));
+          for (storage::AuditEntry& e : page) {
+            if (entries.size() < limit && (r.action().empty() || e.action == r.action())) {
+              entries.push_back(std::move(e));
+            }
+          }
+          if (r.action().empty() || page.size() < q.limit || entries.size() >= limit) break;
+          q.cursor = page.back().seq;
+        }
         for (const storage::AuditEntry& e : entries) {
           v1::AuditEntry* out = reply.add_entries();
           out->set_seq(e.seq);
@@ -585,6 +606,213 @@ absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op, const v1::I
         TB_RETURN_IF_ERROR(AppendsAllowed());
         return workflows::WriteImportBatch(node_->writer(), r, persons);
       });
+}
+
+absl::StatusOr<v1::SearchPersonsReply> AdminApi::SearchPersons(const Operator& op,
+                                                               const v1::SearchPersonsRequest& r) {
+  const std::string name = storage::NormalizedName(r.name());
+  std::vector<std::string> found;
+  auto search = [&]() -> absl::StatusOr<v1::SearchPersonsReply> {
+    if (name.empty()) return absl::InvalidArgumentError("name: give the person's name");
+    const v1::Date& d = r.birth_date();
+    const absl::CivilDay day(d.year(), d.month(), d.day());
+    if (d.year() < 1 || d.year() > 9999 || day.year() != d.year() || day.month() != d.month() ||
+        day.day() != d.day()) {
+      return absl::InvalidArgumentError(absl::StrCat("birth_date: ", d.year(), "-", d.month(), "-",
+                                                     d.day(), " is not a calendar date"));
+    }
+    if (r.reason().empty()) {
+      return absl::InvalidArgumentError("reason: say why you look for this person");
+    }
+    const uint32_t limit =
+        r.limit() == 0 ? kMaxSearchResults : std::min(r.limit(), kMaxSearchResults);
+    // Read more hits than asked for: some may be earlier names.
+    TB_ASSIGN_OR_RETURN(auto hits,
+                        node_->store()->FindByName(name, d.year(), d.month(), d.day(), 4 * limit));
+    v1::SearchPersonsReply reply;
+    for (const auto& [person, record_id] : hits) {
+      if (reply.persons_size() >= static_cast<int>(limit)) break;
+      TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> state,
+                          node_->store()->GetRecord(storage::RecordKey(
+                              person, v1::RECORD_KIND_PERSON_BASICS, record_id)));
+      if (!state.has_value()) continue;
+      for (const v1::RecordState::Head& head : state->heads()) {
+        v1::RecordValue v;
+        if (head.operation() != v1::OPERATION_UPSERT || !v.ParseFromString(head.payload()) ||
+            !v.has_person_basics()) {
+          continue;
+        }
+        const v1::PersonBasics& b = v.person_basics();
+        if (storage::NormalizedName(b.name()) != name || b.birth_date().year() != d.year() ||
+            b.birth_date().month() != d.month() || b.birth_date().day() != d.day()) {
+          continue;
+        }
+        v1::PersonMatch* m = reply.add_persons();
+        m->set_person(person);
+        m->set_name(b.name());
+        m->set_sex(b.sex());
+        *m->mutable_birth_date() = b.birth_date();
+        m->set_hukou_region(b.hukou_region());
+        found.push_back(person);
+        break;
+      }
+    }
+    return reply;
+  };
+  absl::Status allowed = Authorize(op, Permission::kReadPersons);
+  absl::StatusOr<v1::SearchPersonsReply> result =
+      allowed.ok() ? search() : absl::StatusOr<v1::SearchPersonsReply>(allowed);
+  // The search, and whose data it disclosed: one entry per person found, so
+  // that each one's access report shows it; all in one durable batch.
+  std::vector<storage::AuditEntry> entries;
+  entries.push_back(
+      OperatorAuditEntry(op, "person.search", "",
+                         absl::StrCat("name and birth date search, ", found.size(), " found",
+                                      r.reason().empty() ? "" : ": ", r.reason()),
+                         result.status()));
+  for (const std::string& person : found) {
+    entries.push_back(
+        OperatorAuditEntry(op, "person.search", person, r.reason(), absl::OkStatus()));
+  }
+  absl::StatusOr<std::vector<storage::AuditEntry>> logged =
+      node_->audit_log()->AppendAll(std::move(entries));
+  if (!logged.ok()) {
+    return absl::UnavailableError(
+        absl::StrCat("the audit log cannot be written, so person.search is refused: ",
+                     logged.status().message()));
+  }
+  return result;
+}
+
+namespace {
+
+// Sort keys of the fleet view; ties by code.
+bool FleetLess(const node::FleetRow& a, const node::FleetRow& b, v1::FleetSort sort) {
+  auto key = [sort](const node::FleetRow& x) -> std::tuple<int64_t, std::string> {
+    switch (sort) {
+      case v1::FLEET_SORT_NAME: return {0, x.name};
+      case v1::FLEET_SORT_LAST_SEEN:
+        return {x.last_seen == absl::InfinitePast() ? 0 : absl::ToUnixMicros(x.last_seen), ""};
+      case v1::FLEET_SORT_BEHIND_OUTBOUND: return {static_cast<int64_t>(x.behind_outbound), ""};
+      case v1::FLEET_SORT_BEHIND_INBOUND: return {static_cast<int64_t>(x.behind_inbound), ""};
+      case v1::FLEET_SORT_LOG_SIZE: return {static_cast<int64_t>(x.log_size), ""};
+      case v1::FLEET_SORT_HELD: return {x.held.empty() ? 0 : 1, x.held};
+      case v1::FLEET_SORT_FROZEN: return {x.frozen ? 1 : 0, ""};
+      default: return {0, ""};
+    }
+  };
+  const auto ka = key(a), kb = key(b);
+  if (ka != kb) return ka < kb;
+  return a.code < b.code;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::FleetReply> AdminApi::Fleet(const Operator& op, const v1::FleetRequest& r) {
+  TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadPeers));
+  if (!v1::FleetSort_IsValid(r.sort())) {
+    return absl::InvalidArgumentError(absl::StrCat("sort: unknown order ", r.sort()));
+  }
+  std::shared_ptr<const node::FleetSnapshot> snapshot = node_->fleet();
+  if (snapshot == nullptr) {
+    return absl::UnavailableError("the fleet view is computed within seconds of start; ask again");
+  }
+  const uint32_t limit = r.limit() == 0 ? 50 : std::min(r.limit(), kMaxFleetPage);
+  const size_t total = snapshot->rows.size();
+  const size_t first = std::min<size_t>(r.offset(), total);
+  const size_t last = std::min<size_t>(first + limit, total);
+  // Only the page is sorted into place: partial_sort of the order's prefix.
+  std::vector<const node::FleetRow*> order;
+  order.reserve(total);
+  for (const node::FleetRow& row : snapshot->rows) order.push_back(&row);
+  const v1::FleetSort sort =
+      r.sort() == v1::FLEET_SORT_UNSPECIFIED ? v1::FLEET_SORT_CODE : r.sort();
+  auto less = [sort, desc = r.descending()](const node::FleetRow* a, const node::FleetRow* b) {
+    return desc ? FleetLess(*b, *a, sort) : FleetLess(*a, *b, sort);
+  };
+  std::partial_sort(order.begin(), order.begin() + last, order.end(), less);
+  v1::FleetReply reply;
+  reply.set_total(static_cast<uint32_t>(total));
+  reply.set_computed_at_micros(Micros(snapshot->computed_at));
+  for (size_t i = first; i < last; ++i) {
+    const node::FleetRow& row = *order[i];
+    v1::FleetNode* n = reply.add_nodes();
+    n->set_code(row.code);
+    n->set_name(row.name);
+    n->set_status(row.status);
+    n->set_connected(row.connected);
+    n->set_last_seen_micros(Micros(row.last_seen));
+    n->set_behind_outbound(row.behind_outbound);
+    n->set_behind_inbound(row.behind_inbound);
+    n->set_log_size(row.log_size);
+    n->set_held(row.held);
+    n->set_frozen(row.frozen);
+  }
+  return reply;
+}
+
+absl::StatusOr<v1::AccessReportReply> AdminApi::AccessReport(const Operator& op,
+                                                             const v1::AccessReportRequest& r) {
+  absl::StatusOr<std::string> person = Person(r.person());
+  return Audited<v1::AccessReportReply>(
+      op, Permission::kReadAuditTrail, "audit.access_report", person.value_or(""), r.reason(),
+      [&]() -> absl::StatusOr<v1::AccessReportReply> {
+        if (!person.ok()) return person.status();
+        storage::AuditLog* log = node_->audit_log();
+        TB_RETURN_IF_ERROR(log->Verify(node_->signing_key().public_key()).status());
+        v1::AccessReportReply reply;
+        reply.set_chain_verified(true);
+        reply.set_person_masked(ids::MaskId(*person));
+        std::string csv = absl::StrCat(workflows::kUtf8Bom,
+                                       "seq,time (UTC+8),operator,role,action,reason,outcome\r\n");
+        storage::AuditQuery q;
+        q.person = *person;
+        if (r.from_micros() != 0) q.from = absl::FromUnixMicros(r.from_micros());
+        if (r.to_micros() != 0) q.to = absl::FromUnixMicros(r.to_micros());
+        q.limit = 10000;
+        for (;;) {
+          TB_ASSIGN_OR_RETURN(std::vector<storage::AuditEntry> page, log->Query(q));
+          for (const storage::AuditEntry& e : page) {
+            v1::AuditEntry* out = reply.add_entries();
+            out->set_seq(e.seq);
+            out->set_at_micros(absl::ToUnixMicros(e.time));
+            out->set_operator_(e.operator_name);
+            out->set_role(e.role);
+            out->set_action(e.action);
+            out->set_person(e.person);
+            out->set_reason(e.purpose);
+            out->set_outcome(e.outcome);
+            const std::string when =
+                absl::FormatTime("%Y-%m-%d %H:%M:%S", e.time, absl::FixedTimeZone(8 * 3600));
+            absl::StrAppend(&csv, e.seq, ",", when, ",", workflows::CsvField(e.operator_name), ",",
+                            workflows::CsvField(e.role), ",", workflows::CsvField(e.action), ",",
+                            workflows::CsvField(e.purpose), ",", workflows::CsvField(e.outcome),
+                            "\r\n");
+          }
+          if (page.size() < q.limit) break;
+          q.cursor = page.back().seq;
+        }
+        reply.set_csv(std::move(csv));
+        return reply;
+      });
+}
+
+absl::StatusOr<v1::MetricsHistoryReply> AdminApi::MetricsHistory(const Operator& op,
+                                                                 const v1::MetricsHistoryRequest&) {
+  TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadStatistics));
+  v1::MetricsHistoryReply reply;
+  for (const node::MetricsSample& s : node_->metrics_history()) {
+    v1::MetricsSample* out = reply.add_samples();
+    out->set_at_micros(absl::ToUnixMicros(s.at));
+    out->set_own_events(s.own_events);
+    out->set_events_applied(s.events_applied);
+    out->set_events_sent(s.events_sent);
+    out->set_behind_outbound(s.behind_outbound);
+    out->set_behind_inbound(s.behind_inbound);
+    out->set_max_lag_seconds(s.max_lag_seconds);
+    out->set_peers_connected(s.peers_connected);
+  }
+  return reply;
 }
 
 }  // namespace tongban::admin

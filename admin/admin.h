@@ -69,6 +69,28 @@ class AdminApi {
   // the same value is skipped as unchanged. Clerk only; one audit entry per
   // batch (action "record.import", the file, line range and person count).
   absl::StatusOr<v1::ImportReply> Import(const Operator& op, const v1::ImportRequest& r);
+  // Persons this node holds by name and birth date (storage's name index),
+  // each hit checked against the person's current basics. Clerk only; the
+  // reason is required; one audit entry for the search and one per person
+  // found ("person.search").
+  absl::StatusOr<v1::SearchPersonsReply> SearchPersons(const Operator& op,
+                                                       const v1::SearchPersonsRequest& r);
+  // The fleet view (node/fleet.h) sorted and paged. Whoever may read peers;
+  // names no person, so it is not audited. kUnavailable until housekeeping
+  // first computed it (within 2 s of start).
+  absl::StatusOr<v1::FleetReply> Fleet(const Operator& op, const v1::FleetRequest& r);
+  // Every audit entry about one person, oldest first, after verifying the
+  // chain; the rows also as CSV. Auditor only; audited
+  // ("audit.access_report", the person, the reason).
+  absl::StatusOr<v1::AccessReportReply> AccessReport(const Operator& op,
+                                                     const v1::AccessReportRequest& r);
+  // The node's metrics over the last hours (node/fleet.h MetricsHistory).
+  // Whoever may read statistics; no personal data.
+  absl::StatusOr<v1::MetricsHistoryReply> MetricsHistory(const Operator& op,
+                                                         const v1::MetricsHistoryRequest& r);
+  // Most persons one search returns; most fleet rows one page holds.
+  static constexpr uint32_t kMaxSearchResults = 50;
+  static constexpr uint32_t kMaxFleetPage = 500;
 
  private:
   // Every inquiry and notice this node tracks, in their state at `now`.

@@ -52,6 +52,10 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(CertificatePayload, CertificatePayloadRequest, CertificatePayloadReply)
   TB_ADMIN_METHOD(RevocationList, RevocationListRequest, RevocationListReply)
   TB_ADMIN_METHOD(Import, ImportRequest, ImportReply)
+  TB_ADMIN_METHOD(SearchPersons, SearchPersonsRequest, SearchPersonsReply)
+  TB_ADMIN_METHOD(Fleet, FleetRequest, FleetReply)
+  TB_ADMIN_METHOD(AccessReport, AccessReportRequest, AccessReportReply)
+  TB_ADMIN_METHOD(MetricsHistory, MetricsHistoryRequest, MetricsHistoryReply)
 #undef TB_ADMIN_METHOD
 
  private:

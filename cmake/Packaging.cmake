@@ -1,7 +1,7 @@
 # Installation layout and the .deb (make deb): the daemon and tool (stripped,
 # keeping their build-id; the symbols go to tongban-dbgsym), the
 # systemd unit, man pages, completion scripts, example configurations, the
-# monitoring files, the region-code table, the copyright file and changelog,
+# monitoring files, the region-code table, the web console's pages, the copyright file and changelog,
 # and the maintainer scripts (deploy/debian/). lintian's verdict and its
 # overrides are in the README ("Packaging").
 include(GNUInstallDirs)
@@ -60,6 +60,10 @@ install(FILES data/regions.tsv DESTINATION share/tongban)
 install(FILES deploy/debian/lintian-overrides DESTINATION share/lintian/overrides RENAME tongban)
 install(FILES README.md deploy/debian/copyright ${TB_PKG_DIR}/changelog.Debian.gz
         DESTINATION share/doc/tongban)
+# The web console's pages (console.assets defaults to this folder); it
+# serves Bootstrap 5 and Chart.js from Debian's packages, which the .deb
+# depends on, never a copy of its own.
+install(DIRECTORY console/assets/ DESTINATION share/tongban/console)
 
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME tongban)
@@ -86,7 +90,7 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SECTION net)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)  # runtime libraries from dpkg-shlibdeps
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, libjs-bootstrap5, libjs-chart.js")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
     ${CMAKE_SOURCE_DIR}/deploy/debian/postinst
     ${CMAKE_SOURCE_DIR}/deploy/debian/prerm

@@ -4,6 +4,9 @@
 //              certificate (the county's operator CA) and password (and TOTP
 //              where enrolled), calls checked against their role and audited
 //              (admin/admin.h, admin/auth.h, admin/operators.h);
+//   [console]  the web console over HTTPS (console/server.h), signing
+//              operators in exactly as the Admin service does and calling
+//              the same Admin logic;
 //   [metrics]  Prometheus metrics and /healthz over HTTP.
 //
 // Health follows the node's readiness (node/node.h: appends not blocked,
@@ -41,6 +44,7 @@ class Daemon {
 
   node::Node& node() { return *node_; }
   int admin_port() const;    // 0 when Admin is off
+  int console_port() const;  // 0 when the console is off
   int metrics_port() const;  // 0 when metrics are off
 
  private:

@@ -197,6 +197,18 @@ const std::map<std::string, Key>& Schema() {
       {"admin.lockout_period",
        {Duration(&Config::lockout_period, absl::Minutes(1), absl::Hours(24))}},
       {"metrics.listen", {Endpoint(&Config::metrics_listen, true)}},
+      {"console.listen", {Endpoint(&Config::console_listen, true)}},
+      {"console.assets", {Path(&Config::console_assets)}},
+      {"console.javascript", {Path(&Config::console_javascript)}},
+      {"console.session_idle",
+       {Duration(&Config::console_session_idle, absl::Seconds(1), absl::Hours(24))}},
+      {"console.session_lifetime",
+       {Duration(&Config::console_session_lifetime, absl::Minutes(1), absl::Hours(24 * 7))}},
+      {"console.workers", {Integer(&Config::console_workers, 2, 256)}},
+      {"console.read_timeout",
+       {Duration(&Config::console_read_timeout, absl::Seconds(1), absl::Minutes(1))}},
+      {"console.keep_alive",
+       {Duration(&Config::console_keep_alive, absl::Seconds(1), absl::Minutes(1))}},
       {"sync.credit", {Integer(&Config::credit, 1, 64)}},
       {"sync.batch_events", {Integer(&Config::batch_events, 1, 1024)}},
       {"sync.batch_bytes", {Integer(&Config::batch_bytes, 64 << 10, 1 << 20)}},
@@ -358,8 +370,8 @@ absl::Status ConfigParser::SectionHeader(absl::string_view line) {
   }
   if (!known) {
     return Error("", absl::StrCat("unknown section [", section_,
-                                  "] (known: node, federation, peer, admin, metrics, sync, "
-                                  "deadlines, deadlines.XX0000, log)"));
+                                  "] (known: node, federation, peer, admin, metrics, console, "
+                                  "sync, deadlines, deadlines.XX0000, log)"));
   }
   if (!seen_sections_.insert(section_).second) {
     return Error("", absl::StrCat("section [", section_, "] appears twice"));
@@ -449,6 +461,15 @@ absl::Status ConfigParser::CheckCrossKeyRules() const {
   if (config.operator_ca.empty() != config.operators.empty()) {
     return At(path_, LineOf("admin.operator_ca", "admin.operators"), "admin.operators",
               "admin.operator_ca and admin.operators go together (both or neither)");
+  }
+  if (!config.console_listen.empty() && config.operator_ca.empty()) {
+    return At(path_, LineOf("console.listen", "console.listen"), "console.listen",
+              "the console signs operators in as the Admin service does: set admin.operator_ca "
+              "and admin.operators");
+  }
+  if (config.console_session_lifetime < config.console_session_idle) {
+    return At(path_, LineOf("console.session_lifetime", "console.session_idle"),
+              "console.session_lifetime", "is shorter than console.session_idle");
   }
   if (config.retry_max < config.retry_initial) {
     return At(path_, LineOf("sync.retry_max", "sync.retry_initial"), "sync.retry_max",

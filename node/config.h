@@ -70,6 +70,23 @@ struct Config {
   // [metrics]
   std::string metrics_listen;  // empty: no metrics endpoint
 
+  // [console]: the web console (console/server.h), HTTPS with the
+  // operators' client certificates; needs [admin] operator_ca.
+  std::string console_listen;  // empty: no console
+  // Its pages and scripts (installed from console/assets).
+  std::string console_assets = "/usr/share/tongban/console";
+  // Debian's libjs-bootstrap5 and libjs-chart.js install under here.
+  std::string console_javascript = "/usr/share/javascript";
+  // A session ends after this long unused, and this long after sign-in.
+  absl::Duration console_session_idle = absl::Minutes(15);
+  absl::Duration console_session_lifetime = absl::Hours(8);
+  // Threads serving connections; a connection holds one while it reads a
+  // request (at most console_read_timeout) or waits between requests
+  // (keep-alive, at most console_keep_alive).
+  uint32_t console_workers = 64;
+  absl::Duration console_read_timeout = absl::Seconds(5);
+  absl::Duration console_keep_alive = absl::Seconds(2);
+
   // [sync]
   uint32_t credit = 4;             // batches a peer may have in flight to us
   uint32_t batch_events = 1024;    // 1..1024

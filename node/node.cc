@@ -463,6 +463,11 @@ void Node::RefreshMetrics() {
   const uint64_t own_size = writer()->stats().last_seq;
   const std::map<std::string, sync::PeerStatus> live = peers_.All();
   const sync::Roster roster = roster_->current();
+  auto fleet = std::make_shared<FleetSnapshot>();
+  fleet->computed_at = now;
+  MetricsSample sample;
+  sample.at = now;
+  sample.own_events = own_size;
   for (const v1::NodeEntry& n : roster.roster().nodes()) {
     if (n.code() == config_.code) continue;
     const std::string& peer = n.code();
@@ -483,8 +488,56 @@ void Node::RefreshMetrics() {
     }
     peer_behind_->WithLabels({peer})->Set(behind);
     const absl::Time since = std::max(status.last_batch, started_);
-    peer_lag_seconds_->WithLabels({peer})->Set(behind > 0 ? absl::ToDoubleSeconds(now - since) : 0);
+    const double lag = behind > 0 ? absl::ToDoubleSeconds(now - since) : 0;
+    peer_lag_seconds_->WithLabels({peer})->Set(lag);
+
+    // The fleet view's row: what Admin.Peers says of the peer, kept here
+    // so that thousands of peers cost one pass every refresh, not one per
+    // operator's call.
+    FleetRow row;
+    row.code = peer;
+    row.name = n.name();
+    row.status = n.status() == v1::NodeEntry::NODE_STATUS_ACTIVE      ? "active"
+                 : n.status() == v1::NodeEntry::NODE_STATUS_SUSPENDED ? "suspended"
+                                                                      : "revoked";
+    row.connected = status.sessions > 0;
+    row.last_seen = row.connected                       ? now
+                    : status.last_batch == absl::Time() ? absl::InfinitePast()
+                                                        : status.last_batch;
+    row.behind_outbound = static_cast<uint64_t>(behind);
+    const storage::LogId theirs{peer, 1};
+    if (absl::StatusOr<uint64_t> held = store()->LastSeq(theirs); held.ok()) {
+      row.log_size = *held;
+      if (config_.role == NodeRole::kNational) {
+        absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> latest =
+            store()->CheckpointAtOrBelow(theirs, ~uint64_t{0});
+        if (latest.ok() && latest->has_value() && (*latest)->first > *held) {
+          row.behind_inbound = (*latest)->first - *held;
+        }
+      }
+    }
+    if (absl::StatusOr<std::optional<std::string>> hold = sync::HoldOf(*store(), peer);
+        hold.ok() && hold->has_value()) {
+      row.held = **hold;
+    }
+    if (auto frozen = store()->Get(storage::Cf::kDefault, sync::FrozenKey(theirs)); frozen.ok()) {
+      row.frozen = frozen->has_value();
+    }
+    sample.events_applied += status.events_applied;
+    sample.events_sent += status.events_sent;
+    sample.behind_outbound = std::max(sample.behind_outbound, row.behind_outbound);
+    sample.behind_inbound = std::max(sample.behind_inbound, row.behind_inbound);
+    sample.max_lag_seconds = std::max(sample.max_lag_seconds, lag);
+    if (row.connected) ++sample.peers_connected;
+    fleet->rows.push_back(std::move(row));
   }
+  std::sort(fleet->rows.begin(), fleet->rows.end(),
+            [](const FleetRow& a, const FleetRow& b) { return a.code < b.code; });
+  {
+    absl::MutexLock lock(&mu_);
+    fleet_ = std::move(fleet);
+  }
+  history_.Add(sample);
   if (auto counts = store()->ListCounters("rejected/"); counts.ok()) {
     for (const auto& [name, value] : *counts) {
       rejected_->WithLabels({name.substr(9)})->SetTotal(value);
@@ -528,6 +581,11 @@ void CountDeadlines(const std::vector<Item>& items, absl::string_view kind, absl
 }
 
 }  // namespace
+
+std::shared_ptr<const FleetSnapshot> Node::fleet() const {
+  absl::MutexLock lock(&mu_);
+  return fleet_;
+}
 
 absl::Duration Node::RefreshDeadlineMetrics(absl::Time now) {
   const absl::Time start = absl::Now();  // the scan's real cost, whatever clock_ says

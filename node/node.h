@@ -53,6 +53,7 @@
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "node/config.h"
+#include "node/fleet.h"
 #include "node/local_node.h"
 #include "storage/audit_log.h"
 #include "sync/driver.h"
@@ -97,6 +98,11 @@ class Node {
   const sync::PeerTable& peers() const { return peers_; }
   std::map<std::string, sync::DriverPeer> driver_state() const { return driver_->Snapshot(); }
   metrics::Registry& metrics() { return metrics_; }
+
+  // The fleet view as housekeeping last computed it (every roster node but
+  // this one, by code), and the node's metrics over the last hours.
+  std::shared_ptr<const FleetSnapshot> fleet() const ABSL_LOCKS_EXCLUDED(mu_);
+  std::vector<MetricsSample> metrics_history() const { return history_.Samples(); }
 
   // Why appends are blocked (the witness found our own log behind or
   // forked), or nullopt.
@@ -159,6 +165,8 @@ class Node {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<std::string> blocked_ ABSL_GUARDED_BY(mu_);
   bool stopped_ = false;
+  std::shared_ptr<const FleetSnapshot> fleet_ ABSL_GUARDED_BY(mu_);
+  MetricsHistory history_;
 
   // Serialises readiness updates so that listeners see changes in order.
   absl::Mutex readiness_mu_ ABSL_ACQUIRED_BEFORE(mu_);

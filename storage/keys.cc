@@ -1,6 +1,7 @@
 #include "storage/keys.h"
 
 #include <cassert>
+#include <cstdio>
 
 #include "absl/strings/str_cat.h"
 
@@ -58,6 +59,38 @@ std::string RecordKey(absl::string_view person, int kind, absl::string_view reco
 }
 
 std::string LinkKey(absl::string_view person) { return RecordPrefix(person); }
+
+std::string NormalizedName(absl::string_view name) {
+  std::string out;
+  bool space = false;
+  for (char c : name) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c);
+  }
+  return out;
+}
+
+std::string NameIndexPrefix(absl::string_view name, int year, int month, int day) {
+  char birth[16];
+  std::snprintf(birth, sizeof(birth), "%04d%02d%02d", year % 10000, month % 100, day % 100);
+  std::string key = "names/";
+  key.append(NormalizedName(name));
+  key.push_back('\0');
+  key.append(birth, 8);
+  return key;
+}
+
+std::string NameIndexKey(absl::string_view name, int year, int month, int day,
+                         absl::string_view person) {
+  std::string key = NameIndexPrefix(name, year, month, day);
+  key.append(person.data(), person.size());
+  return key;
+}
 
 std::string RoutePrefix(absl::string_view peer, const LogId& log) {
   assert(peer.size() == kNodeCodeSize);

@@ -20,6 +20,12 @@
 //   "default"      "evidence/" origin:6 "/" epoch "/"    EquivocationEvidence (sync/evidence.h);
 //                  detected_at_micros (decimal)          epoch and time in decimal text
 //   "default"      "frozen/" origin:6 "/" epoch          why the log is frozen for apply
+//   "default"      "names/" name 0x00 birth:8 person:18  record id of the person's basics
+//                                                        (person search: NormalizedName of
+//                                                        a basics head's name, birth date
+//                                                        as YYYYMMDD; entries of earlier
+//                                                        values stay and are filtered by
+//                                                        the reader)
 //   "default"      "audit/e/" seq:be64                   audit entry bytes, exactly as hashed
 //                                                        (grammar in storage/audit_log.h)
 //   "default"      "audit/n/" level:u8 index:be64        32-byte Merkle node of the audit
@@ -97,6 +103,16 @@ std::string HoldKey(absl::string_view peer);
 std::string EvidencePrefix(const LogId& log);
 std::string EvidenceKey(const LogId& log, int64_t detected_at_micros);
 std::string FrozenKey(const LogId& log);
+
+// "default" column family: the person-search index (README "Web console").
+// A name as the index holds it: surrounding whitespace removed, inner runs
+// of whitespace made one space, ASCII letters lower case.
+std::string NormalizedName(absl::string_view name);
+// "names/" NormalizedName(name) 0x00 YYYYMMDD: every person of that name
+// and birth date follows.
+std::string NameIndexPrefix(absl::string_view name, int year, int month, int day);
+std::string NameIndexKey(absl::string_view name, int year, int month, int day,
+                         absl::string_view person);
 
 // "default" column family: the operator audit log (storage/audit_log.h).
 // The audit log is small next to the event logs (one entry per operator or

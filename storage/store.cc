@@ -76,6 +76,31 @@ void Batch::PutCheckpoint(const LogId& log, uint64_t tree_size,
 void Batch::PutRecord(absl::string_view record_key, const v1::RecordState& state) {
   state.SerializeToString(&scratch_);
   Put(Cf::kRecords, record_key, scratch_);
+  IndexName(record_key, state);
+}
+
+void Batch::IndexName(absl::string_view record_key, const v1::RecordState& state) {
+  if (record_key.size() <= kPersonSize ||
+      static_cast<unsigned char>(record_key[kPersonSize]) != v1::RECORD_KIND_PERSON_BASICS) {
+    return;
+  }
+  // Every head's name, so that a person whose basics are in conflict is
+  // found under either; a name no longer held stays indexed and the reader
+  // checks each hit against the record.
+  const absl::string_view person = record_key.substr(0, kPersonSize);
+  const absl::string_view record_id = record_key.substr(kPersonSize + 1);
+  for (const v1::RecordState::Head& head : state.heads()) {
+    v1::RecordValue value;
+    if (head.operation() != v1::OPERATION_UPSERT || !value.ParseFromString(head.payload()) ||
+        !value.has_person_basics()) {
+      continue;
+    }
+    const v1::PersonBasics& b = value.person_basics();
+    Put(Cf::kDefault,
+        NameIndexKey(b.name(), b.birth_date().year(), b.birth_date().month(), b.birth_date().day(),
+                     person),
+        record_id);
+  }
 }
 
 void Batch::PutLinks(absl::string_view person, const std::map<std::string, v1::PersonLink>& links) {
@@ -194,9 +219,15 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
     }
   }
   TB_RETURN_IF_ERROR(store->CheckFormat());
+  TB_RETURN_IF_ERROR(store->IndexNamesOnce());
   TB_LOG(INFO) << "storage opened path=" << options.path << " suite=" << suite.name();
   return store;
 }
+
+namespace {
+// Set once every person's basics are in the name index (keys.h "names/").
+constexpr absl::string_view kNamesIndexedKey = "meta/names_indexed";
+}  // namespace
 
 absl::Status Store::CheckFormat() {
   const std::string want_format = absl::StrCat(kFormatVersion);
@@ -207,6 +238,7 @@ absl::Status Store::CheckFormat() {
     Batch batch(*this);
     batch.Put(Cf::kDefault, "meta/format", want_format);
     batch.Put(Cf::kDefault, "meta/suite", want_suite);
+    batch.Put(Cf::kDefault, kNamesIndexedKey, "1");  // a new store indexes as it goes
     return Commit(batch, /*sync=*/true);
   }
   if (*format != want_format) {
@@ -219,6 +251,51 @@ absl::Status Store::CheckFormat() {
                                                       "', configured suite is '", want_suite, "'"));
   }
   return absl::OkStatus();
+}
+
+absl::Status Store::IndexNamesOnce() {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> done, Get(Cf::kDefault, kNamesIndexedKey));
+  if (done.has_value()) return absl::OkStatus();
+  // A store written before the index existed: index every person's basics
+  // once, in batches.
+  uint64_t indexed = 0;
+  auto batch = std::make_unique<Batch>(*this);
+  absl::Status failed;
+  TB_RETURN_IF_ERROR(
+      ScanFrom(Cf::kRecords, "", "", false, [&](absl::string_view key, absl::string_view bytes) {
+        if (key.size() <= kPersonSize ||
+            static_cast<unsigned char>(key[kPersonSize]) != v1::RECORD_KIND_PERSON_BASICS) {
+          return true;
+        }
+        v1::RecordState state;
+        if (!state.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+          return true;
+        }
+        batch->IndexName(key, state);
+        if (++indexed % 10000 == 0) {
+          failed = Commit(*batch, /*sync=*/false);
+          batch = std::make_unique<Batch>(*this);
+        }
+        return failed.ok();
+      }));
+  TB_RETURN_IF_ERROR(failed);
+  batch->Put(Cf::kDefault, kNamesIndexedKey, "1");
+  TB_RETURN_IF_ERROR(Commit(*batch, /*sync=*/true));
+  if (indexed > 0) TB_LOG(INFO) << "person-search index built for " << indexed << " persons";
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<std::pair<std::string, std::string>>> Store::FindByName(
+    absl::string_view name, int year, int month, int day, size_t limit) const {
+  const std::string prefix = NameIndexPrefix(name, year, month, day);
+  std::vector<std::pair<std::string, std::string>> out;
+  TB_RETURN_IF_ERROR(ScanFrom(
+      Cf::kDefault, prefix, prefix, false, [&](absl::string_view key, absl::string_view v) {
+        if (key.size() != prefix.size() + kPersonSize) return true;
+        out.emplace_back(std::string(key.substr(prefix.size())), std::string(v));
+        return out.size() < limit;
+      }));
+  return out;
 }
 
 namespace {

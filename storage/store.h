@@ -83,6 +83,7 @@ class Batch {
   void PutEvent(const LogId& log, uint64_t seq, absl::string_view body);
   void PutNode(const LogId& log, merkle::NodeId node, const crypto::Digest& d);
   void PutCheckpoint(const LogId& log, uint64_t tree_size, const v1::SignedCheckpoint& checkpoint);
+  // Also indexes a person's basics by name and birth date (keys.h "names/").
   void PutRecord(absl::string_view record_key, const v1::RecordState& state);
   // Replaces every link of `person`.
   void PutLinks(absl::string_view person, const std::map<std::string, v1::PersonLink>& links);
@@ -100,6 +101,9 @@ class Batch {
   void PutFrozen(const LogId& log, absl::string_view why);
 
   size_t count() const;
+  // The name-index entries of a person-basics record's heads (PutRecord
+  // writes them; Store::Open uses it to index an older store).
+  void IndexName(absl::string_view record_key, const v1::RecordState& state);
   size_t bytes() const;
 
  private:
@@ -193,6 +197,13 @@ class Store {
       Cf cf, absl::string_view prefix, absl::string_view start, bool reverse,
       const std::function<bool(absl::string_view key, absl::string_view value)>& fn) const;
 
+  // Persons whose basics are indexed under `name` (keys.h NormalizedName)
+  // and this birth date, as (person, record id of the basics), at most
+  // `limit`, by person. The index keeps earlier values: check each hit
+  // against the record.
+  absl::StatusOr<std::vector<std::pair<std::string, std::string>>> FindByName(
+      absl::string_view name, int year, int month, int day, size_t limit) const;
+
   // --- Counters and metadata ---
   absl::StatusOr<uint64_t> GetCounter(absl::string_view name) const;
   // Adds `delta` to counter `name` (durable with the next synced write).
@@ -215,6 +226,8 @@ class Store {
   Store(std::string path, crypto::SuiteId suite);
   rocksdb::ColumnFamilyHandle* cf(Cf c) const { return handles_[static_cast<int>(c)]; }
   absl::Status CheckFormat();
+  // Builds the name index of a store written before it existed (once).
+  absl::Status IndexNamesOnce();
   // The first checkpoint at or after `size` (forward) or at or before it.
   absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> SeekCheckpoint(
       const LogId& log, uint64_t size, bool forward) const;

@@ -2,7 +2,10 @@
 # Enforces the layering of the README's "Layout and layering": dependencies
 # point down only.
 #
-#   common <- proto <- records <- storage <- sync <- workflows <- node <- admin <- daemon
+#   common <- proto <- records <- storage <- sync <- workflows <- node <- admin <- console <- daemon
+#
+# console/ (the web console) sits beside admin/'s gRPC server: it calls the
+# Admin logic over HTTPS and includes neither gRPC nor RocksDB.
 #
 # with three libraries that must stay free of the store, so that tongbanctl
 # (which talks to a running node only through the Admin service) links
@@ -25,7 +28,7 @@ set -u
 cd "$(dirname "$0")/.."
 fail=0
 upper() {  # the include pattern of every room above $1
-  local rooms=(records storage sync workflows node admin daemon tongbanctl) out="" seen=0
+  local rooms=(records storage sync workflows node admin console daemon tongbanctl) out="" seen=0
   for r in "${rooms[@]}"; do
     [ $seen -eq 1 ] && out="$out|$r"
     [ "$r" = "$1" ] && seen=1
@@ -39,7 +42,7 @@ check() {  # files (a folder or globs), forbidden include pattern, why
 }
 grpc='#include <grpcpp?/'
 rocks='#include <rocksdb/'
-check common "#include \"(proto|records|storage|sync|workflows|node|admin|daemon|tongbanctl)/|$grpc|$rocks" \
+check common "#include \"(proto|records|storage|sync|workflows|node|admin|console|daemon|tongbanctl)/|$grpc|$rocks" \
   "common/ includes a room above it, RocksDB or gRPC"
 check records "$(upper records)|$grpc|$rocks" "records/ includes a room above it, RocksDB or gRPC"
 check storage "$(upper storage)|$grpc" "storage/ includes a room above it or gRPC"
@@ -48,23 +51,24 @@ check sync "$(upper sync)|$rocks" "sync/ includes a room above it or RocksDB"
 check workflows "$(upper workflows)|$grpc|$rocks" "workflows/ includes a room above it, RocksDB or gRPC"
 check node "$(upper node)|$rocks" "node/ includes a room above it or RocksDB"
 check admin "$(upper admin)|$rocks" "admin/ includes a room above it or RocksDB"
+check console "$(upper console)|$grpc|$rocks" "console/ includes a room above it, RocksDB or gRPC"
 check daemon "$(upper daemon)|$rocks" "daemon/ includes tongbanctl/ or RocksDB"
 # The store-free libraries.
-check "sync/roster.h sync/roster.cc" '#include "(records|storage|workflows|node|admin|daemon|tongbanctl)/' \
+check "sync/roster.h sync/roster.cc" '#include "(records|storage|workflows|node|admin|console|daemon|tongbanctl)/' \
   "tongban_roster (sync/roster.*) includes more than common and proto"
 hits=$(grep -nE '#include "sync/' sync/roster.h sync/roster.cc | grep -v 'sync/roster.h' || true)
 [ -n "$hits" ] && { echo "layering: tongban_roster includes sync/ beyond roster.h"; echo "$hits"; fail=1; }
 formats="workflows/certificate_payload.h workflows/certificate_payload.cc workflows/csv.h
          workflows/csv.cc workflows/import_csv.h workflows/import_csv.cc workflows/ledger.h
          workflows/ledger.cc workflows/measures.h workflows/measures.cc"
-check "$formats" '#include "(storage|node|admin|daemon|tongbanctl)/|#include "workflows/(deadlines|stats|import_batch)\.h' \
+check "$formats" '#include "(storage|node|admin|console|daemon|tongbanctl)/|#include "workflows/(deadlines|stats|import_batch)\.h' \
   "tongban_formats includes the store or a store-bound workflow"
 hits=$(grep -nE '#include "sync/' $formats | grep -v 'sync/roster.h' || true)
 [ -n "$hits" ] && { echo "layering: tongban_formats includes sync/ beyond roster.h"; echo "$hits"; fail=1; }
 check "admin/operators.h admin/operators.cc admin/totp.h admin/totp.cc" \
-  '#include "(proto|records|storage|sync|workflows|node|daemon|tongbanctl)/|#include "admin/(admin|auth|admin_server)\.h' \
+  '#include "(proto|records|storage|sync|workflows|node|console|daemon|tongbanctl)/|#include "admin/(admin|auth|admin_server)\.h' \
   "tongban_accounts (admin/operators.*, admin/totp.*) includes more than common"
-check tongbanctl "#include \"(storage|node|daemon)/|#include \"workflows/(deadlines|stats|import_batch)\\.h|#include \"admin/(admin|auth|admin_server)\\.h|$rocks" \
+check tongbanctl "#include \"(storage|node|console|daemon)/|#include \"workflows/(deadlines|stats|import_batch)\\.h|#include \"admin/(admin|auth|admin_server)\\.h|$rocks" \
   "tongbanctl/ includes the store, the node or the daemon"
 hits=$(grep -rnE '#include "sync/' tongbanctl --include='*.h' --include='*.cc' |
        grep -vE 'sync/(roster|grpc_status)\.h' || true)

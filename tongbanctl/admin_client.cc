@@ -287,6 +287,10 @@ TB_CLIENT_METHOD(StatsMany, StatsManyRequest, StatsManyReply)
 TB_CLIENT_METHOD(CertificatePayload, CertificatePayloadRequest, CertificatePayloadReply)
 TB_CLIENT_METHOD(RevocationList, RevocationListRequest, RevocationListReply)
 TB_CLIENT_METHOD(Import, ImportRequest, ImportReply)
+TB_CLIENT_METHOD(SearchPersons, SearchPersonsRequest, SearchPersonsReply)
+TB_CLIENT_METHOD(Fleet, FleetRequest, FleetReply)
+TB_CLIENT_METHOD(AccessReport, AccessReportRequest, AccessReportReply)
+TB_CLIENT_METHOD(MetricsHistory, MetricsHistoryRequest, MetricsHistoryReply)
 #undef TB_CLIENT_METHOD
 
 }  // namespace tongban::cli

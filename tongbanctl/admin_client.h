@@ -71,6 +71,10 @@ class AdminClient {
       const v1::CertificatePayloadRequest& r);
   absl::StatusOr<v1::RevocationListReply> RevocationList(const v1::RevocationListRequest& r);
   absl::StatusOr<v1::ImportReply> Import(const v1::ImportRequest& r);
+  absl::StatusOr<v1::SearchPersonsReply> SearchPersons(const v1::SearchPersonsRequest& r);
+  absl::StatusOr<v1::FleetReply> Fleet(const v1::FleetRequest& r);
+  absl::StatusOr<v1::AccessReportReply> AccessReport(const v1::AccessReportRequest& r);
+  absl::StatusOr<v1::MetricsHistoryReply> MetricsHistory(const v1::MetricsHistoryRequest& r);
 
  private:
   struct Impl;

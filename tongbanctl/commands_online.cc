@@ -19,6 +19,7 @@
 #include "common/status_macros.h"
 #include "records/dates.h"
 #include "tongbanctl/admin_client.h"
+#include "tongbanctl/files.h"
 #include "tongbanctl/i18n.h"
 #include "workflows/measures.h"
 
@@ -201,6 +202,8 @@ absl::Status StatusCmd(const Args& args, Io& io) {
       {"own log",
        absl::StrCat(s.log_size(), " ", Tr("events"), ", ", s.signed_size(), " ", Tr("signed"))},
       {"logs held", absl::StrCat(s.logs_held(), " (", s.frozen_origins(), " ", Tr("frozen"), ")")},
+      {"certificate", absl::StrCat(Tr("expires"), " ", When(s.certificate_not_after_micros()))},
+      {"CA cert", absl::StrCat(Tr("expires"), " ", When(s.ca_not_after_micros()))},
       {"pending for",
        s.pending_peers().empty() ? Tr("nobody (in sync)") : absl::StrJoin(s.pending_peers(), ", ")},
       {"disk", absl::StrCat(s.disk_bytes() / (1 << 20), " MiB")},
@@ -691,6 +694,7 @@ absl::Status AuditCmd(const Args& args, Io& io) {
   v1::AuditRequest r;
   r.set_operator_(args.Get("operator"));
   r.set_person(args.Get("person"));
+  r.set_action(args.Get("action"));
   TB_ASSIGN_OR_RETURN(long long limit, args.GetInt("limit", 100, 1, 100000));
   r.set_limit(static_cast<uint32_t>(limit));
   for (const char* flag : {"from", "to"}) {
@@ -710,6 +714,118 @@ absl::Status AuditCmd(const Args& args, Io& io) {
   for (const v1::AuditEntry& e : reply.entries()) {
     rows.push_back({absl::StrCat(e.seq()), When(e.at_micros()), e.operator_(), e.role(), e.action(),
                     e.person().empty() ? "-" : ids::MaskId(e.person()), e.reason(), e.outcome()});
+  }
+  PrintTable(rows, io);
+  return absl::OkStatus();
+}
+
+absl::Status AccessReportCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::AccessReportRequest r;
+  r.set_person(PersonArg(args));
+  TB_ASSIGN_OR_RETURN(std::string reason, args.Required("reason"));
+  r.set_reason(reason);
+  for (const char* flag : {"from", "to"}) {
+    if (!args.Has(flag)) continue;
+    TB_ASSIGN_OR_RETURN(v1::Date d, DateFlag(args, flag));
+    const absl::Time t = absl::FromCivil(absl::CivilDay(d.year(), d.month(), d.day()),
+                                         absl::FixedTimeZone(8 * 3600));
+    (std::string(flag) == "from" ? r.set_from_micros(absl::ToUnixMicros(t))
+                                 : r.set_to_micros(absl::ToUnixMicros(t + absl::Hours(24))));
+  }
+  TB_ASSIGN_OR_RETURN(v1::AccessReportReply reply, client->AccessReport(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  if (args.Has("out")) {
+    TB_RETURN_IF_ERROR(WriteFileAtomically(args.Get("out"), reply.csv(), 0600));
+    io.out << "access report of person " << reply.person_masked() << ": " << reply.entries_size()
+           << " entries, audit chain verified, written to " << args.Get("out") << "\n";
+    return absl::OkStatus();
+  }
+  io.out << "access report of person " << reply.person_masked() << ": " << reply.entries_size()
+         << " entries, audit chain " << (reply.chain_verified() ? "verified" : "NOT VERIFIED")
+         << "\n\n";
+  std::vector<std::vector<std::string>> rows = {
+      {"#", "WHEN", "OPERATOR", "ROLE", "ACTION", "REASON", "OUTCOME"}};
+  for (const v1::AuditEntry& e : reply.entries()) {
+    rows.push_back({absl::StrCat(e.seq()), When(e.at_micros()), e.operator_(), e.role(), e.action(),
+                    e.reason(), e.outcome()});
+  }
+  PrintTable(rows, io);
+  return absl::OkStatus();
+}
+
+absl::Status PersonSearchCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::SearchPersonsRequest r;
+  TB_ASSIGN_OR_RETURN(std::string name, args.Required("name"));
+  r.set_name(name);
+  TB_ASSIGN_OR_RETURN(*r.mutable_birth_date(), DateFlag(args, "birth-date"));
+  TB_ASSIGN_OR_RETURN(std::string reason, args.Required("reason"));
+  r.set_reason(reason);
+  TB_ASSIGN_OR_RETURN(long long limit, args.GetInt("limit", 0, 1, 50));
+  r.set_limit(static_cast<uint32_t>(limit));
+  TB_ASSIGN_OR_RETURN(v1::SearchPersonsReply reply, client->SearchPersons(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  std::vector<std::vector<std::string>> rows = {{"PERSON", "NAME", "SEX", "BORN", "HUKOU"}};
+  for (const v1::PersonMatch& p : reply.persons()) {
+    rows.push_back({p.person(), p.name(), v1::Sex_Name(p.sex()).substr(4), DateText(p.birth_date()),
+                    p.hukou_region()});
+  }
+  PrintTable(rows, io);
+  if (reply.persons().empty()) io.out << "(none)\n";
+  return absl::OkStatus();
+}
+
+absl::Status FleetCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::FleetRequest r;
+  if (args.Has("sort")) {
+    TB_ASSIGN_OR_RETURN(v1::FleetSort sort,
+                        Choice<v1::FleetSort>(args, "sort",
+                                              {{"code", v1::FLEET_SORT_CODE},
+                                               {"name", v1::FLEET_SORT_NAME},
+                                               {"last-seen", v1::FLEET_SORT_LAST_SEEN},
+                                               {"behind-out", v1::FLEET_SORT_BEHIND_OUTBOUND},
+                                               {"behind-in", v1::FLEET_SORT_BEHIND_INBOUND},
+                                               {"log-size", v1::FLEET_SORT_LOG_SIZE},
+                                               {"held", v1::FLEET_SORT_HELD},
+                                               {"frozen", v1::FLEET_SORT_FROZEN}}));
+    r.set_sort(sort);
+  }
+  r.set_descending(args.Has("desc"));
+  TB_ASSIGN_OR_RETURN(long long offset, args.GetInt("offset", 0, 0, 1000000));
+  TB_ASSIGN_OR_RETURN(long long limit, args.GetInt("limit", 50, 1, 500));
+  r.set_offset(static_cast<uint32_t>(offset));
+  r.set_limit(static_cast<uint32_t>(limit));
+  TB_ASSIGN_OR_RETURN(v1::FleetReply reply, client->Fleet(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  io.out << reply.total() << " nodes, as of " << When(reply.computed_at_micros()) << "\n\n";
+  std::vector<std::vector<std::string>> rows = {{"NODE", "NAME", "STATUS", "CONNECTED", "LAST SEEN",
+                                                 "BEHIND OUT", "BEHIND IN", "LOG", "HELD",
+                                                 "FROZEN"}};
+  for (const v1::FleetNode& n : reply.nodes()) {
+    rows.push_back({n.code(), n.name(), n.status(), n.connected() ? "yes" : "no",
+                    When(n.last_seen_micros()), absl::StrCat(n.behind_outbound()),
+                    absl::StrCat(n.behind_inbound()), absl::StrCat(n.log_size()),
+                    n.held().empty() ? "-" : n.held(), n.frozen() ? "FROZEN" : "-"});
+  }
+  PrintTable(rows, io);
+  return absl::OkStatus();
+}
+
+absl::Status MetricsHistoryCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(v1::MetricsHistoryReply reply,
+                      client->MetricsHistory(v1::MetricsHistoryRequest()));
+  if (args.Has("json")) return PrintJson(reply, io);
+  std::vector<std::vector<std::string>> rows = {
+      {"WHEN", "OWN EVENTS", "APPLIED", "SENT", "BEHIND OUT", "BEHIND IN", "LAG S", "PEERS UP"}};
+  for (const v1::MetricsSample& s : reply.samples()) {
+    rows.push_back({When(s.at_micros()), absl::StrCat(s.own_events()),
+                    absl::StrCat(s.events_applied()), absl::StrCat(s.events_sent()),
+                    absl::StrCat(s.behind_outbound()), absl::StrCat(s.behind_inbound()),
+                    absl::StrFormat("%.0f", s.max_lag_seconds()),
+                    absl::StrCat(s.peers_connected())});
   }
   PrintTable(rows, io);
   return absl::OkStatus();
@@ -948,14 +1064,44 @@ void AddOnlineCommands(std::vector<Command>* c) {
              "                         (default: the node's own; a county sees itself only)\n",
              "  tongbanctl stats --year 2026 --scope 440000\n",
              WithConnection({{"month"}, {"year"}, {"scope"}}), 0, StatsCmd));
-  c->push_back(Online("audit", "", "the audit trail, its chain verified (auditors)",
-                      "tongbanctl audit [--from DATE] [--to DATE] [--operator NAME] [--person ID] "
-                      "[--limit N]",
-                      "  --from DATE, --to DATE  days in China Standard Time\n"
-                      "  --operator NAME, --person ID, --limit N (default 100)\n",
-                      "  tongbanctl audit --from 2026-11-01 --person 620102199001010012\n",
-                      WithConnection({{"from"}, {"to"}, {"operator"}, {"person"}, {"limit"}}), 0,
-                      AuditCmd));
+  c->push_back(
+      Online("audit", "", "the audit trail, its chain verified (auditors)",
+             "tongbanctl audit [--from DATE] [--to DATE] [--operator NAME] [--person ID] "
+             "[--action ACTION] [--limit N]",
+             "  --from DATE, --to DATE  days in China Standard Time\n"
+             "  --operator NAME, --person ID, --limit N (default 100)\n"
+             "  --action ACTION        person.read, record.write, operator.login, ...\n",
+             "  tongbanctl audit --from 2026-11-01 --person 620102199001010012\n",
+             WithConnection({{"from"}, {"to"}, {"operator"}, {"person"}, {"action"}, {"limit"}}), 0,
+             AuditCmd));
+  c->push_back(Online(
+      "audit", "report",
+      "a person's access report (PIPL art. 45): who read or wrote their records, when, why",
+      "tongbanctl audit report ID --reason TEXT [--from DATE] [--to DATE] [--out FILE]",
+      "  --reason TEXT          why the report is made (required, audited)\n"
+      "  --out FILE             write the report as CSV (UTF-8 with BOM) instead of a table\n",
+      "  tongbanctl audit report 620102199001010012 --reason \"the person asked\" --out r.csv\n",
+      WithConnection({{"reason"}, {"from"}, {"to"}, {"out"}}), 1, AccessReportCmd));
+  c->push_back(Online(
+      "person", "search", "persons this node holds by name and birth date (audited)",
+      "tongbanctl person search --name NAME --birth-date DATE --reason TEXT",
+      "  --name NAME, --birth-date YYYY-MM-DD\n"
+      "  --reason TEXT          why you look for the person (required, audited)\n",
+      "  tongbanctl person search --name 王芳 --birth-date 1990-03-07 --reason "
+      "\"arrival\"\n",
+      WithConnection({{"name"}, {"birth-date"}, {"reason"}, {"limit"}}), 0, PersonSearchCmd));
+  c->push_back(Online(
+      "fleet", "", "every other node: connected, last seen, lag both ways, log size, held, frozen",
+      "tongbanctl fleet [--sort KEY] [--desc] [--offset N] [--limit N]",
+      "  --sort KEY             code (default), name, last-seen, behind-out, behind-in,\n"
+      "                         log-size, held, frozen\n"
+      "  --desc                 largest first; --offset N, --limit N (default 50, at most 500)\n",
+      "  tongbanctl fleet --sort behind-out --desc --limit 20\n",
+      WithConnection({{"sort"}, {"desc", false}, {"offset"}, {"limit"}}), 0, FleetCmd));
+  c->push_back(Online("metrics", "history",
+                      "the node's events and lag over the last hours (10 s samples)",
+                      "tongbanctl metrics history", "", "  tongbanctl metrics history --json\n",
+                      ConnectionFlags(), 0, MetricsHistoryCmd));
 }
 
 }  // namespace tongban::cli

@@ -34,6 +34,9 @@ const std::map<absl::string_view, absl::string_view>& Chinese() {
       {"events", "条事件"},
       {"signed", "已签名"},
       {"frozen", "已冻结"},
+      {"certificate", "节点证书"},
+      {"CA cert", "CA 证书"},
+      {"expires", "到期"},
       // table headings
       {"PEER", "对端"},
       {"NAME", "名称"},

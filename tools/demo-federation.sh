@@ -7,7 +7,10 @@
 # sends an inquiry, which the origin answers; the person moves on to a third
 # county, then returns home. Each step prints the tongbanctl command an
 # operator would run and what it shows; it ends with every node's peers,
-# status and statistics. Every process started is stopped.
+# status and statistics. Every node also serves the web console; the demo
+# prints each console's address and how to sign in, and, run from a
+# terminal, keeps the federation up until Enter so that it can be opened in
+# a browser. Every process started is stopped.
 #
 #   tools/demo-federation.sh [BUILD_DIR] [SUITE]
 set -euo pipefail
@@ -44,10 +47,35 @@ bash "$(dirname "$0")/federation-setup.sh" "$build" "$dir" "$suite" "$base" "${c
 echo "federation CA, signed roster (v1), node keys and certificates, and per county an"
 echo "operator CA with a clerk, an administrator and an auditor."
 
+# The web console of every node, on a port the system picks.
+assets=$(cd "$(dirname "$0")/../console/assets" && pwd)
+for code in "${codes[@]}"; do
+  printf '\n[console]\nlisten = "127.0.0.1:0"\nassets = "%s"\n' "$assets" >>"$dir/$code/tongband.conf"
+done
+
 for code in "${codes[@]}"; do
   "$tongband" --config "$dir/$code/tongband.conf" 2>"$dir/$code/tongband.log" &
   pids+=($!)
 done
+
+declare -A console
+# How to open each node's console: its address, and the operators'
+# certificates as PKCS#12 files a browser imports (no password on the file).
+show_consoles() {
+  say "The web console (通办管理台) of each node"
+  echo "Trust the federation CA $dir/ca/ca.crt in the browser (it signed each node's"
+  echo "certificate), import an operator's certificate, open the address, then sign in"
+  echo "with that operator's password (the .password file; no TOTP is enrolled here)."
+  for code in "${codes[@]}"; do
+    local ops="$dir/$code/operators"
+    printf '\n  %s %s: https://127.0.0.1:%s/\n' "$code" "${name[$code]}" "${console[$code]}"
+    for who in clerk admin auditor; do
+      openssl pkcs12 -export -in "$ops/$who.crt" -inkey "$ops/$who.key" -out "$ops/$who.p12" \
+        -passout pass: 2>/dev/null
+      printf '    %-8s certificate %s  password file %s\n' "$who" "$ops/$who.p12" "$ops/$who.password"
+    done
+  done
+}
 
 # tongbanctl as OPERATOR (clerk, admin, auditor) of node CODE.
 as() {
@@ -85,7 +113,16 @@ wait_for() {
 for code in "${codes[@]}"; do
   for _ in $(seq 300); do as "$code" clerk status >/dev/null 2>&1 && break; sleep 0.1; done
 done
+for code in "${codes[@]}"; do
+  for _ in $(seq 300); do
+    p=$(sed -n 's/.*console listening port=\([0-9]*\).*/\1/p' "$dir/$code/tongband.log")
+    [[ -n $p ]] && { console[$code]=$p; break; }
+    sleep 0.1
+  done
+  [[ -n ${console[$code]:-} ]] || { echo "demo: node $code has no console" >&2; exit 1; }
+done
 say "Four nodes are up"
+show_consoles
 run 620102 admin status
 
 person=620102199003070026
@@ -170,6 +207,12 @@ printf '(first lines of %s)\n' "$dir/ledger-2026.csv"
 head -c 600 "$dir/ledger-2026.csv"; echo
 say "8. The auditor of the residence reads who touched the person's data"
 run 440305 auditor audit --person $person --limit 8
+
+show_consoles
+if [[ -t 0 ]]; then
+  printf '\nThe federation stays up for the consoles above; press Enter to stop it. '
+  read -r
+fi
 
 say "Stopping the nodes"
 trap - EXIT

@@ -9,7 +9,13 @@ pkgs=(cmake g++ make pkg-config ccache libgrpc++-dev protobuf-compiler-grpc
       prometheus curl jq iproute2  # the Prometheus tests (promtool, a real scrape)
       zsh                          # the zsh completion test
       debootstrap lintian          # make test-first-start (clean Debian 12, lintian)
-      docker.io docker-compose)    # make test-docker
+      docker.io docker-compose     # make test-docker
+      # the web console: its HTTP library, and the UI libraries it serves
+      libcpp-httplib-dev libjs-bootstrap5 libjs-chart.js
+      # the console's browser test: headless Chromium driven by Selenium,
+      # CJK fonts for its screenshots, NSS tools for the operators'
+      # certificates, openssl to bundle them
+      chromium chromium-driver python3-selenium fonts-noto-cjk libnss3-tools openssl)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -843,6 +843,60 @@ TEST_P(DaemonTest, DeadlinesAreSetByTheNodeListedAndCounted) {
   EXPECT_EQ(sent, 1);
 }
 
+// The calls the console added are tongbanctl commands too, with the same
+// role checks: person search, the fleet view, a person's access report, the
+// metrics history, and the audit trail filtered by action.
+TEST_P(DaemonTest, ConsoleCallsAreTongbanctlCommandsToo) {
+  const std::string p = testutil::MakeId(kCounty, "19900307", 26);
+  auto clerk = As("clerk");
+  v1::WriteRequest w = BasicsWrite(p);
+  w.mutable_value()->mutable_person_basics()->set_name("王芳");
+  *w.mutable_value()->mutable_person_basics()->mutable_birth_date() = testutil::Day(1990, 3, 7);
+  TB_ASSERT_OK(clerk->Write(w).status());
+  std::string err, out;
+  EXPECT_EQ(Ctl("clerk",
+                {"person", "search", "--name", "王芳", "--birth-date", "1990-03-07", "--reason",
+                 "arrival check"},
+                &err, &out),
+            0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, p)) << out;
+  EXPECT_NE(Ctl("clerk", {"person", "search", "--name", "王芳", "--birth-date", "1990-03-07"}, &err,
+                &out),
+            0);
+  EXPECT_NE(Ctl("auditor",
+                {"person", "search", "--name", "王芳", "--birth-date", "1990-03-07", "--reason",
+                 "curious"},
+                &err, &out),
+            0);
+  EXPECT_TRUE(absl::StrContains(err, "may not")) << err;
+
+  // The fleet view is computed by housekeeping within seconds of start.
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  int rc = 1;
+  while ((rc = Ctl("admin", {"fleet", "--sort", "log-size", "--desc"}, &err, &out)) != 0 &&
+         absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_EQ(rc, 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "000000")) << out;
+  EXPECT_EQ(Ctl("admin", {"metrics", "history"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "OWN EVENTS")) << out;
+
+  const std::string report = dir_.File("report.csv");
+  EXPECT_EQ(Ctl("auditor", {"audit", "report", p, "--reason", "the person asked", "--out", report},
+                &err, &out),
+            0)
+      << err;
+  const std::string csv = testutil::Contents(report);
+  EXPECT_TRUE(absl::StrContains(csv, "person.search")) << csv;
+  EXPECT_TRUE(absl::StrContains(csv, "record.write")) << csv;
+  EXPECT_NE(Ctl("clerk", {"audit", "report", p, "--reason", "x"}, &err, &out), 0);
+  EXPECT_EQ(Ctl("auditor", {"audit", "--action", "person.search"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "person.search")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "record.write")) << out;
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(DaemonTest);
 
 }  // namespace

@@ -37,6 +37,8 @@ TEST(ConfigTest, MinimalFileGetsDefaults) {
   EXPECT_EQ(c.peer_listen, "0.0.0.0:7443");
   EXPECT_EQ(c.retry_max, absl::Minutes(5));
   EXPECT_EQ(c.batch_events, 1024u);
+  EXPECT_EQ(c.console_listen, "");  // the console is off unless configured
+  EXPECT_EQ(c.console_session_idle, absl::Minutes(15));
 }
 
 TEST(ConfigTest, EveryKeyIsRead) {
@@ -51,6 +53,15 @@ lockout_failures = 3
 lockout_period = "10m"
 [metrics]
 listen = "127.0.0.1:9002"
+[console]
+listen = "127.0.0.1:9003"
+assets = "console"
+javascript = "/opt/js"
+session_idle = "5m"
+session_lifetime = "1h"
+workers = 8
+read_timeout = "3s"
+keep_alive = "1s"
 [sync]
 credit = 8
 batch_events = 512
@@ -70,6 +81,14 @@ level = "debug"
   EXPECT_EQ(c.lockout_failures, 3u);
   EXPECT_EQ(c.lockout_period, absl::Minutes(10));
   EXPECT_EQ(c.metrics_listen, "127.0.0.1:9002");
+  EXPECT_EQ(c.console_listen, "127.0.0.1:9003");
+  EXPECT_EQ(c.console_assets, "conf/console");
+  EXPECT_EQ(c.console_javascript, "/opt/js");
+  EXPECT_EQ(c.console_session_idle, absl::Minutes(5));
+  EXPECT_EQ(c.console_session_lifetime, absl::Hours(1));
+  EXPECT_EQ(c.console_workers, 8u);
+  EXPECT_EQ(c.console_read_timeout, absl::Seconds(3));
+  EXPECT_EQ(c.console_keep_alive, absl::Seconds(1));
   EXPECT_EQ(c.credit, 8u);
   EXPECT_EQ(c.batch_events, 512u);
   EXPECT_EQ(c.batch_bytes, 65536u);
@@ -180,6 +199,15 @@ INSTANTIATE_TEST_SUITE_P(
                 ":12: admin.operators: admin.operator_ca and admin.operators go together"},
         BadCase{"RetryOrder", "[sync]\nretry_initial = \"10m\"\nretry_max = \"1m\"\n",
                 ":13: sync.retry_max: is shorter than sync.retry_initial"},
+        BadCase{"ConsoleWithoutOperators", "[console]\nlisten = \"127.0.0.1:7445\"\n",
+                ":12: console.listen: the console signs operators in as the Admin service "
+                "does: set admin.operator_ca"},
+        BadCase{"ConsoleIdle", "[console]\nsession_idle = \"0s\"\n",
+                ":12: console.session_idle: \"0s\" is out of range"},
+        BadCase{"ConsoleLifetime", "[console]\nsession_idle = \"2h\"\nsession_lifetime = \"1h\"\n",
+                ":13: console.session_lifetime: is shorter than console.session_idle"},
+        BadCase{"ConsoleWorkers", "[console]\nworkers = 1\n",
+                ":12: console.workers: 1 is out of range [2, 256]"},
         BadCase{"DeadlineRange", "[deadlines]\nurgent_days = 0\n",
                 ":12: deadlines.urgent_days: 0 is out of range [1, 365]"},
         BadCase{"NotAProvince", "[deadlines.620102]\nurgent_days = 9\n",

@@ -32,6 +32,72 @@ class StoreTest : public testing::TestWithParam<SuiteId> {
 
 using testutil::AllFileBytes;
 
+// Basics with a name and birth date, as the writer stores them.
+v1::RecordState BasicsState(const std::string& name, int year, int month, int day) {
+  v1::RecordValue v;
+  v1::PersonBasics* b = v.mutable_person_basics();
+  b->set_name(name);
+  b->mutable_birth_date()->set_year(year);
+  b->mutable_birth_date()->set_month(month);
+  b->mutable_birth_date()->set_day(day);
+  v1::RecordState state;
+  state.set_custodian("620102");
+  v1::RecordState::Head* head = state.add_heads();
+  head->set_operation(v1::OPERATION_UPSERT);
+  head->set_payload(v.SerializeAsString());
+  return state;
+}
+
+// The person search's index is written with the record, finds by the
+// normalized name and birth date only, and is as encrypted as the rest.
+TEST_P(StoreTest, NameIndexIsWrittenWithTheRecordAndEncrypted) {
+  const std::string a = "620102199003070026", b = "620102199003070034";
+  const std::string name = "WANG-FANG-INDEXED";
+  {
+    TB_ASSERT_OK_AND_ASSIGN(auto store, Store::Open(options_));
+    Batch batch(*store);
+    batch.PutRecord(RecordKey(a, v1::RECORD_KIND_PERSON_BASICS, "basics"),
+                    BasicsState(name, 1990, 3, 7));
+    batch.PutRecord(RecordKey(b, v1::RECORD_KIND_PERSON_BASICS, "basics"),
+                    BasicsState("  wang-fang-INDEXED ", 1990, 3, 7));
+    batch.PutRecord(RecordKey(b, v1::RECORD_KIND_OUTFLOW, "out-1"), BasicsState(name, 1990, 3, 8));
+    TB_ASSERT_OK(store->Commit(batch, /*sync=*/true));
+    TB_ASSERT_OK_AND_ASSIGN(auto hits, store->FindByName(" wang-fang-indexed", 1990, 3, 7, 10));
+    ASSERT_EQ(hits.size(), 2u);
+    EXPECT_EQ(hits[0], std::make_pair(a, std::string("basics")));
+    EXPECT_EQ(hits[1].first, b);
+    TB_ASSERT_OK_AND_ASSIGN(auto limited, store->FindByName(name, 1990, 3, 7, 1));
+    EXPECT_EQ(limited.size(), 1u);
+    TB_ASSERT_OK_AND_ASSIGN(auto other_day, store->FindByName(name, 1990, 3, 8, 10));
+    EXPECT_TRUE(other_day.empty()) << "only basics are indexed";
+    TB_ASSERT_OK(store->Flush());
+  }
+  EXPECT_EQ(AllFileBytes(options_.path).find("wang-fang-indexed"), std::string::npos);
+}
+
+// A store written before the index existed is indexed when it opens.
+TEST_P(StoreTest, OlderStoreIsIndexedOnOpen) {
+  const std::string a = "620102199003070026";
+  {
+    TB_ASSERT_OK_AND_ASSIGN(auto store, Store::Open(options_));
+    Batch batch(*store);
+    batch.PutRecord(RecordKey(a, v1::RECORD_KIND_PERSON_BASICS, "basics"),
+                    BasicsState("Li Lei", 1990, 3, 7));
+    TB_ASSERT_OK(store->Commit(batch, /*sync=*/true));
+    // As an older build left it: no index, no mark.
+    Batch undo(*store);
+    undo.Delete(Cf::kDefault, NameIndexKey("Li Lei", 1990, 3, 7, a));
+    undo.Delete(Cf::kDefault, "meta/names_indexed");
+    TB_ASSERT_OK(store->Commit(undo, /*sync=*/true));
+    TB_ASSERT_OK_AND_ASSIGN(auto none, store->FindByName("li lei", 1990, 3, 7, 10));
+    ASSERT_TRUE(none.empty());
+  }
+  TB_ASSERT_OK_AND_ASSIGN(auto store, Store::Open(options_));
+  TB_ASSERT_OK_AND_ASSIGN(auto hits, store->FindByName("li  lei", 1990, 3, 7, 10));
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].first, a);
+}
+
 TEST_P(StoreTest, PersonalDataNeverReachesDiskInTheClear) {
   const std::string id = "11010519491231002X";
   const std::string name = "ZHANGSANFENG-TESTNAME";

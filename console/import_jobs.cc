@@ -1,0 +1,182 @@
+#include "console/import_jobs.h"
+
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/crypto/suite.h"
+#include "common/hex.h"
+#include "common/status_macros.h"
+#include "workflows/csv.h"
+#include "workflows/import_csv.h"
+
+namespace tongban::console {
+
+struct ImportJobs::Job {
+  admin::Operator op;
+  std::string content;
+  workflows::Encoding encoding;
+  std::unique_ptr<workflows::ImportReader> reader;
+  std::istringstream in;
+  std::string findings;  // CSV lines
+  ImportProgress progress ABSL_GUARDED_BY(ImportJobs::mu_);
+  std::thread thread;
+};
+
+namespace {
+
+std::string Owner(const admin::Operator& op) { return absl::StrCat(op.county, "/", op.name); }
+
+}  // namespace
+
+ImportJobs::ImportJobs(admin::AdminApi* api, std::function<absl::CivilDay()> today)
+    : api_(api), today_(std::move(today)) {}
+
+ImportJobs::~ImportJobs() {
+  std::map<std::string, std::unique_ptr<Job>> jobs;
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    jobs.swap(jobs_);
+  }
+  for (auto& [unused, job] : jobs) {
+    if (job->thread.joinable()) job->thread.join();
+  }
+}
+
+absl::StatusOr<ImportProgress> ImportJobs::Start(const admin::Operator& op, std::string file,
+                                                 std::string content, absl::string_view encoding) {
+  if (content.size() > kMaxImportBytes) {
+    return absl::ResourceExhaustedError(absl::StrCat("file: ", content.size(), " bytes, at most ",
+                                                     kMaxImportBytes, " in one import"));
+  }
+  absl::StatusOr<workflows::Encoding> enc = workflows::ParseEncoding(encoding);
+  if (!enc.ok()) return Prefixed("encoding", enc.status());
+  absl::StatusOr<std::string> id = crypto::RandomBytes(16);
+  if (!id.ok()) return absl::InternalError("no random bytes for an import job");
+  auto job = std::make_unique<Job>();
+  job->op = op;
+  job->content = std::move(content);
+  job->encoding = *enc;
+  job->in.str(job->content);
+  absl::StatusOr<std::unique_ptr<workflows::ImportReader>> reader =
+      workflows::ImportReader::Open(file, &job->in, *enc, today_());
+  if (!reader.ok()) return reader.status();
+  job->reader = *std::move(reader);
+  std::unique_ptr<Job> finished;  // the operator's previous job, joined unlocked
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(Owner(op));
+    if (it != jobs_.end()) {
+      if (!it->second->progress.done) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("your import of ", it->second->progress.file, " is still running"));
+      }
+      finished = std::move(it->second);
+      jobs_.erase(it);
+    }
+  }
+  if (finished != nullptr && finished->thread.joinable()) finished->thread.join();
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("the console is stopping");
+  if (jobs_.count(Owner(op))) {
+    return absl::FailedPreconditionError("your other import has just started");
+  }
+  job->progress.job = HexEncode(*id);
+  job->progress.file = std::move(file);
+  job->progress.bytes_total = job->content.size();
+  const ImportProgress started = job->progress;
+  Job* raw = job.get();
+  jobs_[Owner(op)] = std::move(job);
+  raw->thread = std::thread([this, raw] { Run(raw); });
+  return started;
+}
+
+void ImportJobs::Run(Job* job) {
+  v1::ImportRequest request;
+  std::vector<std::string> line_findings;
+  std::vector<uint64_t> lines;
+  auto flush = [&]() -> absl::Status {
+    if (request.rows_size() == 0) return absl::OkStatus();
+    request.set_file(job->progress.file);
+    request.set_last_line(lines.back());
+    absl::StatusOr<v1::ImportReply> reply = api_->Import(job->op, request);
+    if (!reply.ok()) return reply.status();
+    for (int i = 0; i < reply->results_size(); ++i) {
+      if (reply->results(i).outcome() != v1::IMPORT_OUTCOME_REJECTED) continue;
+      absl::StrAppend(
+          &job->findings,
+          workflows::FindingCsvLine(
+              {job->progress.file, lines[i], "",
+               absl::StrCat("rejected by the node: ", reply->results(i).error()), true}),
+          "\r\n");
+    }
+    absl::MutexLock lock(&mu_);
+    job->progress.written += reply->written();
+    job->progress.unchanged += reply->unchanged();
+    job->progress.rejected += reply->rejected();
+    request.Clear();
+    lines.clear();
+    return absl::OkStatus();
+  };
+  absl::Status status;
+  for (;;) {
+    std::optional<workflows::ImportRow> row;
+    std::vector<workflows::ImportFinding> findings;
+    const bool more = job->reader->Next(&row, &findings);
+    uint64_t rejected = 0, flagged = 0;
+    for (const workflows::ImportFinding& f : findings) {
+      absl::StrAppend(&job->findings, workflows::FindingCsvLine(f), "\r\n");
+      (f.rejected ? rejected : flagged)++;
+    }
+    if (more && row.has_value()) {
+      if (request.rows_size() == 0) request.set_first_line(row->line);
+      lines.push_back(row->line);
+      *request.add_rows() = std::move(row->request);
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (more) ++job->progress.rows;
+      job->progress.rejected += rejected > 0 && !row.has_value() ? 1 : 0;
+      job->progress.flagged += flagged > 0 ? 1 : 0;
+      job->progress.bytes_read = job->reader->bytes_read();
+      if (stopping_) {
+        status = absl::CancelledError("the node is stopping");
+        break;
+      }
+    }
+    if (!more || request.rows_size() >= kBatchRows) {
+      status = flush();
+      if (!status.ok() || !more) break;
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  job->progress.done = true;
+  job->progress.bytes_read = job->progress.bytes_total;
+  if (!status.ok()) job->progress.error = std::string(status.message());
+}
+
+absl::StatusOr<ImportProgress> ImportJobs::Progress(const admin::Operator& op,
+                                                    absl::string_view id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(Owner(op));
+  if (it == jobs_.end() || it->second->progress.job != id) {
+    return absl::NotFoundError("job: no such import of yours");
+  }
+  return it->second->progress;
+}
+
+absl::StatusOr<std::string> ImportJobs::Findings(const admin::Operator& op,
+                                                 absl::string_view id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(Owner(op));
+  if (it == jobs_.end() || it->second->progress.job != id) {
+    return absl::NotFoundError("job: no such import of yours");
+  }
+  if (!it->second->progress.done) {
+    return absl::FailedPreconditionError("job: the import is still running");
+  }
+  return absl::StrCat(workflows::kUtf8Bom, workflows::kFindingCsvHeader, "\r\n",
+                      it->second->findings);
+}
+
+}  // namespace tongban::console
