@@ -6,6 +6,7 @@
 #include "common/crypto/suite.h"
 #include "common/hex.h"
 #include "common/status_macros.h"
+#include "common/thread.h"
 #include "workflows/csv.h"
 #include "workflows/import_csv.h"
 
@@ -87,7 +88,12 @@ absl::StatusOr<ImportProgress> ImportJobs::Start(const admin::Operator& op, std:
   const ImportProgress started = job->progress;
   Job* raw = job.get();
   jobs_[Owner(op)] = std::move(job);
-  raw->thread = std::thread([this, raw] { Run(raw); });
+  absl::StatusOr<std::thread> thread = StartThread("tb-import-job", [this, raw] { Run(raw); });
+  if (!thread.ok()) {
+    jobs_.erase(Owner(op));  // never ran: nothing to report or join
+    return thread.status();
+  }
+  raw->thread = *std::move(thread);
   return started;
 }
 
