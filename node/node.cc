@@ -491,38 +491,9 @@ void Node::RefreshMetrics() {
     const double lag = behind > 0 ? absl::ToDoubleSeconds(now - since) : 0;
     peer_lag_seconds_->WithLabels({peer})->Set(lag);
 
-    // The fleet view's row: what Admin.Peers says of the peer, kept here
-    // so that thousands of peers cost one pass every refresh, not one per
-    // operator's call.
-    FleetRow row;
-    row.code = peer;
-    row.name = n.name();
-    row.status = n.status() == v1::NodeEntry::NODE_STATUS_ACTIVE      ? "active"
-                 : n.status() == v1::NodeEntry::NODE_STATUS_SUSPENDED ? "suspended"
-                                                                      : "revoked";
-    row.connected = status.sessions > 0;
-    row.last_seen = row.connected                       ? now
-                    : status.last_batch == absl::Time() ? absl::InfinitePast()
-                                                        : status.last_batch;
-    row.behind_outbound = static_cast<uint64_t>(behind);
-    const storage::LogId theirs{peer, 1};
-    if (absl::StatusOr<uint64_t> held = store()->LastSeq(theirs); held.ok()) {
-      row.log_size = *held;
-      if (config_.role == NodeRole::kNational) {
-        absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> latest =
-            store()->CheckpointAtOrBelow(theirs, ~uint64_t{0});
-        if (latest.ok() && latest->has_value() && (*latest)->first > *held) {
-          row.behind_inbound = (*latest)->first - *held;
-        }
-      }
-    }
-    if (absl::StatusOr<std::optional<std::string>> hold = sync::HoldOf(*store(), peer);
-        hold.ok() && hold->has_value()) {
-      row.held = **hold;
-    }
-    if (auto frozen = store()->Get(storage::Cf::kDefault, sync::FrozenKey(theirs)); frozen.ok()) {
-      row.frozen = frozen->has_value();
-    }
+    // The fleet view's row, kept here so that thousands of peers cost one
+    // pass every refresh, not one per operator's call.
+    FleetRow row = FleetRowOf(n, status, static_cast<uint64_t>(behind), now);
     sample.events_applied += status.events_applied;
     sample.events_sent += status.events_sent;
     sample.behind_outbound = std::max(sample.behind_outbound, row.behind_outbound);
@@ -557,6 +528,43 @@ void Node::RefreshMetrics() {
     deadline_refresh_commits_ = commits;
     deadline_scan_took_ = RefreshDeadlineMetrics(now);
   }
+}
+
+// What Admin.Peers says of the peer `n`: its roster entry, its live
+// status, how far behind it is each way, and whether it is held or frozen.
+FleetRow Node::FleetRowOf(const v1::NodeEntry& n, const sync::PeerStatus& status, uint64_t behind,
+                          absl::Time now) {
+  const std::string& peer = n.code();
+  FleetRow row;
+  row.code = peer;
+  row.name = n.name();
+  row.status = n.status() == v1::NodeEntry::NODE_STATUS_ACTIVE      ? "active"
+               : n.status() == v1::NodeEntry::NODE_STATUS_SUSPENDED ? "suspended"
+                                                                    : "revoked";
+  row.connected = status.sessions > 0;
+  row.last_seen = row.connected                       ? now
+                  : status.last_batch == absl::Time() ? absl::InfinitePast()
+                                                      : status.last_batch;
+  row.behind_outbound = behind;
+  const storage::LogId theirs{peer, 1};
+  if (absl::StatusOr<uint64_t> held = store()->LastSeq(theirs); held.ok()) {
+    row.log_size = *held;
+    if (config_.role == NodeRole::kNational) {
+      absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> latest =
+          store()->CheckpointAtOrBelow(theirs, ~uint64_t{0});
+      if (latest.ok() && latest->has_value() && (*latest)->first > *held) {
+        row.behind_inbound = (*latest)->first - *held;
+      }
+    }
+  }
+  if (absl::StatusOr<std::optional<std::string>> hold = sync::HoldOf(*store(), peer);
+      hold.ok() && hold->has_value()) {
+    row.held = **hold;
+  }
+  if (auto frozen = store()->Get(storage::Cf::kDefault, sync::FrozenKey(theirs)); frozen.ok()) {
+    row.frozen = frozen->has_value();
+  }
+  return row;
 }
 
 namespace {

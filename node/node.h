@@ -138,6 +138,8 @@ class Node {
   absl::Status RefreshRoster();
   absl::Status CompareWithWitness(std::vector<storage::LogId> logs);
   void RefreshMetrics();
+  FleetRow FleetRowOf(const v1::NodeEntry& n, const sync::PeerStatus& status, uint64_t behind,
+                      absl::Time now);
   // Re-checks Readiness() and tells the peer server and listeners if it
   // changed.
   void UpdateReadiness() ABSL_LOCKS_EXCLUDED(readiness_mu_);
