@@ -872,12 +872,12 @@ TEST_P(DaemonTest, ConsoleCallsAreTongbanctlCommandsToo) {
   EXPECT_TRUE(absl::StrContains(err, "may not")) << err;
 
   // The fleet view is computed by housekeeping within seconds of start.
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
   int rc = 1;
-  while ((rc = Ctl("admin", {"fleet", "--sort", "log-size", "--desc"}, &err, &out)) != 0 &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  testutil::WaitUntil(
+      [&] {
+        return (rc = Ctl("admin", {"fleet", "--sort", "log-size", "--desc"}, &err, &out)) == 0;
+      },
+      absl::Seconds(30), "the fleet view");
   EXPECT_EQ(rc, 0) << err;
   EXPECT_TRUE(absl::StrContains(out, "000000")) << out;
   EXPECT_EQ(Ctl("admin", {"metrics", "history"}, &err, &out), 0) << err;
