@@ -748,8 +748,8 @@ absl::Status PersonSearchCmd(const Args& args, Io& io) {
   if (args.Has("json")) return PrintJson(reply, io);
   std::vector<std::vector<std::string>> rows = {{"PERSON", "NAME", "SEX", "BORN", "HUKOU"}};
   for (const v1::PersonMatch& p : reply.persons()) {
-    rows.push_back({p.person(), p.name(), v1::Sex_Name(p.sex()).substr(4), records::DateText(p.birth_date()),
-                    p.hukou_region()});
+    rows.push_back({p.person(), p.name(), v1::Sex_Name(p.sex()).substr(4),
+                    records::DateText(p.birth_date()), p.hukou_region()});
   }
   PrintTable(rows, io);
   if (reply.persons().empty()) io.out << "(none)\n";
