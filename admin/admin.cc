@@ -7,11 +7,13 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
+#include "records/dates.h"
 #include "storage/keys.h"
 #include "sync/session.h"
 #include "sync/where.h"
 #include "workflows/certificate_payload.h"
 #include "workflows/csv.h"
+#include "workflows/current.h"
 #include "workflows/deadlines.h"
 #include "workflows/import_batch.h"
 #include "workflows/stats.h"
@@ -31,8 +33,7 @@ AdminApi::AdminApi(node::Node* node, AskWhere ask_where)
     : node_(node), ask_where_(std::move(ask_where)), started_(absl::Now()) {}
 
 absl::StatusOr<std::string> AdminApi::Person(absl::string_view raw) const {
-  const absl::CivilDay today =
-      absl::ToCivilDay(node_->clock()->Now(), absl::FixedTimeZone(8 * 3600));
+  const absl::CivilDay today = records::ChinaDay(node_->clock()->Now());
   absl::StatusOr<ids::CitizenId> id = ids::CheckCitizenId(raw, ids::Sex::kUnspecified, today);
   if (!id.ok()) return Prefixed("person", id.status());
   return id->normalized;
@@ -431,7 +432,7 @@ absl::StatusOr<v1::StatsManyReply> AdminApi::StatsMany(const Operator& op,
     if (request.period().empty()) {
       // The current month, China Standard Time.
       request.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
-      request.set_period(absl::FormatTime("%Y-%m", now, absl::FixedTimeZone(8 * 3600)));
+      request.set_period(records::ChinaTimeText(now, "%Y-%m"));
     }
     queries.push_back(workflows::StatsQueryFromRequest(request, node_->config().code, now));
   }
@@ -441,28 +442,6 @@ absl::StatusOr<v1::StatsManyReply> AdminApi::StatsMany(const Operator& op,
   for (v1::StatsReply& one : replies) *reply.add_replies() = std::move(one);
   return reply;
 }
-
-namespace {
-
-// The certificate of the newest upsert of `state` (a retracted record keeps
-// its last value), or nullopt when none parses.
-std::optional<v1::Certificate> LastCertificate(const v1::RecordState& state) {
-  for (int i = state.heads_size() - 1; i >= 0; --i) {
-    v1::RecordValue v;
-    if (state.heads(i).operation() == v1::OPERATION_UPSERT &&
-        v.ParseFromString(state.heads(i).payload()) && v.has_certificate()) {
-      return v.certificate();
-    }
-  }
-  return std::nullopt;
-}
-
-bool Retracted(const v1::RecordState& state) {
-  return !state.heads().empty() &&
-         state.heads(state.heads_size() - 1).operation() == v1::OPERATION_RETRACT;
-}
-
-}  // namespace
 
 absl::StatusOr<v1::CertificatePayloadReply> AdminApi::CertificatePayload(
     const Operator& op, const v1::CertificatePayloadRequest& r) {
@@ -481,11 +460,13 @@ absl::StatusOr<v1::CertificatePayloadReply> AdminApi::CertificatePayload(
         std::set<std::string> superseded;  // record ids
         for (const auto& [key, state] : records) {
           if (key.first != v1::RECORD_KIND_CERTIFICATE) continue;
-          std::optional<v1::Certificate> c = LastCertificate(state);
+          bool retracted = false;
+          TB_ASSIGN_OR_RETURN(std::optional<v1::Certificate> c,
+                              workflows::CurrentCertificate(*node_->store(), state, &retracted));
           if (!c.has_value()) continue;
-          if (!Retracted(state) && !c->supersedes().empty()) superseded.insert(c->supersedes());
+          if (!retracted && !c->supersedes().empty()) superseded.insert(c->supersedes());
           if (c->number() != r.number()) continue;
-          if (Retracted(state)) {
+          if (retracted) {
             return absl::FailedPreconditionError(
                 absl::StrCat("certificate ", r.number(), " was retracted"));
           }
@@ -544,24 +525,25 @@ absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(const Operator&
         std::vector<workflows::RevokedCertificate> entries;
         std::vector<std::pair<std::string, std::string>> superseded;
         for (const auto& [key, bytes] : rows) {
-          if (key.size() <= storage::kPersonSize ||
-              static_cast<unsigned char>(key[storage::kPersonSize]) !=
-                  v1::RECORD_KIND_CERTIFICATE) {
+          storage::RecordKeyParts parts;
+          if (!storage::DecodeRecordKey(key, &parts) || parts.kind != v1::RECORD_KIND_CERTIFICATE) {
             continue;
           }
           v1::RecordState state;
           if (!state.ParseFromString(bytes)) {
             return absl::DataLossError("a stored certificate record state does not parse");
           }
-          std::optional<v1::Certificate> c = LastCertificate(state);
+          bool retracted = false;
+          TB_ASSIGN_OR_RETURN(std::optional<v1::Certificate> c,
+                              workflows::CurrentCertificate(*node_->store(), state, &retracted));
           if (!c.has_value()) continue;
-          const std::string person = key.substr(0, storage::kPersonSize);
-          if (Retracted(state) || c->revoked()) {
+          const std::string person(parts.person);
+          if (retracted || c->revoked()) {
             entries.push_back({c->issuer(), c->number(), workflows::RevocationReason::kRevoked});
           } else if (!c->supersedes().empty()) {
             superseded.emplace_back(person, c->supersedes());
           }
-          certs[{person, key.substr(storage::kPersonSize + 1)}] = *std::move(c);
+          certs[{person, std::string(parts.record_id)}] = *std::move(c);
         }
         for (const auto& id : superseded) {
           auto it = certs.find(id);
@@ -587,8 +569,8 @@ absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(const Operator&
 
 absl::StatusOr<v1::ImportReply> AdminApi::Import(const Operator& op, const v1::ImportRequest& r) {
   // The audit entry names the batch, not each person: it says how many.
-  const std::vector<absl::StatusOr<std::string>> persons = workflows::ImportPersons(
-      r, absl::ToCivilDay(node_->clock()->Now(), absl::FixedTimeZone(8 * 3600)));
+  const std::vector<absl::StatusOr<std::string>> persons =
+      workflows::ImportPersons(r, records::ChinaDay(node_->clock()->Now()));
   std::set<std::string> distinct;
   for (const auto& p : persons) {
     if (p.ok()) distinct.insert(*p);
@@ -782,8 +764,7 @@ absl::StatusOr<v1::AccessReportReply> AdminApi::AccessReport(const Operator& op,
             out->set_person(e.person);
             out->set_reason(e.purpose);
             out->set_outcome(e.outcome);
-            const std::string when =
-                absl::FormatTime("%Y-%m-%d %H:%M:%S", e.time, absl::FixedTimeZone(8 * 3600));
+            const std::string when = records::ChinaTimeText(e.time);
             absl::StrAppend(&csv, e.seq, ",", when, ",", workflows::CsvField(e.operator_name), ",",
                             workflows::CsvField(e.role), ",", workflows::CsvField(e.action), ",",
                             workflows::CsvField(e.purpose), ",", workflows::CsvField(e.outcome),

@@ -43,7 +43,7 @@ namespace {
 const char* const kCounties[] = {"620102", "440305", "440106", "330106", "110105",
                                  "310104", "510104", "420102", "370102", "500103"};
 constexpr size_t kCountyCount = sizeof(kCounties) / sizeof(kCounties[0]);
-const absl::TimeZone kCst = absl::FixedTimeZone(8 * 3600);
+const absl::TimeZone kCst = records::ChinaStandardTime();
 
 // CPU time of the calling thread: the machine is shared, so wall time
 // alone mixes in other processes' load.

@@ -22,6 +22,8 @@
 #include "common/thread.h"
 #include "console/import_jobs.h"
 #include "console/json_api.h"
+#include "console/record_words.h"
+#include "records/dates.h"
 
 namespace tongban::console {
 namespace {
@@ -403,6 +405,20 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(ConsoleOptio
   }
   auto impl = std::make_unique<Impl>();
   TB_ASSIGN_OR_RETURN(impl->assets, LoadAssets(options.assets_dir));
+  for (const auto& [url, lang] : {std::pair{"/assets/i18n/zh-CN.json", records::Lang::kZh},
+                                  std::pair{"/assets/i18n/en.json", records::Lang::kEn}}) {
+    auto it = impl->assets.find(url);
+    if (it == impl->assets.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("console.assets: ", options.assets_dir, " has no ", url + 8));
+    }
+    absl::StatusOr<std::string> merged = MergeRecordWords(it->second.body, lang);
+    if (!merged.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("console.assets: ", options.assets_dir, "/",
+                                                     url + 8, ": ", merged.status().message()));
+    }
+    it->second.body = *std::move(merged);
+  }
   const std::pair<const char*, const char*> vendor[] = {
       {"/vendor/bootstrap.min.css", "bootstrap5/css/bootstrap.min.css"},
       {"/vendor/chart.min.js", "chart.js/chart.min.js"}};
@@ -420,9 +436,8 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(ConsoleOptio
   impl->sessions = std::make_unique<SessionStore>(options.sessions, options.clock);
   impl->api = std::make_unique<JsonApi>(options.api);
   const Clock* clock = options.clock;
-  impl->imports = std::make_unique<ImportJobs>(options.api, [clock] {
-    return absl::ToCivilDay(clock->Now(), absl::FixedTimeZone(8 * 3600));
-  });
+  impl->imports = std::make_unique<ImportJobs>(options.api,
+                                               [clock] { return records::ChinaDay(clock->Now()); });
 
   const std::string cert_pem = options.cert_pem, key_pem = options.key_pem;
   const pki::Certificate client_ca = ca;

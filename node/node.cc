@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/thread.h"
+#include "records/workflow_state.h"
 #include "sync/evidence.h"
 #include "sync/where.h"
 #include "workflows/deadlines.h"
@@ -575,9 +576,8 @@ void CountDeadlines(const std::vector<Item>& items, absl::string_view kind, absl
                     absl::Duration within, metrics::GaugeFamily* by_state,
                     metrics::GaugeFamily* soon) {
   std::map<std::string, double> counts;
-  for (const char* state : {"sent", "received", "open", "answered", "answered late", "acknowledged",
-                            "acknowledged late", "awaiting feedback", "overdue", "withdrawn"}) {
-    counts[state] = 0;
+  for (records::WorkflowState state : records::AllWorkflowStates()) {
+    counts[records::StateToken(state)] = 0;
   }
   double due = 0;
   for (const Item& item : items) {

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "tongban/v1/records.pb.h"
 
 namespace tongban::records {
 
@@ -22,7 +23,15 @@ struct DeadlineRules {
   uint32_t normal_days = 30;               // 一般协查
   uint32_t certificate_mismatch_days = 7;  // 电子证明不符协查
   uint32_t notice_days = 30;               // 通报 needing a receipt or feedback
+
+  // The days of an inquiry of `type` (an unspecified type is normal).
+  uint32_t InquiryDays(v1::InquiryType type) const;
 };
+
+// An arrival is registered (and the certificate shown) within this many
+// days of it (DOMAIN.md; some provinces use 15, which the records do not
+// say).
+inline constexpr int kArrivalRegistrationDays = 30;
 
 struct Deadlines {
   DeadlineRules defaults;  // [deadlines]

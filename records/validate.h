@@ -14,17 +14,14 @@
 
 #include "absl/status/status.h"
 #include "absl/time/civil_time.h"
+#include "records/kinds.h"
 #include "tongban/v1/records.pb.h"
 
 namespace tongban::records {
 
-// The RecordValue case that carries `kind`, e.g. kInflow for
-// RECORD_KIND_INFLOW; VALUE_NOT_SET for an unknown kind.
-v1::RecordValue::ValueCase ValueCaseOf(v1::RecordKind kind);
-// "person_basics", "inflow", ... (also used in messages and statistics).
-const char* KindName(v1::RecordKind kind);
-
-// Checks that `value` holds the case of `kind` and that every field is valid.
+// Checks that `value` holds the case of `kind`, that it has every field the
+// kind requires (records/kinds.h: "inflow.arrived_on: missing"), and that
+// every field present is valid.
 // `today` bounds dates that cannot lie in the future (birth, arrival,
 // delivery); validity periods and deadlines may.
 absl::Status ValidateRecordValue(v1::RecordKind kind, const v1::RecordValue& value,

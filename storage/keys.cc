@@ -58,6 +58,14 @@ std::string RecordKey(absl::string_view person, int kind, absl::string_view reco
   return key;
 }
 
+bool DecodeRecordKey(absl::string_view key, RecordKeyParts* out) {
+  if (key.size() < kPersonSize + 1) return false;
+  out->person = key.substr(0, kPersonSize);
+  out->kind = static_cast<unsigned char>(key[kPersonSize]);
+  out->record_id = key.substr(kPersonSize + 1);
+  return true;
+}
+
 std::string LinkKey(absl::string_view person) { return RecordPrefix(person); }
 
 std::string NormalizedName(absl::string_view name) {

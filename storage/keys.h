@@ -84,6 +84,15 @@ std::string NodeKey(const LogId& log, merkle::NodeId node);
 std::string CheckpointKey(const LogId& log, uint64_t tree_size);
 std::string RecordPrefix(absl::string_view person);
 std::string RecordKey(absl::string_view person, int kind, absl::string_view record_id);
+// The parts of a "records" key; views into the key.
+struct RecordKeyParts {
+  absl::string_view person;  // kPersonSize characters
+  int kind = 0;              // a v1::RecordKind number
+  absl::string_view record_id;
+};
+// Splits a "records" key into `out`; false when `key` is too short to be
+// one (shorter than a person and a kind).
+bool DecodeRecordKey(absl::string_view key, RecordKeyParts* out);
 std::string LinkKey(absl::string_view person);
 std::string RoutePrefix(absl::string_view peer, const LogId& log);
 std::string RouteKey(absl::string_view peer, const LogId& log, uint64_t seq);

@@ -12,7 +12,9 @@
 #include "common/status_macros.h"
 #include "common/thread.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "records/kinds.h"
 #include "records/links.h"
+#include "records/record_state.h"
 #include "records/validate.h"
 #include "tongban/v1/exchange.pb.h"
 
@@ -69,31 +71,6 @@ struct Writer::PendingCheckpoint {
 
 namespace {
 
-constexpr size_t kMaxRecordId = 128;
-
-bool ValidRecordId(absl::string_view id) {
-  if (id.empty() || id.size() > kMaxRecordId) return false;
-  for (char c : id) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == ':' || c == '-';
-    if (!ok) return false;
-  }
-  return true;
-}
-
-v1::Purpose DefaultPurpose(v1::RecordKind kind) {
-  switch (kind) {
-    case v1::RECORD_KIND_SERVICE: return v1::PURPOSE_SERVICE_DELIVERY;
-    case v1::RECORD_KIND_INQUIRY:
-    case v1::RECORD_KIND_INQUIRY_REPLY: return v1::PURPOSE_INQUIRY;
-    case v1::RECORD_KIND_NOTICE:
-    case v1::RECORD_KIND_RECEIPT: return v1::PURPOSE_NOTICE;
-    case v1::RECORD_KIND_CERTIFICATE: return v1::PURPOSE_CERTIFICATION;
-    case v1::RECORD_KIND_ENTITLEMENT: return v1::PURPOSE_ENTITLEMENT;
-    default: return v1::PURPOSE_CASE_MANAGEMENT;
-  }
-}
-
 std::string FindingCounter(ids::IdFinding f) {
   return absl::StrCat("id_finding/", ids::IdFindingName(f));
 }
@@ -115,12 +92,6 @@ bool HoldsExactly(const v1::RecordState& state, const std::string& payload,
   v1::RecordValue parsed;
   return parsed.ParseFromString(stored) &&
          google::protobuf::util::MessageDifferencer::Equals(parsed, value);
-}
-
-bool AllHeadsRetracted(const v1::RecordState& state) {
-  return std::all_of(
-      state.heads().begin(), state.heads().end(),
-      [](const v1::RecordState::Head& h) { return h.operation() == v1::OPERATION_RETRACT; });
 }
 
 }  // namespace
@@ -255,10 +226,7 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
     return absl::InvalidArgumentError(
         absl::StrCat("kind: unknown record kind ", static_cast<int>(change.kind)));
   }
-  if (!ValidRecordId(change.record_id)) {
-    return absl::InvalidArgumentError(absl::StrCat("record_id: must be 1 to ", kMaxRecordId,
-                                                   " characters of A-Z a-z 0-9 . _ : -"));
-  }
+  TB_RETURN_IF_ERROR(records::CheckRecordId(change.record_id));
   p.kind = change.kind;
   p.record_id = change.record_id;
   p.operation = change.operation;
@@ -287,8 +255,8 @@ absl::StatusOr<Writer::Prepared> Writer::Prepare(const RecordChange& change,
   }
   p.reason = change.reason;
   p.skip_if_unchanged = change.skip_if_unchanged && change.operation == v1::OPERATION_UPSERT;
-  p.purpose =
-      change.purpose == v1::PURPOSE_UNSPECIFIED ? DefaultPurpose(change.kind) : change.purpose;
+  p.purpose = change.purpose == v1::PURPOSE_UNSPECIFIED ? records::DefaultPurpose(change.kind)
+                                                        : change.purpose;
   return p;
 }
 
@@ -455,341 +423,361 @@ void Writer::BuildGroup(std::vector<Ticket*> group) {
   commit_queue_.push_back(std::move(in));
 }
 
-void Writer::BuildBatch(InFlight* in) {
-  const uint64_t group = in->group;
-  Batch& batch = *in->batch;
-  uint64_t& seq = appended_seq_;
-  const uint64_t first_seq = seq + 1;
+// What the appender knows while it builds one group's batch.
+struct Writer::GroupBuild {
+  GroupBuild(InFlight* in, int64_t now_micros)
+      : in(in), batch(*in->batch), group(in->group), now_micros(now_micros) {}
+  InFlight* const in;
+  Batch& batch;
+  const uint64_t group;
+  const int64_t now_micros;  // routes a local event to residences within retention
   std::map<std::string, uint64_t> counters_touched;
-  const int64_t now_micros = absl::ToUnixMicros(clock_->Now());
   bool remote_written = false;
-
-  auto append_one = [&](Prepared& c) -> absl::StatusOr<Appended> {
-    const std::string record_key = RecordKey(c.person, c.kind, c.record_id);
-    auto rit = pending_records_.find(record_key);
-    if (rit == pending_records_.end()) {
-      TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> stored, store_->GetRecord(record_key));
-      rit = pending_records_
-                .emplace(record_key, Pending<std::optional<v1::RecordState>>{std::move(stored), 0})
-                .first;
-    }
-    const std::optional<v1::RecordState>& state = rit->second.value;
-    if (c.skip_if_unchanged && state.has_value() && HoldsExactly(*state, c.payload, *c.value)) {
-      Appended out;
-      out.id = state->heads(0).event();
-      out.person = c.person;
-      out.findings = c.findings;
-      out.unchanged = true;
-      return out;
-    }
-    const std::string where = absl::StrCat(records::KindName(c.kind), " ", c.record_id,
-                                           " of person ", ids::MaskId(c.person));
-    if (state.has_value() && state->custodian() != options_.node) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(where, " is kept by node ", state->custodian(),
-                       "; ask it to change the record with an inquiry or a notice"));
-    }
-    if (c.operation == v1::OPERATION_RETRACT) {
-      if (!state.has_value()) {
-        return absl::NotFoundError(absl::StrCat("retract: no record ", where));
-      }
-      if (AllHeadsRetracted(*state)) {
-        return absl::FailedPreconditionError(
-            absl::StrCat("retract: ", where, " is already retracted"));
-      }
-    }
-    auto lit = pending_links_.find(c.person);
-    if (lit == pending_links_.end()) {
-      TB_ASSIGN_OR_RETURN(records::Links stored, store_->GetLinks(c.person));
-      lit = pending_links_.emplace(c.person, Pending<records::Links>{std::move(stored), 0}).first;
-    }
-    records::Links& links = lit->second.value;
-    if (c.kind == v1::RECORD_KIND_ENTITLEMENT && c.operation == v1::OPERATION_UPSERT) {
-      // Entitlements follow the person from the origin (DOMAIN.md): a
-      // county that is not the person's origin writes none, not even a
-      // first version. Checked here, against the links of groups still in
-      // flight too, so an inflow just written counts.
-      for (const auto& [node, link] : links) {
-        if (link.role() == v1::LINK_ROLE_ORIGIN && link.ended_at_micros() == 0 &&
-            node != options_.node) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              where, ": the person's origin is ", node, "; only the origin writes entitlements"));
-        }
-      }
-    }
-
-    ++seq;
-    v1::EventBody body;
-    body.set_origin(log_.origin);
-    body.set_epoch(log_.epoch);
-    body.set_seq(seq);
-    const HlcStamp stamp = hlc_.Now();
-    body.mutable_hlc()->set_physical_micros(stamp.physical_micros);
-    body.mutable_hlc()->set_logical(stamp.logical);
-    body.set_person(c.person);
-    body.set_kind(c.kind);
-    body.set_record_id(c.record_id);
-    body.set_operation(c.operation);
-    if (state.has_value()) {
-      for (const v1::RecordState::Head& h : state->heads()) {
-        *body.add_parents() = h.event();
-      }
-    }
-    body.set_purpose(c.purpose);
-    body.set_payload(c.payload);
-    for (ids::IdFinding f : c.findings) {
-      body.add_id_findings(static_cast<v1::IdFinding>(f));
-    }
-    body.set_reason(c.reason);
-
-    // Links are stamped with the event's own time, so that every node that
-    // applies this event derives the same links.
-    const records::LinkEffect effect = records::DeriveLinks(body, *c.value, links);
-    for (const auto& [node, link] : effect.changed) links[node] = link;
-    if (!effect.changed.empty()) lit->second.group = group;
-    std::vector<std::string> audience =
-        records::DeriveAudience(options_.node, options_.national, links, effect.counterparts,
-                                now_micros, options_.retention);
-    if (state.has_value() && !state->audience().empty()) {
-      // Whoever received an earlier version receives this one too.
-      audience.insert(audience.end(), state->audience().begin(), state->audience().end());
-      std::sort(audience.begin(), audience.end());
-      audience.erase(std::unique(audience.begin(), audience.end()), audience.end());
-    }
-    for (const std::string& peer : audience) body.add_audience(peer);
-
-    std::string bytes;
-    if (!body.SerializeToString(&bytes)) {
-      --seq;
-      return absl::InternalError("event body did not serialize");
-    }
-    in->sums.push_back(BodyChecksum(bytes));
-    batch.PutEvent(log_, seq, bytes);
-
-    v1::RecordState next;
-    next.set_custodian(options_.node);
-    v1::RecordState::Head* head = next.add_heads();
-    head->mutable_event()->set_origin(log_.origin);
-    head->mutable_event()->set_epoch(log_.epoch);
-    head->mutable_event()->set_seq(seq);
-    *head->mutable_hlc() = body.hlc();
-    head->set_operation(c.operation);
-    head->set_payload(c.payload);
-    next.set_versions(state.has_value() ? state->versions() + 1 : 1);
-    if (state.has_value()) *next.mutable_history() = state->history();
-    *next.add_history() = head->event();
-    for (const std::string& peer : audience) next.add_audience(peer);
-    for (ids::IdFinding f : c.findings) {
-      const auto pf = static_cast<v1::IdFinding>(f);
-      next.add_id_findings(pf);
-      const bool known = state.has_value() &&
-                         std::find(state->id_findings().begin(), state->id_findings().end(), pf) !=
-                             state->id_findings().end();
-      if (!known) {
-        const std::string name = FindingCounter(f);
-        counters_touched[name] = ++finding_counts_[name];
-      }
-    }
-    batch.PutRecord(record_key, next);
-    rit->second = {std::move(next), group};
-    if (!effect.changed.empty()) batch.PutLinks(c.person, links);
-    for (const std::string& peer : audience) batch.PutRoute(peer, log_, seq);
-    if (c.operation == v1::OPERATION_UPSERT && c.kind == v1::RECORD_KIND_INFLOW) {
-      // Linked to the person now: fetch its history from the origin, the
-      // previous residence and the national node (which holds every log
-      // whole, for a county that cannot reach the others). The marker is
-      // durable with the registration, so a restart cannot lose the request.
-      for (const std::string& from : {c.value->inflow().origin_county(),
-                                      c.value->inflow().previous_residence(), options_.national}) {
-        if (!from.empty() && from != options_.node) {
-          // The value is the registration's seq: the peer must have it
-          // before it can see the link and answer.
-          batch.Put(Cf::kDefault, BackfillKey(from, c.person), absl::StrCat(seq));
-        }
-      }
-    }
-
-    Appended out;
-    out.id.set_origin(log_.origin);
-    out.id.set_epoch(log_.epoch);
-    out.id.set_seq(seq);
-    out.person = c.person;
-    out.findings = c.findings;
-    out.audience = std::move(audience);
-    return out;
-  };
-
-  // Verified events of another origin: stored as received, and their
-  // effect on record states and links derived exactly as the origin did.
-  // Pass 1 makes every check that the batch itself can fail, so that a
-  // refused batch leaves nothing behind; pass 2 only reads and writes.
   absl::Status poisoned;  // a storage read failed mid-way: the group fails
-  auto apply_remote = [&](const RemoteBatch& rb) -> absl::Status {
-    std::vector<const RemoteEvent*> fresh;
-    std::vector<v1::RecordValue> values;
-    for (const RemoteEvent& e : rb.events) {
-      const std::string event_key = EventKey(rb.log, e.seq);
-      absl::StatusOr<std::string> stored = store_->GetEvent(rb.log, e.seq);
-      if (!stored.ok() && !absl::IsNotFound(stored.status())) return stored.status();
-      // Not yet committed, by this group or one still in flight: the same
-      // event can arrive through two peers at once (the origin and a relay).
-      auto in_flight = pending_events_.find(event_key);
-      const std::string* existing = stored.ok()                          ? &*stored
-                                    : in_flight != pending_events_.end() ? &in_flight->second.value
-                                                                         : nullptr;
-      if (existing != nullptr) {
-        if (*existing == e.body) continue;  // applied already, through another peer
-        return absl::DataLossError(absl::StrCat("event ", rb.log.origin, "/", rb.log.epoch, "/",
-                                                e.seq, " is stored with other bytes"));
-      }
-      v1::RecordValue value;
-      if (e.parsed.operation() == v1::OPERATION_UPSERT &&
-          !value.ParseFromString(e.parsed.payload())) {
-        return absl::InvalidArgumentError(absl::StrCat("event ", rb.log.origin, "/", rb.log.epoch,
-                                                       "/", e.seq, ": payload does not parse"));
-      }
-      fresh.push_back(&e);
-      values.push_back(std::move(value));
-    }
+};
 
-    auto fail = [&](const absl::Status& s) {
-      poisoned = s;
-      return s;
-    };
-    for (size_t i = 0; i < fresh.size(); ++i) {
-      const RemoteEvent& e = *fresh[i];
-      const v1::EventBody& body = e.parsed;
-      const v1::RecordValue& value = values[i];
-      pending_events_[EventKey(rb.log, e.seq)] = {e.body, group};
-      batch.PutEvent(rb.log, e.seq, e.body);
-      hlc_.Observe(HlcStamp{body.hlc().physical_micros(), body.hlc().logical()});
-
-      const std::string record_key = RecordKey(body.person(), body.kind(), body.record_id());
-      auto rit = pending_records_.find(record_key);
-      if (rit == pending_records_.end()) {
-        absl::StatusOr<std::optional<v1::RecordState>> loaded = store_->GetRecord(record_key);
-        if (!loaded.ok()) return fail(loaded.status());
-        rit =
-            pending_records_
-                .emplace(record_key, Pending<std::optional<v1::RecordState>>{*std::move(loaded), 0})
-                .first;
-      }
-      std::optional<v1::RecordState>& state = rit->second.value;
-      if (state.has_value() && state->custodian() != body.origin()) {
-        // Signed history is kept as it is, but a record is never changed by
-        // a node that is not its custodian.
-        const std::string name = "custody_violation";
-        counters_touched[name] = ++finding_counts_[name];
-        TB_LOG(WARNING) << "event " << body.origin() << "/" << body.epoch() << "/" << body.seq()
-                        << " writes a record kept by " << state->custodian()
-                        << "; stored, not applied to the record";
-      } else {
-        v1::RecordState next;
-        next.set_custodian(body.origin());
-        // New heads: the old ones this event does not supersede, plus it.
-        // Two heads remain when an event was written without seeing the
-        // other (a conflict an operator resolves).
-        if (state.has_value()) {
-          for (const v1::RecordState::Head& h : state->heads()) {
-            const bool superseded = std::any_of(
-                body.parents().begin(), body.parents().end(), [&](const v1::EventId& p) {
-                  return p.origin() == h.event().origin() && p.epoch() == h.event().epoch() &&
-                         p.seq() == h.event().seq();
-                });
-            if (!superseded) *next.add_heads() = h;
-          }
-          if (body.operation() == v1::OPERATION_RETRACT) {
-            *next.mutable_id_findings() = state->id_findings();
-          }
-        }
-        v1::RecordState::Head* head = next.add_heads();
-        head->mutable_event()->set_origin(body.origin());
-        head->mutable_event()->set_epoch(body.epoch());
-        head->mutable_event()->set_seq(body.seq());
-        *head->mutable_hlc() = body.hlc();
-        head->set_operation(body.operation());
-        head->set_payload(body.payload());
-        if (body.operation() == v1::OPERATION_UPSERT) {
-          for (int f : body.id_findings()) next.add_id_findings(static_cast<v1::IdFinding>(f));
-        }
-        next.set_versions(state.has_value() ? state->versions() + 1 : 1);
-        if (state.has_value()) *next.mutable_history() = state->history();
-        *next.add_history() = head->event();
-        batch.PutRecord(record_key, next);
-        rit->second = {std::move(next), group};
-      }
-
-      auto lit = pending_links_.find(body.person());
-      if (lit == pending_links_.end()) {
-        absl::StatusOr<records::Links> loaded = store_->GetLinks(body.person());
-        if (!loaded.ok()) return fail(loaded.status());
-        lit = pending_links_.emplace(body.person(), Pending<records::Links>{*std::move(loaded), 0})
-                  .first;
-      }
-      records::Links& links = lit->second.value;
-      const records::LinkEffect effect = records::DeriveLinks(body, value, links);
-      if (!effect.changed.empty()) {
-        for (const auto& [node, link] : effect.changed) links[node] = link;
-        lit->second.group = group;
-        batch.PutLinks(body.person(), links);
-      }
-      if (options_.relay) {
-        // The national node passes events on, with the origin's proofs (it
-        // holds every log whole), for counties that cannot reach the origin:
-        // to the audience the origin named, and to every node linked to the
-        // person in its own view, which is complete. The origin may not yet
-        // have known a link when it wrote (a new residence writing before
-        // its backfill brought the previous residence's registration).
-        std::vector<std::string> to(body.audience().begin(), body.audience().end());
-        for (std::string& n :
-             records::DeriveAudience(body.origin(), options_.national, links, effect.counterparts,
-                                     body.hlc().physical_micros(), options_.retention)) {
-          to.push_back(std::move(n));
-        }
-        std::sort(to.begin(), to.end());
-        to.erase(std::unique(to.begin(), to.end()), to.end());
-        for (const std::string& peer : to) {
-          if (peer != options_.node && peer != body.origin()) {
-            batch.PutRoute(peer, rb.log, e.seq);
-          }
-        }
-      }
-    }
-    for (const auto& [node, digest] : rb.tree_nodes) batch.PutNode(rb.log, node, digest);
-    if (rb.checkpoint.has_value()) {
-      batch.PutCheckpoint(rb.log, rb.checkpoint_size, *rb.checkpoint);
-    }
-    if (!rb.from_peer.empty()) {
-      v1::Position position;
-      position.set_origin(rb.log.origin);
-      position.set_epoch(rb.log.epoch);
-      position.set_seq(rb.cursor);
-      position.set_checkpoint_size(rb.checkpoint_size);
-      batch.Put(Cf::kCursors, CursorKey(rb.from_peer, rb.log), position.SerializeAsString());
-    }
-    remote_written = true;
-    return absl::OkStatus();
-  };
-
+void Writer::BuildBatch(InFlight* in) {
+  GroupBuild g(in, absl::ToUnixMicros(clock_->Now()));
+  const uint64_t first_seq = appended_seq_ + 1;
   for (Ticket* t : in->tickets) {
     if (t->remote != nullptr) {
-      t->remote_status = apply_remote(*t->remote);
+      t->remote_status = ApplyRemoteEvents(g, *t->remote);
       continue;
     }
     for (size_t i = 0; i < t->changes.size(); ++i) {
-      (*t->results)[t->slots[i]] = append_one(t->changes[i]);
+      (*t->results)[t->slots[i]] = AppendLocal(g, t->changes[i]);
     }
   }
-  for (const auto& [name, value] : counters_touched) batch.PutCounter(name, value);
-  in->last_seq = seq;
-  if (!poisoned.ok()) {
+  for (const auto& [name, value] : g.counters_touched) g.batch.PutCounter(name, value);
+  in->last_seq = appended_seq_;
+  if (!g.poisoned.ok()) {
     // The overlay may hold half of a remote batch: nothing of this group is
     // written, and the writer stops like after a failed commit.
     in->batch.reset();
-    in->poisoned = poisoned;
+    in->poisoned = g.poisoned;
     return;
   }
-  if (seq < first_seq && !remote_written) in->batch.reset();  // nothing to write
+  if (appended_seq_ < first_seq && !g.remote_written) in->batch.reset();  // nothing to write
+}
+
+absl::StatusOr<Writer::PendingRecord*> Writer::RecordSlot(const std::string& record_key) {
+  auto it = pending_records_.find(record_key);
+  if (it == pending_records_.end()) {
+    TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> stored, store_->GetRecord(record_key));
+    it = pending_records_.emplace(record_key, PendingRecord{std::move(stored), 0}).first;
+  }
+  return &it->second;
+}
+
+absl::StatusOr<Writer::Pending<records::Links>*> Writer::LinksSlot(const std::string& person) {
+  auto it = pending_links_.find(person);
+  if (it == pending_links_.end()) {
+    TB_ASSIGN_OR_RETURN(records::Links stored, store_->GetLinks(person));
+    it = pending_links_.emplace(person, Pending<records::Links>{std::move(stored), 0}).first;
+  }
+  return &it->second;
+}
+
+void Writer::WriteRecordState(GroupBuild& g, const std::string& record_key, PendingRecord* slot,
+                              const v1::EventBody& event, absl::Span<const std::string> audience,
+                              bool superseded) {
+  const v1::RecordState* before = slot->value.has_value() ? &*slot->value : nullptr;
+  v1::RecordState next = records::NextRecordState(before, event, superseded);
+  for (const std::string& peer : audience) next.add_audience(peer);
+  g.batch.PutRecord(record_key, next);
+  *slot = {std::move(next), g.group};
+}
+
+absl::Status Writer::CheckLocalChange(const Prepared& c,
+                                      const std::optional<v1::RecordState>& state,
+                                      const records::Links& links) const {
+  const std::string where = absl::StrCat(records::KindName(c.kind), " ", c.record_id, " of person ",
+                                         ids::MaskId(c.person));
+  if (!records::CustodyAllows(state.has_value() ? &*state : nullptr, options_.node)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(where, " is kept by node ", state->custodian(),
+                     "; ask it to change the record with an inquiry or a notice"));
+  }
+  if (c.operation == v1::OPERATION_RETRACT) {
+    if (!state.has_value()) return absl::NotFoundError(absl::StrCat("retract: no record ", where));
+    if (records::CurrentOf(*state).retracted) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("retract: ", where, " is already retracted"));
+    }
+  }
+  const records::KindInfo* kind = records::FindKind(c.kind);
+  if (kind->origin_writes_only && c.operation == v1::OPERATION_UPSERT) {
+    // A county that is not the person's origin writes none of these, not
+    // even a first version (DOMAIN.md: entitlements follow the person from
+    // the origin). Checked against the links of groups still in flight
+    // too, so an inflow just written counts.
+    for (const auto& [node, link] : links) {
+      if (link.role() == v1::LINK_ROLE_ORIGIN && link.ended_at_micros() == 0 &&
+          node != options_.node) {
+        return absl::FailedPreconditionError(absl::StrCat(where, ": the person's origin is ", node,
+                                                          "; only the origin writes ", kind->name,
+                                                          "s"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+v1::EventBody Writer::NewLocalEvent(const Prepared& c, const std::optional<v1::RecordState>& state,
+                                    uint64_t seq) {
+  v1::EventBody body;
+  body.set_origin(log_.origin);
+  body.set_epoch(log_.epoch);
+  body.set_seq(seq);
+  const HlcStamp stamp = hlc_.Now();
+  body.mutable_hlc()->set_physical_micros(stamp.physical_micros);
+  body.mutable_hlc()->set_logical(stamp.logical);
+  body.set_person(c.person);
+  body.set_kind(c.kind);
+  body.set_record_id(c.record_id);
+  body.set_operation(c.operation);
+  if (state.has_value()) {
+    // This node holds every head of its own records: the new version
+    // supersedes them all, resolving any conflict.
+    for (const v1::RecordState::Head& h : state->heads()) *body.add_parents() = h.event();
+  }
+  body.set_purpose(c.purpose);
+  body.set_payload(c.payload);
+  for (ids::IdFinding f : c.findings) body.add_id_findings(static_cast<v1::IdFinding>(f));
+  body.set_reason(c.reason);
+  return body;
+}
+
+std::vector<std::string> Writer::RouteLocalEvent(GroupBuild& g, const Prepared& c,
+                                                 const std::optional<v1::RecordState>& state,
+                                                 Pending<records::Links>* links,
+                                                 v1::EventBody* body) {
+  // Links are stamped with the event's own time, so that every node that
+  // applies this event derives the same links.
+  const records::LinkEffect effect = records::DeriveLinks(*body, *c.value, links->value);
+  for (const auto& [node, link] : effect.changed) links->value[node] = link;
+  if (!effect.changed.empty()) {
+    links->group = g.group;
+    g.batch.PutLinks(c.person, links->value);
+  }
+  std::vector<std::string> audience =
+      records::DeriveAudience(options_.node, options_.national, links->value, effect.counterparts,
+                              g.now_micros, options_.retention);
+  if (state.has_value() && !state->audience().empty()) {
+    // Whoever received an earlier version receives this one too.
+    audience.insert(audience.end(), state->audience().begin(), state->audience().end());
+    std::sort(audience.begin(), audience.end());
+    audience.erase(std::unique(audience.begin(), audience.end()), audience.end());
+  }
+  for (const std::string& peer : audience) body->add_audience(peer);
+  return audience;
+}
+
+void Writer::CountNewFindings(GroupBuild& g, const std::optional<v1::RecordState>& before,
+                              const Prepared& c) {
+  if (c.operation != v1::OPERATION_UPSERT) return;  // a retraction records no finding
+  for (ids::IdFinding f : c.findings) {
+    const auto pf = static_cast<v1::IdFinding>(f);
+    const bool known = before.has_value() &&
+                       std::find(before->id_findings().begin(), before->id_findings().end(), pf) !=
+                           before->id_findings().end();
+    if (!known) {
+      const std::string name = FindingCounter(f);
+      g.counters_touched[name] = ++finding_counts_[name];
+    }
+  }
+}
+
+void Writer::MarkBackfill(GroupBuild& g, const Prepared& c, uint64_t seq) {
+  if (c.operation != v1::OPERATION_UPSERT || c.kind != v1::RECORD_KIND_INFLOW) return;
+  // Linked to the person now: fetch its history from the origin, the
+  // previous residence and the national node (which holds every log whole,
+  // for a county that cannot reach the others). The marker is durable with
+  // the registration, so a restart cannot lose the request.
+  for (const std::string& from : {c.value->inflow().origin_county(),
+                                  c.value->inflow().previous_residence(), options_.national}) {
+    if (!from.empty() && from != options_.node) {
+      // The value is the registration's seq: the peer must have it before
+      // it can see the link and answer.
+      g.batch.Put(Cf::kDefault, BackfillKey(from, c.person), absl::StrCat(seq));
+    }
+  }
+}
+
+absl::StatusOr<Appended> Writer::AppendLocal(GroupBuild& g, const Prepared& c) {
+  const std::string record_key = RecordKey(c.person, c.kind, c.record_id);
+  TB_ASSIGN_OR_RETURN(PendingRecord * record, RecordSlot(record_key));
+  const std::optional<v1::RecordState>& state = record->value;
+  if (c.skip_if_unchanged && state.has_value() && HoldsExactly(*state, c.payload, *c.value)) {
+    Appended out;
+    out.id = records::StandingHead(*state)->event();
+    out.person = c.person;
+    out.findings = c.findings;
+    out.unchanged = true;
+    return out;
+  }
+  TB_ASSIGN_OR_RETURN(Pending<records::Links> * links, LinksSlot(c.person));
+  TB_RETURN_IF_ERROR(CheckLocalChange(c, state, links->value));
+
+  const uint64_t seq = appended_seq_ + 1;
+  v1::EventBody body = NewLocalEvent(c, state, seq);
+  std::vector<std::string> audience = RouteLocalEvent(g, c, state, links, &body);
+  std::string bytes;
+  if (!body.SerializeToString(&bytes)) return absl::InternalError("event body did not serialize");
+  appended_seq_ = seq;
+  g.in->sums.push_back(BodyChecksum(bytes));
+  g.batch.PutEvent(log_, seq, bytes);
+
+  CountNewFindings(g, state, c);
+  WriteRecordState(g, record_key, record, body, audience);
+  for (const std::string& peer : audience) g.batch.PutRoute(peer, log_, seq);
+  MarkBackfill(g, c, seq);
+
+  Appended out;
+  out.id.set_origin(log_.origin);
+  out.id.set_epoch(log_.epoch);
+  out.id.set_seq(seq);
+  out.person = c.person;
+  out.findings = c.findings;
+  out.audience = std::move(audience);
+  return out;
+}
+
+absl::StatusOr<std::vector<Writer::FreshEvent>> Writer::CheckRemoteEvents(
+    const RemoteBatch& rb) const {
+  std::vector<FreshEvent> fresh;
+  for (const RemoteEvent& e : rb.events) {
+    absl::StatusOr<std::string> stored = store_->GetEvent(rb.log, e.seq);
+    if (!stored.ok() && !absl::IsNotFound(stored.status())) return stored.status();
+    // Not yet committed, by this group or one still in flight: the same
+    // event can arrive through two peers at once (the origin and a relay).
+    auto in_flight = pending_events_.find(EventKey(rb.log, e.seq));
+    const std::string* existing = stored.ok()                          ? &*stored
+                                  : in_flight != pending_events_.end() ? &in_flight->second.value
+                                                                       : nullptr;
+    if (existing != nullptr) {
+      if (*existing == e.body) continue;  // applied already, through another peer
+      return absl::DataLossError(absl::StrCat("event ", rb.log.origin, "/", rb.log.epoch, "/",
+                                              e.seq, " is stored with other bytes"));
+    }
+    FreshEvent f{&e, v1::RecordValue()};
+    if (e.parsed.operation() == v1::OPERATION_UPSERT &&
+        !f.value.ParseFromString(e.parsed.payload())) {
+      return absl::InvalidArgumentError(absl::StrCat("event ", rb.log.origin, "/", rb.log.epoch,
+                                                     "/", e.seq, ": payload does not parse"));
+    }
+    fresh.push_back(std::move(f));
+  }
+  return fresh;
+}
+
+absl::StatusOr<bool> Writer::AlreadySuperseded(const std::optional<v1::RecordState>& state,
+                                               const v1::EventBody& event) const {
+  if (!state.has_value() || !records::MaySupersede(*state, event)) return false;
+  // Rare: an event older than the record's standing head (a backfill that
+  // raced the live feed). Its history's events say whether one names it.
+  std::vector<v1::EventBody> history;
+  history.reserve(state->history_size());
+  for (const v1::EventId& id : state->history()) {
+    const LogId log{id.origin(), id.epoch()};
+    auto in_flight = pending_events_.find(EventKey(log, id.seq()));
+    std::string bytes;
+    if (in_flight != pending_events_.end()) {
+      bytes = in_flight->second.value;
+    } else {
+      TB_ASSIGN_OR_RETURN(bytes, store_->GetEvent(log, id.seq()));
+    }
+    if (!history.emplace_back().ParseFromString(bytes)) {
+      return absl::DataLossError(absl::StrCat("stored event ", id.origin(), "/", id.epoch(), "/",
+                                              id.seq(), " does not parse"));
+    }
+  }
+  return records::NamesAsParent(history, event);
+}
+
+void Writer::RelayRoutes(GroupBuild& g, const RemoteBatch& rb, const RemoteEvent& e,
+                         const records::Links& links, const records::LinkEffect& effect) {
+  // The national node passes events on, with the origin's proofs (it holds
+  // every log whole), for counties that cannot reach the origin: to the
+  // audience the origin named, and to every node linked to the person in
+  // its own view, which is complete. The origin may not yet have known a
+  // link when it wrote (a new residence writing before its backfill brought
+  // the previous residence's registration).
+  const v1::EventBody& body = e.parsed;
+  std::vector<std::string> to(body.audience().begin(), body.audience().end());
+  for (std::string& n :
+       records::DeriveAudience(body.origin(), options_.national, links, effect.counterparts,
+                               body.hlc().physical_micros(), options_.retention)) {
+    to.push_back(std::move(n));
+  }
+  std::sort(to.begin(), to.end());
+  to.erase(std::unique(to.begin(), to.end()), to.end());
+  for (const std::string& peer : to) {
+    if (peer != options_.node && peer != body.origin()) g.batch.PutRoute(peer, rb.log, e.seq);
+  }
+}
+
+absl::Status Writer::ApplyRemoteEvent(GroupBuild& g, const RemoteBatch& rb, const FreshEvent& f) {
+  const RemoteEvent& e = *f.event;
+  const v1::EventBody& body = e.parsed;
+  pending_events_[EventKey(rb.log, e.seq)] = {e.body, g.group};
+  g.batch.PutEvent(rb.log, e.seq, e.body);
+  hlc_.Observe(HlcStamp{body.hlc().physical_micros(), body.hlc().logical()});
+
+  const std::string record_key = RecordKey(body.person(), body.kind(), body.record_id());
+  TB_ASSIGN_OR_RETURN(PendingRecord * record, RecordSlot(record_key));
+  if (!records::CustodyAllows(record->value.has_value() ? &*record->value : nullptr,
+                              body.origin())) {
+    // Signed history is kept as it is, but a record is never changed by a
+    // node that is not its custodian.
+    const std::string name = "custody_violation";
+    g.counters_touched[name] = ++finding_counts_[name];
+    TB_LOG(WARNING) << "event " << body.origin() << "/" << body.epoch() << "/" << body.seq()
+                    << " writes a record kept by " << record->value->custodian()
+                    << "; stored, not applied to the record";
+  } else {
+    TB_ASSIGN_OR_RETURN(const bool superseded, AlreadySuperseded(record->value, body));
+    WriteRecordState(g, record_key, record, body, /*audience=*/{}, superseded);
+  }
+
+  TB_ASSIGN_OR_RETURN(Pending<records::Links> * links, LinksSlot(body.person()));
+  const records::LinkEffect effect = records::DeriveLinks(body, f.value, links->value);
+  if (!effect.changed.empty()) {
+    for (const auto& [node, link] : effect.changed) links->value[node] = link;
+    links->group = g.group;
+    g.batch.PutLinks(body.person(), links->value);
+  }
+  if (options_.relay) RelayRoutes(g, rb, e, links->value, effect);
+  return absl::OkStatus();
+}
+
+void Writer::StoreRemoteProgress(GroupBuild& g, const RemoteBatch& rb) {
+  for (const auto& [node, digest] : rb.tree_nodes) g.batch.PutNode(rb.log, node, digest);
+  if (rb.checkpoint.has_value()) g.batch.PutCheckpoint(rb.log, rb.checkpoint_size, *rb.checkpoint);
+  if (!rb.from_peer.empty()) {
+    v1::Position position;
+    position.set_origin(rb.log.origin);
+    position.set_epoch(rb.log.epoch);
+    position.set_seq(rb.cursor);
+    position.set_checkpoint_size(rb.checkpoint_size);
+    g.batch.Put(Cf::kCursors, CursorKey(rb.from_peer, rb.log), position.SerializeAsString());
+  }
+  g.remote_written = true;
+}
+
+absl::Status Writer::ApplyRemoteEvents(GroupBuild& g, const RemoteBatch& rb) {
+  // Pass 1 makes every check that the batch itself can fail, so that a
+  // refused batch leaves nothing behind; pass 2 only reads and writes, and
+  // a failed read there fails the whole group (poisoned).
+  TB_ASSIGN_OR_RETURN(const std::vector<FreshEvent> fresh, CheckRemoteEvents(rb));
+  for (const FreshEvent& f : fresh) {
+    if (absl::Status s = ApplyRemoteEvent(g, rb, f); !s.ok()) {
+      g.poisoned = s;
+      return s;
+    }
+  }
+  StoreRemoteProgress(g, rb);
+  return absl::OkStatus();
 }
 
 void Writer::CommitterLoop() {

@@ -49,6 +49,7 @@
 #include "common/crypto/suite.h"
 #include "common/ids/citizen_id.h"
 #include "common/merkle/tree.h"
+#include "records/dates.h"
 #include "records/links.h"
 #include "storage/keys.h"
 #include "storage/remote.h"
@@ -73,7 +74,7 @@ struct WriterOptions {
   // Most events one checkpoint covers beyond the previous one.
   size_t max_events_per_checkpoint = 1024;
   // Time zone of legal dates ("today" for birth dates): China Standard Time.
-  absl::TimeZone time_zone = absl::FixedTimeZone(8 * 3600);
+  absl::TimeZone time_zone = records::ChinaStandardTime();
   // The national node: events applied from one origin are routed on to
   // their audience (relay for counties that cannot reach each other).
   bool relay = false;
@@ -137,7 +138,10 @@ class Writer {
   //   kFailedPrecondition ID findings not confirmed; a record kept by another
   //                       node (custody); an entitlement of a person whose
   //                       origin is another node; retracting a retracted record
+  //                       (its standing head is a retraction)
   //   kNotFound           retracting a record that does not exist
+  // The record's new state is records::NextRecordState of its state and the
+  // event, as on every node that applies the event.
   //   storage errors      the whole batch failed; the store is then stopped
   absl::StatusOr<Appended> Append(const RecordChange& change);
   // The same for many changes, committed together; one result per change.
@@ -196,7 +200,56 @@ class Writer {
   absl::StatusOr<Prepared> Prepare(const RecordChange& change, absl::CivilDay today) const;
   void AppenderLoop();
   void BuildGroup(std::vector<Ticket*> group);
+  // Builds one group's batch, in the steps below: each local change is
+  // appended (AppendLocal) and each peer's batch applied (ApplyRemoteEvents)
+  // against the record states and links of the store and of the groups
+  // still in flight.
   void BuildBatch(InFlight* in);
+  struct GroupBuild;
+  using PendingRecord = Pending<std::optional<v1::RecordState>>;
+  // A local change: check it against the record and the person's links,
+  // make its event (seq, stamp, parents), route it, write the event, the
+  // record's new state, the links, the routes and any backfill marker.
+  absl::StatusOr<Appended> AppendLocal(GroupBuild& g, const Prepared& c);
+  absl::Status CheckLocalChange(const Prepared& c, const std::optional<v1::RecordState>& state,
+                                const records::Links& links) const;
+  v1::EventBody NewLocalEvent(const Prepared& c, const std::optional<v1::RecordState>& state,
+                              uint64_t seq);
+  // Derives the links the event implies and its audience (written into it).
+  std::vector<std::string> RouteLocalEvent(GroupBuild& g, const Prepared& c,
+                                           const std::optional<v1::RecordState>& state,
+                                           Pending<records::Links>* links, v1::EventBody* body);
+  void CountNewFindings(GroupBuild& g, const std::optional<v1::RecordState>& before,
+                        const Prepared& c);
+  void MarkBackfill(GroupBuild& g, const Prepared& c, uint64_t seq);
+  // A peer's verified batch: pass 1 (CheckRemoteEvents) finds what is new
+  // and fails the batch on anything the batch itself got wrong; pass 2
+  // stores each event and applies it to its record and links, then the
+  // origin's tree nodes, checkpoint and the peer's cursor.
+  struct FreshEvent {
+    const RemoteEvent* event;
+    v1::RecordValue value;  // parsed payload; empty for a retraction
+  };
+  absl::Status ApplyRemoteEvents(GroupBuild& g, const RemoteBatch& rb);
+  absl::StatusOr<std::vector<FreshEvent>> CheckRemoteEvents(const RemoteBatch& rb) const;
+  absl::Status ApplyRemoteEvent(GroupBuild& g, const RemoteBatch& rb, const FreshEvent& f);
+  void RelayRoutes(GroupBuild& g, const RemoteBatch& rb, const RemoteEvent& e,
+                   const records::Links& links, const records::LinkEffect& effect);
+  void StoreRemoteProgress(GroupBuild& g, const RemoteBatch& rb);
+  // The record-state update, one code path for a local append and a peer's
+  // event (records::NextRecordState); `audience` is the custodian's only;
+  // `superseded`: an event applied before names this one as a parent.
+  void WriteRecordState(GroupBuild& g, const std::string& record_key, PendingRecord* slot,
+                        const v1::EventBody& event, absl::Span<const std::string> audience,
+                        bool superseded = false);
+  // Whether an event already applied to the record names `event` as a
+  // parent (records::MaySupersede, then the history's events).
+  absl::StatusOr<bool> AlreadySuperseded(const std::optional<v1::RecordState>& state,
+                                         const v1::EventBody& event) const;
+  // The overlay's entry for a record or a person's links, read from the
+  // store on first use.
+  absl::StatusOr<PendingRecord*> RecordSlot(const std::string& record_key);
+  absl::StatusOr<Pending<records::Links>*> LinksSlot(const std::string& person);
   void CommitterLoop();
   void SignerLoop();
   // Signs the log up to `target` and returns the checkpoint with the tree
@@ -220,7 +273,7 @@ class Writer {
   std::map<std::string, uint64_t> finding_counts_;
   // Record states and links written by groups that are built but maybe not
   // yet committed; later groups must see them. Pruned once committed.
-  absl::flat_hash_map<std::string, Pending<std::optional<v1::RecordState>>> pending_records_;
+  absl::flat_hash_map<std::string, PendingRecord> pending_records_;
   absl::flat_hash_map<std::string, Pending<records::Links>> pending_links_;
   // Remote events written by in-flight groups (event key -> body), so that
   // an event arriving through two peers is applied once.

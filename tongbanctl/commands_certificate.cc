@@ -23,6 +23,7 @@
 #include "common/duration.h"
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
+#include "records/dates.h"
 #include "tongbanctl/admin_client.h"
 #include "tongbanctl/files.h"
 #include "tongbanctl/tongbanctl.h"
@@ -156,7 +157,7 @@ absl::Status VerifyCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string root_path, args.Required("root-key"));
   TB_ASSIGN_OR_RETURN(std::string bytes, PayloadArg(args));
   std::optional<std::string> person;
-  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  const absl::CivilDay today = records::ChinaDay(absl::Now());
   if (args.Has("person")) {
     absl::StatusOr<ids::CitizenId> id =
         ids::CheckCitizenId(args.Get("person"), ids::Sex::kUnspecified, today);
@@ -190,7 +191,7 @@ absl::Status VerifyCmd(const Args& args, Io& io) {
     const workflows::CertificateClaims& c = *v.claims;
     absl::StrAppend(&line, "\n  certificate ", c.number, " (", v1::CertificateType_Name(c.type),
                     ") issued by ", c.issuer, " with key ", c.key_id, " on ",
-                    absl::FormatTime("%Y-%m-%d %H:%M", c.issued_at, absl::FixedTimeZone(8 * 3600)));
+                    records::ChinaTimeText(c.issued_at, "%Y-%m-%d %H:%M"));
     for (const auto& [k, val] : c.facts) absl::StrAppend(&line, "\n  ", k, ": ", val);
     if (v.verdict != workflows::Verdict::kMalformed &&
         v.verdict != workflows::Verdict::kUnknownIssuer &&

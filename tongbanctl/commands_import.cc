@@ -24,6 +24,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/status_macros.h"
+#include "records/dates.h"
 #include "tongbanctl/admin_client.h"
 #include "workflows/import_csv.h"
 
@@ -222,7 +223,7 @@ absl::Status ImportCmd(const Args& args, Io& io) {
   const uint64_t file_bytes = std::filesystem::file_size(path, ec);
   TB_ASSIGN_OR_RETURN(uint64_t resume_after, ReadProgress(progress_path));
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
-  const absl::CivilDay today = absl::ToCivilDay(absl::Now(), absl::FixedTimeZone(8 * 3600));
+  const absl::CivilDay today = records::ChinaDay(absl::Now());
   TB_ASSIGN_OR_RETURN(std::unique_ptr<workflows::ImportReader> reader,
                       workflows::ImportReader::Open(path, &in, encoding, today));
 

@@ -18,6 +18,8 @@
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
 #include "records/dates.h"
+#include "records/kinds.h"
+#include "records/words.h"
 #include "tongbanctl/admin_client.h"
 #include "tongbanctl/files.h"
 #include "tongbanctl/i18n.h"
@@ -96,16 +98,11 @@ void PrintTable(std::vector<std::vector<std::string>> rows, Io& io, bool header 
 // A time in China Standard Time with its zone: "2026-11-01 14:03:05 +08:00".
 std::string When(int64_t micros) {
   if (micros == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S %Ez", absl::FromUnixMicros(micros),
-                          absl::FixedTimeZone(8 * 3600));
+  return records::ChinaTimeText(absl::FromUnixMicros(micros), "%Y-%m-%d %H:%M:%S %Ez");
 }
 
 std::string EventName(const v1::EventId& e) {
   return absl::StrCat(e.origin(), "/", e.epoch(), "/", e.seq());
-}
-
-std::string DateText(const v1::Date& d) {
-  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
 }
 
 // --- Input ---
@@ -141,18 +138,31 @@ absl::StatusOr<E> Choice(const Args& args, const char* flag,
       absl::StrCat("--", flag, " \"", text, "\" is not one of: ", absl::StrJoin(names, ", ")));
 }
 
+// The tokens of E's values (records/words.h), less "unspecified" and
+// `except`, as choices of a flag.
+template <typename E>
+std::vector<std::pair<std::string, E>> Tokens(std::initializer_list<E> except = {}) {
+  std::vector<std::pair<std::string, E>> out;
+  for (const records::Word& w : records::WordTable<E>()) {
+    const auto value = static_cast<E>(w.value);
+    if (w.value == 0 || std::find(except.begin(), except.end(), value) != except.end()) continue;
+    out.emplace_back(w.token, value);
+  }
+  return out;
+}
+
 // The person's ID: the one positional argument.
 const std::string& PersonArg(const Args& args) { return args.positional().front(); }
 
-// Sends one record write and prints what happened.
-absl::Status WriteRecord(const Args& args, Io& io, v1::RecordKind kind,
-                         const std::string& default_id, v1::RecordValue value,
+// Sends one record write and prints what happened. The record id is --id,
+// or derived from the value's key fields (records::DeriveRecordId).
+absl::Status WriteRecord(const Args& args, Io& io, v1::RecordKind kind, v1::RecordValue value,
                          v1::Operation operation = v1::OPERATION_UPSERT) {
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
   v1::WriteRequest r;
   r.set_person(PersonArg(args));
   r.set_kind(kind);
-  r.set_record_id(args.Get("id", default_id));
+  r.set_record_id(args.Get("id", records::DeriveRecordId(kind, value, absl::Now())));
   r.set_operation(operation);
   *r.mutable_value() = std::move(value);
   r.set_reason(args.Get("reason"));
@@ -245,30 +255,30 @@ absl::Status ClearHoldCmd(const Args& args, Io& io) {
 std::string ValueSummary(const v1::RecordValue& v) {
   switch (v.value_case()) {
     case v1::RecordValue::kPersonBasics:
-      return absl::StrCat("born ", DateText(v.person_basics().birth_date()), ", hukou ",
+      return absl::StrCat("born ", records::DateText(v.person_basics().birth_date()), ", hukou ",
                           v.person_basics().hukou_region());
     case v1::RecordValue::kOutflow:
       return absl::StrCat("to ", v.outflow().destination_county(), " on ",
-                          DateText(v.outflow().left_on()));
+                          records::DateText(v.outflow().left_on()));
     case v1::RecordValue::kInflow:
       return absl::StrCat("from ", v.inflow().origin_county(), " arrived ",
-                          DateText(v.inflow().arrived_on()));
+                          records::DateText(v.inflow().arrived_on()));
     case v1::RecordValue::kReturnRegistration:
       return absl::StrCat(v1::ReturnType_Name(v.return_registration().type()), " on ",
-                          DateText(v.return_registration().effective_on()));
+                          records::DateText(v.return_registration().effective_on()));
     case v1::RecordValue::kCertificate:
       return absl::StrCat(v1::CertificateType_Name(v.certificate().type()), " ",
                           v.certificate().number(), v.certificate().revoked() ? " REVOKED" : "");
     case v1::RecordValue::kService:
       return absl::StrCat(v1::ServiceType_Name(v.service().type()), " on ",
-                          DateText(v.service().delivered_on()), " by ",
+                          records::DateText(v.service().delivered_on()), " by ",
                           v.service().provider_county());
     case v1::RecordValue::kEntitlement:
       return absl::StrCat(v.entitlement().programme(), " ",
                           v1::EntitlementStatus_Name(v.entitlement().status()));
     case v1::RecordValue::kInquiry:
       return absl::StrCat(v1::InquiryType_Name(v.inquiry().type()), " to ", v.inquiry().to_county(),
-                          " due ", DateText(v.inquiry().due_on()));
+                          " due ", records::DateText(v.inquiry().due_on()));
     case v1::RecordValue::kInquiryReply:
       return absl::StrCat("reply to ", v.inquiry_reply().inquiry_county(), "/",
                           v.inquiry_reply().inquiry_record_id());
@@ -349,15 +359,13 @@ absl::Status PersonRegisterCmd(const Args& args, Io& io) {
   v1::PersonBasics* p = v.mutable_person_basics();
   TB_ASSIGN_OR_RETURN(std::string name, args.Required("name"));
   p->set_name(name);
-  TB_ASSIGN_OR_RETURN(
-      v1::Sex sex,
-      Choice<v1::Sex>(args, "sex", {{"male", v1::SEX_MALE}, {"female", v1::SEX_FEMALE}}));
+  TB_ASSIGN_OR_RETURN(v1::Sex sex, Choice<v1::Sex>(args, "sex", Tokens<v1::Sex>()));
   p->set_sex(sex);
   TB_ASSIGN_OR_RETURN(*p->mutable_birth_date(), DateFlag(args, "birth-date"));
   TB_ASSIGN_OR_RETURN(std::string region, args.Required("hukou-region"));
   p->set_hukou_region(region);
   p->set_hukou_address(args.Get("hukou-address"));
-  return WriteRecord(args, io, v1::RECORD_KIND_PERSON_BASICS, "basics", std::move(v));
+  return WriteRecord(args, io, v1::RECORD_KIND_PERSON_BASICS, std::move(v));
 }
 
 absl::Status OutflowCmd(const Args& args, Io& io) {
@@ -366,8 +374,7 @@ absl::Status OutflowCmd(const Args& args, Io& io) {
   v.mutable_outflow()->set_destination_county(to);
   TB_ASSIGN_OR_RETURN(*v.mutable_outflow()->mutable_left_on(), DateFlag(args, "left-on"));
   v.mutable_outflow()->set_reason(args.Get("why"));
-  const std::string id = absl::StrCat("out-", to, "-", DateText(v.outflow().left_on()));
-  return WriteRecord(args, io, v1::RECORD_KIND_OUTFLOW, id, std::move(v));
+  return WriteRecord(args, io, v1::RECORD_KIND_OUTFLOW, std::move(v));
 }
 
 absl::Status InflowCmd(const Args& args, Io& io) {
@@ -381,8 +388,7 @@ absl::Status InflowCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string address, args.Required("address"));
   in->set_address(address);
   in->set_employer(args.Get("employer"));
-  const std::string id = absl::StrCat("in-", DateText(in->arrived_on()));
-  return WriteRecord(args, io, v1::RECORD_KIND_INFLOW, id, std::move(v));
+  return WriteRecord(args, io, v1::RECORD_KIND_INFLOW, std::move(v));
 }
 
 absl::Status ReturnCmd(const Args& args, Io& io) {
@@ -397,8 +403,7 @@ absl::Status ReturnCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string from, args.Required("from"));
   r->set_from_county(from);
   r->set_to_county(args.Get("to"));
-  const std::string id = absl::StrCat("return-", DateText(r->effective_on()));
-  return WriteRecord(args, io, v1::RECORD_KIND_RETURN, id, std::move(v));
+  return WriteRecord(args, io, v1::RECORD_KIND_RETURN, std::move(v));
 }
 
 // --delivered-on, --provider, --period and --notes of a service.
@@ -414,19 +419,13 @@ absl::Status ServiceFlags(const Args& args, v1::ServiceRecord* s) {
 absl::Status ServiceCmd(const Args& args, Io& io) {
   v1::RecordValue v;
   v1::ServiceRecord* s = v.mutable_service();
-  TB_ASSIGN_OR_RETURN(v1::ServiceType type,
-                      Choice<v1::ServiceType>(
-                          args, "type",
-                          {{"prenatal-check", v1::SERVICE_TYPE_PRENATAL_CHECK},
-                           {"child-immunisation", v1::SERVICE_TYPE_CHILD_IMMUNISATION},
-                           {"health-check", v1::SERVICE_TYPE_HEALTH_CHECK},
-                           {"contraceptive-supplies", v1::SERVICE_TYPE_CONTRACEPTIVE_SUPPLIES},
-                           {"health-education", v1::SERVICE_TYPE_HEALTH_EDUCATION},
-                           {"birth-registration-help", v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP}}));
+  TB_ASSIGN_OR_RETURN(
+      v1::ServiceType type,
+      Choice<v1::ServiceType>(args, "type",
+                              Tokens<v1::ServiceType>({v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY})));
   s->set_type(type);
   TB_RETURN_IF_ERROR(ServiceFlags(args, s));
-  const std::string id = absl::StrCat("svc-", args.Get("type"), "-", DateText(s->delivered_on()));
-  return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, id, std::move(v));
+  return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, std::move(v));
 }
 
 absl::Status EntitlementCmd(const Args& args, Io& io) {
@@ -436,19 +435,14 @@ absl::Status EntitlementCmd(const Args& args, Io& io) {
   e->set_programme(programme);
   TB_ASSIGN_OR_RETURN(
       v1::EntitlementStatus status,
-      Choice<v1::EntitlementStatus>(args, "status",
-                                    {{"eligible", v1::ENTITLEMENT_STATUS_ELIGIBLE},
-                                     {"active", v1::ENTITLEMENT_STATUS_ACTIVE},
-                                     {"suspended", v1::ENTITLEMENT_STATUS_SUSPENDED},
-                                     {"ended", v1::ENTITLEMENT_STATUS_ENDED}}));
+      Choice<v1::EntitlementStatus>(args, "status", Tokens<v1::EntitlementStatus>()));
   e->set_status(status);
   TB_ASSIGN_OR_RETURN(long long fen, args.GetInt("amount-fen", 0, 0, 100000000));
   e->set_amount_fen(fen);
   TB_ASSIGN_OR_RETURN(*e->mutable_period_from(), DateFlag(args, "from"));
   TB_ASSIGN_OR_RETURN(*e->mutable_period_to(), DateFlag(args, "to"));
   e->set_delivered_by(args.Get("delivered-by"));
-  return WriteRecord(args, io, v1::RECORD_KIND_ENTITLEMENT, absl::StrCat("ent-", programme),
-                     std::move(v));
+  return WriteRecord(args, io, v1::RECORD_KIND_ENTITLEMENT, std::move(v));
 }
 
 absl::Status EntitlementDeliverCmd(const Args& args, Io& io) {
@@ -458,18 +452,14 @@ absl::Status EntitlementDeliverCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string entitlement, args.Required("entitlement"));
   s->set_entitlement_record_id(entitlement);
   TB_RETURN_IF_ERROR(ServiceFlags(args, s));
-  const std::string id = absl::StrCat("delivery-", entitlement, "-", DateText(s->delivered_on()));
-  return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, id, std::move(v));
+  return WriteRecord(args, io, v1::RECORD_KIND_SERVICE, std::move(v));
 }
 
 absl::Status CertificateIssueCmd(const Args& args, Io& io) {
   v1::RecordValue v;
   v1::Certificate* c = v.mutable_certificate();
-  TB_ASSIGN_OR_RETURN(
-      v1::CertificateType type,
-      Choice<v1::CertificateType>(args, "type",
-                                  {{"marriage-fertility", v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY},
-                                   {"residence-permit", v1::CERTIFICATE_TYPE_RESIDENCE_PERMIT}}));
+  TB_ASSIGN_OR_RETURN(v1::CertificateType type,
+                      Choice<v1::CertificateType>(args, "type", Tokens<v1::CertificateType>()));
   c->set_type(type);
   TB_ASSIGN_OR_RETURN(std::string number, args.Required("number"));
   c->set_number(number);
@@ -485,28 +475,22 @@ absl::Status CertificateIssueCmd(const Args& args, Io& io) {
     (*c->mutable_attested_facts())[kv.first] = kv.second;
   }
   c->set_supersedes(args.Get("supersedes"));
-  return WriteRecord(args, io, v1::RECORD_KIND_CERTIFICATE, absl::StrCat("cert-", number),
-                     std::move(v));
+  return WriteRecord(args, io, v1::RECORD_KIND_CERTIFICATE, std::move(v));
 }
 
 absl::Status InquirySendCmd(const Args& args, Io& io) {
   v1::RecordValue v;
   v1::Inquiry* q = v.mutable_inquiry();
-  TB_ASSIGN_OR_RETURN(
-      v1::InquiryType type,
-      Choice<v1::InquiryType>(args, "type",
-                              {{"urgent", v1::INQUIRY_TYPE_URGENT},
-                               {"normal", v1::INQUIRY_TYPE_NORMAL},
-                               {"certificate-mismatch", v1::INQUIRY_TYPE_CERTIFICATE_MISMATCH}}));
+  TB_ASSIGN_OR_RETURN(v1::InquiryType type,
+                      Choice<v1::InquiryType>(args, "type", Tokens<v1::InquiryType>()));
   q->set_type(type);
   TB_ASSIGN_OR_RETURN(std::string to, args.Required("to"));
   q->set_to_county(to);
   TB_ASSIGN_OR_RETURN(std::string question, args.Required("question"));
   q->set_question(question);
-  // The node records the time sent and the deadline (workflows/deadlines.h).
-  const absl::Time now = absl::Now();
-  return WriteRecord(args, io, v1::RECORD_KIND_INQUIRY,
-                     absl::StrCat("inq-", to, "-", absl::ToUnixSeconds(now)), std::move(v));
+  // The node records the time sent and the deadline (workflows/deadlines.h);
+  // the record id is named by this second.
+  return WriteRecord(args, io, v1::RECORD_KIND_INQUIRY, std::move(v));
 }
 
 absl::Status InquiryReplyCmd(const Args& args, Io& io) {
@@ -519,8 +503,7 @@ absl::Status InquiryReplyCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string answer, args.Required("answer"));
   r->set_answer(answer);
   r->set_matched(args.Has("matched"));
-  return WriteRecord(args, io, v1::RECORD_KIND_INQUIRY_REPLY, absl::StrCat("reply-", inquiry),
-                     std::move(v));
+  return WriteRecord(args, io, v1::RECORD_KIND_INQUIRY_REPLY, std::move(v));
 }
 
 // --due, --overdue and --within-days of `inquiry list` and `notice list`.
@@ -544,7 +527,7 @@ absl::Status InquiryListCmd(const Args& args, Io& io) {
   for (const v1::InquiryItem& i : reply.items()) {
     rows.push_back({ids::MaskId(i.person()), i.record_id(), i.from_county(), i.to_county(),
                     v1::InquiryType_Name(i.type()).substr(13), When(i.sent_at_micros()),
-                    DateText(i.due_on()), i.state(), When(i.replied_at_micros())});
+                    records::DateText(i.due_on()), i.state(), When(i.replied_at_micros())});
   }
   PrintTable(rows, io);
   if (reply.items().empty()) io.out << Tr("(none)") << "\n";
@@ -583,8 +566,9 @@ absl::Status CertificateShowCmd(const Args& args, Io& io) {
       for (const auto& [k, val] : c.attested_facts()) facts.push_back(absl::StrCat(k, "=", val));
       std::sort(facts.begin(), facts.end());
       rows.push_back({rec.record_id(), v1::CertificateType_Name(c.type()).substr(17), c.number(),
-                      c.issuer(), DateText(c.valid_from()), DateText(c.valid_to()),
-                      c.revoked() ? "REVOKED" : "valid", absl::StrJoin(facts, ", ")});
+                      c.issuer(), records::DateText(c.valid_from()),
+                      records::DateText(c.valid_to()), c.revoked() ? "REVOKED" : "valid",
+                      absl::StrJoin(facts, ", ")});
     }
   }
   PrintTable(rows, io);
@@ -632,9 +616,8 @@ absl::Status NoticeSendCmd(const Args& args, Io& io) {
   n->set_body(args.Get("body"));
   n->set_needs_receipt(args.Has("needs-receipt"));
   n->set_needs_feedback(args.Has("needs-feedback"));
-  const absl::Time now = absl::Now();  // names the record; the node stamps the time
-  return WriteRecord(args, io, v1::RECORD_KIND_NOTICE,
-                     absl::StrCat("notice-", to, "-", absl::ToUnixSeconds(now)), std::move(v));
+  // The record id is named by this second; the node stamps the time sent.
+  return WriteRecord(args, io, v1::RECORD_KIND_NOTICE, std::move(v));
 }
 
 absl::Status NoticeAckCmd(const Args& args, Io& io) {
@@ -645,8 +628,7 @@ absl::Status NoticeAckCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string from, args.Required("notice-county"));
   r->set_notice_county(from);
   r->set_feedback(args.Get("feedback"));
-  return WriteRecord(args, io, v1::RECORD_KIND_RECEIPT, absl::StrCat("receipt-", notice),
-                     std::move(v));
+  return WriteRecord(args, io, v1::RECORD_KIND_RECEIPT, std::move(v));
 }
 
 absl::Status NoticeListCmd(const Args& args, Io& io) {
@@ -661,7 +643,7 @@ absl::Status NoticeListCmd(const Args& args, Io& io) {
                               : i.needs_feedback()                    ? "feedback"
                                                                       : "receipt";
     rows.push_back({ids::MaskId(i.person()), i.record_id(), i.from_county(), i.to_county(), needs,
-                    When(i.sent_at_micros()), DateText(i.due_on()), i.state(),
+                    When(i.sent_at_micros()), records::DateText(i.due_on()), i.state(),
                     When(i.received_at_micros()), When(i.feedback_at_micros())});
   }
   PrintTable(rows, io);
@@ -700,8 +682,7 @@ absl::Status AuditCmd(const Args& args, Io& io) {
   for (const char* flag : {"from", "to"}) {
     if (!args.Has(flag)) continue;
     TB_ASSIGN_OR_RETURN(v1::Date d, DateFlag(args, flag));
-    const absl::Time t = absl::FromCivil(absl::CivilDay(d.year(), d.month(), d.day()),
-                                         absl::FixedTimeZone(8 * 3600));
+    const absl::Time t = absl::FromCivil(records::ToCivilDay(d), records::ChinaStandardTime());
     (std::string(flag) == "from" ? r.set_from_micros(absl::ToUnixMicros(t))
                                  : r.set_to_micros(absl::ToUnixMicros(t + absl::Hours(24))));
   }
@@ -728,8 +709,7 @@ absl::Status AccessReportCmd(const Args& args, Io& io) {
   for (const char* flag : {"from", "to"}) {
     if (!args.Has(flag)) continue;
     TB_ASSIGN_OR_RETURN(v1::Date d, DateFlag(args, flag));
-    const absl::Time t = absl::FromCivil(absl::CivilDay(d.year(), d.month(), d.day()),
-                                         absl::FixedTimeZone(8 * 3600));
+    const absl::Time t = absl::FromCivil(records::ToCivilDay(d), records::ChinaStandardTime());
     (std::string(flag) == "from" ? r.set_from_micros(absl::ToUnixMicros(t))
                                  : r.set_to_micros(absl::ToUnixMicros(t + absl::Hours(24))));
   }
@@ -768,8 +748,8 @@ absl::Status PersonSearchCmd(const Args& args, Io& io) {
   if (args.Has("json")) return PrintJson(reply, io);
   std::vector<std::vector<std::string>> rows = {{"PERSON", "NAME", "SEX", "BORN", "HUKOU"}};
   for (const v1::PersonMatch& p : reply.persons()) {
-    rows.push_back({p.person(), p.name(), v1::Sex_Name(p.sex()).substr(4), DateText(p.birth_date()),
-                    p.hukou_region()});
+    rows.push_back({p.person(), p.name(), v1::Sex_Name(p.sex()).substr(4),
+                    records::DateText(p.birth_date()), p.hukou_region()});
   }
   PrintTable(rows, io);
   if (reply.persons().empty()) io.out << "(none)\n";
@@ -860,6 +840,8 @@ Command Record(std::string group, std::string name, std::string summary, std::st
 
 }  // namespace
 
+// One long list on purpose: it is the table of online commands (one entry
+// each, in the order `tongbanctl help` shows them), not steps of a process.
 void AddOnlineCommands(std::vector<Command>* c) {
   c->push_back(Online("status", "", "the node: role, log, peers pending, disk", "tongbanctl status",
                       "", "  tongbanctl status --node 127.0.0.1:7444\n", ConnectionFlags(), 0,

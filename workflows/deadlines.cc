@@ -5,54 +5,34 @@
 #include <tuple>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
 #include "records/dates.h"
+#include "records/record_state.h"
+#include "records/workflow_state.h"
 #include "storage/keys.h"
 #include "workflows/stats.h"
 
 namespace tongban::workflows {
 namespace {
 
-const absl::TimeZone& ChinaStandardTime() {
-  static const absl::TimeZone* tz = new absl::TimeZone(absl::FixedTimeZone(8 * 3600));
-  return *tz;
-}
-
-absl::CivilDay DayOfMicros(int64_t micros) {
-  return absl::ToCivilDay(absl::FromUnixMicros(micros), ChinaStandardTime());
-}
-
-bool HasDate(const v1::Date& d) { return d.year() != 0; }
-
-uint32_t InquiryDays(const records::DeadlineRules& rules, v1::InquiryType type) {
-  switch (type) {
-    case v1::INQUIRY_TYPE_URGENT: return rules.urgent_days;
-    case v1::INQUIRY_TYPE_CERTIFICATE_MISMATCH: return rules.certificate_mismatch_days;
-    default: return rules.normal_days;
-  }
-}
+using records::WorkflowState;
 
 v1::Date InquiryDue(const records::Deadlines& deadlines, const v1::Inquiry& q) {
-  if (HasDate(q.due_on())) return q.due_on();
-  return records::ToDate(DayOfMicros(q.sent_at_micros()) +
-                         InquiryDays(deadlines.For(q.to_county()), q.type()));
+  if (records::HasDate(q.due_on())) return q.due_on();
+  return records::ToDate(records::ChinaDayOfMicros(q.sent_at_micros()) +
+                         deadlines.For(q.to_county()).InquiryDays(q.type()));
 }
 
 v1::Date NoticeDue(const records::Deadlines& deadlines, const v1::Notice& n) {
-  if (HasDate(n.due_on())) return n.due_on();
-  return records::ToDate(DayOfMicros(n.sent_at_micros()) +
+  if (records::HasDate(n.due_on())) return n.due_on();
+  return records::ToDate(records::ChinaDayOfMicros(n.sent_at_micros()) +
                          deadlines.For(n.to_county()).notice_days);
-}
-
-std::string Shown(const v1::Date& d) {
-  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
 }
 
 // The service's period: the period field, or its day when none is given.
 std::string ServicePeriod(const v1::ServiceRecord& s) {
-  return s.period().empty() ? Shown(s.delivered_on()) : s.period();
+  return s.period().empty() ? records::DateText(s.delivered_on()) : s.period();
 }
 
 // The record `key` names must exist, be kept by `custodian`, be addressed
@@ -85,8 +65,10 @@ absl::StatusOr<v1::RecordValue> Addressed(const storage::Store& store, const std
 
 // An open item as `self` sees it: sent by it, sent to it, or (the national
 // node watching two counties) open between others.
-const char* OpenState(const std::string& from, const std::string& to, const std::string& self) {
-  return from == self ? "sent" : to == self ? "received" : "open";
+WorkflowState OpenState(const std::string& from, const std::string& to, const std::string& self) {
+  return from == self ? WorkflowState::kSent
+         : to == self ? WorkflowState::kReceived
+                      : WorkflowState::kOpen;
 }
 
 }  // namespace
@@ -94,10 +76,6 @@ const char* OpenState(const std::string& from, const std::string& to, const std:
 bool IsWorkflowKind(v1::RecordKind kind) {
   return kind == v1::RECORD_KIND_INQUIRY || kind == v1::RECORD_KIND_INQUIRY_REPLY ||
          kind == v1::RECORD_KIND_NOTICE || kind == v1::RECORD_KIND_RECEIPT;
-}
-
-absl::Time EndOfDay(const v1::Date& d) {
-  return absl::FromCivil(absl::CivilDay(d.year(), d.month(), d.day()) + 1, ChinaStandardTime());
 }
 
 void StampWorkflowTimes(const records::Deadlines& deadlines, absl::Time now,
@@ -132,7 +110,7 @@ void StampWorkflowTimes(const records::Deadlines& deadlines, absl::Time now,
       n->set_sent_at_micros(was != nullptr ? was->sent_at_micros() : now_micros);
       n->clear_due_on();
       if (!n->needs_receipt() && !n->needs_feedback()) return;
-      if (was != nullptr && was->to_county() == n->to_county() && HasDate(was->due_on())) {
+      if (was != nullptr && was->to_county() == n->to_county() && records::HasDate(was->due_on())) {
         *n->mutable_due_on() = was->due_on();
       } else {
         *n->mutable_due_on() = NoticeDue(deadlines, *n);
@@ -153,45 +131,6 @@ void StampWorkflowTimes(const records::Deadlines& deadlines, absl::Time now,
     }
     default: return;
   }
-}
-
-absl::StatusOr<std::optional<v1::RecordValue>> NewestValue(const storage::Store& store,
-                                                           const std::string& record_key,
-                                                           bool* retracted) {
-  TB_ASSIGN_OR_RETURN(std::optional<v1::RecordState> state, store.GetRecord(record_key));
-  if (retracted != nullptr) *retracted = false;
-  if (!state.has_value()) return std::nullopt;
-  return NewestValueOf(store, *state, retracted);
-}
-
-absl::StatusOr<std::optional<v1::RecordValue>> NewestValueOf(const storage::Store& store,
-                                                             const v1::RecordState& state,
-                                                             bool* retracted) {
-  if (retracted != nullptr) *retracted = false;
-  if (state.heads().empty()) return std::nullopt;
-  const v1::RecordState::Head& head = state.heads(state.heads_size() - 1);
-  v1::RecordValue value;
-  if (head.operation() == v1::OPERATION_UPSERT) {
-    if (!value.ParseFromString(head.payload())) {
-      return absl::DataLossError("a stored record value does not parse");
-    }
-    return value;
-  }
-  if (retracted != nullptr) *retracted = true;
-  // A retraction carries no value: the newest upsert is in the history.
-  for (int i = state.history_size() - 1; i >= 0; --i) {
-    const v1::EventId& id = state.history(i);
-    TB_ASSIGN_OR_RETURN(std::string bytes,
-                        store.GetEvent(storage::LogId{id.origin(), id.epoch()}, id.seq()));
-    v1::EventBody body;
-    if (!body.ParseFromString(bytes)) return absl::DataLossError("a stored event does not parse");
-    if (body.operation() != v1::OPERATION_UPSERT) continue;
-    if (!value.ParseFromString(body.payload())) {
-      return absl::DataLossError("a stored record value does not parse");
-    }
-    return value;
-  }
-  return std::nullopt;
 }
 
 absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& self,
@@ -239,24 +178,21 @@ absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& 
       TB_ASSIGN_OR_RETURN(auto records, store.ListRecords(person));
       for (const auto& [key, state] : records) {
         if (key.first != v1::RECORD_KIND_SERVICE || key.second == request.record_id()) continue;
-        for (const v1::RecordState::Head& head : state.heads()) {
-          v1::RecordValue other;
-          if (head.operation() != v1::OPERATION_UPSERT || !other.ParseFromString(head.payload())) {
-            continue;
-          }
-          const v1::ServiceRecord& o = other.service();
-          if (o.type() != s.type() || ServicePeriod(o) != ServicePeriod(s) ||
-              o.beneficiary_citizen_id() != s.beneficiary_citizen_id() ||
-              o.entitlement_record_id() != s.entitlement_record_id()) {
-            continue;
-          }
-          return absl::AlreadyExistsError(absl::StrCat(
-              "flagged: service ", v1::ServiceType_Name(s.type()), " for period ", ServicePeriod(s),
-              " is already recorded for person ", ids::MaskId(person), " (record ", key.second,
-              " by county ", state.custodian(), ", delivered ", Shown(o.delivered_on()),
-              "); if this is another service, write it again confirming the duplicate "
-              "(tongbanctl: --confirm-duplicate)"));
+        // Services recorded and not retracted: their current value.
+        absl::StatusOr<std::optional<v1::RecordValue>> other = records::CurrentValue(state);
+        if (!other.ok() || !other->has_value()) continue;
+        const v1::ServiceRecord& o = (*other)->service();
+        if (o.type() != s.type() || ServicePeriod(o) != ServicePeriod(s) ||
+            o.beneficiary_citizen_id() != s.beneficiary_citizen_id() ||
+            o.entitlement_record_id() != s.entitlement_record_id()) {
+          continue;
         }
+        return absl::AlreadyExistsError(absl::StrCat(
+            "flagged: service ", v1::ServiceType_Name(s.type()), " for period ", ServicePeriod(s),
+            " is already recorded for person ", ids::MaskId(person), " (record ", key.second,
+            " by county ", state.custodian(), ", delivered ", records::DateText(o.delivered_on()),
+            "); if this is another service, write it again confirming the duplicate "
+            "(tongbanctl: --confirm-duplicate)"));
       }
       return absl::OkStatus();
     }
@@ -264,150 +200,177 @@ absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& 
   }
 }
 
-bool DueSoon(const std::string& state, const v1::Date& due_on, absl::Time now,
-             absl::Duration within) {
-  const bool open =
-      state == "sent" || state == "received" || state == "open" || state == "awaiting feedback";
-  return open && EndOfDay(due_on) - now <= within;
+bool DueSoon(WorkflowState state, const v1::Date& due_on, absl::Time now, absl::Duration within) {
+  return records::IsOpen(state) && records::EndOfDay(due_on) - now <= within;
 }
 
-absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::string& self,
-                                       bool national, const records::Deadlines& deadlines,
-                                       absl::Time now) {
-  // (county of the original, its record id, person) -> answer times.
-  using Ref = std::tuple<std::string, std::string, std::string>;
+bool DueSoon(absl::string_view state, const v1::Date& due_on, absl::Time now,
+             absl::Duration within) {
+  const std::optional<WorkflowState> s = records::ParseWorkflowState(state);
+  return s.has_value() && DueSoon(*s, due_on, now, within);
+}
+
+namespace {
+
+// (county of the original, its record id, person) -> answer times.
+using Ref = std::tuple<std::string, std::string, std::string>;
+
+// What the scan of the records finds: every inquiry and notice with its
+// current value, and the answers to them.
+struct Scanned {
   std::map<Ref, int64_t> replies;                       // reply time
   std::map<Ref, std::pair<int64_t, int64_t>> receipts;  // receipt, feedback time
   struct Original {
     std::string person, record_id, custodian;
     v1::RecordKind kind;
-    v1::RecordValue value;
+    v1::RecordValue value;  // a withdrawn one's value before the retraction
     bool retracted = false;
   };
   std::vector<Original> originals;
+};
+
+// Takes one record of the scan into `out`: its current value (the standing
+// head's, records/record_state.h), as every node holding it takes it.
+absl::Status ScanRecord(const storage::Store& store, absl::string_view key, absl::string_view bytes,
+                        Scanned* out) {
+  storage::RecordKeyParts parts;
+  if (!storage::DecodeRecordKey(key, &parts)) return absl::OkStatus();
+  const auto kind = static_cast<v1::RecordKind>(parts.kind);
+  if (!IsWorkflowKind(kind)) return absl::OkStatus();
+  v1::RecordState state;
+  if (!state.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      state.heads().empty()) {
+    return absl::DataLossError("a stored record state does not parse");
+  }
+  const std::string person(parts.person);
+  const records::Current current = records::CurrentOf(state);
+  if (kind == v1::RECORD_KIND_INQUIRY_REPLY || kind == v1::RECORD_KIND_RECEIPT) {
+    if (current.retracted) return absl::OkStatus();
+    TB_ASSIGN_OR_RETURN(std::optional<v1::RecordValue> value, records::CurrentValue(state));
+    if (kind == v1::RECORD_KIND_INQUIRY_REPLY) {
+      const v1::InquiryReply& r = value->inquiry_reply();
+      out->replies[{r.inquiry_county(), r.inquiry_record_id(), person}] = r.replied_at_micros();
+      return absl::OkStatus();
+    }
+    const v1::Receipt& r = value->receipt();
+    // Feedback written without its own time counts from the receipt.
+    const int64_t feedback_at = r.feedback_at_micros() != 0 ? r.feedback_at_micros()
+                                : r.feedback().empty()      ? 0
+                                                            : r.received_at_micros();
+    out->receipts[{r.notice_county(), r.notice_record_id(), person}] = {r.received_at_micros(),
+                                                                        feedback_at};
+    return absl::OkStatus();
+  }
+  // The state in hand; a withdrawn item's history is read for its value.
+  TB_ASSIGN_OR_RETURN(std::optional<v1::RecordValue> value, NewestValueOf(store, state));
+  out->originals.push_back({person, std::string(parts.record_id), state.custodian(), kind,
+                            value.has_value() ? *std::move(value) : v1::RecordValue(),
+                            current.retracted});
+  return absl::OkStatus();
+}
+
+// The state of an inquiry: withdrawn, answered (late), overdue, or open.
+WorkflowState InquiryState(bool retracted, const int64_t* replied_at, absl::Time deadline,
+                           absl::Time now, WorkflowState open) {
+  if (retracted) return WorkflowState::kWithdrawn;
+  if (replied_at != nullptr) {
+    return absl::FromUnixMicros(*replied_at) <= deadline ? WorkflowState::kAnswered
+                                                         : WorkflowState::kAnsweredLate;
+  }
+  return now > deadline ? WorkflowState::kOverdue : open;
+}
+
+// The state of a notice that needs a receipt or feedback: withdrawn,
+// acknowledged (late), overdue, awaiting feedback, or open.
+WorkflowState NoticeState(bool retracted, int64_t complete_at, int64_t received_at,
+                          absl::Time deadline, absl::Time now, WorkflowState open) {
+  if (retracted) return WorkflowState::kWithdrawn;
+  if (complete_at != 0) {
+    return absl::FromUnixMicros(complete_at) <= deadline ? WorkflowState::kAcknowledged
+                                                         : WorkflowState::kAcknowledgedLate;
+  }
+  if (now > deadline) return WorkflowState::kOverdue;
+  return received_at != 0 ? WorkflowState::kAwaitingFeedback : open;
+}
+
+v1::InquiryItem InquiryItemOf(const Scanned& scanned, const Scanned::Original& o,
+                              const std::string& self, const records::Deadlines& deadlines,
+                              absl::Time now) {
+  const v1::Inquiry& q = o.value.inquiry();
+  const v1::Date due = InquiryDue(deadlines, q);
+  v1::InquiryItem item;
+  item.set_person(o.person);
+  item.set_record_id(o.record_id);
+  item.set_from_county(o.custodian);
+  item.set_to_county(q.to_county());
+  item.set_type(q.type());
+  item.set_sent_at_micros(q.sent_at_micros());
+  *item.mutable_due_on() = due;
+  auto replied = scanned.replies.find({o.custodian, o.record_id, o.person});
+  const int64_t* replied_at = nullptr;
+  if (!o.retracted && replied != scanned.replies.end()) {
+    replied_at = &replied->second;
+    item.set_replied_at_micros(*replied_at);
+  }
+  item.set_state(
+      records::StateToken(InquiryState(o.retracted, replied_at, records::EndOfDay(due), now,
+                                       OpenState(o.custodian, q.to_county(), self))));
+  return item;
+}
+
+v1::NoticeItem NoticeItemOf(const Scanned& scanned, const Scanned::Original& o,
+                            const std::string& self, const records::Deadlines& deadlines,
+                            absl::Time now) {
+  const v1::Notice& n = o.value.notice();
+  const v1::Date due = NoticeDue(deadlines, n);
+  v1::NoticeItem item;
+  item.set_person(o.person);
+  item.set_record_id(o.record_id);
+  item.set_from_county(o.custodian);
+  item.set_to_county(n.to_county());
+  item.set_needs_receipt(n.needs_receipt());
+  item.set_needs_feedback(n.needs_feedback());
+  item.set_sent_at_micros(n.sent_at_micros());
+  *item.mutable_due_on() = due;
+  auto receipt = scanned.receipts.find({o.custodian, o.record_id, o.person});
+  if (receipt != scanned.receipts.end()) {
+    item.set_received_at_micros(receipt->second.first);
+    item.set_feedback_at_micros(receipt->second.second);
+  }
+  const int64_t complete =
+      n.needs_feedback() ? item.feedback_at_micros() : item.received_at_micros();
+  item.set_state(records::StateToken(NoticeState(o.retracted, complete, item.received_at_micros(),
+                                                 records::EndOfDay(due), now,
+                                                 OpenState(o.custodian, n.to_county(), self))));
+  return item;
+}
+
+}  // namespace
+
+absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::string& self,
+                                       bool national, const records::Deadlines& deadlines,
+                                       absl::Time now) {
+  Scanned scanned;
   absl::Status failed;
-  TB_RETURN_IF_ERROR(store.ScanFrom(
-      storage::Cf::kRecords, "", "", false, [&](absl::string_view key, absl::string_view bytes) {
-        if (key.size() <= storage::kPersonSize) return true;
-        const auto kind =
-            static_cast<v1::RecordKind>(static_cast<unsigned char>(key[storage::kPersonSize]));
-        if (!IsWorkflowKind(kind)) return true;
-        v1::RecordState state;
-        if (!state.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
-            state.heads().empty()) {
-          failed = absl::DataLossError("a stored record state does not parse");
-          return false;
-        }
-        const std::string person(key.substr(0, storage::kPersonSize));
-        const v1::RecordState::Head& head = state.heads(state.heads_size() - 1);
-        v1::RecordValue value;
-        const bool retracted = head.operation() == v1::OPERATION_RETRACT;
-        if (!retracted && !value.ParseFromString(head.payload())) {
-          failed = absl::DataLossError("a stored record value does not parse");
-          return false;
-        }
-        if (kind == v1::RECORD_KIND_INQUIRY_REPLY) {
-          if (retracted) return true;
-          const v1::InquiryReply& r = value.inquiry_reply();
-          replies[{r.inquiry_county(), r.inquiry_record_id(), person}] = r.replied_at_micros();
-          return true;
-        }
-        if (kind == v1::RECORD_KIND_RECEIPT) {
-          if (retracted) return true;
-          const v1::Receipt& r = value.receipt();
-          // Feedback written without its own time counts from the receipt.
-          const int64_t feedback_at = r.feedback_at_micros() != 0 ? r.feedback_at_micros()
-                                      : r.feedback().empty()      ? 0
-                                                                  : r.received_at_micros();
-          receipts[{r.notice_county(), r.notice_record_id(), person}] = {r.received_at_micros(),
-                                                                         feedback_at};
-          return true;
-        }
-        Original o{person,
-                   std::string(key.substr(storage::kPersonSize + 1)),
-                   state.custodian(),
-                   kind,
-                   std::move(value),
-                   retracted};
-        if (retracted) {
-          // The state in hand; only the history's events are read.
-          absl::StatusOr<std::optional<v1::RecordValue>> newest = NewestValueOf(store, state);
-          if (!newest.ok()) {
-            failed = newest.status();
-            return false;
-          }
-          if (newest->has_value()) o.value = **newest;
-        }
-        originals.push_back(std::move(o));
-        return true;
-      }));
+  TB_RETURN_IF_ERROR(store.ScanFrom(storage::Cf::kRecords, "", "", false,
+                                    [&](absl::string_view key, absl::string_view bytes) {
+                                      failed = ScanRecord(store, key, bytes, &scanned);
+                                      return failed.ok();
+                                    }));
   TB_RETURN_IF_ERROR(failed);
 
   Tracked out;
-  for (const Original& o : originals) {
-    const Ref ref{o.custodian, o.record_id, o.person};
+  for (const Scanned::Original& o : scanned.originals) {
     if (o.kind == v1::RECORD_KIND_INQUIRY) {
       const v1::Inquiry& q = o.value.inquiry();
       if (!national && o.custodian != self && q.to_county() != self) continue;
-      const v1::Date due = InquiryDue(deadlines, q);
-      const absl::Time deadline = EndOfDay(due);
-      auto replied = replies.find(ref);
-      v1::InquiryItem item;
-      item.set_person(o.person);
-      item.set_record_id(o.record_id);
-      item.set_from_county(o.custodian);
-      item.set_to_county(q.to_county());
-      item.set_type(q.type());
-      item.set_sent_at_micros(q.sent_at_micros());
-      *item.mutable_due_on() = due;
-      if (o.retracted) {
-        item.set_state("withdrawn");
-      } else if (replied != replies.end()) {
-        item.set_replied_at_micros(replied->second);
-        item.set_state(absl::FromUnixMicros(replied->second) <= deadline ? "answered"
-                                                                         : "answered late");
-      } else if (now > deadline) {
-        item.set_state("overdue");
-      } else {
-        item.set_state(OpenState(o.custodian, q.to_county(), self));
-      }
-      out.inquiries.push_back(std::move(item));
+      out.inquiries.push_back(InquiryItemOf(scanned, o, self, deadlines, now));
       continue;
     }
     const v1::Notice& n = o.value.notice();
     if (!n.needs_receipt() && !n.needs_feedback()) continue;
     if (!national && o.custodian != self && n.to_county() != self) continue;
-    const v1::Date due = NoticeDue(deadlines, n);
-    const absl::Time deadline = EndOfDay(due);
-    v1::NoticeItem item;
-    item.set_person(o.person);
-    item.set_record_id(o.record_id);
-    item.set_from_county(o.custodian);
-    item.set_to_county(n.to_county());
-    item.set_needs_receipt(n.needs_receipt());
-    item.set_needs_feedback(n.needs_feedback());
-    item.set_sent_at_micros(n.sent_at_micros());
-    *item.mutable_due_on() = due;
-    auto receipt = receipts.find(ref);
-    if (receipt != receipts.end()) {
-      item.set_received_at_micros(receipt->second.first);
-      item.set_feedback_at_micros(receipt->second.second);
-    }
-    const int64_t complete =
-        n.needs_feedback() ? item.feedback_at_micros() : item.received_at_micros();
-    if (o.retracted) {
-      item.set_state("withdrawn");
-    } else if (complete != 0) {
-      item.set_state(absl::FromUnixMicros(complete) <= deadline ? "acknowledged"
-                                                                : "acknowledged late");
-    } else if (now > deadline) {
-      item.set_state("overdue");
-    } else if (item.received_at_micros() != 0) {
-      item.set_state("awaiting feedback");
-    } else {
-      item.set_state(OpenState(o.custodian, n.to_county(), self));
-    }
-    out.notices.push_back(std::move(item));
+    out.notices.push_back(NoticeItemOf(scanned, o, self, deadlines, now));
   }
   return out;
 }

@@ -14,12 +14,19 @@
 // the same on the sender, the receiver and the national node, and after a
 // restart.
 //
-// States of an inquiry: sent / received / open (not answered yet, as the
-// sender / the receiver / the national node sees it), answered (reply on or before the deadline),
-// answered late, overdue (no reply, the deadline passed), withdrawn (the sender retracted it). A
-// notice that needs neither a receipt nor feedback is not tracked; one that does is sent / received
-// / open, awaiting feedback (a receipt came without the feedback asked for), acknowledged,
-// acknowledged late, overdue or withdrawn.
+// States (records::WorkflowState, records/workflow_state.h; the items carry
+// their token, which `tongbanctl inquiry list` prints and the metrics use as
+// a label). An inquiry is sent / received / open (not answered yet, as the
+// sender / the receiver / the national node sees it), answered (reply on or
+// before the deadline), answered late, overdue (no reply, the deadline
+// passed) or withdrawn (the sender retracted it). A notice that needs neither
+// a receipt nor feedback is not tracked; one that does is sent / received /
+// open, awaiting feedback (a receipt came without the feedback asked for),
+// acknowledged, acknowledged late, overdue or withdrawn.
+//
+// Which version counts: a record's current value, its standing head
+// (records/record_state.h), as on every other node; a withdrawn item shows
+// the value it had before the retraction.
 //
 // Thread safety: free functions; safe for concurrent use on a Store.
 #pragma once
@@ -31,8 +38,10 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "records/deadline_rules.h"
+#include "records/workflow_state.h"
 #include "storage/store.h"
 #include "tongban/v1/admin.pb.h"
+#include "workflows/current.h"
 
 namespace tongban::workflows {
 
@@ -60,23 +69,9 @@ void StampWorkflowTimes(const records::Deadlines& deadlines, absl::Time now,
 absl::Status CheckWorkflowWrite(const storage::Store& store, const std::string& self,
                                 const std::string& person, const v1::WriteRequest& request);
 
-// The newest upsert value of a record (nullopt for a record that does not
-// exist or was only ever retracted); `retracted` says whether its newest
-// head is a retraction.
-absl::StatusOr<std::optional<v1::RecordValue>> NewestValue(const storage::Store& store,
-                                                           const std::string& record_key,
-                                                           bool* retracted = nullptr);
-// The same for a state already read.
-absl::StatusOr<std::optional<v1::RecordValue>> NewestValueOf(const storage::Store& store,
-                                                             const v1::RecordState& state,
-                                                             bool* retracted = nullptr);
-
 // Whether StampWorkflowTimes and the deadline tracking concern `kind`:
 // inquiries, replies, notices and receipts.
 bool IsWorkflowKind(v1::RecordKind kind);
-
-// The end of day `d`, China Standard Time: the moment a deadline passes.
-absl::Time EndOfDay(const v1::Date& d);
 
 // Every tracked inquiry and notice this node sees: those it sent or must
 // answer (every one on the national node), with their state at `now`.
@@ -88,9 +83,13 @@ absl::StatusOr<Tracked> TrackDeadlines(const storage::Store& store, const std::s
                                        bool national, const records::Deadlines& deadlines,
                                        absl::Time now);
 
-// Open (not complete, not withdrawn, not overdue) with the deadline at most
-// `within` away from `now`.
-bool DueSoon(const std::string& state, const v1::Date& due_on, absl::Time now,
+// Open (not complete, not withdrawn, not overdue) with the deadline (the end
+// of day `due_on`, records::EndOfDay) at most `within` away from `now`.
+bool DueSoon(records::WorkflowState state, const v1::Date& due_on, absl::Time now,
+             absl::Duration within);
+// The same for an item's state token ("received"); false for a token that
+// names no state.
+bool DueSoon(absl::string_view state, const v1::Date& due_on, absl::Time now,
              absl::Duration within);
 
 }  // namespace tongban::workflows

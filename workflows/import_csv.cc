@@ -6,14 +6,15 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/ids/citizen_id.h"
 #include "common/ids/region.h"
 #include "common/status_macros.h"
+#include "records/kinds.h"
 #include "records/validate.h"
+#include "records/words.h"
 
 namespace tongban::workflows {
 namespace {
@@ -96,28 +97,31 @@ const std::vector<KindSpec>& Kinds() {
 }
 
 // The words an enumerated column accepts, and the proto enum value each
-// stands for; empty for a column that is not enumerated.
+// stands for; empty for a column that is not enumerated. They are the
+// tokens of records/words.h, less "unspecified" (and, for services, the
+// entitlement delivery, which names an entitlement the CSV has no column
+// for).
 using Choices = std::vector<std::pair<std::string, int>>;
+
+template <typename E>
+Choices TokensOf(std::initializer_list<E> except) {
+  Choices out;
+  for (const records::Word& w : records::WordTable<E>()) {
+    if (w.value == 0 ||
+        std::find(except.begin(), except.end(), static_cast<E>(w.value)) != except.end()) {
+      continue;
+    }
+    out.emplace_back(w.token, w.value);
+  }
+  return out;
+}
 
 const Choices& ChoicesOf(Col column) {
   static const auto* choices = new std::map<Col, Choices>{
-      {kServiceType,
-       {{"prenatal-check", v1::SERVICE_TYPE_PRENATAL_CHECK},
-        {"child-immunisation", v1::SERVICE_TYPE_CHILD_IMMUNISATION},
-        {"health-check", v1::SERVICE_TYPE_HEALTH_CHECK},
-        {"contraceptive-supplies", v1::SERVICE_TYPE_CONTRACEPTIVE_SUPPLIES},
-        {"health-education", v1::SERVICE_TYPE_HEALTH_EDUCATION},
-        {"birth-registration-help", v1::SERVICE_TYPE_BIRTH_REGISTRATION_HELP}}},
-      {kReturnType,
-       {{"returned-home", v1::RETURN_TYPE_RETURNED_HOME}, {"departed", v1::RETURN_TYPE_DEPARTED}}},
-      {kCertificateType,
-       {{"marriage-fertility", v1::CERTIFICATE_TYPE_MARRIAGE_FERTILITY},
-        {"residence-permit", v1::CERTIFICATE_TYPE_RESIDENCE_PERMIT}}},
-      {kStatus,
-       {{"eligible", v1::ENTITLEMENT_STATUS_ELIGIBLE},
-        {"active", v1::ENTITLEMENT_STATUS_ACTIVE},
-        {"suspended", v1::ENTITLEMENT_STATUS_SUSPENDED},
-        {"ended", v1::ENTITLEMENT_STATUS_ENDED}}},
+      {kServiceType, TokensOf<v1::ServiceType>({v1::SERVICE_TYPE_ENTITLEMENT_DELIVERY})},
+      {kReturnType, TokensOf<v1::ReturnType>({})},
+      {kCertificateType, TokensOf<v1::CertificateType>({})},
+      {kStatus, TokensOf<v1::EntitlementStatus>({})},
   };
   static const auto* none = new Choices;
   auto it = choices->find(column);
@@ -127,15 +131,6 @@ const Choices& ChoicesOf(Col column) {
 // The amount columns accept whole fen: digits only, at most 100,000,000
 // (one million yuan), as `tongbanctl entitlement` does.
 constexpr int64_t kMaxAmountFen = 100000000;
-
-// A record id as the writer accepts it (storage/writer.cc: 1 to 128 of
-// A-Z a-z 0-9 . _ : -); checked here so that a derived id built from a
-// free-text column is a finding on that column, not a refusal by the node.
-bool ValidRecordId(absl::string_view id) {
-  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
-    return absl::ascii_isalnum(c) || c == '.' || c == '_' || c == ':' || c == '-';
-  });
-}
 
 // Offset of the first byte that is not part of a valid UTF-8 sequence
 // (overlong forms and surrogates included), or npos.
@@ -204,10 +199,6 @@ std::optional<std::string> ParseDate(absl::string_view text, v1::Date* out) {
   return std::nullopt;
 }
 
-std::string DateText(const v1::Date& d) {
-  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
-}
-
 }  // namespace
 
 const std::vector<std::string>& ImportColumns() {
@@ -254,29 +245,6 @@ const std::vector<std::string>& ImportColumns() {
 std::string FindingCsvLine(const ImportFinding& f) {
   return absl::StrCat(CsvField(f.file), ",", f.line, ",", CsvField(f.column), ",",
                       CsvField(f.reason));
-}
-
-std::string DerivedRecordId(const v1::WriteRequest& r) {
-  const v1::RecordValue& v = r.value();
-  switch (r.kind()) {
-    case v1::RECORD_KIND_PERSON_BASICS: return "basics";
-    case v1::RECORD_KIND_OUTFLOW:
-      return absl::StrCat("out-", v.outflow().destination_county(), "-",
-                          DateText(v.outflow().left_on()));
-    case v1::RECORD_KIND_INFLOW: return absl::StrCat("in-", DateText(v.inflow().arrived_on()));
-    case v1::RECORD_KIND_SERVICE:
-      for (const auto& [name, type] : ChoicesOf(kServiceType)) {
-        if (type == v.service().type()) {
-          return absl::StrCat("svc-", name, "-", DateText(v.service().delivered_on()));
-        }
-      }
-      return "";
-    case v1::RECORD_KIND_RETURN:
-      return absl::StrCat("return-", DateText(v.return_registration().effective_on()));
-    case v1::RECORD_KIND_CERTIFICATE: return absl::StrCat("cert-", v.certificate().number());
-    case v1::RECORD_KIND_ENTITLEMENT: return absl::StrCat("ent-", v.entitlement().programme());
-    default: return "";
-  }
 }
 
 ImportReader::ImportReader(std::string file, std::istream* in, Encoding encoding,
@@ -405,86 +373,37 @@ bool ImportReader::ReadRecord(std::vector<std::string>* fields, uint64_t* first_
   return true;
 }
 
-bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding>* findings) {
-  row->reset();
-  std::vector<std::string> fields;
-  uint64_t line = 0;
-  std::string encoding_error;
-  if (!ReadRecord(&fields, &line, &encoding_error)) return false;
+namespace {
+
+// One CSV row being read: its cells by column, and its findings.
+struct RowParse {
+  const std::string& file;
+  uint64_t line;
+  std::vector<ImportFinding>* findings;
+  std::vector<std::string> value = std::vector<std::string>(kColumnCount);
+  std::vector<bool> present = std::vector<bool>(kColumnCount, false);
   bool rejected = false;
-  auto reject = [&](const std::string& column, const std::string& reason) {
-    findings->push_back({file_, line, column, absl::StrCat("rejected: ", reason), true});
+
+  void Reject(const std::string& column, const std::string& reason) {
+    findings->push_back({file, line, column, absl::StrCat("rejected: ", reason), true});
     rejected = true;
-  };
-  if (!encoding_error.empty()) {
-    reject("", encoding_error);
-    return true;
   }
-  if (fields.size() != column_of_.size()) {
-    reject("", absl::StrCat("the row has ", fields.size(), " fields, the header has ",
-                            column_of_.size()));
-    return true;
-  }
-  std::vector<std::string> value(kColumnCount);
-  std::vector<bool> present(kColumnCount, false);
-  for (size_t i = 0; i < fields.size(); ++i) {
-    value[column_of_[i]] = std::string(absl::StripAsciiWhitespace(fields[i]));
-    present[column_of_[i]] = true;
-  }
-  const std::vector<std::string>& names = ImportColumns();
-
-  const KindSpec* spec = nullptr;
-  for (const KindSpec& k : Kinds()) {
-    if (value[kKind] == k.name) spec = &k;
-  }
-  if (spec == nullptr) {
-    std::vector<std::string> known;
-    for (const KindSpec& k : Kinds()) known.emplace_back(k.name);
-    reject("kind",
-           absl::StrCat("\"", value[kKind], "\" is not one of: ", absl::StrJoin(known, ", ")));
-    return true;
-  }
-
-  ImportRow out;
-  out.line = line;
-  v1::WriteRequest& r = out.request;
-  r.set_kind(spec->kind);
-  r.set_operation(v1::OPERATION_UPSERT);
-  v1::RecordValue* v = r.mutable_value();
-
-  // Required and optional columns of this kind; anything else must be empty.
-  std::vector<bool> applies(kColumnCount, false);
-  applies[kKind] = applies[kPerson] = applies[kRecordId] = true;
-  for (Col c : spec->required) {
-    applies[c] = true;
-    if (value[c].empty()) {
-      reject(names[c], present[c] ? absl::StrCat("required for kind ", spec->name)
-                                  : absl::StrCat("required for kind ", spec->name,
-                                                 ", and the file has no such column"));
-    }
-  }
-  for (Col c : spec->optional) applies[c] = true;
-  for (int c = 0; c < kColumnCount; ++c) {
-    if (!applies[c] && !value[c].empty()) {
-      reject(names[c], absl::StrCat("does not apply to kind ", spec->name));
-    }
-  }
-
-  auto date = [&](Col c, v1::Date* out) {
+  const std::string& Name(Col c) const { return ImportColumns()[c]; }
+  void Date(Col c, v1::Date* out) {
     if (value[c].empty()) return;
     if (std::optional<std::string> bad = ParseDate(value[c], out); bad.has_value()) {
-      reject(names[c], *bad);
+      Reject(Name(c), *bad);
     }
-  };
-  auto county = [&](Col c, std::string* out) {
+  }
+  void County(Col c, std::string* out) {
     if (value[c].empty()) return;
     if (absl::Status s = ids::ValidateCurrentCountyCode(value[c]); !s.ok()) {
-      reject(names[c], std::string(s.message()));
+      Reject(Name(c), std::string(s.message()));
     }
     *out = value[c];
-  };
+  }
   // An enumerated column: the word's enum value, or 0 (and a finding).
-  auto choice = [&](Col c) -> int {
+  int Choice(Col c) {
     if (value[c].empty()) return 0;
     const Choices& choices = ChoicesOf(c);
     for (const auto& [word, number] : choices) {
@@ -492,13 +411,56 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
     }
     std::vector<std::string> known;
     for (const auto& [word, number] : choices) known.push_back(word);
-    reject(names[c],
-           absl::StrCat("\"", value[c], "\" is not one of: ", absl::StrJoin(known, ", ")));
+    Reject(Name(c), absl::StrCat("\"", value[c], "\" is not one of: ", absl::StrJoin(known, ", ")));
     return 0;
-  };
+  }
+};
 
+// The row's kind, or nullptr (and a finding).
+const KindSpec* KindOf(RowParse& p) {
+  for (const KindSpec& k : Kinds()) {
+    if (p.value[kKind] == k.name) return &k;
+  }
+  std::vector<std::string> known;
+  for (const KindSpec& k : Kinds()) known.emplace_back(k.name);
+  p.Reject("kind",
+           absl::StrCat("\"", p.value[kKind], "\" is not one of: ", absl::StrJoin(known, ", ")));
+  return nullptr;
+}
+
+// Required and optional columns of the kind; anything else must be empty.
+void CheckColumns(RowParse& p, const KindSpec& spec) {
+  std::vector<bool> applies(kColumnCount, false);
+  applies[kKind] = applies[kPerson] = applies[kRecordId] = true;
+  for (Col c : spec.required) {
+    applies[c] = true;
+    if (p.value[c].empty()) {
+      p.Reject(p.Name(c), p.present[c] ? absl::StrCat("required for kind ", spec.name)
+                                       : absl::StrCat("required for kind ", spec.name,
+                                                      ", and the file has no such column"));
+    }
+  }
+  for (Col c : spec.optional) applies[c] = true;
+  for (int c = 0; c < kColumnCount; ++c) {
+    if (!applies[c] && !p.value[c].empty()) {
+      p.Reject(p.Name(static_cast<Col>(c)), absl::StrCat("does not apply to kind ", spec.name));
+    }
+  }
+}
+
+// Fills `v` from the row's columns; returns the sex the row records (which
+// grades the person's ID). One case per kind the CSV carries, each a few
+// lines: kept as one switch so that a kind's columns read together.
+ids::Sex FillValue(RowParse& p, const KindSpec& spec, v1::RecordValue* v) {
   ids::Sex recorded_sex = ids::Sex::kUnspecified;
-  switch (spec->kind) {
+  const std::vector<std::string>& value = p.value;
+  auto reject = [&p](const std::string& column, const std::string& reason) {
+    p.Reject(column, reason);
+  };
+  auto date = [&p](Col c, v1::Date* out) { p.Date(c, out); };
+  auto county = [&p](Col c, std::string* out) { p.County(c, out); };
+  auto choice = [&p](Col c) { return p.Choice(c); };
+  switch (spec.kind) {
     case v1::RECORD_KIND_PERSON_BASICS: {
       v1::PersonBasics* p = v->mutable_person_basics();
       p->set_name(value[kName]);
@@ -595,54 +557,109 @@ bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding
     default: break;
   }
 
-  // The person's ID: malformed is rejected; graded findings are flagged.
-  if (!value[kPerson].empty()) {
-    absl::StatusOr<ids::CitizenId> id = ids::CheckCitizenId(value[kPerson], recorded_sex, today_);
-    if (!id.ok()) {
-      reject("person", std::string(id.status().message()));
-    } else {
-      r.set_person(id->normalized);
-      if (!id->findings.empty()) {
-        std::vector<std::string> names_of;
-        for (ids::IdFinding f : id->findings) names_of.emplace_back(ids::IdFindingName(f));
-        findings->push_back({file_, line, "person",
-                             absl::StrCat("flagged: citizen ID ", ids::MaskId(id->normalized),
-                                          " has findings: ", absl::StrJoin(names_of, ", ")),
-                             false});
-        out.has_id_findings = true;
-      }
-    }
-  } else {
-    reject("person", "required for every row");
-  }
+  return recorded_sex;
+}
 
-  if (rejected) return true;
-  // The node's own checks (dates not in the future, ...), as a backstop.
-  if (absl::Status s = records::ValidateRecordValue(spec->kind, *v, today_); !s.ok()) {
-    // "inflow.arrived_on: ..." names the column after the dot.
-    std::string message(s.message());
-    std::string column;
-    const size_t colon = message.find(": ");
-    const size_t dot = message.find('.');
-    if (colon != std::string::npos && dot != std::string::npos && dot < colon) {
-      column = message.substr(dot + 1, colon - dot - 1);
-      if (std::find(names.begin(), names.end(), column) == names.end()) column.clear();
-    }
-    reject(column, message);
+// The person's ID: malformed is rejected; graded findings are flagged.
+void CheckPerson(RowParse& p, ids::Sex recorded_sex, absl::CivilDay today, ImportRow* out) {
+  const std::string& person = p.value[kPerson];
+  if (person.empty()) {
+    p.Reject("person", "required for every row");
+    return;
+  }
+  absl::StatusOr<ids::CitizenId> id = ids::CheckCitizenId(person, recorded_sex, today);
+  if (!id.ok()) {
+    p.Reject("person", std::string(id.status().message()));
+    return;
+  }
+  out->request.set_person(id->normalized);
+  if (!id->findings.empty()) {
+    std::vector<std::string> names_of;
+    for (ids::IdFinding f : id->findings) names_of.emplace_back(ids::IdFindingName(f));
+    p.findings->push_back({p.file, p.line, "person",
+                           absl::StrCat("flagged: citizen ID ", ids::MaskId(id->normalized),
+                                        " has findings: ", absl::StrJoin(names_of, ", ")),
+                           false});
+    out->has_id_findings = true;
+  }
+}
+
+// The node's own checks (dates not in the future, ...), as a backstop.
+void Validate(RowParse& p, const KindSpec& spec, const v1::RecordValue& v, absl::CivilDay today) {
+  absl::Status s = records::ValidateRecordValue(spec.kind, v, today);
+  if (s.ok()) return;
+  // "inflow.arrived_on: ..." names the column after the dot.
+  const std::vector<std::string>& names = ImportColumns();
+  std::string message(s.message());
+  std::string column;
+  const size_t colon = message.find(": ");
+  const size_t dot = message.find('.');
+  if (colon != std::string::npos && dot != std::string::npos && dot < colon) {
+    column = message.substr(dot + 1, colon - dot - 1);
+    if (std::find(names.begin(), names.end(), column) == names.end()) column.clear();
+  }
+  p.Reject(column, message);
+}
+
+// The record id: the record_id column, or derived from the kind's key
+// fields (records/kinds.h) as tongbanctl's record commands derive it, so
+// that importing the same file again addresses the same records. Checked
+// here, so that an id built from a free-text column is a finding on that
+// column, not a refusal by the node. (The time names only inquiries and
+// notices, which a CSV does not carry.)
+void SetRecordId(RowParse& p, const KindSpec& spec, v1::WriteRequest* r) {
+  const std::string& given = p.value[kRecordId];
+  r->set_record_id(given.empty() ? records::DeriveRecordId(r->kind(), r->value(), absl::UnixEpoch())
+                                 : given);
+  if (records::ValidRecordId(r->record_id())) return;
+  // A derived id takes a free-text column (programme, certificate number):
+  // name that column, so the operator knows to give record_id instead.
+  const Col from = !given.empty()                             ? kRecordId
+                   : spec.kind == v1::RECORD_KIND_ENTITLEMENT ? kProgramme
+                                                              : kCertificateNumber;
+  p.Reject(p.Name(from), absl::StrCat("record id \"", r->record_id(),
+                                      "\" is not 1 to 128 characters of A-Z a-z 0-9 . _ : -",
+                                      from == kRecordId ? "" : "; give a record_id column"));
+}
+
+}  // namespace
+
+bool ImportReader::Next(std::optional<ImportRow>* row, std::vector<ImportFinding>* findings) {
+  row->reset();
+  std::vector<std::string> fields;
+  uint64_t line = 0;
+  std::string encoding_error;
+  if (!ReadRecord(&fields, &line, &encoding_error)) return false;
+  RowParse p{file_, line, findings};
+  if (!encoding_error.empty()) {
+    p.Reject("", encoding_error);
     return true;
   }
-  r.set_record_id(value[kRecordId].empty() ? DerivedRecordId(r) : value[kRecordId]);
-  if (!ValidRecordId(r.record_id())) {
-    // A derived id takes a free-text column (programme, certificate number):
-    // name that column, so the operator knows to give record_id instead.
-    const Col from = !value[kRecordId].empty()                   ? kRecordId
-                     : spec->kind == v1::RECORD_KIND_ENTITLEMENT ? kProgramme
-                                                                 : kCertificateNumber;
-    reject(names[from], absl::StrCat("record id \"", r.record_id(),
-                                     "\" is not 1 to 128 characters of A-Z a-z 0-9 . _ : -",
-                                     from == kRecordId ? "" : "; give a record_id column"));
+  if (fields.size() != column_of_.size()) {
+    p.Reject("", absl::StrCat("the row has ", fields.size(), " fields, the header has ",
+                              column_of_.size()));
     return true;
   }
+  for (size_t i = 0; i < fields.size(); ++i) {
+    p.value[column_of_[i]] = std::string(absl::StripAsciiWhitespace(fields[i]));
+    p.present[column_of_[i]] = true;
+  }
+  const KindSpec* spec = KindOf(p);
+  if (spec == nullptr) return true;
+
+  ImportRow out;
+  out.line = line;
+  v1::WriteRequest& r = out.request;
+  r.set_kind(spec->kind);
+  r.set_operation(v1::OPERATION_UPSERT);
+  CheckColumns(p, *spec);
+  const ids::Sex recorded_sex = FillValue(p, *spec, r.mutable_value());
+  CheckPerson(p, recorded_sex, today_, &out);
+  if (p.rejected) return true;
+  Validate(p, *spec, r.value(), today_);
+  if (p.rejected) return true;
+  SetRecordId(p, *spec, &r);
+  if (p.rejected) return true;
   *row = std::move(out);
   return true;
 }

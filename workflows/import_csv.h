@@ -102,9 +102,4 @@ class ImportReader {
   uint64_t line_ = 0;
 };
 
-// The record id a row gets when its record_id column is empty: derived from
-// the kind and its key fields, as tongbanctl's record commands derive it, so
-// importing the same file again addresses the same records.
-std::string DerivedRecordId(const v1::WriteRequest& request);
-
 }  // namespace tongban::workflows

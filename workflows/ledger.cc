@@ -8,6 +8,7 @@
 #include "absl/time/civil_time.h"
 #include "common/ids/region.h"
 #include "common/status_macros.h"
+#include "records/dates.h"
 #include "workflows/measures.h"
 
 namespace tongban::workflows {
@@ -89,10 +90,6 @@ std::string RegionName(const std::string& code) {
   if (code == "000000") return "全国";
   const std::optional<ids::Region> region = ids::FindRegion(code);
   return region.has_value() ? region->name : "";
-}
-
-std::string DayText(const v1::Date& d) {
-  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
 }
 
 // Orders scopes as ComputeStats does: the nation, then each province
@@ -189,8 +186,8 @@ absl::StatusOr<std::string> LedgerCsv(const std::vector<v1::StatsReply>& replies
       auto it = by_code.find(code);
       const v1::StatsRow& row = it != by_code.end() ? *it->second : zero;
       std::vector<std::string> cells = {reply.period(),
-                                        DayText(reply.first_day()),
-                                        DayText(reply.last_day()),
+                                        records::DateText(reply.first_day()),
+                                        records::DateText(reply.last_day()),
                                         LevelText(level),
                                         code,
                                         RegionName(code)};
@@ -202,8 +199,8 @@ absl::StatusOr<std::string> LedgerCsv(const std::vector<v1::StatsReply>& replies
         cells.push_back(absl::StrCat(ratio.denominator()));
         cells.push_back(Ratio(ratio.numerator(), ratio.denominator(), m ? m->scale : 100));
       }
-      cells.insert(cells.end(), {absl::StrCat(row.records_in_conflict()), DayText(reply.as_of()),
-                                 reply.computed_by()});
+      cells.insert(cells.end(), {absl::StrCat(row.records_in_conflict()),
+                                 records::DateText(reply.as_of()), reply.computed_by()});
       AppendCsvLine(cells, &text);
     }
   }

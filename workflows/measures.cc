@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/ids/region.h"
+#include "records/dates.h"
 
 namespace tongban::workflows {
 namespace {
@@ -23,10 +24,6 @@ std::string Percent(const v1::StatsRatio& r, bool per_thousand) {
              ? absl::StrFormat("%d/%d = %.1f per 1,000", r.numerator(), r.denominator(),
                                ratio * 1000)
              : absl::StrFormat("%d/%d = %.1f%%", r.numerator(), r.denominator(), ratio * 100);
-}
-
-std::string DateText(const v1::Date& d) {
-  return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
 }
 
 }  // namespace
@@ -125,8 +122,8 @@ std::string FormatStatsTable(const v1::StatsReply& reply) {
   std::string out = absl::StrFormat(
       "Statistics for %s %s (%s .. %s), scope %s, computed by %s as of %s\n",
       reply.period_kind() == v1::STATS_PERIOD_KIND_MONTH ? "month" : "statistical year",
-      reply.period(), DateText(reply.first_day()), DateText(reply.last_day()), reply.scope(),
-      reply.computed_by(), DateText(reply.as_of()));
+      reply.period(), records::DateText(reply.first_day()), records::DateText(reply.last_day()),
+      reply.scope(), reply.computed_by(), records::DateText(reply.as_of()));
   for (const v1::StatsRow& row : reply.rows()) {
     const char* level = row.level() == v1::STATS_SCOPE_LEVEL_NATION     ? "nation"
                         : row.level() == v1::STATS_SCOPE_LEVEL_PROVINCE ? "province"

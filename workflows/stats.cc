@@ -18,7 +18,9 @@
 #include "common/status_macros.h"
 #include "google/protobuf/arena.h"
 #include "records/dates.h"
-#include "records/validate.h"
+#include "records/deadline_rules.h"
+#include "records/kinds.h"
+#include "records/record_state.h"
 #include "storage/keys.h"
 #include "tongban/v1/store.pb.h"
 
@@ -27,11 +29,11 @@ namespace {
 
 // Arrival must be registered within this many days (DOMAIN.md; some
 // provinces use 15, which the records do not say: see kNotComputable).
-constexpr int kRegistrationDays = 30;
-// Inquiry deadlines by type when the inquiry carries no due_on.
-constexpr int kUrgentDays = 15;
-constexpr int kNormalDays = 30;
-constexpr int kCertificateMismatchDays = 7;
+constexpr int kRegistrationDays = records::kArrivalRegistrationDays;
+// Inquiry deadlines by type when the inquiry carries no due_on: DOMAIN.md's
+// defaults (the rules a node's configuration may change apply where the
+// inquiry is sent, and are written into its due_on).
+const records::DeadlineRules kDefaultRules;
 
 constexpr int kNation = 0;
 
@@ -47,13 +49,7 @@ const absl::CivilDay kEpochDay(1970, 1, 1);
 DayNum ToDayNum(absl::CivilDay d) { return d - kEpochDay; }
 
 // The day in China Standard Time of a time stamp in microseconds.
-DayNum DayOfMicros(int64_t micros) {
-  constexpr int64_t kMicrosPerDay = int64_t{86400} * 1000000;
-  const int64_t local = micros + int64_t{8 * 3600} * 1000000;
-  DayNum days = local / kMicrosPerDay;
-  if (local % kMicrosPerDay < 0) --days;  // round towards minus infinity
-  return days;
-}
+DayNum DayOfMicros(int64_t micros) { return records::ChinaDayNumber(micros); }
 
 // Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's
 // days_from_civil). REQUIRES: 1 <= m <= 12.
@@ -90,66 +86,7 @@ std::optional<DayNum> DayOf(const v1::Date& d) {
   return DaysFromCivil(d.year(), d.month(), d.day());
 }
 
-int DeadlineDays(v1::InquiryType type) {
-  switch (type) {
-    case v1::INQUIRY_TYPE_URGENT: return kUrgentDays;
-    case v1::INQUIRY_TYPE_CERTIFICATE_MISMATCH: return kCertificateMismatchDays;
-    default: return kNormalDays;
-  }
-}
-
-bool Has(const v1::Date& d) { return d.year() != 0 || d.month() != 0 || d.day() != 0; }
-
-// Completeness (完整率): whether the fields the write path requires
-// (records/validate.cc, its Require* checks) are present, by presence only:
-// a value's validity is the write path's concern, and what it lets through
-// on confirmation is counted as ID findings. Records applied from peers are
-// not re-validated on this node, so they can lack a field.
-bool RequiredFieldsPresent(const v1::RecordValue& v) {
-  switch (v.value_case()) {
-    case v1::RecordValue::kPersonBasics: {
-      const v1::PersonBasics& p = v.person_basics();
-      return !p.name().empty() && p.sex() != 0 && Has(p.birth_date()) &&
-             !p.hukou_region().empty() &&
-             std::all_of(p.children().begin(), p.children().end(), [](const v1::Child& c) {
-               return !c.name().empty() && Has(c.birth_date());
-             });
-    }
-    case v1::RecordValue::kOutflow:
-      return !v.outflow().destination_county().empty() && Has(v.outflow().left_on());
-    case v1::RecordValue::kInflow: {
-      const v1::InflowRegistration& i = v.inflow();
-      return !i.origin_county().empty() && Has(i.arrived_on()) && Has(i.registered_on()) &&
-             !i.address().empty();
-    }
-    case v1::RecordValue::kReturnRegistration:
-      return v.return_registration().type() != 0 && Has(v.return_registration().effective_on());
-    case v1::RecordValue::kCertificate: {
-      const v1::Certificate& c = v.certificate();
-      return c.type() != 0 && !c.number().empty() && !c.issuer().empty() && Has(c.valid_from()) &&
-             Has(c.valid_to()) &&
-             std::none_of(c.attested_facts().begin(), c.attested_facts().end(),
-                          [](const auto& fact) { return fact.first.empty(); });
-    }
-    case v1::RecordValue::kService:
-      return v.service().type() != 0 && Has(v.service().delivered_on()) &&
-             !v.service().provider_county().empty();
-    case v1::RecordValue::kEntitlement:
-      return !v.entitlement().programme().empty() && v.entitlement().status() != 0;
-    case v1::RecordValue::kInquiry:
-      return v.inquiry().type() != 0 && !v.inquiry().to_county().empty() &&
-             !v.inquiry().question().empty();
-    case v1::RecordValue::kInquiryReply:
-      return !v.inquiry_reply().inquiry_record_id().empty() &&
-             !v.inquiry_reply().inquiry_county().empty() && !v.inquiry_reply().answer().empty();
-    case v1::RecordValue::kNotice:
-      return !v.notice().to_county().empty() && !v.notice().subject().empty();
-    case v1::RecordValue::kReceipt:
-      return !v.receipt().notice_record_id().empty() && !v.receipt().notice_county().empty();
-    case v1::RecordValue::VALUE_NOT_SET: break;
-  }
-  return false;
-}
+int DeadlineDays(v1::InquiryType type) { return kDefaultRules.InquiryDays(type); }
 
 // One live record of the person being evaluated (its standing head).
 struct Rec {
@@ -342,14 +279,15 @@ bool ParseStateView(absl::string_view bytes, StateView* s) {
   });
 }
 
-// The standing head: the largest stamp, then the largest event id.
+// The standing head (records/record_state.h), by the rule every part of
+// the node applies, from the fields this reader took off the wire.
+records::HeadStamp StampOf(const HeadView& h) {
+  return records::HeadStamp{h.physical_micros, h.logical, h.origin, h.epoch, h.seq};
+}
 const HeadView* StandingHead(const StateView& state) {
   const HeadView* best = nullptr;
-  auto key = [](const HeadView& h) {
-    return std::make_tuple(h.physical_micros, h.logical, h.origin, h.epoch, h.seq);
-  };
   for (const HeadView& h : state.heads) {
-    if (best == nullptr || key(h) > key(*best)) best = &h;
+    if (best == nullptr || records::StandsOver(StampOf(h), StampOf(*best))) best = &h;
   }
   return best;
 }
@@ -364,27 +302,25 @@ class PersonReader {
   // Feeds one entry of the records column family, in key order; calls
   // `evaluate` with a person's live records once all of them were read.
   absl::Status Add(absl::string_view key, absl::string_view value, const Evaluator& evaluate) {
-    if (key.size() <= storage::kPersonSize) {
+    storage::RecordKeyParts parts;
+    if (!storage::DecodeRecordKey(key, &parts)) {
       return absl::DataLossError("stats: a records key shorter than a person id");
     }
-    const absl::string_view person = key.substr(0, storage::kPersonSize);
-    if (person != person_) {
+    if (parts.person != person_) {
       Flush(evaluate);
-      person_.assign(person.data(), person.size());
+      person_.assign(parts.person.data(), parts.person.size());
     }
+    const auto kind = static_cast<v1::RecordKind>(parts.kind);
     if (!ParseStateView(value, &state_)) {
-      return absl::DataLossError(
-          absl::StrCat("stats: the record state of a ",
-                       records::KindName(static_cast<v1::RecordKind>(key[storage::kPersonSize])),
-                       " record does not parse"));
+      return absl::DataLossError(absl::StrCat("stats: the record state of a ",
+                                              records::KindName(kind), " record does not parse"));
     }
     const HeadView* head = StandingHead(state_);
     if (head == nullptr || head->operation == v1::OPERATION_RETRACT) return absl::OkStatus();
     if (live_ == recs_.size()) recs_.emplace_back();
     Rec& r = recs_[live_++];
-    r.kind = static_cast<v1::RecordKind>(static_cast<unsigned char>(key[storage::kPersonSize]));
-    r.record_id.assign(key.data() + storage::kPersonSize + 1,
-                       key.size() - storage::kPersonSize - 1);
+    r.kind = kind;
+    r.record_id.assign(parts.record_id.data(), parts.record_id.size());
     r.custodian = CodeInt(state_.custodian);
     // Values live on an arena, freed a megabyte at a time between persons:
     // a million records would otherwise allocate and free each one.
@@ -502,7 +438,13 @@ class Computation {
   void CountRecord(const Rec& r) {
     if (!InPeriod(r.stamp_day) || !Wanted(r.custodian)) return;
     Acc& acc = acc_[r.custodian];
-    acc.Count(kCompleteness, r.parsed && RequiredFieldsPresent(*r.value));
+    // Completeness (完整率): the fields the write path requires present
+    // (records/kinds.h), by presence only: a value's validity is the write
+    // path's concern, and what it lets through on confirmation is counted as
+    // ID findings. Records applied from peers are not re-validated on this
+    // node, so they can lack a field.
+    acc.Count(kCompleteness,
+              r.parsed && records::MissingRequiredField(r.kind, *r.value) == nullptr);
     ++acc.ratio[kIdFindings][1];
     acc.ratio[kIdFindings][0] += r.findings;
     if (r.conflict) ++acc.conflicts;

@@ -21,7 +21,8 @@
 // reached this node; time stamps become days in China Standard Time (UTC+8).
 //
 // Which version of a record counts:
-//   * the standing head: the head with the largest hybrid clock stamp (then
+//   * the standing head (records/record_state.h, the one rule every part of
+//     the node applies): the head with the largest hybrid clock stamp (then
 //     the largest event origin, epoch, seq). A record with two or more heads
 //     (a conflict an operator has not resolved yet) is counted once, by its
 //     standing head, and also in records_in_conflict;
@@ -41,8 +42,9 @@
 //       deadline is in P and that are answered or whose deadline has passed
 //       (deadline < today); numerator: those answered on or before the
 //       deadline. Deadline = due_on if set, else the sent day + 15 (urgent),
-//       30 (normal or unspecified) or 7 days (certificate mismatch). Reply
-//       day = replied_at_micros, else the reply's stamp. An unanswered
+//       30 (normal or unspecified) or 7 days (certificate mismatch), the
+//       defaults of records::DeadlineRules. Reply day = replied_at_micros,
+//       else the reply's stamp. An unanswered
 //       inquiry not yet due is in neither count.
 //   receipt                  notices with needs_receipt whose sent day is in
 //       P, attributed to the county they were sent to; numerator: those with
@@ -72,7 +74,7 @@
 //   completeness             live records whose standing head's stamp falls
 //       in P, attributed to their writer (custodian); numerator: those whose
 //       value parses, is of the record's kind and has every field the write
-//       path requires (records/validate.cc) present. Presence only: the
+//       path requires (the kind table's, records/kinds.h) present. Presence only: the
 //       validity of values is the write path's check, and what it accepts on
 //       an operator's confirmation is counted below.
 //   id_findings              over the same records: the confirmed citizen-ID

@@ -33,6 +33,7 @@
 #include "admin/admin.h"
 #include "common/version.h"
 #include "gtest/gtest.h"
+#include "records/dates.h"
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/testutil/files.h"
 #include "tests/testutil/http.h"
@@ -895,6 +896,81 @@ TEST_P(DaemonTest, ConsoleCallsAreTongbanctlCommandsToo) {
   EXPECT_EQ(Ctl("auditor", {"audit", "--action", "person.search"}, &err, &out), 0) << err;
   EXPECT_TRUE(absl::StrContains(out, "person.search")) << out;
   EXPECT_FALSE(absl::StrContains(out, "record.write")) << out;
+}
+
+// Issue 12: a record with two heads reads, through the Admin service, as
+// its standing head (the larger stamp), not as the head that arrived last.
+// County 440305 wrote version 1 of an inquiry to this county in its log's
+// epoch 1; restored from a backup that lacked it, it wrote version 2 in
+// epoch 2. This county received epoch 2 first, so version 1 is the last
+// head in its stored array. The events are applied straight to the county's
+// writer, as the sync layer hands over verified events.
+TEST_P(DaemonTest, ARecordWithTwoHeadsReadsAsItsStandingHeadThroughTheAdmin) {
+  const std::string p = testutil::MakeId(kCounty, "19900101", 13);
+  const crypto::Suite& suite = crypto::GetSuite(GetParam());
+  std::unique_ptr<crypto::PrivateKey> key = *suite.GenerateKey();
+  std::vector<storage::RemoteBatch> batches;
+  for (uint64_t epoch : {1, 2}) {
+    storage::StoreOptions so;
+    so.path = dir_.File(absl::StrCat("restored-440305-", epoch));
+    so.suite = GetParam();
+    so.storage_key = *crypto::RandomBytes(suite.symmetric_key_size());
+    TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<storage::Store> store, storage::Store::Open(so));
+    storage::WriterOptions wo;
+    wo.node = "440305";
+    wo.epoch = epoch;
+    TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<storage::Writer> writer,
+                            storage::Writer::Open(store.get(), key.get(), wo, RealClock()));
+    // Version 1: a normal inquiry sent long ago; version 2: urgent, sent now.
+    const bool v2 = epoch == 2;
+    const absl::Time sent = v2 ? absl::Now() : absl::Now() - absl::Hours(24 * 400);
+    const v1::Date due =
+        v2 ? records::ToDate(records::ChinaDay(absl::Now()) + 15) : testutil::Day(2025, 1, 1);
+    TB_ASSERT_OK(writer
+                     ->Append(testutil::Inquiry(
+                         p, kCounty, "inq-restored",
+                         v2 ? v1::INQUIRY_TYPE_URGENT : v1::INQUIRY_TYPE_NORMAL, sent, due))
+                     .status());
+    storage::RemoteBatch& rb = batches.emplace_back();
+    rb.log = writer->log();
+    TB_ASSERT_OK(store->ScanEvents(rb.log, 1, 1, [&](uint64_t seq, absl::string_view b) {
+      storage::RemoteEvent e;
+      e.seq = seq;
+      e.body = std::string(b);
+      EXPECT_TRUE(e.parsed.ParseFromString(e.body));
+      rb.events.push_back(std::move(e));
+      return absl::OkStatus();
+    }));
+  }
+  TB_ASSERT_OK(county_->node().writer()->ApplyRemote(batches[1]));  // epoch 2 first
+  TB_ASSERT_OK(county_->node().writer()->ApplyRemote(batches[0]));
+
+  auto clerk = As("clerk");
+  v1::PersonRequest pr;
+  pr.set_person(p);
+  pr.set_reason("issue 12 test");
+  TB_ASSERT_OK_AND_ASSIGN(v1::PersonReply person, clerk->GetPerson(pr));
+  ASSERT_EQ(person.records_size(), 1);
+  ASSERT_EQ(person.records(0).values_size(), 2);                      // both versions are shown
+  EXPECT_EQ(person.records(0).state().heads(1).event().epoch(), 1u);  // version 1 came last
+
+  TB_ASSERT_OK_AND_ASSIGN(v1::InquiryListReply listed, clerk->ListInquiries({}));
+  ASSERT_EQ(listed.items_size(), 1);
+  EXPECT_EQ(listed.items(0).type(), v1::INQUIRY_TYPE_URGENT);
+  EXPECT_EQ(listed.items(0).state(), "received");
+  v1::InquiryListRequest overdue;
+  overdue.set_overdue(true);
+  TB_ASSERT_OK_AND_ASSIGN(listed, clerk->ListInquiries(overdue));
+  EXPECT_EQ(listed.items_size(), 0);  // version 1's deadline passed long ago
+
+  // This month's statistics count the inquiry version 2 sent this month.
+  TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply stats, clerk->Stats({}));
+  const v1::StatsRow* row = nullptr;
+  for (const v1::StatsRow& r : stats.rows()) {
+    if (r.scope() == kCounty) row = &r;
+  }
+  ASSERT_NE(row, nullptr);
+  EXPECT_EQ(row->feedback().denominator(), 1u);
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(DaemonTest);

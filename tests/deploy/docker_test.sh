@@ -39,9 +39,23 @@ if ! docker info >/dev/null 2>&1; then
   wait_for 60 docker info || fail "dockerd did not start (see $build/dockerd.log)"
   echo "started dockerd --bridge=none --iptables=false"
 fi
-for port in 17443 17444 17445 17446 17447 17448 19464 19465 19466; do
-  ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || fail "port $port is in use"
-done
+# Host networking: the nodes bind loopback ports of the host. Pick nine
+# free ones at random (six consecutive for the peers and operators, three
+# for metrics), passed to compose.yaml through its variables.
+free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+pick_ports() {
+  local tries base p ok
+  for tries in $(seq 50); do
+    base=$((20000 + RANDOM % 40000)); ok=1
+    for p in $(seq "$base" $((base + 8))); do free "$p" || { ok=0; break; }; done
+    if ((ok)); then echo "$base"; return 0; fi
+  done
+  return 1
+}
+base=$(pick_ports) || fail "no nine free loopback ports found"
+export TB_BASE_PORT=$base TB_METRICS_PORT_0=$((base + 6)) TB_METRICS_PORT_1=$((base + 7)) \
+       TB_METRICS_PORT_2=$((base + 8))
+echo "ports: peers and operators $base..$((base + 5)), metrics $((base + 6))..$((base + 8))"
 
 # debian:12 from the clean root of make test-first-start (made here if absent).
 if ! docker image inspect debian:12 >/dev/null 2>&1; then
@@ -62,7 +76,7 @@ echo "built image tongban ($(docker image inspect tongban --format '{{.Size}}') 
 "${compose[@]}" up -d 2>&1 | sed 's/^/  compose: /'
 codes=(000000 620102 440305)
 for i in 0 1 2; do
-  metrics=$((19464 + i))
+  metrics=$((TB_METRICS_PORT_0 + i))
   healthy() { [[ $(curl -s "http://127.0.0.1:$1/healthz") == ok ]]; }
   wait_for 60 healthy "$metrics" || { "${compose[@]}" logs; fail "node ${codes[$i]}: /healthz not ok"; }
   # The image's own HEALTHCHECK command, run in the container.
@@ -73,7 +87,7 @@ done
 ctl() {  # ctl CODE ARGS...: tongbanctl as the node's clerk, in a container
   local code=$1 i=$2; shift 2
   docker run --rm --network host -v "${project}_federation:/federation" --entrypoint tongbanctl tongban \
-    "$@" --node "127.0.0.1:$((17444 + 2 * i))" --ca "/federation/$code/tls/ca.crt" \
+    "$@" --node "127.0.0.1:$((TB_BASE_PORT + 1 + 2 * i))" --ca "/federation/$code/tls/ca.crt" \
     --cert "/federation/$code/operators/clerk.crt" --key "/federation/$code/operators/clerk.key" \
     --password-file "/federation/$code/operators/clerk.password"
 }

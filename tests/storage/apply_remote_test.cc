@@ -293,6 +293,73 @@ TEST_P(ApplyRemoteTest, QueuedBatchesApplyInOrderAndReportTheirChecksFirst) {
   EXPECT_EQ(own->WaitBuilt().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Issue 12: the writer's local append and its apply of a peer's event are
+// one record-state update (records::NextRecordState), so the origin and
+// every node it sends to hold the same state after each event. They used to
+// differ after a retraction: the origin replaced the record's confirmed ID
+// findings by the retraction's own (checked without a recorded sex, so a
+// confirmed sex mismatch vanished) while peers kept them.
+TEST_P(ApplyRemoteTest, OriginAndPeersHoldTheSameRecordStateAfterEveryEvent) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode residence(dir_, GetParam(), kResidence, &clock_);
+  const std::string person = testutil::MakeId(kOrigin, "19900101", 3);  // odd: male
+  storage::RecordChange basics = testutil::Basics(person, "Li");
+  basics.value.mutable_person_basics()->set_sex(v1::SEX_FEMALE);  // disagrees with the ID
+  basics.confirm_findings = true;
+  storage::RecordChange corrected = basics;
+  corrected.value.mutable_person_basics()->set_name("Li Na");
+  const std::string key = RecordKey(person, v1::RECORD_KIND_PERSON_BASICS, "basics");
+
+  uint64_t seq = 0;
+  for (const storage::RecordChange& change :
+       {basics, corrected, testutil::Retraction(person, v1::RECORD_KIND_PERSON_BASICS, "basics"),
+        basics}) {
+    TB_ASSERT_OK_AND_ASSIGN(Appended appended, origin.writer->Append(change));
+    ++seq;
+    TB_ASSERT_OK(residence.writer->ApplyRemote(origin.Export(seq, seq)));
+    TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::RecordState> at_origin, origin.store->GetRecord(key));
+    TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::RecordState> at_peer,
+                            residence.store->GetRecord(key));
+    ASSERT_TRUE(at_origin.has_value() && at_peer.has_value());
+    // The audience is the custodian's own memory of whom it sent to.
+    EXPECT_FALSE(at_origin->audience().empty());
+    at_origin->clear_audience();
+    EXPECT_EQ(at_origin->SerializeAsString(), at_peer->SerializeAsString())
+        << "after event " << seq << "\norigin: " << at_origin->DebugString()
+        << "peer: " << at_peer->DebugString();
+    ASSERT_EQ(at_origin->id_findings_size(), 1) << "after event " << seq;
+    EXPECT_EQ(at_origin->id_findings(0), v1::ID_FINDING_SEX_MISMATCH);
+  }
+}
+
+// A version that arrives after a later version of the same record (a
+// backfill racing the live feed) is kept in the history but is no head: the
+// record ends with the heads every node holds that got the events in order.
+TEST_P(ApplyRemoteTest, AVersionArrivingAfterOneThatSupersedesItIsNoHead) {
+  TestNode origin(dir_, GetParam(), kOrigin, &clock_);
+  TestNode in_order(dir_, GetParam(), kResidence, &clock_);
+  TestNode out_of_order(dir_, GetParam(), testutil::kThird, &clock_);
+  const std::string person = testutil::MakeId(kOrigin, "19900101", 5);
+  for (const char* name : {"v0", "v1", "v2"}) {
+    TB_ASSERT_OK(origin.writer->Append(testutil::Basics(person, name)));
+    clock_.Advance(absl::Seconds(1));
+  }
+  const RemoteBatch all = origin.Export(1, 3);
+  TB_ASSERT_OK(in_order.writer->ApplyRemote(all));
+  // v2, then v0 (whose child v1 is not there yet: a head for now), then v1.
+  for (uint64_t seq : {3, 1, 2}) {
+    TB_ASSERT_OK(out_of_order.writer->ApplyRemote(origin.Export(seq, seq)));
+  }
+  const std::string key = RecordKey(person, v1::RECORD_KIND_PERSON_BASICS, "basics");
+  TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::RecordState> expected, in_order.store->GetRecord(key));
+  TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::RecordState> got, out_of_order.store->GetRecord(key));
+  ASSERT_EQ(got->heads_size(), 1) << got->DebugString();
+  EXPECT_EQ(got->heads(0).SerializeAsString(), expected->heads(0).SerializeAsString());
+  EXPECT_EQ(got->versions(), 3u);
+  EXPECT_EQ(got->history_size(), 3);
+  EXPECT_EQ(got->id_findings_size(), expected->id_findings_size());
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(ApplyRemoteTest);
 
 }  // namespace

@@ -38,5 +38,22 @@ TEST(KeysTest, EvidenceAndFrozenKeysKeepTheirLayout) {
   EXPECT_EQ(EvidenceKey(log, 5).rfind(EvidencePrefix(log), 0), 0u);
 }
 
+// Code above storage/ reads record keys only through DecodeRecordKey.
+TEST(KeysTest, RecordKeysDecodeToTheirParts) {
+  const std::string person = "11010519491231002X";
+  RecordKeyParts parts;  // views into the key
+  const std::string key = RecordKey(person, 9, "reply-inq-1");
+  ASSERT_TRUE(DecodeRecordKey(key, &parts));
+  EXPECT_EQ(parts.person, person);
+  EXPECT_EQ(parts.kind, 9);
+  EXPECT_EQ(parts.record_id, "reply-inq-1");
+  const std::string bare = RecordKey(person, 200, "");
+  ASSERT_TRUE(DecodeRecordKey(bare, &parts));  // kinds are bytes
+  EXPECT_EQ(parts.kind, 200);
+  EXPECT_EQ(parts.record_id, "");
+  EXPECT_FALSE(DecodeRecordKey(person, &parts));
+  EXPECT_FALSE(DecodeRecordKey("", &parts));
+}
+
 }  // namespace
 }  // namespace tongban::storage

@@ -11,3 +11,7 @@ tongban_test(certificate_payload_test LABEL unit SRCS workflows/certificate_payl
 tongban_test(import_test LABEL unit SRCS workflows/import_csv_test.cc DEPS tongban_formats)
 # Ledger export: the CSV of statistics replies (workflows/ledger.h).
 tongban_test(ledger_test LABEL unit SRCS workflows/ledger_test.cc DEPS tongban_formats)
+# Which version of a record counts: one record with two heads, applied in
+# different orders on three nodes (issue 12).
+tongban_test(current_value_test LABEL unit SRCS workflows/current_value_test.cc
+             DEPS tongban_workflows)
