@@ -281,7 +281,9 @@ absl::Status Store::IndexNamesOnce() {
   TB_RETURN_IF_ERROR(failed);
   batch->Put(Cf::kDefault, kNamesIndexedKey, "1");
   TB_RETURN_IF_ERROR(Commit(*batch, /*sync=*/true));
-  if (indexed > 0) TB_LOG(INFO) << "person-search index built for " << indexed << " persons";
+  if (indexed > 0) {
+    TB_LOG(INFO) << "person-search index built for " << indexed << " persons";
+  }
   return absl::OkStatus();
 }
 

@@ -224,7 +224,9 @@ TEST_P(FederationKillTest, NodesConvergeAfterTwentyKillsDuringSync) {
       // starts. Without the wait, a start slower than the interval (under
       // the sanitizers, on a loaded machine) was killed every time and the
       // clerks' writes never got through.
-      if (kills % 4 != 0) EXPECT_TRUE(WaitReady(kResidence)) << "B did not start";
+      if (kills % 4 != 0) {
+        EXPECT_TRUE(WaitReady(kResidence)) << "B did not start";
+      }
       if (kills >= kKills && work_done) break;
     }
   });
