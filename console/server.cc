@@ -19,6 +19,7 @@
 #include "common/crypto/key_file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "common/thread.h"
 #include "console/import_jobs.h"
 #include "console/json_api.h"
 #include "console/record_words.h"
@@ -492,7 +493,7 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(ConsoleOptio
         absl::StrCat("console: cannot listen on ", o.host, ":", o.port, " (in use?)"));
   }
   httplib::SSLServer* raw = impl->server.get();
-  impl->thread = std::thread([raw] { raw->listen_after_bind(); });
+  TB_ASSIGN_OR_RETURN(impl->thread, StartThread("tb-console", [raw] { raw->listen_after_bind(); }));
   return std::unique_ptr<ConsoleServer>(new ConsoleServer(std::move(impl)));
 }
 

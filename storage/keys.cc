@@ -131,6 +131,18 @@ std::string AckedKey(absl::string_view peer, const LogId& log) {
 
 std::string HoldKey(absl::string_view peer) { return absl::StrCat("hold/", peer); }
 
+std::string EvidencePrefix(const LogId& log) {
+  return absl::StrCat("evidence/", log.origin, "/", log.epoch, "/");
+}
+
+std::string EvidenceKey(const LogId& log, int64_t detected_at_micros) {
+  return absl::StrCat(EvidencePrefix(log), detected_at_micros);
+}
+
+std::string FrozenKey(const LogId& log) {
+  return absl::StrCat("frozen/", log.origin, "/", log.epoch);
+}
+
 std::string AuditEntryKey(uint64_t seq) {
   std::string key = absl::StrCat(kAuditPrefix, "e/");
   AppendBe64(&key, seq);

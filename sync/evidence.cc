@@ -7,10 +7,6 @@
 
 namespace tongban::sync {
 
-std::string FrozenKey(const storage::LogId& log) {
-  return absl::StrCat("frozen/", log.origin, "/", log.epoch);
-}
-
 absl::Status KeepEvidence(storage::Store& store, const storage::LogId& log,
                           const Equivocation& evidence, absl::string_view from_peer,
                           absl::Time now) {
@@ -25,9 +21,7 @@ absl::Status KeepEvidence(storage::Store& store, const storage::LogId& log,
   const int64_t micros = absl::ToUnixMicros(now);
   kept.set_detected_at_micros(micros);
   storage::Batch batch(store);
-  batch.Put(storage::Cf::kDefault,
-            absl::StrCat("evidence/", log.origin, "/", log.epoch, "/", micros),
-            kept.SerializeAsString());
+  batch.PutEvidence(log, micros, kept);
   if (!evidence.conclusive) {
     // A failed consistency proof can also be a relay's corruption: keep it,
     // but freeze only on proof the origin itself signed two histories.
@@ -37,8 +31,7 @@ absl::Status KeepEvidence(storage::Store& store, const storage::LogId& log,
                   << " failed; evidence kept, confirm with the witness";
     return absl::OkStatus();
   }
-  batch.Put(storage::Cf::kDefault, FrozenKey(log),
-            absl::StrCat("equivocation reported by peer ", from_peer));
+  batch.PutFrozen(log, absl::StrCat("equivocation reported by peer ", from_peer));
   TB_RETURN_IF_ERROR(store.Commit(batch, /*sync=*/true));
   TB_LOG(ERROR) << "origin " << log.origin << " epoch " << log.epoch
                 << " showed two histories; evidence kept, origin frozen for apply"

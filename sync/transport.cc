@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "common/thread.h"
 #include "sync/grpc_status.h"
 #include "tongban/v1/exchange.grpc.pb.h"
 
@@ -51,7 +52,7 @@ class StreamPump {
       absl::MutexLock lock(&mu_);
       changed_ = true;
     });
-    reader_ = std::thread([this] {
+    absl::StatusOr<std::thread> reader = StartThread("tb-stream-read", [this] {
       v1::SyncMessage msg;
       while (stream_->Read(&msg)) {
         absl::MutexLock lock(&mu_);
@@ -61,6 +62,14 @@ class StreamPump {
       absl::MutexLock lock(&mu_);
       reader_done_ = true;
     });
+    if (reader.ok()) {
+      reader_ = *std::move(reader);
+    } else {
+      // Run() reports it; with no reader there is nothing to wait for.
+      start_error_ = reader.status();
+      absl::MutexLock lock(&mu_);
+      reader_done_ = true;
+    }
   }
 
   // REQUIRES: the reader has ended (CancelAndJoin or WaitReaderDone first).
@@ -88,6 +97,7 @@ class StreamPump {
 
  private:
   absl::Status RunUntilEnd(Session& session, const std::atomic<bool>& stop) {
+    TB_RETURN_IF_ERROR(start_error_);
     TB_ASSIGN_OR_RETURN(std::vector<v1::SyncMessage> start, session.Start());
     for (const v1::SyncMessage& m : start) {
       if (!stream_->Write(m)) return Broken();
@@ -134,7 +144,8 @@ class StreamPump {
   Stream* const stream_;
   storage::Writer* const writer_;
   int listener_ = -1;
-  bool broken_ = false;  // only the session thread writes
+  bool broken_ = false;       // only the session thread writes
+  absl::Status start_error_;  // the reader thread could not start
   std::thread reader_;
   absl::Mutex mu_;
   std::deque<v1::SyncMessage> inbox_ ABSL_GUARDED_BY(mu_);
@@ -409,13 +420,24 @@ struct PeerConnection::Impl {
 };
 
 PeerConnection::PeerConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-PeerConnection::~PeerConnection() { Stop().ok(); }
+// How the session ended was logged by Run(); nobody is left to tell.
+PeerConnection::~PeerConnection() { Stop().IgnoreError(); }
 
 std::unique_ptr<PeerConnection> PeerConnection::Start(Options options) {
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->Run(); });
+  absl::StatusOr<std::thread> thread =
+      StartThread(absl::StrCat("tb-peer-", raw->options.peer), [raw] { raw->Run(); });
+  if (thread.ok()) {
+    impl->thread = *std::move(thread);
+  } else {
+    // The session never ran: result() and Stop() report why.
+    TB_LOG(WARNING) << "session with peer " << raw->options.peer
+                    << " not started: " << thread.status();
+    absl::MutexLock lock(&raw->mu);
+    raw->result = Prefixed(absl::StrCat("peer ", raw->options.peer), thread.status());
+  }
   return std::unique_ptr<PeerConnection>(new PeerConnection(std::move(impl)));
 }
 

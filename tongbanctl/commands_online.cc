@@ -840,8 +840,9 @@ Command Record(std::string group, std::string name, std::string summary, std::st
 
 }  // namespace
 
-// One long list on purpose: it is the table of online commands (one entry
-// each, in the order `tongbanctl help` shows them), not steps of a process.
+// long-function: one long list on purpose: it is the table of online commands
+// (one entry each, in the order `tongbanctl help` shows them), not steps of a
+// process.
 void AddOnlineCommands(std::vector<Command>* c) {
   c->push_back(Online("status", "", "the node: role, log, peers pending, disk", "tongbanctl status",
                       "", "  tongbanctl status --node 127.0.0.1:7444\n", ConnectionFlags(), 0,
