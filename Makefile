@@ -12,6 +12,8 @@
 #                          chroot) with the .deb, ending in a node tongbanctl status reaches
 #   make test-docker       deploy/Dockerfile and deploy/compose.yaml built and run
 #   make format            clang-format every C++ file (ctest's format check fails otherwise)
+#   make thread-safety     clang's -Wthread-safety over every C++ file of the build
+#                          (the lock annotations; GCC ignores them)
 SHELL := /bin/bash
 JOBS ?= 2
 ifeq ($(SANITIZE),1)
@@ -22,7 +24,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test test-first-start test-docker demo demo-core bench bench-sync bench-hostile deb format clean
+.PHONY: deps configure build test test-first-start test-docker demo demo-core bench bench-sync bench-hostile deb format thread-safety clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -70,6 +72,9 @@ test-docker: deb
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i --style=file
+
+thread-safety: build
+	@JOBS=$(JOBS) bash tools/thread-safety.sh $(BUILD_DIR)
 
 clean:
 	rm -rf build build-asan

@@ -132,7 +132,7 @@ std::vector<PersonKey> WritePersons(storage::Writer* writer, int n) {
   const auto start = SteadyClock::now();
   for (int i = 0; i < n; ++i) {
     const absl::CivilDay day = first + i / 500;
-    char birth[9];
+    char birth[16];
     std::snprintf(birth, sizeof(birth), "%04d%02d%02d", static_cast<int>(day.year()), day.month(),
                   day.day());
     const std::string id = testutil::MakeId("620102", birth, i % 500);
@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
       "--peers %d --suite %s\n",
       static_cast<int>(std::thread::hardware_concurrency()), build.c_str(), persons, requests,
       sessions, peers, suite_name.c_str());
-  std::printf("roster: %zu nodes; national console :%d, county console :%d\n",
+  std::printf("roster: %d nodes; national console :%d, county console :%d\n",
               national->node().roster().roster().nodes().size(), national->console_port(),
               county->console_port());
   std::vector<PersonKey> keys = WritePersons(county->node().writer(), persons);

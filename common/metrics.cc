@@ -289,7 +289,11 @@ void Registry::RenderChildren(const Family<T>& family, Fn fn) {
 std::string Registry::Render() const {
   std::string out;
   absl::MutexLock lock(&mu_);
-  for (const auto& [name, entry] : entries_) {
+  for (const auto& named : entries_) {
+    // Not a structured binding: the lambdas below capture the name, which
+    // clang 14 (the thread-safety check) refuses for a binding.
+    const std::string& name = named.first;
+    const auto& entry = named.second;
     absl::StrAppend(&out, "# HELP ", name, " ");
     AppendEscaped(&out, entry->help, /*quote=*/false);
     absl::StrAppend(&out, "\n# TYPE ", name, " ", entry->type, "\n");

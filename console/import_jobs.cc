@@ -6,19 +6,32 @@
 #include "common/crypto/suite.h"
 #include "common/hex.h"
 #include "common/status_macros.h"
+#include "common/thread.h"
 #include "workflows/csv.h"
 #include "workflows/import_csv.h"
 
 namespace tongban::console {
 
 struct ImportJobs::Job {
+  // A copy of the progress.
+  ImportProgress Snapshot() const {
+    absl::MutexLock lock(&mu);
+    return progress;
+  }
+
   admin::Operator op;
   std::string content;
   workflows::Encoding encoding;
   std::unique_ptr<workflows::ImportReader> reader;
   std::istringstream in;
-  std::string findings;  // CSV lines
-  ImportProgress progress ABSL_GUARDED_BY(ImportJobs::mu_);
+  // CSV lines; written by the job's thread only, read once progress.done
+  // is seen (set under `mu` after the last line).
+  std::string findings;
+  // Its own lock: an annotation in Job cannot name ImportJobs::mu_ in a way
+  // clang's analysis checks (make thread-safety). Taken after
+  // ImportJobs::mu_ when both are held.
+  mutable absl::Mutex mu;
+  ImportProgress progress ABSL_GUARDED_BY(mu);
   std::thread thread;
 };
 
@@ -67,9 +80,10 @@ absl::StatusOr<ImportProgress> ImportJobs::Start(const admin::Operator& op, std:
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(Owner(op));
     if (it != jobs_.end()) {
-      if (!it->second->progress.done) {
+      const ImportProgress previous = it->second->Snapshot();
+      if (!previous.done) {
         return absl::FailedPreconditionError(
-            absl::StrCat("your import of ", it->second->progress.file, " is still running"));
+            absl::StrCat("your import of ", previous.file, " is still running"));
       }
       finished = std::move(it->second);
       jobs_.erase(it);
@@ -81,23 +95,33 @@ absl::StatusOr<ImportProgress> ImportJobs::Start(const admin::Operator& op, std:
   if (jobs_.count(Owner(op))) {
     return absl::FailedPreconditionError("your other import has just started");
   }
-  job->progress.job = HexEncode(*id);
-  job->progress.file = std::move(file);
-  job->progress.bytes_total = job->content.size();
-  const ImportProgress started = job->progress;
+  ImportProgress started;
+  {
+    absl::MutexLock job_lock(&job->mu);
+    job->progress.job = HexEncode(*id);
+    job->progress.file = std::move(file);
+    job->progress.bytes_total = job->content.size();
+    started = job->progress;
+  }
   Job* raw = job.get();
   jobs_[Owner(op)] = std::move(job);
-  raw->thread = std::thread([this, raw] { Run(raw); });
+  absl::StatusOr<std::thread> thread = StartThread("tb-import-job", [this, raw] { Run(raw); });
+  if (!thread.ok()) {
+    jobs_.erase(Owner(op));  // never ran: nothing to report or join
+    return thread.status();
+  }
+  raw->thread = *std::move(thread);
   return started;
 }
 
 void ImportJobs::Run(Job* job) {
+  const std::string file = job->Snapshot().file;
   v1::ImportRequest request;
   std::vector<std::string> line_findings;
   std::vector<uint64_t> lines;
   auto flush = [&]() -> absl::Status {
     if (request.rows_size() == 0) return absl::OkStatus();
-    request.set_file(job->progress.file);
+    request.set_file(file);
     request.set_last_line(lines.back());
     absl::StatusOr<v1::ImportReply> reply = api_->Import(job->op, request);
     if (!reply.ok()) return reply.status();
@@ -106,11 +130,11 @@ void ImportJobs::Run(Job* job) {
       absl::StrAppend(
           &job->findings,
           workflows::FindingCsvLine(
-              {job->progress.file, lines[i], "",
+              {file, lines[i], "",
                absl::StrCat("rejected by the node: ", reply->results(i).error()), true}),
           "\r\n");
     }
-    absl::MutexLock lock(&mu_);
+    absl::MutexLock lock(&job->mu);
     job->progress.written += reply->written();
     job->progress.unchanged += reply->unchanged();
     job->progress.rejected += reply->rejected();
@@ -134,22 +158,27 @@ void ImportJobs::Run(Job* job) {
       *request.add_rows() = std::move(row->request);
     }
     {
-      absl::MutexLock lock(&mu_);
+      absl::MutexLock lock(&job->mu);
       if (more) ++job->progress.rows;
       job->progress.rejected += rejected > 0 && !row.has_value() ? 1 : 0;
       job->progress.flagged += flagged > 0 ? 1 : 0;
       job->progress.bytes_read = job->reader->bytes_read();
-      if (stopping_) {
-        status = absl::CancelledError("the node is stopping");
-        break;
-      }
+    }
+    bool stopping;
+    {
+      absl::MutexLock lock(&mu_);
+      stopping = stopping_;
+    }
+    if (stopping) {
+      status = absl::CancelledError("the node is stopping");
+      break;
     }
     if (!more || request.rows_size() >= kBatchRows) {
       status = flush();
       if (!status.ok() || !more) break;
     }
   }
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&job->mu);
   job->progress.done = true;
   job->progress.bytes_read = job->progress.bytes_total;
   if (!status.ok()) job->progress.error = std::string(status.message());
@@ -159,22 +188,20 @@ absl::StatusOr<ImportProgress> ImportJobs::Progress(const admin::Operator& op,
                                                     absl::string_view id) const {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(Owner(op));
-  if (it == jobs_.end() || it->second->progress.job != id) {
-    return absl::NotFoundError("job: no such import of yours");
-  }
-  return it->second->progress;
+  if (it == jobs_.end()) return absl::NotFoundError("job: no such import of yours");
+  ImportProgress progress = it->second->Snapshot();
+  if (progress.job != id) return absl::NotFoundError("job: no such import of yours");
+  return progress;
 }
 
 absl::StatusOr<std::string> ImportJobs::Findings(const admin::Operator& op,
                                                  absl::string_view id) const {
   absl::MutexLock lock(&mu_);
   auto it = jobs_.find(Owner(op));
-  if (it == jobs_.end() || it->second->progress.job != id) {
-    return absl::NotFoundError("job: no such import of yours");
-  }
-  if (!it->second->progress.done) {
-    return absl::FailedPreconditionError("job: the import is still running");
-  }
+  if (it == jobs_.end()) return absl::NotFoundError("job: no such import of yours");
+  const ImportProgress progress = it->second->Snapshot();
+  if (progress.job != id) return absl::NotFoundError("job: no such import of yours");
+  if (!progress.done) return absl::FailedPreconditionError("job: the import is still running");
   return absl::StrCat(workflows::kUtf8Bom, workflows::kFindingCsvHeader, "\r\n",
                       it->second->findings);
 }

@@ -19,8 +19,10 @@
 #include "common/crypto/key_file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "common/thread.h"
 #include "console/import_jobs.h"
 #include "console/json_api.h"
+#include "console/record_words.h"
 #include "records/dates.h"
 
 namespace tongban::console {
@@ -403,6 +405,20 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(ConsoleOptio
   }
   auto impl = std::make_unique<Impl>();
   TB_ASSIGN_OR_RETURN(impl->assets, LoadAssets(options.assets_dir));
+  for (const auto& [url, lang] : {std::pair{"/assets/i18n/zh-CN.json", records::Lang::kZh},
+                                  std::pair{"/assets/i18n/en.json", records::Lang::kEn}}) {
+    auto it = impl->assets.find(url);
+    if (it == impl->assets.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("console.assets: ", options.assets_dir, " has no ", url + 8));
+    }
+    absl::StatusOr<std::string> merged = MergeRecordWords(it->second.body, lang);
+    if (!merged.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("console.assets: ", options.assets_dir, "/",
+                                                     url + 8, ": ", merged.status().message()));
+    }
+    it->second.body = *std::move(merged);
+  }
   const std::pair<const char*, const char*> vendor[] = {
       {"/vendor/bootstrap.min.css", "bootstrap5/css/bootstrap.min.css"},
       {"/vendor/chart.min.js", "chart.js/chart.min.js"}};
@@ -477,7 +493,7 @@ absl::StatusOr<std::unique_ptr<ConsoleServer>> ConsoleServer::Start(ConsoleOptio
         absl::StrCat("console: cannot listen on ", o.host, ":", o.port, " (in use?)"));
   }
   httplib::SSLServer* raw = impl->server.get();
-  impl->thread = std::thread([raw] { raw->listen_after_bind(); });
+  TB_ASSIGN_OR_RETURN(impl->thread, StartThread("tb-console", [raw] { raw->listen_after_bind(); }));
   return std::unique_ptr<ConsoleServer>(new ConsoleServer(std::move(impl)));
 }
 

@@ -1,6 +1,8 @@
 #include "daemon/daemon.h"
 
 #include <map>
+#include <memory>
+#include <optional>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -29,13 +31,21 @@ constexpr absl::Duration kRememberPassword = absl::Minutes(2);
 // hash, so that each call does not pay the PBKDF2 again.
 class PasswordMemo {
  public:
-  PasswordMemo(crypto::SuiteId suite, const Clock* clock)
-      : suite_(suite), clock_(clock), key_(*crypto::RandomBytes(32)) {}
+  // Fails if the system gives no random bytes for the memo's key.
+  static absl::StatusOr<std::unique_ptr<PasswordMemo>> Create(crypto::SuiteId suite,
+                                                              const Clock* clock) {
+    absl::StatusOr<std::string> key = crypto::RandomBytes(32);
+    if (!key.ok()) return Prefixed("password memo key", key.status());
+    return std::unique_ptr<PasswordMemo>(new PasswordMemo(suite, clock, *std::move(key)));
+  }
 
-  std::string Key(const pki::Certificate& cert, absl::string_view password) const {
+  // The memo's key for (cert, password), or nullopt if it cannot be computed
+  // (the password is then checked in full, and not remembered).
+  std::optional<std::string> Key(const pki::Certificate& cert, absl::string_view password) const {
     absl::StatusOr<std::string> mac =
         crypto::Hmac(suite_, key_, absl::StrCat(cert.Sha256Fingerprint(), "\n", password));
-    return mac.ok() ? *mac : std::string();
+    if (!mac.ok()) return std::nullopt;
+    return *std::move(mac);
   }
 
   std::optional<admin::Operator> Find(const std::string& key) {
@@ -56,6 +66,9 @@ class PasswordMemo {
   }
 
  private:
+  PasswordMemo(crypto::SuiteId suite, const Clock* clock, std::string key)
+      : suite_(suite), clock_(clock), key_(std::move(key)) {}
+
   const crypto::SuiteId suite_;
   const Clock* const clock_;
   const std::string key_;  // random per process: the memo dies with it
@@ -112,6 +125,20 @@ absl::Status RegisterDaemonMetrics(const node::Config& config, metrics::Registry
 }  // namespace
 
 struct Daemon::Impl {
+  // The operator surface, when operators are configured: accounts,
+  // authentication, the Admin logic and its gRPC service, and the console.
+  absl::Status StartOperatorSurface(const node::Config& config, const Clock* clock,
+                                    node::Node* node);
+  absl::Status StartAuthentication(const node::Config& config, const Clock* clock, node::Node* node,
+                                   const pki::Certificate& ca);
+  // How the Admin service and the console sign operators in (alike).
+  admin::AdminServer::Authenticate OperatorSignIn(node::Node* node);
+  absl::Status StartAdminServer(const node::Config& config, node::Node* node,
+                                const std::string& ca_pem);
+  absl::Status StartConsole(const node::Config& config, const Clock* clock, node::Node* node,
+                            const std::string& ca_pem);
+  absl::Status StartMetrics(const node::Config& config, node::Node* node);
+
   std::unique_ptr<admin::OperatorAccounts> accounts;
   std::unique_ptr<admin::Authenticator> authenticator;
   std::unique_ptr<PasswordMemo> memo;
@@ -123,120 +150,154 @@ struct Daemon::Impl {
   std::unique_ptr<MetricsHttpServer> metrics;
 };
 
+absl::Status Daemon::Impl::StartOperatorSurface(const node::Config& config, const Clock* clock,
+                                                node::Node* node) {
+  TB_ASSIGN_OR_RETURN(std::string ca_pem,
+                      crypto::ReadSmallFile(config.operator_ca, /*secret=*/false));
+  absl::StatusOr<pki::Certificate> ca = pki::Certificate::FromPem(ca_pem);
+  if (!ca.ok()) return Prefixed(config.operator_ca, ca.status());
+  TB_RETURN_IF_ERROR(StartAuthentication(config, clock, node, *ca));
+  api = std::make_unique<admin::AdminApi>(
+      node, [node](const std::string& person) { return node->AskNationalWhere(person); });
+  authenticate = OperatorSignIn(node);
+  TB_RETURN_IF_ERROR(StartAdminServer(config, node, ca_pem));
+  if (!config.console_listen.empty()) {
+    TB_RETURN_IF_ERROR(StartConsole(config, clock, node, ca_pem));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::Impl::StartAuthentication(const node::Config& config, const Clock* clock,
+                                               node::Node* node, const pki::Certificate& ca) {
+  TB_ASSIGN_OR_RETURN(accounts, admin::OperatorAccounts::Open(config.operators));
+  if (accounts->List().empty()) {
+    TB_LOG(WARNING) << "no operator accounts in " << config.operators
+                    << ": add one with tongbanctl operator add";
+  }
+  admin::AuthOptions auth;
+  auth.county = config.code;
+  auth.suite = config.suite;
+  auth.max_failures = static_cast<int>(config.lockout_failures);
+  auth.lockout = config.lockout_period;
+  authenticator = std::make_unique<admin::Authenticator>(accounts.get(), ca, clock, auth);
+  TB_ASSIGN_OR_RETURN(memo, PasswordMemo::Create(config.suite, clock));
+  TB_ASSIGN_OR_RETURN(
+      login_failures,
+      node->metrics().AddCounter("tongban_admin_login_failures_total",
+                                 "Refused Admin logins, by reason (certificate, unknown_account, "
+                                 "disabled, locked_out, password, totp); never by operator.",
+                                 {"reason"}));
+  for (const char* reason :
+       {"certificate", "unknown_account", "disabled", "locked_out", "password", "totp"}) {
+    login_failures->WithLabels({reason});  // present at 0 from the start
+  }
+  return absl::OkStatus();
+}
+
+admin::AdminServer::Authenticate Daemon::Impl::OperatorSignIn(node::Node* node) {
+  return [i = this, node](const pki::Certificate& cert, const std::string& password,
+                          const std::string& totp) -> absl::StatusOr<admin::Operator> {
+    const std::optional<std::string> key =
+        totp.empty() ? i->memo->Key(cert, password) : std::nullopt;
+    if (key.has_value()) {
+      if (std::optional<admin::Operator> op = i->memo->Find(*key); op.has_value()) return *op;
+    }
+    std::string reason;
+    absl::StatusOr<admin::AuthenticatedOperator> op =
+        i->authenticator->Authenticate(cert, password, totp, &reason);
+    if (!op.ok()) {
+      // Audited with the factor that failed; the caller is told nothing.
+      absl::StatusOr<pki::OperatorIdentity> who = pki::OperatorFromCertificate(cert);
+      admin::AuthenticatedOperator unknown;
+      unknown.name = who.ok() ? who->name : "(unknown)";
+      unknown.county = who.ok() ? who->county : "";
+      storage::AuditEntry entry =
+          admin::OperatorAuditEntry(unknown, "operator.login", "", reason,
+                                    absl::UnauthenticatedError(absl::StrCat("refused: ", reason)));
+      if (who.ok()) entry.role = who->role;
+      const absl::Status audited = node->audit_log()->Append(entry).status();
+      if (!audited.ok()) {
+        // The refusal stands and the caller learns nothing more, but an
+        // attempt went unrecorded: operators must know.
+        TB_LOG(ERROR) << "a refused operator login could not be audited: " << audited;
+      }
+      i->login_failures->WithLabels({LoginFailureReason(reason)})->Increment();
+      return op.status();
+    }
+    if (key.has_value()) i->memo->Remember(*key, *op);
+    return op;
+  };
+}
+
+absl::Status Daemon::Impl::StartAdminServer(const node::Config& config, node::Node* node,
+                                            const std::string& ca_pem) {
+  admin::AdminServer::Options options;
+  options.address = config.admin_listen;
+  options.cert_pem = node->tls().cert_pem;
+  options.key_pem = node->tls().key_pem;
+  options.operator_ca_pem = ca_pem;
+  options.api = api.get();
+  options.authenticate = authenticate;
+  TB_ASSIGN_OR_RETURN(admin, admin::AdminServer::Start(std::move(options)));
+  admin::AdminServer* server = admin.get();
+  node->OnReadinessChange([server](const absl::Status& ready) { server->SetServing(ready.ok()); });
+  TB_LOG(INFO) << "admin service listening port=" << admin->port();
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::Impl::StartConsole(const node::Config& config, const Clock* clock,
+                                        node::Node* node, const std::string& ca_pem) {
+  TB_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config.console_listen));
+  console::ConsoleOptions c;
+  c.host = host_port.first;
+  c.port = host_port.second;
+  c.cert_pem = node->tls().cert_pem;
+  c.key_pem = node->tls().key_pem;
+  c.operator_ca_pem = ca_pem;
+  c.assets_dir = config.console_assets;
+  c.javascript_dir = config.console_javascript;
+  c.sessions.idle = config.console_session_idle;
+  c.sessions.lifetime = config.console_session_lifetime;
+  c.workers = static_cast<int>(config.console_workers);
+  c.read_timeout = config.console_read_timeout;
+  c.keep_alive = config.console_keep_alive;
+  c.authenticate = authenticate;
+  c.api = api.get();
+  c.clock = clock;
+  c.node = config.code;
+  c.node_role = std::string(node::NodeRoleName(config.role));
+  TB_ASSIGN_OR_RETURN(console, console::ConsoleServer::Start(std::move(c)));
+  TB_LOG(INFO) << "console listening port=" << console->port();
+  return absl::OkStatus();
+}
+
+absl::Status Daemon::Impl::StartMetrics(const node::Config& config, node::Node* node) {
+  TB_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config.metrics_listen));
+  MetricsHttpOptions m;
+  m.address = host_port.first;
+  m.port = host_port.second;
+  TB_ASSIGN_OR_RETURN(
+      metrics, MetricsHttpServer::Start(m, &node->metrics(), [node] { return node->Readiness(); }));
+  TB_LOG(INFO) << "metrics listening port=" << metrics->port();
+  return absl::OkStatus();
+}
+
 Daemon::Daemon() : impl_(std::make_unique<Impl>()) {}
 Daemon::~Daemon() { Stop(); }
 
+// The node, then the surfaces over it; Stop() ends them in reverse.
 absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config,
                                                       const Clock* clock,
                                                       node::NodeOptions options) {
   std::unique_ptr<Daemon> d(new Daemon());
   TB_ASSIGN_OR_RETURN(d->node_, node::Node::Start(config, clock, options));
   node::Node* node = d->node_.get();
-  Impl& impl = *d->impl_;
   TB_RETURN_IF_ERROR(RegisterDaemonMetrics(config, &node->metrics()));
   if (!config.operator_ca.empty()) {
-    TB_ASSIGN_OR_RETURN(std::string ca_pem,
-                        crypto::ReadSmallFile(config.operator_ca, /*secret=*/false));
-    absl::StatusOr<pki::Certificate> ca = pki::Certificate::FromPem(ca_pem);
-    if (!ca.ok()) return Prefixed(config.operator_ca, ca.status());
-    TB_ASSIGN_OR_RETURN(impl.accounts, admin::OperatorAccounts::Open(config.operators));
-    if (impl.accounts->List().empty()) {
-      TB_LOG(WARNING) << "no operator accounts in " << config.operators
-                      << ": add one with tongbanctl operator add";
-    }
-    admin::AuthOptions auth;
-    auth.county = config.code;
-    auth.suite = config.suite;
-    auth.max_failures = static_cast<int>(config.lockout_failures);
-    auth.lockout = config.lockout_period;
-    impl.authenticator =
-        std::make_unique<admin::Authenticator>(impl.accounts.get(), *ca, clock, auth);
-    impl.memo = std::make_unique<PasswordMemo>(config.suite, clock);
-    TB_ASSIGN_OR_RETURN(
-        impl.login_failures,
-        node->metrics().AddCounter("tongban_admin_login_failures_total",
-                                   "Refused Admin logins, by reason (certificate, unknown_account, "
-                                   "disabled, locked_out, password, totp); never by operator.",
-                                   {"reason"}));
-    for (const char* reason :
-         {"certificate", "unknown_account", "disabled", "locked_out", "password", "totp"}) {
-      impl.login_failures->WithLabels({reason});  // present at 0 from the start
-    }
-    impl.api = std::make_unique<admin::AdminApi>(
-        node, [node](const std::string& person) { return node->AskNationalWhere(person); });
-    Impl* i = &impl;
-    // The Admin service and the console sign operators in alike.
-    impl.authenticate = [i, node](const pki::Certificate& cert, const std::string& password,
-                                  const std::string& totp) -> absl::StatusOr<admin::Operator> {
-      const std::string key = totp.empty() ? i->memo->Key(cert, password) : std::string();
-      if (!key.empty()) {
-        if (std::optional<admin::Operator> op = i->memo->Find(key); op.has_value()) return *op;
-      }
-      std::string reason;
-      absl::StatusOr<admin::AuthenticatedOperator> op =
-          i->authenticator->Authenticate(cert, password, totp, &reason);
-      if (!op.ok()) {
-        // Audited with the factor that failed; the caller is told nothing.
-        absl::StatusOr<pki::OperatorIdentity> who = pki::OperatorFromCertificate(cert);
-        admin::AuthenticatedOperator unknown;
-        unknown.name = who.ok() ? who->name : "(unknown)";
-        unknown.county = who.ok() ? who->county : "";
-        storage::AuditEntry entry = admin::OperatorAuditEntry(
-            unknown, "operator.login", "", reason,
-            absl::UnauthenticatedError(absl::StrCat("refused: ", reason)));
-        if (who.ok()) entry.role = who->role;
-        node->audit_log()->Append(entry).IgnoreError();
-        i->login_failures->WithLabels({LoginFailureReason(reason)})->Increment();
-        return op.status();
-      }
-      if (!key.empty()) i->memo->Remember(key, *op);
-      return op;
-    };
-    admin::AdminServer::Options admin;
-    admin.address = config.admin_listen;
-    admin.cert_pem = node->tls().cert_pem;
-    admin.key_pem = node->tls().key_pem;
-    admin.operator_ca_pem = ca_pem;
-    admin.api = impl.api.get();
-    admin.authenticate = impl.authenticate;
-    TB_ASSIGN_OR_RETURN(impl.admin, admin::AdminServer::Start(std::move(admin)));
-    admin::AdminServer* server = impl.admin.get();
-    node->OnReadinessChange(
-        [server](const absl::Status& ready) { server->SetServing(ready.ok()); });
-    TB_LOG(INFO) << "admin service listening port=" << impl.admin->port();
-    if (!config.console_listen.empty()) {
-      TB_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config.console_listen));
-      console::ConsoleOptions c;
-      c.host = host_port.first;
-      c.port = host_port.second;
-      c.cert_pem = node->tls().cert_pem;
-      c.key_pem = node->tls().key_pem;
-      c.operator_ca_pem = ca_pem;
-      c.assets_dir = config.console_assets;
-      c.javascript_dir = config.console_javascript;
-      c.sessions.idle = config.console_session_idle;
-      c.sessions.lifetime = config.console_session_lifetime;
-      c.workers = static_cast<int>(config.console_workers);
-      c.read_timeout = config.console_read_timeout;
-      c.keep_alive = config.console_keep_alive;
-      c.authenticate = impl.authenticate;
-      c.api = impl.api.get();
-      c.clock = clock;
-      c.node = config.code;
-      c.node_role = std::string(node::NodeRoleName(config.role));
-      TB_ASSIGN_OR_RETURN(impl.console, console::ConsoleServer::Start(std::move(c)));
-      TB_LOG(INFO) << "console listening port=" << impl.console->port();
-    }
+    TB_RETURN_IF_ERROR(d->impl_->StartOperatorSurface(config, clock, node));
   }
   if (!config.metrics_listen.empty()) {
-    TB_ASSIGN_OR_RETURN(auto host_port, SplitHostPort(config.metrics_listen));
-    MetricsHttpOptions m;
-    m.address = host_port.first;
-    m.port = host_port.second;
-    TB_ASSIGN_OR_RETURN(impl.metrics, MetricsHttpServer::Start(m, &node->metrics(), [node] {
-                          return node->Readiness();
-                        }));
-    TB_LOG(INFO) << "metrics listening port=" << impl.metrics->port();
+    TB_RETURN_IF_ERROR(d->impl_->StartMetrics(config, node));
   }
   return d;
 }

@@ -16,6 +16,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "common/log.h"
+#include "common/status_macros.h"
+#include "common/thread.h"
 
 namespace tongban::daemon {
 namespace {
@@ -101,11 +103,10 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
   const int port = ntohs(addr.ss_family == AF_INET ? v4->sin_port : v6->sin6_port);
   std::unique_ptr<MetricsHttpServer> server(
       new MetricsHttpServer(options, registry, std::move(health), fd, port, wake[0], wake[1]));
-  try {
-    server->thread_ = std::thread([s = server.get()] { s->Serve(); });
-  } catch (const std::system_error& e) {
-    return absl::InternalError(absl::StrCat(where, ": starting the thread: ", e.what()));
-  }
+  absl::StatusOr<std::thread> thread =
+      StartThread("tb-metrics-http", [s = server.get()] { s->Serve(); });
+  if (!thread.ok()) return Prefixed(where, thread.status());
+  server->thread_ = *std::move(thread);
   TB_LOG(INFO) << "metrics HTTP serving on " << options.address << ":" << port;
   return server;
 }

@@ -300,6 +300,203 @@ absl::Status At(const std::string& path, int line, absl::string_view key, absl::
                                         : absl::StrCat(path, ":", line, ": ", key, ": ", what));
 }
 
+// One pass over a config file: the state carried from line to line, and
+// the rules applied once every line is read.
+class ConfigParser {
+ public:
+  explicit ConfigParser(const std::string& path) : path_(path) {
+    ctx_.folder = std::filesystem::path(path).parent_path();
+    if (ctx_.folder.empty()) ctx_.folder = ".";
+  }
+
+  // One line of the file (1-based `line_no`), as written.
+  absl::Status Line(int line_no, absl::string_view raw);
+  absl::StatusOr<Config> Finish() &&;
+
+ private:
+  absl::Status SectionHeader(absl::string_view line);
+  absl::Status KeyValue(absl::string_view line);
+  // A key of [deadlines.XX0000].
+  absl::Status ProvinceKey(const std::string& province, const std::string& name,
+                           const std::string& key, absl::string_view value_text);
+  absl::Status SchemaKey(const std::string& key, absl::string_view value_text);
+  // The first line number in `seen_` of `key`, else of `fallback`, else 0.
+  int LineOf(const std::string& key, const std::string& fallback) const;
+  absl::Status CheckCrossKeyRules() const;
+  absl::Status Error(absl::string_view key, absl::string_view what) const {
+    return At(path_, line_no_, key, what);
+  }
+
+  const std::string& path_;
+  Config config_;
+  Context ctx_;
+  int line_no_ = 0;
+  std::string section_;
+  std::set<std::string> seen_sections_;
+  std::map<std::string, int> seen_;  // key -> line
+  // [deadlines.XX0000]: the line of the header, and the days given there.
+  std::map<std::string, int> province_lines_;
+  std::map<std::string, std::map<std::string, uint32_t>> province_days_;
+};
+
+absl::Status ConfigParser::Line(int line_no, absl::string_view raw) {
+  line_no_ = line_no;
+  absl::string_view line = absl::StripAsciiWhitespace(raw);
+  if (line.empty() || line.front() == '#') return absl::OkStatus();
+  if (line.front() == '[') return SectionHeader(line);
+  return KeyValue(line);
+}
+
+absl::Status ConfigParser::SectionHeader(absl::string_view line) {
+  const size_t close = line.find(']');
+  absl::string_view after =
+      close == absl::string_view::npos ? "" : absl::StripAsciiWhitespace(line.substr(close + 1));
+  if (close == absl::string_view::npos || (!after.empty() && after.front() != '#')) {
+    return Error("", "a section header is [name]");
+  }
+  section_ = std::string(absl::StripAsciiWhitespace(line.substr(1, close - 1)));
+  if (const std::string province = ProvinceSection(section_); !province.empty()) {
+    if (province.size() != 6 || !absl::EndsWith(province, "0000") || province == "000000" ||
+        !ids::ValidateNodeCode(province).ok()) {
+      return Error("", absl::StrCat("[", section_, "]: \"", province,
+                                    "\" is not a province code (e.g. [deadlines.620000])"));
+    }
+    if (!seen_sections_.insert(section_).second) {
+      return Error("", absl::StrCat("section [", section_, "] appears twice"));
+    }
+    province_lines_[province] = line_no_;
+    return absl::OkStatus();
+  }
+  bool known = false;
+  for (const auto& [key, unused] : Schema()) {
+    if (absl::StartsWith(key, section_ + ".")) known = true;
+  }
+  if (!known) {
+    return Error("", absl::StrCat("unknown section [", section_,
+                                  "] (known: node, federation, peer, admin, metrics, console, "
+                                  "sync, deadlines, deadlines.XX0000, log)"));
+  }
+  if (!seen_sections_.insert(section_).second) {
+    return Error("", absl::StrCat("section [", section_, "] appears twice"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ConfigParser::KeyValue(absl::string_view line) {
+  const size_t eq = line.find('=');
+  if (eq == absl::string_view::npos) {
+    return Error("", "expected key = value, [section] or # comment");
+  }
+  const std::string name(absl::StripAsciiWhitespace(line.substr(0, eq)));
+  if (!IsBareKey(name)) {
+    return Error("", absl::StrCat("\"", name, "\" is not a key name"));
+  }
+  if (section_.empty()) {
+    return Error(name, "key outside any [section]");
+  }
+  const std::string key = absl::StrCat(section_, ".", name);
+  if (const std::string province = ProvinceSection(section_); !province.empty()) {
+    return ProvinceKey(province, name, key, line.substr(eq + 1));
+  }
+  return SchemaKey(key, line.substr(eq + 1));
+}
+
+absl::Status ConfigParser::ProvinceKey(const std::string& province, const std::string& name,
+                                       const std::string& key, absl::string_view value_text) {
+  auto field = DeadlineKeys().find(name);
+  if (field == DeadlineKeys().end()) {
+    return Error(key,
+                 "unknown key (known: urgent_days, normal_days, certificate_mismatch_days, "
+                 "notice_days)");
+  }
+  auto [prev, inserted] = seen_.emplace(key, line_no_);
+  if (!inserted) {
+    return Error(key, absl::StrCat("given twice (first on line ", prev->second, ")"));
+  }
+  absl::StatusOr<Value> value = ParseValue(value_text);
+  if (!value.ok()) return Error(key, value.status().message());
+  uint32_t days = 0;
+  absl::Status set = SetDays(*value, &days);
+  if (!set.ok()) return Error(key, set.message());
+  province_days_[province][field->first] = days;
+  return absl::OkStatus();
+}
+
+absl::Status ConfigParser::SchemaKey(const std::string& key, absl::string_view value_text) {
+  auto it = Schema().find(key);
+  if (it == Schema().end()) {
+    std::string known;
+    for (const auto& [k, unused] : Schema()) {
+      if (absl::StartsWith(k, section_ + ".")) {
+        absl::StrAppend(&known, known.empty() ? "" : ", ", k.substr(section_.size() + 1));
+      }
+    }
+    return Error(key, absl::StrCat("unknown key (known in [", section_, "]: ", known, ")"));
+  }
+  auto [prev, inserted] = seen_.emplace(key, line_no_);
+  if (!inserted) {
+    return Error(key, absl::StrCat("given twice (first on line ", prev->second, ")"));
+  }
+  absl::StatusOr<Value> value = ParseValue(value_text);
+  if (!value.ok()) return Error(key, value.status().message());
+  absl::Status set = it->second.set(*value, ctx_, config_);
+  if (!set.ok()) return Error(key, set.message());
+  return absl::OkStatus();
+}
+
+int ConfigParser::LineOf(const std::string& key, const std::string& fallback) const {
+  if (auto it = seen_.find(key); it != seen_.end()) return it->second;
+  if (auto it = seen_.find(fallback); it != seen_.end()) return it->second;
+  return 0;
+}
+
+// Cross-key rules, reported at the line of the key that breaks them.
+absl::Status ConfigParser::CheckCrossKeyRules() const {
+  const Config& config = config_;
+  const NodeRole expected = config.code == config.national        ? NodeRole::kNational
+                            : absl::EndsWith(config.code, "0000") ? NodeRole::kProvince
+                                                                  : NodeRole::kCounty;
+  if (config.role != expected) {
+    return At(path_, LineOf("node.role", "node.code"), "node.role",
+              absl::StrCat("node ", config.code, " is a ", NodeRoleName(expected), " node, not a ",
+                           NodeRoleName(config.role), " node"));
+  }
+  if (config.operator_ca.empty() != config.operators.empty()) {
+    return At(path_, LineOf("admin.operator_ca", "admin.operators"), "admin.operators",
+              "admin.operator_ca and admin.operators go together (both or neither)");
+  }
+  if (!config.console_listen.empty() && config.operator_ca.empty()) {
+    return At(path_, LineOf("console.listen", "console.listen"), "console.listen",
+              "the console signs operators in as the Admin service does: set admin.operator_ca "
+              "and admin.operators");
+  }
+  if (config.console_session_lifetime < config.console_session_idle) {
+    return At(path_, LineOf("console.session_lifetime", "console.session_idle"),
+              "console.session_lifetime", "is shorter than console.session_idle");
+  }
+  if (config.retry_max < config.retry_initial) {
+    return At(path_, LineOf("sync.retry_max", "sync.retry_initial"), "sync.retry_max",
+              "is shorter than sync.retry_initial");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Config> ConfigParser::Finish() && {
+  // A province's rules start from the defaults, wherever [deadlines] is.
+  for (const auto& [province, unused] : province_lines_) {
+    records::DeadlineRules rules = config_.deadlines.defaults;
+    for (const auto& [name, days] : province_days_[province]) rules.*DeadlineKeys().at(name) = days;
+    config_.deadlines.provinces[province] = rules;
+  }
+  for (const auto& [key, spec] : Schema()) {
+    if (spec.required && !seen_.count(key)) {
+      return absl::InvalidArgumentError(absl::StrCat(path_, ": ", key, ": required, and missing"));
+    }
+  }
+  TB_RETURN_IF_ERROR(CheckCrossKeyRules());
+  return std::move(config_);
+}
+
 }  // namespace
 
 absl::string_view NodeRoleName(NodeRole role) {
@@ -312,154 +509,12 @@ absl::string_view NodeRoleName(NodeRole role) {
 }
 
 absl::StatusOr<Config> ParseConfig(absl::string_view text, const std::string& path) {
-  Config config;
-  Context ctx;
-  ctx.folder = std::filesystem::path(path).parent_path();
-  if (ctx.folder.empty()) ctx.folder = ".";
-  std::string section;
-  std::set<std::string> seen_sections;
-  std::map<std::string, int> seen;  // key -> line
-  // [deadlines.XX0000]: the line of the header, and the days given there.
-  std::map<std::string, int> province_lines;
-  std::map<std::string, std::map<std::string, uint32_t>> province_days;
+  ConfigParser parser(path);
   int line_no = 0;
   for (absl::string_view raw : absl::StrSplit(text, '\n')) {
-    ++line_no;
-    absl::string_view line = absl::StripAsciiWhitespace(raw);
-    if (line.empty() || line.front() == '#') continue;
-    if (line.front() == '[') {
-      const size_t close = line.find(']');
-      absl::string_view after = close == absl::string_view::npos
-                                    ? ""
-                                    : absl::StripAsciiWhitespace(line.substr(close + 1));
-      if (close == absl::string_view::npos || (!after.empty() && after.front() != '#')) {
-        return At(path, line_no, "", "a section header is [name]");
-      }
-      section = std::string(absl::StripAsciiWhitespace(line.substr(1, close - 1)));
-      if (const std::string province = ProvinceSection(section); !province.empty()) {
-        if (province.size() != 6 || !absl::EndsWith(province, "0000") || province == "000000" ||
-            !ids::ValidateNodeCode(province).ok()) {
-          return At(path, line_no, "",
-                    absl::StrCat("[", section, "]: \"", province,
-                                 "\" is not a province code (e.g. [deadlines.620000])"));
-        }
-        if (!seen_sections.insert(section).second) {
-          return At(path, line_no, "", absl::StrCat("section [", section, "] appears twice"));
-        }
-        province_lines[province] = line_no;
-        continue;
-      }
-      bool known = false;
-      for (const auto& [key, unused] : Schema()) {
-        if (absl::StartsWith(key, section + ".")) known = true;
-      }
-      if (!known) {
-        return At(path, line_no, "",
-                  absl::StrCat(
-                      "unknown section [", section,
-                      "] (known: node, federation, peer, admin, metrics, console, sync, deadlines, "
-                      "deadlines.XX0000, log)"));
-      }
-      if (!seen_sections.insert(section).second) {
-        return At(path, line_no, "", absl::StrCat("section [", section, "] appears twice"));
-      }
-      continue;
-    }
-    const size_t eq = line.find('=');
-    if (eq == absl::string_view::npos) {
-      return At(path, line_no, "", "expected key = value, [section] or # comment");
-    }
-    const std::string name(absl::StripAsciiWhitespace(line.substr(0, eq)));
-    if (!IsBareKey(name)) {
-      return At(path, line_no, "", absl::StrCat("\"", name, "\" is not a key name"));
-    }
-    if (section.empty()) {
-      return At(path, line_no, name, "key outside any [section]");
-    }
-    const std::string key = absl::StrCat(section, ".", name);
-    if (const std::string province = ProvinceSection(section); !province.empty()) {
-      auto field = DeadlineKeys().find(name);
-      if (field == DeadlineKeys().end()) {
-        return At(path, line_no, key,
-                  "unknown key (known: urgent_days, normal_days, certificate_mismatch_days, "
-                  "notice_days)");
-      }
-      auto [prev, inserted] = seen.emplace(key, line_no);
-      if (!inserted) {
-        return At(path, line_no, key,
-                  absl::StrCat("given twice (first on line ", prev->second, ")"));
-      }
-      absl::StatusOr<Value> value = ParseValue(line.substr(eq + 1));
-      if (!value.ok()) return At(path, line_no, key, value.status().message());
-      uint32_t days = 0;
-      absl::Status set = SetDays(*value, &days);
-      if (!set.ok()) return At(path, line_no, key, set.message());
-      province_days[province][field->first] = days;
-      continue;
-    }
-    auto it = Schema().find(key);
-    if (it == Schema().end()) {
-      std::string known;
-      for (const auto& [k, unused] : Schema()) {
-        if (absl::StartsWith(k, section + ".")) {
-          absl::StrAppend(&known, known.empty() ? "" : ", ", k.substr(section.size() + 1));
-        }
-      }
-      return At(path, line_no, key,
-                absl::StrCat("unknown key (known in [", section, "]: ", known, ")"));
-    }
-    auto [prev, inserted] = seen.emplace(key, line_no);
-    if (!inserted) {
-      return At(path, line_no, key, absl::StrCat("given twice (first on line ", prev->second, ")"));
-    }
-    absl::StatusOr<Value> value = ParseValue(line.substr(eq + 1));
-    if (!value.ok()) return At(path, line_no, key, value.status().message());
-    absl::Status set = it->second.set(*value, ctx, config);
-    if (!set.ok()) return At(path, line_no, key, set.message());
+    TB_RETURN_IF_ERROR(parser.Line(++line_no, raw));
   }
-  // A province's rules start from the defaults, wherever [deadlines] is.
-  for (const auto& [province, unused] : province_lines) {
-    records::DeadlineRules rules = config.deadlines.defaults;
-    for (const auto& [name, days] : province_days[province]) rules.*DeadlineKeys().at(name) = days;
-    config.deadlines.provinces[province] = rules;
-  }
-  for (const auto& [key, spec] : Schema()) {
-    if (spec.required && !seen.count(key)) {
-      return absl::InvalidArgumentError(absl::StrCat(path, ": ", key, ": required, and missing"));
-    }
-  }
-  // Cross-key rules, reported at the line of the key that breaks them.
-  const NodeRole expected = config.code == config.national        ? NodeRole::kNational
-                            : absl::EndsWith(config.code, "0000") ? NodeRole::kProvince
-                                                                  : NodeRole::kCounty;
-  if (config.role != expected) {
-    const int line = seen.count("node.role") ? seen["node.role"] : seen["node.code"];
-    return At(path, line, "node.role",
-              absl::StrCat("node ", config.code, " is a ", NodeRoleName(expected), " node, not a ",
-                           NodeRoleName(config.role), " node"));
-  }
-  if (config.operator_ca.empty() != config.operators.empty()) {
-    return At(
-        path, seen.count("admin.operator_ca") ? seen["admin.operator_ca"] : seen["admin.operators"],
-        "admin.operators", "admin.operator_ca and admin.operators go together (both or neither)");
-  }
-  if (!config.console_listen.empty() && config.operator_ca.empty()) {
-    return At(path, seen["console.listen"], "console.listen",
-              "the console signs operators in as the Admin service does: set admin.operator_ca "
-              "and admin.operators");
-  }
-  if (config.console_session_lifetime < config.console_session_idle) {
-    return At(path,
-              seen.count("console.session_lifetime") ? seen["console.session_lifetime"]
-                                                     : seen["console.session_idle"],
-              "console.session_lifetime", "is shorter than console.session_idle");
-  }
-  if (config.retry_max < config.retry_initial) {
-    return At(path,
-              seen.count("sync.retry_max") ? seen["sync.retry_max"] : seen["sync.retry_initial"],
-              "sync.retry_max", "is shorter than sync.retry_initial");
-  }
-  return config;
+  return std::move(parser).Finish();
 }
 
 absl::StatusOr<Config> LoadConfig(const std::string& path) {

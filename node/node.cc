@@ -7,6 +7,7 @@
 #include "common/crypto/key_file.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "common/thread.h"
 #include "records/workflow_state.h"
 #include "sync/evidence.h"
 #include "sync/where.h"
@@ -66,20 +67,41 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Cl
   return node;
 }
 
-// One function on purpose: the node's parts in construction order, which
-// Stop() reverses (STYLE.md: the composition root).
+// In construction order (node.h): each part needs the ones before it.
 absl::Status Node::StartParts() {
+  TB_RETURN_IF_ERROR(LoadRosterAndTls());
+  TB_RETURN_IF_ERROR(OpenStoreAndAudit());
+  TB_RETURN_IF_ERROR(RegisterMetrics());
+  TB_RETURN_IF_ERROR(StartServer());
+  if (config_.role != NodeRole::kNational) {
+    // Before the first append of this run: does the witness hold more of
+    // our own log than we do (restored from an old backup)?
+    absl::Status own = CompareWithWitness({writer()->log()});
+    if (!own.ok()) {
+      TB_LOG(WARNING) << "witness not reached at start (" << own.message()
+                      << "); going on, it is asked again later";
+    }
+  }
+  TB_RETURN_IF_ERROR(StartDriver());
+  UpdateReadiness();
+  TB_ASSIGN_OR_RETURN(housekeeping_, StartThread("tb-housekeeping", [this] { Housekeeping(); }));
+  return absl::OkStatus();
+}
+
+absl::Status Node::LoadRosterAndTls() {
   const Config& config = config_;
   const crypto::Suite& suite = crypto::GetSuite(config.suite);
-  {
-    TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> root,
-                        crypto::ReadPublicKeyFile(suite, config.root_public_key));
-    TB_ASSIGN_OR_RETURN(roster_, sync::RosterHolder::Open(config.roster, std::move(root)));
-  }
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> root,
+                      crypto::ReadPublicKeyFile(suite, config.root_public_key));
+  TB_ASSIGN_OR_RETURN(roster_, sync::RosterHolder::Open(config.roster, std::move(root)));
   TB_ASSIGN_OR_RETURN(tls_.ca_pem, crypto::ReadSmallFile(config.ca, /*secret=*/false));
   TB_ASSIGN_OR_RETURN(tls_.cert_pem, crypto::ReadSmallFile(config.certificate, /*secret=*/false));
   TB_ASSIGN_OR_RETURN(tls_.key_pem, crypto::ReadSmallFile(config.private_key, /*secret=*/true));
+  return absl::OkStatus();
+}
 
+absl::Status Node::OpenStoreAndAudit() {
+  const Config& config = config_;
   const std::string signing_path = config.data_dir + "/signing.key";
   std::error_code ec;
   if (!std::filesystem::exists(signing_path, ec)) {
@@ -89,7 +111,8 @@ absl::Status Node::StartParts() {
   }
   const std::string storage_path = config.data_dir + "/storage.key";
   if (!std::filesystem::exists(storage_path, ec)) {
-    TB_RETURN_IF_ERROR(crypto::GenerateStorageKeyFile(suite, storage_path));
+    TB_RETURN_IF_ERROR(
+        crypto::GenerateStorageKeyFile(crypto::GetSuite(config.suite), storage_path));
     TB_LOG(INFO) << "created storage key " << storage_path << " (back it up with the data)";
   }
   LocalNodeOptions local;
@@ -108,8 +131,11 @@ absl::Status Node::StartParts() {
   TB_ASSIGN_OR_RETURN(
       audit_, storage::AuditLog::Open(local_->store(), &local_->signing_key(), clock_, audit));
   refusals_ = std::make_unique<storage::RefusalAudit>(audit_.get(), clock_);
-  TB_RETURN_IF_ERROR(RegisterMetrics());
+  return absl::OkStatus();
+}
 
+absl::Status Node::StartServer() {
+  const Config& config = config_;
   sync::ExchangeServer::Options server;
   server.address = config.peer_listen;
   server.tls = tls_;
@@ -138,17 +164,11 @@ absl::Status Node::StartParts() {
     server.roster = [this](uint64_t have) { return roster_->SignedIfNewer(have); };
   }
   TB_ASSIGN_OR_RETURN(server_, sync::ExchangeServer::Start(std::move(server)));
+  return absl::OkStatus();
+}
 
-  if (config.role != NodeRole::kNational) {
-    // Before the first append of this run: does the witness hold more of
-    // our own log than we do (restored from an old backup)?
-    absl::Status own = CompareWithWitness({writer()->log()});
-    if (!own.ok()) {
-      TB_LOG(WARNING) << "witness not reached at start (" << own.message()
-                      << "); going on, it is asked again later";
-    }
-  }
-
+absl::Status Node::StartDriver() {
+  const Config& config = config_;
   sync::DriverOptions driver;
   driver.self = config.code;
   driver.national = config.national;
@@ -180,10 +200,7 @@ absl::Status Node::StartParts() {
         o.writer = writer();
         return std::make_unique<ConnectionLink>(sync::PeerConnection::Start(std::move(o)));
       });
-  driver_->Start();
-  UpdateReadiness();
-  housekeeping_ = std::thread([this] { Housekeeping(); });
-  return absl::OkStatus();
+  return driver_->Start();
 }
 
 Node::~Node() { Stop(); }
@@ -547,38 +564,9 @@ void Node::RefreshMetrics() {
         static_cast<double>(status.input_queued_batches));
     input_peak_bytes_->WithLabels({peer})->Set(static_cast<double>(status.input_peak_bytes));
 
-    // The fleet view's row: what Admin.Peers says of the peer, kept here
-    // so that thousands of peers cost one pass every refresh, not one per
-    // operator's call.
-    FleetRow row;
-    row.code = peer;
-    row.name = n.name();
-    row.status = n.status() == v1::NodeEntry::NODE_STATUS_ACTIVE      ? "active"
-                 : n.status() == v1::NodeEntry::NODE_STATUS_SUSPENDED ? "suspended"
-                                                                      : "revoked";
-    row.connected = status.sessions > 0;
-    row.last_seen = row.connected                       ? now
-                    : status.last_batch == absl::Time() ? absl::InfinitePast()
-                                                        : status.last_batch;
-    row.behind_outbound = static_cast<uint64_t>(behind);
-    const storage::LogId theirs{peer, 1};
-    if (absl::StatusOr<uint64_t> held = store()->LastSeq(theirs); held.ok()) {
-      row.log_size = *held;
-      if (config_.role == NodeRole::kNational) {
-        absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> latest =
-            store()->CheckpointAtOrBelow(theirs, ~uint64_t{0});
-        if (latest.ok() && latest->has_value() && (*latest)->first > *held) {
-          row.behind_inbound = (*latest)->first - *held;
-        }
-      }
-    }
-    if (absl::StatusOr<std::optional<std::string>> hold = sync::HoldOf(*store(), peer);
-        hold.ok() && hold->has_value()) {
-      row.held = **hold;
-    }
-    if (auto frozen = store()->Get(storage::Cf::kDefault, sync::FrozenKey(theirs)); frozen.ok()) {
-      row.frozen = frozen->has_value();
-    }
+    // The fleet view's row, kept here so that thousands of peers cost one
+    // pass every refresh, not one per operator's call.
+    FleetRow row = FleetRowOf(n, status, static_cast<uint64_t>(behind), now);
     sample.events_applied += status.events_applied;
     sample.events_sent += status.events_sent;
     sample.behind_outbound = std::max(sample.behind_outbound, row.behind_outbound);
@@ -618,6 +606,43 @@ void Node::RefreshMetrics() {
     deadline_refresh_commits_ = commits;
     deadline_scan_took_ = RefreshDeadlineMetrics(now);
   }
+}
+
+// What Admin.Peers says of the peer `n`: its roster entry, its live
+// status, how far behind it is each way, and whether it is held or frozen.
+FleetRow Node::FleetRowOf(const v1::NodeEntry& n, const sync::PeerStatus& status, uint64_t behind,
+                          absl::Time now) {
+  const std::string& peer = n.code();
+  FleetRow row;
+  row.code = peer;
+  row.name = n.name();
+  row.status = n.status() == v1::NodeEntry::NODE_STATUS_ACTIVE      ? "active"
+               : n.status() == v1::NodeEntry::NODE_STATUS_SUSPENDED ? "suspended"
+                                                                    : "revoked";
+  row.connected = status.sessions > 0;
+  row.last_seen = row.connected                       ? now
+                  : status.last_batch == absl::Time() ? absl::InfinitePast()
+                                                      : status.last_batch;
+  row.behind_outbound = behind;
+  const storage::LogId theirs{peer, 1};
+  if (absl::StatusOr<uint64_t> held = store()->LastSeq(theirs); held.ok()) {
+    row.log_size = *held;
+    if (config_.role == NodeRole::kNational) {
+      absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> latest =
+          store()->CheckpointAtOrBelow(theirs, ~uint64_t{0});
+      if (latest.ok() && latest->has_value() && (*latest)->first > *held) {
+        row.behind_inbound = (*latest)->first - *held;
+      }
+    }
+  }
+  if (absl::StatusOr<std::optional<std::string>> hold = sync::HoldOf(*store(), peer);
+      hold.ok() && hold->has_value()) {
+    row.held = **hold;
+  }
+  if (auto frozen = store()->Get(storage::Cf::kDefault, sync::FrozenKey(theirs)); frozen.ok()) {
+    row.frozen = frozen->has_value();
+  }
+  return row;
 }
 
 namespace {

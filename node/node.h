@@ -124,7 +124,12 @@ class Node {
  private:
   Node(Config config, const Clock* clock, NodeOptions options)
       : config_(std::move(config)), clock_(clock), options_(options) {}
+  // The parts, in construction order (the members below).
   absl::Status StartParts();
+  absl::Status LoadRosterAndTls();
+  absl::Status OpenStoreAndAudit();
+  absl::Status StartServer();
+  absl::Status StartDriver();
   absl::Status RegisterMetrics();
   std::unique_ptr<sync::Session> NewSession(const std::string& peer);
   absl::Status Admit(const std::string& peer) const;
@@ -134,6 +139,8 @@ class Node {
   absl::Status RefreshRoster();
   absl::Status CompareWithWitness(std::vector<storage::LogId> logs);
   void RefreshMetrics();
+  FleetRow FleetRowOf(const v1::NodeEntry& n, const sync::PeerStatus& status, uint64_t behind,
+                      absl::Time now);
   // Re-checks Readiness() and tells the peer server and listeners if it
   // changed.
   void UpdateReadiness() ABSL_LOCKS_EXCLUDED(readiness_mu_);

@@ -474,16 +474,18 @@ absl::StatusOr<std::vector<AuditEntry>> AuditLog::Query(const AuditQuery& q) con
   return out;
 }
 
-absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key) const {
-  const Head head = this->head();
-  AuditVerifyReport report;
-  // Checkpoints, in size order.
-  std::vector<std::pair<uint64_t, v1::SignedCheckpoint>> checkpoints;
-  TB_ASSIGN_OR_RETURN(auto stored, store_->Scan(Cf::kDefault, AuditCheckpointKey(0).substr(
-                                                                  0, kAuditPrefix.size() + 2)));
+namespace {
+
+using SizedCheckpoints = std::vector<std::pair<uint64_t, v1::SignedCheckpoint>>;
+
+// The audit log's stored checkpoints up to `max_size`, in size order.
+absl::StatusOr<SizedCheckpoints> ReadAuditCheckpoints(const Store& store, uint64_t max_size) {
+  SizedCheckpoints checkpoints;
+  TB_ASSIGN_OR_RETURN(auto stored, store.Scan(Cf::kDefault, AuditCheckpointKey(0).substr(
+                                                                0, kAuditPrefix.size() + 2)));
   for (auto& [k, v] : stored) {
     const uint64_t cp_size = DecodeBe64(absl::string_view(k).substr(kAuditPrefix.size() + 2));
-    if (cp_size > head.size) break;  // appended after the snapshot
+    if (cp_size > max_size) break;  // appended after the snapshot
     v1::SignedCheckpoint sc;
     if (!sc.ParseFromString(v)) {
       return absl::DataLossError(
@@ -491,108 +493,167 @@ absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key)
     }
     checkpoints.emplace_back(cp_size, std::move(sc));
   }
+  return checkpoints;
+}
+
+// One walk of AuditLog::Verify over the entries in seq order: Entry() for
+// each stored one, then Finish(). Each returns the first damage found.
+class AuditWalk {
+ public:
+  AuditWalk(const crypto::Suite& suite, const crypto::PublicKey& key, const std::string& node_code,
+            merkle::NodeReader read, SizedCheckpoints checkpoints)
+      : suite_(suite),
+        key_(key),
+        node_code_(node_code),
+        read_(std::move(read)),
+        checkpoints_(std::move(checkpoints)),
+        hasher_(suite.NewHasher()) {}
+
+  // The entry stored under `seq` (the walk expects entries_walked() + 1).
+  absl::Status Entry(uint64_t seq, absl::string_view bytes);
+  // After the last entry: the walk reached `size` and ended at `chain`.
+  absl::Status Finish(uint64_t size, const crypto::Digest& chain) const;
+
+  uint64_t entries_walked() const { return report_.entries; }
+  const AuditVerifyReport& report() const { return report_; }
+
+ private:
+  absl::Status Damaged(uint64_t seq, absl::string_view what) const {
+    return absl::DataLossError(absl::StrCat("audit entry ", seq, ": ", what));
+  }
+  // The entry's own bytes: decode, seq, recorded leaf, chain and time.
+  absl::Status CheckEntry(uint64_t seq, absl::string_view bytes, const crypto::Digest& leaf);
+  // The stored interior nodes (which proofs read) must be the ones the
+  // entries give.
+  absl::Status AppendLeaf(uint64_t seq, const crypto::Digest& leaf);
+  // Every stored checkpoint at size `seq` signs the tree the entries give.
+  absl::Status CheckCheckpointsAt(uint64_t seq);
+
+  const crypto::Suite& suite_;
+  const crypto::PublicKey& key_;
+  const std::string& node_code_;
+  const merkle::NodeReader read_;
+  const SizedCheckpoints checkpoints_;
+  std::unique_ptr<crypto::Hasher> hasher_;
+  merkle::Frontier frontier_;
+  crypto::Digest chain_{};
+  int64_t last_time_ = std::numeric_limits<int64_t>::min();
+  size_t next_checkpoint_ = 0;
+  AuditVerifyReport report_;
+};
+
+absl::Status AuditWalk::Entry(uint64_t seq, absl::string_view bytes) {
+  const uint64_t expect = report_.entries + 1;
+  if (seq != expect) {
+    return Damaged(expect, seq > expect ? absl::StrCat("missing (deleted); the next stored "
+                                                       "entry is ",
+                                                       seq)
+                                        : "stored under a bad key");
+  }
+  const crypto::Digest leaf = merkle::LeafHash(*hasher_, bytes);
+  TB_RETURN_IF_ERROR(CheckEntry(seq, bytes, leaf));
+  TB_RETURN_IF_ERROR(AppendLeaf(seq, leaf));
+  ++report_.entries;
+  return CheckCheckpointsAt(seq);
+}
+
+absl::Status AuditWalk::CheckEntry(uint64_t seq, absl::string_view bytes,
+                                   const crypto::Digest& leaf) {
+  absl::StatusOr<DecodedAuditEntry> d = DecodeAuditEntry(bytes);
+  if (!d.ok()) return Damaged(seq, absl::StrCat("does not decode: ", d.status().message()));
+  if (d->entry.seq != seq) {
+    return Damaged(seq, absl::StrCat("holds the bytes of entry ", d->entry.seq,
+                                     " (entries moved or reordered)"));
+  }
+  absl::StatusOr<crypto::Digest> recorded = read_({0, seq - 1});
+  if (!recorded.ok()) return Damaged(seq, recorded.status().message());
+  if (*recorded != leaf) {
+    return Damaged(seq,
+                   "changed since it was appended: its hash differs from the one "
+                   "recorded in the tree");
+  }
+  if (d->prev != chain_) {
+    return Damaged(seq, seq == 1 ? "the first entry does not start the chain"
+                                 : "does not link to the hash of entry " + std::to_string(seq - 1) +
+                                       " (that entry or this one was changed)");
+  }
+  const int64_t time = absl::ToUnixMicros(d->entry.time);
+  if (time < last_time_) return Damaged(seq, "earlier than the entry before it");
+  last_time_ = time;
+  chain_ = leaf;
+  return absl::OkStatus();
+}
+
+absl::Status AuditWalk::AppendLeaf(uint64_t seq, const crypto::Digest& leaf) {
+  absl::Status status;
+  frontier_.Append(*hasher_, leaf, [&](merkle::NodeId node, const crypto::Digest& d) {
+    if (node.level == 0 || !status.ok()) return;
+    absl::StatusOr<crypto::Digest> stored_node = read_(node);
+    if (!stored_node.ok() || *stored_node != d) {
+      status = Damaged(seq, absl::StrCat("the stored tree node level ", node.level, " index ",
+                                         node.index, " above it differs from the entries"));
+    }
+  });
+  return status;
+}
+
+absl::Status AuditWalk::CheckCheckpointsAt(uint64_t seq) {
+  while (next_checkpoint_ < checkpoints_.size() && checkpoints_[next_checkpoint_].first == seq) {
+    absl::StatusOr<merkle::Checkpoint> c =
+        VerifyAuditCheckpoint(checkpoints_[next_checkpoint_].second, suite_, key_);
+    if (!c.ok()) return Prefixed(absl::StrCat("audit checkpoint at size ", seq), c.status());
+    if (c->tree_size != seq || c->origin != node_code_ || c->root != frontier_.Root(*hasher_)) {
+      return absl::DataLossError(
+          absl::StrCat("audit checkpoint at size ", seq,
+                       ": does not match the entries (size, node or root differs)"));
+    }
+    ++report_.checkpoints;
+    report_.signed_size = seq;
+    ++next_checkpoint_;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status AuditWalk::Finish(uint64_t size, const crypto::Digest& chain) const {
+  if (report_.entries < size) {
+    return absl::DataLossError(absl::StrCat("audit entries ", report_.entries + 1, " to ", size,
+                                            " are missing (deleted)"));
+  }
+  if (next_checkpoint_ < checkpoints_.size()) {
+    return absl::DataLossError(absl::StrCat("audit checkpoint at size ",
+                                            checkpoints_[next_checkpoint_].first,
+                                            " covers no stored entry"));
+  }
+  if (chain_ != chain) {
+    return absl::DataLossError(
+        absl::StrCat("audit entry ", size, ": does not hash to the log's head"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key) const {
+  const Head head = this->head();
+  TB_ASSIGN_OR_RETURN(SizedCheckpoints checkpoints, ReadAuditCheckpoints(*store_, head.size));
   if (head.signed_size > 0 &&
       (checkpoints.empty() || checkpoints.back().first != head.signed_size)) {
     return absl::DataLossError(absl::StrCat("audit checkpoint at size ", head.signed_size,
                                             " (the latest, per the head) is missing"));
   }
-
-  std::unique_ptr<crypto::Hasher> hasher = suite_.NewHasher();
-  const merkle::NodeReader read = Reader();
-  merkle::Frontier frontier;
-  crypto::Digest chain{};
-  int64_t last_time = std::numeric_limits<int64_t>::min();
-  size_t next_checkpoint = 0;
+  AuditWalk walk(suite_, key, options_.node_code, Reader(), std::move(checkpoints));
   absl::Status status;
-  auto fail = [&](uint64_t seq, absl::string_view what) {
-    status = absl::DataLossError(absl::StrCat("audit entry ", seq, ": ", what));
-    return false;
-  };
   const std::string entry_prefix = AuditEntryKey(0).substr(0, kAuditPrefix.size() + 2);
   TB_RETURN_IF_ERROR(store_->ScanFrom(
       Cf::kDefault, entry_prefix, AuditEntryKey(1), /*reverse=*/false,
       [&](absl::string_view entry_key, absl::string_view bytes) {
-        const uint64_t expect = report.entries + 1;
-        if (expect > head.size) return false;
-        const uint64_t seq = DecodeBe64(entry_key.substr(entry_prefix.size()));
-        if (seq != expect) {
-          return fail(expect, seq > expect ? absl::StrCat("missing (deleted); the next stored "
-                                                          "entry is ",
-                                                          seq)
-                                           : "stored under a bad key");
-        }
-        absl::StatusOr<DecodedAuditEntry> d = DecodeAuditEntry(bytes);
-        if (!d.ok()) return fail(seq, absl::StrCat("does not decode: ", d.status().message()));
-        if (d->entry.seq != seq) {
-          return fail(seq, absl::StrCat("holds the bytes of entry ", d->entry.seq,
-                                        " (entries moved or reordered)"));
-        }
-        const crypto::Digest leaf = merkle::LeafHash(*hasher, bytes);
-        absl::StatusOr<crypto::Digest> recorded = read({0, seq - 1});
-        if (!recorded.ok()) return fail(seq, recorded.status().message());
-        if (*recorded != leaf) {
-          return fail(seq,
-                      "changed since it was appended: its hash differs from the one "
-                      "recorded in the tree");
-        }
-        if (d->prev != chain) {
-          return fail(seq, seq == 1
-                               ? "the first entry does not start the chain"
-                               : "does not link to the hash of entry " + std::to_string(seq - 1) +
-                                     " (that entry or this one was changed)");
-        }
-        const int64_t time = absl::ToUnixMicros(d->entry.time);
-        if (time < last_time) return fail(seq, "earlier than the entry before it");
-        last_time = time;
-        chain = leaf;
-        // The stored interior nodes (which proofs read) must be the ones
-        // the entries give.
-        bool tree_ok = true;
-        frontier.Append(*hasher, leaf, [&](merkle::NodeId node, const crypto::Digest& d) {
-          if (node.level == 0 || !tree_ok) return;
-          absl::StatusOr<crypto::Digest> stored_node = read(node);
-          if (!stored_node.ok() || *stored_node != d) {
-            tree_ok = fail(seq, absl::StrCat("the stored tree node level ", node.level, " index ",
-                                             node.index, " above it differs from the entries"));
-          }
-        });
-        if (!tree_ok) return false;
-        ++report.entries;
-        while (next_checkpoint < checkpoints.size() && checkpoints[next_checkpoint].first == seq) {
-          absl::StatusOr<merkle::Checkpoint> c =
-              VerifyAuditCheckpoint(checkpoints[next_checkpoint].second, suite_, key);
-          if (!c.ok()) {
-            status = Prefixed(absl::StrCat("audit checkpoint at size ", seq), c.status());
-            return false;
-          }
-          if (c->tree_size != seq || c->origin != options_.node_code ||
-              c->root != frontier.Root(*hasher)) {
-            status = absl::DataLossError(
-                absl::StrCat("audit checkpoint at size ", seq,
-                             ": does not match the entries (size, node or root differs)"));
-            return false;
-          }
-          ++report.checkpoints;
-          report.signed_size = seq;
-          ++next_checkpoint;
-        }
-        return true;
+        if (walk.entries_walked() + 1 > head.size) return false;
+        status = walk.Entry(DecodeBe64(entry_key.substr(entry_prefix.size())), bytes);
+        return status.ok();
       }));
   TB_RETURN_IF_ERROR(status);
-  if (report.entries < head.size) {
-    return absl::DataLossError(absl::StrCat("audit entries ", report.entries + 1, " to ", head.size,
-                                            " are missing (deleted)"));
-  }
-  if (next_checkpoint < checkpoints.size()) {
-    return absl::DataLossError(absl::StrCat("audit checkpoint at size ",
-                                            checkpoints[next_checkpoint].first,
-                                            " covers no stored entry"));
-  }
-  if (chain != head.chain) {
-    return absl::DataLossError(
-        absl::StrCat("audit entry ", head.size, ": does not hash to the log's head"));
-  }
-  return report;
+  TB_RETURN_IF_ERROR(walk.Finish(head.size, head.chain));
+  return walk.report();
 }
 
 absl::StatusOr<std::vector<crypto::Digest>> AuditLog::InclusionProof(uint64_t seq,

@@ -2,11 +2,13 @@
 
 #include <rocksdb/env.h>
 #include <rocksdb/env_encryption.h>
+#include <rocksdb/file_system.h>
 
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "storage/fault_env.h"
 
 namespace tongban::storage {
 namespace {
@@ -125,7 +127,8 @@ class Provider : public rocksdb::EncryptionProvider {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<rocksdb::Env>> NewEncryptedEnv(const crypto::Suite& suite,
-                                                              const std::string& key) {
+                                                              const std::string& key,
+                                                              const FaultInjection* faults) {
   if (key.size() != suite.symmetric_key_size()) {
     return absl::InvalidArgumentError(absl::StrCat("storage key: ", key.size(), " bytes, suite ",
                                                    suite.name(), " needs ",
@@ -133,6 +136,10 @@ absl::StatusOr<std::unique_ptr<rocksdb::Env>> NewEncryptedEnv(const crypto::Suit
   }
   TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::CtrCipher> cipher, suite.NewCtrCipher(key));
   auto provider = std::make_shared<Provider>(suite, key, std::move(cipher));
+  if (faults != nullptr) {
+    return rocksdb::NewCompositeEnv(rocksdb::NewEncryptedFS(
+        NewFaultFileSystem(rocksdb::FileSystem::Default(), *faults), provider));
+  }
   return std::unique_ptr<rocksdb::Env>(rocksdb::NewEncryptedEnv(rocksdb::Env::Default(), provider));
 }
 

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/crypto/suite.h"
+#include "storage/fault_injection.h"
 
 namespace rocksdb {
 class Env;
@@ -27,8 +28,10 @@ class Env;
 namespace tongban::storage {
 
 // A RocksDB Env over the default one that encrypts every file with `key`
-// (suite.symmetric_key_size() bytes).
-absl::StatusOr<std::unique_ptr<rocksdb::Env>> NewEncryptedEnv(const crypto::Suite& suite,
-                                                              const std::string& key);
+// (suite.symmetric_key_size() bytes). With `faults` (tests), the files go
+// through it below the encryption, as they reach the disk; it must outlive
+// the Env.
+absl::StatusOr<std::unique_ptr<rocksdb::Env>> NewEncryptedEnv(
+    const crypto::Suite& suite, const std::string& key, const FaultInjection* faults = nullptr);
 
 }  // namespace tongban::storage

@@ -3,7 +3,9 @@
 #include <cassert>
 #include <cstdio>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace tongban::storage {
 
@@ -130,6 +132,29 @@ std::string AckedKey(absl::string_view peer, const LogId& log) {
 }
 
 std::string HoldKey(absl::string_view peer) { return absl::StrCat("hold/", peer); }
+
+std::string EvidencePrefix(const LogId& log) {
+  return absl::StrCat("evidence/", log.origin, "/", log.epoch, "/");
+}
+
+std::string EvidenceKey(const LogId& log, int64_t detected_at_micros) {
+  return absl::StrCat(EvidencePrefix(log), detected_at_micros);
+}
+
+std::string FrozenPrefix() { return "frozen/"; }
+
+std::string FrozenKey(const LogId& log) {
+  return absl::StrCat(FrozenPrefix(), log.origin, "/", log.epoch);
+}
+
+bool DecodeFrozenKey(absl::string_view key, LogId* out) {
+  if (!absl::ConsumePrefix(&key, "frozen/")) return false;
+  const size_t slash = key.find('/');
+  if (slash == absl::string_view::npos || slash == 0) return false;
+  if (!absl::SimpleAtoi(key.substr(slash + 1), &out->epoch)) return false;
+  out->origin = std::string(key.substr(0, slash));
+  return true;
+}
 
 std::string AuditEntryKey(uint64_t seq) {
   std::string key = absl::StrCat(kAuditPrefix, "e/");

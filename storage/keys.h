@@ -17,6 +17,9 @@
 //                                                        in that log (sender side)
 //   "default"      "hold/" peer:6                        why sessions with the peer are
 //                                                        held (it sent invalid data)
+//   "default"      "evidence/" origin:6 "/" epoch "/"    EquivocationEvidence (sync/evidence.h);
+//                  detected_at_micros (decimal)          epoch and time in decimal text
+//   "default"      "frozen/" origin:6 "/" epoch          why the log is frozen for apply
 //   "default"      "names/" name 0x00 birth:8 person:18  record id of the person's basics
 //                                                        (person search: NormalizedName of
 //                                                        a basics head's name, birth date
@@ -104,6 +107,15 @@ std::string AckedPrefix(absl::string_view peer);
 std::string AckedKey(absl::string_view peer, const LogId& log);
 // "default" column family: the peer is held after sending invalid data.
 std::string HoldKey(absl::string_view peer);
+// "default" column family: evidence that `log`'s origin showed two
+// histories, and the freeze of the log that follows it (sync/evidence.h).
+std::string EvidencePrefix(const LogId& log);
+std::string EvidenceKey(const LogId& log, int64_t detected_at_micros);
+std::string FrozenKey(const LogId& log);
+// Every frozen log follows this prefix; DecodeFrozenKey gives a key's log
+// (false for a key of another layout).
+std::string FrozenPrefix();
+bool DecodeFrozenKey(absl::string_view key, LogId* out);
 
 // "default" column family: the person-search index (README "Web console").
 // A name as the index holds it: surrounding whitespace removed, inner runs

@@ -118,6 +118,30 @@ void Batch::PutCounter(absl::string_view name, uint64_t value) {
   Put(Cf::kCounters, name, Be64(value));
 }
 
+void Batch::PutAcked(absl::string_view peer, const LogId& log, uint64_t seq) {
+  Put(Cf::kDefault, AckedKey(peer, log), Be64(seq));
+}
+
+void Batch::PutHold(absl::string_view peer, absl::string_view why) {
+  Put(Cf::kDefault, HoldKey(peer), why);
+}
+
+void Batch::DeleteHold(absl::string_view peer) { Delete(Cf::kDefault, HoldKey(peer)); }
+
+void Batch::DeleteBackfill(absl::string_view peer, absl::string_view person) {
+  Delete(Cf::kDefault, BackfillKey(peer, person));
+}
+
+void Batch::PutEvidence(const LogId& log, int64_t detected_at_micros,
+                        const v1::EquivocationEvidence& evidence) {
+  evidence.SerializeToString(&scratch_);
+  Put(Cf::kDefault, EvidenceKey(log, detected_at_micros), scratch_);
+}
+
+void Batch::PutFrozen(const LogId& log, absl::string_view why) {
+  Put(Cf::kDefault, FrozenKey(log), why);
+}
+
 // --- Store ---
 
 Store::Store(std::string path, crypto::SuiteId suite) : path_(std::move(path)), suite_(suite) {}
@@ -142,7 +166,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   }
   const crypto::Suite& suite = crypto::GetSuite(options.suite);
   std::unique_ptr<Store> store(new Store(options.path, options.suite));
-  TB_ASSIGN_OR_RETURN(store->env_, NewEncryptedEnv(suite, options.storage_key));
+  TB_ASSIGN_OR_RETURN(store->env_, NewEncryptedEnv(suite, options.storage_key, options.faults));
 
   rocksdb::DBOptions db_options;
   db_options.env = store->env_.get();
@@ -257,7 +281,9 @@ absl::Status Store::IndexNamesOnce() {
   TB_RETURN_IF_ERROR(failed);
   batch->Put(Cf::kDefault, kNamesIndexedKey, "1");
   TB_RETURN_IF_ERROR(Commit(*batch, /*sync=*/true));
-  if (indexed > 0) TB_LOG(INFO) << "person-search index built for " << indexed << " persons";
+  if (indexed > 0) {
+    TB_LOG(INFO) << "person-search index built for " << indexed << " persons";
+  }
   return absl::OkStatus();
 }
 

@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/crypto/suite.h"
 #include "common/merkle/tree.h"
+#include "storage/fault_injection.h"
 #include "storage/keys.h"
 #include "tongban/v1/event.pb.h"
 #include "tongban/v1/store.pb.h"
@@ -48,6 +49,9 @@ struct StoreOptions {
   std::string storage_key;
   // Block cache for reads.
   size_t block_cache_bytes = 64 << 20;
+  // Tests only (storage/fault_injection.h): the disk's faults. Null in
+  // production. Not owned; outlives the store.
+  const FaultInjection* faults = nullptr;
 };
 
 enum class Cf : int {
@@ -85,6 +89,16 @@ class Batch {
   void PutLinks(absl::string_view person, const std::map<std::string, v1::PersonLink>& links);
   void PutRoute(absl::string_view peer, const LogId& log, uint64_t seq);
   void PutCounter(absl::string_view name, uint64_t value);
+  // The sync layer's keys in "default" (storage/keys.h): what `peer`
+  // acknowledged of `log`; a held peer and why; a history fetched from
+  // `peer`; evidence of an equivocation in `log`, and its freeze.
+  void PutAcked(absl::string_view peer, const LogId& log, uint64_t seq);
+  void PutHold(absl::string_view peer, absl::string_view why);
+  void DeleteHold(absl::string_view peer);
+  void DeleteBackfill(absl::string_view peer, absl::string_view person);
+  void PutEvidence(const LogId& log, int64_t detected_at_micros,
+                   const v1::EquivocationEvidence& evidence);
+  void PutFrozen(const LogId& log, absl::string_view why);
 
   size_t count() const;
   // The name-index entries of a person-basics record's heads (PutRecord

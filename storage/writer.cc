@@ -1,7 +1,5 @@
 #include "storage/writer.h"
 
-#include <pthread.h>
-
 #include <algorithm>
 #include <map>
 #include <optional>
@@ -12,6 +10,7 @@
 #include "common/log.h"
 #include "common/merkle/checkpoint.h"
 #include "common/status_macros.h"
+#include "common/thread.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "records/kinds.h"
 #include "records/links.h"
@@ -129,18 +128,12 @@ absl::StatusOr<std::unique_ptr<Writer>> Writer::Open(Store* store, const crypto:
   }
   std::unique_ptr<Writer> w(new Writer(store, key, std::move(options), clock));
   TB_RETURN_IF_ERROR(Prefixed(absl::StrCat("log ", w->log_.origin), w->Recover()));
-  w->signer_thread_ = std::thread([p = w.get()] {
-    pthread_setname_np(pthread_self(), "tb-signer");
-    p->SignerLoop();
-  });
-  w->committer_ = std::thread([p = w.get()] {
-    pthread_setname_np(pthread_self(), "tb-committer");
-    p->CommitterLoop();
-  });
-  w->appender_ = std::thread([p = w.get()] {
-    pthread_setname_np(pthread_self(), "tb-appender");
-    p->AppenderLoop();
-  });
+  // In pipeline order, so that if one cannot start, the destructor's joins
+  // end: each stage ends once the stages before it have.
+  Writer* const p = w.get();
+  TB_ASSIGN_OR_RETURN(w->appender_, StartThread("tb-appender", [p] { p->AppenderLoop(); }));
+  TB_ASSIGN_OR_RETURN(w->signer_thread_, StartThread("tb-signer", [p] { p->SignerLoop(); }));
+  TB_ASSIGN_OR_RETURN(w->committer_, StartThread("tb-committer", [p] { p->CommitterLoop(); }));
   return w;
 }
 

@@ -3,6 +3,8 @@
 #include <set>
 
 #include "common/log.h"
+#include "common/status_macros.h"
+#include "common/thread.h"
 
 namespace tongban::sync {
 
@@ -19,12 +21,13 @@ PeerDriver::PeerDriver(storage::Store* store, storage::Writer* writer, PeerTable
 
 PeerDriver::~PeerDriver() { Stop(); }
 
-void PeerDriver::Start() {
+absl::Status PeerDriver::Start() {
   listener_ = writer_->AddListener([this] {
     absl::MutexLock lock(&wake_mu_);
     woken_ = true;
   });
-  thread_ = std::thread([this] { Loop(); });
+  TB_ASSIGN_OR_RETURN(thread_, StartThread("tb-peer-driver", [this] { Loop(); }));
+  return absl::OkStatus();
 }
 
 void PeerDriver::Stop() {

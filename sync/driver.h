@@ -85,7 +85,9 @@ class PeerDriver {
              DriverOptions options, Candidates candidates, Dialer dial);
   ~PeerDriver();  // Stop()
 
-  void Start();
+  // Starts the driver's thread; kResourceExhausted if it cannot (call
+  // Stop() or destroy the driver then).
+  absl::Status Start();
   // Stops the thread and every dialled session. Idempotent.
   void Stop();
 

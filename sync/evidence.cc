@@ -8,22 +8,14 @@
 
 namespace tongban::sync {
 
-std::string FrozenKey(const storage::LogId& log) {
-  return absl::StrCat("frozen/", log.origin, "/", log.epoch);
-}
-
 absl::StatusOr<std::vector<storage::LogId>> FrozenLogs(const storage::Store& store) {
-  constexpr absl::string_view kPrefix = "frozen/";
-  TB_ASSIGN_OR_RETURN(auto frozen, store.Scan(storage::Cf::kDefault, kPrefix));
+  TB_ASSIGN_OR_RETURN(auto frozen, store.Scan(storage::Cf::kDefault, storage::FrozenPrefix()));
   std::vector<storage::LogId> out;
   for (const auto& [key, why] : frozen) {
-    const absl::string_view rest = absl::string_view(key).substr(kPrefix.size());
-    const size_t slash = rest.find('/');
     storage::LogId log;
-    if (slash == absl::string_view::npos || !absl::SimpleAtoi(rest.substr(slash + 1), &log.epoch)) {
+    if (!storage::DecodeFrozenKey(key, &log)) {
       return absl::DataLossError("a frozen-log key does not parse");
     }
-    log.origin = std::string(rest.substr(0, slash));
     out.push_back(std::move(log));
   }
   return out;
@@ -43,9 +35,7 @@ absl::Status KeepEvidence(storage::Store& store, const storage::LogId& log,
   const int64_t micros = absl::ToUnixMicros(now);
   kept.set_detected_at_micros(micros);
   storage::Batch batch(store);
-  batch.Put(storage::Cf::kDefault,
-            absl::StrCat("evidence/", log.origin, "/", log.epoch, "/", micros),
-            kept.SerializeAsString());
+  batch.PutEvidence(log, micros, kept);
   if (!evidence.conclusive) {
     // A failed consistency proof can also be a relay's corruption: keep it,
     // but freeze only on proof the origin itself signed two histories.
@@ -55,8 +45,7 @@ absl::Status KeepEvidence(storage::Store& store, const storage::LogId& log,
                   << " failed; evidence kept, confirm with the witness";
     return absl::OkStatus();
   }
-  batch.Put(storage::Cf::kDefault, FrozenKey(log),
-            absl::StrCat("equivocation reported by peer ", from_peer));
+  batch.PutFrozen(log, absl::StrCat("equivocation reported by peer ", from_peer));
   TB_RETURN_IF_ERROR(store.Commit(batch, /*sync=*/true));
   TB_LOG(ERROR) << "origin " << log.origin << " epoch " << log.epoch
                 << " showed two histories; evidence kept, origin frozen for apply"

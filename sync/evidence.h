@@ -3,10 +3,9 @@
 // checkpoint held (sync/session.h), and a witness comparison whose cosigned
 // checkpoint does not extend it (sync/witness.h).
 //
-// Layout in the store's default column family:
-//   "evidence/" origin "/" epoch "/" detected_at_micros  ->  EquivocationEvidence
-//   "frozen/" origin "/" epoch                           ->  why (text)
-// A frozen log accepts nothing more (BatchVerifier: REJECT_REASON_FROZEN)
+// Kept in the store's default column family under storage::EvidenceKey and
+// storage::FrozenKey (storage/keys.h), written by Batch::PutEvidence and
+// Batch::PutFrozen. A frozen log accepts nothing more (BatchVerifier: REJECT_REASON_FROZEN)
 // until an operator acts.
 //
 // Thread safety: free functions over a Store that is safe to share.
@@ -25,8 +24,9 @@
 
 namespace tongban::sync {
 
-// Key of a frozen origin's log in the store's default column family.
-std::string FrozenKey(const storage::LogId& log);
+// Key of a frozen origin's log (storage/keys.h), for readers in sync/ and
+// above.
+using storage::FrozenKey;
 
 // Every frozen log, in key order. kDataLoss for a key that does not parse.
 absl::StatusOr<std::vector<storage::LogId>> FrozenLogs(const storage::Store& store);

@@ -104,10 +104,8 @@ absl::Status StoreAck(storage::Store& store, const std::string& peer, const stor
                       uint64_t seq) {
   TB_ASSIGN_OR_RETURN(uint64_t held, AckedBy(store, peer, log));
   if (seq <= held) return absl::OkStatus();
-  std::string value;
-  storage::AppendBe64(&value, seq);
   storage::Batch batch(store);
-  batch.Put(storage::Cf::kDefault, storage::AckedKey(peer, log), value);
+  batch.PutAcked(peer, log, seq);
   // Not synced: a lost ack only means the peer is sent the events again,
   // which it drops as duplicates.
   return store.Commit(batch, /*sync=*/false);
@@ -140,7 +138,7 @@ absl::StatusOr<bool> HasPendingFor(const storage::Store& store, const storage::L
 
 absl::Status HoldPeer(storage::Store& store, const std::string& peer, const std::string& reason) {
   storage::Batch batch(store);
-  batch.Put(storage::Cf::kDefault, storage::HoldKey(peer), reason);
+  batch.PutHold(peer, reason);
   return store.Commit(batch, /*sync=*/true);
 }
 
@@ -155,7 +153,7 @@ absl::Status ClearHold(storage::Store& store, const std::string& peer) {
     return absl::NotFoundError(absl::StrCat("peer ", peer, " is not held"));
   }
   storage::Batch batch(store);
-  batch.Delete(storage::Cf::kDefault, storage::HoldKey(peer));
+  batch.DeleteHold(peer);
   batch.PutCounter(UnparsableCounter(peer), 0);
   return store.Commit(batch, /*sync=*/true);
 }

@@ -254,7 +254,7 @@ absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
     view.checkpoint = std::move(held->second);
   }
   TB_ASSIGN_OR_RETURN(std::optional<std::string> frozen,
-                      store_->Get(storage::Cf::kDefault, FrozenKey(log)));
+                      store_->Get(storage::Cf::kDefault, storage::FrozenKey(log)));
   view.frozen = frozen.has_value();
   view.contiguous = we_keep_whole_logs_;
   if (view.contiguous) {
@@ -531,7 +531,7 @@ absl::Status Session::OnFetchDone(const v1::FetchDone& done) {
   // retried; the next linking act writes a new marker.
   requested_.erase(done.person());
   storage::Batch batch(*store_);
-  batch.Delete(storage::Cf::kDefault, storage::BackfillKey(peer_, done.person()));
+  batch.DeleteBackfill(peer_, done.person());
   return store_->Commit(batch, /*sync=*/false);
 }
 

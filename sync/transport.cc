@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "common/thread.h"
 #include "sync/grpc_status.h"
 #include "sync/input_account.h"
 #include "tongban/v1/exchange.grpc.pb.h"
@@ -81,7 +82,15 @@ class StreamPump {
       absl::MutexLock lock(&mu_);
       changed_ = true;
     });
-    reader_ = std::thread([this] { ReadLoop(); });
+    absl::StatusOr<std::thread> reader = StartThread("tb-stream-read", [this] { ReadLoop(); });
+    if (reader.ok()) {
+      reader_ = *std::move(reader);
+    } else {
+      // Run() reports it; with no reader there is nothing to wait for.
+      start_error_ = reader.status();
+      absl::MutexLock lock(&mu_);
+      reader_done_ = true;
+    }
   }
 
   // REQUIRES: the reader has ended (CancelAndJoin or WaitReaderDone first).
@@ -153,6 +162,7 @@ class StreamPump {
   }
 
   absl::Status RunUntilEnd(const std::atomic<bool>& stop) {
+    TB_RETURN_IF_ERROR(start_error_);
     TB_ASSIGN_OR_RETURN(std::vector<v1::SyncMessage> start, session_.Start());
     for (const v1::SyncMessage& m : start) {
       if (!Write(m)) return Broken();
@@ -201,7 +211,8 @@ class StreamPump {
   storage::Writer* const writer_;
   Session& session_;
   int listener_ = -1;
-  bool broken_ = false;  // only the session thread writes
+  bool broken_ = false;       // only the session thread writes
+  absl::Status start_error_;  // the reader thread could not start
   std::thread reader_;
   absl::Mutex mu_;
   std::deque<Inbound> inbox_ ABSL_GUARDED_BY(mu_);
@@ -499,13 +510,24 @@ struct PeerConnection::Impl {
 };
 
 PeerConnection::PeerConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-PeerConnection::~PeerConnection() { Stop().ok(); }
+// How the session ended was logged by Run(); nobody is left to tell.
+PeerConnection::~PeerConnection() { Stop().IgnoreError(); }
 
 std::unique_ptr<PeerConnection> PeerConnection::Start(Options options) {
   auto impl = std::make_unique<Impl>();
   impl->options = std::move(options);
   Impl* raw = impl.get();
-  impl->thread = std::thread([raw] { raw->Run(); });
+  absl::StatusOr<std::thread> thread =
+      StartThread(absl::StrCat("tb-peer-", raw->options.peer), [raw] { raw->Run(); });
+  if (thread.ok()) {
+    impl->thread = *std::move(thread);
+  } else {
+    // The session never ran: result() and Stop() report why.
+    TB_LOG(WARNING) << "session with peer " << raw->options.peer
+                    << " not started: " << thread.status();
+    absl::MutexLock lock(&raw->mu);
+    raw->result = Prefixed(absl::StrCat("peer ", raw->options.peer), thread.status());
+  }
   return std::unique_ptr<PeerConnection>(new PeerConnection(std::move(impl)));
 }
 

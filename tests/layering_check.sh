@@ -18,6 +18,9 @@
 # sync/grpc_status.h only. RocksDB appears in storage's .cc files only; gRPC
 # never in common/, records/ or storage/.
 #
+# Keys are built only by storage/keys.{h,cc}: above storage/, writes go
+# through Batch methods and reads use storage's key functions.
+#
 # Usage: layering_check.sh [TONGBANCTL_BINARY [ROSTER_LIBRARY]]: with the
 # built tongbanctl, also checks that it links no RocksDB and no symbol of
 # storage/ or sync/ beyond the roster library. Prints every violation.
@@ -70,6 +73,13 @@ check tongbanctl "#include \"(storage|node|console|daemon)/|#include \"workflows
 hits=$(grep -rnE '#include "sync/' tongbanctl --include='*.h' --include='*.cc' |
        grep -vE 'sync/(roster|grpc_status)\.h' || true)
 [ -n "$hits" ] && { echo "layering: tongbanctl/ includes sync/ beyond roster.h and grpc_status.h"; echo "$hits"; fail=1; }
+
+# Keys: storage/keys.h lists every key any layer writes, and only storage/
+# builds them. Above storage/, a write names no column family (it calls a
+# Batch method of storage), and a read gives no key spelled out by hand.
+hits=$(grep -rnE '\.(Put|Delete)\((storage::)?Cf::|(Get|Scan|ScanFrom)\((storage::)?Cf::k[A-Za-z]+, *("[^"]|absl::StrCat|std::string\()' \
+       records sync workflows node admin console daemon tongbanctl --include='*.h' --include='*.cc' || true)
+[ -n "$hits" ] && { echo "layering: a key built outside storage/ (use storage/keys.h and a Batch method)"; echo "$hits"; fail=1; }
 
 # The binary: no RocksDB, and nothing of storage/ or sync/ but the roster.
 if [ $# -ge 2 ] && [ -x "$1" ]; then

@@ -16,6 +16,7 @@
 #include <fstream>
 #include <future>
 #include <optional>
+#include <system_error>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -103,9 +104,18 @@ class Importer {
       sent.lines = std::move(lines_);
       lines_.clear();
       sent.first_line = request_.first_line();
-      sent.reply = std::async(std::launch::async, [client = client_, r = std::move(request_)] {
-        return client->Import(r);
-      });
+      try {
+        sent.reply = std::async(std::launch::async, [client = client_, r = std::move(request_)] {
+          return client->Import(r);
+        });
+      } catch (const std::system_error& e) {  // no thread to send it on
+        request_ = v1::ImportRequest();
+        TB_RETURN_IF_ERROR(Drain());  // the batch before still counts
+        return absl::ResourceExhaustedError(
+            absl::StrCat(file_, " lines ", sent.first_line, "-", sent.lines.back(),
+                         ": cannot start a thread to send them (", e.what(), "); lines after ",
+                         done_, " are not written; run again to resume"));
+      }
       request_ = v1::ImportRequest();
     }
     absl::Status status = Drain();

@@ -603,6 +603,8 @@ absl::Status RosterShow(const Args& args, Io& io) {
 
 }  // namespace
 
+// long-function: the table of offline commands (one entry each, in the order
+// `tongbanctl help` shows them), not steps of a process.
 void AddOfflineCommands(std::vector<Command>* commands) {
   const FlagSpec json{"json", false, false};
   commands->push_back(

@@ -763,8 +763,8 @@ absl::Status PersonSearchCmd(const Args& args, Io& io) {
   if (args.Has("json")) return PrintJson(reply, io);
   std::vector<std::vector<std::string>> rows = {{"PERSON", "NAME", "SEX", "BORN", "HUKOU"}};
   for (const v1::PersonMatch& p : reply.persons()) {
-    rows.push_back({p.person(), p.name(), v1::Sex_Name(p.sex()).substr(4), records::DateText(p.birth_date()),
-                    p.hukou_region()});
+    rows.push_back({p.person(), p.name(), v1::Sex_Name(p.sex()).substr(4),
+                    records::DateText(p.birth_date()), p.hukou_region()});
   }
   PrintTable(rows, io);
   if (reply.persons().empty()) io.out << "(none)\n";
@@ -855,8 +855,9 @@ Command Record(std::string group, std::string name, std::string summary, std::st
 
 }  // namespace
 
-// One long list on purpose: it is the table of online commands (one entry
-// each, in the order `tongbanctl help` shows them), not steps of a process.
+// long-function: one long list on purpose: it is the table of online commands
+// (one entry each, in the order `tongbanctl help` shows them), not steps of a
+// process.
 void AddOnlineCommands(std::vector<Command>* c) {
   c->push_back(Online("status", "", "the node: role, log, peers pending, disk", "tongbanctl status",
                       "", "  tongbanctl status --node 127.0.0.1:7444\n", ConnectionFlags(), 0,

@@ -47,6 +47,8 @@ bool Check(bool ok, const std::string& what) {
   return ok;
 }
 
+// long-function: the demo's script, read top to bottom as the story it
+// prints; splitting it would scatter the story.
 bool RunSuite(crypto::SuiteId suite_id, const std::string& dir) {
   const crypto::Suite& suite = crypto::GetSuite(suite_id);
   Say(absl::StrCat("\n=== County 620102 (Lanzhou Chengguan), suite '", suite.name(), "' ==="));

@@ -450,7 +450,8 @@ void CheckColumns(RowParse& p, const KindSpec& spec) {
 
 // Fills `v` from the row's columns; returns the sex the row records (which
 // grades the person's ID). One case per kind the CSV carries, each a few
-// lines: kept as one switch so that a kind's columns read together.
+// lines. long-function: kept as one switch so that a kind's columns read
+// together.
 ids::Sex FillValue(RowParse& p, const KindSpec& spec, v1::RecordValue* v) {
   ids::Sex recorded_sex = ids::Sex::kUnspecified;
   const std::vector<std::string>& value = p.value;

@@ -8,6 +8,7 @@
 
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/testutil/http.h"
+#include "tests/testutil/wait.h"
 
 namespace tongban::node {
 namespace {
@@ -273,16 +274,16 @@ TEST_P(ConsoleServerTest, ImportRunsAsAJobWithProgressAndFindings) {
   const std::string job = start->body.substr(at + 7, 32);
   const std::string body = absl::StrCat("{\"job\":\"", job, "\"}");
   httplib::Headers ph = {{"Origin", origin_}, {"Cookie", s.cookie}, {"X-CSRF-Token", s.csrf}};
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   std::string progress;
-  for (;;) {
-    auto p = c->Post("/api/import/progress", ph, body, "application/json");
-    ASSERT_TRUE(p);
-    progress = p->body;
-    if (progress.find("\"done\":true") != std::string::npos) break;
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << progress;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  ASSERT_TRUE(testutil::WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        auto p = c->Post("/api/import/progress", ph, body, "application/json");
+        if (!p) return absl::UnavailableError("no answer to /api/import/progress");
+        progress = p->body;
+        return progress.find("\"done\":true") != std::string::npos;
+      },
+      absl::Seconds(30), "the import job to finish"))
+      << progress;
   EXPECT_NE(progress.find("\"written\":1"), std::string::npos) << progress;
   EXPECT_NE(progress.find("\"rejected\":1"), std::string::npos) << progress;
   EXPECT_NE(progress.find("register 县.csv"), std::string::npos) << progress;

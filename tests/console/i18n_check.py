@@ -4,7 +4,11 @@
 Checks that console/assets/i18n/zh-CN.json and en.json have the same keys,
 that each key has the same {placeholders} in both, that no text is empty,
 that every enum value of proto/tongban/v1/*.proto (but *_UNSPECIFIED) has
-its words ("enum.RECORD_KIND_OUTFLOW"), and that every message the page's
+its words ("enum.NODE_STATUS_ACTIVE"), except the records' enums, whose
+words records/words.h holds and the console merges in when it loads the
+catalogs (console/record_words.h; records_test checks that table against
+the protos): for those, and the inquiry and notice states, a catalog key
+would be a second home and is a problem. And that every message the page's
 script asks for exists: literal t('key') calls, and the page and form
 names it builds keys from. Prints every problem; exits 1 if there is one.
 """
@@ -41,9 +45,21 @@ for name, catalog in (("zh-CN.json", zh), ("en.json", en)):
         if not isinstance(text, str) or not text.strip():
             problems.append(f"{name}: {key} is empty")
 
+# The enums records/words.h gives words to (console/record_words.cc merges
+# them in), and the states of inquiries and notices (records/workflow_state.h).
+RECORD_ENUMS = ("RECORD_KIND_", "SEX_", "MARITAL_STATUS_", "RETURN_TYPE_", "CERTIFICATE_TYPE_",
+                "SERVICE_TYPE_", "ENTITLEMENT_STATUS_", "INQUIRY_TYPE_", "OPERATION_", "PURPOSE_",
+                "ID_FINDING_", "LINK_ROLE_")
+RECORD_STATES = {"sent", "received", "open", "answered", "answered_late", "acknowledged",
+                 "acknowledged_late", "awaiting_feedback", "overdue", "withdrawn"}
+for name, catalog in (("zh-CN.json", zh), ("en.json", en)):
+    for key in catalog:
+        if key.startswith(tuple("enum." + p for p in RECORD_ENUMS)) or (
+                key.startswith("state.") and key[len("state."):] in RECORD_STATES):
+            problems.append(f"{name}: {key} is a word of records/words.h; drop it here")
 for proto in sorted((root / "proto" / "tongban" / "v1").glob("*.proto")):
     for value in re.findall(r"^\s*([A-Z][A-Z0-9_]*)\s*=\s*\d+\s*;", proto.read_text(), re.M):
-        if value.endswith("_UNSPECIFIED"):
+        if value.endswith("_UNSPECIFIED") or value.startswith(RECORD_ENUMS):
             continue
         if f"enum.{value}" not in zh:
             problems.append(f"{proto.name}: enum value {value} has no words (enum.{value})")

@@ -1,6 +1,7 @@
 # The web console: sessions (unit), its HTTPS surface against a running
 # county, the message catalogs, and the browser test of the whole story.
-tongban_test(console_sessions_test LABEL unit SRCS console/sessions_test.cc DEPS tongban_console)
+tongban_test(console_sessions_test LABEL unit
+  SRCS console/sessions_test.cc console/record_words_test.cc DEPS tongban_console)
 tongban_daemon_test(console_server_test console/console_server_test.cc)
 target_link_libraries(console_server_test PRIVATE PkgConfig::HTTPLIB)
 target_compile_definitions(console_server_test PRIVATE TB_SOURCE_DIR="${CMAKE_SOURCE_DIR}")

@@ -13,6 +13,7 @@
 #include "common/crypto/key_file.h"
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/testutil/suites.h"
+#include "tests/testutil/wait.h"
 #include "workflows/certificate_payload.h"
 
 namespace tongban::node {
@@ -138,11 +139,14 @@ TEST_P(CertificateDaemonTest, IssuedPayloadVerifiesOfflineAndRevocationReachesTh
       << "no payload for a superseded certificate";
   auto national = As("admin", "", "000000");
   v1::RevocationListReply list_reply;
-  for (const absl::Time deadline = absl::Now() + absl::Seconds(60); absl::Now() < deadline;) {
-    TB_ASSERT_OK_AND_ASSIGN(list_reply, national->RevocationList({}));
-    if (list_reply.entries() >= 2) break;
-    absl::SleepFor(absl::Milliseconds(200));
-  }
+  testutil::WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        absl::StatusOr<v1::RevocationListReply> reply = national->RevocationList({});
+        if (!reply.ok()) return reply.status();
+        list_reply = *std::move(reply);
+        return list_reply.entries() >= 2;
+      },
+      absl::Seconds(60), "the revocations to reach the national node");
   ASSERT_EQ(list_reply.entries(), 2u) << "the revocations did not reach the national node";
   TB_ASSERT_OK_AND_ASSIGN(workflows::RevocationList list,
                           workflows::VerifyRevocationList(list_reply.list(), roster));

@@ -42,6 +42,7 @@
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/wait.h"
 #include "tongbanctl/admin_client.h"
 
 namespace tongban::node {
@@ -322,20 +323,19 @@ TEST_P(DaemonTest, HeldPeerIsRefusedAtTheHandshakeUntilCleared) {
   TB_ASSERT_OK_AND_ASSIGN(Config county, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
   TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(county, RealClock()));
   std::string error;
-  for (int i = 0; i < 100 && !absl::StrContains(error, "held"); ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-    error = county_->node().peers().Get("000000").last_error;
-  }
+  testutil::WaitUntil(
+      [&] {
+        error = county_->node().peers().Get("000000").last_error;
+        return absl::StrContains(error, "held");
+      },
+      absl::Seconds(10), "the county to be refused as held");
   EXPECT_TRUE(absl::StrContains(error, "held after sending invalid data")) << error;
   EXPECT_TRUE(absl::StrContains(error, "PERMISSION_DENIED")) << error;
   // Cleared: the county's next attempt is admitted.
   TB_ASSERT_OK(sync::ClearHold(*national_->node().store(), kCounty));
-  bool connected = false;
-  for (int i = 0; i < 200 && !connected; ++i) {
-    absl::SleepFor(absl::Milliseconds(100));
-    connected = county_->node().peers().Get("000000").sessions > 0;
-  }
-  EXPECT_TRUE(connected) << "the county reconnects once the hold is cleared";
+  EXPECT_TRUE(
+      testutil::WaitUntil([&] { return county_->node().peers().Get("000000").sessions > 0; },
+                          absl::Seconds(20), "the county to reconnect once the hold is cleared"));
 }
 
 // Issue #14: operators see a frozen origin in status, peers and the
@@ -801,13 +801,12 @@ TEST_P(DaemonTest, HealthFollowsReadinessPerServiceName) {
   TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(config, RealClock()));
   TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", 3))).status());
   const storage::LogId county_log{kCounty, 1};
-  bool witnessed = false;
-  for (const absl::Time until = absl::Now() + absl::Seconds(30); !witnessed && absl::Now() < until;
-       absl::SleepFor(absl::Milliseconds(100))) {
-    auto latest = national_->node().store()->LatestCheckpoint(county_log);
-    witnessed = latest.ok() && latest->has_value();
-  }
-  ASSERT_TRUE(witnessed) << "the national node never received the county's checkpoint";
+  ASSERT_TRUE(testutil::WaitUntil(
+      [&] {
+        auto latest = national_->node().store()->LatestCheckpoint(county_log);
+        return latest.ok() && latest->has_value();
+      },
+      absl::Seconds(30), "the national node to receive the county's checkpoint"));
 
   // Restored from the backup: appends blocked, every health name NOT_SERVING.
   county_->Stop();
@@ -889,21 +888,22 @@ TEST_P(DaemonTest, DeadlinesAreSetByTheNodeListedAndCounted) {
 
   // The metrics count the open inquiry (refreshed within 10 s of a commit).
   double sent = -1;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (sent != 1 && absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(500));
-    auto families = testutil::ParseExposition(
-        testutil::Body(testutil::Get(county_->metrics_port(), "/metrics")));
-    ASSERT_TRUE(families.ok()) << families.status();
-    for (const auto& f : *families) {
-      for (const auto& sample : f.samples) {
-        if (f.name == "tongban_deadline_items" && sample.labels.at("kind") == "inquiry" &&
-            sample.labels.at("state") == "sent") {
-          sent = sample.value;
+  testutil::WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        auto families = testutil::ParseExposition(
+            testutil::Body(testutil::Get(county_->metrics_port(), "/metrics")));
+        if (!families.ok()) return families.status();
+        for (const auto& f : *families) {
+          for (const auto& sample : f.samples) {
+            if (f.name == "tongban_deadline_items" && sample.labels.at("kind") == "inquiry" &&
+                sample.labels.at("state") == "sent") {
+              sent = sample.value;
+            }
+          }
         }
-      }
-    }
-  }
+        return sent == 1;
+      },
+      absl::Seconds(30), "the metrics to count the open inquiry");
   EXPECT_EQ(sent, 1);
 }
 
@@ -936,12 +936,12 @@ TEST_P(DaemonTest, ConsoleCallsAreTongbanctlCommandsToo) {
   EXPECT_TRUE(absl::StrContains(err, "may not")) << err;
 
   // The fleet view is computed by housekeeping within seconds of start.
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
   int rc = 1;
-  while ((rc = Ctl("admin", {"fleet", "--sort", "log-size", "--desc"}, &err, &out)) != 0 &&
-         absl::Now() < deadline) {
-    absl::SleepFor(absl::Milliseconds(100));
-  }
+  testutil::WaitUntil(
+      [&] {
+        return (rc = Ctl("admin", {"fleet", "--sort", "log-size", "--desc"}, &err, &out)) == 0;
+      },
+      absl::Seconds(30), "the fleet view");
   EXPECT_EQ(rc, 0) << err;
   EXPECT_TRUE(absl::StrContains(out, "000000")) << out;
   EXPECT_EQ(Ctl("admin", {"metrics", "history"}, &err, &out), 0) << err;

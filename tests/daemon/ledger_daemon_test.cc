@@ -13,6 +13,7 @@
 #include "gmock/gmock.h"
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/testutil/csv.h"
+#include "tests/testutil/wait.h"
 #include "workflows/csv.h"
 
 namespace tongban::node {
@@ -72,15 +73,15 @@ TEST_P(LedgerDaemonTest, NationalExportCoversEveryScopeWithHandCountedFigures) {
   june.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
   june.set_period("2026-06");
   june.set_scope("000000");
-  bool synced = false;
-  for (const absl::Time deadline = absl::Now() + absl::Seconds(60);
-       !synced && absl::Now() < deadline; absl::SleepFor(absl::Milliseconds(200))) {
-    TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply reply, national->Stats(june));
-    const v1::StatsRow& n = reply.rows(0);
-    synced = n.registration_timeliness().denominator() == 2 &&
-             n.left_without_residence_record().denominator() == 1;
-  }
-  ASSERT_TRUE(synced) << "the county's records did not reach the national node";
+  ASSERT_TRUE(testutil::WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        absl::StatusOr<v1::StatsReply> reply = national->Stats(june);
+        if (!reply.ok()) return reply.status();
+        const v1::StatsRow& n = reply->rows(0);
+        return n.registration_timeliness().denominator() == 2 &&
+               n.left_without_residence_record().denominator() == 1;
+      },
+      absl::Seconds(60), "the county's records to reach the national node"));
 
   const std::string ledger = dir_.File("ledger.csv");
   const std::string flows = dir_.File("flows.csv");

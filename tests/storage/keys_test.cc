@@ -28,6 +28,16 @@ TEST(KeysTest, RoutePrefixSeparatesPeersAndLogs) {
   EXPECT_NE(key.rfind(RoutePrefix("440306", log), 0), 0u);
 }
 
+// The sync layer's evidence and freeze keys are stored data: their text
+// layout (decimal epoch and time) must not change.
+TEST(KeysTest, EvidenceAndFrozenKeysKeepTheirLayout) {
+  const LogId log{"620102", 3};
+  EXPECT_EQ(EvidencePrefix(log), "evidence/620102/3/");
+  EXPECT_EQ(EvidenceKey(log, 1700000000123456), "evidence/620102/3/1700000000123456");
+  EXPECT_EQ(FrozenKey(log), "frozen/620102/3");
+  EXPECT_EQ(EvidenceKey(log, 5).rfind(EvidencePrefix(log), 0), 0u);
+}
+
 // Code above storage/ reads record keys only through DecodeRecordKey.
 TEST(KeysTest, RecordKeysDecodeToTheirParts) {
   const std::string person = "11010519491231002X";

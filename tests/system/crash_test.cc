@@ -20,6 +20,7 @@
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/wait.h"
 
 extern char** environ;
 
@@ -84,8 +85,8 @@ TEST_P(CrashTest, AcknowledgedAppendsSurviveKillNine) {
   testutil::ScopedTempDir dir;
   const std::string data = dir.File("node");
   const crypto::Suite& suite = crypto::GetSuite(GetParam());
-  const uint32_t seed = testing::UnitTest::GetInstance()->random_seed();
-  SCOPED_TRACE(testing::Message() << "seed " << seed);
+  const uint64_t seed = testutil::TestSeed("the crash points");
+  SCOPED_TRACE(testutil::SeedTrace(seed));
   std::mt19937_64 rng(seed);
   std::map<uint64_t, std::string> acked;  // every acknowledgement so far
   uint64_t last_checkpoint = 0;

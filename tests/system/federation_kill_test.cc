@@ -32,6 +32,7 @@
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/wait.h"
 #include "tongbanctl/admin_client.h"
 #include "tongbanctl/args.h"
 
@@ -130,15 +131,14 @@ class FederationKillTest : public ::testing::TestWithParam<crypto::SuiteId> {
   }
 
   bool WaitReady(const std::string& code, absl::Duration timeout = absl::Seconds(60)) {
-    const absl::Time deadline = absl::Now() + timeout;
-    while (absl::Now() < deadline) {
-      // A new channel each time: a channel that failed to connect waits out
-      // its reconnect backoff (1 s, growing) before it tries again.
-      auto clerk = Clerk(code);
-      if (clerk != nullptr && clerk->Status(v1::StatusRequest()).ok()) return true;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    return false;
+    return testutil::WaitUntil(
+        [&] {
+          // A new channel each time: a channel that failed to connect waits
+          // out its reconnect backoff (1 s, growing) before it tries again.
+          auto clerk = Clerk(code);
+          return clerk != nullptr && clerk->Status(v1::StatusRequest()).ok();
+        },
+        timeout, absl::StrCat("node ", code, " to answer"));
   }
 
   // Writes through `code`'s Admin service, retrying while the node is down
@@ -150,19 +150,22 @@ class FederationKillTest : public ::testing::TestWithParam<crypto::SuiteId> {
     r.set_record_id(c.record_id);
     r.set_operation(c.operation);
     *r.mutable_value() = c.value;
-    const absl::Time deadline = absl::Now() + absl::Seconds(60);
     absl::Status last;
-    while (absl::Now() < deadline) {
-      auto clerk = Clerk(code);
-      absl::StatusOr<v1::WriteReply> reply = clerk->Write(r);
-      if (reply.ok()) return;
-      last = reply.status();
-      ASSERT_TRUE(absl::IsUnavailable(last) || absl::IsDeadlineExceeded(last) ||
-                  absl::IsCancelled(last))
-          << "write refused at " << code << ": " << last;
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    FAIL() << "write at " << code << " kept failing: " << last;
+    const bool written = testutil::WaitUntil(
+        [&]() -> absl::StatusOr<bool> {
+          auto clerk = Clerk(code);
+          absl::StatusOr<v1::WriteReply> reply = clerk->Write(r);
+          if (reply.ok()) return true;
+          last = reply.status();
+          if (absl::IsUnavailable(last) || absl::IsDeadlineExceeded(last) ||
+              absl::IsCancelled(last)) {
+            return false;  // the node is down: retry
+          }
+          return absl::Status(last.code(),
+                              absl::StrCat("write refused at ", code, ": ", last.message()));
+        },
+        absl::Seconds(60), absl::StrCat("a write at ", code));
+    if (!written) FAIL() << "write at " << code << " kept failing: " << last;
   }
 
   // The person's records at `code` as one comparable string, or "" if the
@@ -206,8 +209,11 @@ TEST_P(FederationKillTest, NodesConvergeAfterTwentyKillsDuringSync) {
 
   std::atomic<bool> work_done{false};
   std::atomic<int> kills{0};
+  const uint64_t seed = testutil::TestSeed("the kill timing");
+  SCOPED_TRACE(testutil::SeedTrace(seed));
   std::thread killer([&] {
-    std::mt19937 rng(static_cast<uint32_t>(absl::ToUnixNanos(absl::Now())));
+    SCOPED_TRACE(testutil::SeedTrace(seed));
+    std::mt19937 rng(static_cast<uint32_t>(seed));
     while (kills < kKills || !work_done) {
       absl::SleepFor(absl::Milliseconds(200 + static_cast<int>(rng() % 1300)));
       Kill(kResidence);
@@ -218,7 +224,9 @@ TEST_P(FederationKillTest, NodesConvergeAfterTwentyKillsDuringSync) {
       // starts. Without the wait, a start slower than the interval (under
       // the sanitizers, on a loaded machine) was killed every time and the
       // clerks' writes never got through.
-      if (kills % 4 != 0) EXPECT_TRUE(WaitReady(kResidence)) << "B did not start";
+      if (kills % 4 != 0) {
+        EXPECT_TRUE(WaitReady(kResidence)) << "B did not start";
+      }
       if (kills >= kKills && work_done) break;
     }
   });
@@ -261,34 +269,37 @@ TEST_P(FederationKillTest, NodesConvergeAfterTwentyKillsDuringSync) {
   ASSERT_TRUE(WaitReady(kResidence));
 
   // Convergence: every holder of a person shows the same records.
-  const absl::Time deadline = absl::Now() + absl::Seconds(180);
   std::string mismatch;
-  for (;;) {
-    mismatch.clear();
-    for (int i = 0; i < kPersons && mismatch.empty(); ++i) {
-      std::vector<std::string> holders = {kNational, kOrigin, kResidence};
-      if (movers(i)) holders.push_back(kThird);
-      std::map<std::string, std::string> digests;
-      for (const std::string& n : holders) {
-        absl::StatusOr<std::string> d = Digest(n, persons[i]);
-        digests[n] = d.ok() ? *d : absl::StrCat("error: ", d.status().ToString());
-      }
-      for (const std::string& n : holders) {
-        if (digests[n] != digests[kOrigin] || digests[n].empty()) {
-          mismatch = absl::StrCat("person ", i, ": node ", n, " shows\n", digests[n],
-                                  "origin shows\n", digests[kOrigin]);
-          break;
+  testutil::WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        mismatch.clear();
+        for (int i = 0; i < kPersons && mismatch.empty(); ++i) {
+          std::vector<std::string> holders = {kNational, kOrigin, kResidence};
+          if (movers(i)) holders.push_back(kThird);
+          std::map<std::string, std::string> digests;
+          for (const std::string& n : holders) {
+            absl::StatusOr<std::string> d = Digest(n, persons[i]);
+            digests[n] = d.ok() ? *d : absl::StrCat("error: ", d.status().ToString());
+          }
+          for (const std::string& n : holders) {
+            if (digests[n] != digests[kOrigin] || digests[n].empty()) {
+              mismatch = absl::StrCat("person ", i, ": node ", n, " shows\n", digests[n],
+                                      "origin shows\n", digests[kOrigin]);
+              break;
+            }
+          }
+          if (mismatch.empty() && !movers(i)) {
+            absl::StatusOr<std::string> c = Digest(kThird, persons[i]);
+            if (!c.ok()) return c.status();
+            if (!c->empty()) {
+              return absl::FailedPreconditionError(
+                  absl::StrCat("C was never linked to person ", i, " yet holds records:\n", *c));
+            }
+          }
         }
-      }
-      if (mismatch.empty() && !movers(i)) {
-        absl::StatusOr<std::string> c = Digest(kThird, persons[i]);
-        ASSERT_TRUE(c.ok()) << c.status();
-        ASSERT_EQ(*c, "") << "C was never linked to person " << i << " yet holds records";
-      }
-    }
-    if (mismatch.empty() || absl::Now() > deadline) break;
-    absl::SleepFor(absl::Milliseconds(500));
-  }
+        return mismatch.empty();
+      },
+      absl::Seconds(180), "every holder of a person to show the same records");
   EXPECT_EQ(mismatch, "") << "no convergence after " << kills << " kills";
 }
 

@@ -14,6 +14,7 @@
 #include "common/hex.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/wait.h"
 
 namespace tongban::merkle {
 namespace {
@@ -462,9 +463,8 @@ class MerklePropertyTest : public testing::TestWithParam<SuiteId> {
     return t;
   }
 
-  const uint32_t seed_ = testing::UnitTest::GetInstance()->random_seed();
-  const testing::ScopedTrace trace_{
-      __FILE__, __LINE__, absl::StrCat("seed ", seed_, " (replay with --gtest_random_seed)")};
+  const uint64_t seed_ = testutil::TestSeed("the Merkle property test");
+  const testing::ScopedTrace trace_{__FILE__, __LINE__, testutil::SeedTrace(seed_)};
   std::mt19937_64 rng_{seed_};
   std::unique_ptr<Hasher> hasher_ = GetSuite(GetParam()).NewHasher();
   NodeStore store_{*hasher_};
