@@ -395,6 +395,13 @@ void Node::Housekeeping() {
 }
 
 absl::Status Node::RegisterMetrics() {
+  TB_RETURN_IF_ERROR(RegisterLogMetrics());
+  TB_RETURN_IF_ERROR(RegisterSyncMetrics());
+  return RegisterWorkflowMetrics();
+}
+
+// The own log, the store, the audit log, readiness and the roster.
+absl::Status Node::RegisterLogMetrics() {
   metrics::Registry& r = metrics_;
   storage::Writer* w = writer();
   storage::Store* s = store();
@@ -425,6 +432,14 @@ absl::Status Node::RegisterMetrics() {
   TB_RETURN_IF_ERROR(
       r.AddGaugeCallback("tongban_roster_version", "Version of the roster in use.",
                          [roster] { return static_cast<double>(roster->version()); }));
+  return absl::OkStatus();
+}
+
+// Sessions with peers: lag, traffic, refusals, frozen logs, clocks and the
+// input a peer makes this node hold.
+absl::Status Node::RegisterSyncMetrics() {
+  metrics::Registry& r = metrics_;
+  storage::Store* s = store();
   TB_ASSIGN_OR_RETURN(peer_connected_, r.AddGauge("tongban_peer_sessions",
                                                   "Open sessions with the peer.", {"peer"}));
   TB_ASSIGN_OR_RETURN(peer_behind_, r.AddGauge("tongban_peer_lag_events",
@@ -501,6 +516,12 @@ absl::Status Node::RegisterMetrics() {
       "tongban_audit_refusals_aggregated_total",
       "Peers' refused requests counted in an aggregate audit entry instead of one of their own.",
       [refusals] { return static_cast<double>(refusals->repeats()); }));
+  return absl::OkStatus();
+}
+
+// The witness, deadlines and the apply latency.
+absl::Status Node::RegisterWorkflowMetrics() {
+  metrics::Registry& r = metrics_;
   TB_ASSIGN_OR_RETURN(
       witness_findings_,
       r.AddCounter("tongban_witness_findings_total",

@@ -130,7 +130,10 @@ class Node {
   absl::Status OpenStoreAndAudit();
   absl::Status StartServer();
   absl::Status StartDriver();
-  absl::Status RegisterMetrics();
+  absl::Status RegisterMetrics();  // the three below
+  absl::Status RegisterLogMetrics();
+  absl::Status RegisterSyncMetrics();
+  absl::Status RegisterWorkflowMetrics();
   std::unique_ptr<sync::Session> NewSession(const std::string& peer);
   absl::Status Admit(const std::string& peer) const;
   std::optional<std::string> NationalTarget() const;
