@@ -5,7 +5,8 @@ pkgs=(cmake g++ make pkg-config ccache libgrpc++-dev protobuf-compiler-grpc
       libprotobuf-dev protobuf-compiler librocksdb-dev libssl-dev libgtest-dev
       libgmock-dev libbenchmark-dev libabsl-dev libqrencode-dev libpng-dev
       libjemalloc-dev clang-format
-      clang                        # make thread-safety (clang 14's -Wthread-safety)
+      clang                        # make thread-safety (clang 14's -Wthread-safety), make fuzz
+      libfuzzer-14-dev             # make fuzz, make test's fuzz step (libFuzzer, FuzzedDataProvider)
       prometheus curl jq iproute2  # the Prometheus tests (promtool, a real scrape)
       zsh                          # the zsh completion test
       debootstrap lintian          # make test-first-start (clean Debian 12, lintian)
