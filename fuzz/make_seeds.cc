@@ -199,8 +199,8 @@ void Ledger() {
 // reads any bytes as a program).
 void LogPrograms() {
   std::mt19937 rng(17);
-  for (int i = 0; i < 8; ++i) {
-    std::string p(48 + 16 * i, '\0');
+  for (int i = 0; i < 4; ++i) {
+    std::string p(24 + 8 * i, '\0');
     for (char& c : p) c = static_cast<char>(rng());
     Write("log_model", absl::StrCat("program-", i), p);
   }

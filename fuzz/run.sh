@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs one fuzz target as a test: every input of its seed corpus once (the
-# regressions), then fuzzing for SECONDS from that corpus. New inputs go to
+# regressions), then fuzzing for SECONDS from that corpus (SECONDS 0: the
+# regressions only). New inputs go to
 # a temporary folder, never into the repository; a crash leaves its input
 # (<target>-crash-*) in $FUZZ_ARTIFACTS (default: the current folder), is
 # shown, and fails the run.
@@ -19,11 +20,14 @@ show() {  # the summary lines, or the whole log after a failure
   fi
 }
 echo "$name: $(ls "$corpus" | wc -l) seeds in $corpus"
-# Regressions: the corpus loaded (each input run once), no mutation.
-"$target" -runs=0 -artifact_prefix="$artifacts/$name-" "$corpus" >"$log" 2>&1
-rc=$?; show $rc; [ $rc -eq 0 ] || exit $rc
-[ "$seconds" -gt 0 ] || exit 0
-# Fuzzing from the corpus (the first folder receives what is new).
+if [ "$seconds" -le 0 ]; then
+  # Regressions only: the corpus loaded (each input run once), no mutation.
+  "$target" -runs=0 -artifact_prefix="$artifacts/$name-" "$corpus" >"$log" 2>&1
+  rc=$?; show $rc; exit $rc
+fi
+# Fuzzing from the corpus: libFuzzer first runs every seed once (the
+# regressions; a crash there fails the run as any other), then mutates for
+# the given time. The first folder receives what is new.
 mkdir -p "$work/new"
 "$target" -max_total_time="$seconds" -timeout=25 -rss_limit_mb=4096 -print_final_stats=1 \
           -artifact_prefix="$artifacts/$name-" "$work/new" "$corpus" >"$log" 2>&1
