@@ -106,6 +106,10 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(
   if (PQstatus(impl->conn) != CONNECTION_OK) {
     return ConnectionError(impl->conn, "cannot connect");
   }
+  // The server's notices ("relation already exists, skipping") are not
+  // printed: libpq's default writes them to stderr.
+  PQsetNoticeProcessor(
+      impl->conn, [](void*, const char*) {}, nullptr);
   impl->cancel = PQgetCancel(impl->conn);
   return std::unique_ptr<PgConnection>(new PgConnection(std::move(impl)));
 }

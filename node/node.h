@@ -50,6 +50,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "analytics/mirror.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "node/config.h"
@@ -98,6 +99,11 @@ class Node {
   const sync::PeerTable& peers() const { return peers_; }
   std::map<std::string, sync::DriverPeer> driver_state() const { return driver_->Snapshot(); }
   metrics::Registry& metrics() { return metrics_; }
+  // The analytics mirror's state; nullopt when [analytics] is off.
+  std::optional<analytics::MirrorStatus> analytics() const {
+    if (mirror_ == nullptr) return std::nullopt;
+    return mirror_->status();
+  }
 
   // The fleet view as housekeeping last computed it (every roster node but
   // this one, by code), and the node's metrics over the last hours.
@@ -130,6 +136,7 @@ class Node {
   absl::Status StartServer();
   absl::Status StartDriver();
   absl::Status RegisterMetrics();
+  absl::Status StartAnalytics();
   std::unique_ptr<sync::Session> NewSession(const std::string& peer);
   absl::Status Admit(const std::string& peer) const;
   std::optional<std::string> NationalTarget() const;
@@ -158,7 +165,8 @@ class Node {
   std::unique_ptr<sync::RosterHolder> roster_;
   std::unique_ptr<LocalNode> local_;
   std::unique_ptr<storage::AuditLog> audit_;
-  std::unique_ptr<sync::Witness> witness_;  // national node only
+  std::unique_ptr<sync::Witness> witness_;     // national node only
+  std::unique_ptr<analytics::Mirror> mirror_;  // [analytics] on
   std::unique_ptr<sync::ExchangeServer> server_;
   std::unique_ptr<sync::PeerDriver> driver_;
   std::thread housekeeping_;
