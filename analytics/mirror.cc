@@ -145,9 +145,9 @@ absl::Status Mirror::Connect() {
   }
   TB_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
       "SET statement_timeout = ", absl::ToInt64Milliseconds(options_.statement_timeout))));
-  TB_RETURN_IF_ERROR(conn_->Exec(absl::StrCat("BEGIN; ", kLock, "; ", kSchemaSql,
-                                              "\n; SELECT tongban.create_tables(",
-                                              options_.hash_partitions, "); COMMIT")));
+  TB_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
+      "BEGIN; ", kLock, "; SET LOCAL tongban.hash_partitions = ", options_.hash_partitions, "; ",
+      kSchemaSql, "\n; COMMIT")));
   // The person keys in the table must come from this secret.
   TB_ASSIGN_OR_RETURN(std::string fingerprint, keyer_.Fingerprint());
   TB_RETURN_IF_ERROR(conn_

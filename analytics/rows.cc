@@ -60,6 +60,7 @@ std::string DayOfMicros(int64_t micros) {
 struct KindColumns {
   std::string region{kNull}, region2{kNull}, day1{kNull}, day2{kNull}, subtype{kNull},
       amount{kNull}, flag{kNull};
+  std::string ref;  // the record id referred to; "" for none
 };
 
 std::string Bool(bool b) { return b ? "t" : "f"; }
@@ -95,6 +96,7 @@ KindColumns ColumnsOf(const v1::RecordValue& v) {
       c.region = Region(v.service().provider_county());
       c.day1 = Day(v.service().delivered_on());
       c.subtype = absl::StrCat(v.service().type());
+      c.ref = v.service().entitlement_record_id();
       break;
     case v1::RecordValue::kEntitlement:
       c.region = Region(v.entitlement().delivered_by());
@@ -113,6 +115,7 @@ KindColumns ColumnsOf(const v1::RecordValue& v) {
       c.region = Region(v.inquiry_reply().inquiry_county());
       c.day1 = DayOfMicros(v.inquiry_reply().replied_at_micros());
       c.flag = Bool(v.inquiry_reply().matched());
+      c.ref = v.inquiry_reply().inquiry_record_id();
       break;
     case v1::RecordValue::kNotice:
       c.region = Region(v.notice().to_county());
@@ -124,6 +127,7 @@ KindColumns ColumnsOf(const v1::RecordValue& v) {
       c.region = Region(v.receipt().notice_county());
       c.day1 = DayOfMicros(v.receipt().received_at_micros());
       c.day2 = DayOfMicros(v.receipt().feedback_at_micros());
+      c.ref = v.receipt().notice_record_id();
       break;
     case v1::RecordValue::VALUE_NOT_SET: break;
   }
@@ -191,7 +195,13 @@ absl::Status AppendRow(const PersonKeyer& keyer, const v1::EventBody& event, uin
                   static_cast<int>(event.operation()), "\t", event.parents_size(), "\t",
                   static_cast<int>(event.purpose()), "\t", event.id_findings_size(), "\t");
   absl::StrAppend(out, c.region, "\t", c.region2, "\t", c.day1, "\t", c.day2, "\t", c.subtype, "\t",
-                  c.amount, "\t", c.flag, "\n");
+                  c.amount, "\t", c.flag, "\t");
+  if (c.ref.empty()) {
+    absl::StrAppend(out, kNull, "\n");
+  } else {
+    TB_ASSIGN_OR_RETURN(int64_t ref, keyer.RecordKey(c.ref));
+    absl::StrAppend(out, ref, "\n");
+  }
   return absl::OkStatus();
 }
 

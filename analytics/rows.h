@@ -21,7 +21,9 @@
 //   inquiry reply   inquiry_county  -                   replied (day) -             - matched
 //   notice          to_county       -                   sent (day)    due_on        - needs_receipt
 //   receipt         notice_county   -                   received      feedback      -         -
-// (entitlement also fills amount_fen). A field that is unset, not a region
+// (entitlement also fills amount_fen; ref_key is the record key of the
+// inquiry a reply answers, the notice a receipt acknowledges, the
+// entitlement a service delivers). A field that is unset, not a region
 // code or not a real date is NULL; a payload that does not parse leaves
 // them all NULL (the row still counts the event).
 //
@@ -41,7 +43,8 @@ namespace tongban::analytics {
 // The columns in the order AppendRow writes them (for COPY's column list).
 inline constexpr char kRecordStateColumns[] =
     "person_key, month, origin, epoch, seq, day, written_at, kind, record_key, operation, "
-    "parents, purpose, id_findings, region, region2, day1, day2, subtype, amount_fen, flag";
+    "parents, purpose, id_findings, region, region2, day1, day2, subtype, amount_fen, flag, "
+    "ref_key";
 
 // Keyed hashes of IDs and record ids under the analytics secret.
 class PersonKeyer {

@@ -5,7 +5,8 @@
 -- connection: everything is CREATE ... IF NOT EXISTS or CREATE OR REPLACE,
 -- and the partitioned table, whose shape depends on the hash partition
 -- count, is made once by tongban.create_tables. A DBA can run it with psql
--- to prepare a database by hand (then SELECT tongban.create_tables(8)).
+-- to prepare a database by hand (SET tongban.hash_partitions = 8 first to
+-- choose the count; 8 without it).
 --
 -- Tables:
 --   tongban.record_state   one row per record state the national node
@@ -106,6 +107,8 @@ BEGIN
     subtype smallint,              -- the kind's type or status enum
     amount_fen bigint,             -- entitlement: amount per period, in fen
     flag boolean,                  -- certificate revoked; reply matched; notice needs receipt
+    ref_key bigint,                -- reply, receipt, service: record_key of the inquiry,
+                                   -- notice or entitlement it refers to
     PRIMARY KEY (person_key, month, origin, epoch, seq)
   ) PARTITION BY RANGE (month);
   INSERT INTO tongban.meta VALUES ('hash_partitions', hash_partitions::text),
@@ -136,3 +139,50 @@ BEGIN
     END IF;
   END LOOP;
 END $$;
+
+SELECT tongban.create_tables(coalesce(current_setting('tongban.hash_partitions', true), '8')::integer);
+
+-- ---------------------------------------------------------------------------
+-- Views for staff writing their own queries.
+--
+-- The latest state of each record: its last event in time stamp order (a
+-- retraction included, as live = false). Where two counties' offline edits
+-- left a record with two heads, this shows the later one; the node shows
+-- both (README "Records").
+CREATE OR REPLACE VIEW tongban.latest AS
+  SELECT DISTINCT ON (person_key, kind, origin, record_key)
+         person_key, kind, origin, record_key, operation = 1 AS live, month, day, written_at,
+         region, region2, day1, day2, subtype, amount_fen, flag, ref_key
+    FROM tongban.record_state
+   ORDER BY person_key, kind, origin, record_key, written_at DESC, epoch DESC, seq DESC;
+
+-- Inflow registrations (流入登记) standing now: residence county, origin
+-- county, arrival and registration days, and whether it was registered in
+-- time (within 30 days of arrival, DOMAIN.md).
+CREATE OR REPLACE VIEW tongban.inflows AS
+  SELECT person_key, origin AS residence, tongban.province(origin) AS residence_province,
+         region AS origin_county, tongban.province(region) AS origin_province,
+         region2 AS previous_residence, day1 AS arrived_on, day2 AS registered_on,
+         tongban.month_of(day1) AS arrival_month,
+         (day2 - day1 <= 30) AS registered_in_time
+    FROM tongban.latest WHERE kind = 3 AND live;
+
+-- Outflow registrations (流出登记) standing now.
+CREATE OR REPLACE VIEW tongban.outflows AS
+  SELECT person_key, origin AS origin_county, tongban.province(origin) AS origin_province,
+         region AS destination, tongban.province(region) AS destination_province,
+         day1 AS left_on, tongban.month_of(day1) AS departure_month
+    FROM tongban.latest WHERE kind = 2 AND live;
+
+-- Inquiries (协查) standing now, with the first reply (协查反馈) of the
+-- county asked, if any.
+CREATE OR REPLACE VIEW tongban.inquiries AS
+  SELECT q.person_key, q.origin AS from_county, q.region AS to_county,
+         tongban.province(q.region) AS to_province, q.subtype AS inquiry_type,
+         q.day1 AS sent_on, q.day2 AS due_on, a.replied_on
+    FROM tongban.latest q
+    LEFT JOIN LATERAL (
+      SELECT min(r.day1) AS replied_on FROM tongban.latest r
+       WHERE r.kind = 9 AND r.live AND r.person_key = q.person_key AND r.origin = q.region
+         AND r.region = q.origin AND r.ref_key = q.record_key) a ON true
+   WHERE q.kind = 8 AND q.live;

@@ -8,6 +8,7 @@
 #include <set>
 #include <tuple>
 
+#include "absl/strings/str_join.h"
 #include "analytics/pg.h"
 #include "analytics/rows.h"
 #include "common/crypto/key_file.h"
@@ -51,21 +52,47 @@ class AnalyticsMirrorTest : public DaemonTest {
     TB_ASSERT_OK_AND_ASSIGN(national_, daemon::Daemon::Start(c, RealClock()));
   }
 
-  // Writes `n` records at the county: person basics and an inflow each.
+  // Writes `c` at the county as its clerk.
+  void Write(const storage::RecordChange& c) {
+    v1::WriteRequest w;
+    w.set_person(c.person);
+    w.set_kind(c.kind);
+    w.set_record_id(c.record_id);
+    w.set_operation(c.operation);
+    if (c.operation == v1::OPERATION_RETRACT) {
+      w.set_reason("withdrawn in the test");
+    } else {
+      *w.mutable_value() = c.value;
+    }
+    TB_ASSERT_OK(As("clerk")->Write(w).status());
+  }
+
+  // Writes `n` persons at the county: person basics and an inflow from
+  // 440305 each.
   void WriteRecords(int n) {
-    auto clerk = As("clerk");
     for (int i = 0; i < n; ++i) {
       const std::string person = testutil::MakeId(kCounty, "19900101", next_++);
       persons_.push_back(person);
-      TB_ASSERT_OK(clerk->Write(BasicsWrite(person)).status());
-      storage::RecordChange in = testutil::Inflow(person, "440305");
-      v1::WriteRequest w;
-      w.set_person(person);
-      w.set_kind(in.kind);
-      w.set_record_id(in.record_id);
-      *w.mutable_value() = in.value;
-      TB_ASSERT_OK(clerk->Write(w).status());
+      Write(testutil::Basics(person, "Li"));
+      Write(testutil::Inflow(person, "440305"));
     }
+  }
+
+  // The rows of `sql`, each as its columns joined by "|".
+  std::vector<std::string> Rows(const std::string& sql) {
+    std::vector<std::string> out;
+    auto conn = analytics::PgConnection::Connect(pg_->conninfo(), absl::Seconds(5), "test");
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    if (!conn.ok()) return out;
+    absl::StatusOr<analytics::PgRows> r = (*conn)->Query(sql);
+    EXPECT_TRUE(r.ok()) << r.status() << "\n" << sql;
+    if (!r.ok()) return out;
+    for (size_t i = 0; i < r->size(); ++i) {
+      std::vector<std::string> cols;
+      for (size_t c = 0; c < r->columns(); ++c) cols.push_back(r->text(i, c));
+      out.push_back(absl::StrJoin(cols, "|"));
+    }
+    return out;
   }
 
   // Every event the national node holds, as rows (origin, epoch, seq, kind,
@@ -196,6 +223,39 @@ TEST_P(AnalyticsMirrorTest, DatabaseHoldsEveryRecordStateOnceThroughOutagesAndRe
   WriteRecords(3);
   ExpectMirrorEqualsStore("after the national node restarted");
   if (HasFatalFailure()) return;
+
+  // Two inquiries to 440305 (the node sets their deadline: 30 days), one of
+  // them withdrawn: the views see the standing one.
+  Write(testutil::Inquiry(persons_[0], "440305", "inquiry-1", v1::INQUIRY_TYPE_NORMAL,
+                          absl::FromUnixSeconds(1764547200), testutil::Day(2026, 1, 5)));
+  Write(testutil::Inquiry(persons_[1], "440305", "inquiry-2", v1::INQUIRY_TYPE_NORMAL,
+                          absl::FromUnixSeconds(1764547200), testutil::Day(2026, 1, 5)));
+  Write(testutil::Retraction(persons_[1], v1::RECORD_KIND_INQUIRY, "inquiry-2"));
+  ExpectMirrorEqualsStore("after the inquiries");
+  if (HasFatalFailure()) return;
+
+  // The README's questions, on what the test wrote: 28 persons arrived in
+  // 620102 (Gansu) from 440305 (Guangdong) in March 2026, each registered
+  // within 30 days; one inquiry to 440305 stands, unanswered, due within 60
+  // days.
+  const size_t n = persons_.size();
+  EXPECT_EQ(Rows("SELECT arrival_month, origin_province, residence_province, count(*) "
+                 "FROM tongban.inflows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
+            std::vector<std::string>{absl::StrCat("2026-03-01|440000|620000|", n)});
+  EXPECT_EQ(Rows("SELECT residence, tongban.statistical_year(registered_on), "
+                 "count(*) FILTER (WHERE registered_in_time), count(*) "
+                 "FROM tongban.inflows GROUP BY 1, 2 ORDER BY 1, 2"),
+            std::vector<std::string>{absl::StrCat("620102|2026|", n, "|", n)});
+  EXPECT_EQ(Rows("SELECT to_county, count(*) FROM tongban.inquiries "
+                 "WHERE replied_on IS NULL AND due_on < current_date + 60 GROUP BY 1"),
+            std::vector<std::string>{"440305|1"});
+  EXPECT_EQ(Rows("SELECT to_province, count(replied_on), count(*) FROM tongban.inquiries "
+                 "GROUP BY 1"),
+            std::vector<std::string>{"440000|0|1"});
+  EXPECT_EQ(Rows("SELECT k.name, count(DISTINCT r.person_key) FROM tongban.record_state r "
+                 "JOIN tongban.kind k USING (kind) GROUP BY 1 ORDER BY 1"),
+            (std::vector<std::string>{"inflow|" + std::to_string(n), "inquiry|2",
+                                      "person_basics|" + std::to_string(n)}));
 
   // The status shows the mirror connected and caught up.
   ASSERT_EQ(Ctl("admin", {"status"}, &err, &out, "000000"), 0) << err;
