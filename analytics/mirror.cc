@@ -32,8 +32,8 @@ absl::StatusOr<std::unique_ptr<Mirror>> Mirror::Start(MirrorOptions options) {
   if (options.batch_rows < 1 || options.batch_rows > 100000) {
     return absl::InvalidArgumentError("analytics: batch_rows out of range [1, 100000]");
   }
-  if (options.hash_partitions < 1 || options.hash_partitions > 64) {
-    return absl::InvalidArgumentError("analytics: hash_partitions out of range [1, 64]");
+  if (options.hash_partitions > 64) {
+    return absl::InvalidArgumentError("analytics: hash_partitions out of range [0, 64]");
   }
   if (options.store == nullptr || options.clock == nullptr || options.secret.empty()) {
     return absl::InvalidArgumentError("analytics: store, clock and secret are required");

@@ -54,7 +54,8 @@ struct MirrorOptions {
   std::string conninfo;
   // Events per transaction (per COPY), 1..100000.
   uint32_t batch_rows = 5000;
-  // Hash partitions per month, fixed when the table is made (1..64).
+  // Hash partitions per month, fixed when the table is made (0..64; 0:
+  // by month only, for Citus).
   uint32_t hash_partitions = 8;
   // How often the mirror looks for new events when it has caught up.
   absl::Duration poll = absl::Seconds(1);

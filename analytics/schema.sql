@@ -75,16 +75,19 @@ CREATE OR REPLACE FUNCTION tongban.statistical_year(d date) RETURNS integer
   AS $$ SELECT extract(year FROM d)::integer + CASE WHEN extract(month FROM d) >= 10 THEN 1 ELSE 0 END $$;
 
 -- Creates tongban.record_state, once: partitioned by month, each month by
--- a hash of the person key into `hash_partitions` (1..64). Later calls do
--- nothing; the count is fixed once the table exists (tongban.meta).
+-- a hash of the person key into `hash_partitions` (1..64), or by month
+-- only with 0 (the layout to distribute with Citus, which shards by the
+-- person key itself and does not distribute multi-level partitioned
+-- tables). Later calls do nothing; the count is fixed once the table exists
+-- (tongban.meta).
 CREATE OR REPLACE FUNCTION tongban.create_tables(hash_partitions integer) RETURNS void
   LANGUAGE plpgsql AS $$
 BEGIN
   IF EXISTS (SELECT 1 FROM tongban.meta WHERE key = 'hash_partitions') THEN
     RETURN;
   END IF;
-  IF hash_partitions < 1 OR hash_partitions > 64 THEN
-    RAISE EXCEPTION 'tongban.create_tables: % hash partitions; give 1 to 64', hash_partitions;
+  IF hash_partitions < 0 OR hash_partitions > 64 THEN
+    RAISE EXCEPTION 'tongban.create_tables: % hash partitions; give 0 to 64', hash_partitions;
   END IF;
   CREATE TABLE tongban.record_state (
     person_key uuid NOT NULL,      -- keyed hash of the citizen ID (pseudonymous personal data)
@@ -117,7 +120,7 @@ END $$;
 
 -- Makes the month partitions of `months` (first days of months) where they
 -- are missing: record_state_YYYYMM, each with its hash partitions
--- record_state_YYYYMM_hNN.
+-- record_state_YYYYMM_hNN (none with 0 hash partitions).
 CREATE OR REPLACE FUNCTION tongban.ensure_months(months date[]) RETURNS void
   LANGUAGE plpgsql AS $$
 DECLARE
@@ -129,8 +132,9 @@ BEGIN
     parent := 'record_state_' || to_char(m, 'YYYYMM');
     IF to_regclass('tongban.' || parent) IS NULL THEN
       EXECUTE format('CREATE TABLE tongban.%I PARTITION OF tongban.record_state '
-                     'FOR VALUES FROM (%L) TO (%L) PARTITION BY HASH (person_key)',
-                     parent, tongban.month_of(m), (tongban.month_of(m) + interval '1 month')::date);
+                     'FOR VALUES FROM (%L) TO (%L)%s',
+                     parent, tongban.month_of(m), (tongban.month_of(m) + interval '1 month')::date,
+                     CASE WHEN n > 0 THEN ' PARTITION BY HASH (person_key)' ELSE '' END);
       FOR i IN 0 .. n - 1 LOOP
         EXECUTE format('CREATE TABLE tongban.%I PARTITION OF tongban.%I '
                        'FOR VALUES WITH (MODULUS %s, REMAINDER %s)',

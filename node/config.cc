@@ -221,7 +221,7 @@ const std::map<std::string, Key>& Schema() {
        {Duration(&Config::console_keep_alive, absl::Seconds(1), absl::Minutes(1))}},
       {"analytics.connection", {Text(&Config::analytics_connection)}},
       {"analytics.batch_size", {Integer(&Config::analytics_batch_size, 1, 100000)}},
-      {"analytics.hash_partitions", {Integer(&Config::analytics_hash_partitions, 1, 64)}},
+      {"analytics.hash_partitions", {Integer(&Config::analytics_hash_partitions, 0, 64)}},
       {"analytics.poll", {Duration(&Config::analytics_poll, absl::Seconds(1), absl::Minutes(10))}},
       {"sync.credit", {Integer(&Config::credit, 1, 64)}},
       {"sync.batch_events", {Integer(&Config::batch_events, 1, 1024)}},

@@ -96,7 +96,7 @@ struct Config {
   // (analytics/mirror.h). National role only.
   std::string analytics_connection;                  // libpq connection string; empty: off
   uint32_t analytics_batch_size = 5000;              // events per transaction, 1..100000
-  uint32_t analytics_hash_partitions = 8;            // per month, fixed when the table is made
+  uint32_t analytics_hash_partitions = 8;            // per month (0: none, for Citus)
   absl::Duration analytics_poll = absl::Seconds(1);  // how often it looks for new events
 
   // [sync]

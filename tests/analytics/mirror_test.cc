@@ -46,6 +46,9 @@ class AnalyticsMirrorTest : public DaemonTest {
     c.peer_listen = absl::StrCat("127.0.0.1:", national_port_);
     c.analytics_connection = pg_->conninfo();
     c.analytics_batch_size = 7;
+    // intl: months split by the person key's hash; gm: months only (the
+    // layout for Citus).
+    c.analytics_hash_partitions = GetParam() == crypto::SuiteId::kIntl ? 4 : 0;
     c.analytics_poll = absl::Seconds(1);
     c.retry_initial = absl::Milliseconds(100);
     c.retry_max = absl::Seconds(1);
@@ -280,10 +283,21 @@ TEST_P(AnalyticsMirrorTest, DatabaseHoldsEveryRecordStateOnceThroughOutagesAndRe
   EXPECT_EQ(in.text(0, 1), "440305");
   EXPECT_EQ(in.text(0, 2), "2026-03-01");
   EXPECT_EQ(in.text(0, 3), "2026-03-10");
-  // The rows sit in month partitions, each split by the person key's hash.
-  TB_ASSERT_OK_AND_ASSIGN(analytics::PgRows parts,
-                          conn->Query("SELECT count(DISTINCT tableoid) FROM tongban.record_state"));
-  EXPECT_GT(parts.integer(0, 0), 1);
+  // The rows sit in month partitions, split by the person key's hash where
+  // asked (4 leaves under each month).
+  TB_ASSERT_OK_AND_ASSIGN(
+      analytics::PgRows parts,
+      conn->Query("SELECT count(DISTINCT tongban.month_of(day)), count(DISTINCT tableoid), "
+                  "(SELECT count(*) FROM pg_partition_tree('tongban.record_state') "
+                  "WHERE isleaf) FROM tongban.record_state"));
+  const int64_t months = parts.integer(0, 0);
+  if (GetParam() == crypto::SuiteId::kIntl) {
+    EXPECT_EQ(parts.integer(0, 2), 4 * months);
+    EXPECT_GT(parts.integer(0, 1), months);
+  } else {
+    EXPECT_EQ(parts.integer(0, 2), months);
+    EXPECT_EQ(parts.integer(0, 1), months);
+  }
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(AnalyticsMirrorTest);

@@ -232,7 +232,7 @@ INSTANTIATE_TEST_SUITE_P(
         BadCase{"AnalyticsBatch", "[analytics]\nbatch_size = 0\n",
                 ":12: analytics.batch_size: 0 is out of range [1, 100000]"},
         BadCase{"AnalyticsPartitions", "[analytics]\nhash_partitions = 65\n",
-                ":12: analytics.hash_partitions: 65 is out of range [1, 64]"},
+                ":12: analytics.hash_partitions: 65 is out of range [0, 64]"},
         BadCase{"DeadlineRange", "[deadlines]\nurgent_days = 0\n",
                 ":12: deadlines.urgent_days: 0 is out of range [1, 365]"},
         BadCase{"NotAProvince", "[deadlines.620102]\nurgent_days = 9\n",
