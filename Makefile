@@ -11,6 +11,11 @@
 #   make test-first-start  the README's first start on a clean Debian 12 (debootstrap root,
 #                          chroot) with the .deb, ending in a node tongbanctl status reaches
 #   make test-docker       deploy/Dockerfile and deploy/compose.yaml built and run
+#   make fuzz              the libFuzzer targets (fuzz/) under ASan + UBSan in build-fuzz/,
+#                          each run for FUZZ_SECONDS (default 60); crashes land in
+#                          build-fuzz/fuzz-artifacts/
+#   make fuzz-test         each fuzz target over its seed corpus, then FUZZ_TEST_SECONDS
+#                          (default 5) of fuzzing; part of make test (FUZZ=0 skips it)
 #   make format            clang-format every C++ file (ctest's format check fails otherwise)
 #   make thread-safety     clang's -Wthread-safety over every C++ file of the build
 #                          (the lock annotations; GCC ignores them)
@@ -24,7 +29,13 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test test-first-start test-docker demo demo-core bench bench-sync bench-hostile deb format thread-safety clean
+FUZZ_DIR ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TEST_SECONDS ?= 5
+FUZZ_CMAKE_FLAGS = -DCMAKE_CXX_COMPILER=clang++ -DTB_FUZZ=ON -DTB_SANITIZE=ON \
+                   -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS)
+
+.PHONY: deps configure build test fuzz fuzz-build fuzz-test test-first-start test-docker demo demo-core bench bench-sync bench-hostile deb format thread-safety clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -36,6 +47,26 @@ build: configure
 
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
+ifneq ($(SANITIZE),1)
+ifneq ($(FUZZ),0)
+	@$(MAKE) --no-print-directory fuzz-test
+endif
+endif
+
+# The fuzz build: clang, libFuzzer, ASan + UBSan, only the fuzz targets.
+fuzz-build: deps
+	@cmake -S . -B $(FUZZ_DIR) $(FUZZ_CMAKE_FLAGS) >/dev/null
+	@cmake --build $(FUZZ_DIR) -j$(JOBS) --target tongban_fuzz_targets
+
+fuzz-test: fuzz-build
+	@cd $(FUZZ_DIR) && FUZZ_ARTIFACTS=$$PWD/fuzz-artifacts \
+	  ctest -L fuzz --output-on-failure -j$(JOBS) --timeout 300
+
+fuzz: fuzz-build
+	@cd $(FUZZ_DIR) && for t in fuzz/fuzz_*; do \
+	  n=$${t#fuzz/fuzz_}; \
+	  FUZZ_ARTIFACTS=$$PWD/fuzz-artifacts ../fuzz/run.sh $$t ../fuzz/corpus/$$n $(FUZZ_SECONDS) || exit 1; \
+	done
 
 demo: build
 	@bash tools/demo-federation.sh $(BUILD_DIR)
@@ -77,4 +108,4 @@ thread-safety: build
 	@JOBS=$(JOBS) bash tools/thread-safety.sh $(BUILD_DIR)
 
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz

@@ -21,6 +21,10 @@
 # sync/grpc_status.h only. RocksDB appears in storage's .cc files only; gRPC
 # never in common/, records/ or storage/.
 #
+# tests/, bench/ and fuzz/ (the libFuzzer targets, built with -DTB_FUZZ=ON)
+# are top-level consumers: they may include any room, and no room includes
+# them.
+#
 # Keys are built only by storage/keys.{h,cc}: above storage/, writes go
 # through Batch methods and reads use storage's key functions.
 #
@@ -61,6 +65,8 @@ check node "$(upper node)|$rocks" "node/ includes a room above it or RocksDB"
 check admin "$(upper admin)|$rocks" "admin/ includes a room above it or RocksDB"
 check console "$(upper console)|$grpc|$rocks" "console/ includes a room above it, RocksDB or gRPC"
 check daemon "$(upper daemon)|$rocks" "daemon/ includes tongbanctl/ or RocksDB"
+check "common records storage sync workflows node admin analytics console daemon tongbanctl" \
+  '#include "(tests|bench|fuzz)/' "a room includes tests/, bench/ or fuzz/ (top-level consumers)"
 # The store-free libraries.
 check "sync/roster.h sync/roster.cc" '#include "(records|storage|workflows|node|admin|console|daemon|tongbanctl)/' \
   "tongban_roster (sync/roster.*) includes more than common and proto"

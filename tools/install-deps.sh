@@ -6,7 +6,8 @@ pkgs=(cmake g++ make pkg-config ccache libgrpc++-dev protobuf-compiler-grpc
       libgmock-dev libbenchmark-dev libabsl-dev libqrencode-dev libpng-dev
       libjemalloc-dev clang-format
       libpq-dev postgresql         # analytics: libpq, and the tests' own PostgreSQL 15 cluster
-      clang                        # make thread-safety (clang 14's -Wthread-safety)
+      clang                        # make thread-safety (clang 14's -Wthread-safety), make fuzz
+      libfuzzer-14-dev             # make fuzz, make test's fuzz step (libFuzzer, FuzzedDataProvider)
       prometheus curl jq iproute2  # the Prometheus tests (promtool, a real scrape)
       zsh                          # the zsh completion test
       debootstrap lintian          # make test-first-start (clean Debian 12, lintian)
