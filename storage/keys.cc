@@ -143,6 +143,10 @@ std::string FrozenKey(const LogId& log) {
   return absl::StrCat("frozen/", log.origin, "/", log.epoch);
 }
 
+std::string LockoutKey(absl::string_view operator_name) {
+  return absl::StrCat(kLockoutPrefix, operator_name);
+}
+
 std::string AuditEntryKey(uint64_t seq) {
   std::string key = absl::StrCat(kAuditPrefix, "e/");
   AppendBe64(&key, seq);
