@@ -73,6 +73,9 @@ absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::S
   reply.set_signed_size(stats.signed_size);
   reply.set_disk_bytes(node_->store()->DiskBytes());
   reply.set_started_at_micros(absl::ToUnixMicros(started_));
+  if (const absl::Status ready = node_->Readiness(); !ready.ok()) {
+    reply.set_writes_refused(std::string(ready.message()));
+  }
   reply.set_operator_(op.name);
   reply.set_operator_role(std::string(RoleName(op.role)));
   for (const v1::NodeEntry& n : roster.roster().nodes()) {

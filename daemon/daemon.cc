@@ -315,6 +315,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
   if (!config.metrics_listen.empty()) {
     TB_RETURN_IF_ERROR(d->impl_->StartMetrics(config, node));
   }
+  // Every surface answers by now; the caller (and systemd's READY) hears of
+  // the start once the witness check at start has ended too, so that a
+  // write right after Start is not refused for it. It ends within
+  // witness_at_start; the slack covers the thread's scheduling.
+  if (!node->WaitForStartCheck(options.witness_at_start + absl::Seconds(5))) {
+    TB_LOG(WARNING) << "the witness check at start has not ended; appends wait for it";
+  }
   return d;
 }
 

@@ -230,6 +230,9 @@ absl::Status StatusCmd(const Args& args, Io& io) {
       {"CA cert", absl::StrCat(Tr("expires"), " ", When(s.ca_not_after_micros()))},
       {"pending for",
        s.pending_peers().empty() ? Tr("nobody (in sync)") : absl::StrJoin(s.pending_peers(), ", ")},
+      {"writes", s.writes_refused().empty()
+                     ? Tr("accepted")
+                     : absl::StrCat(Tr("REFUSED"), ": ", s.writes_refused())},
       {"disk", absl::StrCat(s.disk_bytes() / (1 << 20), " MiB")},
       {"started", When(s.started_at_micros())},
       {"you are", absl::StrCat(s.operator_(), " (", s.operator_role(), ")")}};

@@ -37,6 +37,9 @@ const std::map<absl::string_view, absl::string_view>& Chinese() {
       {"certificate", "节点证书"},
       {"CA cert", "CA 证书"},
       {"expires", "到期"},
+      {"writes", "写入"},
+      {"accepted", "正常接受"},
+      {"REFUSED", "拒绝"},
       // table headings
       {"PEER", "对端"},
       {"NAME", "名称"},
