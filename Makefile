@@ -6,6 +6,7 @@
 #                          person's story through it, as operators see it
 #   make demo-core         the node core alone: appends, checkpoints, verification
 #   make bench             the benchmarks (not tests; prints figures)
+#   make bench-hostile     what a hostile peer can make a national node hold (issue #14)
 #   make deb               the Debian package, and its contents
 #   make test-first-start  the README's first start on a clean Debian 12 (debootstrap root,
 #                          chroot) with the .deb, ending in a node tongbanctl status reaches
@@ -23,7 +24,7 @@ BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
 endif
 
-.PHONY: deps configure build test test-first-start test-docker demo demo-core bench bench-sync deb format thread-safety clean
+.PHONY: deps configure build test test-first-start test-docker demo demo-core bench bench-sync bench-hostile deb format thread-safety clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -47,6 +48,9 @@ bench: build
 
 bench-sync: build
 	@$(BUILD_DIR)/bench/tongban_sync_bench
+
+bench-hostile: build
+	@$(BUILD_DIR)/bench/tongban_hostile_bench
 
 # The Debian package (tongban_VERSION-1_ARCH.deb in build/) and its debug
 # symbols (tongban-dbgsym_*.ddeb); its contents are listed in the README.

@@ -85,13 +85,17 @@ absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::S
     if (pending) reply.add_pending_peers(n.code());
   }
   TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> logs, node_->store()->CheckpointLogs());
-  uint32_t frozen = 0;
   for (const storage::LogId& log : logs) {
     if (log == node_->writer()->log()) continue;
     reply.set_logs_held(reply.logs_held() + 1);
-    TB_ASSIGN_OR_RETURN(auto f, node_->store()->Get(storage::Cf::kDefault, sync::FrozenKey(log)));
-    if (f.has_value()) ++frozen;
   }
+  TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> frozen_logs, sync::FrozenLogs(*node_->store()));
+  const uint32_t frozen = static_cast<uint32_t>(frozen_logs.size());
+  for (const storage::LogId& log : frozen_logs) {
+    reply.add_frozen_logs(absl::StrCat(log.origin, "/", log.epoch));
+  }
+  TB_ASSIGN_OR_RETURN(uint64_t ahead, node_->store()->GetCounter("clock/events_ahead"));
+  reply.set_events_ahead(ahead);
   reply.set_frozen_origins(frozen);
   reply.set_roster_issued_at_micros(roster.roster().issued_at_micros());
   if (auto cert = pki::Certificate::FromPem(node_->tls().cert_pem); cert.ok()) {
@@ -111,6 +115,7 @@ absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::Pee
   const std::map<std::string, sync::PeerStatus> live = node_->peers().All();
   const std::map<std::string, sync::DriverPeer> driver = node_->driver_state();
   TB_ASSIGN_OR_RETURN(uint64_t own_size, node_->store()->LastSeq(own));
+  TB_ASSIGN_OR_RETURN(const std::vector<storage::LogId> frozen, sync::FrozenLogs(*node_->store()));
   const sync::Roster roster = node_->roster();
   for (const v1::NodeEntry& n : roster.roster().nodes()) {
     if (n.code() == config.code) continue;
@@ -127,6 +132,12 @@ absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::Pee
       p->set_last_batch_micros(Micros(s.last_batch));
       p->set_last_error(s.last_error);
       p->set_last_error_micros(Micros(s.last_error_at));
+      for (const auto& [log, reason] : s.refuses) p->add_refuses(absl::StrCat(log, ": ", reason));
+      p->set_batches_skipped(s.batches_skipped);
+      p->set_clock_ahead_micros(absl::ToInt64Microseconds(s.clock_ahead));
+      p->set_events_ahead(s.events_ahead);
+      p->set_input_queued_bytes(s.input_queued_bytes);
+      p->set_input_peak_bytes(s.input_peak_bytes);
     }
     if (auto it = driver.find(n.code()); it != driver.end()) {
       p->set_next_attempt_micros(Micros(it->second.next_attempt));
@@ -150,9 +161,9 @@ absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::Pee
     }
     TB_ASSIGN_OR_RETURN(std::optional<std::string> hold, sync::HoldOf(*node_->store(), n.code()));
     if (hold.has_value()) p->set_held(*hold);
-    TB_ASSIGN_OR_RETURN(auto frozen,
-                        node_->store()->Get(storage::Cf::kDefault, sync::FrozenKey(theirs)));
-    p->set_frozen(frozen.has_value());
+    p->set_frozen(std::any_of(frozen.begin(), frozen.end(), [&](const storage::LogId& log) {
+      return log.origin == n.code();  // any epoch of its log
+    }));
   }
   return reply;
 }

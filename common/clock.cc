@@ -43,9 +43,16 @@ HlcStamp HybridClock::Now() {
   return last_;
 }
 
-void HybridClock::Observe(const HlcStamp& remote) {
+bool HybridClock::Observe(const HlcStamp& remote) {
+  if (TooFarAhead(remote.physical_micros, clock_->Now(), max_ahead_)) return false;
   absl::MutexLock lock(&mu_);
   last_ = std::max(last_, remote);
+  return true;
+}
+
+void HybridClock::Restore(const HlcStamp& own) {
+  absl::MutexLock lock(&mu_);
+  last_ = std::max(last_, own);
 }
 
 }  // namespace tongban

@@ -3,8 +3,11 @@
 //
 // HybridClock issues hybrid logical clock stamps (Kulkarni et al. 2014):
 // physical microseconds plus a logical counter, monotonic even if the wall
-// clock steps back, and advanced past every stamp the node receives. Stamps
-// order events causally; they never order legal facts by themselves.
+// clock steps back, and advanced past every stamp the node receives that is
+// at most `max_ahead` ahead of its own wall clock. A stamp further ahead (a
+// peer whose clock is wrong, or lies) is not adopted: one peer must not
+// move every later stamp of this node. Stamps order events causally; they
+// never order legal facts by themselves.
 //
 // Thread safety: all classes here are safe for concurrent use.
 #pragma once
@@ -44,18 +47,35 @@ struct HlcStamp {
   friend auto operator<=>(const HlcStamp&, const HlcStamp&) = default;
 };
 
+// How far ahead of the node's own clock a peer's stamp may be and still be
+// adopted, unless configured otherwise ([sync] max_clock_ahead).
+inline constexpr absl::Duration kDefaultMaxClockAhead = absl::Minutes(5);
+
 class HybridClock {
  public:
-  explicit HybridClock(const Clock* clock) : clock_(clock) {}
-  // A stamp greater than every stamp issued or observed before.
+  explicit HybridClock(const Clock* clock, absl::Duration max_ahead = kDefaultMaxClockAhead)
+      : clock_(clock), max_ahead_(max_ahead) {}
+  // A stamp greater than every stamp issued, adopted or restored before.
   HlcStamp Now();
-  // Merges a stamp received from a peer.
-  void Observe(const HlcStamp& remote);
+  // Merges a stamp received from a peer if its physical time is at most
+  // max_ahead ahead of the wall clock, and returns true; returns false and
+  // changes nothing for a stamp further ahead.
+  bool Observe(const HlcStamp& remote);
+  // Adopts a stamp of this node's own log whatever it is (on restart, so
+  // that its stamps keep growing).
+  void Restore(const HlcStamp& own);
+  absl::Duration max_ahead() const { return max_ahead_; }
 
  private:
   const Clock* const clock_;  // Not owned; outlives this.
+  const absl::Duration max_ahead_;
   absl::Mutex mu_;
   HlcStamp last_ ABSL_GUARDED_BY(mu_);
 };
+
+// True if `stamp_micros` is more than `max_ahead` ahead of `now`.
+inline bool TooFarAhead(int64_t stamp_micros, absl::Time now, absl::Duration max_ahead) {
+  return absl::FromUnixMicros(stamp_micros) - now > max_ahead;
+}
 
 }  // namespace tongban

@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "common/crypto/suite.h"
 #include "records/deadline_rules.h"
 
@@ -59,6 +60,10 @@ struct Config {
 
   // [peer]
   std::string peer_listen = "0.0.0.0:7443";
+  // gRPC's memory quota for the peer server's transport buffers, in MiB (0:
+  // none). gRPC 1.51 assembles a message whole before refusing one over the
+  // 4 MiB limit; past the quota it resets streams instead of buffering on.
+  uint32_t transport_memory_mib = 1024;
 
   // [admin]
   std::string admin_listen = "127.0.0.1:7444";
@@ -95,6 +100,8 @@ struct Config {
   absl::Duration retry_max = absl::Minutes(5);
   absl::Duration idle_close = absl::Seconds(60);
   absl::Duration retention = absl::Hours(24 * 180);
+  // How far ahead of this node's clock a peer's stamp is adopted.
+  absl::Duration max_clock_ahead = kDefaultMaxClockAhead;
 
   // [deadlines], [deadlines.XX0000]
   records::Deadlines deadlines;

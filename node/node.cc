@@ -121,6 +121,7 @@ absl::Status Node::OpenStoreAndAudit() {
   local.writer.node = config.code;
   local.writer.national = config.national;
   local.writer.retention = config.retention;
+  local.writer.max_clock_ahead = config.max_clock_ahead;
   local.writer.relay = config.role == NodeRole::kNational;
   TB_ASSIGN_OR_RETURN(local_, LocalNode::Open(local, clock_));
   TB_RETURN_IF_ERROR(CheckOwnEntry(roster_->current(), config, local_->signing_key()));
@@ -128,6 +129,7 @@ absl::Status Node::OpenStoreAndAudit() {
   audit.node_code = config.code;
   TB_ASSIGN_OR_RETURN(
       audit_, storage::AuditLog::Open(local_->store(), &local_->signing_key(), clock_, audit));
+  refusals_ = std::make_unique<storage::RefusalAudit>(audit_.get(), clock_);
   return absl::OkStatus();
 }
 
@@ -136,6 +138,7 @@ absl::Status Node::StartServer() {
   sync::ExchangeServer::Options server;
   server.address = config.peer_listen;
   server.tls = tls_;
+  server.transport_memory_bytes = uint64_t{config.transport_memory_mib} << 20;
   server.writer = writer();
   server.check = [this](const std::string& peer) { return Admit(peer); };
   server.sessions = [this](const std::string& peer) { return NewSession(peer); };
@@ -144,10 +147,11 @@ absl::Status Node::StartServer() {
                           const std::string& person) -> absl::StatusOr<v1::WhereReply> {
       absl::StatusOr<v1::WhereReply> answer =
           sync::AnswerWhere(*store(), asker, person, clock_->Now(), config_.retention);
-      absl::Status audited = audit_
-                                 ->Append(storage::PeerAuditEntry(asker, "person.where", person,
-                                                                  "where-query", answer.status()))
-                                 .status();
+      const storage::AuditEntry entry =
+          storage::PeerAuditEntry(asker, "person.where", person, "where-query", answer.status());
+      // A refusal is aggregated with the peer's other refusals of its kind.
+      absl::Status audited =
+          answer.ok() ? audit_->Append(entry).status() : refusals_->Refused(entry);
       if (!audited.ok()) return audited;
       return answer;
     };
@@ -213,6 +217,12 @@ void Node::Stop() {
   driver_.reset();
   server_.reset();
   witness_.reset();
+  if (refusals_ != nullptr) {
+    if (absl::Status s = refusals_->Flush(/*all=*/true); !s.ok()) {
+      TB_LOG(ERROR) << "aggregated refusals not audited at stop: " << s;
+    }
+  }
+  refusals_.reset();
   audit_.reset();
   local_.reset();  // the writer finishes and signs what is queued
   TB_LOG(INFO) << "node stopped code=" << config_.code;
@@ -317,8 +327,10 @@ std::unique_ptr<sync::Session> Node::NewSession(const std::string& peer) {
   options.limits.max_events = config_.batch_events;
   options.limits.max_bytes = config_.batch_bytes;
   options.credit = config_.credit;
+  options.max_clock_ahead = config_.max_clock_ahead;
   options.peers = &peers_;
   options.audit = audit_.get();
+  options.refusals = refusals_.get();
   return std::make_unique<sync::Session>(local_->store(), local_->writer(), std::move(verifier),
                                          clock_, options, peer);
 }
@@ -383,6 +395,9 @@ void Node::Housekeeping() {
     }
     RefreshMetrics();
     UpdateReadiness();
+    if (absl::Status s = refusals_->Flush(); !s.ok()) {
+      TB_LOG(ERROR) << "aggregated refusals not audited: " << s;
+    }
     if (config_.role == NodeRole::kNational) continue;
     const absl::Time now = clock_->Now();
     if (now >= next_roster) {
@@ -402,6 +417,13 @@ void Node::Housekeeping() {
 }
 
 absl::Status Node::RegisterMetrics() {
+  TB_RETURN_IF_ERROR(RegisterLogMetrics());
+  TB_RETURN_IF_ERROR(RegisterSyncMetrics());
+  return RegisterWorkflowMetrics();
+}
+
+// The own log, the store, the audit log, readiness and the roster.
+absl::Status Node::RegisterLogMetrics() {
   metrics::Registry& r = metrics_;
   storage::Writer* w = writer();
   storage::Store* s = store();
@@ -432,6 +454,14 @@ absl::Status Node::RegisterMetrics() {
   TB_RETURN_IF_ERROR(
       r.AddGaugeCallback("tongban_roster_version", "Version of the roster in use.",
                          [roster] { return static_cast<double>(roster->version()); }));
+  return absl::OkStatus();
+}
+
+// Sessions with peers: lag, traffic, refusals, frozen logs, clocks and the
+// input a peer makes this node hold.
+absl::Status Node::RegisterSyncMetrics() {
+  metrics::Registry& r = metrics_;
+  storage::Store* s = store();
   TB_ASSIGN_OR_RETURN(peer_connected_, r.AddGauge("tongban_peer_sessions",
                                                   "Open sessions with the peer.", {"peer"}));
   TB_ASSIGN_OR_RETURN(peer_behind_, r.AddGauge("tongban_peer_lag_events",
@@ -458,6 +488,62 @@ absl::Status Node::RegisterMetrics() {
       rejected_,
       r.AddCounter("tongban_sync_batches_rejected_total",
                    "Batches rejected, by reason (kept in the store across restarts).", {"reason"}));
+  TB_ASSIGN_OR_RETURN(frozen_log_, r.AddGauge("tongban_sync_frozen_log",
+                                              "1 for each log frozen here after an equivocation "
+                                              "(origin/epoch): nothing more of it is applied.",
+                                              {"log"}));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_sync_frozen_logs", "Logs frozen here after an equivocation.", [s] {
+        absl::StatusOr<std::vector<storage::LogId>> frozen = sync::FrozenLogs(*s);
+        return frozen.ok() ? static_cast<double>(frozen->size()) : -1.0;
+      }));
+  TB_ASSIGN_OR_RETURN(peer_refuses_,
+                      r.AddGauge("tongban_peer_refused_logs",
+                                 "Logs the peer refuses from this node (frozen there); not offered "
+                                 "to it.",
+                                 {"peer"}));
+  TB_ASSIGN_OR_RETURN(batches_skipped_,
+                      r.AddCounter("tongban_sync_batches_skipped_total",
+                                   "Batches refused from the peer for their origin (frozen, "
+                                   "equivocation) since the process started, the session kept.",
+                                   {"peer"}));
+  TB_ASSIGN_OR_RETURN(peer_clock_ahead_,
+                      r.AddGauge("tongban_peer_clock_ahead_seconds",
+                                 "How far the peer's newest event was ahead of this node's clock "
+                                 "when received (0 if not ahead).",
+                                 {"peer"}));
+  TB_RETURN_IF_ERROR(r.AddCounterCallback(
+      "tongban_sync_events_ahead_total",
+      "Events received stamped beyond sync.max_clock_ahead: applied, not adopted by the clock "
+      "(kept in the store).",
+      [s] {
+        absl::StatusOr<uint64_t> n = s->GetCounter("clock/events_ahead");
+        return n.ok() ? static_cast<double>(*n) : 0.0;
+      }));
+  TB_ASSIGN_OR_RETURN(input_queued_bytes_,
+                      r.AddGauge("tongban_sync_input_queued_bytes",
+                                 "Input read from the peer and not yet processed.", {"peer"}));
+  TB_ASSIGN_OR_RETURN(
+      input_queued_batches_,
+      r.AddGauge("tongban_sync_input_queued_batches",
+                 "Batches read from the peer and not yet applied (at most the credit).", {"peer"}));
+  TB_ASSIGN_OR_RETURN(
+      input_peak_bytes_,
+      r.AddGauge("tongban_sync_input_peak_bytes",
+                 "The most input read from the peer and not yet processed, since the process "
+                 "started (bounded by credit x message limit).",
+                 {"peer"}));
+  storage::RefusalAudit* refusals = refusals_.get();
+  TB_RETURN_IF_ERROR(r.AddCounterCallback(
+      "tongban_audit_refusals_aggregated_total",
+      "Peers' refused requests counted in an aggregate audit entry instead of one of their own.",
+      [refusals] { return static_cast<double>(refusals->repeats()); }));
+  return absl::OkStatus();
+}
+
+// The witness, deadlines and the apply latency.
+absl::Status Node::RegisterWorkflowMetrics() {
+  metrics::Registry& r = metrics_;
   TB_ASSIGN_OR_RETURN(
       witness_findings_,
       r.AddCounter("tongban_witness_findings_total",
@@ -513,6 +599,13 @@ void Node::RefreshMetrics() {
     const absl::Time since = std::max(status.last_batch, started_);
     const double lag = behind > 0 ? absl::ToDoubleSeconds(now - since) : 0;
     peer_lag_seconds_->WithLabels({peer})->Set(lag);
+    peer_refuses_->WithLabels({peer})->Set(static_cast<double>(status.refuses.size()));
+    batches_skipped_->WithLabels({peer})->SetTotal(status.batches_skipped);
+    peer_clock_ahead_->WithLabels({peer})->Set(absl::ToDoubleSeconds(status.clock_ahead));
+    input_queued_bytes_->WithLabels({peer})->Set(static_cast<double>(status.input_queued_bytes));
+    input_queued_batches_->WithLabels({peer})->Set(
+        static_cast<double>(status.input_queued_batches));
+    input_peak_bytes_->WithLabels({peer})->Set(static_cast<double>(status.input_peak_bytes));
 
     // The fleet view's row, kept here so that thousands of peers cost one
     // pass every refresh, not one per operator's call.
@@ -532,6 +625,11 @@ void Node::RefreshMetrics() {
     fleet_ = std::move(fleet);
   }
   history_.Add(sample);
+  if (auto frozen = sync::FrozenLogs(*store()); frozen.ok()) {
+    for (const storage::LogId& log : *frozen) {
+      frozen_log_->WithLabels({absl::StrCat(log.origin, "/", log.epoch)})->Set(1);
+    }
+  }
   if (auto counts = store()->ListCounters("rejected/"); counts.ok()) {
     for (const auto& [name, value] : *counts) {
       rejected_->WithLabels({name.substr(9)})->SetTotal(value);

@@ -56,6 +56,7 @@
 #include "node/fleet.h"
 #include "node/local_node.h"
 #include "storage/audit_log.h"
+#include "storage/refusal_audit.h"
 #include "sync/driver.h"
 #include "sync/peers.h"
 #include "sync/roster_holder.h"
@@ -134,7 +135,10 @@ class Node {
   absl::Status OpenStoreAndAudit();
   absl::Status StartServer();
   absl::Status StartDriver();
-  absl::Status RegisterMetrics();
+  absl::Status RegisterMetrics();  // the three below
+  absl::Status RegisterLogMetrics();
+  absl::Status RegisterSyncMetrics();
+  absl::Status RegisterWorkflowMetrics();
   std::unique_ptr<sync::Session> NewSession(const std::string& peer);
   absl::Status Admit(const std::string& peer) const;
   std::optional<std::string> NationalTarget() const;
@@ -168,6 +172,9 @@ class Node {
   std::unique_ptr<sync::RosterHolder> roster_;
   std::unique_ptr<LocalNode> local_;
   std::unique_ptr<storage::AuditLog> audit_;
+  // Peers' refused requests, aggregated into audit_ (flushed by
+  // housekeeping, and at Stop).
+  std::unique_ptr<storage::RefusalAudit> refusals_;
   std::unique_ptr<sync::Witness> witness_;  // national node only
   std::unique_ptr<sync::ExchangeServer> server_;
   std::unique_ptr<sync::PeerDriver> driver_;
@@ -196,6 +203,13 @@ class Node {
   metrics::CounterFamily* batches_ = nullptr;
   metrics::CounterFamily* rejected_ = nullptr;
   metrics::CounterFamily* witness_findings_ = nullptr;
+  metrics::GaugeFamily* frozen_log_ = nullptr;
+  metrics::GaugeFamily* peer_refuses_ = nullptr;
+  metrics::CounterFamily* batches_skipped_ = nullptr;
+  metrics::GaugeFamily* peer_clock_ahead_ = nullptr;
+  metrics::GaugeFamily* input_queued_bytes_ = nullptr;
+  metrics::GaugeFamily* input_queued_batches_ = nullptr;
+  metrics::GaugeFamily* input_peak_bytes_ = nullptr;
   // Inquiries and notices by state, and those due soon (a scan of the
   // records, by the housekeeping thread): at most every kDeadlineRefreshMin
   // after a commit, else every kDeadlineRefreshMax (states change with time);

@@ -121,10 +121,25 @@ void Depart(const Links& links, const v1::EventBody& body, LinkEffect* effect) {
 
 }  // namespace
 
-LinkEffect DeriveLinks(const v1::EventBody& body, const v1::RecordValue& value,
-                       const Links& links) {
+v1::Hlc StampAsTime(const v1::Hlc& stamp, int64_t horizon_micros) {
+  if (stamp.physical_micros() <= horizon_micros) return stamp;
+  v1::Hlc at = stamp;
+  at.set_physical_micros(horizon_micros);
+  return at;
+}
+
+LinkEffect DeriveLinks(const v1::EventBody& event, const v1::RecordValue& value, const Links& links,
+                       int64_t horizon_micros) {
   LinkEffect effect;
-  if (body.operation() != v1::OPERATION_UPSERT) return effect;
+  if (event.operation() != v1::OPERATION_UPSERT) return effect;
+  // What the rules read of the event: who, which event, and when (the
+  // stamp as a time, bounded by the horizon).
+  v1::EventBody body;
+  body.set_origin(event.origin());
+  body.set_epoch(event.epoch());
+  body.set_seq(event.seq());
+  body.set_operation(event.operation());
+  *body.mutable_hlc() = StampAsTime(event.hlc(), horizon_micros);
   const std::string& writer = body.origin();
   switch (value.value_case()) {
     case v1::RecordValue::kPersonBasics:

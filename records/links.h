@@ -26,9 +26,24 @@
 //                           X receives the event
 //   inquiry_reply/receipt   the inquiry's / notice's county receives it
 //
+// Stamps as times. A link's start and end are the stamps of the events that
+// make them, and registrations are ordered by stamp; a stamp further ahead
+// than the applying node's clock plus the skew it tolerates ([sync]
+// max_clock_ahead: the `horizon`) counts as the horizon. A county whose
+// clock runs years ahead (or lies) so cannot date its registration after
+// every real later one (which would end the later residence's link at
+// once: cut its window) nor end another county's link years ahead (which
+// would keep it receiving: extend its window). Stamps within the tolerance
+// are taken as they are, so every node derives the same links from them;
+// only an event beyond it is dated by when each node applied it (and is
+// counted and shown as such, sync/session.h). Wall-clock time orders
+// nothing else (DESIGN.md section 5).
+//
 // Thread safety: free functions.
 #pragma once
 
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
@@ -48,8 +63,13 @@ struct LinkEffect {
 };
 
 // The effect of `body` (whose payload is `value`) on the person's `links`.
-// Links end at the physical time of the event that ends them.
-LinkEffect DeriveLinks(const v1::EventBody& body, const v1::RecordValue& value, const Links& links);
+// Links end at the physical time of the event that ends them, its stamp
+// taken as no later than `horizon_micros` (the file comment).
+LinkEffect DeriveLinks(const v1::EventBody& body, const v1::RecordValue& value, const Links& links,
+                       int64_t horizon_micros = std::numeric_limits<int64_t>::max());
+
+// `stamp`, or the horizon if it is further ahead (logical counter kept).
+v1::Hlc StampAsTime(const v1::Hlc& stamp, int64_t horizon_micros);
 
 // The audience of an event written by `writer`: every node linked to the
 // person whose link is active or ended less than `retention` ago, the

@@ -3,7 +3,9 @@
 #include <cassert>
 #include <cstdio>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 
 namespace tongban::storage {
 
@@ -139,8 +141,19 @@ std::string EvidenceKey(const LogId& log, int64_t detected_at_micros) {
   return absl::StrCat(EvidencePrefix(log), detected_at_micros);
 }
 
+std::string FrozenPrefix() { return "frozen/"; }
+
 std::string FrozenKey(const LogId& log) {
-  return absl::StrCat("frozen/", log.origin, "/", log.epoch);
+  return absl::StrCat(FrozenPrefix(), log.origin, "/", log.epoch);
+}
+
+bool DecodeFrozenKey(absl::string_view key, LogId* out) {
+  if (!absl::ConsumePrefix(&key, "frozen/")) return false;
+  const size_t slash = key.find('/');
+  if (slash == absl::string_view::npos || slash == 0) return false;
+  if (!absl::SimpleAtoi(key.substr(slash + 1), &out->epoch)) return false;
+  out->origin = std::string(key.substr(0, slash));
+  return true;
 }
 
 std::string LockoutKey(absl::string_view operator_name) {

@@ -114,6 +114,10 @@ std::string HoldKey(absl::string_view peer);
 std::string EvidencePrefix(const LogId& log);
 std::string EvidenceKey(const LogId& log, int64_t detected_at_micros);
 std::string FrozenKey(const LogId& log);
+// Every frozen log follows this prefix; DecodeFrozenKey gives a key's log
+// (false for a key of another layout).
+std::string FrozenPrefix();
+bool DecodeFrozenKey(absl::string_view key, LogId* out);
 
 // "default" column family: an operator's lock-out state (admin/auth.h).
 inline constexpr absl::string_view kLockoutPrefix = "lockout/";

@@ -104,7 +104,7 @@ Writer::Writer(Store* store, const crypto::PrivateKey* key, WriterOptions option
       clock_(clock),
       suite_(crypto::GetSuite(key->suite())),
       log_{options_.node, options_.epoch},
-      hlc_(clock),
+      hlc_(clock, options.max_clock_ahead),
       sign_hasher_(suite_.NewHasher()),
       signer_(key->NewSigner()) {}
 
@@ -146,7 +146,8 @@ absl::Status Writer::Recover() {
     if (!parsed.ParseFromString(body)) {
       return absl::DataLossError(absl::StrCat("event ", last, " does not parse"));
     }
-    hlc_.Observe(HlcStamp{parsed.hlc().physical_micros(), parsed.hlc().logical()});
+    // Our own stamps, whatever they are: they must keep growing.
+    hlc_.Restore(HlcStamp{parsed.hlc().physical_micros(), parsed.hlc().logical()});
   }
 
   uint64_t signed_size = 0;
@@ -425,19 +426,27 @@ void Writer::BuildGroup(std::vector<Ticket*> group) {
 
 // What the appender knows while it builds one group's batch.
 struct Writer::GroupBuild {
-  GroupBuild(InFlight* in, int64_t now_micros)
-      : in(in), batch(*in->batch), group(in->group), now_micros(now_micros) {}
+  GroupBuild(InFlight* in, int64_t now_micros, int64_t horizon_micros)
+      : in(in),
+        batch(*in->batch),
+        group(in->group),
+        now_micros(now_micros),
+        horizon_micros(horizon_micros) {}
   InFlight* const in;
   Batch& batch;
   const uint64_t group;
   const int64_t now_micros;  // routes a local event to residences within retention
+  // Stamps as times go no further than this (records/links.h): a peer whose
+  // clock runs ahead cannot date links years ahead.
+  const int64_t horizon_micros;
   std::map<std::string, uint64_t> counters_touched;
   bool remote_written = false;
   absl::Status poisoned;  // a storage read failed mid-way: the group fails
 };
 
 void Writer::BuildBatch(InFlight* in) {
-  GroupBuild g(in, absl::ToUnixMicros(clock_->Now()));
+  const int64_t now_micros = absl::ToUnixMicros(clock_->Now());
+  GroupBuild g(in, now_micros, now_micros + absl::ToInt64Microseconds(options_.max_clock_ahead));
   const uint64_t first_seq = appended_seq_ + 1;
   for (Ticket* t : in->tickets) {
     if (t->remote != nullptr) {
@@ -554,7 +563,8 @@ std::vector<std::string> Writer::RouteLocalEvent(GroupBuild& g, const Prepared& 
                                                  v1::EventBody* body) {
   // Links are stamped with the event's own time, so that every node that
   // applies this event derives the same links.
-  const records::LinkEffect effect = records::DeriveLinks(*body, *c.value, links->value);
+  const records::LinkEffect effect =
+      records::DeriveLinks(*body, *c.value, links->value, g.horizon_micros);
   for (const auto& [node, link] : effect.changed) links->value[node] = link;
   if (!effect.changed.empty()) {
     links->group = g.group;
@@ -705,9 +715,9 @@ void Writer::RelayRoutes(GroupBuild& g, const RemoteBatch& rb, const RemoteEvent
   // the previous residence's registration).
   const v1::EventBody& body = e.parsed;
   std::vector<std::string> to(body.audience().begin(), body.audience().end());
-  for (std::string& n :
-       records::DeriveAudience(body.origin(), options_.national, links, effect.counterparts,
-                               body.hlc().physical_micros(), options_.retention)) {
+  for (std::string& n : records::DeriveAudience(
+           body.origin(), options_.national, links, effect.counterparts,
+           std::min(body.hlc().physical_micros(), g.horizon_micros), options_.retention)) {
     to.push_back(std::move(n));
   }
   std::sort(to.begin(), to.end());
@@ -741,7 +751,8 @@ absl::Status Writer::ApplyRemoteEvent(GroupBuild& g, const RemoteBatch& rb, cons
   }
 
   TB_ASSIGN_OR_RETURN(Pending<records::Links> * links, LinksSlot(body.person()));
-  const records::LinkEffect effect = records::DeriveLinks(body, f.value, links->value);
+  const records::LinkEffect effect =
+      records::DeriveLinks(body, f.value, links->value, g.horizon_micros);
   if (!effect.changed.empty()) {
     for (const auto& [node, link] : effect.changed) links->value[node] = link;
     links->group = g.group;

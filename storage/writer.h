@@ -69,6 +69,10 @@ struct WriterOptions {
   std::string national = "000000";
   // How long a county whose link ended keeps receiving the person's events.
   absl::Duration retention = absl::Hours(24 * 180);
+  // A peer's stamp further ahead of our clock is not adopted by the hybrid
+  // clock, and counts as our clock plus this where links and retention use
+  // stamps as times ([sync] max_clock_ahead; records/links.h).
+  absl::Duration max_clock_ahead = kDefaultMaxClockAhead;
   // Most changes committed in one batch (one fsync).
   size_t max_group = 1024;
   // Most events one checkpoint covers beyond the previous one.

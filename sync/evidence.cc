@@ -1,11 +1,25 @@
 #include "sync/evidence.h"
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "tongban/v1/store.pb.h"
 
 namespace tongban::sync {
+
+absl::StatusOr<std::vector<storage::LogId>> FrozenLogs(const storage::Store& store) {
+  TB_ASSIGN_OR_RETURN(auto frozen, store.Scan(storage::Cf::kDefault, storage::FrozenPrefix()));
+  std::vector<storage::LogId> out;
+  for (const auto& [key, why] : frozen) {
+    storage::LogId log;
+    if (!storage::DecodeFrozenKey(key, &log)) {
+      return absl::DataLossError("a frozen-log key does not parse");
+    }
+    out.push_back(std::move(log));
+  }
+  return out;
+}
 
 absl::Status KeepEvidence(storage::Store& store, const storage::LogId& log,
                           const Equivocation& evidence, absl::string_view from_peer,

@@ -12,8 +12,10 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "storage/keys.h"
@@ -25,6 +27,9 @@ namespace tongban::sync {
 // Key of a frozen origin's log (storage/keys.h), for readers in sync/ and
 // above.
 using storage::FrozenKey;
+
+// Every frozen log, in key order. kDataLoss for a key that does not parse.
+absl::StatusOr<std::vector<storage::LogId>> FrozenLogs(const storage::Store& store);
 
 // Stores `evidence` about `log`, reported by `from_peer` at `now`, durably.
 // A conclusive one (the two checkpoints cannot both be true) also freezes the

@@ -54,6 +54,41 @@ void PeerTable::BatchApplied(const std::string& peer, uint64_t events, absl::Tim
   p.last_batch = now;
 }
 
+void PeerTable::Refuses(const std::string& peer, const std::string& log,
+                        const std::string& reason) {
+  absl::MutexLock lock(&mu_);
+  peers_[peer].refuses[log] = reason;
+}
+
+void PeerTable::ClearRefusals(const std::string& peer) {
+  absl::MutexLock lock(&mu_);
+  peers_[peer].refuses.clear();
+}
+
+void PeerTable::BatchSkipped(const std::string& peer) {
+  absl::MutexLock lock(&mu_);
+  ++peers_[peer].batches_skipped;
+}
+
+void PeerTable::ClockSeen(const std::string& origin, absl::Duration ahead, uint64_t beyond,
+                          absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  PeerStatus& p = peers_[origin];
+  p.clock_ahead = std::max(ahead, absl::ZeroDuration());
+  p.clock_seen_at = now;
+  p.events_ahead += beyond;
+}
+
+void PeerTable::InputChanged(const std::string& peer, int64_t bytes, int64_t batches) {
+  absl::MutexLock lock(&mu_);
+  PeerStatus& p = peers_[peer];
+  p.input_queued_bytes = static_cast<uint64_t>(static_cast<int64_t>(p.input_queued_bytes) + bytes);
+  p.input_queued_batches =
+      static_cast<uint64_t>(static_cast<int64_t>(p.input_queued_batches) + batches);
+  p.input_peak_bytes = std::max(p.input_peak_bytes, p.input_queued_bytes);
+  p.input_peak_batches = std::max(p.input_peak_batches, p.input_queued_batches);
+}
+
 PeerStatus PeerTable::Get(const std::string& peer) const {
   absl::MutexLock lock(&mu_);
   auto it = peers_.find(peer);
@@ -119,7 +154,10 @@ absl::Status ClearHold(storage::Store& store, const std::string& peer) {
   }
   storage::Batch batch(store);
   batch.DeleteHold(peer);
+  batch.PutCounter(UnparsableCounter(peer), 0);
   return store.Commit(batch, /*sync=*/true);
 }
+
+std::string UnparsableCounter(const std::string& peer) { return "unparsable/" + peer; }
 
 }  // namespace tongban::sync

@@ -44,6 +44,28 @@ struct PeerStatus {
   uint64_t events_applied = 0;
   std::string last_error;  // how the last failed session ended
   absl::Time last_error_at;
+  // Logs this peer refuses from us ("origin/epoch" -> reason): frozen there
+  // after an equivocation, or shown a second history. We stop offering them
+  // to it; every other log keeps flowing.
+  std::map<std::string, std::string> refuses;
+  // Batches of logs this node refused from the peer without ending the
+  // session (their origin is frozen here, or equivocated).
+  uint64_t batches_skipped = 0;
+  // The peer's clock as its own events show it (as an origin, whoever
+  // relayed them): how far the newest event of its latest batch was ahead of
+  // this node's clock when received (zero if not ahead), and how many of its
+  // events were ahead by more than the tolerance ([sync] max_clock_ahead):
+  // applied, but not adopted by this node's hybrid clock.
+  absl::Duration clock_ahead;
+  absl::Time clock_seen_at;
+  uint64_t events_ahead = 0;
+  // Input read from the peer's sessions and not yet processed (batches until
+  // applied), summed over its sessions, and the most it ever was: the
+  // node's own accounting of what the peer makes it hold (InputAccount).
+  uint64_t input_queued_bytes = 0;
+  uint64_t input_queued_batches = 0;
+  uint64_t input_peak_bytes = 0;
+  uint64_t input_peak_batches = 0;
 };
 
 class PeerTable {
@@ -59,6 +81,16 @@ class PeerTable {
   // `took`: verification and durable apply of the batch.
   void BatchApplied(const std::string& peer, uint64_t events, absl::Time now,
                     absl::Duration took = absl::ZeroDuration());
+  // The peer refuses `log` ("origin/epoch") for `reason`. ClearRefusals
+  // forgets what it refused before (each Hello states it again).
+  void Refuses(const std::string& peer, const std::string& log, const std::string& reason);
+  void ClearRefusals(const std::string& peer);
+  void BatchSkipped(const std::string& peer);
+  // The newest event of `origin` in a batch was `ahead` of our clock at
+  // `now`; `beyond` of its events were further ahead than the tolerance.
+  void ClockSeen(const std::string& origin, absl::Duration ahead, uint64_t beyond, absl::Time now);
+  // A session with `peer` read (positive) or released (negative) input.
+  void InputChanged(const std::string& peer, int64_t bytes, int64_t batches);
   // Where BatchApplied records how long applies take (seconds); may be null.
   // Set before sessions start.
   void SetApplyLatency(metrics::Histogram* histogram) { apply_latency_ = histogram; }
@@ -93,7 +125,10 @@ absl::Status HoldPeer(storage::Store& store, const std::string& peer, const std:
 // Why `peer` is held, or nullopt.
 absl::StatusOr<std::optional<std::string>> HoldOf(const storage::Store& store,
                                                   const std::string& peer);
-// kNotFound if the peer was not held.
+// kNotFound if the peer was not held. Also forgets the peer's unparsable
+// sessions (UnparsableCounter), so it gets its allowance again.
 absl::Status ClearHold(storage::Store& store, const std::string& peer);
+// The store counter of sessions `peer` ended with bytes that do not parse.
+std::string UnparsableCounter(const std::string& peer);
 
 }  // namespace tongban::sync

@@ -33,7 +33,26 @@ absl::Status Explained(const absl::Status& rejection, v1::RejectReason reason) {
   return out;
 }
 
+// The same payload key as BatchVerifier's rejections (sync/verify.cc), so
+// that RejectReasonOf reads both.
+constexpr char kReasonUrl[] = "type.googleapis.com/tongban.v1.RejectReason";
+
+std::string LogName(const storage::LogId& log) { return absl::StrCat(log.origin, "/", log.epoch); }
+
+// Reasons that concern a batch's origin, not the peer that sent it: the
+// batch is refused and the session goes on.
+bool ConcernsOrigin(v1::RejectReason reason) {
+  return reason == v1::REJECT_REASON_FROZEN || reason == v1::REJECT_REASON_EQUIVOCATION;
+}
+
 }  // namespace
+
+absl::Status MakeRejection(v1::RejectReason reason, absl::StatusCode code,
+                           absl::string_view message) {
+  absl::Status s(code, message);
+  s.SetPayload(kReasonUrl, absl::Cord(absl::StrCat(static_cast<int>(reason))));
+  return s;
+}
 
 Session::Session(storage::Store* store, storage::Writer* writer, BatchVerifier* verifier,
                  const Clock* clock, SessionOptions options, std::string peer)
@@ -44,7 +63,18 @@ Session::Session(storage::Store* store, storage::Writer* writer, BatchVerifier* 
       options_(std::move(options)),
       peer_(std::move(peer)),
       peer_keeps_whole_logs_(peer_ == options_.national),
-      we_keep_whole_logs_(options_.self == options_.national) {}
+      we_keep_whole_logs_(options_.self == options_.national),
+      input_(std::make_unique<InputAccount>(
+          InputLimits{options_.credit, options_.max_message_bytes},
+          options_.peers == nullptr
+              ? std::function<void(int64_t, int64_t)>()
+              : [peers = options_.peers, peer = peer_](int64_t bytes, int64_t batches) {
+                  peers->InputChanged(peer, bytes, batches);
+                })) {
+  // The first credit counts as granted from the start: the transport may
+  // read before Start() has sent it.
+  input_->Granted(options_.credit);
+}
 
 Session::Session(storage::Store* store, storage::Writer* writer,
                  std::unique_ptr<BatchVerifier> verifier, const Clock* clock,
@@ -79,24 +109,88 @@ absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
     TB_ASSIGN_OR_RETURN(auto latest, store_->CheckpointAtOrBelow(log, ~uint64_t{0}));
     if (latest.has_value()) positions[Key(log)].set_checkpoint_size(latest->first);
   }
+  // Logs frozen here: the peer must not offer them (it would only be told
+  // LogRefused batch by batch).
+  TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> frozen, FrozenLogs(*store_));
+  for (const storage::LogId& log : frozen) {
+    positions[Key(log)].set_frozen(true);
+    refused_here_[Key(log)] = v1::REJECT_REASON_FROZEN;
+  }
   for (auto& [key, p] : positions) {
     p.set_origin(key.first);
     p.set_epoch(key.second);
     *hello->add_positions() = std::move(p);
   }
-  out[1].mutable_credit()->set_batches(options_.credit);
+  out[1].mutable_credit()->set_batches(options_.credit);  // granted at construction
   return out;
 }
 
+void Session::Grant(std::vector<v1::SyncMessage>* out) {
+  out->emplace_back().mutable_credit()->set_batches(1);
+  input_->Granted(1);
+}
+
+absl::Status Session::Violation(v1::RejectReason reason, absl::string_view message) {
+  TB_LOG(WARNING) << "peer " << peer_ << ": " << v1::RejectReason_Name(reason) << ": " << message;
+  TB_RETURN_IF_ERROR(
+      store_->Increment(absl::StrCat("rejected/", v1::RejectReason_Name(reason)), 1));
+  TB_RETURN_IF_ERROR(
+      HoldPeer(*store_, peer_, absl::StrCat(v1::RejectReason_Name(reason), ": ", message)));
+  return MakeRejection(
+      reason, absl::StatusCode::kInvalidArgument,
+      absl::StrCat("session rejected, ", v1::RejectReason_Name(reason), ": ", message));
+}
+
+absl::Status Session::OnUnparsable(uint64_t wire_bytes) {
+  input_->Release(wire_bytes, /*batch=*/false);
+  const uint64_t index = input_->stats().messages;
+  const std::string what =
+      absl::StrCat("message ", index, " (", wire_bytes, " bytes) does not parse as a SyncMessage");
+  TB_LOG(WARNING) << "peer " << peer_ << ": REJECT_REASON_UNPARSABLE: " << what;
+  TB_RETURN_IF_ERROR(store_->Increment("rejected/REJECT_REASON_UNPARSABLE", 1));
+  TB_RETURN_IF_ERROR(store_->Increment(UnparsableCounter(peer_), 1));
+  TB_ASSIGN_OR_RETURN(const uint64_t sessions, store_->GetCounter(UnparsableCounter(peer_)));
+  if (sessions >= kHoldAfterUnparsable) {
+    TB_RETURN_IF_ERROR(HoldPeer(
+        *store_, peer_,
+        absl::StrCat("REJECT_REASON_UNPARSABLE in ", sessions, " sessions, the last: ", what)));
+  }
+  return MakeRejection(v1::REJECT_REASON_UNPARSABLE, absl::StatusCode::kInvalidArgument,
+                       absl::StrCat("session rejected, REJECT_REASON_UNPARSABLE: ", what));
+}
+
 absl::Status Session::OnMessage(const v1::SyncMessage& in, std::vector<v1::SyncMessage>* out) {
+  const uint64_t bytes = in.ByteSizeLong();
+  input_->Read(bytes, in.has_batch());
+  return OnReceived(in, bytes, out);
+}
+
+absl::Status Session::OnReceived(const v1::SyncMessage& in, uint64_t wire_bytes,
+                                 std::vector<v1::SyncMessage>* out) {
+  if (in.has_batch()) {
+    if (!hello_received_) {
+      input_->Release(wire_bytes, /*batch=*/true);
+      return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, ": batch before Hello"));
+    }
+    // Released once applied, skipped or refused.
+    return OnBatch(in.batch(), wire_bytes, out);
+  }
+  absl::Status handled = Handle(in, out);
+  input_->Release(wire_bytes, /*batch=*/false);
+  return handled;
+}
+
+absl::Status Session::Handle(const v1::SyncMessage& in, std::vector<v1::SyncMessage>* out) {
   switch (in.msg_case()) {
     case v1::SyncMessage::kHello:
       if (hello_received_) {
         return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, ": second Hello"));
       }
       hello_received_ = true;
+      if (options_.peers != nullptr) options_.peers->ClearRefusals(peer_);
       for (const v1::Position& p : in.hello().positions()) {
         peer_positions_[{p.origin(), p.epoch()}] = {p.seq(), p.checkpoint_size()};
+        if (p.frozen()) PeerRefuses({p.origin(), p.epoch()}, v1::REJECT_REASON_FROZEN);
       }
       return absl::OkStatus();
     case v1::SyncMessage::kCredit:
@@ -112,16 +206,24 @@ absl::Status Session::OnMessage(const v1::SyncMessage& in, std::vector<v1::SyncM
         acked_own_ = std::max(acked_own_, in.ack().seq());
       }
       return StoreAck(*store_, peer_, {in.ack().origin(), in.ack().epoch()}, in.ack().seq());
-    case v1::SyncMessage::kBatch:
-      if (!hello_received_) {
-        return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, ": batch before Hello"));
-      }
-      return OnBatch(in.batch(), out);
+    case v1::SyncMessage::kBatch: break;  // OnReceived
     case v1::SyncMessage::kFetchPerson: return OnFetchPerson(in.fetch_person().person(), out);
     case v1::SyncMessage::kFetchDone: return OnFetchDone(in.fetch_done());
     case v1::SyncMessage::kResync: {
       const v1::Position& p = in.resync();
       peer_positions_[{p.origin(), p.epoch()}] = {p.seq(), p.checkpoint_size()};
+      return absl::OkStatus();
+    }
+    case v1::SyncMessage::kLogRefused: {
+      const v1::LogRefused& r = in.log_refused();
+      if (!IsSixDigits(r.origin()) || !ConcernsOrigin(r.reason())) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("peer ", peer_, ": LogRefused names no node code or another reason"));
+      }
+      TB_LOG(WARNING) << "peer " << peer_ << " refuses log " << r.origin() << "/" << r.epoch()
+                      << " (" << v1::RejectReason_Name(r.reason()) << "): " << r.message()
+                      << "; not offered to it any more";
+      PeerRefuses({r.origin(), r.epoch()}, r.reason());
       return absl::OkStatus();
     }
     case v1::SyncMessage::kGoodbye:
@@ -189,10 +291,60 @@ absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
   return view;
 }
 
-absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessage>* out) {
+void Session::PeerRefuses(const storage::LogId& log, v1::RejectReason reason) {
+  refused_by_peer_.insert(Key(log));
+  if (options_.peers != nullptr) {
+    options_.peers->Refuses(peer_, LogName(log), v1::RejectReason_Name(reason));
+  }
+}
+
+absl::Status Session::Skip(const storage::LogId& log, v1::RejectReason reason,
+                           absl::string_view why, uint64_t wire_bytes,
+                           std::vector<v1::SyncMessage>* out) {
+  input_->Release(wire_bytes, /*batch=*/true);
+  ++stats_.batches_skipped;
+  if (options_.peers != nullptr) options_.peers->BatchSkipped(peer_);
+  refused_here_.emplace(Key(log), reason);
+  if (told_.insert(Key(log)).second) {
+    v1::LogRefused* r = out->emplace_back().mutable_log_refused();
+    r->set_origin(log.origin);
+    r->set_epoch(log.epoch);
+    r->set_reason(reason);
+    r->set_message(why.empty() ? absl::StrCat("node ", options_.self, " refuses log ", LogName(log),
+                                              ": ", v1::RejectReason_Name(reason))
+                               : std::string(why));
+  }
+  Grant(out);
+  return absl::OkStatus();
+}
+
+absl::Status Session::OnBatch(const v1::Batch& batch, uint64_t wire_bytes,
+                              std::vector<v1::SyncMessage>* out) {
+  // The credit this receiver granted is a promise about its memory: a batch
+  // read beyond it (counted when it was read, InputAccount::OverCredit) ends
+  // the session, whatever it holds.
+  const auto [over, granted] = input_->OverCredit();
+  if (++batches_received_ == over) {
+    input_->Release(wire_bytes, /*batch=*/true);
+    return Violation(v1::REJECT_REASON_OVER_CREDIT,
+                     absl::StrCat("batch ", over, " received, ", granted, " granted"));
+  }
+  return Verified(batch, wire_bytes, out);
+}
+
+absl::Status Session::Verified(const v1::Batch& batch, uint64_t wire_bytes,
+                               std::vector<v1::SyncMessage>* out) {
   const storage::LogId log{batch.origin(), batch.epoch()};
   if (log.origin == options_.self) {
+    input_->Release(wire_bytes, /*batch=*/true);
     return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, " sent events of our own log"));
+  }
+  if (auto refused = refused_here_.find(Key(log)); refused != refused_here_.end()) {
+    // Refused already in this session (in flight when the sender was told,
+    // or frozen here since our Hello): dropped before any verification.
+    TB_RETURN_IF_ERROR(
+        store_->Increment(absl::StrCat("rejected/", v1::RejectReason_Name(refused->second)), 1));
+    return Skip(log, refused->second, "", wire_bytes, out);
   }
   const absl::Time began = absl::Now();
   TB_ASSIGN_OR_RETURN(ReceiverLog view, ViewOf(log));
@@ -214,34 +366,38 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
       held_size = held.tree_size;
     }
     p->set_checkpoint_size(held_size);
-    out->emplace_back().mutable_credit()->set_batches(1);
+    input_->Release(wire_bytes, /*batch=*/true);
+    Grant(out);
     return absl::OkStatus();
   }
   if (!verified.ok()) {
     const v1::RejectReason reason = RejectReasonOf(verified.status());
-    if (reason != v1::REJECT_REASON_UNSPECIFIED) {
-      TB_LOG(WARNING) << "rejected batch peer=" << peer_ << " origin=" << log.origin
-                      << " epoch=" << log.epoch << " reason=" << v1::RejectReason_Name(reason)
-                      << ": " << verified.status().message();
-      TB_RETURN_IF_ERROR(
-          store_->Increment(absl::StrCat("rejected/", v1::RejectReason_Name(reason)), 1));
+    if (reason == v1::REJECT_REASON_UNSPECIFIED) return verified.status();  // ours, not the peer's
+    TB_LOG(WARNING) << "rejected batch peer=" << peer_ << " origin=" << log.origin
+                    << " epoch=" << log.epoch << " reason=" << v1::RejectReason_Name(reason) << ": "
+                    << verified.status().message();
+    TB_RETURN_IF_ERROR(
+        store_->Increment(absl::StrCat("rejected/", v1::RejectReason_Name(reason)), 1));
+    if (ConcernsOrigin(reason)) {
+      // The origin's doing, which the peer may only have passed on: the
+      // evidence is kept (and the origin frozen when it is conclusive), and
+      // the session goes on with every other log.
       if (reason == v1::REJECT_REASON_EQUIVOCATION) {
         TB_RETURN_IF_ERROR(KeepEvidence(evidence, log));
       }
-      if (absl::IsInvalidArgument(verified.status()) && reason != v1::REJECT_REASON_EQUIVOCATION) {
-        // The peer sent bad data: no more sessions with it until an
-        // operator clears the hold (sync/peers.h). Equivocation is the
-        // origin's doing, which the peer may only have passed on: the
-        // origin is frozen instead.
-        TB_RETURN_IF_ERROR(
-            HoldPeer(*store_, peer_,
-                     absl::StrCat(v1::RejectReason_Name(reason), " in a batch of origin ",
-                                  log.origin, " epoch ", log.epoch)));
-      }
-      return Explained(verified.status(), reason);
+      return Skip(log, reason, verified.status().message(), wire_bytes, out);
     }
-    return verified.status();
+    if (absl::IsInvalidArgument(verified.status())) {
+      // The peer sent bad data: no more sessions with it until an operator
+      // clears the hold (sync/peers.h).
+      TB_RETURN_IF_ERROR(
+          HoldPeer(*store_, peer_,
+                   absl::StrCat(v1::RejectReason_Name(reason), " in a batch of origin ", log.origin,
+                                " epoch ", log.epoch)));
+    }
+    return Explained(verified.status(), reason);
   }
+  TB_RETURN_IF_ERROR(CheckClock(verified->batch, batch.backfill()));
   if (batch.backfill()) {
     // Events from anywhere in the log: they must not move the cursor.
     verified->batch.from_peer.clear();
@@ -253,6 +409,7 @@ absl::Status Session::OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessag
   applying->verified = *std::move(verified);
   applying->backfill = batch.backfill();
   applying->began = began;
+  applying->wire_bytes = wire_bytes;
   applying->apply = writer_->StartApplyRemote(applying->verified.batch);
   applying_.push_back(std::move(applying));
   // Acks go out from NextBatch, which the transport calls once it has
@@ -276,8 +433,37 @@ absl::Status Session::FinishOldest(std::vector<v1::SyncMessage>* out) {
     ack->set_epoch(rb.log.epoch);
     ack->set_seq(rb.cursor);
   }
-  out->emplace_back().mutable_credit()->set_batches(1);
+  Grant(out);
+  input_->Release(a.wire_bytes, /*batch=*/true);
   applying_.pop_front();
+  return absl::OkStatus();
+}
+
+absl::Status Session::CheckClock(const storage::RemoteBatch& batch, bool backfill) {
+  if (batch.events.empty()) return absl::OkStatus();
+  const absl::Time now = clock_->Now();
+  int64_t newest = batch.events.front().parsed.hlc().physical_micros();
+  uint64_t beyond = 0;
+  for (const storage::RemoteEvent& e : batch.events) {
+    const int64_t stamp = e.parsed.hlc().physical_micros();
+    newest = std::max(newest, stamp);
+    if (TooFarAhead(stamp, now, options_.max_clock_ahead)) ++beyond;
+  }
+  if (beyond > 0) {
+    stats_.events_ahead += beyond;
+    TB_LOG(WARNING) << "origin " << batch.log.origin << " (from peer " << peer_ << "): " << beyond
+                    << " events stamped more than "
+                    << absl::FormatDuration(options_.max_clock_ahead)
+                    << " ahead of this node's clock, up to "
+                    << absl::FormatDuration(absl::FromUnixMicros(newest) - now)
+                    << "; applied, not adopted by this node's clock";
+    TB_RETURN_IF_ERROR(store_->Increment("clock/events_ahead", beyond));
+  }
+  // A backfill brings old events: they say nothing about the origin's clock
+  // now, unless they are ahead.
+  if (options_.peers != nullptr && (!backfill || beyond > 0)) {
+    options_.peers->ClockSeen(batch.log.origin, absl::FromUnixMicros(newest) - now, beyond, now);
+  }
   return absl::OkStatus();
 }
 
@@ -299,7 +485,13 @@ absl::Status Session::OnFetchPerson(const std::string& person, std::vector<v1::S
     TB_LOG(WARNING) << "refused history of person " << ids::MaskId(person) << " to peer " << peer_
                     << ": not linked to the person here";
     TB_RETURN_IF_ERROR(store_->Increment("refused/fetch_person", 1));
-    TB_RETURN_IF_ERROR(Audit(person, absl::PermissionDeniedError("not linked to the person")));
+    const absl::Status refusal = absl::PermissionDeniedError("not linked to the person");
+    if (options_.refusals != nullptr) {
+      TB_RETURN_IF_ERROR(options_.refusals->Refused(storage::PeerAuditEntry(
+          peer_, "person.fetch", person, "backfill after linking", refusal)));
+    } else {
+      TB_RETURN_IF_ERROR(Audit(person, refusal));
+    }
     v1::FetchDone* done = out->emplace_back().mutable_fetch_done();
     done->set_person(person);
     done->set_code(static_cast<int>(absl::StatusCode::kPermissionDenied));
@@ -353,6 +545,10 @@ absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBackfill() {
       backfills_.pop_front();
       return msg;
     }
+    if (refused_by_peer_.count(Key(b.logs.front().first)) != 0) {
+      b.logs.erase(b.logs.begin());  // the peer refuses this log
+      continue;
+    }
     if (credit_ == 0) return std::nullopt;
     auto& [log, seqs] = b.logs.front();
     PeerPosition& position = peer_positions_[Key(log)];
@@ -393,12 +589,16 @@ absl::Status Session::KeepEvidence(const Equivocation& evidence, const storage::
 }
 
 absl::StatusOr<std::vector<storage::LogId>> Session::LogsToSend() {
-  std::vector<storage::LogId> logs = {writer_->log()};
+  std::vector<storage::LogId> logs;
+  if (refused_by_peer_.count(Key(writer_->log())) == 0) logs.push_back(writer_->log());
   if (we_keep_whole_logs_) {
-    // The national node relays every log routed on to this peer.
+    // The national node relays every log routed on to this peer, except
+    // those the peer refuses.
     TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> routed, store_->RouteLogs(peer_));
     for (storage::LogId& log : routed) {
-      if (!(log == writer_->log()) && log.origin != peer_) logs.push_back(std::move(log));
+      if (log == writer_->log() || log.origin == peer_) continue;
+      if (refused_by_peer_.count(Key(log)) != 0) continue;
+      logs.push_back(std::move(log));
     }
   }
   return logs;

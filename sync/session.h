@@ -3,11 +3,14 @@
 // one, and each is at once a sender and a receiver (DESIGN.md section 7):
 //
 //   start       Hello (where we stand in every log we receive from the
-//               peer) and a Credit (how many batches we accept at once)
+//               peer, and which logs we refuse: frozen here) and a Credit
+//               (how many batches we accept at once)
 //   sending     NextBatch() reads from the durable log and routing index
 //               (sync/feed.h) within the credit the peer granted: our own
 //               log (whole to the national node, routed to counties) and, at
-//               the national node, every log routed on to the peer (relay)
+//               the national node, every log routed on to the peer (relay),
+//               except the logs the peer refuses (LogRefused, or frozen in
+//               its Hello)
 //   receiving   OnMessage(batch) verifies it (sync/verify.h) and hands it
 //               to the writer to apply with its cursor in one durable batch
 //               (Writer::StartApplyRemote); once that is durable, NextBatch
@@ -21,16 +24,36 @@
 //               sends FetchPerson for each, and the peer answers with every
 //               event it can prove about the person (its own log; at the
 //               national node every log), then FetchDone. A peer that is not
-//               linked to the person is refused, and the refusal counted and
-//               logged (ID masked).
+//               linked to the person is refused, and the refusal counted,
+//               logged (ID masked) and audited (storage/refusal_audit.h).
 //
-// A batch that fails verification ends the session with the rejection
-// (kInvalidArgument carrying a RejectReason); on equivocation both
-// checkpoints are stored as evidence and the origin is frozen for apply.
+// What a peer can make this node hold or believe is bounded here, where
+// any transport obeys it (issue #14):
+//   credit      the receiver counts the credit it granted (options.credit at
+//               the start, one back per batch applied, skipped or resent); a
+//               batch read beyond it ends the session
+//               (REJECT_REASON_OVER_CREDIT, counted, the peer held). input() is the account of
+//               input read and not yet processed, which the transport asks before every read
+//               (sync/input_account.h).
+//   origins     a batch refused for a reason that concerns its origin, not
+//               the sender (REJECT_REASON_FROZEN, REJECT_REASON_EQUIVOCATION)
+//               ends nothing: it is counted, the credit comes back, the
+//               sender is told (LogRefused) and stops offering that log;
+//               every other log keeps flowing on the session.
+//   clocks      an event stamped more than options.max_clock_ahead ahead of
+//               this node's clock is applied (it is signed history) but
+//               counted and shown per origin (PeerTable::ClockSeen); the
+//               writer's hybrid clock does not adopt it (common/clock.h).
+//   garbage     bytes that do not parse as a SyncMessage (OnUnparsable) are
+//               a rejection: a reason, a counter, and after
+//               kHoldAfterUnparsable such sessions a hold.
+//
+// Any other batch that fails verification ends the session with the
+// rejection (kInvalidArgument carrying a RejectReason) and holds the peer.
 // Nothing is reset silently.
 //
-// Thread safety: none; one Session belongs to one stream's worker. The
-// Store and Writer it borrows are shared and thread-safe.
+// Thread safety: none, except input(); one Session belongs to one stream's
+// worker. The Store and Writer it borrows are shared and thread-safe.
 #pragma once
 
 #include <cstdint>
@@ -45,10 +68,12 @@
 #include "absl/status/statusor.h"
 #include "common/clock.h"
 #include "storage/audit_log.h"
+#include "storage/refusal_audit.h"
 #include "storage/store.h"
 #include "storage/writer.h"
 #include "sync/evidence.h"
 #include "sync/feed.h"
+#include "sync/input_account.h"
 #include "sync/peers.h"
 #include "sync/verify.h"
 #include "tongban/v1/exchange.pb.h"
@@ -62,16 +87,32 @@ struct SessionOptions {
   // person's history (the writer's retention window).
   absl::Duration retention = absl::Hours(24 * 180);
   FeedLimits limits;
-  // Batches the receiver lets the sender have in flight. With batches of at
-  // most 1 MiB this bounds the receiver's memory per session.
+  // Batches the receiver lets the sender have in flight; with the largest
+  // message the transport takes, this bounds the input a peer can make the
+  // receiver hold (InputAccount::bound_bytes()).
   uint32_t credit = 4;
+  uint64_t max_message_bytes = kMaxMessageBytes;
+  // An event stamped further ahead of this node's clock is counted and
+  // shown, and not adopted by the hybrid clock ([sync] max_clock_ahead).
+  absl::Duration max_clock_ahead = kDefaultMaxClockAhead;
   // Where the session reports its state (connected, batches, acks, how it
   // ended); may be null. Not owned.
   PeerTable* peers = nullptr;
-  // Where a peer's request for a person's history is audited, answered or
-  // refused (storage/audit_log.h); may be null. Not owned.
+  // Where a peer's request for a person's history is audited when answered
+  // (storage/audit_log.h); may be null. Not owned.
   storage::AuditLog* audit = nullptr;
+  // Where a refusal is audited (aggregated: storage/refusal_audit.h); if
+  // null, refusals go to `audit` one entry each. Not owned.
+  storage::RefusalAudit* refusals = nullptr;
 };
+
+// Sessions a peer may end with bytes that do not parse before it is held.
+inline constexpr uint64_t kHoldAfterUnparsable = 3;
+
+// A rejection carrying `reason`, as BatchVerifier returns them
+// (RejectReasonOf reads it back).
+absl::Status MakeRejection(v1::RejectReason reason, absl::StatusCode code,
+                           absl::string_view message);
 
 struct SessionStats {
   uint64_t batches_sent = 0;
@@ -79,6 +120,8 @@ struct SessionStats {
   uint64_t batches_applied = 0;
   uint64_t events_applied = 0;
   uint64_t acks_received = 0;
+  uint64_t batches_skipped = 0;  // refused for their origin, session kept
+  uint64_t events_ahead = 0;     // applied events stamped beyond max_clock_ahead
 };
 
 class Session {
@@ -95,10 +138,24 @@ class Session {
   // The first messages to send: Hello, then Credit.
   absl::StatusOr<std::vector<v1::SyncMessage>> Start();
 
-  // Handles one message from the peer and appends any answer (Ack, Credit)
-  // to `out`. Errors end the session: a rejection of the peer's data
-  // (kInvalidArgument, RejectReasonOf() tells which) or a local failure.
+  // Handles one message from the peer and appends any answer (Ack, Credit,
+  // LogRefused, Resync) to `out`. Errors end the session: a rejection of the
+  // peer's data (kInvalidArgument, RejectReasonOf() tells which) or a local
+  // failure. Counts the message in input() itself.
   absl::Status OnMessage(const v1::SyncMessage& in, std::vector<v1::SyncMessage>* out);
+  // The same for a message of `wire_bytes` that the transport already
+  // counted with input().Read().
+  absl::Status OnReceived(const v1::SyncMessage& in, uint64_t wire_bytes,
+                          std::vector<v1::SyncMessage>* out);
+  // The transport read `wire_bytes` (counted with input().Read()) that do
+  // not parse as a SyncMessage. Returns the rejection that ends the session
+  // (REJECT_REASON_UNPARSABLE); counts it, and holds the peer once it has
+  // ended kHoldAfterUnparsable sessions so.
+  absl::Status OnUnparsable(uint64_t wire_bytes);
+
+  // The account of the peer's input not yet processed; the transport asks it
+  // before each read. Thread-safe.
+  InputAccount& input() { return *input_; }
 
   // The next message to send (the Ack and Credit of a received batch that
   // became durable, a batch, or the end of a backfill answer), or nullopt
@@ -121,7 +178,22 @@ class Session {
   const SessionStats& stats() const { return stats_; }
 
  private:
-  absl::Status OnBatch(const v1::Batch& batch, std::vector<v1::SyncMessage>* out);
+  absl::Status Handle(const v1::SyncMessage& in, std::vector<v1::SyncMessage>* out);
+  absl::Status OnBatch(const v1::Batch& batch, uint64_t wire_bytes,
+                       std::vector<v1::SyncMessage>* out);
+  absl::Status Verified(const v1::Batch& batch, uint64_t wire_bytes,
+                        std::vector<v1::SyncMessage>* out);
+  // A batch refused for a reason that concerns its origin: counted, its
+  // credit back, the sender told once per log; the session goes on.
+  absl::Status Skip(const storage::LogId& log, v1::RejectReason reason, absl::string_view why,
+                    uint64_t wire_bytes, std::vector<v1::SyncMessage>* out);
+  // The peer refuses `log` from us: stop offering it.
+  void PeerRefuses(const storage::LogId& log, v1::RejectReason reason);
+  // Appends a Credit of one batch to `out` and counts it as granted.
+  void Grant(std::vector<v1::SyncMessage>* out);
+  // Counts the rejection, holds the peer, and returns it as the peer reads it.
+  absl::Status Violation(v1::RejectReason reason, absl::string_view message);
+  absl::Status CheckClock(const storage::RemoteBatch& batch, bool backfill);
   absl::Status OnFetchPerson(const std::string& person, std::vector<v1::SyncMessage>* out);
   absl::Status OnFetchDone(const v1::FetchDone& done);
   absl::StatusOr<std::optional<v1::SyncMessage>> NextBackfill();
@@ -129,7 +201,8 @@ class Session {
   struct Applying {
     VerifiedBatch verified;  // the writer reads verified.batch
     bool backfill = false;
-    absl::Time began;  // when verification started, for the apply latency
+    absl::Time began;         // when verification started, for the apply latency
+    uint64_t wire_bytes = 0;  // released from input_ when applied
     std::unique_ptr<storage::Writer::RemoteApply> apply;  // destroyed first
   };
   static constexpr size_t kMaxApplying = 2;
@@ -156,8 +229,19 @@ class Session {
   const bool peer_keeps_whole_logs_;  // the peer is the national node
   const bool we_keep_whole_logs_;     // we are the national node
 
+  const std::unique_ptr<InputAccount> input_;
+
   bool hello_received_ = false;
   uint32_t credit_ = 0;  // batches the peer still accepts
+  // Receiver side: batches received in all (the credit granted is counted
+  // in input_, which compares it with batches as they are read).
+  uint64_t batches_received_ = 0;
+  // Logs whose batches this session refuses, and those the sender was told
+  // of with a LogRefused.
+  std::map<std::pair<std::string, uint64_t>, v1::RejectReason> refused_here_;
+  std::set<std::pair<std::string, uint64_t>> told_;
+  // Sender side: logs the peer refuses from us.
+  std::set<std::pair<std::string, uint64_t>> refused_by_peer_;
   // Where the peer stands in each log we send it (from its Hello, then
   // advanced as we send).
   std::map<std::pair<std::string, uint64_t>, PeerPosition> peer_positions_;

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
+#include <grpcpp/support/sync_stream.h>
 
 #include <atomic>
 #include <deque>
@@ -16,6 +17,7 @@
 #include "common/status_macros.h"
 #include "common/thread.h"
 #include "sync/grpc_status.h"
+#include "sync/input_account.h"
 #include "tongban/v1/exchange.grpc.pb.h"
 
 namespace tongban::sync {
@@ -26,6 +28,9 @@ constexpr char kNodeUriPrefix[] = "urn:tongban:node:";
 constexpr absl::Duration kStopPoll = absl::Milliseconds(100);
 // How long a closing client waits for the server to end the stream.
 constexpr absl::Duration kCloseWait = absl::Seconds(5);
+// What is read (and dropped) after a session ended, waiting for the peer to
+// close its side: a peer flooding past it is not read any further.
+constexpr uint64_t kDrainBytes = 2 * kMaxMessageBytes;
 
 // The node code in the verified peer certificate's URI SAN.
 absl::StatusOr<std::string> PeerCode(const grpc::AuthContext& auth) {
@@ -44,25 +49,41 @@ absl::StatusOr<std::string> PeerCode(const grpc::AuthContext& auth) {
   return code;
 }
 
-// What a session loop needs from a gRPC stream, server or client side.
+// The Sync method, read and written as bytes (grpc::ByteBuffer) rather than
+// as parsed messages, so that the transport sees every message's size before
+// it parses it and can tell bytes that do not parse from the end of the
+// stream (the typed API returns false for both).
+constexpr char kSyncMethod[] = "/tongban.v1.Exchange/Sync";
+
+using RawServerStream = grpc::ServerReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>;
+using RawClientStream = grpc::ClientReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer>;
+
+bool Serialize(const v1::SyncMessage& msg, grpc::ByteBuffer* out) {
+  bool own = false;
+  return grpc::SerializationTraits<v1::SyncMessage>::Serialize(msg, out, &own).ok();
+}
+
+// One message as read: parsed, or the size of bytes that do not parse.
+struct Inbound {
+  v1::SyncMessage msg;
+  uint64_t bytes = 0;
+  bool unparsable = false;
+};
+
+// What a session loop needs from a gRPC stream, server or client side. The
+// reader thread asks the session's input account before every read
+// (sync/input_account.h): while the peer's unprocessed input is at its
+// credit, nothing more is read, and gRPC's flow control slows the peer.
 template <typename Stream>
 class StreamPump {
  public:
-  StreamPump(Stream* stream, storage::Writer* writer) : stream_(stream), writer_(writer) {
+  StreamPump(Stream* stream, storage::Writer* writer, Session& session)
+      : stream_(stream), writer_(writer), session_(session) {
     listener_ = writer_->AddListener([this] {
       absl::MutexLock lock(&mu_);
       changed_ = true;
     });
-    absl::StatusOr<std::thread> reader = StartThread("tb-stream-read", [this] {
-      v1::SyncMessage msg;
-      while (stream_->Read(&msg)) {
-        absl::MutexLock lock(&mu_);
-        inbox_.push_back(std::move(msg));
-        msg.Clear();
-      }
-      absl::MutexLock lock(&mu_);
-      reader_done_ = true;
-    });
+    absl::StatusOr<std::thread> reader = StartThread("tb-stream-read", [this] { ReadLoop(); });
     if (reader.ok()) {
       reader_ = *std::move(reader);
     } else {
@@ -75,15 +96,18 @@ class StreamPump {
 
   // REQUIRES: the reader has ended (CancelAndJoin or WaitReaderDone first).
   ~StreamPump() {
+    session_.input().Close();
     writer_->RemoveListener(listener_);
     if (reader_.joinable()) reader_.join();
   }
 
-  // Runs `session` until the peer ends the stream, `stop` is set, or an
-  // error; returns the error or OK, and tells the session.
-  absl::Status Run(Session& session, const std::atomic<bool>& stop) {
-    absl::Status result = RunUntilEnd(session, stop);
-    session.Ended(result);
+  // Runs the session until the peer ends the stream, `stop` is set, or an
+  // error; returns the error or OK, and tells the session. From then on the
+  // reader only drains what the peer still sends, holding none of it.
+  absl::Status Run(const std::atomic<bool>& stop) {
+    absl::Status result = RunUntilEnd(stop);
+    session_.input().Close();
+    session_.Ended(result);
     return result;
   }
 
@@ -96,22 +120,63 @@ class StreamPump {
     return mu_.AwaitWithTimeout(absl::Condition(&reader_done_), timeout);
   }
 
+  // Writes `msg` to the stream; false if the peer ended the call.
+  bool Write(const v1::SyncMessage& msg) {
+    grpc::ByteBuffer buffer;
+    if (!Serialize(msg, &buffer)) return false;
+    return stream_->Write(buffer);
+  }
+
  private:
-  absl::Status RunUntilEnd(Session& session, const std::atomic<bool>& stop) {
+  void ReadLoop() {
+    InputAccount& input = session_.input();
+    for (;;) {
+      if (!input.WaitMayRead()) {
+        // The session ended: read on until the peer closes its side (so it
+        // gets our status rather than a cancellation), keeping nothing, but
+        // no more than kDrainBytes: a peer that keeps sending is not read
+        // further (the call then ends with our status all the same).
+        grpc::ByteBuffer ignored;
+        uint64_t drained = 0;
+        while (drained <= kDrainBytes && stream_->Read(&ignored)) {
+          drained += ignored.Length();
+          ignored.Clear();
+        }
+        break;
+      }
+      grpc::ByteBuffer buffer;
+      if (!stream_->Read(&buffer)) break;
+      Inbound in;
+      in.bytes = buffer.Length();
+      in.unparsable =
+          !grpc::SerializationTraits<v1::SyncMessage>::Deserialize(&buffer, &in.msg).ok();
+      input.Read(in.bytes, !in.unparsable && in.msg.has_batch());
+      const bool unparsable = in.unparsable;
+      {
+        absl::MutexLock lock(&mu_);
+        inbox_.push_back(std::move(in));
+      }
+      if (unparsable) break;  // nothing after it is read: the session ends
+    }
+    absl::MutexLock lock(&mu_);
+    reader_done_ = true;
+  }
+
+  absl::Status RunUntilEnd(const std::atomic<bool>& stop) {
     TB_RETURN_IF_ERROR(start_error_);
-    TB_ASSIGN_OR_RETURN(std::vector<v1::SyncMessage> start, session.Start());
+    TB_ASSIGN_OR_RETURN(std::vector<v1::SyncMessage> start, session_.Start());
     for (const v1::SyncMessage& m : start) {
-      if (!stream_->Write(m)) return Broken();
+      if (!Write(m)) return Broken();
     }
     std::vector<v1::SyncMessage> out;
     for (;;) {
       // Send what the peer's credit allows.
       for (;;) {
-        TB_ASSIGN_OR_RETURN(std::optional<v1::SyncMessage> batch, session.NextBatch());
+        TB_ASSIGN_OR_RETURN(std::optional<v1::SyncMessage> batch, session_.NextBatch());
         if (!batch.has_value()) break;
-        if (!stream_->Write(*batch)) return Broken();
+        if (!Write(*batch)) return Broken();
       }
-      std::deque<v1::SyncMessage> inbox;
+      std::deque<Inbound> inbox;
       bool done;
       {
         absl::MutexLock lock(&mu_);
@@ -125,11 +190,12 @@ class StreamPump {
         changed_ = false;
         done = reader_done_;
       }
-      for (const v1::SyncMessage& m : inbox) {
+      for (const Inbound& m : inbox) {
+        if (m.unparsable) return session_.OnUnparsable(m.bytes);
         out.clear();
-        TB_RETURN_IF_ERROR(session.OnMessage(m, &out));
+        TB_RETURN_IF_ERROR(session_.OnReceived(m.msg, m.bytes, &out));
         for (const v1::SyncMessage& o : out) {
-          if (!stream_->Write(o)) return Broken();
+          if (!Write(o)) return Broken();
         }
       }
       if (done && inbox.empty()) return absl::OkStatus();
@@ -144,15 +210,24 @@ class StreamPump {
 
   Stream* const stream_;
   storage::Writer* const writer_;
+  Session& session_;
   int listener_ = -1;
   bool broken_ = false;       // only the session thread writes
   absl::Status start_error_;  // the reader thread could not start
   std::thread reader_;
   absl::Mutex mu_;
-  std::deque<v1::SyncMessage> inbox_ ABSL_GUARDED_BY(mu_);
+  std::deque<Inbound> inbox_ ABSL_GUARDED_BY(mu_);
   bool reader_done_ ABSL_GUARDED_BY(mu_) = false;
   bool changed_ ABSL_GUARDED_BY(mu_) = true;
 };
+
+// In-band reason for ending a session, written before the call ends.
+v1::SyncMessage Goodbye(const absl::Status& result) {
+  v1::SyncMessage bye;
+  bye.mutable_goodbye()->set_code(static_cast<int>(result.code()));
+  bye.mutable_goodbye()->set_message(std::string(result.message()));
+  return bye;
+}
 
 class ExchangeService final : public v1::Exchange::Service {
  public:
@@ -162,7 +237,19 @@ class ExchangeService final : public v1::Exchange::Service {
         writer_(options.writer),
         where_(std::move(options.where)),
         witness_(std::move(options.witness)),
-        roster_(std::move(options.roster)) {}
+        roster_(std::move(options.roster)) {
+    // Sync (method 0) is served on bytes (see kSyncMethod); the unary calls
+    // keep their generated, parsed handlers. The handler type is the one the
+    // generated code uses (grpc::internal, stable within a gRPC release);
+    // issue #21 moves Sync to WithRawCallbackMethod_Sync instead.
+    MarkMethodStreamed(
+        0, new grpc::internal::BidiStreamingHandler<ExchangeService, grpc::ByteBuffer,
+                                                    grpc::ByteBuffer>(
+               [](ExchangeService* service, grpc::ServerContext* ctx, RawServerStream* stream) {
+                 return service->RawSync(ctx, stream);
+               },
+               this));
+  }
 
   grpc::Status Where(grpc::ServerContext* ctx, const v1::WhereRequest* request,
                      v1::WhereReply* reply) override {
@@ -199,8 +286,7 @@ class ExchangeService final : public v1::Exchange::Service {
     });
   }
 
-  grpc::Status Sync(grpc::ServerContext* ctx,
-                    grpc::ServerReaderWriter<v1::SyncMessage, v1::SyncMessage>* stream) override {
+  grpc::Status RawSync(grpc::ServerContext* ctx, RawServerStream* stream) {
     absl::StatusOr<std::string> peer = PeerCode(*ctx->auth_context());
     if (!peer.ok()) return ToGrpcStatus(peer.status());
     // Refused before anything is read: the status says why.
@@ -213,16 +299,13 @@ class ExchangeService final : public v1::Exchange::Service {
     TB_LOG(INFO) << "peer " << *peer << " connected";
     absl::Status result;
     {
-      StreamPump pump(stream, writer_);
-      result = pump.Run(*session, stopping_);
+      StreamPump pump(stream, writer_, *session);
+      result = pump.Run(stopping_);
       absl::Duration grace = absl::ZeroDuration();
       if (!result.ok()) {
         // Say why in-band, then give the peer time to close its side, so
         // that it also gets the status below rather than a cancellation.
-        v1::SyncMessage bye;
-        bye.mutable_goodbye()->set_code(static_cast<int>(result.code()));
-        bye.mutable_goodbye()->set_message(std::string(result.message()));
-        stream->Write(bye);
+        pump.Write(Goodbye(result));
         grace = kCloseWait;
       }
       if (!pump.WaitReaderDone(grace)) {
@@ -279,10 +362,11 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(Options op
   }
   auto impl = std::make_unique<Impl>();
   impl->service = std::make_unique<ExchangeService>(options);
-  TB_ASSIGN_OR_RETURN(impl->server,
-                      StartMutualTlsServer("exchange server", options.address, options.tls.ca_pem,
-                                           options.tls.cert_pem, options.tls.key_pem,
-                                           impl->service.get(), &impl->port));
+  TB_ASSIGN_OR_RETURN(
+      impl->server, StartMutualTlsServer(
+                        "exchange server", options.address, options.tls.ca_pem,
+                        options.tls.cert_pem, options.tls.key_pem, impl->service.get(), &impl->port,
+                        static_cast<int>(kMaxMessageBytes), options.transport_memory_bytes));
   sync::SetServing(impl->server.get(), v1::Exchange::service_full_name(), true);
   return std::unique_ptr<ExchangeServer>(new ExchangeServer(std::move(impl)));
 }
@@ -308,7 +392,9 @@ std::shared_ptr<grpc::Channel> Dial(const std::string& target, const TlsIdentity
   ssl.pem_root_certs = tls.ca_pem;
   ssl.pem_private_key = tls.key_pem;
   ssl.pem_cert_chain = tls.cert_pem;
-  return grpc::CreateChannel(target, grpc::SslCredentials(ssl));
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(static_cast<int>(kMaxMessageBytes));
+  return grpc::CreateCustomChannel(target, grpc::SslCredentials(ssl), args);
 }
 
 // A unary call to the node at `target`, which must present `peer`'s
@@ -380,11 +466,13 @@ struct PeerConnection::Impl {
   }
 
   absl::Status RunSession() {
-    std::unique_ptr<v1::Exchange::Stub> stub =
-        v1::Exchange::NewStub(Dial(options.target, options.tls));
+    std::shared_ptr<grpc::Channel> channel = Dial(options.target, options.tls);
     grpc::ClientContext ctx;
-    std::unique_ptr<grpc::ClientReaderWriter<v1::SyncMessage, v1::SyncMessage>> stream =
-        stub->Sync(&ctx);
+    std::unique_ptr<RawClientStream> stream(
+        grpc::internal::ClientReaderWriterFactory<grpc::ByteBuffer, grpc::ByteBuffer>::Create(
+            channel.get(),
+            grpc::internal::RpcMethod(kSyncMethod, grpc::internal::RpcMethod::BIDI_STREAMING),
+            &ctx));
     // Returns once the server admitted us (it sends metadata first) or
     // ended the call (a refusal, a failed handshake).
     stream->WaitForInitialMetadata();
@@ -403,9 +491,11 @@ struct PeerConnection::Impl {
     absl::Status result;
     bool broken = false;
     {
-      StreamPump pump(stream.get(), options.writer);
-      result = pump.Run(*options.session, stop);
+      StreamPump pump(stream.get(), options.writer, *options.session);
+      result = pump.Run(stop);
       broken = pump.broken();
+      // A rejection is said in-band, as the server does.
+      if (!result.ok() && !broken) pump.Write(Goodbye(result));
       stream->WritesDone();
       if (!pump.WaitReaderDone(kCloseWait)) {
         ctx.TryCancel();

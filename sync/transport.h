@@ -15,8 +15,18 @@
 // Threads: this version uses gRPC's synchronous API, with one thread that
 // drives the session and one that reads, per stream. That suits a county's
 // handful of peers; the national node's thousands of streams are meant to
-// move to the callback API with a shared executor (the Session needs no
-// change for that).
+// move to the callback API with a shared executor (issue #21; the Session
+// needs no change for that).
+//
+// What a peer can make the node hold (issue #14): Sync is read as bytes,
+// so every message's size is known before it is parsed, and the reader asks
+// the session's InputAccount (sync/input_account.h) before each read: while
+// the peer's unprocessed input is at its credit nothing more is read, and
+// gRPC's flow control slows the peer. Bytes that do not parse end the
+// session as a rejection (Session::OnUnparsable), said in a Goodbye. A
+// message over kMaxMessageBytes is refused by gRPC, which in 1.51 does so
+// only once it has received the message whole (its max receive size is
+// checked after the message is assembled, not from the length prefix).
 //
 // Both servers also answer the standard gRPC health check and server
 // reflection.
@@ -77,6 +87,10 @@ class ExchangeServer {
     // Serves the current roster (the national node); unset: GetRoster is
     // refused with FAILED_PRECONDITION.
     RosterAnswer roster;
+    // gRPC's memory quota for the server's transport buffers (0: none): the
+    // only bound gRPC 1.51 puts on a message it is still assembling, which
+    // it refuses for its size only once it holds it whole.
+    uint64_t transport_memory_bytes = 0;
   };
   static absl::StatusOr<std::unique_ptr<ExchangeServer>> Start(Options options);
   ~ExchangeServer();  // Stop()

@@ -226,6 +226,12 @@ absl::Status StatusCmd(const Args& args, Io& io) {
       {"own log",
        absl::StrCat(s.log_size(), " ", Tr("events"), ", ", s.signed_size(), " ", Tr("signed"))},
       {"logs held", absl::StrCat(s.logs_held(), " (", s.frozen_origins(), " ", Tr("frozen"), ")")},
+      {"frozen", s.frozen_logs().empty() ? Tr("none") : absl::StrJoin(s.frozen_logs(), ", ")},
+      {"clock", s.events_ahead() == 0
+                    ? Tr("no event from peers ahead of it beyond the tolerance")
+                    : absl::StrCat(s.events_ahead(), " ",
+                                   Tr("events from peers stamped beyond the tolerance "
+                                      "(applied, not adopted; see peers)"))},
       {"certificate", absl::StrCat(Tr("expires"), " ", When(s.certificate_not_after_micros()))},
       {"CA cert", absl::StrCat(Tr("expires"), " ", When(s.ca_not_after_micros()))},
       {"pending for",
@@ -247,13 +253,22 @@ absl::Status PeersCmd(const Args& args, Io& io) {
   if (args.Has("json")) return PrintJson(r, io);
   std::vector<std::vector<std::string>> rows = {{"PEER", "NAME", "STATUS", "CONNECTED", "SINCE",
                                                  "LAST BATCH", "BEHIND OUT", "BEHIND IN", "HELD",
-                                                 "FROZEN", "LAST ERROR"}};
+                                                 "FROZEN", "REFUSES", "CLOCK AHEAD", "LAST ERROR"}};
   for (const v1::PeerInfo& p : r.peers()) {
-    rows.push_back({p.code(), p.name(), p.status(), p.connected() ? Tr("yes") : Tr("no"),
-                    When(p.connected_since_micros()), When(p.last_batch_micros()),
-                    absl::StrCat(p.behind_outbound()), absl::StrCat(p.behind_inbound()),
-                    p.held().empty() ? "-" : p.held(), p.frozen() ? "FROZEN" : "-",
-                    p.last_error().empty() ? "-" : p.last_error().substr(0, 60)});
+    rows.push_back(
+        {p.code(), p.name(), p.status(), p.connected() ? Tr("yes") : Tr("no"),
+         When(p.connected_since_micros()), When(p.last_batch_micros()),
+         absl::StrCat(p.behind_outbound()), absl::StrCat(p.behind_inbound()),
+         p.held().empty() ? "-" : p.held(), p.frozen() ? "FROZEN" : "-",
+         p.refuses().empty() ? "-" : absl::StrJoin(p.refuses(), ", "),
+         p.clock_ahead_micros() <= 0
+             ? "-"
+             : absl::StrCat(absl::FormatDuration(absl::Trunc(
+                                absl::Microseconds(p.clock_ahead_micros()), absl::Seconds(1))),
+                            p.events_ahead() > 0
+                                ? absl::StrCat(" (", p.events_ahead(), " ", Tr("beyond"), ")")
+                                : ""),
+         p.last_error().empty() ? "-" : p.last_error().substr(0, 60)});
   }
   PrintTable(rows, io);
   return absl::OkStatus();
@@ -868,7 +883,9 @@ void AddOnlineCommands(std::vector<Command>* c) {
   c->push_back(Online("status", "", "the node: role, log, peers pending, disk", "tongbanctl status",
                       "", "  tongbanctl status --node 127.0.0.1:7444\n", ConnectionFlags(), 0,
                       StatusCmd));
-  c->push_back(Online("peers", "", "each peer: connected, since, last batch, behind, held, frozen",
+  c->push_back(Online("peers", "",
+                      "each peer: connected, since, last batch, behind, held, frozen, logs it "
+                      "refuses, its clock",
                       "tongbanctl peers", "", "  tongbanctl peers --json\n", ConnectionFlags(), 0,
                       PeersCmd));
   c->push_back(Online(

@@ -63,12 +63,40 @@ TEST(HybridClockTest, ObservedRemoteStampsAreExceeded) {
   FakeClock wall;
   HybridClock hlc(&wall);
   const HlcStamp remote{absl::ToUnixMicros(wall.Now()) + 5'000'000, 7};
-  hlc.Observe(remote);
+  EXPECT_TRUE(hlc.Observe(remote));
   EXPECT_GT(hlc.Now(), remote);
   wall.Advance(absl::Seconds(6));
   const HlcStamp later = hlc.Now();
   EXPECT_EQ(later.physical_micros, absl::ToUnixMicros(wall.Now()));
   EXPECT_EQ(later.logical, 0u);
+}
+
+// Issue #14: one peer whose clock reads ten years ahead must not move every
+// later stamp of this node. Within the bound a stamp is adopted as before.
+TEST(HybridClockTest, AStampBeyondTheBoundIsNotAdopted) {
+  FakeClock wall;
+  HybridClock hlc(&wall, absl::Minutes(5));
+  const int64_t now = absl::ToUnixMicros(wall.Now());
+  const HlcStamp far{now + absl::ToInt64Microseconds(absl::Hours(24 * 3652)), 0};
+  EXPECT_FALSE(hlc.Observe(far));
+  const HlcStamp own = hlc.Now();
+  EXPECT_EQ(own.physical_micros, now) << "the next own stamp carries the node's own time";
+
+  const HlcStamp edge{now + absl::ToInt64Microseconds(absl::Minutes(5)), 3};
+  EXPECT_TRUE(hlc.Observe(edge));
+  EXPECT_GT(hlc.Now(), edge);
+  const HlcStamp beyond{edge.physical_micros + 1, 0};
+  EXPECT_FALSE(hlc.Observe(beyond));
+}
+
+// A node's own log is adopted whatever its stamps, so that they keep growing
+// after a restart.
+TEST(HybridClockTest, OwnStampsAreRestoredWhateverTheirTime) {
+  FakeClock wall;
+  HybridClock hlc(&wall, absl::Minutes(5));
+  const HlcStamp own{absl::ToUnixMicros(wall.Now()) + absl::ToInt64Microseconds(absl::Hours(1)), 2};
+  hlc.Restore(own);
+  EXPECT_GT(hlc.Now(), own);
 }
 
 }  // namespace

@@ -34,6 +34,7 @@
 #include "common/version.h"
 #include "gtest/gtest.h"
 #include "records/dates.h"
+#include "sync/evidence.h"
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/testutil/files.h"
 #include "tests/testutil/http.h"
@@ -337,6 +338,51 @@ TEST_P(DaemonTest, HeldPeerIsRefusedAtTheHandshakeUntilCleared) {
                           absl::Seconds(20), "the county to reconnect once the hold is cleared"));
 }
 
+// Issue #14: operators see a frozen origin in status, peers and the
+// metrics, and the new figures of each peer (clock, refusals, input).
+TEST_P(DaemonTest, AFrozenOriginIsShownInStatusPeersAndMetrics) {
+  storage::Store& store = *county_->node().store();
+  storage::Batch freeze(store);
+  freeze.Put(storage::Cf::kDefault, sync::FrozenKey({"000000", 1}), "in a test");
+  TB_ASSERT_OK(store.Commit(freeze, /*sync=*/true));
+  auto admin = As("admin");
+  TB_ASSERT_OK_AND_ASSIGN(v1::StatusReply status, admin->Status(v1::StatusRequest()));
+  EXPECT_EQ(status.frozen_origins(), 1u);
+  ASSERT_EQ(status.frozen_logs_size(), 1);
+  EXPECT_EQ(status.frozen_logs(0), "000000/1");
+  TB_ASSERT_OK_AND_ASSIGN(v1::PeersReply peers, admin->Peers(v1::PeersRequest()));
+  ASSERT_EQ(peers.peers_size(), 1);
+  EXPECT_TRUE(peers.peers(0).frozen());
+  std::string err, out;
+  EXPECT_EQ(Ctl("admin", {"status"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "000000/1")) << out;
+  EXPECT_EQ(Ctl("admin", {"peers"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "FROZEN")) << out;
+  EXPECT_TRUE(absl::StrContains(out, "CLOCK AHEAD")) << out;
+  // The metrics (refreshed by housekeeping every 2 s).
+  double frozen = -1, count = -1;
+  bool input_family = false;
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while ((frozen != 1 || count != 1 || !input_family) && absl::Now() < deadline) {
+    auto families = testutil::ParseExposition(
+        testutil::Body(testutil::Get(county_->metrics_port(), "/metrics")));
+    ASSERT_TRUE(families.ok()) << families.status();
+    for (const auto& f : *families) {
+      for (const auto& sample : f.samples) {
+        if (f.name == "tongban_sync_frozen_log" && sample.labels.at("log") == "000000/1") {
+          frozen = sample.value;
+        }
+        if (f.name == "tongban_sync_frozen_logs") count = sample.value;
+      }
+      if (f.name == "tongban_sync_input_peak_bytes") input_family = true;
+    }
+    if (frozen != 1 || count != 1 || !input_family) absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(frozen, 1);
+  EXPECT_EQ(count, 1);
+  EXPECT_TRUE(input_family);
+}
+
 // The tongband binary under a systemd-like supervisor: READY=1 on the
 // notify socket once it serves, STOPPING=1 and exit 0 on SIGTERM.
 TEST_P(DaemonTest, TongbandNotifiesReadinessAndStopsCleanly) {
@@ -554,13 +600,30 @@ TEST_P(DaemonTest, HealthReflectionAndMetricsAnswer) {
                           testutil::ParseExposition(testutil::Body(response)));
   std::set<std::string> names;
   for (const auto& f : families) names.insert(f.name);
-  for (const char* expected :
-       {"tongban_log_events", "tongban_peer_sessions", "tongban_peer_lag_events",
-        "tongban_sync_apply_seconds", "tongban_store_size_bytes", "tongban_audit_entries",
-        "tongban_checkpoints_signed_total", "tongban_sync_batches_total",
-        "tongban_sync_batches_rejected_total", "tongban_admin_login_failures_total",
-        "process_cpu_seconds_total", "process_resident_memory_bytes", "process_open_fds",
-        "process_max_fds", "process_start_time_seconds", "tongban_build_info"}) {
+  for (const char* expected : {"tongban_log_events",
+                               "tongban_peer_sessions",
+                               "tongban_peer_lag_events",
+                               "tongban_sync_apply_seconds",
+                               "tongban_store_size_bytes",
+                               "tongban_audit_entries",
+                               "tongban_checkpoints_signed_total",
+                               "tongban_sync_batches_total",
+                               "tongban_sync_batches_rejected_total",
+                               "tongban_admin_login_failures_total",
+                               "process_cpu_seconds_total",
+                               "process_resident_memory_bytes",
+                               "process_open_fds",
+                               "process_max_fds",
+                               "process_start_time_seconds",
+                               "tongban_build_info",
+                               "tongban_sync_frozen_logs",
+                               "tongban_peer_refused_logs",
+                               "tongban_peer_clock_ahead_seconds",
+                               "tongban_sync_events_ahead_total",
+                               "tongban_sync_input_queued_bytes",
+                               "tongban_sync_input_peak_bytes",
+                               "tongban_sync_batches_skipped_total",
+                               "tongban_audit_refusals_aggregated_total"}) {
     EXPECT_TRUE(names.count(expected)) << expected;
   }
   // Prometheus's rule: counters, and only counters, end in _total.

@@ -98,8 +98,9 @@ awk -v v="$rss" 'BEGIN { exit !(v > 1048576) }' || fail "process_resident_memory
 echo "Prometheus scraped tongband $version ($commit): up 1, ready 1, resident memory $rss bytes"
 
 # The rules were loaded and each has been evaluated without error.
+rules=$(grep -c '^ *- alert:' "$src/deploy/prometheus/tongban-alerts.yml")
 rules_ok() {
-  curl -sf "$api/rules" | jq -e '[.data.groups[].rules[]] | length == 9 and
+  curl -sf "$api/rules" | jq -e --argjson n "$rules" '[.data.groups[].rules[]] | length == $n and
       all(.health == "ok" and .lastEvaluation != "0001-01-01T00:00:00Z")' >/dev/null
 }
 wait_for 30 rules_ok || fail "the alerting rules did not all evaluate: $(curl -sf "$api/rules")"

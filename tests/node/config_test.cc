@@ -45,6 +45,7 @@ TEST(ConfigTest, EveryKeyIsRead) {
   const std::string text = absl::StrCat(kMinimal, R"(
 [peer]
 listen = "127.0.0.1:9000"
+transport_memory_mib = 256
 [admin]
 listen = "127.0.0.1:9001"
 operator_ca = "ops/ca.pem"
@@ -70,11 +71,13 @@ retry_initial = "100ms"
 retry_max = "2m"
 idle_close = "30s"
 retention = "90d"
+max_clock_ahead = "2m"
 [log]
 level = "debug"
 )");
   TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "conf/t.conf"));
   EXPECT_EQ(c.peer_listen, "127.0.0.1:9000");
+  EXPECT_EQ(c.transport_memory_mib, 256u);
   EXPECT_EQ(c.admin_listen, "127.0.0.1:9001");
   EXPECT_EQ(c.operator_ca, "conf/ops/ca.pem");
   EXPECT_EQ(c.operators, "conf/ops/accounts");
@@ -96,6 +99,7 @@ level = "debug"
   EXPECT_EQ(c.retry_max, absl::Minutes(2));
   EXPECT_EQ(c.idle_close, absl::Seconds(30));
   EXPECT_EQ(c.retention, absl::Hours(24 * 90));
+  EXPECT_EQ(c.max_clock_ahead, absl::Minutes(2));
   EXPECT_EQ(c.log_level, "debug");
 }
 
@@ -199,6 +203,8 @@ INSTANTIATE_TEST_SUITE_P(
                 ":12: admin.operators: admin.operator_ca and admin.operators go together"},
         BadCase{"RetryOrder", "[sync]\nretry_initial = \"10m\"\nretry_max = \"1m\"\n",
                 ":13: sync.retry_max: is shorter than sync.retry_initial"},
+        BadCase{"ClockAheadRange", "[sync]\nmax_clock_ahead = \"2d\"\n",
+                ":12: sync.max_clock_ahead: \"2d\" is out of range"},
         BadCase{"ConsoleWithoutOperators", "[console]\nlisten = \"127.0.0.1:7445\"\n",
                 ":12: console.listen: the console signs operators in as the Admin service "
                 "does: set admin.operator_ca"},

@@ -66,6 +66,36 @@ TEST(LinksTest, MovesLinkAndEndResidences) {
             (std::vector<std::string>{"000000"}));
 }
 
+// Issue #14: a county whose clock reads ten years ahead. Beyond the
+// horizon (the applying node's clock plus the tolerated skew) its stamps
+// count as the horizon: its registration does not outrank a real later one
+// (which would cut the later county's window), and the link it ends does
+// not stay open for ten years (which would extend that county's window).
+TEST(LinksTest, AFarFutureStampCannotExtendOrCutAnotherCountysWindow) {
+  constexpr int64_t kTenYears = 3652 * kDay;
+  v1::RecordValue in;
+  in.mutable_inflow()->set_origin_county("620102");
+  Links links;
+  links = Apply(links, DeriveLinks(At("440305", 10 * kDay), in, links, 10 * kDay));
+  // X registers the person, stamped ten years ahead, applied on day 20.
+  const int64_t horizon = 20 * kDay + 5 * 60'000'000LL;  // day 20 plus 5 minutes
+  links = Apply(links, DeriveLinks(At("330106", kTenYears), in, links, horizon));
+  EXPECT_EQ(links["330106"].since().physical_micros(), horizon);
+  EXPECT_EQ(links["440305"].ended_at_micros(), horizon) << "not kept open for ten years";
+  EXPECT_EQ(DeriveAudience("620102", "000000", links, {}, 200 * kDay + horizon, kRetention),
+            (std::vector<std::string>{"000000", "330106"}))
+      << "B's window ends 180 days after day 20, not after ten years";
+  // B registers again on day 30, for real: it is the residence now, and X's
+  // registration ended.
+  links = Apply(links, DeriveLinks(At("440305", 30 * kDay), in, links, 30 * kDay));
+  EXPECT_EQ(links["440305"].ended_at_micros(), 0) << "B's new window is not cut";
+  EXPECT_EQ(links["330106"].ended_at_micros(), 30 * kDay);
+  // Within the tolerance a stamp is taken as it is.
+  EXPECT_EQ(StampAsTime(At("x", horizon).hlc(), horizon).physical_micros(), horizon);
+  EXPECT_EQ(StampAsTime(At("x", horizon + 1).hlc(), horizon).physical_micros(), horizon);
+  EXPECT_EQ(StampAsTime(At("x", 7).hlc(), horizon).physical_micros(), 7);
+}
+
 TEST(LinksTest, RetractionChangesNoLink) {
   v1::EventBody b = Body("440305", 3);
   b.set_operation(v1::OPERATION_RETRACT);

@@ -293,6 +293,58 @@ TEST_P(ApplyRemoteTest, QueuedBatchesApplyInOrderAndReportTheirChecksFirst) {
   EXPECT_EQ(own->WaitBuilt().code(), absl::StatusCode::kInvalidArgument);
 }
 
+// Issue #14: a county whose clock reads ten years ahead registers the
+// person. The residence applies the registration (signed history), but its
+// clock does not follow, and the link the registration ends (the earlier
+// residence's) ends at the horizon -- the applying node's clock plus
+// max_clock_ahead -- not ten years from now.
+TEST_P(ApplyRemoteTest, AFarFutureEventEndsLinksAtTheHorizonAndMovesNoClock) {
+  FakeClock ahead(clock_.Now() + absl::Hours(24 * 3652));
+  TestNode far(dir_, GetParam(), testutil::kThird, &ahead);
+  TestNode residence(dir_, GetParam(), kResidence, &clock_);
+  const std::string person = testutil::MakeId(kOrigin, "19900101", 2);
+  // The residence registered the person first, today.
+  TB_ASSERT_OK(residence.writer->Append(testutil::Inflow(person, kOrigin)));
+  // The county ten years ahead registers the person too.
+  TB_ASSERT_OK(far.writer->Append(testutil::Inflow(person, kOrigin)));
+  TB_ASSERT_OK(residence.writer->ApplyRemote(far.Export(1, 1)));
+  TB_ASSERT_OK_AND_ASSIGN(auto links, residence.store->GetLinks(person));
+  const int64_t horizon =
+      absl::ToUnixMicros(clock_.Now()) + absl::ToInt64Microseconds(kDefaultMaxClockAhead);
+  EXPECT_EQ(links.at(kResidence).ended_at_micros(), horizon) << "not kept open for ten years";
+  EXPECT_EQ(links.at(testutil::kThird).since().physical_micros(), horizon);
+  // The residence's next own event carries its own time.
+  TB_ASSERT_OK_AND_ASSIGN(Appended own,
+                          residence.writer->Append(testutil::Service(person, kResidence, "s1")));
+  TB_ASSERT_OK_AND_ASSIGN(std::string body,
+                          residence.store->GetEvent(residence.writer->log(), own.id.seq()));
+  v1::EventBody parsed;
+  ASSERT_TRUE(parsed.ParseFromString(body));
+  EXPECT_EQ(parsed.hlc().physical_micros(), absl::ToUnixMicros(clock_.Now()));
+}
+
+// A node whose own log holds stamps ahead of its clock (written before the
+// bound, or with a clock that was wrong) keeps its stamps growing after a
+// restart: its own log is restored into the clock whatever its stamps.
+TEST_P(ApplyRemoteTest, OwnStampsKeepGrowingAfterARestartWhateverTheClock) {
+  FakeClock ahead(clock_.Now() + absl::Hours(24 * 365));
+  TestNode node(dir_, GetParam(), kOrigin, &ahead);
+  TB_ASSERT_OK(
+      node.writer->Append(testutil::Basics(testutil::MakeId(kOrigin, "19900101", 1), "A")));
+  ASSERT_TRUE(node.writer->WaitForCheckpoint(1, absl::Seconds(30)).ok());
+  node.writer.reset();
+  WriterOptions wo;
+  wo.node = kOrigin;
+  TB_ASSERT_OK_AND_ASSIGN(node.writer, Writer::Open(node.store.get(), node.key.get(), wo, &clock_));
+  TB_ASSERT_OK(
+      node.writer->Append(testutil::Basics(testutil::MakeId(kOrigin, "19900101", 2), "B")));
+  v1::EventBody first, second;
+  ASSERT_TRUE(first.ParseFromString(*node.store->GetEvent(node.writer->log(), 1)));
+  ASSERT_TRUE(second.ParseFromString(*node.store->GetEvent(node.writer->log(), 2)));
+  EXPECT_GT(std::make_pair(second.hlc().physical_micros(), second.hlc().logical()),
+            std::make_pair(first.hlc().physical_micros(), first.hlc().logical()));
+}
+
 // Issue 12: the writer's local append and its apply of a peer's event are
 // one record-state update (records::NextRecordState), so the origin and
 // every node it sends to hold the same state after each event. They used to

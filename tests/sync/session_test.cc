@@ -280,6 +280,206 @@ TEST_P(SessionTest, NothingAfterABatchTheWriterRefusesIsApplied) {
   EXPECT_FALSE(cursor.has_value());
 }
 
+// --- Issue #14: what one peer can make a node hold, do or believe ---
+
+// Batches one at a time from `origin`'s own session towards `to`, as a
+// sender that granted itself `credit` would send them (a hostile peer does).
+std::vector<v1::SyncMessage> BatchesOf(testutil::TestFederation& fed, const std::string& origin,
+                                       const std::string& to, uint32_t credit) {
+  std::unique_ptr<Session> sender =
+      fed.OpenSession(origin, to, [](SessionOptions& o) { o.limits.max_events = 1; });
+  std::vector<v1::SyncMessage> out, ignored;
+  EXPECT_TRUE(sender->Start().ok());
+  v1::SyncMessage hello;
+  hello.mutable_hello()->set_node(to);
+  EXPECT_TRUE(sender->OnMessage(hello, &ignored).ok());
+  v1::SyncMessage grant;
+  grant.mutable_credit()->set_batches(credit);
+  EXPECT_TRUE(sender->OnMessage(grant, &ignored).ok());
+  for (;;) {
+    auto next = sender->NextBatch();
+    EXPECT_TRUE(next.ok()) << next.status();
+    if (!next.ok() || !next->has_value()) break;
+    if ((*next)->has_batch()) out.push_back(**next);
+  }
+  return out;
+}
+
+// Each event its own checkpoint, so that each can be a batch of its own.
+void WriteSigned(testutil::TestFederation& fed, const std::string& node, int n) {
+  for (int i = 0; i < n; ++i) {
+    auto r = fed.at(node).writer->Append(
+        testutil::Basics(testutil::MakeId(kOrigin, "19900101", 100 + i), "P"));
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(fed.at(node).writer->WaitForCheckpoint(r->id.seq(), absl::Seconds(30)).ok());
+  }
+}
+
+TEST_P(SessionTest, ABatchBeyondTheGrantedCreditEndsTheSessionAndHoldsThePeer) {
+  WriteSigned(fed_, kOrigin, 6);
+  const std::vector<v1::SyncMessage> batches = BatchesOf(fed_, kOrigin, kNational, 6);
+  ASSERT_EQ(batches.size(), 6u);
+  v1::SyncMessage hello;
+  hello.mutable_hello()->set_node(kOrigin);
+
+  // Within the credit, and with the credit given back as batches are
+  // applied, every batch is taken.
+  {
+    std::unique_ptr<Session> honest =
+        fed_.OpenSession(kNational, kOrigin, [](SessionOptions& o) { o.credit = 4; });
+    TB_ASSERT_OK(honest->Start().status());
+    std::vector<v1::SyncMessage> out;
+    TB_ASSERT_OK(honest->OnMessage(hello, &out));
+    for (int i = 0; i < 4; ++i) TB_ASSERT_OK(honest->OnMessage(batches[i], &out));
+    TB_ASSERT_OK(honest->FinishApplying(&out));
+    int credits = 0;
+    for (const v1::SyncMessage& m : out) credits += m.has_credit() ? m.credit().batches() : 0;
+    EXPECT_EQ(credits, 4);
+    TB_ASSERT_OK(honest->OnMessage(batches[4], &out));
+    TB_ASSERT_OK(honest->FinishApplying(&out));
+    EXPECT_EQ(honest->input().stats().queued_batches, 0u);
+  }
+
+  // A peer that sends a fifth batch on a credit of four breaks its word.
+  PeerTable peers;
+  std::unique_ptr<Session> receiver = fed_.OpenSession(kNational, kOrigin, [&](SessionOptions& o) {
+    o.credit = 4;
+    o.peers = &peers;
+  });
+  TB_ASSERT_OK(receiver->Start().status());
+  std::vector<v1::SyncMessage> out;
+  TB_ASSERT_OK(receiver->OnMessage(hello, &out));
+  // As the transport does: all five are read (counted) before the session
+  // gets to them, so the credit given back for the first ones came too late
+  // for the peer to have used it.
+  for (int i = 0; i < 5; ++i) receiver->input().Read(batches[i].ByteSizeLong(), /*batch=*/true);
+  for (int i = 0; i < 4; ++i) {
+    TB_ASSERT_OK(receiver->OnReceived(batches[i], batches[i].ByteSizeLong(), &out));
+  }
+  const absl::Status over = receiver->OnReceived(batches[4], batches[4].ByteSizeLong(), &out);
+  EXPECT_EQ(over.code(), absl::StatusCode::kInvalidArgument) << over;
+  EXPECT_EQ(RejectReasonOf(over), v1::REJECT_REASON_OVER_CREDIT) << over;
+  EXPECT_NE(over.message().find("batch 5 received, 4 granted"), absl::string_view::npos) << over;
+  EXPECT_EQ(*fed_.at(kNational).store->GetCounter("rejected/REJECT_REASON_OVER_CREDIT"), 1u);
+  auto held = HoldOf(*fed_.at(kNational).store, kOrigin);
+  ASSERT_TRUE(held.ok() && held->has_value());
+  EXPECT_NE(held->value().find("REJECT_REASON_OVER_CREDIT"), std::string::npos);
+  // The node's own accounting: at most the credit plus the one beyond it.
+  EXPECT_LE(receiver->input().stats().peak_batches, receiver->input().bound_batches());
+  EXPECT_EQ(peers.Get(kOrigin).input_peak_batches, receiver->input().stats().peak_batches);
+}
+
+// A county holding an origin frozen says so in its Hello: the relay does
+// not offer that log, and every other log reaches it on the same session.
+TEST_P(SessionTest, AFrozenOriginIsNotOfferedAndEveryOtherLogFlows) {
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  const std::string q = testutil::MakeId(kResidence, "19910101", 4);
+  Write(kOrigin, Outflow(p, kThird));
+  Write(kResidence, Outflow(q, kThird));
+  Sync(kOrigin, kNational);
+  Sync(kResidence, kNational);
+  {
+    storage::Batch freeze(*fed_.at(kThird).store);
+    freeze.Put(storage::Cf::kDefault, FrozenKey({kOrigin, 1}), "test");
+    TB_ASSERT_OK(fed_.at(kThird).store->Commit(freeze, true));
+  }
+  PeerTable peers;
+  Sync(kNational, kThird, [&](SessionOptions& o) { o.peers = &peers; });
+  EXPECT_EQ(Kinds(kThird, q), std::set<int>{v1::RECORD_KIND_OUTFLOW});
+  EXPECT_TRUE(Kinds(kThird, p).empty());
+  // The national node knows C refuses A's log, and says so to operators.
+  const PeerStatus c = peers.Get(kThird);
+  ASSERT_EQ(c.refuses.size(), 1u);
+  EXPECT_EQ(c.refuses.begin()->first, "620102/1");
+  EXPECT_EQ(c.refuses.begin()->second, "REJECT_REASON_FROZEN");
+  EXPECT_TRUE(peers.Get(kNational).last_error.empty());
+}
+
+// An origin whose clock reads ten years ahead: its signed events are
+// applied, but the receiver's clock does not move, the events are counted
+// and the skew is shown; the receiver's next own event carries its own time.
+TEST_P(SessionTest, EventsFromTheFarFutureAreAppliedWithoutMovingTheClock) {
+  FakeClock ahead(clock_.Now() + absl::Hours(24 * 3652));
+  testutil::FederationNode& a = fed_.at(kOrigin);
+  a.writer.reset();
+  storage::WriterOptions wo;
+  wo.node = kOrigin;
+  TB_ASSERT_OK_AND_ASSIGN(a.writer, storage::Writer::Open(a.store.get(), a.key.get(), wo, &ahead));
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  Write(kOrigin, Outflow(p, kResidence));
+  PeerTable peers;
+  Sync(kOrigin, kResidence, [&](SessionOptions& o) { o.peers = &peers; });
+  EXPECT_EQ(Kinds(kResidence, p), std::set<int>{v1::RECORD_KIND_OUTFLOW}) << "applied";
+  EXPECT_EQ(*fed_.at(kResidence).store->GetCounter("clock/events_ahead"), 1u);
+  const PeerStatus shown = peers.Get(kOrigin);
+  EXPECT_EQ(shown.events_ahead, 1u);
+  EXPECT_GE(shown.clock_ahead, absl::Hours(24 * 3651));
+
+  const storage::Appended own =
+      Write(kResidence,
+            testutil::Service(testutil::MakeId(kResidence, "19800101", 6), kResidence, "svc"));
+  TB_ASSERT_OK_AND_ASSIGN(std::string body,
+                          fed_.at(kResidence).store->GetEvent({kResidence, 1}, own.id.seq()));
+  v1::EventBody parsed;
+  ASSERT_TRUE(parsed.ParseFromString(body));
+  EXPECT_EQ(parsed.hlc().physical_micros(), absl::ToUnixMicros(clock_.Now()));
+}
+
+// Bytes that do not parse are a rejection like the others: a reason and a
+// counter each time, and a hold once the peer did it kHoldAfterUnparsable
+// times.
+TEST_P(SessionTest, BytesThatDoNotParseAreCountedAndRepeatsHoldThePeer) {
+  for (uint64_t i = 1; i <= kHoldAfterUnparsable; ++i) {
+    std::unique_ptr<Session> s = fed_.OpenSession(kNational, kOrigin);
+    TB_ASSERT_OK(s->Start().status());
+    s->input().Read(77, /*batch=*/false);
+    const absl::Status garbage = s->OnUnparsable(77);
+    EXPECT_EQ(garbage.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(RejectReasonOf(garbage), v1::REJECT_REASON_UNPARSABLE);
+    EXPECT_NE(garbage.message().find("message 1 (77 bytes) does not parse"),
+              absl::string_view::npos)
+        << garbage;
+    EXPECT_EQ(*fed_.at(kNational).store->GetCounter("rejected/REJECT_REASON_UNPARSABLE"), i);
+    auto held = HoldOf(*fed_.at(kNational).store, kOrigin);
+    ASSERT_TRUE(held.ok());
+    EXPECT_EQ(held->has_value(), i == kHoldAfterUnparsable) << i;
+  }
+  // Clearing the hold gives the peer its allowance again.
+  TB_ASSERT_OK(ClearHold(*fed_.at(kNational).store, kOrigin));
+  EXPECT_EQ(*fed_.at(kNational).store->GetCounter(UnparsableCounter(kOrigin)), 0u);
+}
+
+// A county asking again and again for a person it is not linked to: each
+// refusal is counted, but the origin's audit log grows by one entry for the
+// person and one count entry for the interval, not one per request.
+TEST_P(SessionTest, RepeatedRefusalsAreAggregatedInTheAuditLog) {
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  Write(kOrigin, testutil::Basics(p, "P"));
+  storage::RefusalAudit refusals(fed_.at(kOrigin).audit.get(), &clock_);
+  const uint64_t before = fed_.at(kOrigin).audit->size();
+  for (int i = 0; i < 5; ++i) {
+    storage::Batch ask(*fed_.at(kThird).store);
+    ask.Put(storage::Cf::kDefault, storage::BackfillKey(kOrigin, p), "");
+    TB_ASSERT_OK(fed_.at(kThird).store->Commit(ask, true));
+    Sync(kThird, kOrigin, [&](SessionOptions& o) { o.refusals = &refusals; });
+  }
+  EXPECT_EQ(*fed_.at(kOrigin).store->GetCounter("refused/fetch_person"), 5u);
+  EXPECT_EQ(fed_.at(kOrigin).audit->size(), before + 1);
+  TB_ASSERT_OK(refusals.Flush(/*all=*/true));
+  ASSERT_EQ(fed_.at(kOrigin).audit->size(), before + 2);
+  TB_ASSERT_OK_AND_ASSIGN(storage::AuditEntry count,
+                          fed_.at(kOrigin).audit->Get(fed_.at(kOrigin).audit->size()));
+  EXPECT_EQ(count.operator_name, "node:330106");
+  EXPECT_NE(count.purpose.find("5 in all about 1 person"), std::string::npos) << count.purpose;
+}
+
+TEST(MakeRejectionTest, CarriesItsReasonAsVerifierRejectionsDo) {
+  const absl::Status s =
+      MakeRejection(v1::REJECT_REASON_OVER_CREDIT, absl::StatusCode::kInvalidArgument, "batch 5");
+  EXPECT_EQ(RejectReasonOf(s), v1::REJECT_REASON_OVER_CREDIT);
+  EXPECT_EQ(s.message(), "batch 5");
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(SessionTest);
 
 }  // namespace
