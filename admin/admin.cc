@@ -98,6 +98,14 @@ absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::S
   reply.set_events_ahead(ahead);
   reply.set_frozen_origins(frozen);
   reply.set_roster_issued_at_micros(roster.roster().issued_at_micros());
+  if (std::optional<analytics::MirrorStatus> a = node_->analytics(); a.has_value()) {
+    reply.set_analytics_on(true);
+    reply.set_analytics_connected(a->connected);
+    reply.set_analytics_behind_events(a->behind_events);
+    reply.set_analytics_lag_seconds(absl::ToDoubleSeconds(a->lag));
+    reply.set_analytics_rows_written(a->rows_written);
+    reply.set_analytics_last_error(a->last_error);
+  }
   if (auto cert = pki::Certificate::FromPem(node_->tls().cert_pem); cert.ok()) {
     reply.set_certificate_not_after_micros(absl::ToUnixMicros(cert->not_after()));
   }

@@ -49,6 +49,15 @@ absl::Status Expect(const Value& v, Value::Kind kind) {
       absl::StrCat(shown, " is ", KindName(v.kind), ", expected ", KindName(kind)));
 }
 
+// Any string.
+Setter Text(std::string Config::*field) {
+  return [field](const Value& v, const Context&, Config& c) -> absl::Status {
+    TB_RETURN_IF_ERROR(Expect(v, Value::kString));
+    c.*field = v.text;
+    return absl::OkStatus();
+  };
+}
+
 // A file path; relative ones are taken from the config file's folder.
 Setter Path(std::string Config::*field) {
   return [field](const Value& v, const Context& ctx, Config& c) -> absl::Status {
@@ -210,6 +219,10 @@ const std::map<std::string, Key>& Schema() {
        {Duration(&Config::console_read_timeout, absl::Seconds(1), absl::Minutes(1))}},
       {"console.keep_alive",
        {Duration(&Config::console_keep_alive, absl::Seconds(1), absl::Minutes(1))}},
+      {"analytics.connection", {Text(&Config::analytics_connection)}},
+      {"analytics.batch_size", {Integer(&Config::analytics_batch_size, 1, 100000)}},
+      {"analytics.hash_partitions", {Integer(&Config::analytics_hash_partitions, 0, 64)}},
+      {"analytics.poll", {Duration(&Config::analytics_poll, absl::Seconds(1), absl::Minutes(10))}},
       {"sync.credit", {Integer(&Config::credit, 1, 64)}},
       {"sync.batch_events", {Integer(&Config::batch_events, 1, 1024)}},
       {"sync.batch_bytes", {Integer(&Config::batch_bytes, 64 << 10, 1 << 20)}},
@@ -473,6 +486,10 @@ absl::Status ConfigParser::CheckCrossKeyRules() const {
   if (config.console_session_lifetime < config.console_session_idle) {
     return At(path_, LineOf("console.session_lifetime", "console.session_idle"),
               "console.session_lifetime", "is shorter than console.session_idle");
+  }
+  if (!config.analytics_connection.empty() && config.role != NodeRole::kNational) {
+    return At(path_, LineOf("analytics.connection", "analytics.connection"), "analytics.connection",
+              "only the national node mirrors into analytics (it holds every county's log)");
   }
   if (config.retry_max < config.retry_initial) {
     return At(path_, LineOf("sync.retry_max", "sync.retry_initial"), "sync.retry_max",

@@ -92,6 +92,13 @@ struct Config {
   absl::Duration console_read_timeout = absl::Seconds(5);
   absl::Duration console_keep_alive = absl::Seconds(2);
 
+  // [analytics]: the national node's mirror into PostgreSQL
+  // (analytics/mirror.h). National role only.
+  std::string analytics_connection;                  // libpq connection string; empty: off
+  uint32_t analytics_batch_size = 5000;              // events per transaction, 1..100000
+  uint32_t analytics_hash_partitions = 8;            // per month (0: none, for Citus)
+  absl::Duration analytics_poll = absl::Seconds(1);  // how often it looks for new events
+
   // [sync]
   uint32_t credit = 4;             // batches a peer may have in flight to us
   uint32_t batch_events = 1024;    // 1..1024

@@ -72,6 +72,7 @@ absl::Status Node::StartParts() {
   TB_RETURN_IF_ERROR(LoadRosterAndTls());
   TB_RETURN_IF_ERROR(OpenStoreAndAudit());
   TB_RETURN_IF_ERROR(RegisterMetrics());
+  TB_RETURN_IF_ERROR(StartAnalytics());
   TB_RETURN_IF_ERROR(StartServer());
   if (config_.role != NodeRole::kNational) {
     // Before the first append of this run: does the witness hold more of
@@ -84,6 +85,33 @@ absl::Status Node::StartParts() {
   TB_RETURN_IF_ERROR(StartDriver());
   UpdateReadiness();
   TB_ASSIGN_OR_RETURN(housekeeping_, StartThread("tb-housekeeping", [this] { Housekeeping(); }));
+  return absl::OkStatus();
+}
+
+// The analytics mirror (national node, [analytics] connection set), with
+// its secret data_dir/analytics.key, made on first start.
+absl::Status Node::StartAnalytics() {
+  if (config_.analytics_connection.empty()) return absl::OkStatus();
+  const crypto::Suite& suite = crypto::GetSuite(config_.suite);
+  const std::string key_path = config_.data_dir + "/analytics.key";
+  std::error_code ec;
+  if (!std::filesystem::exists(key_path, ec)) {
+    TB_RETURN_IF_ERROR(crypto::GenerateStorageKeyFile(suite, key_path));
+  }
+  analytics::MirrorOptions o;
+  o.conninfo = config_.analytics_connection;
+  o.batch_rows = config_.analytics_batch_size;
+  o.hash_partitions = config_.analytics_hash_partitions;
+  o.poll = config_.analytics_poll;
+  o.retry_initial = config_.retry_initial;
+  o.retry_max = std::min(config_.retry_max, absl::Minutes(1));
+  o.store = store();
+  o.own_log = writer()->log();
+  o.suite = config_.suite;
+  TB_ASSIGN_OR_RETURN(o.secret, crypto::ReadStorageKeyFile(suite, key_path));
+  o.clock = clock_;
+  o.metrics = &metrics_;
+  TB_ASSIGN_OR_RETURN(mirror_, analytics::Mirror::Start(std::move(o)));
   return absl::OkStatus();
 }
 
@@ -212,6 +240,7 @@ void Node::Stop() {
     stopping_ = true;
   }
   if (housekeeping_.joinable()) housekeeping_.join();
+  mirror_.reset();  // before the store closes: it reads it
   if (driver_ != nullptr) driver_->Stop();
   if (server_ != nullptr) server_->Stop();
   driver_.reset();

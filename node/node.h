@@ -50,6 +50,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "analytics/mirror.h"
 #include "common/clock.h"
 #include "common/metrics.h"
 #include "node/config.h"
@@ -100,6 +101,11 @@ class Node {
   const sync::PeerTable& peers() const { return peers_; }
   std::map<std::string, sync::DriverPeer> driver_state() const { return driver_->Snapshot(); }
   metrics::Registry& metrics() { return metrics_; }
+  // The analytics mirror's state; nullopt when [analytics] is off.
+  std::optional<analytics::MirrorStatus> analytics() const {
+    if (mirror_ == nullptr) return std::nullopt;
+    return mirror_->status();
+  }
 
   // The fleet view as housekeeping last computed it (every roster node but
   // this one, by code), and the node's metrics over the last hours.
@@ -139,6 +145,7 @@ class Node {
   absl::Status RegisterLogMetrics();
   absl::Status RegisterSyncMetrics();
   absl::Status RegisterWorkflowMetrics();
+  absl::Status StartAnalytics();
   std::unique_ptr<sync::Session> NewSession(const std::string& peer);
   absl::Status Admit(const std::string& peer) const;
   std::optional<std::string> NationalTarget() const;
@@ -175,7 +182,8 @@ class Node {
   // Peers' refused requests, aggregated into audit_ (flushed by
   // housekeeping, and at Stop).
   std::unique_ptr<storage::RefusalAudit> refusals_;
-  std::unique_ptr<sync::Witness> witness_;  // national node only
+  std::unique_ptr<sync::Witness> witness_;     // national node only
+  std::unique_ptr<analytics::Mirror> mirror_;  // [analytics] on
   std::unique_ptr<sync::ExchangeServer> server_;
   std::unique_ptr<sync::PeerDriver> driver_;
   std::thread housekeeping_;

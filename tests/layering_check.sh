@@ -2,7 +2,10 @@
 # Enforces the layering of the README's "Layout and layering": dependencies
 # point down only.
 #
-#   common <- proto <- records <- storage <- sync <- workflows <- node <- admin <- console <- daemon
+#   common <- proto <- records <- storage <- sync <- workflows <- analytics <- node <- admin <- console <- daemon
+#
+# analytics/ (the national node's mirror into PostgreSQL) reads the store
+# only; analytics/pg.cc is the one file that includes libpq.
 #
 # console/ (the web console) sits beside admin/'s gRPC server: it calls the
 # Admin logic over HTTPS and includes neither gRPC nor RocksDB.
@@ -28,7 +31,7 @@ set -u
 cd "$(dirname "$0")/.."
 fail=0
 upper() {  # the include pattern of every room above $1
-  local rooms=(records storage sync workflows node admin console daemon tongbanctl) out="" seen=0
+  local rooms=(records storage sync workflows analytics node admin console daemon tongbanctl) out="" seen=0
   for r in "${rooms[@]}"; do
     [ $seen -eq 1 ] && out="$out|$r"
     [ "$r" = "$1" ] && seen=1
@@ -42,13 +45,18 @@ check() {  # files (a folder or globs), forbidden include pattern, why
 }
 grpc='#include <grpcpp?/'
 rocks='#include <rocksdb/'
-check common "#include \"(proto|records|storage|sync|workflows|node|admin|console|daemon|tongbanctl)/|$grpc|$rocks" \
+check common "#include \"(proto|records|storage|sync|workflows|analytics|node|admin|console|daemon|tongbanctl)/|$grpc|$rocks" \
   "common/ includes a room above it, RocksDB or gRPC"
 check records "$(upper records)|$grpc|$rocks" "records/ includes a room above it, RocksDB or gRPC"
 check storage "$(upper storage)|$grpc" "storage/ includes a room above it or gRPC"
 check "storage/*.h" "$rocks" "a storage header includes RocksDB"
 check sync "$(upper sync)|$rocks" "sync/ includes a room above it or RocksDB"
 check workflows "$(upper workflows)|$grpc|$rocks" "workflows/ includes a room above it, RocksDB or gRPC"
+check analytics "$(upper analytics)|$grpc|$rocks" "analytics/ includes a room above it, RocksDB or gRPC"
+hits=$(grep -rn '#include <libpq' common proto records storage sync workflows analytics node admin \
+       console daemon tongbanctl tests bench tools --include='*.h' --include='*.cc' |
+       grep -v '^analytics/pg.cc:' || true)
+[ -n "$hits" ] && { echo "layering: libpq outside analytics/pg.cc"; echo "$hits"; fail=1; }
 check node "$(upper node)|$rocks" "node/ includes a room above it or RocksDB"
 check admin "$(upper admin)|$rocks" "admin/ includes a room above it or RocksDB"
 check console "$(upper console)|$grpc|$rocks" "console/ includes a room above it, RocksDB or gRPC"
@@ -68,7 +76,7 @@ hits=$(grep -nE '#include "sync/' $formats | grep -v 'sync/roster.h' || true)
 check "admin/operators.h admin/operators.cc admin/totp.h admin/totp.cc" \
   '#include "(proto|records|storage|sync|workflows|node|console|daemon|tongbanctl)/|#include "admin/(admin|auth|admin_server)\.h' \
   "tongban_accounts (admin/operators.*, admin/totp.*) includes more than common"
-check tongbanctl "#include \"(storage|node|console|daemon)/|#include \"workflows/(deadlines|stats|import_batch)\\.h|#include \"admin/(admin|auth|admin_server)\\.h|$rocks" \
+check tongbanctl "#include \"(storage|analytics|node|console|daemon)/|#include \"workflows/(deadlines|stats|import_batch)\\.h|#include \"admin/(admin|auth|admin_server)\\.h|$rocks" \
   "tongbanctl/ includes the store, the node or the daemon"
 hits=$(grep -rnE '#include "sync/' tongbanctl --include='*.h' --include='*.cc' |
        grep -vE 'sync/(roster|grpc_status)\.h' || true)
@@ -78,7 +86,7 @@ hits=$(grep -rnE '#include "sync/' tongbanctl --include='*.h' --include='*.cc' |
 # builds them. Above storage/, a write names no column family (it calls a
 # Batch method of storage), and a read gives no key spelled out by hand.
 hits=$(grep -rnE '\.(Put|Delete)\((storage::)?Cf::|(Get|Scan|ScanFrom)\((storage::)?Cf::k[A-Za-z]+, *("[^"]|absl::StrCat|std::string\()' \
-       records sync workflows node admin console daemon tongbanctl --include='*.h' --include='*.cc' || true)
+       records sync workflows analytics node admin console daemon tongbanctl --include='*.h' --include='*.cc' || true)
 [ -n "$hits" ] && { echo "layering: a key built outside storage/ (use storage/keys.h and a Batch method)"; echo "$hits"; fail=1; }
 
 # The binary: no RocksDB, and nothing of storage/ or sync/ but the roster.

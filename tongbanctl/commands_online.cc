@@ -242,6 +242,15 @@ absl::Status StatusCmd(const Args& args, Io& io) {
       {"disk", absl::StrCat(s.disk_bytes() / (1 << 20), " MiB")},
       {"started", When(s.started_at_micros())},
       {"you are", absl::StrCat(s.operator_(), " (", s.operator_role(), ")")}};
+  if (s.analytics_on()) {
+    // The mirror into PostgreSQL: connected or why not, and its lag.
+    std::string a = absl::StrCat(s.analytics_connected() ? Tr("connected") : Tr("not connected"),
+                                 ", ", s.analytics_behind_events(), " ", Tr("behind"), " (",
+                                 Tr("lag"), " ", absl::StrFormat("%.0f", s.analytics_lag_seconds()),
+                                 " s), ", s.analytics_rows_written(), " ", Tr("rows written"));
+    if (!s.analytics_last_error().empty()) absl::StrAppend(&a, "; ", s.analytics_last_error());
+    rows.insert(rows.end() - 1, {"analytics", a});
+  }
   for (auto& row : rows) row[0] = Tr(row[0]);
   PrintTable(std::move(rows), io, /*header=*/false);
   return absl::OkStatus();

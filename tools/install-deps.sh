@@ -5,6 +5,7 @@ pkgs=(cmake g++ make pkg-config ccache libgrpc++-dev protobuf-compiler-grpc
       libprotobuf-dev protobuf-compiler librocksdb-dev libssl-dev libgtest-dev
       libgmock-dev libbenchmark-dev libabsl-dev libqrencode-dev libpng-dev
       libjemalloc-dev clang-format
+      libpq-dev postgresql         # analytics: libpq, and the tests' own PostgreSQL 15 cluster
       clang                        # make thread-safety (clang 14's -Wthread-safety)
       prometheus curl jq iproute2  # the Prometheus tests (promtool, a real scrape)
       zsh                          # the zsh completion test

@@ -118,6 +118,18 @@ private_key = "p"
   TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "x.conf"));
   EXPECT_EQ(c.role, NodeRole::kNational);
   EXPECT_EQ(c.suite, crypto::SuiteId::kGm);
+  // [analytics] is off unless a connection is given.
+  EXPECT_TRUE(c.analytics_connection.empty());
+  TB_ASSERT_OK_AND_ASSIGN(
+      Config a, ParseConfig(absl::StrCat(text,
+                                         "[analytics]\nconnection = \"host=/run/postgresql "
+                                         "dbname=tongban\"\nbatch_size = 20000\nhash_partitions = "
+                                         "16\npoll = \"5s\"\n"),
+                            "x.conf"));
+  EXPECT_EQ(a.analytics_connection, "host=/run/postgresql dbname=tongban");
+  EXPECT_EQ(a.analytics_batch_size, 20000u);
+  EXPECT_EQ(a.analytics_hash_partitions, 16u);
+  EXPECT_EQ(a.analytics_poll, absl::Seconds(5));
 }
 
 // Deadlines: defaults from DOMAIN.md, [deadlines] changes them for every
@@ -214,6 +226,13 @@ INSTANTIATE_TEST_SUITE_P(
                 ":13: console.session_lifetime: is shorter than console.session_idle"},
         BadCase{"ConsoleWorkers", "[console]\nworkers = 1\n",
                 ":12: console.workers: 1 is out of range [2, 256]"},
+        BadCase{"AnalyticsOnACounty",
+                "[analytics]\nconnection = \"host=/run/postgresql dbname=tongban\"\n",
+                ":12: analytics.connection: only the national node mirrors into analytics"},
+        BadCase{"AnalyticsBatch", "[analytics]\nbatch_size = 0\n",
+                ":12: analytics.batch_size: 0 is out of range [1, 100000]"},
+        BadCase{"AnalyticsPartitions", "[analytics]\nhash_partitions = 65\n",
+                ":12: analytics.hash_partitions: 65 is out of range [0, 64]"},
         BadCase{"DeadlineRange", "[deadlines]\nurgent_days = 0\n",
                 ":12: deadlines.urgent_days: 0 is out of range [1, 365]"},
         BadCase{"NotAProvince", "[deadlines.620102]\nurgent_days = 9\n",

@@ -1,0 +1,306 @@
+// The analytics mirror end to end: a real PostgreSQL 15 cluster of the
+// test's own (tests/analytics/pg_cluster.h), the national node and a county
+// as daemons (tests/daemon/daemon_fixture.h), records written by the
+// county's clerk. Through PostgreSQL stopped (fast and as by a crash) while
+// records keep arriving, and the national node restarted, the database
+// ends holding exactly the national node's record states: every event of
+// every log it holds once, with the person only as the keyed hash.
+#include <set>
+#include <tuple>
+
+#include "absl/strings/str_join.h"
+#include "analytics/pg.h"
+#include "analytics/rows.h"
+#include "common/crypto/key_file.h"
+#include "common/status_macros.h"
+#include "tests/analytics/pg_cluster.h"
+#include "tests/daemon/daemon_fixture.h"
+#include "tests/testutil/wait.h"
+
+namespace tongban::node {
+namespace {
+
+using Row = std::tuple<std::string, uint64_t, uint64_t, int, std::string>;  // origin..person
+
+class AnalyticsMirrorTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    DaemonTest::SetUp();
+    if (HasFatalFailure()) return;
+    TB_ASSERT_OK_AND_ASSIGN(pg_, testutil::PgCluster::Start(pg_dir_.path()));
+    national_port_ = national_->node().peer_port();
+    RestartNational();
+  }
+
+  void TearDown() override {
+    county_.reset();
+    national_.reset();
+    pg_.reset();
+  }
+
+  // The national daemon again, with [analytics] on, small batches (many
+  // transactions) and quick retries.
+  void RestartNational() {
+    national_.reset();
+    TB_ASSERT_OK_AND_ASSIGN(Config c, LoadConfig(dir_.File("000000") + "/tongband.conf"));
+    c.peer_listen = absl::StrCat("127.0.0.1:", national_port_);
+    c.analytics_connection = pg_->conninfo();
+    c.analytics_batch_size = 7;
+    // intl: months split by the person key's hash; gm: months only (the
+    // layout for Citus).
+    c.analytics_hash_partitions = GetParam() == crypto::SuiteId::kIntl ? 4 : 0;
+    c.analytics_poll = absl::Seconds(1);
+    c.retry_initial = absl::Milliseconds(100);
+    c.retry_max = absl::Seconds(1);
+    TB_ASSERT_OK_AND_ASSIGN(national_, daemon::Daemon::Start(c, RealClock()));
+  }
+
+  // Writes `c` at the county as its clerk.
+  void Write(const storage::RecordChange& c) {
+    v1::WriteRequest w;
+    w.set_person(c.person);
+    w.set_kind(c.kind);
+    w.set_record_id(c.record_id);
+    w.set_operation(c.operation);
+    if (c.operation == v1::OPERATION_RETRACT) {
+      w.set_reason("withdrawn in the test");
+    } else {
+      *w.mutable_value() = c.value;
+    }
+    TB_ASSERT_OK(As("clerk")->Write(w).status());
+  }
+
+  // Writes `n` persons at the county: person basics and an inflow from
+  // 440305 each.
+  void WriteRecords(int n) {
+    for (int i = 0; i < n; ++i) {
+      const std::string person = testutil::MakeId(kCounty, "19900101", next_++);
+      persons_.push_back(person);
+      Write(testutil::Basics(person, "Li"));
+      Write(testutil::Inflow(person, "440305"));
+    }
+  }
+
+  // The rows of `sql`, each as its columns joined by "|".
+  std::vector<std::string> Rows(const std::string& sql) {
+    std::vector<std::string> out;
+    auto conn = analytics::PgConnection::Connect(pg_->conninfo(), absl::Seconds(5), "test");
+    EXPECT_TRUE(conn.ok()) << conn.status();
+    if (!conn.ok()) return out;
+    absl::StatusOr<analytics::PgRows> r = (*conn)->Query(sql);
+    EXPECT_TRUE(r.ok()) << r.status() << "\n" << sql;
+    if (!r.ok()) return out;
+    for (size_t i = 0; i < r->size(); ++i) {
+      std::vector<std::string> cols;
+      for (size_t c = 0; c < r->columns(); ++c) cols.push_back(r->text(i, c));
+      out.push_back(absl::StrJoin(cols, "|"));
+    }
+    return out;
+  }
+
+  // Every event the national node holds, as rows (origin, epoch, seq, kind,
+  // person key), in order.
+  absl::StatusOr<std::vector<Row>> StoreRows() {
+    storage::Store* store = national_->node().store();
+    const crypto::Suite& suite = crypto::GetSuite(GetParam());
+    TB_ASSIGN_OR_RETURN(
+        std::string secret,
+        crypto::ReadStorageKeyFile(suite, dir_.File("000000") + "/data/analytics.key"));
+    analytics::PersonKeyer keyer(GetParam(), secret);
+    TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> logs, store->CheckpointLogs());
+    logs.push_back(national_->node().writer()->log());
+    std::set<Row> rows;
+    for (const storage::LogId& log : logs) {
+      TB_ASSIGN_OR_RETURN(uint64_t last, store->LastSeq(log));
+      TB_RETURN_IF_ERROR(store->ScanEvents(log, 1, last, [&](uint64_t seq, absl::string_view body) {
+        v1::EventBody e;
+        if (!e.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+          return absl::DataLossError("event");
+        }
+        TB_ASSIGN_OR_RETURN(std::string key, keyer.PersonKey(e.person()));
+        rows.insert({log.origin, log.epoch, seq, static_cast<int>(e.kind()), key});
+        return absl::OkStatus();
+      }));
+    }
+    return std::vector<Row>(rows.begin(), rows.end());
+  }
+
+  // Every row of tongban.record_state, in the same order (duplicates kept).
+  absl::StatusOr<std::vector<Row>> DatabaseRows() {
+    TB_ASSIGN_OR_RETURN(
+        auto conn, analytics::PgConnection::Connect(pg_->conninfo(), absl::Seconds(5), "test"));
+    TB_ASSIGN_OR_RETURN(
+        analytics::PgRows r,
+        conn->Query("SELECT lpad(origin::text, 6, '0'), epoch, seq, kind, person_key::text "
+                    "FROM tongban.record_state ORDER BY 1, 2, 3"));
+    std::vector<Row> rows;
+    for (size_t i = 0; i < r.size(); ++i) {
+      rows.push_back({r.text(i, 0), static_cast<uint64_t>(r.integer(i, 1)),
+                      static_cast<uint64_t>(r.integer(i, 2)), static_cast<int>(r.integer(i, 3)),
+                      r.text(i, 4)});
+    }
+    return rows;
+  }
+
+  // The county's events have all reached the national node.
+  bool NationalHasCountyLog() {
+    storage::Store* county = county_->node().store();
+    auto own = county->LastSeq(county_->node().writer()->log());
+    auto held = national_->node().store()->LastSeq(county_->node().writer()->log());
+    return own.ok() && held.ok() && *own == *held && *own > 0;
+  }
+
+  // Waits until the database holds exactly the national node's events.
+  void ExpectMirrorEqualsStore(absl::string_view when) {
+    ASSERT_TRUE(testutil::WaitUntil([&] { return NationalHasCountyLog(); }, absl::Seconds(60),
+                                    "the county's log at the national node"));
+    std::vector<Row> want, got;
+    const bool equal = testutil::WaitUntil(
+        [&]() -> absl::StatusOr<bool> {
+          TB_ASSIGN_OR_RETURN(want, StoreRows());
+          absl::StatusOr<std::vector<Row>> g = DatabaseRows();
+          if (!g.ok()) return false;  // the table may not exist yet
+          got = *std::move(g);
+          return got == want;
+        },
+        absl::Seconds(60), "the mirror caught up");
+    ASSERT_TRUE(equal) << when << ": store " << want.size() << " events, database " << got.size()
+                       << " rows";
+    std::optional<analytics::MirrorStatus> s = national_->node().analytics();
+    ASSERT_TRUE(s.has_value());
+    EXPECT_TRUE(
+        testutil::WaitUntil([&] { return national_->node().analytics()->behind_events == 0; },
+                            absl::Seconds(10), "behind 0"));
+  }
+
+  testutil::ScopedTempDir pg_dir_;
+  std::unique_ptr<testutil::PgCluster> pg_;
+  int national_port_ = 0;
+  int next_ = 1;
+  std::vector<std::string> persons_;
+};
+
+TEST_P(AnalyticsMirrorTest, DatabaseHoldsEveryRecordStateOnceThroughOutagesAndRestarts) {
+  WriteRecords(5);
+  ExpectMirrorEqualsStore("first records");
+  if (HasFatalFailure()) return;
+
+  // PostgreSQL stopped: the national node goes on applying; the mirror
+  // falls behind, says so, and catches up when PostgreSQL is back.
+  TB_ASSERT_OK(pg_->StopServer(/*immediate=*/false));
+  WriteRecords(6);
+  ASSERT_TRUE(testutil::WaitUntil([&] { return NationalHasCountyLog(); }, absl::Seconds(60),
+                                  "the national node applies while PostgreSQL is down"));
+  ASSERT_TRUE(testutil::WaitUntil(
+      [&] {
+        auto s = national_->node().analytics();
+        return !s->connected && s->behind_events >= 12 && !s->last_error.empty();
+      },
+      absl::Seconds(30), "the mirror reports it is behind"));
+  std::string err, out;
+  ASSERT_EQ(Ctl("admin", {"status"}, &err, &out, "000000"), 0) << err;
+  EXPECT_NE(out.find("not connected"), std::string::npos) << out;
+  EXPECT_NE(out.find("behind"), std::string::npos) << out;
+  TB_ASSERT_OK(pg_->StartServer());
+  ExpectMirrorEqualsStore("after PostgreSQL was stopped");
+  if (HasFatalFailure()) return;
+
+  // A crash of PostgreSQL (immediate stop) during the catch-up of a
+  // backlog of many small batches.
+  TB_ASSERT_OK(pg_->StopServer(/*immediate=*/false));
+  WriteRecords(10);
+  ASSERT_TRUE(testutil::WaitUntil([&] { return NationalHasCountyLog(); }, absl::Seconds(60),
+                                  "applied while PostgreSQL is down"));
+  TB_ASSERT_OK(pg_->StartServer());
+  ASSERT_TRUE(testutil::WaitUntil([&] { return national_->node().analytics()->rows_written > 0; },
+                                  absl::Seconds(30), "the catch-up began"));
+  TB_ASSERT_OK(pg_->StopServer(/*immediate=*/true));
+  TB_ASSERT_OK(pg_->StartServer());
+  ExpectMirrorEqualsStore("after PostgreSQL crashed during the catch-up");
+  if (HasFatalFailure()) return;
+
+  // The national node restarted while records arrive: the cursors come back
+  // from the database.
+  WriteRecords(4);
+  RestartNational();
+  WriteRecords(3);
+  ExpectMirrorEqualsStore("after the national node restarted");
+  if (HasFatalFailure()) return;
+
+  // Two inquiries to 440305 (the node sets their deadline: 30 days), one of
+  // them withdrawn: the views see the standing one.
+  Write(testutil::Inquiry(persons_[0], "440305", "inquiry-1", v1::INQUIRY_TYPE_NORMAL,
+                          absl::FromUnixSeconds(1764547200), testutil::Day(2026, 1, 5)));
+  Write(testutil::Inquiry(persons_[1], "440305", "inquiry-2", v1::INQUIRY_TYPE_NORMAL,
+                          absl::FromUnixSeconds(1764547200), testutil::Day(2026, 1, 5)));
+  Write(testutil::Retraction(persons_[1], v1::RECORD_KIND_INQUIRY, "inquiry-2"));
+  ExpectMirrorEqualsStore("after the inquiries");
+  if (HasFatalFailure()) return;
+
+  // The README's questions, on what the test wrote: 28 persons arrived in
+  // 620102 (Gansu) from 440305 (Guangdong) in March 2026, each registered
+  // within 30 days; one inquiry to 440305 stands, unanswered, due within 60
+  // days.
+  const size_t n = persons_.size();
+  EXPECT_EQ(Rows("SELECT arrival_month, origin_province, residence_province, count(*) "
+                 "FROM tongban.inflows GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"),
+            std::vector<std::string>{absl::StrCat("2026-03-01|440000|620000|", n)});
+  EXPECT_EQ(Rows("SELECT residence, tongban.statistical_year(registered_on), "
+                 "count(*) FILTER (WHERE registered_in_time), count(*) "
+                 "FROM tongban.inflows GROUP BY 1, 2 ORDER BY 1, 2"),
+            std::vector<std::string>{absl::StrCat("620102|2026|", n, "|", n)});
+  EXPECT_EQ(Rows("SELECT to_county, count(*) FROM tongban.inquiries "
+                 "WHERE replied_on IS NULL AND due_on < current_date + 60 GROUP BY 1"),
+            std::vector<std::string>{"440305|1"});
+  EXPECT_EQ(Rows("SELECT to_province, count(replied_on), count(*) FROM tongban.inquiries "
+                 "GROUP BY 1"),
+            std::vector<std::string>{"440000|0|1"});
+  EXPECT_EQ(Rows("SELECT k.name, count(DISTINCT r.person_key) FROM tongban.record_state r "
+                 "JOIN tongban.kind k USING (kind) GROUP BY 1 ORDER BY 1"),
+            (std::vector<std::string>{"inflow|" + std::to_string(n), "inquiry|2",
+                                      "person_basics|" + std::to_string(n)}));
+
+  // The status shows the mirror connected and caught up.
+  ASSERT_EQ(Ctl("admin", {"status"}, &err, &out, "000000"), 0) << err;
+  EXPECT_NE(out.find("connected, 0 behind"), std::string::npos) << out;
+
+  // No citizen ID is in the database, in any column of any row.
+  TB_ASSERT_OK_AND_ASSIGN(auto conn,
+                          analytics::PgConnection::Connect(pg_->conninfo(), absl::Seconds(5), "t"));
+  for (const std::string& person : persons_) {
+    TB_ASSERT_OK_AND_ASSIGN(analytics::PgRows r,
+                            conn->Query("SELECT count(*) FROM tongban.record_state r "
+                                        "WHERE strpos(r::text, $1) > 0",
+                                        {person}));
+    EXPECT_EQ(r.integer(0, 0), 0);
+  }
+  // An inflow row carries its region codes and dates.
+  TB_ASSERT_OK_AND_ASSIGN(analytics::PgRows in,
+                          conn->Query("SELECT DISTINCT origin, region, day1::text, day2::text "
+                                      "FROM tongban.record_state WHERE kind = 3"));
+  ASSERT_EQ(in.size(), 1u);
+  EXPECT_EQ(in.text(0, 0), "620102");
+  EXPECT_EQ(in.text(0, 1), "440305");
+  EXPECT_EQ(in.text(0, 2), "2026-03-01");
+  EXPECT_EQ(in.text(0, 3), "2026-03-10");
+  // The rows sit in month partitions, split by the person key's hash where
+  // asked (4 leaves under each month).
+  TB_ASSERT_OK_AND_ASSIGN(
+      analytics::PgRows parts,
+      conn->Query("SELECT count(DISTINCT tongban.month_of(day)), count(DISTINCT tableoid), "
+                  "(SELECT count(*) FROM pg_partition_tree('tongban.record_state') "
+                  "WHERE isleaf) FROM tongban.record_state"));
+  const int64_t months = parts.integer(0, 0);
+  if (GetParam() == crypto::SuiteId::kIntl) {
+    EXPECT_EQ(parts.integer(0, 2), 4 * months);
+    EXPECT_GT(parts.integer(0, 1), months);
+  } else {
+    EXPECT_EQ(parts.integer(0, 2), months);
+    EXPECT_EQ(parts.integer(0, 1), months);
+  }
+}
+
+TB_INSTANTIATE_FOR_BOTH_SUITES(AnalyticsMirrorTest);
+
+}  // namespace
+}  // namespace tongban::node
