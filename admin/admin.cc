@@ -5,7 +5,9 @@
 #include <set>
 
 #include "absl/strings/str_cat.h"
+#include "admin/totp.h"
 #include "common/ids/citizen_id.h"
+#include "common/pki/pki.h"
 #include "common/status_macros.h"
 #include "records/dates.h"
 #include "storage/keys.h"
@@ -29,8 +31,8 @@ int64_t Micros(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUn
 
 }  // namespace
 
-AdminApi::AdminApi(node::Node* node, AskWhere ask_where)
-    : node_(node), ask_where_(std::move(ask_where)), started_(absl::Now()) {}
+AdminApi::AdminApi(node::Node* node, AskWhere ask_where, AccountControl accounts)
+    : node_(node), accounts_(accounts), ask_where_(std::move(ask_where)), started_(absl::Now()) {}
 
 absl::StatusOr<std::string> AdminApi::Person(absl::string_view raw) const {
   const absl::CivilDay today = records::ChinaDay(node_->clock()->Now());
@@ -71,6 +73,9 @@ absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::S
   reply.set_signed_size(stats.signed_size);
   reply.set_disk_bytes(node_->store()->DiskBytes());
   reply.set_started_at_micros(absl::ToUnixMicros(started_));
+  if (const absl::Status ready = node_->Readiness(); !ready.ok()) {
+    reply.set_writes_refused(std::string(ready.message()));
+  }
   reply.set_operator_(op.name);
   reply.set_operator_role(std::string(RoleName(op.role)));
   for (const v1::NodeEntry& n : roster.roster().nodes()) {
@@ -812,6 +817,132 @@ absl::StatusOr<v1::MetricsHistoryReply> AdminApi::MetricsHistory(const Operator&
     out->set_max_lag_seconds(s.max_lag_seconds);
     out->set_peers_connected(s.peers_connected);
   }
+  return reply;
+}
+
+// --- Operator accounts ---
+
+namespace {
+
+constexpr size_t kMaxAccountReason = 500;
+
+absl::string_view ActionName(v1::OperatorAction action) {
+  switch (action) {
+    case v1::OPERATOR_ACTION_DISABLE: return "disable";
+    case v1::OPERATOR_ACTION_ENABLE: return "enable";
+    case v1::OPERATOR_ACTION_RESET_PASSWORD: return "reset_password";
+    case v1::OPERATOR_ACTION_UNLOCK: return "unlock";
+    case v1::OPERATOR_ACTION_ENROLL_TOTP: return "enroll_totp";
+    default: return "unknown";
+  }
+}
+
+}  // namespace
+
+v1::OperatorInfo AdminApi::InfoOf(const OperatorAccount& account) const {
+  v1::OperatorInfo info;
+  info.set_name(account.name);
+  info.set_role(std::string(RoleName(account.role)));
+  info.set_disabled(account.disabled);
+  info.set_totp(!account.totp_secret.empty());
+  const Authenticator::Lockout lockout = accounts_.authenticator->LockoutOf(account.name);
+  info.set_failures(static_cast<uint32_t>(lockout.failures));
+  if (lockout.locked_until > node_->clock()->Now()) {
+    info.set_locked_until_micros(absl::ToUnixMicros(lockout.locked_until));
+  }
+  return info;
+}
+
+absl::StatusOr<v1::OperatorsReply> AdminApi::ListOperators(const Operator& op,
+                                                           const v1::OperatorsRequest&) {
+  TB_RETURN_IF_ERROR(Authorize(op, Permission::kManageOperators));
+  if (accounts_.accounts == nullptr || accounts_.authenticator == nullptr) {
+    return absl::FailedPreconditionError("this node has no operator accounts");
+  }
+  v1::OperatorsReply reply;
+  for (const OperatorAccount& a : accounts_.accounts->List()) *reply.add_operators() = InfoOf(a);
+  return reply;
+}
+
+absl::StatusOr<v1::ManageOperatorReply> AdminApi::ManageOperator(
+    const Operator& op, const v1::ManageOperatorRequest& r) {
+  std::string purpose = absl::StrCat("operator ", r.name().substr(0, 64));
+  if (!r.reason().empty()) {
+    absl::StrAppend(&purpose, ": ", r.reason().substr(0, kMaxAccountReason));
+  }
+  return Audited<v1::ManageOperatorReply>(op, Permission::kManageOperators,
+                                          absl::StrCat("operator.", ActionName(r.action())), "",
+                                          purpose, [&] { return ChangeAccount(op, r); });
+}
+
+absl::StatusOr<v1::ManageOperatorReply> AdminApi::ChangeAccount(
+    const Operator& op, const v1::ManageOperatorRequest& r) {
+  if (accounts_.accounts == nullptr || accounts_.authenticator == nullptr) {
+    return absl::FailedPreconditionError("this node has no operator accounts");
+  }
+  TB_RETURN_IF_ERROR(Prefixed("name", pki::ValidateOperatorName(r.name())));
+  if (r.reason().size() > kMaxAccountReason) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("reason: longer than ", kMaxAccountReason, " bytes"));
+  }
+  if (!r.new_password().empty() && r.action() != v1::OPERATOR_ACTION_RESET_PASSWORD) {
+    return absl::InvalidArgumentError("new_password: only for a password reset");
+  }
+  if (!accounts_.accounts->Find(r.name()).has_value()) {
+    return absl::NotFoundError(absl::StrCat("no operator account ", r.name()));
+  }
+  v1::ManageOperatorReply reply;
+  std::function<absl::Status(OperatorAccount&)> change;
+  switch (r.action()) {
+    case v1::OPERATOR_ACTION_DISABLE:
+      if (r.name() == op.name) {
+        return absl::FailedPreconditionError(
+            "an administrator cannot disable their own account; another administrator can");
+      }
+      change = [](OperatorAccount& a) {
+        a.disabled = true;
+        return absl::OkStatus();
+      };
+      break;
+    case v1::OPERATOR_ACTION_ENABLE:
+      change = [](OperatorAccount& a) {
+        a.disabled = false;
+        return absl::OkStatus();
+      };
+      break;
+    case v1::OPERATOR_ACTION_RESET_PASSWORD: {
+      TB_RETURN_IF_ERROR(Prefixed("new password", CheckPasswordPolicy(r.new_password())));
+      // Hashed before the accounts file is locked: it takes a fraction of a
+      // second.
+      TB_ASSIGN_OR_RETURN(std::string hash, HashPassword(node_->config().suite, r.new_password()));
+      change = [hash](OperatorAccount& a) {
+        a.password_hash = hash;
+        return absl::OkStatus();
+      };
+      break;
+    }
+    case v1::OPERATOR_ACTION_UNLOCK:
+      TB_RETURN_IF_ERROR(accounts_.authenticator->Unlock(r.name()));
+      break;
+    case v1::OPERATOR_ACTION_ENROLL_TOTP: {
+      TB_ASSIGN_OR_RETURN(std::string secret, GenerateTotpSecret());
+      reply.set_totp_uri(TotpUri(absl::StrCat("Tongban ", node_->config().code), r.name(), secret));
+      change = [secret](OperatorAccount& a) {
+        a.totp_secret = secret;
+        return absl::OkStatus();
+      };
+      break;
+    }
+    default:
+      return absl::InvalidArgumentError(
+          "action: expected disable, enable, reset-password, unlock or enroll-totp");
+  }
+  if (change) TB_RETURN_IF_ERROR(accounts_.accounts->Update(r.name(), change));
+  std::optional<OperatorAccount> after = accounts_.accounts->Find(r.name());
+  if (!after.has_value()) {
+    return absl::NotFoundError(absl::StrCat("no operator account ", r.name()));
+  }
+  *reply.mutable_operator_() = InfoOf(*after);
   return reply;
 }
 

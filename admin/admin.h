@@ -30,6 +30,14 @@ namespace tongban::admin {
 // The authenticated caller (admin/auth.h).
 using Operator = AuthenticatedOperator;
 
+// The operator accounts the account calls change, and the authenticator
+// whose lock-outs they lift (both not owned; null on a node without
+// operators, where those calls fail with kFailedPrecondition).
+struct AccountControl {
+  OperatorAccounts* accounts = nullptr;
+  Authenticator* authenticator = nullptr;
+};
+
 class AdminApi {
  public:
   // Most rows one Import call may carry.
@@ -38,7 +46,7 @@ class AdminApi {
   using AskWhere = std::function<absl::StatusOr<v1::WhereReply>(const std::string& person)>;
 
   // `node` must outlive this object; its audit log keeps the entries.
-  AdminApi(node::Node* node, AskWhere ask_where);
+  AdminApi(node::Node* node, AskWhere ask_where, AccountControl accounts = {});
 
   absl::StatusOr<v1::StatusReply> Status(const Operator& op, const v1::StatusRequest& r);
   absl::StatusOr<v1::PeersReply> Peers(const Operator& op, const v1::PeersRequest& r);
@@ -88,6 +96,19 @@ class AdminApi {
   // Whoever may read statistics; no personal data.
   absl::StatusOr<v1::MetricsHistoryReply> MetricsHistory(const Operator& op,
                                                          const v1::MetricsHistoryRequest& r);
+  // Every operator account with its lock-out state. Administrators only;
+  // names no person and changes nothing, so it is not audited.
+  absl::StatusOr<v1::OperatorsReply> ListOperators(const Operator& op,
+                                                   const v1::OperatorsRequest& r);
+  // One change of one account (disable, enable, reset-password, unlock,
+  // enroll-totp), written to the accounts file (admin/operators.h) or the
+  // lock-out store at once, so it holds from the operator's next call and
+  // across a restart. Administrators only; audited ("operator.disable", ...,
+  // purpose "operator NAME" and the reason), refusals included. An
+  // administrator cannot disable their own account (kFailedPrecondition):
+  // the last one would lock everybody out.
+  absl::StatusOr<v1::ManageOperatorReply> ManageOperator(const Operator& op,
+                                                         const v1::ManageOperatorRequest& r);
   // Most persons one search returns; most fleet rows one page holds.
   static constexpr uint32_t kMaxSearchResults = 50;
   static constexpr uint32_t kMaxFleetPage = 500;
@@ -105,7 +126,13 @@ class AdminApi {
                             const std::string& person, const std::string& reason,
                             const std::function<absl::StatusOr<T>()>& body);
 
+  // The reply row of one account.
+  v1::OperatorInfo InfoOf(const OperatorAccount& account) const;
+  absl::StatusOr<v1::ManageOperatorReply> ChangeAccount(const Operator& op,
+                                                        const v1::ManageOperatorRequest& r);
+
   node::Node* const node_;  // Not owned.
+  const AccountControl accounts_;
   const AskWhere ask_where_;
   const absl::Time started_;
 };

@@ -56,6 +56,8 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(Fleet, FleetRequest, FleetReply)
   TB_ADMIN_METHOD(AccessReport, AccessReportRequest, AccessReportReply)
   TB_ADMIN_METHOD(MetricsHistory, MetricsHistoryRequest, MetricsHistoryReply)
+  TB_ADMIN_METHOD(ListOperators, OperatorsRequest, OperatorsReply)
+  TB_ADMIN_METHOD(ManageOperator, ManageOperatorRequest, ManageOperatorReply)
 #undef TB_ADMIN_METHOD
 
  private:

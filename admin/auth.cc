@@ -7,6 +7,8 @@
 #include "absl/strings/str_join.h"
 #include "admin/totp.h"
 #include "common/log.h"
+#include "common/status_macros.h"
+#include "tongban/v1/store.pb.h"
 
 namespace tongban::admin {
 
@@ -17,26 +19,76 @@ storage::AuditEntry OperatorAuditEntry(const AuthenticatedOperator& op, absl::st
 }
 
 Authenticator::Authenticator(const OperatorAccounts* accounts, pki::Certificate operator_ca,
-                             const Clock* clock, AuthOptions options)
+                             const Clock* clock, AuthOptions options, storage::Store* store)
     : accounts_(accounts),
       operator_ca_(std::move(operator_ca)),
       clock_(clock),
       options_(std::move(options)),
-      dummy_hash_(UnusablePasswordHash(options_.suite, options_.password_iterations)) {}
+      dummy_hash_(UnusablePasswordHash(options_.suite, options_.password_iterations)),
+      store_(store) {}
+
+Authenticator::State& Authenticator::StateOf(absl::string_view name) const {
+  auto it = state_.find(name);
+  if (it != state_.end()) return it->second;
+  State s;
+  if (store_ != nullptr) {
+    absl::StatusOr<std::optional<v1::LockoutState>> stored = store_->GetLockout(name);
+    if (!stored.ok()) {
+      // Unreadable: count it as locked for this lock-out period rather than
+      // as never failed (fail closed), and say so.
+      TB_LOG(ERROR) << "lock-out state of operator " << name
+                    << " cannot be read, locked for now: " << stored.status();
+      s.locked_until = clock_->Now() + options_.lockout;
+      return state_[std::string(name)] = s;
+    }
+    if (stored->has_value()) {
+      const v1::LockoutState& p = **stored;
+      s.failures = static_cast<int>(p.failures());
+      if (p.locked_until_micros() != 0)
+        s.locked_until = absl::FromUnixMicros(p.locked_until_micros());
+      if (p.last_totp_step() != 0) s.last_totp_step = p.last_totp_step();
+    }
+  }
+  return state_[std::string(name)] = s;
+}
+
+absl::Status Authenticator::Persist(absl::string_view name, const State& s) const {
+  if (store_ == nullptr) return absl::OkStatus();
+  v1::LockoutState p;
+  p.set_failures(static_cast<uint32_t>(s.failures));
+  if (s.locked_until != absl::InfinitePast()) {
+    p.set_locked_until_micros(absl::ToUnixMicros(s.locked_until));
+  }
+  if (s.last_totp_step != std::numeric_limits<int64_t>::min()) {
+    p.set_last_totp_step(s.last_totp_step);
+  }
+  storage::Batch batch(*store_);
+  batch.PutLockout(name, p);
+  return Prefixed(absl::StrCat("lock-out state of operator ", name),
+                  store_->Commit(batch, /*sync=*/true));
+}
 
 bool Authenticator::IsLockedOut(absl::string_view name) const {
   const absl::Time now = clock_->Now();
   absl::MutexLock lock(&mu_);
-  auto it = state_.find(name);
-  return it != state_.end() && it->second.locked_until > now;
+  return StateOf(name).locked_until > now;
 }
 
-void Authenticator::Unlock(absl::string_view name) {
+Authenticator::Lockout Authenticator::LockoutOf(absl::string_view name) const {
   absl::MutexLock lock(&mu_);
-  auto it = state_.find(name);
-  if (it == state_.end()) return;
-  it->second.failures = 0;
-  it->second.locked_until = absl::InfinitePast();
+  const State& s = StateOf(name);
+  return Lockout{s.failures, s.locked_until};
+}
+
+absl::Status Authenticator::Unlock(absl::string_view name) {
+  absl::MutexLock lock(&mu_);
+  State& s = StateOf(name);
+  State after = s;
+  after.failures = 0;
+  after.locked_until = absl::InfinitePast();
+  TB_RETURN_IF_ERROR(Persist(name, after));
+  s = after;
+  return absl::OkStatus();
 }
 
 absl::StatusOr<AuthenticatedOperator> Authenticator::Authenticate(
@@ -62,7 +114,7 @@ absl::StatusOr<AuthenticatedOperator> Authenticator::Authenticate(
   int64_t last_step;
   {
     absl::MutexLock lock(&mu_);
-    State& s = state_[name];
+    State& s = StateOf(name);
     if (s.locked_until > now) {
       return refuse(
           name, "locked",
@@ -94,24 +146,38 @@ absl::StatusOr<AuthenticatedOperator> Authenticator::Authenticate(
   if (!totp_ok) failed.push_back("totp");
 
   absl::MutexLock lock(&mu_);
-  State& s = state_[name];
+  State& s = StateOf(name);
   if (failed.empty() && step.has_value() && *step <= s.last_totp_step) {
     failed.push_back("totp");  // a concurrent login used this step meanwhile
   }
+  State after = s;
   if (failed.empty()) {
-    s.failures = 0;
-    if (step.has_value()) s.last_totp_step = *step;
+    after.failures = 0;
+    if (step.has_value()) after.last_totp_step = *step;
+    if (after.failures != s.failures || after.last_totp_step != s.last_totp_step) {
+      if (absl::Status kept = Persist(name, after); !kept.ok()) {
+        TB_LOG(ERROR) << "login of operator " << name << " refused: " << kept;
+        return refuse(name, absl::StrCat("lock-out state: ", kept.message()));
+      }
+    }
+    s = after;
     if (reason != nullptr) reason->clear();
     return AuthenticatedOperator{id->county, name, account->role};
   }
   std::string extra;
-  if (++s.failures >= options_.max_failures) {
-    s.failures = 0;
-    s.locked_until = now + options_.lockout;
-    extra = absl::StrCat(": locked after ", options_.max_failures, " failures until ",
-                         absl::FormatTime(absl::RFC3339_sec, s.locked_until, absl::UTCTimeZone()));
-    TB_LOG(WARNING) << "operator " << name << " locked out until " << s.locked_until;
+  if (++after.failures >= options_.max_failures) {
+    after.failures = 0;
+    after.locked_until = now + options_.lockout;
+    extra =
+        absl::StrCat(": locked after ", options_.max_failures, " failures until ",
+                     absl::FormatTime(absl::RFC3339_sec, after.locked_until, absl::UTCTimeZone()));
+    TB_LOG(WARNING) << "operator " << name << " locked out until " << after.locked_until;
   }
+  if (absl::Status kept = Persist(name, after); !kept.ok()) {
+    TB_LOG(ERROR) << "a failed login of operator " << name
+                  << " is counted in memory only: " << kept;
+  }
+  s = after;
   return refuse(name, absl::StrJoin(failed, ", "), extra);
 }
 

@@ -18,9 +18,14 @@
 // Lock-out: after `max_failures` consecutive failures an operator is
 // refused, without checking anything else, until `lockout` has passed; the
 // refusal says so ("... is locked until <time>"), which tells nothing about
-// the factors. A success resets the count. Lock-out state is kept in memory:
-// a restart (which needs an administrator on the host) clears it. A TOTP
-// step once used is not accepted again for that operator (no replay).
+// the factors. A success resets the count. With a store, the lock-out
+// state (failures, locked-until, the last TOTP step) is written to it
+// (storage/keys.h "lockout/", synced) at every change, and read from it the
+// first time an operator is seen, so a restart lifts no lock-out; without
+// one it is kept in memory only. A TOTP step once used is not accepted
+// again for that operator (no replay). If the state cannot be written, the
+// login is refused (a lock-out that would not survive a restart is not
+// trusted to hold).
 //
 // Thread safety: safe for concurrent use; the password hash runs outside the
 // lock.
@@ -40,6 +45,7 @@
 #include "common/crypto/suite.h"
 #include "common/pki/pki.h"
 #include "storage/audit_log.h"
+#include "storage/store.h"
 
 namespace tongban::admin {
 
@@ -72,9 +78,10 @@ storage::AuditEntry OperatorAuditEntry(const AuthenticatedOperator& op, absl::st
 
 class Authenticator {
  public:
-  // `accounts` and `clock` are not owned and outlive this.
+  // `accounts`, `clock` and `store` are not owned and outlive this;
+  // `store` may be null (lock-out state in memory only).
   Authenticator(const OperatorAccounts* accounts, pki::Certificate operator_ca, const Clock* clock,
-                AuthOptions options);
+                AuthOptions options, storage::Store* store = nullptr);
 
   // The operator, or kUnauthenticated as described above. `reason`, if not
   // null, receives why it failed ("password", "totp", "locked", ...), or is
@@ -85,9 +92,17 @@ class Authenticator {
                                                      std::string* reason = nullptr);
 
   // Whether `name` is locked out now; and lifting a lock-out (an
-  // administrator's act, audited by the caller).
+  // administrator's act, audited by the caller). Unlock fails only if the
+  // store cannot be written.
   bool IsLockedOut(absl::string_view name) const;
-  void Unlock(absl::string_view name);
+  absl::Status Unlock(absl::string_view name);
+
+  struct Lockout {
+    int failures = 0;  // consecutive failures since the last success or lock
+    absl::Time locked_until = absl::InfinitePast();
+  };
+  // `name`'s lock-out state as it stands (for `operator list`).
+  Lockout LockoutOf(absl::string_view name) const;
 
  private:
   struct State {
@@ -95,15 +110,21 @@ class Authenticator {
     absl::Time locked_until = absl::InfinitePast();
     int64_t last_totp_step = std::numeric_limits<int64_t>::min();
   };
+  // `name`'s state: from memory, else from the store, else fresh.
+  State& StateOf(absl::string_view name) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes `name`'s state to the store (if any), synced.
+  absl::Status Persist(absl::string_view name, const State& s) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const OperatorAccounts* const accounts_;  // Not owned; outlives this.
   const pki::Certificate operator_ca_;
   const Clock* const clock_;  // Not owned; outlives this.
   const AuthOptions options_;
   const std::string dummy_hash_;  // what an unknown account is checked against
+  storage::Store* const store_;   // Not owned; may be null.
 
   mutable absl::Mutex mu_;
-  std::map<std::string, State, std::less<>> state_ ABSL_GUARDED_BY(mu_);
+  mutable std::map<std::string, State, std::less<>> state_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace tongban::admin

@@ -1,5 +1,13 @@
 #include "admin/operators.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -7,6 +15,7 @@
 #include "common/crypto/kdf.h"
 #include "common/crypto/key_file.h"
 #include "common/hex.h"
+#include "common/log.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 
@@ -216,19 +225,89 @@ absl::StatusOr<std::vector<OperatorAccount>> ParseAccountsFile(absl::string_view
   return out;
 }
 
+namespace {
+
+// An exclusive flock(2) on "<path>.lock", released when destroyed.
+class FileLock {
+ public:
+  static absl::StatusOr<std::unique_ptr<FileLock>> Take(const std::string& accounts_path) {
+    const std::string path = accounts_path + ".lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return absl::UnavailableError(absl::StrCat(path, ": cannot open: ", std::strerror(errno)));
+    }
+    while (::flock(fd, LOCK_EX) != 0) {
+      if (errno == EINTR) continue;
+      const int error = errno;
+      ::close(fd);
+      return absl::UnavailableError(absl::StrCat(path, ": cannot lock: ", std::strerror(error)));
+    }
+    return std::unique_ptr<FileLock>(new FileLock(fd));
+  }
+  ~FileLock() { ::close(fd_); }  // closing releases the lock
+  FileLock(const FileLock&) = delete;
+  FileLock& operator=(const FileLock&) = delete;
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  const int fd_;
+};
+
+}  // namespace
+
+OperatorAccounts::FileIdentity OperatorAccounts::IdentityOf(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return FileIdentity();
+  FileIdentity id;
+  id.dev = st.st_dev;
+  id.ino = st.st_ino;
+  id.size = static_cast<uint64_t>(st.st_size);
+  id.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+  id.ctime_ns = st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+  return id;
+}
+
+absl::Status OperatorAccounts::RefreshLocked(bool strict) const {
+  // The identity is taken before reading: a change after it shows as a
+  // different identity at the next look, and is read then.
+  const FileIdentity now = IdentityOf(path_);
+  if (now == loaded_) return absl::OkStatus();
+  std::vector<OperatorAccount> list;
+  absl::StatusOr<std::string> text = crypto::ReadSmallFile(path_, /*secret=*/true);
+  absl::Status read = text.status();
+  if (absl::IsNotFound(read)) {
+    read = absl::OkStatus();  // no file: no accounts
+  } else if (read.ok()) {
+    absl::StatusOr<std::vector<OperatorAccount>> parsed = ParseAccountsFile(*text, path_);
+    read = parsed.status();
+    if (parsed.ok()) list = *std::move(parsed);
+  }
+  if (!read.ok()) {
+    if (strict) return read;
+    if (!(warned_ == now)) {
+      warned_ = now;
+      TB_LOG(WARNING) << "operator accounts not re-read, the accounts stay as last loaded: "
+                      << read;
+    }
+    return absl::OkStatus();
+  }
+  accounts_.clear();
+  for (OperatorAccount& a : list) accounts_[a.name] = std::move(a);
+  loaded_ = now;
+  ++generation_;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<std::unique_ptr<OperatorAccounts>> OperatorAccounts::Open(std::string path) {
   std::unique_ptr<OperatorAccounts> accounts(new OperatorAccounts(path));
-  absl::StatusOr<std::string> text = crypto::ReadSmallFile(path, /*secret=*/true);
-  if (absl::IsNotFound(text.status())) return accounts;
-  if (!text.ok()) return text.status();
-  TB_ASSIGN_OR_RETURN(std::vector<OperatorAccount> list, ParseAccountsFile(*text, path));
   absl::MutexLock lock(&accounts->mu_);
-  for (OperatorAccount& a : list) accounts->accounts_[a.name] = std::move(a);
+  TB_RETURN_IF_ERROR(accounts->RefreshLocked(/*strict=*/true));
   return accounts;
 }
 
 std::optional<OperatorAccount> OperatorAccounts::Find(absl::string_view name) const {
   absl::MutexLock lock(&mu_);
+  RefreshLocked(/*strict=*/false).IgnoreError();  // not strict: never fails
   auto it = accounts_.find(name);
   if (it == accounts_.end()) return std::nullopt;
   return it->second;
@@ -236,41 +315,75 @@ std::optional<OperatorAccount> OperatorAccounts::Find(absl::string_view name) co
 
 std::vector<OperatorAccount> OperatorAccounts::List() const {
   absl::MutexLock lock(&mu_);
+  RefreshLocked(/*strict=*/false).IgnoreError();
   std::vector<OperatorAccount> out;
   for (const auto& [name, a] : accounts_) out.push_back(a);
   return out;
 }
 
+uint64_t OperatorAccounts::generation() const {
+  absl::MutexLock lock(&mu_);
+  RefreshLocked(/*strict=*/false).IgnoreError();
+  return generation_;
+}
+
+absl::Status OperatorAccounts::Change(
+    const std::function<absl::Status(std::map<std::string, OperatorAccount, std::less<>>&)>&
+        change) {
+  // The file lock first: it may wait for another process, and readers of
+  // this object must not wait with it.
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<FileLock> file_lock, FileLock::Take(path_));
+  absl::MutexLock lock(&mu_);
+  TB_RETURN_IF_ERROR(RefreshLocked(/*strict=*/true));
+  std::map<std::string, OperatorAccount, std::less<>> before = accounts_;
+  absl::Status changed = change(accounts_);
+  if (changed.ok()) changed = Save();
+  if (!changed.ok()) {  // memory stays as the file is
+    accounts_ = std::move(before);
+    return changed;
+  }
+  loaded_ = IdentityOf(path_);
+  ++generation_;
+  return absl::OkStatus();
+}
+
 absl::Status OperatorAccounts::Put(OperatorAccount account) {
   TB_RETURN_IF_ERROR(pki::ValidateOperatorName(account.name));
   TB_RETURN_IF_ERROR(ParsePasswordHash(account.password_hash).status());
-  absl::MutexLock lock(&mu_);
-  std::optional<OperatorAccount> before;
-  if (auto it = accounts_.find(account.name); it != accounts_.end()) before = it->second;
-  const std::string name = account.name;
-  accounts_[name] = std::move(account);
-  absl::Status saved = Save();
-  if (!saved.ok()) {  // memory stays as the file is
-    if (before.has_value()) {
-      accounts_[name] = *std::move(before);
-    } else {
-      accounts_.erase(name);
+  return Change([&](auto& accounts) {
+    const std::string name = account.name;
+    accounts[name] = std::move(account);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status OperatorAccounts::Update(absl::string_view name,
+                                      const std::function<absl::Status(OperatorAccount&)>& change) {
+  return Change([&](auto& accounts) -> absl::Status {
+    auto it = accounts.find(name);
+    if (it == accounts.end()) {
+      return absl::NotFoundError(absl::StrCat("no operator account ", name));
     }
-  }
-  return saved;
+    OperatorAccount changed = it->second;
+    TB_RETURN_IF_ERROR(change(changed));
+    TB_RETURN_IF_ERROR(ParsePasswordHash(changed.password_hash).status());
+    if (changed.name != it->second.name) {
+      return absl::InternalError("an account update may not rename the account");
+    }
+    it->second = std::move(changed);
+    return absl::OkStatus();
+  });
 }
 
 absl::Status OperatorAccounts::Remove(absl::string_view name) {
-  absl::MutexLock lock(&mu_);
-  auto it = accounts_.find(name);
-  if (it == accounts_.end()) {
-    return absl::NotFoundError(absl::StrCat("no operator account ", name));
-  }
-  OperatorAccount before = it->second;
-  accounts_.erase(it);
-  absl::Status saved = Save();
-  if (!saved.ok()) accounts_[before.name] = std::move(before);
-  return saved;
+  return Change([&](auto& accounts) -> absl::Status {
+    auto it = accounts.find(name);
+    if (it == accounts.end()) {
+      return absl::NotFoundError(absl::StrCat("no operator account ", name));
+    }
+    accounts.erase(it);
+    return absl::OkStatus();
+  });
 }
 
 absl::Status OperatorAccounts::Save() {

@@ -47,6 +47,17 @@
 // every change (crypto::ReplaceFileAtomically: written beside it, synced,
 // renamed over it).
 //
+// One file, two writers: `tongbanctl operator add` (offline, it holds the
+// operator CA) and the running daemon (the Admin service's account calls).
+// Neither loses the other's change: every change takes an exclusive flock(2)
+// on "<path>.lock", re-reads the file if it changed, applies itself and
+// writes the file, all under that lock. And the daemon sees a change made by
+// another process at its next look: every read first compares the file's
+// identity (device, inode, size, modification and change times) with the one
+// it loaded, and re-reads the file when it differs. A file that no longer
+// parses (or became readable by others) is not taken: the accounts stay as
+// last loaded, and the problem is logged once.
+//
 // Errors: a malformed file is kInvalidArgument naming the file and line;
 // refusals of permission are kPermissionDenied naming the operator, role and
 // permission.
@@ -56,6 +67,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -144,22 +156,51 @@ class OperatorAccounts {
   // file group or others may access, kInvalidArgument for a malformed one.
   static absl::StatusOr<std::unique_ptr<OperatorAccounts>> Open(std::string path);
 
+  // Each of these first re-reads the file if another process changed it.
   std::optional<OperatorAccount> Find(absl::string_view name) const;
   // Every account, by name.
   std::vector<OperatorAccount> List() const;
+  // Counts the changes of the accounts this object holds (a change through
+  // Put or Remove, or a changed file re-read): whoever caches a decision
+  // about an account drops it when this moves.
+  uint64_t generation() const;
   // Adds or replaces the account of `account.name` and rewrites the file.
   // kInvalidArgument for an invalid name or a malformed password hash.
   absl::Status Put(OperatorAccount account);
+  // Changes the account `name` with `change` (which may fail, changing
+  // nothing) and rewrites the file: a read-modify-write under the file lock,
+  // so a concurrent change by another process is kept. kNotFound if there is
+  // no such account.
+  absl::Status Update(absl::string_view name,
+                      const std::function<absl::Status(OperatorAccount&)>& change);
   // Removes the account and rewrites the file; kNotFound if there is none.
   absl::Status Remove(absl::string_view name);
 
  private:
+  // What identifies one version of the file (all zero: no file).
+  struct FileIdentity {
+    uint64_t dev = 0, ino = 0, size = 0;
+    int64_t mtime_ns = 0, ctime_ns = 0;
+    friend bool operator==(const FileIdentity&, const FileIdentity&) = default;
+  };
   explicit OperatorAccounts(std::string path) : path_(std::move(path)) {}
+  static FileIdentity IdentityOf(const std::string& path);
+  // Re-reads the file if its identity changed; with `strict`, a file that
+  // cannot be read or parsed is an error (a writer must not overwrite what
+  // it could not read), else it is logged and the accounts stay.
+  absl::Status RefreshLocked(bool strict) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Read-modify-write of the map under the file lock.
+  absl::Status Change(
+      const std::function<absl::Status(std::map<std::string, OperatorAccount, std::less<>>&)>&
+          change);
   absl::Status Save() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const std::string path_;
   mutable absl::Mutex mu_;
-  std::map<std::string, OperatorAccount, std::less<>> accounts_ ABSL_GUARDED_BY(mu_);
+  mutable std::map<std::string, OperatorAccount, std::less<>> accounts_ ABSL_GUARDED_BY(mu_);
+  mutable FileIdentity loaded_ ABSL_GUARDED_BY(mu_);
+  mutable FileIdentity warned_ ABSL_GUARDED_BY(mu_);  // the bad version already logged
+  mutable uint64_t generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace tongban::admin

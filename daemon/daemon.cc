@@ -28,7 +28,10 @@ namespace {
 constexpr absl::Duration kRememberPassword = absl::Minutes(2);
 
 // Remembers recent successful (certificate, password) checks, as a keyed
-// hash, so that each call does not pay the PBKDF2 again.
+// hash, so that each call does not pay the PBKDF2 again. A remembered check
+// holds only while the accounts are as they were when it was made (their
+// generation, admin/operators.h): a disabled account or a reset password
+// takes effect at the operator's next call, not after the memo expires.
 class PasswordMemo {
  public:
   // Fails if the system gives no random bytes for the memo's key.
@@ -48,21 +51,22 @@ class PasswordMemo {
     return *std::move(mac);
   }
 
-  std::optional<admin::Operator> Find(const std::string& key) {
+  std::optional<admin::Operator> Find(const std::string& key, uint64_t generation) {
     absl::MutexLock lock(&mu_);
     auto it = entries_.find(key);
     if (it == entries_.end()) return std::nullopt;
-    if (clock_->Now() > it->second.second) {
+    if (clock_->Now() > it->second.until || it->second.generation != generation) {
       entries_.erase(it);
       return std::nullopt;
     }
-    return it->second.first;
+    return it->second.op;
   }
 
-  void Remember(const std::string& key, const admin::Operator& op) {
+  // `generation`: the accounts' generation read before the check was made.
+  void Remember(const std::string& key, const admin::Operator& op, uint64_t generation) {
     absl::MutexLock lock(&mu_);
     if (entries_.size() > 1000) entries_.clear();  // bounded
-    entries_[key] = {op, clock_->Now() + kRememberPassword};
+    entries_[key] = {op, clock_->Now() + kRememberPassword, generation};
   }
 
  private:
@@ -73,7 +77,12 @@ class PasswordMemo {
   const Clock* const clock_;
   const std::string key_;  // random per process: the memo dies with it
   absl::Mutex mu_;
-  std::map<std::string, std::pair<admin::Operator, absl::Time>> entries_ ABSL_GUARDED_BY(mu_);
+  struct Entry {
+    admin::Operator op;
+    absl::Time until;
+    uint64_t generation = 0;
+  };
+  std::map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
 };
 
 // "127.0.0.1:9464" -> ("127.0.0.1", 9464).
@@ -158,7 +167,8 @@ absl::Status Daemon::Impl::StartOperatorSurface(const node::Config& config, cons
   if (!ca.ok()) return Prefixed(config.operator_ca, ca.status());
   TB_RETURN_IF_ERROR(StartAuthentication(config, clock, node, *ca));
   api = std::make_unique<admin::AdminApi>(
-      node, [node](const std::string& person) { return node->AskNationalWhere(person); });
+      node, [node](const std::string& person) { return node->AskNationalWhere(person); },
+      admin::AccountControl{accounts.get(), authenticator.get()});
   authenticate = OperatorSignIn(node);
   TB_RETURN_IF_ERROR(StartAdminServer(config, node, ca_pem));
   if (!config.console_listen.empty()) {
@@ -179,7 +189,9 @@ absl::Status Daemon::Impl::StartAuthentication(const node::Config& config, const
   auth.suite = config.suite;
   auth.max_failures = static_cast<int>(config.lockout_failures);
   auth.lockout = config.lockout_period;
-  authenticator = std::make_unique<admin::Authenticator>(accounts.get(), ca, clock, auth);
+  // Lock-out state in the node's store: a restart lifts no lock-out.
+  authenticator =
+      std::make_unique<admin::Authenticator>(accounts.get(), ca, clock, auth, node->store());
   TB_ASSIGN_OR_RETURN(memo, PasswordMemo::Create(config.suite, clock));
   TB_ASSIGN_OR_RETURN(
       login_failures,
@@ -199,8 +211,12 @@ admin::AdminServer::Authenticate Daemon::Impl::OperatorSignIn(node::Node* node) 
                           const std::string& totp) -> absl::StatusOr<admin::Operator> {
     const std::optional<std::string> key =
         totp.empty() ? i->memo->Key(cert, password) : std::nullopt;
+    // Read before the check, so a change during it makes the memo stale.
+    const uint64_t generation = i->accounts->generation();
     if (key.has_value()) {
-      if (std::optional<admin::Operator> op = i->memo->Find(*key); op.has_value()) return *op;
+      if (std::optional<admin::Operator> op = i->memo->Find(*key, generation); op.has_value()) {
+        return *op;
+      }
     }
     std::string reason;
     absl::StatusOr<admin::AuthenticatedOperator> op =
@@ -224,7 +240,7 @@ admin::AdminServer::Authenticate Daemon::Impl::OperatorSignIn(node::Node* node) 
       i->login_failures->WithLabels({LoginFailureReason(reason)})->Increment();
       return op.status();
     }
-    if (key.has_value()) i->memo->Remember(*key, *op);
+    if (key.has_value()) i->memo->Remember(*key, *op, generation);
     return op;
   };
 }
@@ -298,6 +314,13 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
   }
   if (!config.metrics_listen.empty()) {
     TB_RETURN_IF_ERROR(d->impl_->StartMetrics(config, node));
+  }
+  // Every surface answers by now; the caller (and systemd's READY) hears of
+  // the start once the witness check at start has ended too, so that a
+  // write right after Start is not refused for it. It ends within
+  // witness_at_start; the slack covers the thread's scheduling.
+  if (!node->WaitForStartCheck(options.witness_at_start + absl::Seconds(5))) {
+    TB_LOG(WARNING) << "the witness check at start has not ended; appends wait for it";
   }
   return d;
 }

@@ -76,12 +76,11 @@ absl::Status Node::StartParts() {
   TB_RETURN_IF_ERROR(StartServer());
   if (config_.role != NodeRole::kNational) {
     // Before the first append of this run: does the witness hold more of
-    // our own log than we do (restored from an old backup)?
-    absl::Status own = CompareWithWitness({writer()->log()});
-    if (!own.ok()) {
-      TB_LOG(WARNING) << "witness not reached at start (" << own.message()
-                      << "); going on, it is asked again later";
-    }
+    // our own log than we do (restored from an old backup)? Asked by the
+    // housekeeping thread, so that nothing waits for a national node that
+    // hangs; appends wait for the answer (appends_blocked()).
+    absl::MutexLock lock(&mu_);
+    start_check_pending_ = true;
   }
   TB_RETURN_IF_ERROR(StartDriver());
   UpdateReadiness();
@@ -260,7 +259,29 @@ void Node::Stop() {
 
 std::optional<std::string> Node::appends_blocked() const {
   absl::MutexLock lock(&mu_);
-  return blocked_;
+  if (blocked_.has_value() || !start_check_pending_) return blocked_;
+  return absl::StrCat("the witness check at start is running: asking the national node ",
+                      config_.national, " whether it holds more of this node's own log (at most ",
+                      absl::FormatDuration(options_.witness_at_start), ")");
+}
+
+bool Node::WaitForStartCheck(absl::Duration timeout) const {
+  absl::MutexLock lock(&mu_);
+  auto ended = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return !start_check_pending_; };
+  return mu_.AwaitWithTimeout(absl::Condition(&ended), timeout);
+}
+
+void Node::CheckWitnessAtStart() {
+  absl::Status own = CompareWithWitness({writer()->log()}, options_.witness_at_start);
+  if (!own.ok()) {
+    TB_LOG(WARNING) << "witness not reached at start (" << own.message()
+                    << "); going on, it is asked again later";
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    start_check_pending_ = false;
+  }
+  UpdateReadiness();
 }
 
 absl::Status Node::Readiness() const {
@@ -355,7 +376,7 @@ absl::Status Node::RefreshRoster() {
   return absl::OkStatus();
 }
 
-absl::Status Node::CompareWithWitness(std::vector<storage::LogId> logs) {
+absl::Status Node::CompareWithWitness(std::vector<storage::LogId> logs, absl::Duration timeout) {
   std::optional<std::string> target = NationalTarget();
   if (!target.has_value()) return absl::OkStatus();
   sync::RosterHolder* roster = roster_.get();
@@ -370,7 +391,7 @@ absl::Status Node::CompareWithWitness(std::vector<storage::LogId> logs) {
       clock_, o);
   TB_ASSIGN_OR_RETURN(v1::WitnessRequest request, checker.Request(std::move(logs)));
   TB_ASSIGN_OR_RETURN(v1::WitnessReply reply,
-                      sync::AskWitness(config_.national, *target, tls_, request));
+                      sync::AskWitness(config_.national, *target, tls_, request, timeout));
   TB_ASSIGN_OR_RETURN(std::vector<sync::WitnessFinding> findings, checker.Check(request, reply));
   if (sync::WitnessChecker::MustStopAppending(findings)) {
     std::string why;
@@ -391,6 +412,7 @@ absl::Status Node::CompareWithWitness(std::vector<storage::LogId> logs) {
 }
 
 void Node::Housekeeping() {
+  if (config_.role != NodeRole::kNational) CheckWitnessAtStart();
   absl::Time next_roster = clock_->Now() + options_.roster_every;
   absl::Time next_witness = clock_->Now() + options_.witness_every;
   for (;;) {

@@ -71,9 +71,10 @@ struct NodeOptions {
   // compares with the witness.
   absl::Duration roster_every = absl::Minutes(5);
   absl::Duration witness_every = absl::Minutes(10);
-  // How long start waits for the witness's answer about our own log before
-  // going on without it (a county that cannot reach the national node keeps
-  // working).
+  // How long the check at start waits for the witness's answer about our
+  // own log (connection and TLS handshake included) before going on without
+  // it (a county that cannot reach the national node, or whose national node
+  // hangs, keeps working).
   absl::Duration witness_at_start = absl::Seconds(5);
 };
 
@@ -112,8 +113,12 @@ class Node {
   std::vector<MetricsSample> metrics_history() const { return history_.Samples(); }
 
   // Why appends are blocked (the witness found our own log behind or
-  // forked), or nullopt.
+  // forked, or the check at start is still asking it), or nullopt.
   std::optional<std::string> appends_blocked() const ABSL_LOCKS_EXCLUDED(mu_);
+  // Waits until the witness check at start has ended (answered, failed or
+  // timed out after witness_at_start), at most `timeout`; true if it has.
+  // Nothing else waits for it: the Admin service answers meanwhile.
+  bool WaitForStartCheck(absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
 
   // OK when ready (above); else kFailedPrecondition "appends blocked: ..."
   // or "store failed: ..." (the writer's failure, with its code).
@@ -147,7 +152,12 @@ class Node {
   // County housekeeping: roster refresh, witness comparison, metrics.
   void Housekeeping();
   absl::Status RefreshRoster();
-  absl::Status CompareWithWitness(std::vector<storage::LogId> logs);
+  // Asks the witness, each call bounded by `timeout`.
+  absl::Status CompareWithWitness(std::vector<storage::LogId> logs,
+                                  absl::Duration timeout = absl::Seconds(30));
+  // The check at start, on the housekeeping thread: appends stay blocked
+  // until it ends.
+  void CheckWitnessAtStart();
   void RefreshMetrics();
   FleetRow FleetRowOf(const v1::NodeEntry& n, const sync::PeerStatus& status, uint64_t behind,
                       absl::Time now);
@@ -181,6 +191,7 @@ class Node {
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<std::string> blocked_ ABSL_GUARDED_BY(mu_);
+  bool start_check_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ = false;
   std::shared_ptr<const FleetSnapshot> fleet_ ABSL_GUARDED_BY(mu_);
   MetricsHistory history_;

@@ -156,6 +156,10 @@ bool DecodeFrozenKey(absl::string_view key, LogId* out) {
   return true;
 }
 
+std::string LockoutKey(absl::string_view operator_name) {
+  return absl::StrCat(kLockoutPrefix, operator_name);
+}
+
 std::string AuditEntryKey(uint64_t seq) {
   std::string key = absl::StrCat(kAuditPrefix, "e/");
   AppendBe64(&key, seq);

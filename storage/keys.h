@@ -26,6 +26,8 @@
 //                                                        as YYYYMMDD; entries of earlier
 //                                                        values stay and are filtered by
 //                                                        the reader)
+//   "default"      "lockout/" operator name              LockoutState (store.proto) of an
+//                                                        operator (admin/auth.h)
 //   "default"      "audit/e/" seq:be64                   audit entry bytes, exactly as hashed
 //                                                        (grammar in storage/audit_log.h)
 //   "default"      "audit/n/" level:u8 index:be64        32-byte Merkle node of the audit
@@ -116,6 +118,10 @@ std::string FrozenKey(const LogId& log);
 // (false for a key of another layout).
 std::string FrozenPrefix();
 bool DecodeFrozenKey(absl::string_view key, LogId* out);
+
+// "default" column family: an operator's lock-out state (admin/auth.h).
+inline constexpr absl::string_view kLockoutPrefix = "lockout/";
+std::string LockoutKey(absl::string_view operator_name);
 
 // "default" column family: the person-search index (README "Web console").
 // A name as the index holds it: surrounding whitespace removed, inner runs

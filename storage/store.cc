@@ -138,6 +138,10 @@ void Batch::PutEvidence(const LogId& log, int64_t detected_at_micros,
   Put(Cf::kDefault, EvidenceKey(log, detected_at_micros), scratch_);
 }
 
+void Batch::PutLockout(absl::string_view operator_name, const v1::LockoutState& state) {
+  Put(Cf::kDefault, LockoutKey(operator_name), state.SerializeAsString());
+}
+
 void Batch::PutFrozen(const LogId& log, absl::string_view why) {
   Put(Cf::kDefault, FrozenKey(log), why);
 }
@@ -642,6 +646,19 @@ absl::StatusOr<std::map<std::string, uint64_t>> Store::ListCounters(
   }
   TB_RETURN_IF_ERROR(FromRocksStatus(it->status()));
   return out;
+}
+
+absl::StatusOr<std::optional<v1::LockoutState>> Store::GetLockout(
+    absl::string_view operator_name) const {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> bytes,
+                      Get(Cf::kDefault, LockoutKey(operator_name)));
+  if (!bytes.has_value()) return std::nullopt;
+  v1::LockoutState state;
+  if (!state.ParseFromString(*bytes)) {
+    return absl::DataLossError(
+        absl::StrCat("storage: lock-out state of operator ", operator_name, " does not parse"));
+  }
+  return state;
 }
 
 absl::Status Store::Flush() {

@@ -99,6 +99,8 @@ class Batch {
   void PutEvidence(const LogId& log, int64_t detected_at_micros,
                    const v1::EquivocationEvidence& evidence);
   void PutFrozen(const LogId& log, absl::string_view why);
+  // An operator's lock-out state (admin/auth.h; keys.h "lockout/").
+  void PutLockout(absl::string_view operator_name, const v1::LockoutState& state);
 
   size_t count() const;
   // The name-index entries of a person-basics record's heads (PutRecord
@@ -213,6 +215,9 @@ class Store {
   // name -> value for every counter whose name starts with `prefix`.
   absl::StatusOr<std::map<std::string, uint64_t>> ListCounters(absl::string_view prefix) const;
   absl::StatusOr<std::optional<std::string>> Get(Cf cf, absl::string_view key) const;
+  // An operator's lock-out state, or nullopt if none was stored;
+  // kDataLoss if the stored bytes do not parse.
+  absl::StatusOr<std::optional<v1::LockoutState>> GetLockout(absl::string_view operator_name) const;
 
   // Writes every memtable to SST files (before a backup, and in tests that
   // inspect the files).

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/thread.h"
@@ -402,11 +403,11 @@ template <typename Request, typename Reply>
 absl::StatusOr<Reply> CallUnary(const std::string& peer, const std::string& target,
                                 const TlsIdentity& tls, const Request& request,
                                 grpc::Status (v1::Exchange::Stub::*method)(grpc::ClientContext*,
-                                                                           const Request&,
-                                                                           Reply*)) {
+                                                                           const Request&, Reply*),
+                                absl::Duration timeout = absl::Seconds(30)) {
   std::unique_ptr<v1::Exchange::Stub> stub = v1::Exchange::NewStub(Dial(target, tls));
   grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   Reply reply;
   const grpc::Status s = (stub.get()->*method)(&ctx, request, &reply);
   if (!s.ok()) return Prefixed(absl::StrCat("node ", peer), FromGrpcStatus(s));
@@ -429,8 +430,9 @@ absl::StatusOr<v1::WhereReply> AskWhere(const std::string& peer, const std::stri
 
 absl::StatusOr<v1::WitnessReply> AskWitness(const std::string& peer, const std::string& target,
                                             const TlsIdentity& tls,
-                                            const v1::WitnessRequest& request) {
-  return CallUnary(peer, target, tls, request, &v1::Exchange::Stub::Witness);
+                                            const v1::WitnessRequest& request,
+                                            absl::Duration timeout) {
+  return CallUnary(peer, target, tls, request, &v1::Exchange::Stub::Witness, timeout);
 }
 
 absl::StatusOr<std::optional<v1::SignedRoster>> FetchRoster(const std::string& peer,

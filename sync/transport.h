@@ -143,9 +143,13 @@ absl::StatusOr<v1::WhereReply> AskWhere(const std::string& peer, const std::stri
 // Asks the witness at `target` (which must present `peer`'s certificate) for
 // its cosigned checkpoints of the logs in `request`
 // (WitnessChecker::Request); check the reply with WitnessChecker::Check.
+// The call, connection and TLS handshake included, fails with
+// kDeadlineExceeded after `timeout` (a witness that accepts the connection
+// but never answers).
 absl::StatusOr<v1::WitnessReply> AskWitness(const std::string& peer, const std::string& target,
                                             const TlsIdentity& tls,
-                                            const v1::WitnessRequest& request);
+                                            const v1::WitnessRequest& request,
+                                            absl::Duration timeout = absl::Seconds(30));
 
 // Asks the node at `target` (which must present `peer`'s certificate) for
 // the current roster: nullopt when it holds none newer than `have_version`.

@@ -291,6 +291,8 @@ TB_CLIENT_METHOD(SearchPersons, SearchPersonsRequest, SearchPersonsReply)
 TB_CLIENT_METHOD(Fleet, FleetRequest, FleetReply)
 TB_CLIENT_METHOD(AccessReport, AccessReportRequest, AccessReportReply)
 TB_CLIENT_METHOD(MetricsHistory, MetricsHistoryRequest, MetricsHistoryReply)
+TB_CLIENT_METHOD(ListOperators, OperatorsRequest, OperatorsReply)
+TB_CLIENT_METHOD(ManageOperator, ManageOperatorRequest, ManageOperatorReply)
 #undef TB_CLIENT_METHOD
 
 }  // namespace tongban::cli

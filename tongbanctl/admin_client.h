@@ -75,6 +75,8 @@ class AdminClient {
   absl::StatusOr<v1::FleetReply> Fleet(const v1::FleetRequest& r);
   absl::StatusOr<v1::AccessReportReply> AccessReport(const v1::AccessReportRequest& r);
   absl::StatusOr<v1::MetricsHistoryReply> MetricsHistory(const v1::MetricsHistoryRequest& r);
+  absl::StatusOr<v1::OperatorsReply> ListOperators(const v1::OperatorsRequest& r);
+  absl::StatusOr<v1::ManageOperatorReply> ManageOperator(const v1::ManageOperatorRequest& r);
 
  private:
   struct Impl;

@@ -41,6 +41,8 @@ constexpr char kConnectionHelp[] =
 
 // --- Output ---
 
+}  // namespace
+
 absl::Status PrintJson(const google::protobuf::Message& m, Io& io) {
   std::string json;
   google::protobuf::util::JsonPrintOptions o;
@@ -51,6 +53,8 @@ absl::Status PrintJson(const google::protobuf::Message& m, Io& io) {
   io.out << json;
   return absl::OkStatus();
 }
+
+namespace {
 
 // Columns `text` takes on a terminal: Chinese characters (and other East
 // Asian wide characters) take two, other characters one.
@@ -74,9 +78,11 @@ size_t DisplayWidth(absl::string_view text) {
   return width;
 }
 
+}  // namespace
+
 // Prints rows as aligned columns; with `header` the first row is the
 // header, printed in the locale's language (tongbanctl/i18n.h).
-void PrintTable(std::vector<std::vector<std::string>> rows, Io& io, bool header = true) {
+void PrintTable(std::vector<std::vector<std::string>> rows, Io& io, bool header) {
   if (header && !rows.empty()) {
     for (std::string& heading : rows.front()) heading = Tr(heading);
   }
@@ -95,11 +101,15 @@ void PrintTable(std::vector<std::vector<std::string>> rows, Io& io, bool header 
   }
 }
 
+namespace {}  // namespace
+
 // A time in China Standard Time with its zone: "2026-11-01 14:03:05 +08:00".
 std::string When(int64_t micros) {
   if (micros == 0) return "-";
   return records::ChinaTimeText(absl::FromUnixMicros(micros), "%Y-%m-%d %H:%M:%S %Ez");
 }
+
+namespace {
 
 std::string EventName(const v1::EventId& e) {
   return absl::StrCat(e.origin(), "/", e.epoch(), "/", e.seq());
@@ -187,11 +197,15 @@ std::vector<FlagSpec> RecordFlags(std::vector<FlagSpec> own) {
   return flags;
 }
 
+}  // namespace
+
 std::vector<FlagSpec> WithConnection(std::vector<FlagSpec> own) {
   std::vector<FlagSpec> flags = ConnectionFlags();
   for (auto& f : own) flags.push_back(std::move(f));
   return flags;
 }
+
+namespace {
 
 constexpr char kRecordHelp[] =
     "  --id RECORD_ID         the record's id (default: derived from its key fields)\n"
@@ -222,6 +236,9 @@ absl::Status StatusCmd(const Args& args, Io& io) {
       {"CA cert", absl::StrCat(Tr("expires"), " ", When(s.ca_not_after_micros()))},
       {"pending for",
        s.pending_peers().empty() ? Tr("nobody (in sync)") : absl::StrJoin(s.pending_peers(), ", ")},
+      {"writes", s.writes_refused().empty()
+                     ? Tr("accepted")
+                     : absl::StrCat(Tr("REFUSED"), ": ", s.writes_refused())},
       {"disk", absl::StrCat(s.disk_bytes() / (1 << 20), " MiB")},
       {"started", When(s.started_at_micros())},
       {"you are", absl::StrCat(s.operator_(), " (", s.operator_role(), ")")}};
@@ -835,6 +852,8 @@ absl::Status MetricsHistoryCmd(const Args& args, Io& io) {
   return absl::OkStatus();
 }
 
+}  // namespace
+
 // Builds a command whose details are its own flags, the connection help and
 // examples.
 Command Online(std::string group, std::string name, std::string summary, std::string usage,
@@ -853,6 +872,8 @@ Command Online(std::string group, std::string name, std::string summary, std::st
   c.run = std::move(run);
   return c;
 }
+
+namespace {
 
 Command Record(std::string group, std::string name, std::string summary, std::string usage,
                std::string own_help, std::string examples, std::vector<FlagSpec> own,

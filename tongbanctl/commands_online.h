@@ -18,6 +18,10 @@
 // Thread safety: single-threaded, like the tool.
 #pragma once
 
+#include <google/protobuf/message.h>
+
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "tongbanctl/tongbanctl.h"
@@ -25,5 +29,21 @@
 namespace tongban::cli {
 
 void AddOnlineCommands(std::vector<Command>* commands);
+
+// For online commands in other files (commands_operator.cc):
+// `m` as JSON on io.out (--json).
+absl::Status PrintJson(const google::protobuf::Message& m, Io& io);
+// Rows as aligned columns; with `header` the first row is the header, in
+// the locale's language (tongbanctl/i18n.h).
+void PrintTable(std::vector<std::vector<std::string>> rows, Io& io, bool header = true);
+// A time in China Standard Time with its zone, "-" for 0.
+std::string When(int64_t micros);
+// The connection flags followed by `own`.
+std::vector<FlagSpec> WithConnection(std::vector<FlagSpec> own);
+// A command whose details are its own flags, the connection help and
+// examples, taking exactly `positional` positional arguments.
+Command Online(std::string group, std::string name, std::string summary, std::string usage,
+               std::string own_help, std::string examples, std::vector<FlagSpec> flags,
+               size_t positional, std::function<absl::Status(const Args&, Io&)> run);
 
 }  // namespace tongban::cli

@@ -1,13 +1,23 @@
-// The offline operator commands: a county's operator CA and its operator
-// accounts (admin/operators.h), on files, before or beside a running node.
+// The operator commands: a county's operator CA and its operator accounts
+// (admin/operators.h).
 //
+// Offline, on files, before or beside a running node (they need the CA key):
 //   operator init   DIR/ca.key (0600), DIR/ca.crt, DIR/county, DIR/accounts (0600)
 //   operator add    DIR/NAME.key (0600), DIR/NAME.crt, the account in
 //                   DIR/accounts; DIR/NAME.password (0600) when the password
 //                   was generated; DIR/NAME.totp (0600, the otpauth URI) with --totp
+// A running node sees an added account at that operator's first call (it
+// re-reads the accounts file when the file changed): no restart.
 //
-// The node reads the accounts file when it starts: restart it after adding
-// an account. Passwords are never printed and never taken from a flag.
+// Online, through the node's Admin service, as an administrator (audited):
+//   operator list                  every account, its role, state, TOTP, lock-out
+//   operator disable|enable NAME   refuse or allow the account's logins
+//   operator reset-password NAME   a new password: from --new-password-file,
+//                                  or generated into --out FILE (0600)
+//   operator unlock NAME           lift a lock-out
+//   operator enroll-totp NAME      a new TOTP secret; its otpauth URI into --out FILE (0600)
+//
+// Passwords and TOTP secrets are never printed and never taken from a flag.
 #include <algorithm>
 #include <string>
 #include <vector>
@@ -22,7 +32,9 @@
 #include "common/ids/region.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
+#include "tongbanctl/admin_client.h"
 #include "tongbanctl/commands_offline.h"
+#include "tongbanctl/commands_online.h"
 #include "tongbanctl/files.h"
 
 namespace tongban::cli {
@@ -133,8 +145,151 @@ absl::Status OperatorAdd(const Args& args, Io& io) {
   if (!account.totp_secret.empty()) {
     io.out << "  " << totp_path << "  TOTP enrolment URI: load it into an authenticator app\n";
   }
-  io.out << "restart tongband to load the account\n";
+  io.out << "a running tongband loads the account at its first login (no restart)\n";
   return absl::OkStatus();
+}
+
+// --- Online: the accounts of a running node ---
+
+absl::StatusOr<v1::ManageOperatorReply> Manage(const Args& args, v1::OperatorAction action,
+                                               std::string new_password = "") {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::ManageOperatorRequest r;
+  r.set_name(args.positional().front());
+  r.set_action(action);
+  r.set_new_password(std::move(new_password));
+  r.set_reason(args.Get("reason"));
+  return client->ManageOperator(r);
+}
+
+std::string LockoutText(const v1::OperatorInfo& o) {
+  if (o.locked_until_micros() != 0)
+    return absl::StrCat("locked until ", When(o.locked_until_micros()));
+  if (o.failures() != 0) return absl::StrCat(o.failures(), " failed");
+  return "-";
+}
+
+absl::Status PrintOperator(const v1::ManageOperatorReply& reply, absl::string_view done, Io& io,
+                           const Args& args) {
+  if (args.Has("json")) {
+    v1::ManageOperatorReply shown = reply;
+    shown.clear_totp_uri();  // a secret: only in the --out file
+    return PrintJson(shown, io);
+  }
+  const v1::OperatorInfo& o = reply.operator_();
+  io.out << done << " operator " << o.name() << " (" << o.role()
+         << "): " << (o.disabled() ? "disabled" : "enabled") << ", TOTP "
+         << (o.totp() ? "yes" : "no") << ", lock-out " << LockoutText(o) << "\n";
+  return absl::OkStatus();
+}
+
+absl::Status OperatorList(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  TB_ASSIGN_OR_RETURN(v1::OperatorsReply reply, client->ListOperators(v1::OperatorsRequest()));
+  if (args.Has("json")) return PrintJson(reply, io);
+  std::vector<std::vector<std::string>> rows = {{"NAME", "ROLE", "STATE", "TOTP", "LOCK-OUT"}};
+  for (const v1::OperatorInfo& o : reply.operators()) {
+    rows.push_back({o.name(), o.role(), o.disabled() ? "disabled" : "enabled",
+                    o.totp() ? "yes" : "no", LockoutText(o)});
+  }
+  PrintTable(std::move(rows), io);
+  return absl::OkStatus();
+}
+
+absl::Status OperatorDisable(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto reply, Manage(args, v1::OPERATOR_ACTION_DISABLE));
+  return PrintOperator(reply, "disabled", io, args);
+}
+
+absl::Status OperatorEnable(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto reply, Manage(args, v1::OPERATOR_ACTION_ENABLE));
+  return PrintOperator(reply, "enabled", io, args);
+}
+
+absl::Status OperatorUnlock(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto reply, Manage(args, v1::OPERATOR_ACTION_UNLOCK));
+  return PrintOperator(reply, "unlocked", io, args);
+}
+
+absl::Status OperatorResetPassword(const Args& args, Io& io) {
+  const bool generated = !args.Has("new-password-file");
+  if (generated == !args.Has("out")) {
+    return absl::InvalidArgumentError(
+        "give --new-password-file FILE (the new password), or --out FILE (where the generated "
+        "one goes), not both");
+  }
+  std::string password;
+  if (generated) {
+    TB_RETURN_IF_ERROR(RefuseExisting({args.Get("out")}));
+    TB_ASSIGN_OR_RETURN(password, GeneratePassword());
+  } else {
+    TB_ASSIGN_OR_RETURN(std::string text,
+                        crypto::ReadSmallFile(args.Get("new-password-file"), /*secret=*/true));
+    password = std::string(absl::StripTrailingAsciiWhitespace(text));
+  }
+  TB_RETURN_IF_ERROR(Prefixed("new password", admin::CheckPasswordPolicy(password)));
+  TB_ASSIGN_OR_RETURN(auto reply, Manage(args, v1::OPERATOR_ACTION_RESET_PASSWORD, password));
+  if (generated) {
+    // Written after the node took it: a file never holds a password that
+    // does not work. Should writing fail, reset again.
+    TB_RETURN_IF_ERROR(
+        Prefixed("the node took the new password, but it could not be written: reset again",
+                 WriteNewFile(args.Get("out"), password + "\n", 0600)));
+    io.out << "the new password is in " << args.Get("out")
+           << " (mode 0600): hand it to the operator, then delete it\n";
+  }
+  return PrintOperator(reply, "reset the password of", io, args);
+}
+
+absl::Status OperatorEnrollTotp(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(std::string out, args.Required("out"));
+  TB_RETURN_IF_ERROR(RefuseExisting({out}));
+  TB_ASSIGN_OR_RETURN(auto reply, Manage(args, v1::OPERATOR_ACTION_ENROLL_TOTP));
+  TB_RETURN_IF_ERROR(
+      Prefixed("the node enrolled a new secret, but it could not be written: enrol "
+               "again",
+               WriteNewFile(out, reply.totp_uri() + "\n", 0600)));
+  io.out << "the TOTP enrolment URI is in " << out
+         << " (mode 0600): load it into the operator's authenticator app, then delete it\n";
+  return PrintOperator(reply, "enrolled TOTP anew for", io, args);
+}
+
+void AddAccountCommands(std::vector<Command>* commands) {
+  const std::string reason = "  --reason TEXT          why (audited)\n";
+  commands->push_back(Online("operator", "list",
+                             "every operator account: role, state, TOTP, lock-out "
+                             "(administrators)",
+                             "tongbanctl operator list", "", "  tongbanctl operator list\n",
+                             ConnectionFlags(), 0, OperatorList));
+  commands->push_back(Online("operator", "disable",
+                             "refuse an operator's logins from their next call (administrators)",
+                             "tongbanctl operator disable NAME [--reason TEXT]", reason,
+                             "  tongbanctl operator disable li.wei --reason \"left the office\"\n",
+                             WithConnection({{"reason"}}), 1, OperatorDisable));
+  commands->push_back(Online(
+      "operator", "enable", "allow a disabled operator again (administrators)",
+      "tongbanctl operator enable NAME [--reason TEXT]", reason,
+      "  tongbanctl operator enable li.wei\n", WithConnection({{"reason"}}), 1, OperatorEnable));
+  commands->push_back(Online(
+      "operator", "reset-password", "set a new password for an operator (administrators)",
+      "tongbanctl operator reset-password NAME (--new-password-file FILE | --out FILE) "
+      "[--reason TEXT]",
+      absl::StrCat("  --new-password-file FILE  the new password (at least 12 characters)\n"
+                   "  --out FILE             or: generate one and write it here (mode 0600)\n",
+                   reason),
+      "  tongbanctl operator reset-password li.wei --out li.wei.password\n",
+      WithConnection({{"new-password-file"}, {"out"}, {"reason"}}), 1, OperatorResetPassword));
+  commands->push_back(Online(
+      "operator", "unlock", "lift an operator's lock-out after failed logins (administrators)",
+      "tongbanctl operator unlock NAME [--reason TEXT]", reason,
+      "  tongbanctl operator unlock li.wei\n", WithConnection({{"reason"}}), 1, OperatorUnlock));
+  commands->push_back(Online(
+      "operator", "enroll-totp",
+      "a new TOTP secret for an operator; the old one stops working (administrators)",
+      "tongbanctl operator enroll-totp NAME --out FILE [--reason TEXT]",
+      absl::StrCat("  --out FILE             where the otpauth:// URI goes (mode 0600)\n", reason),
+      "  tongbanctl operator enroll-totp li.wei --out li.wei.totp\n",
+      WithConnection({{"out"}, {"reason"}}), 1, OperatorEnrollTotp));
 }
 
 }  // namespace
@@ -179,6 +334,7 @@ void AddOperatorCommands(std::vector<Command>* commands) {
                {"password-file"}, {"totp", false}, {"days"}};
   add.run = OperatorAdd;
   commands->push_back(add);
+  AddAccountCommands(commands);
 }
 
 }  // namespace tongban::cli

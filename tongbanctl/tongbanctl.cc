@@ -20,7 +20,8 @@ constexpr absl::string_view kExitCodesHelp =
     "  1  other failure (I/O, internal error)\n"
     "  2  bad input: usage, malformed file, invalid node code, existing output file\n"
     "  3  refused: verification failed, a key file readable by group or others, the\n"
-    "     node refused the operator (authentication, role, lock-out)\n";
+    "     node refused the operator (authentication, role, lock-out) or the work in its\n"
+    "     present state (writes while appends are blocked; see tongbanctl status)\n";
 
 std::string FullName(const Command& c) {
   return c.name.empty() ? c.group : absl::StrCat(c.group, " ", c.name);
@@ -121,8 +122,8 @@ int ExitCodeFor(const absl::Status& status) {
     case absl::StatusCode::kInvalidArgument:
     case absl::StatusCode::kNotFound:
     case absl::StatusCode::kAlreadyExists:
-    case absl::StatusCode::kOutOfRange:
-    case absl::StatusCode::kFailedPrecondition: return kExitBadInput;
+    case absl::StatusCode::kOutOfRange: return kExitBadInput;
+    case absl::StatusCode::kFailedPrecondition:  // the state refuses it (appends blocked)
     case absl::StatusCode::kPermissionDenied:
     case absl::StatusCode::kUnauthenticated:
     case absl::StatusCode::kResourceExhausted:  // locked out

@@ -9,9 +9,11 @@
 //   1  other failure (I/O, internal errors)
 //   2  bad input: usage, malformed file, invalid node code, an output file
 //      that already exists (kInvalidArgument, kNotFound, kAlreadyExists,
-//      kOutOfRange, kFailedPrecondition)
-//   3  refused: verification failed, or a key file's permissions are unsafe
-//      (kPermissionDenied, kUnauthenticated)
+//      kOutOfRange)
+//   3  refused: verification failed, a key file's permissions are unsafe,
+//      the node refused the operator or refuses the work in its present
+//      state, e.g. a write while appends are blocked (kPermissionDenied,
+//      kUnauthenticated, kResourceExhausted, kFailedPrecondition)
 // An error is one line on stderr: "tongbanctl: <command>: <what and where>".
 //
 // Thread safety: single-threaded.

@@ -5,8 +5,10 @@
 #include "absl/strings/match.h"
 #include "admin/totp.h"
 #include "common/clock.h"
+#include "common/crypto/suite.h"
 #include "common/pki/pki.h"
 #include "gtest/gtest.h"
+#include "storage/store.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 
@@ -102,7 +104,7 @@ TEST_P(AuthTest, EveryFailureGivesTheSameRefusal) {
     EXPECT_EQ(r.status().code(), absl::StatusCode::kUnauthenticated);
     EXPECT_EQ(r.status().message(), kRefusal);
     EXPECT_TRUE(absl::StrContains(reason, want_reason)) << reason;
-    auth_->Unlock("li.wei");
+    TB_EXPECT_OK(auth_->Unlock("li.wei"));
   };
   expect_refused(Login("wrong password", Code(), &reason), "password");
   EXPECT_EQ(reason, "password");
@@ -163,6 +165,47 @@ TEST_P(AuthTest, LockedOutAfterConsecutiveFailuresForThePeriod) {
   EXPECT_FALSE(Login(kPassword, Code()).ok());
   clock_.Advance(absl::Seconds(1));
   TB_EXPECT_OK(Login(kPassword, Code()));
+}
+
+// With a store, a lock-out, the failures counted towards one and the last
+// TOTP step used survive a new authenticator (a restart); Unlock lifts the
+// lock-out in the store too.
+TEST_P(AuthTest, LockOutStateSurvivesARestartWithAStore) {
+  storage::StoreOptions so;
+  so.path = dir_.File("db");
+  so.suite = GetParam();
+  TB_ASSERT_OK_AND_ASSIGN(so.storage_key,
+                          crypto::RandomBytes(crypto::GetSuite(GetParam()).symmetric_key_size()));
+  TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<storage::Store> store, storage::Store::Open(so));
+  auto restart = [&] {
+    auth_.emplace(accounts_.get(), operator_ca_->cert, &clock_, options_, store.get());
+  };
+  restart();
+  for (int i = 0; i < 3; ++i) EXPECT_FALSE(Login("wrong password", Code()).ok());
+  EXPECT_TRUE(auth_->IsLockedOut("li.wei"));
+  restart();
+  EXPECT_TRUE(auth_->IsLockedOut("li.wei"));
+  std::string reason;
+  EXPECT_FALSE(Login(kPassword, Code(), &reason).ok());
+  EXPECT_EQ(reason, "locked");
+  EXPECT_GT(auth_->LockoutOf("li.wei").locked_until, clock_.Now());
+
+  TB_ASSERT_OK(auth_->Unlock("li.wei"));
+  restart();
+  EXPECT_FALSE(auth_->IsLockedOut("li.wei"));
+  const std::string code = Code();
+  TB_ASSERT_OK(Login(kPassword, code));
+  // Two failures count across a restart: the third locks.
+  for (int i = 0; i < 2; ++i) EXPECT_FALSE(Login("wrong password", Code(1)).ok());
+  restart();
+  EXPECT_EQ(auth_->LockoutOf("li.wei").failures, 2);
+  // The TOTP code used before the restart is not accepted after it.
+  EXPECT_FALSE(Login(kPassword, code, &reason).ok());
+  EXPECT_TRUE(absl::StrContains(reason, "totp")) << reason;
+  EXPECT_TRUE(auth_->IsLockedOut("li.wei"));
+  // Without a store nothing is kept: the same restart forgets it.
+  auth_.emplace(accounts_.get(), operator_ca_->cert, &clock_, options_);
+  EXPECT_FALSE(auth_->IsLockedOut("li.wei"));
 }
 
 TEST_P(AuthTest, SuccessResetsTheFailureCount) {

@@ -140,6 +140,49 @@ TEST_F(AccountsTest, PutPersistsWithMode0600AndReopens) {
   EXPECT_FALSE(third->Find("zhao").has_value());
 }
 
+// Two objects on one file stand for the daemon and `tongbanctl operator
+// add`: each sees the other's change at its next read, and neither's write
+// loses the other's change.
+TEST_F(AccountsTest, ChangesByAnotherWriterAreSeenAndKept) {
+  TB_ASSERT_OK_AND_ASSIGN(auto daemon, OperatorAccounts::Open(path_));
+  TB_ASSERT_OK_AND_ASSIGN(auto tool, OperatorAccounts::Open(path_));
+  TB_ASSERT_OK(daemon->Put(Account("li.wei", Role::kClerk)));
+  const uint64_t before = daemon->generation();
+  TB_ASSERT_OK(tool->Put(Account("zhao", Role::kAuditor)));  // tool had not read li.wei
+  EXPECT_TRUE(daemon->Find("zhao").has_value());
+  EXPECT_GT(daemon->generation(), before);
+  EXPECT_TRUE(tool->Find("li.wei").has_value());
+  TB_ASSERT_OK(daemon->Update("zhao", [](OperatorAccount& a) {
+    a.disabled = true;
+    return absl::OkStatus();
+  }));
+  ASSERT_TRUE(tool->Find("zhao").has_value());
+  EXPECT_TRUE(tool->Find("zhao")->disabled);
+  EXPECT_EQ(tool->List().size(), 2u);
+  // A failed update changes nothing, in memory or on file.
+  const std::string file = testutil::Contents(path_);
+  EXPECT_EQ(
+      daemon->Update("zhao", [](OperatorAccount&) { return absl::InvalidArgumentError("no"); })
+          .code(),
+      absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(daemon->Update("nobody", [](OperatorAccount&) { return absl::OkStatus(); }).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(testutil::Contents(path_), file);
+  EXPECT_TRUE(daemon->Find("zhao")->disabled);
+}
+
+// A file that became malformed is not taken: the accounts stay as last read,
+// and a writer refuses to overwrite what it could not read.
+TEST_F(AccountsTest, AMalformedFileIsNotTakenAndNotOverwritten) {
+  TB_ASSERT_OK_AND_ASSIGN(auto accounts, OperatorAccounts::Open(path_));
+  TB_ASSERT_OK(accounts->Put(Account("li.wei", Role::kClerk)));
+  testutil::WriteFile(path_, "tongban-operators/v1\nbroken line\n", 0600);
+  EXPECT_TRUE(accounts->Find("li.wei").has_value());
+  EXPECT_EQ(accounts->Put(Account("zhao", Role::kAuditor)).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(testutil::Contents(path_), "tongban-operators/v1\nbroken line\n");
+}
+
 TEST_F(AccountsTest, InvalidAccountsAreNotStored) {
   TB_ASSERT_OK_AND_ASSIGN(auto accounts, OperatorAccounts::Open(path_));
   EXPECT_EQ(accounts->Put(Account("Li Wei", Role::kClerk)).code(),

@@ -114,6 +114,11 @@ class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
     args.insert(args.end(), {"--node", absl::StrCat("127.0.0.1:", daemon.admin_port()), "--ca",
                              dir_.File(code) + "/tls/ca.crt", "--cert", ops + who + ".crt", "--key",
                              ops + who + ".key", "--password-file", ops + who + ".password"});
+    return RunCtl(std::move(args), err, out);
+  }
+
+  // Runs the tongbanctl binary with `args` only (an offline command); as Ctl.
+  int RunCtl(std::vector<std::string> args, std::string* err, std::string* out = nullptr) {
     args.insert(args.begin(), TB_TONGBANCTL);
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());

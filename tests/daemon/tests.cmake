@@ -18,6 +18,14 @@ tongban_daemon_test(daemon_test daemon/daemon_test.cc)
 # Offline certificates end to end: issue, payload, QR, offline verify, the
 # national revocation list.
 tongban_daemon_test(certificate_daemon_test daemon/certificate_daemon_test.cc)
+# Operator accounts managed on a running county: list, disable, enable,
+# reset-password, unlock, enroll-totp, an offline add; lock-out across a
+# restart.
+tongban_daemon_test(accounts_daemon_test daemon/accounts_daemon_test.cc)
+target_link_libraries(accounts_daemon_test PRIVATE tongban_accounts)  # TOTP codes
+# A county restarted while its national node hangs: the Admin service
+# answers during the witness check, writes are refused (exit 3) until it ends.
+tongban_daemon_test(witness_start_daemon_test daemon/witness_start_daemon_test.cc)
 # tongbanctl import against a running county.
 tongban_daemon_test(import_daemon_test daemon/import_daemon_test.cc)
 # tongbanctl ledger export against the national node and a county.
