@@ -27,6 +27,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/lsan_suppressions.h"
 #include "common/version.h"
 #include "daemon/check_config.h"
 #include "daemon/daemon.h"

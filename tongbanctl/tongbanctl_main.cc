@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "common/lsan_suppressions.h"
 #include "tongbanctl/admin_client.h"
 #include "tongbanctl/tongbanctl.h"
 
