@@ -20,4 +20,6 @@
 
 #ifdef TB_LSAN_ACTIVE
 extern "C" const char* __lsan_default_suppressions() { return "leak:libcares.so\n"; }
+// Without this LeakSanitizer lists the suppressions it used on stderr.
+extern "C" const char* __lsan_default_options() { return "print_suppressions=0"; }
 #endif
