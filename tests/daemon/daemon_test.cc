@@ -362,22 +362,23 @@ TEST_P(DaemonTest, AFrozenOriginIsShownInStatusPeersAndMetrics) {
   // The metrics (refreshed by housekeeping every 2 s).
   double frozen = -1, count = -1;
   bool input_family = false;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while ((frozen != 1 || count != 1 || !input_family) && absl::Now() < deadline) {
-    auto families = testutil::ParseExposition(
-        testutil::Body(testutil::Get(county_->metrics_port(), "/metrics")));
-    ASSERT_TRUE(families.ok()) << families.status();
-    for (const auto& f : *families) {
-      for (const auto& sample : f.samples) {
-        if (f.name == "tongban_sync_frozen_log" && sample.labels.at("log") == "000000/1") {
-          frozen = sample.value;
+  EXPECT_TRUE(testutil::WaitUntil(
+      [&]() -> absl::StatusOr<bool> {
+        auto families = testutil::ParseExposition(
+            testutil::Body(testutil::Get(county_->metrics_port(), "/metrics")));
+        if (!families.ok()) return families.status();
+        for (const auto& f : *families) {
+          for (const auto& sample : f.samples) {
+            if (f.name == "tongban_sync_frozen_log" && sample.labels.at("log") == "000000/1") {
+              frozen = sample.value;
+            }
+            if (f.name == "tongban_sync_frozen_logs") count = sample.value;
+          }
+          if (f.name == "tongban_sync_input_peak_bytes") input_family = true;
         }
-        if (f.name == "tongban_sync_frozen_logs") count = sample.value;
-      }
-      if (f.name == "tongban_sync_input_peak_bytes") input_family = true;
-    }
-    if (frozen != 1 || count != 1 || !input_family) absl::SleepFor(absl::Milliseconds(200));
-  }
+        return frozen == 1 && count == 1 && input_family;
+      },
+      absl::Seconds(30), "the frozen origin in the county's metrics"));
   EXPECT_EQ(frozen, 1);
   EXPECT_EQ(count, 1);
   EXPECT_TRUE(input_family);

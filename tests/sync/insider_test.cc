@@ -34,25 +34,17 @@
 #include "tests/sync/test_federation.h"
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
+#include "tests/testutil/wait.h"
 
 namespace tongban::sync {
 namespace {
 
 using crypto::SuiteId;
 using testutil::kNational;
-using testutil::kOrigin;               // O, honest
-using testutil::kResidence;            // R
+using testutil::kOrigin;     // O, honest
+using testutil::kResidence;  // R
+using testutil::WaitUntil;
 constexpr char kHostile[] = "330106";  // H
-
-// Waits until `predicate` holds or `timeout` passes (polling); its result.
-bool WaitUntil(const std::function<bool()>& predicate, absl::Duration timeout = absl::Seconds(30)) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!predicate()) {
-    if (absl::Now() >= deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
 
 // How a hostile session ended, as the client saw it.
 struct Ended {
@@ -292,13 +284,16 @@ TEST_P(InsiderTest, ASplitViewFreezesOnlyTheEquivocatingOrigin) {
     TB_ASSERT_OK(h.Finish().status);
   }
   // N relays the other history to R, which sees two roots for one size.
-  ASSERT_TRUE(WaitUntil([&] {
-    auto frozen = FrozenLogs(*fed_.at(kResidence).store);
-    return frozen.ok() && frozen->size() == 1;
-  })) << "R did not freeze H's log";
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        auto frozen = FrozenLogs(*fed_.at(kResidence).store);
+        return frozen.ok() && frozen->size() == 1;
+      },
+      absl::Seconds(30), "R to freeze H's log"));
   EXPECT_EQ(FrozenLogs(*fed_.at(kResidence).store)->front().origin, kHostile);
   // N learns that R refuses H's log and stops offering it.
-  ASSERT_TRUE(WaitUntil([&] { return !national_peers_.Get(kResidence).refuses.empty(); }));
+  ASSERT_TRUE(WaitUntil([&] { return !national_peers_.Get(kResidence).refuses.empty(); },
+                        absl::Seconds(30), "N to learn that R refuses H's log"));
   EXPECT_EQ(national_peers_.Get(kResidence).refuses.begin()->first, "330106/1");
   EXPECT_EQ(national_peers_.Get(kResidence).refuses.begin()->second, "REJECT_REASON_EQUIVOCATION");
   EXPECT_EQ(*fed_.at(kResidence).store->GetCounter("rejected/REJECT_REASON_EQUIVOCATION"), 1u);
@@ -310,7 +305,8 @@ TEST_P(InsiderTest, ASplitViewFreezesOnlyTheEquivocatingOrigin) {
   // Hello: N does not offer it at all, and O's events flow.
   ASSERT_TRUE(residence_to_national_->Stop().ok());
   residence_to_national_ = Dial(kResidence, &residence_peers_);
-  ASSERT_TRUE(WaitUntil([&] { return national_peers_.Get(kResidence).sessions == 1; }));
+  ASSERT_TRUE(WaitUntil([&] { return national_peers_.Get(kResidence).sessions == 1; },
+                        absl::Seconds(30), "R's session with N"));
   const uint64_t skipped = residence_peers_.Get(kNational).batches_skipped;
   ExpectTheRelayKeepsDelivering(control);
   EXPECT_EQ(residence_peers_.Get(kNational).batches_skipped, skipped) << "nothing of H offered";
