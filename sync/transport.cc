@@ -49,6 +49,14 @@ absl::StatusOr<std::string> PeerCode(const grpc::AuthContext& auth) {
   return code;
 }
 
+// The PEM of the peer's certificate as TLS verified it; empty if none.
+std::string PeerCertificatePem(const grpc::AuthContext& auth) {
+  for (const grpc::string_ref& pem : auth.FindPropertyValues("x509_pem_cert")) {
+    return std::string(pem.data(), pem.size());
+  }
+  return "";
+}
+
 // The Sync method, read and written as bytes (grpc::ByteBuffer) rather than
 // as parsed messages, so that the transport sees every message's size before
 // it parses it and can tell bytes that do not parse from the end of the
@@ -237,7 +245,8 @@ class ExchangeService final : public v1::Exchange::Service {
         writer_(options.writer),
         where_(std::move(options.where)),
         witness_(std::move(options.witness)),
-        roster_(std::move(options.roster)) {
+        roster_(std::move(options.roster)),
+        admitted_(std::move(options.admitted)) {
     // Sync (method 0) is served on bytes (see kSyncMethod); the unary calls
     // keep their generated, parsed handlers. The handler type is the one the
     // generated code uses (grpc::internal, stable within a gRPC release);
@@ -294,6 +303,7 @@ class ExchangeService final : public v1::Exchange::Service {
       TB_LOG(WARNING) << "refused peer " << *peer << ": " << admitted.message();
       return ToGrpcStatus(admitted);
     }
+    if (admitted_) admitted_(*peer, PeerCertificatePem(*ctx->auth_context()));
     std::unique_ptr<Session> session = sessions_(*peer);
     stream->SendInitialMetadata();
     TB_LOG(INFO) << "peer " << *peer << " connected";
@@ -339,6 +349,7 @@ class ExchangeService final : public v1::Exchange::Service {
   const WhereAnswer where_;
   const WitnessAnswer witness_;
   const RosterAnswer roster_;
+  const std::function<void(const std::string&, const std::string&)> admitted_;
   std::atomic<bool> stopping_{false};
 };
 

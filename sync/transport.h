@@ -87,6 +87,10 @@ class ExchangeServer {
     // Serves the current roster (the national node); unset: GetRoster is
     // refused with FAILED_PRECONDITION.
     RosterAnswer roster;
+    // Told of every admitted Sync session: the peer's code and the PEM of the
+    // certificate it presented (the fleet view shows its expiry); may be
+    // unset. Must be quick.
+    std::function<void(const std::string& peer, const std::string& cert_pem)> admitted;
     // gRPC's memory quota for the server's transport buffers (0: none): the
     // only bound gRPC 1.51 puts on a message it is still assembling, which
     // it refuses for its size only once it holds it whole.
