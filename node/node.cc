@@ -167,6 +167,7 @@ absl::Status Node::StartServer() {
   server.address = config.peer_listen;
   server.tls = tls_;
   server.transport_memory_bytes = uint64_t{config.transport_memory_mib} << 20;
+  server.workers = config.session_workers;
   server.writer = writer();
   server.check = [this](const std::string& peer) { return Admit(peer); };
   server.sessions = [this](const std::string& peer) { return NewSession(peer); };
