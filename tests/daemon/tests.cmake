@@ -32,3 +32,7 @@ tongban_daemon_test(import_daemon_test daemon/import_daemon_test.cc)
 tongban_daemon_test(ledger_daemon_test daemon/ledger_daemon_test.cc)
 target_link_libraries(ledger_daemon_test PRIVATE tongban_formats)  # decodes the GB18030 export
 target_link_libraries(daemon_test PRIVATE tongban_version)  # tongban_build_info
+# The fleet view at the national node: versions from Hello, the certificate
+# TLS verified, the newest checkpoint, tongbanctl fleet and the state gauges.
+tongban_daemon_test(fleet_daemon_test daemon/fleet_daemon_test.cc)
+target_link_libraries(fleet_daemon_test PRIVATE tongban_version)  # Version()
