@@ -77,6 +77,13 @@ void Batch::PutRecord(absl::string_view record_key, const v1::RecordState& state
   state.SerializeToString(&scratch_);
   Put(Cf::kRecords, record_key, scratch_);
   IndexName(record_key, state);
+  // The statistics counters' change feed (workflows/stats.h): a new key per
+  // write, so the follower deletes only the marks it counted.
+  if (record_key.size() >= kPersonSize) {
+    Put(Cf::kDefault,
+        StatsDirtyKey(store_->next_dirty_token_.fetch_add(1), record_key.substr(0, kPersonSize)),
+        "");
+  }
 }
 
 void Batch::IndexName(absl::string_view record_key, const v1::RecordState& state) {
@@ -101,6 +108,23 @@ void Batch::IndexName(absl::string_view record_key, const v1::RecordState& state
                      person),
         record_id);
   }
+}
+
+void Batch::PutStatsCounter(absl::string_view name, absl::string_view values) {
+  Put(Cf::kDefault, StatsCounterKey(name), values);
+}
+void Batch::DeleteStatsCounter(absl::string_view name) {
+  Delete(Cf::kDefault, StatsCounterKey(name));
+}
+void Batch::PutStatsFacts(absl::string_view person, absl::string_view facts) {
+  Put(Cf::kDefault, StatsFactsKey(person), facts);
+}
+void Batch::DeleteStatsFacts(absl::string_view person) {
+  Delete(Cf::kDefault, StatsFactsKey(person));
+}
+void Batch::DeleteStatsDirty(absl::string_view mark) {
+  absl::string_view person;
+  if (DecodeStatsDirtyKey(mark, &person)) Delete(Cf::kDefault, mark);
 }
 
 void Batch::PutLinks(absl::string_view person, const std::map<std::string, v1::PersonLink>& links) {
@@ -224,6 +248,19 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   }
   TB_RETURN_IF_ERROR(store->CheckFormat());
   TB_RETURN_IF_ERROR(store->IndexNamesOnce());
+  // Dirty marks go on after the last one left (workflows/stats.h).
+  {
+    std::string last_mark;
+    TB_RETURN_IF_ERROR(store->ScanFrom(
+        Cf::kDefault, kStatsDirtyPrefix, absl::StrCat(kStatsDirtyPrefix, std::string(9, '\xff')),
+        /*reverse=*/true, [&](absl::string_view key, absl::string_view) {
+          last_mark.assign(key.data(), key.size());
+          return false;
+        }));
+    if (last_mark.size() >= kStatsDirtyPrefix.size() + 8) {
+      store->next_dirty_token_ = DecodeBe64(last_mark.substr(kStatsDirtyPrefix.size())) + 1;
+    }
+  }
   TB_LOG(INFO) << "storage opened path=" << options.path << " suite=" << suite.name();
   return store;
 }
