@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -113,8 +114,11 @@ void Batch::IndexName(absl::string_view record_key, const v1::RecordState& state
 void Batch::PutStatsCounter(absl::string_view name, absl::string_view values) {
   Put(Cf::kDefault, StatsCounterKey(name), values);
 }
-void Batch::DeleteStatsCounter(absl::string_view name) {
-  Delete(Cf::kDefault, StatsCounterKey(name));
+void Batch::AddStatsCounter(absl::string_view name, absl::string_view deltas) {
+  const std::string key = StatsCounterKey(name);
+  const rocksdb::Status s = batch_->Merge(store_->cf(Cf::kDefault), ToSlice(key), ToSlice(deltas));
+  assert(s.ok());
+  (void)s;
 }
 void Batch::PutStatsFacts(absl::string_view person, absl::string_view facts) {
   Put(Cf::kDefault, StatsFactsKey(person), facts);
@@ -183,6 +187,34 @@ Store::~Store() {
   }
 }
 
+namespace {
+
+// The statistics counters' merge (Batch::AddStatsCounter): values are be64
+// two's-complement integers, added element by element (the shorter padded
+// with zeros), so the follower adds to a counter without reading it.
+class AddValuesOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger* /*logger*/) const override {
+    const absl::string_view a = existing == nullptr
+                                    ? absl::string_view()
+                                    : absl::string_view(existing->data(), existing->size());
+    const absl::string_view b(value.data(), value.size());
+    if (a.size() % 8 != 0 || b.size() % 8 != 0) return false;
+    new_value->clear();
+    for (size_t i = 0; i < std::max(a.size(), b.size()); i += 8) {
+      const uint64_t x = i < a.size() ? DecodeBe64(a.substr(i)) : 0;
+      const uint64_t y = i < b.size() ? DecodeBe64(b.substr(i)) : 0;
+      AppendBe64(new_value, x + y);
+    }
+    return true;
+  }
+  const char* Name() const override { return "tongban.AddValues"; }
+};
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.path.empty()) {
     return absl::InvalidArgumentError("storage path: empty");
@@ -217,6 +249,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   // search.
   cf_options.memtable_whole_key_filtering = true;
   cf_options.memtable_prefix_bloom_size_ratio = 0.05;
+  cf_options.merge_operator = std::make_shared<AddValuesOperator>();
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kCfNames) descriptors.emplace_back(name, cf_options);

@@ -107,7 +107,9 @@ class Batch {
   // "statsdirty/"; workflows/stats.h): a counter's values, a person's facts,
   // and the deletion of a dirty mark the follower counted (`mark` as read).
   void PutStatsCounter(absl::string_view name, absl::string_view values);
-  void DeleteStatsCounter(absl::string_view name);
+  // Adds `deltas` (be64 two's complement each) to the counter's values
+  // element by element, without reading it (a RocksDB merge).
+  void AddStatsCounter(absl::string_view name, absl::string_view deltas);
   void PutStatsFacts(absl::string_view person, absl::string_view facts);
   void DeleteStatsFacts(absl::string_view person);
   void DeleteStatsDirty(absl::string_view mark);

@@ -1016,7 +1016,8 @@ absl::Status ScanCounters(
   return store.ScanFrom(storage::Cf::kDefault, prefix, absl::StrCat(prefix, from), false,
                         [&](absl::string_view key, absl::string_view value) {
                           if (key > end && !absl::StartsWith(key, end)) return false;
-                          fn(key.substr(prefix.size()), DecodeValues(value));
+                          std::vector<int64_t> values = DecodeValues(value);
+                          if (!AllZero(values)) fn(key.substr(prefix.size()), values);
                           return true;
                         });
 }
@@ -1124,6 +1125,10 @@ absl::Status CountFromCounters(const storage::Store& store, Computation& c) {
       cert[county][1] += Slot(v, 1);
     };
     const Ymd rd = CivilOf(r);
+    // R the last day of its month (every period that has ended): R's
+    // month's changes are its month counter's, no day needs reading.
+    const bool month_end = CivilOf(r + 1).m != rd.m;
+    const int months_before = month_end ? rd.m : rd.m - 1;
     if (rd.y > 1) {
       TB_RETURN_IF_ERROR(ScanCounters(
           store, "cy", "", absl::StrFormat("%04d", rd.y - 1),
@@ -1196,18 +1201,10 @@ absl::Status ApplyFacts(storage::Store& store, const std::map<std::string, Facts
     }
     if (progress != nullptr) ++progress->persons_changed;
   }
+  // Added by merge: the counters are never read here. A counter back at
+  // zero stays as zeros (readers skip it).
   for (const auto& [name, values] : delta) {
-    if (AllZero(values)) continue;
-    const std::string key = storage::StatsCounterKey(name);
-    TB_ASSIGN_OR_RETURN(std::optional<std::string> stored, store.Get(storage::Cf::kDefault, key));
-    std::vector<int64_t> v = stored.has_value() ? DecodeValues(*stored) : std::vector<int64_t>();
-    if (v.size() < values.size()) v.resize(values.size());
-    for (size_t i = 0; i < values.size(); ++i) v[i] += values[i];
-    if (AllZero(v)) {
-      batch.DeleteStatsCounter(name);
-    } else {
-      batch.PutStatsCounter(name, EncodeValues(v));
-    }
+    if (!AllZero(values)) batch.AddStatsCounter(name, EncodeValues(values));
   }
   for (const std::string& mark : marks) batch.DeleteStatsDirty(mark);
   if (batch.count() == 0) return absl::OkStatus();

@@ -96,8 +96,8 @@ size_t ExpectCountersEqualScan(storage::Store& store, const std::vector<StatsQue
     d.ReportDifferencesToString(&diff);
     if (d.Compare((*scanned)[i], (*counted)[i])) continue;
     if (++differ <= 3) {
-      ADD_FAILURE() << when << ": counters differ from the scan for period "
-                    << queries[i].period << " scope \"" << queries[i].scope << "\" now "
+      ADD_FAILURE() << when << ": counters differ from the scan for period " << queries[i].period
+                    << " scope \"" << queries[i].scope << "\" now "
                     << absl::FormatTime(queries[i].now, kCst) << ":\n"
                     << diff;
     }
@@ -227,10 +227,12 @@ class StatsCountersStoryTest : public testing::TestWithParam<crypto::SuiteId> {
   const std::string p4_ = testutil::MakeId(kOrigin, "19940404", 7);
 };
 
-TEST_P(StatsCountersStoryTest, CountersEqualTheScanThroughCorrectionsRetractionsLateRepliesAndRestarts) {
+TEST_P(StatsCountersStoryTest,
+       CountersEqualTheScanThroughCorrectionsRetractionsLateRepliesAndRestarts) {
   size_t compared = 0;
   // 1. The first records, counted from a store that had no counters.
-  for (const std::string& p : {p1_, p2_, p3_, p4_}) Write(kOrigin, testutil::Basics(p, "Test Person"));
+  for (const std::string& p : {p1_, p2_, p3_, p4_})
+    Write(kOrigin, testutil::Basics(p, "Test Person"));
   Write(kOrigin, Outflow(p1_, kA, Day(2026, 3, 1)));
   Write(kOrigin, Outflow(p3_, kB, Day(2026, 5, 1)));
   Write(kOrigin, Outflow(p4_, kB, Day(2026, 9, 10)));  // window closes 10-10
@@ -391,11 +393,13 @@ class RandomStates {
   // with one head or a conflict of two.
   std::pair<std::string, v1::RecordState> Write(const std::vector<std::string>& persons) {
     static const v1::RecordKind kKinds[] = {
-        v1::RECORD_KIND_PERSON_BASICS, v1::RECORD_KIND_INFLOW,  v1::RECORD_KIND_OUTFLOW,
+        v1::RECORD_KIND_PERSON_BASICS, v1::RECORD_KIND_INFLOW,      v1::RECORD_KIND_OUTFLOW,
         v1::RECORD_KIND_RETURN,        v1::RECORD_KIND_CERTIFICATE, v1::RECORD_KIND_INQUIRY,
-        v1::RECORD_KIND_INQUIRY_REPLY, v1::RECORD_KIND_NOTICE,  v1::RECORD_KIND_RECEIPT};
+        v1::RECORD_KIND_INQUIRY_REPLY, v1::RECORD_KIND_NOTICE,      v1::RECORD_KIND_RECEIPT};
     const v1::RecordKind kind = kKinds[Pick(9)];
-    const char* prefix = kind == v1::RECORD_KIND_INQUIRY ? "q" : kind == v1::RECORD_KIND_NOTICE ? "n" : "r";
+    const char* prefix = kind == v1::RECORD_KIND_INQUIRY  ? "q"
+                         : kind == v1::RECORD_KIND_NOTICE ? "n"
+                                                          : "r";
     const std::string id = absl::StrCat(prefix, Pick(2));
     v1::RecordState state;
     state.set_custodian(Code());
@@ -456,7 +460,8 @@ TEST_P(StatsCountersPropertyTest, CountersEqualTheScanOverRandomEventOrders) {
     std::unique_ptr<storage::Store> store = *std::move(opened);
 
     std::vector<std::string> persons;
-    for (int i = 0; i < 8; ++i) persons.push_back(testutil::MakeId("620102", "19900101", 2 * i + 1));
+    for (int i = 0; i < 8; ++i)
+      persons.push_back(testutil::MakeId("620102", "19900101", 2 * i + 1));
     const int writes = 150 + random.Pick(150);
     for (int w = 0; w < writes; ++w) {
       // A batch of one to three writes, committed together.
@@ -481,12 +486,11 @@ TEST_P(StatsCountersPropertyTest, CountersEqualTheScanOverRandomEventOrders) {
     }
     std::vector<absl::Time> nows;
     for (int i = 0; i < 3; ++i) nows.push_back(absl::FromUnixMicros(random.At()));
-    ExpectCountersEqualScan(
-        *store,
-        Queries({"000000", "440000", "620000", "330000", "110000", "620102", "440305", "440106",
-                 "330106", "110105"},
-                nows),
-        "at the end");
+    ExpectCountersEqualScan(*store,
+                            Queries({"000000", "440000", "620000", "330000", "110000", "620102",
+                                     "440305", "440106", "330106", "110105"},
+                                    nows),
+                            "at the end");
     if (HasFailure()) return;
   }
   EXPECT_GT(rounds, 0);
