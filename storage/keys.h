@@ -46,8 +46,9 @@
 //   "default"      "statsfacts/" person:18               what the person adds to the
 //                                                        counters (workflows/stats.cc)
 //   "default"      "stats/" name                         a statistics counter: be64
-//                                                        two's-complement values
-//                                                        (names in workflows/stats.cc)
+//                                                        two's-complement values,
+//                                                        added by merge (names in
+//                                                        workflows/stats.cc)
 //
 //   log_id := origin:6 ASCII digits | epoch:be64
 //   seq    := be64, so bytewise order is numeric order

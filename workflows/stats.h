@@ -9,13 +9,15 @@
 // person's records are adjacent in key order, so replies meet their
 // inquiries and receipts their notices without an index). Its cost grows with
 // every record the node holds, whatever the period: about 0.9 s for
-// 1,000,000 records on the project's machine (bench/stats_bench.cc). A
-// national node holding tens of millions wants the counts kept as records
-// are applied instead: the unit is already the person, so the write path
-// could evaluate a person's records before and after each batch and add the
-// difference to counters keyed by (county, day) of the dates that matter
-// (sent, deadline, answered, registered, left), leaving only `now`-dependent
-// cut-offs (overdue, arrival window closed) to the query. It reads no clock:
+// 1,000,000 records on the project's machine (bench/stats_bench.cc). So the
+// Admin service answers from counters kept as records are applied
+// (CountedStats, "Counters" below): the write path marks each person whose
+// records changed, a follower evaluates the person's records before and
+// after and adds the difference to counters keyed by (county, month or day)
+// of the dates that matter (sent, deadline, answered, registered, left),
+// leaving only the `now`-dependent cut-offs (overdue, arrival window closed,
+// the reference day of certificate coverage) to the query. ComputeStats stays
+// the reference the counters are tested against. Neither reads a clock:
 // the caller passes `now`. Dates are the events' recorded dates (the
 // payload's dates and the writer's time stamps), never the time a record
 // reached this node; time stamps become days in China Standard Time (UTC+8).
@@ -164,14 +166,13 @@ absl::StatusOr<std::vector<v1::StatsReply>> ComputeStatsMany(
 // (storage/keys.h "statsdirty/", a new key per write). UpdateStatsCounters
 // evaluates each marked person's live records as the scan does, reads the
 // facts stored for the person ("statsfacts/"), and writes the new facts,
-// the difference added to the counters and the deletion of the marks it
-// read in one batch: a restart finds either all of it or none (and the
-// marks still there). Counting is by state, not by event, so a correction,
-// a retraction, a reply that arrives late or a mark counted twice leaves
-// the counters equal to a full scan. On a store that has no counters yet,
-// the first call counts every person from one scan. One follower runs at a
-// time in a process (a mutex); the caller runs it before answering and may
-// run it on a timer.
+// the difference added to the counters (a RocksDB merge that adds values:
+// no counter is read) and the deletion of the marks it read in one batch: a restart finds either
+// all of it or none (and the marks still there). Counting is by state, not by event, so a
+// correction, a retraction, a reply that arrives late or a mark counted twice leaves the counters
+// equal to a full scan. On a store that has no counters yet, the first call counts every person
+// from one scan. One follower runs at a time in a process (a mutex); the caller runs it before
+// answering and may run it on a timer.
 struct StatsCounterProgress {
   bool rebuilt = false;          // this call counted the store from a scan
   uint64_t marks = 0;            // dirty marks consumed
