@@ -45,7 +45,9 @@ constexpr uint64_t kThreadSlack = 16;
 
 class NationTest : public ::testing::TestWithParam<crypto::SuiteId> {
  protected:
-  void SetUp() override {
+  // Starts the nation, each simulated county with one batch of `events`
+  // (0: no log).
+  void Start(size_t events) {
     SetMinLogLevel(LogLevel::kWarning);
     const int port = FreePortBlock(1);
     ASSERT_GT(port, 0) << "no free loopback port";
@@ -53,8 +55,8 @@ class NationTest : public ::testing::TestWithParam<crypto::SuiteId> {
     o.suite = GetParam();
     o.dir = dir_.File("nation");
     o.counties = kCounties;
-    o.batches = 2;
-    o.batch_events = 5;
+    o.batches = events == 0 ? 0 : 1;
+    o.batch_events = events;
     o.inflow_every = 5;
     o.national_port = port;
     TB_ASSERT_OK_AND_ASSIGN(nation_, MakeNation(o));
@@ -95,6 +97,7 @@ class NationTest : public ::testing::TestWithParam<crypto::SuiteId> {
 };
 
 TEST_P(NationTest, EveryEventReachesNationalAndAudience) {
+  ASSERT_NO_FATAL_FAILURE(Start(10));
   ASSERT_TRUE(OpenAndWait(0, kCounties));
   EXPECT_EQ(sim_->Totals().admitted, kCounties);
   // Sessions dialled before the national node listened failed and were
@@ -144,6 +147,7 @@ TEST_P(NationTest, EveryEventReachesNationalAndAudience) {
 }
 
 TEST_P(NationTest, NationalThreadsDoNotGrowWithSessions) {
+  ASSERT_NO_FATAL_FAILURE(Start(0));
   ASSERT_TRUE(OpenAndWait(0, kFirst));
   const uint64_t at_first = NationalThreads();
   ASSERT_TRUE(OpenAndWait(kFirst, kCounties));

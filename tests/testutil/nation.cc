@@ -97,6 +97,15 @@ storage::RecordChange Change(const std::string& code, size_t index, size_t i,
 // adds the county's signing key to `entry`.
 absl::Status MakeLog(const NationOptions& o, size_t index, const std::string& scratch,
                      SimCounty* county, v1::NodeEntry* entry) {
+  if (o.batches == 0) {  // no log: a signing key is all the roster needs
+    TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PrivateKey> key,
+                        crypto::GetSuite(o.suite).GenerateKey());
+    v1::SigningKey* k = entry->add_signing_keys();
+    k->set_suite(std::string(crypto::SuiteName(o.suite)));
+    k->set_spki_der(key->public_key().SpkiDer());
+    k->set_key_id(key->public_key().KeyId());
+    return absl::OkStatus();
+  }
   node::LocalNodeOptions options;
   options.data_dir = scratch;
   options.suite = o.suite;

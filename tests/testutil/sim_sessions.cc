@@ -219,7 +219,9 @@ void Call::OnReadDone(bool ok) {
       }
       const std::vector<uint64_t>& ends = link->county->batch_end;
       const auto at = std::upper_bound(ends.begin(), ends.end(), cursor);
-      if (cursor != 0 && (at == ends.begin() || *(at - 1) != cursor)) {
+      // (A session with no log to send, a second session of a county,
+      // only holds.)
+      if (cursor != 0 && !ends.empty() && (at == ends.begin() || *(at - 1) != cursor)) {
         error = absl::StrCat("the national node stands at seq ", cursor, ", not a batch's end");
       }
       link->next = static_cast<size_t>(at - ends.begin());
