@@ -39,6 +39,10 @@ struct RemoteBatch {
   // of this log up to `cursor` that was meant for us is applied.
   std::string from_peer;
   uint64_t cursor = 0;
+  // The node the batch came from, also for a backfill (which stores no
+  // cursor): the writer's listeners are told it once the batch is durable,
+  // so that its session sends the Ack and Credit (DurableChange::peers).
+  std::string received_from;
 };
 
 }  // namespace tongban::storage

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -60,6 +61,10 @@ struct Writer::InFlight {
   uint64_t last_seq = 0;         // the last seq the batch writes
   std::vector<uint64_t> sums;    // BodyChecksum of each body written
   absl::Status poisoned;         // building failed on a storage read
+  // The peers whose sessions the batch concerns once durable: the senders
+  // of its remote batches (their Acks) and the peers it routes relayed
+  // events to.
+  std::set<std::string> concerned;
 };
 
 // A signed checkpoint and the tree nodes it completes, waiting for the
@@ -723,7 +728,10 @@ void Writer::RelayRoutes(GroupBuild& g, const RemoteBatch& rb, const RemoteEvent
   std::sort(to.begin(), to.end());
   to.erase(std::unique(to.begin(), to.end()), to.end());
   for (const std::string& peer : to) {
-    if (peer != options_.node && peer != body.origin()) g.batch.PutRoute(peer, rb.log, e.seq);
+    if (peer != options_.node && peer != body.origin()) {
+      g.batch.PutRoute(peer, rb.log, e.seq);
+      g.in->concerned.insert(peer);
+    }
   }
 }
 
@@ -863,17 +871,33 @@ void Writer::CommitterLoop() {
       for (Ticket* t : in->tickets) t->done = true;
       committing_ = false;
     }
-    const bool remote_applied = in != nullptr && committed.ok() &&
-                                std::any_of(in->tickets.begin(), in->tickets.end(),
-                                            [](const Ticket* t) { return t->remote != nullptr; });
-    if (committed.ok() && (!checkpoints.empty() || remote_applied)) {
+    // The senders of remote batches wait for them whether they were applied
+    // or failed; relayed events wait for their recipients.
+    DurableChange change;
+    change.own_log = committed.ok() && !checkpoints.empty();
+    if (in != nullptr) {
+      for (const Ticket* t : in->tickets) {
+        if (t->remote != nullptr && !t->remote->received_from.empty()) {
+          change.peers.insert(t->remote->received_from);
+        }
+      }
+      if (committed.ok()) change.peers.merge(in->concerned);
+    }
+    const bool remote_done =
+        in != nullptr && std::any_of(in->tickets.begin(), in->tickets.end(),
+                                     [](const Ticket* t) { return t->remote != nullptr; });
+    if (change.own_log || remote_done) {
       lock.Release();
-      NotifyListeners();
+      NotifyListeners(change);
     }
   }
 }
 
 int Writer::AddListener(std::function<void()> listener) {
+  return AddListener([listener = std::move(listener)](const DurableChange&) { listener(); });
+}
+
+int Writer::AddListener(std::function<void(const DurableChange&)> listener) {
   absl::MutexLock lock(&listeners_mu_);
   listeners_[next_listener_] = std::move(listener);
   return next_listener_++;
@@ -884,9 +908,9 @@ void Writer::RemoveListener(int id) {
   listeners_.erase(id);
 }
 
-void Writer::NotifyListeners() {
+void Writer::NotifyListeners(const DurableChange& change) {
   absl::MutexLock lock(&listeners_mu_);
-  for (const auto& [id, listener] : listeners_) listener();
+  for (const auto& [id, listener] : listeners_) listener(change);
 }
 
 void Writer::SignerLoop() {

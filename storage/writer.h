@@ -35,6 +35,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -125,6 +126,17 @@ struct WriterStats {
   absl::Duration sign_time;    // signer: re-reading, hashing, signing, storing
 };
 
+// What a commit made durable that a peer could be sent (Writer::AddListener).
+struct DurableChange {
+  // A checkpoint of this node's own log: whatever it covers may go to any
+  // peer (the whole log to the national node, routed events to counties).
+  bool own_log = false;
+  // Peers the remote batches concern: the nodes that sent them (they wait
+  // for the outcome, an Ack or a failure; RemoteBatch::received_from) and,
+  // when they were applied, the nodes relayed events are routed to.
+  std::set<std::string> peers;
+};
+
 class Writer {
  public:
   // Resumes the log of (options.node, options.epoch) in `store`: verifies the
@@ -179,6 +191,9 @@ class Writer {
   // events (which the national node relays). Returns an id for
   // RemoveListener. Listeners must be quick and must not call the Writer.
   int AddListener(std::function<void()> listener);
+  // The same, told what became durable, so that a transport holding
+  // thousands of sessions wakes only those it concerns.
+  int AddListener(std::function<void(const DurableChange&)> listener);
   void RemoveListener(int id);
 
   const LogId& log() const { return log_; }
@@ -318,9 +333,10 @@ class Writer {
   absl::Duration sign_time_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex listeners_mu_;
-  std::map<int, std::function<void()>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  std::map<int, std::function<void(const DurableChange&)>> listeners_
+      ABSL_GUARDED_BY(listeners_mu_);
   int next_listener_ ABSL_GUARDED_BY(listeners_mu_) = 0;
-  void NotifyListeners();
+  void NotifyListeners(const DurableChange& change);
 
   // Pipeline: appender (builds a group's batch) -> committer (one fsync per
   // group) -> signer -> committer (checkpoints ride on the next fsync).

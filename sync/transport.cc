@@ -1,5 +1,6 @@
 #include "sync/transport.h"
 
+#include <grpcpp/alarm.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/security/server_credentials.h>
@@ -7,6 +8,8 @@
 
 #include <atomic>
 #include <deque>
+#include <map>
+#include <memory>
 #include <thread>
 
 #include "absl/strings/match.h"
@@ -16,6 +19,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/thread.h"
+#include "sync/executor.h"
 #include "sync/grpc_status.h"
 #include "sync/input_account.h"
 #include "tongban/v1/exchange.grpc.pb.h"
@@ -237,28 +241,437 @@ v1::SyncMessage Goodbye(const absl::Status& result) {
   return bye;
 }
 
-class ExchangeService final : public v1::Exchange::Service {
+// --- The server's sessions, on gRPC's callback API (issue #21) ---
+//
+// The national node holds a standing session from every county. No thread
+// is kept per stream: gRPC calls a stream's reactions (a read or a write
+// completed, the call was cancelled or is done) on its own few threads, and
+// everything the Session does runs as a task on one shared Executor, one
+// task at a time per stream. A stream's task runs only when something
+// concerns it: a message arrived or a write completed, the writer made
+// durable something for its peer (Writer::AddListener with the
+// DurableChange), the input account lets reading resume, or the server
+// stops. An idle session costs no CPU.
+
+class ServerPump;
+
+// The server's streams by peer, so that a durable write wakes only the
+// sessions it concerns.
+class PumpRegistry {
  public:
-  explicit ExchangeService(ExchangeServer::Options& options)
+  void Add(const std::shared_ptr<ServerPump>& pump) ABSL_LOCKS_EXCLUDED(mu_);
+  void Remove(const ServerPump* pump) ABSL_LOCKS_EXCLUDED(mu_);
+  // Wakes the sessions of the peers `change` concerns (every session for a
+  // checkpoint of our own log).
+  void Wake(const storage::DurableChange& change) ABSL_LOCKS_EXCLUDED(mu_);
+  // Ends every session (cleanly, as when the peer closes); refuses new ones.
+  void StopAll() ABSL_LOCKS_EXCLUDED(mu_);
+  bool stopping() const ABSL_LOCKS_EXCLUDED(mu_);
+  size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::vector<std::shared_ptr<ServerPump>>> by_peer_ ABSL_GUARDED_BY(mu_);
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+using RawReactor = grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>;
+
+// One Sync stream at the server: its Session, the messages read and not yet
+// handled, the messages to write, and the state of the one read and the one
+// write gRPC allows outstanding at a time. Stream operations (StartRead,
+// StartWrite, Finish) are issued only from the stream's task, never under
+// mu_ (gRPC may run a reaction inline at the end of the call), and never
+// after Finish.
+class ServerPump : public std::enable_shared_from_this<ServerPump> {
+ public:
+  ServerPump(std::unique_ptr<Session> session, std::string peer, Executor* executor,
+             PumpRegistry* registry)
+      : session_(std::move(session)),
+        peer_(std::move(peer)),
+        executor_(executor),
+        registry_(registry) {}
+
+  // REQUIRES: Attach first, once; then Begin once.
+  void Attach(RawReactor* reactor) { reactor_ = reactor; }
+  void Begin() {
+    std::weak_ptr<ServerPump> weak = weak_from_this();
+    session_->input().SetResume([weak] {
+      if (std::shared_ptr<ServerPump> self = weak.lock()) self->Resume();
+    });
+    registry_->Add(shared_from_this());
+    Schedule();
+  }
+
+  const std::string& peer() const { return peer_; }
+
+  // Reactions (gRPC's threads).
+  void ReadDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_) {
+    Inbound in;
+    bool keep = false;
+    bool unparsable = false;
+    uint64_t dropped = 0;
+    if (ok) {
+      bool ending;
+      {
+        absl::MutexLock lock(&mu_);
+        ending = ending_;
+      }
+      if (ending) {
+        // The session ended: what the peer still sends is read and dropped.
+        dropped = read_buffer_.Length();
+      } else {
+        in.bytes = read_buffer_.Length();
+        in.unparsable =
+            !grpc::SerializationTraits<v1::SyncMessage>::Deserialize(&read_buffer_, &in.msg).ok();
+        session_->input().Read(in.bytes, !in.unparsable && in.msg.has_batch());
+        unparsable = in.unparsable;
+        keep = true;
+      }
+      read_buffer_.Clear();
+    }
+    absl::MutexLock lock(&mu_);
+    read_pending_ = false;
+    if (!ok) read_closed_ = true;
+    if (unparsable) no_more_reads_ = true;  // nothing after it is read: the session ends
+    drained_ += dropped;
+    if (keep) inbox_.push_back(std::move(in));
+    ScheduleLocked();
+  }
+  void WriteDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    write_pending_ = false;
+    if (!ok) write_broken_ = true;
+    ScheduleLocked();
+  }
+  void Cancelled() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    ScheduleLocked();
+  }
+  // The writer made something durable that concerns the peer.
+  void Wake() ABSL_LOCKS_EXCLUDED(mu_) { Schedule(); }
+  // The server stops: end the session as if the peer had closed.
+  void Stop() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+    ScheduleLocked();
+  }
+
+ private:
+  enum class Phase { kRunning, kEnding, kFinished };
+  // At most this many messages wait to be written before the session is
+  // asked for more batches.
+  static constexpr size_t kMaxOutbox = 2;
+
+  // What the task reads of the reactions' state, taken at once.
+  struct Seen {
+    std::deque<Inbound> inbox;
+    bool read_pending = false;
+    bool read_closed = false;
+    bool no_more_reads = false;
+    bool write_pending = false;
+    bool write_broken = false;
+    bool cancelled = false;
+    bool stop = false;
+    bool grace_over = false;
+    bool read_paused = false;
+    uint64_t drained = 0;
+  };
+
+  void Resume() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    read_paused_ = false;
+    ScheduleLocked();
+  }
+  void Schedule() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    ScheduleLocked();
+  }
+  void ScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (running_) {
+      again_ = true;
+    } else if (!queued_) {
+      queued_ = true;
+      executor_->Post([self = shared_from_this()] { self->Work(); });
+    }
+  }
+
+  Seen Take() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    queued_ = false;
+    running_ = true;
+    again_ = false;
+    Seen seen;
+    seen.inbox.swap(inbox_);
+    seen.read_pending = read_pending_;
+    seen.read_closed = read_closed_;
+    seen.no_more_reads = no_more_reads_;
+    seen.write_pending = write_pending_;
+    seen.write_broken = write_broken_;
+    seen.cancelled = cancelled_;
+    seen.stop = stop_;
+    seen.grace_over = grace_over_;
+    seen.read_paused = read_paused_;
+    seen.drained = drained_;
+    return seen;
+  }
+
+  // The stream's task: runs until nothing more happened while it ran.
+  void Work() ABSL_LOCKS_EXCLUDED(mu_) {
+    for (;;) {
+      Seen seen = Take();
+      if (phase_ == Phase::kRunning) Advance(seen);
+      if (phase_ != Phase::kFinished) Io(seen);
+      absl::MutexLock lock(&mu_);
+      if (!again_) {
+        running_ = false;
+        return;
+      }
+    }
+  }
+
+  // The session's part: handle what arrived, then send what the peer's
+  // credit allows.
+  void Advance(Seen& seen) {
+    if (!started_) {
+      started_ = true;
+      absl::StatusOr<std::vector<v1::SyncMessage>> start = session_->Start();
+      if (!start.ok()) return End(start.status(), seen);
+      for (v1::SyncMessage& m : *start) outbox_.push_back(std::move(m));
+    }
+    std::vector<v1::SyncMessage> out;
+    for (const Inbound& m : seen.inbox) {
+      if (m.unparsable) return End(session_->OnUnparsable(m.bytes), seen);
+      out.clear();
+      const absl::Status handled = session_->OnReceived(m.msg, m.bytes, &out);
+      for (v1::SyncMessage& o : out) outbox_.push_back(std::move(o));
+      if (!handled.ok()) return End(handled, seen);
+    }
+    if (seen.write_broken) return End(absl::UnavailableError("stream closed while writing"), seen);
+    while (outbox_.size() < kMaxOutbox) {
+      absl::StatusOr<std::optional<v1::SyncMessage>> next = session_->NextBatch();
+      if (!next.ok()) return End(next.status(), seen);
+      if (!next->has_value()) break;
+      outbox_.push_back(**std::move(next));
+    }
+    // The peer closed its side and everything it sent is handled, or it
+    // cancelled, or the server stops: a clean end.
+    if (seen.read_closed || seen.cancelled || seen.stop) End(absl::OkStatus(), seen);
+  }
+
+  void End(absl::Status result, const Seen& seen) {
+    phase_ = Phase::kEnding;
+    // What the peer sent before the end is durable before the status
+    // reaches it, with its Acks when the end is clean.
+    std::vector<v1::SyncMessage> acks;
+    const absl::Status applied = session_->FinishApplying(&acks);
+    if (result.ok()) {
+      result = applied;
+      if (applied.ok()) {
+        for (v1::SyncMessage& m : acks) outbox_.push_back(std::move(m));
+      }
+    }
+    result_ = result;
+    session_->input().Close();
+    session_->Ended(result);
+    TB_LOG(INFO) << "peer " << peer_ << " session ended: " << result;
+    if (!result.ok() && !seen.write_broken && !seen.cancelled) {
+      // Say why in-band, then give the peer time to close its side, so
+      // that it also gets the status rather than a cancellation.
+      outbox_.push_back(Goodbye(result));
+      std::weak_ptr<ServerPump> weak = weak_from_this();
+      grace_.Set(absl::ToChronoTime(absl::Now() + kCloseWait), [weak](bool) {
+        if (std::shared_ptr<ServerPump> self = weak.lock()) self->GraceOver();
+      });
+    }
+    absl::MutexLock lock(&mu_);
+    ending_ = true;
+  }
+
+  void GraceOver() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    grace_over_ = true;
+    ScheduleLocked();
+  }
+
+  // The stream's part: the next write, the next read, or the end.
+  void Io(const Seen& seen) {
+    const bool broken = seen.write_broken || seen.cancelled;
+    if (broken) outbox_.clear();
+    bool write_pending = seen.write_pending;
+    if (!write_pending && !outbox_.empty()) {
+      grpc::ByteBuffer buffer;
+      if (Serialize(outbox_.front(), &buffer)) {
+        write_buffer_.Swap(&buffer);
+        outbox_.pop_front();
+        write_pending = true;
+        {
+          absl::MutexLock lock(&mu_);
+          write_pending_ = true;
+        }
+        reactor_->StartWrite(&write_buffer_);
+      } else {
+        outbox_.clear();  // cannot happen for a message we built; end without it
+      }
+    }
+    const bool reads_over = seen.read_closed || seen.no_more_reads || seen.cancelled;
+    if (!seen.read_pending && !reads_over) {
+      bool read = false;
+      if (phase_ == Phase::kRunning) {
+        if (!seen.read_paused) {
+          read = session_->input().MayRead();
+          if (!read) {
+            absl::MutexLock lock(&mu_);
+            read_paused_ = true;
+          }
+        }
+      } else {
+        // Ending after a failure: read on until the peer closes its side,
+        // keeping nothing, but no more than kDrainBytes.
+        read = !result_.ok() && seen.drained <= kDrainBytes && !seen.grace_over;
+      }
+      if (read) {
+        {
+          absl::MutexLock lock(&mu_);
+          read_pending_ = true;
+        }
+        reactor_->StartRead(&read_buffer_);
+      }
+    }
+    if (phase_ == Phase::kEnding && outbox_.empty() && (!write_pending || broken)) {
+      const bool peer_done = reads_over || seen.drained > kDrainBytes;
+      if (result_.ok() || peer_done || seen.grace_over || seen.stop) {
+        phase_ = Phase::kFinished;
+        grace_.Cancel();
+        registry_->Remove(this);
+        reactor_->Finish(ToGrpcStatus(result_));
+      }
+    }
+  }
+
+  const std::unique_ptr<Session> session_;
+  const std::string peer_;
+  Executor* const executor_;       // Not owned.
+  PumpRegistry* const registry_;   // Not owned.
+  RawReactor* reactor_ = nullptr;  // Not owned; valid until Finish.
+
+  // The task's own (one task at a time).
+  Phase phase_ = Phase::kRunning;
+  bool started_ = false;
+  absl::Status result_;
+  std::deque<v1::SyncMessage> outbox_;
+  grpc::ByteBuffer write_buffer_;  // the write outstanding
+  grpc::ByteBuffer read_buffer_;   // the read outstanding; its reaction reads it
+  grpc::Alarm grace_;
+
+  absl::Mutex mu_;
+  bool queued_ ABSL_GUARDED_BY(mu_) = false;   // a task is posted
+  bool running_ ABSL_GUARDED_BY(mu_) = false;  // the task runs
+  bool again_ ABSL_GUARDED_BY(mu_) = false;    // something happened while it ran
+  std::deque<Inbound> inbox_ ABSL_GUARDED_BY(mu_);
+  bool read_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool no_more_reads_ ABSL_GUARDED_BY(mu_) = false;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;  // until the input account resumes
+  bool write_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_broken_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool grace_over_ ABSL_GUARDED_BY(mu_) = false;
+  bool ending_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t drained_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+void PumpRegistry::Add(const std::shared_ptr<ServerPump>& pump) {
+  absl::MutexLock lock(&mu_);
+  by_peer_[pump->peer()].push_back(pump);
+  if (stopping_) pump->Stop();
+}
+
+void PumpRegistry::Remove(const ServerPump* pump) {
+  std::shared_ptr<ServerPump> last;  // released after the lock
+  absl::MutexLock lock(&mu_);
+  auto it = by_peer_.find(pump->peer());
+  if (it == by_peer_.end()) return;
+  std::vector<std::shared_ptr<ServerPump>>& pumps = it->second;
+  for (auto p = pumps.begin(); p != pumps.end(); ++p) {
+    if (p->get() == pump) {
+      last = std::move(*p);
+      pumps.erase(p);
+      break;
+    }
+  }
+  if (pumps.empty()) by_peer_.erase(it);
+}
+
+void PumpRegistry::Wake(const storage::DurableChange& change) {
+  absl::MutexLock lock(&mu_);
+  if (change.own_log) {
+    for (const auto& [peer, pumps] : by_peer_) {
+      for (const auto& p : pumps) p->Wake();
+    }
+    return;
+  }
+  for (const std::string& peer : change.peers) {
+    auto it = by_peer_.find(peer);
+    if (it == by_peer_.end()) continue;
+    for (const auto& p : it->second) p->Wake();
+  }
+}
+
+void PumpRegistry::StopAll() {
+  absl::MutexLock lock(&mu_);
+  stopping_ = true;
+  for (const auto& [peer, pumps] : by_peer_) {
+    for (const auto& p : pumps) p->Stop();
+  }
+}
+
+bool PumpRegistry::stopping() const {
+  absl::MutexLock lock(&mu_);
+  return stopping_;
+}
+
+size_t PumpRegistry::size() const {
+  absl::MutexLock lock(&mu_);
+  size_t n = 0;
+  for (const auto& [peer, pumps] : by_peer_) n += pumps.size();
+  return n;
+}
+
+// The reactor gRPC holds for one Sync stream; it passes every reaction to
+// the stream's ServerPump and deletes itself when the call is done.
+class SyncReactor final : public RawReactor {
+ public:
+  explicit SyncReactor(std::shared_ptr<ServerPump> pump) : pump_(std::move(pump)) {}
+  void OnReadDone(bool ok) override { pump_->ReadDone(ok); }
+  void OnWriteDone(bool ok) override { pump_->WriteDone(ok); }
+  void OnCancel() override { pump_->Cancelled(); }
+  void OnDone() override { delete this; }
+
+ private:
+  const std::shared_ptr<ServerPump> pump_;
+};
+
+// A stream refused before anything is read: finished with the refusal.
+class RefusedReactor final : public RawReactor {
+ public:
+  explicit RefusedReactor(const absl::Status& why) { Finish(ToGrpcStatus(why)); }
+  void OnDone() override { delete this; }
+};
+
+class ExchangeService final
+    : public v1::Exchange::WithRawCallbackMethod_Sync<v1::Exchange::Service> {
+ public:
+  ExchangeService(ExchangeServer::Options& options, Executor* executor)
       : check_(std::move(options.check)),
         sessions_(std::move(options.sessions)),
-        writer_(options.writer),
         where_(std::move(options.where)),
         witness_(std::move(options.witness)),
         roster_(std::move(options.roster)),
-        admitted_(std::move(options.admitted)) {
-    // Sync (method 0) is served on bytes (see kSyncMethod); the unary calls
-    // keep their generated, parsed handlers. The handler type is the one the
-    // generated code uses (grpc::internal, stable within a gRPC release);
-    // issue #21 moves Sync to WithRawCallbackMethod_Sync instead.
-    MarkMethodStreamed(
-        0, new grpc::internal::BidiStreamingHandler<ExchangeService, grpc::ByteBuffer,
-                                                    grpc::ByteBuffer>(
-               [](ExchangeService* service, grpc::ServerContext* ctx, RawServerStream* stream) {
-                 return service->RawSync(ctx, stream);
-               },
-               this));
-  }
+        admitted_(std::move(options.admitted)),
+        executor_(executor) {}
 
   grpc::Status Where(grpc::ServerContext* ctx, const v1::WhereRequest* request,
                      v1::WhereReply* reply) override {
@@ -295,39 +708,30 @@ class ExchangeService final : public v1::Exchange::Service {
     });
   }
 
-  grpc::Status RawSync(grpc::ServerContext* ctx, RawServerStream* stream) {
+  // Sync, on bytes (see kSyncMethod) and gRPC's callback API.
+  RawReactor* Sync(grpc::CallbackServerContext* ctx) override {
     absl::StatusOr<std::string> peer = PeerCode(*ctx->auth_context());
-    if (!peer.ok()) return ToGrpcStatus(peer.status());
+    if (!peer.ok()) return new RefusedReactor(peer.status());
     // Refused before anything is read: the status says why.
     if (absl::Status admitted = check_(*peer); !admitted.ok()) {
       TB_LOG(WARNING) << "refused peer " << *peer << ": " << admitted.message();
-      return ToGrpcStatus(admitted);
+      return new RefusedReactor(admitted);
+    }
+    if (registry_.stopping()) {
+      return new RefusedReactor(absl::UnavailableError("the node is stopping; dial again later"));
     }
     if (admitted_) admitted_(*peer, PeerCertificatePem(*ctx->auth_context()));
-    std::unique_ptr<Session> session = sessions_(*peer);
-    stream->SendInitialMetadata();
+    auto pump = std::make_shared<ServerPump>(sessions_(*peer), *peer, executor_, &registry_);
+    auto* reactor = new SyncReactor(pump);
+    pump->Attach(reactor);
+    // The client waits for the metadata: it tells it that it was admitted.
+    reactor->StartSendInitialMetadata();
     TB_LOG(INFO) << "peer " << *peer << " connected";
-    absl::Status result;
-    {
-      StreamPump pump(stream, writer_, *session);
-      result = pump.Run(stopping_);
-      absl::Duration grace = absl::ZeroDuration();
-      if (!result.ok()) {
-        // Say why in-band, then give the peer time to close its side, so
-        // that it also gets the status below rather than a cancellation.
-        pump.Write(Goodbye(result));
-        grace = kCloseWait;
-      }
-      if (!pump.WaitReaderDone(grace)) {
-        ctx->TryCancel();  // unblocks the reader
-        pump.WaitReaderDone(absl::InfiniteDuration());
-      }
-    }
-    TB_LOG(INFO) << "peer " << *peer << " session ended: " << result;
-    return ToGrpcStatus(result);
+    pump->Begin();
+    return reactor;
   }
 
-  void Stop() { stopping_ = true; }
+  PumpRegistry& registry() { return registry_; }
 
  private:
   // A unary call: the caller is admitted (certificate, then PeerCheck) before
@@ -345,12 +749,12 @@ class ExchangeService final : public v1::Exchange::Service {
 
   const PeerCheck check_;
   const SessionFactory sessions_;
-  storage::Writer* const writer_;
   const WhereAnswer where_;
   const WitnessAnswer witness_;
   const RosterAnswer roster_;
   const std::function<void(const std::string&, const std::string&)> admitted_;
-  std::atomic<bool> stopping_{false};
+  Executor* const executor_;  // Not owned.
+  PumpRegistry registry_;
 };
 
 }  // namespace
@@ -358,31 +762,55 @@ class ExchangeService final : public v1::Exchange::Service {
 // --- ExchangeServer ---
 
 struct ExchangeServer::Impl {
+  // Destroyed in reverse: the server (its calls done), then the executor
+  // (running what is left), then the service.
+  std::unique_ptr<Executor> executor;
   std::unique_ptr<ExchangeService> service;
+  storage::Writer* writer = nullptr;
+  int listener = -1;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
   bool stopped = false;
 };
 
 ExchangeServer::ExchangeServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-ExchangeServer::~ExchangeServer() { Stop(); }
+ExchangeServer::~ExchangeServer() {
+  Stop();
+  if (impl_ == nullptr) return;
+  impl_->server.reset();
+  impl_->executor.reset();
+}
 
 absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(Options options) {
   if (options.writer == nullptr || !options.check || !options.sessions) {
     return absl::InvalidArgumentError("exchange server: writer, check and sessions are required");
   }
+  if (options.workers == 0) {
+    return absl::InvalidArgumentError("exchange server: workers must be at least 1");
+  }
   auto impl = std::make_unique<Impl>();
-  impl->service = std::make_unique<ExchangeService>(options);
-  TB_ASSIGN_OR_RETURN(
-      impl->server, StartMutualTlsServer(
-                        "exchange server", options.address, options.tls.ca_pem,
-                        options.tls.cert_pem, options.tls.key_pem, impl->service.get(), &impl->port,
-                        static_cast<int>(kMaxMessageBytes), options.transport_memory_bytes));
+  TB_ASSIGN_OR_RETURN(impl->executor, Executor::Start("tb-sessions", options.workers));
+  impl->service = std::make_unique<ExchangeService>(options, impl->executor.get());
+  impl->writer = options.writer;
+  PumpRegistry* registry = &impl->service->registry();
+  impl->listener = options.writer->AddListener(
+      [registry](const storage::DurableChange& change) { registry->Wake(change); });
+  absl::StatusOr<std::unique_ptr<grpc::Server>> server = StartMutualTlsServer(
+      "exchange server", options.address, options.tls.ca_pem, options.tls.cert_pem,
+      options.tls.key_pem, impl->service.get(), &impl->port, static_cast<int>(kMaxMessageBytes),
+      options.transport_memory_bytes);
+  if (!server.ok()) {
+    options.writer->RemoveListener(impl->listener);
+    return server.status();
+  }
+  impl->server = *std::move(server);
   sync::SetServing(impl->server.get(), v1::Exchange::service_full_name(), true);
   return std::unique_ptr<ExchangeServer>(new ExchangeServer(std::move(impl)));
 }
 
 int ExchangeServer::port() const { return impl_->port; }
+
+size_t ExchangeServer::sessions() const { return impl_->service->registry().size(); }
 
 void ExchangeServer::SetServing(bool serving) {
   sync::SetServing(impl_->server.get(), v1::Exchange::service_full_name(), serving);
@@ -391,8 +819,9 @@ void ExchangeServer::SetServing(bool serving) {
 void ExchangeServer::Stop() {
   if (impl_ == nullptr || impl_->stopped) return;
   impl_->stopped = true;
-  impl_->service->Stop();
+  impl_->service->registry().StopAll();
   impl_->server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  impl_->writer->RemoveListener(impl_->listener);
 }
 
 // --- Client side ---

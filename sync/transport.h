@@ -12,11 +12,15 @@
 // reads anything, with the check's status (PERMISSION_DENIED and why). The
 // client checks that the server is the node it meant to reach.
 //
-// Threads: this version uses gRPC's synchronous API, with one thread that
-// drives the session and one that reads, per stream. That suits a county's
-// handful of peers; the national node's thousands of streams are meant to
-// move to the callback API with a shared executor (issue #21; the Session
-// needs no change for that).
+// Threads: the server (the national node holds a standing session from
+// every county) runs its streams on gRPC's callback API: no thread is kept
+// per stream; each stream's work runs on a shared executor of
+// Options::workers threads, only when something concerns it (a message, a
+// completed write, a durable write for its peer as the writer's
+// DurableChange says, the input account resuming, Stop). An idle session
+// costs no CPU and the node's thread count does not grow with its sessions.
+// The client (a county dials its handful of peers) keeps gRPC's synchronous
+// API: one thread drives the session and one reads, per stream.
 //
 // What a peer can make the node hold (issue #14): Sync is read as bytes,
 // so every message's size is known before it is parsed, and the reader asks
@@ -95,11 +99,16 @@ class ExchangeServer {
     // only bound gRPC 1.51 puts on a message it is still assembling, which
     // it refuses for its size only once it holds it whole.
     uint64_t transport_memory_bytes = 0;
+    // Threads of the executor that runs every session's work (none is kept
+    // per session). More than the cores: a session may wait for the writer.
+    size_t workers = 8;
   };
   static absl::StatusOr<std::unique_ptr<ExchangeServer>> Start(Options options);
   ~ExchangeServer();  // Stop()
 
   int port() const;
+  // Sessions held now (admitted and not yet finished).
+  size_t sessions() const;
   // The gRPC health status of "tongban.v1.Exchange" and "": SERVING from
   // Start; the node sets NOT_SERVING while it is not ready (node/node.h).
   void SetServing(bool serving);

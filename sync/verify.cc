@@ -519,6 +519,7 @@ VerifiedBatch Verification::Result(absl::string_view from_peer) && {
     rb.checkpoint_size = held_->tree_size;  // keep the held one
   }
   rb.from_peer = std::string(from_peer);
+  rb.received_from = rb.from_peer;
   uint64_t cursor = log_.applied;
   if (log_.contiguous) {
     // Every seq up to the signed tree size is now held; a watermark cannot
