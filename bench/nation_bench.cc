@@ -29,6 +29,7 @@
 //
 // Flags: --counties=500 --rate=5000 --duration=10 --outage=10 --suite=intl
 // --batch-events=16 --ingest-batches=4 --idle=10 --samples=100
+// --admit-only (no logs: the make, admit, idle and latency phases only)
 // --extra-sessions=0 (idle second sessions of the first counties' codes:
 // headroom beyond the codes a roster may hold, e.g. 773 for the 3,624 of
 // issue #21, since retired codes can hold no certificate, roster entry or
@@ -86,7 +87,8 @@ struct Flags {
   size_t batch_events = 16;
   size_t ingest_batches = 4;
   size_t samples = 100;
-  size_t extra = 0;  // idle second sessions of the first counties (headroom)
+  size_t extra = 0;         // idle second sessions of the first counties (headroom)
+  bool admit_only = false;  // no logs: admission, idle and latency only
   crypto::SuiteId suite = crypto::SuiteId::kIntl;
   std::string tongband;
 };
@@ -238,7 +240,7 @@ int Run(const Flags& f) {
   o.suite = f.suite;
   o.dir = dir + "/federation";
   o.counties = f.counties;
-  o.batches = paced + f.ingest_batches;
+  o.batches = f.admit_only ? 0 : paced + f.ingest_batches;
   o.batch_events = f.batch_events;
   o.national_port = port;
   auto t0 = SteadyClock::now();
@@ -302,7 +304,7 @@ int Run(const Flags& f) {
 
   // Steady writing.
   std::vector<size_t> released(f.counties, 0);
-  {
+  if (!f.admit_only) {
     const uint64_t acked0 = sim.Totals().acked;
     Usage steady = Begin(national.pid());
     Pacer pacer(&sim, &nation.counties, f.rate, &released);
@@ -313,19 +315,20 @@ int Run(const Flags& f) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));  // about 20 a second
     }
     const uint64_t written = pacer.Stop();
+    const double lasted = Seconds(SteadyClock::now() - steady.at);
     const std::string usage = End(national.pid(), steady);
     const bool caught = Await([&] { return sim.Totals().acked - acked0 >= written; }, 120);
     std::printf(
-        "%s steady   %.0f events/s from %zu counties for %.0f s (%lu events): %s; real county's "
+        "%s steady   %.0f events/s from %zu counties for %.1f s (%lu events): %s; real county's "
         "event %s; %s\n",
-        suite.c_str(), f.rate, f.counties, f.duration, static_cast<unsigned long>(written),
+        suite.c_str(), f.rate, f.counties, lasted, static_cast<unsigned long>(written),
         usage.c_str(), Latencies(during).c_str(),
         caught ? "all acknowledged" : "NOT all acknowledged within 120 s");
     std::fflush(stdout);
   }
 
   // Outage: the national node down while the counties go on writing.
-  if (f.outage > 0) {
+  if (f.outage > 0 && !f.admit_only) {
     const int stopped = national.Stop();
     const auto down = SteadyClock::now();
     Pacer pacer(&sim, &nation.counties, f.rate, &released);
@@ -352,7 +355,7 @@ int Run(const Flags& f) {
   }
 
   // Ingest: every county's remaining batches at once.
-  if (f.ingest_batches > 0) {
+  if (f.ingest_batches > 0 && !f.admit_only) {
     const uint64_t acked0 = sim.Totals().acked;
     uint64_t expected = 0;
     Usage ingest = Begin(national.pid());
@@ -408,6 +411,8 @@ int main(int argc, char** argv) {
       f.batch_events = std::max<size_t>(1, static_cast<size_t>(Number(v)));
     } else if (Flag(a, "ingest-batches", &v)) {
       f.ingest_batches = static_cast<size_t>(Number(v));
+    } else if (a == "--admit-only") {
+      f.admit_only = true;
     } else if (Flag(a, "extra-sessions", &v)) {
       f.extra = static_cast<size_t>(Number(v));
     } else if (Flag(a, "samples", &v)) {
