@@ -65,8 +65,11 @@ namespace {
 using bench::Seconds;
 using bench::SteadyClock;
 
+testutil::ChildProcess* national_child = nullptr;  // stopped by Die()
+
 [[noreturn]] void Die(const std::string& why) {
   std::fprintf(stderr, "nation_bench: %s\n", why.c_str());
+  if (national_child != nullptr) national_child->Stop();
   std::exit(1);
 }
 template <typename T>
@@ -252,6 +255,7 @@ int Run(const Flags& f) {
   std::fflush(stdout);
 
   testutil::ChildProcess national;
+  national_child = &national;
   const std::string log = dir + "/national.log";
   Must(national.Start({f.tongband, "--config", nation.national_config}, log), "start tongband");
   node::Config real_config = Must(node::LoadConfig(nation.real_config), "real county config");

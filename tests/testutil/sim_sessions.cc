@@ -334,7 +334,9 @@ void SimSessions::Open(size_t from, size_t to) {
     args.SetMaxReceiveMessageSize(8 << 20);
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-    args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
+    // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC 1.51 takes it as the
+    // connect timeout too (20 s by default), and a TLS handshake with a
+    // national node that is admitting thousands takes longer than 200 ms.
     args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 5000);
     link->channel = grpc::CreateCustomChannel(impl_->target, grpc::SslCredentials(ssl), args);
     link->stub = std::make_unique<grpc::GenericStub>(link->channel);
