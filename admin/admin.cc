@@ -1,9 +1,12 @@
 #include "admin/admin.h"
 
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <set>
+#include <tuple>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "admin/totp.h"
 #include "common/ids/citizen_id.h"
@@ -692,18 +695,44 @@ absl::StatusOr<v1::SearchPersonsReply> AdminApi::SearchPersons(const Operator& o
 
 namespace {
 
+// A version's text with every run of digits padded to 12, so that text
+// order is version order ("0.9.1" before "0.10.0").
+std::string VersionKey(absl::string_view v) {
+  std::string key;
+  for (size_t i = 0; i < v.size();) {
+    size_t j = i;
+    while (j < v.size() && absl::ascii_isdigit(v[j])) ++j;
+    if (j == i) {
+      key.push_back(v[i++]);
+      continue;
+    }
+    if (j - i < 12) key.append(12 - (j - i), '0');
+    key.append(v.data() + i, j - i);
+    i = j;
+  }
+  return key;
+}
+
 // Sort keys of the fleet view; ties by code.
 bool FleetLess(const node::FleetRow& a, const node::FleetRow& b, v1::FleetSort sort) {
-  auto key = [sort](const node::FleetRow& x) -> std::tuple<int64_t, std::string> {
+  auto micros = [](absl::Time t, int64_t unknown) {
+    return t == absl::InfinitePast() ? unknown : absl::ToUnixMicros(t);
+  };
+  auto key = [sort, &micros](const node::FleetRow& x) -> std::tuple<int64_t, std::string> {
     switch (sort) {
       case v1::FLEET_SORT_NAME: return {0, x.name};
-      case v1::FLEET_SORT_LAST_SEEN:
-        return {x.last_seen == absl::InfinitePast() ? 0 : absl::ToUnixMicros(x.last_seen), ""};
+      case v1::FLEET_SORT_LAST_SEEN: return {micros(x.last_seen, 0), ""};
       case v1::FLEET_SORT_BEHIND_OUTBOUND: return {static_cast<int64_t>(x.behind_outbound), ""};
       case v1::FLEET_SORT_BEHIND_INBOUND: return {static_cast<int64_t>(x.behind_inbound), ""};
       case v1::FLEET_SORT_LOG_SIZE: return {static_cast<int64_t>(x.log_size), ""};
       case v1::FLEET_SORT_HELD: return {x.held.empty() ? 0 : 1, x.held};
       case v1::FLEET_SORT_FROZEN: return {x.frozen ? 1 : 0, ""};
+      case v1::FLEET_SORT_SOFTWARE_VERSION: return {0, VersionKey(x.software_version)};
+      case v1::FLEET_SORT_ROSTER_VERSION: return {static_cast<int64_t>(x.roster_version), ""};
+      case v1::FLEET_SORT_CHECKPOINT_TIME: return {micros(x.checkpoint_time, 0), ""};
+      // Unknown last: the soonest known expiry is what an operator acts on.
+      case v1::FLEET_SORT_CERT_EXPIRY:
+        return {micros(x.cert_not_after, std::numeric_limits<int64_t>::max()), ""};
       default: return {0, ""};
     }
   };
@@ -713,6 +742,23 @@ bool FleetLess(const node::FleetRow& a, const node::FleetRow& b, v1::FleetSort s
 }
 
 }  // namespace
+
+std::vector<const node::FleetRow*> FleetPage(const std::vector<node::FleetRow>& rows,
+                                             v1::FleetSort sort, bool descending, size_t offset,
+                                             size_t limit) {
+  const size_t total = rows.size();
+  const size_t first = std::min(offset, total);
+  const size_t last = first + std::min(limit, total - first);
+  std::vector<const node::FleetRow*> order;
+  order.reserve(total);
+  for (const node::FleetRow& row : rows) order.push_back(&row);
+  if (sort == v1::FLEET_SORT_UNSPECIFIED) sort = v1::FLEET_SORT_CODE;
+  auto less = [sort, descending](const node::FleetRow* a, const node::FleetRow* b) {
+    return descending ? FleetLess(*b, *a, sort) : FleetLess(*a, *b, sort);
+  };
+  std::partial_sort(order.begin(), order.begin() + last, order.end(), less);
+  return std::vector<const node::FleetRow*>(order.begin() + first, order.begin() + last);
+}
 
 absl::StatusOr<v1::FleetReply> AdminApi::Fleet(const Operator& op, const v1::FleetRequest& r) {
   TB_RETURN_IF_ERROR(Authorize(op, Permission::kReadPeers));
@@ -724,35 +770,28 @@ absl::StatusOr<v1::FleetReply> AdminApi::Fleet(const Operator& op, const v1::Fle
     return absl::UnavailableError("the fleet view is computed within seconds of start; ask again");
   }
   const uint32_t limit = r.limit() == 0 ? 50 : std::min(r.limit(), kMaxFleetPage);
-  const size_t total = snapshot->rows.size();
-  const size_t first = std::min<size_t>(r.offset(), total);
-  const size_t last = std::min<size_t>(first + limit, total);
-  // Only the page is sorted into place: partial_sort of the order's prefix.
-  std::vector<const node::FleetRow*> order;
-  order.reserve(total);
-  for (const node::FleetRow& row : snapshot->rows) order.push_back(&row);
-  const v1::FleetSort sort =
-      r.sort() == v1::FLEET_SORT_UNSPECIFIED ? v1::FLEET_SORT_CODE : r.sort();
-  auto less = [sort, desc = r.descending()](const node::FleetRow* a, const node::FleetRow* b) {
-    return desc ? FleetLess(*b, *a, sort) : FleetLess(*a, *b, sort);
-  };
-  std::partial_sort(order.begin(), order.begin() + last, order.end(), less);
   v1::FleetReply reply;
-  reply.set_total(static_cast<uint32_t>(total));
+  reply.set_total(static_cast<uint32_t>(snapshot->rows.size()));
   reply.set_computed_at_micros(Micros(snapshot->computed_at));
-  for (size_t i = first; i < last; ++i) {
-    const node::FleetRow& row = *order[i];
+  reply.set_roster_version(snapshot->roster_version);
+  for (const node::FleetRow* row :
+       FleetPage(snapshot->rows, r.sort(), r.descending(), r.offset(), limit)) {
     v1::FleetNode* n = reply.add_nodes();
-    n->set_code(row.code);
-    n->set_name(row.name);
-    n->set_status(row.status);
-    n->set_connected(row.connected);
-    n->set_last_seen_micros(Micros(row.last_seen));
-    n->set_behind_outbound(row.behind_outbound);
-    n->set_behind_inbound(row.behind_inbound);
-    n->set_log_size(row.log_size);
-    n->set_held(row.held);
-    n->set_frozen(row.frozen);
+    n->set_code(row->code);
+    n->set_name(row->name);
+    n->set_status(row->status);
+    n->set_connected(row->connected);
+    n->set_last_seen_micros(Micros(row->last_seen));
+    n->set_behind_outbound(row->behind_outbound);
+    n->set_behind_inbound(row->behind_inbound);
+    n->set_log_size(row->log_size);
+    n->set_held(row->held);
+    n->set_frozen(row->frozen);
+    n->set_software_version(row->software_version);
+    n->set_roster_version(row->roster_version);
+    n->set_checkpoint_size(row->checkpoint_size);
+    n->set_checkpoint_micros(Micros(row->checkpoint_time));
+    n->set_cert_not_after_micros(Micros(row->cert_not_after));
   }
   return reply;
 }

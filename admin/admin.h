@@ -15,6 +15,7 @@
 
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "admin/auth.h"
@@ -136,5 +137,12 @@ class AdminApi {
   const AskWhere ask_where_;
   const absl::Time started_;
 };
+
+// The rows [offset, offset + limit) of `rows` in the order `sort` (ties by
+// code; FLEET_SORT_UNSPECIFIED is by code), largest first if `descending`.
+// Only that page is sorted into place. REQUIRES: `sort` is valid.
+std::vector<const node::FleetRow*> FleetPage(const std::vector<node::FleetRow>& rows,
+                                             v1::FleetSort sort, bool descending, size_t offset,
+                                             size_t limit);
 
 }  // namespace tongban::admin

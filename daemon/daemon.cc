@@ -306,6 +306,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
                                                       const Clock* clock,
                                                       node::NodeOptions options) {
   std::unique_ptr<Daemon> d(new Daemon());
+  if (options.software_version.empty()) options.software_version = Version();
   TB_ASSIGN_OR_RETURN(d->node_, node::Node::Start(config, clock, options));
   node::Node* node = d->node_.get();
   TB_RETURN_IF_ERROR(RegisterDaemonMetrics(config, &node->metrics()));

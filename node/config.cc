@@ -200,6 +200,7 @@ const std::map<std::string, Key>& Schema() {
       {"federation.private_key", {Path(&Config::private_key), true}},
       {"peer.listen", {Endpoint(&Config::peer_listen, false)}},
       {"peer.transport_memory_mib", {Integer(&Config::transport_memory_mib, 0, 1 << 20)}},
+      {"peer.session_workers", {Integer(&Config::session_workers, 1, 256)}},
       {"admin.listen", {Endpoint(&Config::admin_listen, false)}},
       {"admin.operator_ca", {Path(&Config::operator_ca)}},
       {"admin.operators", {Path(&Config::operators)}},

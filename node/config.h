@@ -64,6 +64,9 @@ struct Config {
   // none). gRPC 1.51 assembles a message whole before refusing one over the
   // 4 MiB limit; past the quota it resets streams instead of buffering on.
   uint32_t transport_memory_mib = 1024;
+  // Threads that run every peer session's work (sync/transport.h): the
+  // server keeps none per session, so this does not grow with the peers.
+  uint32_t session_workers = 8;
 
   // [admin]
   std::string admin_listen = "127.0.0.1:7444";

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,12 +32,40 @@ struct FleetRow {
   uint64_t log_size = 0;
   std::string held;
   bool frozen = false;
+  // From the node's last Hello since this node started ("", 0: unknown).
+  std::string software_version;
+  uint64_t roster_version = 0;
+  // The newest signed checkpoint of its log held here (0, InfinitePast:
+  // none).
+  uint64_t checkpoint_size = 0;
+  absl::Time checkpoint_time = absl::InfinitePast();
+  // The expiry of the certificate it last presented to this node since
+  // start (InfinitePast: unknown).
+  absl::Time cert_not_after = absl::InfinitePast();
 };
 
 struct FleetSnapshot {
   absl::Time computed_at = absl::InfinitePast();
-  std::vector<FleetRow> rows;  // by code
+  uint64_t roster_version = 0;  // the roster this node ran when computed
+  std::vector<FleetRow> rows;   // by code
 };
+
+// A certificate that expires within this is counted as expiring.
+inline constexpr absl::Duration kCertExpiringWithin = absl::Hours(24 * 30);
+
+// The number of `rows` in each state, for the metric tongban_fleet_nodes:
+//   connected      a session is open
+//   disconnected   none is open, and the node was seen since this one started
+//   unseen         none is open, and it was not seen since this one started
+//   held           held after sending invalid data
+//   frozen         its log is frozen
+//   cert_expiring  its certificate expires within kCertExpiringWithin of
+//                  `now` or has expired (known certificates only)
+//   roster_behind  its Hello named a roster older than `roster_version`
+// The first three partition the rows; the others count rows in them. Every
+// state is present, zero or not.
+std::map<std::string, uint64_t> CountFleet(const std::vector<FleetRow>& rows, absl::Time now,
+                                           uint64_t roster_version);
 
 struct MetricsSample {
   absl::Time at;

@@ -6,6 +6,8 @@
 #include "absl/strings/str_cat.h"
 #include "common/crypto/key_file.h"
 #include "common/log.h"
+#include "common/merkle/checkpoint.h"
+#include "common/pki/pki.h"
 #include "common/status_macros.h"
 #include "common/thread.h"
 #include "records/workflow_state.h"
@@ -167,9 +169,15 @@ absl::Status Node::StartServer() {
   server.address = config.peer_listen;
   server.tls = tls_;
   server.transport_memory_bytes = uint64_t{config.transport_memory_mib} << 20;
+  server.workers = config.session_workers;
   server.writer = writer();
   server.check = [this](const std::string& peer) { return Admit(peer); };
   server.sessions = [this](const std::string& peer) { return NewSession(peer); };
+  // The expiry of what TLS verified, not of anything the peer says.
+  server.admitted = [this](const std::string& peer, const std::string& cert_pem) {
+    absl::StatusOr<pki::Certificate> cert = pki::Certificate::FromPem(cert_pem);
+    if (cert.ok()) peers_.CertificateSeen(peer, cert->not_after());
+  };
   if (config.role == NodeRole::kNational) {
     server.where = [this](const std::string& asker,
                           const std::string& person) -> absl::StatusOr<v1::WhereReply> {
@@ -358,6 +366,8 @@ std::unique_ptr<sync::Session> Node::NewSession(const std::string& peer) {
   options.credit = config_.credit;
   options.max_clock_ahead = config_.max_clock_ahead;
   options.peers = &peers_;
+  options.software_version = options_.software_version;
+  options.roster_version = roster->version();
   options.audit = audit_.get();
   options.refusals = refusals_.get();
   return std::make_unique<sync::Session>(local_->store(), local_->writer(), std::move(verifier),
@@ -526,6 +536,13 @@ absl::Status Node::RegisterSyncMetrics() {
         absl::StatusOr<std::vector<storage::LogId>> frozen = sync::FrozenLogs(*s);
         return frozen.ok() ? static_cast<double>(frozen->size()) : -1.0;
       }));
+  TB_ASSIGN_OR_RETURN(fleet_nodes_,
+                      r.AddGauge("tongban_fleet_nodes",
+                                 "Other nodes of the roster by state: connected, disconnected, "
+                                 "unseen (not since start), and among them held, frozen, "
+                                 "cert_expiring (within 30 days or expired) and roster_behind "
+                                 "(their Hello named an older roster).",
+                                 {"state"}));
   TB_ASSIGN_OR_RETURN(peer_refuses_,
                       r.AddGauge("tongban_peer_refused_logs",
                                  "Logs the peer refuses from this node (frozen there); not offered "
@@ -603,6 +620,7 @@ void Node::RefreshMetrics() {
   const sync::Roster roster = roster_->current();
   auto fleet = std::make_shared<FleetSnapshot>();
   fleet->computed_at = now;
+  fleet->roster_version = roster.version();
   MetricsSample sample;
   sample.at = now;
   sample.own_events = own_size;
@@ -649,6 +667,9 @@ void Node::RefreshMetrics() {
   }
   std::sort(fleet->rows.begin(), fleet->rows.end(),
             [](const FleetRow& a, const FleetRow& b) { return a.code < b.code; });
+  for (const auto& [state, n] : CountFleet(fleet->rows, now, fleet->roster_version)) {
+    fleet_nodes_->WithLabels({state})->Set(static_cast<double>(n));
+  }
   {
     absl::MutexLock lock(&mu_);
     fleet_ = std::move(fleet);
@@ -696,13 +717,27 @@ FleetRow Node::FleetRowOf(const v1::NodeEntry& n, const sync::PeerStatus& status
                   : status.last_batch == absl::Time() ? absl::InfinitePast()
                                                       : status.last_batch;
   row.behind_outbound = behind;
+  row.software_version = status.software_version;
+  row.roster_version = status.roster_version;
+  row.cert_not_after = status.cert_not_after;
   const storage::LogId theirs{peer, 1};
   if (absl::StatusOr<uint64_t> held = store()->LastSeq(theirs); held.ok()) {
     row.log_size = *held;
-    if (config_.role == NodeRole::kNational) {
-      absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> latest =
-          store()->CheckpointAtOrBelow(theirs, ~uint64_t{0});
-      if (latest.ok() && latest->has_value() && (*latest)->first > *held) {
+    // A county holds the logs of few others: it looks only where it holds
+    // events (a seek for every county of the roster every refresh is not
+    // free).
+    absl::StatusOr<std::optional<std::pair<uint64_t, v1::SignedCheckpoint>>> latest = std::nullopt;
+    if (config_.role == NodeRole::kNational || *held > 0) {
+      latest = store()->CheckpointAtOrBelow(theirs, ~uint64_t{0});
+    }
+    if (latest.ok() && latest->has_value()) {
+      row.checkpoint_size = (*latest)->first;
+      // Verified when it was stored; only its time is read here.
+      if (absl::StatusOr<merkle::Checkpoint> c = merkle::ParseCheckpoint((*latest)->second.body());
+          c.ok()) {
+        row.checkpoint_time = absl::FromUnixMicros(c->time_micros);
+      }
+      if (config_.role == NodeRole::kNational && (*latest)->first > *held) {
         row.behind_inbound = (*latest)->first - *held;
       }
     }

@@ -76,6 +76,9 @@ struct NodeOptions {
   // it (a county that cannot reach the national node, or whose national node
   // hangs, keeps working).
   absl::Duration witness_at_start = absl::Seconds(5);
+  // The software version this node's Hello states (the daemon sets its
+  // build's, common/version.h); peers show it in their fleet view.
+  std::string software_version;
 };
 
 class Node {
@@ -218,6 +221,7 @@ class Node {
   metrics::GaugeFamily* input_queued_bytes_ = nullptr;
   metrics::GaugeFamily* input_queued_batches_ = nullptr;
   metrics::GaugeFamily* input_peak_bytes_ = nullptr;
+  metrics::GaugeFamily* fleet_nodes_ = nullptr;  // by state (node/fleet.h CountFleet)
   // Inquiries and notices by state, and those due soon (a scan of the
   // records, by the housekeeping thread): at most every kDeadlineRefreshMin
   // after a commit, else every kDeadlineRefreshMax (states change with time);

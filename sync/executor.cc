@@ -6,8 +6,7 @@
 
 namespace tongban::sync {
 
-absl::StatusOr<std::unique_ptr<Executor>> Executor::Start(const std::string& name,
-                                                          size_t threads) {
+absl::StatusOr<std::unique_ptr<Executor>> Executor::Start(const std::string& name, size_t threads) {
   std::unique_ptr<Executor> executor(new Executor());
   for (size_t i = 0; i < threads; ++i) {
     Executor* raw = executor.get();
@@ -42,9 +41,8 @@ void Executor::Loop() {
     {
       absl::MutexLock lock(&mu_);
       mu_.Await(absl::Condition(
-          +[](Executor* e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) {
-            return !e->tasks_.empty() || e->stopping_;
-          },
+          +[](Executor* e)
+               ABSL_EXCLUSIVE_LOCKS_REQUIRED(e->mu_) { return !e->tasks_.empty() || e->stopping_; },
           this));
       if (tasks_.empty()) return;  // stopping, and nothing left to run
       task = std::move(tasks_.front());

@@ -89,6 +89,30 @@ void PeerTable::InputChanged(const std::string& peer, int64_t bytes, int64_t bat
   p.input_peak_batches = std::max(p.input_peak_batches, p.input_queued_batches);
 }
 
+std::string CleanSoftwareVersion(absl::string_view said) {
+  std::string out(said.substr(0, kMaxSoftwareVersion));
+  for (char& c : out) {
+    const bool ok = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                    c == '.' || c == '+' || c == '_' || c == '~' || c == '-';
+    if (!ok) c = '?';
+  }
+  return out;
+}
+
+void PeerTable::HelloReceived(const std::string& peer, absl::string_view software_version,
+                              uint64_t roster_version) {
+  std::string cleaned = CleanSoftwareVersion(software_version);
+  absl::MutexLock lock(&mu_);
+  PeerStatus& p = peers_[peer];
+  p.software_version = std::move(cleaned);
+  p.roster_version = roster_version;
+}
+
+void PeerTable::CertificateSeen(const std::string& peer, absl::Time not_after) {
+  absl::MutexLock lock(&mu_);
+  peers_[peer].cert_not_after = not_after;
+}
+
 PeerStatus PeerTable::Get(const std::string& peer) const {
   absl::MutexLock lock(&mu_);
   auto it = peers_.find(peer);

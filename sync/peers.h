@@ -26,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/metrics.h"
@@ -66,7 +67,20 @@ struct PeerStatus {
   uint64_t input_queued_batches = 0;
   uint64_t input_peak_bytes = 0;
   uint64_t input_peak_batches = 0;
+  // What the peer said of itself in its last Hello since this node started
+  // (software version cleaned by CleanSoftwareVersion; 0: no Hello yet),
+  // and the expiry of the certificate TLS verified when it last opened a
+  // session with us (InfinitePast: not known).
+  std::string software_version;
+  uint64_t roster_version = 0;
+  absl::Time cert_not_after = absl::InfinitePast();
 };
+
+// The most of a peer's software version a node keeps and shows.
+inline constexpr size_t kMaxSoftwareVersion = 32;
+// `said` with every character but [0-9A-Za-z.+_~-] replaced by '?' and cut
+// to kMaxSoftwareVersion: a peer's words reach terminals and the console.
+std::string CleanSoftwareVersion(absl::string_view said);
 
 class PeerTable {
  public:
@@ -91,6 +105,12 @@ class PeerTable {
   void ClockSeen(const std::string& origin, absl::Duration ahead, uint64_t beyond, absl::Time now);
   // A session with `peer` read (positive) or released (negative) input.
   void InputChanged(const std::string& peer, int64_t bytes, int64_t batches);
+  // The peer's Hello said it runs `software_version` (cleaned here) and
+  // roster `roster_version`.
+  void HelloReceived(const std::string& peer, absl::string_view software_version,
+                     uint64_t roster_version);
+  // TLS verified a certificate of `peer` expiring at `not_after`.
+  void CertificateSeen(const std::string& peer, absl::Time not_after);
   // Where BatchApplied records how long applies take (seconds); may be null.
   // Set before sessions start.
   void SetApplyLatency(metrics::Histogram* histogram) { apply_latency_ = histogram; }

@@ -92,6 +92,8 @@ absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
   std::vector<v1::SyncMessage> out(2);
   v1::Hello* hello = out[0].mutable_hello();
   hello->set_node(options_.self);
+  hello->set_software_version(options_.software_version);
+  hello->set_roster_version(options_.roster_version);
   // Where we stand in every log we hold a checkpoint of (so that the peer
   // can prove consistency from it), and our cursor in the logs it sends us.
   std::map<std::pair<std::string, uint64_t>, v1::Position> positions;
@@ -187,7 +189,11 @@ absl::Status Session::Handle(const v1::SyncMessage& in, std::vector<v1::SyncMess
         return absl::InvalidArgumentError(absl::StrCat("peer ", peer_, ": second Hello"));
       }
       hello_received_ = true;
-      if (options_.peers != nullptr) options_.peers->ClearRefusals(peer_);
+      if (options_.peers != nullptr) {
+        options_.peers->ClearRefusals(peer_);
+        options_.peers->HelloReceived(peer_, in.hello().software_version(),
+                                      in.hello().roster_version());
+      }
       for (const v1::Position& p : in.hello().positions()) {
         peer_positions_[{p.origin(), p.epoch()}] = {p.seq(), p.checkpoint_size()};
         if (p.frozen()) PeerRefuses({p.origin(), p.epoch()}, v1::REJECT_REASON_FROZEN);

@@ -98,6 +98,10 @@ struct SessionOptions {
   // Where the session reports its state (connected, batches, acks, how it
   // ended); may be null. Not owned.
   PeerTable* peers = nullptr;
+  // What this node's Hello says it runs: its software version and the
+  // version of the roster it holds (the peer's fleet view shows them).
+  std::string software_version;
+  uint64_t roster_version = 0;
   // Where a peer's request for a person's history is audited when answered
   // (storage/audit_log.h); may be null. Not owned.
   storage::AuditLog* audit = nullptr;

@@ -268,6 +268,7 @@ class PumpRegistry {
   void StopAll() ABSL_LOCKS_EXCLUDED(mu_);
   bool stopping() const ABSL_LOCKS_EXCLUDED(mu_);
   size_t size() const ABSL_LOCKS_EXCLUDED(mu_);
+  ExchangeServer::Activity ActivityOf(const std::string& peer) const ABSL_LOCKS_EXCLUDED(mu_);
 
  private:
   mutable absl::Mutex mu_;
@@ -304,6 +305,12 @@ class ServerPump : public std::enable_shared_from_this<ServerPump> {
   }
 
   const std::string& peer() const { return peer_; }
+  uint64_t runs() const { return runs_.load(std::memory_order_relaxed); }
+  uint64_t messages() const { return session_->input().stats().messages; }
+  bool idle() const ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    return !queued_ && !running_ && !write_pending_ && inbox_.empty();
+  }
 
   // Reactions (gRPC's threads).
   void ReadDone(bool ok) ABSL_LOCKS_EXCLUDED(mu_) {
@@ -398,6 +405,7 @@ class ServerPump : public std::enable_shared_from_this<ServerPump> {
   }
 
   Seen Take() ABSL_LOCKS_EXCLUDED(mu_) {
+    runs_.fetch_add(1, std::memory_order_relaxed);
     absl::MutexLock lock(&mu_);
     queued_ = false;
     running_ = true;
@@ -564,8 +572,9 @@ class ServerPump : public std::enable_shared_from_this<ServerPump> {
   grpc::ByteBuffer write_buffer_;  // the write outstanding
   grpc::ByteBuffer read_buffer_;   // the read outstanding; its reaction reads it
   grpc::Alarm grace_;
+  std::atomic<uint64_t> runs_{0};
 
-  absl::Mutex mu_;
+  mutable absl::Mutex mu_;
   bool queued_ ABSL_GUARDED_BY(mu_) = false;   // a task is posted
   bool running_ ABSL_GUARDED_BY(mu_) = false;  // the task runs
   bool again_ ABSL_GUARDED_BY(mu_) = false;    // something happened while it ran
@@ -631,6 +640,20 @@ void PumpRegistry::StopAll() {
 bool PumpRegistry::stopping() const {
   absl::MutexLock lock(&mu_);
   return stopping_;
+}
+
+ExchangeServer::Activity PumpRegistry::ActivityOf(const std::string& peer) const {
+  ExchangeServer::Activity a;
+  absl::MutexLock lock(&mu_);
+  auto it = by_peer_.find(peer);
+  if (it == by_peer_.end()) return a;
+  for (const auto& p : it->second) {
+    ++a.sessions;
+    a.runs += p->runs();
+    a.messages += p->messages();
+    a.idle = a.idle && p->idle();
+  }
+  return a;
 }
 
 size_t PumpRegistry::size() const {
@@ -811,6 +834,10 @@ absl::StatusOr<std::unique_ptr<ExchangeServer>> ExchangeServer::Start(Options op
 int ExchangeServer::port() const { return impl_->port; }
 
 size_t ExchangeServer::sessions() const { return impl_->service->registry().size(); }
+
+ExchangeServer::Activity ExchangeServer::ActivityOf(const std::string& peer) const {
+  return impl_->service->registry().ActivityOf(peer);
+}
 
 void ExchangeServer::SetServing(bool serving) {
   sync::SetServing(impl_->server.get(), v1::Exchange::service_full_name(), serving);

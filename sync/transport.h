@@ -109,6 +109,17 @@ class ExchangeServer {
   int port() const;
   // Sessions held now (admitted and not yet finished).
   size_t sessions() const;
+  // What the sessions held with `peer` did: how often their work ran (each
+  // run is a wake: a message, a completed write, a durable write that
+  // concerns the peer) and how many messages they read; idle when none has
+  // work queued, running or a write outstanding.
+  struct Activity {
+    size_t sessions = 0;
+    uint64_t runs = 0;
+    uint64_t messages = 0;
+    bool idle = true;
+  };
+  Activity ActivityOf(const std::string& peer) const;
   // The gRPC health status of "tongban.v1.Exchange" and "": SERVING from
   // Start; the node sets NOT_SERVING while it is not ready (node/node.h).
   void SetServing(bool serving);

@@ -797,6 +797,26 @@ absl::Status PersonSearchCmd(const Args& args, Io& io) {
   return absl::OkStatus();
 }
 
+// How long before `now` `micros` was: "45s", "12m", "5h", "3d"; `never`
+// for 0 (both in microseconds since the epoch).
+std::string Ago(int64_t micros, int64_t now, const char* never) {
+  if (micros == 0) return never;
+  const int64_t s = std::max<int64_t>(0, (now - micros) / 1000000);
+  if (s < 120) return absl::StrCat(s, "s");
+  if (s < 120 * 60) return absl::StrCat(s / 60, "m");
+  if (s < 48 * 3600) return absl::StrCat(s / 3600, "h");
+  return absl::StrCat(s / 86400, "d");
+}
+
+// At most `max` bytes of `text`, cut at a character boundary, "..." added
+// if cut.
+std::string Cut(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t end = max;
+  while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+  return text.substr(0, end) + "...";
+}
+
 absl::Status FleetCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
   v1::FleetRequest r;
@@ -810,7 +830,11 @@ absl::Status FleetCmd(const Args& args, Io& io) {
                                                {"behind-in", v1::FLEET_SORT_BEHIND_INBOUND},
                                                {"log-size", v1::FLEET_SORT_LOG_SIZE},
                                                {"held", v1::FLEET_SORT_HELD},
-                                               {"frozen", v1::FLEET_SORT_FROZEN}}));
+                                               {"frozen", v1::FLEET_SORT_FROZEN},
+                                               {"version", v1::FLEET_SORT_SOFTWARE_VERSION},
+                                               {"roster", v1::FLEET_SORT_ROSTER_VERSION},
+                                               {"checkpoint", v1::FLEET_SORT_CHECKPOINT_TIME},
+                                               {"cert-expiry", v1::FLEET_SORT_CERT_EXPIRY}}));
     r.set_sort(sort);
   }
   r.set_descending(args.Has("desc"));
@@ -820,15 +844,36 @@ absl::Status FleetCmd(const Args& args, Io& io) {
   r.set_limit(static_cast<uint32_t>(limit));
   TB_ASSIGN_OR_RETURN(v1::FleetReply reply, client->Fleet(r));
   if (args.Has("json")) return PrintJson(reply, io);
-  io.out << reply.total() << " nodes, as of " << When(reply.computed_at_micros()) << "\n\n";
-  std::vector<std::vector<std::string>> rows = {{"NODE", "NAME", "STATUS", "CONNECTED", "LAST SEEN",
-                                                 "BEHIND OUT", "BEHIND IN", "LOG", "HELD",
-                                                 "FROZEN"}};
+  io.out << reply.total() << " nodes, roster v" << reply.roster_version() << ", as of "
+         << When(reply.computed_at_micros()) << "\n\n";
+  // One line per node within about 120 columns: ages and days rather than
+  // times (--json has them all, and the whole hold reason).
+  const int64_t now = reply.computed_at_micros();
+  std::vector<std::vector<std::string>> rows = {{"NODE", "NAME", "STATUS", "SEEN", "BEHIND OUT",
+                                                 "BEHIND IN", "LOG", "CHECKPOINT", "VERSION",
+                                                 "ROSTER", "CERT DAYS", "HELD", "FROZEN"}};
   for (const v1::FleetNode& n : reply.nodes()) {
-    rows.push_back({n.code(), n.name(), n.status(), n.connected() ? "yes" : "no",
-                    When(n.last_seen_micros()), absl::StrCat(n.behind_outbound()),
-                    absl::StrCat(n.behind_inbound()), absl::StrCat(n.log_size()),
-                    n.held().empty() ? "-" : n.held(), n.frozen() ? "FROZEN" : "-"});
+    std::string checkpoint = "-";
+    if (n.checkpoint_size() > 0) {
+      checkpoint =
+          absl::StrCat(n.checkpoint_size(), " (", Ago(n.checkpoint_micros(), now, "-"), ")");
+    }
+    std::string roster = "-";
+    if (n.roster_version() > 0) {
+      roster = absl::StrCat("v", n.roster_version(),
+                            n.roster_version() < reply.roster_version() ? " behind" : "");
+    }
+    std::string cert = "-";
+    if (n.cert_not_after_micros() != 0) {
+      const int64_t left = n.cert_not_after_micros() - now;
+      cert = left <= 0 ? "expired" : absl::StrCat(left / (int64_t{86400} * 1000000));
+    }
+    rows.push_back({n.code(), n.name(), n.status(),
+                    n.connected() ? "now" : Ago(n.last_seen_micros(), now, "never"),
+                    absl::StrCat(n.behind_outbound()), absl::StrCat(n.behind_inbound()),
+                    absl::StrCat(n.log_size()), checkpoint,
+                    n.software_version().empty() ? "-" : n.software_version(), roster, cert,
+                    n.held().empty() ? "-" : Cut(n.held(), 32), n.frozen() ? "FROZEN" : "-"});
   }
   PrintTable(rows, io);
   return absl::OkStatus();
@@ -1121,12 +1166,20 @@ void AddOnlineCommands(std::vector<Command>* c) {
       "\"arrival\"\n",
       WithConnection({{"name"}, {"birth-date"}, {"reason"}, {"limit"}}), 0, PersonSearchCmd));
   c->push_back(Online(
-      "fleet", "", "every other node: connected, last seen, lag both ways, log size, held, frozen",
+      "fleet", "",
+      "every other node: last seen, lag both ways, log and checkpoint, version, roster, "
+      "certificate, held, frozen",
       "tongbanctl fleet [--sort KEY] [--desc] [--offset N] [--limit N]",
       "  --sort KEY             code (default), name, last-seen, behind-out, behind-in,\n"
-      "                         log-size, held, frozen\n"
-      "  --desc                 largest first; --offset N, --limit N (default 50, at most 500)\n",
-      "  tongbanctl fleet --sort behind-out --desc --limit 20\n",
+      "                         log-size, held, frozen, version, roster, checkpoint,\n"
+      "                         cert-expiry (soonest first; unknown last)\n"
+      "  --desc                 largest first; --offset N, --limit N (default 50, at most 500)\n"
+      "SEEN is now (connected) or how long ago; CHECKPOINT the size and age of the\n"
+      "newest signed checkpoint held of the node's log; VERSION and ROSTER what its\n"
+      "last Hello said (behind: older than ours); CERT DAYS the days until the\n"
+      "certificate it last presented expires. --json gives every field whole.\n",
+      "  tongbanctl fleet --sort behind-out --desc --limit 20\n"
+      "  tongbanctl fleet --sort cert-expiry --limit 20\n",
       WithConnection({{"sort"}, {"desc", false}, {"offset"}, {"limit"}}), 0, FleetCmd));
   c->push_back(Online("metrics", "history",
                       "the node's events and lag over the last hours (10 s samples)",

@@ -17,6 +17,7 @@ bool ReadLocale() {
 }
 
 // English -> 简体中文.
+// long-function: one table, an entry a line; splitting it would only scatter it.
 const std::map<absl::string_view, absl::string_view>& Chinese() {
   static const auto* table = new std::map<absl::string_view, absl::string_view>{
       // status
@@ -63,6 +64,12 @@ const std::map<absl::string_view, absl::string_view>& Chinese() {
       {"BEHIND IN", "待接收"},
       {"HELD", "暂停"},
       {"FROZEN", "冻结"},
+      {"SEEN", "最近联系"},
+      {"LOG", "日志条数"},
+      {"CHECKPOINT", "最新检查点"},
+      {"VERSION", "软件版本"},
+      {"ROSTER", "名册版本"},
+      {"CERT DAYS", "证书剩余天数"},
       {"REFUSES", "对端拒收"},
       {"CLOCK AHEAD", "时钟超前"},
       {"LAST ERROR", "最近错误"},

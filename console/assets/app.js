@@ -790,13 +790,27 @@ async function pageFleet() {
     if (!r.ok) { showError(box, r); return; }
     const f = r.data;
     const keys = ['FLEET_SORT_CODE', 'FLEET_SORT_NAME', 'FLEET_SORT_LAST_SEEN', 'FLEET_SORT_BEHIND_OUTBOUND',
-      'FLEET_SORT_BEHIND_INBOUND', 'FLEET_SORT_LOG_SIZE', 'FLEET_SORT_HELD', 'FLEET_SORT_FROZEN'];
+      'FLEET_SORT_BEHIND_INBOUND', 'FLEET_SORT_LOG_SIZE', 'FLEET_SORT_CHECKPOINT_TIME', 'FLEET_SORT_SOFTWARE_VERSION',
+      'FLEET_SORT_ROSTER_VERSION', 'FLEET_SORT_CERT_EXPIRY', 'FLEET_SORT_HELD', 'FLEET_SORT_FROZEN'];
     box.appendChild(el('p', { id: 'fleet-summary', text: t('fleet.summary', { total: f.total, from: f.total ? view.offset + 1 : 0,
       to: view.offset + f.nodes.length, at: fmtTime(f.computed_at_micros) }) }));
+    const now = Number(f.computed_at_micros);
+    const roster = Number(f.roster_version);
+    // The newest checkpoint: its size and when it was signed; the roster the
+    // node's Hello named (behind ours, marked); the days its certificate has left.
+    const checkpoint = (n) => (Number(n.checkpoint_size) ? t('fleet.checkpoint', { size: n.checkpoint_size, at: fmtTime(n.checkpoint_micros) }) : '–');
+    const rosterOf = (n) => { const v = Number(n.roster_version); return !v ? '–' : (v < roster ? t('fleet.roster_behind', { v }) : 'v' + v); };
+    const certDays = (n) => {
+      const at = Number(n.cert_not_after_micros);
+      if (!at) return '–';
+      return at <= now ? t('fleet.cert_expired') : t('fleet.cert_days', { days: Math.floor((at - now) / 86400e6) });
+    };
     box.appendChild(table([t('col.node'), t('col.name'), t('col.last_seen'), t('col.behind_out'), t('col.behind_in'),
-      t('col.log_size'), t('col.held'), t('col.frozen'), t('col.connected')],
+      t('col.log_size'), t('col.checkpoint'), t('col.software_version'), t('col.roster_version'), t('col.cert_days'),
+      t('col.held'), t('col.frozen'), t('col.connected')],
     f.nodes.map((n) => [n.code, n.name, fmtTime(n.last_seen_micros), String(n.behind_outbound), String(n.behind_inbound),
-      String(n.log_size), n.held || '–', n.frozen ? t('peers.frozen') : '–', n.connected ? t('common.yes') : t('common.no')]),
+      String(n.log_size), checkpoint(n), n.software_version || '–', rosterOf(n), certDays(n),
+      n.held || '–', n.frozen ? t('peers.frozen') : '–', n.connected ? t('common.yes') : t('common.no')]),
     { id: 'fleet', sortKeys: keys.concat(['']), onSort: (k) => { view.descending = view.sort === k ? !view.descending : false; view.sort = k; view.offset = 0; load(); } }));
     box.appendChild(el('div', { class: 'btn-group' },
       el('button', { class: 'btn btn-sm btn-outline-secondary', type: 'button', id: 'fleet-prev', disabled: view.offset === 0, text: t('common.prev'),

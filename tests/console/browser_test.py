@@ -491,8 +491,13 @@ def main():
         national.nav("fleet")
         fleet = national.text("#fleet")
         assert ORIGIN in fleet and RESIDENCE in fleet, fleet
+        # Issue 21: each county's software and roster version and the days
+        # its certificate has left.
+        assert "软件版本" in fleet and "名册版本" in fleet and "剩" in fleet, fleet
         national.click('#fleet th[data-sort="FLEET_SORT_LOG_SIZE"]')
         national.wait(lambda d: d.find_elements(By.ID, "fleet"), "the sorted fleet")
+        national.click('#fleet th[data-sort="FLEET_SORT_CERT_EXPIRY"]')
+        national.wait(lambda d: d.find_elements(By.ID, "fleet"), "the fleet by certificate expiry")
         national.shot("national-fleet")
         national.nav("stats")
         national.find("#chart-flows")

@@ -32,8 +32,12 @@ tongban_daemon_test(import_daemon_test daemon/import_daemon_test.cc)
 tongban_daemon_test(ledger_daemon_test daemon/ledger_daemon_test.cc)
 target_link_libraries(ledger_daemon_test PRIVATE tongban_formats)  # decodes the GB18030 export
 target_link_libraries(daemon_test PRIVATE tongban_version)  # tongban_build_info
-# A simulated nation (issue #21): 300 simulated counties' sessions against
-# the tongband binary as the national node, with one real county.
+# The fleet view at the national node: versions from Hello, the certificate
+# TLS verified, the newest checkpoint, tongbanctl fleet and the state gauges.
+tongban_daemon_test(fleet_daemon_test daemon/fleet_daemon_test.cc)
+target_link_libraries(fleet_daemon_test PRIVATE tongban_version)  # Version()
+# A simulated nation (issue #21): a few hundred simulated counties' sessions
+# against the tongband binary as the national node, with one real county.
 tongban_test(nation_test LABEL integration SRCS daemon/nation_test.cc
              DEPS tongban_nation_sim tongban_node)
 target_compile_definitions(nation_test PRIVATE TB_TONGBAND="$<TARGET_FILE:tongband>")

@@ -46,6 +46,7 @@ TEST(ConfigTest, EveryKeyIsRead) {
 [peer]
 listen = "127.0.0.1:9000"
 transport_memory_mib = 256
+session_workers = 16
 [admin]
 listen = "127.0.0.1:9001"
 operator_ca = "ops/ca.pem"
@@ -78,6 +79,7 @@ level = "debug"
   TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "conf/t.conf"));
   EXPECT_EQ(c.peer_listen, "127.0.0.1:9000");
   EXPECT_EQ(c.transport_memory_mib, 256u);
+  EXPECT_EQ(c.session_workers, 16u);
   EXPECT_EQ(c.admin_listen, "127.0.0.1:9001");
   EXPECT_EQ(c.operator_ca, "conf/ops/ca.pem");
   EXPECT_EQ(c.operators, "conf/ops/accounts");
@@ -224,6 +226,8 @@ INSTANTIATE_TEST_SUITE_P(
                 ":12: console.session_idle: \"0s\" is out of range"},
         BadCase{"ConsoleLifetime", "[console]\nsession_idle = \"2h\"\nsession_lifetime = \"1h\"\n",
                 ":13: console.session_lifetime: is shorter than console.session_idle"},
+        BadCase{"SessionWorkers", "[peer]\nsession_workers = 0\n",
+                ":12: peer.session_workers: 0 is out of range [1, 256]"},
         BadCase{"ConsoleWorkers", "[console]\nworkers = 1\n",
                 ":12: console.workers: 1 is out of range [2, 256]"},
         BadCase{"AnalyticsOnACounty",

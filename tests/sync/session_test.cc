@@ -480,6 +480,41 @@ TEST(MakeRejectionTest, CarriesItsReasonAsVerifierRejectionsDo) {
   EXPECT_EQ(s.message(), "batch 5");
 }
 
+// Each Hello states the sender's software and roster version, and the
+// receiver keeps them in its PeerTable for the fleet view (issue 21). A
+// hostile peer's version is kept cleaned and cut: it reaches terminals and
+// the console, and the table holds it for every node of the roster.
+TEST_P(SessionTest, HelloCarriesTheVersionsAndThePeerTableKeepsThemBounded) {
+  std::unique_ptr<Session> county = fed_.OpenSession(kOrigin, kNational, [](SessionOptions& o) {
+    o.software_version = "0.10.2";
+    o.roster_version = 7;
+  });
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<v1::SyncMessage> from_county, county->Start());
+  ASSERT_TRUE(from_county.at(0).has_hello());
+  EXPECT_EQ(from_county[0].hello().software_version(), "0.10.2");
+  EXPECT_EQ(from_county[0].hello().roster_version(), 7u);
+
+  PeerTable peers;
+  auto with_table = [&](SessionOptions& o) { o.peers = &peers; };
+  std::unique_ptr<Session> national = fed_.OpenSession(kNational, kOrigin, with_table);
+  TB_ASSERT_OK(national->Start().status());
+  std::vector<v1::SyncMessage> out;
+  TB_ASSERT_OK(national->OnMessage(from_county[0], &out));
+  EXPECT_EQ(peers.Get(kOrigin).software_version, "0.10.2");
+  EXPECT_EQ(peers.Get(kOrigin).roster_version, 7u);
+
+  v1::SyncMessage hostile = from_county[0];
+  hostile.mutable_hello()->set_software_version("\x1b[31m1.0" + std::string(10000, 'x'));
+  hostile.mutable_hello()->set_roster_version(3);
+  std::unique_ptr<Session> again = fed_.OpenSession(kNational, kOrigin, with_table);
+  TB_ASSERT_OK(again->Start().status());
+  TB_ASSERT_OK(again->OnMessage(hostile, &out));
+  const PeerStatus seen = peers.Get(kOrigin);
+  EXPECT_EQ(seen.software_version.size(), kMaxSoftwareVersion);
+  EXPECT_EQ(seen.software_version.substr(0, 9), "??31m1.0x");
+  EXPECT_EQ(seen.roster_version, 3u);  // the latest Hello's
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(SessionTest);
 
 }  // namespace

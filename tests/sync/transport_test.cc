@@ -8,6 +8,7 @@
 #include "tests/sync/test_federation.h"
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
+#include "tests/testutil/wait.h"
 
 namespace tongban::sync {
 namespace {
@@ -127,6 +128,46 @@ TEST_P(TransportTest, ClientNoticesItReachedAnotherNode) {
   EXPECT_EQ(s.code(), absl::StatusCode::kPermissionDenied) << s;
   EXPECT_NE(s.message().find("presented node 440305, expected 330106"), absl::string_view::npos)
       << s;
+}
+
+// Issue #21: the server keeps no thread per stream and polls nothing; a
+// session's work runs only when something concerns its peer. C holds an
+// idle session with B while A sends B twenty batches: A's session at B runs
+// for each, C's not once.
+TEST_P(TransportTest, AnIdleSessionRunsOnlyWhenSomethingConcernsItsPeer) {
+  auto server = Serve(kResidence, {kOrigin, kThird});
+  auto a = Dial(kOrigin, kResidence, server->port(), Tls(kOrigin));
+  auto c = Dial(kThird, kResidence, server->port(), Tls(kThird));
+  // Each client said Hello and granted its Credit, and B handled both.
+  auto settled = [&](const std::string& peer) {
+    return [&, peer] {
+      const ExchangeServer::Activity act = server->ActivityOf(peer);
+      return act.sessions == 1 && act.messages >= 2 && act.idle;
+    };
+  };
+  ASSERT_TRUE(testutil::WaitUntil(settled(kOrigin), absl::Seconds(30), "A's session settled"));
+  ASSERT_TRUE(testutil::WaitUntil(settled(kThird), absl::Seconds(30), "C's session settled"));
+  const uint64_t a_runs = server->ActivityOf(kOrigin).runs;
+  const uint64_t c_runs = server->ActivityOf(kThird).runs;
+
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 3);
+  constexpr int kBatches = 20;
+  for (int i = 0; i < kBatches; ++i) {
+    const std::string id = absl::StrCat("out-", i);
+    ASSERT_TRUE(fed_.at(kOrigin).writer->Append(Outflow(p, id)).ok());
+    ASSERT_TRUE(testutil::WaitUntil(
+        [&] {
+          auto r = fed_.at(kResidence)
+                       .store->GetRecord(storage::RecordKey(p, v1::RECORD_KIND_OUTFLOW, id));
+          return r.ok() && r->has_value();
+        },
+        absl::Seconds(30), "outflow at B"));
+  }
+  EXPECT_GE(server->ActivityOf(kOrigin).runs, a_runs + kBatches) << "a run per batch at least";
+  EXPECT_EQ(server->ActivityOf(kThird).runs, c_runs)
+      << "C's idle session was woken by writes that do not concern C";
+  TB_EXPECT_OK(a->Stop());
+  TB_EXPECT_OK(c->Stop());
 }
 
 // B is down while A writes 10,000 events for it; after B restarts, one
