@@ -441,6 +441,7 @@ absl::StatusOr<v1::NoticeListReply> AdminApi::ListNotices(const Operator& op,
 absl::StatusOr<v1::StatsReply> AdminApi::Stats(const Operator& op, const v1::StatsRequest& r) {
   v1::StatsManyRequest one;
   *one.add_requests() = r;
+  one.set_scan(r.scan());
   TB_ASSIGN_OR_RETURN(v1::StatsManyReply replies, StatsMany(op, one));
   return std::move(*replies.mutable_replies(0));
 }
@@ -463,8 +464,16 @@ absl::StatusOr<v1::StatsManyReply> AdminApi::StatsMany(const Operator& op,
     }
     queries.push_back(workflows::StatsQueryFromRequest(request, node_->config().code, now));
   }
-  TB_ASSIGN_OR_RETURN(std::vector<v1::StatsReply> replies,
-                      workflows::ComputeStatsMany(*node_->store(), queries));
+  // From the counters, brought up to date first (the node's follower runs
+  // every second; this makes a reply include every write applied before
+  // the call); a full scan only when asked for.
+  std::vector<v1::StatsReply> replies;
+  if (r.scan()) {
+    TB_ASSIGN_OR_RETURN(replies, workflows::ComputeStatsMany(*node_->store(), queries));
+  } else {
+    TB_RETURN_IF_ERROR(workflows::UpdateStatsCounters(*node_->store()).status());
+    TB_ASSIGN_OR_RETURN(replies, workflows::CountedStatsMany(*node_->store(), queries));
+  }
   v1::StatsManyReply reply;
   for (v1::StatsReply& one : replies) *reply.add_replies() = std::move(one);
   return reply;

@@ -7,7 +7,12 @@
 // the thread's CPU time, since the machine is shared). Two floors come
 // first: the bare scan of the records column family, and the scan with every
 // RecordState parsed by the generated parser (which ComputeStats avoids: it
-// reads only the heads, from the wire).
+// reads only the heads, from the wire). Then (--counters=1, the default)
+// the statistics counters (workflows/stats.h): built from the store once,
+// then CountedStats for the same queries, checked equal to the scan's reply,
+// the ledger's 13 queries from them, and the follower's time for 10,000
+// record states put again. --counties=N spreads the persons over the first N
+// current county codes (2,851: the nation) instead of ten.
 //
 // The records are put directly (Batch::PutRecord), not appended through the
 // Writer: this measures the statistics scan, not the write path, and lets
@@ -29,6 +34,7 @@
 #include "bench/bench_util.h"
 #include "common/crypto/suite.h"
 #include "common/ids/citizen_id.h"
+#include "common/ids/region.h"
 #include "records/dates.h"
 #include "storage/keys.h"
 #include "storage/store.h"
@@ -39,10 +45,18 @@
 namespace tongban::bench {
 namespace {
 
-// Current county-level codes in ten provinces.
-const char* const kCounties[] = {"620102", "440305", "440106", "330106", "110105",
-                                 "310104", "510104", "420102", "370102", "500103"};
-constexpr size_t kCountyCount = sizeof(kCounties) / sizeof(kCounties[0]);
+// Current county-level codes in ten provinces (--counties=N: the first N
+// current county-level codes of the region table instead).
+std::vector<std::string> counties = {"620102", "440305", "440106", "330106", "110105",
+                                     "310104", "510104", "420102", "370102", "500103"};
+std::vector<std::string> FirstCounties(size_t n) {
+  std::vector<std::string> out;
+  for (int code = 110000; code <= 659999 && out.size() < n; ++code) {
+    const std::string text = absl::StrFormat("%06d", code);
+    if (code % 100 != 0 && ids::ValidateCurrentCountyCode(text).ok()) out.push_back(text);
+  }
+  return out;
+}
 const absl::TimeZone kCst = records::ChinaStandardTime();
 
 // CPU time of the calling thread: the machine is shared, so wall time
@@ -83,9 +97,9 @@ size_t Fill(storage::Store& store, size_t records) {
     }
   };
   for (size_t i = 0; written < records; ++i) {
-    const std::string origin = kCounties[i % kCountyCount];
-    const std::string residence =
-        kCounties[(i + 1 + i / kCountyCount % (kCountyCount - 1)) % kCountyCount];
+    const size_t n = counties.size();
+    const std::string origin = counties[i % n];
+    const std::string residence = counties[(i + 1 + i / n % (n - 1)) % n];
     const absl::CivilDay birth = absl::CivilDay(1970, 1, 1) + static_cast<int64_t>(i / 500);
     const std::string first17 = absl::StrFormat("%s%04d%02d%02d%03d", origin, birth.year(),
                                                 birth.month(), birth.day(), i % 500 * 2 + 1);
@@ -193,15 +207,21 @@ std::pair<double, double> TimeStats(const storage::Store& store, const workflows
 
 int main(int argc, char** argv) {
   using namespace tongban;
-  size_t records = 1000000, trials = 3;
+  size_t records = 1000000, trials = 3, counties = 0, counters = 1;
   for (int i = 1; i < argc; ++i) {
     if (bench::ParseFlag(argv[i], "records", &records) ||
-        bench::ParseFlag(argv[i], "trials", &trials)) {
+        bench::ParseFlag(argv[i], "trials", &trials) ||
+        bench::ParseFlag(argv[i], "counties", &counties) ||
+        bench::ParseFlag(argv[i], "counters", &counters)) {
       continue;
     }
-    std::fprintf(stderr, "unknown flag %s\nflags: --records=N --trials=N\n", argv[i]);
+    std::fprintf(stderr,
+                 "unknown flag %s\nflags: --records=N --trials=N --counties=N (the first N "
+                 "current county codes instead of ten) --counters=0|1\n",
+                 argv[i]);
     return 2;
   }
+  if (counties > 1) bench::counties = bench::FirstCounties(counties);
   char tmpl[] = "/tmp/tongban-stats-bench-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return 1;
   const std::string root = tmpl;
@@ -299,6 +319,69 @@ int main(int argc, char** argv) {
         "ComputeStatsMany (one scan) wall %.3f s, ratio %.2f\n",
         bench::Median(one_by_one), bench::Median(one_scan),
         bench::Median(one_by_one) / bench::Median(one_scan));
+    if (counters != 0) {
+      // The counters (workflows/stats.h): built once from the store (every
+      // record here was put without a follower, so the first run counts them
+      // all), then each query reads counters only.
+      auto start = bench::SteadyClock::now();
+      absl::StatusOr<workflows::StatsCounterProgress> built =
+          workflows::UpdateStatsCounters(*store);
+      if (!built.ok()) {
+        std::fprintf(stderr, "UpdateStatsCounters: %s\n", built.status().ToString().c_str());
+        return 1;
+      }
+      std::printf(
+          "\ncounters built from the store in %.1f s (%llu persons, %llu dirty marks consumed)\n",
+          bench::Seconds(bench::SteadyClock::now() - start),
+          static_cast<unsigned long long>(built->persons_counted),
+          static_cast<unsigned long long>(built->marks));
+      if (!store->Flush().ok()) return 1;
+      for (const workflows::StatsQuery& q : {ledger.back(), ledger[5]}) {
+        std::vector<double> times, cpu;
+        absl::StatusOr<v1::StatsReply> counted;
+        for (size_t t = 0; t < trials; ++t) {
+          const auto t0 = bench::SteadyClock::now();
+          const double cpu0 = bench::ThreadCpuSeconds();
+          counted = workflows::CountedStats(*store, q);
+          times.push_back(bench::Seconds(bench::SteadyClock::now() - t0));
+          cpu.push_back(bench::ThreadCpuSeconds() - cpu0);
+          if (!counted.ok()) return 1;
+        }
+        absl::StatusOr<v1::StatsReply> scanned = workflows::ComputeStats(*store, q);
+        if (!scanned.ok()) return 1;
+        const bool equal = scanned->SerializeAsString() == counted->SerializeAsString();
+        std::printf(
+            "CountedStats nation, %-16s %-7s: wall %.4f s (min %.4f, max %.4f), cpu %.4f s, "
+            "%d rows, equal to the scan: %s\n",
+            q.period_kind == v1::STATS_PERIOD_KIND_MONTH ? "month" : "statistical year",
+            q.period.c_str(), bench::Median(times), *std::min_element(times.begin(), times.end()),
+            *std::max_element(times.begin(), times.end()), bench::Median(cpu), counted->rows_size(),
+            equal ? "yes" : "NO");
+        std::fflush(stdout);
+        if (!equal) return 1;
+      }
+      std::vector<double> ledger_times;
+      for (size_t t = 0; t < trials; ++t) {
+        start = bench::SteadyClock::now();
+        if (!workflows::CountedStatsMany(*store, ledger).ok()) return 1;
+        ledger_times.push_back(bench::Seconds(bench::SteadyClock::now() - start));
+      }
+      std::printf("ledger of a statistical year (13 queries) from the counters: wall %.4f s\n",
+                  bench::Median(ledger_times));
+      // The follower's cost per change: the first 10,000 record states put
+      // again (each a new version of a record, as a correction is; their
+      // persons are re-evaluated), then one run.
+      const size_t more = bench::Fill(*store, 10000);
+      start = bench::SteadyClock::now();
+      built = workflows::UpdateStatsCounters(*store);
+      if (!built.ok()) return 1;
+      const double follow = bench::Seconds(bench::SteadyClock::now() - start);
+      std::printf(
+          "follower after %zu record states put again: %.3f s (%llu persons, %.0f record "
+          "states/s)\n",
+          more, follow, static_cast<unsigned long long>(built->persons_counted),
+          static_cast<double>(more) / follow);
+    }
     // The nation's block of the last reply, as tongbanctl stats prints it.
     reply.mutable_rows()->DeleteSubrange(1, reply.rows_size() - 1);
     std::printf("\n%s", workflows::FormatStatsTable(reply).c_str());

@@ -14,6 +14,7 @@
 #include "sync/evidence.h"
 #include "sync/where.h"
 #include "workflows/deadlines.h"
+#include "workflows/stats.h"
 
 namespace tongban::node {
 namespace {
@@ -87,7 +88,26 @@ absl::Status Node::StartParts() {
   TB_RETURN_IF_ERROR(StartDriver());
   UpdateReadiness();
   TB_ASSIGN_OR_RETURN(housekeeping_, StartThread("tb-housekeeping", [this] { Housekeeping(); }));
+  TB_ASSIGN_OR_RETURN(stats_counters_, StartThread("tb-stats", [this] { FollowStatsCounters(); }));
   return absl::OkStatus();
+}
+
+void Node::FollowStatsCounters() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopping_; };
+      mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Seconds(1));
+      if (stopping_) return;
+    }
+    absl::StatusOr<workflows::StatsCounterProgress> p = workflows::UpdateStatsCounters(*store());
+    if (!p.ok()) {
+      TB_LOG(WARNING) << "statistics counters not updated: " << p.status();
+    } else if (p->rebuilt) {
+      TB_LOG(INFO) << "statistics counters built from the store: " << p->persons_counted
+                   << " persons";
+    }
+  }
 }
 
 // The analytics mirror (national node, [analytics] connection set), with
@@ -248,6 +268,7 @@ void Node::Stop() {
     stopping_ = true;
   }
   if (housekeeping_.joinable()) housekeeping_.join();
+  if (stats_counters_.joinable()) stats_counters_.join();
   mirror_.reset();  // before the store closes: it reads it
   if (driver_ != nullptr) driver_->Stop();
   if (server_ != nullptr) server_->Stop();

@@ -190,6 +190,11 @@ class Node {
   std::unique_ptr<sync::ExchangeServer> server_;
   std::unique_ptr<sync::PeerDriver> driver_;
   std::thread housekeeping_;
+  // Keeps the statistics counters up to date (workflows/stats.h
+  // UpdateStatsCounters) every second; the first run on a store without
+  // counters counts it whole.
+  std::thread stats_counters_;
+  void FollowStatsCounters();
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;

@@ -3,6 +3,7 @@
 #include <cassert>
 #include <cstdio>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
@@ -154,6 +155,28 @@ bool DecodeFrozenKey(absl::string_view key, LogId* out) {
   if (!absl::SimpleAtoi(key.substr(slash + 1), &out->epoch)) return false;
   out->origin = std::string(key.substr(0, slash));
   return true;
+}
+
+std::string StatsDirtyKey(uint64_t token, absl::string_view person) {
+  std::string key(kStatsDirtyPrefix);
+  AppendBe64(&key, token);
+  key.append(person.data(), person.size());
+  return key;
+}
+
+bool DecodeStatsDirtyKey(absl::string_view key, absl::string_view* person) {
+  if (key.size() != kStatsDirtyPrefix.size() + 8 + kPersonSize ||
+      !absl::StartsWith(key, kStatsDirtyPrefix)) {
+    return false;
+  }
+  *person = key.substr(kStatsDirtyPrefix.size() + 8);
+  return true;
+}
+
+std::string StatsFactsKey(absl::string_view person) { return absl::StrCat("statsfacts/", person); }
+
+std::string StatsCounterKey(absl::string_view name) {
+  return absl::StrCat(kStatsCounterPrefix, name);
 }
 
 std::string LockoutKey(absl::string_view operator_name) {

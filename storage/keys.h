@@ -38,6 +38,17 @@
 //                                                        size:be64
 //   "default"      "audit/o/" len:u8 operator seq:be64   "" (entries by operator)
 //   "default"      "audit/p/" len:u8 person seq:be64     "" (entries by person)
+//   "default"      "statsdirty/" token:be64 person:18    "" (the person's records changed
+//                                                        since the statistics counters
+//                                                        last counted them; PutRecord
+//                                                        writes it, workflows/stats.h's
+//                                                        follower deletes it)
+//   "default"      "statsfacts/" person:18               what the person adds to the
+//                                                        counters (workflows/stats.cc)
+//   "default"      "stats/" name                         a statistics counter: be64
+//                                                        two's-complement values,
+//                                                        added by merge (names in
+//                                                        workflows/stats.cc)
 //
 //   log_id := origin:6 ASCII digits | epoch:be64
 //   seq    := be64, so bytewise order is numeric order
@@ -145,5 +156,16 @@ std::string AuditCheckpointKey(uint64_t size);
 // `value` is at most 255 bytes (an operator name or a person's ID).
 std::string AuditIndexPrefix(char index, absl::string_view value);
 std::string AuditIndexKey(char index, absl::string_view value, uint64_t seq);
+
+// "default" column family: the statistics counters (workflows/stats.h).
+// The dirty marks: one per PutRecord, in the order written (tokens rise).
+inline constexpr absl::string_view kStatsDirtyPrefix = "statsdirty/";
+std::string StatsDirtyKey(uint64_t token, absl::string_view person);
+// The person of a dirty mark; false for a key of another layout.
+bool DecodeStatsDirtyKey(absl::string_view key, absl::string_view* person);
+std::string StatsFactsKey(absl::string_view person);
+// Counter `name` (any bytes; the statistics module names them).
+inline constexpr absl::string_view kStatsCounterPrefix = "stats/";
+std::string StatsCounterKey(absl::string_view name);
 
 }  // namespace tongban::storage

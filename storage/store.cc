@@ -3,6 +3,7 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
 #include <rocksdb/perf_level.h>
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
@@ -77,6 +78,13 @@ void Batch::PutRecord(absl::string_view record_key, const v1::RecordState& state
   state.SerializeToString(&scratch_);
   Put(Cf::kRecords, record_key, scratch_);
   IndexName(record_key, state);
+  // The statistics counters' change feed (workflows/stats.h): a new key per
+  // write, so the follower deletes only the marks it counted.
+  if (record_key.size() >= kPersonSize) {
+    Put(Cf::kDefault,
+        StatsDirtyKey(store_->next_dirty_token_.fetch_add(1), record_key.substr(0, kPersonSize)),
+        "");
+  }
 }
 
 void Batch::IndexName(absl::string_view record_key, const v1::RecordState& state) {
@@ -101,6 +109,26 @@ void Batch::IndexName(absl::string_view record_key, const v1::RecordState& state
                      person),
         record_id);
   }
+}
+
+void Batch::PutStatsCounter(absl::string_view name, absl::string_view values) {
+  Put(Cf::kDefault, StatsCounterKey(name), values);
+}
+void Batch::AddStatsCounter(absl::string_view name, absl::string_view deltas) {
+  const std::string key = StatsCounterKey(name);
+  const rocksdb::Status s = batch_->Merge(store_->cf(Cf::kDefault), ToSlice(key), ToSlice(deltas));
+  assert(s.ok());
+  (void)s;
+}
+void Batch::PutStatsFacts(absl::string_view person, absl::string_view facts) {
+  Put(Cf::kDefault, StatsFactsKey(person), facts);
+}
+void Batch::DeleteStatsFacts(absl::string_view person) {
+  Delete(Cf::kDefault, StatsFactsKey(person));
+}
+void Batch::DeleteStatsDirty(absl::string_view mark) {
+  absl::string_view person;
+  if (DecodeStatsDirtyKey(mark, &person)) Delete(Cf::kDefault, mark);
 }
 
 void Batch::PutLinks(absl::string_view person, const std::map<std::string, v1::PersonLink>& links) {
@@ -159,6 +187,34 @@ Store::~Store() {
   }
 }
 
+namespace {
+
+// The statistics counters' merge (Batch::AddStatsCounter): values are be64
+// two's-complement integers, added element by element (the shorter padded
+// with zeros), so the follower adds to a counter without reading it.
+class AddValuesOperator : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice& /*key*/, const rocksdb::Slice* existing,
+             const rocksdb::Slice& value, std::string* new_value,
+             rocksdb::Logger* /*logger*/) const override {
+    const absl::string_view a = existing == nullptr
+                                    ? absl::string_view()
+                                    : absl::string_view(existing->data(), existing->size());
+    const absl::string_view b(value.data(), value.size());
+    if (a.size() % 8 != 0 || b.size() % 8 != 0) return false;
+    new_value->clear();
+    for (size_t i = 0; i < std::max(a.size(), b.size()); i += 8) {
+      const uint64_t x = i < a.size() ? DecodeBe64(a.substr(i)) : 0;
+      const uint64_t y = i < b.size() ? DecodeBe64(b.substr(i)) : 0;
+      AppendBe64(new_value, x + y);
+    }
+    return true;
+  }
+  const char* Name() const override { return "tongban.AddValues"; }
+};
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
   if (options.path.empty()) {
     return absl::InvalidArgumentError("storage path: empty");
@@ -193,6 +249,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   // search.
   cf_options.memtable_whole_key_filtering = true;
   cf_options.memtable_prefix_bloom_size_ratio = 0.05;
+  cf_options.merge_operator = std::make_shared<AddValuesOperator>();
 
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const char* name : kCfNames) descriptors.emplace_back(name, cf_options);
@@ -224,6 +281,19 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   }
   TB_RETURN_IF_ERROR(store->CheckFormat());
   TB_RETURN_IF_ERROR(store->IndexNamesOnce());
+  // Dirty marks go on after the last one left (workflows/stats.h).
+  {
+    std::string last_mark;
+    TB_RETURN_IF_ERROR(store->ScanFrom(
+        Cf::kDefault, kStatsDirtyPrefix, absl::StrCat(kStatsDirtyPrefix, std::string(9, '\xff')),
+        /*reverse=*/true, [&](absl::string_view key, absl::string_view) {
+          last_mark.assign(key.data(), key.size());
+          return false;
+        }));
+    if (last_mark.size() >= kStatsDirtyPrefix.size() + 8) {
+      store->next_dirty_token_ = DecodeBe64(last_mark.substr(kStatsDirtyPrefix.size())) + 1;
+    }
+  }
   TB_LOG(INFO) << "storage opened path=" << options.path << " suite=" << suite.name();
   return store;
 }

@@ -12,6 +12,7 @@
 // one thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -101,6 +102,17 @@ class Batch {
   void PutFrozen(const LogId& log, absl::string_view why);
   // An operator's lock-out state (admin/auth.h; keys.h "lockout/").
   void PutLockout(absl::string_view operator_name, const v1::LockoutState& state);
+
+  // The statistics counters (keys.h "stats/", "statsfacts/",
+  // "statsdirty/"; workflows/stats.h): a counter's values, a person's facts,
+  // and the deletion of a dirty mark the follower counted (`mark` as read).
+  void PutStatsCounter(absl::string_view name, absl::string_view values);
+  // Adds `deltas` (be64 two's complement each) to the counter's values
+  // element by element, without reading it (a RocksDB merge).
+  void AddStatsCounter(absl::string_view name, absl::string_view deltas);
+  void PutStatsFacts(absl::string_view person, absl::string_view facts);
+  void DeleteStatsFacts(absl::string_view person);
+  void DeleteStatsDirty(absl::string_view mark);
 
   size_t count() const;
   // The name-index entries of a person-basics record's heads (PutRecord
@@ -246,6 +258,8 @@ class Store {
   mutable absl::Mutex mu_;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   absl::Mutex counter_mu_;  // serialises Increment's read-modify-write
+  // The token of the next statistics dirty mark (Batch::PutRecord).
+  mutable std::atomic<uint64_t> next_dirty_token_{1};
   uint64_t synced_commits_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -706,6 +706,7 @@ absl::Status StatsCmd(const Args& args, Io& io) {
     r.set_period(args.Get("year"));
   }
   r.set_scope(args.Get("scope"));
+  r.set_scan(args.Has("scan"));
   TB_ASSIGN_OR_RETURN(v1::StatsReply reply, client->Stats(r));
   if (args.Has("json")) return PrintJson(reply, io);
   io.out << workflows::FormatStatsTable(reply);
@@ -1131,14 +1132,16 @@ void AddOnlineCommands(std::vector<Command>* c) {
       WithConnection({{"due", false}, {"overdue", false}, {"within-days"}}), 0, NoticeListCmd));
   c->push_back(
       Online("stats", "", "the measures: feedback, receipts, timeliness, coverage, flows",
-             "tongbanctl stats [--month YYYY-MM | --year YYYY] [--scope CODE]",
+             "tongbanctl stats [--month YYYY-MM | --year YYYY] [--scope CODE] [--scan]",
              "  --month YYYY-MM        a calendar month (default: the current one)\n"
              "  --year YYYY            the statistical year ending in YYYY: 1 October\n"
              "                         YYYY-1 to 30 September YYYY\n"
              "  --scope CODE           a county, a province XX0000 or the nation 000000\n"
-             "                         (default: the node's own; a county sees itself only)\n",
+             "                         (default: the node's own; a county sees itself only)\n"
+             "  --scan                 compute by a full scan of the records (the reference\n"
+             "                         the counters are checked against; slow on a large node)\n",
              "  tongbanctl stats --year 2026 --scope 440000\n",
-             WithConnection({{"month"}, {"year"}, {"scope"}}), 0, StatsCmd));
+             WithConnection({{"month"}, {"year"}, {"scope"}, {"scan", false}}), 0, StatsCmd));
   c->push_back(
       Online("audit", "", "the audit trail, its chain verified (auditors)",
              "tongbanctl audit [--from DATE] [--to DATE] [--operator NAME] [--person ID] "

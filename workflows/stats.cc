@@ -6,14 +6,17 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <tuple>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
 #include "common/ids/region.h"
 #include "common/status_macros.h"
 #include "google/protobuf/arena.h"
@@ -335,6 +338,9 @@ class PersonReader {
     return absl::OkStatus();
   }
 
+  // The person read last (the one `evaluate` is called for).
+  const std::string& person() const { return person_; }
+
   // Hands the person read last to `evaluate`.
   void Flush(const Evaluator& evaluate) {
     if (live_ == 0) return;
@@ -424,7 +430,29 @@ class Computation {
     return reply;
   }
 
+  // --- Fed from the counters instead of the records (CountedStatsMany) ---
+  DayNum first() const { return first_; }
+  DayNum last() const { return last_; }
+  DayNum today() const { return today_; }
+  DayNum ref() const { return ref_; }
+  bool WantedCounty(int county) const { return Wanted(county); }
+  // Whether a distinct-person count of `code` (a county, a province or the
+  // nation) belongs in this query's rows, as CountPersons decides.
+  bool WantedScope(int code) const {
+    if (IsCounty(code)) return Wanted(code);
+    if (code == kNation) return level_ == v1::STATS_SCOPE_LEVEL_NATION;
+    return level_ == v1::STATS_SCOPE_LEVEL_NATION ||
+           (level_ == v1::STATS_SCOPE_LEVEL_PROVINCE && code == scope_);
+  }
+  Acc& AccOf(int code) { return acc_[code]; }
+  void AddFlowCounts(int month, int origin, int residence, uint64_t in, uint64_t out) {
+    FlowCounts& c = flows_[{month, origin, residence}];
+    c[0] += in;
+    c[1] += out;
+  }
+
  private:
+  friend class CounterFacts;
   bool InPeriod(DayNum d) const { return d >= first_ && d <= last_; }
   // A county whose row this query computes.
   bool Wanted(int county) const {
@@ -452,8 +480,8 @@ class Computation {
 
   // The earliest day on which county `by` answered the record (`id`, written
   // by `writer`) with a live record of `kind` (a reply or a receipt).
-  std::optional<DayNum> AnswerDay(absl::Span<const Rec> recs, v1::RecordKind kind, int by,
-                                  const std::string& id, int writer) const {
+  static std::optional<DayNum> AnswerDay(absl::Span<const Rec> recs, v1::RecordKind kind, int by,
+                                         const std::string& id, int writer) {
     std::optional<DayNum> best;
     for (const Rec& a : recs) {
       if (a.kind != kind || !a.parsed || a.custodian != by) continue;
@@ -544,6 +572,14 @@ class Computation {
   // Certificate coverage on the reference day (see workflows/stats.h).
   void CountCertificate(absl::Span<const Rec> recs) {
     if (ref_ < first_) return;  // the period has not started
+    const auto [county, holds] = CertificateStateOn(recs, ref_);
+    if (county < 0 || !Wanted(county)) return;
+    acc_[county].Count(kCertificate, holds);
+  }
+
+  // Where the person lives on day `r` (a county, or -1 for nowhere counted)
+  // and whether they hold a valid certificate that day.
+  static std::pair<int, bool> CertificateStateOn(absl::Span<const Rec> recs, DayNum r) {
     const Rec* current = nullptr;
     auto arrival = [](const Rec& a) {
       const v1::InflowRegistration& in = a.value->inflow();
@@ -553,21 +589,21 @@ class Computation {
     for (const Rec& a : recs) {
       if (a.kind != v1::RECORD_KIND_INFLOW || !a.parsed) continue;
       const std::optional<DayNum> arrived = DayOf(a.value->inflow().arrived_on());
-      if (!arrived.has_value() || *arrived > ref_) continue;
+      if (!arrived.has_value() || *arrived > r) continue;
       if (current == nullptr || arrival(a) > arrival(*current)) current = &a;
     }
-    if (current == nullptr || !Wanted(current->custodian)) return;
+    if (current == nullptr || !IsCounty(current->custodian)) return {-1, false};
     const int residence = current->custodian;
     const DayNum arrived = *DayOf(current->value->inflow().arrived_on());
     for (const Rec& a : recs) {
       if (a.kind != v1::RECORD_KIND_RETURN || !a.parsed) continue;
       const v1::ReturnRegistration& ret = a.value->return_registration();
       const std::optional<DayNum> on = DayOf(ret.effective_on());
-      if (!on.has_value() || *on < arrived || *on > ref_) continue;
-      if (ret.type() == v1::RETURN_TYPE_RETURNED_HOME) return;
+      if (!on.has_value() || *on < arrived || *on > r) continue;
+      if (ret.type() == v1::RETURN_TYPE_RETURNED_HOME) return {-1, false};
       if (ret.type() == v1::RETURN_TYPE_DEPARTED &&
           (CodeInt(ret.from_county()) == residence || a.custodian == residence)) {
-        return;
+        return {-1, false};
       }
     }
     const bool holds = std::any_of(recs.begin(), recs.end(), [&](const Rec& a) {
@@ -575,9 +611,9 @@ class Computation {
       const v1::Certificate& c = a.value->certificate();
       const std::optional<DayNum> from = DayOf(c.valid_from());
       const std::optional<DayNum> to = DayOf(c.valid_to());
-      return !c.revoked() && from.has_value() && to.has_value() && *from <= ref_ && ref_ <= *to;
+      return !c.revoked() && from.has_value() && to.has_value() && *from <= r && r <= *to;
     });
-    acc_[residence].Count(kCertificate, holds);
+    return {residence, holds};
   }
 
   // Counties a person counts in for a distinct-person measure.
@@ -671,6 +707,512 @@ class Computation {
   PersonCounties arrived_, left_;
 };
 
+// --- The counters (see workflows/stats.h "Counters") ---
+//
+// Every person adds a set of facts to the counters: a counter name and a few
+// signed values. A fact depends only on the person's live records, never on
+// the query's period or `now`; a query sums the counters of the months it
+// covers and applies `now` to the day buckets that need it. Names (after
+// storage::StatsCounterKey's prefix; dates as decimal text, so bytewise order
+// is date order; codes six digits):
+//   "m" YYYYMM county       the month slots below (kSlots values)
+//   "d" YYYYMMDD county     unanswered inquiries due that day (one value)
+//   "f" YYYYMM origin dest  flows that month: inflows, outflows
+//   "a" period scope        arrived without origin record: persons num, den
+//   "l" period scope        left without residence record, every outflow
+//                           window open or closed: persons num, den
+//   "e" YYYYMMDD period scope  of those, the persons whose earliest
+//                           qualifying left_on is that day: num, den
+//   "cy" YYYY / "cm" YYYYMM / "cd" YYYYMMDD, then county: changes, on days of
+//                           that year / month / day, of who lives in the county
+//                           (holding a certificate, living): num, den
+// period := "M" YYYYMM | "Y" YYYY (statistical year); scope := a county, a
+// province or "000000".
+enum Slot {
+  kFeedbackNum,
+  kFeedbackDen,
+  kReceiptNum,
+  kReceiptDen,
+  kTimelyNum,
+  kTimelyDen,
+  kComplete,
+  kRecords,
+  kFindings,
+  kConflicts,
+  kOnTimeAnswered,  // by deadline month
+  kLateAnswered,
+  kUnanswered,
+  kSlots,
+};
+
+using Facts = std::map<std::string, std::vector<int64_t>>;
+
+struct Ymd {
+  int64_t y;
+  int m, d;
+};
+// The civil date of a day number (H. Hinnant's civil_from_days).
+Ymd CivilOf(DayNum z) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  return {yoe + era * 400 + (m <= 2), m, d};
+}
+// Days of years 1..9999 have a key (periods are four-digit years).
+bool Keyed(DayNum d) {
+  const int64_t y = CivilOf(d).y;
+  return y >= 1 && y <= 9999;
+}
+std::string YearText(DayNum d) { return absl::StrFormat("%04d", CivilOf(d).y); }
+std::string MonthText(DayNum d) {
+  const Ymd c = CivilOf(d);
+  return absl::StrFormat("%04d%02d", c.y, c.m);
+}
+std::string DayText(DayNum d) {
+  const Ymd c = CivilOf(d);
+  return absl::StrFormat("%04d%02d%02d", c.y, c.m, c.d);
+}
+// The two periods a day falls in: its month and its statistical year.
+std::array<std::string, 2> PeriodsOf(DayNum d) {
+  const Ymd c = CivilOf(d);
+  return {absl::StrFormat("M%04d%02d", c.y, c.m),
+          absl::StrFormat("Y%04d", c.y + (c.m >= 10 ? 1 : 0))};
+}
+
+void AddFact(Facts* f, const std::string& name, size_t width, size_t slot, int64_t v) {
+  std::vector<int64_t>& values = (*f)[name];
+  if (values.size() < width) values.resize(width);
+  values[slot] += v;
+}
+
+class CounterFacts {
+ public:
+  // What one person's live records (all of them) add to the counters.
+  static Facts Of(absl::Span<const Rec> recs) {
+    Facts f;
+    for (const Rec& r : recs) {
+      if (!IsCounty(r.custodian) || !Keyed(r.stamp_day)) continue;
+      const std::string m = "m" + MonthText(r.stamp_day) + CodeText(r.custodian);
+      AddFact(&f, m, kSlots, kRecords, 1);
+      AddFact(&f, m, kSlots, kComplete,
+              r.parsed && records::MissingRequiredField(r.kind, *r.value) == nullptr);
+      AddFact(&f, m, kSlots, kFindings, r.findings);
+      AddFact(&f, m, kSlots, kConflicts, r.conflict);
+    }
+    // (period, scope) -> earliest qualifying day, per part.
+    std::set<std::pair<std::string, int>> arrived_den, arrived_num;
+    std::map<std::pair<std::string, int>, DayNum> left_den, left_num;
+    auto earliest = [](std::map<std::pair<std::string, int>, DayNum>* m, const std::string& p,
+                       int scope, DayNum d) {
+      auto [it, added] = m->emplace(std::make_pair(p, scope), d);
+      if (!added) it->second = std::min(it->second, d);
+    };
+    for (const Rec& r : recs) {
+      if (!r.parsed) continue;
+      switch (r.kind) {
+        case v1::RECORD_KIND_INQUIRY: {
+          const v1::Inquiry& q = r.value->inquiry();
+          const int to = CodeInt(q.to_county());
+          if (!IsCounty(to)) break;
+          const DayNum sent =
+              q.sent_at_micros() != 0 ? DayOfMicros(q.sent_at_micros()) : r.stamp_day;
+          const std::optional<DayNum> replied = Computation::AnswerDay(
+              recs, v1::RECORD_KIND_INQUIRY_REPLY, to, r.record_id, r.custodian);
+          if (Keyed(sent)) {
+            const std::string m = "m" + MonthText(sent) + CodeText(to);
+            AddFact(&f, m, kSlots, kFeedbackDen, 1);
+            AddFact(&f, m, kSlots, kFeedbackNum, replied.has_value());
+          }
+          const DayNum deadline = DayOf(q.due_on()).value_or(sent + DeadlineDays(q.type()));
+          if (!Keyed(deadline)) break;
+          const std::string m = "m" + MonthText(deadline) + CodeText(to);
+          if (replied.has_value()) {
+            AddFact(&f, m, kSlots, *replied <= deadline ? kOnTimeAnswered : kLateAnswered, 1);
+          } else {
+            AddFact(&f, m, kSlots, kUnanswered, 1);
+            AddFact(&f, "d" + DayText(deadline) + CodeText(to), 1, 0, 1);
+          }
+          break;
+        }
+        case v1::RECORD_KIND_NOTICE: {
+          const v1::Notice& n = r.value->notice();
+          const int to = CodeInt(n.to_county());
+          if (!n.needs_receipt() || !IsCounty(to)) break;
+          const DayNum sent =
+              n.sent_at_micros() != 0 ? DayOfMicros(n.sent_at_micros()) : r.stamp_day;
+          if (!Keyed(sent)) break;
+          const std::string m = "m" + MonthText(sent) + CodeText(to);
+          AddFact(&f, m, kSlots, kReceiptDen, 1);
+          AddFact(
+              &f, m, kSlots, kReceiptNum,
+              Computation::AnswerDay(recs, v1::RECORD_KIND_RECEIPT, to, r.record_id, r.custodian)
+                  .has_value());
+          break;
+        }
+        case v1::RECORD_KIND_INFLOW: {
+          const v1::InflowRegistration& in = r.value->inflow();
+          const int residence = r.custodian;
+          const int origin = CodeInt(in.origin_county());
+          const std::optional<DayNum> registered = DayOf(in.registered_on());
+          const std::optional<DayNum> arrived = DayOf(in.arrived_on());
+          if (IsCounty(residence) && registered.has_value() && Keyed(*registered)) {
+            const std::string m = "m" + MonthText(*registered) + CodeText(residence);
+            AddFact(&f, m, kSlots, kTimelyDen, 1);
+            AddFact(&f, m, kSlots, kTimelyNum,
+                    arrived.has_value() && *registered - *arrived <= kRegistrationDays);
+            const bool one_sided = !Computation::Holds(recs, v1::RECORD_KIND_OUTFLOW, origin);
+            for (const std::string& p : PeriodsOf(*registered)) {
+              for (int scope : {residence, ProvinceOf(residence), kNation}) {
+                arrived_den.insert({p, scope});
+                if (one_sided) arrived_num.insert({p, scope});
+              }
+            }
+          }
+          if (arrived.has_value()) Flow(&f, *arrived, origin, residence, 0);
+          break;
+        }
+        case v1::RECORD_KIND_OUTFLOW: {
+          const v1::OutflowRegistration& out = r.value->outflow();
+          const int origin = r.custodian;
+          const int destination = CodeInt(out.destination_county());
+          const std::optional<DayNum> left = DayOf(out.left_on());
+          if (!left.has_value()) break;
+          Flow(&f, *left, origin, destination, 1);
+          if (!IsCounty(origin) || !Keyed(*left)) break;
+          const bool came_home = std::any_of(recs.begin(), recs.end(), [&](const Rec& a) {
+            if (a.kind != v1::RECORD_KIND_RETURN || !a.parsed) return false;
+            const v1::ReturnRegistration& ret = a.value->return_registration();
+            const std::optional<DayNum> on = DayOf(ret.effective_on());
+            return ret.type() == v1::RETURN_TYPE_RETURNED_HOME && on.has_value() && *on >= *left;
+          });
+          if (came_home) break;
+          const bool one_sided = !Computation::Holds(recs, v1::RECORD_KIND_INFLOW, destination);
+          for (const std::string& p : PeriodsOf(*left)) {
+            for (int scope : {origin, ProvinceOf(origin), kNation}) {
+              earliest(&left_den, p, scope, *left);
+              if (one_sided) earliest(&left_num, p, scope, *left);
+            }
+          }
+          break;
+        }
+        default: break;
+      }
+    }
+    for (const auto& [p, scope] : arrived_den) AddFact(&f, "a" + p + CodeText(scope), 2, 1, 1);
+    for (const auto& [p, scope] : arrived_num) AddFact(&f, "a" + p + CodeText(scope), 2, 0, 1);
+    for (int part = 0; part < 2; ++part) {
+      for (const auto& [key, day] : part == 0 ? left_num : left_den) {
+        AddFact(&f, "l" + key.first + CodeText(key.second), 2, part, 1);
+        AddFact(&f, "e" + DayText(day) + key.first + CodeText(key.second), 2, part, 1);
+      }
+    }
+    Certificate(&f, recs);
+    return f;
+  }
+
+ private:
+  static void Flow(Facts* f, DayNum day, int origin, int residence, int direction) {
+    if (!Keyed(day) || !IsCounty(origin) || !IsCounty(residence)) return;
+    AddFact(f, "f" + MonthText(day) + CodeText(origin) + CodeText(residence), 2, direction, 1);
+  }
+
+  // Certificate coverage as changes on the days where the person's state
+  // (county lived in, certificate held) changes: CertificateStateOn is
+  // constant between the days an arrival, a return or a certificate's
+  // validity starts or ends.
+  static void Certificate(Facts* f, absl::Span<const Rec> recs) {
+    std::vector<DayNum> days;
+    for (const Rec& a : recs) {
+      if (!a.parsed) continue;
+      std::optional<DayNum> d;
+      if (a.kind == v1::RECORD_KIND_INFLOW) {
+        if ((d = DayOf(a.value->inflow().arrived_on()))) days.push_back(*d);
+      } else if (a.kind == v1::RECORD_KIND_RETURN) {
+        if ((d = DayOf(a.value->return_registration().effective_on()))) days.push_back(*d);
+      } else if (a.kind == v1::RECORD_KIND_CERTIFICATE) {
+        if ((d = DayOf(a.value->certificate().valid_from()))) days.push_back(*d);
+        if ((d = DayOf(a.value->certificate().valid_to()))) days.push_back(*d + 1);
+      }
+    }
+    std::sort(days.begin(), days.end());
+    days.erase(std::unique(days.begin(), days.end()), days.end());
+    std::pair<int, bool> before = {-1, false};
+    for (DayNum day : days) {
+      if (!Keyed(day)) continue;
+      const std::pair<int, bool> now = Computation::CertificateStateOn(recs, day);
+      if (now == before) continue;
+      for (const auto& [state, sign] : {std::make_pair(before, -1), std::make_pair(now, 1)}) {
+        if (state.first < 0) continue;
+        const std::string code = CodeText(state.first);
+        for (const std::string& name :
+             {"cy" + YearText(day), "cm" + MonthText(day), "cd" + DayText(day)}) {
+          AddFact(f, name + code, 2, 0, sign * (state.second ? 1 : 0));
+          AddFact(f, name + code, 2, 1, sign);
+        }
+      }
+      before = now;
+    }
+  }
+};
+
+// Counter values: be64 two's complement each.
+std::string EncodeValues(const std::vector<int64_t>& v) {
+  std::string out;
+  for (int64_t x : v) storage::AppendBe64(&out, static_cast<uint64_t>(x));
+  return out;
+}
+std::vector<int64_t> DecodeValues(absl::string_view bytes) {
+  std::vector<int64_t> v;
+  for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
+    v.push_back(static_cast<int64_t>(storage::DecodeBe64(bytes.substr(i))));
+  }
+  return v;
+}
+// A person's facts as stored: (name length:u8, name, count:u8, values) each.
+std::string EncodeFacts(const Facts& f) {
+  std::string out;
+  for (const auto& [name, values] : f) {
+    out.push_back(static_cast<char>(name.size()));
+    out.append(name);
+    out.push_back(static_cast<char>(values.size()));
+    out.append(EncodeValues(values));
+  }
+  return out;
+}
+absl::StatusOr<Facts> DecodeFacts(absl::string_view bytes) {
+  Facts f;
+  while (!bytes.empty()) {
+    const size_t n = static_cast<unsigned char>(bytes[0]);
+    if (bytes.size() < 2 + n) return absl::DataLossError("stats counters: stored facts truncated");
+    std::string name(bytes.substr(1, n));
+    const size_t count = static_cast<unsigned char>(bytes[1 + n]);
+    bytes.remove_prefix(2 + n);
+    if (bytes.size() < count * 8) {
+      return absl::DataLossError("stats counters: stored facts truncated");
+    }
+    f[std::move(name)] = DecodeValues(bytes.substr(0, count * 8));
+    bytes.remove_prefix(count * 8);
+  }
+  return f;
+}
+bool AllZero(const std::vector<int64_t>& v) {
+  return std::all_of(v.begin(), v.end(), [](int64_t x) { return x == 0; });
+}
+
+// Calls fn(name without prefix `family`, values) for every counter of
+// `family` whose name lies in [family + from, family + to] (to inclusive
+// as a prefix: every name starting with it).
+absl::Status ScanCounters(
+    const storage::Store& store, absl::string_view family, absl::string_view from,
+    absl::string_view to,
+    const std::function<void(absl::string_view rest, const std::vector<int64_t>&)>& fn) {
+  const std::string prefix = storage::StatsCounterKey(family);
+  const std::string end = absl::StrCat(prefix, to);
+  return store.ScanFrom(storage::Cf::kDefault, prefix, absl::StrCat(prefix, from), false,
+                        [&](absl::string_view key, absl::string_view value) {
+                          if (key > end && !absl::StartsWith(key, end)) return false;
+                          std::vector<int64_t> values = DecodeValues(value);
+                          if (!AllZero(values)) fn(key.substr(prefix.size()), values);
+                          return true;
+                        });
+}
+
+int64_t Slot(const std::vector<int64_t>& v, size_t i) { return i < v.size() ? v[i] : 0; }
+
+// Fills `c` from the counters instead of the records.
+absl::Status CountFromCounters(const storage::Store& store, Computation& c) {
+  const DayNum first = c.first(), last = c.last(), today = c.today();
+  const std::string first_month = MonthText(first), last_month = MonthText(last);
+  auto add = [&](int code, Measure m, int64_t num, int64_t den) {
+    Acc& acc = c.AccOf(code);
+    acc.ratio[m][0] += static_cast<uint64_t>(num);
+    acc.ratio[m][1] += static_cast<uint64_t>(den);
+  };
+  // The month slots. On-time: a month whose days are all before today
+  // counts its unanswered inquiries as overdue; today's month counts the
+  // unanswered by day ("d"); a later month none.
+  const DayNum today_month_first = today - (CivilOf(today).d - 1);
+  TB_RETURN_IF_ERROR(
+      ScanCounters(store, "m", first_month, last_month,
+                   [&](absl::string_view rest, const std::vector<int64_t>& v) {
+                     if (rest.size() != 12) return;
+                     const int county = Digits(rest.substr(6));
+                     if (!c.WantedCounty(county)) return;
+                     add(county, kFeedback, Slot(v, kFeedbackNum), Slot(v, kFeedbackDen));
+                     add(county, kReceipt, Slot(v, kReceiptNum), Slot(v, kReceiptDen));
+                     add(county, kTimeliness, Slot(v, kTimelyNum), Slot(v, kTimelyDen));
+                     add(county, kCompleteness, Slot(v, kComplete), Slot(v, kRecords));
+                     add(county, kIdFindings, Slot(v, kFindings), Slot(v, kRecords));
+                     c.AccOf(county).conflicts += static_cast<uint64_t>(Slot(v, kConflicts));
+                     const int64_t answered = Slot(v, kOnTimeAnswered) + Slot(v, kLateAnswered);
+                     const std::string month(rest.substr(0, 6));
+                     const std::string this_month = MonthText(today);
+                     add(county, kOnTime, Slot(v, kOnTimeAnswered),
+                         answered + (month < this_month ? Slot(v, kUnanswered) : 0));
+                   }));
+  if (today_month_first < today && MonthText(today) >= first_month &&
+      MonthText(today) <= last_month) {
+    TB_RETURN_IF_ERROR(ScanCounters(store, "d", DayText(today_month_first), DayText(today - 1),
+                                    [&](absl::string_view rest, const std::vector<int64_t>& v) {
+                                      if (rest.size() != 14) return;
+                                      const int county = Digits(rest.substr(8));
+                                      if (!c.WantedCounty(county)) return;
+                                      add(county, kOnTime, 0, Slot(v, 0));
+                                    }));
+  }
+  // Flows.
+  TB_RETURN_IF_ERROR(ScanCounters(
+      store, "f", first_month, last_month,
+      [&](absl::string_view rest, const std::vector<int64_t>& v) {
+        if (rest.size() != 18) return;
+        const int month = Digits(rest.substr(0, 6));
+        const int origin = Digits(rest.substr(6, 6)), residence = Digits(rest.substr(12, 6));
+        if (!c.WantedCounty(origin) && !c.WantedCounty(residence)) return;
+        c.AddFlowCounts(month, origin, residence, static_cast<uint64_t>(Slot(v, 0)),
+                        static_cast<uint64_t>(Slot(v, 1)));
+      }));
+  // Distinct persons.
+  const std::string period = first_month == last_month ? "M" + first_month : "Y" + YearText(last);
+  TB_RETURN_IF_ERROR(ScanCounters(store, "a" + period, "", "",
+                                  [&](absl::string_view rest, const std::vector<int64_t>& v) {
+                                    const int scope = Digits(rest);
+                                    if (rest.size() != 6 || !c.WantedScope(scope)) return;
+                                    add(scope, kArrivedOneSided, Slot(v, 0), Slot(v, 1));
+                                  }));
+  // Left: the window of an outflow closes 30 days after it (left + 30 <
+  // today); a person counts once the earliest of theirs has closed.
+  const DayNum open_from = today - kRegistrationDays;  // left >= this: still open
+  std::map<int, std::array<int64_t, 2>> left;
+  TB_RETURN_IF_ERROR(ScanCounters(store, "l" + period, "", "",
+                                  [&](absl::string_view rest, const std::vector<int64_t>& v) {
+                                    const int scope = Digits(rest);
+                                    if (rest.size() != 6 || !c.WantedScope(scope)) return;
+                                    left[scope][0] += Slot(v, 0);
+                                    left[scope][1] += Slot(v, 1);
+                                  }));
+  if (open_from <= last && !left.empty()) {
+    TB_RETURN_IF_ERROR(ScanCounters(store, "e", DayText(std::max(open_from, first)), DayText(last),
+                                    [&](absl::string_view rest, const std::vector<int64_t>& v) {
+                                      if (!absl::StartsWith(rest.substr(8), period) ||
+                                          rest.size() != 8 + period.size() + 6) {
+                                        return;
+                                      }
+                                      const int scope = Digits(rest.substr(8 + period.size()));
+                                      if (!c.WantedScope(scope)) return;
+                                      left[scope][0] -= Slot(v, 0);
+                                      left[scope][1] -= Slot(v, 1);
+                                    }));
+  }
+  for (const auto& [scope, counts] : left) {
+    if (counts[0] != 0 || counts[1] != 0) add(scope, kLeftOneSided, counts[0], counts[1]);
+  }
+  // Certificate coverage on the reference day R: the changes of every
+  // earlier year, of R's year's earlier months and of R's month's days up
+  // to R.
+  const DayNum r = c.ref();
+  if (r >= first && Keyed(r)) {
+    std::map<int, std::array<int64_t, 2>> cert;
+    auto sum = [&](absl::string_view rest, const std::vector<int64_t>& v, size_t date) {
+      if (rest.size() != date + 6) return;
+      const int county = Digits(rest.substr(date));
+      if (!c.WantedCounty(county)) return;
+      cert[county][0] += Slot(v, 0);
+      cert[county][1] += Slot(v, 1);
+    };
+    const Ymd rd = CivilOf(r);
+    // R the last day of its month (every period that has ended): R's
+    // month's changes are its month counter's, no day needs reading.
+    const bool month_end = CivilOf(r + 1).m != rd.m;
+    const int months_before = month_end ? rd.m : rd.m - 1;
+    if (rd.y > 1) {
+      TB_RETURN_IF_ERROR(ScanCounters(
+          store, "cy", "", absl::StrFormat("%04d", rd.y - 1),
+          [&](absl::string_view rest, const std::vector<int64_t>& v) { sum(rest, v, 4); }));
+    }
+    if (rd.m > 1) {
+      TB_RETURN_IF_ERROR(ScanCounters(
+          store, "cm", absl::StrFormat("%04d01", rd.y), absl::StrFormat("%04d%02d", rd.y, rd.m - 1),
+          [&](absl::string_view rest, const std::vector<int64_t>& v) { sum(rest, v, 6); }));
+    }
+    TB_RETURN_IF_ERROR(ScanCounters(
+        store, "cd", absl::StrFormat("%04d%02d01", rd.y, rd.m), DayText(r),
+        [&](absl::string_view rest, const std::vector<int64_t>& v) { sum(rest, v, 8); }));
+    for (const auto& [county, counts] : cert) {
+      if (counts[1] != 0) add(county, kCertificate, counts[0], counts[1]);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// Adds the reply's frame (period, days, scope, not computable) to what a
+// computation finished.
+v1::StatsReply Framed(v1::StatsReply reply, const StatsQuery& query,
+                      const std::pair<absl::CivilDay, absl::CivilDay>& days, absl::CivilDay today,
+                      int scope) {
+  reply.set_period_kind(query.period_kind);
+  reply.set_period(query.period);
+  *reply.mutable_first_day() = records::ToDate(days.first);
+  *reply.mutable_last_day() = records::ToDate(days.second);
+  *reply.mutable_as_of() = records::ToDate(today);
+  reply.set_scope(CodeText(scope));
+  reply.set_computed_by(query.node);
+  for (const auto& [measure, reason] : kNotComputable) {
+    v1::StatsNotComputable* nc = reply.add_not_computable();
+    nc->set_measure(measure);
+    nc->set_reason(reason);
+  }
+  return reply;
+}
+
+// One follower at a time per process: the counters' read-modify-write
+// (facts, then counters) is not atomic across two.
+absl::Mutex follower_mu(absl::kConstInit);
+
+// Replaces the stored facts of `persons` (person -> facts now) and adds the
+// difference to the counters, deleting `marks`, in one batch.
+absl::Status ApplyFacts(storage::Store& store, const std::map<std::string, Facts>& persons,
+                        const std::vector<std::string>& marks, StatsCounterProgress* progress) {
+  storage::Batch batch(store);
+  Facts delta;
+  for (const auto& [person, now] : persons) {
+    const std::string key = storage::StatsFactsKey(person);
+    TB_ASSIGN_OR_RETURN(std::optional<std::string> stored, store.Get(storage::Cf::kDefault, key));
+    Facts before;
+    if (stored.has_value()) {
+      TB_ASSIGN_OR_RETURN(before, DecodeFacts(*stored));
+    }
+    if (before == now) continue;
+    for (const auto& [name, values] : before) {
+      for (size_t i = 0; i < values.size(); ++i)
+        AddFact(&delta, name, values.size(), i, -values[i]);
+    }
+    for (const auto& [name, values] : now) {
+      for (size_t i = 0; i < values.size(); ++i) AddFact(&delta, name, values.size(), i, values[i]);
+    }
+    if (now.empty()) {
+      batch.DeleteStatsFacts(person);
+    } else {
+      batch.PutStatsFacts(person, EncodeFacts(now));
+    }
+    if (progress != nullptr) ++progress->persons_changed;
+  }
+  // Added by merge: the counters are never read here. A counter back at
+  // zero stays as zeros (readers skip it).
+  for (const auto& [name, values] : delta) {
+    if (!AllZero(values)) batch.AddStatsCounter(name, EncodeValues(values));
+  }
+  for (const std::string& mark : marks) batch.DeleteStatsDirty(mark);
+  if (batch.count() == 0) return absl::OkStatus();
+  return store.Commit(batch, /*sync=*/false);
+}
+
+constexpr size_t kPersonsPerBatch = 2000;
+
 // The scope a node may compute, or why not.
 absl::StatusOr<int> ResolveScope(absl::string_view node, absl::string_view requested) {
   TB_RETURN_IF_ERROR(Prefixed("stats: computing node", ids::ValidateNodeCode(node)));
@@ -738,26 +1280,110 @@ absl::StatusOr<std::vector<v1::StatsReply>> ComputeStatsMany(
 
   std::vector<v1::StatsReply> replies;
   for (Planned& p : plan) {
-    v1::StatsReply reply = p.computation->Finish();
-    reply.set_period_kind(p.query->period_kind);
-    reply.set_period(p.query->period);
-    *reply.mutable_first_day() = records::ToDate(p.days.first);
-    *reply.mutable_last_day() = records::ToDate(p.days.second);
-    *reply.mutable_as_of() = records::ToDate(p.today);
-    reply.set_scope(CodeText(p.scope));
-    reply.set_computed_by(p.query->node);
-    for (const auto& [measure, reason] : kNotComputable) {
-      v1::StatsNotComputable* nc = reply.add_not_computable();
-      nc->set_measure(measure);
-      nc->set_reason(reason);
-    }
-    replies.push_back(std::move(reply));
+    replies.push_back(Framed(p.computation->Finish(), *p.query, p.days, p.today, p.scope));
   }
   return replies;
 }
 
 absl::StatusOr<v1::StatsReply> ComputeStats(const storage::Store& store, const StatsQuery& query) {
   TB_ASSIGN_OR_RETURN(std::vector<v1::StatsReply> replies, ComputeStatsMany(store, {query}));
+  return std::move(replies.front());
+}
+
+}  // namespace tongban::workflows
+
+namespace tongban::workflows {
+
+absl::StatusOr<StatsCounterProgress> UpdateStatsCounters(storage::Store& store) {
+  absl::MutexLock lock(&follower_mu);
+  StatsCounterProgress progress;
+  const std::string built_key = storage::StatsCounterKey("built");
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> built,
+                      store.Get(storage::Cf::kDefault, built_key));
+  PersonReader reader;
+  std::map<std::string, Facts> persons;
+  if (!built.has_value()) {
+    // First run on this store: count every person from one scan. Records
+    // written meanwhile leave dirty marks, counted below; counting a person
+    // twice changes nothing (the stored facts are replaced, not added).
+    const PersonReader::Evaluator evaluate = [&](absl::Span<const Rec> recs) {
+      persons[reader.person()] = CounterFacts::Of(recs);
+    };
+    absl::Status failed;
+    TB_RETURN_IF_ERROR(store.ScanFrom(storage::Cf::kRecords, "", "", false,
+                                      [&](absl::string_view key, absl::string_view value) {
+                                        failed = reader.Add(key, value, evaluate);
+                                        if (failed.ok() && persons.size() >= kPersonsPerBatch) {
+                                          failed = ApplyFacts(store, persons, {}, &progress);
+                                          progress.persons_counted += persons.size();
+                                          persons.clear();
+                                        }
+                                        return failed.ok();
+                                      }));
+    TB_RETURN_IF_ERROR(failed);
+    reader.Flush(evaluate);
+    TB_RETURN_IF_ERROR(ApplyFacts(store, persons, {}, &progress));
+    progress.persons_counted += persons.size();
+    persons.clear();
+    storage::Batch mark(store);
+    mark.PutStatsCounter("built", "1");
+    TB_RETURN_IF_ERROR(store.Commit(mark, /*sync=*/false));
+    progress.rebuilt = true;
+  }
+  // Then every person marked dirty, oldest marks first, a batch at a time.
+  for (;;) {
+    std::vector<std::string> marks;
+    std::set<std::string> dirty;
+    TB_RETURN_IF_ERROR(store.ScanFrom(storage::Cf::kDefault, storage::kStatsDirtyPrefix,
+                                      storage::kStatsDirtyPrefix, false,
+                                      [&](absl::string_view key, absl::string_view) {
+                                        absl::string_view person;
+                                        marks.emplace_back(key);
+                                        if (storage::DecodeStatsDirtyKey(key, &person)) {
+                                          dirty.emplace(person);
+                                        }
+                                        return dirty.size() < kPersonsPerBatch;
+                                      }));
+    if (marks.empty()) break;
+    for (const std::string& person : dirty) {
+      Facts& facts = persons[person];  // none if no record of theirs is live
+      const PersonReader::Evaluator evaluate = [&](absl::Span<const Rec> recs) {
+        facts = CounterFacts::Of(recs);
+      };
+      const std::string prefix = storage::RecordPrefix(person);
+      absl::Status failed;
+      TB_RETURN_IF_ERROR(store.ScanFrom(storage::Cf::kRecords, prefix, prefix, false,
+                                        [&](absl::string_view key, absl::string_view value) {
+                                          failed = reader.Add(key, value, evaluate);
+                                          return failed.ok();
+                                        }));
+      TB_RETURN_IF_ERROR(failed);
+      reader.Flush(evaluate);
+    }
+    TB_RETURN_IF_ERROR(ApplyFacts(store, persons, marks, &progress));
+    progress.persons_counted += persons.size();
+    progress.marks += marks.size();
+    persons.clear();
+  }
+  return progress;
+}
+
+absl::StatusOr<std::vector<v1::StatsReply>> CountedStatsMany(
+    const storage::Store& store, const std::vector<StatsQuery>& queries) {
+  std::vector<v1::StatsReply> replies;
+  for (const StatsQuery& query : queries) {
+    TB_ASSIGN_OR_RETURN(const auto days, StatsPeriodDays(query.period_kind, query.period));
+    TB_ASSIGN_OR_RETURN(const int scope, ResolveScope(query.node, query.scope));
+    const absl::CivilDay today = kEpochDay + DayOfMicros(absl::ToUnixMicros(query.now));
+    Computation computation(days.first, days.second, today, scope);
+    TB_RETURN_IF_ERROR(CountFromCounters(store, computation));
+    replies.push_back(Framed(computation.Finish(), query, days, today, scope));
+  }
+  return replies;
+}
+
+absl::StatusOr<v1::StatsReply> CountedStats(const storage::Store& store, const StatsQuery& query) {
+  TB_ASSIGN_OR_RETURN(std::vector<v1::StatsReply> replies, CountedStatsMany(store, {query}));
   return std::move(replies.front());
 }
 

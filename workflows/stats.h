@@ -9,13 +9,15 @@
 // person's records are adjacent in key order, so replies meet their
 // inquiries and receipts their notices without an index). Its cost grows with
 // every record the node holds, whatever the period: about 0.9 s for
-// 1,000,000 records on the project's machine (bench/stats_bench.cc). A
-// national node holding tens of millions wants the counts kept as records
-// are applied instead: the unit is already the person, so the write path
-// could evaluate a person's records before and after each batch and add the
-// difference to counters keyed by (county, day) of the dates that matter
-// (sent, deadline, answered, registered, left), leaving only `now`-dependent
-// cut-offs (overdue, arrival window closed) to the query. It reads no clock:
+// 1,000,000 records on the project's machine (bench/stats_bench.cc). So the
+// Admin service answers from counters kept as records are applied
+// (CountedStats, "Counters" below): the write path marks each person whose
+// records changed, a follower evaluates the person's records before and
+// after and adds the difference to counters keyed by (county, month or day)
+// of the dates that matter (sent, deadline, answered, registered, left),
+// leaving only the `now`-dependent cut-offs (overdue, arrival window closed,
+// the reference day of certificate coverage) to the query. ComputeStats stays
+// the reference the counters are tested against. Neither reads a clock:
 // the caller passes `now`. Dates are the events' recorded dates (the
 // payload's dates and the writer's time stamps), never the time a record
 // reached this node; time stamps become days in China Standard Time (UTC+8).
@@ -143,6 +145,47 @@ absl::StatusOr<v1::StatsReply> ComputeStats(const storage::Store& store, const S
 // errors as ComputeStats, for the first query that has one; one reply per
 // query, in order.
 absl::StatusOr<std::vector<v1::StatsReply>> ComputeStatsMany(
+    const storage::Store& store, const std::vector<StatsQuery>& queries);
+
+// --- Counters: the same replies without a scan ---
+//
+// Each person's live records add a set of facts to counters kept in the
+// store ("stats/" keys, storage/keys.h): per month and county the slots of
+// feedback, receipt, timeliness, completeness, ID findings, conflicts and
+// on-time (answered on time, answered late, unanswered, by deadline month),
+// unanswered inquiries by deadline day, flows per month and county pair,
+// the distinct-person measures per period (month and statistical year) and
+// scope (county, province, nation), with the earliest day of each person's
+// qualifying outflow, and certificate coverage as the changes of who lives
+// where (and holds a certificate) on the days they change, by year, month
+// and day. None of them depends on `now`: a query applies it to the day
+// buckets (overdue = deadline < today; an outflow's window closed; the
+// reference day of certificate coverage as a prefix sum).
+//
+// The follower: every Batch::PutRecord writes a dirty mark for the person
+// (storage/keys.h "statsdirty/", a new key per write). UpdateStatsCounters
+// evaluates each marked person's live records as the scan does, reads the
+// facts stored for the person ("statsfacts/"), and writes the new facts,
+// the difference added to the counters (a RocksDB merge that adds values:
+// no counter is read) and the deletion of the marks it read in one batch: a restart finds either
+// all of it or none (and the marks still there). Counting is by state, not by event, so a
+// correction, a retraction, a reply that arrives late or a mark counted twice leaves the counters
+// equal to a full scan. On a store that has no counters yet, the first call counts every person
+// from one scan. One follower runs at a time in a process (a mutex); the caller runs it before
+// answering and may run it on a timer.
+struct StatsCounterProgress {
+  bool rebuilt = false;          // this call counted the store from a scan
+  uint64_t marks = 0;            // dirty marks consumed
+  uint64_t persons_counted = 0;  // persons evaluated
+  uint64_t persons_changed = 0;  // of those, persons whose facts changed
+};
+absl::StatusOr<StatsCounterProgress> UpdateStatsCounters(storage::Store& store);
+
+// The replies of ComputeStats / ComputeStatsMany from the counters (after
+// UpdateStatsCounters, equal to them). Cost: the counters of the period's
+// months, bounded by counties x months, not by records.
+absl::StatusOr<v1::StatsReply> CountedStats(const storage::Store& store, const StatsQuery& query);
+absl::StatusOr<std::vector<v1::StatsReply>> CountedStatsMany(
     const storage::Store& store, const std::vector<StatsQuery>& queries);
 
 }  // namespace tongban::workflows

@@ -15,3 +15,7 @@ tongban_test(ledger_test LABEL unit SRCS workflows/ledger_test.cc DEPS tongban_f
 # different orders on three nodes (issue 12).
 tongban_test(current_value_test LABEL unit SRCS workflows/current_value_test.cc
              DEPS tongban_workflows)
+# The statistics counters against the scan: a story with corrections,
+# retractions, late replies and restarts, and random event orders.
+tongban_test(stats_counters_test LABEL unit SRCS workflows/stats_counters_test.cc
+             DEPS tongban_workflows tongban_sync)
