@@ -7,6 +7,8 @@
 #   make demo-core         the node core alone: appends, checkpoints, verification
 #   make bench             the benchmarks (not tests; prints figures)
 #   make bench-hostile     what a hostile peer can make a national node hold (issue #14)
+#   make bench-nation      a simulated nation against a national tongband (issue #21):
+#                          N=500 RATE=5000 DURATION=10 OUTAGE=10 SUITE=intl
 #   make deb               the Debian package, and its contents
 #   make test-first-start  the README's first start on a clean Debian 12 (debootstrap root,
 #                          chroot) with the .deb, ending in a node tongbanctl status reaches
@@ -35,7 +37,7 @@ FUZZ_TEST_SECONDS ?= 5
 FUZZ_CMAKE_FLAGS = -DCMAKE_CXX_COMPILER=clang++ -DTB_FUZZ=ON -DTB_SANITIZE=ON \
                    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS)
 
-.PHONY: deps configure build test fuzz fuzz-build fuzz-test test-first-start test-docker demo demo-core bench bench-sync bench-hostile deb format thread-safety clean
+.PHONY: deps configure build test fuzz fuzz-build fuzz-test test-first-start test-docker demo demo-core bench bench-sync bench-hostile bench-nation deb format thread-safety clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -82,6 +84,15 @@ bench-sync: build
 
 bench-hostile: build
 	@$(BUILD_DIR)/bench/tongban_hostile_bench
+
+N ?= 500
+RATE ?= 5000
+DURATION ?= 10
+OUTAGE ?= 10
+SUITE ?= intl
+bench-nation: build
+	@$(BUILD_DIR)/bench/tongban_nation_bench --counties=$(N) --rate=$(RATE) \
+	  --duration=$(DURATION) --outage=$(OUTAGE) --suite=$(SUITE)
 
 # The Debian package (tongban_VERSION-1_ARCH.deb in build/) and its debug
 # symbols (tongban-dbgsym_*.ddeb); its contents are listed in the README.

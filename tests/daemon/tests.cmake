@@ -36,3 +36,9 @@ target_link_libraries(daemon_test PRIVATE tongban_version)  # tongban_build_info
 # TLS verified, the newest checkpoint, tongbanctl fleet and the state gauges.
 tongban_daemon_test(fleet_daemon_test daemon/fleet_daemon_test.cc)
 target_link_libraries(fleet_daemon_test PRIVATE tongban_version)  # Version()
+# A simulated nation (issue #21): a few hundred simulated counties' sessions
+# against the tongband binary as the national node, with one real county.
+tongban_test(nation_test LABEL integration SRCS daemon/nation_test.cc
+             DEPS tongban_nation_sim tongban_node)
+target_compile_definitions(nation_test PRIVATE TB_TONGBAND="$<TARGET_FILE:tongband>")
+add_dependencies(nation_test tongband)
