@@ -120,7 +120,8 @@ class PkiRequestTest : public testing::Test {
 };
 
 TEST_F(PkiRequestTest, NodeRequestSignsIntoACertificateForTheRequestersKey) {
-  TB_ASSERT_OK_AND_ASSIGN(CertificateRequest request, CreateNodeRequest(*key_, NodeOptions("440305")));
+  TB_ASSERT_OK_AND_ASSIGN(CertificateRequest request,
+                          CreateNodeRequest(*key_, NodeOptions("440305")));
   // Through files, as it travels: the request out, the certificate back.
   const std::string csr = dir_.File("node.csr");
   TB_ASSERT_OK(WriteCertificateRequestFile(request, csr));
@@ -151,7 +152,8 @@ TEST_F(PkiRequestTest, NodeRequestSignsIntoACertificateForTheRequestersKey) {
 }
 
 TEST_F(PkiRequestTest, FingerprintIsSha256OfTheRequestDer) {
-  TB_ASSERT_OK_AND_ASSIGN(CertificateRequest request, CreateNodeRequest(*key_, NodeOptions("440305")));
+  TB_ASSERT_OK_AND_ASSIGN(CertificateRequest request,
+                          CreateNodeRequest(*key_, NodeOptions("440305")));
   const std::string der = request.Der();
   unsigned char md[32];
   unsigned int n = 0;
@@ -165,8 +167,8 @@ TEST_F(PkiRequestTest, OnlyKeyAndNamesAreCopiedFromTheRequest) {
   // A request asking for keyUsage keyCertSign and EKU codeSigning gets the
   // CA's usages, not those.
   CertificateRequest request =
-      NodeRequestWith("URI:urn:tongban:node:440305", {{NID_key_usage, "keyCertSign,cRLSign"},
-                                                      {NID_ext_key_usage, "codeSigning"}});
+      NodeRequestWith("URI:urn:tongban:node:440305",
+                      {{NID_key_usage, "keyCertSign,cRLSign"}, {NID_ext_key_usage, "codeSigning"}});
   TB_ASSERT_OK_AND_ASSIGN(Certificate cert,
                           SignNodeRequest(ca_->key, ca_->cert, request, 30, kNow));
   EXPECT_EQ(X509_get_key_usage(cert.get()), static_cast<uint32_t>(KU_DIGITAL_SIGNATURE));
@@ -177,15 +179,16 @@ TEST_F(PkiRequestTest, OnlyKeyAndNamesAreCopiedFromTheRequest) {
 
 TEST_F(PkiRequestTest, RequestSignedByAnotherKeyIsRefused) {
   TB_ASSERT_OK_AND_ASSIGN(TlsKey other, TlsKey::Generate());
-  CertificateRequest request = RawRequest(key_->get(), other.get(),
-                                          {{NID_subject_alt_name, "URI:urn:tongban:node:440305"}});
+  CertificateRequest request =
+      RawRequest(key_->get(), other.get(), {{NID_subject_alt_name, "URI:urn:tongban:node:440305"}});
   const absl::Status s = SignNode(request);
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
   EXPECT_TRUE(Contains(s, "self-signature does not verify")) << s;
 }
 
 TEST_F(PkiRequestTest, TamperedRequestIsRefused) {
-  TB_ASSERT_OK_AND_ASSIGN(CertificateRequest request, CreateNodeRequest(*key_, NodeOptions("440305")));
+  TB_ASSERT_OK_AND_ASSIGN(CertificateRequest request,
+                          CreateNodeRequest(*key_, NodeOptions("440305")));
   // Change the code in the signed body from 440305 to 440306.
   std::string der = request.Der();
   const size_t at = der.find("urn:tongban:node:440305");
@@ -225,9 +228,9 @@ TEST_F(PkiRequestTest, RequestAskingToBeACaIsRefused) {
 }
 
 TEST_F(PkiRequestTest, BadNodeCodeIsRefused) {
-  for (const char* san : {"URI:urn:tongban:node:44030", "URI:urn:tongban:node:44030X",
-                          "URI:urn:tongban:node:440305,URI:urn:tongban:node:440306",
-                          "DNS:tongban.nanshan.example"}) {
+  for (const char* san :
+       {"URI:urn:tongban:node:44030", "URI:urn:tongban:node:44030X",
+        "URI:urn:tongban:node:440305,URI:urn:tongban:node:440306", "DNS:tongban.nanshan.example"}) {
     const absl::Status s = SignNode(NodeRequestWith(san));
     EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << san << ": " << s;
   }
@@ -264,10 +267,10 @@ TEST_F(PkiRequestTest, TooManyNamesAreRefused) {
 }
 
 TEST_F(PkiRequestTest, GarbageIsNotARequest) {
-  for (const char* pem : {"", "hello", "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
-                                       "-----END CERTIFICATE REQUEST-----\n"}) {
-    EXPECT_EQ(CertificateRequest::FromPem(pem).status().code(),
-              absl::StatusCode::kInvalidArgument)
+  for (const char* pem : {"", "hello",
+                          "-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n"
+                          "-----END CERTIFICATE REQUEST-----\n"}) {
+    EXPECT_EQ(CertificateRequest::FromPem(pem).status().code(), absl::StatusCode::kInvalidArgument)
         << pem;
   }
   // A certificate is not a request.
@@ -281,7 +284,8 @@ TEST_F(PkiRequestTest, GarbageIsNotARequest) {
 }
 
 TEST_F(PkiRequestTest, RequestFilesAreNeverOverwritten) {
-  TB_ASSERT_OK_AND_ASSIGN(CertificateRequest request, CreateNodeRequest(*key_, NodeOptions("440305")));
+  TB_ASSERT_OK_AND_ASSIGN(CertificateRequest request,
+                          CreateNodeRequest(*key_, NodeOptions("440305")));
   const std::string path = dir_.File("node.csr");
   TB_ASSERT_OK(WriteCertificateRequestFile(request, path));
   EXPECT_EQ(WriteCertificateRequestFile(request, path).code(), absl::StatusCode::kAlreadyExists);
@@ -306,9 +310,9 @@ TEST_F(PkiRequestTest, OperatorRequestSignsIntoAnOperatorCertificate) {
   EXPECT_EQ(asked.county, "620102");
   EXPECT_EQ(asked.name, "li.na");
   EXPECT_EQ(asked.role, "clerk");
-  TB_ASSERT_OK_AND_ASSIGN(Certificate cert, SignOperatorRequest(operator_ca_->key,
-                                                                operator_ca_->cert, request, 90,
-                                                                kNow));
+  TB_ASSERT_OK_AND_ASSIGN(
+      Certificate cert,
+      SignOperatorRequest(operator_ca_->key, operator_ca_->cert, request, 90, kNow));
   TB_ASSERT_OK_AND_ASSIGN(OperatorIdentity who,
                           VerifyOperatorCertificate(cert, operator_ca_->cert, kNow));
   EXPECT_EQ(who, (OperatorIdentity{"620102", "li.na", "clerk"}));
