@@ -32,3 +32,6 @@ tongban_daemon_test(import_daemon_test daemon/import_daemon_test.cc)
 tongban_daemon_test(ledger_daemon_test daemon/ledger_daemon_test.cc)
 target_link_libraries(ledger_daemon_test PRIVATE tongban_formats)  # decodes the GB18030 export
 target_link_libraries(daemon_test PRIVATE tongban_version)  # tongban_build_info
+# Certificate expiry: the metric of every certificate the node uses, and
+# tongbanctl status's warning on a county restarted with a 10-day certificate.
+tongban_daemon_test(cert_expiry_daemon_test daemon/cert_expiry_daemon_test.cc)
