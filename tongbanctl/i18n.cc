@@ -17,6 +17,7 @@ bool ReadLocale() {
 }
 
 // English -> 简体中文.
+// long-function: one table of translations, an entry a line, not steps.
 const std::map<absl::string_view, absl::string_view>& Chinese() {
   static const auto* table = new std::map<absl::string_view, absl::string_view>{
       // status

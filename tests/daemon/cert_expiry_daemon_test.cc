@@ -61,10 +61,10 @@ TEST_P(CertExpiryDaemonTest, EveryCertificateExpiryIsAMetricAndStatusWarnsWithin
   // The county asks for a new certificate, which the federation signs for
   // 10 days; the county restarts with it.
   county_.reset();
-  ASSERT_EQ(RunCtl({"pki", "request", "--node", kCounty, "--out", county + "/tls10", "--ip",
-                    "127.0.0.1"},
-                   &err),
-            0)
+  ASSERT_EQ(
+      RunCtl({"pki", "request", "--node", kCounty, "--out", county + "/tls10", "--ip", "127.0.0.1"},
+             &err),
+      0)
       << err;
   ASSERT_EQ(RunCtl({"pki", "sign", "--ca", dir_.File("ca"), "--request", county + "/tls10/node.csr",
                     "--out", county + "/tls10/node.crt", "--days", "10"},
