@@ -50,7 +50,7 @@ const std::map<absl::string_view, absl::string_view>& Chinese() {
       {"certificate", "节点证书"},
       {"CA cert", "CA 证书"},
       {"expires", "到期"},
-      {"operator CA", "操作员 CA 证书"},
+      {"operator CA", "操作员CA"},
       {"WARNING", "警告"},
       {"ERROR", "错误"},
       {"$0 expired at $1; $2", "$0已于 $1 过期；$2"},
