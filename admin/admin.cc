@@ -9,6 +9,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "admin/totp.h"
+#include "common/crypto/key_file.h"
 #include "common/ids/citizen_id.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
@@ -114,6 +115,13 @@ absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::S
   }
   if (auto ca = pki::Certificate::FromPem(node_->tls().ca_pem); ca.ok()) {
     reply.set_ca_not_after_micros(absl::ToUnixMicros(ca->not_after()));
+  }
+  if (!config.operator_ca.empty()) {
+    if (auto pem = crypto::ReadSmallFile(config.operator_ca, /*secret=*/false); pem.ok()) {
+      if (auto op_ca = pki::Certificate::FromPem(*pem); op_ca.ok()) {
+        reply.set_operator_ca_not_after_micros(absl::ToUnixMicros(op_ca->not_after()));
+      }
+    }
   }
   return reply;
 }

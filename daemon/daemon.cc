@@ -3,6 +3,9 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -16,6 +19,7 @@
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
 #include "common/log.h"
+#include "common/pki/pki.h"
 #include "common/process_metrics.h"
 #include "common/status_macros.h"
 #include "common/version.h"
@@ -110,6 +114,37 @@ std::string LoginFailureReason(absl::string_view reason) {
   if (absl::StrContains(reason, "password")) return "password";
   if (absl::StrContains(reason, "totp")) return "totp";
   return "other";
+}
+
+// tongban_certificate_expiry_timestamp_seconds: the notAfter of every
+// certificate the node uses, as a Unix time (the Prometheus convention for a
+// point in time; an alert subtracts time()). "node" is the node's TLS
+// certificate, which also serves the Admin service and the console;
+// "federation_ca" the CA its peers' certificates chain to; "operator_ca" the
+// operators' CA when [admin] operator_ca is set. Certificates are read at
+// start, so the values change only with a restart (as the certificates do).
+absl::Status RegisterCertificateMetrics(const node::Config& config, const node::Node& node,
+                                        metrics::Registry* r) {
+  TB_ASSIGN_OR_RETURN(
+      metrics::GaugeFamily * expiry,
+      r->AddGauge("tongban_certificate_expiry_timestamp_seconds",
+                  "When each certificate this node uses expires (notAfter, Unix seconds): node "
+                  "(its TLS certificate, also the Admin and console server's), federation_ca, "
+                  "operator_ca.",
+                  {"certificate"}));
+  std::vector<std::pair<std::string, std::string>> pems = {{"node", node.tls().cert_pem},
+                                                           {"federation_ca", node.tls().ca_pem}};
+  if (!config.operator_ca.empty()) {
+    TB_ASSIGN_OR_RETURN(std::string pem,
+                        crypto::ReadSmallFile(config.operator_ca, /*secret=*/false));
+    pems.emplace_back("operator_ca", std::move(pem));
+  }
+  for (const auto& [name, pem] : pems) {
+    absl::StatusOr<pki::Certificate> cert = pki::Certificate::FromPem(pem);
+    if (!cert.ok()) return Prefixed(absl::StrCat("the ", name, " certificate"), cert.status());
+    expiry->WithLabels({name})->Set(static_cast<double>(absl::ToUnixSeconds(cert->not_after())));
+  }
+  return absl::OkStatus();
 }
 
 // Process metrics, the build and the node's identity, on `r`.
@@ -310,6 +345,7 @@ absl::StatusOr<std::unique_ptr<Daemon>> Daemon::Start(const node::Config& config
   TB_ASSIGN_OR_RETURN(d->node_, node::Node::Start(config, clock, options));
   node::Node* node = d->node_.get();
   TB_RETURN_IF_ERROR(RegisterDaemonMetrics(config, &node->metrics()));
+  TB_RETURN_IF_ERROR(RegisterCertificateMetrics(config, *node, &node->metrics()));
   if (!config.operator_ca.empty()) {
     TB_RETURN_IF_ERROR(d->impl_->StartOperatorSurface(config, clock, node));
   }

@@ -4,6 +4,9 @@
 //   keys generate   PREFIX.key (PKCS#8 PEM, 0600), PREFIX.pub (SPKI PEM, 0644)
 //   pki init        DIR/ca.key (0600), DIR/ca.crt
 //   pki issue       DIR/node.key (0600), DIR/node.crt, DIR/ca.crt (a copy)
+//   pki request     DIR/node.key (0600), DIR/node.csr; or, for an operator,
+//                   DIR/NAME.key (0600), DIR/NAME.csr
+//   pki sign        FILE: the certificate (0644), nothing else
 //   roster create   FILE: commented text-format tongban.v1.Roster, version 1
 //   roster sign     SIGNED: binary tongban.v1.SignedRoster; FILE is rewritten
 //                   with the signed version and time
@@ -18,6 +21,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +35,7 @@
 #include "absl/strings/str_replace.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "admin/operators.h"
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
 #include "common/ids/region.h"
@@ -287,6 +293,159 @@ absl::Status PkiIssue(const Args& args, Io& io) {
          << "  subjectAltName " << absl::StrJoin(san, ", ") << "\n"
          << "  valid until " << UtcText(node.cert.not_after()) << "\n"
          << "  SHA-256 " << node.cert.Sha256Fingerprint() << "\n";
+  return absl::OkStatus();
+}
+
+// "URI:a, DNS:b, IP:c" for what a request or certificate names.
+std::string SanText(const std::vector<std::string>& uris, const std::vector<std::string>& dns,
+                    const std::vector<std::string>& ips) {
+  std::vector<std::string> san;
+  for (const std::string& u : uris) san.push_back("URI:" + u);
+  for (const std::string& d : dns) san.push_back("DNS:" + d);
+  for (const std::string& ip : ips) san.push_back("IP:" + ip);
+  return absl::StrJoin(san, ", ");
+}
+
+// Writes a new key and a request for it; removes the key again if the
+// request cannot be written.
+absl::Status WriteKeyAndRequest(const pki::TlsKey& key, const pki::CertificateRequest& request,
+                                const std::string& key_path, const std::string& csr_path) {
+  TB_RETURN_IF_ERROR(pki::WriteTlsKeyFile(key, key_path));
+  absl::Status written = pki::WriteCertificateRequestFile(request, csr_path);
+  if (!written.ok()) ::unlink(key_path.c_str());
+  return written;
+}
+
+absl::Status PkiRequest(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(std::string dir, args.Required("out"));
+  const bool for_operator = args.Has("operator");
+  if (for_operator == args.Has("node")) {
+    return absl::InvalidArgumentError(
+        "give either --node CODE (a node's TLS certificate) or --operator NAME --county CODE "
+        "--role ROLE (an operator's certificate)");
+  }
+  TB_ASSIGN_OR_RETURN(pki::TlsKey key, pki::TlsKey::Generate());
+  std::string key_path, csr_path, who, names, next;
+  absl::StatusOr<pki::CertificateRequest> request;
+  if (for_operator) {
+    if (args.Has("dns") || args.Has("ip")) {
+      return absl::InvalidArgumentError("--dns and --ip are for a node; an operator names none");
+    }
+    pki::OperatorCertOptions options;
+    options.name = args.Get("operator");
+    TB_RETURN_IF_ERROR(Prefixed("--operator", pki::ValidateOperatorName(options.name)));
+    TB_ASSIGN_OR_RETURN(options.county, args.Required("county"));
+    TB_RETURN_IF_ERROR(
+        Prefixed(absl::StrCat("--county ", options.county), ids::ValidateNodeCode(options.county)));
+    TB_ASSIGN_OR_RETURN(options.role, args.Required("role"));
+    request = pki::CreateOperatorRequest(key, options);
+    key_path = absl::StrCat(dir, "/", options.name, ".key");
+    csr_path = absl::StrCat(dir, "/", options.name, ".csr");
+    who = absl::StrCat("operator ", options.name, " (", options.role, ") of node ", options.county);
+    names = SanText({absl::StrCat(pki::kOperatorUriPrefix, options.county, ":", options.name),
+                     absl::StrCat(pki::kOperatorRoleUriPrefix, options.role)},
+                    {}, {});
+    next = absl::StrCat("tongbanctl pki sign --operator-ca DIR --request ", options.name,
+                        ".csr --out ", options.name, ".crt");
+  } else {
+    if (args.Has("county") || args.Has("role")) {
+      return absl::InvalidArgumentError("--county and --role are for an operator (--operator)");
+    }
+    pki::NodeCertOptions options;
+    options.node_code = args.Get("node");
+    TB_RETURN_IF_ERROR(Prefixed(absl::StrCat("--node ", options.node_code),
+                                ids::ValidateNodeCode(options.node_code)));
+    options.dns_names = args.GetAll("dns");
+    options.ip_addresses = args.GetAll("ip");
+    request = pki::CreateNodeRequest(key, options);
+    key_path = dir + "/node.key";
+    csr_path = dir + "/node.csr";
+    who = absl::StrCat("node ", options.node_code);
+    names = SanText({absl::StrCat(pki::kNodeUriPrefix, options.node_code)}, options.dns_names,
+                    options.ip_addresses);
+    next = "tongbanctl pki sign --ca DIR --request node.csr --out node.crt";
+  }
+  if (!request.ok()) return request.status();
+  TB_RETURN_IF_ERROR(EnsureDir(dir));
+  TB_RETURN_IF_ERROR(RefuseExisting({key_path, csr_path}));
+  TB_RETURN_IF_ERROR(WriteKeyAndRequest(key, *request, key_path, csr_path));
+  io.out << "made a key and a certificate request for " << who << "\n"
+         << "  " << key_path << "  private key (mode 0600; it stays on this machine)\n"
+         << "  " << csr_path << "  certificate request: send it to the CA\n"
+         << "  asks for subjectAltName " << names << "\n"
+         << "  request SHA-256 " << request->Sha256Fingerprint() << "\n"
+         << "read the fingerprint to the CA by phone; it compares it before signing\n"
+         << "at the CA: " << next << "\n";
+  return absl::OkStatus();
+}
+
+// The operator CA folder of `operator init`: the county it serves, and the
+// account the request names must not hold another role.
+absl::Status CheckOperatorRequestFits(const std::string& dir, const pki::OperatorCertOptions& op) {
+  TB_ASSIGN_OR_RETURN(std::string county_text, ReadFile(dir + "/county"));
+  const std::string county(absl::StripAsciiWhitespace(county_text));
+  if (op.county != county) {
+    return absl::InvalidArgumentError(absl::StrCat("request is for an operator of node ", op.county,
+                                                   "; ", dir, " is the operator CA of node ",
+                                                   county));
+  }
+  if (!Exists(dir + "/accounts")) return absl::OkStatus();
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<admin::OperatorAccounts> accounts,
+                      admin::OperatorAccounts::Open(dir + "/accounts"));
+  if (std::optional<admin::OperatorAccount> account = accounts->Find(op.name);
+      account.has_value() && admin::RoleName(account->role) != op.role) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request asks for role ", op.role, " but the account ", op.name, " in ", dir,
+                     "/accounts is ", admin::RoleName(account->role)));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status PkiSign(const Args& args, Io& io) {
+  if (args.Has("ca") == args.Has("operator-ca")) {
+    return absl::InvalidArgumentError(
+        "give either --ca DIR (the federation CA, for a node request) or --operator-ca DIR (a "
+        "county's operator CA, for an operator request)");
+  }
+  const bool for_operator = args.Has("operator-ca");
+  const std::string ca_dir = for_operator ? args.Get("operator-ca") : args.Get("ca");
+  TB_ASSIGN_OR_RETURN(std::string request_path, args.Required("request"));
+  TB_ASSIGN_OR_RETURN(std::string out, args.Required("out"));
+  TB_ASSIGN_OR_RETURN(long long days, args.GetInt("days", for_operator ? 365 : 1095, 1, 36500));
+  TB_ASSIGN_OR_RETURN(pki::CertificateRequest request,
+                      pki::ReadCertificateRequestFile(request_path));
+  std::string who, names;
+  if (for_operator) {
+    absl::StatusOr<pki::OperatorCertOptions> op = pki::ReadOperatorRequest(request);
+    if (!op.ok()) return Prefixed(request_path, op.status());
+    TB_RETURN_IF_ERROR(Prefixed(request_path, CheckOperatorRequestFits(ca_dir, *op)));
+    who = absl::StrCat("operator ", op->name, " (", op->role, ") of node ", op->county);
+    names = SanText({absl::StrCat(pki::kOperatorUriPrefix, op->county, ":", op->name),
+                     absl::StrCat(pki::kOperatorRoleUriPrefix, op->role)},
+                    {}, {});
+  } else {
+    absl::StatusOr<pki::NodeCertOptions> node = pki::ReadNodeRequest(request);
+    if (!node.ok()) return Prefixed(request_path, node.status());
+    who = absl::StrCat("node ", node->node_code);
+    names = SanText({absl::StrCat(pki::kNodeUriPrefix, node->node_code)}, node->dns_names,
+                    node->ip_addresses);
+  }
+  TB_RETURN_IF_ERROR(RefuseExisting({out}));
+  TB_ASSIGN_OR_RETURN(pki::TlsKey ca_key, pki::ReadTlsKeyFile(ca_dir + "/ca.key"));
+  TB_ASSIGN_OR_RETURN(pki::Certificate ca_cert, pki::ReadCertificateFile(ca_dir + "/ca.crt"));
+  const absl::Time now = absl::Now();
+  TB_ASSIGN_OR_RETURN(
+      pki::Certificate cert,
+      for_operator ? pki::SignOperatorRequest(ca_key, ca_cert, request, static_cast<int>(days), now)
+                   : pki::SignNodeRequest(ca_key, ca_cert, request, static_cast<int>(days), now));
+  io.out << "request " << request_path << " (SHA-256 " << request.Sha256Fingerprint() << ")\n"
+         << "  certifies " << who << "\n"
+         << "  subjectAltName " << names << "\n"
+         << "  valid until " << UtcText(cert.not_after()) << " (" << days << " days)\n";
+  TB_RETURN_IF_ERROR(pki::WriteCertificateFile(cert, out));
+  io.out << "wrote " << out << " (" << cert.Subject() << ", SHA-256 " << cert.Sha256Fingerprint()
+         << ")\n"
+         << "send it back with " << ca_dir << "/ca.crt; no private key leaves either side\n";
   return absl::OkStatus();
 }
 
@@ -668,6 +827,66 @@ void AddOfflineCommands(std::vector<Command>* commands) {
               0,
               0,
               PkiIssue});
+  commands->push_back(Command{
+      "pki",
+      "request",
+      "make a TLS key and a certificate request here (the key never leaves)",
+      "tongbanctl pki request --node CODE --out DIR [--dns NAME]... [--ip ADDR]...\n"
+      "       tongbanctl pki request --operator NAME --county CODE --role ROLE --out DIR",
+      "On the machine that will use the key: writes a new ECDSA P-256 key (mode 0600,\n"
+      "never printed) and a PKCS#10 certificate request naming the node (SAN URI\n"
+      "urn:tongban:node:CODE, DNS names, IPs) or the operator (county, name, role).\n"
+      "Prints the request's SHA-256 fingerprint: read it to the CA by phone, who\n"
+      "compares it before signing. Send only the .csr file; the CA answers with\n"
+      "pki sign. Never overwrites a file.\n\n"
+      "Flags:\n"
+      "  --node CODE      the node's 6-digit code: writes DIR/node.key, DIR/node.csr\n"
+      "  --dns NAME       a DNS name peers dial (repeatable)\n"
+      "  --ip ADDR        an IP address peers dial (repeatable)\n"
+      "  --operator NAME  an operator's account name: writes DIR/NAME.key, DIR/NAME.csr\n"
+      "  --county CODE    the operator's node\n"
+      "  --role ROLE      clerk, administrator or auditor\n"
+      "  --out DIR        folder for the key and the request\n\n"
+      "Examples:\n"
+      "  tongbanctl pki request --node 440305 --out /etc/tongban/tls \\\n"
+      "      --dns tongban.nanshan.gov.cn --ip 10.1.2.3\n"
+      "  tongbanctl pki request --operator li.na --county 440305 --role clerk --out ~/tongban\n",
+      {{"node"},
+       {"operator"},
+       {"county"},
+       {"role"},
+       {"out"},
+       {"dns", true, true},
+       {"ip", true, true}},
+      0,
+      0,
+      PkiRequest});
+  commands->push_back(
+      Command{"pki",
+              "sign",
+              "sign a certificate request with the CA; write only the certificate",
+              "tongbanctl pki sign --ca DIR|--operator-ca DIR --request FILE --out FILE [--days N]",
+              "Checks the request (its self-signature, a P-256 key, a valid node code, DNS\n"
+              "names and IPs; or a valid operator of this operator CA's county; no CA, no\n"
+              "other URI, no extension the CA decides), prints what it will certify, and\n"
+              "writes the certificate (mode 0644). The CA decides the subject, validity and\n"
+              "usages; only the key and the names come from the request. A bad request is\n"
+              "refused with the reason and nothing is written. Compare the printed request\n"
+              "fingerprint with the one the requester read out.\n\n"
+              "Flags:\n"
+              "  --ca DIR           the federation CA (pki init), for a node request\n"
+              "  --operator-ca DIR  a county's operator CA (operator init), for an operator\n"
+              "  --request FILE     the .csr of pki request\n"
+              "  --out FILE         the certificate (never overwritten)\n"
+              "  --days N           validity (default 1095 for a node, 365 for an operator)\n\n"
+              "Examples:\n"
+              "  tongbanctl pki sign --ca /secure/ca --request node.csr --out 440305.crt\n"
+              "  tongbanctl pki sign --operator-ca /secure/operators --request li.na.csr \\\n"
+              "      --out li.na.crt\n",
+              {{"ca"}, {"operator-ca"}, {"request"}, {"out"}, {"days"}},
+              0,
+              0,
+              PkiSign});
   commands->push_back(
       Command{"pki",
               "show",

@@ -14,6 +14,8 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/substitute.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
@@ -214,6 +216,43 @@ constexpr char kRecordHelp[] =
 
 // --- Commands ---
 
+// A certificate the node uses warns from this long before it expires (as
+// the TongbanCertificateExpiresSoon alert of deploy/prometheus does).
+constexpr absl::Duration kCertificateWarning = absl::Hours(24 * 30);
+
+// The status rows for certificates that expire within kCertificateWarning
+// ("WARNING") or have expired ("ERROR") at `now`; none when all are fine.
+std::vector<std::vector<std::string>> CertificateExpiryRows(const v1::StatusReply& s,
+                                                            absl::Time now) {
+  struct Cert {
+    const char* what;
+    int64_t not_after_micros;
+    const char* fix;
+  };
+  const Cert certs[] = {
+      {"the node's TLS certificate", s.certificate_not_after_micros(),
+       "renew it: tongbanctl pki request here, pki sign at the federation"},
+      {"the federation CA certificate", s.ca_not_after_micros(),
+       "the federation must make a new CA and sign every node's request again"},
+      {"the operator CA certificate", s.operator_ca_not_after_micros(),
+       "make a new operator CA (tongbanctl operator init) and sign the operators' requests"},
+  };
+  std::vector<std::vector<std::string>> rows;
+  for (const Cert& c : certs) {
+    if (c.not_after_micros == 0) continue;  // not configured
+    const absl::Duration left = absl::FromUnixMicros(c.not_after_micros) - now;
+    if (left <= absl::ZeroDuration()) {
+      rows.push_back({"ERROR", absl::Substitute(Tr("$0 expired at $1; $2"), Tr(c.what),
+                                                When(c.not_after_micros), Tr(c.fix))});
+    } else if (left < kCertificateWarning) {
+      const int64_t days = absl::ToInt64Hours(left + absl::Hours(23)) / 24;  // rounded up
+      rows.push_back({"WARNING", absl::Substitute(Tr("$0 expires in $1 days ($2); $3"), Tr(c.what),
+                                                  days, When(c.not_after_micros), Tr(c.fix))});
+    }
+  }
+  return rows;
+}
+
 absl::Status StatusCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
   TB_ASSIGN_OR_RETURN(v1::StatusReply s, client->Status(v1::StatusRequest()));
@@ -251,6 +290,12 @@ absl::Status StatusCmd(const Args& args, Io& io) {
     if (!s.analytics_last_error().empty()) absl::StrAppend(&a, "; ", s.analytics_last_error());
     rows.insert(rows.end() - 1, {"analytics", a});
   }
+  if (s.operator_ca_not_after_micros() != 0) {
+    rows.insert(
+        rows.begin() + 10,
+        {"operator CA", absl::StrCat(Tr("expires"), " ", When(s.operator_ca_not_after_micros()))});
+  }
+  for (auto& row : CertificateExpiryRows(s, absl::Now())) rows.push_back(std::move(row));
   for (auto& row : rows) row[0] = Tr(row[0]);
   PrintTable(std::move(rows), io, /*header=*/false);
   return absl::OkStatus();

@@ -36,7 +36,7 @@ q() { "$ctl" "$@" >/dev/null; }
 
 mkdir -p "$dir"
 q keys generate --suite "$suite" --out "$dir/root"
-q pki init --out "$dir/ca" --name "Tongban demo federation CA" --days 30
+q pki init --out "$dir/ca" --name "Tongban demo federation CA" --days 365
 q roster create --out "$dir/roster.txt" --federation "demo"
 
 declare -A names=([000000]="国家平台 national platform" [620102]="兰州市城关区 Chengguan, Lanzhou"
@@ -56,7 +56,11 @@ for code in "${codes[@]}"; do
   mkdir -p "$node/data"
   chmod 700 "$node/data"
   q keys generate --suite "$suite" --out "$node/data/signing"
-  q pki issue --ca "$dir/ca" --node "$code" --out "$node/tls" "${name_flags[@]}" --days 30
+  # The node's TLS key is made in its own folder (as on the county's machine),
+  # the CA signs only the request: the README's "Keys that stay home".
+  q pki request --node "$code" --out "$node/tls" "${name_flags[@]}"
+  q pki sign --ca "$dir/ca" --request "$node/tls/node.csr" --out "$node/tls/node.crt" --days 365
+  cp "$dir/ca/ca.crt" "$node/tls/ca.crt"
   replace=()
   [[ $code == 000000 ]] && replace=(--replace)
   q roster add-node --in "$dir/roster.txt" --code "$code" --name "${names[$code]:-node $code}" \
@@ -67,7 +71,7 @@ for code in "${codes[@]}"; do
   q operator init --out "$ops" --county "$code"
   for who in clerk:clerk admin:administrator auditor:auditor; do
     name=${who%%:*} role_name=${who##*:}
-    q operator add --dir "$ops" --name "$name" --role "$role_name" --suite "$suite" --days 30
+    q operator add --dir "$ops" --name "$name" --role "$role_name" --suite "$suite" --days 365
   done
   cat >"$node/tongband.conf" <<EOF
 # tongband configuration of node $code ($role), made by tools/federation-setup.sh.

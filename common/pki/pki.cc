@@ -46,6 +46,9 @@ struct PkiAccess {
   static Certificate Cert(X509* owned) {
     return Certificate(std::shared_ptr<x509_st>(owned, X509_free));
   }
+  static CertificateRequest Request(X509_REQ* owned) {
+    return CertificateRequest(std::shared_ptr<X509_req_st>(owned, X509_REQ_free));
+  }
 };
 
 namespace {
@@ -61,6 +64,7 @@ using ExtPtr = Ptr<X509_EXTENSION, X509_EXTENSION_free>;
 using NamePtr = Ptr<X509_NAME, X509_NAME_free>;
 using StorePtr = Ptr<X509_STORE, X509_STORE_free>;
 using StoreCtxPtr = Ptr<X509_STORE_CTX, X509_STORE_CTX_free>;
+using ReqPtr = Ptr<X509_REQ, X509_REQ_free>;
 
 void FreeGeneralNames(GENERAL_NAMES* names) { GENERAL_NAMES_free(names); }
 using GeneralNamesPtr = Ptr<GENERAL_NAMES, FreeGeneralNames>;
@@ -401,35 +405,11 @@ absl::StatusOr<KeyAndCertificate> CreateCa(const CaOptions& options) {
 
 namespace {
 
-// A fresh key and a leaf certificate for it issued by the CA: CA:FALSE,
-// keyUsage digitalSignature, extendedKeyUsage `eku`, and subjectAltNames
-// `uris`, `dns_names`, `ip_addresses` (each already validated but the IPs).
-absl::StatusOr<KeyAndCertificate> IssueLeaf(const TlsKey& ca_key, const Certificate& ca_cert,
-                                            absl::string_view cn, int days, absl::Time now,
-                                            const char* eku, const std::vector<std::string>& uris,
-                                            const std::vector<std::string>& dns_names,
-                                            const std::vector<std::string>& ip_addresses) {
-  if (!ca_cert.IsCa()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("the issuer certificate (", ca_cert.Subject(), ") is not a CA"));
-  }
-  if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
-    ERR_clear_error();
-    return absl::InvalidArgumentError("the CA key does not belong to the CA certificate");
-  }
-  TB_ASSIGN_OR_RETURN(TlsKey key, TlsKey::Generate());
-  TB_ASSIGN_OR_RETURN(X509Ptr cert, NewCertificate(cn, days, now, key.get()));
-  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get())) != 1) {
-    return Internal("setting the issuer");
-  }
-  X509* issuer = ca_cert.get();
-  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE"));
-  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_key_usage, "critical,digitalSignature"));
-  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_ext_key_usage, eku));
-  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_subject_key_identifier, "hash"));
-  TB_RETURN_IF_ERROR(
-      AddExtension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always"));
-
+// The subjectAltNames `uris`, `dns_names`, `ip_addresses` (each already
+// validated but the IPs, which fail here if they are not IP text).
+absl::StatusOr<GeneralNamesPtr> BuildSan(const std::vector<std::string>& uris,
+                                         const std::vector<std::string>& dns_names,
+                                         const std::vector<std::string>& ip_addresses) {
   GeneralNamesPtr names(sk_GENERAL_NAME_new_null());
   if (names == nullptr) return Internal("building subjectAltName");
   for (const std::string& uri : uris) {
@@ -449,6 +429,39 @@ absl::StatusOr<KeyAndCertificate> IssueLeaf(const TlsKey& ca_key, const Certific
     }
     TB_RETURN_IF_ERROR(PushName(names.get(), GEN_IPADD, bytes));
   }
+  return names;
+}
+
+// A leaf certificate for `subject_key` issued by the CA: CA:FALSE,
+// keyUsage digitalSignature, extendedKeyUsage `eku`, and subjectAltNames
+// `uris`, `dns_names`, `ip_addresses` (each already validated but the IPs).
+absl::StatusOr<Certificate> IssueLeafFor(EVP_PKEY* subject_key, const TlsKey& ca_key,
+                                         const Certificate& ca_cert, absl::string_view cn, int days,
+                                         absl::Time now, const char* eku,
+                                         const std::vector<std::string>& uris,
+                                         const std::vector<std::string>& dns_names,
+                                         const std::vector<std::string>& ip_addresses) {
+  if (!ca_cert.IsCa()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the issuer certificate (", ca_cert.Subject(), ") is not a CA"));
+  }
+  if (X509_check_private_key(ca_cert.get(), ca_key.get()) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("the CA key does not belong to the CA certificate");
+  }
+  TB_ASSIGN_OR_RETURN(X509Ptr cert, NewCertificate(cn, days, now, subject_key));
+  if (X509_set_issuer_name(cert.get(), X509_get_subject_name(ca_cert.get())) != 1) {
+    return Internal("setting the issuer");
+  }
+  X509* issuer = ca_cert.get();
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_basic_constraints, "critical,CA:FALSE"));
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_key_usage, "critical,digitalSignature"));
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_ext_key_usage, eku));
+  TB_RETURN_IF_ERROR(AddExtension(cert.get(), issuer, NID_subject_key_identifier, "hash"));
+  TB_RETURN_IF_ERROR(
+      AddExtension(cert.get(), issuer, NID_authority_key_identifier, "keyid:always"));
+
+  TB_ASSIGN_OR_RETURN(GeneralNamesPtr names, BuildSan(uris, dns_names, ip_addresses));
   if (X509_add1_ext_i2d(cert.get(), NID_subject_alt_name, names.get(), 0, X509V3_ADD_DEFAULT) !=
       1) {
     return Internal("adding subjectAltName");
@@ -456,7 +469,19 @@ absl::StatusOr<KeyAndCertificate> IssueLeaf(const TlsKey& ca_key, const Certific
   if (X509_sign(cert.get(), ca_key.get(), EVP_sha256()) <= 0) {
     return Internal(absl::StrCat("signing the certificate of ", cn));
   }
-  return KeyAndCertificate{std::move(key), PkiAccess::Cert(cert.release())};
+  return PkiAccess::Cert(cert.release());
+}
+
+// A fresh key and a leaf certificate for it (IssueLeafFor).
+absl::StatusOr<KeyAndCertificate> IssueLeaf(const TlsKey& ca_key, const Certificate& ca_cert,
+                                            absl::string_view cn, int days, absl::Time now,
+                                            const char* eku, const std::vector<std::string>& uris,
+                                            const std::vector<std::string>& dns_names,
+                                            const std::vector<std::string>& ip_addresses) {
+  TB_ASSIGN_OR_RETURN(TlsKey key, TlsKey::Generate());
+  TB_ASSIGN_OR_RETURN(Certificate cert, IssueLeafFor(key.get(), ca_key, ca_cert, cn, days, now, eku,
+                                                     uris, dns_names, ip_addresses));
+  return KeyAndCertificate{std::move(key), std::move(cert)};
 }
 
 // The rest of the one SAN URI of `cert` that starts with `prefix`.
@@ -596,6 +621,338 @@ absl::StatusOr<OperatorIdentity> VerifyOperatorCertificate(const Certificate& ce
   return id;
 }
 
+// --- certificate requests ---
+
+absl::StatusOr<CertificateRequest> CertificateRequest::FromPem(absl::string_view pem) {
+  size_t blocks = 0;
+  for (size_t pos = pem.find("-----BEGIN "); pos != absl::string_view::npos;
+       pos = pem.find("-----BEGIN ", pos + 1)) {
+    ++blocks;
+  }
+  if (blocks != 1 || !absl::StrContains(pem, "-----BEGIN CERTIFICATE REQUEST-----")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("not one PEM certificate request (found ", blocks,
+                     " PEM blocks; want exactly one CERTIFICATE REQUEST)"));
+  }
+  BioPtr bio = MemBio(pem);
+  if (bio == nullptr) return Internal("BIO_new_mem_buf");
+  X509_REQ* req = PEM_read_bio_X509_REQ(bio.get(), nullptr, NoPassphrase, nullptr);
+  if (req == nullptr) {
+    return OpenSslError(absl::StatusCode::kInvalidArgument, "malformed PEM certificate request");
+  }
+  return PkiAccess::Request(req);
+}
+
+std::string CertificateRequest::Pem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (bio == nullptr || PEM_write_bio_X509_REQ(bio.get(), req_.get()) != 1) return std::string();
+  return BioContents(bio.get());
+}
+
+std::string CertificateRequest::Der() const {
+  unsigned char* der = nullptr;
+  const int n = i2d_X509_REQ(req_.get(), &der);
+  if (n <= 0) return std::string();
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string CertificateRequest::Sha256Fingerprint() const {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int n = 0;
+  if (X509_REQ_digest(req_.get(), EVP_sha256(), md, &n) != 1) return std::string();
+  std::vector<std::string> pairs;
+  for (unsigned int i = 0; i < n; ++i) pairs.push_back(absl::StrFormat("%02X", md[i]));
+  return absl::StrJoin(pairs, ":");
+}
+
+std::string CertificateRequest::SpkiDer() const {
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req_.get());
+  if (key == nullptr) {
+    ERR_clear_error();
+    return std::string();
+  }
+  return PubkeyDer(key);
+}
+
+namespace {
+
+// At most this many subjectAltNames in a request: a hostile request cannot
+// make the CA print or copy an unbounded list.
+constexpr int kMaxRequestNames = 64;
+
+void FreeExtensions(STACK_OF(X509_EXTENSION) * exts) {
+  sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+}
+using ExtensionsPtr = Ptr<STACK_OF(X509_EXTENSION), FreeExtensions>;
+void FreeBasicConstraints(BASIC_CONSTRAINTS* bc) { BASIC_CONSTRAINTS_free(bc); }
+using BasicConstraintsPtr = Ptr<BASIC_CONSTRAINTS, FreeBasicConstraints>;
+
+// The subjectAltNames a request asks for, by kind.
+struct RequestedNames {
+  std::vector<std::string> uris;
+  std::vector<std::string> dns_names;
+  std::vector<std::string> ip_addresses;
+};
+
+absl::StatusOr<std::string> IpText(const ASN1_OCTET_STRING* ip) {
+  char buf[INET6_ADDRSTRLEN] = {0};
+  const int len = ASN1_STRING_length(ip);
+  if ((len != 4 && len != 16) ||
+      ::inet_ntop(len == 4 ? AF_INET : AF_INET6, ASN1_STRING_get0_data(ip), buf, sizeof(buf)) ==
+          nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request has an IP address of ", len, " bytes (not IPv4 or IPv6)"));
+  }
+  return std::string(buf);
+}
+
+absl::Status AddRequestedNames(X509_EXTENSION* ext, RequestedNames* out) {
+  GeneralNamesPtr names(static_cast<GENERAL_NAMES*>(X509V3_EXT_d2i(ext)));
+  if (names == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("request's subjectAltName does not parse");
+  }
+  if (sk_GENERAL_NAME_num(names.get()) > kMaxRequestNames) {
+    return absl::InvalidArgumentError(absl::StrCat("request asks for ",
+                                                   sk_GENERAL_NAME_num(names.get()),
+                                                   " subjectAltNames; at most ", kMaxRequestNames));
+  }
+  for (int i = 0; i < sk_GENERAL_NAME_num(names.get()); ++i) {
+    const GENERAL_NAME* gen = sk_GENERAL_NAME_value(names.get(), i);
+    if (gen->type == GEN_URI) {
+      out->uris.push_back(Asn1StringText(gen->d.uniformResourceIdentifier));
+    } else if (gen->type == GEN_DNS) {
+      out->dns_names.push_back(Asn1StringText(gen->d.dNSName));
+    } else if (gen->type == GEN_IPADD) {
+      TB_ASSIGN_OR_RETURN(std::string ip, IpText(gen->d.iPAddress));
+      out->ip_addresses.push_back(std::move(ip));
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("request asks for a subjectAltName of type ", gen->type,
+                       " (only URI, DNS and IP names are certified)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The checks every request passes, whatever it asks for: a P-256 key, a
+// self-signature that verifies with it, and no extension but
+// subjectAltName (once), basicConstraints CA:FALSE, keyUsage and
+// extendedKeyUsage (the last two ignored: the CA decides them). Returns
+// the names asked for.
+absl::StatusOr<RequestedNames> CheckRequest(const CertificateRequest& request) {
+  X509_REQ* req = request.get();
+  EVP_PKEY* key = X509_REQ_get0_pubkey(req);
+  if (key == nullptr) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError("request's public key does not parse");
+  }
+  TB_RETURN_IF_ERROR(CheckP256(key, "the request's key"));
+  if (X509_REQ_verify(req, key) != 1) {
+    ERR_clear_error();
+    return absl::InvalidArgumentError(
+        "request's self-signature does not verify with its key (tampered, or signed by "
+        "another key)");
+  }
+  ExtensionsPtr exts(X509_REQ_get_extensions(req));
+  ERR_clear_error();
+  RequestedNames names;
+  bool have_san = false;
+  for (int i = 0; exts != nullptr && i < sk_X509_EXTENSION_num(exts.get()); ++i) {
+    X509_EXTENSION* ext = sk_X509_EXTENSION_value(exts.get(), i);
+    const int nid = OBJ_obj2nid(X509_EXTENSION_get_object(ext));
+    if (nid == NID_subject_alt_name) {
+      if (have_san) {
+        return absl::InvalidArgumentError("request has more than one subjectAltName extension");
+      }
+      have_san = true;
+      TB_RETURN_IF_ERROR(AddRequestedNames(ext, &names));
+    } else if (nid == NID_basic_constraints) {
+      BasicConstraintsPtr bc(static_cast<BASIC_CONSTRAINTS*>(X509V3_EXT_d2i(ext)));
+      ERR_clear_error();
+      if (bc == nullptr || bc->ca) {
+        return absl::InvalidArgumentError(
+            "request asks to be a CA (basicConstraints CA:TRUE); the CA issues only leaf "
+            "certificates");
+      }
+    } else if (nid != NID_key_usage && nid != NID_ext_key_usage) {
+      char oid[80] = {0};
+      OBJ_obj2txt(oid, sizeof(oid), X509_EXTENSION_get_object(ext), 0);
+      return absl::InvalidArgumentError(
+          absl::StrCat("request asks for extension ", oid,
+                       ", which the CA decides (make the request with tongbanctl pki request)"));
+    }
+  }
+  return names;
+}
+
+// Refuses each URI of `uris` that does not start with one of `prefixes`.
+absl::Status OnlyUris(const std::vector<std::string>& uris,
+                      std::initializer_list<absl::string_view> prefixes, absl::string_view what) {
+  for (const std::string& uri : uris) {
+    bool known = false;
+    for (absl::string_view p : prefixes) known = known || absl::StartsWith(uri, p);
+    if (!known) {
+      return absl::InvalidArgumentError(absl::StrCat("request asks for URI \"", uri, "\"; ", what,
+                                                     " names only ",
+                                                     absl::StrJoin(prefixes, "... and "), "..."));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The rest of the one URI of `uris` that starts with `prefix`.
+absl::StatusOr<std::string> OneRequestedUri(const std::vector<std::string>& uris,
+                                            absl::string_view prefix, absl::string_view what) {
+  std::vector<std::string> found;
+  for (const std::string& uri : uris) {
+    if (absl::StartsWith(uri, prefix)) found.push_back(uri.substr(prefix.size()));
+  }
+  if (found.size() != 1) {
+    return absl::InvalidArgumentError(absl::StrCat("request has ", found.size(), " \"", prefix,
+                                                   "...\" URIs; ", what, " has exactly one"));
+  }
+  return found[0];
+}
+
+absl::Status ValidateNodeOptions(const NodeCertOptions& options) {
+  TB_RETURN_IF_ERROR(ids::ValidateNodeCode(options.node_code));
+  for (const std::string& dns : options.dns_names) TB_RETURN_IF_ERROR(ValidateDnsName(dns));
+  if (options.dns_names.size() + options.ip_addresses.size() + 1 >
+      static_cast<size_t>(kMaxRequestNames)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("at most ", kMaxRequestNames - 1, " DNS names and IP addresses"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateOperatorOptions(const OperatorCertOptions& options) {
+  TB_RETURN_IF_ERROR(ids::ValidateNodeCode(options.county));
+  TB_RETURN_IF_ERROR(ValidateOperatorName(options.name));
+  if (!IsOperatorRole(options.role)) {
+    return absl::InvalidArgumentError(absl::StrCat("operator role \"", options.role,
+                                                   "\" is not one of ",
+                                                   absl::StrJoin(kOperatorRoles, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+// A request for `key` with subject CN=`cn` and the given subjectAltNames,
+// self-signed with ECDSA-with-SHA256.
+absl::StatusOr<CertificateRequest> NewRequest(const TlsKey& key, absl::string_view cn,
+                                              const std::vector<std::string>& uris,
+                                              const std::vector<std::string>& dns_names,
+                                              const std::vector<std::string>& ip_addresses) {
+  ReqPtr req(X509_REQ_new());
+  if (req == nullptr || X509_REQ_set_version(req.get(), X509_REQ_VERSION_1) != 1 ||
+      X509_REQ_set_pubkey(req.get(), key.get()) != 1) {
+    return Internal("X509_REQ_new");
+  }
+  NamePtr name(X509_NAME_new());
+  if (name == nullptr ||
+      X509_NAME_add_entry_by_txt(name.get(), "CN", MBSTRING_UTF8,
+                                 reinterpret_cast<const unsigned char*>(cn.data()),
+                                 static_cast<int>(cn.size()), -1, 0) != 1 ||
+      X509_REQ_set_subject_name(req.get(), name.get()) != 1) {
+    return Internal("setting the request's subject");
+  }
+  TB_ASSIGN_OR_RETURN(GeneralNamesPtr names, BuildSan(uris, dns_names, ip_addresses));
+  ExtensionsPtr exts(sk_X509_EXTENSION_new_null());
+  X509_EXTENSION* san = X509V3_EXT_i2d(NID_subject_alt_name, 0, names.get());
+  if (exts == nullptr || san == nullptr || sk_X509_EXTENSION_push(exts.get(), san) <= 0) {
+    X509_EXTENSION_free(san);
+    return Internal("adding the request's subjectAltName");
+  }
+  if (X509_REQ_add_extensions(req.get(), exts.get()) != 1) {
+    return Internal("adding the request's extensions");
+  }
+  if (X509_REQ_sign(req.get(), key.get(), EVP_sha256()) <= 0) {
+    return Internal("signing the request");
+  }
+  return PkiAccess::Request(req.release());
+}
+
+}  // namespace
+
+absl::StatusOr<CertificateRequest> CreateNodeRequest(const TlsKey& key,
+                                                     const NodeCertOptions& options) {
+  TB_RETURN_IF_ERROR(CheckP256(key.get(), "the key"));
+  TB_RETURN_IF_ERROR(ValidateNodeOptions(options));
+  return NewRequest(key, absl::StrCat("tongban node ", options.node_code),
+                    {absl::StrCat(kNodeUriPrefix, options.node_code)}, options.dns_names,
+                    options.ip_addresses);
+}
+
+absl::StatusOr<CertificateRequest> CreateOperatorRequest(const TlsKey& key,
+                                                         const OperatorCertOptions& options) {
+  TB_RETURN_IF_ERROR(CheckP256(key.get(), "the key"));
+  TB_RETURN_IF_ERROR(ValidateOperatorOptions(options));
+  return NewRequest(key, absl::StrCat("tongban operator ", options.name, " of ", options.county),
+                    {absl::StrCat(kOperatorUriPrefix, options.county, ":", options.name),
+                     absl::StrCat(kOperatorRoleUriPrefix, options.role)},
+                    {}, {});
+}
+
+absl::StatusOr<NodeCertOptions> ReadNodeRequest(const CertificateRequest& request) {
+  TB_ASSIGN_OR_RETURN(RequestedNames names, CheckRequest(request));
+  TB_RETURN_IF_ERROR(OnlyUris(names.uris, {kNodeUriPrefix}, "a node certificate"));
+  NodeCertOptions options;
+  TB_ASSIGN_OR_RETURN(options.node_code,
+                      OneRequestedUri(names.uris, kNodeUriPrefix, "a node certificate"));
+  options.dns_names = std::move(names.dns_names);
+  options.ip_addresses = std::move(names.ip_addresses);
+  absl::Status valid = ValidateNodeOptions(options);
+  if (!valid.ok()) return Prefixed("request", valid);
+  return options;
+}
+
+absl::StatusOr<OperatorCertOptions> ReadOperatorRequest(const CertificateRequest& request) {
+  TB_ASSIGN_OR_RETURN(RequestedNames names, CheckRequest(request));
+  TB_RETURN_IF_ERROR(OnlyUris(names.uris, {kOperatorUriPrefix, kOperatorRoleUriPrefix},
+                              "an operator certificate"));
+  if (!names.dns_names.empty() || !names.ip_addresses.empty()) {
+    return absl::InvalidArgumentError(
+        "request asks for DNS names or IP addresses; an operator certificate names none");
+  }
+  TB_ASSIGN_OR_RETURN(std::string who,
+                      OneRequestedUri(names.uris, kOperatorUriPrefix, "an operator certificate"));
+  OperatorCertOptions options;
+  TB_ASSIGN_OR_RETURN(
+      options.role, OneRequestedUri(names.uris, kOperatorRoleUriPrefix, "an operator certificate"));
+  const size_t colon = who.find(':');
+  options.county = who.substr(0, colon);
+  options.name = colon == std::string::npos ? "" : who.substr(colon + 1);
+  absl::Status valid = ValidateOperatorOptions(options);
+  if (!valid.ok()) return Prefixed("request", valid);
+  return options;
+}
+
+absl::StatusOr<Certificate> SignNodeRequest(const TlsKey& ca_key, const Certificate& ca_cert,
+                                            const CertificateRequest& request, int days,
+                                            absl::Time now) {
+  TB_ASSIGN_OR_RETURN(NodeCertOptions options, ReadNodeRequest(request));
+  TB_RETURN_IF_ERROR(ValidateDays(days));
+  return IssueLeafFor(X509_REQ_get0_pubkey(request.get()), ca_key, ca_cert,
+                      absl::StrCat("tongban node ", options.node_code), days, now,
+                      "serverAuth,clientAuth", {absl::StrCat(kNodeUriPrefix, options.node_code)},
+                      options.dns_names, options.ip_addresses);
+}
+
+absl::StatusOr<Certificate> SignOperatorRequest(const TlsKey& ca_key, const Certificate& ca_cert,
+                                                const CertificateRequest& request, int days,
+                                                absl::Time now) {
+  TB_ASSIGN_OR_RETURN(OperatorCertOptions options, ReadOperatorRequest(request));
+  TB_RETURN_IF_ERROR(ValidateDays(days));
+  return IssueLeafFor(X509_REQ_get0_pubkey(request.get()), ca_key, ca_cert,
+                      absl::StrCat("tongban operator ", options.name, " of ", options.county), days,
+                      now, "clientAuth",
+                      {absl::StrCat(kOperatorUriPrefix, options.county, ":", options.name),
+                       absl::StrCat(kOperatorRoleUriPrefix, options.role)},
+                      {}, {});
+}
+
 absl::Status VerifyCertificate(const Certificate& cert, const Certificate& ca, absl::Time at) {
   StorePtr store(X509_STORE_new());
   StoreCtxPtr ctx(X509_STORE_CTX_new());
@@ -651,6 +1008,20 @@ absl::StatusOr<Certificate> ReadCertificateFile(const std::string& path) {
 absl::Status WriteCertificateFile(const Certificate& cert, const std::string& path) {
   const std::string pem = cert.Pem();
   if (pem.empty()) return Internal(absl::StrCat(path, ": encoding the certificate"));
+  return crypto::WriteNewFile(path, pem, kPublicMode);
+}
+
+absl::StatusOr<CertificateRequest> ReadCertificateRequestFile(const std::string& path) {
+  TB_ASSIGN_OR_RETURN(std::string pem, crypto::ReadSmallFile(path, /*secret=*/false));
+  absl::StatusOr<CertificateRequest> request = CertificateRequest::FromPem(pem);
+  if (!request.ok()) return Prefixed(path, request.status());
+  return request;
+}
+
+absl::Status WriteCertificateRequestFile(const CertificateRequest& request,
+                                         const std::string& path) {
+  const std::string pem = request.Pem();
+  if (pem.empty()) return Internal(absl::StrCat(path, ": encoding the certificate request"));
   return crypto::WriteNewFile(path, pem, kPublicMode);
 }
 

@@ -34,6 +34,20 @@
 // then vouches for. A node's identity is read from the certificate's SAN URI
 // alone, never from its subject or from a field in a message.
 //
+// Certificate requests (PKCS#10, "keys that stay home"): a county makes its
+// TLS key and a request on its own machine (CreateNodeRequest,
+// CreateOperatorRequest); the CA signs the request (SignNodeRequest,
+// SignOperatorRequest) and sends back only the certificate. A request is
+// checked exactly as the options of IssueNodeCertificate and
+// IssueOperatorCertificate are (valid node code, operator name and role, DNS
+// names, IP addresses), its self-signature must verify, its key must be
+// P-256, and it may ask for nothing else: a request with basicConstraints
+// CA:TRUE, an extension other than subjectAltName, basicConstraints
+// CA:FALSE, keyUsage or extendedKeyUsage, a SAN of another kind, or a URI
+// other than the one(s) its kind names, is refused (kInvalidArgument). The
+// CA decides the subject, validity and extensions; nothing from the request
+// but its key and its SAN names is copied into the certificate.
+//
 // Files: a TLS private key is unencrypted PKCS#8 PEM with mode 0600, and
 // reading one that group or others may access is refused with
 // kPermissionDenied naming the file, its mode and the fix; a certificate is
@@ -62,6 +76,7 @@
 // OpenSSL (callers above common/ need not see it).
 struct evp_pkey_st;
 struct x509_st;
+struct X509_req_st;
 
 namespace tongban::pki {
 
@@ -222,10 +237,67 @@ absl::StatusOr<OperatorIdentity> VerifyOperatorCertificate(const Certificate& ce
                                                            const Certificate& operator_ca,
                                                            absl::Time at);
 
+// A PKCS#10 certificate request. Immutable; copies share it.
+class CertificateRequest {
+ public:
+  // Exactly one PEM "CERTIFICATE REQUEST" block; kInvalidArgument otherwise.
+  // Parsing checks nothing else: see ReadNodeRequest and ReadOperatorRequest.
+  static absl::StatusOr<CertificateRequest> FromPem(absl::string_view pem);
+
+  std::string Pem() const;
+  std::string Der() const;
+  // SHA-256 of the DER, upper-case hex pairs joined by ':' (as `openssl req
+  // -outform DER | sha256sum` gives it): what the county reads out on the
+  // phone and the CA compares before signing.
+  std::string Sha256Fingerprint() const;
+  // SubjectPublicKeyInfo DER of the requested key (empty if it has none).
+  std::string SpkiDer() const;
+
+  X509_req_st* get() const { return req_.get(); }
+
+ private:
+  explicit CertificateRequest(std::shared_ptr<X509_req_st> req) : req_(std::move(req)) {}
+  std::shared_ptr<X509_req_st> req_;
+  friend struct PkiAccess;
+};
+
+// A request for a node certificate for `key`, self-signed with it: SAN URI
+// urn:tongban:node:<code> plus the DNS names and IP addresses of `options`
+// (days and now are not used: the CA decides). kInvalidArgument for invalid
+// options, as IssueNodeCertificate.
+absl::StatusOr<CertificateRequest> CreateNodeRequest(const TlsKey& key,
+                                                     const NodeCertOptions& options);
+// A request for an operator certificate for `key`: SAN URIs
+// urn:tongban:operator:<county>:<name> and urn:tongban:role:<role>.
+absl::StatusOr<CertificateRequest> CreateOperatorRequest(const TlsKey& key,
+                                                         const OperatorCertOptions& options);
+
+// What a node request asks for (node_code, dns_names, ip_addresses; days and
+// now left at their defaults), after every check of the header comment.
+// kInvalidArgument naming what is wrong otherwise.
+absl::StatusOr<NodeCertOptions> ReadNodeRequest(const CertificateRequest& request);
+// What an operator request asks for (county, name, role), likewise.
+absl::StatusOr<OperatorCertOptions> ReadOperatorRequest(const CertificateRequest& request);
+
+// ReadNodeRequest(), then a node certificate for the request's key, as
+// IssueNodeCertificate makes one, valid `days` from `now`.
+absl::StatusOr<Certificate> SignNodeRequest(const TlsKey& ca_key, const Certificate& ca_cert,
+                                            const CertificateRequest& request, int days,
+                                            absl::Time now);
+// ReadOperatorRequest(), then an operator certificate for the request's key,
+// as IssueOperatorCertificate makes one.
+absl::StatusOr<Certificate> SignOperatorRequest(const TlsKey& ca_key, const Certificate& ca_cert,
+                                                const CertificateRequest& request, int days,
+                                                absl::Time now);
+
 // Files (see the header comment for modes and refusals).
 absl::StatusOr<TlsKey> ReadTlsKeyFile(const std::string& path);
 absl::Status WriteTlsKeyFile(const TlsKey& key, const std::string& path);
 absl::StatusOr<Certificate> ReadCertificateFile(const std::string& path);
 absl::Status WriteCertificateFile(const Certificate& cert, const std::string& path);
+// A request is PEM with mode 0644; errors name the file.
+absl::StatusOr<CertificateRequest> ReadCertificateRequestFile(const std::string& path);
+absl::Status WriteCertificateRequestFile(const CertificateRequest& request,
+                                         const std::string& path);
 
 }  // namespace tongban::pki

@@ -42,3 +42,6 @@ tongban_test(nation_test LABEL integration SRCS daemon/nation_test.cc
              DEPS tongban_nation_sim tongban_node)
 target_compile_definitions(nation_test PRIVATE TB_TONGBAND="$<TARGET_FILE:tongband>")
 add_dependencies(nation_test tongband)
+# Certificate expiry: the metric of every certificate the node uses, and
+# tongbanctl status's warning on a county restarted with a 10-day certificate.
+tongban_daemon_test(cert_expiry_daemon_test daemon/cert_expiry_daemon_test.cc)

@@ -32,18 +32,19 @@ set -euo pipefail
 read -r -d '' PART_A <<'STEPS' || true
 apt-get install --yes ./tongban_0.1.0-1_amd64.deb
 runuser -u tongban -- tongbanctl keys generate --suite gm --out /var/lib/tongban/signing
+install -d -o root -g tongban -m 0750 /etc/tongban/tls
+tongbanctl pki request --node 440305 --out /etc/tongban/tls --dns tongban.nanshan.example.gov.cn --ip 127.0.0.1
+chown tongban:tongban /etc/tongban/tls/node.key
 STEPS
 read -r -d '' PART_B <<'STEPS' || true
 tongbanctl roster add-node --in roster.txt --code 440305 --name "深圳市南山区 Nanshan" --role county --endpoint tongban.nanshan.example.gov.cn:7443 --signing-pub signing.pub --suite gm
 tongbanctl roster sign --in roster.txt --root-key root.key --suite gm --out roster.signed
-tongbanctl pki issue --ca ca --node 440305 --out 440305-tls --dns tongban.nanshan.example.gov.cn --ip 127.0.0.1
+tongbanctl pki sign --ca ca --request node.csr --out node.crt
 STEPS
 read -r -d '' PART_C <<'STEPS' || true
 install -o tongban -g tongban -m 0644 roster.signed /var/lib/tongban/roster.signed
 install -o root -g tongban -m 0644 root.pub /etc/tongban/federation-root.pub
-install -d -o root -g tongban -m 0750 /etc/tongban/tls
-install -o root -g tongban -m 0644 440305-tls/ca.crt 440305-tls/node.crt /etc/tongban/tls/
-install -o tongban -g tongban -m 0600 440305-tls/node.key /etc/tongban/tls/node.key
+install -o root -g tongban -m 0644 ca.crt node.crt /etc/tongban/tls/
 tongbanctl operator init --out /etc/tongban/operators --county 440305
 tongbanctl operator add --dir /etc/tongban/operators --name li.wei --role clerk --suite gm
 chgrp tongban /etc/tongban/operators && chmod 0750 /etc/tongban/operators
@@ -168,16 +169,16 @@ tongbanctl roster add-node --in roster.txt --code 000000 --name "国家平台 na
 '
 script="set -euo pipefail
 cd /root/county
-echo '== A: the county installs the package and makes its signing key'
+echo '== A: the county installs the package and makes its signing key, TLS key and certificate request'
 $(as_script "$PART_A")
 systemctl is-enabled tongband | grep -qx enabled || { echo 'the package did not enable tongband.service'; exit 1; }
 echo '  (tongband.service is enabled)'
 $federation_setup
-cp /var/lib/tongban/signing.pub /root/federation/
-echo '== B: the federation administrators add the node, sign the roster, issue its certificate'
+cp /var/lib/tongban/signing.pub /etc/tongban/tls/node.csr /root/federation/
+echo '== B: the federation administrators add the node, sign the roster and the certificate request'
 cd /root/federation
 $(as_script "$PART_B")
-cp -r roster.signed root.pub 440305-tls /root/county/
+cp roster.signed root.pub node.crt ca/ca.crt /root/county/
 echo '== C: the county installs what it was sent, adds an operator, checks and starts the node'
 cd /root/county
 $(as_script "$PART_C")

@@ -22,6 +22,7 @@
 #include "absl/strings/str_split.h"
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
+#include "common/pki/pki.h"
 #include "common/version.h"
 #include "gtest/gtest.h"
 #include "sync/roster.h"
@@ -355,6 +356,125 @@ TEST_F(TongbanctlTest, BadInputIsExitTwoWithOneLine) {
   EXPECT_TRUE(absl::StrContains(incomplete.err, "roster.txt: node 000000: ")) << incomplete;
 }
 
+// Keys that stay home: the county makes its key and a request, the CA signs
+// the request and writes only the certificate, which is for the county's key.
+TEST_P(TongbanctlFlowTest, NodeKeyStaysWhereTheRequestWasMade) {
+  Ok({"pki", "init", "--out", "ca"});
+  const Result asked = Ok({"pki", "request", "--node", "440305", "--out", "county", "--dns",
+                           "tongban.nanshan.example", "--ip", "10.1.2.3"});
+  EXPECT_EQ(ModeOf(dir_.File("county/node.key")), 0600u);
+  EXPECT_EQ(ModeOf(dir_.File("county/node.csr")), 0644u);
+  TB_ASSERT_OK_AND_ASSIGN(pki::CertificateRequest request,
+                          pki::ReadCertificateRequestFile(dir_.File("county/node.csr")));
+  // The fingerprint read out on the phone is the request's.
+  EXPECT_TRUE(absl::StrContains(asked.out, "request SHA-256 " + request.Sha256Fingerprint()))
+      << asked;
+  EXPECT_TRUE(absl::StrContains(asked.out,
+                                "URI:urn:tongban:node:440305, "
+                                "DNS:tongban.nanshan.example, IP:10.1.2.3"))
+      << asked;
+
+  const Result signed_cert = Ok({"pki", "sign", "--ca", "ca", "--request", "county/node.csr",
+                                 "--out", "440305.crt", "--days", "400"});
+  EXPECT_TRUE(absl::StrContains(signed_cert.out, request.Sha256Fingerprint())) << signed_cert;
+  EXPECT_TRUE(absl::StrContains(signed_cert.out, "certifies node 440305")) << signed_cert;
+  EXPECT_TRUE(absl::StrContains(signed_cert.out, "(400 days)")) << signed_cert;
+  EXPECT_EQ(ModeOf(dir_.File("440305.crt")), 0644u);
+  Ok({"pki", "verify", "440305.crt", "--ca", "ca/ca.crt"});
+  TB_ASSERT_OK_AND_ASSIGN(pki::Certificate cert, pki::ReadCertificateFile(dir_.File("440305.crt")));
+  TB_ASSERT_OK_AND_ASSIGN(pki::TlsKey key, pki::ReadTlsKeyFile(dir_.File("county/node.key")));
+  EXPECT_EQ(cert.SpkiDer(), key.SpkiDer());
+  EXPECT_EQ(cert.SanDnsNames(), std::vector<std::string>{"tongban.nanshan.example"});
+  EXPECT_EQ(cert.SanIpAddresses(), std::vector<std::string>{"10.1.2.3"});
+  // The CA wrote the certificate and nothing else; no key was printed.
+  EXPECT_FALSE(std::ifstream(dir_.File("440305.key")).good());
+  ExpectNoKeyMaterialPrinted({"county/node.key", "ca/ca.key"});
+  // Never overwrites: not the key and request, not the certificate.
+  Fails(2, {"pki", "request", "--node", "440305", "--out", "county"});
+  const std::string before = Contents(dir_.File("440305.crt"));
+  Fails(2, {"pki", "sign", "--ca", "ca", "--request", "county/node.csr", "--out", "440305.crt"});
+  EXPECT_EQ(Contents(dir_.File("440305.crt")), before);
+}
+
+TEST_P(TongbanctlFlowTest, OperatorKeyStaysWithTheOperator) {
+  Ok({"operator", "init", "--out", "ops", "--county", "440305"});
+  Ok({"pki", "request", "--operator", "li.na", "--county", "440305", "--role", "clerk", "--out",
+      "li"});
+  EXPECT_EQ(ModeOf(dir_.File("li/li.na.key")), 0600u);
+  const Result signed_cert = Ok({"pki", "sign", "--operator-ca", "ops", "--request", "li/li.na.csr",
+                                 "--out", "li/li.na.crt"});
+  EXPECT_TRUE(absl::StrContains(signed_cert.out, "certifies operator li.na (clerk) of node 440305"))
+      << signed_cert;
+  TB_ASSERT_OK_AND_ASSIGN(pki::Certificate cert,
+                          pki::ReadCertificateFile(dir_.File("li/li.na.crt")));
+  TB_ASSERT_OK_AND_ASSIGN(pki::Certificate ca, pki::ReadCertificateFile(dir_.File("ops/ca.crt")));
+  TB_ASSERT_OK_AND_ASSIGN(pki::OperatorIdentity who,
+                          pki::VerifyOperatorCertificate(cert, ca, absl::Now()));
+  EXPECT_EQ(who, (pki::OperatorIdentity{"440305", "li.na", "clerk"}));
+  TB_ASSERT_OK_AND_ASSIGN(pki::TlsKey key, pki::ReadTlsKeyFile(dir_.File("li/li.na.key")));
+  EXPECT_EQ(cert.SpkiDer(), key.SpkiDer());
+  ExpectNoKeyMaterialPrinted({"li/li.na.key", "ops/ca.key"});
+
+  // An account of another role refuses a request for this one.
+  Ok({"operator", "add", "--dir", "ops", "--name", "wang.wei", "--role", "auditor", "--suite",
+      suite()});
+  Ok({"pki", "request", "--operator", "wang.wei", "--county", "440305", "--role", "administrator",
+      "--out", "wang"});
+  const Result role = Fails(2, {"pki", "sign", "--operator-ca", "ops", "--request",
+                                "wang/wang.wei.csr", "--out", "wang/wang.wei.crt"});
+  EXPECT_TRUE(absl::StrContains(role.err,
+                                "wang/wang.wei.csr: request asks for role administrator "
+                                "but the account wang.wei"))
+      << role;
+  EXPECT_FALSE(std::ifstream(dir_.File("wang/wang.wei.crt")).good());
+  // Another county's operator CA refuses it.
+  Ok({"operator", "init", "--out", "ops2", "--county", "620102"});
+  const Result county = Fails(2, {"pki", "sign", "--operator-ca", "ops2", "--request",
+                                  "li/li.na.csr", "--out", "other.crt"});
+  EXPECT_TRUE(absl::StrContains(county.err, "operator CA of node 620102")) << county;
+  EXPECT_FALSE(std::ifstream(dir_.File("other.crt")).good());
+}
+
+TEST_F(TongbanctlTest, PkiSignRefusesABadRequestAndWritesNothing) {
+  Ok({"pki", "init", "--out", "ca"});
+  Ok({"operator", "init", "--out", "ops", "--county", "440305"});
+  Ok({"pki", "request", "--node", "440305", "--out", "county"});
+  Ok({"pki", "request", "--operator", "li.na", "--county", "440305", "--role", "clerk", "--out",
+      "li"});
+  testutil::WriteFile(dir_.File("garbage.csr"), "hello\n", 0644);
+  struct Case {
+    std::vector<std::string> args;
+    std::string says;
+  };
+  const std::vector<Case> cases = {
+      {{"--ca", "ca", "--request", "garbage.csr"}, "garbage.csr: not one PEM certificate request"},
+      {{"--ca", "ca", "--request", "li/li.na.csr"},
+       "li/li.na.csr: request asks for URI \"urn:tongban:operator:440305:li.na\""},
+      {{"--operator-ca", "ops", "--request", "county/node.csr"},
+       "county/node.csr: request asks for URI \"urn:tongban:node:440305\""},
+      {{"--ca", "ca", "--operator-ca", "ops", "--request", "county/node.csr"}, "either --ca"},
+      {{"--ca", "ca", "--request", "missing.csr"}, "missing.csr"},
+  };
+  for (const Case& c : cases) {
+    std::vector<std::string> args = {"pki", "sign"};
+    args.insert(args.end(), c.args.begin(), c.args.end());
+    args.insert(args.end(), {"--out", "out.crt"});
+    const Result r = Run(args);
+    EXPECT_NE(r.exit_code, 0) << r;
+    EXPECT_TRUE(absl::StrContains(r.err, c.says)) << absl::StrJoin(args, " ") << "\n" << r;
+    EXPECT_FALSE(std::ifstream(dir_.File("out.crt")).good()) << absl::StrJoin(args, " ");
+  }
+  // A request names a node or an operator, and what the county asks is
+  // checked before any file is made.
+  Fails(2, {"pki", "request", "--node", "44030X", "--out", "bad"});
+  Fails(2, {"pki", "request", "--node", "440305", "--operator", "x", "--out", "bad"});
+  Fails(2, {"pki", "request", "--node", "440305", "--dns", "bad_name!", "--out", "bad"});
+  Fails(2, {"pki", "request", "--operator", "li.na", "--county", "440305", "--role", "root",
+            "--out", "bad"});
+  EXPECT_FALSE(std::ifstream(dir_.File("bad/node.key")).good());
+  EXPECT_FALSE(std::ifstream(dir_.File("bad/li.na.key")).good());
+}
+
 TEST_F(TongbanctlTest, EveryCommandHasHelpWithAnExample) {
   const Result top = Ok({"--help"});
   EXPECT_TRUE(absl::StrContains(top.out, "Exit codes:")) << top;
@@ -363,9 +483,10 @@ TEST_F(TongbanctlTest, EveryCommandHasHelpWithAnExample) {
     EXPECT_TRUE(absl::StrContains(top.out, code)) << code;
   }
   const std::vector<std::vector<std::string>> commands = {
-      {"keys", "generate"}, {"pki", "init"},      {"pki", "issue"},       {"pki", "show"},
-      {"pki", "verify"},    {"roster", "create"}, {"roster", "add-node"}, {"roster", "set-status"},
-      {"roster", "sign"},   {"roster", "verify"}, {"roster", "show"}};
+      {"pki", "request"},     {"pki", "sign"},          {"keys", "generate"}, {"pki", "init"},
+      {"pki", "issue"},       {"pki", "show"},          {"pki", "verify"},    {"roster", "create"},
+      {"roster", "add-node"}, {"roster", "set-status"}, {"roster", "sign"},   {"roster", "verify"},
+      {"roster", "show"}};
   for (const auto& command : commands) {
     const Result r = Ok({command[0], command[1], "--help"});
     const std::string name = absl::StrCat(command[0], " ", command[1]);
