@@ -1024,6 +1024,51 @@ absl::Status ScanCounters(
 
 int64_t Slot(const std::vector<int64_t>& v, size_t i) { return i < v.size() ? v[i] : 0; }
 
+// Certificate coverage on the reference day R from the counters: the
+// changes of every earlier year, of R's year's earlier months and of R's
+// month's days up to R. `add` adds to a scope's measure.
+template <typename Add>
+absl::Status CountCertificatesFromCounters(const storage::Store& store, Computation& c,
+                                           const Add& add) {
+  const DayNum first = c.first();
+  const DayNum r = c.ref();
+  if (r >= first && Keyed(r)) {
+    std::map<int, std::array<int64_t, 2>> cert;
+    auto sum = [&](absl::string_view rest, const std::vector<int64_t>& v, size_t date) {
+      if (rest.size() != date + 6) return;
+      const int county = Digits(rest.substr(date));
+      if (!c.WantedCounty(county)) return;
+      cert[county][0] += Slot(v, 0);
+      cert[county][1] += Slot(v, 1);
+    };
+    const Ymd rd = CivilOf(r);
+    // R the last day of its month (every period that has ended): R's
+    // month's changes are its month counter's, no day needs reading.
+    const bool month_end = CivilOf(r + 1).m != rd.m;
+    const int months_before = month_end ? rd.m : rd.m - 1;
+    if (rd.y > 1) {
+      TB_RETURN_IF_ERROR(ScanCounters(
+          store, "cy", "", absl::StrFormat("%04d", rd.y - 1),
+          [&](absl::string_view rest, const std::vector<int64_t>& v) { sum(rest, v, 4); }));
+    }
+    if (months_before >= 1) {
+      TB_RETURN_IF_ERROR(ScanCounters(
+          store, "cm", absl::StrFormat("%04d01", rd.y),
+          absl::StrFormat("%04d%02d", rd.y, months_before),
+          [&](absl::string_view rest, const std::vector<int64_t>& v) { sum(rest, v, 6); }));
+    }
+    if (!month_end) {
+      TB_RETURN_IF_ERROR(ScanCounters(
+          store, "cd", absl::StrFormat("%04d%02d01", rd.y, rd.m), DayText(r),
+          [&](absl::string_view rest, const std::vector<int64_t>& v) { sum(rest, v, 8); }));
+    }
+    for (const auto& [county, counts] : cert) {
+      if (counts[1] != 0) add(county, kCertificate, counts[0], counts[1]);
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Fills `c` from the counters instead of the records.
 absl::Status CountFromCounters(const storage::Store& store, Computation& c) {
   const DayNum first = c.first(), last = c.last(), today = c.today();
@@ -1111,42 +1156,7 @@ absl::Status CountFromCounters(const storage::Store& store, Computation& c) {
   for (const auto& [scope, counts] : left) {
     if (counts[0] != 0 || counts[1] != 0) add(scope, kLeftOneSided, counts[0], counts[1]);
   }
-  // Certificate coverage on the reference day R: the changes of every
-  // earlier year, of R's year's earlier months and of R's month's days up
-  // to R.
-  const DayNum r = c.ref();
-  if (r >= first && Keyed(r)) {
-    std::map<int, std::array<int64_t, 2>> cert;
-    auto sum = [&](absl::string_view rest, const std::vector<int64_t>& v, size_t date) {
-      if (rest.size() != date + 6) return;
-      const int county = Digits(rest.substr(date));
-      if (!c.WantedCounty(county)) return;
-      cert[county][0] += Slot(v, 0);
-      cert[county][1] += Slot(v, 1);
-    };
-    const Ymd rd = CivilOf(r);
-    // R the last day of its month (every period that has ended): R's
-    // month's changes are its month counter's, no day needs reading.
-    const bool month_end = CivilOf(r + 1).m != rd.m;
-    const int months_before = month_end ? rd.m : rd.m - 1;
-    if (rd.y > 1) {
-      TB_RETURN_IF_ERROR(ScanCounters(
-          store, "cy", "", absl::StrFormat("%04d", rd.y - 1),
-          [&](absl::string_view rest, const std::vector<int64_t>& v) { sum(rest, v, 4); }));
-    }
-    if (rd.m > 1) {
-      TB_RETURN_IF_ERROR(ScanCounters(
-          store, "cm", absl::StrFormat("%04d01", rd.y), absl::StrFormat("%04d%02d", rd.y, rd.m - 1),
-          [&](absl::string_view rest, const std::vector<int64_t>& v) { sum(rest, v, 6); }));
-    }
-    TB_RETURN_IF_ERROR(ScanCounters(
-        store, "cd", absl::StrFormat("%04d%02d01", rd.y, rd.m), DayText(r),
-        [&](absl::string_view rest, const std::vector<int64_t>& v) { sum(rest, v, 8); }));
-    for (const auto& [county, counts] : cert) {
-      if (counts[1] != 0) add(county, kCertificate, counts[0], counts[1]);
-    }
-  }
-  return absl::OkStatus();
+  return CountCertificatesFromCounters(store, c, add);
 }
 
 // Adds the reply's frame (period, days, scope, not computable) to what a

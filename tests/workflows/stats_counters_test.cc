@@ -471,7 +471,9 @@ TEST_P(StatsCountersPropertyTest, CountersEqualTheScanOverRandomEventOrders) {
         batch.PutRecord(key, state);
       }
       ASSERT_TRUE(store->Commit(batch, /*sync=*/false).ok());
-      if (random.Chance(10)) ASSERT_TRUE(UpdateStatsCounters(*store).ok());
+      if (random.Chance(10)) {
+        ASSERT_TRUE(UpdateStatsCounters(*store).ok());
+      }
       if (random.Chance(3)) {  // a restart, marks pending or not
         store.reset();
         auto again = storage::Store::Open(options);
