@@ -29,6 +29,7 @@
 //
 // Flags: --counties=500 --rate=5000 --duration=10 --outage=10 --suite=intl
 // --batch-events=16 --ingest-batches=4 --idle=10 --samples=100
+// --session-workers=8 (the national node's [peer] session_workers)
 // --admit-only (no logs: the make, admit, idle and latency phases only)
 // --extra-sessions=0 (idle second sessions of the first counties' codes:
 // headroom beyond the codes a roster may hold, e.g. 773 for the 3,624 of
@@ -90,8 +91,9 @@ struct Flags {
   size_t batch_events = 16;
   size_t ingest_batches = 4;
   size_t samples = 100;
-  size_t extra = 0;         // idle second sessions of the first counties (headroom)
-  bool admit_only = false;  // no logs: admission, idle and latency only
+  size_t extra = 0;            // idle second sessions of the first counties (headroom)
+  size_t session_workers = 8;  // the national node's [peer] session_workers
+  bool admit_only = false;     // no logs: admission, idle and latency only
   crypto::SuiteId suite = crypto::SuiteId::kIntl;
   std::string tongband;
 };
@@ -246,6 +248,7 @@ int Run(const Flags& f) {
   o.batches = f.admit_only ? 0 : paced + f.ingest_batches;
   o.batch_events = f.batch_events;
   o.national_port = port;
+  o.session_workers = f.session_workers;
   auto t0 = SteadyClock::now();
   testutil::Nation nation = Must(testutil::MakeNation(o), "make the nation");
   std::printf(
@@ -419,6 +422,8 @@ int main(int argc, char** argv) {
       f.admit_only = true;
     } else if (Flag(a, "extra-sessions", &v)) {
       f.extra = static_cast<size_t>(Number(v));
+    } else if (Flag(a, "session-workers", &v)) {
+      f.session_workers = std::max<size_t>(1, static_cast<size_t>(Number(v)));
     } else if (Flag(a, "samples", &v)) {
       f.samples = static_cast<size_t>(Number(v));
     } else if (Flag(a, "suite", &v)) {

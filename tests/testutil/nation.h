@@ -47,13 +47,14 @@ struct SimCounty {
 
 struct NationOptions {
   crypto::SuiteId suite = crypto::SuiteId::kIntl;
-  std::string dir;           // an empty folder for the federation (required)
-  size_t counties = 100;     // simulated counties
-  size_t batches = 1;        // batches per simulated county's log (0: no log, a key only)
-  size_t batch_events = 10;  // events per batch
-  size_t inflow_every = 10;  // every n-th event routed to the real county (0: none)
-  int national_port = 0;     // the national node's peer port (the roster names it)
-  size_t threads = 2;        // threads making the simulated logs
+  std::string dir;             // an empty folder for the federation (required)
+  size_t counties = 100;       // simulated counties
+  size_t batches = 1;          // batches per simulated county's log (0: no log, a key only)
+  size_t batch_events = 10;    // events per batch
+  size_t inflow_every = 10;    // every n-th event routed to the real county (0: none)
+  int national_port = 0;       // the national node's peer port (the roster names it)
+  size_t threads = 2;          // threads making the simulated logs
+  size_t session_workers = 8;  // the national node's [peer] session_workers
   // Where the simulated counties' LocalNodes are made and removed: memory
   // (/dev/shm) when it is there, else `dir`.
   std::string scratch;
