@@ -103,13 +103,33 @@ std::string BioContents(BIO* bio) {
   return n > 0 ? std::string(data, static_cast<size_t>(n)) : std::string();
 }
 
-std::string PubkeyDer(EVP_PKEY* key) {
+// The DER of `x` by OpenSSL's i2d function for its type; empty on failure.
+template <typename T, typename I2d>
+std::string ToDer(T* x, I2d i2d) {
   unsigned char* der = nullptr;
-  const int n = i2d_PUBKEY(key, &der);
+  const int n = i2d(x, &der);
   if (n <= 0) return std::string();
   std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
   OPENSSL_free(der);
   return out;
+}
+
+std::string PubkeyDer(EVP_PKEY* key) { return ToDer(key, i2d_PUBKEY); }
+
+// OK if `pem` holds exactly one PEM block and it is a `type` ("CERTIFICATE",
+// "CERTIFICATE REQUEST"); `what` names it in the error.
+absl::Status CheckOnePemBlock(absl::string_view pem, absl::string_view type,
+                              absl::string_view what) {
+  size_t blocks = 0;
+  for (size_t pos = pem.find("-----BEGIN "); pos != absl::string_view::npos;
+       pos = pem.find("-----BEGIN ", pos + 1)) {
+    ++blocks;
+  }
+  if (blocks != 1 || !absl::StrContains(pem, absl::StrCat("-----BEGIN ", type, "-----"))) {
+    return absl::InvalidArgumentError(absl::StrCat("not one PEM ", what, " (found ", blocks,
+                                                   " PEM blocks; want exactly one ", type, ")"));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckP256(EVP_PKEY* key, absl::string_view what) {
@@ -314,15 +334,7 @@ std::string TlsKey::SpkiDer() const { return PubkeyDer(key_.get()); }
 // --- Certificate ---
 
 absl::StatusOr<Certificate> Certificate::FromPem(absl::string_view pem) {
-  size_t blocks = 0;
-  for (size_t pos = pem.find("-----BEGIN "); pos != absl::string_view::npos;
-       pos = pem.find("-----BEGIN ", pos + 1)) {
-    ++blocks;
-  }
-  if (blocks != 1 || !absl::StrContains(pem, "-----BEGIN CERTIFICATE-----")) {
-    return absl::InvalidArgumentError(absl::StrCat("not one PEM certificate (found ", blocks,
-                                                   " PEM blocks; want exactly one CERTIFICATE)"));
-  }
+  TB_RETURN_IF_ERROR(CheckOnePemBlock(pem, "CERTIFICATE", "certificate"));
   BioPtr bio = MemBio(pem);
   if (bio == nullptr) return Internal("BIO_new_mem_buf");
   X509* cert = PEM_read_bio_X509(bio.get(), nullptr, NoPassphrase, nullptr);
@@ -338,14 +350,7 @@ std::string Certificate::Pem() const {
   return BioContents(bio.get());
 }
 
-std::string Certificate::Der() const {
-  unsigned char* der = nullptr;
-  const int n = i2d_X509(cert_.get(), &der);
-  if (n <= 0) return std::string();
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
-  OPENSSL_free(der);
-  return out;
-}
+std::string Certificate::Der() const { return ToDer(cert_.get(), i2d_X509); }
 
 std::string Certificate::Subject() const { return NameString(X509_get_subject_name(cert_.get())); }
 std::string Certificate::Issuer() const { return NameString(X509_get_issuer_name(cert_.get())); }
@@ -624,16 +629,7 @@ absl::StatusOr<OperatorIdentity> VerifyOperatorCertificate(const Certificate& ce
 // --- certificate requests ---
 
 absl::StatusOr<CertificateRequest> CertificateRequest::FromPem(absl::string_view pem) {
-  size_t blocks = 0;
-  for (size_t pos = pem.find("-----BEGIN "); pos != absl::string_view::npos;
-       pos = pem.find("-----BEGIN ", pos + 1)) {
-    ++blocks;
-  }
-  if (blocks != 1 || !absl::StrContains(pem, "-----BEGIN CERTIFICATE REQUEST-----")) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("not one PEM certificate request (found ", blocks,
-                     " PEM blocks; want exactly one CERTIFICATE REQUEST)"));
-  }
+  TB_RETURN_IF_ERROR(CheckOnePemBlock(pem, "CERTIFICATE REQUEST", "certificate request"));
   BioPtr bio = MemBio(pem);
   if (bio == nullptr) return Internal("BIO_new_mem_buf");
   X509_REQ* req = PEM_read_bio_X509_REQ(bio.get(), nullptr, NoPassphrase, nullptr);
@@ -649,14 +645,7 @@ std::string CertificateRequest::Pem() const {
   return BioContents(bio.get());
 }
 
-std::string CertificateRequest::Der() const {
-  unsigned char* der = nullptr;
-  const int n = i2d_X509_REQ(req_.get(), &der);
-  if (n <= 0) return std::string();
-  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(n));
-  OPENSSL_free(der);
-  return out;
-}
+std::string CertificateRequest::Der() const { return ToDer(req_.get(), i2d_X509_REQ); }
 
 std::string CertificateRequest::Sha256Fingerprint() const {
   unsigned char md[EVP_MAX_MD_SIZE];
