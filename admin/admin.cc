@@ -199,8 +199,7 @@ absl::StatusOr<v1::ClearHoldReply> AdminApi::ClearHold(const Operator& op,
 
 absl::Status AdminApi::AppendsAllowed() const {
   if (std::optional<std::string> blocked = node_->appends_blocked(); blocked.has_value()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("appends are blocked until an operator acts: ", *blocked));
+    return absl::FailedPreconditionError(absl::StrCat("appends are blocked: ", *blocked));
   }
   return absl::OkStatus();
 }

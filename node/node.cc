@@ -12,6 +12,7 @@
 #include "common/thread.h"
 #include "records/workflow_state.h"
 #include "sync/evidence.h"
+#include "sync/feed.h"
 #include "sync/where.h"
 #include "workflows/deadlines.h"
 #include "workflows/stats.h"
@@ -82,8 +83,12 @@ absl::Status Node::StartParts() {
     // our own log than we do (restored from an old backup)? Asked by the
     // housekeeping thread, so that nothing waits for a national node that
     // hangs; appends wait for the answer (appends_blocked()).
+    std::error_code ec;
+    const bool restored =
+        std::filesystem::exists(absl::StrCat(config_.data_dir, "/", kRestoredMarkerFile), ec);
     absl::MutexLock lock(&mu_);
     start_check_pending_ = true;
+    restored_ = restored;
   }
   TB_RETURN_IF_ERROR(StartDriver());
   UpdateReadiness();
@@ -217,6 +222,17 @@ absl::Status Node::StartServer() {
       return witness_->Answer(r);
     };
     server.roster = [this](uint64_t have) { return roster_->SignedIfNewer(have); };
+    server.own_log = [this](
+                         const std::string& asker,
+                         const v1::OwnLogRequest& r) -> absl::StatusOr<std::optional<v1::Batch>> {
+      if (r.epoch() == 0) return absl::InvalidArgumentError("own log request: epoch 0");
+      // Only the asker's own origin: what it signed, nothing of anyone else.
+      sync::FeedLimits limits;
+      limits.max_events = config_.batch_events;
+      limits.max_bytes = config_.batch_bytes;
+      return sync::ReadContiguous(*store(), {asker, r.epoch()}, {r.cursor(), r.checkpoint_size()},
+                                  limits);
+    };
   }
   TB_ASSIGN_OR_RETURN(server_, sync::ExchangeServer::Start(std::move(server)));
   return absl::OkStatus();
@@ -302,15 +318,129 @@ bool Node::WaitForStartCheck(absl::Duration timeout) const {
 
 void Node::CheckWitnessAtStart() {
   absl::Status own = CompareWithWitness({writer()->log()}, options_.witness_at_start);
-  if (!own.ok()) {
-    TB_LOG(WARNING) << "witness not reached at start (" << own.message()
-                    << "); going on, it is asked again later";
-  }
+  bool recover = false;
   {
     absl::MutexLock lock(&mu_);
     start_check_pending_ = false;
+    if (!own.ok() && restored_ && !blocked_.has_value()) {
+      blocked_ =
+          absl::StrCat("restored from a backup: appends wait until the national node ",
+                       config_.national, " has said how much of this node's own log it holds (",
+                       own.message(), "; asked again every 10 s)");
+    }
+    recover = restored_ || own_log_behind_.has_value();
+  }
+  if (!own.ok()) {
+    TB_LOG(WARNING) << "witness not reached at start (" << own.message()
+                    << (recover ? "); appends wait for it (restored from a backup)"
+                                : "); going on, it is asked again later");
   }
   UpdateReadiness();
+  if (recover && own.ok()) RecoverOwnLog();
+}
+
+void Node::RecoverOwnLog() {
+  std::optional<uint64_t> behind;
+  {
+    absl::MutexLock lock(&mu_);
+    behind = own_log_behind_;
+  }
+  if (!behind.has_value()) {
+    // Restored, and the witness not reached yet: ask it first.
+    if (absl::Status s = CompareWithWitness({writer()->log()}, options_.witness_at_start);
+        !s.ok()) {
+      TB_LOG(WARNING) << "witness not reached (restored from a backup; retried in 10 s): " << s;
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    behind = own_log_behind_;
+    if (!behind.has_value()) return;  // whole: the comparison lifted the block
+  }
+  if (behind.has_value()) {
+    if (absl::Status s = FetchOwnLogBack(*behind); !s.ok()) {
+      TB_LOG(ERROR) << "fetching this node's own log back failed (retried in 10 s): " << s;
+      {
+        absl::MutexLock lock(&mu_);
+        blocked_ = absl::StrCat("catching up: fetching this node's own events up to ", *behind,
+                                " back from the national node ", config_.national,
+                                " failed (retried every 10 s): ", s.message());
+      }
+      UpdateReadiness();
+      return;
+    }
+  }
+  // Asked again: the witness must now find our log whole, which lifts the
+  // block.
+  if (absl::Status s = CompareWithWitness({writer()->log()}, options_.witness_at_start); !s.ok()) {
+    TB_LOG(WARNING) << "the witness not reached after recovering the own log (retried in 10 s): "
+                    << s;
+  }
+}
+
+absl::Status Node::FetchOwnLogBack(uint64_t witnessed_size) {
+  std::optional<std::string> target = NationalTarget();
+  if (!target.has_value()) {
+    return absl::FailedPreconditionError("the roster lists no endpoint of the national node");
+  }
+  const storage::LogId own = writer()->log();
+  sync::RosterHolder* roster = roster_.get();
+  sync::BatchVerifier verifier(suite(),
+                               [roster](absl::string_view origin, absl::string_view key_id) {
+                                 return roster->FindSigningKey(origin, key_id);
+                               });
+  TB_ASSIGN_OR_RETURN(const uint64_t first, store()->LastSeq(own));
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (stopping_) return absl::CancelledError("the node is stopping");
+    }
+    // Each round asks from what is stored, so a failed round is simply
+    // asked again; each must bring at least one event, so a national node
+    // that sends nothing new cannot keep us here.
+    TB_ASSIGN_OR_RETURN(const uint64_t held, store()->LastSeq(own));
+    if (held >= witnessed_size) break;
+    sync::ReceiverLog view;
+    view.applied = held;
+    view.contiguous = true;
+    view.tree = store()->NodeReaderFor(own);
+    view.stored_body = [this, own](uint64_t seq) { return store()->GetEvent(own, seq); };
+    v1::OwnLogRequest request;
+    request.set_epoch(own.epoch);
+    request.set_cursor(held);
+    TB_ASSIGN_OR_RETURN(auto checkpoint, store()->CheckpointAtOrBelow(own, ~uint64_t{0}));
+    if (checkpoint.has_value()) {
+      request.set_checkpoint_size(checkpoint->first);
+      view.checkpoint = std::move(checkpoint->second);
+    }
+    TB_ASSIGN_OR_RETURN(
+        std::optional<v1::Batch> batch,
+        sync::FetchOwnLog(config_.national, *target, tls_, request, absl::Seconds(30)));
+    if (!batch.has_value()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the national node holds nothing of this node's log after seq ", held,
+                       ", although its witness showed size ", witnessed_size));
+    }
+    absl::StatusOr<sync::VerifiedBatch> verified = verifier.Verify(*batch, view, config_.national);
+    if (!verified.ok()) {
+      return Prefixed(absl::StrCat("the national node's copy of this node's log after seq ", held,
+                                   " does not verify against this node's own checkpoints"),
+                      verified.status());
+    }
+    if (verified->batch.events.empty()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("the national node sent no event of this node's log after seq ", held));
+    }
+    TB_RETURN_IF_ERROR(writer()->AppendRecovered(verified->batch));
+  }
+  TB_ASSIGN_OR_RETURN(const uint64_t last, store()->LastSeq(own));
+  if (last > first) {
+    TB_LOG(WARNING) << "fetched back this node's own events " << first + 1 << ".." << last
+                    << " from the national node " << config_.national
+                    << ", verified against this node's own signed checkpoints";
+  }
+  // Signed again (the same leaves, so the same root) before the witness is
+  // asked: it compares checkpoints.
+  return writer()->WaitForCheckpoint(last, absl::Minutes(1));
 }
 
 absl::Status Node::Readiness() const {
@@ -424,28 +554,62 @@ absl::Status Node::CompareWithWitness(std::vector<storage::LogId> logs, absl::Du
   TB_ASSIGN_OR_RETURN(v1::WitnessReply reply,
                       sync::AskWitness(config_.national, *target, tls_, request, timeout));
   TB_ASSIGN_OR_RETURN(std::vector<sync::WitnessFinding> findings, checker.Check(request, reply));
-  if (sync::WitnessChecker::MustStopAppending(findings)) {
-    std::string why;
-    for (const sync::WitnessFinding& f : findings) {
-      if (f.verdict == sync::WitnessVerdict::kOwnLogBehind ||
-          f.verdict == sync::WitnessVerdict::kOwnLogForked) {
-        why = f.detail;
+  ApplyWitnessFindings(findings, writer()->log());
+  return absl::OkStatus();
+}
+
+void Node::ApplyWitnessFindings(const std::vector<sync::WitnessFinding>& findings,
+                                const storage::LogId& own) {
+  std::optional<std::string> forked;
+  std::optional<uint64_t> behind;
+  bool own_whole = false;  // the witness holds no more of our log than we do
+  for (const sync::WitnessFinding& f : findings) {
+    if (!(f.log == own)) continue;
+    switch (f.verdict) {
+      case sync::WitnessVerdict::kOwnLogForked: forked = f.detail; break;
+      case sync::WitnessVerdict::kOwnLogBehind: behind = f.witnessed_size; break;
+      case sync::WitnessVerdict::kConsistent:
+      case sync::WitnessVerdict::kNotHeld: own_whole = true; break;
+      default: break;
+    }
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    if (forked.has_value()) {
+      // Nothing to fetch: the histories differ. An operator acts.
+      TB_LOG(ERROR) << "appends blocked: " << *forked;
+      blocked_ = *forked;
+      own_log_behind_.reset();
+    } else if (behind.has_value()) {
+      TB_LOG(ERROR) << "appends blocked while this node's own log is fetched back: the national "
+                       "node holds it up to "
+                    << *behind;
+      blocked_ = absl::StrCat("catching up: the national node ", config_.national,
+                              " holds this node's own log up to seq ", *behind,
+                              ", more than this node (restored from a backup?); fetching the "
+                              "missing events back before appending");
+      own_log_behind_ = behind;
+    } else if (own_whole && (restored_ || own_log_behind_.has_value())) {
+      TB_LOG(WARNING) << "this node's own log is whole again (confirmed by the witness); appends "
+                         "allowed";
+      blocked_.reset();
+      own_log_behind_.reset();
+      if (restored_) {
+        restored_ = false;
+        std::error_code ec;
+        std::filesystem::remove(absl::StrCat(config_.data_dir, "/", kRestoredMarkerFile), ec);
+        if (ec) TB_LOG(ERROR) << "restore marker not removed: " << ec.message();
       }
     }
-    TB_LOG(ERROR) << "appends blocked: " << why;
-    {
-      absl::MutexLock lock(&mu_);
-      blocked_ = why;
-    }
-    UpdateReadiness();
   }
-  return absl::OkStatus();
+  UpdateReadiness();
 }
 
 void Node::Housekeeping() {
   if (config_.role != NodeRole::kNational) CheckWitnessAtStart();
   absl::Time next_roster = clock_->Now() + options_.roster_every;
   absl::Time next_witness = clock_->Now() + options_.witness_every;
+  absl::Time next_recovery = clock_->Now() + absl::Seconds(10);
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
@@ -466,6 +630,15 @@ void Node::Housekeeping() {
         TB_LOG(WARNING) << "roster refresh from the national node failed: " << s;
       }
       roster_->WarnIfStale(now, absl::Hours(24 * 90));
+    }
+    bool recovering;
+    {
+      absl::MutexLock lock(&mu_);
+      recovering = restored_ || own_log_behind_.has_value();
+    }
+    if (recovering && now >= next_recovery) {
+      next_recovery = now + absl::Seconds(10);
+      RecoverOwnLog();
     }
     if (now >= next_witness) {
       next_witness = now + options_.witness_every;

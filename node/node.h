@@ -17,9 +17,19 @@
 // county or province node keeps a session with the national node, fetches
 // newer rosters from it and compares what it holds with the witness
 // (sync/witness.h) at start and then every `witness_every`. If the witness
-// shows that this node lost events of its own log (restored from an old
-// backup) or that its log forked, appends are blocked (appends_blocked())
-// until an operator acts: a new epoch is not started automatically.
+// shows that its log forked, appends are blocked (appends_blocked()) until
+// an operator acts. If it shows that the national node holds more of this
+// node's own log than the node does (restored from an old backup), the node
+// fetches the missing events back from the national node
+// (Exchange.FetchOwnLog), verifies them against its own signed checkpoints
+// exactly as a session verifies a peer's batch, appends them as they were
+// signed (storage::Writer::AppendRecovered), and only then accepts appends
+// again; appends stay blocked while it catches up, and a failed fetch is
+// retried every 10 s. A node restored by `tongbanctl restore` (the marker
+// data_dir/restored) also keeps appends blocked until the witness has
+// answered at least once, however long the national node is unreachable:
+// appending before would sign seqs the national node may already hold.
+// A new epoch is not started automatically.
 //
 // Readiness: the node is ready while appends are not blocked and its writer
 // has not failed (a failed commit or a leaf changed before signing stops
@@ -80,6 +90,10 @@ struct NodeOptions {
   // build's, common/version.h); peers show it in their fleet view.
   std::string software_version;
 };
+
+// Written into the data folder by `tongbanctl restore`; removed once the
+// witness has confirmed that the node holds the whole of its own log.
+inline constexpr char kRestoredMarkerFile[] = "restored";
 
 class Node {
  public:
@@ -161,6 +175,17 @@ class Node {
   // The check at start, on the housekeeping thread: appends stay blocked
   // until it ends.
   void CheckWitnessAtStart();
+  // While the node was restored or its own log is behind the witness's:
+  // fetches the missing events back, then asks the witness again (which
+  // lifts the block). On the housekeeping thread.
+  void RecoverOwnLog() ABSL_LOCKS_EXCLUDED(mu_);
+  // Fetches this node's own log from the national node up to
+  // `witnessed_size`, verified against its own signed checkpoints, and
+  // appends it (storage::Writer::AppendRecovered); waits until it is signed.
+  absl::Status FetchOwnLogBack(uint64_t witnessed_size) ABSL_LOCKS_EXCLUDED(mu_);
+  // What the comparison with the witness found, applied to blocked_.
+  void ApplyWitnessFindings(const std::vector<sync::WitnessFinding>& findings,
+                            const storage::LogId& own) ABSL_LOCKS_EXCLUDED(mu_);
   void RefreshMetrics();
   FleetRow FleetRowOf(const v1::NodeEntry& n, const sync::PeerStatus& status, uint64_t behind,
                       absl::Time now);
@@ -200,6 +225,11 @@ class Node {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<std::string> blocked_ ABSL_GUARDED_BY(mu_);
   bool start_check_pending_ ABSL_GUARDED_BY(mu_) = false;
+  // Restored by `tongbanctl restore` (kRestoredMarkerFile) and not yet
+  // confirmed by the witness.
+  bool restored_ ABSL_GUARDED_BY(mu_) = false;
+  // The witness's size of our own log, while we hold less of it.
+  std::optional<uint64_t> own_log_behind_ ABSL_GUARDED_BY(mu_);
   bool stopped_ = false;
   std::shared_ptr<const FleetSnapshot> fleet_ ABSL_GUARDED_BY(mu_);
   MetricsHistory history_;

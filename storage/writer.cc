@@ -45,6 +45,8 @@ struct Writer::Ticket {
   std::vector<absl::StatusOr<Appended>>* results = nullptr;  // the caller's
   // Or: verified events of another origin (ApplyRemote), and their outcome.
   const RemoteBatch* remote = nullptr;
+  // The remote batch holds our own events fetched back (AppendRecovered).
+  bool recovered = false;
   absl::Status remote_status;
   // Set by the appender under mu_ once the group is built: the remote
   // batch's outcome so far (RemoteApply::WaitBuilt).
@@ -310,6 +312,23 @@ absl::Status Writer::ApplyRemote(const RemoteBatch& batch) {
   return StartApplyRemote(batch)->Wait();
 }
 
+absl::Status Writer::AppendRecovered(const RemoteBatch& batch) {
+  if (batch.log != log_) {
+    return absl::InvalidArgumentError(absl::StrCat("recovered events are of log ", batch.log.origin,
+                                                   "/", batch.log.epoch, ", not of this node's"));
+  }
+  RemoteApply apply(this);
+  Ticket& ticket = *apply.ticket_;
+  ticket.remote = &batch;
+  ticket.recovered = true;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return absl::UnavailableError("writer is shutting down");
+    queue_.push_back(&ticket);
+  }
+  return apply.Wait();
+}
+
 Writer::RemoteApply::RemoteApply(Writer* writer)
     : writer_(writer), ticket_(std::make_unique<Ticket>()) {}
 
@@ -455,7 +474,8 @@ void Writer::BuildBatch(InFlight* in) {
   const uint64_t first_seq = appended_seq_ + 1;
   for (Ticket* t : in->tickets) {
     if (t->remote != nullptr) {
-      t->remote_status = ApplyRemoteEvents(g, *t->remote);
+      t->remote_status =
+          t->recovered ? AppendRecoveredEvents(g, *t->remote) : ApplyRemoteEvents(g, *t->remote);
       continue;
     }
     for (size_t i = 0; i < t->changes.size(); ++i) {
@@ -603,18 +623,18 @@ void Writer::CountNewFindings(GroupBuild& g, const std::optional<v1::RecordState
   }
 }
 
-void Writer::MarkBackfill(GroupBuild& g, const Prepared& c, uint64_t seq) {
-  if (c.operation != v1::OPERATION_UPSERT || c.kind != v1::RECORD_KIND_INFLOW) return;
+void Writer::MarkBackfill(GroupBuild& g, const v1::EventBody& body, const v1::RecordValue& value) {
+  if (body.operation() != v1::OPERATION_UPSERT || body.kind() != v1::RECORD_KIND_INFLOW) return;
   // Linked to the person now: fetch its history from the origin, the
   // previous residence and the national node (which holds every log whole,
   // for a county that cannot reach the others). The marker is durable with
   // the registration, so a restart cannot lose the request.
-  for (const std::string& from : {c.value->inflow().origin_county(),
-                                  c.value->inflow().previous_residence(), options_.national}) {
+  for (const std::string& from :
+       {value.inflow().origin_county(), value.inflow().previous_residence(), options_.national}) {
     if (!from.empty() && from != options_.node) {
       // The value is the registration's seq: the peer must have it before
       // it can see the link and answer.
-      g.batch.Put(Cf::kDefault, BackfillKey(from, c.person), absl::StrCat(seq));
+      g.batch.Put(Cf::kDefault, BackfillKey(from, body.person()), absl::StrCat(body.seq()));
     }
   }
 }
@@ -646,7 +666,7 @@ absl::StatusOr<Appended> Writer::AppendLocal(GroupBuild& g, const Prepared& c) {
   CountNewFindings(g, state, c);
   WriteRecordState(g, record_key, record, body, audience);
   for (const std::string& peer : audience) g.batch.PutRoute(peer, log_, seq);
-  MarkBackfill(g, c, seq);
+  MarkBackfill(g, body, *c.value);
 
   Appended out;
   out.id.set_origin(log_.origin);
@@ -782,6 +802,54 @@ void Writer::StoreRemoteProgress(GroupBuild& g, const RemoteBatch& rb) {
     g.batch.Put(Cf::kCursors, CursorKey(rb.from_peer, rb.log), position.SerializeAsString());
   }
   g.remote_written = true;
+}
+
+absl::Status Writer::AppendRecoveredEvents(GroupBuild& g, const RemoteBatch& rb) {
+  // Pass 1, as for a peer's batch: nothing is written unless every event
+  // follows on and parses.
+  TB_ASSIGN_OR_RETURN(const std::vector<FreshEvent> fresh, CheckRemoteEvents(rb));
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    if (fresh[i].event->seq != appended_seq_ + 1 + i) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("recovered event ", fresh[i].event->seq, " does not follow on the log's ",
+                       appended_seq_ + i, " (an append ran while the log was recovered)"));
+    }
+  }
+  for (const FreshEvent& f : fresh) {
+    const RemoteEvent& e = *f.event;
+    const v1::EventBody& body = e.parsed;
+    const std::string record_key = RecordKey(body.person(), body.kind(), body.record_id());
+    absl::Status s = [&]() -> absl::Status {
+      TB_ASSIGN_OR_RETURN(PendingRecord * record, RecordSlot(record_key));
+      TB_ASSIGN_OR_RETURN(Pending<records::Links> * links, LinksSlot(body.person()));
+      hlc_.Observe(HlcStamp{body.hlc().physical_micros(), body.hlc().logical()});
+      appended_seq_ = e.seq;
+      g.in->sums.push_back(BodyChecksum(e.body));
+      g.batch.PutEvent(log_, e.seq, e.body);
+      // What AppendLocal wrote when the event was first appended: the
+      // audience it was given is in the body.
+      const std::vector<std::string> audience(body.audience().begin(), body.audience().end());
+      TB_ASSIGN_OR_RETURN(const bool superseded, AlreadySuperseded(record->value, body));
+      WriteRecordState(g, record_key, record, body, audience, superseded);
+      const records::LinkEffect effect =
+          records::DeriveLinks(body, f.value, links->value, g.horizon_micros);
+      if (!effect.changed.empty()) {
+        for (const auto& [node, link] : effect.changed) links->value[node] = link;
+        links->group = g.group;
+        g.batch.PutLinks(body.person(), links->value);
+      }
+      for (const std::string& peer : audience) {
+        if (peer != options_.node) g.batch.PutRoute(peer, log_, e.seq);
+      }
+      MarkBackfill(g, body, f.value);
+      return absl::OkStatus();
+    }();
+    if (!s.ok()) {
+      g.poisoned = s;
+      return s;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Writer::ApplyRemoteEvents(GroupBuild& g, const RemoteBatch& rb) {

@@ -182,6 +182,19 @@ class Writer {
   // the order they are queued.
   std::unique_ptr<RemoteApply> StartApplyRemote(const RemoteBatch& batch);
 
+  // Appends events of this node's own log that it signed before and lost
+  // (restored from a backup) and that the sync layer fetched back and
+  // verified against its own signed checkpoint (node/node.h): the events as
+  // they were signed, the record states, links and routes they imply (as
+  // when they were first appended) and the backfill each inflow
+  // registration asked for, in one durable batch; the signer then signs
+  // them again (the same leaves, so the same root). The first event must be
+  // the one after the last appended. Errors: kInvalidArgument for another
+  // log or a payload that does not parse; kFailedPrecondition if the seqs
+  // do not follow on (an append ran in between: the caller must block
+  // appends while it recovers); storage errors as for Append.
+  absl::Status AppendRecovered(const RemoteBatch& batch);
+
   // Waits until a signed checkpoint covers `seq`. kDeadlineExceeded after
   // `timeout`; the signer's error if it stopped.
   absl::Status WaitForCheckpoint(uint64_t seq, absl::Duration timeout);
@@ -240,7 +253,9 @@ class Writer {
                                            Pending<records::Links>* links, v1::EventBody* body);
   void CountNewFindings(GroupBuild& g, const std::optional<v1::RecordState>& before,
                         const Prepared& c);
-  void MarkBackfill(GroupBuild& g, const Prepared& c, uint64_t seq);
+  void MarkBackfill(GroupBuild& g, const v1::EventBody& body, const v1::RecordValue& value);
+  // One of our own events fetched back after a restore (AppendRecovered).
+  absl::Status AppendRecoveredEvents(GroupBuild& g, const RemoteBatch& rb);
   // A peer's verified batch: pass 1 (CheckRemoteEvents) finds what is new
   // and fails the batch on anything the batch itself got wrong; pass 2
   // stores each event and applies it to its record and links, then the

@@ -692,6 +692,7 @@ class ExchangeService final
         sessions_(std::move(options.sessions)),
         where_(std::move(options.where)),
         witness_(std::move(options.witness)),
+        own_log_(std::move(options.own_log)),
         roster_(std::move(options.roster)),
         admitted_(std::move(options.admitted)),
         executor_(executor) {}
@@ -714,6 +715,20 @@ class ExchangeService final
         return absl::FailedPreconditionError("this node is not the witness (the national node is)");
       }
       return witness_(peer, *request);
+    });
+  }
+
+  grpc::Status FetchOwnLog(grpc::ServerContext* ctx, const v1::OwnLogRequest* request,
+                           v1::OwnLogReply* reply) override {
+    return Unary(ctx, reply, [&](const std::string& peer) -> absl::StatusOr<v1::OwnLogReply> {
+      if (!own_log_) {
+        return absl::FailedPreconditionError(
+            "this node does not serve a node its own log back (the national node does)");
+      }
+      TB_ASSIGN_OR_RETURN(std::optional<v1::Batch> batch, own_log_(peer, *request));
+      v1::OwnLogReply answer;
+      if (batch.has_value()) *answer.mutable_batch() = *std::move(batch);
+      return answer;
     });
   }
 
@@ -774,6 +789,7 @@ class ExchangeService final
   const SessionFactory sessions_;
   const WhereAnswer where_;
   const WitnessAnswer witness_;
+  const OwnLogAnswer own_log_;
   const RosterAnswer roster_;
   const std::function<void(const std::string&, const std::string&)> admitted_;
   Executor* const executor_;  // Not owned.
@@ -900,6 +916,17 @@ absl::StatusOr<v1::WitnessReply> AskWitness(const std::string& peer, const std::
                                             const v1::WitnessRequest& request,
                                             absl::Duration timeout) {
   return CallUnary(peer, target, tls, request, &v1::Exchange::Stub::Witness, timeout);
+}
+
+absl::StatusOr<std::optional<v1::Batch>> FetchOwnLog(const std::string& peer,
+                                                     const std::string& target,
+                                                     const TlsIdentity& tls,
+                                                     const v1::OwnLogRequest& request,
+                                                     absl::Duration timeout) {
+  TB_ASSIGN_OR_RETURN(v1::OwnLogReply reply, CallUnary(peer, target, tls, request,
+                                                       &v1::Exchange::Stub::FetchOwnLog, timeout));
+  if (!reply.has_batch()) return std::nullopt;
+  return std::move(*reply.mutable_batch());
 }
 
 absl::StatusOr<std::optional<v1::SignedRoster>> FetchRoster(const std::string& peer,

@@ -70,6 +70,10 @@ using WhereAnswer = std::function<absl::StatusOr<v1::WhereReply>(const std::stri
 // Witness::Answer).
 using WitnessAnswer = std::function<absl::StatusOr<v1::WitnessReply>(
     const std::string& asker, const v1::WitnessRequest& request)>;
+// The asker's own log after its position (FetchOwnLog): the next batch, or
+// nullopt when nothing more is held.
+using OwnLogAnswer = std::function<absl::StatusOr<std::optional<v1::Batch>>(
+    const std::string& asker, const v1::OwnLogRequest& request)>;
 // The current signed roster if its version is greater than `have_version`,
 // else nullopt (sync/roster_holder.h: RosterHolder::SignedIfNewer).
 using RosterAnswer = std::function<std::optional<v1::SignedRoster>(uint64_t have_version)>;
@@ -88,6 +92,9 @@ class ExchangeServer {
     // The national node's witness; unset elsewhere (Witness is then refused
     // with FAILED_PRECONDITION).
     WitnessAnswer witness;
+    // The national node serves each node its own log back; unset elsewhere
+    // (FetchOwnLog is then refused with FAILED_PRECONDITION).
+    OwnLogAnswer own_log;
     // Serves the current roster (the national node); unset: GetRoster is
     // refused with FAILED_PRECONDITION.
     RosterAnswer roster;
@@ -174,6 +181,16 @@ absl::StatusOr<v1::WitnessReply> AskWitness(const std::string& peer, const std::
                                             const TlsIdentity& tls,
                                             const v1::WitnessRequest& request,
                                             absl::Duration timeout = absl::Seconds(30));
+
+// Asks the national node at `target` (which must present `peer`'s
+// certificate) for the next batch of the asker's own log after `request`'s
+// position: nullopt when it holds nothing more. The batch is unverified
+// (sync/verify.h). kDeadlineExceeded after `timeout`.
+absl::StatusOr<std::optional<v1::Batch>> FetchOwnLog(const std::string& peer,
+                                                     const std::string& target,
+                                                     const TlsIdentity& tls,
+                                                     const v1::OwnLogRequest& request,
+                                                     absl::Duration timeout);
 
 // Asks the node at `target` (which must present `peer`'s certificate) for
 // the current roster: nullopt when it holds none newer than `have_version`.

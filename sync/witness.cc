@@ -358,9 +358,11 @@ absl::Status WitnessChecker::CompareOwn(const Verified& v, const merkle::Checkpo
     // We signed a checkpoint of size w once (the witness holds it, with our
     // signature) and hold less: events h+1..w were lost.
     finding->verdict = WitnessVerdict::kOwnLogBehind;
-    finding->detail = absl::StrCat(
-        "the witness holds our checkpoint of size ", w, " but our log holds ", h, ": events ",
-        h + 1, "..", w, " were lost (restored from a backup?); do not append, start a new epoch");
+    finding->detail =
+        absl::StrCat("the witness holds our checkpoint of size ", w, " but our log holds ", h,
+                     ": events ", h + 1, "..", w,
+                     " are missing here (restored from a backup?): do not append before they "
+                     "are fetched back");
     if (h > 0 &&
         !merkle::VerifyConsistency(*hasher, h, w, held.root, v.checkpoint.root, v.proof).ok() &&
         v.old_root.has_value() &&

@@ -26,6 +26,9 @@ target_link_libraries(accounts_daemon_test PRIVATE tongban_accounts)  # TOTP cod
 # A county restarted while its national node hangs: the Admin service
 # answers during the witness check, writes are refused (exit 3) until it ends.
 tongban_daemon_test(witness_start_daemon_test daemon/witness_start_daemon_test.cc)
+# A county restored from a backup fetches its own log back from the
+# national node before it takes writes again.
+tongban_daemon_test(restore_daemon_test daemon/restore_daemon_test.cc)
 # tongbanctl import against a running county.
 tongban_daemon_test(import_daemon_test daemon/import_daemon_test.cc)
 # tongbanctl ledger export against the national node and a county.

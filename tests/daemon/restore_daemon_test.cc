@@ -1,0 +1,145 @@
+// A county restored from a backup loses nothing the national node holds
+// (issue #20): backed up, it writes and syncs more, then is restored while
+// the national node is down. Restored, it refuses writes (exit code 3) and
+// says why in `status`, gRPC health and /healthz until the witness has
+// answered; once the national node is back, it fetches the events it signed
+// after the backup from it, verified against its own signed checkpoints,
+// and only then takes writes: the same log, byte for byte, with the same
+// roots, and the national node accepts what it writes next. Both suites.
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/merkle/checkpoint.h"
+#include "common/status_macros.h"
+#include "gtest/gtest.h"
+#include "node/node.h"
+#include "tests/daemon/daemon_fixture.h"
+#include "tests/testutil/http.h"
+#include "tests/testutil/suites.h"
+#include "tests/testutil/wait.h"
+
+namespace tongban::node {
+namespace {
+
+using RestoreDaemonTest = DaemonTest;
+
+// The root a checkpoint signs, for comparing two nodes' views of a log.
+crypto::Digest RootOf(const v1::SignedCheckpoint& signed_checkpoint) {
+  absl::StatusOr<merkle::Checkpoint> cp = merkle::ParseCheckpoint(signed_checkpoint.body());
+  EXPECT_TRUE(cp.ok()) << cp.status();
+  return cp.ok() ? cp->root : crypto::Digest{};
+}
+
+TEST_P(RestoreDaemonTest, ARestoredCountyFetchesItsOwnLogBackBeforeItAppends) {
+  const storage::LogId county_log{kCounty, 1};
+  auto national_holds = [&](uint64_t size) {
+    return testutil::WaitUntil(
+        [&] {
+          auto latest = national_->node().store()->CheckpointAtOrBelow(county_log, ~uint64_t{0});
+          return latest.ok() && latest->has_value() && (*latest)->first >= size;
+        },
+        absl::Seconds(30), absl::StrCat("the national node to hold the county's log up to ", size));
+  };
+  TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", 1))).status());
+  TB_ASSERT_OK_AND_ASSIGN(const uint64_t at_backup, county_->node().store()->LastSeq(county_log));
+  ASSERT_GT(at_backup, 0u);
+  ASSERT_TRUE(national_holds(at_backup));
+
+  // A copy of the data folder, then more writes, which reach the national
+  // node.
+  const std::string data = dir_.File(kCounty) + "/data";
+  const std::string backup = dir_.File("backup");
+  TB_ASSERT_OK_AND_ASSIGN(Config config, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
+  county_->Stop();
+  county_.reset();
+  std::filesystem::copy(data, backup, std::filesystem::copy_options::recursive);
+  TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(config, RealClock()));
+  for (int i = 2; i <= 4; ++i) {
+    TB_ASSERT_OK(
+        As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", i))).status());
+  }
+  TB_ASSERT_OK_AND_ASSIGN(const uint64_t written, county_->node().store()->LastSeq(county_log));
+  ASSERT_GT(written, at_backup);
+  ASSERT_TRUE(national_holds(written));
+  TB_ASSERT_OK_AND_ASSIGN(auto national_checkpoint,
+                          national_->node().store()->CheckpointAtOrBelow(county_log, written));
+  ASSERT_TRUE(national_checkpoint.has_value());
+  ASSERT_EQ(national_checkpoint->first, written);
+  const crypto::Digest root_before = RootOf(national_checkpoint->second);
+
+  // Restored while the national node is down, with the marker `tongbanctl
+  // restore` leaves: writes wait for the witness, however long it takes.
+  TB_ASSERT_OK_AND_ASSIGN(Config national_config,
+                          LoadConfig(dir_.File("000000") + "/tongband.conf"));
+  national_config.peer_listen = absl::StrCat("127.0.0.1:", national_->node().peer_port());
+  national_->Stop();
+  national_.reset();
+  county_->Stop();
+  county_.reset();
+  std::filesystem::remove_all(data);
+  std::filesystem::copy(backup, data, std::filesystem::copy_options::recursive);
+  std::ofstream(absl::StrCat(data, "/", kRestoredMarkerFile)) << "restored for a test\n";
+  NodeOptions quick;
+  quick.witness_at_start = absl::Seconds(1);
+  TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(config, RealClock(), quick));
+  ASSERT_TRUE(county_->node().appends_blocked().has_value());
+  EXPECT_TRUE(absl::StrContains(*county_->node().appends_blocked(), "restored from a backup"))
+      << *county_->node().appends_blocked();
+  TB_ASSERT_OK_AND_ASSIGN(v1::StatusReply status, As("clerk")->Status(v1::StatusRequest()));
+  EXPECT_TRUE(absl::StrContains(status.writes_refused(), "restored from a backup"))
+      << status.writes_refused();
+  const std::string healthz = testutil::Get(county_->metrics_port(), "/healthz");
+  EXPECT_EQ(testutil::StatusLine(healthz), "HTTP/1.1 503 Service Unavailable");
+  EXPECT_TRUE(absl::StrContains(testutil::Body(healthz), "restored from a backup")) << healthz;
+  std::string err;
+  EXPECT_EQ(Ctl("clerk",
+                {"person", "register", testutil::MakeId(kCounty, "19900101", 5), "--name", "Li",
+                 "--sex", "male", "--birth-date", "1990-01-01", "--hukou-region", kCounty},
+                &err),
+            3)
+      << err;
+  EXPECT_TRUE(absl::StrContains(err, "restored from a backup")) << err;
+  TB_ASSERT_OK_AND_ASSIGN(uint64_t held, county_->node().store()->LastSeq(county_log));
+  EXPECT_EQ(held, at_backup);
+
+  // The national node comes back: the county fetches its events back and
+  // takes writes again.
+  TB_ASSERT_OK_AND_ASSIGN(national_, daemon::Daemon::Start(national_config, RealClock()));
+  ASSERT_TRUE(testutil::WaitUntil([&] { return !county_->node().appends_blocked().has_value(); },
+                                  absl::Seconds(60), "the county to recover its own log"));
+  TB_ASSERT_OK_AND_ASSIGN(held, county_->node().store()->LastSeq(county_log));
+  EXPECT_EQ(held, written);
+  for (uint64_t seq = 1; seq <= written; ++seq) {
+    TB_ASSERT_OK_AND_ASSIGN(std::string ours, county_->node().store()->GetEvent(county_log, seq));
+    TB_ASSERT_OK_AND_ASSIGN(std::string theirs,
+                            national_->node().store()->GetEvent(county_log, seq));
+    EXPECT_EQ(ours, theirs) << "seq " << seq;
+  }
+  TB_ASSERT_OK_AND_ASSIGN(auto county_checkpoint,
+                          county_->node().store()->CheckpointAtOrBelow(county_log, written));
+  ASSERT_TRUE(county_checkpoint.has_value());
+  EXPECT_EQ(county_checkpoint->first, written);
+  EXPECT_EQ(RootOf(county_checkpoint->second), root_before);
+  EXPECT_FALSE(std::filesystem::exists(absl::StrCat(data, "/", kRestoredMarkerFile)));
+  const std::string healthy = testutil::Get(county_->metrics_port(), "/healthz");
+  EXPECT_EQ(testutil::StatusLine(healthy), "HTTP/1.1 200 OK") << healthy;
+
+  // What it writes next follows on, and the national node takes it (no
+  // fork: the same seqs were not signed twice).
+  TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", 6))).status());
+  TB_ASSERT_OK_AND_ASSIGN(held, county_->node().store()->LastSeq(county_log));
+  EXPECT_EQ(held, written + 1);
+  EXPECT_TRUE(national_holds(written + 1));
+  TB_ASSERT_OK_AND_ASSIGN(
+      std::optional<std::string> frozen,
+      national_->node().store()->Get(storage::Cf::kDefault, storage::FrozenKey(county_log)));
+  EXPECT_FALSE(frozen.has_value());
+}
+
+TB_INSTANTIATE_FOR_BOTH_SUITES(RestoreDaemonTest);
+
+}  // namespace
+}  // namespace tongban::node
