@@ -598,7 +598,9 @@ void Node::ApplyWitnessFindings(const std::vector<sync::WitnessFinding>& finding
         restored_ = false;
         std::error_code ec;
         std::filesystem::remove(absl::StrCat(config_.data_dir, "/", kRestoredMarkerFile), ec);
-        if (ec) TB_LOG(ERROR) << "restore marker not removed: " << ec.message();
+        if (ec) {
+          TB_LOG(ERROR) << "restore marker not removed: " << ec.message();
+        }
       }
     }
   }

@@ -42,7 +42,8 @@ import time
 import urllib.parse
 
 from selenium import webdriver
-from selenium.common.exceptions import ElementClickInterceptedException, TimeoutException
+from selenium.common.exceptions import (ElementClickInterceptedException,
+                                        StaleElementReferenceException, TimeoutException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -216,14 +217,23 @@ class Browser:
         return self.wait(lambda d: d.find_elements(By.CSS_SELECTOR, css), css)[0]
 
     def click(self, css):
-        e = self.find(css)
-        self.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", e)
-        try:
-            e.click()
-        except ElementClickInterceptedException:
-            # Below the fold of a page whose charts still resize: click it
-            # as the page's own script would.
-            self.d.execute_script("arguments[0].click()", e)
+        # A table the page re-renders (the fleet view refreshes itself) can
+        # replace the element between finding and clicking it: find it again.
+        for attempt in range(5):
+            e = self.find(css)
+            try:
+                self.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", e)
+                try:
+                    e.click()
+                except ElementClickInterceptedException:
+                    # Below the fold of a page whose charts still resize: click it
+                    # as the page's own script would.
+                    self.d.execute_script("arguments[0].click()", e)
+                return
+            except StaleElementReferenceException:
+                if attempt == 4:
+                    raise
+                time.sleep(0.1)
 
     def text(self, css):
         return self.find(css).text

@@ -1,5 +1,6 @@
 #include "storage/writer.h"
 
+#include <filesystem>
 #include <set>
 #include <thread>
 
@@ -415,6 +416,63 @@ TEST_P(WriterTest, RestartResumesTheLog) {
   EXPECT_EQ(a.id.seq(), 11u);
   TB_ASSERT_OK(writer_->WaitForCheckpoint(11, kWait));
   EXPECT_EQ(VerifyLatestCheckpoint().tree_size, 11u);
+}
+
+// Our own events fetched back after a restore (the node verified them
+// against its own checkpoint): appended as they were signed, with the record
+// states and routes they imply, signed again to the same root; events that
+// do not follow on, or of another log, are refused and nothing is stored.
+TEST_P(WriterTest, RecoveredOwnEventsAreAppendedAsSignedAndSignedAgainToTheSameRoot) {
+  std::vector<std::string> people;
+  for (int i = 0; i < 5; ++i) {
+    people.push_back(testutil::MakeId(kOrigin, "19700101", i));
+    TB_ASSERT_OK(writer_->Append(testutil::Basics(people.back(), "N")));
+  }
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(5, kWait));
+  const merkle::Checkpoint original = VerifyLatestCheckpoint();
+  RemoteBatch lost;
+  lost.log = writer_->log();
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    RemoteEvent& e = lost.events.emplace_back();
+    e.seq = seq;
+    TB_ASSERT_OK_AND_ASSIGN(e.body, store_->GetEvent(writer_->log(), seq));
+    ASSERT_TRUE(e.parsed.ParseFromString(e.body));
+  }
+
+  // The same node, restored with nothing of its log.
+  writer_.reset();
+  store_.reset();
+  std::filesystem::remove_all(store_options_.path);
+  TB_ASSERT_OK_AND_ASSIGN(store_, Store::Open(store_options_));
+  OpenWriter(kOrigin);
+  RemoteBatch ahead = lost;
+  ahead.events.erase(ahead.events.begin());  // starts at seq 2
+  EXPECT_EQ(writer_->AppendRecovered(ahead).code(), absl::StatusCode::kFailedPrecondition);
+  RemoteBatch other = lost;
+  other.log.origin = kResidence;
+  EXPECT_EQ(writer_->AppendRecovered(other).code(), absl::StatusCode::kInvalidArgument);
+  TB_ASSERT_OK_AND_ASSIGN(uint64_t last, store_->LastSeq(writer_->log()));
+  EXPECT_EQ(last, 0u);
+
+  TB_ASSERT_OK(writer_->AppendRecovered(lost));
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(5, kWait));
+  const merkle::Checkpoint again = VerifyLatestCheckpoint();
+  EXPECT_EQ(again.tree_size, 5u);
+  EXPECT_EQ(again.root, original.root);
+  for (const std::string& person : people) {
+    TB_ASSERT_OK_AND_ASSIGN(
+        auto state, store_->GetRecord(RecordKey(person, v1::RECORD_KIND_PERSON_BASICS, "basics")));
+    ASSERT_TRUE(state.has_value());
+    EXPECT_EQ(state->custodian(), kOrigin);
+    EXPECT_EQ(std::vector<std::string>(state->audience().begin(), state->audience().end()),
+              std::vector<std::string>{"000000"});
+  }
+  TB_ASSERT_OK_AND_ASSIGN(auto route, store_->ScanRoute("000000", writer_->log(), 0, 10));
+  EXPECT_EQ(route, (std::vector<uint64_t>{1, 2, 3, 4, 5}));
+  // The log goes on after them.
+  TB_ASSERT_OK_AND_ASSIGN(Appended next, writer_->Append(testutil::Basics(
+                                             testutil::MakeId(kOrigin, "19700101", 9), "N")));
+  EXPECT_EQ(next.id.seq(), 6u);
 }
 
 // A leaf whose stored bytes change between append and signing is never

@@ -296,7 +296,8 @@ TEST_P(WitnessTest, RestoredNodeLearnsTheWitnessHoldsMoreOfItsOwnLog) {
   EXPECT_EQ(found[0].verdict, WitnessVerdict::kOwnLogBehind) << found[0].detail;
   EXPECT_EQ(found[0].held_size, 3u);
   EXPECT_EQ(found[0].witnessed_size, 6u);
-  EXPECT_TRUE(absl::StrContains(found[0].detail, "events 4..6 are missing here")) << found[0].detail;
+  EXPECT_TRUE(absl::StrContains(found[0].detail, "events 4..6 are missing here"))
+      << found[0].detail;
   EXPECT_TRUE(WitnessChecker::MustStopAppending(found));
   EXPECT_EQ(*fed_.at(kOrigin).store->GetCounter("witness/own_log_behind"), 1u);
   // Its own log is never frozen: the node itself must act.
