@@ -293,6 +293,7 @@ TB_CLIENT_METHOD(AccessReport, AccessReportRequest, AccessReportReply)
 TB_CLIENT_METHOD(MetricsHistory, MetricsHistoryRequest, MetricsHistoryReply)
 TB_CLIENT_METHOD(ListOperators, OperatorsRequest, OperatorsReply)
 TB_CLIENT_METHOD(ManageOperator, ManageOperatorRequest, ManageOperatorReply)
+TB_CLIENT_METHOD(Backup, BackupRequest, BackupReply)
 #undef TB_CLIENT_METHOD
 
 }  // namespace tongban::cli
