@@ -54,7 +54,11 @@ std::string When(int64_t micros) {
   return records::ChinaTimeText(absl::FromUnixMicros(micros), "%Y-%m-%d %H:%M:%S %Ez");
 }
 
-std::string Mib(uint64_t bytes) { return absl::StrFormat("%.1f MiB", bytes / 1048576.0); }
+std::string Mib(uint64_t bytes) {
+  if (bytes < (1 << 20)) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
+  if (bytes < (1 << 30)) return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
+  return absl::StrFormat("%.2f GiB", bytes / 1073741824.0);
+}
 
 // The storage key of --storage-key, else of DATA/storage.key; a missing or
 // unreadable file is the error that says the key is kept apart.
@@ -84,9 +88,9 @@ absl::Status List(const Flags& f, std::ostream& out) {
       const storage::BackupEntry& b = all[i];
       out << (i == 0 ? "\n" : ",\n")
           << absl::StrFormat(
-                 "  {\"id\": %d, \"createdMicros\": \"%d\", \"sizeBytes\": \"%d\", \"files\": %d, "
-                 "\"node\": \"%s\", \"suite\": \"%s\", \"epoch\": \"%d\", "
-                 "\"checkpointSize\": \"%d\"}",
+                 "  {\"backup_id\": %d, \"created_micros\": \"%d\", \"size_bytes\": \"%d\", "
+                 "\"files\": %d, \"node\": \"%s\", \"suite\": \"%s\", \"epoch\": \"%d\", "
+                 "\"checkpoint_size\": \"%d\"}",
                  b.id, b.metadata.created_micros, b.size_bytes, b.files, b.metadata.node,
                  crypto::SuiteName(b.metadata.suite), b.metadata.epoch, b.metadata.checkpoint_size);
     }
