@@ -51,6 +51,8 @@ constexpr char kUsage[] =
     "  --user NAME       with --check-config run by root: check as this user\n"
     "                    (default: tongban, the unit's User=, when that user exists)\n"
     "  --version         print the version and the commit it was built from\n"
+    "  backup-tool ...   tongbanctl's offline backup commands (backup list, backup\n"
+    "                    verify, restore) run here; see tongbanctl backup --help\n"
     "\n"
     "Example:\n"
     "  tongband --config /etc/tongban/tongband.conf\n";

@@ -187,17 +187,18 @@ void AddBackupOfflineCommands(std::vector<Command>* c) {
       "  --data-dir DATA        the node's data folder (/var/lib/tongban)\n"
       "  --storage-key FILE     the storage key the backup was written with (default:\n"
       "                         DATA/storage.key); copied to DATA/storage.key, mode 0600\n"
-      "Stop the node first: a database the daemon holds open is refused. The key is\n"
-      "checked to open the backup before anything is moved. The backup is restored into\n"
+      "Stop the node first (systemctl stop tongband): a database the daemon holds open\n"
+      "is refused. The key is checked to open the backup before anything is moved.\n"
+      "The backup is restored into\n"
       "DATA/db.restoring and checked, then the current DATA/db is moved to\n"
       "DATA/db.before-restore-<UTC time> (never deleted) and DATA/db.restoring becomes\n"
       "DATA/db. At its next start the node compares its own log with the national\n"
-      "node's witness and fetches back its own events the national node holds.\n\n"
+      "node's witness and fetches back its own events the national node holds: start\n"
+      "it with systemctl start tongband.\n\n"
       "Examples:\n"
-      "  systemctl stop tongband\n"
       "  tongbanctl restore --from /srv/tongban/440305 --data-dir /var/lib/tongban "
       "--storage-key /media/keys/storage.key\n"
-      "  systemctl start tongband\n",
+      "  tongbanctl restore --from /var/lib/tongban/backups --id 3 --data-dir /var/lib/tongban\n",
       {{"from"}, {"id"}, {"data-dir"}, {"storage-key"}}));
 }
 

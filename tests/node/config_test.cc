@@ -110,6 +110,17 @@ level = "debug"
   EXPECT_EQ(c.log_level, "debug");
 }
 
+// The commented example files of deploy/ (installed as examples, the
+// county's as /etc/tongban/tongband.conf) parse, backup folder included.
+TEST(ConfigTest, ExampleFilesParse) {
+  for (const char* role : {"county", "province", "national"}) {
+    const std::string path = absl::StrCat(TB_SOURCE_DIR, "/deploy/tongband.", role, ".conf");
+    TB_ASSERT_OK_AND_ASSIGN(Config c, LoadConfig(path));
+    EXPECT_EQ(c.backup_dir, "/var/lib/tongban/backups") << path;
+    EXPECT_EQ(c.data_dir, "/var/lib/tongban") << path;
+  }
+}
+
 TEST(ConfigTest, NationalAndGm) {
   const std::string text = R"([node]
 code = "000000"
