@@ -141,6 +141,11 @@ absl::Status Verify(const Flags& f, std::ostream& out) {
       storage::VerifyBackup(dir, b.id, key.second, *public_key, scratch + "/db");
   std::error_code ec;
   std::filesystem::remove_all(scratch, ec);
+  // A damaged file, a tree that does not match or a checkpoint that does
+  // not verify: verification failed, which tongbanctl reports as refused.
+  if (absl::IsDataLoss(check.status()) || absl::IsInvalidArgument(check.status())) {
+    return absl::FailedPreconditionError(check.status().message());
+  }
   if (!check.ok()) return check.status();
   out << "backup " << b.id << " in " << dir << ": OK\n"
       << "  made     " << When(b.metadata.created_micros) << " by node " << b.metadata.node << " ("

@@ -479,6 +479,10 @@ absl::Status CheckNotInUse(const std::string& db_dir) {
   rocksdb::FileLock* lock = nullptr;
   const rocksdb::Status s = rocksdb::Env::Default()->LockFile(lock_path, &lock);
   if (!s.ok()) {
+    if (s.ToString().find("ermission denied") != std::string::npos) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          lock_path, ": permission denied: run this as the node's user (tongban) or root"));
+    }
     return absl::FailedPreconditionError(
         absl::StrCat(db_dir,
                      " is in use by a running tongband: stop the service first (systemctl stop "

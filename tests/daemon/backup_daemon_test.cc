@@ -110,6 +110,18 @@ TEST_P(BackupDaemonTest, VerifyChecksTheBackupAndRefusesAWrongOrMissingKey) {
              &err, &out),
       3);
   EXPECT_TRUE(absl::StrContains(err, kKeyError)) << err;
+  // One flipped byte in a backed-up table file: refused, naming the damage.
+  std::string sst;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(Backups())) {
+    if (e.path().extension() == ".sst") sst = e.path().string();
+  }
+  ASSERT_FALSE(sst.empty());
+  std::string bytes = testutil::Contents(sst);
+  bytes[4096 + 30] = static_cast<char>(bytes[4096 + 30] ^ 0x10);
+  std::ofstream(sst, std::ios::binary | std::ios::trunc) << bytes;
+  EXPECT_EQ(RunCtl({"backup", "verify", "--dir", Backups(), "--data-dir", Data()}, &err, &out), 3);
+  EXPECT_TRUE(absl::StrContains(err, "is damaged")) << err;
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
   // A folder with no backups, an unknown id.
   EXPECT_EQ(RunCtl({"backup", "list", "--dir", dir_.File("none")}, &err, &out), 2);
   EXPECT_TRUE(absl::StrContains(err, dir_.File("none") + ": no such folder")) << err;
