@@ -51,8 +51,42 @@ class BackupDaemonTest : public DaemonTest {
     return (*store)->LastSeq({kCounty, 1}).value_or(0);
   }
 
+  // Runs the tongband binary with `args`; its exit code, stderr in `err`.
+  int Tongband(std::vector<std::string> args, std::string* err) {
+    args.insert(args.begin(), TB_TONGBAND);
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    const std::string err_path = dir_.File("tongband.stderr");
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0600);
+    pid_t pid;
+    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    *err = testutil::Contents(err_path);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
   int next_person_ = 1;
 };
+
+// tongband --check-config names a backup folder the daemon could not
+// create or write.
+TEST_P(BackupDaemonTest, CheckConfigNamesABackupFolderThatCannotBeWritten) {
+  const std::string conf = dir_.File(kCounty) + "/tongband.conf";
+  std::string err;
+  ASSERT_EQ(Tongband({"--config", conf, "--check-config", "--user", "root"}, &err), 0) << err;
+  const std::string blocker = dir_.File("a-file");
+  std::ofstream(blocker) << "x";
+  std::ofstream(conf, std::ios::app) << "\n[storage]\nbackup_dir = \"" << blocker << "/backups\"\n";
+  EXPECT_EQ(Tongband({"--config", conf, "--check-config", "--user", "root"}, &err), 2);
+  EXPECT_TRUE(absl::StrContains(err, "storage.backup_dir")) << err;
+  EXPECT_TRUE(absl::StrContains(err, blocker + " is not a folder")) << err;
+}
 
 TEST_P(BackupDaemonTest, AdministratorBacksUpAClerkIsRefusedBothAudited) {
   Write(3);
