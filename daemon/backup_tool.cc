@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "records/dates.h"
 #include "storage/backup.h"
@@ -270,6 +271,9 @@ int ExitCode(const absl::Status& s) {
 }  // namespace
 
 int RunBackupTool(const std::vector<std::string>& args, std::ostream& out, std::ostream& err) {
+  // stderr carries the one error line tongbanctl shows, not the store's
+  // INFO lines (opening a restored copy logs them).
+  SetMinLogLevel(LogLevel::kError);
   size_t first_flag = 0;
   std::string command;
   if (args.size() >= 2 && args[0] == "backup" && (args[1] == "list" || args[1] == "verify")) {

@@ -157,7 +157,8 @@ absl::Status CheckIsBackupFolder(const std::string& abs_dir) {
   return absl::OkStatus();
 }
 
-// Every backup (oldest first) and the corrupt ones' ids.
+// Every backup, oldest first; kDataLoss naming any backup that cannot be
+// read.
 absl::StatusOr<std::vector<BackupEntry>> ListIn(const std::string& abs_dir) {
   TB_RETURN_IF_ERROR(CheckIsBackupFolder(abs_dir));
   TB_ASSIGN_OR_RETURN(Engine engine, OpenEngine(abs_dir, nullptr, rocksdb::Env::Default(), false));
@@ -200,8 +201,7 @@ absl::Status KeyError(absl::string_view detail) {
       detail, ")"));
 }
 
-// The files of backup `id`, from its meta file: "<name> crc32 <value>"
-// lines after the header lines.
+// The absolute paths of backup `id`'s files (read without the key).
 absl::StatusOr<std::vector<std::string>> FilesOf(const std::string& abs_dir, uint32_t id) {
   TB_ASSIGN_OR_RETURN(Engine engine, OpenEngine(abs_dir, nullptr, rocksdb::Env::Default(), false));
   rocksdb::BackupInfo info;

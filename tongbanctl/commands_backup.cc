@@ -108,7 +108,15 @@ absl::Status RunTool(const std::vector<std::string>& words, const Args& args,
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+  // The last line is the error; anything before it (warnings) is shown as is.
   std::string message(absl::StripTrailingAsciiWhitespace(err_text));
+  const size_t last_line = message.rfind('\n');
+  if (code == kExitOk && !message.empty()) {
+    io.err << message << "\n";
+  } else if (last_line != std::string::npos) {
+    io.err << message.substr(0, last_line + 1);
+    message = message.substr(last_line + 1);
+  }
   switch (code) {
     case kExitOk: return absl::OkStatus();
     case kExitBadInput: return absl::InvalidArgumentError(message);
