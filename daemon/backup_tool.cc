@@ -224,9 +224,16 @@ absl::Status Restore(const Flags& f, std::ostream& out) {
                         crypto::ReadPublicKeyFile(crypto::GetSuite(b.metadata.suite), pub));
   }
   const absl::Time now = absl::Now();
-  TB_ASSIGN_OR_RETURN(
-      storage::RestoreResult r,
-      storage::RestoreBackup(dir, b.id, key.second, data_dir, public_key.get(), now));
+  absl::StatusOr<storage::RestoreResult> restored =
+      storage::RestoreBackup(dir, b.id, key.second, data_dir, public_key.get(), now);
+  // A damaged backup, or one whose checkpoint the node's key does not
+  // verify (another node's backup): refused, and DATA/db is untouched.
+  if (absl::IsDataLoss(restored.status()) || absl::IsInvalidArgument(restored.status())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(restored.status().message(), "; ", data_dir, "/db is unchanged"));
+  }
+  TB_RETURN_IF_ERROR(restored.status());
+  const storage::RestoreResult& r = *restored;
   TB_RETURN_IF_ERROR(OwnLikeDataDir(data_dir, data_dir + "/db"));
   std::string key_aside;
   if (Has(f, "storage-key")) {

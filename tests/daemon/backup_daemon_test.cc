@@ -178,6 +178,17 @@ TEST_P(BackupDaemonTest, RestoreWaitsForTheStoppedDaemonAndKeepsTheOldDb) {
   county_.reset();
   const uint64_t before = OwnEvents(Data() + "/db");
   EXPECT_EQ(before, at_backup.log_size() + 2);
+  // Another node's public key: its checkpoint does not verify, nothing moves.
+  const std::string pub = Data() + "/signing.pub";
+  std::filesystem::rename(pub, pub + ".own");
+  std::filesystem::copy_file(dir_.File("000000") + "/data/signing.pub", pub);
+  EXPECT_EQ(RunCtl({"restore", "--from", Backups(), "--data-dir", Data()}, &err, &out), 3);
+  EXPECT_TRUE(absl::StrContains(err, "does not verify with the node's public key")) << err;
+  EXPECT_TRUE(absl::StrContains(err, Data() + "/db is unchanged")) << err;
+  EXPECT_FALSE(std::filesystem::exists(Data() + "/db.restoring"));
+  EXPECT_EQ(OwnEvents(Data() + "/db"), before);
+  std::filesystem::rename(pub + ".own", pub);
+
   const std::string copied_key = dir_.File("kept-apart.key");
   std::filesystem::copy_file(Data() + "/storage.key", copied_key);
   std::filesystem::permissions(
