@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <memory>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -379,6 +380,13 @@ absl::StatusOr<BackupEntry> Store::CreateBackup(const std::string& dir, const st
   static absl::Mutex* const backup_mu = new absl::Mutex();
   absl::MutexLock lock(backup_mu);
   TB_ASSIGN_OR_RETURN(const std::string abs_dir, AbsoluteDir(dir));
+  TB_ASSIGN_OR_RETURN(const std::string abs_db, AbsoluteDir(path_));
+  if (abs_dir == abs_db || absl::StartsWith(abs_dir, abs_db + "/") ||
+      absl::StartsWith(abs_db, abs_dir + "/")) {
+    return absl::InvalidArgumentError(absl::StrCat("backup folder ", abs_dir,
+                                                   ": must be outside the database folder ", abs_db,
+                                                   " and not contain it"));
+  }
   std::error_code ec;
   std::filesystem::create_directories(abs_dir, ec);
   if (ec) {

@@ -214,6 +214,12 @@ TEST_P(BackupTest, BadFolderOrIdIsOneClearError) {
   absl::Status missing = ListBackups(dir_.File("nowhere")).status();
   EXPECT_TRUE(absl::IsNotFound(missing)) << missing;
   EXPECT_NE(missing.message().find("nowhere"), std::string::npos) << missing;
+  // The database's own folder, or one holding it, is never a backup folder.
+  for (const std::string& bad : {options_.path, options_.path + "/backups", data_dir()}) {
+    absl::Status s = store_->CreateBackup(bad, kOrigin, clock_.Now()).status();
+    EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
+    EXPECT_NE(s.message().find("must be outside the database folder"), std::string::npos) << s;
+  }
   AppendAndBackUp(2);
   absl::Status unknown = FindBackup(backups(), 7).status();
   EXPECT_TRUE(absl::IsNotFound(unknown)) << unknown;
