@@ -197,6 +197,28 @@ absl::StatusOr<v1::ClearHoldReply> AdminApi::ClearHold(const Operator& op,
       });
 }
 
+absl::StatusOr<v1::BackupReply> AdminApi::Backup(const Operator& op, const v1::BackupRequest& r) {
+  constexpr size_t kMaxBackupReason = 200;
+  std::string purpose = "backup";
+  if (!r.reason().empty()) absl::StrAppend(&purpose, ": ", r.reason().substr(0, kMaxBackupReason));
+  return Audited<v1::BackupReply>(
+      op, Permission::kManageConfig, "node.backup", "", purpose,
+      [&]() -> absl::StatusOr<v1::BackupReply> {
+        const std::string& dir = node_->config().backup_dir;
+        TB_ASSIGN_OR_RETURN(
+            storage::BackupEntry b,
+            node_->store()->CreateBackup(dir, node_->config().code, node_->clock()->Now()));
+        v1::BackupReply reply;
+        reply.set_backup_id(b.id);
+        reply.set_dir(dir);
+        reply.set_size_bytes(b.size_bytes);
+        reply.set_files(b.files);
+        reply.set_checkpoint_size(b.metadata.checkpoint_size);
+        reply.set_created_micros(b.metadata.created_micros);
+        return reply;
+      });
+}
+
 absl::Status AdminApi::AppendsAllowed() const {
   if (std::optional<std::string> blocked = node_->appends_blocked(); blocked.has_value()) {
     return absl::FailedPreconditionError(absl::StrCat("appends are blocked: ", *blocked));

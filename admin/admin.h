@@ -110,6 +110,11 @@ class AdminApi {
   // the last one would lock everybody out.
   absl::StatusOr<v1::ManageOperatorReply> ManageOperator(const Operator& op,
                                                          const v1::ManageOperatorRequest& r);
+  // An incremental backup of the node's store into the configured folder
+  // ([storage] backup_dir; storage/backup.h), while the node keeps writing.
+  // Administrators only (manage configuration); audited ("node.backup",
+  // purpose "backup" and the reason), refusals included. Names no person.
+  absl::StatusOr<v1::BackupReply> Backup(const Operator& op, const v1::BackupRequest& r);
   // Most persons one search returns; most fleet rows one page holds.
   static constexpr uint32_t kMaxSearchResults = 50;
   static constexpr uint32_t kMaxFleetPage = 500;

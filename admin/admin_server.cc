@@ -58,6 +58,7 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(MetricsHistory, MetricsHistoryRequest, MetricsHistoryReply)
   TB_ADMIN_METHOD(ListOperators, OperatorsRequest, OperatorsReply)
   TB_ADMIN_METHOD(ManageOperator, ManageOperatorRequest, ManageOperatorReply)
+  TB_ADMIN_METHOD(Backup, BackupRequest, BackupReply)
 #undef TB_ADMIN_METHOD
 
  private:

@@ -109,6 +109,26 @@ std::vector<absl::Status> CheckConfigFiles(const node::Config& config) {
     CheckDatabase(config.data_dir + "/db", &problems);
   }
 
+  // The backup folder: written at the first backup, so it or the nearest
+  // folder above it that exists must be writable (data_dir is checked above).
+  {
+    std::error_code ec;
+    std::filesystem::path dir(config.backup_dir);
+    while (!dir.empty() && !std::filesystem::exists(dir, ec) && dir.has_parent_path() &&
+           dir.parent_path() != dir) {
+      dir = dir.parent_path();
+    }
+    if (dir.lexically_normal() == std::filesystem::path(config.data_dir).lexically_normal()) {
+      // node.data_dir's own check above covers it.
+    } else if (!std::filesystem::is_directory(dir, ec)) {
+      note(absl::InvalidArgumentError(absl::StrCat(
+          config.backup_dir, ": storage.backup_dir: ", dir.string(), " is not a folder")));
+    } else {
+      note(Access(dir.string(), W_OK | X_OK,
+                  absl::StrCat("cannot write storage.backup_dir (", config.backup_dir, ")")));
+    }
+  }
+
   // Operators.
   if (!config.operator_ca.empty()) {
     note(ReadCertificate(config.operator_ca));

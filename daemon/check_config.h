@@ -14,6 +14,8 @@
 //     as a key of the suite (0600); storage.key, if present, reads (else it
 //     is created at first start); every file of the database, if present,
 //     can be read and written;
+//   - storage.backup_dir, or the nearest folder above it that exists, is a
+//     folder this user can write (backups create it);
 //   - admin.operator_ca parses and admin.operators reads as an accounts
 //     file (0600).
 // The unit (deploy/tongband.service) runs this as ExecStartPre, as the

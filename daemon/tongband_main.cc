@@ -3,6 +3,8 @@
 //   tongband --config /etc/tongban/tongband.conf
 //   tongband --config FILE --check-config     checks the file and exits
 //   tongband --version
+//   tongband backup-tool ...                  tongbanctl's offline backup
+//                                             commands (daemon/backup_tool.h)
 //
 // Runs until SIGTERM or SIGINT, then stops gracefully (node/node.h). Under
 // systemd (Type=notify) it reports READY=1 once the peer port listens and
@@ -29,6 +31,7 @@
 #include "common/log.h"
 #include "common/lsan_suppressions.h"
 #include "common/version.h"
+#include "daemon/backup_tool.h"
 #include "daemon/check_config.h"
 #include "daemon/daemon.h"
 #include "node/config.h"
@@ -48,6 +51,8 @@ constexpr char kUsage[] =
     "  --user NAME       with --check-config run by root: check as this user\n"
     "                    (default: tongban, the unit's User=, when that user exists)\n"
     "  --version         print the version and the commit it was built from\n"
+    "  backup-tool ...   tongbanctl's offline backup commands (backup list, backup\n"
+    "                    verify, restore) run here; see tongbanctl backup --help\n"
     "\n"
     "Example:\n"
     "  tongband --config /etc/tongban/tongband.conf\n";
@@ -130,6 +135,10 @@ tongban::LogLevel ParseLevel(const std::string& level) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc >= 2 && std::string(argv[1]) == "backup-tool") {
+    return tongban::daemon::RunBackupTool(std::vector<std::string>(argv + 2, argv + argc),
+                                          std::cout, std::cerr);
+  }
   std::string config_path;
   bool check_only = false;
   std::string check_user;

@@ -198,6 +198,7 @@ const std::map<std::string, Key>& Schema() {
       {"federation.ca", {Path(&Config::ca), true}},
       {"federation.certificate", {Path(&Config::certificate), true}},
       {"federation.private_key", {Path(&Config::private_key), true}},
+      {"storage.backup_dir", {Path(&Config::backup_dir)}},
       {"peer.listen", {Endpoint(&Config::peer_listen, false)}},
       {"peer.transport_memory_mib", {Integer(&Config::transport_memory_mib, 0, 1 << 20)}},
       {"peer.session_workers", {Integer(&Config::session_workers, 1, 256)}},
@@ -512,6 +513,7 @@ absl::StatusOr<Config> ConfigParser::Finish() && {
     }
   }
   TB_RETURN_IF_ERROR(CheckCrossKeyRules());
+  if (config_.backup_dir.empty()) config_.backup_dir = config_.data_dir + "/backups";
   return std::move(config_);
 }
 

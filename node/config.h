@@ -58,6 +58,13 @@ struct Config {
   std::string certificate;      // required: this node's certificate (PEM)
   std::string private_key;      // required: its TLS key (PEM, mode 0600)
 
+  // [storage]
+  // Where the Admin call Backup (tongbanctl backup create) writes backups.
+  // Empty in the file: data_dir/backups, the one folder besides data_dir's
+  // files the hardened unit lets the daemon write (ProtectSystem=strict).
+  // Never taken from a request. The storage key is never written there.
+  std::string backup_dir;
+
   // [peer]
   std::string peer_listen = "0.0.0.0:7443";
   // gRPC's memory quota for the peer server's transport buffers, in MiB (0:

@@ -5,6 +5,7 @@
 #include <rocksdb/file_system.h>
 
 #include <cstring>
+#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
@@ -21,6 +22,13 @@ constexpr size_t kIvOffset = 17;
 constexpr size_t kIvSize = 16;
 constexpr size_t kCheckOffset = kIvOffset + kIvSize;
 constexpr size_t kCheckSize = 16;
+
+std::string KeyCheckOf(const crypto::Suite& suite, const std::string& key, const std::string& iv) {
+  std::unique_ptr<crypto::Hasher> hasher = suite.NewHasher();
+  const absl::string_view parts[] = {"tongban storage key check", key, iv};
+  const crypto::Digest d = hasher->Hash(parts);
+  return std::string(crypto::AsStringView(d).substr(0, kCheckSize));
+}
 
 class CtrStream : public rocksdb::BlockAccessCipherStream {
  public:
@@ -112,19 +120,74 @@ class Provider : public rocksdb::EncryptionProvider {
   }
 
  private:
-  std::string KeyCheck(const std::string& iv) const {
-    std::unique_ptr<crypto::Hasher> hasher = suite_.NewHasher();
-    const absl::string_view parts[] = {"tongban storage key check", key_, iv};
-    const crypto::Digest d = hasher->Hash(parts);
-    return std::string(crypto::AsStringView(d).substr(0, kCheckSize));
-  }
+  std::string KeyCheck(const std::string& iv) const { return KeyCheckOf(suite_, key_, iv); }
 
   const crypto::Suite& suite_;
   const std::string key_;
   const std::unique_ptr<crypto::CtrCipher> cipher_;
 };
 
+// Files keep the prefix length (sizes are reported without it), but no
+// cipher stream is ever made: there is no key.
+class KeylessProvider : public rocksdb::EncryptionProvider {
+ public:
+  const char* Name() const override { return "TongbanKeylessProvider"; }
+  size_t GetPrefixLength() const override { return kPrefixLength; }
+  rocksdb::Status CreateNewPrefix(const std::string& fname, char*, size_t) const override {
+    return rocksdb::Status::NotSupported(fname + ": no storage key given");
+  }
+  rocksdb::Status AddCipher(const std::string&, const char*, size_t, bool) override {
+    return rocksdb::Status::NotSupported("no storage key given");
+  }
+  rocksdb::Status CreateCipherStream(const std::string& fname, const rocksdb::EnvOptions&,
+                                     rocksdb::Slice&,
+                                     std::unique_ptr<rocksdb::BlockAccessCipherStream>*) override {
+    return rocksdb::Status::NotSupported(fname + ": no storage key given");
+  }
+};
+
 }  // namespace
+
+absl::StatusOr<std::shared_ptr<rocksdb::FileSystem>> NewEncryptedFileSystem(
+    const crypto::Suite& suite, const std::string& key) {
+  if (key.size() != suite.symmetric_key_size()) {
+    return absl::InvalidArgumentError(absl::StrCat("storage key: ", key.size(), " bytes, suite ",
+                                                   suite.name(), " needs ",
+                                                   suite.symmetric_key_size()));
+  }
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::CtrCipher> cipher, suite.NewCtrCipher(key));
+  return rocksdb::NewEncryptedFS(rocksdb::FileSystem::Default(),
+                                 std::make_shared<Provider>(suite, key, std::move(cipher)));
+}
+
+std::shared_ptr<rocksdb::FileSystem> NewKeylessFileSystem() {
+  return rocksdb::NewEncryptedFS(rocksdb::FileSystem::Default(),
+                                 std::make_shared<KeylessProvider>());
+}
+
+absl::Status CheckFileKey(const crypto::Suite& suite, const std::string& key,
+                          const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char header[kCheckOffset + kCheckSize];
+  if (!in.read(header, sizeof(header))) {
+    return absl::UnavailableError(absl::StrCat(path, ": cannot read its header"));
+  }
+  if (std::memcmp(header, kMagic, sizeof(kMagic)) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": not encrypted with a tongban storage key"));
+  }
+  if (static_cast<uint8_t>(header[kSuiteOffset]) != static_cast<uint8_t>(suite.id())) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": encrypted under another crypto suite than '", suite.name(), "'"));
+  }
+  const std::string iv(header + kIvOffset, kIvSize);
+  if (key.size() != suite.symmetric_key_size() ||
+      std::memcmp(header + kCheckOffset, KeyCheckOf(suite, key, iv).data(), kCheckSize) != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(path, ": encrypted with another storage key than the one given"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<rocksdb::Env>> NewEncryptedEnv(const crypto::Suite& suite,
                                                               const std::string& key,

@@ -23,7 +23,8 @@
 
 namespace rocksdb {
 class Env;
-}
+class FileSystem;
+}  // namespace rocksdb
 
 namespace tongban::storage {
 
@@ -33,5 +34,22 @@ namespace tongban::storage {
 // the Env.
 absl::StatusOr<std::unique_ptr<rocksdb::Env>> NewEncryptedEnv(
     const crypto::Suite& suite, const std::string& key, const FaultInjection* faults = nullptr);
+
+// The same encryption as a FileSystem over the default one (backups route
+// some files around it: storage/backup.cc).
+absl::StatusOr<std::shared_ptr<rocksdb::FileSystem>> NewEncryptedFileSystem(
+    const crypto::Suite& suite, const std::string& key);
+
+// A FileSystem that lists encrypted files with their payload sizes (as the
+// encrypted one does) but opens none of them: without the key, a backup's
+// files can be counted and measured, never read.
+std::shared_ptr<rocksdb::FileSystem> NewKeylessFileSystem();
+
+// OK iff the encrypted file at `path` was written under `suite` with `key`
+// (its header's key check). kFailedPrecondition saying which of the three
+// does not hold (not a tongban encrypted file, another suite, another key);
+// kUnavailable if the file cannot be read.
+absl::Status CheckFileKey(const crypto::Suite& suite, const std::string& key,
+                          const std::string& path);
 
 }  // namespace tongban::storage

@@ -24,8 +24,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/crypto/suite.h"
 #include "common/merkle/tree.h"
+#include "storage/backup.h"
 #include "storage/fault_injection.h"
 #include "storage/keys.h"
 #include "tongban/v1/event.pb.h"
@@ -237,6 +239,16 @@ class Store {
 
   // Bytes of all files in the folder (SST, WAL, ...), for status and metrics.
   uint64_t DiskBytes() const;
+
+  // Flushes, then adds an incremental backup of this store to `dir`
+  // (created if missing) while writes go on: the backup is a consistent
+  // prefix of what was committed. Its metadata names `node`, the suite,
+  // `now` and the latest stored checkpoint of `node`'s own log (of its
+  // highest epoch), which the backup contains. Files are encrypted with this
+  // store's key; the key is not in the backup. Backups of one process are
+  // serialised. Implemented in storage/backup.cc.
+  absl::StatusOr<BackupEntry> CreateBackup(const std::string& dir, const std::string& node,
+                                           absl::Time now);
 
  private:
   friend class Batch;

@@ -189,9 +189,10 @@ struct AdminClient::Impl {
   template <typename Req, typename Rep>
   absl::StatusOr<Rep> Call(const Req& request,
                            grpc::Status (v1::Admin::Stub::*method)(grpc::ClientContext*, const Req&,
-                                                                   Rep*)) {
+                                                                   Rep*),
+                           std::chrono::seconds timeout = std::chrono::seconds(60)) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
     if (!password.empty()) ctx.AddMetadata("x-tongban-password", password);
     if (!totp.empty()) ctx.AddMetadata("x-tongban-totp", totp);
     Rep reply;
@@ -294,5 +295,11 @@ TB_CLIENT_METHOD(MetricsHistory, MetricsHistoryRequest, MetricsHistoryReply)
 TB_CLIENT_METHOD(ListOperators, OperatorsRequest, OperatorsReply)
 TB_CLIENT_METHOD(ManageOperator, ManageOperatorRequest, ManageOperatorReply)
 #undef TB_CLIENT_METHOD
+
+// A first backup copies the whole database: allow it hours, not a minute.
+absl::StatusOr<v1::BackupReply> AdminClient::Backup(const v1::BackupRequest& r) {
+  return impl_->Call<v1::BackupRequest, v1::BackupReply>(r, &v1::Admin::Stub::Backup,
+                                                         std::chrono::hours(6));
+}
 
 }  // namespace tongban::cli

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/version.h"
+#include "tongbanctl/commands_backup.h"
 #include "tongbanctl/commands_import.h"
 #include "tongbanctl/commands_ledger.h"
 #include "tongbanctl/commands_offline.h"
@@ -45,11 +46,13 @@ std::vector<Command> AllCommands() {
   std::vector<Command> commands;
   AddOnlineCommands(&commands);
   AddLedgerCommands(&commands);
+  AddBackupOnlineCommands(&commands);
   AddOfflineCommands(&commands);
   AddOperatorCommands(&commands);
   AddCertificateCommands(&commands);
   AddImportCommands(&commands);
   AddProfileCommands(&commands);
+  AddBackupOfflineCommands(&commands);
   commands.push_back(
       Command{"completion",
               "",

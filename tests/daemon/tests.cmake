@@ -48,3 +48,7 @@ add_dependencies(nation_test tongband)
 # Certificate expiry: the metric of every certificate the node uses, and
 # tongbanctl status's warning on a county restarted with a 10-day certificate.
 tongban_daemon_test(cert_expiry_daemon_test daemon/cert_expiry_daemon_test.cc)
+# Backups of a running county through tongbanctl: create (administrators;
+# a clerk is refused), then list, verify and restore offline (tongband
+# backup-tool), wrong and missing storage keys, a running daemon refused.
+tongban_daemon_test(backup_daemon_test daemon/backup_daemon_test.cc)

@@ -34,6 +34,8 @@ TEST(ConfigTest, MinimalFileGetsDefaults) {
   EXPECT_EQ(c.roster, "/etc/tongban/roster.bin");
   EXPECT_EQ(c.ca, "/etc/tongban/ca.pem");
   EXPECT_EQ(c.data_dir, "/var/lib/tongban");
+  // Backups default into the data folder, the one the unit lets the daemon write.
+  EXPECT_EQ(c.backup_dir, "/var/lib/tongban/backups");
   EXPECT_EQ(c.peer_listen, "0.0.0.0:7443");
   EXPECT_EQ(c.retry_max, absl::Minutes(5));
   EXPECT_EQ(c.batch_events, 1024u);
@@ -43,6 +45,8 @@ TEST(ConfigTest, MinimalFileGetsDefaults) {
 
 TEST(ConfigTest, EveryKeyIsRead) {
   const std::string text = absl::StrCat(kMinimal, R"(
+[storage]
+backup_dir = "backups"
 [peer]
 listen = "127.0.0.1:9000"
 transport_memory_mib = 256
@@ -77,6 +81,7 @@ max_clock_ahead = "2m"
 level = "debug"
 )");
   TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "conf/t.conf"));
+  EXPECT_EQ(c.backup_dir, "conf/backups");
   EXPECT_EQ(c.peer_listen, "127.0.0.1:9000");
   EXPECT_EQ(c.transport_memory_mib, 256u);
   EXPECT_EQ(c.session_workers, 16u);
@@ -103,6 +108,17 @@ level = "debug"
   EXPECT_EQ(c.retention, absl::Hours(24 * 90));
   EXPECT_EQ(c.max_clock_ahead, absl::Minutes(2));
   EXPECT_EQ(c.log_level, "debug");
+}
+
+// The commented example files of deploy/ (installed as examples, the
+// county's as /etc/tongban/tongband.conf) parse, backup folder included.
+TEST(ConfigTest, ExampleFilesParse) {
+  for (const char* role : {"county", "province", "national"}) {
+    const std::string path = absl::StrCat(TB_SOURCE_DIR, "/deploy/tongband.", role, ".conf");
+    TB_ASSERT_OK_AND_ASSIGN(Config c, LoadConfig(path));
+    EXPECT_EQ(c.backup_dir, "/var/lib/tongban/backups") << path;
+    EXPECT_EQ(c.data_dir, "/var/lib/tongban") << path;
+  }
 }
 
 TEST(ConfigTest, NationalAndGm) {
@@ -207,6 +223,8 @@ INSTANTIATE_TEST_SUITE_P(
                 ":12: peer.listen: \"localhost\" is not host:port"},
         BadCase{"Twice", "[sync]\ncredit = 4\ncredit = 5\n",
                 ":13: sync.credit: given twice (first on line 12)"},
+        BadCase{"BackupDirNotAString", "[storage]\nbackup_dir = 3\n",
+                ":12: storage.backup_dir: 3 is an integer, expected a string"},
         BadCase{"SectionTwice", "[node]\n", ":11: section [node] appears twice"},
         BadCase{"NoEquals", "[sync]\ncredit\n", ":12: expected key = value"},
         BadCase{"Unterminated", "[log]\nlevel = \"info\n",

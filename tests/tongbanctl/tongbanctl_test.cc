@@ -486,7 +486,7 @@ TEST_F(TongbanctlTest, EveryCommandHasHelpWithAnExample) {
       {"pki", "request"},     {"pki", "sign"},          {"keys", "generate"}, {"pki", "init"},
       {"pki", "issue"},       {"pki", "show"},          {"pki", "verify"},    {"roster", "create"},
       {"roster", "add-node"}, {"roster", "set-status"}, {"roster", "sign"},   {"roster", "verify"},
-      {"roster", "show"}};
+      {"roster", "show"},     {"backup", "create"},     {"backup", "list"},   {"backup", "verify"}};
   for (const auto& command : commands) {
     const Result r = Ok({command[0], command[1], "--help"});
     const std::string name = absl::StrCat(command[0], " ", command[1]);
@@ -655,6 +655,35 @@ TEST_F(TongbanctlTest, ChineseWhenTheLocaleAsksForIt) {
       en.err, absl::StrCat("nothing listens on ", node, ": is tongband running there")))
       << en;
   ::unsetenv("XDG_CONFIG_HOME");
+}
+
+// The backup commands: help, completion from the table, and the offline
+// ones run in the tongband the environment names (a missing one is one clear
+// error, exit 1).
+TEST_F(TongbanctlTest, BackupCommandsHaveHelpCompletionAndFindTongband) {
+  const Result restore = Ok({"restore", "--help"});
+  EXPECT_TRUE(absl::StartsWith(restore.out, "Usage: tongbanctl restore --from DIR")) << restore;
+  EXPECT_TRUE(absl::StrContains(restore.out, "Examples:\n  tongbanctl restore ")) << restore;
+  EXPECT_TRUE(absl::StrContains(restore.out, "db.before-restore-")) << restore;
+  EXPECT_TRUE(absl::StrContains(Ok({"backup", "--help"}).out, "backup verify"));
+  testutil::WriteFile(dir_.File("bash"), Ok({"completion", "bash"}).out, 0644);
+  auto bash = [&](const std::string& words) {
+    return Shell("bash", absl::StrCat("source ", dir_.File("bash"), "; COMP_WORDS=(", words,
+                                      "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1)); _tongbanctl; "
+                                      "echo ${COMPREPLY[@]}"));
+  };
+  EXPECT_EQ(bash("tongbanctl backup \"\""), "create list verify\n");
+  const std::string restore_flags = bash("tongbanctl restore --");
+  for (const char* flag : {"--from", "--id", "--data-dir", "--storage-key"}) {
+    EXPECT_TRUE(absl::StrContains(restore_flags, flag)) << restore_flags;
+  }
+  EXPECT_TRUE(absl::StrContains(bash("tongbanctl backup verify --st"), "--storage-key"));
+  // Bad usage is caught before tongband runs.
+  Fails(2, {"backup", "list", "--dir"});
+  setenv("TONGBAND", dir_.File("no-tongband").c_str(), 1);
+  const Result missing = Fails(1, {"backup", "list", "--dir", dir_.path()});
+  unsetenv("TONGBAND");
+  EXPECT_TRUE(absl::StrContains(missing.err, "cannot run tongband")) << missing;
 }
 
 // The man page (deploy/man/tongbanctl.1) lists every command --help lists.
