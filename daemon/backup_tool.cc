@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "absl/status/statusor.h"
@@ -16,6 +17,7 @@
 #include "common/crypto/suite.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "node/node.h"
 #include "records/dates.h"
 #include "storage/backup.h"
 
@@ -224,8 +226,21 @@ absl::Status Restore(const Flags& f, std::ostream& out) {
                         crypto::ReadPublicKeyFile(crypto::GetSuite(b.metadata.suite), pub));
   }
   const absl::Time now = absl::Now();
+  // The marker makes the node's next start wait for the witness, however
+  // long the national node is unreachable, before it appends (node/node.h):
+  // appending first could sign seqs the national node already holds. Made
+  // before the db moves, so that no restored db is ever without it.
+  TB_RETURN_IF_ERROR(storage::CheckNotInUse(data_dir + "/db"));
+  const std::string marker = absl::StrCat(data_dir, "/", node::kRestoredMarkerFile);
+  {
+    std::ofstream m(marker, std::ios::trunc);
+    m << "restoring backup " << b.id << " of " << dir << " at "
+      << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", now, absl::UTCTimeZone()) << "\n";
+    if (!m.flush()) return absl::UnavailableError(absl::StrCat("cannot write ", marker));
+  }
   absl::StatusOr<storage::RestoreResult> restored =
       storage::RestoreBackup(dir, b.id, key.second, data_dir, public_key.get(), now);
+  if (!restored.ok()) std::filesystem::remove(marker, ec);
   // A damaged backup, or one whose checkpoint the node's key does not
   // verify (another node's backup): refused, and DATA/db is untouched.
   if (absl::IsDataLoss(restored.status()) || absl::IsInvalidArgument(restored.status())) {
@@ -257,7 +272,10 @@ absl::Status Restore(const Flags& f, std::ostream& out) {
   }
   out << "At its next start the node compares its own log with the national node's witness\n"
          "(the latest countersigned checkpoint of its log) and fetches back any of its own\n"
-         "events the national node holds beyond this backup, before it appends again.\n"
+         "events the national node holds beyond this backup, before it appends again; it\n"
+         "refuses writes until the national node has answered (the marker "
+      << marker
+      << ").\n"
          "Start it: systemctl start tongband\n";
   return absl::OkStatus();
 }

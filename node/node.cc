@@ -167,7 +167,8 @@ absl::Status Node::OpenStoreAndAudit() {
   if (!std::filesystem::exists(storage_path, ec)) {
     TB_RETURN_IF_ERROR(
         crypto::GenerateStorageKeyFile(crypto::GetSuite(config.suite), storage_path));
-    TB_LOG(INFO) << "created storage key " << storage_path << " (back it up with the data)";
+    TB_LOG(INFO) << "created storage key " << storage_path
+                 << " (keep a copy apart from the backups: they cannot be read without it)";
   }
   LocalNodeOptions local;
   local.data_dir = config.data_dir;

@@ -106,7 +106,7 @@ TEST_P(BackupTest, BackupWhileWritingRestoresAConsistentPrefix) {
   });
   TB_ASSERT_OK_AND_ASSIGN(BackupEntry first,
                           store_->CreateBackup(backups(), kOrigin, clock_.Now()));
-  while (appended.load() < first.metadata.checkpoint_size + 200)
+  while (static_cast<uint64_t>(appended.load()) < first.metadata.checkpoint_size + 200)
     absl::SleepFor(absl::Milliseconds(1));
   TB_ASSERT_OK_AND_ASSIGN(BackupEntry second,
                           store_->CreateBackup(backups(), kOrigin, clock_.Now()));
