@@ -421,6 +421,11 @@ absl::Status Node::FetchOwnLogBack(uint64_t witnessed_size) {
           absl::StrCat("the national node holds nothing of this node's log after seq ", held,
                        ", although its witness showed size ", witnessed_size));
     }
+    if (batch->origin() != own.origin || batch->epoch() != own.epoch) {
+      return absl::InvalidArgumentError(absl::StrCat("the national node answered with log ",
+                                                     batch->origin(), "/", batch->epoch(),
+                                                     " when asked for this node's own"));
+    }
     absl::StatusOr<sync::VerifiedBatch> verified = verifier.Verify(*batch, view, config_.national);
     if (!verified.ok()) {
       return Prefixed(absl::StrCat("the national node's copy of this node's log after seq ", held,
