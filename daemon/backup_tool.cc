@@ -20,6 +20,7 @@
 #include "node/node.h"
 #include "records/dates.h"
 #include "storage/backup.h"
+#include "storage/store.h"
 
 namespace tongban::daemon {
 namespace {
@@ -209,6 +210,42 @@ absl::StatusOr<std::string> PlaceKey(const std::string& from, const std::string&
   return std::string();
 }
 
+// How much of its own log the data a restore replaces had signed, read
+// with the key that encrypts it (the data folder's storage.key, or the
+// restore's key): "<origin>/<epoch> <size>", or empty if it cannot be read
+// (no db, another key, damage). The node compares it with what it gets back
+// and closes the epoch if events were lost (node/node.h).
+std::string SignedBefore(const std::string& data_dir, const storage::BackupEntry& b,
+                         const std::string& restore_key) {
+  const std::string db = data_dir + "/db";
+  std::error_code ec;
+  if (!std::filesystem::exists(db + "/CURRENT", ec)) return "";
+  const crypto::Suite& suite = crypto::GetSuite(b.metadata.suite);
+  for (const std::string& key : {std::string(), restore_key}) {
+    storage::StoreOptions o;
+    o.path = db;
+    o.suite = b.metadata.suite;
+    if (key.empty()) {
+      absl::StatusOr<std::string> own =
+          crypto::ReadStorageKeyFile(suite, data_dir + "/storage.key");
+      if (!own.ok()) continue;
+      o.storage_key = *own;
+    } else {
+      o.storage_key = key;
+    }
+    absl::StatusOr<std::unique_ptr<storage::Store>> store = storage::Store::Open(o);
+    if (!store.ok()) continue;
+    absl::StatusOr<uint64_t> epoch = (*store)->OwnEpoch();
+    if (!epoch.ok()) continue;
+    const storage::LogId own{b.metadata.node, *epoch};
+    auto latest = (*store)->CheckpointAtOrBelow(own, ~uint64_t{0});
+    if (!latest.ok()) continue;
+    return absl::StrCat(own.origin, "/", own.epoch, " ",
+                        latest->has_value() ? (*latest)->first : 0);
+  }
+  return "";
+}
+
 absl::Status Restore(const Flags& f, std::ostream& out) {
   TB_ASSIGN_OR_RETURN(const std::string dir, Required(f, "from"));
   TB_ASSIGN_OR_RETURN(const std::string data_dir, Required(f, "data-dir"));
@@ -232,10 +269,12 @@ absl::Status Restore(const Flags& f, std::ostream& out) {
   // before the db moves, so that no restored db is ever without it.
   TB_RETURN_IF_ERROR(storage::CheckNotInUse(data_dir + "/db"));
   const std::string marker = absl::StrCat(data_dir, "/", node::kRestoredMarkerFile);
+  const std::string signed_before = SignedBefore(data_dir, b, key.second);
   {
     std::ofstream m(marker, std::ios::trunc);
     m << "restoring backup " << b.id << " of " << dir << " at "
       << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", now, absl::UTCTimeZone()) << "\n";
+    if (!signed_before.empty()) m << "signed " << signed_before << "\n";
     if (!m.flush()) return absl::UnavailableError(absl::StrCat("cannot write ", marker));
   }
   absl::StatusOr<storage::RestoreResult> restored =
@@ -270,6 +309,11 @@ absl::Status Restore(const Flags& f, std::ostream& out) {
     out << "  storage key " << data_dir << "/storage.key (from " << key.first << ", mode 0600"
         << (key_aside.empty() ? "" : absl::StrCat("; the previous key is in ", key_aside)) << ")\n";
   }
+  out << (signed_before.empty()
+              ? "  replaced    no readable data: events signed after the backup that never left\n"
+                "              the node cannot be told apart from none\n"
+              : absl::StrCat("  replaced    data that had signed its log ", signed_before,
+                             " (origin/epoch size)\n"));
   out << "At its next start the node compares its own log with the national node's witness\n"
          "(the latest countersigned checkpoint of its log) and fetches back any of its own\n"
          "events the national node holds beyond this backup, before it appends again; it\n"

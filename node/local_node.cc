@@ -46,9 +46,12 @@ absl::StatusOr<std::unique_ptr<LocalNode>> LocalNode::Open(const LocalNodeOption
   store_options.suite = options.suite;
   TB_ASSIGN_OR_RETURN(store_options.storage_key, crypto::ReadStorageKeyFile(suite, storage_path));
   TB_ASSIGN_OR_RETURN(node->store_, storage::Store::Open(store_options));
+  // The epoch a restart record began (node/node.h), else 1.
+  storage::WriterOptions writer = options.writer;
+  TB_ASSIGN_OR_RETURN(writer.epoch, node->store_->OwnEpoch());
   TB_ASSIGN_OR_RETURN(
       node->writer_,
-      storage::Writer::Open(node->store_.get(), node->signing_key_.get(), options.writer, clock));
+      storage::Writer::Open(node->store_.get(), node->signing_key_.get(), writer, clock));
   return node;
 }
 

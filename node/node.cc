@@ -2,11 +2,15 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/crypto/key_file.h"
 #include "common/log.h"
 #include "common/merkle/checkpoint.h"
+#include "common/merkle/restart.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 #include "common/thread.h"
@@ -84,11 +88,14 @@ absl::Status Node::StartParts() {
     // housekeeping thread, so that nothing waits for a national node that
     // hangs; appends wait for the answer (appends_blocked()).
     std::error_code ec;
-    const bool restored =
-        std::filesystem::exists(absl::StrCat(config_.data_dir, "/", kRestoredMarkerFile), ec);
+    const std::string marker = absl::StrCat(config_.data_dir, "/", kRestoredMarkerFile);
+    const bool restored = std::filesystem::exists(marker, ec);
+    std::optional<SignedBefore> signed_before;
+    if (restored) signed_before = ReadRestoredMarker(marker, config_.code);
     absl::MutexLock lock(&mu_);
     start_check_pending_ = true;
     restored_ = restored;
+    signed_before_ = signed_before;
   }
   TB_RETURN_IF_ERROR(StartDriver());
   UpdateReadiness();
@@ -223,6 +230,9 @@ absl::Status Node::StartServer() {
       return witness_->Answer(r);
     };
     server.roster = [this](uint64_t have) { return roster_->SignedIfNewer(have); };
+    server.restart = [this](const std::string& asker, const v1::SignedRestart& r) {
+      return CountersignRestart(asker, r);
+    };
     server.own_log = [this](
                          const std::string& asker,
                          const v1::OwnLogRequest& r) -> absl::StatusOr<std::optional<v1::Batch>> {
@@ -329,7 +339,7 @@ void Node::CheckWitnessAtStart() {
                        config_.national, " has said how much of this node's own log it holds (",
                        own.message(), "; asked again every 10 s)");
     }
-    recover = restored_ || own_log_behind_.has_value();
+    recover = restored_ || own_log_behind_.has_value() || lost_.has_value();
   }
   if (!own.ok()) {
     TB_LOG(WARNING) << "witness not reached at start (" << own.message()
@@ -342,11 +352,13 @@ void Node::CheckWitnessAtStart() {
 
 void Node::RecoverOwnLog() {
   std::optional<uint64_t> behind;
+  std::optional<LostEvents> lost;
   {
     absl::MutexLock lock(&mu_);
     behind = own_log_behind_;
+    lost = lost_;
   }
-  if (!behind.has_value()) {
+  if (!behind.has_value() && !lost.has_value()) {
     // Restored, and the witness not reached yet: ask it first.
     if (absl::Status s = CompareWithWitness({writer()->log()}, options_.witness_at_start);
         !s.ok()) {
@@ -355,7 +367,13 @@ void Node::RecoverOwnLog() {
     }
     absl::MutexLock lock(&mu_);
     behind = own_log_behind_;
-    if (!behind.has_value()) return;  // whole: the comparison lifted the block
+    lost = lost_;
+    // Whole, and nothing lost: the comparison lifted the block.
+    if (!behind.has_value() && !lost.has_value()) return;
+  }
+  if (lost.has_value()) {
+    StartNewEpoch(*lost);
+    return;
   }
   if (behind.has_value()) {
     if (absl::Status s = FetchOwnLogBack(*behind); !s.ok()) {
@@ -371,11 +389,168 @@ void Node::RecoverOwnLog() {
     }
   }
   // Asked again: the witness must now find our log whole, which lifts the
-  // block.
+  // block (or finds events lost for good).
   if (absl::Status s = CompareWithWitness({writer()->log()}, options_.witness_at_start); !s.ok()) {
     TB_LOG(WARNING) << "the witness not reached after recovering the own log (retried in 10 s): "
                     << s;
+    return;
   }
+  {
+    absl::MutexLock lock(&mu_);
+    lost = lost_;
+  }
+  if (lost.has_value()) StartNewEpoch(*lost);
+}
+
+absl::StatusOr<v1::CosignedRestart> Node::CountersignRestart(const std::string& asker,
+                                                             const v1::SignedRestart& request) {
+  const merkle::SignedRestart s{request.body(), request.signature()};
+  TB_ASSIGN_OR_RETURN(const merkle::Restart r, merkle::ParseRestart(s.body));
+  if (r.origin != asker) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "node ", asker, " sent a restart record of node ", r.origin, ": only its own"));
+  }
+  const crypto::PublicKey* key = roster_->FindSigningKey(r.origin, r.key_id);
+  if (key == nullptr) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("restart record: the roster has no key ", r.key_id, " of node ", r.origin));
+  }
+  TB_RETURN_IF_ERROR(merkle::VerifyRestart(s, *key).status());
+  const storage::LogId closed{r.origin, r.epoch};
+  // Serialised, so that two calls (a retry racing the first) cannot both
+  // close the epoch.
+  absl::MutexLock lock(&restart_mu_);
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> stored,
+                      store()->Get(storage::Cf::kDefault, storage::RestartKey(closed)));
+  if (stored.has_value()) {
+    v1::CosignedRestart before;
+    if (!before.ParseFromString(*stored)) {
+      return absl::DataLossError(absl::StrCat("stored restart record of ", r.origin, " epoch ",
+                                              r.epoch, " does not parse"));
+    }
+    // A retry gets the same answer; another record for the same epoch none.
+    if (before.restart().body() == request.body()) return before;
+    return absl::FailedPreconditionError(absl::StrCat("epoch ", r.epoch, " of node ", r.origin,
+                                                      " was closed by another restart record"));
+  }
+  // The epoch closes where this node's whole copy ends: the asker fetched
+  // everything back first (FetchOwnLog), so nothing held anywhere is dropped.
+  TB_ASSIGN_OR_RETURN(const uint64_t held, store()->LastSeq(closed));
+  if (held != r.kept_size) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "the national node holds epoch ", r.epoch, " of node ", r.origin, " up to seq ", held,
+        ", the restart record keeps ", r.kept_size, ": fetch the log back first"));
+  }
+  TB_ASSIGN_OR_RETURN(const uint64_t next, store()->LastSeq({r.origin, r.new_epoch}));
+  if (next != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("node ", r.origin, " already wrote in epoch ", r.new_epoch));
+  }
+  TB_ASSIGN_OR_RETURN(
+      merkle::Cosignature c,
+      merkle::CosignRestart(s.body, config_.code, clock_->Now(), local_->signing_key()));
+  v1::CosignedRestart reply;
+  *reply.mutable_restart() = request;
+  reply.set_witness(c.witness);
+  reply.set_key_id(c.key_id);
+  reply.set_time_micros(c.time_micros);
+  reply.set_signature(c.signature);
+  storage::Batch batch(*store());
+  batch.PutRestart(closed, reply.SerializeAsString());
+  TB_RETURN_IF_ERROR(store()->Commit(batch, /*sync=*/true));
+  TB_LOG(WARNING) << "countersigned the restart record of node " << r.origin << ": epoch "
+                  << r.epoch << " closed at seq " << r.kept_size << " (seqs " << r.kept_size + 1
+                  << ".." << r.signed_size << " lost), epoch " << r.new_epoch << " begins";
+  return reply;
+}
+
+std::optional<Node::SignedBefore> Node::ReadRestoredMarker(const std::string& path,
+                                                           const std::string& self) {
+  // "signed <origin>/<epoch> <size>": what the data the restore replaced had
+  // signed (daemon/backup_tool.cc); absent when it could not be read.
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> words = absl::StrSplit(line, ' ');
+    if (words.size() != 3 || words[0] != "signed") continue;
+    std::vector<std::string> log = absl::StrSplit(words[1], '/');
+    SignedBefore s;
+    if (log.size() == 2 && log[0] == self && absl::SimpleAtoi(log[1], &s.epoch) &&
+        absl::SimpleAtoi(words[2], &s.size)) {
+      return s;
+    }
+    TB_LOG(WARNING) << "restore marker " << path << ": line not understood: " << line;
+  }
+  return std::nullopt;
+}
+
+void Node::StartNewEpoch(const LostEvents& lost) {
+  const storage::LogId own = writer()->log();
+  absl::Status done = [&]() -> absl::Status {
+    std::optional<std::string> target = NationalTarget();
+    if (!target.has_value()) {
+      return absl::FailedPreconditionError("the roster lists no endpoint of the national node");
+    }
+    merkle::Restart r;
+    r.origin = own.origin;
+    r.epoch = own.epoch;
+    r.kept_size = lost.kept;
+    r.signed_size = lost.signed_size;
+    r.new_epoch = own.epoch + 1;
+    r.time_micros = absl::ToUnixMicros(clock_->Now());
+    TB_ASSIGN_OR_RETURN(merkle::SignedRestart s, merkle::SignRestart(r, local_->signing_key()));
+    v1::SignedRestart request;
+    request.set_body(s.body);
+    request.set_signature(s.signature);
+    TB_ASSIGN_OR_RETURN(
+        v1::CosignedRestart reply,
+        sync::CountersignRestart(config_.national, *target, tls_, request, absl::Seconds(30)));
+    // The national node's word, checked: our record, its key, its signature.
+    if (reply.restart().body() != s.body || reply.restart().signature() != s.signature ||
+        reply.witness() != config_.national) {
+      return absl::InvalidArgumentError(
+          "the national node countersigned another restart record than this node's");
+    }
+    const crypto::PublicKey* key = roster_->FindSigningKey(config_.national, reply.key_id());
+    if (key == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("the national node countersigned with key ",
+                                                     reply.key_id(), ", not in the roster"));
+    }
+    merkle::Cosignature c{reply.witness(), reply.key_id(), reply.time_micros(), reply.signature()};
+    TB_RETURN_IF_ERROR(merkle::VerifyRestartCosignature(c, s.body, *key).status());
+    // From the next start the writer appends to the new epoch
+    // (LocalNode::Open reads it); the record stays as proof.
+    storage::Batch batch(*store());
+    batch.PutRestart(own, reply.SerializeAsString());
+    batch.PutOwnEpoch(r.new_epoch);
+    return store()->Commit(batch, /*sync=*/true);
+  }();
+  absl::MutexLock lock(&mu_);
+  if (!done.ok()) {
+    TB_LOG(ERROR) << "starting a new epoch failed (retried in 10 s): " << done;
+    blocked_ = absl::StrCat(
+        "restored from a backup: events ", own.origin, "/", own.epoch, "/", lost.kept + 1, "..",
+        lost.signed_size,
+        " were signed and never left this node: they are lost. A new epoch needs the national "
+        "node's countersignature of the restart record, which failed (retried every 10 s): ",
+        done.message());
+    return;
+  }
+  TB_LOG(WARNING) << "restart record countersigned by the national node: epoch " << own.epoch
+                  << " of this node's log closed at seq " << lost.kept << " (seqs " << lost.kept + 1
+                  << ".." << lost.signed_size << " lost); epoch " << own.epoch + 1
+                  << " begins at the next start";
+  lost_.reset();
+  restored_ = false;
+  std::error_code ec;
+  std::filesystem::remove(absl::StrCat(config_.data_dir, "/", kRestoredMarkerFile), ec);
+  blocked_ = absl::StrCat(
+      "a new epoch: events ", own.origin, "/", own.epoch, "/", lost.kept + 1, "..",
+      lost.signed_size,
+      " were signed and never left this node, so they are lost; the national node countersigned "
+      "the restart record closing epoch ",
+      own.epoch, " at seq ", lost.kept, ". This node appends in epoch ", own.epoch + 1,
+      " from its next start: restart it (systemctl restart tongband)");
 }
 
 absl::Status Node::FetchOwnLogBack(uint64_t witnessed_size) {
@@ -566,6 +741,8 @@ absl::Status Node::CompareWithWitness(std::vector<storage::LogId> logs, absl::Du
 
 void Node::ApplyWitnessFindings(const std::vector<sync::WitnessFinding>& findings,
                                 const storage::LogId& own) {
+  // How much of our log we hold, for what a restore may have lost.
+  const absl::StatusOr<uint64_t> held = store()->LastSeq(own);
   std::optional<std::string> forked;
   std::optional<uint64_t> behind;
   bool own_whole = false;  // the witness holds no more of our log than we do
@@ -595,6 +772,17 @@ void Node::ApplyWitnessFindings(const std::vector<sync::WitnessFinding>& finding
                               ", more than this node (restored from a backup?); fetching the "
                               "missing events back before appending");
       own_log_behind_ = behind;
+    } else if (own_whole && restored_ && signed_before_.has_value() &&
+               signed_before_->epoch == own.epoch && held.ok() && signed_before_->size > *held) {
+      // Whole as far as the national node knows, yet the data the restore
+      // replaced had signed more: those events never left this node.
+      lost_ = LostEvents{*held, signed_before_->size};
+      own_log_behind_.reset();
+      blocked_ = absl::StrCat("restored from a backup: events ", own.origin, "/", own.epoch, "/",
+                              *held + 1, "..", signed_before_->size,
+                              " were signed and never left this node: they are lost; asking the "
+                              "national node to countersign a new epoch");
+      TB_LOG(ERROR) << "appends blocked: " << *blocked_;
     } else if (own_whole && (restored_ || own_log_behind_.has_value())) {
       TB_LOG(WARNING) << "this node's own log is whole again (confirmed by the witness); appends "
                          "allowed";
@@ -642,7 +830,7 @@ void Node::Housekeeping() {
     bool recovering;
     {
       absl::MutexLock lock(&mu_);
-      recovering = restored_ || own_log_behind_.has_value();
+      recovering = restored_ || own_log_behind_.has_value() || lost_.has_value();
     }
     if (recovering && now >= next_recovery) {
       next_recovery = now + absl::Seconds(10);

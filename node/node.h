@@ -183,6 +183,33 @@ class Node {
   // `witnessed_size`, verified against its own signed checkpoints, and
   // appends it (storage::Writer::AppendRecovered); waits until it is signed.
   absl::Status FetchOwnLogBack(uint64_t witnessed_size) ABSL_LOCKS_EXCLUDED(mu_);
+  // What the data a restore replaced had signed of our log (the marker's
+  // "signed <origin>/<epoch> <size>" line), if the restore could read it.
+  struct SignedBefore {
+    uint64_t epoch = 0;
+    uint64_t size = 0;
+  };
+  static std::optional<SignedBefore> ReadRestoredMarker(const std::string& path,
+                                                        const std::string& self);
+  // Events signed before a restore that neither the backup nor the national
+  // node holds: kept+1 .. signed_size of the current epoch.
+  struct LostEvents {
+    uint64_t kept = 0;
+    uint64_t signed_size = 0;
+  };
+  // Signs a restart record closing the current epoch at `lost.kept`, has
+  // the national node countersign it, and stores it with the next epoch,
+  // which the writer appends to from the next start (LocalNode::Open).
+  // Appends stay blocked, saying to restart. On the housekeeping thread.
+  void StartNewEpoch(const LostEvents& lost) ABSL_LOCKS_EXCLUDED(mu_);
+  // The national node's side: checks `asker`'s restart record (its own, its
+  // roster key, the epoch held here up to kept_size, not closed before, the
+  // new epoch not yet written), countersigns and stores it. A retry of the
+  // same record gets the stored answer.
+  absl::StatusOr<v1::CosignedRestart> CountersignRestart(const std::string& asker,
+                                                         const v1::SignedRestart& request)
+      ABSL_LOCKS_EXCLUDED(restart_mu_);
+  absl::Mutex restart_mu_;
   // What the comparison with the witness found, applied to blocked_.
   void ApplyWitnessFindings(const std::vector<sync::WitnessFinding>& findings,
                             const storage::LogId& own) ABSL_LOCKS_EXCLUDED(mu_);
@@ -230,6 +257,8 @@ class Node {
   bool restored_ ABSL_GUARDED_BY(mu_) = false;
   // The witness's size of our own log, while we hold less of it.
   std::optional<uint64_t> own_log_behind_ ABSL_GUARDED_BY(mu_);
+  std::optional<SignedBefore> signed_before_ ABSL_GUARDED_BY(mu_);
+  std::optional<LostEvents> lost_ ABSL_GUARDED_BY(mu_);
   bool stopped_ = false;
   std::shared_ptr<const FleetSnapshot> fleet_ ABSL_GUARDED_BY(mu_);
   MetricsHistory history_;

@@ -142,6 +142,10 @@ std::string EvidenceKey(const LogId& log, int64_t detected_at_micros) {
   return absl::StrCat(EvidencePrefix(log), detected_at_micros);
 }
 
+std::string RestartKey(const LogId& log) {
+  return absl::StrCat("restart/", log.origin, "/", log.epoch);
+}
+
 std::string FrozenPrefix() { return "frozen/"; }
 
 std::string FrozenKey(const LogId& log) {

@@ -20,6 +20,11 @@
 //   "default"      "evidence/" origin:6 "/" epoch "/"    EquivocationEvidence (sync/evidence.h);
 //                  detected_at_micros (decimal)          epoch and time in decimal text
 //   "default"      "frozen/" origin:6 "/" epoch          why the log is frozen for apply
+//   "default"      "epoch"                               the epoch this node appends to
+//                                                        (decimal; absent: 1), after a
+//                                                        restart record (node/node.h)
+//   "default"      "restart/" origin:6 "/" epoch         CosignedRestart (exchange.proto)
+//                                                        closing that epoch of the log
 //   "default"      "names/" name 0x00 birth:8 person:18  record id of the person's basics
 //                                                        (person search: NormalizedName of
 //                                                        a basics head's name, birth date
@@ -129,6 +134,11 @@ std::string FrozenKey(const LogId& log);
 // (false for a key of another layout).
 std::string FrozenPrefix();
 bool DecodeFrozenKey(absl::string_view key, LogId* out);
+
+// "default" column family: the epoch this node appends to (absent: 1), and
+// the countersigned restart record that closed an epoch of `log`'s origin.
+inline constexpr absl::string_view kOwnEpochKey = "epoch";
+std::string RestartKey(const LogId& log);
 
 // "default" column family: an operator's lock-out state (admin/auth.h).
 inline constexpr absl::string_view kLockoutPrefix = "lockout/";

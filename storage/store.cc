@@ -11,6 +11,7 @@
 
 #include <filesystem>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -172,6 +173,12 @@ void Batch::PutLockout(absl::string_view operator_name, const v1::LockoutState& 
 
 void Batch::PutFrozen(const LogId& log, absl::string_view why) {
   Put(Cf::kDefault, FrozenKey(log), why);
+}
+
+void Batch::PutOwnEpoch(uint64_t epoch) { Put(Cf::kDefault, kOwnEpochKey, absl::StrCat(epoch)); }
+
+void Batch::PutRestart(const LogId& log, absl::string_view cosigned_restart) {
+  Put(Cf::kDefault, RestartKey(log), cosigned_restart);
 }
 
 // --- Store ---
@@ -417,6 +424,16 @@ absl::Status Store::Commit(Batch& batch, bool sync) {
 uint64_t Store::synced_commits() const {
   absl::MutexLock lock(&mu_);
   return synced_commits_;
+}
+
+absl::StatusOr<uint64_t> Store::OwnEpoch() const {
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> stored, Get(Cf::kDefault, kOwnEpochKey));
+  if (!stored.has_value()) return 1;
+  uint64_t epoch = 0;
+  if (!absl::SimpleAtoi(*stored, &epoch) || epoch == 0) {
+    return absl::DataLossError(absl::StrCat("stored epoch \"", *stored, "\" does not parse"));
+  }
+  return epoch;
 }
 
 absl::StatusOr<std::optional<std::string>> Store::Get(Cf c, absl::string_view key) const {

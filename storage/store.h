@@ -102,6 +102,11 @@ class Batch {
   void PutEvidence(const LogId& log, int64_t detected_at_micros,
                    const v1::EquivocationEvidence& evidence);
   void PutFrozen(const LogId& log, absl::string_view why);
+  // The epoch this node appends to from its next start, and the
+  // countersigned restart record (CosignedRestart bytes) that closed `log`
+  // (keys.h "epoch", "restart/"; node/node.h).
+  void PutOwnEpoch(uint64_t epoch);
+  void PutRestart(const LogId& log, absl::string_view cosigned_restart);
   // An operator's lock-out state (admin/auth.h; keys.h "lockout/").
   void PutLockout(absl::string_view operator_name, const v1::LockoutState& state);
 
@@ -229,6 +234,9 @@ class Store {
   // name -> value for every counter whose name starts with `prefix`.
   absl::StatusOr<std::map<std::string, uint64_t>> ListCounters(absl::string_view prefix) const;
   absl::StatusOr<std::optional<std::string>> Get(Cf cf, absl::string_view key) const;
+  // The epoch this node appends to (keys.h "epoch"; 1 if none is stored).
+  // kDataLoss if the stored value does not parse.
+  absl::StatusOr<uint64_t> OwnEpoch() const;
   // An operator's lock-out state, or nullopt if none was stored;
   // kDataLoss if the stored bytes do not parse.
   absl::StatusOr<std::optional<v1::LockoutState>> GetLockout(absl::string_view operator_name) const;

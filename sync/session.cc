@@ -107,7 +107,7 @@ absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
   }
   TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> held, store_->CheckpointLogs());
   for (const storage::LogId& log : held) {
-    if (log == writer_->log()) continue;
+    if (log.origin == options_.self) continue;  // our own logs, every epoch
     TB_ASSIGN_OR_RETURN(auto latest, store_->CheckpointAtOrBelow(log, ~uint64_t{0}));
     if (latest.has_value()) positions[Key(log)].set_checkpoint_size(latest->first);
   }
@@ -596,7 +596,18 @@ absl::Status Session::KeepEvidence(const Equivocation& evidence, const storage::
 
 absl::StatusOr<std::vector<storage::LogId>> Session::LogsToSend() {
   std::vector<storage::LogId> logs;
-  if (refused_by_peer_.count(Key(writer_->log())) == 0) logs.push_back(writer_->log());
+  const storage::LogId& own = writer_->log();
+  if (refused_by_peer_.count(Key(own)) == 0) logs.push_back(own);
+  if (own.epoch > 1) {
+    // Earlier epochs of our own log (closed by a restart record, node/node.h)
+    // still owe the peer whatever it has not received of them.
+    TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> earlier, store_->CheckpointLogs());
+    for (storage::LogId& log : earlier) {
+      if (log.origin != options_.self || log.epoch >= own.epoch) continue;
+      if (refused_by_peer_.count(Key(log)) != 0) continue;
+      logs.push_back(std::move(log));
+    }
+  }
   if (we_keep_whole_logs_) {
     // The national node relays every log routed on to this peer, except
     // those the peer refuses.
@@ -652,7 +663,7 @@ absl::StatusOr<std::optional<v1::SyncMessage>> Session::NextBatch() {
     const size_t index = (next_log_ + i) % logs.size();
     const storage::LogId& log = logs[index];
     PeerPosition& position = peer_positions_[Key(log)];
-    const bool whole = peer_keeps_whole_logs_ && log == writer_->log();
+    const bool whole = peer_keeps_whole_logs_ && log.origin == options_.self;
     absl::StatusOr<std::optional<v1::Batch>> read =
         whole ? ReadContiguous(*store_, log, position, options_.limits)
               : ReadRouted(*store_, peer_, log, position, options_.limits);

@@ -693,6 +693,7 @@ class ExchangeService final
         where_(std::move(options.where)),
         witness_(std::move(options.witness)),
         own_log_(std::move(options.own_log)),
+        restart_(std::move(options.restart)),
         roster_(std::move(options.roster)),
         admitted_(std::move(options.admitted)),
         executor_(executor) {}
@@ -729,6 +730,17 @@ class ExchangeService final
       v1::OwnLogReply answer;
       if (batch.has_value()) *answer.mutable_batch() = *std::move(batch);
       return answer;
+    });
+  }
+
+  grpc::Status CountersignRestart(grpc::ServerContext* ctx, const v1::SignedRestart* request,
+                                  v1::CosignedRestart* reply) override {
+    return Unary(ctx, reply, [&](const std::string& peer) -> absl::StatusOr<v1::CosignedRestart> {
+      if (!restart_) {
+        return absl::FailedPreconditionError(
+            "this node does not countersign restart records (the national node does)");
+      }
+      return restart_(peer, *request);
     });
   }
 
@@ -790,6 +802,7 @@ class ExchangeService final
   const WhereAnswer where_;
   const WitnessAnswer witness_;
   const OwnLogAnswer own_log_;
+  const RestartAnswer restart_;
   const RosterAnswer roster_;
   const std::function<void(const std::string&, const std::string&)> admitted_;
   Executor* const executor_;  // Not owned.
@@ -927,6 +940,14 @@ absl::StatusOr<std::optional<v1::Batch>> FetchOwnLog(const std::string& peer,
                                                        &v1::Exchange::Stub::FetchOwnLog, timeout));
   if (!reply.has_batch()) return std::nullopt;
   return std::move(*reply.mutable_batch());
+}
+
+absl::StatusOr<v1::CosignedRestart> CountersignRestart(const std::string& peer,
+                                                       const std::string& target,
+                                                       const TlsIdentity& tls,
+                                                       const v1::SignedRestart& restart,
+                                                       absl::Duration timeout) {
+  return CallUnary(peer, target, tls, restart, &v1::Exchange::Stub::CountersignRestart, timeout);
 }
 
 absl::StatusOr<std::optional<v1::SignedRoster>> FetchRoster(const std::string& peer,

@@ -74,6 +74,9 @@ using WitnessAnswer = std::function<absl::StatusOr<v1::WitnessReply>(
 // nullopt when nothing more is held.
 using OwnLogAnswer = std::function<absl::StatusOr<std::optional<v1::Batch>>(
     const std::string& asker, const v1::OwnLogRequest& request)>;
+// Countersigns the asker's restart record (CountersignRestart).
+using RestartAnswer = std::function<absl::StatusOr<v1::CosignedRestart>(
+    const std::string& asker, const v1::SignedRestart& restart)>;
 // The current signed roster if its version is greater than `have_version`,
 // else nullopt (sync/roster_holder.h: RosterHolder::SignedIfNewer).
 using RosterAnswer = std::function<std::optional<v1::SignedRoster>(uint64_t have_version)>;
@@ -95,6 +98,9 @@ class ExchangeServer {
     // The national node serves each node its own log back; unset elsewhere
     // (FetchOwnLog is then refused with FAILED_PRECONDITION).
     OwnLogAnswer own_log;
+    // The national node countersigns restart records; unset elsewhere
+    // (CountersignRestart is then refused with FAILED_PRECONDITION).
+    RestartAnswer restart;
     // Serves the current roster (the national node); unset: GetRoster is
     // refused with FAILED_PRECONDITION.
     RosterAnswer roster;
@@ -191,6 +197,15 @@ absl::StatusOr<std::optional<v1::Batch>> FetchOwnLog(const std::string& peer,
                                                      const TlsIdentity& tls,
                                                      const v1::OwnLogRequest& request,
                                                      absl::Duration timeout);
+
+// Asks the national node at `target` (which must present `peer`'s
+// certificate) to countersign this node's restart record. The reply is
+// unverified (merkle::VerifyRestartCosignature).
+absl::StatusOr<v1::CosignedRestart> CountersignRestart(const std::string& peer,
+                                                       const std::string& target,
+                                                       const TlsIdentity& tls,
+                                                       const v1::SignedRestart& restart,
+                                                       absl::Duration timeout);
 
 // Asks the node at `target` (which must present `peer`'s certificate) for
 // the current roster: nullopt when it holds none newer than `have_version`.

@@ -3,4 +3,5 @@ target_sources(tongban_common PRIVATE
   merkle/tree.cc
   merkle/checkpoint.cc
   merkle/cosignature.cc
+  merkle/restart.cc
 )

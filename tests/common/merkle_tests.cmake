@@ -3,4 +3,5 @@ list(APPEND COMMON_TEST_SRCS
   common/merkle/tree_test.cc
   common/merkle/checkpoint_test.cc
   common/merkle/cosignature_test.cc
+  common/merkle/restart_test.cc
 )

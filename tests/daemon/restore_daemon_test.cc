@@ -15,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/merkle/checkpoint.h"
+#include "common/merkle/restart.h"
 #include "common/status_macros.h"
 #include "gtest/gtest.h"
 #include "node/node.h"
@@ -147,6 +148,119 @@ TEST_P(RestoreDaemonTest, ARestoredCountyFetchesItsOwnLogBackBeforeItAppends) {
       std::optional<std::string> frozen,
       national_->node().store()->Get(storage::Cf::kDefault, storage::FrozenKey(county_log)));
   EXPECT_FALSE(frozen.has_value());
+}
+
+// Events signed after the backup that never left the county (the national
+// node was down) cannot be fetched back: the restored county closes its
+// epoch at the size the national node holds under a restart record the
+// national node countersigns, names the lost seqs, and from its next start
+// appends in the next epoch, which the national node accepts.
+TEST_P(RestoreDaemonTest, EventsThatNeverLeftEndInANewEpochUnderACountersignedRestartRecord) {
+  setenv("TONGBAND", TB_TONGBAND, 1);  // tongbanctl restore runs it
+  const storage::LogId epoch1{kCounty, 1};
+  const storage::LogId epoch2{kCounty, 2};
+  TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", 1))).status());
+  TB_ASSERT_OK_AND_ASSIGN(const uint64_t kept, county_->node().store()->LastSeq(epoch1));
+  ASSERT_TRUE(testutil::WaitUntil(
+      [&] {
+        auto latest = national_->node().store()->CheckpointAtOrBelow(epoch1, ~uint64_t{0});
+        return latest.ok() && latest->has_value() && (*latest)->first >= kept;
+      },
+      absl::Seconds(30), "the national node to hold the county's first event"));
+  const std::string data = dir_.File(kCounty) + "/data";
+  std::string err, out;
+  ASSERT_EQ(Ctl("admin", {"backup", "create"}, &err, &out), 0) << err;
+
+  // The national node goes down; the county signs three more events, which
+  // never leave it.
+  TB_ASSERT_OK_AND_ASSIGN(Config national_config,
+                          LoadConfig(dir_.File("000000") + "/tongband.conf"));
+  national_config.peer_listen = absl::StrCat("127.0.0.1:", national_->node().peer_port());
+  national_->Stop();
+  national_.reset();
+  for (int i = 2; i <= 4; ++i) {
+    TB_ASSERT_OK(
+        As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", i))).status());
+  }
+  TB_ASSERT_OK_AND_ASSIGN(const uint64_t signed_size, county_->node().store()->LastSeq(epoch1));
+  ASSERT_EQ(signed_size, kept + 3);
+  TB_ASSERT_OK(county_->node().writer()->WaitForCheckpoint(signed_size, absl::Seconds(30)));
+
+  // Restored over that data: the restore notes what it had signed.
+  TB_ASSERT_OK_AND_ASSIGN(Config config, LoadConfig(dir_.File(kCounty) + "/tongband.conf"));
+  county_->Stop();
+  county_.reset();
+  ASSERT_EQ(RunCtl({"restore", "--from", data + "/backups", "--data-dir", data}, &err, &out), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat(kCounty, "/1 ", signed_size))) << out;
+  TB_ASSERT_OK_AND_ASSIGN(national_, daemon::Daemon::Start(national_config, RealClock()));
+  NodeOptions quick;
+  quick.witness_at_start = absl::Seconds(1);
+  TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(config, RealClock(), quick));
+  const std::string lost = absl::StrCat(kCounty, "/1/", kept + 1, "..", signed_size);
+  ASSERT_TRUE(testutil::WaitUntil(
+      [&] {
+        std::optional<std::string> why = county_->node().appends_blocked();
+        return why.has_value() && absl::StrContains(*why, "restart it");
+      },
+      absl::Seconds(60), "the county to close its epoch"));
+  const std::string why = *county_->node().appends_blocked();
+  EXPECT_TRUE(absl::StrContains(why, lost)) << why;
+  EXPECT_EQ(Ctl("clerk",
+                {"person", "register", testutil::MakeId(kCounty, "19900101", 5), "--name", "Li",
+                 "--sex", "male", "--birth-date", "1990-01-01", "--hukou-region", kCounty},
+                &err),
+            3)
+      << err;
+
+  // Both nodes keep the restart record, countersigned by the national node.
+  for (daemon::Daemon* d : {county_.get(), national_.get()}) {
+    TB_ASSERT_OK_AND_ASSIGN(
+        std::optional<std::string> stored,
+        d->node().store()->Get(storage::Cf::kDefault, storage::RestartKey(epoch1)));
+    ASSERT_TRUE(stored.has_value());
+    v1::CosignedRestart record;
+    ASSERT_TRUE(record.ParseFromString(*stored));
+    const crypto::PublicKey* national_key =
+        d->node().roster().FindSigningKey("000000", record.key_id());
+    ASSERT_NE(national_key, nullptr);
+    TB_ASSERT_OK_AND_ASSIGN(merkle::Restart r, merkle::VerifyRestartCosignature(
+                                                   {record.witness(), record.key_id(),
+                                                    record.time_micros(), record.signature()},
+                                                   record.restart().body(), *national_key));
+    EXPECT_EQ(r.kept_size, kept);
+    EXPECT_EQ(r.signed_size, signed_size);
+    EXPECT_EQ(r.new_epoch, 2u);
+  }
+
+  // From the next start the county appends in epoch 2, and the national
+  // node takes it: nothing frozen, epoch 1 still ends where it did.
+  county_->Stop();
+  county_.reset();
+  TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(config, RealClock()));
+  EXPECT_FALSE(county_->node().appends_blocked().has_value());
+  TB_ASSERT_OK_AND_ASSIGN(
+      v1::WriteReply written,
+      As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", 6))));
+  EXPECT_EQ(written.event().epoch(), 2u);
+  EXPECT_EQ(written.event().seq(), 1u);
+  ASSERT_TRUE(testutil::WaitUntil(
+      [&] {
+        auto last = national_->node().store()->LastSeq(epoch2);
+        return last.ok() && *last == 1;
+      },
+      absl::Seconds(30), "the national node to take the county's epoch 2"));
+  TB_ASSERT_OK_AND_ASSIGN(std::string ours, county_->node().store()->GetEvent(epoch2, 1));
+  TB_ASSERT_OK_AND_ASSIGN(std::string theirs, national_->node().store()->GetEvent(epoch2, 1));
+  EXPECT_EQ(ours, theirs);
+  TB_ASSERT_OK_AND_ASSIGN(uint64_t national_epoch1, national_->node().store()->LastSeq(epoch1));
+  EXPECT_EQ(national_epoch1, kept);
+  for (const storage::LogId& log : {epoch1, epoch2}) {
+    TB_ASSERT_OK_AND_ASSIGN(
+        std::optional<std::string> frozen,
+        national_->node().store()->Get(storage::Cf::kDefault, storage::FrozenKey(log)));
+    EXPECT_FALSE(frozen.has_value()) << log.epoch;
+  }
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(RestoreDaemonTest);
