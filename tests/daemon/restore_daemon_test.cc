@@ -19,6 +19,7 @@
 #include "common/status_macros.h"
 #include "gtest/gtest.h"
 #include "node/node.h"
+#include "sync/transport.h"
 #include "tests/daemon/daemon_fixture.h"
 #include "tests/testutil/http.h"
 #include "tests/testutil/suites.h"
@@ -261,6 +262,75 @@ TEST_P(RestoreDaemonTest, EventsThatNeverLeftEndInANewEpochUnderACountersignedRe
         national_->node().store()->Get(storage::Cf::kDefault, storage::FrozenKey(log)));
     EXPECT_FALSE(frozen.has_value()) << log.epoch;
   }
+}
+
+// The national node countersigns only a restart record it can stand
+// behind: the asker's own, signed with its roster key, closing the epoch
+// exactly where its own copy ends, once. A retry gets the same answer.
+TEST_P(RestoreDaemonTest, TheNationalNodeCountersignsOnlyARestartRecordItCanStandBehind) {
+  const storage::LogId epoch1{kCounty, 1};
+  TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", 1))).status());
+  TB_ASSERT_OK_AND_ASSIGN(const uint64_t kept, county_->node().store()->LastSeq(epoch1));
+  ASSERT_TRUE(testutil::WaitUntil(
+      [&] {
+        auto last = national_->node().store()->LastSeq(epoch1);
+        return last.ok() && *last == kept;
+      },
+      absl::Seconds(30), "the national node to hold the county's event"));
+  const std::string target = absl::StrCat("127.0.0.1:", national_->node().peer_port());
+  auto ask = [&](const merkle::Restart& r, const crypto::PrivateKey& key,
+                 bool forge = false) -> absl::StatusOr<v1::CosignedRestart> {
+    TB_ASSIGN_OR_RETURN(merkle::SignedRestart s, merkle::SignRestart(r, key));
+    v1::SignedRestart request;
+    request.set_body(s.body);
+    request.set_signature(s.signature);
+    if (forge) (*request.mutable_signature())[request.signature().size() / 2] ^= 1;
+    return sync::CountersignRestart("000000", target, county_->node().tls(), request,
+                                    absl::Seconds(10));
+  };
+  merkle::Restart r;
+  r.origin = kCounty;
+  r.epoch = 1;
+  r.kept_size = kept;
+  r.signed_size = kept + 2;
+  r.new_epoch = 2;
+  r.time_micros = absl::ToUnixMicros(absl::Now());
+  const crypto::PrivateKey& county_key = county_->node().signing_key();
+
+  merkle::Restart other = r;
+  other.origin = "440305";  // not the asker
+  EXPECT_EQ(ask(other, county_key).status().code(), absl::StatusCode::kPermissionDenied);
+  TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<crypto::PrivateKey> stranger,
+                          crypto::GetSuite(GetParam()).GenerateKey());
+  EXPECT_EQ(ask(r, *stranger).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(ask(r, county_key, /*forge=*/true).status().code(), absl::StatusCode::kInvalidArgument);
+  merkle::Restart short_of_it = r;
+  short_of_it.kept_size = kept - 1;  // would drop an event the national node holds
+  absl::Status refused = ask(short_of_it, county_key).status();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kFailedPrecondition) << refused;
+  EXPECT_TRUE(absl::StrContains(refused.message(), "fetch the log back first")) << refused;
+  TB_ASSERT_OK_AND_ASSIGN(
+      std::optional<std::string> none,
+      national_->node().store()->Get(storage::Cf::kDefault, storage::RestartKey(epoch1)));
+  EXPECT_FALSE(none.has_value()) << "a refused record was stored";
+
+  TB_ASSERT_OK_AND_ASSIGN(v1::CosignedRestart first, ask(r, county_key));
+  const crypto::PublicKey* national_key =
+      national_->node().roster().FindSigningKey("000000", first.key_id());
+  ASSERT_NE(national_key, nullptr);
+  TB_EXPECT_OK(merkle::VerifyRestartCosignature(
+                   {first.witness(), first.key_id(), first.time_micros(), first.signature()},
+                   first.restart().body(), *national_key)
+                   .status());
+  // The same record again: the stored answer. Another one for the epoch:
+  // refused.
+  absl::StatusOr<v1::CosignedRestart> again = sync::CountersignRestart(
+      "000000", target, county_->node().tls(), first.restart(), absl::Seconds(10));
+  TB_ASSERT_OK(again.status());
+  EXPECT_EQ(again->SerializeAsString(), first.SerializeAsString());
+  merkle::Restart second = r;
+  second.signed_size = kept + 5;
+  EXPECT_EQ(ask(second, county_key).status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(RestoreDaemonTest);
