@@ -11,6 +11,7 @@
 #include "admin/totp.h"
 #include "common/crypto/key_file.h"
 #include "common/ids/citizen_id.h"
+#include "common/log.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 #include "records/dates.h"
@@ -205,9 +206,13 @@ absl::StatusOr<v1::BackupReply> AdminApi::Backup(const Operator& op, const v1::B
       op, Permission::kManageConfig, "node.backup", "", purpose,
       [&]() -> absl::StatusOr<v1::BackupReply> {
         const std::string& dir = node_->config().backup_dir;
+        const uint32_t keep = node_->config().backup_keep;
+        // Retention is applied inside CreateBackup (storage/backup.cc says
+        // why: same lock, same engine), right after the backup succeeds.
         TB_ASSIGN_OR_RETURN(
-            storage::BackupEntry b,
-            node_->store()->CreateBackup(dir, node_->config().code, node_->clock()->Now()));
+            storage::CreatedBackup made,
+            node_->store()->CreateBackup(dir, node_->config().code, node_->clock()->Now(), keep));
+        const storage::BackupEntry& b = made.backup;
         v1::BackupReply reply;
         reply.set_backup_id(b.id);
         reply.set_dir(dir);
@@ -215,6 +220,17 @@ absl::StatusOr<v1::BackupReply> AdminApi::Backup(const Operator& op, const v1::B
         reply.set_files(b.files);
         reply.set_checkpoint_size(b.metadata.checkpoint_size);
         reply.set_created_micros(b.metadata.created_micros);
+        reply.set_backup_keep(keep);
+        for (uint32_t id : made.removed) reply.add_removed_backup_ids(id);
+        if (!made.removed.empty()) {
+          absl::StrAppend(&purpose, " (removed ", made.removed.size(), " older)");
+        }
+        // The backup is made: a failed removal is reported, not an error.
+        if (!made.purge.ok()) {
+          TB_LOG(WARNING) << "backup " << b.id << " made, but " << made.purge;
+          reply.set_purge_error(std::string(made.purge.message()));
+          absl::StrAppend(&purpose, " (removing older backups failed)");
+        }
         return reply;
       });
 }

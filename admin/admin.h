@@ -112,8 +112,12 @@ class AdminApi {
                                                          const v1::ManageOperatorRequest& r);
   // An incremental backup of the node's store into the configured folder
   // ([storage] backup_dir; storage/backup.h), while the node keeps writing.
+  // Then keeps the newest [storage] backup_keep backups there and removes
+  // older ones (the reply names them); a failed removal is logged and put in
+  // the reply's purge_error, and the backup still succeeds.
   // Administrators only (manage configuration); audited ("node.backup",
-  // purpose "backup" and the reason), refusals included. Names no person.
+  // purpose "backup" and the reason, plus "(removed N older)" when backups
+  // were removed), refusals included. Names no person.
   absl::StatusOr<v1::BackupReply> Backup(const Operator& op, const v1::BackupRequest& r);
   // Most persons one search returns; most fleet rows one page holds.
   static constexpr uint32_t kMaxSearchResults = 50;
@@ -126,7 +130,8 @@ class AdminApi {
   absl::Status AppendsAllowed() const;
   // The normalized form of `raw`, or kInvalidArgument naming the field.
   absl::StatusOr<std::string> Person(absl::string_view raw) const;
-  // Runs `body` and audits it with its outcome.
+  // Runs `body` and audits it with its outcome. `reason` is read after
+  // `body` runs, so a body may append what it did to the string it refers to.
   template <typename T>
   absl::StatusOr<T> Audited(const Operator& op, Permission permission, const std::string& action,
                             const std::string& person, const std::string& reason,

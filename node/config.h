@@ -64,6 +64,10 @@ struct Config {
   // files the hardened unit lets the daemon write (ProtectSystem=strict).
   // Never taken from a request. The storage key is never written there.
   std::string backup_dir;
+  // After each backup the node keeps the newest `backup_keep` backups there
+  // and removes the older ones (files still used by a kept backup stay).
+  // 0: keep every backup. At most 1000.
+  uint32_t backup_keep = 7;
 
   // [peer]
   std::string peer_listen = "0.0.0.0:7443";

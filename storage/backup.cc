@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <memory>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -316,6 +317,40 @@ absl::Status SyncDir(const std::string& dir) {
   return Prefixed(absl::StrCat("sync ", dir), FromRocksStatus(s));
 }
 
+// Removes all but the newest `keep` (> 0) backups of the folder with
+// `engine`, which has just written backup `made`. This runs inside
+// CreateBackup rather than as a separate call so that it holds the same
+// lock and uses the same writable engine: one writer per folder, and no
+// window in which another backup could become the newest. Sets out->removed
+// to the ids gone afterwards (also after a partial failure) and out->purge
+// to the failure, if any.
+void PurgeOld(rocksdb::BackupEngine& engine, rocksdb::BackupID made, uint32_t keep,
+              const std::string& abs_dir, CreatedBackup* out) {
+  std::vector<rocksdb::BackupInfo> before;
+  engine.GetBackupInfo(&before, /*include_file_details=*/false);  // oldest first
+  if (before.size() <= keep) return;
+  // PurgeOldBackups keeps the highest ids; ours must be one of them.
+  if (before.back().backup_id != made) {
+    out->purge = absl::InternalError(absl::StrCat("backup folder ", abs_dir, ": backup ",
+                                                  before.back().backup_id, " is newer than ", made,
+                                                  ", which was just made; nothing removed"));
+    return;
+  }
+  const rocksdb::IOStatus s = engine.PurgeOldBackups(keep);
+  std::vector<rocksdb::BackupInfo> after;
+  engine.GetBackupInfo(&after, /*include_file_details=*/false);
+  std::set<rocksdb::BackupID> left;
+  for (const rocksdb::BackupInfo& info : after) left.insert(info.backup_id);
+  for (const rocksdb::BackupInfo& info : before) {
+    if (left.count(info.backup_id) == 0) out->removed.push_back(info.backup_id);
+  }
+  if (!s.ok()) {
+    out->purge = Prefixed(
+        absl::StrCat("backup folder ", abs_dir, ": removing backups older than the newest ", keep),
+        FromRocksStatus(s));
+  }
+}
+
 }  // namespace
 
 std::string EncodeBackupMetadata(const BackupMetadata& m) {
@@ -374,8 +409,8 @@ absl::StatusOr<BackupMetadata> ParseBackupMetadata(absl::string_view text) {
   return m;
 }
 
-absl::StatusOr<BackupEntry> Store::CreateBackup(const std::string& dir, const std::string& node,
-                                                absl::Time now) {
+absl::StatusOr<CreatedBackup> Store::CreateBackup(const std::string& dir, const std::string& node,
+                                                  absl::Time now, uint32_t keep) {
   // One BackupEngine at a time may write a folder.
   static absl::Mutex* const backup_mu = new absl::Mutex();
   absl::MutexLock lock(backup_mu);
@@ -416,10 +451,17 @@ absl::StatusOr<BackupEntry> Store::CreateBackup(const std::string& dir, const st
   if (!s.ok()) return Prefixed(absl::StrCat("backup into ", abs_dir), FromRocksStatus(s));
   rocksdb::BackupInfo info;
   TB_RETURN_IF_ERROR(FromRocksStatus(engine.writable->GetBackupInfo(id, &info)));
-  TB_ASSIGN_OR_RETURN(BackupEntry entry, EntryOf(info, abs_dir));
-  TB_LOG(INFO) << "backup " << id << " written to " << abs_dir << ": " << entry.files << " files, "
-               << entry.size_bytes << " bytes, own checkpoint size " << m.checkpoint_size;
-  return entry;
+  CreatedBackup out;
+  TB_ASSIGN_OR_RETURN(out.backup, EntryOf(info, abs_dir));
+  TB_LOG(INFO) << "backup " << id << " written to " << abs_dir << ": " << out.backup.files
+               << " files, " << out.backup.size_bytes << " bytes, own checkpoint size "
+               << m.checkpoint_size;
+  if (keep > 0) PurgeOld(*engine.writable, id, keep, abs_dir, &out);
+  if (!out.removed.empty()) {
+    TB_LOG(INFO) << "backup folder " << abs_dir << ": removed backup "
+                 << absl::StrJoin(out.removed, ", ") << " (keeping the newest " << keep << ")";
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<BackupEntry>> ListBackups(const std::string& dir) {

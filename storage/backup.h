@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
@@ -61,6 +62,16 @@ struct BackupEntry {
   uint64_t size_bytes = 0;  // payload bytes of its files (shared ones included)
   uint32_t files = 0;
   BackupMetadata metadata;
+};
+
+// What Store::CreateBackup made, and what it removed to keep the folder at
+// its configured size.
+struct CreatedBackup {
+  BackupEntry backup;             // the backup just made
+  std::vector<uint32_t> removed;  // ids of older backups removed, oldest first
+  // OK, or why removing older backups failed (some may be gone, `removed`
+  // says which). The backup itself is good either way.
+  absl::Status purge;
 };
 
 // Every backup in `dir`, oldest first, read without the storage key.

@@ -255,8 +255,13 @@ class Store {
   // highest epoch), which the backup contains. Files are encrypted with this
   // store's key; the key is not in the backup. Backups of one process are
   // serialised. Implemented in storage/backup.cc.
-  absl::StatusOr<BackupEntry> CreateBackup(const std::string& dir, const std::string& node,
-                                           absl::Time now);
+  // Then, if `keep` > 0, removes all but the newest `keep` backups of `dir`
+  // (BackupEngine::PurgeOldBackups: table files a kept backup shares stay).
+  // The backup just made is the newest, so it is never removed. `keep` 0
+  // removes nothing. A failed removal does not fail the call: it is in
+  // CreatedBackup::purge, for the caller to log and report.
+  absl::StatusOr<CreatedBackup> CreateBackup(const std::string& dir, const std::string& node,
+                                             absl::Time now, uint32_t keep);
 
  private:
   friend class Batch;

@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/status_macros.h"
 #include "tongbanctl/admin_client.h"
@@ -29,8 +30,16 @@ absl::Status BackupCreateCmd(const Args& args, Io& io) {
   if (args.Has("json")) return PrintJson(reply, io);
   io.out << "backup " << reply.backup_id() << " written to " << reply.dir() << ": " << reply.files()
          << " files, " << absl::StrFormat("%.1f MiB", reply.size_bytes() / 1048576.0)
-         << ", own log checkpoint at size " << reply.checkpoint_size() << "\n"
-         << "copy the folder off this machine; keep the storage key apart from it\n";
+         << ", own log checkpoint at size " << reply.checkpoint_size() << "\n";
+  if (reply.removed_backup_ids_size() > 0) {
+    io.out << "removed older backup " << absl::StrJoin(reply.removed_backup_ids(), ", ")
+           << " (keeping the newest " << reply.backup_keep() << ", [storage] backup_keep)\n";
+  }
+  if (!reply.purge_error().empty()) {
+    io.out << "the backup is good, but removing older backups failed: " << reply.purge_error()
+           << "\n";
+  }
+  io.out << "copy the folder off this machine; keep the storage key apart from it\n";
   return absl::OkStatus();
 }
 
@@ -151,7 +160,10 @@ void AddBackupOnlineCommands(std::vector<Command>* c) {
              "[storage] backup_dir of its configuration (default DATA_DIR/backups) while it\n"
              "keeps working; the folder is never taken from the command. Files are encrypted\n"
              "with the node's storage key, which is never in the backup: keep storage.key\n"
-             "apart (see tongbanctl restore --help). A clerk or auditor is refused (exit 3).\n",
+             "apart (see tongbanctl restore --help). After the backup the node keeps the\n"
+             "newest [storage] backup_keep backups there (default 7; 0 keeps all) and\n"
+             "removes older ones, printing their ids; if that fails, the backup still stands\n"
+             "and the failure is printed. A clerk or auditor is refused (exit 3).\n",
              "  tongbanctl backup create --reason \"nightly\"\n"
              "  rsync -a /var/lib/tongban/backups/ backup-host:/srv/tongban/440305/\n",
              WithConnection({{"reason"}}), 0, BackupCreateCmd));

@@ -2,7 +2,8 @@
 //
 //   backup create    online: the running node backs itself up into its
 //                    configured folder ([storage] backup_dir; Admin call
-//                    Backup, administrators)
+//                    Backup, administrators), then removes backups
+//                    beyond [storage] backup_keep and prints their ids
 //   backup list      offline: the backups in a folder (no key needed)
 //   backup verify    offline: checksums, storage key, recorded checkpoint
 //   restore          offline, daemon stopped: a backup into DATA/db

@@ -9,6 +9,7 @@
 
 #include "absl/strings/match.h"
 #include "common/crypto/key_file.h"
+#include "google/protobuf/util/json_util.h"
 #include "storage/store.h"
 #include "tests/daemon/daemon_fixture.h"
 
@@ -212,6 +213,54 @@ TEST_P(BackupDaemonTest, RestoreWaitsForTheStoppedDaemonAndKeepsTheOldDb) {
   EXPECT_TRUE(absl::StrContains(out, aside)) << out;
   EXPECT_EQ(OwnEvents(aside), before);
   EXPECT_EQ(OwnEvents(Data() + "/db"), at_backup.log_size());
+}
+
+// [storage] backup_keep = 1: each backup removes the one before it, and
+// tongbanctl backup create names what it removed (in --json too); the
+// backup kept still verifies, and the audit entry counts the removal.
+TEST_P(BackupDaemonTest, BackupKeepOneLeavesOneBackupAndNamesTheRemovedOne) {
+  county_->Stop();
+  county_.reset();
+  const std::string conf = dir_.File(kCounty) + "/tongband.conf";
+  std::ofstream(conf, std::ios::app) << "\n[storage]\nbackup_keep = 1\n";
+  TB_ASSERT_OK_AND_ASSIGN(Config county, LoadConfig(conf));
+  ASSERT_EQ(county.backup_keep, 1u);
+  TB_ASSERT_OK_AND_ASSIGN(county_, daemon::Daemon::Start(county, RealClock()));
+
+  Write(2);
+  std::string err, out;
+  ASSERT_EQ(Ctl("admin", {"backup", "create"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("backup 1 written to ", Backups()))) << out;
+  EXPECT_FALSE(absl::StrContains(out, "removed")) << out;
+  Write(1);
+  ASSERT_EQ(Ctl("admin", {"backup", "create"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, absl::StrCat("backup 2 written to ", Backups()))) << out;
+  EXPECT_TRUE(absl::StrContains(out, "removed older backup 1 (keeping the newest 1,")) << out;
+
+  ASSERT_EQ(RunCtl({"backup", "list", "--dir", Backups()}, &err, &out), 0) << err;
+  EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 2) << out;  // header and backup 2
+  ASSERT_EQ(RunCtl({"backup", "list", "--dir", Backups(), "--json"}, &err, &out), 0) << err;
+  EXPECT_TRUE(absl::StrContains(out, "\"backup_id\": 2")) << out;
+  EXPECT_FALSE(absl::StrContains(out, "\"backup_id\": 1")) << out;
+  ASSERT_EQ(RunCtl({"backup", "verify", "--dir", Backups(), "--data-dir", Data()}, &err, &out), 0)
+      << err;
+  EXPECT_TRUE(absl::StrContains(out, "backup 2 in " + Backups() + ": OK")) << out;
+
+  ASSERT_EQ(Ctl("admin", {"backup", "create", "--json"}, &err, &out), 0) << err;
+  v1::BackupReply reply;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(out, &reply).ok()) << out;
+  EXPECT_EQ(reply.backup_id(), 3u);
+  EXPECT_EQ(reply.backup_keep(), 1u);
+  ASSERT_EQ(reply.removed_backup_ids_size(), 1) << out;
+  EXPECT_EQ(reply.removed_backup_ids(0), 2u);
+  EXPECT_EQ(reply.purge_error(), "");
+
+  v1::AuditRequest q;
+  q.set_action("node.backup");
+  TB_ASSERT_OK_AND_ASSIGN(v1::AuditReply trail, As("auditor")->Audit(q));
+  ASSERT_EQ(trail.entries_size(), 3);  // newest first
+  EXPECT_EQ(trail.entries(0).reason(), "backup (removed 1 older)");
+  EXPECT_EQ(trail.entries(2).reason(), "backup");
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(BackupDaemonTest);

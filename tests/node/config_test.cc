@@ -36,6 +36,8 @@ TEST(ConfigTest, MinimalFileGetsDefaults) {
   EXPECT_EQ(c.data_dir, "/var/lib/tongban");
   // Backups default into the data folder, the one the unit lets the daemon write.
   EXPECT_EQ(c.backup_dir, "/var/lib/tongban/backups");
+  // A week of nightly backups unless configured.
+  EXPECT_EQ(c.backup_keep, 7u);
   EXPECT_EQ(c.peer_listen, "0.0.0.0:7443");
   EXPECT_EQ(c.retry_max, absl::Minutes(5));
   EXPECT_EQ(c.batch_events, 1024u);
@@ -47,6 +49,7 @@ TEST(ConfigTest, EveryKeyIsRead) {
   const std::string text = absl::StrCat(kMinimal, R"(
 [storage]
 backup_dir = "backups"
+backup_keep = 30
 [peer]
 listen = "127.0.0.1:9000"
 transport_memory_mib = 256
@@ -82,6 +85,7 @@ level = "debug"
 )");
   TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "conf/t.conf"));
   EXPECT_EQ(c.backup_dir, "conf/backups");
+  EXPECT_EQ(c.backup_keep, 30u);
   EXPECT_EQ(c.peer_listen, "127.0.0.1:9000");
   EXPECT_EQ(c.transport_memory_mib, 256u);
   EXPECT_EQ(c.session_workers, 16u);
@@ -117,6 +121,7 @@ TEST(ConfigTest, ExampleFilesParse) {
     const std::string path = absl::StrCat(TB_SOURCE_DIR, "/deploy/tongband.", role, ".conf");
     TB_ASSERT_OK_AND_ASSIGN(Config c, LoadConfig(path));
     EXPECT_EQ(c.backup_dir, "/var/lib/tongban/backups") << path;
+    EXPECT_EQ(c.backup_keep, 7u) << path;
     EXPECT_EQ(c.data_dir, "/var/lib/tongban") << path;
   }
 }
@@ -225,6 +230,12 @@ INSTANTIATE_TEST_SUITE_P(
                 ":13: sync.credit: given twice (first on line 12)"},
         BadCase{"BackupDirNotAString", "[storage]\nbackup_dir = 3\n",
                 ":12: storage.backup_dir: 3 is an integer, expected a string"},
+        BadCase{"BackupKeepNegative", "[storage]\nbackup_keep = -1\n",
+                ":12: storage.backup_keep: -1 is out of range [0, 1000]"},
+        BadCase{"BackupKeepAbsurd", "[storage]\nbackup_keep = 100000\n",
+                ":12: storage.backup_keep: 100000 is out of range [0, 1000]"},
+        BadCase{"BackupKeepNotAnInteger", "[storage]\nbackup_keep = \"7\"\n",
+                ":12: storage.backup_keep: \"7\" is a string, expected an integer"},
         BadCase{"SectionTwice", "[node]\n", ":11: section [node] appears twice"},
         BadCase{"NoEquals", "[sync]\ncredit\n", ":12: expected key = value"},
         BadCase{"Unterminated", "[log]\nlevel = \"info\n",

@@ -55,14 +55,47 @@ class BackupTest : public testing::TestWithParam<SuiteId> {
     }
   }
 
-  // Appends `count` events, waits until they are signed, backs up.
-  BackupEntry AppendAndBackUp(int count) {
+  // Appends `count` events, waits until they are signed, backs up keeping
+  // the newest `keep` backups (0: all).
+  CreatedBackup AppendAndBackUpKeeping(int count, uint32_t keep) {
     const uint64_t before = writer_->stats().last_seq;
     Append(static_cast<int>(before), count);
     EXPECT_TRUE(writer_->WaitForCheckpoint(before + count, kWait).ok());
-    absl::StatusOr<BackupEntry> e = store_->CreateBackup(backups(), kOrigin, clock_.Now());
-    EXPECT_TRUE(e.ok()) << e.status();
-    return e.ok() ? *e : BackupEntry();
+    absl::StatusOr<CreatedBackup> c = store_->CreateBackup(backups(), kOrigin, clock_.Now(), keep);
+    EXPECT_TRUE(c.ok()) << c.status();
+    return c.ok() ? *std::move(c) : CreatedBackup();
+  }
+  BackupEntry AppendAndBackUp(int count) { return AppendAndBackUpKeeping(count, 0).backup; }
+
+  // Backup `id` verifies with the key and restores into a fresh data
+  // folder whose store holds exactly `events` events of the own log.
+  void ExpectVerifiesAndRestores(uint32_t id, uint64_t events) {
+    SCOPED_TRACE(absl::StrCat("backup ", id));
+    TB_ASSERT_OK_AND_ASSIGN(BackupCheck check,
+                            VerifyBackup(backups(), id, storage_key_, key_->public_key(),
+                                         dir_.File(absl::StrCat("verify", id))));
+    EXPECT_TRUE(check.checkpoint_verified);
+    EXPECT_EQ(check.own_events, events);
+    const std::string restored = dir_.File(absl::StrCat("restored", id));
+    std::filesystem::create_directories(restored);
+    TB_ASSERT_OK_AND_ASSIGN(RestoreResult r, RestoreBackup(backups(), id, storage_key_, restored,
+                                                           &key_->public_key(), clock_.Now()));
+    EXPECT_EQ(r.check.backup.id, id);
+    StoreOptions so = options_;
+    so.path = restored + "/db";
+    TB_ASSERT_OK_AND_ASSIGN(auto store, Store::Open(so));
+    TB_ASSERT_OK_AND_ASSIGN(uint64_t last, store->LastSeq({kOrigin, 1}));
+    EXPECT_EQ(last, events);
+  }
+
+  std::vector<uint32_t> IdsInFolder() {
+    std::vector<uint32_t> ids;
+    absl::StatusOr<std::vector<BackupEntry>> all = ListBackups(backups());
+    EXPECT_TRUE(all.ok()) << all.status();
+    if (all.ok()) {
+      for (const BackupEntry& e : *all) ids.push_back(e.id);
+    }
+    return ids;
   }
 
   void CloseNode() {
@@ -104,12 +137,14 @@ TEST_P(BackupTest, BackupWhileWritingRestoresAConsistentPrefix) {
       appended = i + 1;
     }
   });
-  TB_ASSERT_OK_AND_ASSIGN(BackupEntry first,
-                          store_->CreateBackup(backups(), kOrigin, clock_.Now()));
+  TB_ASSERT_OK_AND_ASSIGN(CreatedBackup first_made,
+                          store_->CreateBackup(backups(), kOrigin, clock_.Now(), 0));
+  const BackupEntry first = first_made.backup;
   while (static_cast<uint64_t>(appended.load()) < first.metadata.checkpoint_size + 200)
     absl::SleepFor(absl::Milliseconds(1));
-  TB_ASSERT_OK_AND_ASSIGN(BackupEntry second,
-                          store_->CreateBackup(backups(), kOrigin, clock_.Now()));
+  TB_ASSERT_OK_AND_ASSIGN(CreatedBackup second_made,
+                          store_->CreateBackup(backups(), kOrigin, clock_.Now(), 0));
+  const BackupEntry second = second_made.backup;
   stop = true;
   appender.join();
   EXPECT_EQ(first.id, 1u);
@@ -159,7 +194,9 @@ TEST_P(BackupTest, BackupFilesAreEncryptedAndTheKeyIsNotInThem) {
   TB_ASSERT_OK(writer_->WaitForCheckpoint(5, kWait));
   TB_ASSERT_OK(store_->Flush());
   ASSERT_EQ(testutil::AllFileBytes(options_.path).find(name), std::string::npos);
-  TB_ASSERT_OK_AND_ASSIGN(BackupEntry b, store_->CreateBackup(backups(), kOrigin, clock_.Now()));
+  TB_ASSERT_OK_AND_ASSIGN(CreatedBackup made,
+                          store_->CreateBackup(backups(), kOrigin, clock_.Now(), 0));
+  const BackupEntry& b = made.backup;
   std::string all;
   for (const std::string& f : FilesUnder(backups())) all += testutil::Contents(f);
   EXPECT_GT(all.size(), 4096u * b.files);
@@ -216,7 +253,7 @@ TEST_P(BackupTest, BadFolderOrIdIsOneClearError) {
   EXPECT_NE(missing.message().find("nowhere"), std::string::npos) << missing;
   // The database's own folder, or one holding it, is never a backup folder.
   for (const std::string& bad : {options_.path, options_.path + "/backups", data_dir()}) {
-    absl::Status s = store_->CreateBackup(bad, kOrigin, clock_.Now()).status();
+    absl::Status s = store_->CreateBackup(bad, kOrigin, clock_.Now(), 0).status();
     EXPECT_TRUE(absl::IsInvalidArgument(s)) << s;
     EXPECT_NE(s.message().find("must be outside the database folder"), std::string::npos) << s;
   }
@@ -330,6 +367,52 @@ TEST_P(BackupTest, RestoreRefusesWhileTheDbIsInUse) {
   EXPECT_TRUE(absl::IsFailedPrecondition(s)) << s;
   EXPECT_NE(s.message().find("stop the service first"), std::string::npos) << s;
   EXPECT_FALSE(std::filesystem::exists(data_dir() + "/db.restoring"));
+}
+
+// [storage] backup_keep: keeping 2 over four backups leaves the two newest,
+// and removing the older ones keeps the table files they share with the
+// kept ones, so both still verify and restore.
+TEST_P(BackupTest, KeepLeavesTheNewestBackupsWhichStillVerifyAndRestore) {
+  std::vector<CreatedBackup> made;
+  for (int i = 0; i < 4; ++i) made.push_back(AppendAndBackUpKeeping(3, /*keep=*/2));
+  ASSERT_EQ(made.size(), 4u);
+  for (const CreatedBackup& c : made) TB_EXPECT_OK(c.purge);
+  EXPECT_EQ(made[0].backup.id, 1u);
+  EXPECT_EQ(made[3].backup.id, 4u);
+  EXPECT_TRUE(made[0].removed.empty());
+  EXPECT_TRUE(made[1].removed.empty());
+  EXPECT_EQ(made[2].removed, std::vector<uint32_t>({1}));
+  EXPECT_EQ(made[3].removed, std::vector<uint32_t>({2}));
+  EXPECT_EQ(IdsInFolder(), std::vector<uint32_t>({3, 4}));
+  EXPECT_FALSE(std::filesystem::exists(backups() + "/meta/1"));
+  EXPECT_FALSE(std::filesystem::exists(backups() + "/private/1"));
+  EXPECT_FALSE(std::filesystem::exists(backups() + "/meta/2"));
+  EXPECT_FALSE(std::filesystem::exists(backups() + "/private/2"));
+  ExpectVerifiesAndRestores(3, 9);
+  ExpectVerifiesAndRestores(4, 12);
+}
+
+// keep 0 removes nothing.
+TEST_P(BackupTest, KeepZeroKeepsEveryBackup) {
+  for (int i = 0; i < 4; ++i) {
+    const CreatedBackup c = AppendAndBackUpKeeping(2, /*keep=*/0);
+    TB_EXPECT_OK(c.purge);
+    EXPECT_TRUE(c.removed.empty());
+  }
+  EXPECT_EQ(IdsInFolder(), std::vector<uint32_t>({1, 2, 3, 4}));
+  ExpectVerifiesAndRestores(1, 2);
+  ExpectVerifiesAndRestores(4, 8);
+}
+
+// keep 1 keeps exactly the backup just made, never an older one instead.
+TEST_P(BackupTest, KeepOneKeepsTheBackupJustMade) {
+  AppendAndBackUpKeeping(2, /*keep=*/1);
+  const CreatedBackup second = AppendAndBackUpKeeping(2, /*keep=*/1);
+  TB_EXPECT_OK(second.purge);
+  EXPECT_EQ(second.backup.id, 2u);
+  EXPECT_EQ(second.removed, std::vector<uint32_t>({1}));
+  EXPECT_EQ(IdsInFolder(), std::vector<uint32_t>({2}));
+  ExpectVerifiesAndRestores(2, 4);
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(BackupTest);
