@@ -8,6 +8,7 @@
 #include "common/ids/citizen_id.h"
 #include "common/log.h"
 #include "common/merkle/checkpoint.h"
+#include "common/merkle/restart.h"
 #include "common/status_macros.h"
 #include "sync/where.h"
 #include "tongban/v1/store.pb.h"
@@ -262,6 +263,17 @@ absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
   TB_ASSIGN_OR_RETURN(std::optional<std::string> frozen,
                       store_->Get(storage::Cf::kDefault, storage::FrozenKey(log)));
   view.frozen = frozen.has_value();
+  TB_ASSIGN_OR_RETURN(std::optional<std::string> restart,
+                      store_->Get(storage::Cf::kDefault, storage::RestartKey(log)));
+  if (restart.has_value()) {
+    v1::CosignedRestart record;
+    if (!record.ParseFromString(*restart)) {
+      return absl::DataLossError(
+          absl::StrCat("restart record of ", LogName(log), " does not parse"));
+    }
+    TB_ASSIGN_OR_RETURN(merkle::Restart closed, merkle::ParseRestart(record.restart().body()));
+    view.closed_at = closed.kept_size;
+  }
   view.contiguous = we_keep_whole_logs_;
   if (view.contiguous) {
     // A whole copy may have come from the origin or through a relay: what

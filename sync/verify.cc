@@ -159,6 +159,16 @@ class Verification {
 // 1. A frozen origin gets nothing applied, whoever relays it. Not this
 // peer's fault, so not kInvalidArgument: an operator must act.
 absl::Status Verification::CheckNotFrozen() const {
+  if (log_.closed_at.has_value()) {
+    for (const v1::Event& e : batch_.events()) {
+      if (e.seq() <= *log_.closed_at) continue;
+      return Reject(
+          v1::REJECT_REASON_FROZEN, absl::StatusCode::kFailedPrecondition,
+          absl::StrCat("epoch ", batch_.epoch(), " of origin ", batch_.origin(),
+                       " was closed at seq ", *log_.closed_at,
+                       " by a countersigned restart record; seq ", e.seq(), " is not applied"));
+    }
+  }
   if (!log_.frozen) return absl::OkStatus();
   return Reject(v1::REJECT_REASON_FROZEN, absl::StatusCode::kFailedPrecondition,
                 absl::StrCat("origin ", IsNodeCode(batch_.origin()) ? batch_.origin() : "?",

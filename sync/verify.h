@@ -21,7 +21,8 @@
 // Checks, in this order (nothing is read from storage, hashed, or parsed
 // out of an event body before the checkpoint's signature is verified; a
 // forged batch can only ever be rejected):
-//   1. FROZEN             the origin is frozen
+//   1. FROZEN             the origin is frozen, or the batch carries an event
+//                         after the seq its epoch was closed at
 //   2. MALFORMED / GAP    shape, no crypto and no state: origin is a node
 //                         code; a checkpoint is present; the batch's shape
 //                         matches the receiver's (contiguous or routed);
@@ -104,6 +105,10 @@ struct ReceiverLog {
   // The origin showed two histories; nothing more is accepted from it until
   // an operator acts.
   bool frozen = false;
+  // The origin closed this epoch at this seq under a restart record the
+  // national node countersigned (node/node.h): nothing after it is applied
+  // (rejected as FROZEN).
+  std::optional<uint64_t> closed_at;
 
   // True if this receiver keeps the whole log (the national node); it then
   // accepts contiguous batches only, and routed receivers routed ones only.

@@ -331,6 +331,19 @@ TEST_P(RestoreDaemonTest, TheNationalNodeCountersignsOnlyARestartRecordItCanStan
   merkle::Restart second = r;
   second.signed_size = kept + 5;
   EXPECT_EQ(ask(second, county_key).status().code(), absl::StatusCode::kFailedPrecondition);
+
+  // The epoch is closed at the national node: an event the county signs in
+  // it after all is refused there (FROZEN), not applied.
+  TB_ASSERT_OK(As("clerk")->Write(BasicsWrite(testutil::MakeId(kCounty, "19900101", 2))).status());
+  EXPECT_TRUE(testutil::WaitUntil(
+      [&] {
+        auto counts = national_->node().store()->ListCounters("rejected/");
+        return counts.ok() && counts->count("rejected/REJECT_REASON_FROZEN") == 1 &&
+               counts->at("rejected/REJECT_REASON_FROZEN") >= 1;
+      },
+      absl::Seconds(30), "the national node to refuse the closed epoch's new event"));
+  TB_ASSERT_OK_AND_ASSIGN(uint64_t held, national_->node().store()->LastSeq(epoch1));
+  EXPECT_EQ(held, kept);
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(RestoreDaemonTest);

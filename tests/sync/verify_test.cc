@@ -35,12 +35,14 @@ struct Receiver {
   std::optional<merkle::Frontier> frontier;
   std::map<uint64_t, std::string> bodies;
   bool frozen = false;
+  std::optional<uint64_t> closed_at;
 
   ReceiverLog View() const {
     ReceiverLog v;
     v.applied = applied;
     v.checkpoint = checkpoint;
     v.frozen = frozen;
+    v.closed_at = closed_at;
     v.contiguous = contiguous;
     v.frontier = frontier;
     v.stored_body = [this](uint64_t seq) -> absl::StatusOr<std::string> {
@@ -663,6 +665,18 @@ TEST_P(VerifyTest, FrozenOriginIsRejected) {
   national.contiguous = true;
   national.frozen = true;
   ExpectRejected(Verify(Contiguous(a_, 1, 2), national), v1::REJECT_REASON_FROZEN,
+                 absl::StatusCode::kFailedPrecondition);
+}
+
+// An epoch closed by a restart record at seq 2: events up to it are still
+// taken (a late copy), any after it is not.
+TEST_P(VerifyTest, EventsAfterAClosedEpochAreRejected) {
+  Append(a_, 3);
+  Receiver national;
+  national.contiguous = true;
+  national.closed_at = 2;
+  Accept(Contiguous(a_, 1, 2), national);
+  ExpectRejected(Verify(Contiguous(a_, 3, 3), national), v1::REJECT_REASON_FROZEN,
                  absl::StatusCode::kFailedPrecondition);
 }
 
