@@ -582,19 +582,26 @@ v1::EventBody Writer::NewLocalEvent(const Prepared& c, const std::optional<v1::R
   return body;
 }
 
+records::LinkEffect Writer::UpdateLinks(GroupBuild& g, const v1::EventBody& body,
+                                        const v1::RecordValue& value,
+                                        Pending<records::Links>* links) {
+  const records::LinkEffect effect =
+      records::DeriveLinks(body, value, links->value, g.horizon_micros);
+  if (!effect.changed.empty()) {
+    for (const auto& [node, link] : effect.changed) links->value[node] = link;
+    links->group = g.group;
+    g.batch.PutLinks(body.person(), links->value);
+  }
+  return effect;
+}
+
 std::vector<std::string> Writer::RouteLocalEvent(GroupBuild& g, const Prepared& c,
                                                  const std::optional<v1::RecordState>& state,
                                                  Pending<records::Links>* links,
                                                  v1::EventBody* body) {
   // Links are stamped with the event's own time, so that every node that
   // applies this event derives the same links.
-  const records::LinkEffect effect =
-      records::DeriveLinks(*body, *c.value, links->value, g.horizon_micros);
-  for (const auto& [node, link] : effect.changed) links->value[node] = link;
-  if (!effect.changed.empty()) {
-    links->group = g.group;
-    g.batch.PutLinks(c.person, links->value);
-  }
+  const records::LinkEffect effect = UpdateLinks(g, *body, *c.value, links);
   std::vector<std::string> audience =
       records::DeriveAudience(options_.node, options_.national, links->value, effect.counterparts,
                               g.now_micros, options_.retention);
@@ -779,13 +786,7 @@ absl::Status Writer::ApplyRemoteEvent(GroupBuild& g, const RemoteBatch& rb, cons
   }
 
   TB_ASSIGN_OR_RETURN(Pending<records::Links> * links, LinksSlot(body.person()));
-  const records::LinkEffect effect =
-      records::DeriveLinks(body, f.value, links->value, g.horizon_micros);
-  if (!effect.changed.empty()) {
-    for (const auto& [node, link] : effect.changed) links->value[node] = link;
-    links->group = g.group;
-    g.batch.PutLinks(body.person(), links->value);
-  }
+  const records::LinkEffect effect = UpdateLinks(g, body, f.value, links);
   if (options_.relay) RelayRoutes(g, rb, e, links->value, effect);
   return absl::OkStatus();
 }
@@ -831,13 +832,7 @@ absl::Status Writer::AppendRecoveredEvents(GroupBuild& g, const RemoteBatch& rb)
       const std::vector<std::string> audience(body.audience().begin(), body.audience().end());
       TB_ASSIGN_OR_RETURN(const bool superseded, AlreadySuperseded(record->value, body));
       WriteRecordState(g, record_key, record, body, audience, superseded);
-      const records::LinkEffect effect =
-          records::DeriveLinks(body, f.value, links->value, g.horizon_micros);
-      if (!effect.changed.empty()) {
-        for (const auto& [node, link] : effect.changed) links->value[node] = link;
-        links->group = g.group;
-        g.batch.PutLinks(body.person(), links->value);
-      }
+      UpdateLinks(g, body, f.value, links);
       for (const std::string& peer : audience) {
         if (peer != options_.node) g.batch.PutRoute(peer, log_, e.seq);
       }

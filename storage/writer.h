@@ -247,6 +247,12 @@ class Writer {
                                 const records::Links& links) const;
   v1::EventBody NewLocalEvent(const Prepared& c, const std::optional<v1::RecordState>& state,
                               uint64_t seq);
+  // The links `body` implies (records::DeriveLinks, stamped with the
+  // event's own time so every node derives the same), applied to `links`
+  // and written if they changed; one code path for local, remote and
+  // recovered events.
+  records::LinkEffect UpdateLinks(GroupBuild& g, const v1::EventBody& body,
+                                  const v1::RecordValue& value, Pending<records::Links>* links);
   // Derives the links the event implies and its audience (written into it).
   std::vector<std::string> RouteLocalEvent(GroupBuild& g, const Prepared& c,
                                            const std::optional<v1::RecordState>& state,
