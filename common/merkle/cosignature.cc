@@ -42,10 +42,15 @@ absl::StatusOr<Checkpoint> CheckFields(crypto::SuiteId key_suite, const Cosignat
 
 }  // namespace
 
+std::string EncodeCosignedText(absl::string_view header, crypto::SuiteId suite,
+                               const Cosignature& cosignature, absl::string_view body) {
+  return absl::StrCat(header, "\n", crypto::SuiteName(suite), "\n", cosignature.witness, "\n",
+                      cosignature.key_id, "\n", cosignature.time_micros, "\n", body);
+}
+
 std::string EncodeCosigned(crypto::SuiteId suite, const Cosignature& cosignature,
                            absl::string_view checkpoint_body) {
-  return absl::StrCat(kHeader, "\n", crypto::SuiteName(suite), "\n", cosignature.witness, "\n",
-                      cosignature.key_id, "\n", cosignature.time_micros, "\n", checkpoint_body);
+  return EncodeCosignedText(kHeader, suite, cosignature, checkpoint_body);
 }
 
 absl::StatusOr<Cosignature> Cosign(absl::string_view checkpoint_body, absl::string_view witness,

@@ -38,6 +38,13 @@ struct Cosignature {
   std::string signature;  // over EncodeCosigned(...)
 };
 
+// The lines a witness signs over any text it countersigns: `header`, the
+// suite, witness, key id and time lines, then `body` unchanged. Each kind
+// of text has a header of its own (checkpoints below; restart records,
+// restart.h), so no countersignature can be replayed as another kind.
+std::string EncodeCosignedText(absl::string_view header, crypto::SuiteId suite,
+                               const Cosignature& cosignature, absl::string_view body);
+
 // The exact bytes the witness signs: the header above, then
 // `checkpoint_body` unchanged. `cosignature.signature` is not used.
 std::string EncodeCosigned(crypto::SuiteId suite, const Cosignature& cosignature,

@@ -97,8 +97,7 @@ absl::StatusOr<Restart> VerifyRestart(const SignedRestart& s, const crypto::Publ
 
 std::string EncodeRestartCosigned(crypto::SuiteId suite, const Cosignature& c,
                                   absl::string_view restart_body) {
-  return absl::StrCat(kCosignedHeader, "\n", crypto::SuiteName(suite), "\n", c.witness, "\n",
-                      c.key_id, "\n", c.time_micros, "\n", restart_body);
+  return EncodeCosignedText(kCosignedHeader, suite, c, restart_body);
 }
 
 absl::StatusOr<Cosignature> CosignRestart(absl::string_view restart_body, absl::string_view witness,
