@@ -55,21 +55,7 @@ class BackupDaemonTest : public DaemonTest {
   // Runs the tongband binary with `args`; its exit code, stderr in `err`.
   int Tongband(std::vector<std::string> args, std::string* err) {
     args.insert(args.begin(), TB_TONGBAND);
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string err_path = dir_.File("tongband.stderr");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
-    pid_t pid;
-    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    *err = testutil::Contents(err_path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return Spawn(std::move(args), err);
   }
 
   int next_person_ = 1;

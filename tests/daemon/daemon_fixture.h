@@ -120,6 +120,12 @@ class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
   // Runs the tongbanctl binary with `args` only (an offline command); as Ctl.
   int RunCtl(std::vector<std::string> args, std::string* err, std::string* out = nullptr) {
     args.insert(args.begin(), TB_TONGBANCTL);
+    return Spawn(std::move(args), err, out);
+  }
+
+  // Runs `args` (the binary first) and waits; its exit code (-1 if it did
+  // not exit), stderr in `err`, stdout in `out` if not null.
+  int Spawn(std::vector<std::string> args, std::string* err, std::string* out = nullptr) {
     std::vector<char*> argv;
     for (std::string& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);

@@ -17,6 +17,7 @@
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/wait.h"
 
 namespace tongban::storage {
 namespace {
@@ -140,8 +141,16 @@ TEST_P(BackupTest, BackupWhileWritingRestoresAConsistentPrefix) {
   TB_ASSERT_OK_AND_ASSIGN(CreatedBackup first_made,
                           store_->CreateBackup(backups(), kOrigin, clock_.Now(), 0));
   const BackupEntry first = first_made.backup;
-  while (static_cast<uint64_t>(appended.load()) < first.metadata.checkpoint_size + 200)
-    absl::SleepFor(absl::Milliseconds(1));
+  const bool grew = testutil::WaitUntil(
+      [&] {
+        return static_cast<uint64_t>(appended.load()) >= first.metadata.checkpoint_size + 200;
+      },
+      absl::Seconds(60), "200 more appends after the first backup");
+  if (!grew) {
+    stop = true;
+    appender.join();
+    FAIL() << "the appender stopped before 200 more appends";
+  }
   TB_ASSERT_OK_AND_ASSIGN(CreatedBackup second_made,
                           store_->CreateBackup(backups(), kOrigin, clock_.Now(), 0));
   const BackupEntry second = second_made.backup;
