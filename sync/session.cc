@@ -263,19 +263,21 @@ absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
   TB_ASSIGN_OR_RETURN(std::optional<std::string> frozen,
                       store_->Get(storage::Cf::kDefault, storage::FrozenKey(log)));
   view.frozen = frozen.has_value();
-  TB_ASSIGN_OR_RETURN(std::optional<std::string> restart,
-                      store_->Get(storage::Cf::kDefault, storage::RestartKey(log)));
-  if (restart.has_value()) {
-    v1::CosignedRestart record;
-    if (!record.ParseFromString(*restart)) {
-      return absl::DataLossError(
-          absl::StrCat("restart record of ", LogName(log), " does not parse"));
-    }
-    TB_ASSIGN_OR_RETURN(merkle::Restart closed, merkle::ParseRestart(record.restart().body()));
-    view.closed_at = closed.kept_size;
-  }
   view.contiguous = we_keep_whole_logs_;
   if (view.contiguous) {
+    // Only the national node countersigns and keeps other origins' restart
+    // records, so only it looks one up, once per batch.
+    TB_ASSIGN_OR_RETURN(std::optional<std::string> restart,
+                        store_->Get(storage::Cf::kDefault, storage::RestartKey(log)));
+    if (restart.has_value()) {
+      v1::CosignedRestart record;
+      if (!record.ParseFromString(*restart)) {
+        return absl::DataLossError(
+            absl::StrCat("restart record of ", LogName(log), " does not parse"));
+      }
+      TB_ASSIGN_OR_RETURN(merkle::Restart closed, merkle::ParseRestart(record.restart().body()));
+      view.closed_at = closed.kept_size;
+    }
     // A whole copy may have come from the origin or through a relay: what
     // counts is how much of it is stored, not this peer's cursor.
     TB_ASSIGN_OR_RETURN(view.applied, store_->LastSeq(log));
