@@ -71,6 +71,7 @@ absl::StatusOr<v1::StatusReply> AdminApi::Status(const Operator& op, const v1::S
   reply.set_node(config.code);
   reply.set_role(std::string(node::NodeRoleName(config.role)));
   reply.set_suite(std::string(crypto::SuiteName(config.suite)));
+  reply.set_signing_key_id(node_->signing_key().public_key().KeyId());
   const sync::Roster roster = node_->roster();  // copies share the parsed roster
   reply.set_roster_version(roster.version());
   const storage::WriterStats stats = node_->writer()->stats();
@@ -235,6 +236,29 @@ absl::StatusOr<v1::BackupReply> AdminApi::Backup(const Operator& op, const v1::B
       });
 }
 
+absl::StatusOr<v1::RotateKeyReply> AdminApi::RotateKey(const Operator& op,
+                                                       const v1::RotateKeyRequest& r) {
+  constexpr size_t kMaxReason = 200;
+  std::string purpose = "key rotation";
+  if (!r.reason().empty()) absl::StrAppend(&purpose, ": ", r.reason().substr(0, kMaxReason));
+  return Audited<v1::RotateKeyReply>(
+      op, Permission::kManageConfig, "node.key_rotate", "", purpose,
+      [&]() -> absl::StatusOr<v1::RotateKeyReply> {
+        const std::string old_id = node_->signing_key().public_key().KeyId();
+        TB_ASSIGN_OR_RETURN(storage::Appended entry, node_->RotateSigningKey());
+        const crypto::PrivateKey& now = node_->signing_key();
+        v1::RotateKeyReply reply;
+        reply.set_old_key_id(old_id);
+        reply.set_new_key_id(now.public_key().KeyId());
+        reply.set_epoch(entry.id.epoch());
+        reply.set_seq(entry.id.seq());
+        reply.set_public_key_pem(now.public_key().Pem());
+        absl::StrAppend(&purpose, " (key ", old_id, " to ", reply.new_key_id(), " at seq ",
+                        reply.seq(), ")");
+        return reply;
+      });
+}
+
 absl::Status AdminApi::AppendsAllowed() const {
   if (std::optional<std::string> blocked = node_->appends_blocked(); blocked.has_value()) {
     return absl::FailedPreconditionError(absl::StrCat("appends are blocked: ", *blocked));
@@ -384,8 +408,7 @@ absl::StatusOr<v1::AuditReply> AdminApi::Audit(const Operator& op, const v1::Aud
         storage::AuditLog* log = node_->audit_log();
         v1::AuditReply reply;
         // The whole chain is verified before anything of it is shown.
-        TB_ASSIGN_OR_RETURN(storage::AuditVerifyReport report,
-                            log->Verify(node_->signing_key().public_key()));
+        TB_ASSIGN_OR_RETURN(storage::AuditVerifyReport report, log->Verify(node_->OwnKeys()));
         reply.set_chain_verified(true);
         reply.set_size(report.entries);
         storage::AuditQuery q;
@@ -858,7 +881,7 @@ absl::StatusOr<v1::AccessReportReply> AdminApi::AccessReport(const Operator& op,
       [&]() -> absl::StatusOr<v1::AccessReportReply> {
         if (!person.ok()) return person.status();
         storage::AuditLog* log = node_->audit_log();
-        TB_RETURN_IF_ERROR(log->Verify(node_->signing_key().public_key()).status());
+        TB_RETURN_IF_ERROR(log->Verify(node_->OwnKeys()).status());
         v1::AccessReportReply reply;
         reply.set_chain_verified(true);
         reply.set_person_masked(ids::MaskId(*person));

@@ -119,6 +119,7 @@ class AdminApi {
   // purpose "backup" and the reason, plus "(removed N older)" when backups
   // were removed), refusals included. Names no person.
   absl::StatusOr<v1::BackupReply> Backup(const Operator& op, const v1::BackupRequest& r);
+  absl::StatusOr<v1::RotateKeyReply> RotateKey(const Operator& op, const v1::RotateKeyRequest& r);
   // Most persons one search returns; most fleet rows one page holds.
   static constexpr uint32_t kMaxSearchResults = 50;
   static constexpr uint32_t kMaxFleetPage = 500;

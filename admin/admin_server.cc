@@ -59,6 +59,7 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(ListOperators, OperatorsRequest, OperatorsReply)
   TB_ADMIN_METHOD(ManageOperator, ManageOperatorRequest, ManageOperatorReply)
   TB_ADMIN_METHOD(Backup, BackupRequest, BackupReply)
+  TB_ADMIN_METHOD(RotateKey, RotateKeyRequest, RotateKeyReply)
 #undef TB_ADMIN_METHOD
 
  private:

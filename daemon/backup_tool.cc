@@ -16,6 +16,7 @@
 #include "common/crypto/key_file.h"
 #include "common/crypto/suite.h"
 #include "common/log.h"
+#include "common/merkle/checkpoint.h"
 #include "common/status_macros.h"
 #include "node/node.h"
 #include "records/dates.h"
@@ -127,6 +128,25 @@ absl::StatusOr<std::string> ScratchFolder() {
   return pattern;
 }
 
+// The node's public key that signed the backup's checkpoint: `pub` (its
+// signing.pub), or, when a key rotation has retired that key since, the
+// retired-signing-KEYID.pub beside it (node/local_node.h).
+absl::StatusOr<std::unique_ptr<crypto::PublicKey>> PublicKeyFor(const storage::BackupEntry& b,
+                                                                const std::string& pub) {
+  const crypto::Suite& suite = crypto::GetSuite(b.metadata.suite);
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> key,
+                      crypto::ReadPublicKeyFile(suite, pub));
+  v1::SignedCheckpoint sc;
+  if (b.metadata.checkpoint.empty() || !sc.ParseFromString(b.metadata.checkpoint)) return key;
+  absl::StatusOr<merkle::Checkpoint> cp = merkle::ParseCheckpoint(sc.body());
+  if (!cp.ok() || cp->key_id == key->KeyId()) return key;
+  const std::string retired = absl::StrCat(std::filesystem::path(pub).parent_path().string(),
+                                           "/retired-signing-", cp->key_id, ".pub");
+  std::error_code ec;
+  if (!std::filesystem::exists(retired, ec)) return key;  // refused by the check, naming both
+  return crypto::ReadPublicKeyFile(suite, retired);
+}
+
 absl::Status Verify(const Flags& f, std::ostream& out) {
   TB_ASSIGN_OR_RETURN(const std::string dir, Required(f, "dir"));
   TB_ASSIGN_OR_RETURN(const uint32_t id, IdFlag(f));
@@ -138,8 +158,7 @@ absl::Status Verify(const Flags& f, std::ostream& out) {
     return absl::InvalidArgumentError(
         "missing --public-key FILE (the node's signing.pub) or --data-dir DATA holding it");
   }
-  TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> public_key,
-                      crypto::ReadPublicKeyFile(crypto::GetSuite(b.metadata.suite), pub));
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> public_key, PublicKeyFor(b, pub));
   TB_ASSIGN_OR_RETURN(const std::string scratch, ScratchFolder());
   absl::StatusOr<storage::BackupCheck> check =
       storage::VerifyBackup(dir, b.id, key.second, *public_key, scratch + "/db");
@@ -259,8 +278,7 @@ absl::Status Restore(const Flags& f, std::ostream& out) {
   const std::string pub = data_dir + "/signing.pub";
   std::error_code ec;
   if (std::filesystem::exists(pub, ec)) {
-    TB_ASSIGN_OR_RETURN(public_key,
-                        crypto::ReadPublicKeyFile(crypto::GetSuite(b.metadata.suite), pub));
+    TB_ASSIGN_OR_RETURN(public_key, PublicKeyFor(b, pub));
   }
   const absl::Time now = absl::Now();
   // The marker makes the node's next start wait for the witness, however

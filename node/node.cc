@@ -35,9 +35,10 @@ class ConnectionLink : public sync::DriverLink {
   std::unique_ptr<sync::PeerConnection> connection_;
 };
 
-// The roster must list this node with the key it signs with.
+// The roster must list this node, and the key it signs with: in the roster,
+// or introduced by a key rotation of its own log.
 absl::Status CheckOwnEntry(const sync::Roster& roster, const Config& config,
-                           const crypto::PrivateKey& key) {
+                           const crypto::PrivateKey& key, const sync::SigningKeys& keys) {
   const v1::NodeEntry* self = roster.Find(config.code);
   if (self == nullptr) {
     return absl::FailedPreconditionError(absl::StrCat(config.roster, ": node ", config.code,
@@ -45,7 +46,7 @@ absl::Status CheckOwnEntry(const sync::Roster& roster, const Config& config,
                                                       "; add it with tongbanctl roster add-node"));
   }
   const std::string key_id = key.public_key().KeyId();
-  if (roster.FindSigningKey(config.code, key_id) == nullptr) {
+  if (keys.Find(config.code, key_id) == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat(config.roster, ": roster v", roster.version(), " does not list node ",
                      config.code, "'s signing key ", key_id, " (", config.data_dir,
@@ -187,7 +188,13 @@ absl::Status Node::OpenStoreAndAudit() {
   local.writer.max_clock_ahead = config.max_clock_ahead;
   local.writer.relay = config.role == NodeRole::kNational;
   TB_ASSIGN_OR_RETURN(local_, LocalNode::Open(local, clock_));
-  TB_RETURN_IF_ERROR(CheckOwnEntry(roster_->current(), config, local_->signing_key()));
+  sync::RosterHolder* roster = roster_.get();
+  signing_keys_ = std::make_unique<sync::SigningKeys>(
+      local_->store(), [roster](absl::string_view origin, absl::string_view key_id) {
+        return roster->FindSigningKey(origin, key_id);
+      });
+  TB_RETURN_IF_ERROR(
+      CheckOwnEntry(roster_->current(), config, local_->signing_key(), *signing_keys_));
   storage::AuditLogOptions audit;
   audit.node_code = config.code;
   TB_ASSIGN_OR_RETURN(
@@ -402,6 +409,18 @@ void Node::RecoverOwnLog() {
   if (lost.has_value()) StartNewEpoch(*lost);
 }
 
+absl::StatusOr<storage::Appended> Node::RotateSigningKey() {
+  if (config_.role == NodeRole::kNational) {
+    return absl::FailedPreconditionError(
+        "the national node's key signs the witness's cosignatures, which every county checks "
+        "against the roster: add its new key to the roster (tongbanctl roster add-key) instead");
+  }
+  if (std::optional<std::string> blocked = appends_blocked(); blocked.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat("appends are blocked: ", *blocked));
+  }
+  return local_->RotateSigningKey();
+}
+
 absl::StatusOr<v1::CosignedRestart> Node::CountersignRestart(const std::string& asker,
                                                              const v1::SignedRestart& request) {
   const merkle::SignedRestart s{request.body(), request.signature()};
@@ -410,10 +429,12 @@ absl::StatusOr<v1::CosignedRestart> Node::CountersignRestart(const std::string& 
     return absl::PermissionDeniedError(absl::StrCat(
         "node ", asker, " sent a restart record of node ", r.origin, ": only its own"));
   }
-  const crypto::PublicKey* key = roster_->FindSigningKey(r.origin, r.key_id);
+  const crypto::PublicKey* key = signing_keys_->Find(r.origin, r.key_id);
   if (key == nullptr) {
     return absl::InvalidArgumentError(
-        absl::StrCat("restart record: the roster has no key ", r.key_id, " of node ", r.origin));
+        absl::StrCat("restart record: neither the roster nor a key "
+                     "rotation gives key ",
+                     r.key_id, " of node ", r.origin));
   }
   TB_RETURN_IF_ERROR(merkle::VerifyRestart(s, *key).status());
   const storage::LogId closed{r.origin, r.epoch};
@@ -580,6 +601,7 @@ absl::Status Node::FetchOwnLogBack(uint64_t witnessed_size) {
     view.contiguous = true;
     view.tree = store()->NodeReaderFor(own);
     view.stored_body = [this, own](uint64_t seq) { return store()->GetEvent(own, seq); };
+    TB_ASSIGN_OR_RETURN(view.rotations, store()->KeyRotations(own.origin));
     v1::OwnLogRequest request;
     request.set_epoch(own.epoch);
     request.set_cursor(held);
@@ -721,16 +743,10 @@ absl::Status Node::RefreshRoster() {
 absl::Status Node::CompareWithWitness(std::vector<storage::LogId> logs, absl::Duration timeout) {
   std::optional<std::string> target = NationalTarget();
   if (!target.has_value()) return absl::OkStatus();
-  sync::RosterHolder* roster = roster_.get();
   sync::WitnessCheckerOptions o;
   o.self = config_.code;
   o.witness = config_.national;
-  sync::WitnessChecker checker(
-      store(), suite(),
-      [roster](absl::string_view origin, absl::string_view key_id) {
-        return roster->FindSigningKey(origin, key_id);
-      },
-      clock_, o);
+  sync::WitnessChecker checker(store(), suite(), signing_keys_->AsLookup(), clock_, o);
   TB_ASSIGN_OR_RETURN(v1::WitnessRequest request, checker.Request(std::move(logs)));
   TB_ASSIGN_OR_RETURN(v1::WitnessReply reply,
                       sync::AskWitness(config_.national, *target, tls_, request, timeout));

@@ -71,6 +71,7 @@
 #include "sync/driver.h"
 #include "sync/peers.h"
 #include "sync/roster_holder.h"
+#include "sync/signing_keys.h"
 #include "sync/transport.h"
 #include "sync/witness.h"
 
@@ -112,6 +113,16 @@ class Node {
   storage::Writer* writer() { return local_->writer(); }
   const crypto::Suite& suite() const { return local_->suite(); }
   const crypto::PrivateKey& signing_key() const { return local_->signing_key(); }
+  // This node's current and retired signing keys by id (audit log checks).
+  std::function<const crypto::PublicKey*(absl::string_view key_id)> OwnKeys() const {
+    const LocalNode* local = local_.get();
+    return [local](absl::string_view key_id) { return local->OwnPublicKey(key_id); };
+  }
+  // Rotates the key that signs this node's log (LocalNode::RotateSigningKey).
+  // kFailedPrecondition on the national node, whose key every county checks
+  // the witness's cosignatures with against the roster: it changes through
+  // the roster.
+  absl::StatusOr<storage::Appended> RotateSigningKey();
   sync::Roster roster() const { return roster_->current(); }
   const sync::TlsIdentity& tls() const { return tls_; }
   storage::AuditLog* audit_log() { return audit_.get(); }
@@ -233,6 +244,8 @@ class Node {
   // reverse.
   std::unique_ptr<sync::RosterHolder> roster_;
   std::unique_ptr<LocalNode> local_;
+  // The roster's keys and those the key rotations stored here introduced.
+  std::unique_ptr<sync::SigningKeys> signing_keys_;
   std::unique_ptr<storage::AuditLog> audit_;
   // Peers' refused requests, aggregated into audit_ (flushed by
   // housekeeping, and at Stop).

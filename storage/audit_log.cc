@@ -500,10 +500,10 @@ absl::StatusOr<SizedCheckpoints> ReadAuditCheckpoints(const Store& store, uint64
 // each stored one, then Finish(). Each returns the first damage found.
 class AuditWalk {
  public:
-  AuditWalk(const crypto::Suite& suite, const crypto::PublicKey& key, const std::string& node_code,
+  AuditWalk(const crypto::Suite& suite, const AuditLog::KeyById& keys, const std::string& node_code,
             merkle::NodeReader read, SizedCheckpoints checkpoints)
       : suite_(suite),
-        key_(key),
+        keys_(keys),
         node_code_(node_code),
         read_(std::move(read)),
         checkpoints_(std::move(checkpoints)),
@@ -530,7 +530,7 @@ class AuditWalk {
   absl::Status CheckCheckpointsAt(uint64_t seq);
 
   const crypto::Suite& suite_;
-  const crypto::PublicKey& key_;
+  const AuditLog::KeyById& keys_;
   const std::string& node_code_;
   const merkle::NodeReader read_;
   const SizedCheckpoints checkpoints_;
@@ -599,8 +599,20 @@ absl::Status AuditWalk::AppendLeaf(uint64_t seq, const crypto::Digest& leaf) {
 
 absl::Status AuditWalk::CheckCheckpointsAt(uint64_t seq) {
   while (next_checkpoint_ < checkpoints_.size() && checkpoints_[next_checkpoint_].first == seq) {
-    absl::StatusOr<merkle::Checkpoint> c =
-        VerifyAuditCheckpoint(checkpoints_[next_checkpoint_].second, suite_, key_);
+    const v1::SignedCheckpoint& sc = checkpoints_[next_checkpoint_].second;
+    absl::StatusOr<merkle::Checkpoint> named =
+        absl::StartsWith(sc.body(), kCheckpointHeader)
+            ? merkle::ParseCheckpoint(absl::string_view(sc.body()).substr(kCheckpointHeader.size()))
+            : absl::InvalidArgumentError("the first line is not \"tongban-audit/v1\"");
+    if (!named.ok())
+      return Prefixed(absl::StrCat("audit checkpoint at size ", seq), named.status());
+    const crypto::PublicKey* key = keys_(named->key_id);
+    if (key == nullptr) {
+      return absl::InvalidArgumentError(absl::StrCat("audit checkpoint at size ", seq,
+                                                     ": signed by key ", named->key_id,
+                                                     ", which this node does not hold"));
+    }
+    absl::StatusOr<merkle::Checkpoint> c = VerifyAuditCheckpoint(sc, suite_, *key);
     if (!c.ok()) return Prefixed(absl::StrCat("audit checkpoint at size ", seq), c.status());
     if (c->tree_size != seq || c->origin != node_code_ || c->root != frontier_.Root(*hasher_)) {
       return absl::DataLossError(
@@ -634,6 +646,10 @@ absl::Status AuditWalk::Finish(uint64_t size, const crypto::Digest& chain) const
 }  // namespace
 
 absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key) const {
+  return Verify([&key](absl::string_view) { return &key; });
+}
+
+absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const KeyById& keys) const {
   const Head head = this->head();
   TB_ASSIGN_OR_RETURN(SizedCheckpoints checkpoints, ReadAuditCheckpoints(*store_, head.size));
   if (head.signed_size > 0 &&
@@ -641,7 +657,7 @@ absl::StatusOr<AuditVerifyReport> AuditLog::Verify(const crypto::PublicKey& key)
     return absl::DataLossError(absl::StrCat("audit checkpoint at size ", head.signed_size,
                                             " (the latest, per the head) is missing"));
   }
-  AuditWalk walk(suite_, key, options_.node_code, Reader(), std::move(checkpoints));
+  AuditWalk walk(suite_, keys, options_.node_code, Reader(), std::move(checkpoints));
   absl::Status status;
   const std::string entry_prefix = AuditEntryKey(0).substr(0, kAuditPrefix.size() + 2);
   TB_RETURN_IF_ERROR(store_->ScanFrom(

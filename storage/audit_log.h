@@ -54,6 +54,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -220,6 +221,10 @@ class AuditLog {
   // kDataLoss naming the first damaged entry ("audit entry 7: ...") or
   // checkpoint, kInvalidArgument for a bad checkpoint signature.
   absl::StatusOr<AuditVerifyReport> Verify(const crypto::PublicKey& key) const;
+  // The same, with the key each checkpoint names looked up by its id (this
+  // node's current and retired signing keys, after a key rotation).
+  using KeyById = std::function<const crypto::PublicKey*(absl::string_view key_id)>;
+  absl::StatusOr<AuditVerifyReport> Verify(const KeyById& keys) const;
 
   // Content-free proofs over the Merkle tree (RFC 9162), for a witness:
   // leaf `seq` in the tree of `size` entries, and `old_size` to `new_size`.

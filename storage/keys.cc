@@ -142,6 +142,14 @@ std::string EvidenceKey(const LogId& log, int64_t detected_at_micros) {
   return absl::StrCat(EvidencePrefix(log), detected_at_micros);
 }
 
+std::string KeyRotationPrefix(absl::string_view origin) {
+  return absl::StrCat("keyrot/", origin, "/");
+}
+
+std::string KeyRotationKey(const LogId& log, uint64_t seq) {
+  return absl::StrCat(KeyRotationPrefix(log.origin), log.epoch, "/", seq);
+}
+
 std::string RestartKey(const LogId& log) {
   return absl::StrCat("restart/", log.origin, "/", log.epoch);
 }

@@ -25,6 +25,9 @@
 //                                                        restart record (node/node.h)
 //   "default"      "restart/" origin:6 "/" epoch         CosignedRestart (exchange.proto)
 //                                                        closing that epoch of the log
+//   "default"      "keyrot/" origin:6 "/" epoch "/" seq  SignedKeyRotation (event.proto) of
+//                                                        the origin's log at that position,
+//                                                        verified when stored (decimal text)
 //   "default"      "names/" name 0x00 birth:8 person:18  record id of the person's basics
 //                                                        (person search: NormalizedName of
 //                                                        a basics head's name, birth date
@@ -139,6 +142,10 @@ bool DecodeFrozenKey(absl::string_view key, LogId* out);
 // the countersigned restart record that closed an epoch of `log`'s origin.
 inline constexpr absl::string_view kOwnEpochKey = "epoch";
 std::string RestartKey(const LogId& log);
+
+// "default" column family: an origin's key rotations (common/merkle/rotation.h).
+std::string KeyRotationPrefix(absl::string_view origin);
+std::string KeyRotationKey(const LogId& log, uint64_t seq);
 
 // "default" column family: an operator's lock-out state (admin/auth.h).
 inline constexpr absl::string_view kLockoutPrefix = "lockout/";

@@ -25,6 +25,14 @@ struct RemoteEvent {
   v1::EventBody parsed;  // parsed from `body`; origin, epoch, seq checked
 };
 
+// A key rotation of an origin's log at (log, seq) (common/merkle/rotation.h),
+// as stored (keys.h "keyrot/") and as a verified batch brings it.
+struct KeyRotationEntry {
+  LogId log;
+  uint64_t seq = 0;
+  v1::SignedKeyRotation rotation;
+};
+
 struct RemoteBatch {
   LogId log;                        // the origin's log
   std::vector<RemoteEvent> events;  // new events only (duplicates dropped), ascending
@@ -35,6 +43,9 @@ struct RemoteBatch {
   // Tree nodes the receiver now holds for a contiguous copy of the log
   // (stored levels only, see keys.h); empty for a routed subset.
   std::vector<std::pair<merkle::NodeId, crypto::Digest>> tree_nodes;
+  // Key rotations to keep, which the verifier checked (with the checkpoint
+  // they let it verify).
+  std::vector<KeyRotationEntry> key_rotations;
   // The node the batch came from and the cursor to store for it: every event
   // of this log up to `cursor` that was meant for us is applied.
   std::string from_peer;

@@ -9,10 +9,12 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "storage/encryption.h"
@@ -176,6 +178,10 @@ void Batch::PutFrozen(const LogId& log, absl::string_view why) {
 }
 
 void Batch::PutOwnEpoch(uint64_t epoch) { Put(Cf::kDefault, kOwnEpochKey, absl::StrCat(epoch)); }
+
+void Batch::PutKeyRotation(const LogId& log, uint64_t seq, const v1::SignedKeyRotation& rotation) {
+  Put(Cf::kDefault, KeyRotationKey(log, seq), rotation.SerializeAsString());
+}
 
 void Batch::PutRestart(const LogId& log, absl::string_view cosigned_restart) {
   Put(Cf::kDefault, RestartKey(log), cosigned_restart);
@@ -424,6 +430,32 @@ absl::Status Store::Commit(Batch& batch, bool sync) {
 uint64_t Store::synced_commits() const {
   absl::MutexLock lock(&mu_);
   return synced_commits_;
+}
+
+absl::StatusOr<std::vector<KeyRotationEntry>> Store::KeyRotations(absl::string_view origin) const {
+  const std::string prefix = KeyRotationPrefix(origin);
+  std::vector<KeyRotationEntry> found;
+  absl::Status bad;
+  TB_RETURN_IF_ERROR(ScanFrom(
+      Cf::kDefault, prefix, prefix, /*reverse=*/false,
+      [&](absl::string_view key, absl::string_view value) {
+        const std::vector<absl::string_view> parts = absl::StrSplit(key.substr(prefix.size()), '/');
+        uint64_t epoch = 0, seq = 0;
+        v1::SignedKeyRotation r;
+        if (parts.size() != 2 || !absl::SimpleAtoi(parts[0], &epoch) ||
+            !absl::SimpleAtoi(parts[1], &seq) ||
+            !r.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          bad = absl::DataLossError(absl::StrCat("stored key rotation ", key, " does not parse"));
+          return false;
+        }
+        found.push_back(KeyRotationEntry{LogId{std::string(origin), epoch}, seq, std::move(r)});
+        return true;
+      }));
+  TB_RETURN_IF_ERROR(bad);
+  std::sort(found.begin(), found.end(), [](const KeyRotationEntry& a, const KeyRotationEntry& b) {
+    return std::make_pair(a.log.epoch, a.seq) < std::make_pair(b.log.epoch, b.seq);
+  });
+  return found;
 }
 
 absl::StatusOr<uint64_t> Store::OwnEpoch() const {

@@ -30,6 +30,7 @@
 #include "storage/backup.h"
 #include "storage/fault_injection.h"
 #include "storage/keys.h"
+#include "storage/remote.h"
 #include "tongban/v1/event.pb.h"
 #include "tongban/v1/store.pb.h"
 
@@ -107,6 +108,9 @@ class Batch {
   // (keys.h "epoch", "restart/"; node/node.h).
   void PutOwnEpoch(uint64_t epoch);
   void PutRestart(const LogId& log, absl::string_view cosigned_restart);
+  // A key rotation of `log`'s origin at `seq` (keys.h "keyrot/"), verified
+  // by the caller: its own, or a peer's that the batch verifier accepted.
+  void PutKeyRotation(const LogId& log, uint64_t seq, const v1::SignedKeyRotation& rotation);
   // An operator's lock-out state (admin/auth.h; keys.h "lockout/").
   void PutLockout(absl::string_view operator_name, const v1::LockoutState& state);
 
@@ -237,6 +241,9 @@ class Store {
   // The epoch this node appends to (keys.h "epoch"; 1 if none is stored).
   // kDataLoss if the stored value does not parse.
   absl::StatusOr<uint64_t> OwnEpoch() const;
+  // Every key rotation stored of `origin`, in log order (epoch, seq).
+  // kDataLoss if a stored one does not parse.
+  absl::StatusOr<std::vector<KeyRotationEntry>> KeyRotations(absl::string_view origin) const;
   // An operator's lock-out state, or nullopt if none was stored;
   // kDataLoss if the stored bytes do not parse.
   absl::StatusOr<std::optional<v1::LockoutState>> GetLockout(absl::string_view operator_name) const;

@@ -10,6 +10,7 @@
 #include "common/ids/region.h"
 #include "common/log.h"
 #include "common/merkle/checkpoint.h"
+#include "common/merkle/rotation.h"
 #include "common/status_macros.h"
 #include "common/thread.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -47,6 +48,8 @@ struct Writer::Ticket {
   const RemoteBatch* remote = nullptr;
   // The remote batch holds our own events fetched back (AppendRecovered).
   bool recovered = false;
+  // Or: a key rotation to this key (RotateKey), its result in *results.
+  const crypto::PrivateKey* rotate_to = nullptr;
   absl::Status remote_status;
   // Set by the appender under mu_ once the group is built: the remote
   // batch's outcome so far (RemoteApply::WaitBuilt).
@@ -112,8 +115,7 @@ Writer::Writer(Store* store, const crypto::PrivateKey* key, WriterOptions option
       suite_(crypto::GetSuite(key->suite())),
       log_{options_.node, options_.epoch},
       hlc_(clock, options.max_clock_ahead),
-      sign_hasher_(suite_.NewHasher()),
-      signer_(key->NewSigner()) {}
+      sign_hasher_(suite_.NewHasher()) {}
 
 absl::StatusOr<std::unique_ptr<Writer>> Writer::Open(Store* store, const crypto::PrivateKey* key,
                                                      WriterOptions options, const Clock* clock) {
@@ -159,10 +161,37 @@ absl::Status Writer::Recover() {
 
   uint64_t signed_size = 0;
   TB_ASSIGN_OR_RETURN(std::optional<v1::SignedCheckpoint> latest, store_->LatestCheckpoint(log_));
+  {
+    absl::MutexLock lock(&mu_);
+    own_keys_[key_->public_key().KeyId()] = key_;
+    for (const crypto::PrivateKey* k : options_.earlier_keys) {
+      own_keys_.emplace(k->public_key().KeyId(), k);
+    }
+  }
+  std::optional<merkle::Checkpoint> named;
+  if (latest.has_value()) {
+    absl::StatusOr<merkle::Checkpoint> parsed = merkle::ParseCheckpoint(latest->body());
+    if (!parsed.ok()) return absl::DataLossError(parsed.status().message());
+    named = *std::move(parsed);
+  }
+  // Which key signs what: every key this node must sign with is here.
+  TB_RETURN_IF_ERROR(RecoverKeys(named.has_value() ? named->tree_size : 0, last));
   if (latest.has_value()) {
     merkle::SignedCheckpoint sc{latest->body(), latest->signature()};
+    const crypto::PrivateKey* signer = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = own_keys_.find(named->key_id);
+      if (it != own_keys_.end()) signer = it->second;
+    }
+    if (signer == nullptr) {
+      return absl::DataLossError(absl::StrCat("latest stored checkpoint is signed by key ",
+                                              named->key_id, ", which this node does not hold ",
+                                              "(its signing key is ", key_->public_key().KeyId(),
+                                              ")"));
+    }
     absl::StatusOr<merkle::Checkpoint> cp =
-        merkle::VerifyCheckpoint(sc, suite_, key_->public_key());
+        merkle::VerifyCheckpoint(sc, suite_, signer->public_key());
     if (!cp.ok()) {
       return absl::DataLossError(
           absl::StrCat("latest stored checkpoint does not verify with this node's key: ",
@@ -194,6 +223,79 @@ absl::Status Writer::Recover() {
   TB_LOG(INFO) << "log resumed origin=" << log_.origin << " epoch=" << log_.epoch
                << " last_seq=" << last << " signed_size=" << signed_size;
   return absl::OkStatus();
+}
+
+absl::Status Writer::RecoverKeys(uint64_t signed_size, uint64_t last) {
+  TB_ASSIGN_OR_RETURN(const std::vector<KeyRotationEntry> stored,
+                      store_->KeyRotations(log_.origin));
+  std::vector<merkle::KeyRotation> earlier, here;
+  for (const KeyRotationEntry& s : stored) {
+    absl::StatusOr<merkle::KeyRotation> r = merkle::ParseKeyRotation(s.rotation.body());
+    if (!r.ok()) return absl::DataLossError(r.status().message());
+    if (r->epoch < log_.epoch) {
+      earlier.push_back(*std::move(r));
+    } else if (r->epoch == log_.epoch) {
+      here.push_back(*std::move(r));
+    }
+  }
+  TB_ASSIGN_OR_RETURN(std::optional<v1::SignedCheckpoint> latest, store_->LatestCheckpoint(log_));
+  absl::MutexLock lock(&mu_);
+  // The key this epoch starts with: the newest rotation's before it, else
+  // the one its first rotation retires, else the one its checkpoints name,
+  // else this node's key (a new log).
+  if (!earlier.empty()) {
+    first_key_id_ = earlier.back().new_key_id;
+  } else if (!here.empty()) {
+    first_key_id_ = here.front().old_key_id;
+  } else if (latest.has_value()) {
+    TB_ASSIGN_OR_RETURN(merkle::Checkpoint cp, merkle::ParseCheckpoint(latest->body()));
+    first_key_id_ = cp.key_id;
+  } else {
+    first_key_id_ = key_->public_key().KeyId();
+  }
+  for (const merkle::KeyRotation& r : here) switches_.emplace_back(r.seq, r.new_key_id);
+  // Every key still to sign with must be here: the current one, and those
+  // of events appended but not yet signed.
+  std::vector<uint64_t> sizes = {~uint64_t{0}};
+  if (last > signed_size) sizes.push_back(signed_size + 1);
+  for (const auto& [seq, id] : switches_) {
+    if (seq > signed_size && seq <= last) sizes.push_back(seq);
+  }
+  for (uint64_t size : sizes) {
+    if (KeyAt(size) == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "key ", KeyIdAt(size), " signs this log ",
+          size == ~uint64_t{0} ? std::string("now") : absl::StrCat("at tree size ", size),
+          ", and this node does not hold it (its signing key is ", key_->public_key().KeyId(),
+          "); put the key file back"));
+    }
+  }
+  if (KeyIdAt(~uint64_t{0}) != key_->public_key().KeyId()) {
+    TB_LOG(WARNING) << "log " << log_.origin << " is signed with key " << KeyIdAt(~uint64_t{0})
+                    << ", not with the node's signing key " << key_->public_key().KeyId()
+                    << " (a restored log that has not yet fetched back its key rotation)";
+  }
+  return absl::OkStatus();
+}
+
+std::string Writer::KeyIdAt(uint64_t tree_size) const {
+  std::string id = first_key_id_;
+  for (const auto& [seq, key_id] : switches_) {
+    if (seq > tree_size) break;
+    id = key_id;
+  }
+  return id;
+}
+
+const crypto::PrivateKey* Writer::KeyAt(uint64_t tree_size) const {
+  auto it = own_keys_.find(KeyIdAt(tree_size));
+  return it == own_keys_.end() ? nullptr : it->second;
+}
+
+const crypto::PrivateKey& Writer::current_key() const {
+  absl::MutexLock lock(&mu_);
+  const crypto::PrivateKey* k = KeyAt(~uint64_t{0});
+  return k != nullptr ? *k : *key_;
 }
 
 Writer::~Writer() {
@@ -308,6 +410,21 @@ absl::StatusOr<Appended> Writer::Append(const RecordChange& change) {
   return std::move(results[0]);
 }
 
+absl::StatusOr<Appended> Writer::RotateKey(const crypto::PrivateKey* next) {
+  if (next == nullptr) return absl::InvalidArgumentError("no new key");
+  std::vector<absl::StatusOr<Appended>> results;
+  results.emplace_back(absl::InternalError("not committed"));
+  Ticket ticket;
+  ticket.rotate_to = next;
+  ticket.results = &results;
+  ticket.slots.push_back(0);
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::UnavailableError("writer is shutting down");
+  queue_.push_back(&ticket);
+  mu_.Await(absl::Condition(&ticket.done));
+  return std::move(results[0]);
+}
+
 absl::Status Writer::ApplyRemote(const RemoteBatch& batch) {
   return StartApplyRemote(batch)->Wait();
 }
@@ -387,7 +504,8 @@ void Writer::AppenderLoop() {
         return;
       }
       auto size = [](const Ticket* t) {
-        return t->changes.size() + (t->remote != nullptr ? t->remote->events.size() : 0);
+        return t->changes.size() + (t->remote != nullptr ? t->remote->events.size() : 0) +
+               (t->rotate_to != nullptr ? 1 : 0);
       };
       size_t n = 0;
       while (!queue_.empty() && (group.empty() || n + size(queue_.front()) <= options_.max_group)) {
@@ -478,6 +596,10 @@ void Writer::BuildBatch(InFlight* in) {
           t->recovered ? AppendRecoveredEvents(g, *t->remote) : ApplyRemoteEvents(g, *t->remote);
       continue;
     }
+    if (t->rotate_to != nullptr) {
+      (*t->results)[t->slots[0]] = AppendRotation(g, *t->rotate_to);
+      continue;
+    }
     for (size_t i = 0; i < t->changes.size(); ++i) {
       (*t->results)[t->slots[i]] = AppendLocal(g, t->changes[i]);
     }
@@ -557,8 +679,7 @@ absl::Status Writer::CheckLocalChange(const Prepared& c,
   return absl::OkStatus();
 }
 
-v1::EventBody Writer::NewLocalEvent(const Prepared& c, const std::optional<v1::RecordState>& state,
-                                    uint64_t seq) {
+v1::EventBody Writer::NewOwnEvent(uint64_t seq) {
   v1::EventBody body;
   body.set_origin(log_.origin);
   body.set_epoch(log_.epoch);
@@ -566,6 +687,12 @@ v1::EventBody Writer::NewLocalEvent(const Prepared& c, const std::optional<v1::R
   const HlcStamp stamp = hlc_.Now();
   body.mutable_hlc()->set_physical_micros(stamp.physical_micros);
   body.mutable_hlc()->set_logical(stamp.logical);
+  return body;
+}
+
+v1::EventBody Writer::NewLocalEvent(const Prepared& c, const std::optional<v1::RecordState>& state,
+                                    uint64_t seq) {
+  v1::EventBody body = NewOwnEvent(seq);
   body.set_person(c.person);
   body.set_kind(c.kind);
   body.set_record_id(c.record_id);
@@ -685,6 +812,55 @@ absl::StatusOr<Appended> Writer::AppendLocal(GroupBuild& g, const Prepared& c) {
   return out;
 }
 
+absl::StatusOr<Appended> Writer::AppendRotation(GroupBuild& g, const crypto::PrivateKey& next) {
+  const crypto::PrivateKey* current = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    current = KeyAt(~uint64_t{0});
+  }
+  if (current == nullptr) {
+    return absl::FailedPreconditionError("this node does not hold the key that signs its log now");
+  }
+  if (next.suite() != suite_.id()) {
+    return absl::InvalidArgumentError(absl::StrCat("the new key is a ",
+                                                   crypto::SuiteName(next.suite()),
+                                                   " key; this log is signed in ", suite_.name()));
+  }
+  const std::string next_id = next.public_key().KeyId();
+  if (next_id == current->public_key().KeyId()) {
+    return absl::FailedPreconditionError(absl::StrCat("key ", next_id, " signs this log already"));
+  }
+  const uint64_t seq = appended_seq_ + 1;
+  TB_ASSIGN_OR_RETURN(
+      merkle::SignedKeyRotation signed_rotation,
+      merkle::SignKeyRotation(log_.origin, log_.epoch, seq, clock_->Now(), *current, next));
+  v1::EventBody body = NewOwnEvent(seq);
+  v1::SignedKeyRotation* r = body.mutable_key_rotation();
+  r->set_body(signed_rotation.body);
+  r->set_old_signature(signed_rotation.old_signature);
+  r->set_new_signature(signed_rotation.new_signature);
+  std::string bytes;
+  if (!body.SerializeToString(&bytes)) return absl::InternalError("event body did not serialize");
+  appended_seq_ = seq;
+  g.in->sums.push_back(BodyChecksum(bytes));
+  g.batch.PutEvent(log_, seq, bytes);
+  g.batch.PutKeyRotation(log_, seq, *r);
+  {
+    // The signer signs tree size `seq` and above with `next`; it signs only
+    // what is durable, so never before this group is committed.
+    absl::MutexLock lock(&mu_);
+    own_keys_[next_id] = &next;
+    switches_.emplace_back(seq, next_id);
+  }
+  TB_LOG(INFO) << "log " << log_.origin << " epoch " << log_.epoch << ": key rotation at seq "
+               << seq << " from key " << current->public_key().KeyId() << " to key " << next_id;
+  Appended out;
+  out.id.set_origin(log_.origin);
+  out.id.set_epoch(log_.epoch);
+  out.id.set_seq(seq);
+  return out;
+}
+
 absl::StatusOr<std::vector<Writer::FreshEvent>> Writer::CheckRemoteEvents(
     const RemoteBatch& rb) const {
   std::vector<FreshEvent> fresh;
@@ -768,6 +944,12 @@ absl::Status Writer::ApplyRemoteEvent(GroupBuild& g, const RemoteBatch& rb, cons
   pending_events_[EventKey(rb.log, e.seq)] = {e.body, g.group};
   g.batch.PutEvent(rb.log, e.seq, e.body);
   hlc_.Observe(HlcStamp{body.hlc().physical_micros(), body.hlc().logical()});
+  if (body.has_key_rotation()) {
+    // The batch verifier matched it to the origin's key history; it touches
+    // no record.
+    g.batch.PutKeyRotation(rb.log, e.seq, body.key_rotation());
+    return absl::OkStatus();
+  }
 
   const std::string record_key = RecordKey(body.person(), body.kind(), body.record_id());
   TB_ASSIGN_OR_RETURN(PendingRecord * record, RecordSlot(record_key));
@@ -793,6 +975,8 @@ absl::Status Writer::ApplyRemoteEvent(GroupBuild& g, const RemoteBatch& rb, cons
 
 void Writer::StoreRemoteProgress(GroupBuild& g, const RemoteBatch& rb) {
   for (const auto& [node, digest] : rb.tree_nodes) g.batch.PutNode(rb.log, node, digest);
+  for (const KeyRotationEntry& r : rb.key_rotations)
+    g.batch.PutKeyRotation(r.log, r.seq, r.rotation);
   if (rb.checkpoint.has_value()) g.batch.PutCheckpoint(rb.log, rb.checkpoint_size, *rb.checkpoint);
   if (!rb.from_peer.empty()) {
     v1::Position position;
@@ -809,16 +993,58 @@ absl::Status Writer::AppendRecoveredEvents(GroupBuild& g, const RemoteBatch& rb)
   // Pass 1, as for a peer's batch: nothing is written unless every event
   // follows on and parses.
   TB_ASSIGN_OR_RETURN(const std::vector<FreshEvent> fresh, CheckRemoteEvents(rb));
+  std::vector<std::pair<uint64_t, std::string>> switches;
+  std::optional<std::string> first_key;
+  if (rb.checkpoint.has_value()) {
+    // The key that signed the checkpoint fetched with the events signs them
+    // too, unless a rotation among them says otherwise (below).
+    absl::StatusOr<merkle::Checkpoint> cp = merkle::ParseCheckpoint(rb.checkpoint->body());
+    if (cp.ok()) first_key = cp->key_id;
+  }
   for (size_t i = 0; i < fresh.size(); ++i) {
     if (fresh[i].event->seq != appended_seq_ + 1 + i) {
       return absl::FailedPreconditionError(
           absl::StrCat("recovered event ", fresh[i].event->seq, " does not follow on the log's ",
                        appended_seq_ + i, " (an append ran while the log was recovered)"));
     }
+    if (!fresh[i].event->parsed.has_key_rotation()) continue;
+    TB_ASSIGN_OR_RETURN(merkle::KeyRotation r,
+                        merkle::ParseKeyRotation(fresh[i].event->parsed.key_rotation().body()));
+    absl::MutexLock lock(&mu_);
+    for (const std::string& id : {r.old_key_id, r.new_key_id}) {
+      if (!own_keys_.contains(id)) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "recovered event ", r.seq, " rotates this log from key ", r.old_key_id, " to key ",
+            r.new_key_id, "; this node does not hold key ", id, ": put its key file back"));
+      }
+    }
+    // Before its first rotation an epoch is signed by the key that rotation
+    // retires.
+    if (switches.empty()) first_key = r.old_key_id;
+    switches.emplace_back(r.seq, r.new_key_id);
+  }
+  {
+    // A log fetched back into a store that knew no rotation of it yet.
+    absl::MutexLock lock(&mu_);
+    if (switches_.empty() && first_key.has_value()) {
+      if (!own_keys_.contains(*first_key)) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("recovered events are signed by key ", *first_key,
+                         ", which this node does not hold: put its key file back"));
+      }
+      first_key_id_ = *first_key;
+    }
   }
   for (const FreshEvent& f : fresh) {
     const RemoteEvent& e = *f.event;
     const v1::EventBody& body = e.parsed;
+    if (body.has_key_rotation()) {
+      appended_seq_ = e.seq;
+      g.in->sums.push_back(BodyChecksum(e.body));
+      g.batch.PutEvent(log_, e.seq, e.body);
+      g.batch.PutKeyRotation(log_, e.seq, body.key_rotation());
+      continue;
+    }
     const std::string record_key = RecordKey(body.person(), body.kind(), body.record_id());
     absl::Status s = [&]() -> absl::Status {
       TB_ASSIGN_OR_RETURN(PendingRecord * record, RecordSlot(record_key));
@@ -843,6 +1069,10 @@ absl::Status Writer::AppendRecoveredEvents(GroupBuild& g, const RemoteBatch& rb)
       g.poisoned = s;
       return s;
     }
+  }
+  if (!switches.empty()) {
+    absl::MutexLock lock(&mu_);
+    switches_.insert(switches_.end(), switches.begin(), switches.end());
   }
   return absl::OkStatus();
 }
@@ -1008,8 +1238,16 @@ void Writer::SignerLoop() {
         }
       }
     }
+    const crypto::PrivateKey* key = nullptr;
+    {
+      absl::MutexLock lock(&mu_);
+      key = KeyAt(target);
+    }
     const absl::Time start = absl::Now();
-    absl::StatusOr<std::unique_ptr<PendingCheckpoint>> cp = SignUpTo(target, sums);
+    absl::StatusOr<std::unique_ptr<PendingCheckpoint>> cp =
+        key != nullptr ? SignUpTo(target, sums, *key)
+                       : absl::FailedPreconditionError(absl::StrCat(
+                             "this node does not hold the key that signs tree size ", target));
     absl::MutexLock lock(&mu_);
     sign_time_ += absl::Now() - start;
     if (!cp.ok()) {
@@ -1025,7 +1263,7 @@ void Writer::SignerLoop() {
 }
 
 absl::StatusOr<std::unique_ptr<Writer::PendingCheckpoint>> Writer::SignUpTo(
-    uint64_t target, const std::vector<uint64_t>& sums) {
+    uint64_t target, const std::vector<uint64_t>& sums, const crypto::PrivateKey& key) {
   if (options_.before_sign_for_test) options_.before_sign_for_test(target);
   merkle::Frontier next = signed_frontier_;
   const uint64_t first = next.size() + 1;
@@ -1065,7 +1303,11 @@ absl::StatusOr<std::unique_ptr<Writer::PendingCheckpoint>> Writer::SignUpTo(
   cp.tree_size = target;
   cp.root = next.Root(*sign_hasher_);
   cp.time_micros = absl::ToUnixMicros(clock_->Now());
-  cp.key_id = key_->public_key().KeyId();
+  cp.key_id = key.public_key().KeyId();
+  if (signer_key_ != &key) {
+    signer_ = key.NewSigner();
+    signer_key_ = &key;
+  }
   TB_ASSIGN_OR_RETURN(merkle::SignedCheckpoint signed_cp, merkle::SignCheckpoint(cp, *signer_));
   v1::SignedCheckpoint msg;
   msg.set_body(signed_cp.body);

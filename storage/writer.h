@@ -33,6 +33,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -86,6 +87,13 @@ struct WriterOptions {
   // Fault injection: called on the signer thread before it reads the leaves
   // up to `tree_size` back from storage.
   std::function<void(uint64_t tree_size)> before_sign_for_test;
+  // Keys this node signed its log with before a key rotation (its retired
+  // key files). The signer signs each tree size with the key the log's
+  // rotations give it, so it needs the old key for events appended before
+  // a rotation but not yet signed (a crash in between), or fetched back
+  // after a restore from a backup older than the rotation. Not owned; they
+  // must outlive the Writer.
+  std::vector<const crypto::PrivateKey*> earlier_keys;
 };
 
 // One change to a record, as an operator or an import submits it.
@@ -195,6 +203,19 @@ class Writer {
   // appends while it recovers); storage errors as for Append.
   absl::Status AppendRecovered(const RemoteBatch& batch);
 
+  // Rotates the key that signs this log (DESIGN.md section 3): appends a
+  // key-rotation entry, signed by the current key and by `next`, at the
+  // next seq, and returns it once durable. Checkpoints of that tree size and
+  // above are signed with `next`; everything signed before stays verifiable
+  // under the old key. `next` is not owned and must outlive the Writer.
+  // Errors: kInvalidArgument for a key of another suite;
+  // kFailedPrecondition if `next` is the current key; storage errors as for
+  // Append.
+  absl::StatusOr<Appended> RotateKey(const crypto::PrivateKey* next);
+  // The key that signs the log's next checkpoint (after every rotation
+  // appended so far).
+  const crypto::PrivateKey& current_key() const;
+
   // Waits until a signed checkpoint covers `seq`. kDeadlineExceeded after
   // `timeout`; the signer's error if it stopped.
   absl::Status WaitForCheckpoint(uint64_t seq, absl::Duration timeout);
@@ -243,8 +264,19 @@ class Writer {
   // make its event (seq, stamp, parents), route it, write the event, the
   // record's new state, the links, the routes and any backfill marker.
   absl::StatusOr<Appended> AppendLocal(GroupBuild& g, const Prepared& c);
+  // A key-rotation entry (RotateKey).
+  absl::StatusOr<Appended> AppendRotation(GroupBuild& g, const crypto::PrivateKey& next);
+  // Which keys sign this epoch's tree sizes, from the log's stored rotations
+  // and the keys this node holds (Recover).
+  absl::Status RecoverKeys(uint64_t signed_size, uint64_t last);
+  // The key that signs a checkpoint of `tree_size`, or nullptr if this node
+  // does not hold it.
+  const crypto::PrivateKey* KeyAt(uint64_t tree_size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::string KeyIdAt(uint64_t tree_size) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status CheckLocalChange(const Prepared& c, const std::optional<v1::RecordState>& state,
                                 const records::Links& links) const;
+  // An event of this log at `seq`, stamped now: its identity only.
+  v1::EventBody NewOwnEvent(uint64_t seq);
   v1::EventBody NewLocalEvent(const Prepared& c, const std::optional<v1::RecordState>& state,
                               uint64_t seq);
   // The links `body` implies (records::DeriveLinks, stamped with the
@@ -297,7 +329,8 @@ class Writer {
   // checksums of the bodies after the signed size, or is empty after a
   // restart.
   absl::StatusOr<std::unique_ptr<PendingCheckpoint>> SignUpTo(uint64_t target,
-                                                              const std::vector<uint64_t>& sums);
+                                                              const std::vector<uint64_t>& sums,
+                                                              const crypto::PrivateKey& key);
 
   Store* const store_;                   // Not owned.
   const crypto::PrivateKey* const key_;  // Not owned.
@@ -322,6 +355,7 @@ class Writer {
   // Signer thread state.
   merkle::Frontier signed_frontier_;
   std::unique_ptr<crypto::Hasher> sign_hasher_;
+  const crypto::PrivateKey* signer_key_ = nullptr;  // the key signer_ signs with
   std::unique_ptr<crypto::Signer> signer_;
 
   mutable absl::Mutex mu_;
@@ -352,6 +386,12 @@ class Writer {
   absl::Duration build_time_ ABSL_GUARDED_BY(mu_);
   absl::Duration commit_time_ ABSL_GUARDED_BY(mu_);
   absl::Duration sign_time_ ABSL_GUARDED_BY(mu_);
+  // Signing keys: every private key this node holds, by key id; the key that
+  // signs this epoch's tree sizes before its first rotation; and each
+  // rotation of this epoch (seq, new key id), ascending.
+  std::map<std::string, const crypto::PrivateKey*> own_keys_ ABSL_GUARDED_BY(mu_);
+  std::string first_key_id_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<uint64_t, std::string>> switches_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex listeners_mu_;
   std::map<int, std::function<void(const DurableChange&)>> listeners_

@@ -21,6 +21,21 @@ v1::Batch NewBatch(const storage::LogId& log, bool contiguous, uint64_t size,
   return batch;
 }
 
+// Adds the origin's key rotations up to the checkpoint's position, so that
+// a receiver that has not seen them can verify a checkpoint signed by a key
+// the roster does not list (exchange.proto Batch.key_rotations).
+absl::Status AddKeyRotations(const storage::Store& store, const storage::LogId& log, uint64_t size,
+                             v1::Batch* batch) {
+  TB_ASSIGN_OR_RETURN(const std::vector<storage::KeyRotationEntry> rotations,
+                      store.KeyRotations(log.origin));
+  for (const storage::KeyRotationEntry& r : rotations) {
+    if (r.log.epoch < log.epoch || (r.log.epoch == log.epoch && r.seq <= size)) {
+      *batch->add_key_rotations() = r.rotation;
+    }
+  }
+  return absl::OkStatus();
+}
+
 // Adds the consistency proof between the peer's checkpoint and ours. False
 // when the peer holds a newer checkpoint of the log than ours and we do not
 // hold the leaves to prove ours a prefix of it (a relay that has not yet
@@ -103,6 +118,7 @@ absl::StatusOr<std::optional<v1::Batch>> ReadContiguous(const storage::Store& st
   }
   const uint64_t size = found->first;
   v1::Batch batch = NewBatch(log, /*contiguous=*/true, size, std::move(found->second));
+  TB_RETURN_IF_ERROR(AddKeyRotations(store, log, size, &batch));
   uint64_t expect = peer.cursor + 1;
   TB_RETURN_IF_ERROR(store.ScanEvents(log, expect, size, [&](uint64_t seq, absl::string_view body) {
     if (seq != expect) {
@@ -134,6 +150,7 @@ absl::StatusOr<std::optional<v1::Batch>> ReadRouted(const storage::Store& store,
   if (!latest.has_value() || latest->first <= peer.cursor) return std::nullopt;
   const uint64_t size = latest->first;
   v1::Batch batch = NewBatch(log, /*contiguous=*/false, size, std::move(latest->second));
+  TB_RETURN_IF_ERROR(AddKeyRotations(store, log, size, &batch));
 
   TB_ASSIGN_OR_RETURN(std::vector<uint64_t> seqs,
                       store.ScanRoute(peer_code, log, peer.cursor, limits.max_events + 1));
@@ -163,6 +180,7 @@ absl::StatusOr<std::optional<v1::Batch>> ReadSelected(const storage::Store& stor
   v1::Batch batch = NewBatch(log, /*contiguous=*/false, size, std::move(latest->second));
   batch.set_backfill(true);
   batch.set_watermark(0);
+  TB_RETURN_IF_ERROR(AddKeyRotations(store, log, size, &batch));
   std::unique_ptr<crypto::Hasher> hasher = crypto::GetSuite(store.suite()).NewHasher();
   TB_ASSIGN_OR_RETURN(const size_t taken,
                       AddProvenEvents(store, log, size, *seqs, limits, *hasher, &batch));

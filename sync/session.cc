@@ -283,10 +283,14 @@ absl::StatusOr<ReceiverLog> Session::ViewOf(const storage::LogId& log) {
     TB_ASSIGN_OR_RETURN(view.applied, store_->LastSeq(log));
     view.tree = store_->NodeReaderFor(log);
   }
+  TB_ASSIGN_OR_RETURN(view.rotations, store_->KeyRotations(log.origin));
   // Batches still being written count as applied: they were verified and
   // are written in order, unless one fails, which ends the session.
   for (const std::unique_ptr<Applying>& a : applying_) {
     const storage::RemoteBatch& rb = a->verified.batch;
+    if (rb.log.origin == log.origin) {
+      view.rotations.insert(view.rotations.end(), rb.key_rotations.begin(), rb.key_rotations.end());
+    }
     if (!(rb.log == log)) continue;
     if (rb.checkpoint.has_value() && rb.checkpoint_size > held_size) {
       view.checkpoint = *rb.checkpoint;

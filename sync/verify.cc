@@ -4,12 +4,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <map>
 #include <utility>
 
 #include "absl/strings/cord.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/merkle/checkpoint.h"
+#include "common/merkle/rotation.h"
 #include "common/status_macros.h"
 #include "storage/keys.h"
 
@@ -133,6 +135,8 @@ class Verification {
   absl::Status ExtendOwnTree();
   absl::Status VerifyRoutedInclusion();
   absl::Status Equivocate(bool conclusive, absl::string_view why);
+  absl::Status BuildKeyHistory();
+  absl::Status CheckRotationEntry(uint64_t seq, const v1::EventBody& body) const;
 
   const crypto::Suite& suite_;
   const KeyLookup& keys_;
@@ -145,6 +149,11 @@ class Verification {
   merkle::SignedCheckpoint signed_cp_;      // step 3
   merkle::Checkpoint parsed_;               // step 3: not yet the origin's word
   const crypto::PublicKey* key_ = nullptr;  // step 4
+  // Step 4, when the origin rotated keys: its key history, every rotation
+  // in it by body (stored or verified), and the ones to keep.
+  std::optional<merkle::KeyHistory> history_;
+  std::map<std::string, const v1::SignedKeyRotation*> known_rotations_;
+  std::vector<storage::KeyRotationEntry> new_rotations_;
   merkle::Checkpoint cp_;                   // step 5: the origin's word
   std::vector<uint64_t> leaves_;            // step 6, routed: the events' leaf indexes
   std::optional<merkle::Checkpoint> held_;  // step 7
@@ -211,19 +220,78 @@ absl::Status Verification::CheckCheckpointNamesLog() {
   return absl::OkStatus();
 }
 
-// 4. The roster's key.
+// 4. The roster's key, or one the origin's key rotations give, valid at the
+// checkpoint's position.
 absl::Status Verification::LookUpKey() {
-  key_ = keys_(batch_.origin(), parsed_.key_id);
-  if (key_ == nullptr) {
-    return Reject(
-        v1::REJECT_REASON_UNKNOWN_KEY,
-        absl::StrCat("origin ", batch_.origin(), " has no key ", parsed_.key_id, " in the roster"));
+  if (log_.rotations.empty() && batch_.key_rotations().empty()) {
+    key_ = keys_(batch_.origin(), parsed_.key_id);
+    if (key_ == nullptr) {
+      return Reject(v1::REJECT_REASON_UNKNOWN_KEY,
+                    absl::StrCat("origin ", batch_.origin(), " has no key ", parsed_.key_id,
+                                 " in the roster"));
+    }
+  } else {
+    TB_RETURN_IF_ERROR(BuildKeyHistory());
+    absl::StatusOr<const crypto::PublicKey*> key =
+        history_->KeyFor(parsed_.key_id, {batch_.epoch(), parsed_.tree_size});
+    if (!key.ok()) {
+      return Reject(absl::IsNotFound(key.status()) ? v1::REJECT_REASON_UNKNOWN_KEY
+                                                   : v1::REJECT_REASON_RETIRED_KEY,
+                    absl::StrCat("checkpoint of log ", name_, " at tree size ", parsed_.tree_size,
+                                 ": ", key.status().message()));
+    }
+    key_ = *key;
   }
   if (key_->suite() != suite_.id()) {  // our roster or configuration, not the peer
     return absl::FailedPreconditionError(
         absl::StrCat("roster key ", parsed_.key_id, " of origin ", batch_.origin(), " is a ",
                      crypto::SuiteName(key_->suite()), " key; this node runs ", suite_.name()));
   }
+  return absl::OkStatus();
+}
+
+// The origin's key history: the rotations this receiver keeps and those the
+// batch carries that it does not (each checked against both its keys; a
+// forged one stops the batch at the first), rooted in the roster.
+absl::Status Verification::BuildKeyHistory() {
+  constexpr int kMaxKeyRotations = 64;
+  if (batch_.key_rotations_size() > kMaxKeyRotations) {
+    return Reject(v1::REJECT_REASON_MALFORMED,
+                  absl::StrCat("batch of log ", name_, " carries ", batch_.key_rotations_size(),
+                               " key rotations; at most ", kMaxKeyRotations));
+  }
+  std::vector<merkle::KeyRotation> all;
+  for (const storage::KeyRotationEntry& e : log_.rotations) {
+    absl::StatusOr<merkle::KeyRotation> r = merkle::ParseKeyRotation(e.rotation.body());
+    if (!r.ok()) return absl::DataLossError(absl::StrCat("stored ", r.status().message()));
+    known_rotations_.emplace(e.rotation.body(), &e.rotation);
+    all.push_back(*std::move(r));
+  }
+  for (int i = 0; i < batch_.key_rotations_size(); ++i) {
+    const v1::SignedKeyRotation& s = batch_.key_rotations(i);
+    if (known_rotations_.contains(s.body())) continue;
+    absl::StatusOr<merkle::KeyRotation> r =
+        merkle::VerifyKeyRotation({s.body(), s.old_signature(), s.new_signature()});
+    if (!r.ok()) {
+      return Reject(v1::REJECT_REASON_MALFORMED,
+                    absl::StrCat("batch of log ", name_, ", key rotation ", i + 1, ": ",
+                                 r.status().message()));
+    }
+    known_rotations_.emplace(s.body(), &s);
+    new_rotations_.push_back(
+        storage::KeyRotationEntry{storage::LogId{r->origin, r->epoch}, r->seq, s});
+    all.push_back(*std::move(r));
+  }
+  const KeyLookup& keys = keys_;
+  const std::string origin = batch_.origin();
+  absl::StatusOr<merkle::KeyHistory> history = merkle::KeyHistory::Build(
+      origin, suite_.id(),
+      [&keys, origin](absl::string_view key_id) { return keys(origin, key_id); }, std::move(all));
+  if (!history.ok()) {
+    return Reject(v1::REJECT_REASON_UNKNOWN_KEY,
+                  absl::StrCat("key history of log ", name_, ": ", history.status().message()));
+  }
+  history_ = *std::move(history);
   return absl::OkStatus();
 }
 
@@ -513,8 +581,33 @@ absl::Status Verification::ParseBodies() {
                                  IsNodeCode(b.origin()) ? b.origin() : "(not a node code)", "/",
                                  b.epoch(), "/", b.seq()));
     }
+    if (b.has_key_rotation()) TB_RETURN_IF_ERROR(CheckRotationEntry(e.seq(), b));
   }
   return absl::OkStatus();
+}
+
+// A key-rotation entry is nothing but a rotation of the history step 4
+// verified, at its own position.
+absl::Status Verification::CheckRotationEntry(uint64_t seq, const v1::EventBody& b) const {
+  const std::string where = absl::StrCat("event ", name_, "/", seq, ": key rotation entry");
+  if (!b.person().empty() || b.kind() != v1::RECORD_KIND_UNSPECIFIED || !b.record_id().empty() ||
+      !b.payload().empty() || b.parents_size() != 0 || b.audience_size() != 0) {
+    return Reject(v1::REJECT_REASON_MALFORMED, absl::StrCat(where, " carries record fields"));
+  }
+  auto it = known_rotations_.find(b.key_rotation().body());
+  if (it == known_rotations_.end() ||
+      it->second->old_signature() != b.key_rotation().old_signature() ||
+      it->second->new_signature() != b.key_rotation().new_signature()) {
+    return Reject(v1::REJECT_REASON_MALFORMED,
+                  absl::StrCat(where, " is not one of the batch's key rotations"));
+  }
+  for (const merkle::KeyRotation& r : history_->rotations()) {
+    if (r.epoch == batch_.epoch() && r.seq == seq &&
+        merkle::EncodeKeyRotation(r) == b.key_rotation().body()) {
+      return absl::OkStatus();
+    }
+  }
+  return Reject(v1::REJECT_REASON_MALFORMED, absl::StrCat(where, " names another position"));
 }
 
 // The verified batch: the checkpoint to keep and the cursor to store
@@ -530,6 +623,7 @@ VerifiedBatch Verification::Result(absl::string_view from_peer) && {
   }
   rb.from_peer = std::string(from_peer);
   rb.received_from = rb.from_peer;
+  rb.key_rotations = std::move(new_rotations_);
   uint64_t cursor = log_.applied;
   if (log_.contiguous) {
     // Every seq up to the signed tree size is now held; a watermark cannot

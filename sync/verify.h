@@ -33,7 +33,16 @@
 //                         32 bytes
 //   3. MALFORMED          the checkpoint text parses and names this suite, the
 //                         batch's origin and epoch
-//   4. UNKNOWN_KEY        the roster has no key `key_id` for the origin
+//   4. UNKNOWN_KEY        neither the roster nor a key rotation of the origin
+//                         gives key `key_id`: key rotations the batch carries
+//                         are checked here (each signed by the key it retires
+//                         and the key it introduces, MALFORMED otherwise; at
+//                         most 64), with those this receiver keeps
+//                         (ReceiverLog.rotations), and must form one history
+//                         rooted in the roster (common/merkle/rotation.h)
+//      RETIRED_KEY        the key does not sign at the checkpoint's position:
+//                         a rotation retired it before that tree size, or
+//                         introduced it after
 //   5. FORGED_SIGNATURE   merkle::VerifyCheckpoint fails
 //   --- the checkpoint is now the origin's word ---
 //   6. MALFORMED          an event seq beyond the checkpoint's tree size;
@@ -62,7 +71,9 @@
 //                         from the leaves of all its events to the signed root
 //  11. MALFORMED          a new event's body does not parse, or its origin,
 //                         epoch or seq differs from the envelope (bodies are
-//                         parsed only once the signed root covers them)
+//                         parsed only once the signed root covers them); a
+//                         key-rotation entry that carries record fields or is
+//                         not exactly a rotation of the key history of step 4
 //
 // Thread safety: none. A BatchVerifier holds a hasher; make one per thread
 // (the applier's).
@@ -109,6 +120,10 @@ struct ReceiverLog {
   // national node countersigned (node/node.h): nothing after it is applied
   // (rejected as FROZEN).
   std::optional<uint64_t> closed_at;
+
+  // The origin's key rotations this receiver keeps (Store::KeyRotations),
+  // each verified when it was stored.
+  std::vector<storage::KeyRotationEntry> rotations;
 
   // True if this receiver keeps the whole log (the national node); it then
   // accepts contiguous batches only, and routed receivers routed ones only.

@@ -1,11 +1,14 @@
 #include "sync/witness.h"
 
 #include <cstring>
+#include <optional>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/hex.h"
 #include "common/log.h"
 #include "common/merkle/cosignature.h"
+#include "common/merkle/rotation.h"
 #include "common/merkle/tree.h"
 #include "common/status_macros.h"
 #include "sync/evidence.h"
@@ -104,6 +107,13 @@ absl::StatusOr<v1::WitnessReply> Witness::Answer(const v1::WitnessRequest& reque
     TB_ASSIGN_OR_RETURN(const merkle::Checkpoint cp,
                         merkle::ParseCheckpoint(latest->checkpoint().body()));
     *entry->mutable_witnessed() = *std::move(latest);
+    TB_ASSIGN_OR_RETURN(const std::vector<storage::KeyRotationEntry> rotations,
+                        store_->KeyRotations(log.origin));
+    for (const storage::KeyRotationEntry& r : rotations) {
+      if (r.log.epoch < log.epoch || (r.log.epoch == log.epoch && r.seq <= cp.tree_size)) {
+        *entry->add_key_rotations() = r.rotation;
+      }
+    }
     const uint64_t from = held.tree_size();
     if (from == 0 || from >= cp.tree_size) continue;
     // This node keeps the whole log, so it can prove how the asker's tree
@@ -215,6 +225,35 @@ absl::StatusOr<WitnessChecker::Verified> WitnessChecker::VerifyEntry(
     return invalid(absl::StrCat("the witnessed checkpoint is of log ", cp->origin, "/", cp->epoch));
   }
   const crypto::PublicKey* origin_key = keys_(cp->origin, cp->key_id);
+  std::optional<merkle::KeyHistory> history;  // owns the key it gives
+  if (origin_key == nullptr && !entry.key_rotations().empty()) {
+    // A key this node has not seen: the origin's rotations, each signed by
+    // the key it retires, lead to it from the roster.
+    constexpr int kMaxKeyRotations = 64;
+    if (entry.key_rotations_size() > kMaxKeyRotations) {
+      return invalid(
+          absl::StrCat(entry.key_rotations_size(), " key rotations; at most ", kMaxKeyRotations));
+    }
+    std::vector<merkle::KeyRotation> rotations;
+    for (const v1::SignedKeyRotation& s : entry.key_rotations()) {
+      absl::StatusOr<merkle::KeyRotation> r =
+          merkle::VerifyKeyRotation({s.body(), s.old_signature(), s.new_signature()});
+      if (!r.ok()) return invalid(r.status().message());
+      rotations.push_back(*std::move(r));
+    }
+    const KeyLookup& keys = keys_;
+    const std::string origin = cp->origin;
+    absl::StatusOr<merkle::KeyHistory> h = merkle::KeyHistory::Build(
+        origin, suite_.id(),
+        [&keys, origin](absl::string_view key_id) { return keys(origin, key_id); },
+        std::move(rotations));
+    if (!h.ok()) return invalid(h.status().message());
+    history = *std::move(h);
+    absl::StatusOr<const crypto::PublicKey*> k =
+        history->KeyFor(cp->key_id, {cp->epoch, cp->tree_size});
+    if (!k.ok()) return invalid(k.status().message());
+    origin_key = *k;
+  }
   if (origin_key == nullptr) {
     return invalid(absl::StrCat("the roster has no key ", cp->key_id, " of origin ", cp->origin));
   }

@@ -294,6 +294,7 @@ TB_CLIENT_METHOD(AccessReport, AccessReportRequest, AccessReportReply)
 TB_CLIENT_METHOD(MetricsHistory, MetricsHistoryRequest, MetricsHistoryReply)
 TB_CLIENT_METHOD(ListOperators, OperatorsRequest, OperatorsReply)
 TB_CLIENT_METHOD(ManageOperator, ManageOperatorRequest, ManageOperatorReply)
+TB_CLIENT_METHOD(RotateKey, RotateKeyRequest, RotateKeyReply)
 #undef TB_CLIENT_METHOD
 
 // A first backup copies the whole database: allow it hours, not a minute.

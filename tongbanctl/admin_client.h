@@ -77,6 +77,7 @@ class AdminClient {
   absl::StatusOr<v1::MetricsHistoryReply> MetricsHistory(const v1::MetricsHistoryRequest& r);
   absl::StatusOr<v1::OperatorsReply> ListOperators(const v1::OperatorsRequest& r);
   absl::StatusOr<v1::ManageOperatorReply> ManageOperator(const v1::ManageOperatorRequest& r);
+  absl::StatusOr<v1::RotateKeyReply> RotateKey(const v1::RotateKeyRequest& r);
   absl::StatusOr<v1::BackupReply> Backup(const v1::BackupRequest& r);
 
  private:

@@ -43,6 +43,23 @@ absl::Status BackupCreateCmd(const Args& args, Io& io) {
   return absl::OkStatus();
 }
 
+absl::Status KeyRotateCmd(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  v1::RotateKeyRequest r;
+  r.set_reason(args.Get("reason"));
+  TB_ASSIGN_OR_RETURN(v1::RotateKeyReply reply, client->RotateKey(r));
+  if (args.Has("json")) return PrintJson(reply, io);
+  io.out << "the log is signed by key " << reply.new_key_id() << " from epoch " << reply.epoch()
+         << " seq " << reply.seq() << " on (key " << reply.old_key_id()
+         << " is retired; what it signed stays valid)\n"
+         << "new public key (DATA/signing.pub):\n"
+         << reply.public_key_pem()
+         << "peers learn the new key from the rotation entry itself; send signing.pub to the\n"
+            "federation so that its roster lists the key too (tongbanctl roster add-key), which\n"
+            "certificates this node issues from now on need to verify offline\n";
+  return absl::OkStatus();
+}
+
 // The tongband binary that runs the offline commands.
 std::string Tongband() {
   const char* env = std::getenv("TONGBAND");
@@ -167,6 +184,22 @@ void AddBackupOnlineCommands(std::vector<Command>* c) {
              "  tongbanctl backup create --reason \"nightly\"\n"
              "  rsync -a /var/lib/tongban/backups/ backup-host:/srv/tongban/440305/\n",
              WithConnection({{"reason"}}), 0, BackupCreateCmd));
+  c->push_back(
+      Online("keys", "rotate", "rotate the key that signs the node's log (administrators; audited)",
+             "tongbanctl keys rotate [--reason TEXT]",
+             "  --reason TEXT          why (audited)\n"
+             "The node makes a new signing key on its own machine and appends a rotation\n"
+             "entry to its log, signed by the old key and the new one: from that entry on\n"
+             "its checkpoints are signed by the new key, and every peer accepts them by the\n"
+             "entry (sent with each batch) without waiting for a new roster; the old key\n"
+             "signs nothing newer, and everything it signed before stays valid. The new key\n"
+             "becomes DATA/signing.key and DATA/signing.pub; the old one is kept as\n"
+             "DATA/retired-signing-KEYID.key. Send the new signing.pub to the federation for\n"
+             "its roster (certificates verify offline against the roster). Take a backup\n"
+             "afterwards. Refused on the national node (its key changes through the roster)\n"
+             "and while the node refuses writes (exit 3).\n",
+             "  tongbanctl keys rotate --reason \"yearly rotation\"\n",
+             WithConnection({{"reason"}}), 0, KeyRotateCmd));
 }
 
 void AddBackupOfflineCommands(std::vector<Command>* c) {

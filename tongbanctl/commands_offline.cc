@@ -598,6 +598,38 @@ absl::Status RosterAddNode(const Args& args, Io& io) {
   return absl::OkStatus();
 }
 
+absl::Status RosterAddKey(const Args& args, Io& io) {
+  TB_ASSIGN_OR_RETURN(std::string path, args.Required("in"));
+  TB_ASSIGN_OR_RETURN(std::string code, args.Required("code"));
+  TB_RETURN_IF_ERROR(NodeCodeFlag(code));
+  TB_ASSIGN_OR_RETURN(std::string pub_path, args.Required("signing-pub"));
+  TB_ASSIGN_OR_RETURN(crypto::SuiteId suite_id, SuiteFlag(args));
+  TB_ASSIGN_OR_RETURN(long long valid_from, args.GetInt("valid-from-seq", 0, 0, INT64_MAX));
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<crypto::PublicKey> pub,
+                      crypto::ReadPublicKeyFile(crypto::GetSuite(suite_id), pub_path));
+  TB_ASSIGN_OR_RETURN(v1::Roster roster, ReadRosterText(path));
+  NodeEntry* node = FindNode(roster, code);
+  if (node == nullptr) {
+    return absl::NotFoundError(absl::StrCat(path, ": node ", code, " is not in the roster"));
+  }
+  for (const v1::SigningKey& k : node->signing_keys()) {
+    if (k.key_id() == pub->KeyId()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat(path, ": node ", code, " already lists key ", pub->KeyId()));
+    }
+  }
+  v1::SigningKey* key = node->add_signing_keys();
+  key->set_suite(std::string(crypto::SuiteName(suite_id)));
+  key->set_spki_der(pub->SpkiDer());
+  key->set_key_id(pub->KeyId());
+  key->set_valid_from_seq(static_cast<uint64_t>(valid_from));
+  TB_RETURN_IF_ERROR(Prefixed(path, sync::ValidateNodeEntry(*node)));
+  TB_RETURN_IF_ERROR(WriteRosterText(path, roster));
+  io.out << "added signing key " << pub->KeyId() << " (" << crypto::SuiteName(suite_id)
+         << ") to node " << code << " in " << path << "; its earlier keys stay listed\n";
+  return absl::OkStatus();
+}
+
 absl::Status RosterSetStatus(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(std::string path, args.Required("in"));
   TB_ASSIGN_OR_RETURN(std::string code, args.Required("code"));
@@ -962,6 +994,25 @@ void AddOfflineCommands(std::vector<Command>* commands) {
       0,
       0,
       RosterAddNode});
+  commands->push_back(Command{
+      "roster",
+      "add-key",
+      "add a signing key to a node of a roster text file (after its key rotation)",
+      "tongbanctl roster add-key --in FILE --code CODE --signing-pub PUBFILE --suite intl|gm "
+      "[--valid-from-seq N]",
+      "Adds the key beside the node's earlier keys, which stay listed so that what\n"
+      "they signed stays verifiable. A county's tongbanctl keys rotate prints the new\n"
+      "key; peers accept it from its rotation entry before the roster lists it, but\n"
+      "certificates the county issues verify offline against the roster.\n\n"
+      "Flags:\n"
+      "  --valid-from-seq N     the seq of the rotation entry (for the record)\n\n"
+      "Examples:\n"
+      "  tongbanctl roster add-key --in roster.txt --code 440305 \\\n"
+      "      --signing-pub 440305-signing.pub --suite gm --valid-from-seq 40004\n",
+      {{"in"}, {"code"}, {"signing-pub"}, {"suite"}, {"valid-from-seq"}},
+      0,
+      0,
+      RosterAddKey});
   commands->push_back(Command{
       "roster",
       "set-status",

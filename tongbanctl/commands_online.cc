@@ -261,6 +261,7 @@ absl::Status StatusCmd(const Args& args, Io& io) {
       {"node", s.node()},
       {"role", s.role()},
       {"suite", s.suite()},
+      {"signing key", s.signing_key_id()},
       {"roster", absl::StrCat("v", s.roster_version())},
       {"own log",
        absl::StrCat(s.log_size(), " ", Tr("events"), ", ", s.signed_size(), " ", Tr("signed"))},

@@ -24,6 +24,7 @@ const std::map<absl::string_view, absl::string_view>& Chinese() {
       {"node", "节点"},
       {"role", "角色"},
       {"suite", "密码套件"},
+      {"signing key", "签名密钥"},
       {"roster", "成员名册"},
       {"own log", "本节点日志"},
       {"logs held", "持有日志"},

@@ -6,6 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "common/merkle/signed_text.h"
 #include "common/status_macros.h"
 
 namespace tongban::merkle {
@@ -19,13 +20,8 @@ absl::Status Invalid(absl::string_view why) {
   return absl::InvalidArgumentError(absl::StrCat("restart record: ", why));
 }
 
-bool IsDigits(absl::string_view s, size_t n) {
-  return s.size() == n && s.find_first_not_of("0123456789") == absl::string_view::npos;
-}
-
-bool IsKeyId(absl::string_view s) {
-  return s.size() == 16 && s.find_first_not_of("0123456789abcdef") == absl::string_view::npos;
-}
+using signed_text::IsDigits;
+using signed_text::IsKeyId;
 
 }  // namespace
 
@@ -36,21 +32,12 @@ std::string EncodeRestart(const Restart& r) {
 }
 
 absl::StatusOr<Restart> ParseRestart(absl::string_view text) {
-  std::vector<absl::string_view> lines = absl::StrSplit(text, '\n');
-  if (lines.size() != kLineCount + 1 || !lines.back().empty()) {
-    return Invalid(absl::StrCat("want ", kLineCount, " lines, each ending in a newline"));
-  }
-  if (lines[0] != kHeader) return Invalid(absl::StrCat("line 1: want \"", kHeader, "\""));
+  TB_ASSIGN_OR_RETURN(const signed_text::Head head,
+                      signed_text::ParseHead(text, kHeader, kLineCount, "restart record"));
+  const std::vector<absl::string_view>& lines = head.lines;
   Restart r;
-  if (lines[1] == "intl") {
-    r.suite = crypto::SuiteId::kIntl;
-  } else if (lines[1] == "gm") {
-    r.suite = crypto::SuiteId::kGm;
-  } else {
-    return Invalid("line 2 (suite): want \"intl\" or \"gm\"");
-  }
-  if (!IsDigits(lines[2], 6)) return Invalid("line 3 (origin): want a 6-digit node code");
-  r.origin = std::string(lines[2]);
+  r.suite = head.suite;
+  r.origin = head.origin;
   uint64_t* const numbers[] = {&r.epoch, &r.kept_size, &r.signed_size, &r.new_epoch};
   for (size_t i = 0; i < 4; ++i) {
     if (!absl::SimpleAtoi(lines[3 + i], numbers[i])) {

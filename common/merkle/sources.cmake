@@ -4,4 +4,5 @@ target_sources(tongban_common PRIVATE
   merkle/checkpoint.cc
   merkle/cosignature.cc
   merkle/restart.cc
+  merkle/rotation.cc
 )

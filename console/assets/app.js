@@ -715,6 +715,7 @@ async function pageStatus() {
   const rows = [
     [t('status.node'), s.node + ' (' + word('NODE_ROLE_' + s.role.toUpperCase()) + ')'],
     [t('status.suite'), s.suite],
+    [t('status.signing_key'), s.signing_key_id],
     [t('status.roster'), 'v' + s.roster_version],
     [t('status.log'), t('status.log_value', { size: s.log_size, signed: s.signed_size })],
     [t('status.logs_held'), t('status.logs_held_value', { held: s.logs_held, frozen: s.frozen_origins })],

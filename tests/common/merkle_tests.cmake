@@ -4,4 +4,5 @@ list(APPEND COMMON_TEST_SRCS
   common/merkle/checkpoint_test.cc
   common/merkle/cosignature_test.cc
   common/merkle/restart_test.cc
+  common/merkle/rotation_test.cc
 )

@@ -52,3 +52,4 @@ tongban_daemon_test(cert_expiry_daemon_test daemon/cert_expiry_daemon_test.cc)
 # a clerk is refused), then list, verify and restore offline (tongband
 # backup-tool), wrong and missing storage keys, a running daemon refused.
 tongban_daemon_test(backup_daemon_test daemon/backup_daemon_test.cc)
+tongban_daemon_test(key_rotation_daemon_test daemon/key_rotation_daemon_test.cc)

@@ -4,7 +4,9 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "common/merkle/checkpoint.h"
+#include "common/merkle/rotation.h"
 #include "common/merkle/tree.h"
 #include "gtest/gtest.h"
 #include "tests/testutil/records.h"
@@ -473,6 +475,106 @@ TEST_P(WriterTest, RecoveredOwnEventsAreAppendedAsSignedAndSignedAgainToTheSameR
   TB_ASSERT_OK_AND_ASSIGN(Appended next, writer_->Append(testutil::Basics(
                                              testutil::MakeId(kOrigin, "19700101", 9), "N")));
   EXPECT_EQ(next.id.seq(), 6u);
+}
+
+// Key rotation (DESIGN.md section 3): the entry sits in the log at its seq,
+// signed by both keys; checkpoints below it stay the old key's, from it on
+// they are the new key's, across a restart with the new key as the node's
+// key; and a log fetched back into an empty store (a restore) is signed
+// again with the key each position calls for.
+TEST_P(WriterTest, KeyRotationSignsFromItsSeqOnAcrossRestartsAndRestores) {
+  for (int i = 0; i < 2; ++i) {
+    TB_ASSERT_OK(writer_->Append(testutil::Basics(testutil::MakeId(kOrigin, "19700101", i), "N")));
+  }
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(2, kWait));
+  TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<crypto::PrivateKey> next, suite().GenerateKey());
+  EXPECT_EQ(writer_->RotateKey(key_.get()).status().code(), absl::StatusCode::kFailedPrecondition);
+  TB_ASSERT_OK_AND_ASSIGN(Appended rotated, writer_->RotateKey(next.get()));
+  EXPECT_EQ(rotated.id.seq(), 3u);
+  EXPECT_EQ(&writer_->current_key(), next.get());
+  TB_ASSERT_OK(writer_->Append(testutil::Basics(testutil::MakeId(kOrigin, "19700101", 2), "N")));
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(4, kWait));
+
+  const LogId log = writer_->log();
+  auto key_id_at = [&](uint64_t size) {
+    auto cp = store_->GetCheckpoint(log, size);
+    EXPECT_TRUE(cp.ok() && cp->has_value()) << size;
+    return cp.ok() && cp->has_value() ? merkle::ParseCheckpoint((*cp)->body())->key_id : "";
+  };
+  EXPECT_EQ(key_id_at(2), key_->public_key().KeyId());
+  EXPECT_EQ(key_id_at(4), next->public_key().KeyId());
+  TB_ASSERT_OK_AND_ASSIGN(std::string body, store_->GetEvent(log, 3));
+  v1::EventBody entry;
+  ASSERT_TRUE(entry.ParseFromString(body));
+  EXPECT_TRUE(entry.person().empty());
+  TB_ASSERT_OK_AND_ASSIGN(
+      merkle::KeyRotation r,
+      merkle::VerifyKeyRotation({entry.key_rotation().body(), entry.key_rotation().old_signature(),
+                                 entry.key_rotation().new_signature()}));
+  EXPECT_EQ(r.seq, 3u);
+  EXPECT_EQ(r.old_key_id, key_->public_key().KeyId());
+  EXPECT_EQ(r.new_key_id, next->public_key().KeyId());
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<KeyRotationEntry> stored, store_->KeyRotations(kOrigin));
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].rotation.body(), entry.key_rotation().body());
+
+  // What the national node would send back, in two rounds: 1..2 with the
+  // checkpoint at 2, 3..4 with the one at 4.
+  RemoteBatch lost[2];
+  for (uint64_t seq = 1; seq <= 4; ++seq) {
+    RemoteBatch& part = lost[seq <= 2 ? 0 : 1];
+    part.log = log;
+    RemoteEvent& e = part.events.emplace_back();
+    e.seq = seq;
+    TB_ASSERT_OK_AND_ASSIGN(e.body, store_->GetEvent(log, seq));
+    ASSERT_TRUE(e.parsed.ParseFromString(e.body));
+    TB_ASSERT_OK_AND_ASSIGN(part.checkpoint, store_->GetCheckpoint(log, seq));
+    part.checkpoint_size = seq;
+  }
+  TB_ASSERT_OK_AND_ASSIGN(auto before, store_->LatestCheckpoint(log));
+  const merkle::Checkpoint original = *merkle::ParseCheckpoint((*before).body());
+
+  // Restarted with the new key as its key: it goes on signing with it.
+  auto reopen = [&](const crypto::PrivateKey* key, std::vector<const crypto::PrivateKey*> earlier) {
+    writer_.reset();
+    WriterOptions wo;
+    wo.node = kOrigin;
+    wo.earlier_keys = std::move(earlier);
+    return Writer::Open(store_.get(), key, wo, &clock_);
+  };
+  TB_ASSERT_OK_AND_ASSIGN(writer_, reopen(next.get(), {}));
+  TB_ASSERT_OK(writer_->Append(testutil::Basics(testutil::MakeId(kOrigin, "19700101", 3), "N")));
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(5, kWait));
+  EXPECT_EQ(key_id_at(5), next->public_key().KeyId());
+  // Restarted with the retired key as its key file: refused, naming the key
+  // that signs the log now.
+  absl::Status stale = reopen(key_.get(), {}).status();
+  EXPECT_EQ(stale.code(), absl::StatusCode::kFailedPrecondition) << stale;
+  EXPECT_TRUE(absl::StrContains(stale.message(), next->public_key().KeyId())) << stale;
+
+  // Restored with nothing of its log: the fetched-back entries are signed
+  // again, below the rotation with the retired key, to the same root.
+  store_.reset();
+  std::filesystem::remove_all(store_options_.path);
+  TB_ASSERT_OK_AND_ASSIGN(store_, Store::Open(store_options_));
+  TB_ASSERT_OK_AND_ASSIGN(writer_, reopen(next.get(), {}));
+  const absl::Status without_old = writer_->AppendRecovered(lost[0]);
+  EXPECT_EQ(without_old.code(), absl::StatusCode::kFailedPrecondition) << without_old;
+  EXPECT_TRUE(absl::StrContains(without_old.message(), key_->public_key().KeyId()));
+  TB_ASSERT_OK_AND_ASSIGN(writer_, reopen(next.get(), {key_.get()}));
+  TB_ASSERT_OK(writer_->AppendRecovered(lost[0]));
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(2, kWait));
+  EXPECT_EQ(key_id_at(2), key_->public_key().KeyId());
+  TB_ASSERT_OK(writer_->AppendRecovered(lost[1]));
+  TB_ASSERT_OK(writer_->WaitForCheckpoint(4, kWait));
+  TB_ASSERT_OK_AND_ASSIGN(auto again, store_->LatestCheckpoint(log));
+  const merkle::Checkpoint resigned = *merkle::ParseCheckpoint((*again).body());
+  EXPECT_EQ(resigned.tree_size, 4u);
+  EXPECT_EQ(resigned.root, original.root);
+  EXPECT_EQ(resigned.key_id, next->public_key().KeyId());
+  TB_ASSERT_OK_AND_ASSIGN(stored, store_->KeyRotations(kOrigin));
+  EXPECT_EQ(stored.size(), 1u);
+  EXPECT_EQ(&writer_->current_key(), next.get());
 }
 
 // A leaf whose stored bytes change between append and signing is never

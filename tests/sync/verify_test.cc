@@ -36,9 +36,11 @@ struct Receiver {
   std::map<uint64_t, std::string> bodies;
   bool frozen = false;
   std::optional<uint64_t> closed_at;
+  std::vector<storage::KeyRotationEntry> rotations;
 
   ReceiverLog View() const {
     ReceiverLog v;
+    v.rotations = rotations;
     v.applied = applied;
     v.checkpoint = checkpoint;
     v.frozen = frozen;
@@ -58,6 +60,7 @@ struct Receiver {
     if (v.batch.checkpoint.has_value()) checkpoint = v.batch.checkpoint;
     applied = v.batch.cursor;
     if (contiguous) frontier = v.frontier;
+    rotations.insert(rotations.end(), v.batch.key_rotations.begin(), v.batch.key_rotations.end());
   }
 };
 
@@ -653,6 +656,85 @@ TEST_P(VerifyTest, UnknownKeyIsRejected) {
   // Once the roster lists it for the origin, the same batch verifies.
   roster_[{kOrigin, other->public_key().KeyId()}] = &other->public_key();
   TB_EXPECT_OK(Verify(b, county));
+}
+
+// Key rotation (DESIGN.md section 3): the origin's entry in its own log,
+// signed by the old and the new key, makes receivers accept the new key
+// without a new roster; old events still verify under the old key; a
+// retired key signs nothing after its end, and the new key nothing before
+// its start.
+TEST_P(VerifyTest, KeyRotationMovesSigningToTheNewKeyFromItsEntryOn) {
+  Append(a_, 3);
+  Receiver national;
+  national.contiguous = true;
+  Accept(Contiguous(a_, 1, 3), national);
+  Receiver county;
+  Accept(Routed(a_, {1, 2, 3}, 3), county);
+
+  TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<crypto::PrivateKey> next, suite().GenerateKey());
+  TB_ASSERT_OK_AND_ASSIGN(storage::Appended rotated, a_.writer->RotateKey(next.get()));
+  EXPECT_EQ(rotated.id.seq(), 4u);
+  Append(a_, 2);  // seqs 5 and 6
+  EXPECT_EQ(Parsed(CheckpointAt(a_, 3)).key_id, key_->public_key().KeyId());
+  EXPECT_EQ(Parsed(CheckpointAt(a_, 6)).key_id, next->public_key().KeyId());
+  TB_ASSERT_OK_AND_ASSIGN(std::vector<storage::KeyRotationEntry> stored,
+                          a_.store->KeyRotations(kOrigin));
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].seq, 4u);
+  const v1::SignedKeyRotation& rotation = stored[0].rotation;
+
+  // The roster does not list the new key: without the rotation the batch
+  // cannot be verified.
+  v1::Batch bare = Routed(a_, {5, 6}, 6);
+  AddConsistency(a_, 3, 6, &bare);
+  ExpectRejected(Verify(bare, county), v1::REJECT_REASON_UNKNOWN_KEY);
+  // With it, as the feed sends it, the batch verifies and the rotation is
+  // handed on to be kept.
+  v1::Batch routed = bare;
+  *routed.add_key_rotations() = rotation;
+  VerifiedBatch v = Accept(routed, county);
+  ASSERT_EQ(v.batch.key_rotations.size(), 1u);
+  EXPECT_EQ(v.batch.key_rotations[0].seq, 4u);
+  // Kept, it serves later batches that do not carry it.
+  Append(a_, 1);
+  v1::Batch later = Routed(a_, {7}, 7);
+  AddConsistency(a_, 6, 7, &later);
+  EXPECT_TRUE(Accept(later, county).batch.key_rotations.empty());
+
+  // The national node receives the entry itself as an event of the log.
+  v1::Batch whole = Contiguous(a_, 4, 7);
+  AddConsistency(a_, 3, 7, &whole);
+  *whole.add_key_rotations() = rotation;
+  VerifiedBatch w = Accept(whole, national);
+  ASSERT_EQ(w.batch.events.size(), 4u);
+  EXPECT_TRUE(w.batch.events[0].parsed.has_key_rotation());
+  EXPECT_TRUE(w.batch.events[0].parsed.person().empty());
+
+  // A rotation whose old-key signature is broken is refused, whole.
+  v1::Batch forged = Routed(a_, {5, 6}, 6);
+  *forged.add_key_rotations() = rotation;
+  (*forged.mutable_key_rotations(0)->mutable_old_signature())[3] ^= 0x01;
+  ExpectRejected(Verify(forged, Receiver()), v1::REJECT_REASON_MALFORMED);
+
+  // The retired key signing after its end: refused, whether the receiver
+  // keeps the rotation or the batch carries it.
+  merkle::Checkpoint c6 = Parsed(CheckpointAt(a_, 6));
+  c6.key_id = key_->public_key().KeyId();
+  v1::Batch old_signed = Routed(a_, {5, 6}, 6);
+  *old_signed.mutable_checkpoint() = Resign(c6, *key_);
+  Receiver keeps;
+  keeps.rotations = stored;
+  ExpectRejected(Verify(old_signed, keeps), v1::REJECT_REASON_RETIRED_KEY);
+  *old_signed.add_key_rotations() = rotation;
+  ExpectRejected(Verify(old_signed, Receiver()), v1::REJECT_REASON_RETIRED_KEY);
+  // The new key signing before its start: refused too.
+  merkle::Checkpoint c3 = Parsed(CheckpointAt(a_, 3));
+  c3.key_id = next->public_key().KeyId();
+  v1::Batch early = Routed(a_, {1, 2, 3}, 3);
+  *early.mutable_checkpoint() = Resign(c3, *next);
+  ExpectRejected(Verify(early, keeps), v1::REJECT_REASON_RETIRED_KEY);
+  // What the old key signed before its end still verifies.
+  TB_EXPECT_OK(Verify(Routed(a_, {1, 2, 3}, 3), keeps));
 }
 
 TEST_P(VerifyTest, FrozenOriginIsRejected) {

@@ -148,7 +148,7 @@ TB_INSTANTIATE_FOR_BOTH_SUITES(TongbanctlFlowTest);
 
 TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
   // Keys: the federation root and three nodes' signing keys.
-  for (const char* name : {"root", "n000000", "n440305", "n620102"}) {
+  for (const char* name : {"root", "n000000", "n440305", "n620102", "n440305-next"}) {
     const Result r = Ok({"keys", "generate", "--suite", suite(), "--out", name});
     EXPECT_TRUE(absl::StrContains(r.out, "key id ")) << r;
     EXPECT_EQ(ModeOf(dir_.File(absl::StrCat(name, ".key"))), 0600u);
@@ -196,6 +196,17 @@ TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
   Fails(2, {"roster", "add-node", "--in", "roster.txt", "--code", "620102", "--name", "x", "--role",
             "county", "--signing-pub", "n620102.pub", "--suite", suite()});
 
+  // After 440305 rotates its key, the new one joins its entry and the old
+  // one stays listed; the same key twice, or an unknown node, is refused.
+  const Result added =
+      Ok({"roster", "add-key", "--in", "roster.txt", "--code", "440305", "--signing-pub",
+          "n440305-next.pub", "--suite", suite(), "--valid-from-seq", "40004"});
+  EXPECT_TRUE(absl::StartsWith(added.out, "added signing key ")) << added;
+  Fails(2, {"roster", "add-key", "--in", "roster.txt", "--code", "440305", "--signing-pub",
+            "n440305-next.pub", "--suite", suite()});
+  Fails(2, {"roster", "add-key", "--in", "roster.txt", "--code", "440306", "--signing-pub",
+            "n440305-next.pub", "--suite", suite()});
+
   const Result signed_v1 = Ok({"roster", "sign", "--in", "roster.txt", "--root-key", "root.key",
                                "--suite", suite(), "--out", "v1.signed"});
   EXPECT_TRUE(absl::StartsWith(signed_v1.out, "signed roster v1 ")) << signed_v1;
@@ -232,6 +243,7 @@ TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
   ASSERT_TRUE(file_v2.ParseFromString(Contents(dir_.File("v2.signed"))));
   TB_ASSERT_OK_AND_ASSIGN(sync::Roster current, sync::Roster::Verify(file_v1, *root));
   TB_EXPECT_OK(current.CheckPeer("620102"));
+  EXPECT_EQ(current.Find("440305")->signing_keys_size(), 2);
   TB_ASSERT_OK_AND_ASSIGN(sync::Roster next, sync::Roster::AcceptNewer(current, file_v2, *root));
   EXPECT_EQ(next.CheckPeer("620102").message(),
             "node 620102 is revoked in roster v2: signing key lost");
@@ -243,8 +255,8 @@ TEST_P(TongbanctlFlowTest, WholeOfflineFlow) {
                         suite(), "--out", "v9.signed", "--version", "9"});
   EXPECT_TRUE(absl::StartsWith(v9.out, "signed roster v9 ")) << v9;
 
-  ExpectNoKeyMaterialPrinted(
-      {"root.key", "n000000.key", "n440305.key", "n620102.key", "ca/ca.key", "tls/node.key"});
+  ExpectNoKeyMaterialPrinted({"root.key", "n000000.key", "n440305.key", "n620102.key",
+                              "n440305-next.key", "ca/ca.key", "tls/node.key"});
 }
 
 TEST_P(TongbanctlFlowTest, TamperedSignedRosterIsRefused) {
