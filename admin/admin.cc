@@ -658,6 +658,14 @@ absl::StatusOr<v1::RevocationListReply> AdminApi::RevocationList(const Operator&
         // A certificate both revoked and superseded is listed once, as
         // revoked: the list keeps the first of equal entries.
         const absl::Time now = node_->clock()->Now();
+        const std::string key_id = node_->signing_key().public_key().KeyId();
+        if (node_->roster().FindSigningKey(config.code, key_id) == nullptr) {
+          // Verified offline against the roster alone (workflows/certificate_payload.h).
+          return absl::FailedPreconditionError(
+              absl::StrCat("the roster does not list this node's signing key ", key_id,
+                           " (rotated): add it (tongbanctl roster add-key) and publish the roster, "
+                           "then export the list"));
+        }
         TB_ASSIGN_OR_RETURN(std::string list,
                             workflows::SignRevocationList(std::move(entries), config.code, now,
                                                           node_->signing_key()));

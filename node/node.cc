@@ -410,15 +410,12 @@ void Node::RecoverOwnLog() {
 }
 
 absl::StatusOr<storage::Appended> Node::RotateSigningKey() {
-  if (config_.role == NodeRole::kNational) {
-    return absl::FailedPreconditionError(
-        "the national node's key signs the witness's cosignatures, which every county checks "
-        "against the roster: add its new key to the roster (tongbanctl roster add-key) instead");
-  }
   if (std::optional<std::string> blocked = appends_blocked(); blocked.has_value()) {
     return absl::FailedPreconditionError(absl::StrCat("appends are blocked: ", *blocked));
   }
-  return local_->RotateSigningKey();
+  TB_ASSIGN_OR_RETURN(storage::Appended rotated, local_->RotateSigningKey());
+  if (witness_ != nullptr) witness_->SetKey(&local_->signing_key());
+  return rotated;
 }
 
 absl::StatusOr<v1::CosignedRestart> Node::CountersignRestart(const std::string& asker,
@@ -532,7 +529,7 @@ void Node::StartNewEpoch(const LostEvents& lost) {
       return absl::InvalidArgumentError(
           "the national node countersigned another restart record than this node's");
     }
-    const crypto::PublicKey* key = roster_->FindSigningKey(config_.national, reply.key_id());
+    const crypto::PublicKey* key = signing_keys_->Find(config_.national, reply.key_id());
     if (key == nullptr) {
       return absl::InvalidArgumentError(absl::StrCat("the national node countersigned with key ",
                                                      reply.key_id(), ", not in the roster"));

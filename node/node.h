@@ -118,10 +118,9 @@ class Node {
     const LocalNode* local = local_.get();
     return [local](absl::string_view key_id) { return local->OwnPublicKey(key_id); };
   }
-  // Rotates the key that signs this node's log (LocalNode::RotateSigningKey).
-  // kFailedPrecondition on the national node, whose key every county checks
-  // the witness's cosignatures with against the roster: it changes through
-  // the roster.
+  // Rotates the key that signs this node's log (LocalNode::RotateSigningKey);
+  // the national node's witness cosigns with the new key from then on.
+  // kFailedPrecondition while appends are blocked.
   absl::StatusOr<storage::Appended> RotateSigningKey();
   sync::Roster roster() const { return roster_->current(); }
   const sync::TlsIdentity& tls() const { return tls_; }

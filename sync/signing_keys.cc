@@ -2,10 +2,33 @@
 
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/merkle/rotation.h"
+#include "common/status_macros.h"
 
 namespace tongban::sync {
+
+absl::StatusOr<merkle::KeyHistory> VerifiedKeyHistory(
+    absl::string_view origin, crypto::SuiteId suite, const KeyLookup& roster,
+    const google::protobuf::RepeatedPtrField<v1::SignedKeyRotation>& rotations) {
+  constexpr int kMaxKeyRotations = 64;
+  if (rotations.size() > kMaxKeyRotations) {
+    return absl::InvalidArgumentError(absl::StrCat(rotations.size(), " key rotations of origin ",
+                                                   origin, "; at most ", kMaxKeyRotations));
+  }
+  std::vector<merkle::KeyRotation> verified;
+  for (const v1::SignedKeyRotation& s : rotations) {
+    TB_ASSIGN_OR_RETURN(
+        merkle::KeyRotation r,
+        merkle::VerifyKeyRotation({s.body(), s.old_signature(), s.new_signature()}));
+    verified.push_back(std::move(r));
+  }
+  const std::string code(origin);
+  return merkle::KeyHistory::Build(
+      code, suite, [&roster, code](absl::string_view key_id) { return roster(code, key_id); },
+      std::move(verified));
+}
 
 SigningKeys::SigningKeys(const storage::Store* store, KeyLookup roster)
     : store_(store), roster_(std::move(roster)) {}

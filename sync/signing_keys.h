@@ -14,13 +14,22 @@
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "common/crypto/suite.h"
+#include "common/merkle/rotation.h"
 #include "storage/store.h"
 #include "sync/verify.h"
 
 namespace tongban::sync {
+
+// Verifies each of `rotations` of `origin` (at most 64; each signed by the
+// key it retires and the key it introduces) and builds the origin's key
+// history from them and the roster. kInvalidArgument naming the problem.
+absl::StatusOr<merkle::KeyHistory> VerifiedKeyHistory(
+    absl::string_view origin, crypto::SuiteId suite, const KeyLookup& roster,
+    const google::protobuf::RepeatedPtrField<v1::SignedKeyRotation>& rotations);
 
 class SigningKeys {
  public:

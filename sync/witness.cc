@@ -12,6 +12,7 @@
 #include "common/merkle/tree.h"
 #include "common/status_macros.h"
 #include "sync/evidence.h"
+#include "sync/signing_keys.h"
 
 namespace tongban::sync {
 namespace {
@@ -57,23 +58,31 @@ std::string ShortRoot(const crypto::Digest& d) {
 
 Witness::Witness(const storage::Store* store, const crypto::PrivateKey* key, const Clock* clock,
                  std::string self)
-    : store_(store), key_(key), clock_(clock), self_(std::move(self)) {}
+    : store_(store), clock_(clock), self_(std::move(self)), key_(key) {}
+
+void Witness::SetKey(const crypto::PrivateKey* key) {
+  absl::MutexLock lock(&mu_);
+  key_ = key;
+  cache_.clear();
+}
 
 absl::StatusOr<std::optional<v1::CosignedCheckpoint>> Witness::Latest(const storage::LogId& log) {
   TB_ASSIGN_OR_RETURN(std::optional<v1::SignedCheckpoint> latest, store_->LatestCheckpoint(log));
   if (!latest.has_value()) return std::nullopt;
   const std::pair<std::string, uint64_t> key{log.origin, log.epoch};
+  const crypto::PrivateKey* signing_key = nullptr;
   {
     absl::MutexLock lock(&mu_);
     auto it = cache_.find(key);
     if (it != cache_.end() && it->second.checkpoint().body() == latest->body()) {
       return it->second;
     }
+    signing_key = key_;
   }
   // Signed outside the lock; two askers racing on a new checkpoint may both
   // sign it, which is harmless.
   TB_ASSIGN_OR_RETURN(merkle::Cosignature cosignature,
-                      merkle::Cosign(latest->body(), self_, clock_->Now(), *key_));
+                      merkle::Cosign(latest->body(), self_, clock_->Now(), *signing_key));
   v1::CosignedCheckpoint out;
   *out.mutable_checkpoint() = *std::move(latest);
   *out.mutable_cosignature() = ToProto(cosignature);
@@ -89,8 +98,13 @@ absl::StatusOr<v1::WitnessReply> Witness::Answer(const v1::WitnessRequest& reque
                                                    " logs; at most ", kMaxWitnessLogs,
                                                    " per request"));
   }
-  std::unique_ptr<crypto::Hasher> hasher = crypto::GetSuite(key_->suite()).NewHasher();
+  std::unique_ptr<crypto::Hasher> hasher = crypto::GetSuite(store_->suite()).NewHasher();
   v1::WitnessReply reply;
+  // This node's own key rotations, for an asker whose roster does not list
+  // the key it cosigns with now.
+  TB_ASSIGN_OR_RETURN(const std::vector<storage::KeyRotationEntry> own,
+                      store_->KeyRotations(self_));
+  for (const storage::KeyRotationEntry& r : own) *reply.add_witness_key_rotations() = r.rotation;
   for (int i = 0; i < request.logs_size(); ++i) {
     const v1::WitnessRequest::Held& held = request.logs(i);
     if (!IsNodeCode(held.origin())) {
@@ -195,7 +209,8 @@ absl::StatusOr<v1::WitnessRequest> WitnessChecker::Request(std::vector<storage::
 }
 
 absl::StatusOr<WitnessChecker::Verified> WitnessChecker::VerifyEntry(
-    const v1::WitnessRequest::Held& asked, const v1::WitnessReply::Entry& entry) const {
+    const v1::WitnessRequest::Held& asked, const v1::WitnessReply::Entry& entry,
+    const merkle::KeyHistory* witness_keys) const {
   Verified v;
   v.log = {asked.origin(), asked.epoch()};
   v.held_size = asked.tree_size();
@@ -214,6 +229,9 @@ absl::StatusOr<WitnessChecker::Verified> WitnessChecker::VerifyEntry(
                                 options_.witness));
   }
   const crypto::PublicKey* witness_key = keys_(options_.witness, cosignature.key_id());
+  if (witness_key == nullptr && witness_keys != nullptr) {
+    witness_key = witness_keys->Find(cosignature.key_id());
+  }
   if (witness_key == nullptr) {
     return invalid(absl::StrCat("the roster has no key ", cosignature.key_id(), " of the witness ",
                                 options_.witness));
@@ -229,24 +247,8 @@ absl::StatusOr<WitnessChecker::Verified> WitnessChecker::VerifyEntry(
   if (origin_key == nullptr && !entry.key_rotations().empty()) {
     // A key this node has not seen: the origin's rotations, each signed by
     // the key it retires, lead to it from the roster.
-    constexpr int kMaxKeyRotations = 64;
-    if (entry.key_rotations_size() > kMaxKeyRotations) {
-      return invalid(
-          absl::StrCat(entry.key_rotations_size(), " key rotations; at most ", kMaxKeyRotations));
-    }
-    std::vector<merkle::KeyRotation> rotations;
-    for (const v1::SignedKeyRotation& s : entry.key_rotations()) {
-      absl::StatusOr<merkle::KeyRotation> r =
-          merkle::VerifyKeyRotation({s.body(), s.old_signature(), s.new_signature()});
-      if (!r.ok()) return invalid(r.status().message());
-      rotations.push_back(*std::move(r));
-    }
-    const KeyLookup& keys = keys_;
-    const std::string origin = cp->origin;
-    absl::StatusOr<merkle::KeyHistory> h = merkle::KeyHistory::Build(
-        origin, suite_.id(),
-        [&keys, origin](absl::string_view key_id) { return keys(origin, key_id); },
-        std::move(rotations));
+    absl::StatusOr<merkle::KeyHistory> h =
+        VerifiedKeyHistory(cp->origin, suite_.id(), keys_, entry.key_rotations());
     if (!h.ok()) return invalid(h.status().message());
     history = *std::move(h);
     absl::StatusOr<const crypto::PublicKey*> k =
@@ -294,10 +296,31 @@ absl::StatusOr<std::vector<WitnessFinding>> WitnessChecker::Check(const v1::Witn
                                                    " logs asked"));
   }
   // Everything verified before anything is kept.
+  std::optional<merkle::KeyHistory> witness_keys;
+  if (!reply.witness_key_rotations().empty()) {
+    absl::StatusOr<merkle::KeyHistory> h =
+        VerifiedKeyHistory(options_.witness, suite_.id(), keys_, reply.witness_key_rotations());
+    if (!h.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("witness reply: the witness's key rotations: ", h.status().message()));
+    }
+    witness_keys = *std::move(h);
+  }
   std::vector<Verified> verified;
   for (int i = 0; i < request.logs_size(); ++i) {
-    TB_ASSIGN_OR_RETURN(Verified v, VerifyEntry(request.logs(i), reply.entries(i)));
+    TB_ASSIGN_OR_RETURN(Verified v, VerifyEntry(request.logs(i), reply.entries(i),
+                                                witness_keys ? &*witness_keys : nullptr));
     verified.push_back(std::move(v));
+  }
+  if (witness_keys.has_value()) {
+    // Kept, so that what else the witness signs (a restart record's
+    // countersignature) verifies here too (SigningKeys).
+    storage::Batch batch(*store_);
+    for (const v1::SignedKeyRotation& s : reply.witness_key_rotations()) {
+      absl::StatusOr<merkle::KeyRotation> r = merkle::ParseKeyRotation(s.body());
+      if (r.ok()) batch.PutKeyRotation({options_.witness, r->epoch}, r->seq, s);
+    }
+    TB_RETURN_IF_ERROR(store_->Commit(batch, /*sync=*/false));
   }
   std::vector<WitnessFinding> findings(verified.size());
   for (size_t i = 0; i < verified.size(); ++i) {

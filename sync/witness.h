@@ -41,6 +41,7 @@
 #include "common/clock.h"
 #include "common/crypto/suite.h"
 #include "common/merkle/checkpoint.h"
+#include "common/merkle/rotation.h"
 #include "storage/keys.h"
 #include "storage/store.h"
 #include "sync/verify.h"
@@ -85,12 +86,16 @@ class Witness {
   // Signatures made so far (each cached cosignature once).
   uint64_t cosignatures() const ABSL_LOCKS_EXCLUDED(mu_);
 
+  // Cosigns with `key` from now on (after the national node rotated its
+  // key); the cached cosignatures are dropped. Not owned; outlives this.
+  void SetKey(const crypto::PrivateKey* key) ABSL_LOCKS_EXCLUDED(mu_);
+
  private:
-  const storage::Store* const store_;    // Not owned.
-  const crypto::PrivateKey* const key_;  // Not owned.
-  const Clock* const clock_;             // Not owned.
+  const storage::Store* const store_;  // Not owned.
+  const Clock* const clock_;           // Not owned.
   const std::string self_;
   mutable absl::Mutex mu_;
+  const crypto::PrivateKey* key_ ABSL_GUARDED_BY(mu_);  // Not owned.
   std::map<std::pair<std::string, uint64_t>, v1::CosignedCheckpoint> cache_ ABSL_GUARDED_BY(mu_);
   uint64_t cosignatures_ ABSL_GUARDED_BY(mu_) = 0;
 };
@@ -162,8 +167,11 @@ class WitnessChecker {
 
  private:
   struct Verified;
+  // `witness_keys`: the witness's key history when the reply carries its
+  // key rotations, else null.
   absl::StatusOr<Verified> VerifyEntry(const v1::WitnessRequest::Held& asked,
-                                       const v1::WitnessReply::Entry& entry) const;
+                                       const v1::WitnessReply::Entry& entry,
+                                       const merkle::KeyHistory* witness_keys) const;
   absl::Status Compare(const Verified& v, WitnessFinding* finding);
   absl::Status CompareOwn(const Verified& v, const merkle::Checkpoint& held,
                           WitnessFinding* finding);

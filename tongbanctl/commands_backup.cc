@@ -195,9 +195,10 @@ void AddBackupOnlineCommands(std::vector<Command>* c) {
              "signs nothing newer, and everything it signed before stays valid. The new key\n"
              "becomes DATA/signing.key and DATA/signing.pub; the old one is kept as\n"
              "DATA/retired-signing-KEYID.key. Send the new signing.pub to the federation for\n"
-             "its roster (certificates verify offline against the roster). Take a backup\n"
-             "afterwards. Refused on the national node (its key changes through the roster)\n"
-             "and while the node refuses writes (exit 3).\n",
+             "its roster (certificates and revocation lists verify offline against the\n"
+             "roster). Take a backup afterwards. On the national node the witness cosigns\n"
+             "with the new key at once; its answers carry the rotation to the counties.\n"
+             "Refused while the node refuses writes (exit 3).\n",
              "  tongbanctl keys rotate --reason \"yearly rotation\"\n",
              WithConnection({{"reason"}}), 0, KeyRotateCmd));
 }

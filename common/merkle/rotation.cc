@@ -221,6 +221,12 @@ absl::StatusOr<const crypto::PublicKey*> KeyHistory::KeyFor(absl::string_view ke
   return w.key;
 }
 
+const crypto::PublicKey* KeyHistory::Find(absl::string_view key_id) const {
+  auto it = windows_.find(std::string(key_id));
+  if (it != windows_.end()) return it->second.key;
+  return roster_ ? roster_(key_id) : nullptr;
+}
+
 std::string KeyHistory::newest_key_id() const {
   return rotations_.empty() ? std::string() : rotations_.back().new_key_id;
 }

@@ -108,6 +108,9 @@ class KeyHistory {
   // neither the roster nor a rotation gives the key; kFailedPrecondition
   // naming the window when the key signs only before or after `at`.
   absl::StatusOr<const crypto::PublicKey*> KeyFor(absl::string_view key_id, LogPosition at) const;
+  // The key `key_id` whatever its window (for signatures that name no log
+  // position, such as the witness's cosignatures), or nullptr.
+  const crypto::PublicKey* Find(absl::string_view key_id) const;
 
   // The rotations, by position.
   const std::vector<KeyRotation>& rotations() const { return rotations_; }
