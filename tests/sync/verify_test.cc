@@ -6,11 +6,13 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "common/merkle/checkpoint.h"
 #include "common/merkle/tree.h"
 #include "gtest/gtest.h"
 #include "storage/store.h"
 #include "storage/writer.h"
+#include "sync/signing_keys.h"
 #include "tests/testutil/records.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
@@ -735,6 +737,23 @@ TEST_P(VerifyTest, KeyRotationMovesSigningToTheNewKeyFromItsEntryOn) {
   ExpectRejected(Verify(early, keeps), v1::REJECT_REASON_RETIRED_KEY);
   // What the old key signed before its end still verifies.
   TB_EXPECT_OK(Verify(Routed(a_, {1, 2, 3}, 3), keeps));
+
+  // A peer cannot make a receiver check more than 64 rotations per batch,
+  // nor per witness answer.
+  v1::Batch flood = routed;
+  google::protobuf::RepeatedPtrField<v1::SignedKeyRotation> many;
+  for (int i = 0; i < 65; ++i) *many.Add() = rotation;
+  *flood.mutable_key_rotations() = many;
+  ExpectRejected(Verify(flood, Receiver()), v1::REJECT_REASON_MALFORMED);
+  const KeyLookup roster = [this](absl::string_view origin, absl::string_view key_id) {
+    auto it = roster_.find({std::string(origin), std::string(key_id)});
+    return it == roster_.end() ? nullptr : it->second;
+  };
+  const absl::Status too_many = VerifiedKeyHistory(kOrigin, GetParam(), roster, many).status();
+  EXPECT_EQ(too_many.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(absl::StrContains(too_many.message(), "at most 64")) << too_many;
+  many.RemoveLast();
+  TB_EXPECT_OK(VerifiedKeyHistory(kOrigin, GetParam(), roster, {many.begin(), many.begin() + 1}));
   a_.writer.reset();  // before `next`, which it signs with
 }
 
