@@ -7,6 +7,8 @@
 #   make demo-core         the node core alone: appends, checkpoints, verification
 #   make bench             the benchmarks (not tests; prints figures)
 #   make bench-hostile     what a hostile peer can make a national node hold (issue #14)
+#   make bench-bundle      offline bundles: export and import of EVENTS (default 1,000,000)
+#                          against the session path's catch-up (issue #18)
 #   make bench-nation      a simulated nation against a national tongband (issue #21):
 #                          N=500 RATE=5000 DURATION=10 OUTAGE=10 SUITE=intl
 #   make deb               the Debian package, and its contents
@@ -42,7 +44,7 @@ FUZZ_TEST_SECONDS ?= 5
 FUZZ_CMAKE_FLAGS = -DCMAKE_CXX_COMPILER=clang++ -DTB_FUZZ=ON -DTB_SANITIZE=ON \
                    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS)
 
-.PHONY: deps configure build test fuzz fuzz-build fuzz-test test-first-start test-docker demo demo-core bench bench-sync bench-hostile bench-nation deb format thread-safety clean
+.PHONY: deps configure build test fuzz fuzz-build fuzz-test test-first-start test-docker demo demo-core bench bench-sync bench-hostile bench-nation bench-bundle deb format thread-safety clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -86,6 +88,9 @@ bench: build
 
 bench-sync: build
 	@$(BUILD_DIR)/bench/tongban_sync_bench
+
+bench-bundle: build
+	@$(BUILD_DIR)/bench/tongban_bundle_bench --events=$(or $(EVENTS),1000000)
 
 bench-hostile: build
 	@$(BUILD_DIR)/bench/tongban_hostile_bench

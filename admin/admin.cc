@@ -1,6 +1,11 @@
 #include "admin/admin.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <map>
 #include <set>
@@ -10,12 +15,15 @@
 #include "absl/strings/str_cat.h"
 #include "admin/totp.h"
 #include "common/crypto/key_file.h"
+#include "common/hex.h"
 #include "common/ids/citizen_id.h"
+#include "common/ids/region.h"
 #include "common/log.h"
 #include "common/pki/pki.h"
 #include "common/status_macros.h"
 #include "records/dates.h"
 #include "storage/keys.h"
+#include "sync/bundle.h"
 #include "sync/session.h"
 #include "sync/where.h"
 #include "workflows/certificate_payload.h"
@@ -182,6 +190,23 @@ absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::Pee
     }
     TB_ASSIGN_OR_RETURN(std::optional<std::string> hold, sync::HoldOf(*node_->store(), n.code()));
     if (hold.has_value()) p->set_held(*hold);
+    TB_ASSIGN_OR_RETURN(
+        std::optional<std::string> bundles,
+        node_->store()->Get(storage::Cf::kDefault, storage::BundlePeerKey(n.code())));
+    if (bundles.has_value()) {
+      v1::BundlePeer b;
+      if (!b.ParseFromString(*bundles)) {
+        return absl::DataLossError(
+            absl::StrCat("bundle state of peer ", n.code(), " does not parse"));
+      }
+      p->set_bundle_exported_id(b.exported_id());
+      p->set_bundle_exported_micros(b.exported_at_micros());
+      p->set_bundle_exported_events(b.exported_events());
+      p->set_bundle_acked_id(b.acked_id());
+      p->set_bundle_acked_micros(b.acked_at_micros());
+      p->set_bundle_received_id(b.received_id());
+      p->set_bundle_received_micros(b.received_at_micros());
+    }
     p->set_frozen(std::any_of(frozen.begin(), frozen.end(), [&](const storage::LogId& log) {
       return log.origin == n.code();  // any epoch of its log
     }));
@@ -255,6 +280,95 @@ absl::StatusOr<v1::RotateKeyReply> AdminApi::RotateKey(const Operator& op,
         reply.set_public_key_pem(now.public_key().Pem());
         absl::StrAppend(&purpose, " (key ", old_id, " to ", reply.new_key_id(), " at seq ",
                         reply.seq(), ")");
+        return reply;
+      });
+}
+
+namespace {
+
+v1::BundleSummary SummaryOf(const v1::BundleHeader& header, const v1::BundleManifest& manifest,
+                            uint64_t bytes, uint32_t answers) {
+  v1::BundleSummary s;
+  *s.mutable_header() = header;
+  s.mutable_header()->clear_sealed_key();
+  *s.mutable_manifest() = manifest;
+  s.set_bytes(bytes);
+  s.set_answers(answers);
+  return s;
+}
+
+// Removes the spool file when it goes out of scope.
+struct SpoolFile {
+  std::string path;
+  ~SpoolFile() {
+    if (!path.empty()) std::remove(path.c_str());
+  }
+};
+
+}  // namespace
+
+absl::Status AdminApi::MayExchangeBundles(const Operator& op) const {
+  return Authorize(op, Permission::kExchangeBundles);
+}
+
+absl::StatusOr<std::string> AdminApi::NewSpoolFile() const {
+  const std::string dir = absl::StrCat(node_->config().data_dir, "/bundle-spool");
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", std::strerror(errno)));
+  }
+  TB_ASSIGN_OR_RETURN(std::string random, crypto::RandomBytes(8));
+  return absl::StrCat(dir, "/", HexEncode(random), ".bundle");
+}
+
+absl::StatusOr<v1::BundleSummary> AdminApi::ExportBundle(const Operator& op,
+                                                         const v1::ExportBundleRequest& r,
+                                                         const node::BundleSink& sink,
+                                                         const node::BundleProgressFn& progress) {
+  constexpr size_t kMaxReason = 200;
+  std::string purpose = absl::StrCat("bundle for ", r.to().substr(0, 6));
+  if (!r.reason().empty()) absl::StrAppend(&purpose, ": ", r.reason().substr(0, kMaxReason));
+  return Audited<v1::BundleSummary>(
+      op, Permission::kExchangeBundles, "bundle.export", "", purpose,
+      [&]() -> absl::StatusOr<v1::BundleSummary> {
+        if (absl::Status code = ids::ValidateNodeCode(r.to()); !code.ok()) {
+          return absl::InvalidArgumentError(absl::StrCat("--to: ", code.message()));
+        }
+        SpoolFile ack;
+        if (!r.since_ack().empty()) {
+          TB_ASSIGN_OR_RETURN(ack.path, NewSpoolFile());
+          TB_RETURN_IF_ERROR(crypto::WriteNewFile(ack.path, r.since_ack(), 0600));
+        }
+        TB_ASSIGN_OR_RETURN(node::ExportedBundle made,
+                            node_->ExportBundle(r.to(), ack.path, sink, progress));
+        absl::StrAppend(&purpose, " (", made.header.bundle_id(), ", ", made.manifest.events(),
+                        " events)");
+        return SummaryOf(made.header, made.manifest, made.bytes, made.answers);
+      });
+}
+
+absl::StatusOr<v1::ImportBundleReply> AdminApi::ImportBundle(const Operator& op,
+                                                             const std::string& path) {
+  std::string purpose = "bundle";
+  return Audited<v1::ImportBundleReply>(
+      op, Permission::kExchangeBundles, "bundle.import", "", purpose,
+      [&]() -> absl::StatusOr<v1::ImportBundleReply> {
+        if (absl::StatusOr<sync::BundleFileHeader> file = sync::ReadBundleHeader(path); file.ok()) {
+          absl::StrAppend(&purpose, " ", file->header.bundle_id().substr(0, 32), " from ",
+                          file->header.sender().substr(0, 6));
+        }
+        TB_ASSIGN_OR_RETURN(node::ImportedBundle got, node_->ImportBundle(path));
+        absl::StrAppend(&purpose, " (", got.events_applied, " events applied)");
+        v1::ImportBundleReply reply;
+        *reply.mutable_bundle() = SummaryOf(got.header, got.manifest, 0, 0);
+        reply.set_batches_applied(got.batches_applied);
+        reply.set_events_applied(got.events_applied);
+        reply.set_batches_not_applied(got.batches_not_applied);
+        for (std::string& m : got.missing) reply.add_missing(std::move(m));
+        for (std::string& n : got.notes) reply.add_notes(std::move(n));
+        reply.set_newest(got.newest);
+        reply.set_requests(got.requests);
+        reply.set_ack(std::move(got.ack));
+        reply.set_ack_id(got.ack_id);
         return reply;
       });
 }

@@ -120,6 +120,24 @@ class AdminApi {
   // were removed), refusals included. Names no person.
   absl::StatusOr<v1::BackupReply> Backup(const Operator& op, const v1::BackupRequest& r);
   absl::StatusOr<v1::RotateKeyReply> RotateKey(const Operator& op, const v1::RotateKeyRequest& r);
+  // Offline bundles (node/bundles.h). Administrators (exchange bundles);
+  // audited ("bundle.export" purpose "bundle for NODE" and the reason;
+  // "bundle.import" purpose "bundle from NODE"), refusals included. The
+  // export streams its bytes to `sink`; r.since_ack, when set, is written to
+  // a spool file in the data folder and imported first. The import reads
+  // the spooled file at `path` (the transport wrote it, at most
+  // kMaxBundleBytes).
+  absl::StatusOr<v1::BundleSummary> ExportBundle(const Operator& op,
+                                                 const v1::ExportBundleRequest& r,
+                                                 const node::BundleSink& sink,
+                                                 const node::BundleProgressFn& progress);
+  absl::StatusOr<v1::ImportBundleReply> ImportBundle(const Operator& op, const std::string& path);
+  // Where the transport spools an uploaded bundle: a new file name in the
+  // data folder's bundle-spool/ (created), which the caller removes.
+  absl::StatusOr<std::string> NewSpoolFile() const;
+  // Whether `op` may exchange bundles (checked before an upload is spooled).
+  absl::Status MayExchangeBundles(const Operator& op) const;
+  static constexpr uint64_t kMaxBundleBytes = uint64_t{64} << 30;
   // Most persons one search returns; most fleet rows one page holds.
   static constexpr uint32_t kMaxSearchResults = 50;
   static constexpr uint32_t kMaxFleetPage = 500;

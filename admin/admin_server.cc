@@ -2,6 +2,10 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -62,7 +66,91 @@ class AdminService final : public v1::Admin::Service {
   TB_ADMIN_METHOD(RotateKey, RotateKeyRequest, RotateKeyReply)
 #undef TB_ADMIN_METHOD
 
+  // The bundle's bytes go out as they are written (one chunk per sealed
+  // segment), with a progress chunk at most twice a second, and the summary
+  // last.
+  grpc::Status ExportBundle(grpc::ServerContext* ctx, const v1::ExportBundleRequest* request,
+                            grpc::ServerWriter<v1::BundleChunk>* writer) override {
+    absl::StatusOr<Operator> op = Authenticated(*ctx);
+    if (!op.ok()) return sync::ToGrpcStatus(op.status());
+    v1::BundleChunk chunk;
+    const node::BundleSink sink = [&](absl::string_view bytes) -> absl::Status {
+      chunk.Clear();
+      chunk.set_data(std::string(bytes));
+      if (!writer->Write(chunk)) {
+        return absl::CancelledError("the operator's connection closed during the export");
+      }
+      return absl::OkStatus();
+    };
+    absl::Time shown = absl::InfinitePast();
+    const node::BundleProgressFn progress = [&](const node::BundleProgress& p) {
+      const absl::Time now = absl::Now();
+      if (now - shown < absl::Milliseconds(500)) return;
+      shown = now;
+      chunk.Clear();
+      v1::BundleProgress* out = chunk.mutable_progress();
+      out->set_events(p.events);
+      out->set_batches(p.batches);
+      out->set_bytes(p.bytes);
+      out->set_events_estimate(p.events_estimate);
+      writer->Write(chunk);  // a closed connection fails the next data chunk
+    };
+    absl::StatusOr<v1::BundleSummary> summary = api_->ExportBundle(*op, *request, sink, progress);
+    if (!summary.ok()) return sync::ToGrpcStatus(summary.status());
+    chunk.Clear();
+    *chunk.mutable_summary() = *std::move(summary);
+    writer->Write(chunk);
+    return grpc::Status::OK;
+  }
+
+  // The upload is spooled to a file in the data folder (the import reads it
+  // twice: whole, then to apply), removed afterwards.
+  grpc::Status ImportBundle(grpc::ServerContext* ctx, grpc::ServerReader<v1::BundleChunk>* reader,
+                            v1::ImportBundleReply* reply) override {
+    absl::StatusOr<Operator> op = Authenticated(*ctx);
+    if (!op.ok()) return sync::ToGrpcStatus(op.status());
+    absl::StatusOr<v1::ImportBundleReply> result;
+    if (!api_->MayExchangeBundles(*op).ok()) {
+      result = api_->ImportBundle(*op, "");  // refused, and the refusal audited
+    } else {
+      absl::StatusOr<std::string> path = api_->NewSpoolFile();
+      if (!path.ok()) return sync::ToGrpcStatus(path.status());
+      absl::Status spooled = Spool(reader, *path);
+      result = spooled.ok() ? api_->ImportBundle(*op, *path) : spooled;
+      std::remove(path->c_str());
+    }
+    if (!result.ok()) return sync::ToGrpcStatus(result.status());
+    *reply = *std::move(result);
+    return grpc::Status::OK;
+  }
+
  private:
+  static absl::Status Spool(grpc::ServerReader<v1::BundleChunk>* reader, const std::string& path) {
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr) {
+      return absl::InternalError(absl::StrCat("cannot write ", path, ": ", std::strerror(errno)));
+    }
+    absl::Status status;
+    uint64_t total = 0;
+    v1::BundleChunk chunk;
+    while (status.ok() && reader->Read(&chunk)) {
+      total += chunk.data().size();
+      if (total > AdminApi::kMaxBundleBytes) {
+        status = absl::ResourceExhaustedError(
+            absl::StrCat("bundle larger than ", AdminApi::kMaxBundleBytes >> 30, " GiB"));
+      } else if (std::fwrite(chunk.data().data(), 1, chunk.data().size(), f) !=
+                 chunk.data().size()) {
+        status = absl::ResourceExhaustedError(
+            absl::StrCat("cannot spool the bundle to ", path, ": ", std::strerror(errno)));
+      }
+    }
+    if (std::fclose(f) != 0 && status.ok()) {
+      status = absl::ResourceExhaustedError(
+          absl::StrCat("cannot spool the bundle to ", path, ": ", std::strerror(errno)));
+    }
+    return status;
+  }
+
   template <typename Req, typename Rep>
   grpc::Status Call(grpc::ServerContext* ctx, const Req& request, Rep* reply,
                     absl::StatusOr<Rep> (AdminApi::*method)(const Operator&, const Req&)) {

@@ -12,8 +12,11 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/civil_time.h"
 #include "common/clock.h"
 #include "common/crypto/suite.h"
+#include "common/ids/citizen_id.h"
 #include "node/local_node.h"
 
 namespace tongban::bench {
@@ -82,6 +85,33 @@ inline bool ParseFlag(const char* arg, const char* name, size_t* out) {
     std::exit(2);
   }
   return true;
+}
+
+// Person `p` (0 .. 18 million) registered in `county`: born 1950-01-01 +
+// p % 18000 days, sequence 1 + p / 18000. All distinct and valid.
+inline std::string PersonIn(absl::string_view county, size_t p) {
+  const absl::CivilDay born = absl::CivilDay(1950, 1, 1) + static_cast<int>(p % 18000);
+  const std::string first17 =
+      absl::StrFormat("%s%04d%02d%02d%03d", county, static_cast<int>(born.year()), born.month(),
+                      born.day(), static_cast<int>(1 + p / 18000));
+  return first17 + ids::CheckCharacter(first17);
+}
+
+// The outflow registration (流出登记) of person `p` of `county` to
+// `destination`.
+inline storage::RecordChange OutflowOf(absl::string_view county, size_t p,
+                                       const std::string& destination) {
+  storage::RecordChange c;
+  c.person = PersonIn(county, p);
+  c.kind = v1::RECORD_KIND_OUTFLOW;
+  c.record_id = absl::StrCat("out-", p);
+  v1::OutflowRegistration* o = c.value.mutable_outflow();
+  o->set_destination_county(destination);
+  o->mutable_left_on()->set_year(2025);
+  o->mutable_left_on()->set_month(1 + p % 12);
+  o->mutable_left_on()->set_day(1 + p % 28);
+  o->set_reason("moved for work; registered with the residence committee");
+  return c;
 }
 
 // A node of county 620102 in `dir` (created), for benchmarks of the write

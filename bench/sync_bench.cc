@@ -127,29 +127,10 @@ uint64_t VmHwmKb() {
   return 0;
 }
 
-// Person `p` (0 .. 18 million): registered in the sender's county, born
-// 1950-01-01 + p % 18000 days, sequence 1 + p / 18000. All distinct and valid.
-std::string PersonId(size_t p) {
-  const absl::CivilDay born = absl::CivilDay(1950, 1, 1) + static_cast<int>(p % 18000);
-  const std::string first17 =
-      absl::StrFormat("%s%04d%02d%02d%03d", kSender, static_cast<int>(born.year()), born.month(),
-                      born.day(), static_cast<int>(1 + p / 18000));
-  return first17 + ids::CheckCharacter(first17);
-}
+std::string PersonId(size_t p) { return bench::PersonIn(kSender, p); }
 
-// The outflow registration (流出登记) of person `p` to `destination`.
 storage::RecordChange Outflow(size_t p, const std::string& destination) {
-  storage::RecordChange c;
-  c.person = PersonId(p);
-  c.kind = v1::RECORD_KIND_OUTFLOW;
-  c.record_id = absl::StrCat("out-", p);
-  v1::OutflowRegistration* o = c.value.mutable_outflow();
-  o->set_destination_county(destination);
-  o->mutable_left_on()->set_year(2025);
-  o->mutable_left_on()->set_month(1 + p % 12);
-  o->mutable_left_on()->set_day(1 + p % 28);
-  o->set_reason("moved for work; registered with the residence committee");
-  return c;
+  return bench::OutflowOf(kSender, p, destination);
 }
 
 // --- The receiver (child process) -------------------------------------------

@@ -172,6 +172,15 @@ const crypto::PublicKey* LocalNode::OwnPublicKey(absl::string_view key_id) const
   return nullptr;
 }
 
+const crypto::PrivateKey* LocalNode::OwnPrivateKey(absl::string_view key_id) const {
+  if (signing_key_->public_key().KeyId() == key_id) return signing_key_.get();
+  absl::MutexLock lock(&keys_mu_);
+  for (const auto& k : other_keys_) {
+    if (k->public_key().KeyId() == key_id) return k.get();
+  }
+  return nullptr;
+}
+
 LocalNode::~LocalNode() {
   writer_.reset();
   store_.reset();

@@ -62,6 +62,9 @@ class LocalNode {
   // Every signing key this node holds (current and retired) by key id, for
   // verifying what it signed before a rotation (its audit log, backups).
   const crypto::PublicKey* OwnPublicKey(absl::string_view key_id) const;
+  // The same private key, for opening what peers sealed to one of this
+  // node's roster keys (offline bundles); valid for the node's life.
+  const crypto::PrivateKey* OwnPrivateKey(absl::string_view key_id) const;
 
   // Rotates the log's signing key (DESIGN.md section 3): generates a key
   // here, appends the rotation entry signed by the old and the new key, then

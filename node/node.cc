@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
+#include <tuple>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -78,6 +80,12 @@ absl::StatusOr<std::unique_ptr<Node>> Node::Start(const Config& config, const Cl
 
 // In construction order (node.h): each part needs the ones before it.
 absl::Status Node::StartParts() {
+  {
+    // Bundles an import was reading when the process died (node/bundles.h):
+    // still encrypted, and imported again from the operator's copy.
+    std::error_code ec;
+    std::filesystem::remove_all(absl::StrCat(config_.data_dir, "/bundle-spool"), ec);
+  }
   TB_RETURN_IF_ERROR(LoadRosterAndTls());
   TB_RETURN_IF_ERROR(OpenStoreAndAudit());
   TB_RETURN_IF_ERROR(RegisterMetrics());
@@ -702,7 +710,7 @@ absl::Status Node::Admit(const std::string& peer) const {
   return absl::OkStatus();
 }
 
-std::unique_ptr<sync::Session> Node::NewSession(const std::string& peer) {
+std::unique_ptr<sync::Session> Node::NewSession(const std::string& peer, bool offline) {
   sync::RosterHolder* roster = roster_.get();
   auto verifier = std::make_unique<sync::BatchVerifier>(
       local_->suite(), [roster](absl::string_view origin, absl::string_view key_id) {
@@ -716,7 +724,7 @@ std::unique_ptr<sync::Session> Node::NewSession(const std::string& peer) {
   options.limits.max_bytes = config_.batch_bytes;
   options.credit = config_.credit;
   options.max_clock_ahead = config_.max_clock_ahead;
-  options.peers = &peers_;
+  options.peers = offline ? nullptr : &peers_;
   options.software_version = options_.software_version;
   options.roster_version = roster->version();
   options.audit = audit_.get();
@@ -861,6 +869,7 @@ void Node::Housekeeping() {
 absl::Status Node::RegisterMetrics() {
   TB_RETURN_IF_ERROR(RegisterLogMetrics());
   TB_RETURN_IF_ERROR(RegisterSyncMetrics());
+  TB_RETURN_IF_ERROR(RegisterBundleMetrics());
   return RegisterWorkflowMetrics();
 }
 
@@ -901,6 +910,29 @@ absl::Status Node::RegisterLogMetrics() {
 
 // Sessions with peers: lag, traffic, refusals, frozen logs, clocks and the
 // input a peer makes this node hold.
+absl::Status Node::RegisterBundleMetrics() {
+  metrics::Registry& r = metrics_;
+  storage::Store* s = store();
+  // Offline bundles (node/bundles.h), kept in the store.
+  for (const auto& [name, counter, help] :
+       std::initializer_list<std::tuple<const char*, const char*, const char*>>{
+           {"tongban_bundles_exported_total", "bundle/exported",
+            "Bundles written for peers (acknowledgements included)."},
+           {"tongban_bundles_imported_total", "bundle/imported", "Bundles from peers imported."},
+           {"tongban_bundles_refused_total", "bundle/refused",
+            "Bundles refused (whole, or at a batch that failed verification)."},
+           {"tongban_bundle_events_exported_total", "bundle/events_exported",
+            "Events written into bundles."},
+           {"tongban_bundle_events_imported_total", "bundle/events_imported",
+            "Events applied from bundles."}}) {
+    TB_RETURN_IF_ERROR(r.AddCounterCallback(name, help, [s, key = std::string(counter)] {
+      absl::StatusOr<uint64_t> n = s->GetCounter(key);
+      return n.ok() ? static_cast<double>(*n) : 0.0;
+    }));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status Node::RegisterSyncMetrics() {
   metrics::Registry& r = metrics_;
   storage::Store* s = store();

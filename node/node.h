@@ -63,6 +63,7 @@
 #include "analytics/mirror.h"
 #include "common/clock.h"
 #include "common/metrics.h"
+#include "node/bundles.h"
 #include "node/config.h"
 #include "node/fleet.h"
 #include "node/local_node.h"
@@ -122,6 +123,17 @@ class Node {
   // the national node's witness cosigns with the new key from then on.
   // kFailedPrecondition while appends are blocked.
   absl::StatusOr<storage::Appended> RotateSigningKey();
+
+  // Offline bundles (node/bundles.h): writes the bundle for peer `to`
+  // through `sink`, after importing `since_ack` (a bundle file from `to`,
+  // or "") ...
+  absl::StatusOr<ExportedBundle> ExportBundle(const std::string& to, const std::string& since_ack,
+                                              const BundleSink& sink,
+                                              const BundleProgressFn& progress)
+      ABSL_LOCKS_EXCLUDED(bundle_mu_);
+  // ... and imports the bundle file at `path`.
+  absl::StatusOr<ImportedBundle> ImportBundle(const std::string& path)
+      ABSL_LOCKS_EXCLUDED(bundle_mu_);
   sync::Roster roster() const { return roster_->current(); }
   const sync::TlsIdentity& tls() const { return tls_; }
   storage::AuditLog* audit_log() { return audit_.get(); }
@@ -171,9 +183,20 @@ class Node {
   absl::Status RegisterMetrics();  // the three below
   absl::Status RegisterLogMetrics();
   absl::Status RegisterSyncMetrics();
+  absl::Status RegisterBundleMetrics();  // offline bundles (node/bundles.h)
   absl::Status RegisterWorkflowMetrics();
   absl::Status StartAnalytics();
-  std::unique_ptr<sync::Session> NewSession(const std::string& peer);
+  // A session with `peer`; a bundle's (offline) reports to no peer table.
+  std::unique_ptr<sync::Session> NewSession(const std::string& peer, bool offline = false);
+  absl::StatusOr<ImportedBundle> ImportBundleLocked(const std::string& path)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(bundle_mu_);
+  // Writes a bundle for `to`: with the batches and answers a session would
+  // send when `data`, else an acknowledgement (Hello and requests only).
+  absl::StatusOr<ExportedBundle> WriteBundle(const std::string& to, bool data,
+                                             const BundleSink& sink,
+                                             const BundleProgressFn& progress)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(bundle_mu_);
+  absl::Mutex bundle_mu_;  // one bundle export or import at a time
   absl::Status Admit(const std::string& peer) const;
   std::optional<std::string> NationalTarget() const;
   // County housekeeping: roster refresh, witness comparison, metrics.

@@ -134,6 +134,8 @@ std::string AckedKey(absl::string_view peer, const LogId& log) {
 
 std::string HoldKey(absl::string_view peer) { return absl::StrCat("hold/", peer); }
 
+std::string BundlePeerKey(absl::string_view peer) { return absl::StrCat("bundlepeer/", peer); }
+
 std::string EvidencePrefix(const LogId& log) {
   return absl::StrCat("evidence/", log.origin, "/", log.epoch, "/");
 }

@@ -128,6 +128,9 @@ std::string AckedPrefix(absl::string_view peer);
 std::string AckedKey(absl::string_view peer, const LogId& log);
 // "default" column family: the peer is held after sending invalid data.
 std::string HoldKey(absl::string_view peer);
+// "default" column family: the offline exchange with `peer` (a
+// v1::BundlePeer, node/bundles.h).
+std::string BundlePeerKey(absl::string_view peer);
 // "default" column family: evidence that `log`'s origin showed two
 // histories, and the freeze of the log that follows it (sync/evidence.h).
 std::string EvidencePrefix(const LogId& log);

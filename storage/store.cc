@@ -153,6 +153,10 @@ void Batch::PutAcked(absl::string_view peer, const LogId& log, uint64_t seq) {
   Put(Cf::kDefault, AckedKey(peer, log), Be64(seq));
 }
 
+void Batch::PutBundlePeer(absl::string_view peer, absl::string_view bundle_peer) {
+  Put(Cf::kDefault, BundlePeerKey(peer), bundle_peer);
+}
+
 void Batch::PutHold(absl::string_view peer, absl::string_view why) {
   Put(Cf::kDefault, HoldKey(peer), why);
 }

@@ -98,6 +98,7 @@ class Batch {
   // `peer`; evidence of an equivocation in `log`, and its freeze.
   void PutAcked(absl::string_view peer, const LogId& log, uint64_t seq);
   void PutHold(absl::string_view peer, absl::string_view why);
+  void PutBundlePeer(absl::string_view peer, absl::string_view bundle_peer);
   void DeleteHold(absl::string_view peer);
   void DeleteBackfill(absl::string_view peer, absl::string_view person);
   void PutEvidence(const LogId& log, int64_t detected_at_micros,

@@ -8,7 +8,10 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <iostream>
 #include <optional>
 
@@ -192,15 +195,21 @@ struct AdminClient::Impl {
                                                                    Rep*),
                            std::chrono::seconds timeout = std::chrono::seconds(60)) {
     grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + timeout);
-    if (!password.empty()) ctx.AddMetadata("x-tongban-password", password);
-    if (!totp.empty()) ctx.AddMetadata("x-tongban-totp", totp);
+    Prepare(&ctx, timeout);
     Rep reply;
     const grpc::Status s = (stub.get()->*method)(&ctx, request, &reply);
-    if (!s.ok()) {
-      return ExplainConnectionError(s.error_code(), s.error_message(), node, operator_county);
-    }
+    if (!s.ok()) return Explain(s);
     return reply;
+  }
+
+  void Prepare(grpc::ClientContext* ctx, std::chrono::seconds timeout) const {
+    ctx->set_deadline(std::chrono::system_clock::now() + timeout);
+    if (!password.empty()) ctx->AddMetadata("x-tongban-password", password);
+    if (!totp.empty()) ctx->AddMetadata("x-tongban-totp", totp);
+  }
+
+  absl::Status Explain(const grpc::Status& s) const {
+    return ExplainConnectionError(s.error_code(), s.error_message(), node, operator_county);
   }
 };
 
@@ -296,6 +305,73 @@ TB_CLIENT_METHOD(ListOperators, OperatorsRequest, OperatorsReply)
 TB_CLIENT_METHOD(ManageOperator, ManageOperatorRequest, ManageOperatorReply)
 TB_CLIENT_METHOD(RotateKey, RotateKeyRequest, RotateKeyReply)
 #undef TB_CLIENT_METHOD
+
+// A bundle may take as long as its bytes need on a slow link.
+absl::StatusOr<v1::BundleSummary> AdminClient::ExportBundle(
+    const v1::ExportBundleRequest& r, const std::function<absl::Status(absl::string_view)>& on_data,
+    const std::function<void(const v1::BundleProgress&)>& on_progress) {
+  grpc::ClientContext ctx;
+  impl_->Prepare(&ctx, std::chrono::hours(12));
+  std::unique_ptr<grpc::ClientReader<v1::BundleChunk>> reader = impl_->stub->ExportBundle(&ctx, r);
+  v1::BundleChunk chunk;
+  std::optional<v1::BundleSummary> summary;
+  absl::Status local;
+  while (reader->Read(&chunk)) {
+    if (!chunk.data().empty()) {
+      local = on_data(chunk.data());
+      if (!local.ok()) {
+        ctx.TryCancel();
+        break;
+      }
+    }
+    if (chunk.has_progress() && on_progress) on_progress(chunk.progress());
+    if (chunk.has_summary()) summary = chunk.summary();
+  }
+  const grpc::Status s = reader->Finish();
+  if (!local.ok()) return local;
+  if (!s.ok()) return impl_->Explain(s);
+  if (!summary.has_value())
+    return absl::DataLossError("the node ended the export without a summary");
+  return *summary;
+}
+
+absl::StatusOr<v1::ImportBundleReply> AdminClient::ImportBundle(
+    const std::string& path, const std::function<void(uint64_t sent)>& on_sent) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return absl::NotFoundError(absl::StrCat("cannot open ", path, ": ", std::strerror(errno)));
+  }
+  grpc::ClientContext ctx;
+  impl_->Prepare(&ctx, std::chrono::hours(12));
+  v1::ImportBundleReply reply;
+  std::unique_ptr<grpc::ClientWriter<v1::BundleChunk>> writer =
+      impl_->stub->ImportBundle(&ctx, &reply);
+  v1::BundleChunk chunk;
+  std::string buffer(1 << 20, '\0');
+  uint64_t sent = 0;
+  absl::Status local;
+  while (true) {
+    const size_t n = std::fread(buffer.data(), 1, buffer.size(), f);
+    if (n == 0) {
+      if (std::ferror(f)) local = absl::DataLossError(absl::StrCat("cannot read ", path));
+      break;
+    }
+    chunk.set_data(buffer.data(), n);
+    if (!writer->Write(chunk)) break;  // the node ended the call: Finish says why
+    sent += n;
+    if (on_sent) on_sent(sent);
+  }
+  std::fclose(f);
+  if (!local.ok()) {
+    ctx.TryCancel();
+    writer->Finish();
+    return local;
+  }
+  writer->WritesDone();
+  const grpc::Status s = writer->Finish();
+  if (!s.ok()) return impl_->Explain(s);
+  return reply;
+}
 
 // A first backup copies the whole database: allow it hours, not a minute.
 absl::StatusOr<v1::BackupReply> AdminClient::Backup(const v1::BackupRequest& r) {

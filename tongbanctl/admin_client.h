@@ -25,6 +25,7 @@
 // Thread safety: one AdminClient per thread.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -78,6 +79,17 @@ class AdminClient {
   absl::StatusOr<v1::OperatorsReply> ListOperators(const v1::OperatorsRequest& r);
   absl::StatusOr<v1::ManageOperatorReply> ManageOperator(const v1::ManageOperatorRequest& r);
   absl::StatusOr<v1::RotateKeyReply> RotateKey(const v1::RotateKeyRequest& r);
+  // Streams a bundle export: `on_data` receives its bytes in order (an error
+  // from it cancels the export), `on_progress` the node's progress. Returns
+  // the summary the node sends last.
+  absl::StatusOr<v1::BundleSummary> ExportBundle(
+      const v1::ExportBundleRequest& r,
+      const std::function<absl::Status(absl::string_view)>& on_data,
+      const std::function<void(const v1::BundleProgress&)>& on_progress);
+  // Streams the bundle file at `path` to the node; `on_sent` is told the
+  // bytes sent so far.
+  absl::StatusOr<v1::ImportBundleReply> ImportBundle(
+      const std::string& path, const std::function<void(uint64_t sent)>& on_sent);
   absl::StatusOr<v1::BackupReply> Backup(const v1::BackupRequest& r);
 
  private:

@@ -306,9 +306,9 @@ absl::Status PeersCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
   TB_ASSIGN_OR_RETURN(v1::PeersReply r, client->Peers(v1::PeersRequest()));
   if (args.Has("json")) return PrintJson(r, io);
-  std::vector<std::vector<std::string>> rows = {{"PEER", "NAME", "STATUS", "CONNECTED", "SINCE",
-                                                 "LAST BATCH", "BEHIND OUT", "BEHIND IN", "HELD",
-                                                 "FROZEN", "REFUSES", "CLOCK AHEAD", "LAST ERROR"}};
+  std::vector<std::vector<std::string>> rows = {
+      {"PEER", "NAME", "STATUS", "CONNECTED", "SINCE", "LAST BATCH", "BEHIND OUT", "BEHIND IN",
+       "HELD", "FROZEN", "REFUSES", "CLOCK AHEAD", "BUNDLE OUT", "BUNDLE IN", "LAST ERROR"}};
   for (const v1::PeerInfo& p : r.peers()) {
     rows.push_back(
         {p.code(), p.name(), p.status(), p.connected() ? Tr("yes") : Tr("no"),
@@ -323,6 +323,14 @@ absl::Status PeersCmd(const Args& args, Io& io) {
                             p.events_ahead() > 0
                                 ? absl::StrCat(" (", p.events_ahead(), " ", Tr("beyond"), ")")
                                 : ""),
+         p.bundle_exported_id().empty()
+             ? "-"
+             : absl::StrCat(When(p.bundle_exported_micros()), " (", p.bundle_exported_events(),
+                            ", ",
+                            Tr(p.bundle_acked_id() == p.bundle_exported_id() ? "acknowledged"
+                                                                             : "not acknowledged"),
+                            ")"),
+         When(p.bundle_received_micros()),
          p.last_error().empty() ? "-" : p.last_error().substr(0, 60)});
   }
   PrintTable(rows, io);

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/version.h"
 #include "tongbanctl/commands_backup.h"
+#include "tongbanctl/commands_bundle.h"
 #include "tongbanctl/commands_import.h"
 #include "tongbanctl/commands_ledger.h"
 #include "tongbanctl/commands_offline.h"
@@ -47,6 +48,7 @@ std::vector<Command> AllCommands() {
   AddOnlineCommands(&commands);
   AddLedgerCommands(&commands);
   AddBackupOnlineCommands(&commands);
+  AddBundleCommands(&commands);
   AddOfflineCommands(&commands);
   AddOperatorCommands(&commands);
   AddCertificateCommands(&commands);

@@ -5,4 +5,5 @@ target_sources(tongban_common PRIVATE
   crypto/ghash.cc
   crypto/openssl_util.cc
   crypto/kdf.cc
+  crypto/seal_to.cc
 )

@@ -735,9 +735,13 @@ async function pagePeers() {
   if (!r.ok) { showError(m, r); return; }
   const out = el('div');
   m.appendChild(table([t('col.peer'), t('col.name'), t('col.roster_status'), t('col.connected'), t('col.last_batch'),
-    t('col.behind_out'), t('col.behind_in'), t('col.held'), t('col.frozen'), t('col.last_error'), ''],
+    t('col.behind_out'), t('col.behind_in'), t('col.held'), t('col.frozen'), t('col.bundle_out'), t('col.bundle_in'),
+    t('col.last_error'), ''],
   r.data.peers.map((p) => [p.code, p.name, stateWord(p.status), p.connected ? t('common.yes') : t('common.no'), fmtTime(p.last_batch_micros),
-    String(p.behind_outbound), String(p.behind_inbound), p.held || '–', p.frozen ? t('peers.frozen') : '–', p.last_error || '–',
+    String(p.behind_outbound), String(p.behind_inbound), p.held || '–', p.frozen ? t('peers.frozen') : '–',
+    p.bundle_exported_id ? `${fmtTime(p.bundle_exported_micros)} (${p.bundle_exported_events || 0}, ${
+      p.bundle_acked_id === p.bundle_exported_id ? t('peers.bundle_acked') : t('peers.bundle_not_acked')})` : '–',
+    p.bundle_received_id ? fmtTime(p.bundle_received_micros) : '–', p.last_error || '–',
     p.held ? el('button', { class: 'btn btn-sm btn-warning clear-hold', type: 'button', text: t('peers.clear_hold'),
       onclick: async () => {
         const c = await call('ClearHold', { peer: p.code });

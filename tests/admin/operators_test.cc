@@ -23,7 +23,7 @@ TEST(OperatorsTest, PermissionMatrix) {
       {Permission::kReadPersons, {Role::kClerk}},
       {Permission::kWriteRecords, {Role::kClerk}},
       {Permission::kListDeadlines, {Role::kClerk}},
-      {Permission::kExchangeBundles, {Role::kClerk}},
+      {Permission::kExchangeBundles, {Role::kAdministrator}},
       {Permission::kReadStatistics, {Role::kClerk, Role::kAdministrator, Role::kAuditor}},
       {Permission::kReadPeers, {Role::kClerk, Role::kAdministrator, Role::kAuditor}},
       {Permission::kManagePeers, {Role::kAdministrator}},

@@ -4,4 +4,5 @@ list(APPEND COMMON_TEST_SRCS
   common/crypto/suite_test.cc
   common/crypto/key_file_test.cc
   common/crypto/kdf_test.cc
+  common/crypto/seal_to_test.cc
 )

@@ -24,6 +24,7 @@
 #include "tests/testutil/files.h"
 #include "tests/testutil/ports.h"
 #include "tests/testutil/records.h"
+#include "tests/testutil/spawn.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 #include "tongbanctl/admin_client.h"
@@ -126,25 +127,7 @@ class DaemonTest : public ::testing::TestWithParam<crypto::SuiteId> {
   // Runs `args` (the binary first) and waits; its exit code (-1 if it did
   // not exit), stderr in `err`, stdout in `out` if not null.
   int Spawn(std::vector<std::string> args, std::string* err, std::string* out = nullptr) {
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    const std::string err_path = dir_.File("stderr");
-    const std::string out_path = dir_.File("stdout");
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
-    posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                                     0600);
-    pid_t pid;
-    EXPECT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
-    posix_spawn_file_actions_destroy(&actions);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    *err = testutil::Contents(err_path);
-    if (out != nullptr) *out = testutil::Contents(out_path);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return testutil::SpawnAndWait(args, dir_.File("spawned"), err, out);
   }
 
   testutil::ScopedTempDir dir_;

@@ -53,3 +53,6 @@ tongban_daemon_test(cert_expiry_daemon_test daemon/cert_expiry_daemon_test.cc)
 # backup-tool), wrong and missing storage keys, a running daemon refused.
 tongban_daemon_test(backup_daemon_test daemon/backup_daemon_test.cc)
 tongban_daemon_test(key_rotation_daemon_test daemon/key_rotation_daemon_test.cc)
+# Offline exchange by bundles between two counties that never open a
+# session, every refusal, a replay and missing prerequisites.
+tongban_daemon_test(bundle_daemon_test daemon/bundle_daemon_test.cc)

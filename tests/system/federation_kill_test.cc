@@ -30,6 +30,7 @@
 #include "gtest/gtest.h"
 #include "tests/testutil/ports.h"
 #include "tests/testutil/records.h"
+#include "tests/testutil/spawn.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/wait.h"
@@ -51,17 +52,7 @@ constexpr int kPersons = 24;
 constexpr int kKills = 20;
 
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-  args.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 1, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_addopen(&actions, 2, log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  return rc == 0 ? pid : -1;
+  return testutil::SpawnDetached(argv, log, log);
 }
 
 class FederationKillTest : public ::testing::TestWithParam<crypto::SuiteId> {
