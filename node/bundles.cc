@@ -76,7 +76,7 @@ absl::StatusOr<v1::BundleManifest> CheckWhole(const std::string& path,
   std::optional<v1::BundleManifest> manifest;
   uint64_t index = 0;
   while (true) {
-    TB_ASSIGN_OR_RETURN(std::optional<v1::BundleRecord> record, reader->Next());
+    TB_ASSIGN_OR_RETURN(std::optional<v1::BundleRecordShape> record, reader->NextShape());
     if (!record.has_value()) break;
     const auto bad = [&](absl::string_view what) {
       return absl::InvalidArgumentError(absl::StrCat("bundle record ", index, ": ", what));
@@ -87,10 +87,13 @@ absl::StatusOr<v1::BundleManifest> CheckWhole(const std::string& path,
     } else if (!record->has_message()) {
       return bad("neither a message nor the manifest");
     } else {
-      const v1::SyncMessage& m = record->message();
-      if ((index == 0) != m.has_hello())
+      using Shape = v1::BundleRecordShape::MessageShape;
+      const Shape::MsgCase kind = record->message().msg_case();
+      if ((index == 0) != (kind == Shape::kHello)) {
         return bad("a bundle starts with its sender's Hello, once");
-      if (!m.has_hello() && !m.has_batch() && !m.has_fetch_person() && !m.has_fetch_done()) {
+      }
+      if (kind != Shape::kHello && kind != Shape::kBatch && kind != Shape::kFetchPerson &&
+          kind != Shape::kFetchDone) {
         return bad("a message a bundle does not carry");
       }
     }
@@ -324,9 +327,9 @@ absl::StatusOr<ImportedBundle> Node::ImportBundleLocked(const std::string& path)
   out.header = h;
   out.header.clear_sealed_key();
   out.manifest = manifest;
-  TB_ASSIGN_OR_RETURN(
-      std::unique_ptr<sync::BundleReader> reader,
-      sync::BundleReader::Open(path, file, local_->suite(), *file_key, *sender_key));
+  TB_ASSIGN_OR_RETURN(std::unique_ptr<sync::BundleReader> reader,
+                      sync::BundleReader::Open(path, file, local_->suite(), *file_key, *sender_key,
+                                               /*signature_checked=*/true));
   std::unique_ptr<sync::Session> session = NewSession(h.sender(), /*offline=*/true);
   TB_RETURN_IF_ERROR(session->Start().status());
   const bool contiguous_here = config_.code == config_.national;

@@ -170,7 +170,7 @@ BundleReader::~BundleReader() { std::fclose(file_); }
 
 absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::Open(
     const std::string& path, const BundleFileHeader& header, const crypto::Suite& suite,
-    absl::string_view file_key, const crypto::PublicKey& sender_key) {
+    absl::string_view file_key, const crypto::PublicKey& sender_key, bool signature_checked) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (f == nullptr) {
     return absl::NotFoundError(
@@ -184,6 +184,7 @@ absl::StatusOr<std::unique_ptr<BundleReader>> BundleReader::Open(
   r->hasher_ = suite.NewHasher();
   r->header_hash_ = Hash(*r->hasher_, header.bytes, "");
   r->chain_ = Hash(*r->hasher_, "", "");
+  r->signature_checked_ = signature_checked;
   return r;
 }
 
@@ -218,7 +219,8 @@ absl::Status BundleReader::Fill(size_t n) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<v1::BundleRecord>> BundleReader::Next() {
+absl::StatusOr<std::optional<std::pair<absl::string_view, v1::BundleRecordShape>>>
+BundleReader::NextFramed() {
   if (signed_) return std::nullopt;
   TB_RETURN_IF_ERROR(Fill(4));
   if (buffer_.size() - offset_ < 4) {
@@ -226,34 +228,50 @@ absl::StatusOr<std::optional<v1::BundleRecord>> BundleReader::Next() {
         absl::StrCat("the records end after record ", records_, " without a signature"));
   }
   const uint32_t n = ReadBe32(absl::string_view(buffer_).substr(offset_, 4));
-  if (n > kMaxRecordBytes) {
-    return Tampered(absl::StrCat("record ", records_, " of ", n, " bytes"));
-  }
+  if (n > kMaxRecordBytes) return Tampered(absl::StrCat("record ", records_, " of ", n, " bytes"));
   TB_RETURN_IF_ERROR(Fill(4 + size_t{n}));
   if (buffer_.size() - offset_ < 4 + size_t{n}) {
     return Tampered(absl::StrCat("record ", records_, " cut short"));
   }
   const absl::string_view framed = absl::string_view(buffer_).substr(offset_, 4 + size_t{n});
-  v1::BundleRecord record;
-  if (!record.ParseFromArray(framed.data() + 4, static_cast<int>(n))) {
+  v1::BundleRecordShape shape;
+  if (!shape.ParseFromArray(framed.data() + 4, static_cast<int>(n))) {
     return Tampered(absl::StrCat("record ", records_, " does not parse"));
   }
   offset_ += framed.size();
-  if (record.has_signature()) {
+  if (shape.has_signature()) {
     if (offset_ != buffer_.size() || !last_segment_read_) {
       return Tampered("bytes follow the signature");
     }
-    std::unique_ptr<crypto::Verifier> verifier = suite_.NewVerifier(sender_key_);
-    if (!verifier->Verify(SignatureText(header_hash_, chain_), record.signature()).ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "bundle signature does not verify with key ", header_.header.sender_key_id(), " of node ",
-          header_.header.sender(), ": tampered, or not made by that node"));
+    if (!signature_checked_) {
+      std::unique_ptr<crypto::Verifier> verifier = suite_.NewVerifier(sender_key_);
+      if (!verifier->Verify(SignatureText(header_hash_, chain_), shape.signature()).ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "bundle signature does not verify with key ", header_.header.sender_key_id(),
+            " of node ", header_.header.sender(), ": tampered, or not made by that node"));
+      }
     }
     signed_ = true;
     return std::nullopt;
   }
-  chain_ = Hash(*hasher_, chain_, framed);
+  if (!signature_checked_) chain_ = Hash(*hasher_, chain_, framed);
   ++records_;
+  return std::make_pair(framed.substr(4), std::move(shape));
+}
+
+absl::StatusOr<std::optional<v1::BundleRecordShape>> BundleReader::NextShape() {
+  TB_ASSIGN_OR_RETURN(auto next, NextFramed());
+  if (!next.has_value()) return std::nullopt;
+  return std::move(next->second);
+}
+
+absl::StatusOr<std::optional<v1::BundleRecord>> BundleReader::Next() {
+  TB_ASSIGN_OR_RETURN(auto next, NextFramed());
+  if (!next.has_value()) return std::nullopt;
+  v1::BundleRecord record;
+  if (!record.ParseFromArray(next->first.data(), static_cast<int>(next->first.size()))) {
+    return Tampered(absl::StrCat("record ", records_ - 1, " does not parse"));
+  }
   return record;
 }
 

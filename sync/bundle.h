@@ -109,12 +109,16 @@ absl::StatusOr<BundleFileHeader> ReadBundleHeader(const std::string& path);
 class BundleReader {
  public:
   // `file_key` is the opened header.sealed_key; `sender_key` the key
-  // header.sender_key_id names (the caller found it in the roster).
+  // header.sender_key_id names (the caller found it in the roster). With
+  // `signature_checked`, the caller read this file to its verified
+  // signature before: every segment is still authenticated (so the bytes
+  // are the same), the signature is not checked again.
   static absl::StatusOr<std::unique_ptr<BundleReader>> Open(const std::string& path,
                                                             const BundleFileHeader& header,
                                                             const crypto::Suite& suite,
                                                             absl::string_view file_key,
-                                                            const crypto::PublicKey& sender_key);
+                                                            const crypto::PublicKey& sender_key,
+                                                            bool signature_checked = false);
   ~BundleReader();
 
   // The next record before the signature, or nullopt once the signature
@@ -122,6 +126,9 @@ class BundleReader {
   // kInvalidArgument naming the segment or record ("bundle tampered or cut
   // short: segment 3 fails authentication").
   absl::StatusOr<std::optional<v1::BundleRecord>> Next();
+  // The same, reading only the record's shape (which kind of message, the
+  // manifest), for a pass that checks the whole file.
+  absl::StatusOr<std::optional<v1::BundleRecordShape>> NextShape();
 
  private:
   BundleReader(std::FILE* file, const BundleFileHeader& header, const crypto::Suite& suite,
@@ -129,6 +136,9 @@ class BundleReader {
   // Makes at least `n` plaintext bytes available, unless the file ends.
   absl::Status Fill(size_t n);
   absl::Status ReadSegment();
+  // The next record's bytes (valid until the next call) and shape, or
+  // nullopt after the signature.
+  absl::StatusOr<std::optional<std::pair<absl::string_view, v1::BundleRecordShape>>> NextFramed();
 
   std::FILE* const file_;
   const BundleFileHeader header_;
@@ -144,6 +154,7 @@ class BundleReader {
   uint64_t records_ = 0;
   bool last_segment_read_ = false;
   bool signed_ = false;
+  bool signature_checked_ = false;  // by an earlier pass (Open)
 };
 
 }  // namespace tongban::sync

@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <fstream>
@@ -318,14 +319,14 @@ TEST_P(BundleTest, TwoCountiesExchangeAPersonsHistoryByBundlesOnly) {
       },
       *origin_key, kOrigin, residence_key->public_key());
   Refused(File("event.tbb"), "TAMPERED_BODY");
-  std::string err;
-  ASSERT_EQ(Ctl("admin", {"peers", "clear-hold", kOrigin}, &err), 0) << err;
+  std::string hold_err;
+  ASSERT_EQ(Ctl("admin", {"peers", "clear-hold", kOrigin}, &hold_err), 0) << hold_err;
   Rewrite(
       File("a1.tbb"), File("proof.tbb"),
       [&](std::vector<v1::BundleRecord>* r) { (*first_batch(r)->mutable_inclusion(0))[0] ^= 1; },
       *origin_key, kOrigin, residence_key->public_key());
   Refused(File("proof.tbb"), "TAMPERED_BODY");
-  ASSERT_EQ(Ctl("admin", {"peers", "clear-hold", kOrigin}, &err), 0) << err;
+  ASSERT_EQ(Ctl("admin", {"peers", "clear-hold", kOrigin}, &hold_err), 0) << hold_err;
 
   const v1::ImportBundleReply got = Import(File("a1.tbb"), File("a1.ack"));
   EXPECT_EQ(got.events_applied(), 1u);
@@ -406,6 +407,66 @@ TEST_P(BundleTest, TwoCountiesExchangeAPersonsHistoryByBundlesOnly) {
       if (p.origin() == kOrigin) EXPECT_EQ(p.seq(), 0u) << p.DebugString();
     }
   }
+  Stop();
+
+  // The federation revokes the origin: its bundles are refused whole.
+  std::string err;
+  ASSERT_EQ(Spawn({TB_TONGBANCTL, "roster", "set-status", "--in", File("roster.txt"), "--code",
+                   kOrigin, "--status", "revoked", "--reason", "key lost"},
+                  &err),
+            0)
+      << err;
+  ASSERT_EQ(Spawn({TB_TONGBANCTL, "roster", "sign", "--in", File("roster.txt"), "--root-key",
+                   File("root.key"), "--suite", std::string(crypto::SuiteName(GetParam())), "--out",
+                   File("roster-2.signed")},
+                  &err),
+            0)
+      << err;
+  std::filesystem::rename(File("roster-2.signed"), File("roster.signed"));
+  Run(kResidence);
+  Refused(File("a2.tbb"), "revoked");
+}
+
+// A bundle carried to the national node is applied there like a session's
+// data and relayed on: the residence, which never saw the file, receives
+// the origin's events from the national node with the origin's proofs.
+TEST_P(BundleTest, TheNationalNodeRelaysWhatABundleBroughtIt) {
+  Run(kOrigin);
+  Write(testutil::Basics(person_, "Li"));
+  Write(testutil::Outflow(person_, kResidence));
+  const v1::BundleSummary made = Export("000000", File("national.tbb"));
+  ASSERT_EQ(made.manifest().ranges_size(), 1);
+  EXPECT_TRUE(made.manifest().ranges(0).contiguous()) << "the national node keeps logs whole";
+  Stop();
+
+  Run("000000");
+  const v1::ImportBundleReply got = Import(File("national.tbb"), File("national.ack"));
+  EXPECT_EQ(got.events_applied(), made.manifest().events());
+  TB_ASSERT_OK_AND_ASSIGN(Config config, LoadConfig(dir_.File(kResidence) + "/tongband.conf"));
+  TB_ASSERT_OK_AND_ASSIGN(std::unique_ptr<daemon::Daemon> residence,
+                          daemon::Daemon::Start(config, RealClock()));
+  const std::string ops = dir_.File(kResidence) + "/operators/";
+  auto args =
+      cli::Args::Parse({"--node", absl::StrCat("127.0.0.1:", residence->admin_port()), "--ca",
+                        dir_.File(kResidence) + "/tls/ca.crt", "--cert", ops + "clerk.crt", "--key",
+                        ops + "clerk.key", "--password-file", ops + "clerk.password"},
+                       cli::ConnectionFlags(), 0, 0);
+  ASSERT_TRUE(args.ok()) << args.status();
+  TB_ASSERT_OK_AND_ASSIGN(auto clerk, cli::AdminClient::FromArgs(*args));
+  v1::PersonRequest r;
+  r.set_person(person_);
+  r.set_reason("bundle relay test");
+  bool relayed = false;
+  for (int i = 0; i < 300 && !relayed; ++i) {
+    absl::StatusOr<v1::PersonReply> held = clerk->GetPerson(r);
+    relayed = held.ok() && std::any_of(held->records().begin(), held->records().end(),
+                                       [](const v1::Record& rec) {
+                                         return rec.kind() == v1::RECORD_KIND_OUTFLOW;
+                                       });
+    if (!relayed) absl::SleepFor(absl::Milliseconds(100));
+  }
+  EXPECT_TRUE(relayed) << "the outflow reached the residence through the national node";
+  residence->Stop();
 }
 
 // An import killed (SIGKILL of the recipient's tongband process) at random
