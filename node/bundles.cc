@@ -26,6 +26,7 @@ using LogKey = std::pair<std::string, uint64_t>;
 // Persons a peer may have asked for at once; more are dropped (asked again
 // with its next bundle).
 constexpr size_t kMaxRequests = 100000;
+constexpr size_t kMaxPersonBytes = 18;
 
 std::string LogName(const std::string& origin, uint64_t epoch) {
   return absl::StrCat(origin, "/", epoch);
@@ -369,7 +370,12 @@ absl::StatusOr<ImportedBundle> Node::ImportBundleLocked(const std::string& path)
     const v1::SyncMessage& m = record->message();
     answers.clear();
     if (m.has_fetch_person()) {
-      if (requests.size() < kMaxRequests) requests.insert(m.fetch_person().person());
+      // A request names a normalized ID (18 characters); anything longer
+      // is not kept (the sender's next bundle asks again if it must).
+      const std::string& person = m.fetch_person().person();
+      if (person.size() <= kMaxPersonBytes && requests.size() < kMaxRequests) {
+        requests.insert(person);
+      }
       continue;
     }
     if (m.has_hello()) hello = m.hello();

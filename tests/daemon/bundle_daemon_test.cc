@@ -34,6 +34,7 @@
 #include "tests/testutil/spawn.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
+#include "tests/testutil/wait.h"
 #include "tongbanctl/admin_client.h"
 
 extern char** environ;
@@ -456,16 +457,15 @@ TEST_P(BundleTest, TheNationalNodeRelaysWhatABundleBroughtIt) {
   v1::PersonRequest r;
   r.set_person(person_);
   r.set_reason("bundle relay test");
-  bool relayed = false;
-  for (int i = 0; i < 300 && !relayed; ++i) {
-    absl::StatusOr<v1::PersonReply> held = clerk->GetPerson(r);
-    relayed = held.ok() && std::any_of(held->records().begin(), held->records().end(),
-                                       [](const v1::Record& rec) {
-                                         return rec.kind() == v1::RECORD_KIND_OUTFLOW;
-                                       });
-    if (!relayed) absl::SleepFor(absl::Milliseconds(100));
-  }
-  EXPECT_TRUE(relayed) << "the outflow reached the residence through the national node";
+  EXPECT_TRUE(testutil::WaitUntil(
+      [&] {
+        absl::StatusOr<v1::PersonReply> held = clerk->GetPerson(r);
+        return held.ok() && std::any_of(held->records().begin(), held->records().end(),
+                                        [](const v1::Record& rec) {
+                                          return rec.kind() == v1::RECORD_KIND_OUTFLOW;
+                                        });
+      },
+      absl::Seconds(30), "the outflow to reach the residence through the national node"));
   residence->Stop();
 }
 
@@ -508,22 +508,22 @@ TEST_P(BundleTest, ImportKilledAtRandomPointsFinishesWithEveryEventOnce) {
   code_ = kResidence;
   TB_ASSERT_OK_AND_ASSIGN(Config fixed, LoadConfig(dir_.File(kResidence) + "/fixed.conf"));
   process_admin_port_ = std::stoi(fixed.admin_listen.substr(fixed.admin_listen.rfind(':') + 1));
-  const uint32_t seed = static_cast<uint32_t>(absl::ToUnixMicros(absl::Now()));
-  std::mt19937 rng(seed);
-  SCOPED_TRACE(absl::StrCat("seed ", seed));
+  const uint64_t seed = testutil::TestSeed("bundle import kill points");
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  SCOPED_TRACE(testutil::SeedTrace(seed));
   int killed_during_import = 0;
   for (int k = 0; k < kKills; ++k) {
     pid_t daemon = Start({TB_TONGBAND, "--config", dir_.File(kResidence) + "/fixed.conf"},
                          File("residence.log"));
     ASSERT_GT(daemon, 0);
-    bool up = false;
-    for (int i = 0; i < 300 && !up; ++i) {
-      auto args = cli::Args::Parse(Connection("admin"), cli::ConnectionFlags(), 0, 0);
-      auto client = cli::AdminClient::FromArgs(*args);
-      up = client.ok() && (*client)->Status(v1::StatusRequest()).ok();
-      if (!up) absl::SleepFor(absl::Milliseconds(100));
-    }
-    ASSERT_TRUE(up) << "tongband did not answer: " << testutil::Contents(File("residence.log"));
+    ASSERT_TRUE(testutil::WaitUntil(
+        [&] {
+          auto args = cli::Args::Parse(Connection("admin"), cli::ConnectionFlags(), 0, 0);
+          auto client = cli::AdminClient::FromArgs(*args);
+          return client.ok() && (*client)->Status(v1::StatusRequest()).ok();
+        },
+        absl::Seconds(30), "the residence's tongband to answer"))
+        << testutil::Contents(File("residence.log"));
     std::vector<std::string> ctl = {TB_TONGBANCTL, "bundle",
                                     "import",      File("big.tbb"),
                                     "--ack-out",   File(absl::StrCat("kill-", k, ".ack"))};
@@ -539,6 +539,8 @@ TEST_P(BundleTest, ImportKilledAtRandomPointsFinishesWithEveryEventOnce) {
       }
       return false;
     };
+    // Not WaitUntil: an import that ends first removes the file, which is
+    // no failure; the kill then finds the node idle.
     for (int i = 0; i < 5000 && !spooled(); ++i) absl::SleepFor(absl::Milliseconds(2));
     absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(0, 150)(rng)));
     ASSERT_EQ(::kill(daemon, SIGKILL), 0);
