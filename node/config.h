@@ -68,6 +68,12 @@ struct Config {
   // and removes the older ones (files still used by a kept backup stay).
   // 0: keep every backup. At most 1000.
   uint32_t backup_keep = 7;
+  // The store's memory in MiB: memtables of every column family together,
+  // and the block cache for reads (storage::StoreOptions). The defaults
+  // suit a county; the national node's sample configuration doubles and
+  // more (it applies every county's log).
+  uint32_t write_buffer_mib = 48;
+  uint32_t cache_mib = 32;
 
   // [peer]
   std::string peer_listen = "0.0.0.0:7443";

@@ -62,6 +62,8 @@ absl::StatusOr<std::unique_ptr<LocalNode>> LocalNode::Open(const LocalNodeOption
   storage::StoreOptions store_options;
   store_options.path = options.data_dir + "/db";
   store_options.suite = options.suite;
+  store_options.write_buffer_bytes = options.write_buffer_bytes;
+  store_options.block_cache_bytes = options.block_cache_bytes;
   TB_ASSIGN_OR_RETURN(store_options.storage_key, crypto::ReadStorageKeyFile(suite, storage_path));
   TB_ASSIGN_OR_RETURN(node->store_, storage::Store::Open(store_options));
   TB_RETURN_IF_ERROR(node->FinishRotation(options.writer.node));

@@ -42,6 +42,10 @@ struct LocalNodeOptions {
   // Generate the key files when they are missing (first start). When false,
   // missing keys are kNotFound naming the file.
   bool create_keys = true;
+  // The store's memory (storage::StoreOptions; [storage] write_buffer_mib
+  // and cache_mib of the configuration).
+  size_t write_buffer_bytes = storage::StoreOptions().write_buffer_bytes;
+  size_t block_cache_bytes = storage::StoreOptions().block_cache_bytes;
 };
 
 class LocalNode {

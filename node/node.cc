@@ -190,6 +190,8 @@ absl::Status Node::OpenStoreAndAudit() {
   local.data_dir = config.data_dir;
   local.suite = config.suite;
   local.create_keys = false;
+  local.write_buffer_bytes = size_t{config.write_buffer_mib} << 20;
+  local.block_cache_bytes = size_t{config.cache_mib} << 20;
   local.writer.node = config.code;
   local.writer.national = config.national;
   local.writer.retention = config.retention;

@@ -252,15 +252,17 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 5;
   // One budget for every column family's memtables, so memory stays
-  // bounded whatever the backlog (nine families of 32 MiB each would not).
-  db_options.db_write_buffer_size = 128 << 20;
+  // bounded whatever the backlog (nine families of their own size each
+  // would not).
+  db_options.db_write_buffer_size = options.write_buffer_bytes;
 
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
-  cf_options.write_buffer_size = 32 << 20;
+  cf_options.write_buffer_size =
+      std::clamp<size_t>(options.write_buffer_bytes / 3, size_t{4} << 20, size_t{32} << 20);
   // Most point lookups on the write path miss (a new record, a person with
   // no links yet): a memtable bloom filter answers those without a skiplist
   // search.

@@ -51,8 +51,14 @@ struct StoreOptions {
   // Raw storage key (crypto::ReadStorageKeyFile). Required: there is no
   // unencrypted mode.
   std::string storage_key;
-  // Block cache for reads.
-  size_t block_cache_bytes = 64 << 20;
+  // Memory for writes: every column family's memtables together (each
+  // family's own at most a third of it, 4 to 32 MiB). A memtable is flushed
+  // when it reaches its size or the families together reach this.
+  size_t write_buffer_bytes = 48 << 20;
+  // Block cache for reads. With write_buffer_bytes, most of what the store
+  // holds in memory; the defaults keep a node's peak under PostgreSQL 15's
+  // default shared_buffers subscriber (bench/compare.sh).
+  size_t block_cache_bytes = 32 << 20;
   // Tests only (storage/fault_injection.h): the disk's faults. Null in
   // production. Not owned; outlives the store.
   const FaultInjection* faults = nullptr;

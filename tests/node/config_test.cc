@@ -38,6 +38,9 @@ TEST(ConfigTest, MinimalFileGetsDefaults) {
   EXPECT_EQ(c.backup_dir, "/var/lib/tongban/backups");
   // A week of nightly backups unless configured.
   EXPECT_EQ(c.backup_keep, 7u);
+  // The store's memory: sized so a county stays under PostgreSQL's default.
+  EXPECT_EQ(c.write_buffer_mib, 48u);
+  EXPECT_EQ(c.cache_mib, 32u);
   EXPECT_EQ(c.peer_listen, "0.0.0.0:7443");
   EXPECT_EQ(c.retry_max, absl::Minutes(5));
   EXPECT_EQ(c.batch_events, 1024u);
@@ -50,6 +53,8 @@ TEST(ConfigTest, EveryKeyIsRead) {
 [storage]
 backup_dir = "backups"
 backup_keep = 30
+write_buffer_mib = 256
+cache_mib = 1024
 [peer]
 listen = "127.0.0.1:9000"
 transport_memory_mib = 256
@@ -86,6 +91,8 @@ level = "debug"
   TB_ASSERT_OK_AND_ASSIGN(Config c, ParseConfig(text, "conf/t.conf"));
   EXPECT_EQ(c.backup_dir, "conf/backups");
   EXPECT_EQ(c.backup_keep, 30u);
+  EXPECT_EQ(c.write_buffer_mib, 256u);
+  EXPECT_EQ(c.cache_mib, 1024u);
   EXPECT_EQ(c.peer_listen, "127.0.0.1:9000");
   EXPECT_EQ(c.transport_memory_mib, 256u);
   EXPECT_EQ(c.session_workers, 16u);
@@ -236,6 +243,10 @@ INSTANTIATE_TEST_SUITE_P(
                 ":12: storage.backup_keep: 100000 is out of range [0, 1000]"},
         BadCase{"BackupKeepNotAnInteger", "[storage]\nbackup_keep = \"7\"\n",
                 ":12: storage.backup_keep: \"7\" is a string, expected an integer"},
+        BadCase{"WriteBufferTooSmall", "[storage]\nwrite_buffer_mib = 4\n",
+                ":12: storage.write_buffer_mib: 4 is out of range [8, 65536]"},
+        BadCase{"CacheZero", "[storage]\ncache_mib = 0\n",
+                ":12: storage.cache_mib: 0 is out of range [1, 1048576]"},
         BadCase{"SectionTwice", "[node]\n", ":11: section [node] appears twice"},
         BadCase{"NoEquals", "[sync]\ncredit\n", ":12: expected key = value"},
         BadCase{"Unterminated", "[log]\nlevel = \"info\n",
