@@ -28,7 +28,8 @@
 // Each figure is the median of --trials trials; ratios use medians of the
 // same run. Flags: --events=N (backlog, default 1000000), --trials=N
 // (default 3), --latency-events=N (default 500), --suites=intl,gm,
-// --modes=national,routed. With TB_BENCH_STAGES set, the receiver also prints
+// --modes=national,routed, --tsv=FILE (also append each row's figures to
+// FILE, tab-separated, for bench/compare.sh). With TB_BENCH_STAGES set, the receiver also prints
 // the time its writer's stages were busy during catch-up.
 #include <fcntl.h>
 #include <poll.h>
@@ -49,6 +50,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -126,8 +128,6 @@ uint64_t VmHwmKb() {
   }
   return 0;
 }
-
-std::string PersonId(size_t p) { return bench::PersonIn(kSender, p); }
 
 storage::RecordChange Outflow(size_t p, const std::string& destination) {
   return bench::OutflowOf(kSender, p, destination);
@@ -325,6 +325,7 @@ struct Flags {
   size_t events = 1000000;
   int trials = 3;
   size_t latency_events = 500;
+  std::string tsv;  // where to append the rows as "suite mode metric value" (bench/compare.sh)
 };
 
 // A receiver child process and the pipes to it.
@@ -638,6 +639,7 @@ int main(int argc, char** argv) {
       }
       continue;
     }
+    if (ParseString(argv[i], "tsv", &flags.tsv)) continue;
     if (ParseString(argv[i], "modes", &list)) {
       flags.modes = absl::StrSplit(list, ',');
       for (const std::string& m : flags.modes) {
@@ -647,7 +649,7 @@ int main(int argc, char** argv) {
     }
     std::fprintf(stderr,
                  "unknown flag %s\nflags: --events=N --trials=N --latency-events=N "
-                 "--suites=intl,gm --modes=national,routed\n",
+                 "--suites=intl,gm --modes=national,routed --tsv=FILE\n",
                  argv[i]);
     return 2;
   }
@@ -736,6 +738,23 @@ int main(int argc, char** argv) {
     std::filesystem::remove_all(ctx.root);
   }
   std::filesystem::remove_all(root);
+
+  if (!flags.tsv.empty()) {
+    std::ofstream tsv(flags.tsv, std::ios::app);
+    for (const Row& r : rows) {
+      const std::pair<const char*, double> figures[] = {
+          {"catchup_events_per_s", r.rate},
+          {"receiver_peak_mib", r.hwm_kb / 1024.0},
+          {"lat_p50_ms", r.p50},
+          {"lat_p99_ms", r.p99},
+          {"verify_per_s", r.verify},
+      };
+      for (const auto& [metric, value] : figures) {
+        tsv << r.suite << '\t' << r.mode << '\t' << metric << '\t' << value << '\n';
+      }
+    }
+    if (!tsv.good()) Die(absl::StrCat("--tsv: cannot write ", flags.tsv));
+  }
 
   std::printf("%-6s %-9s %9s %9s %14s %15s %9s %7s %9s %8s %14s\n", "suite", "mode", "verify/s",
               "events", "catch-up ev/s", "trials min-max", "x verify", "floor", "recv MB", "end MB",
