@@ -6,6 +6,8 @@
 #                          person's story through it, as operators see it
 #   make demo-core         the node core alone: appends, checkpoints, verification
 #   make bench             the benchmarks (not tests; prints figures)
+#   make bench-compare     PostgreSQL 15 logical replication and Tongban's sync in the same
+#                          run, interleaved, with ratios (issue #19): ROUNDS=3 EVENTS=1000000
 #   make bench-hostile     what a hostile peer can make a national node hold (issue #14)
 #   make bench-bundle      offline bundles: export and import of EVENTS (default 1,000,000)
 #                          against the session path's catch-up (issue #18)
@@ -44,7 +46,7 @@ FUZZ_TEST_SECONDS ?= 5
 FUZZ_CMAKE_FLAGS = -DCMAKE_CXX_COMPILER=clang++ -DTB_FUZZ=ON -DTB_SANITIZE=ON \
                    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS)
 
-.PHONY: deps configure build test fuzz fuzz-build fuzz-test test-first-start test-docker demo demo-core bench bench-sync bench-hostile bench-nation bench-bundle deb format thread-safety clean
+.PHONY: deps configure build test fuzz fuzz-build fuzz-test test-first-start test-docker demo demo-core bench bench-sync bench-compare bench-hostile bench-nation bench-bundle deb format thread-safety clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -88,6 +90,9 @@ bench: build
 
 bench-sync: build
 	@$(BUILD_DIR)/bench/tongban_sync_bench
+
+bench-compare: build
+	@bash bench/compare.sh $(BUILD_DIR)
 
 bench-bundle: build
 	@$(BUILD_DIR)/bench/tongban_bundle_bench --events=$(or $(EVENTS),1000000)
