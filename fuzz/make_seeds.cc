@@ -18,6 +18,7 @@
 #include "fuzz/session_node.h"
 #include "sync/roster.h"
 #include "tests/testutil/records.h"
+#include "tongban/v1/admin.pb.h"
 #include "tongban/v1/exchange.pb.h"
 #include "tongban/v1/stats.pb.h"
 #include "workflows/certificate_payload.h"
@@ -206,6 +207,78 @@ void LogPrograms() {
   }
 }
 
+// fuzz_admin: a valid request of each call it makes, as the target reads
+// it (the request, then the call's number, then the role's: 0 clerk, 1
+// administrator, 2 auditor).
+v1::WriteRequest WriteOf(const storage::RecordChange& c) {
+  v1::WriteRequest w = testutil::WriteRequestOf(c);
+  w.set_reason("fuzz seed");
+  return w;
+}
+
+void AdminRequests() {
+  const std::string id = testutil::MakeId(testutil::kOrigin, "19900101", 2);
+  auto admin = [](const std::string& name, const google::protobuf::Message& m, int call, int role) {
+    Write("admin", name,
+          m.SerializeAsString() + std::string(1, static_cast<char>(call)) +
+              std::string(1, static_cast<char>(role)));
+  };
+  v1::StatusRequest status;
+  admin("status", status, 0, 1);
+  admin("peers", v1::PeersRequest(), 1, 1);
+  v1::ClearHoldRequest hold;
+  hold.set_peer(testutil::kResidence);
+  admin("clear-hold", hold, 2, 1);
+  admin("write-basics", WriteOf(testutil::Basics(id, "Zhang San")), 3, 0);
+  admin("write-inflow", WriteOf(testutil::Inflow(id, testutil::kResidence, "2026-01")), 3, 0);
+  v1::PersonRequest person;
+  person.set_person(id);
+  person.set_reason("fuzz seed");
+  admin("person", person, 4, 0);
+  admin("history", person, 5, 0);
+  v1::WhereRequestAdmin where;
+  where.set_person(id);
+  where.set_reason("fuzz seed");
+  admin("where", where, 6, 0);
+  v1::AuditRequest audit;
+  audit.set_person(id);
+  audit.set_limit(10);
+  admin("audit", audit, 7, 2);
+  admin("inquiries", v1::InquiryListRequest(), 8, 0);
+  admin("notices", v1::NoticeListRequest(), 9, 0);
+  v1::StatsRequest stats;
+  stats.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
+  stats.set_period("2026-11");
+  admin("stats", stats, 10, 0);
+  v1::StatsManyRequest many;
+  *many.add_requests() = stats;
+  stats.set_period_kind(v1::STATS_PERIOD_KIND_STATISTICAL_YEAR);
+  stats.set_period("2026");
+  *many.add_requests() = stats;
+  admin("stats-many", many, 11, 0);
+  v1::CertificatePayloadRequest certificate;
+  certificate.set_person(id);
+  certificate.set_number("TB-620102-0001");
+  certificate.set_reason("fuzz seed");
+  admin("certificate", certificate, 12, 0);
+  admin("revocations", v1::RevocationListRequest(), 13, 0);
+  v1::ImportRequest import;
+  import.set_file("persons.csv");
+  import.set_first_line(2);
+  import.set_last_line(2);
+  *import.add_rows() =
+      WriteOf(testutil::Basics(testutil::MakeId(testutil::kOrigin, "19850505", 3), "Li Si"));
+  admin("import", import, 14, 1);
+  v1::SearchPersonsRequest search;
+  search.set_name("Zhang San");
+  search.set_reason("fuzz seed");
+  admin("search", search, 15, 0);
+  admin("fleet", v1::FleetRequest(), 16, 1);
+  admin("access-report", v1::AccessReportRequest(), 17, 2);
+  admin("metrics-history", v1::MetricsHistoryRequest(), 18, 1);
+  admin("operators", v1::OperatorsRequest(), 19, 1);
+}
+
 }  // namespace
 }  // namespace tongban::fuzz
 
@@ -224,5 +297,6 @@ int main(int argc, char** argv) {
   }
   fuzz::LogPrograms();
   fuzz::Ledger();
+  fuzz::AdminRequests();
   return 0;
 }

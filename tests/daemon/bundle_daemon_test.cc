@@ -405,7 +405,9 @@ TEST_P(BundleTest, TwoCountiesExchangeAPersonsHistoryByBundlesOnly) {
     TB_ASSERT_OK_AND_ASSIGN(std::optional<v1::BundleRecord> hello, reader->Next());
     ASSERT_TRUE(hello.has_value() && hello->message().has_hello());
     for (const v1::Position& p : hello->message().hello().positions()) {
-      if (p.origin() == kOrigin) EXPECT_EQ(p.seq(), 0u) << p.DebugString();
+      if (p.origin() == kOrigin) {
+        EXPECT_EQ(p.seq(), 0u) << p.DebugString();
+      }
     }
   }
   Stop();

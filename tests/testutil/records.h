@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/ids/citizen_id.h"
 #include "storage/writer.h"
+#include "tongban/v1/admin.pb.h"
 #include "tongban/v1/records.pb.h"
 
 namespace tongban::testutil {
@@ -141,6 +142,18 @@ inline storage::RecordChange Retraction(const std::string& person, v1::RecordKin
   c.operation = v1::OPERATION_RETRACT;
   c.reason = "entered in error";
   return c;
+}
+
+// The Admin Write request a client sends for `c`.
+inline v1::WriteRequest WriteRequestOf(const storage::RecordChange& c) {
+  v1::WriteRequest r;
+  r.set_person(c.person);
+  r.set_kind(c.kind);
+  r.set_record_id(c.record_id);
+  r.set_operation(c.operation);
+  *r.mutable_value() = c.value;
+  r.set_reason(c.reason);
+  return r;
 }
 
 }  // namespace tongban::testutil

@@ -31,16 +31,7 @@ v1::Date DayAfter(absl::Time t, int days) {
 }
 
 // The write a clerk's Write call makes: stamped as AdminApi::Write does.
-v1::WriteRequest Request(const storage::RecordChange& c) {
-  v1::WriteRequest r;
-  r.set_person(c.person);
-  r.set_kind(c.kind);
-  r.set_record_id(c.record_id);
-  r.set_operation(c.operation);
-  *r.mutable_value() = c.value;
-  r.set_reason(c.reason);
-  return r;
-}
+v1::WriteRequest Request(const storage::RecordChange& c) { return testutil::WriteRequestOf(c); }
 
 TEST(StampWorkflowTimesTest, TheNodeSetsTimesAndDeadlinesAndKeepsThemOnCorrection) {
   records::Deadlines deadlines;
