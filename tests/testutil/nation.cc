@@ -200,6 +200,8 @@ absl::StatusOr<std::string> RealNode(const NationOptions& o, const std::string& 
       << "\"\nsuite = \"" << crypto::SuiteName(o.suite) << "\"\ndata_dir = \"data\"\n\n"
       << "[federation]\nroster = \"../roster.signed\"\nroot_public_key = \"../root.pub\"\n"
       << "ca = \"../ca.crt\"\ncertificate = \"tls/node.crt\"\nprivate_key = \"tls/node.key\"\n\n"
+      // The national node's memory as deploy/tongband.national.conf sizes it.
+      << (national ? "[storage]\nwrite_buffer_mib = 128\ncache_mib = 64\n\n" : "")
       << "[peer]\nlisten = \"127.0.0.1:" << (national ? o.national_port : 0) << "\"\n"
       << "session_workers = " << o.session_workers << "\n\n"
       << "[sync]\nretry_initial = \"200ms\"\nretry_max = \"5s\"\n\n"
