@@ -262,9 +262,11 @@ absl::Status Verification::BuildKeyHistory() {
   }
   std::vector<merkle::KeyRotation> all;
   for (const storage::KeyRotationEntry& e : log_.rotations) {
+    // The same rotation can be listed twice: stored by a batch that the
+    // session still counts among those being written (sync/session.cc).
+    if (!known_rotations_.emplace(e.rotation.body(), &e.rotation).second) continue;
     absl::StatusOr<merkle::KeyRotation> r = merkle::ParseKeyRotation(e.rotation.body());
     if (!r.ok()) return absl::DataLossError(absl::StrCat("stored ", r.status().message()));
-    known_rotations_.emplace(e.rotation.body(), &e.rotation);
     all.push_back(*std::move(r));
   }
   for (int i = 0; i < batch_.key_rotations_size(); ++i) {

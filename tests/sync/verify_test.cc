@@ -737,6 +737,12 @@ TEST_P(VerifyTest, KeyRotationMovesSigningToTheNewKeyFromItsEntryOn) {
   ExpectRejected(Verify(early, keeps), v1::REJECT_REASON_RETIRED_KEY);
   // What the old key signed before its end still verifies.
   TB_EXPECT_OK(Verify(Routed(a_, {1, 2, 3}, 3), keeps));
+  // A rotation listed twice, stored and in a batch the session still counts
+  // as being written (the receiver's pipelined verification), is one
+  // rotation, not two at the same position.
+  Receiver twice = keeps;
+  twice.rotations.insert(twice.rotations.end(), stored.begin(), stored.end());
+  TB_EXPECT_OK(Verify(Routed(a_, {1, 2, 3}, 3), twice));
 
   // A peer cannot make a receiver check more than 64 rotations per batch,
   // nor per witness answer.
