@@ -12,6 +12,10 @@ artifacts=${FUZZ_ARTIFACTS:-$PWD}
 mkdir -p "$artifacts"
 work=$(mktemp -d "${TMPDIR:-/tmp}/tongban-fuzz-corpus-XXXXXX")
 trap 'rm -rf "$work"' EXIT
+# What a target makes under $TMPDIR (fuzz_admin's node, which lives as long
+# as the process) goes with the rest when the run ends.
+mkdir -p "$work/tmp"
+export TMPDIR="$work/tmp"
 name=$(basename "$target")
 log="$work/log"
 show() {  # the summary lines, or the whole log after a failure
