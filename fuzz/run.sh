@@ -18,6 +18,11 @@ mkdir -p "$work/tmp"
 export TMPDIR="$work/tmp"
 name=$(basename "$target")
 log="$work/log"
+# A target's LeakSanitizer suppressions, where it has some (the file says why).
+supp="$(dirname "$0")/${name#fuzz_}.lsan.supp"
+if [ -f "$supp" ]; then
+  export LSAN_OPTIONS="suppressions=$(cd "$(dirname "$supp")" && pwd)/$(basename "$supp")${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+fi
 show() {  # the summary lines, or the whole log after a failure
   if [ "$1" -ne 0 ]; then cat "$log"; else
     grep -E '^(INFO: seed corpus|#[0-9]+ +(INITED|DONE)|stat::(number_of_executed_units|average_exec_per_sec|new_units_added))' "$log"
