@@ -11,6 +11,7 @@
 #include "common/hex.h"
 #include "common/status_macros.h"
 #include "records/dates.h"
+#include "records/kinds.h"
 #include "tongban/v1/records.pb.h"
 
 namespace tongban::analytics {
@@ -177,10 +178,17 @@ absl::Status AppendRow(const PersonKeyer& keyer, const v1::EventBody& event, uin
   }
   TB_ASSIGN_OR_RETURN(std::string person, keyer.PersonKey(event.person()));
   TB_ASSIGN_OR_RETURN(int64_t record_key, keyer.RecordKey(event.record_id()));
+  // The kind's columns come from a value of the event's own kind only (as
+  // the node's statistics read it); `complete` is NULL for a retraction,
+  // false for a payload that is not such a value.
   KindColumns c;
+  std::string complete(kNull);
   if (event.operation() != v1::OPERATION_RETRACT) {
     v1::RecordValue value;
-    if (value.ParseFromString(event.payload())) c = ColumnsOf(value);
+    const bool parsed = value.ParseFromString(event.payload()) &&
+                        value.value_case() == records::ValueCaseOf(event.kind());
+    if (parsed) c = ColumnsOf(value);
+    complete = Bool(parsed && records::MissingRequiredField(event.kind(), value) == nullptr);
   }
   // A stamp outside 1970..9999 (a hostile or broken clock) is kept at the
   // nearest end, so that the row's dates stay what PostgreSQL reads.
@@ -197,11 +205,12 @@ absl::Status AppendRow(const PersonKeyer& keyer, const v1::EventBody& event, uin
   absl::StrAppend(out, c.region, "\t", c.region2, "\t", c.day1, "\t", c.day2, "\t", c.subtype, "\t",
                   c.amount, "\t", c.flag, "\t");
   if (c.ref.empty()) {
-    absl::StrAppend(out, kNull, "\n");
+    absl::StrAppend(out, kNull, "\t");
   } else {
     TB_ASSIGN_OR_RETURN(int64_t ref, keyer.RecordKey(c.ref));
-    absl::StrAppend(out, ref, "\n");
+    absl::StrAppend(out, ref, "\t");
   }
+  absl::StrAppend(out, complete, "\n");
   return absl::OkStatus();
 }
 

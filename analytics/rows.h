@@ -24,8 +24,11 @@
 // (entitlement also fills amount_fen; ref_key is the record key of the
 // inquiry a reply answers, the notice a receipt acknowledges, the
 // entitlement a service delivers). A field that is unset, not a region
-// code or not a real date is NULL; a payload that does not parse leaves
-// them all NULL (the row still counts the event).
+// code or not a real date is NULL; a payload that does not parse as a value
+// of the event's kind leaves them all NULL (the row still counts the
+// event). `complete` says whether the value has every field the write path
+// requires (records/kinds.h; false for a payload that does not parse, NULL
+// for a retraction): the completeness measure (完整率).
 //
 // Thread safety: free functions; PersonKeyer is immutable after Make.
 #pragma once
@@ -44,7 +47,7 @@ namespace tongban::analytics {
 inline constexpr char kRecordStateColumns[] =
     "person_key, month, origin, epoch, seq, day, written_at, kind, record_key, operation, "
     "parents, purpose, id_findings, region, region2, day1, day2, subtype, amount_fen, flag, "
-    "ref_key";
+    "ref_key, complete";
 
 // Keyed hashes of IDs and record ids under the analytics secret.
 class PersonKeyer {

@@ -112,10 +112,12 @@ BEGIN
     flag boolean,                  -- certificate revoked; reply matched; notice needs receipt
     ref_key bigint,                -- reply, receipt, service: record_key of the inquiry,
                                    -- notice or entitlement it refers to
+    complete boolean,              -- every field the write path requires present
+                                   -- (NULL: a retraction)
     PRIMARY KEY (person_key, month, origin, epoch, seq)
   ) PARTITION BY RANGE (month);
   INSERT INTO tongban.meta VALUES ('hash_partitions', hash_partitions::text),
-                                  ('schema_version', '1');
+                                  ('schema_version', '2');
 END $$;
 
 -- Makes the month partitions of `months` (first days of months) where they
@@ -146,6 +148,19 @@ END $$;
 
 SELECT tongban.create_tables(coalesce(current_setting('tongban.hash_partitions', true), '8')::integer);
 
+-- Schema version 2 added `complete` (the completeness measure); a table
+-- made by version 1 gets the column, NULL in the rows already mirrored
+-- (left out of completeness). The lock is taken only when it is missing.
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                  WHERE table_schema = 'tongban' AND table_name = 'record_state'
+                    AND column_name = 'complete') THEN
+    ALTER TABLE tongban.record_state ADD COLUMN complete boolean;
+  END IF;
+  UPDATE tongban.meta SET value = '2' WHERE key = 'schema_version' AND value <> '2';
+END $$;
+
 -- ---------------------------------------------------------------------------
 -- Views for staff writing their own queries.
 --
@@ -156,7 +171,7 @@ SELECT tongban.create_tables(coalesce(current_setting('tongban.hash_partitions',
 CREATE OR REPLACE VIEW tongban.latest AS
   SELECT DISTINCT ON (person_key, kind, origin, record_key)
          person_key, kind, origin, record_key, operation = 1 AS live, month, day, written_at,
-         region, region2, day1, day2, subtype, amount_fen, flag, ref_key
+         region, region2, day1, day2, subtype, amount_fen, flag, ref_key, id_findings, complete
     FROM tongban.record_state
    ORDER BY person_key, kind, origin, record_key, written_at DESC, epoch DESC, seq DESC;
 
@@ -179,14 +194,196 @@ CREATE OR REPLACE VIEW tongban.outflows AS
     FROM tongban.latest WHERE kind = 2 AND live;
 
 -- Inquiries (协查) standing now, with the first reply (协查反馈) of the
--- county asked, if any.
+-- county asked, if any (the day it says it replied, else the day it was
+-- written).
 CREATE OR REPLACE VIEW tongban.inquiries AS
   SELECT q.person_key, q.origin AS from_county, q.region AS to_county,
          tongban.province(q.region) AS to_province, q.subtype AS inquiry_type,
          q.day1 AS sent_on, q.day2 AS due_on, a.replied_on
     FROM tongban.latest q
     LEFT JOIN LATERAL (
-      SELECT min(r.day1) AS replied_on FROM tongban.latest r
+      SELECT min(coalesce(r.day1, r.day)) AS replied_on FROM tongban.latest r
        WHERE r.kind = 9 AND r.live AND r.person_key = q.person_key AND r.origin = q.region
          AND r.region = q.origin AND r.ref_key = q.record_key) a ON true
    WHERE q.kind = 8 AND q.live;
+
+-- ---------------------------------------------------------------------------
+-- The national measures (DOMAIN.md "Measures"), as the node's `Stats`
+-- computes them (workflows/stats.cc; README "Statistics" says each rule):
+-- the same records give the same numerators and denominators
+-- (tests/analytics/measures_test.cc checks it over random federations).
+-- Over the latest state of each record, as the node counts its standing
+-- heads; a record with two heads (two counties' offline edits) counts its
+-- later one here, both on the node.
+
+-- Days an inquiry type allows (DOMAIN.md; the national defaults the
+-- statistics use): urgent 15, certificate mismatch 7, others 30.
+CREATE OR REPLACE FUNCTION tongban.inquiry_days(inquiry_type smallint) RETURNS integer
+  LANGUAGE sql IMMUTABLE PARALLEL SAFE
+  AS $$ SELECT CASE inquiry_type WHEN 1 THEN 15 WHEN 3 THEN 7 ELSE 30 END $$;
+
+-- The first and last day of a month ('2026-03') or a statistical year
+-- ('2026': 2025-10-01 .. 2026-09-30).
+CREATE OR REPLACE FUNCTION tongban.period_days(period text, OUT first_day date, OUT last_day date)
+  LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+  IF period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$' THEN
+    first_day := to_date(period || '-01', 'YYYY-MM-DD');
+    last_day := (first_day + interval '1 month' - interval '1 day')::date;
+  ELSIF period ~ '^[0-9]{4}$' THEN
+    first_day := make_date(period::integer - 1, 10, 1);
+    last_day := make_date(period::integer, 9, 30);
+  ELSE
+    RAISE EXCEPTION 'tongban.period_days: period "%" is neither YYYY-MM (a month) nor YYYY (a statistical year)', period;
+  END IF;
+END $$;
+
+-- Every measure of every county, province (XX0000) and the nation (0) with
+-- anything to count in [first_day, last_day], on `today` (China Standard
+-- Time; deadlines pass and arrival windows close with it). Measures, named
+-- as the fields of StatsRow:
+--   feedback                       inquiries replied / received (by sent day)
+--   on_time_feedback               replied by the deadline / due (by deadline)
+--   receipt                        notices acknowledged / needing receipt
+--   registration_timeliness        inflows registered within 30 days / all
+--   arrived_without_origin_record  persons (distinct per scope)
+--   left_without_residence_record  persons (distinct per scope)
+--   certificate_coverage           living here and holding a valid
+--                                  certificate / living here, on the
+--                                  reference day least(last_day, today)
+--   completeness                   records written in the period with every
+--                                  required field / those records
+--   id_findings                    confirmed ID findings / those records
+-- A county's counts add up to its province's and the nation's, but for the
+-- two distinct-person measures, counted once per scope.
+CREATE OR REPLACE FUNCTION tongban.measures(
+    first_day date, last_day date,
+    today date DEFAULT (now() AT TIME ZONE 'Asia/Shanghai')::date)
+  RETURNS TABLE (scope integer, measure text, numerator bigint, denominator bigint,
+                 ratio numeric)
+  LANGUAGE sql STABLE AS $$
+  WITH live AS MATERIALIZED (
+    SELECT * FROM tongban.latest WHERE live
+  ),
+  inquiry AS (
+    SELECT q.region AS county, s.sent,
+           coalesce(q.day2, s.sent + tongban.inquiry_days(q.subtype)) AS due,
+           (SELECT min(coalesce(r.day1, r.day)) FROM live r
+             WHERE r.kind = 9 AND r.person_key = q.person_key AND r.origin = q.region
+               AND r.region = q.origin AND r.ref_key = q.record_key) AS replied
+      FROM live q CROSS JOIN LATERAL (SELECT coalesce(q.day1, q.day) AS sent) s
+     WHERE q.kind = 8 AND tongban.is_county(q.region)
+  ),
+  -- Counted per county: (county, measure, numerator, denominator).
+  counted AS (
+    SELECT county, 'feedback' AS measure, (replied IS NOT NULL)::integer AS num, 1 AS den
+      FROM inquiry WHERE sent BETWEEN first_day AND last_day
+    UNION ALL
+    SELECT county, 'on_time_feedback', (replied IS NOT NULL AND replied <= due)::integer, 1
+      FROM inquiry
+     WHERE due BETWEEN first_day AND last_day AND (replied IS NOT NULL OR due < today)
+    UNION ALL
+    SELECT n.region, 'receipt',
+           EXISTS (SELECT 1 FROM live a
+                    WHERE a.kind = 11 AND a.person_key = n.person_key AND a.origin = n.region
+                      AND a.region = n.origin AND a.ref_key = n.record_key)::integer, 1
+      FROM live n
+     WHERE n.kind = 10 AND n.flag AND tongban.is_county(n.region)
+       AND coalesce(n.day1, n.day) BETWEEN first_day AND last_day
+    UNION ALL
+    SELECT origin, 'registration_timeliness', (day1 IS NOT NULL AND day2 - day1 <= 30)::integer, 1
+      FROM live
+     WHERE kind = 3 AND tongban.is_county(origin) AND day2 BETWEEN first_day AND last_day
+    UNION ALL
+    SELECT origin, 'completeness', complete::integer, 1
+      FROM live
+     WHERE tongban.is_county(origin) AND complete IS NOT NULL
+       AND day BETWEEN first_day AND last_day
+    UNION ALL
+    SELECT origin, 'id_findings', id_findings, 1
+      FROM live WHERE tongban.is_county(origin) AND day BETWEEN first_day AND last_day
+    UNION ALL
+    -- Certificate coverage: where each person lives on the reference day
+    -- (the latest arrival by then, not ended by a return home or a
+    -- departure from there) and whether they hold a valid certificate.
+    SELECT c.residence, 'certificate_coverage',
+           EXISTS (SELECT 1 FROM live x
+                    WHERE x.kind = 5 AND x.person_key = c.person_key AND NOT x.flag
+                      AND x.day1 <= c.ref AND c.ref <= x.day2)::integer, 1
+      FROM (SELECT DISTINCT ON (person_key) person_key, origin AS residence, day1 AS arrived,
+                   least(last_day, today) AS ref
+              FROM live
+             WHERE kind = 3 AND day1 <= least(last_day, today) AND least(last_day, today) >= first_day
+             ORDER BY person_key, day1 DESC, day2 DESC NULLS LAST, day DESC, origin DESC) c
+     WHERE tongban.is_county(c.residence)
+       AND NOT EXISTS (SELECT 1 FROM live x
+                        WHERE x.kind = 4 AND x.person_key = c.person_key
+                          AND x.day1 BETWEEN c.arrived AND c.ref
+                          AND (x.subtype = 1 OR (x.subtype = 2 AND (x.region = c.residence OR
+                                                                    x.origin = c.residence))))
+  ),
+  -- Counted per person: (person, county, measure, counted in the numerator).
+  persons AS (
+    SELECT i.person_key, i.origin AS county, 'arrived_without_origin_record' AS measure,
+           NOT EXISTS (SELECT 1 FROM live o
+                        WHERE o.kind = 2 AND o.person_key = i.person_key
+                          AND o.origin = i.region) AS hit
+      FROM live i
+     WHERE i.kind = 3 AND tongban.is_county(i.origin) AND i.day2 BETWEEN first_day AND last_day
+    UNION ALL
+    SELECT o.person_key, o.origin, 'left_without_residence_record',
+           NOT EXISTS (SELECT 1 FROM live i
+                        WHERE i.kind = 3 AND i.person_key = o.person_key AND i.origin = o.region)
+      FROM live o
+     WHERE o.kind = 2 AND tongban.is_county(o.origin) AND o.day1 BETWEEN first_day AND last_day
+       AND o.day1 + 30 < today
+       AND NOT EXISTS (SELECT 1 FROM live h
+                        WHERE h.kind = 4 AND h.person_key = o.person_key AND h.subtype = 1
+                          AND h.day1 >= o.day1)
+  ),
+  scoped AS (
+    SELECT s.scope, c.measure, sum(c.num)::bigint AS num, sum(c.den)::bigint AS den
+      FROM counted c
+     CROSS JOIN LATERAL (VALUES (c.county), (tongban.province(c.county)), (0)) s(scope)
+     GROUP BY s.scope, c.measure
+    UNION ALL
+    SELECT s.scope, p.measure, count(DISTINCT p.person_key) FILTER (WHERE p.hit),
+           count(DISTINCT p.person_key)
+      FROM persons p
+     CROSS JOIN LATERAL (VALUES (p.county), (tongban.province(p.county)), (0)) s(scope)
+     GROUP BY s.scope, p.measure
+  )
+  SELECT scope, measure, num, den, round(num::numeric / nullif(den, 0), 4)
+    FROM scoped ORDER BY scope, measure
+$$;
+
+-- The flows (流入, 流出) in [first_day, last_day] between counties, by
+-- month: inflow registrations by the month of arrival (origin -> the
+-- residence that registered), outflow registrations by the month of
+-- departure (the origin that registered -> destination). Sum them up by
+-- tongban.province(origin) and tongban.province(residence) for provinces.
+CREATE OR REPLACE FUNCTION tongban.flows(first_day date, last_day date)
+  RETURNS TABLE (month date, origin integer, residence integer, inflows bigint,
+                 outflows bigint)
+  LANGUAGE sql STABLE AS $$
+  SELECT tongban.month_of(day1), o, r, count(*) FILTER (WHERE kind = 3),
+         count(*) FILTER (WHERE kind = 2)
+    FROM (SELECT kind, day1, CASE kind WHEN 3 THEN region ELSE origin END AS o,
+                 CASE kind WHEN 3 THEN origin ELSE region END AS r
+            FROM tongban.latest
+           WHERE live AND kind IN (2, 3) AND day1 BETWEEN first_day AND last_day) f
+   WHERE tongban.is_county(o) AND tongban.is_county(r)
+   GROUP BY 1, 2, 3
+   ORDER BY 1, 2, 3
+$$;
+
+-- The measures of a month ('2026-03') or a statistical year ('2026'), on
+-- today: SELECT * FROM tongban.measures_of('2026') WHERE scope = 440000;
+CREATE OR REPLACE FUNCTION tongban.measures_of(
+    period text, today date DEFAULT (now() AT TIME ZONE 'Asia/Shanghai')::date)
+  RETURNS TABLE (scope integer, measure text, numerator bigint, denominator bigint,
+                 ratio numeric)
+  LANGUAGE sql STABLE AS $$
+  SELECT m.* FROM tongban.period_days(period) p,
+         LATERAL tongban.measures(p.first_day, p.last_day, today) m
+$$;

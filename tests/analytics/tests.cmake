@@ -3,3 +3,8 @@
 # as daemons (tests/daemon/daemon_fixture.h).
 tongban_daemon_test(analytics_mirror_test analytics/mirror_test.cc)
 target_link_libraries(analytics_mirror_test PRIVATE tongban_analytics)
+# The national measures in SQL (tongban.measures_of, tongban.flows) equal
+# the node's statistics over random federation stories, mirrored into a
+# PostgreSQL cluster of the test's own.
+tongban_test(analytics_measures_test LABEL unit SRCS analytics/measures_test.cc
+             DEPS tongban_analytics tongban_workflows tongban_sync)

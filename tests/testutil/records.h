@@ -132,13 +132,20 @@ inline storage::RecordChange InquiryReply(const std::string& person, const std::
   return c;
 }
 
-// A retraction (撤回) of record (kind, record_id) of `person`.
-inline storage::RecordChange Retraction(const std::string& person, v1::RecordKind kind,
-                                        const std::string& record_id) {
+// A change of record (kind, record_id) of `person`, its value still empty.
+inline storage::RecordChange Change(const std::string& person, v1::RecordKind kind,
+                                    const std::string& record_id) {
   storage::RecordChange c;
   c.person = person;
   c.kind = kind;
   c.record_id = record_id;
+  return c;
+}
+
+// A retraction (撤回) of record (kind, record_id) of `person`.
+inline storage::RecordChange Retraction(const std::string& person, v1::RecordKind kind,
+                                        const std::string& record_id) {
+  storage::RecordChange c = Change(person, kind, record_id);
   c.operation = v1::OPERATION_RETRACT;
   c.reason = "entered in error";
   return c;

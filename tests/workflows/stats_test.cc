@@ -42,6 +42,7 @@
 namespace tongban::workflows {
 namespace {
 
+using testutil::Change;
 using testutil::Day;
 using testutil::kNational;
 using testutil::kOrigin;  // O, 620102
@@ -60,15 +61,6 @@ std::string WrongCheckCharacter(const std::string& id) {
   std::string bad = id;
   bad.back() = id.back() == '0' ? '1' : '0';
   return bad;
-}
-
-storage::RecordChange Change(const std::string& person, v1::RecordKind kind,
-                             const std::string& record_id) {
-  storage::RecordChange c;
-  c.person = person;
-  c.kind = kind;
-  c.record_id = record_id;
-  return c;
 }
 
 storage::RecordChange Outflow(const std::string& person, const std::string& to,
