@@ -9,6 +9,7 @@
 
 int main(int argc, char** argv) {
   tongban::cli::QuietGrpcLogs();
+  tongban::cli::GrpcLifetime grpc;  // shut down, threads stopped, before main returns
   std::vector<std::string> args(argv + 1, argv + argc);
   return tongban::cli::RunTongbanctl(args, std::cout, std::cerr);
 }
