@@ -7,6 +7,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
 namespace tongban::analytics {
@@ -17,10 +19,18 @@ struct ResultDeleter {
 };
 using ResultPtr = std::unique_ptr<PGresult, ResultDeleter>;
 
-// libpq's messages end in a newline.
+// libpq's messages end in a newline, and some hold a hint on a line of its
+// own ("...failed: Connection refused\n\tIs the server running..."): one
+// line, the parts joined by "; ", so that a log line or a command's error
+// stays one line.
 std::string Trimmed(const char* message) {
   absl::string_view m = message == nullptr ? "" : message;
-  return std::string(absl::StripAsciiWhitespace(m));
+  std::vector<std::string> parts;
+  for (absl::string_view line : absl::StrSplit(m, '\n')) {
+    line = absl::StripAsciiWhitespace(line);
+    if (!line.empty()) parts.emplace_back(line);
+  }
+  return absl::StrJoin(parts, "; ");
 }
 
 absl::Status ConnectionError(PGconn* conn, absl::string_view what) {

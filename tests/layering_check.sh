@@ -17,9 +17,11 @@
 #   workflows/{certificate_payload,csv,import_csv,ledger,measures}.*
 #                                      (tongban_formats)  + records, sync/roster.h
 #   admin/{operators,totp}.*           (tongban_accounts) common
+#   analytics/{pg,stats_sql}.*         (tongban_analytics_client) + formats, libpq
 # and tongbanctl/ itself, which may use those, records, common, proto and
-# sync/grpc_status.h only. RocksDB appears in storage's .cc files only; gRPC
-# never in common/, records/ or storage/.
+# sync/grpc_status.h only (tongbanctl stats --from analytics reads the
+# analytics database with the client). RocksDB appears in storage's .cc
+# files only; gRPC never in common/, records/ or storage/.
 #
 # tests/, bench/ and fuzz/ (the libFuzzer targets, built with -DTB_FUZZ=ON)
 # are top-level consumers: they may include any room, and no room includes
@@ -79,10 +81,13 @@ check "$formats" '#include "(storage|node|admin|console|daemon|tongbanctl)/|#inc
   "tongban_formats includes the store or a store-bound workflow"
 hits=$(grep -nE '#include "sync/' $formats | grep -v 'sync/roster.h' || true)
 [ -n "$hits" ] && { echo "layering: tongban_formats includes sync/ beyond roster.h"; echo "$hits"; fail=1; }
+check "analytics/pg.h analytics/pg.cc analytics/stats_sql.h analytics/stats_sql.cc" \
+  '#include "(storage|sync|node|admin|console|daemon|tongbanctl)/|#include "analytics/(mirror|rows)\.h|#include "workflows/(deadlines|stats|import_batch)\.h' \
+  "tongban_analytics_client (analytics/pg.*, analytics/stats_sql.*) includes the store"
 check "admin/operators.h admin/operators.cc admin/totp.h admin/totp.cc" \
   '#include "(proto|records|storage|sync|workflows|node|console|daemon|tongbanctl)/|#include "admin/(admin|auth|admin_server)\.h' \
   "tongban_accounts (admin/operators.*, admin/totp.*) includes more than common"
-check tongbanctl "#include \"(storage|analytics|node|console|daemon)/|#include \"workflows/(deadlines|stats|import_batch)\\.h|#include \"admin/(admin|auth|admin_server)\\.h|$rocks" \
+check tongbanctl "#include \"(storage|node|console|daemon)/|#include \"analytics/(mirror|rows)\\.h|#include \"workflows/(deadlines|stats|import_batch)\\.h|#include \"admin/(admin|auth|admin_server)\\.h|$rocks" \
   "tongbanctl/ includes the store, the node or the daemon"
 hits=$(grep -rnE '#include "sync/' tongbanctl --include='*.h' --include='*.cc' |
        grep -vE 'sync/(roster|grpc_status)\.h' || true)

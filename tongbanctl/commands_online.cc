@@ -17,6 +17,7 @@
 #include "absl/strings/substitute.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "analytics/stats_sql.h"
 #include "common/ids/citizen_id.h"
 #include "common/status_macros.h"
 #include "records/dates.h"
@@ -747,7 +748,18 @@ absl::Status NoticeListCmd(const Args& args, Io& io) {
 }
 
 absl::Status StatsCmd(const Args& args, Io& io) {
-  TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+  const std::string from = args.Has("from") ? args.Get("from") : "node";
+  if (from != "node" && from != "analytics") {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--from \"", from, "\": give node (the default) or analytics"));
+  }
+  if (from == "analytics" && args.Has("scan")) {
+    return absl::InvalidArgumentError("give --scan or --from analytics, not both");
+  }
+  if (from == "node" && args.Has("db")) {
+    return absl::InvalidArgumentError(
+        "--db is the analytics database: give it with --from analytics");
+  }
   v1::StatsRequest r;
   if (args.Has("month") && args.Has("year")) {
     return absl::InvalidArgumentError("give --month or --year, not both");
@@ -761,7 +773,16 @@ absl::Status StatsCmd(const Args& args, Io& io) {
   }
   r.set_scope(args.Get("scope"));
   r.set_scan(args.Has("scan"));
-  TB_ASSIGN_OR_RETURN(v1::StatsReply reply, client->Stats(r));
+  v1::StatsReply reply;
+  if (from == "analytics") {
+    // libpq's own defaults where --db is not given (PGHOST, PGDATABASE,
+    // PGSERVICE, ~/.pgpass), as psql.
+    TB_ASSIGN_OR_RETURN(
+        reply, analytics::StatsFromAnalytics(args.Get("db"), r, records::ChinaDay(absl::Now())));
+  } else {
+    TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
+    TB_ASSIGN_OR_RETURN(reply, client->Stats(r));
+  }
   if (args.Has("json")) return PrintJson(reply, io);
   io.out << workflows::FormatStatsTable(reply);
   return absl::OkStatus();
@@ -1186,16 +1207,24 @@ void AddOnlineCommands(std::vector<Command>* c) {
       WithConnection({{"due", false}, {"overdue", false}, {"within-days"}}), 0, NoticeListCmd));
   c->push_back(
       Online("stats", "", "the measures: feedback, receipts, timeliness, coverage, flows",
-             "tongbanctl stats [--month YYYY-MM | --year YYYY] [--scope CODE] [--scan]",
+             "tongbanctl stats [--month YYYY-MM | --year YYYY] [--scope CODE] [--scan | "
+             "--from analytics [--db CONNINFO]]",
              "  --month YYYY-MM        a calendar month (default: the current one)\n"
              "  --year YYYY            the statistical year ending in YYYY: 1 October\n"
              "                         YYYY-1 to 30 September YYYY\n"
              "  --scope CODE           a county, a province XX0000 or the nation 000000\n"
              "                         (default: the node's own; a county sees itself only)\n"
              "  --scan                 compute by a full scan of the records (the reference\n"
-             "                         the counters are checked against; slow on a large node)\n",
-             "  tongbanctl stats --year 2026 --scope 440000\n",
-             WithConnection({{"month"}, {"year"}, {"scope"}, {"scan", false}}), 0, StatsCmd));
+             "                         the counters are checked against; slow on a large node)\n"
+             "  --from analytics       read the national analytics database (PostgreSQL) the\n"
+             "                         national node mirrors into, not the node: the same\n"
+             "                         measures (records in conflict not counted); no --node\n"
+             "  --db CONNINFO          that database (libpq: \"host=... dbname=... user=...\" or\n"
+             "                         postgresql://...; default: PGHOST, PGDATABASE, ...)\n",
+             "  tongbanctl stats --year 2026 --scope 440000\n"
+             "  tongbanctl stats --year 2026 --from analytics --db 'host=db1 dbname=tongban'\n",
+             WithConnection({{"month"}, {"year"}, {"scope"}, {"scan", false}, {"from"}, {"db"}}), 0,
+             StatsCmd));
   c->push_back(
       Online("audit", "", "the audit trail, its chain verified (auditors)",
              "tongbanctl audit [--from DATE] [--to DATE] [--operator NAME] [--person ID] "

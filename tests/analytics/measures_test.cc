@@ -13,6 +13,7 @@
 // repeats one.
 #include "workflows/measures.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -25,13 +26,16 @@
 #include "absl/strings/str_format.h"
 #include "analytics/mirror.h"
 #include "analytics/pg.h"
+#include "analytics/stats_sql.h"
 #include "common/crypto/suite.h"
 #include "common/status_macros.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "records/dates.h"
 #include "tests/analytics/pg_cluster.h"
 #include "tests/sync/test_federation.h"
 #include "tests/testutil/records.h"
+#include "tests/testutil/spawn.h"
 #include "tests/testutil/suites.h"
 #include "tests/testutil/temp_dir.h"
 #include "tests/testutil/wait.h"
@@ -287,6 +291,16 @@ class AnalyticsMeasuresTest : public testing::TestWithParam<crypto::SuiteId> {
     }
     // The story must give every measure something to count.
     EXPECT_GT(compared, 1000u);
+
+    v1::StatsRequest year;
+    year.set_period_kind(v1::STATS_PERIOD_KIND_STATISTICAL_YEAR);
+    year.set_period("2026");
+    ExpectCtlPrintsStats(store, year, {"--year", "2026"});
+    v1::StatsRequest month;
+    month.set_period_kind(v1::STATS_PERIOD_KIND_MONTH);
+    month.set_period("2026-03");
+    month.set_scope("440000");
+    ExpectCtlPrintsStats(store, month, {"--month", "2026-03", "--scope", "440000"});
   }
 
   // Compares the SQL measures and flows of one period on `today` with
@@ -348,6 +362,31 @@ class AnalyticsMeasuresTest : public testing::TestWithParam<crypto::SuiteId> {
     }
     EXPECT_EQ(got_flows, want_flows);
     *compared += want.size() + want_flows.size();
+
+    // The whole reply tongbanctl stats --from analytics shows: the same rows,
+    // flows distributed to provinces and the nation, and frame.
+    TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply from_sql,
+                            StatsFromAnalytics(pg_->conninfo(), request, today));
+    reply.set_computed_by("analytics");
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(from_sql, reply))
+        << "analytics:\n"
+        << workflows::FormatStatsTable(from_sql) << "node:\n"
+        << workflows::FormatStatsTable(reply);
+  }
+
+  // tongbanctl stats --from analytics `args` prints what the node's Stats
+  // gives today.
+  void ExpectCtlPrintsStats(const storage::Store& store, const v1::StatsRequest& request,
+                            std::vector<std::string> args) {
+    args.insert(args.begin(),
+                {TB_TONGBANCTL, "stats", "--from", "analytics", "--db", pg_->conninfo()});
+    std::string out, err;
+    ASSERT_EQ(testutil::SpawnAndWait(args, pg_dir_.File("ctl"), &err, &out), 0) << err;
+    TB_ASSERT_OK_AND_ASSIGN(v1::StatsReply reply,
+                            workflows::ComputeStats(store, workflows::StatsQueryFromRequest(
+                                                               request, kNational, absl::Now())));
+    reply.set_computed_by("analytics");
+    EXPECT_EQ(out, workflows::FormatStatsTable(reply));
   }
 
   testutil::ScopedTempDir pg_dir_;
@@ -366,6 +405,48 @@ TEST_P(AnalyticsMeasuresTest, SqlMeasuresEqualTheNodesStatisticsOverRandomStorie
     Run(seed);
     if (HasFailure()) return;
   }
+}
+
+// No signing or hashing here: one suite.
+class AnalyticsStatsCtlTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    TB_ASSERT_OK_AND_ASSIGN(pg_, testutil::PgCluster::Start(pg_dir_.path()));
+  }
+
+  testutil::ScopedTempDir pg_dir_;
+  std::unique_ptr<testutil::PgCluster> pg_;
+};
+
+TEST_F(AnalyticsStatsCtlTest, BadQueriesAndAnEmptyDatabaseGetOneClearError) {
+  auto ctl = [&](std::vector<std::string> args, std::string* err) {
+    args.insert(args.begin(), {TB_TONGBANCTL, "stats"});
+    std::string out;
+    return testutil::SpawnAndWait(args, pg_dir_.File("ctl"), err, &out);
+  };
+  const std::string db = pg_->conninfo();
+  std::string err;
+  // The database exists but no mirror wrote to it.
+  EXPECT_NE(ctl({"--from", "analytics", "--db", db}, &err), 0);
+  EXPECT_NE(err.find("no tongban.measures"), std::string::npos) << err;
+  EXPECT_NE(ctl({"--from", "elsewhere"}, &err), 0);
+  EXPECT_NE(err.find("--from \"elsewhere\": give node (the default) or analytics"),
+            std::string::npos)
+      << err;
+  EXPECT_NE(ctl({"--from", "analytics", "--scan", "--db", db}, &err), 0);
+  EXPECT_NE(err.find("not both"), std::string::npos) << err;
+  EXPECT_NE(ctl({"--db", db}, &err), 0);
+  EXPECT_NE(err.find("give it with --from analytics"), std::string::npos) << err;
+  EXPECT_NE(ctl({"--from", "analytics", "--db", "host=/nonexistent", "--month", "2026-13"}, &err),
+            0);
+  EXPECT_NE(err.find("2026-13"), std::string::npos) << err;
+  EXPECT_NE(ctl({"--from", "analytics", "--db", db, "--scope", "44"}, &err), 0);
+  EXPECT_NE(err.find("stats scope \"44\""), std::string::npos) << err;
+  // Nothing listening there.
+  EXPECT_NE(ctl({"--from", "analytics", "--db", "host=127.0.0.1 port=1 dbname=x"}, &err), 0);
+  EXPECT_NE(err.find("127.0.0.1"), std::string::npos) << err;
+  // Each error is one line.
+  EXPECT_EQ(std::count(err.begin(), err.end(), '\n'), 1) << err;
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(AnalyticsMeasuresTest);

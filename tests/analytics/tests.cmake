@@ -6,5 +6,10 @@ target_link_libraries(analytics_mirror_test PRIVATE tongban_analytics)
 # The national measures in SQL (tongban.measures_of, tongban.flows) equal
 # the node's statistics over random federation stories, mirrored into a
 # PostgreSQL cluster of the test's own.
+# tongbanctl stats --from analytics prints the same, and refuses bad input
+# with one clear error.
 tongban_test(analytics_measures_test LABEL unit SRCS analytics/measures_test.cc
              DEPS tongban_analytics tongban_workflows tongban_sync)
+target_compile_definitions(analytics_measures_test PRIVATE
+                           TB_TONGBANCTL="$<TARGET_FILE:tongbanctl>")
+add_dependencies(analytics_measures_test tongbanctl)
