@@ -20,29 +20,12 @@
 namespace tongban::analytics {
 namespace {
 
-constexpr int kNation = 0;
+using workflows::CodeText;
+using workflows::IsCounty;
+using workflows::kNation;
+using workflows::LevelOf;
+using workflows::ProvinceOf;
 
-// The SQL name of each workflows::Measure (StatsRow's field names).
-constexpr const char* kSqlNames[workflows::kMeasureCount] = {
-    "feedback",
-    "on_time_feedback",
-    "receipt",
-    "registration_timeliness",
-    "arrived_without_origin_record",
-    "left_without_residence_record",
-    "certificate_coverage",
-    "completeness",
-    "id_findings",
-};
-
-bool IsCounty(int code) { return code > 0 && code % 10000 != 0; }
-int ProvinceOf(int code) { return code / 10000 * 10000; }
-std::string CodeText(int code) { return absl::StrFormat("%06d", code); }
-v1::StatsScopeLevel LevelOf(int code) {
-  if (code == kNation) return v1::STATS_SCOPE_LEVEL_NATION;
-  if (code % 10000 == 0) return v1::STATS_SCOPE_LEVEL_PROVINCE;
-  return v1::STATS_SCOPE_LEVEL_COUNTY;
-}
 std::string DayText(absl::CivilDay d) {
   return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
 }
@@ -123,10 +106,12 @@ absl::StatusOr<v1::StatsReply> StatsFromAnalytics(const std::string& conninfo,
     const int row = static_cast<int>(measures.integer(i, 0));
     if (!scope.Wants(row)) continue;
     const std::string name = measures.text(i, 1);
-    const auto* m = std::find(std::begin(kSqlNames), std::end(kSqlNames), name);
-    if (m == std::end(kSqlNames)) continue;  // a measure of a later schema
-    ratios[row][m - std::begin(kSqlNames)] = {static_cast<uint64_t>(measures.integer(i, 2)),
-                                              static_cast<uint64_t>(measures.integer(i, 3))};
+    const auto* m = std::find(std::begin(workflows::kMeasureSqlNames),
+                              std::end(workflows::kMeasureSqlNames), name);
+    if (m == std::end(workflows::kMeasureSqlNames)) continue;  // a measure of a later schema
+    ratios[row][m - std::begin(workflows::kMeasureSqlNames)] = {
+        static_cast<uint64_t>(measures.integer(i, 2)),
+        static_cast<uint64_t>(measures.integer(i, 3))};
   }
   // Each flow goes to the rows of its origin and residence: as counties in
   // county rows, as provinces in province rows and the nation's (as
@@ -159,12 +144,7 @@ absl::StatusOr<v1::StatsReply> StatsFromAnalytics(const std::string& conninfo,
   for (const auto& [row, unused] : ratios) codes.push_back(row);
   for (const auto& [row, unused] : row_flows) codes.push_back(row);
   // Nation, then each province followed by its counties.
-  std::sort(codes.begin(), codes.end(), [](int a, int b) {
-    const auto key = [](int c) {
-      return std::make_tuple(c != kNation, ProvinceOf(c), c % 10000 != 0, c);
-    };
-    return key(a) < key(b);
-  });
+  std::sort(codes.begin(), codes.end(), workflows::RowOrder);
   codes.erase(std::unique(codes.begin(), codes.end()), codes.end());
   for (int c : codes) {
     v1::StatsRow* row = reply.add_rows();

@@ -1,6 +1,7 @@
 #include "workflows/measures.h"
 
 #include <optional>
+#include <tuple>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -27,6 +28,33 @@ std::string Percent(const v1::StatsRatio& r, bool per_thousand) {
 }
 
 }  // namespace
+
+const char* const kMeasureSqlNames[kMeasureCount] = {
+    "feedback",
+    "on_time_feedback",
+    "receipt",
+    "registration_timeliness",
+    "arrived_without_origin_record",
+    "left_without_residence_record",
+    "certificate_coverage",
+    "completeness",
+    "id_findings",
+};
+
+std::string CodeText(int code) { return absl::StrFormat("%06d", code); }
+
+v1::StatsScopeLevel LevelOf(int code) {
+  if (code == kNation) return v1::STATS_SCOPE_LEVEL_NATION;
+  if (code % 10000 == 0) return v1::STATS_SCOPE_LEVEL_PROVINCE;
+  return v1::STATS_SCOPE_LEVEL_COUNTY;
+}
+
+bool RowOrder(int a, int b) {
+  const auto key = [](int c) {
+    return std::make_tuple(c != kNation, ProvinceOf(c), c % 10000 != 0, c);
+  };
+  return key(a) < key(b);
+}
 
 const char* const kMeasureLabels[kMeasureCount] = {
     "feedback rate (replied / received)",

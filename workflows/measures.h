@@ -51,6 +51,22 @@ extern const NotComputable kNotComputable[3];
 // The value of a string of at most nine decimal digits, or -1.
 int Digits(absl::string_view s);
 
+// Region codes as integers, as the statistics hold them: 0 the nation,
+// XX0000 a province, any other positive code a county.
+inline constexpr int kNation = 0;
+inline bool IsCounty(int code) { return code > 0 && code % 10000 != 0; }
+inline int ProvinceOf(int code) { return code / 10000 * 10000; }
+// Six digits: 440305, 440000, 000000.
+std::string CodeText(int code);
+v1::StatsScopeLevel LevelOf(int code);
+// Rows in a reply's order: the nation, then each province followed by its
+// counties, by code.
+bool RowOrder(int a, int b);
+
+// The SQL name of each measure in the analytics database (StatsRow's field
+// names, analytics/schema.sql tongban.measures).
+extern const char* const kMeasureSqlNames[kMeasureCount];
+
 // The first and last day of a period. kInvalidArgument naming the period and
 // the problem for an unknown kind or a period not of the kind's format
 // ("stats period \"2026-13\": month 13 is not 01..12").

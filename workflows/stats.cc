@@ -38,8 +38,6 @@ constexpr int kRegistrationDays = records::kArrivalRegistrationDays;
 // inquiry is sent, and are written into its due_on).
 const records::DeadlineRules kDefaultRules;
 
-constexpr int kNation = 0;
-
 // Region codes as integers: 440305; a province 440000; the nation 0; -1 for
 // anything that is not six digits.
 int CodeInt(absl::string_view s) { return s.size() == storage::kNodeCodeSize ? Digits(s) : -1; }
@@ -69,15 +67,6 @@ int DaysInMonth(int y, int m) {
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   const bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   return m == 2 && leap ? 29 : kDays[m - 1];
-}
-bool IsCounty(int code) { return code > 0 && code % 10000 != 0; }
-int ProvinceOf(int code) { return code / 10000 * 10000; }
-std::string CodeText(int code) { return absl::StrFormat("%06d", code); }
-
-v1::StatsScopeLevel LevelOf(int code) {
-  if (code == kNation) return v1::STATS_SCOPE_LEVEL_NATION;
-  if (code % 10000 == 0) return v1::STATS_SCOPE_LEVEL_PROVINCE;
-  return v1::STATS_SCOPE_LEVEL_COUNTY;
 }
 
 // A record's date as a day, or nullopt if unset or not a calendar day.
@@ -401,12 +390,7 @@ class Computation {
     }
     if (acc_.find(scope_) == acc_.end()) codes.push_back(scope_);
     // Nation, then each province followed by its counties.
-    std::sort(codes.begin(), codes.end(), [](int a, int b) {
-      const auto key = [](int c) {
-        return std::make_tuple(c != kNation, ProvinceOf(c), c % 10000 != 0, c);
-      };
-      return key(a) < key(b);
-    });
+    std::sort(codes.begin(), codes.end(), RowOrder);
     for (int code : codes) {
       v1::StatsRow* row = reply.add_rows();
       row->set_scope(CodeText(code));

@@ -52,19 +52,6 @@ constexpr char kNational[] = "000000";
 const std::vector<std::string> kOrigins = {"620102", "110105"};
 const std::vector<std::string> kResidences = {"440305", "440106", "330106"};
 
-// The SQL measure of each workflows::Measure (StatsRow's field names).
-constexpr const char* kSqlNames[workflows::kMeasureCount] = {
-    "feedback",
-    "on_time_feedback",
-    "receipt",
-    "registration_timeliness",
-    "arrived_without_origin_record",
-    "left_without_residence_record",
-    "certificate_coverage",
-    "completeness",
-    "id_findings",
-};
-
 const absl::TimeZone kCst = absl::FixedTimeZone(8 * 3600);
 const absl::CivilDay kFirstDay(2025, 6, 1), kLastDay(2027, 5, 31);
 
@@ -320,7 +307,8 @@ class AnalyticsMeasuresTest : public testing::TestWithParam<crypto::SuiteId> {
       for (int m = 0; m < workflows::kMeasureCount; ++m) {
         const v1::StatsRatio& r = workflows::Ratio(row, m);
         if (r.numerator() == 0 && r.denominator() == 0) continue;
-        want[{std::stoi(row.scope()), kSqlNames[m]}] = {r.numerator(), r.denominator()};
+        want[{std::stoi(row.scope()), workflows::kMeasureSqlNames[m]}] = {r.numerator(),
+                                                                          r.denominator()};
       }
       if (row.level() != v1::STATS_SCOPE_LEVEL_COUNTY) continue;
       for (const v1::StatsFlow& f : row.flows()) {
