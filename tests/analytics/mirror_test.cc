@@ -5,7 +5,14 @@
 // records keep arriving, and the national node restarted, the database
 // ends holding exactly the national node's record states: every event of
 // every log it holds once, with the person only as the keyed hash.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <atomic>
+#include <fstream>
+#include <random>
 #include <set>
+#include <thread>
 #include <tuple>
 
 #include "absl/strings/str_join.h"
@@ -298,6 +305,105 @@ TEST_P(AnalyticsMirrorTest, DatabaseHoldsEveryRecordStateOnceThroughOutagesAndRe
     EXPECT_EQ(parts.integer(0, 2), months);
     EXPECT_EQ(parts.integer(0, 1), months);
   }
+}
+
+// The national node as a tongband process of its own, killed with SIGKILL
+// at random moments, and PostgreSQL stopped as by a crash (immediate) at
+// others, 20 times each, while the county's clerk keeps writing: the mirror
+// is cut mid-batch, mid-COPY and mid-commit. Afterwards the database holds
+// every event of every log the national node holds, each once.
+TEST_P(AnalyticsMirrorTest, KilledAtRandomMomentsEndsWithEveryEventOnce) {
+  constexpr int kKills = 20;
+  WriteRecords(2);
+  ExpectMirrorEqualsStore("before the kills");
+  if (HasFatalFailure()) return;
+  national_.reset();
+  // The national node's configuration for the process: the roster's peer
+  // port, and the mirror on with small batches and quick retries.
+  const std::string conf = dir_.File("000000") + "/process.conf";
+  {
+    std::string text = testutil::Contents(dir_.File("000000") + "/tongband.conf");
+    const std::string peer = "[peer]\nlisten = ";
+    const size_t at = text.find(peer) + peer.size();
+    text.replace(at, text.find('\n', at) - at, absl::StrCat("\"127.0.0.1:", national_port_, "\""));
+    absl::StrAppend(&text, "\n[analytics]\nconnection = \"", pg_->conninfo(),
+                    "\"\nbatch_size = 7\nhash_partitions = ",
+                    GetParam() == crypto::SuiteId::kIntl ? 4 : 0, "\npoll = \"1s\"\n");
+    std::ofstream(conf) << text;
+  }
+  const std::string log = dir_.File("national.log");
+  auto start = [&] { return testutil::SpawnDetached({TB_TONGBAND, "--config", conf}, log, log); };
+
+  // The clerk writes all along, two records a person.
+  std::atomic<bool> stop{false};
+  std::atomic<int> refused{0};
+  std::thread clerk([&] {
+    auto client = As("clerk");
+    for (int i = 0; !stop.load(); ++i) {
+      const std::string person = testutil::MakeId(kCounty, "19850101", 2 * i + 1);
+      for (const storage::RecordChange& c :
+           {testutil::Basics(person, "Li"), testutil::Inflow(person, "440305")}) {
+        if (!client->Write(testutil::WriteRequestOf(c)).ok()) ++refused;
+      }
+      absl::SleepFor(absl::Milliseconds(15));
+    }
+  });
+
+  const uint64_t seed = testutil::TestSeed("analytics mirror kills");
+  SCOPED_TRACE(testutil::SeedTrace(seed));
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  auto moment = [&] {
+    absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(200, 1500)(rng)));
+  };
+  pid_t national = start();
+  // On a failed assertion: no process or thread left behind.
+  struct Cleanup {
+    pid_t* pid;
+    std::atomic<bool>* stop;
+    std::thread* clerk;
+    ~Cleanup() {
+      *stop = true;
+      if (clerk->joinable()) clerk->join();
+      if (*pid > 0) {
+        ::kill(*pid, SIGKILL);
+        waitpid(*pid, nullptr, 0);
+      }
+    }
+  } cleanup{&national, &stop, &clerk};
+  ASSERT_GT(national, 0);
+  for (int k = 0; k < kKills; ++k) {
+    moment();
+    ASSERT_EQ(::kill(national, SIGKILL), 0);
+    int status = 0;
+    waitpid(national, &status, 0);
+    national = start();
+    ASSERT_GT(national, 0);
+    moment();
+    TB_ASSERT_OK(pg_->StopServer(/*immediate=*/true));
+    absl::SleepFor(absl::Milliseconds(std::uniform_int_distribution<int>(0, 500)(rng)));
+    TB_ASSERT_OK(pg_->StartServer());
+  }
+  moment();
+  stop = true;
+  clerk.join();
+  EXPECT_EQ(refused.load(), 0) << "the county refused writes";
+  ::kill(national, SIGTERM);
+  int status = 0;
+  waitpid(national, &status, 0);
+  national = -1;
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << testutil::Contents(log);
+  // The process wrote rows between the kills (it connected after each).
+  const std::string text = testutil::Contents(log);
+  size_t connects = 0;
+  for (size_t at = text.find("analytics mirror connected"); at != std::string::npos;
+       at = text.find("analytics mirror connected", at + 1)) {
+    ++connects;
+  }
+  EXPECT_GE(connects, static_cast<size_t>(kKills)) << text;
+
+  // The node in this process again: the database equals its store.
+  RestartNational();
+  ExpectMirrorEqualsStore("after the kills");
 }
 
 TB_INSTANTIATE_FOR_BOTH_SUITES(AnalyticsMirrorTest);
