@@ -1,6 +1,5 @@
 #include "tongbanctl/admin_client.h"
 
-#include <grpc/grpc.h>
 #include <grpc/support/log.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/security/credentials.h>
@@ -98,9 +97,6 @@ bool SpeaksHttp(const std::string& node) {
 void QuietGrpcLogs() {
   gpr_set_log_function([](gpr_log_func_args*) {});
 }
-
-GrpcLifetime::GrpcLifetime() { grpc_init(); }
-GrpcLifetime::~GrpcLifetime() { grpc_shutdown_blocking(); }
 
 std::vector<FlagSpec> ConnectionFlags() {
   return {{"node"},          {"ca"},   {"cert"},    {"key"},

@@ -50,20 +50,6 @@ absl::Status ExplainConnectionError(int code, const std::string& message, const 
 // ERROR before the call fails); tongbanctl explains the failure itself.
 void QuietGrpcLogs();
 
-// Holds gRPC initialised for main()'s whole run and, at its end, shuts gRPC
-// down and waits until its threads have stopped. Without it the last
-// channel's destruction left gRPC's shutdown to a detached thread of its
-// own that could still run while the process exited: an AddressSanitizer
-// build saw a SEGV on that thread, and LeakSanitizer OpenSSL objects the
-// handshaker held, after a command's one-line error.
-class GrpcLifetime {
- public:
-  GrpcLifetime();
-  ~GrpcLifetime();
-  GrpcLifetime(const GrpcLifetime&) = delete;
-  GrpcLifetime& operator=(const GrpcLifetime&) = delete;
-};
-
 class AdminClient {
  public:
   // Reads the settings above; kInvalidArgument naming what is missing.
