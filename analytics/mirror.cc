@@ -1,6 +1,8 @@
 #include "analytics/mirror.h"
 
 #include <algorithm>
+#include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -148,6 +150,11 @@ absl::Status Mirror::Connect() {
   TB_RETURN_IF_ERROR(conn_->Exec(absl::StrCat(
       "BEGIN; ", kLock, "; SET LOCAL tongban.hash_partitions = ", options_.hash_partitions, "; ",
       kSchemaSql, "\n; COMMIT")));
+  // Each batch goes into record_state and, through this table, into
+  // record_latest (tongban.fold_latest), in one transaction.
+  TB_RETURN_IF_ERROR(
+      conn_->Exec("CREATE TEMP TABLE IF NOT EXISTS tongban_batch (LIKE tongban.record_state) "
+                  "ON COMMIT DELETE ROWS"));
   // The person keys in the table must come from this secret.
   TB_ASSIGN_OR_RETURN(std::string fingerprint, keyer_.Fingerprint());
   TB_RETURN_IF_ERROR(conn_
@@ -226,46 +233,88 @@ absl::Status Mirror::Backlog() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<ReadBatch> Mirror::Read(const storage::LogId& log, uint64_t from) const {
+  TB_ASSIGN_OR_RETURN(uint64_t last, options_.store->LastSeq(log));
+  ReadBatch batch;
+  batch.log = log;
+  batch.from = batch.to = from;
+  const uint64_t until = std::min<uint64_t>(last, from + options_.batch_rows);
+  if (until <= from) return batch;
+  absl::Status scanned = options_.store->ScanEvents(
+      log, from + 1, until, [&](uint64_t seq, absl::string_view body) -> absl::Status {
+        if (seq != batch.to + 1) return absl::OutOfRangeError("gap");  // wait at a gap
+        v1::EventBody event;
+        if (!event.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
+          return absl::DataLossError(absl::StrCat("analytics: event ", log.origin, "/", log.epoch,
+                                                  "/", seq, " does not parse"));
+        }
+        TB_RETURN_IF_ERROR(AppendRow(keyer_, event, log.epoch, &batch.rows));
+        batch.months.insert(MonthOf(event));
+        batch.to = seq;
+        return absl::OkStatus();
+      });
+  if (!scanned.ok() && !absl::IsOutOfRange(scanned)) return scanned;
+  return batch;
+}
+
 absl::StatusOr<bool> Mirror::Pass() {
   TB_RETURN_IF_ERROR(Backlog());
   TB_ASSIGN_OR_RETURN(std::vector<storage::LogId> logs, Logs());
-  bool wrote = false;
+  std::vector<std::pair<storage::LogId, uint64_t>> work;  // logs behind, and their cursors
   for (const storage::LogId& log : logs) {
+    TB_ASSIGN_OR_RETURN(uint64_t last, options_.store->LastSeq(log));
+    if (last > CursorOf(log)) work.emplace_back(log, CursorOf(log));
+  }
+  // The next log's batch is read on a thread of its own while this one is
+  // written: the store and the database work at once. Each log is in the
+  // pass once, so no write moves a cursor a read started from.
+  absl::StatusOr<ReadBatch> next = absl::UnavailableError("not read");
+  std::thread reader;
+  auto read_next = [&](size_t i) {
+    absl::StatusOr<std::thread> t = StartThread(
+        "tb-analytics-rd", [this, &next, &w = work[i]] { next = Read(w.first, w.second); });
+    if (t.ok()) {
+      reader = *std::move(t);
+    } else {
+      next = Read(work[i].first, work[i].second);  // no thread to spare: read here
+    }
+  };
+  auto join = [&] {
+    if (reader.joinable()) reader.join();
+  };
+  bool wrote = false;
+  if (!work.empty()) read_next(0);
+  for (size_t i = 0; i < work.size(); ++i) {
+    join();
+    absl::StatusOr<ReadBatch> batch = std::move(next);
+    if (i + 1 < work.size()) read_next(i + 1);
     {
       absl::MutexLock lock(&mu_);
-      if (stopping_) return wrote;
+      if (stopping_) break;
     }
-    TB_ASSIGN_OR_RETURN(uint64_t last, options_.store->LastSeq(log));
-    const uint64_t from = CursorOf(log);
-    if (last <= from) continue;
-    const uint64_t until = std::min<uint64_t>(last, from + options_.batch_rows);
-    uint64_t to = from;
-    std::string rows;
-    std::set<std::string> months;
-    absl::Status scanned = options_.store->ScanEvents(
-        log, from + 1, until, [&](uint64_t seq, absl::string_view body) -> absl::Status {
-          if (seq != to + 1) return absl::OutOfRangeError("gap");  // wait at a gap
-          v1::EventBody event;
-          if (!event.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
-            return absl::DataLossError(absl::StrCat("analytics: event ", log.origin, "/", log.epoch,
-                                                    "/", seq, " does not parse"));
-          }
-          TB_RETURN_IF_ERROR(AppendRow(keyer_, event, log.epoch, &rows));
-          if (std::string m = MonthOf(event); !months_made_.contains(m)) months.insert(m);
-          to = seq;
-          return absl::OkStatus();
-        });
-    if (!scanned.ok() && !absl::IsOutOfRange(scanned)) return scanned;
-    if (to == from) continue;
-    TB_RETURN_IF_ERROR(WriteBatch(log, from, to, months, rows));
-    wrote = true;
+    absl::Status written = batch.ok()
+                               ? (batch->to == batch->from ? absl::OkStatus() : WriteBatch(*batch))
+                               : batch.status();
+    if (!written.ok()) {
+      join();
+      return written;
+    }
+    wrote = wrote || batch->to > batch->from;
   }
+  join();
   if (wrote) TB_RETURN_IF_ERROR(Backlog());
   return wrote;
 }
 
-absl::Status Mirror::WriteBatch(const storage::LogId& log, uint64_t from, uint64_t to,
-                                const std::set<std::string>& months, const std::string& rows) {
+absl::Status Mirror::WriteBatch(const ReadBatch& batch) {
+  const storage::LogId& log = batch.log;
+  const uint64_t from = batch.from;
+  const uint64_t to = batch.to;
+  const std::string& rows = batch.rows;
+  std::set<std::string> months;
+  for (const std::string& m : batch.months) {
+    if (!months_made_.contains(m)) months.insert(m);
+  }
   int origin = 0;
   if (!absl::SimpleAtoi(log.origin, &origin)) {
     return absl::InvalidArgumentError(absl::StrCat("analytics: log origin ", log.origin));
@@ -294,6 +343,9 @@ absl::Status Mirror::WriteBatch(const storage::LogId& log, uint64_t from, uint64
   }
   TB_RETURN_IF_ERROR(conn_->CopyIn(
       absl::StrCat("COPY tongban.record_state (", kRecordStateColumns, ") FROM STDIN"), rows));
+  TB_RETURN_IF_ERROR(conn_->CopyIn(
+      absl::StrCat("COPY pg_temp.tongban_batch (", kRecordStateColumns, ") FROM STDIN"), rows));
+  TB_RETURN_IF_ERROR(conn_->Query("SELECT tongban.fold_latest('pg_temp.tongban_batch')").status());
   TB_RETURN_IF_ERROR(conn_
                          ->Query("INSERT INTO tongban.mirror_cursor (origin, epoch, seq) "
                                  "VALUES ($1, $2, $3) ON CONFLICT (origin, epoch) "

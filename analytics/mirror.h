@@ -83,6 +83,15 @@ struct MirrorStatus {
   absl::Time caught_up_at = absl::InfinitePast();  // last time nothing was behind
 };
 
+// Events of one log read from the store as rows for COPY.
+struct ReadBatch {
+  storage::LogId log;
+  uint64_t from = 0;  // the cursor: rows are events (from, to]
+  uint64_t to = 0;
+  std::set<std::string> months;  // the months of its rows (first days)
+  std::string rows;
+};
+
 class Mirror {
  public:
   // Checks the options and starts the thread; connecting is the thread's
@@ -103,17 +112,20 @@ class Mirror {
   void Run() ABSL_LOCKS_EXCLUDED(mu_);
   // Connects, runs the schema and reads the cursors.
   absl::Status Connect();
-  // One pass over every log: at most one batch each. Returns whether any
-  // batch was written.
+  // One pass over every log: at most one batch each, the next one read
+  // from the store (on a thread of its own) while this one is written.
+  // Returns whether any batch was written.
   absl::StatusOr<bool> Pass();
+  // Events (from, from + batch_rows] of `log` as rows, up to a gap. Reads
+  // only the store and the keyer, so it may run beside WriteBatch.
+  absl::StatusOr<ReadBatch> Read(const storage::LogId& log, uint64_t from) const;
   // Every log to mirror: those the store holds a checkpoint of, and ours.
   absl::StatusOr<std::vector<storage::LogId>> Logs() const;
   uint64_t CursorOf(const storage::LogId& log) const;
   // Updates behind_events and lag from the store and the cursors.
   absl::Status Backlog() ABSL_LOCKS_EXCLUDED(mu_);
-  // Writes events (cursor, cursor + n] of `log`, read already as `rows`.
-  absl::Status WriteBatch(const storage::LogId& log, uint64_t from, uint64_t to,
-                          const std::set<std::string>& months, const std::string& rows);
+  // Writes a batch Read returned, in one transaction with its cursor.
+  absl::Status WriteBatch(const ReadBatch& batch);
   // Waits `d` or until Stop; false when stopping.
   bool Sleep(absl::Duration d) ABSL_LOCKS_EXCLUDED(mu_);
   void Failed(const absl::Status& s) ABSL_LOCKS_EXCLUDED(mu_);

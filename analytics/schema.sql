@@ -14,6 +14,10 @@
 --                          keyed (person_key, month, origin, epoch, seq);
 --                          partitioned by month (RANGE) and each month by a
 --                          hash of the person key (HASH)
+--   tongban.record_latest  one row per record: its latest state (the rollup
+--                          the measures read), kept by the mirror in the
+--                          transaction of each batch; partitioned by kind
+--                          (LIST) and each kind by a hash of the person key
 --   tongban.mirror_cursor  per origin log (origin, epoch): the last event
 --                          mirrored, moved in the same transaction as its rows
 --   tongban.meta           hash partition count, schema version, and the
@@ -117,40 +121,81 @@ BEGIN
     PRIMARY KEY (person_key, month, origin, epoch, seq)
   ) PARTITION BY RANGE (month);
   INSERT INTO tongban.meta VALUES ('hash_partitions', hash_partitions::text),
-                                  ('schema_version', '2');
+                                  ('schema_version', '3');
+END $$;
+
+-- Makes tongban.<part> the partition of tongban.<parent> for `bounds`
+-- ("FOR VALUES ..." or "DEFAULT"), itself split by the person key's hash
+-- into the hash partition count's leaves <part>_hNN (none with 0).
+CREATE OR REPLACE FUNCTION tongban.add_partition(parent text, part text, bounds text)
+  RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  n integer := (SELECT value::integer FROM tongban.meta WHERE key = 'hash_partitions');
+BEGIN
+  EXECUTE format('CREATE TABLE tongban.%I PARTITION OF tongban.%I %s%s', part, parent, bounds,
+                 CASE WHEN n > 0 THEN ' PARTITION BY HASH (person_key)' ELSE '' END);
+  FOR i IN 0 .. n - 1 LOOP
+    EXECUTE format('CREATE TABLE tongban.%I PARTITION OF tongban.%I '
+                   'FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
+                   part || '_h' || lpad(i::text, 2, '0'), part, n, i);
+  END LOOP;
 END $$;
 
 -- Makes the month partitions of `months` (first days of months) where they
 -- are missing: record_state_YYYYMM, each with its hash partitions
--- record_state_YYYYMM_hNN (none with 0 hash partitions).
+-- record_state_YYYYMM_hNN.
 CREATE OR REPLACE FUNCTION tongban.ensure_months(months date[]) RETURNS void
   LANGUAGE plpgsql AS $$
 DECLARE
   m date;
-  parent text;
-  n integer := (SELECT value::integer FROM tongban.meta WHERE key = 'hash_partitions');
+  part text;
 BEGIN
   FOREACH m IN ARRAY months LOOP
-    parent := 'record_state_' || to_char(m, 'YYYYMM');
-    IF to_regclass('tongban.' || parent) IS NULL THEN
-      EXECUTE format('CREATE TABLE tongban.%I PARTITION OF tongban.record_state '
-                     'FOR VALUES FROM (%L) TO (%L)%s',
-                     parent, tongban.month_of(m), (tongban.month_of(m) + interval '1 month')::date,
-                     CASE WHEN n > 0 THEN ' PARTITION BY HASH (person_key)' ELSE '' END);
-      FOR i IN 0 .. n - 1 LOOP
-        EXECUTE format('CREATE TABLE tongban.%I PARTITION OF tongban.%I '
-                       'FOR VALUES WITH (MODULUS %s, REMAINDER %s)',
-                       parent || '_h' || lpad(i::text, 2, '0'), parent, n, i);
-      END LOOP;
+    part := 'record_state_' || to_char(m, 'YYYYMM');
+    IF to_regclass('tongban.' || part) IS NULL THEN
+      PERFORM tongban.add_partition('record_state', part,
+                                    format('FOR VALUES FROM (%L) TO (%L)', tongban.month_of(m),
+                                           (tongban.month_of(m) + interval '1 month')::date));
     END IF;
   END LOOP;
 END $$;
 
 SELECT tongban.create_tables(coalesce(current_setting('tongban.hash_partitions', true), '8')::integer);
 
+-- Folds the record states in `source` (a table or query with
+-- record_state's columns) into tongban.record_latest: per record, the state
+-- of its last event in time stamp order (written_at, then epoch and seq),
+-- where it is later than the one held. The mirror calls it on each batch
+-- in the batch's transaction, so record_latest always equals the latest
+-- state over record_state (tests/analytics/mirror_test.cc checks it).
+CREATE OR REPLACE FUNCTION tongban.fold_latest(source text) RETURNS void
+  LANGUAGE plpgsql AS $$
+BEGIN
+  EXECUTE format($q$
+    INSERT INTO tongban.record_latest AS l
+      SELECT DISTINCT ON (person_key, kind, origin, record_key)
+             person_key, kind, origin, record_key, epoch, seq, operation = 1, month, day,
+             written_at, region, region2, day1, day2, subtype, amount_fen, flag, ref_key,
+             id_findings, complete
+        FROM %s
+       ORDER BY person_key, kind, origin, record_key, written_at DESC, epoch DESC, seq DESC
+    ON CONFLICT (person_key, kind, origin, record_key) DO UPDATE SET
+      epoch = EXCLUDED.epoch, seq = EXCLUDED.seq, live = EXCLUDED.live, month = EXCLUDED.month,
+      day = EXCLUDED.day, written_at = EXCLUDED.written_at, region = EXCLUDED.region,
+      region2 = EXCLUDED.region2, day1 = EXCLUDED.day1, day2 = EXCLUDED.day2,
+      subtype = EXCLUDED.subtype, amount_fen = EXCLUDED.amount_fen, flag = EXCLUDED.flag,
+      ref_key = EXCLUDED.ref_key, id_findings = EXCLUDED.id_findings,
+      complete = EXCLUDED.complete
+    WHERE (EXCLUDED.written_at, EXCLUDED.epoch, EXCLUDED.seq) > (l.written_at, l.epoch, l.seq)
+  $q$, source);
+END $$;
+
 -- Schema version 2 added `complete` (the completeness measure); a table
 -- made by version 1 gets the column, NULL in the rows already mirrored
--- (left out of completeness). The lock is taken only when it is missing.
+-- (left out of completeness). Version 3 added tongban.record_latest, the
+-- latest state of each record, filled here once from the rows already
+-- mirrored and then kept by the mirror. The locks are taken only when
+-- something is missing.
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT 1 FROM information_schema.columns
@@ -158,22 +203,55 @@ BEGIN
                     AND column_name = 'complete') THEN
     ALTER TABLE tongban.record_state ADD COLUMN complete boolean;
   END IF;
-  UPDATE tongban.meta SET value = '2' WHERE key = 'schema_version' AND value <> '2';
+  IF to_regclass('tongban.record_latest') IS NULL THEN
+    -- The rollup the measures read: a scan of one kind reads that kind's
+    -- partitions only; the person key (the distribution column) is in the
+    -- primary key, as in record_state. Kinds the schema does not know yet
+    -- (a newer origin's) go to the default partition.
+    CREATE TABLE tongban.record_latest (
+      person_key uuid NOT NULL,
+      kind smallint NOT NULL,
+      origin integer NOT NULL,
+      record_key bigint NOT NULL,
+      epoch bigint NOT NULL,          -- the event that wrote this state
+      seq bigint NOT NULL,
+      live boolean NOT NULL,          -- false: retracted
+      month date NOT NULL,
+      day date NOT NULL,
+      written_at timestamptz NOT NULL,
+      region integer,
+      region2 integer,
+      day1 date,
+      day2 date,
+      subtype smallint,
+      amount_fen bigint,
+      flag boolean,
+      ref_key bigint,
+      id_findings smallint NOT NULL,
+      complete boolean,
+      PRIMARY KEY (person_key, kind, origin, record_key)
+    ) PARTITION BY LIST (kind);
+    PERFORM tongban.add_partition('record_latest', 'record_latest_other', 'DEFAULT');
+    FOR k IN 1 .. 11 LOOP
+      PERFORM tongban.add_partition('record_latest', 'record_latest_k' || lpad(k::text, 2, '0'),
+                                    format('FOR VALUES IN (%s)', k));
+    END LOOP;
+    PERFORM tongban.fold_latest('tongban.record_state');
+  END IF;
+  UPDATE tongban.meta SET value = '3' WHERE key = 'schema_version' AND value <> '3';
 END $$;
 
 -- ---------------------------------------------------------------------------
 -- Views for staff writing their own queries.
 --
--- The latest state of each record: its last event in time stamp order (a
--- retraction included, as live = false). Where two counties' offline edits
+-- The latest state of each record (tongban.record_latest): its last event
+-- in time stamp order (a retraction included, as live = false). Where two counties' offline edits
 -- left a record with two heads, this shows the later one; the node shows
 -- both (README "Records").
 CREATE OR REPLACE VIEW tongban.latest AS
-  SELECT DISTINCT ON (person_key, kind, origin, record_key)
-         person_key, kind, origin, record_key, operation = 1 AS live, month, day, written_at,
+  SELECT person_key, kind, origin, record_key, live, month, day, written_at,
          region, region2, day1, day2, subtype, amount_fen, flag, ref_key, id_findings, complete
-    FROM tongban.record_state
-   ORDER BY person_key, kind, origin, record_key, written_at DESC, epoch DESC, seq DESC;
+    FROM tongban.record_latest;
 
 -- Inflow registrations (流入登记) standing now: residence county, origin
 -- county, arrival and registration days, and whether it was registered in
@@ -262,17 +340,22 @@ CREATE OR REPLACE FUNCTION tongban.measures(
   RETURNS TABLE (scope integer, measure text, numerator bigint, denominator bigint,
                  ratio numeric)
   LANGUAGE sql STABLE AS $$
-  WITH live AS MATERIALIZED (
-    SELECT * FROM tongban.latest WHERE live
+  -- Every input is a scan of one kind's partitions of record_latest, and
+  -- every record is matched with hash joins (no per-row subqueries), so a
+  -- call reads each kind once or twice however large the nation grows.
+  WITH reply AS (
+    SELECT person_key, origin, region, ref_key, min(coalesce(day1, day)) AS replied
+      FROM tongban.record_latest WHERE kind = 9 AND live
+     GROUP BY person_key, origin, region, ref_key
   ),
   inquiry AS (
     SELECT q.region AS county, s.sent,
-           coalesce(q.day2, s.sent + tongban.inquiry_days(q.subtype)) AS due,
-           (SELECT min(coalesce(r.day1, r.day)) FROM live r
-             WHERE r.kind = 9 AND r.person_key = q.person_key AND r.origin = q.region
-               AND r.region = q.origin AND r.ref_key = q.record_key) AS replied
-      FROM live q CROSS JOIN LATERAL (SELECT coalesce(q.day1, q.day) AS sent) s
-     WHERE q.kind = 8 AND tongban.is_county(q.region)
+           coalesce(q.day2, s.sent + tongban.inquiry_days(q.subtype)) AS due, r.replied
+      FROM tongban.record_latest q
+     CROSS JOIN LATERAL (SELECT coalesce(q.day1, q.day) AS sent) s
+      LEFT JOIN reply r ON r.person_key = q.person_key AND r.origin = q.region
+                       AND r.region = q.origin AND r.ref_key = q.record_key
+     WHERE q.kind = 8 AND q.live AND tongban.is_county(q.region)
   ),
   -- Counted per county: (county, measure, numerator, denominator).
   counted AS (
@@ -283,73 +366,89 @@ CREATE OR REPLACE FUNCTION tongban.measures(
       FROM inquiry
      WHERE due BETWEEN first_day AND last_day AND (replied IS NOT NULL OR due < today)
     UNION ALL
-    SELECT n.region, 'receipt',
-           EXISTS (SELECT 1 FROM live a
-                    WHERE a.kind = 11 AND a.person_key = n.person_key AND a.origin = n.region
-                      AND a.region = n.origin AND a.ref_key = n.record_key)::integer, 1
-      FROM live n
-     WHERE n.kind = 10 AND n.flag AND tongban.is_county(n.region)
+    SELECT n.region, 'receipt', (a.person_key IS NOT NULL)::integer, 1
+      FROM tongban.record_latest n
+      LEFT JOIN (SELECT DISTINCT person_key, origin, region, ref_key FROM tongban.record_latest
+                  WHERE kind = 11 AND live) a
+        ON a.person_key = n.person_key AND a.origin = n.region AND a.region = n.origin
+       AND a.ref_key = n.record_key
+     WHERE n.kind = 10 AND n.live AND n.flag AND tongban.is_county(n.region)
        AND coalesce(n.day1, n.day) BETWEEN first_day AND last_day
     UNION ALL
     SELECT origin, 'registration_timeliness', (day1 IS NOT NULL AND day2 - day1 <= 30)::integer, 1
-      FROM live
-     WHERE kind = 3 AND tongban.is_county(origin) AND day2 BETWEEN first_day AND last_day
+      FROM tongban.record_latest
+     WHERE kind = 3 AND live AND tongban.is_county(origin) AND day2 BETWEEN first_day AND last_day
     UNION ALL
-    SELECT origin, 'completeness', complete::integer, 1
-      FROM live
-     WHERE tongban.is_county(origin) AND complete IS NOT NULL
-       AND day BETWEEN first_day AND last_day
-    UNION ALL
-    SELECT origin, 'id_findings', id_findings, 1
-      FROM live WHERE tongban.is_county(origin) AND day BETWEEN first_day AND last_day
+    -- Completeness (records whose completeness is known) and ID findings
+    -- (every record), in one scan of the records written in the period.
+    SELECT r.origin, m.measure, m.num, 1
+      FROM tongban.record_latest r
+     CROSS JOIN LATERAL (VALUES ('completeness', r.complete::integer, r.complete IS NOT NULL),
+                                ('id_findings', r.id_findings::integer, true)) m(measure, num, counts)
+     WHERE r.live AND tongban.is_county(r.origin) AND r.day BETWEEN first_day AND last_day
+       AND m.counts
     UNION ALL
     -- Certificate coverage: where each person lives on the reference day
     -- (the latest arrival by then, not ended by a return home or a
     -- departure from there) and whether they hold a valid certificate.
-    SELECT c.residence, 'certificate_coverage',
-           EXISTS (SELECT 1 FROM live x
-                    WHERE x.kind = 5 AND x.person_key = c.person_key AND NOT x.flag
-                      AND x.day1 <= c.ref AND c.ref <= x.day2)::integer, 1
-      FROM (SELECT DISTINCT ON (person_key) person_key, origin AS residence, day1 AS arrived,
-                   least(last_day, today) AS ref
-              FROM live
-             WHERE kind = 3 AND day1 <= least(last_day, today) AND least(last_day, today) >= first_day
+    SELECT c.residence, 'certificate_coverage', (v.person_key IS NOT NULL)::integer, 1
+      FROM (SELECT DISTINCT ON (person_key) person_key, origin AS residence, day1 AS arrived
+              FROM tongban.record_latest
+             WHERE kind = 3 AND live AND day1 <= least(last_day, today)
+               AND least(last_day, today) >= first_day
              ORDER BY person_key, day1 DESC, day2 DESC NULLS LAST, day DESC, origin DESC) c
+      LEFT JOIN (SELECT DISTINCT person_key FROM tongban.record_latest
+                  WHERE kind = 5 AND live AND NOT flag AND day1 <= least(last_day, today)
+                    AND least(last_day, today) <= day2) v ON v.person_key = c.person_key
      WHERE tongban.is_county(c.residence)
-       AND NOT EXISTS (SELECT 1 FROM live x
-                        WHERE x.kind = 4 AND x.person_key = c.person_key
-                          AND x.day1 BETWEEN c.arrived AND c.ref
+       AND NOT EXISTS (SELECT 1 FROM tongban.record_latest x
+                        WHERE x.kind = 4 AND x.live AND x.person_key = c.person_key
+                          AND x.day1 BETWEEN c.arrived AND least(last_day, today)
                           AND (x.subtype = 1 OR (x.subtype = 2 AND (x.region = c.residence OR
                                                                     x.origin = c.residence))))
   ),
   -- Counted per person: (person, county, measure, counted in the numerator).
   persons AS (
     SELECT i.person_key, i.origin AS county, 'arrived_without_origin_record' AS measure,
-           NOT EXISTS (SELECT 1 FROM live o
-                        WHERE o.kind = 2 AND o.person_key = i.person_key
-                          AND o.origin = i.region) AS hit
-      FROM live i
-     WHERE i.kind = 3 AND tongban.is_county(i.origin) AND i.day2 BETWEEN first_day AND last_day
+           o.person_key IS NULL AS hit
+      FROM tongban.record_latest i
+      LEFT JOIN (SELECT DISTINCT person_key, origin FROM tongban.record_latest
+                  WHERE kind = 2 AND live) o
+        ON o.person_key = i.person_key AND o.origin = i.region
+     WHERE i.kind = 3 AND i.live AND tongban.is_county(i.origin)
+       AND i.day2 BETWEEN first_day AND last_day
     UNION ALL
-    SELECT o.person_key, o.origin, 'left_without_residence_record',
-           NOT EXISTS (SELECT 1 FROM live i
-                        WHERE i.kind = 3 AND i.person_key = o.person_key AND i.origin = o.region)
-      FROM live o
-     WHERE o.kind = 2 AND tongban.is_county(o.origin) AND o.day1 BETWEEN first_day AND last_day
-       AND o.day1 + 30 < today
-       AND NOT EXISTS (SELECT 1 FROM live h
-                        WHERE h.kind = 4 AND h.person_key = o.person_key AND h.subtype = 1
-                          AND h.day1 >= o.day1)
+    SELECT o.person_key, o.origin, 'left_without_residence_record', i.person_key IS NULL
+      FROM tongban.record_latest o
+      LEFT JOIN (SELECT DISTINCT person_key, origin FROM tongban.record_latest
+                  WHERE kind = 3 AND live) i
+        ON i.person_key = o.person_key AND i.origin = o.region
+     WHERE o.kind = 2 AND o.live AND tongban.is_county(o.origin)
+       AND o.day1 BETWEEN first_day AND last_day AND o.day1 + 30 < today
+       AND NOT EXISTS (SELECT 1 FROM tongban.record_latest h
+                        WHERE h.kind = 4 AND h.live AND h.person_key = o.person_key
+                          AND h.subtype = 1 AND h.day1 >= o.day1)
+  ),
+  -- Summed per county first, so that provinces and the nation add up a
+  -- few thousand rows, not the records.
+  county_sums AS (
+    SELECT county, measure, sum(num)::bigint AS num, sum(den)::bigint AS den
+      FROM counted GROUP BY county, measure
+  ),
+  -- Each person once per county and measure (hit in any of their records).
+  county_persons AS (
+    SELECT person_key, county, measure, bool_or(hit) AS hit
+      FROM persons GROUP BY person_key, county, measure
   ),
   scoped AS (
     SELECT s.scope, c.measure, sum(c.num)::bigint AS num, sum(c.den)::bigint AS den
-      FROM counted c
+      FROM county_sums c
      CROSS JOIN LATERAL (VALUES (c.county), (tongban.province(c.county)), (0)) s(scope)
      GROUP BY s.scope, c.measure
     UNION ALL
     SELECT s.scope, p.measure, count(DISTINCT p.person_key) FILTER (WHERE p.hit),
            count(DISTINCT p.person_key)
-      FROM persons p
+      FROM county_persons p
      CROSS JOIN LATERAL (VALUES (p.county), (tongban.province(p.county)), (0)) s(scope)
      GROUP BY s.scope, p.measure
   )

@@ -3,6 +3,9 @@
 # as daemons (tests/daemon/daemon_fixture.h).
 tongban_daemon_test(analytics_mirror_test analytics/mirror_test.cc)
 target_link_libraries(analytics_mirror_test PRIVATE tongban_analytics)
+# It runs the README's typical questions as the README writes them.
+target_compile_definitions(analytics_mirror_test PRIVATE
+                           TB_README="${PROJECT_SOURCE_DIR}/README.md")
 # The national measures in SQL (tongban.measures_of, tongban.flows) equal
 # the node's statistics over random federation stories, mirrored into a
 # PostgreSQL cluster of the test's own.
