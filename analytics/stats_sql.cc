@@ -4,7 +4,6 @@
 #include <array>
 #include <map>
 #include <memory>
-#include <set>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -21,34 +20,12 @@ namespace tongban::analytics {
 namespace {
 
 using workflows::CodeText;
-using workflows::IsCounty;
 using workflows::kNation;
 using workflows::LevelOf;
-using workflows::ProvinceOf;
 
 std::string DayText(absl::CivilDay d) {
   return absl::StrFormat("%04d-%02d-%02d", d.year(), d.month(), d.day());
 }
-
-// The rows a query of `scope` shows: itself, and below it what it holds.
-struct Scope {
-  int code;
-  v1::StatsScopeLevel level;
-  bool WantsCounty(int county) const {
-    if (!IsCounty(county)) return false;
-    switch (level) {
-      case v1::STATS_SCOPE_LEVEL_NATION: return true;
-      case v1::STATS_SCOPE_LEVEL_PROVINCE: return ProvinceOf(county) == code;
-      default: return county == code;
-    }
-  }
-  bool Wants(int row) const {
-    if (IsCounty(row)) return WantsCounty(row);
-    if (row == kNation) return level == v1::STATS_SCOPE_LEVEL_NATION;
-    return level == v1::STATS_SCOPE_LEVEL_NATION ||
-           (level == v1::STATS_SCOPE_LEVEL_PROVINCE && row == code);
-  }
-};
 
 absl::StatusOr<int> ParseScope(const std::string& scope) {
   if (scope.empty()) return kNation;
@@ -76,7 +53,7 @@ absl::StatusOr<v1::StatsReply> StatsFromAnalytics(const std::string& conninfo,
   TB_ASSIGN_OR_RETURN(const auto days,
                       workflows::StatsPeriodDays(reply.period_kind(), reply.period()));
   TB_ASSIGN_OR_RETURN(const int code, ParseScope(request.scope()));
-  const Scope scope{code, LevelOf(code)};
+  const workflows::StatsScope scope{code, LevelOf(code)};
   TB_ASSIGN_OR_RETURN(std::unique_ptr<PgConnection> db,
                       PgConnection::Connect(conninfo, absl::Seconds(10), "tongbanctl"));
   PgConnection& conn = *db;
@@ -113,10 +90,9 @@ absl::StatusOr<v1::StatsReply> StatsFromAnalytics(const std::string& conninfo,
         static_cast<uint64_t>(measures.integer(i, 2)),
         static_cast<uint64_t>(measures.integer(i, 3))};
   }
-  // Each flow goes to the rows of its origin and residence: as counties in
-  // county rows, as provinces in province rows and the nation's (as
-  // ComputeStats distributes them).
-  using FlowKey = std::array<int, 3>;  // year * 100 + month, origin, residence
+  // Each flow goes to the rows of its origin and residence (as ComputeStats
+  // distributes them: StatsScope::FlowRows).
+  using FlowKey = workflows::StatsScope::FlowKey;
   std::map<int, std::map<FlowKey, std::array<uint64_t, 2>>> row_flows;
   for (size_t i = 0; i < flows.size(); ++i) {
     const FlowKey key = {static_cast<int>(flows.integer(i, 0)),
@@ -124,16 +100,7 @@ absl::StatusOr<v1::StatsReply> StatsFromAnalytics(const std::string& conninfo,
                          static_cast<int>(flows.integer(i, 2))};
     const std::array<uint64_t, 2> counts = {static_cast<uint64_t>(flows.integer(i, 3)),
                                             static_cast<uint64_t>(flows.integer(i, 4))};
-    std::set<std::pair<int, FlowKey>> targets;
-    const FlowKey provinces = {key[0], ProvinceOf(key[1]), ProvinceOf(key[2])};
-    for (int county : {key[1], key[2]}) {
-      if (!scope.WantsCounty(county)) continue;
-      targets.insert({county, key});
-      if (scope.level != v1::STATS_SCOPE_LEVEL_COUNTY)
-        targets.insert({ProvinceOf(county), provinces});
-    }
-    if (scope.level == v1::STATS_SCOPE_LEVEL_NATION) targets.insert({kNation, provinces});
-    for (const auto& [row, k] : targets) {
+    for (const auto& [row, k] : scope.FlowRows(key)) {
       std::array<uint64_t, 2>& into = row_flows[row][k];
       into[0] += counts[0];
       into[1] += counts[1];

@@ -1,5 +1,6 @@
 #include "workflows/measures.h"
 
+#include <algorithm>
 #include <optional>
 #include <tuple>
 
@@ -54,6 +55,36 @@ bool RowOrder(int a, int b) {
     return std::make_tuple(c != kNation, ProvinceOf(c), c % 10000 != 0, c);
   };
   return key(a) < key(b);
+}
+
+bool StatsScope::WantsCounty(int county) const {
+  if (!IsCounty(county)) return false;
+  switch (level) {
+    case v1::STATS_SCOPE_LEVEL_NATION: return true;
+    case v1::STATS_SCOPE_LEVEL_PROVINCE: return ProvinceOf(county) == code;
+    default: return county == code;
+  }
+}
+
+bool StatsScope::Wants(int row) const {
+  if (IsCounty(row)) return WantsCounty(row);
+  if (row == kNation) return level == v1::STATS_SCOPE_LEVEL_NATION;
+  return level == v1::STATS_SCOPE_LEVEL_NATION ||
+         (level == v1::STATS_SCOPE_LEVEL_PROVINCE && row == code);
+}
+
+std::vector<std::pair<int, StatsScope::FlowKey>> StatsScope::FlowRows(const FlowKey& flow) const {
+  std::vector<std::pair<int, FlowKey>> rows;
+  const FlowKey provinces = {flow[0], ProvinceOf(flow[1]), ProvinceOf(flow[2])};
+  for (int county : {flow[1], flow[2]}) {
+    if (!WantsCounty(county)) continue;
+    rows.push_back({county, flow});
+    if (level != v1::STATS_SCOPE_LEVEL_COUNTY) rows.push_back({ProvinceOf(county), provinces});
+  }
+  if (level == v1::STATS_SCOPE_LEVEL_NATION) rows.push_back({kNation, provinces});
+  std::sort(rows.begin(), rows.end());
+  rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+  return rows;
 }
 
 const char* const kMeasureLabels[kMeasureCount] = {

@@ -6,8 +6,10 @@
 // Thread safety: free functions and constants.
 #pragma once
 
+#include <array>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -62,6 +64,25 @@ v1::StatsScopeLevel LevelOf(int code);
 // Rows in a reply's order: the nation, then each province followed by its
 // counties, by code.
 bool RowOrder(int a, int b);
+
+// The rows a statistics query computes: its scope (a county, a province or
+// the nation) at its level. The node's Stats and the analytics database's
+// (analytics/stats_sql.h) choose rows and distribute flows through it alike.
+struct StatsScope {
+  int code = kNation;
+  v1::StatsScopeLevel level = v1::STATS_SCOPE_LEVEL_NATION;
+
+  // A county whose row the query computes.
+  bool WantsCounty(int county) const;
+  // Whether a row of `code` (a county, a province or the nation) belongs in
+  // the reply.
+  bool Wants(int code) const;
+  // The rows a flow (year * 100 + month, origin, residence) counts in, each
+  // once: a wanted county's row as it is, and (above county level) its
+  // province's and the nation's with both counties as their provinces.
+  using FlowKey = std::array<int, 3>;
+  std::vector<std::pair<int, FlowKey>> FlowRows(const FlowKey& flow) const;
+};
 
 // The SQL name of each measure in the analytics database (StatsRow's field
 // names, analytics/schema.sql tongban.measures).

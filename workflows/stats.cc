@@ -93,7 +93,7 @@ struct Rec {
 };
 
 // Flows keyed by (year * 100 + month, origin, residence).
-using FlowKey = std::array<int, 3>;
+using FlowKey = StatsScope::FlowKey;
 using FlowCounts = std::array<uint64_t, 2>;  // inflows, outflows
 using FlowMap = std::map<FlowKey, FlowCounts>;
 
@@ -422,12 +422,7 @@ class Computation {
   bool WantedCounty(int county) const { return Wanted(county); }
   // Whether a distinct-person count of `code` (a county, a province or the
   // nation) belongs in this query's rows, as CountPersons decides.
-  bool WantedScope(int code) const {
-    if (IsCounty(code)) return Wanted(code);
-    if (code == kNation) return level_ == v1::STATS_SCOPE_LEVEL_NATION;
-    return level_ == v1::STATS_SCOPE_LEVEL_NATION ||
-           (level_ == v1::STATS_SCOPE_LEVEL_PROVINCE && code == scope_);
-  }
+  bool WantedScope(int code) const { return Scope().Wants(code); }
   Acc& AccOf(int code) { return acc_[code]; }
   void AddFlowCounts(int month, int origin, int residence, uint64_t in, uint64_t out) {
     FlowCounts& c = flows_[{month, origin, residence}];
@@ -439,14 +434,8 @@ class Computation {
   friend class CounterFacts;
   bool InPeriod(DayNum d) const { return d >= first_ && d <= last_; }
   // A county whose row this query computes.
-  bool Wanted(int county) const {
-    if (!IsCounty(county)) return false;
-    switch (level_) {
-      case v1::STATS_SCOPE_LEVEL_NATION: return true;
-      case v1::STATS_SCOPE_LEVEL_PROVINCE: return ProvinceOf(county) == scope_;
-      default: return county == scope_;
-    }
-  }
+  bool Wanted(int county) const { return Scope().WantsCounty(county); }
+  StatsScope Scope() const { return {scope_, level_}; }
   void CountRecord(const Rec& r) {
     if (!InPeriod(r.stamp_day) || !Wanted(r.custodian)) return;
     Acc& acc = acc_[r.custodian];
@@ -657,21 +646,7 @@ class Computation {
   // county rows, as provinces in province rows and the nation's.
   void DistributeFlows() {
     for (const auto& [key, counts] : flows_) {
-      const int month = key[0], origin = key[1], residence = key[2];
-      std::vector<std::pair<int, FlowKey>> targets;
-      for (int county : {origin, residence}) {
-        if (Wanted(county)) targets.push_back({county, key});
-      }
-      if (level_ != v1::STATS_SCOPE_LEVEL_COUNTY) {
-        const FlowKey provinces = {month, ProvinceOf(origin), ProvinceOf(residence)};
-        for (int county : {origin, residence}) {
-          if (Wanted(county)) targets.push_back({ProvinceOf(county), provinces});
-        }
-        if (level_ == v1::STATS_SCOPE_LEVEL_NATION) targets.push_back({kNation, provinces});
-      }
-      std::sort(targets.begin(), targets.end());
-      targets.erase(std::unique(targets.begin(), targets.end()), targets.end());
-      for (const auto& [scope, k] : targets) {
+      for (const auto& [scope, k] : Scope().FlowRows(key)) {
         FlowCounts& into = acc_[scope].flows[k];
         into[0] += counts[0];
         into[1] += counts[1];
