@@ -348,25 +348,30 @@ CREATE OR REPLACE FUNCTION tongban.measures(
       FROM tongban.record_latest WHERE kind = 9 AND live
      GROUP BY person_key, origin, region, ref_key
   ),
+  -- The inquiries sent or due in the period, with the first reply.
   inquiry AS (
-    SELECT q.region AS county, s.sent,
-           coalesce(q.day2, s.sent + tongban.inquiry_days(q.subtype)) AS due, r.replied
+    SELECT q.region AS county, s.sent, d.due, r.replied
       FROM tongban.record_latest q
      CROSS JOIN LATERAL (SELECT coalesce(q.day1, q.day) AS sent) s
+     CROSS JOIN LATERAL (SELECT coalesce(q.day2, s.sent + tongban.inquiry_days(q.subtype)) AS due) d
       LEFT JOIN reply r ON r.person_key = q.person_key AND r.origin = q.region
                        AND r.region = q.origin AND r.ref_key = q.record_key
      WHERE q.kind = 8 AND q.live AND tongban.is_county(q.region)
+       AND (s.sent BETWEEN first_day AND last_day OR d.due BETWEEN first_day AND last_day)
   ),
   -- Counted per county: (county, measure, numerator, denominator).
+  -- Each input is counted per county where it is read, so that what is
+  -- added up further is a row per county and measure.
   counted AS (
-    SELECT county, 'feedback' AS measure, (replied IS NOT NULL)::integer AS num, 1 AS den
-      FROM inquiry WHERE sent BETWEEN first_day AND last_day
+    SELECT county, 'feedback' AS measure, count(replied) AS num, count(*) AS den
+      FROM inquiry WHERE sent BETWEEN first_day AND last_day GROUP BY county
     UNION ALL
-    SELECT county, 'on_time_feedback', (replied IS NOT NULL AND replied <= due)::integer, 1
+    SELECT county, 'on_time_feedback', count(*) FILTER (WHERE replied <= due), count(*)
       FROM inquiry
      WHERE due BETWEEN first_day AND last_day AND (replied IS NOT NULL OR due < today)
+     GROUP BY county
     UNION ALL
-    SELECT n.region, 'receipt', (a.person_key IS NOT NULL)::integer, 1
+    SELECT n.region, 'receipt', count(a.person_key), count(*)
       FROM tongban.record_latest n
       LEFT JOIN (SELECT DISTINCT person_key, origin, region, ref_key FROM tongban.record_latest
                   WHERE kind = 11 AND live) a
@@ -374,24 +379,30 @@ CREATE OR REPLACE FUNCTION tongban.measures(
        AND a.ref_key = n.record_key
      WHERE n.kind = 10 AND n.live AND n.flag AND tongban.is_county(n.region)
        AND coalesce(n.day1, n.day) BETWEEN first_day AND last_day
+     GROUP BY n.region
     UNION ALL
-    SELECT origin, 'registration_timeliness', (day1 IS NOT NULL AND day2 - day1 <= 30)::integer, 1
+    SELECT origin, 'registration_timeliness', count(*) FILTER (WHERE day2 - day1 <= 30), count(*)
       FROM tongban.record_latest
      WHERE kind = 3 AND live AND tongban.is_county(origin) AND day2 BETWEEN first_day AND last_day
+     GROUP BY origin
     UNION ALL
-    -- Completeness (records whose completeness is known) and ID findings
-    -- (every record), in one scan of the records written in the period.
-    SELECT r.origin, m.measure, m.num, 1
-      FROM tongban.record_latest r
-     CROSS JOIN LATERAL (VALUES ('completeness', r.complete::integer, r.complete IS NOT NULL),
-                                ('id_findings', r.id_findings::integer, true)) m(measure, num, counts)
-     WHERE r.live AND tongban.is_county(r.origin) AND r.day BETWEEN first_day AND last_day
-       AND m.counts
+    -- Completeness (of the records whose completeness is known) and ID
+    -- findings (of every record), in one scan of the records written in
+    -- the period.
+    SELECT t.origin, m.measure, m.num, m.den
+      FROM (SELECT origin, count(*) FILTER (WHERE complete) AS complete, count(complete) AS known,
+                   sum(id_findings) AS findings, count(*) AS records
+              FROM tongban.record_latest
+             WHERE live AND tongban.is_county(origin) AND day BETWEEN first_day AND last_day
+             GROUP BY origin) t
+     CROSS JOIN LATERAL (VALUES ('completeness', t.complete, t.known),
+                                ('id_findings', t.findings, t.records)) m(measure, num, den)
+     WHERE m.den > 0
     UNION ALL
     -- Certificate coverage: where each person lives on the reference day
     -- (the latest arrival by then, not ended by a return home or a
     -- departure from there) and whether they hold a valid certificate.
-    SELECT c.residence, 'certificate_coverage', (v.person_key IS NOT NULL)::integer, 1
+    SELECT c.residence, 'certificate_coverage', count(v.person_key), count(*)
       FROM (SELECT DISTINCT ON (person_key) person_key, origin AS residence, day1 AS arrived
               FROM tongban.record_latest
              WHERE kind = 3 AND live AND day1 <= least(last_day, today)
@@ -406,6 +417,7 @@ CREATE OR REPLACE FUNCTION tongban.measures(
                           AND x.day1 BETWEEN c.arrived AND least(last_day, today)
                           AND (x.subtype = 1 OR (x.subtype = 2 AND (x.region = c.residence OR
                                                                     x.origin = c.residence))))
+     GROUP BY c.residence
   ),
   -- Counted per person: (person, county, measure, counted in the numerator).
   persons AS (
@@ -429,8 +441,8 @@ CREATE OR REPLACE FUNCTION tongban.measures(
                         WHERE h.kind = 4 AND h.live AND h.person_key = o.person_key
                           AND h.subtype = 1 AND h.day1 >= o.day1)
   ),
-  -- Summed per county first, so that provinces and the nation add up a
-  -- few thousand rows, not the records.
+  -- One row per county and measure, so that provinces and the nation add
+  -- up a few thousand rows, not the records.
   county_sums AS (
     SELECT county, measure, sum(num)::bigint AS num, sum(den)::bigint AS den
       FROM counted GROUP BY county, measure
