@@ -21,10 +21,16 @@ tongband="$build/daemon/tongband"
 dir=$(mktemp -d -t tongban-demo.XXXXXX)
 pids=()
 
+pg=""  # the analytics database's folder, when there is one
+as_pg=()
 stop_all() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   local failed=0
   for pid in "${pids[@]}"; do wait "$pid" || failed=1; done
+  if [[ -n $pg ]]; then
+    "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" -m fast -w stop >/dev/null 2>&1 || failed=1
+    rm -rf "$pg"
+  fi
   rm -rf "$dir"
   return $failed
 }
@@ -52,6 +58,26 @@ assets=$(cd "$(dirname "$0")/../console/assets" && pwd)
 for code in "${codes[@]}"; do
   printf '\n[console]\nlisten = "127.0.0.1:0"\nassets = "%s"\n' "$assets" >>"$dir/$code/tongband.conf"
 done
+
+# The national platform's analytics database (README "Analytics"): a
+# PostgreSQL 15 cluster of the demo's own (Debian's postgresql-15; a Unix
+# socket in its folder, no TCP), which the national node's mirror fills.
+# Without PostgreSQL installed the demo runs without it.
+pgbin=/usr/lib/postgresql/15/bin
+if [[ -x $pgbin/initdb ]]; then
+  pg=$(mktemp -d -t tongban-demo-pg.XXXXXX)
+  if [[ $(id -u) == 0 ]]; then
+    chown postgres: "$pg"
+    as_pg=(runuser -u postgres --)
+  fi
+  "${as_pg[@]}" "$pgbin/initdb" -D "$pg/data" -U postgres --auth=trust -E UTF8 --locale=C \
+    --no-instructions >"$pg/initdb.log"
+  "${as_pg[@]}" "$pgbin/pg_ctl" -D "$pg/data" -l "$pg/server.log" -w \
+    -o "-c listen_addresses='' -c unix_socket_directories='$pg' -p $((base + 7))" start >/dev/null
+  analytics="host=$pg port=$((base + 7)) dbname=postgres user=postgres"
+  printf '\n[analytics]\nconnection = "%s"\npoll = "1s"\n' "$analytics" >>"$dir/000000/tongband.conf"
+  echo "the national node mirrors into PostgreSQL ($pg)"
+fi
 
 for code in "${codes[@]}"; do
   "$tongband" --config "$dir/$code/tongband.conf" 2>"$dir/$code/tongband.log" &
@@ -119,7 +145,11 @@ for code in "${codes[@]}"; do
     [[ -n $p ]] && { console[$code]=$p; break; }
     sleep 0.1
   done
-  [[ -n ${console[$code]:-} ]] || { echo "demo: node $code has no console" >&2; exit 1; }
+  if [[ -z ${console[$code]:-} ]]; then
+    echo "demo: node $code has no console; the end of its log:" >&2
+    tail -5 "$dir/$code/tongband.log" >&2
+    exit 1
+  fi
 done
 say "Four nodes are up"
 show_consoles
@@ -207,6 +237,37 @@ printf '(first lines of %s)\n' "$dir/ledger-2026.csv"
 head -c 600 "$dir/ledger-2026.csv"; echo
 say "8. The auditor of the residence reads who touched the person's data"
 run 440305 auditor audit --person $person --limit 8
+
+if [[ -n $pg ]]; then
+  say "9. The national platform's staff ask their questions of the analytics database"
+  for _ in $(seq 300); do
+    as 000000 admin status 2>/dev/null | grep -q "analytics *connected, 0 behind" && break
+    sleep 0.1
+  done
+  run 000000 admin status | grep -E "tongbanctl|analytics"
+  # The measures computed by PostgreSQL are the national node's own.
+  printf '\n[staff] $ tongbanctl stats --year 2026 --from analytics --db "%s"\n' "$analytics"
+  "$ctl" stats --year 2026 --from analytics --db "$analytics" | tee "$dir/stats-sql"
+  as 000000 admin stats --year 2026 >"$dir/stats-node"
+  if ! diff <(grep -v "computed by" "$dir/stats-node") <(grep -v "computed by" "$dir/stats-sql"); then
+    echo "demo: the analytics database's measures differ from the national node's" >&2
+    exit 1
+  fi
+  # The README's ten typical questions, as written there.
+  readme="$(dirname "$0")/../README.md"
+  # One question a line, its lines joined by \n (printf %b splits them).
+  awk '/^```/ { if (q != "") print q; sql = ($0 == "```sql"); q = ""; next }
+       sql && /^-- [0-9]+\. / { if (q != "") print q; q = $0; next }
+       sql && q != "" { q = q "\\n" $0 }' "$readme" >"$dir/questions"
+  asked=0
+  while IFS= read -r q; do
+    printf '\n[staff] $ psql\n%b\n' "$q"
+    printf '%b\n' "$q" | psql -X -q -v ON_ERROR_STOP=1 -h "$pg" -p $((base + 7)) -U postgres \
+      -d postgres
+    asked=$((asked + 1))
+  done <"$dir/questions"
+  [[ $asked -eq 10 ]] || { echo "demo: $asked questions in README.md, not 10" >&2; exit 1; }
+fi
 
 show_consoles
 if [[ -t 0 ]]; then
