@@ -42,6 +42,15 @@ absl::Status Authorize(const Operator& op, Permission permission) {
 
 int64_t Micros(absl::Time t) { return t == absl::InfinitePast() ? 0 : absl::ToUnixMicros(t); }
 
+// A call refused because its audit entry could not be written. A full disk
+// keeps its code (kResourceExhausted: refused, not unreachable); any other
+// cause is kUnavailable.
+absl::Status AuditUnwritable(absl::string_view action, const absl::Status& why) {
+  return absl::Status(
+      absl::IsResourceExhausted(why) ? why.code() : absl::StatusCode::kUnavailable,
+      absl::StrCat("the audit log cannot be written, so ", action, " is refused: ", why.message()));
+}
+
 }  // namespace
 
 AdminApi::AdminApi(node::Node* node, AskWhere ask_where, AccountControl accounts)
@@ -66,8 +75,7 @@ absl::StatusOr<T> AdminApi::Audited(const Operator& op, Permission permission,
   absl::StatusOr<storage::AuditEntry> logged =
       node_->audit_log()->Append(OperatorAuditEntry(op, action, person, purpose, result.status()));
   if (!logged.ok()) {
-    return absl::UnavailableError(absl::StrCat("the audit log cannot be written, so ", action,
-                                               " is refused: ", logged.status().message()));
+    return AuditUnwritable(action, logged.status());
   }
   return result;
 }
@@ -885,9 +893,7 @@ absl::StatusOr<v1::SearchPersonsReply> AdminApi::SearchPersons(const Operator& o
   absl::StatusOr<std::vector<storage::AuditEntry>> logged =
       node_->audit_log()->AppendAll(std::move(entries));
   if (!logged.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("the audit log cannot be written, so person.search is refused: ",
-                     logged.status().message()));
+    return AuditUnwritable("person.search", logged.status());
   }
   return result;
 }

@@ -11,6 +11,12 @@
 // STOPPING=1 when it begins to stop. Logs go to stderr, one structured line
 // each, with no personal data.
 //
+// When the store stopped on a full disk and space has returned
+// (node/node.h, Disk space), it restarts the node within the process: the
+// surfaces close, the store reopens, and everything listens again, on the
+// same ports, without the operator. A start that fails then is retried
+// every 10 s until it succeeds or a stop signal comes.
+//
 // Exit codes: 0 stopped cleanly or the config is valid; 1 failed to start or
 // run; 2 bad command line or configuration.
 #include <grp.h>
@@ -27,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/lsan_suppressions.h"
@@ -125,6 +132,37 @@ int CheckFilesAs(const std::string& user, const std::string& path,
   return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 }
 
+// Waits for a stop signal, which it returns; meanwhile restarts the node
+// whenever it asks to be (node/node.h, WantsRestart). `node` is null only
+// while a restart's start keeps failing.
+int RunUntilStopped(const tongban::node::Config& config, const sigset_t* stop_signals,
+                    std::unique_ptr<tongban::daemon::Daemon>& node) {
+  absl::Duration wait = absl::Seconds(1);
+  for (;;) {
+    const timespec timeout = absl::ToTimespec(wait);
+    const int signal_number = sigtimedwait(stop_signals, nullptr, &timeout);
+    if (signal_number > 0) return signal_number;
+    if (node != nullptr && !node->node().WantsRestart()) continue;
+    if (node != nullptr) {
+      TB_LOG(WARNING) << "restarting the node to reopen its store";
+      Notify("STATUS=restarting to reopen the store");
+      node->Stop();
+      node.reset();
+    }
+    absl::StatusOr<std::unique_ptr<tongban::daemon::Daemon>> started =
+        tongban::daemon::Daemon::Start(config, tongban::RealClock());
+    if (started.ok()) {
+      node = *std::move(started);
+      wait = absl::Seconds(1);
+      TB_LOG(INFO) << "restarted";
+      Notify("STATUS=running");
+    } else {
+      TB_LOG(ERROR) << "restart failed, trying again in 10 s: " << started.status();
+      wait = absl::Seconds(10);
+    }
+  }
+}
+
 tongban::LogLevel ParseLevel(const std::string& level) {
   if (level == "debug") return tongban::LogLevel::kDebug;
   if (level == "warning") return tongban::LogLevel::kWarning;
@@ -210,10 +248,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   Notify("READY=1");
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
+  const int signal_number = RunUntilStopped(*config, &stop_signals, *node);
   TB_LOG(INFO) << "stopping on " << (signal_number == SIGTERM ? "SIGTERM" : "SIGINT");
   Notify("STOPPING=1");
-  (*node)->Stop();
+  if (*node != nullptr) (*node)->Stop();
   return 0;
 }

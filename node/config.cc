@@ -202,6 +202,7 @@ const std::map<std::string, Key>& Schema() {
       {"storage.backup_keep", {Integer(&Config::backup_keep, 0, 1000)}},
       {"storage.write_buffer_mib", {Integer(&Config::write_buffer_mib, 8, 65536)}},
       {"storage.cache_mib", {Integer(&Config::cache_mib, 1, 1 << 20)}},
+      {"storage.min_free_mib", {Integer(&Config::min_free_mib, 0, 1 << 24)}},
       {"peer.listen", {Endpoint(&Config::peer_listen, false)}},
       {"peer.transport_memory_mib", {Integer(&Config::transport_memory_mib, 0, 1 << 20)}},
       {"peer.session_workers", {Integer(&Config::session_workers, 1, 256)}},

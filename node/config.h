@@ -74,6 +74,10 @@ struct Config {
   // more (it applies every county's log).
   uint32_t write_buffer_mib = 48;
   uint32_t cache_mib = 32;
+  // The free space, in MiB, the data folder's filesystem must keep: below
+  // it the node refuses writes and peers' batches (reads go on) until space
+  // returns (node/node.h, Disk space). 0: refuse only when the disk is full.
+  uint32_t min_free_mib = 512;
 
   // [peer]
   std::string peer_listen = "0.0.0.0:7443";

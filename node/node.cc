@@ -17,6 +17,7 @@
 #include "common/status_macros.h"
 #include "common/thread.h"
 #include "records/workflow_state.h"
+#include "storage/disk_space.h"
 #include "sync/evidence.h"
 #include "sync/feed.h"
 #include "sync/where.h"
@@ -107,6 +108,7 @@ absl::Status Node::StartParts() {
     signed_before_ = signed_before;
   }
   TB_RETURN_IF_ERROR(StartDriver());
+  CheckDiskSpace();
   UpdateReadiness();
   TB_ASSIGN_OR_RETURN(housekeeping_, StartThread("tb-housekeeping", [this] { Housekeeping(); }));
   TB_ASSIGN_OR_RETURN(stats_counters_, StartThread("tb-stats", [this] { FollowStatsCounters(); }));
@@ -660,9 +662,45 @@ absl::Status Node::Readiness() const {
   if (local_ == nullptr) return absl::UnavailableError("node stopped");
   const absl::Status failure = local_->writer()->failure();
   if (!failure.ok()) {
-    return absl::Status(failure.code(), absl::StrCat("store failed: ", failure.message()));
+    return absl::Status(
+        failure.code(),
+        absl::StrCat("store failed: ", failure.message(),
+                     absl::IsResourceExhausted(failure)
+                         ? "; the node reopens its store by itself once space returns"
+                         : ""));
   }
-  return absl::OkStatus();
+  return local_->writer()->refusal();
+}
+
+void Node::CheckDiskSpace() {
+  absl::StatusOr<uint64_t> free = storage::FreeBytes(config_.data_dir);
+  if (!free.ok()) {
+    TB_LOG(WARNING) << "disk space not checked: " << free.status();
+    return;
+  }
+  free_bytes_.store(*free);
+  const uint64_t floor = uint64_t{config_.min_free_mib} << 20;
+  const bool low = *free < floor;
+  if (low != low_space_.exchange(low)) {
+    if (low) {
+      const absl::Status refuse = absl::ResourceExhaustedError(absl::StrCat(
+          "writes refused: the data folder's filesystem has ", storage::FormatBytes(*free),
+          " free, below [storage] min_free_mib (", config_.min_free_mib,
+          " MiB); writes and peers' batches are refused until space returns, reads go on"));
+      TB_LOG(ERROR) << refuse.message();
+      writer()->RefuseWrites(refuse);
+    } else {
+      TB_LOG(INFO) << "space returned: the data folder's filesystem has "
+                   << storage::FormatBytes(*free) << " free; writes are taken again";
+      writer()->RefuseWrites(absl::OkStatus());
+    }
+  }
+  constexpr uint64_t kReopenFree = uint64_t{16} << 20;
+  if (absl::IsResourceExhausted(writer()->failure()) && *free >= std::max(floor, kReopenFree) &&
+      !restart_wanted_.exchange(true)) {
+    TB_LOG(WARNING) << "the store stopped on a full disk and " << storage::FormatBytes(*free)
+                    << " are free again: the node restarts to reopen it";
+  }
 }
 
 void Node::OnReadinessChange(std::function<void(const absl::Status&)> listener) {
@@ -836,6 +874,7 @@ void Node::Housekeeping() {
       mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Seconds(2));
       if (stopping_) return;
     }
+    CheckDiskSpace();
     RefreshMetrics();
     UpdateReadiness();
     if (absl::Status s = refusals_->Flush(); !s.ok()) {
@@ -904,6 +943,25 @@ absl::Status Node::RegisterLogMetrics() {
       "1 while the node is ready (appends not blocked, store not failed), else 0; gRPC health "
       "and /healthz follow it.",
       [this] { return Readiness().ok() ? 1.0 : 0.0; }));
+  TB_RETURN_IF_ERROR(
+      r.AddGaugeCallback("tongban_store_free_bytes",
+                         "Free bytes on the data folder's filesystem, as last checked (every 2 s).",
+                         [this] { return static_cast<double>(free_bytes_.load()); }));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_store_min_free_bytes",
+      "[storage] min_free_mib in bytes: below it on the data folder's filesystem writes are "
+      "refused.",
+      [floor = static_cast<double>(uint64_t{config_.min_free_mib} << 20)] { return floor; }));
+  TB_RETURN_IF_ERROR(
+      r.AddGaugeCallback("tongban_store_writes_refused",
+                         "1 while writes are refused because the data folder's filesystem is below "
+                         "[storage] min_free_mib, else 0.",
+                         [this] { return low_space_.load() ? 1.0 : 0.0; }));
+  TB_RETURN_IF_ERROR(r.AddGaugeCallback(
+      "tongban_store_failed",
+      "1 once a commit failed and the store stopped taking writes (a full disk: until the node "
+      "reopens it by itself), else 0.",
+      [w] { return w->failure().ok() ? 0.0 : 1.0; }));
   TB_RETURN_IF_ERROR(
       r.AddGaugeCallback("tongban_roster_version", "Version of the roster in use.",
                          [roster] { return static_cast<double>(roster->version()); }));

@@ -39,6 +39,19 @@
 // housekeeping thread re-checks it every 2 s; a block by the witness takes
 // effect at once.
 //
+// Disk space: the housekeeping thread reads the free space of the data
+// folder's filesystem every 2 s (and once before the first append). Below
+// [storage] min_free_mib the node refuses writes (storage::Writer::
+// RefuseWrites: clerks' writes, imports, rotations and peers' batches, each
+// refused with kResourceExhausted naming the free space; a peer's session
+// ends and it sends again later) while reads, the audit log, checkpoints and
+// sending to peers go on, and it takes writes again by itself once space
+// returns. The disk can still fill (another program, a large compaction):
+// then a commit fails and the writer stops (kResourceExhausted); once at
+// least max(min_free_mib, 16 MiB) are free again, WantsRestart() turns true
+// and the daemon restarts the node in its process, which reopens the store
+// (nothing half-written: every commit is one atomic batch) and goes on.
+//
 // Stop is graceful: the driver closes the sessions it dialled, the server
 // ends the sessions peers dialled (a batch being applied finishes; one not
 // yet applied is dropped and sent again next time, since the sender reads
@@ -159,14 +172,19 @@ class Node {
   // Nothing else waits for it: the Admin service answers meanwhile.
   bool WaitForStartCheck(absl::Duration timeout) const ABSL_LOCKS_EXCLUDED(mu_);
 
-  // OK when ready (above); else kFailedPrecondition "appends blocked: ..."
-  // or "store failed: ..." (the writer's failure, with its code).
+  // OK when ready (above); else kFailedPrecondition "appends blocked: ...",
+  // "store failed: ..." (the writer's failure, with its code) or
+  // kResourceExhausted "writes refused: ..." (disk space, above).
   absl::Status Readiness() const ABSL_LOCKS_EXCLUDED(mu_);
   // Calls `listener` with the readiness now and after each change, on the
   // calling thread now and on the housekeeping thread later (never with a
   // lock held). Listeners must be quick; they live as long as the node.
   void OnReadinessChange(std::function<void(const absl::Status&)> listener)
       ABSL_LOCKS_EXCLUDED(readiness_mu_);
+
+  // True once the store stopped on a full disk and space has returned
+  // (Disk space, above): the node must be restarted to reopen its store.
+  bool WantsRestart() const { return restart_wanted_.load(); }
 
   // Asks the national node which nodes hold records of `person` (counties).
   absl::StatusOr<v1::WhereReply> AskNationalWhere(const std::string& person) const;
@@ -247,6 +265,8 @@ class Node {
   void ApplyWitnessFindings(const std::vector<sync::WitnessFinding>& findings,
                             const storage::LogId& own) ABSL_LOCKS_EXCLUDED(mu_);
   void RefreshMetrics();
+  // Disk space (above): refuses or lets in writes, and asks for a restart.
+  void CheckDiskSpace();
   FleetRow FleetRowOf(const v1::NodeEntry& n, const sync::PeerStatus& status, uint64_t behind,
                       absl::Time now);
   // Re-checks Readiness() and tells the peer server and listeners if it
@@ -295,6 +315,11 @@ class Node {
   std::optional<SignedBefore> signed_before_ ABSL_GUARDED_BY(mu_);
   std::optional<LostEvents> lost_ ABSL_GUARDED_BY(mu_);
   bool stopped_ = false;
+  // Disk space: the last free bytes read, whether writes are refused for
+  // it, and whether the store stopped on a full disk that has room again.
+  std::atomic<uint64_t> free_bytes_{0};
+  std::atomic<bool> low_space_{false};
+  std::atomic<bool> restart_wanted_{false};
   std::shared_ptr<const FleetSnapshot> fleet_ ABSL_GUARDED_BY(mu_);
   MetricsHistory history_;
 

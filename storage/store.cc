@@ -10,8 +10,11 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <filesystem>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -230,6 +233,55 @@ class AddValuesOperator : public rocksdb::AssociativeMergeOperator {
   const char* Name() const override { return "tongban.AddValues"; }
 };
 
+// RocksDB's own messages, into the node's log instead of a LOG file in the
+// data folder: a text file there is one more writer on the disk that fills,
+// and Debian's librocksdb7.8 keeps assertions on, so the line after a
+// failed LOG write aborted the process (disk_full_test). Warnings and
+// errors only (its info chatter is flush and compaction statistics), with
+// every long run of digits masked: a message may quote a key in hex, and
+// keys hold citizen IDs.
+class NodeLogger : public rocksdb::Logger {
+ public:
+  NodeLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    Logv(rocksdb::InfoLogLevel::INFO_LEVEL, format, ap);
+  }
+  void Logv(const rocksdb::InfoLogLevel level, const char* format, va_list ap) override {
+    if (level < rocksdb::InfoLogLevel::WARN_LEVEL || level == rocksdb::InfoLogLevel::HEADER_LEVEL) {
+      return;
+    }
+    char buffer[1024];
+    const int n = vsnprintf(buffer, sizeof(buffer), format, ap);
+    if (n < 0) return;
+    const std::string text = MaskDigitRuns(
+        absl::string_view(buffer, std::min<size_t>(static_cast<size_t>(n), sizeof(buffer) - 1)));
+    if (level == rocksdb::InfoLogLevel::WARN_LEVEL) {
+      TB_LOG(WARNING) << "rocksdb: " << text;
+    } else {
+      TB_LOG(ERROR) << "rocksdb: " << text;
+    }
+  }
+
+ private:
+  // Runs of 12 or more digits (an ID, or a key in hex) become "<digits>".
+  static std::string MaskDigitRuns(absl::string_view in) {
+    std::string out;
+    size_t i = 0;
+    while (i < in.size()) {
+      size_t j = i;
+      while (j < in.size() && (absl::ascii_isdigit(in[j]) || in[j] == 'X' || in[j] == 'x')) ++j;
+      if (j - i >= 12) {
+        out += "<digits>";
+      } else {
+        out.append(in.data() + i, j == i ? 1 : j - i);
+      }
+      i = j == i ? i + 1 : j;
+    }
+    return out;
+  }
+};
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) {
@@ -250,7 +302,8 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const StoreOptions& options) 
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
-  db_options.keep_log_file_num = 5;
+  db_options.info_log = std::make_shared<NodeLogger>();
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   // One budget for every column family's memtables, so memory stays
   // bounded whatever the backlog (nine families of their own size each
   // would not).

@@ -391,11 +391,9 @@ std::vector<absl::StatusOr<Appended>> Writer::AppendAll(absl::Span<const RecordC
   if (tickets.empty()) return results;
 
   absl::MutexLock lock(&mu_);
-  if (stopping_) {
+  if (const absl::Status closed = Closed(); !closed.ok()) {
     for (Ticket& t : tickets) {
-      for (size_t slot : t.slots) {
-        results[slot] = absl::UnavailableError("writer is shutting down");
-      }
+      for (size_t slot : t.slots) results[slot] = closed;
     }
     return results;
   }
@@ -419,7 +417,7 @@ absl::StatusOr<Appended> Writer::RotateKey(const crypto::PrivateKey* next) {
   ticket.results = &results;
   ticket.slots.push_back(0);
   absl::MutexLock lock(&mu_);
-  if (stopping_) return absl::UnavailableError("writer is shutting down");
+  TB_RETURN_IF_ERROR(Closed());
   queue_.push_back(&ticket);
   mu_.Await(absl::Condition(&ticket.done));
   return std::move(results[0]);
@@ -440,7 +438,7 @@ absl::Status Writer::AppendRecovered(const RemoteBatch& batch) {
   ticket.recovered = true;
   {
     absl::MutexLock lock(&mu_);
-    if (stopping_) return absl::UnavailableError("writer is shutting down");
+    TB_RETURN_IF_ERROR(Closed());
     queue_.push_back(&ticket);
   }
   return apply.Wait();
@@ -479,8 +477,8 @@ std::unique_ptr<Writer::RemoteApply> Writer::StartApplyRemote(const RemoteBatch&
   if (batch.log.origin == options_.node) {
     ticket.remote_status =
         absl::InvalidArgumentError("events of this node's own log are never applied from a peer");
-  } else if (stopping_) {
-    ticket.remote_status = absl::UnavailableError("writer is shutting down");
+  } else if (const absl::Status closed = Closed(); !closed.ok()) {
+    ticket.remote_status = closed;
   } else {
     queue_.push_back(&ticket);
     return apply;
@@ -1342,6 +1340,21 @@ absl::Status Writer::WaitForCheckpoint(uint64_t seq, absl::Duration timeout) {
 absl::Status Writer::failure() const {
   absl::MutexLock lock(&mu_);
   return failed_;
+}
+
+void Writer::RefuseWrites(absl::Status why) {
+  absl::MutexLock lock(&mu_);
+  refused_ = std::move(why);
+}
+
+absl::Status Writer::refusal() const {
+  absl::MutexLock lock(&mu_);
+  return refused_;
+}
+
+absl::Status Writer::Closed() const {
+  if (stopping_) return absl::UnavailableError("writer is shutting down");
+  return refused_;
 }
 
 WriterStats Writer::stats() const {

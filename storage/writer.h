@@ -235,6 +235,12 @@ class Writer {
   // OK while the writer accepts appends; after a failed commit, or a leaf
   // changed before signing, that first failure (every append then fails).
   absl::Status failure() const;
+  // Refuses every later append, rotation and peer batch with `why` (an
+  // error) without stopping the writer, until called with OK; what is
+  // already queued goes on. The node refuses writes so while its disk is
+  // low on space (node/node.h).
+  void RefuseWrites(absl::Status why);
+  absl::Status refusal() const;
 
  private:
   struct Prepared;
@@ -381,6 +387,9 @@ class Writer {
   // The first failure of a commit or of verification before signing; the
   // writer then refuses every append until reopened.
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  absl::Status refused_ ABSL_GUARDED_BY(mu_);  // RefuseWrites
+  // Why a new append or batch is not queued: stopping, or refused.
+  absl::Status Closed() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   uint64_t commits_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t checkpoints_ ABSL_GUARDED_BY(mu_) = 0;
   absl::Duration build_time_ ABSL_GUARDED_BY(mu_);

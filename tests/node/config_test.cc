@@ -41,6 +41,7 @@ TEST(ConfigTest, MinimalFileGetsDefaults) {
   // The store's memory: sized so a county stays under PostgreSQL's default.
   EXPECT_EQ(c.write_buffer_mib, 48u);
   EXPECT_EQ(c.cache_mib, 32u);
+  EXPECT_EQ(c.min_free_mib, 512u);
   EXPECT_EQ(c.peer_listen, "0.0.0.0:7443");
   EXPECT_EQ(c.retry_max, absl::Minutes(5));
   EXPECT_EQ(c.batch_events, 1024u);
@@ -55,6 +56,7 @@ backup_dir = "backups"
 backup_keep = 30
 write_buffer_mib = 256
 cache_mib = 1024
+min_free_mib = 64
 [peer]
 listen = "127.0.0.1:9000"
 transport_memory_mib = 256
@@ -93,6 +95,7 @@ level = "debug"
   EXPECT_EQ(c.backup_keep, 30u);
   EXPECT_EQ(c.write_buffer_mib, 256u);
   EXPECT_EQ(c.cache_mib, 1024u);
+  EXPECT_EQ(c.min_free_mib, 64u);
   EXPECT_EQ(c.peer_listen, "127.0.0.1:9000");
   EXPECT_EQ(c.transport_memory_mib, 256u);
   EXPECT_EQ(c.session_workers, 16u);
@@ -247,6 +250,8 @@ INSTANTIATE_TEST_SUITE_P(
                 ":12: storage.write_buffer_mib: 4 is out of range [8, 65536]"},
         BadCase{"CacheZero", "[storage]\ncache_mib = 0\n",
                 ":12: storage.cache_mib: 0 is out of range [1, 1048576]"},
+        BadCase{"MinFreeNegative", "[storage]\nmin_free_mib = -1\n",
+                ":12: storage.min_free_mib: -1 is out of range [0, 16777216]"},
         BadCase{"SectionTwice", "[node]\n", ":11: section [node] appears twice"},
         BadCase{"NoEquals", "[sync]\ncredit\n", ":12: expected key = value"},
         BadCase{"Unterminated", "[log]\nlevel = \"info\n",

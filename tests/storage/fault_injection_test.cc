@@ -258,6 +258,39 @@ TEST_P(FaultInjectionTest, TheWriterStopsOnAFullDiskAndKeepsEverythingAcknowledg
   TB_EXPECT_OK(writer_->WaitForCheckpoint(4, kWait));
 }
 
+// Writes refused on purpose (the node's disk-space check): appends,
+// rotations and peers' batches are refused with the reason and store
+// nothing, the writer is not failed, and once lifted the log goes on at the
+// next seq.
+TEST_P(FaultInjectionTest, RefusedWritesStoreNothingAndGoOnOnceLifted) {
+  OpenWriter();
+  const std::string first = testutil::MakeId(kOrigin, "19800101", 1);
+  TB_ASSERT_OK(writer_->Append(testutil::Basics(first, "First")));
+  writer_->RefuseWrites(absl::ResourceExhaustedError("the disk is low on space"));
+  EXPECT_EQ(writer_->refusal().code(), absl::StatusCode::kResourceExhausted);
+
+  const std::string refused = testutil::MakeId(kOrigin, "19800101", 2);
+  const absl::Status local = writer_->Append(testutil::Basics(refused, "Refused")).status();
+  EXPECT_EQ(local.code(), absl::StatusCode::kResourceExhausted) << local;
+  EXPECT_TRUE(absl::StrContains(local.message(), "low on space")) << local;
+  RemoteBatch remote;
+  remote.log = LogId{testutil::kResidence, 1};
+  const absl::Status applied = writer_->ApplyRemote(remote);
+  EXPECT_EQ(applied.code(), absl::StatusCode::kResourceExhausted) << applied;
+  EXPECT_EQ(writer_->RotateKey(&writer_->current_key()).status().code(),
+            absl::StatusCode::kResourceExhausted);
+  TB_EXPECT_OK(writer_->failure());
+  TB_ASSERT_OK_AND_ASSIGN(uint64_t last, store_->LastSeq(writer_->log()));
+  EXPECT_EQ(last, 1u);
+  TB_ASSERT_OK_AND_ASSIGN(auto records, store_->ListRecords(refused));
+  EXPECT_TRUE(records.empty());
+
+  writer_->RefuseWrites(absl::OkStatus());
+  TB_ASSERT_OK_AND_ASSIGN(Appended next, writer_->Append(testutil::Basics(refused, "Now")));
+  EXPECT_EQ(next.id.seq(), 2u);
+  TB_EXPECT_OK(writer_->WaitForCheckpoint(2, kWait));
+}
+
 TB_INSTANTIATE_FOR_BOTH_SUITES(FaultInjectionTest);
 
 }  // namespace

@@ -11,11 +11,6 @@
 // (330106), whose arrival names B as the previous residence; others return
 // home to A. B is the node killed: it writes, receives and answers
 // histories, so kills land in every part of the sync path.
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <map>
@@ -28,16 +23,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "tests/testutil/ports.h"
+#include "tests/testutil/process_federation.h"
 #include "tests/testutil/records.h"
-#include "tests/testutil/spawn.h"
 #include "tests/testutil/suites.h"
-#include "tests/testutil/temp_dir.h"
 #include "tests/testutil/wait.h"
-#include "tongbanctl/admin_client.h"
-#include "tongbanctl/args.h"
-
-extern char** environ;
 
 namespace tongban {
 namespace {
@@ -51,96 +40,22 @@ const std::vector<std::string> kNodes = {kNational, kOrigin, kResidence, kThird}
 constexpr int kPersons = 24;
 constexpr int kKills = 20;
 
-pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
-  return testutil::SpawnDetached(argv, log, log);
-}
-
-class FederationKillTest : public ::testing::TestWithParam<crypto::SuiteId> {
+class FederationKillTest : public testutil::ProcessFederationTest {
  protected:
+  FederationKillTest() : ProcessFederationTest(kNodes) {}
+
   void SetUp() override {
-    base_port_ = testutil::FreePortBlock(2 * static_cast<int>(kNodes.size()));
-    ASSERT_GT(base_port_, 0);
-    std::vector<std::string> setup = {"/bin/bash",
-                                      TB_SETUP_SCRIPT,
-                                      TB_BUILD_DIR,
-                                      dir_.path(),
-                                      std::string(crypto::SuiteName(GetParam())),
-                                      absl::StrCat(base_port_)};
-    for (const std::string& n : kNodes) setup.push_back(n);
-    const pid_t pid = Spawn(setup, dir_.File("setup.log"));
-    ASSERT_GT(pid, 0);
-    int status = 0;
-    waitpid(pid, &status, 0);
-    ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-        << "federation setup failed; see " << dir_.File("setup.log");
+    ASSERT_NO_FATAL_FAILURE(SetUpFederation());
     for (const std::string& n : kNodes) Start(n);
     for (const std::string& n : kNodes) {
       ASSERT_TRUE(WaitReady(n)) << "node " << n << " did not start; see its log";
     }
   }
 
-  void TearDown() override {
-    for (auto& [code, pid] : pids_) {
-      if (pid <= 0) continue;
-      kill(pid, SIGTERM);
-      int status = 0;
-      waitpid(pid, &status, 0);
-      EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
-          << "node " << code << " did not stop cleanly on SIGTERM";
-    }
-  }
-
-  std::string NodeDir(const std::string& code) { return dir_.File(code); }
-
-  void Start(const std::string& code) {
-    pids_[code] = Spawn({TB_TONGBAND, "--config", NodeDir(code) + "/tongband.conf"},
-                        NodeDir(code) + "/tongband.log");
-    ASSERT_GT(pids_[code], 0);
-  }
-
-  void Kill(const std::string& code) {
-    kill(pids_[code], SIGKILL);
-    int status = 0;
-    waitpid(pids_[code], &status, 0);
-    pids_[code] = -1;
-  }
-
-  // An Admin client of `code` as its clerk.
-  std::unique_ptr<cli::AdminClient> Clerk(const std::string& code) {
-    const int index =
-        static_cast<int>(std::find(kNodes.begin(), kNodes.end(), code) - kNodes.begin());
-    const std::string ops = NodeDir(code) + "/operators/";
-    auto args =
-        cli::Args::Parse({"--node", absl::StrCat("127.0.0.1:", base_port_ + 2 * index + 1), "--ca",
-                          NodeDir(code) + "/tls/ca.crt", "--cert", ops + "clerk.crt", "--key",
-                          ops + "clerk.key", "--password-file", ops + "clerk.password"},
-                         cli::ConnectionFlags(), 0, 0);
-    EXPECT_TRUE(args.ok()) << args.status();
-    auto client = cli::AdminClient::FromArgs(*args);
-    EXPECT_TRUE(client.ok()) << client.status();
-    return client.ok() ? *std::move(client) : nullptr;
-  }
-
-  bool WaitReady(const std::string& code, absl::Duration timeout = absl::Seconds(60)) {
-    return testutil::WaitUntil(
-        [&] {
-          // A new channel each time: a channel that failed to connect waits
-          // out its reconnect backoff (1 s, growing) before it tries again.
-          auto clerk = Clerk(code);
-          return clerk != nullptr && clerk->Status(v1::StatusRequest()).ok();
-        },
-        timeout, absl::StrCat("node ", code, " to answer"));
-  }
-
   // Writes through `code`'s Admin service, retrying while the node is down
   // (the killed one); a refusal of the write itself fails the test.
   void Write(const std::string& code, const storage::RecordChange& c) {
-    v1::WriteRequest r;
-    r.set_person(c.person);
-    r.set_kind(c.kind);
-    r.set_record_id(c.record_id);
-    r.set_operation(c.operation);
-    *r.mutable_value() = c.value;
+    const v1::WriteRequest r = testutil::WriteRequestOf(c);
     absl::Status last;
     const bool written = testutil::WaitUntil(
         [&]() -> absl::StatusOr<bool> {
@@ -158,36 +73,6 @@ class FederationKillTest : public ::testing::TestWithParam<crypto::SuiteId> {
         absl::Seconds(60), absl::StrCat("a write at ", code));
     if (!written) FAIL() << "write at " << code << " kept failing: " << last;
   }
-
-  // The person's records at `code` as one comparable string, or "" if the
-  // node holds nothing of the person.
-  absl::StatusOr<std::string> Digest(const std::string& code, const std::string& person) {
-    v1::PersonRequest r;
-    r.set_person(person);
-    r.set_reason("system test convergence check");
-    absl::StatusOr<v1::PersonReply> reply = Clerk(code)->GetPerson(r);
-    if (absl::IsNotFound(reply.status())) return std::string();
-    if (!reply.ok()) return reply.status();
-    std::string digest;
-    for (const v1::Record& rec : reply->records()) {
-      absl::StrAppend(&digest, rec.kind(), "/", rec.record_id(), " by ", rec.state().custodian(),
-                      " v", rec.state().versions(), " heads");
-      for (const auto& h : rec.state().heads()) {
-        absl::StrAppend(&digest, " ", h.event().origin(), ":", h.event().seq(), ":",
-                        h.payload().size());
-      }
-      absl::StrAppend(&digest, " history");
-      for (const auto& e : rec.state().history()) {
-        absl::StrAppend(&digest, " ", e.origin(), ":", e.seq());
-      }
-      absl::StrAppend(&digest, "\n");
-    }
-    return digest;
-  }
-
-  testutil::ScopedTempDir dir_;
-  int base_port_ = 0;
-  std::map<std::string, pid_t> pids_;
 };
 
 TEST_P(FederationKillTest, NodesConvergeAfterTwentyKillsDuringSync) {
