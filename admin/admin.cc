@@ -172,6 +172,10 @@ absl::StatusOr<v1::PeersReply> AdminApi::Peers(const Operator& op, const v1::Pee
       for (const auto& [log, reason] : s.refuses) p->add_refuses(absl::StrCat(log, ": ", reason));
       p->set_batches_skipped(s.batches_skipped);
       p->set_clock_ahead_micros(absl::ToInt64Microseconds(s.clock_ahead));
+      if (s.clock_skew.has_value()) {
+        p->set_clock_skew_known(true);
+        p->set_clock_skew_micros(absl::ToInt64Microseconds(*s.clock_skew));
+      }
       p->set_events_ahead(s.events_ahead);
       p->set_input_queued_bytes(s.input_queued_bytes);
       p->set_input_peak_bytes(s.input_peak_bytes);

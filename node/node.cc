@@ -1053,6 +1053,11 @@ absl::Status Node::RegisterSyncMetrics() {
                                  "How far the peer's newest event was ahead of this node's clock "
                                  "when received (0 if not ahead).",
                                  {"peer"}));
+  TB_ASSIGN_OR_RETURN(peer_clock_skew_,
+                      r.AddGauge("tongban_peer_clock_skew_seconds",
+                                 "The peer's clock minus this node's when its last Hello arrived "
+                                 "(positive: ahead; 0 before its first Hello).",
+                                 {"peer"}));
   TB_RETURN_IF_ERROR(r.AddCounterCallback(
       "tongban_sync_events_ahead_total",
       "Events received stamped beyond sync.max_clock_ahead: applied, not adopted by the clock "
@@ -1144,6 +1149,8 @@ void Node::RefreshMetrics() {
     peer_refuses_->WithLabels({peer})->Set(static_cast<double>(status.refuses.size()));
     batches_skipped_->WithLabels({peer})->SetTotal(status.batches_skipped);
     peer_clock_ahead_->WithLabels({peer})->Set(absl::ToDoubleSeconds(status.clock_ahead));
+    peer_clock_skew_->WithLabels({peer})->Set(
+        absl::ToDoubleSeconds(status.clock_skew.value_or(absl::ZeroDuration())));
     input_queued_bytes_->WithLabels({peer})->Set(static_cast<double>(status.input_queued_bytes));
     input_queued_batches_->WithLabels({peer})->Set(
         static_cast<double>(status.input_queued_batches));

@@ -342,6 +342,7 @@ class Node {
   metrics::GaugeFamily* peer_refuses_ = nullptr;
   metrics::CounterFamily* batches_skipped_ = nullptr;
   metrics::GaugeFamily* peer_clock_ahead_ = nullptr;
+  metrics::GaugeFamily* peer_clock_skew_ = nullptr;
   metrics::GaugeFamily* input_queued_bytes_ = nullptr;
   metrics::GaugeFamily* input_queued_batches_ = nullptr;
   metrics::GaugeFamily* input_peak_bytes_ = nullptr;

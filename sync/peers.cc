@@ -108,6 +108,11 @@ void PeerTable::HelloReceived(const std::string& peer, absl::string_view softwar
   p.roster_version = roster_version;
 }
 
+void PeerTable::ClockSkewSeen(const std::string& peer, absl::Time peer_time, absl::Time now) {
+  absl::MutexLock lock(&mu_);
+  peers_[peer].clock_skew = peer_time - now;
+}
+
 void PeerTable::CertificateSeen(const std::string& peer, absl::Time not_after) {
   absl::MutexLock lock(&mu_);
   peers_[peer].cert_not_after = not_after;

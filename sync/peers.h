@@ -73,6 +73,11 @@ struct PeerStatus {
   // session with us (InfinitePast: not known).
   std::string software_version;
   uint64_t roster_version = 0;
+  // The peer's clock minus ours when its last Hello arrived (nullopt: no
+  // Hello with a time yet). A skew of minutes to days orders nothing
+  // differently (events carry hybrid stamps), but an operator should mend
+  // the clock.
+  std::optional<absl::Duration> clock_skew;
   absl::Time cert_not_after = absl::InfinitePast();
 };
 
@@ -109,6 +114,8 @@ class PeerTable {
   // roster `roster_version`.
   void HelloReceived(const std::string& peer, absl::string_view software_version,
                      uint64_t roster_version);
+  // The peer's Hello said its clock read `peer_time` when ours read `now`.
+  void ClockSkewSeen(const std::string& peer, absl::Time peer_time, absl::Time now);
   // TLS verified a certificate of `peer` expiring at `not_after`.
   void CertificateSeen(const std::string& peer, absl::Time not_after);
   // Where BatchApplied records how long applies take (seconds); may be null.

@@ -95,6 +95,7 @@ absl::StatusOr<std::vector<v1::SyncMessage>> Session::Start() {
   hello->set_node(options_.self);
   hello->set_software_version(options_.software_version);
   hello->set_roster_version(options_.roster_version);
+  hello->set_time_micros(absl::ToUnixMicros(clock_->Now()));
   // Where we stand in every log we hold a checkpoint of (so that the peer
   // can prove consistency from it), and our cursor in the logs it sends us.
   std::map<std::pair<std::string, uint64_t>, v1::Position> positions;
@@ -194,6 +195,10 @@ absl::Status Session::Handle(const v1::SyncMessage& in, std::vector<v1::SyncMess
         options_.peers->ClearRefusals(peer_);
         options_.peers->HelloReceived(peer_, in.hello().software_version(),
                                       in.hello().roster_version());
+        if (in.hello().time_micros() != 0) {
+          options_.peers->ClockSkewSeen(peer_, absl::FromUnixMicros(in.hello().time_micros()),
+                                        clock_->Now());
+        }
       }
       for (const v1::Position& p : in.hello().positions()) {
         peer_positions_[{p.origin(), p.epoch()}] = {p.seq(), p.checkpoint_size()};

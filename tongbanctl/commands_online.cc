@@ -303,13 +303,23 @@ absl::Status StatusCmd(const Args& args, Io& io) {
   return absl::OkStatus();
 }
 
+// The peer's clock minus ours, to the second ("+48h0m0s", "-3m0s", "0s"),
+// or "-" before its first Hello.
+std::string ClockSkew(const v1::PeerInfo& p) {
+  if (!p.clock_skew_known()) return "-";
+  const absl::Duration skew =
+      absl::Trunc(absl::Microseconds(p.clock_skew_micros()), absl::Seconds(1));
+  return absl::StrCat(skew > absl::ZeroDuration() ? "+" : "", absl::FormatDuration(skew));
+}
+
 absl::Status PeersCmd(const Args& args, Io& io) {
   TB_ASSIGN_OR_RETURN(auto client, AdminClient::FromArgs(args));
   TB_ASSIGN_OR_RETURN(v1::PeersReply r, client->Peers(v1::PeersRequest()));
   if (args.Has("json")) return PrintJson(r, io);
-  std::vector<std::vector<std::string>> rows = {
-      {"PEER", "NAME", "STATUS", "CONNECTED", "SINCE", "LAST BATCH", "BEHIND OUT", "BEHIND IN",
-       "HELD", "FROZEN", "REFUSES", "CLOCK AHEAD", "BUNDLE OUT", "BUNDLE IN", "LAST ERROR"}};
+  std::vector<std::vector<std::string>> rows = {{"PEER", "NAME", "STATUS", "CONNECTED", "SINCE",
+                                                 "LAST BATCH", "BEHIND OUT", "BEHIND IN", "HELD",
+                                                 "FROZEN", "REFUSES", "CLOCK AHEAD", "CLOCK SKEW",
+                                                 "BUNDLE OUT", "BUNDLE IN", "LAST ERROR"}};
   for (const v1::PeerInfo& p : r.peers()) {
     rows.push_back(
         {p.code(), p.name(), p.status(), p.connected() ? Tr("yes") : Tr("no"),
@@ -324,6 +334,7 @@ absl::Status PeersCmd(const Args& args, Io& io) {
                             p.events_ahead() > 0
                                 ? absl::StrCat(" (", p.events_ahead(), " ", Tr("beyond"), ")")
                                 : ""),
+         ClockSkew(p),
          p.bundle_exported_id().empty()
              ? "-"
              : absl::StrCat(When(p.bundle_exported_micros()), " (", p.bundle_exported_events(),

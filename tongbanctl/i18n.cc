@@ -89,6 +89,7 @@ const std::map<absl::string_view, absl::string_view>& Chinese() {
       {"CERT DAYS", "证书剩余天数"},
       {"REFUSES", "对端拒收"},
       {"CLOCK AHEAD", "时钟超前"},
+      {"CLOCK SKEW", "时钟偏差"},
       {"LAST ERROR", "最近错误"},
       {"BUNDLE OUT", "离线包发出"},
       {"BUNDLE IN", "离线包收到"},

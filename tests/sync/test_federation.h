@@ -32,6 +32,9 @@ struct FederationNode {
   std::string tls_cert_pem;                  // set by IssueTls
   std::string tls_key_pem;
   storage::StoreOptions store_options;  // to reopen the same store
+  // The node's own clock (its writer, audit log and sessions); null: the
+  // federation's.
+  const Clock* clock = nullptr;
 };
 
 // Waits until `predicate` holds, woken by every durable change at `node`;
@@ -62,9 +65,11 @@ class TestFederation {
  public:
   TestFederation(crypto::SuiteId suite, const Clock* clock) : suite_(suite), clock_(clock) {}
 
-  FederationNode& Add(const std::string& code) {
+  // A node; `clock`, if set, is its own (a clock skewed from the others').
+  FederationNode& Add(const std::string& code, const Clock* clock = nullptr) {
     const crypto::Suite& suite = crypto::GetSuite(suite_);
     FederationNode& n = nodes_[code];
+    n.clock = clock;
     n.key = *suite.GenerateKey();
     storage::StoreOptions so;
     so.path = dir_.File(code);
@@ -110,7 +115,7 @@ class TestFederation {
     if (adjust) adjust(options);
     // Each session its own verifier: sessions of one node run on several
     // threads over gRPC, and a verifier is not thread-safe.
-    return std::make_unique<sync::Session>(n.store.get(), n.writer.get(), NewVerifier(), clock_,
+    return std::make_unique<sync::Session>(n.store.get(), n.writer.get(), NewVerifier(), ClockOf(n),
                                            options, peer);
   }
 
@@ -190,6 +195,9 @@ class TestFederation {
   }
 
  private:
+  const Clock* ClockOf(const FederationNode& n) const {
+    return n.clock != nullptr ? n.clock : clock_;
+  }
   void Open(const std::string& code, FederationNode& n) {
     auto store = storage::Store::Open(n.store_options);
     ASSERT_TRUE(store.ok()) << store.status();
@@ -197,12 +205,12 @@ class TestFederation {
     storage::WriterOptions wo;
     wo.node = code;
     wo.relay = code == kNational;
-    auto writer = storage::Writer::Open(n.store.get(), n.key.get(), wo, clock_);
+    auto writer = storage::Writer::Open(n.store.get(), n.key.get(), wo, ClockOf(n));
     ASSERT_TRUE(writer.ok()) << writer.status();
     n.writer = *std::move(writer);
     storage::AuditLogOptions ao;
     ao.node_code = code;
-    auto audit = storage::AuditLog::Open(n.store.get(), n.key.get(), clock_, ao);
+    auto audit = storage::AuditLog::Open(n.store.get(), n.key.get(), ClockOf(n), ao);
     ASSERT_TRUE(audit.ok()) << audit.status();
     n.audit = *std::move(audit);
   }
