@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/merkle/checkpoint.h"
 #include "common/merkle/cosignature.h"
+#include "fuzz/fixed_roster.h"
 #include "fuzz/fixtures.h"
 #include "fuzz/session_node.h"
 #include "sync/roster.h"
@@ -78,28 +79,22 @@ void Checkpoints(crypto::SuiteId s) {
 }
 
 void Roster(crypto::SuiteId s) {
-  v1::Roster r;
-  r.set_version(3);
-  r.set_issued_at_micros(1796083200000000);
-  r.set_federation("fuzz federation");
-  for (const char* code : {kNational, kOrigin, kCounty}) {
-    v1::NodeEntry* n = r.add_nodes();
-    n->set_code(code);
-    n->set_name(absl::StrCat("node ", code));
-    n->set_role(std::string(code) == kNational ? v1::NodeEntry::ROLE_NATIONAL
-                                               : v1::NodeEntry::ROLE_COUNTY);
-    n->add_endpoints(absl::StrCat("n", code, ".example.org:7443"));
-    n->set_status(v1::NodeEntry::NODE_STATUS_ACTIVE);
-    auto key = FixedKey(s, RoleOf(code));
-    v1::SigningKey* k = n->add_signing_keys();
-    k->set_suite(Name(s));
-    k->set_spki_der(key->public_key().SpkiDer());
-    k->set_key_id(key->public_key().KeyId());
-  }
-  r.mutable_nodes(2)->set_status(v1::NodeEntry::NODE_STATUS_SUSPENDED);
-  r.mutable_nodes(2)->set_status_reason("audit pending");
-  auto root = FixedKey(s, kRootRole);
-  Write("roster", Name(s), Must(sync::SignRoster(r, *root)).SerializeAsString());
+  Write("roster", Name(s), FixedSignedRoster(s).SerializeAsString());
+}
+
+// A national revocation list of three entries, signed with the national
+// node's fixed key (the revocations target's raw seed).
+void Revocations(crypto::SuiteId s) {
+  std::vector<workflows::RevokedCertificate> entries = {
+      {kOrigin, "HY-620102-2026-000123", workflows::RevocationReason::kRevoked},
+      {kOrigin, "HY-620102-2026-000124", workflows::RevocationReason::kSuperseded},
+      {kCounty, "JZ-440305-2026-000007", workflows::RevocationReason::kRevoked}};
+  // The first byte picks the suite and raw bytes (fuzz/revocations_fuzzer.cc).
+  Write("revocations", Name(s),
+        std::string(1, s == crypto::SuiteId::kIntl ? '\0' : '\1') +
+            Must(workflows::SignRevocationList(std::move(entries), kNational,
+                                               absl::FromUnixSeconds(1796083200),
+                                               *FixedKey(s, kNationalRole))));
 }
 
 void Certificates(crypto::SuiteId s) {
@@ -292,6 +287,7 @@ int main(int argc, char** argv) {
   for (crypto::SuiteId s : {crypto::SuiteId::kIntl, crypto::SuiteId::kGm}) {
     fuzz::Checkpoints(s);
     fuzz::Roster(s);
+    fuzz::Revocations(s);
     fuzz::Certificates(s);
     fuzz::Session(s);
   }
