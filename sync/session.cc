@@ -1,6 +1,7 @@
 #include "sync/session.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
@@ -220,7 +221,7 @@ absl::Status Session::Handle(const v1::SyncMessage& in, std::vector<v1::SyncMess
       return StoreAck(*store_, peer_, {in.ack().origin(), in.ack().epoch()}, in.ack().seq());
     case v1::SyncMessage::kBatch: break;  // OnReceived
     case v1::SyncMessage::kFetchPerson: return OnFetchPerson(in.fetch_person().person(), out);
-    case v1::SyncMessage::kFetchDone: return OnFetchDone(in.fetch_done());
+    case v1::SyncMessage::kFetchDone: return OnFetchDone(in.fetch_done(), out);
     case v1::SyncMessage::kResync: {
       const v1::Position& p = in.resync();
       peer_positions_[{p.origin(), p.epoch()}] = {p.seq(), p.checkpoint_size()};
@@ -395,6 +396,7 @@ absl::Status Session::Verified(const v1::Batch& batch, uint64_t wire_bytes,
       held_size = held.tree_size;
     }
     p->set_checkpoint_size(held_size);
+    if (batch.backfill()) answer_unapplied_ = true;
     input_->Release(wire_bytes, /*batch=*/true);
     Grant(out);
     return absl::OkStatus();
@@ -551,14 +553,25 @@ absl::Status Session::OnFetchPerson(const std::string& person, std::vector<v1::S
   return absl::OkStatus();
 }
 
-absl::Status Session::OnFetchDone(const v1::FetchDone& done) {
+absl::Status Session::OnFetchDone(const v1::FetchDone& done, std::vector<v1::SyncMessage>* out) {
   if (done.code() != 0) {
     TB_LOG(WARNING) << "peer " << peer_ << " refused the history of person "
                     << ids::MaskId(done.person()) << ": " << done.message();
   }
+  // The answer's batches are durable before the question is struck off: a
+  // crash in between must leave the question, not a gap.
+  TB_RETURN_IF_ERROR(FinishApplying(out));
+  requested_.erase(done.person());
+  if (std::exchange(answer_unapplied_, false) && done.code() == 0) {
+    // Part of the answer crossed a newer checkpoint that reached us through
+    // another peer, and the peer was told where we stand (Resync): the
+    // marker stays and the question goes out again.
+    TB_LOG(INFO) << "history of person " << ids::MaskId(done.person()) << " from peer " << peer_
+                 << " arrived in part; asking again";
+    return store_->Increment("backfill/asked_again", 1);
+  }
   // Asked and answered: the marker goes either way. A refusal is not
   // retried; the next linking act writes a new marker.
-  requested_.erase(done.person());
   storage::Batch batch(*store_);
   batch.DeleteBackfill(peer_, done.person());
   return store_->Commit(batch, /*sync=*/false);

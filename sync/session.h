@@ -199,7 +199,7 @@ class Session {
   absl::Status Violation(v1::RejectReason reason, absl::string_view message);
   absl::Status CheckClock(const storage::RemoteBatch& batch, bool backfill);
   absl::Status OnFetchPerson(const std::string& person, std::vector<v1::SyncMessage>* out);
-  absl::Status OnFetchDone(const v1::FetchDone& done);
+  absl::Status OnFetchDone(const v1::FetchDone& done, std::vector<v1::SyncMessage>* out);
   absl::StatusOr<std::optional<v1::SyncMessage>> NextBackfill();
   // A verified batch handed to the writer, until it is durable.
   struct Applying {
@@ -260,6 +260,11 @@ class Session {
   // the registration that linked us (so it knows the link).
   uint64_t acked_own_ = 0;           // the peer's acknowledged position in our log
   std::set<std::string> requested_;  // asked in this session, answer pending
+  // A batch of the answer now arriving was not applied (Resync: built
+  // against a checkpoint we no longer hold). The peer answers one question
+  // at a time, in order, so it belongs to the next FetchDone's person, whose
+  // question then stays to be asked again.
+  bool answer_unapplied_ = false;
   bool caught_up_ = false;
   SessionStats stats_;
   std::deque<v1::SyncMessage> replies_;  // Acks and Credits for NextBatch

@@ -189,6 +189,59 @@ TEST_P(SessionTest, HistoryIsRefusedToACountyThatIsNotLinked) {
   EXPECT_TRUE(absl::StartsWith(entries[0].outcome, "PERMISSION_DENIED")) << entries[0].outcome;
 }
 
+// B asks A for P's history just as P's later events reach B through the
+// national node: A's answer, built against the checkpoint of A's log that B
+// held when the session began, cannot be proved against the newer one B
+// now holds, and B tells A where it stands (Resync). Nothing of that answer
+// was applied, so B must ask again rather than count the history as
+// received: P's basics arrive all the same. (Found by the partition test:
+// B lacked a person's basics for good.)
+TEST_P(SessionTest, HistoryOverlappedByARelayIsAskedForAgain) {
+  const std::string p = testutil::MakeId(kOrigin, "19900101", 2);
+  const std::string q = testutil::MakeId(kOrigin, "19910101", 4);  // stays home
+  Write(kOrigin, testutil::Basics(p, "P"));                        // A's seq 1
+  Write(kOrigin, Outflow(p, kResidence));                          // seq 2, to B
+  Sync(kOrigin, kResidence);  // B holds A's checkpoint 2 (the outflow only)
+  ASSERT_TRUE(Kinds(kResidence, p).count(v1::RECORD_KIND_PERSON_BASICS) == 0);
+  Write(kResidence, testutil::Inflow(p, kOrigin));  // B links P: ask A (and N) for P's history
+  {
+    // The national node's answer, which would bring P's basics too, is not
+    // what this test is about: only A's question stays.
+    storage::Batch answered(*fed_.at(kResidence).store);
+    answered.Delete(storage::Cf::kDefault, storage::BackfillKey(kNational, p));
+    TB_ASSERT_OK(fed_.at(kResidence).store->Commit(answered, true));
+  }
+
+  bool overlapped = false;
+  int resyncs = 0;
+  fed_.Sync(
+      kOrigin, kResidence, nullptr, &resyncs,
+      [&](const std::vector<v1::SyncMessage>& to_a, const std::vector<v1::SyncMessage>&) {
+        const bool asks = std::any_of(to_a.begin(), to_a.end(), [](const v1::SyncMessage& m) {
+          return m.has_fetch_person();
+        });
+        if (!asks || overlapped) return;
+        overlapped = true;
+        // Before A hears the question: A serves P (seq 3), which reaches
+        // B through the national node with A's checkpoint 3; then A writes
+        // on (seq 4), so that its answer is built at checkpoint 4.
+        Write(kOrigin, testutil::Service(p, kOrigin, "svc-a"));
+        Sync(kOrigin, kNational);
+        Sync(kNational, kResidence);
+        const storage::Appended later = Write(kOrigin, testutil::Basics(q, "Q"));
+        TB_EXPECT_OK(fed_.at(kOrigin).writer->WaitForCheckpoint(later.id.seq(), absl::Seconds(30)));
+      });
+  ASSERT_TRUE(overlapped) << "B never asked A for P's history";
+  EXPECT_GE(resyncs, 1) << "the answer was not overlapped: the test no longer tests the race";
+  EXPECT_TRUE(Kinds(kResidence, p).count(v1::RECORD_KIND_PERSON_BASICS))
+      << "B counted an answer it could not apply as P's history";
+  EXPECT_TRUE(Kinds(kResidence, q).empty());
+  auto pending =
+      fed_.at(kResidence).store->Scan(storage::Cf::kDefault, storage::BackfillPrefix(kOrigin));
+  ASSERT_TRUE(pending.ok());
+  EXPECT_TRUE(pending->empty()) << "answered in full: no question is left pending";
+}
+
 // C, which never talks to A, gets P's history from the national node.
 TEST_P(SessionTest, HistoryComesFromTheNationalNodeWhenTheOriginIsOutOfReach) {
   const std::string p = testutil::MakeId(kOrigin, "19900101", 2);

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/pki/pki.h"
@@ -121,10 +122,14 @@ class TestFederation {
 
   // Runs one session between `a` and `b`, both ends in this thread, until
   // neither has anything to send and everything received is durable.
-  // `resyncs`, if set, counts the Resync messages sent.
+  // `resyncs`, if set, counts the Resync messages sent. `between`, if set,
+  // sees each round's messages before they are delivered (to a, to b), and
+  // may act meanwhile (write, run other sessions).
+  using Between = std::function<void(const std::vector<v1::SyncMessage>& to_a,
+                                     const std::vector<v1::SyncMessage>& to_b)>;
   void Sync(const std::string& a, const std::string& b,
             const std::function<void(sync::SessionOptions&)>& adjust = nullptr,
-            int* resyncs = nullptr) {
+            int* resyncs = nullptr, const Between& between = nullptr) {
     for (const std::string& n : {a, b}) {
       FederationNode& node = nodes_.at(n);
       ASSERT_TRUE(
@@ -139,6 +144,7 @@ class TestFederation {
     std::vector<v1::SyncMessage> to_a = *std::move(started_b);
     for (int round = 0; round < 10000; ++round) {
       std::vector<v1::SyncMessage> next_a, next_b;
+      if (between) between(to_a, to_b);
       for (const auto& m : to_b) ASSERT_TRUE(sb->OnMessage(m, &next_a).ok());
       for (const auto& m : to_a) ASSERT_TRUE(sa->OnMessage(m, &next_b).ok());
       if (resyncs != nullptr) {

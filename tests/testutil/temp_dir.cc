@@ -1,5 +1,6 @@
 #include "tests/testutil/temp_dir.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 
 #include <filesystem>
@@ -17,6 +18,14 @@ ScopedTempDir::ScopedTempDir() {
 }
 
 ScopedTempDir::~ScopedTempDir() {
+  // TB_KEEP_FAILED_TEMP=1 keeps the folder of a failed test (its nodes'
+  // logs and stores) for a post-mortem.
+  const char* keep = ::getenv("TB_KEEP_FAILED_TEMP");
+  const testing::TestInfo* test = testing::UnitTest::GetInstance()->current_test_info();
+  if (keep != nullptr && keep[0] == '1' && test != nullptr && test->result()->Failed()) {
+    fprintf(stderr, "kept %s for the failed test\n", path_.c_str());
+    return;
+  }
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
 }

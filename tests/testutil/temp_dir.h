@@ -11,7 +11,7 @@
 namespace tongban::testutil {
 
 // A fresh folder under testing::TempDir(), removed with its contents by the
-// destructor.
+// destructor (kept, for a failed test, when TB_KEEP_FAILED_TEMP=1).
 class ScopedTempDir {
  public:
   ScopedTempDir();
