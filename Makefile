@@ -22,6 +22,9 @@
 #                          build-fuzz/fuzz-artifacts/
 #   make fuzz-test         each fuzz target over its seed corpus, then FUZZ_TEST_SECONDS
 #                          (default 5) of fuzzing; part of make test (FUZZ=0 skips it)
+#   make simulate          the deterministic simulation of a federation (issue #17) over
+#                          SEEDS seeds (default 10000) from FIRST_SEED (1), STEPS (250) each,
+#                          on every core; a failing seed prints the line that replays it
 #   make format            clang-format every C++ file (ctest's format check fails otherwise)
 #   make thread-safety     clang's -Wthread-safety over every C++ file of the build
 #                          (the lock annotations; GCC ignores them)
@@ -46,7 +49,7 @@ FUZZ_TEST_SECONDS ?= 5
 FUZZ_CMAKE_FLAGS = -DCMAKE_CXX_COMPILER=clang++ -DTB_FUZZ=ON -DTB_SANITIZE=ON \
                    -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTB_FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS)
 
-.PHONY: deps configure build test fuzz fuzz-build fuzz-test test-first-start test-docker demo demo-core bench bench-sync bench-compare bench-hostile bench-nation bench-bundle deb format thread-safety clean
+.PHONY: deps configure build test simulate fuzz fuzz-build fuzz-test test-first-start test-docker demo demo-core bench bench-sync bench-compare bench-hostile bench-nation bench-bundle deb format thread-safety clean
 deps:
 	@bash tools/install-deps.sh
 
@@ -63,6 +66,12 @@ ifneq ($(FUZZ),0)
 	@$(MAKE) --no-print-directory fuzz-test
 endif
 endif
+
+SEEDS ?= 10000
+FIRST_SEED ?= 1
+STEPS ?= 250
+simulate: build
+	@JOBS=$(JOBS) bash tools/simulate.sh $(BUILD_DIR) $(SEEDS) $(FIRST_SEED) $(STEPS)
 
 # The fuzz build: clang, libFuzzer, ASan + UBSan, only the fuzz targets.
 fuzz-build: deps

@@ -67,7 +67,10 @@ class TestFederation {
   TestFederation(crypto::SuiteId suite, const Clock* clock) : suite_(suite), clock_(clock) {}
 
   // A node; `clock`, if set, is its own (a clock skewed from the others').
-  FederationNode& Add(const std::string& code, const Clock* clock = nullptr) {
+  // `faults`, if set, is the disk under the node's store (kept across
+  // Restart); not owned.
+  FederationNode& Add(const std::string& code, const Clock* clock = nullptr,
+                      const storage::FaultInjection* faults = nullptr) {
     const crypto::Suite& suite = crypto::GetSuite(suite_);
     FederationNode& n = nodes_[code];
     n.clock = clock;
@@ -75,6 +78,7 @@ class TestFederation {
     storage::StoreOptions so;
     so.path = dir_.File(code);
     so.suite = suite_;
+    so.faults = faults;
     so.storage_key = *crypto::RandomBytes(suite.symmetric_key_size());
     n.store_options = so;
     Open(code, n);
@@ -145,8 +149,14 @@ class TestFederation {
     for (int round = 0; round < 10000; ++round) {
       std::vector<v1::SyncMessage> next_a, next_b;
       if (between) between(to_a, to_b);
-      for (const auto& m : to_b) ASSERT_TRUE(sb->OnMessage(m, &next_a).ok());
-      for (const auto& m : to_a) ASSERT_TRUE(sa->OnMessage(m, &next_b).ok());
+      for (const auto& m : to_b) {
+        const absl::Status s = sb->OnMessage(m, &next_a);
+        ASSERT_TRUE(s.ok()) << b << " received from " << a << ": " << s;
+      }
+      for (const auto& m : to_a) {
+        const absl::Status s = sa->OnMessage(m, &next_b);
+        ASSERT_TRUE(s.ok()) << a << " received from " << b << ": " << s;
+      }
       if (resyncs != nullptr) {
         for (const auto* sent : {&next_a, &next_b}) {
           for (const v1::SyncMessage& m : *sent) *resyncs += m.has_resync() ? 1 : 0;
