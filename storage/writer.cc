@@ -982,12 +982,7 @@ void Writer::StoreRemoteProgress(GroupBuild& g, const RemoteBatch& rb) {
     position.set_epoch(rb.log.epoch);
     position.set_seq(rb.cursor);
     position.set_checkpoint_size(rb.checkpoint_size);
-    // BROKEN ON PURPOSE (to show the simulation catches it; reverted): the
-    // cursor is written in a commit of its own, ahead of the batch it
-    // stands for.
-    Batch cursor(*store_);
-    cursor.Put(Cf::kCursors, CursorKey(rb.from_peer, rb.log), position.SerializeAsString());
-    (void)store_->Commit(cursor, /*sync=*/true);
+    g.batch.Put(Cf::kCursors, CursorKey(rb.from_peer, rb.log), position.SerializeAsString());
   }
   g.remote_written = true;
 }
