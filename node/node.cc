@@ -116,6 +116,7 @@ absl::Status Node::StartParts() {
 }
 
 void Node::FollowStatsCounters() {
+  std::string last_failure;  // said once until it changes or clears
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
@@ -125,8 +126,16 @@ void Node::FollowStatsCounters() {
     }
     absl::StatusOr<workflows::StatsCounterProgress> p = workflows::UpdateStatsCounters(*store());
     if (!p.ok()) {
-      TB_LOG(WARNING) << "statistics counters not updated: " << p.status();
-    } else if (p->rebuilt) {
+      if (p.status().ToString() != last_failure) {
+        last_failure = p.status().ToString();
+        TB_LOG(WARNING) << "statistics counters not updated (said again only when this "
+                           "changes): "
+                        << p.status();
+      }
+      continue;
+    }
+    last_failure.clear();
+    if (p->rebuilt) {
       TB_LOG(INFO) << "statistics counters built from the store: " << p->persons_counted
                    << " persons";
     }
@@ -675,25 +684,29 @@ absl::Status Node::Readiness() const {
 void Node::CheckDiskSpace() {
   absl::StatusOr<uint64_t> free = storage::FreeBytes(config_.data_dir);
   if (!free.ok()) {
-    TB_LOG(WARNING) << "disk space not checked: " << free.status();
+    // Said once, not every 2 s, until the check works again.
+    if (!space_unknown_.exchange(true))
+      TB_LOG(WARNING) << "disk space not checked: " << free.status();
     return;
   }
+  if (space_unknown_.exchange(false)) TB_LOG(INFO) << "disk space checked again";
   free_bytes_.store(*free);
   const uint64_t floor = uint64_t{config_.min_free_mib} << 20;
   const bool low = *free < floor;
-  if (low != low_space_.exchange(low)) {
-    if (low) {
-      const absl::Status refuse = absl::ResourceExhaustedError(absl::StrCat(
-          "writes refused: the data folder's filesystem has ", storage::FormatBytes(*free),
-          " free, below [storage] min_free_mib (", config_.min_free_mib,
-          " MiB); writes and peers' batches are refused until space returns, reads go on"));
-      TB_LOG(ERROR) << refuse.message();
-      writer()->RefuseWrites(refuse);
-    } else {
-      TB_LOG(INFO) << "space returned: the data folder's filesystem has "
-                   << storage::FormatBytes(*free) << " free; writes are taken again";
-      writer()->RefuseWrites(absl::OkStatus());
-    }
+  const bool was_low = low_space_.exchange(low);
+  if (low) {
+    // Renewed at every check, so that the refusal a clerk reads says how
+    // much is free now, not when space first ran low.
+    const absl::Status refuse = absl::ResourceExhaustedError(absl::StrCat(
+        "writes refused: the data folder's filesystem has ", storage::FormatBytes(*free),
+        " free, below [storage] min_free_mib (", config_.min_free_mib,
+        " MiB); writes and peers' batches are refused until space returns, reads go on"));
+    if (!was_low) TB_LOG(ERROR) << refuse.message();
+    writer()->RefuseWrites(refuse);
+  } else if (was_low) {
+    TB_LOG(INFO) << "space returned: the data folder's filesystem has "
+                 << storage::FormatBytes(*free) << " free; writes are taken again";
+    writer()->RefuseWrites(absl::OkStatus());
   }
   constexpr uint64_t kReopenFree = uint64_t{16} << 20;
   if (absl::IsResourceExhausted(writer()->failure()) && *free >= std::max(floor, kReopenFree) &&
@@ -940,7 +953,8 @@ absl::Status Node::RegisterLogMetrics() {
   sync::RosterHolder* roster = roster_.get();
   TB_RETURN_IF_ERROR(r.AddGaugeCallback(
       "tongban_ready",
-      "1 while the node is ready (appends not blocked, store not failed), else 0; gRPC health "
+      "1 while the node is ready (appends not blocked, store not failed, writes not refused "
+      "for lack of disk space), else 0; gRPC health "
       "and /healthz follow it.",
       [this] { return Readiness().ok() ? 1.0 : 0.0; }));
   TB_RETURN_IF_ERROR(

@@ -319,6 +319,7 @@ class Node {
   // it, and whether the store stopped on a full disk that has room again.
   std::atomic<uint64_t> free_bytes_{0};
   std::atomic<bool> low_space_{false};
+  std::atomic<bool> space_unknown_{false};  // the last check of free space failed
   std::atomic<bool> restart_wanted_{false};
   std::shared_ptr<const FleetSnapshot> fleet_ ABSL_GUARDED_BY(mu_);
   MetricsHistory history_;
