@@ -2,6 +2,8 @@
 # builds into build/ (build-asan/ with SANITIZE=1), then runs.
 #   make test              every test through ctest
 #   make test SANITIZE=1   the same under AddressSanitizer + UBSan
+#   make test TSAN=1       the tests of the writer, store, sessions and simulation under
+#                          ThreadSanitizer in build-tsan/ (tools/tsan-test.sh)
 #   make demo              a local federation (national + three counties) and one
 #                          person's story through it, as operators see it
 #   make demo-core         the node core alone: appends, checkpoints, verification
@@ -33,6 +35,9 @@ JOBS ?= 2
 ifeq ($(SANITIZE),1)
 BUILD_DIR ?= build-asan
 CMAKE_FLAGS += -DTB_SANITIZE=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
+else ifeq ($(TSAN),1)
+BUILD_DIR ?= build-tsan
+CMAKE_FLAGS += -DTB_TSAN=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo
 else
 BUILD_DIR ?= build
 CMAKE_FLAGS += -DCMAKE_BUILD_TYPE=Release
@@ -59,9 +64,19 @@ configure: deps
 build: configure
 	@cmake --build $(BUILD_DIR) -j$(JOBS)
 
+ifeq ($(TSAN),1)
+# ThreadSanitizer: only the tests tools/tsan-test.sh names, against an
+# abseil built the same way (tools/tsan-abseil.sh, once per build folder).
+TSAN_TESTS ?= storage_test sync_test simulation_test
+test: configure
+	@JOBS=$(JOBS) bash tools/tsan-abseil.sh $(BUILD_DIR)/absl
+	@cmake --build $(BUILD_DIR) -j$(JOBS) --target $(TSAN_TESTS)
+	@bash tools/tsan-test.sh $(BUILD_DIR) $(TSAN_TESTS)
+else
 test: build
 	@cd $(BUILD_DIR) && ctest --output-on-failure -j$(JOBS) --timeout 600
-ifneq ($(SANITIZE),1)
+endif
+ifneq ($(SANITIZE)$(TSAN),1)
 ifneq ($(FUZZ),0)
 	@$(MAKE) --no-print-directory fuzz-test
 endif
