@@ -685,11 +685,14 @@ void Node::CheckDiskSpace() {
   absl::StatusOr<uint64_t> free = storage::FreeBytes(config_.data_dir);
   if (!free.ok()) {
     // Said once, not every 2 s, until the check works again.
-    if (!space_unknown_.exchange(true))
+    if (!space_unknown_.exchange(true)) {
       TB_LOG(WARNING) << "disk space not checked: " << free.status();
+    }
     return;
   }
-  if (space_unknown_.exchange(false)) TB_LOG(INFO) << "disk space checked again";
+  if (space_unknown_.exchange(false)) {
+    TB_LOG(INFO) << "disk space checked again";
+  }
   free_bytes_.store(*free);
   const uint64_t floor = uint64_t{config_.min_free_mib} << 20;
   const bool low = *free < floor;
@@ -701,7 +704,9 @@ void Node::CheckDiskSpace() {
         "writes refused: the data folder's filesystem has ", storage::FormatBytes(*free),
         " free, below [storage] min_free_mib (", config_.min_free_mib,
         " MiB); writes and peers' batches are refused until space returns, reads go on"));
-    if (!was_low) TB_LOG(ERROR) << refuse.message();
+    if (!was_low) {
+      TB_LOG(ERROR) << refuse.message();
+    }
     writer()->RefuseWrites(refuse);
   } else if (was_low) {
     TB_LOG(INFO) << "space returned: the data folder's filesystem has "
