@@ -26,7 +26,7 @@ for ((j = 0; j < jobs; j++)); do
   from=$(( first + j * per ))
   n=$(( seeds - j * per < per ? seeds - j * per : per ))
   (( n > 0 )) || break
-  TEST_TMPDIR=$tmp TB_SIM_FIRST_SEED=$from TB_SIM_SEEDS=$n TB_SIM_STEPS=$steps \
+  TEST_TMPDIR=$tmp TB_SIM_FIRST_SEED=$from TB_SIM_SEEDS=$n TB_SIM_STEPS=$steps TB_SIM_BUDGET_SECONDS=0 \
     "$bin" > "$logs/$j.log" 2>&1 &
   pids+=($!)
 done

@@ -43,13 +43,18 @@
 // (sync/verify.h); a session that ends with an error fails the seed, unless
 // its node's disk failed.
 //
-// TB_SIM_SEEDS (default 200), TB_SIM_FIRST_SEED (1), TB_SIM_STEPS (250),
-// TB_SIM_BUDGET_SECONDS (0: none; otherwise no seed starts after it) and
+// TB_SIM_SEEDS (default 1000), TB_SIM_FIRST_SEED (1), TB_SIM_STEPS (250),
+// TB_SIM_BUDGET_SECONDS (45, as make test runs it; 0: none; no seed starts
+// after it), TEST_TMPDIR (/dev/shm if unset),
+// TB_SIM_DISK_FAULTS (1; 0 leaves the disks sound), TB_SIM_SEED_SECONDS
+// (120: a seed that runs longer stops the run with its replay line) and
 // TB_SIM_TRACE. `make simulate SEEDS=N` runs more. Seeds alternate between
 // the international (odd) and national (even) crypto suites.
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -58,6 +63,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -116,6 +122,7 @@ class Simulation {
         suite_(seed % 2 == 1 ? crypto::SuiteId::kIntl : crypto::SuiteId::kGm),
         rng_(seed),
         trace_(EnvNumber("TB_SIM_TRACE", 0) != 0),
+        disk_faults_(EnvNumber("TB_SIM_DISK_FAULTS", 1) != 0),
         fed_(suite_, &clocks_[kNational]) {}
 
   // Runs the seed; "" if every invariant held, else what broke.
@@ -172,7 +179,7 @@ class Simulation {
     } else if (roll < 94) {
       Crash();
     } else if (roll < 96) {
-      DiskFault();
+      if (disk_faults_) DiskFault();
     } else {
       const absl::Duration d = absl::Seconds(Below(3 * 3600));
       Trace(absl::StrCat("clocks advance ", absl::FormatDuration(d)));
@@ -554,6 +561,7 @@ class Simulation {
   const crypto::SuiteId suite_;
   std::mt19937_64 rng_;
   const bool trace_;
+  const bool disk_faults_;
   std::map<std::string, FakeClock> clocks_;
   std::map<std::string, storage::FaultInjection> disks_;  // outlive the stores
   std::set<std::string> failed_disks_;                    // armed since the node last started
@@ -569,17 +577,47 @@ class Simulation {
 
 TEST(SimulationTest, EverySeedKeepsTheInvariants) {
   const uint64_t first = EnvNumber("TB_SIM_FIRST_SEED", 1);
-  const uint64_t seeds = EnvNumber("TB_SIM_SEEDS", 200);
+  const uint64_t seeds = EnvNumber("TB_SIM_SEEDS", 1000);
   const int steps = static_cast<int>(EnvNumber("TB_SIM_STEPS", 250));
-  const uint64_t budget = EnvNumber("TB_SIM_BUDGET_SECONDS", 0);
+  const uint64_t budget = EnvNumber("TB_SIM_BUDGET_SECONDS", 45);
+  // The stores on a tmpfs, unless the caller chose a folder.
+  if (::getenv("TEST_TMPDIR") == nullptr && ::access("/dev/shm", W_OK) == 0) {
+    ::setenv("TEST_TMPDIR", "/dev/shm", 0);
+  }
   const absl::Time start = absl::Now();
+  // A seed that hangs is a failure that names itself: after
+  // TB_SIM_SEED_SECONDS (120) on one seed, the run stops with its replay line.
+  const uint64_t seed_limit = EnvNumber("TB_SIM_SEED_SECONDS", 120);
+  std::atomic<uint64_t> current{0};
+  std::atomic<int64_t> seed_start{0};
+  std::atomic<bool> done{false};
+  std::thread watchdog([&] {
+    while (!done.load()) {
+      absl::SleepFor(absl::Milliseconds(500));
+      const int64_t began = seed_start.load();
+      if (began != 0 &&
+          absl::ToUnixSeconds(absl::Now()) - began > static_cast<int64_t>(seed_limit)) {
+        fprintf(stderr,
+                "seed %lu hung: over %lu s on one seed; replay: TB_SIM_FIRST_SEED=%lu "
+                "TB_SIM_SEEDS=1 TB_SIM_STEPS=%d TB_SIM_TRACE=1 tests/simulation_test\n",
+                static_cast<unsigned long>(current.load()), static_cast<unsigned long>(seed_limit),
+                static_cast<unsigned long>(current.load()), steps);
+        abort();
+      }
+    }
+  });
   uint64_t run = 0;
   for (uint64_t seed = first; seed < first + seeds; ++seed) {
     if (budget != 0 && absl::Now() - start > absl::Seconds(budget)) break;
+    current.store(seed);
+    seed_start.store(absl::ToUnixSeconds(absl::Now()));
     Simulation sim(seed, steps);
     const std::string failure = sim.Run();
+    seed_start.store(0);
     ++run;
     if (!failure.empty() || HasFailure()) {
+      done.store(true);
+      watchdog.join();
       ADD_FAILURE() << "seed " << seed << " broke an invariant: " << failure
                     << "\nreplay: TB_SIM_FIRST_SEED=" << seed
                     << " TB_SIM_SEEDS=1 TB_SIM_STEPS=" << steps << " TB_SIM_TRACE=1 "
@@ -587,6 +625,8 @@ TEST(SimulationTest, EverySeedKeepsTheInvariants) {
       return;
     }
   }
+  done.store(true);
+  watchdog.join();
   printf("simulated %lu seeds (%lu..%lu), %d steps each, in %s\n", static_cast<unsigned long>(run),
          static_cast<unsigned long>(first), static_cast<unsigned long>(first + run - 1), steps,
          absl::FormatDuration(absl::Trunc(absl::Now() - start, absl::Milliseconds(1))).c_str());
